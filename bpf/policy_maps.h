@@ -1,0 +1,133 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Policy maps shared by the BPF programs and user space (compiler, loader, tests).
+ * The compiler (policy/compile.c) fills exactly these keys and values; the programs in
+ * bpf/*.bpf.c look them up. Included by both sides: only uapi types, no libc.
+ *
+ * A new flow is judged with two lookups after the conntrack miss:
+ *   1. iof_remote4 / iof_remote6 (LPM trie): remote address -> remote class
+ *   2. iof_policy (LPM trie): {slot, dir, endpoint, class, proto, dport} -> verdict
+ * Both are independent of the rule count in the number of lookups; priorities and
+ * deny-over-allow are resolved by the compiler, never by a loop in the kernel.
+ *
+ * Atomic swap: every key carries the A/B slot of the revision it belongs to. A packet reads
+ * iof_state.active_slot once and does all of its lookups in that slot; user space fills the
+ * inactive slot, then flips active_slot with one aligned 32-bit store.
+ */
+#ifndef IOFENCE_BPF_POLICY_MAPS_H
+#define IOFENCE_BPF_POLICY_MAPS_H
+
+#include <linux/types.h>
+
+#define IOF_SLOTS 2
+
+/* Capacities (per slot). A policy whose image exceeds one is refused whole. */
+#define IOF_MAX_ENDPOINTS 4096     /* local endpoints of one node */
+#define IOF_MAX_RULES 131072       /* local rules (rules of groups used by local endpoints) */
+#define IOF_MAX_REMOTE_ENTRIES 262144 /* remote prefixes, v4 and v6 each */
+#define IOF_MAX_POLICY_ENTRIES 2097152
+#define IOF_MAX_PREFILTER_ENTRIES 262144
+
+enum iof_dir {
+	IOF_DIR_INGRESS = 0,
+	IOF_DIR_EGRESS = 1,
+};
+
+enum iof_action {
+	IOF_ACT_NONE = 0, /* no entry (never stored) */
+	IOF_ACT_ALLOW = 1,
+	IOF_ACT_DENY = 2,
+};
+
+/* iof_policy_val.flags */
+#define IOF_F_AUDIT 0x01   /* endpoint in audit mode: a deny passes, counted as would-drop */
+#define IOF_F_DEFAULT 0x02 /* verdict is the endpoint default (no rule matched) */
+
+#define IOF_RULE_NONE 0xffffffffu /* rule_id of a default verdict */
+
+/*
+ * Remote class trie, IPv4. Data bytes after prefixlen: slot(8) pad(24) addr(32).
+ * prefixlen = 32 + CIDR length, so one slot never matches the other's entries.
+ * The longest match for an address yields the class of the most specific selector prefix
+ * containing it; the compiler gives each prefix the class of all selectors that contain it.
+ * Every slot holds 0.0.0.0/0 and ::/0, so a lookup never misses.
+ */
+struct iof_remote4_key {
+	__u32 prefixlen;
+	__u8 slot;
+	__u8 pad[3];
+	__u8 addr[4];
+};
+
+struct iof_remote6_key {
+	__u32 prefixlen;
+	__u8 slot;
+	__u8 pad[3];
+	__u8 addr[16];
+};
+
+struct iof_remote_val {
+	__u32 remote_class;
+};
+
+#define IOF_REMOTE_PREFIX_BASE 32 /* bits of slot+pad before the address */
+
+/*
+ * Policy trie. Data bytes after prefixlen, in match order:
+ *   slot(8) dir(8) pad(16) endpoint(32) remote_class(32) proto(8) pad2(8) dport(16, big endian)
+ * Entries the compiler emits, by prefixlen:
+ *   IOF_POLICY_PLEN_ENDPOINT (64): the endpoint's default for the direction (always present)
+ *   IOF_POLICY_PLEN_CLASS (96):    rules with protocol any, for one remote class
+ *   IOF_POLICY_PLEN_PROTO (112):   one protocol, every port
+ *   112 + n (n = 1..16):           one protocol, a masked-port prefix of n bits
+ * The longest match is the verdict; the compiler materialises every more specific entry
+ * with the full priority resolution, so falling back to a shorter prefix is always right.
+ * A miss means the endpoint is unknown in this slot: the program fails closed.
+ *
+ * endpoint is the attach id: for TC the host-side ifindex, for cgroup endpoints
+ * IOF_EP_CGROUP_BIT | a loader-assigned id stored in the cgroup's local storage.
+ * In a compiled image (before loading) it is the local endpoint index.
+ */
+struct iof_policy_key {
+	__u32 prefixlen;
+	__u8 slot;
+	__u8 dir;
+	__u8 pad[2];
+	__u32 endpoint;
+	__u32 remote_class;
+	__u8 proto;
+	__u8 pad2;
+	__be16 dport;
+};
+
+#define IOF_POLICY_PLEN_ENDPOINT 64
+#define IOF_POLICY_PLEN_CLASS 96
+#define IOF_POLICY_PLEN_PROTO 112
+#define IOF_POLICY_PLEN_MAX 128
+
+#define IOF_EP_CGROUP_BIT 0x80000000u
+
+struct iof_policy_val {
+	__u8 action;           /* enum iof_action */
+	__u8 flags;            /* IOF_F_* */
+	__u16 endpoint_index;  /* local endpoint index: per-endpoint counters */
+	__u32 rule_id;         /* local rule id: per-rule counters; IOF_RULE_NONE for defaults */
+};
+
+/*
+ * Node state, one element of a BPF_F_MMAPABLE array. active_slot is the only field a
+ * packet must read consistently: it is written last, with one aligned store.
+ */
+struct iof_state {
+	__u32 active_slot;
+	__u32 pad;
+	__u64 revision[IOF_SLOTS]; /* revision held by each slot */
+};
+
+_Static_assert(sizeof(struct iof_remote4_key) == 12, "iof_remote4_key layout");
+_Static_assert(sizeof(struct iof_remote6_key) == 24, "iof_remote6_key layout");
+_Static_assert(sizeof(struct iof_policy_key) == 20, "iof_policy_key layout");
+_Static_assert(sizeof(struct iof_policy_val) == 8, "iof_policy_val layout");
+_Static_assert(sizeof(struct iof_state) == 24, "iof_state layout");
+
+#endif /* IOFENCE_BPF_POLICY_MAPS_H */

@@ -1,0 +1,115 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * A map image: the exact entries of the policy maps (bpf/policy_maps.h) for one node and one
+ * revision, as the compiler produces them, plus the tables user space needs to name what the
+ * counters count. Keys carry slot 0 and endpoint = local endpoint index; the loader rewrites
+ * slot and endpoint (to the attach id) as it writes them.
+ */
+#ifndef IOFENCE_POLICY_IMAGE_H
+#define IOFENCE_POLICY_IMAGE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../bpf/policy_maps.h"
+#include "model.h"
+
+struct image_remote4 {
+	struct iof_remote4_key key;
+	struct iof_remote_val val;
+};
+
+struct image_remote6 {
+	struct iof_remote6_key key;
+	struct iof_remote_val val;
+};
+
+struct image_policy {
+	struct iof_policy_key key;
+	struct iof_policy_val val;
+};
+
+/* One local endpoint: endpoint_index is its position in image.endpoints. */
+struct image_endpoint {
+	size_t doc_index; /* index in document.endpoints */
+	const char *name; /* borrowed from the document */
+	const char *interface;
+	const char *cgroup;
+};
+
+/* One local rule: rule_id is its position in image.rules. */
+struct image_rule {
+	size_t group_index; /* index in document.groups */
+	size_t rule_index;  /* index in group.rules */
+};
+
+/* Prefilter deny entry: interface name (borrowed) and prefix. */
+struct image_prefilter {
+	const char *interface;
+	struct policy_prefix prefix;
+};
+
+struct policy_image {
+	uint64_t revision;
+	struct image_remote4 *remote4;
+	size_t n_remote4;
+	struct image_remote6 *remote6;
+	size_t n_remote6;
+	struct image_policy *policy;
+	size_t n_policy;
+	struct image_endpoint *endpoints;
+	size_t n_endpoints;
+	struct image_rule *rules;
+	size_t n_rules;
+	struct image_prefilter *prefilter;
+	size_t n_prefilter;
+	size_t n_remote_classes;
+};
+
+/**
+ * policy_compile() - compile the document for one node into a map image.
+ * @doc: a validated document; it must outlive the image (names are borrowed).
+ * @node: node name; its endpoints are enforced, all endpoints serve as group members.
+ * @ret_image: set to a new image, freed with policy_image_free().
+ *
+ * Return: 0, -ENOMEM, or -E2BIG when a map capacity of policy_maps.h would be exceeded
+ * (the image is not produced; policy_image_check_capacity() names the map).
+ */
+int policy_compile(const struct policy_document *doc, const char *node,
+		   struct policy_image **ret_image);
+
+void policy_image_free(struct policy_image *image);
+
+/*
+ * Checks the image against the map capacities. Return: 0, or -E2BIG with a message such as
+ * "iof_policy: 2500000 entries exceed the capacity of 2097152" written to msg.
+ */
+int policy_image_check_capacity(const struct policy_image *image, char *msg, size_t msg_len);
+
+/* A packet as the datapath sees it, from the endpoint's point of view. */
+struct image_packet {
+	uint32_t endpoint_index;
+	enum policy_direction direction;
+	struct policy_prefix remote; /* host address (len 32 or 128) */
+	uint8_t proto;
+	uint16_t dport; /* host order; 0 for protocols without ports */
+};
+
+struct image_verdict {
+	enum policy_action action;
+	bool audit;
+	bool is_default; /* no rule matched: endpoint default */
+	uint32_t rule_id; /* IOF_RULE_NONE for a default */
+};
+
+/**
+ * policy_image_lookup() - judge a new flow exactly as the BPF program does: one LPM lookup in
+ * the remote trie of the packet's family, one LPM lookup in the policy trie, with the kernel's
+ * longest-prefix-match semantics, over the image's entries (slot 0).
+ *
+ * Return: 0, or -ENOENT when the policy lookup misses (unknown endpoint: the program drops).
+ */
+int policy_image_lookup(const struct policy_image *image, const struct image_packet *pkt,
+			struct image_verdict *ret_verdict);
+
+#endif /* IOFENCE_POLICY_IMAGE_H */

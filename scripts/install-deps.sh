@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# Installs the Debian 12 packages that iofence needs to build, test and benchmark.
+# Idempotent: installs only what is missing; safe to run on every build.
+set -euo pipefail
+
+PACKAGES=(
+  # build
+  build-essential cmake pkg-config clang llvm libclang-rt-14-dev
+  libbpf-dev bpftool libelf-dev zlib1g-dev
+  libnl-3-dev libnl-route-3-dev
+  protobuf-c-compiler libprotobuf-c-dev
+  libgrpc-dev protobuf-compiler protobuf-compiler-grpc
+  libsqlite3-dev sqlite3 libyaml-dev
+  libmicrohttpd-dev libsystemd-dev libcmocka-dev
+  # tests
+  iproute2 iputils-ping netcat-openbsd valgrind python3 python3-grpcio python3-protobuf
+  openssl systemd procps util-linux
+  # benchmarks
+  iptables nftables xdp-tools iperf3 gnuplot-nox
+)
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "install-deps: must run as root (apt-get install)" >&2
+  exit 2
+fi
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "install-deps: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q
+  apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+# bpffs is where pinned maps and links live; a fresh machine may not have it mounted.
+if ! stat -f -c %T /sys/fs/bpf 2>/dev/null | grep -q bpf; then
+  mount -t bpf bpf /sys/fs/bpf
+fi
