@@ -42,7 +42,7 @@ enum policy_mode {
 
 /* An IPv4 or IPv6 prefix; host addresses have len 32 or 128. Bits past len are zero. */
 struct policy_prefix {
-	uint8_t family; /* AF_INET or AF_INET6 */
+	uint8_t family; /* 4 or 6 */
 	uint8_t len;
 	uint8_t addr[16]; /* network byte order; IPv4 uses addr[0..3] */
 };
@@ -66,6 +66,7 @@ struct policy_rule {
 	size_t n_ports;
 	enum policy_remote_kind remote_kind;
 	struct policy_prefix cidr; /* POLICY_REMOTE_CIDR */
+	bool has_cidr;             /* cidr was given (even if group was given too: an error) */
 	char *group;               /* POLICY_REMOTE_GROUP: name as written */
 	size_t group_index;        /* POLICY_REMOTE_GROUP: index in document.groups (validated) */
 	unsigned line;             /* source line of the rule, 0 if unknown */

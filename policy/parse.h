@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Reading a policy document (YAML, or JSON which is parsed by the same YAML path) into the
+ * model, with every error reported as `file:line: field: message`.
+ */
+#ifndef IOFENCE_POLICY_PARSE_H
+#define IOFENCE_POLICY_PARSE_H
+
+#include <stddef.h>
+
+#include "errors.h"
+#include "model.h"
+
+/**
+ * policy_parse_buffer() - parse and validate a document.
+ * @text: YAML or JSON text (need not be NUL-terminated).
+ * @file_name: used in error messages.
+ * @ret_doc: the document on success; NULL on error.
+ * @errs: receives every error.
+ *
+ * Return: 0; -EINVAL if the document has errors (all of them in @errs); -ENOMEM.
+ */
+int policy_parse_buffer(const char *text, size_t len, const char *file_name,
+			struct policy_document **ret_doc, struct policy_errors *errs);
+
+/* As policy_parse_buffer() on a file's contents; -errno if it cannot be read (also in errs). */
+int policy_parse_file(const char *path, struct policy_document **ret_doc,
+		      struct policy_errors *errs);
+
+/**
+ * policy_validate() - cross-reference checks of a parsed document: names unique, groups
+ * defined (and resolves rule.group_index / endpoint.group_index), ports only with tcp, udp or
+ * sctp, addresses unicast and owned by one endpoint, endpoints attachable, document not empty.
+ *
+ * Return: 0 or -EINVAL (errors appended to @errs).
+ */
+int policy_validate(struct policy_document *doc, const char *file_name,
+		    struct policy_errors *errs);
+
+/* Parses "80" or "8000-8080" (1..65535, lo <= hi). Return 0 or -EINVAL / -ERANGE. */
+int policy_parse_port_range(const char *text, struct policy_port_range *ret);
+
+/* Protocol names as in CONTRACT.md; numbers 0..255. Return 0 or -EINVAL. */
+int policy_parse_protocol(const char *text, int *ret);
+const char *policy_protocol_name(int proto); /* "tcp", ..., "any", or NULL for others */
+
+#endif /* IOFENCE_POLICY_PARSE_H */

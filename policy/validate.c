@@ -1,0 +1,337 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * Cross-reference checks of a parsed policy document: unique names, defined groups, ports
+ * only where the protocol has them, addresses owned by one endpoint, attachable endpoints.
+ * Resolves group references to indexes for the evaluator and the compiler.
+ */
+#include <errno.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "parse.h"
+#include "prefix.h"
+
+static const struct {
+	const char *name;
+	int number;
+} protocols[] = {
+	{"any", POLICY_PROTO_ANY}, {"tcp", POLICY_PROTO_TCP},	    {"udp", POLICY_PROTO_UDP},
+	{"sctp", POLICY_PROTO_SCTP}, {"icmp", POLICY_PROTO_ICMP}, {"icmpv6", POLICY_PROTO_ICMPV6},
+};
+
+int policy_parse_protocol(const char *text, int *ret)
+{
+	char *end;
+	long n;
+
+	for (size_t i = 0; i < sizeof(protocols) / sizeof(protocols[0]); i++)
+		if (strcmp(text, protocols[i].name) == 0) {
+			*ret = protocols[i].number;
+			return 0;
+		}
+	if (*text < '0' || *text > '9' || strlen(text) > 3)
+		return -EINVAL;
+	n = strtol(text, &end, 10);
+	if (*end != '\0' || n > 255)
+		return -EINVAL;
+	*ret = (int)n;
+	return 0;
+}
+
+const char *policy_protocol_name(int proto)
+{
+	for (size_t i = 0; i < sizeof(protocols) / sizeof(protocols[0]); i++)
+		if (protocols[i].number == proto)
+			return protocols[i].name;
+	return NULL;
+}
+
+static int parse_port(const char *s, const char **end, unsigned *ret)
+{
+	unsigned long v = 0;
+	size_t digits = 0;
+
+	while (*s >= '0' && *s <= '9' && digits < 6) {
+		v = v * 10 + (unsigned long)(*s++ - '0');
+		digits++;
+	}
+	if (digits == 0 || digits == 6 || v < 1 || v > 65535)
+		return -EINVAL;
+	*end = s;
+	*ret = (unsigned)v;
+	return 0;
+}
+
+int policy_parse_port_range(const char *text, struct policy_port_range *ret)
+{
+	const char *p;
+	unsigned lo, hi;
+
+	if (parse_port(text, &p, &lo) < 0)
+		return -EINVAL;
+	hi = lo;
+	if (*p == '-' && parse_port(p + 1, &p, &hi) < 0)
+		return -EINVAL;
+	if (*p != '\0')
+		return -EINVAL;
+	if (lo > hi)
+		return -ERANGE;
+	ret->lo = (uint16_t)lo;
+	ret->hi = (uint16_t)hi;
+	return 0;
+}
+
+/* Name -> index lookups with a sorted array (documents may hold thousands of groups). */
+struct name_index {
+	const char *name;
+	size_t index;
+};
+
+static int cmp_name_index(const void *a, const void *b)
+{
+	const struct name_index *x = a, *y = b;
+	int c = strcmp(x->name, y->name);
+
+	return c ? c : (x->index > y->index) - (x->index < y->index);
+}
+
+static int find_group(const struct name_index *idx, size_t n, const char *name, size_t *ret)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		int c = strcmp(idx[mid].name, name);
+
+		if (c == 0) {
+			/* the first of equal names */
+			while (mid > 0 && strcmp(idx[mid - 1].name, name) == 0)
+				mid--;
+			*ret = idx[mid].index;
+			return 0;
+		}
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return -ENOENT;
+}
+
+/* Reports duplicates in a sorted name index. */
+static void report_duplicates(const struct name_index *idx, size_t n, const char *file,
+			      struct policy_errors *errs, const char *what,
+			      unsigned (*line_of)(const void *, size_t), const void *items)
+{
+	for (size_t i = 1; i < n; i++)
+		if (strcmp(idx[i].name, idx[i - 1].name) == 0) {
+			char field[96];
+
+			snprintf(field, sizeof(field), "%s[%zu].name", what, idx[i].index);
+			policy_errors_add(errs, file, line_of(items, idx[i].index), field,
+					  "duplicate name \"%s\" (first defined at line %u)",
+					  idx[i].name, line_of(items, idx[i - 1].index));
+		}
+}
+
+static unsigned group_line(const void *items, size_t i)
+{
+	return ((const struct policy_group *)items)[i].line;
+}
+
+static unsigned endpoint_line(const void *items, size_t i)
+{
+	return ((const struct policy_endpoint *)items)[i].line;
+}
+
+static void validate_rule(struct policy_rule *rule, const char *field, const char *file,
+			  const struct name_index *groups, size_t n_groups,
+			  struct policy_errors *errs)
+{
+	if (rule->n_ports && !policy_proto_has_ports(rule->protocol)) {
+		const char *name = policy_protocol_name(rule->protocol);
+		char num[8];
+
+		snprintf(num, sizeof(num), "%d", rule->protocol);
+		policy_errors_add(errs, file, rule->line, field,
+				  "ports need protocol tcp, udp or sctp; protocol %s has no ports",
+				  name ? name : num);
+	}
+	if (rule->group && rule->has_cidr)
+		policy_errors_add(errs, file, rule->line, field,
+				  "a rule names its remote by cidr or by group, not both");
+	if (rule->group && find_group(groups, n_groups, rule->group, &rule->group_index) < 0)
+		policy_errors_add(errs, file, rule->line, field, "unknown security group \"%s\"",
+				  rule->group);
+}
+
+static int cmp_prefix_owner(const void *a, const void *b)
+{
+	const struct policy_prefix *x = *(const struct policy_prefix *const *)a;
+	const struct policy_prefix *y = *(const struct policy_prefix *const *)b;
+	int c = memcmp(&x->family, &y->family, 1);
+
+	return c ? c : memcmp(x->addr, y->addr, 16);
+}
+
+/* Every address belongs to one endpoint: an address is an identity. */
+static void validate_address_owners(struct policy_document *doc, const char *file,
+				    struct policy_errors *errs)
+{
+	size_t n = 0, k = 0;
+	const struct policy_prefix **all;
+
+	for (size_t e = 0; e < doc->n_endpoints; e++)
+		n += doc->endpoints[e].n_addresses;
+	all = calloc(n ? n : 1, sizeof(*all));
+	if (!all)
+		return;
+	for (size_t e = 0; e < doc->n_endpoints; e++)
+		for (size_t a = 0; a < doc->endpoints[e].n_addresses; a++)
+			all[k++] = &doc->endpoints[e].addresses[a];
+	qsort(all, n, sizeof(*all), cmp_prefix_owner);
+	for (size_t i = 1; i < n; i++) {
+		if (cmp_prefix_owner(&all[i - 1], &all[i]) != 0)
+			continue;
+		/* find which endpoint owns all[i] to name it */
+		for (size_t e = 0; e < doc->n_endpoints; e++) {
+			struct policy_endpoint *ep = &doc->endpoints[e];
+
+			if (all[i] < ep->addresses || all[i] >= ep->addresses + ep->n_addresses)
+				continue;
+			char field[96], addr[PREFIX_STR_MAX];
+
+			snprintf(field, sizeof(field), "endpoints[%zu].addresses[%zu]", e,
+				 (size_t)(all[i] - ep->addresses));
+			prefix_format(all[i], true, addr);
+			policy_errors_add(errs, file, ep->line, field,
+					  "address %s belongs to another endpoint too", addr);
+		}
+	}
+	free(all);
+}
+
+static bool valid_ifname(const char *name)
+{
+	size_t len = strlen(name);
+
+	if (len == 0 || len >= IFNAMSIZ || strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+		return false;
+	for (const char *c = name; *c; c++)
+		if (*c == '/' || *c == ':' || *c <= ' ' || *c == 0x7f)
+			return false;
+	return true;
+}
+
+static void validate_endpoint(struct policy_endpoint *ep, size_t e, const char *file,
+			      const struct name_index *groups, size_t n_groups,
+			      struct policy_errors *errs)
+{
+	char field[96];
+
+	snprintf(field, sizeof(field), "endpoints[%zu]", e);
+	if (!ep->name)
+		policy_errors_add(errs, file, ep->line, field, "name is required");
+	if (!ep->node)
+		policy_errors_add(errs, file, ep->line, field, "node is required");
+	if (!ep->interface && !ep->cgroup)
+		policy_errors_add(errs, file, ep->line, field,
+				  "an endpoint needs an interface, a cgroup, or both");
+	if (ep->interface && !valid_ifname(ep->interface))
+		policy_errors_add(errs, file, ep->line, field,
+				  "interface \"%s\" is not a valid interface name (1..15 "
+				  "characters, no '/', ':' or spaces)",
+				  ep->interface);
+	if (ep->cgroup && ep->cgroup[0] != '/')
+		policy_errors_add(errs, file, ep->line, field,
+				  "cgroup \"%s\" must be an absolute path", ep->cgroup);
+	ep->group_index = calloc(ep->n_groups ? ep->n_groups : 1, sizeof(*ep->group_index));
+	for (size_t g = 0; ep->group_index && g < ep->n_groups; g++) {
+		snprintf(field, sizeof(field), "endpoints[%zu].groups[%zu]", e, g);
+		if (find_group(groups, n_groups, ep->groups[g], &ep->group_index[g]) < 0)
+			policy_errors_add(errs, file, ep->line, field,
+					  "unknown security group \"%s\"", ep->groups[g]);
+	}
+}
+
+static struct name_index *index_names(size_t n, const char *(*name_of)(const void *, size_t),
+				      const void *items, size_t *ret_n)
+{
+	struct name_index *idx = calloc(n ? n : 1, sizeof(*idx));
+	size_t k = 0;
+
+	if (!idx)
+		return NULL;
+	for (size_t i = 0; i < n; i++)
+		if (name_of(items, i))
+			idx[k++] = (struct name_index){name_of(items, i), i};
+	qsort(idx, k, sizeof(*idx), cmp_name_index);
+	*ret_n = k;
+	return idx;
+}
+
+static const char *group_name(const void *items, size_t i)
+{
+	return ((const struct policy_group *)items)[i].name;
+}
+
+static const char *endpoint_name(const void *items, size_t i)
+{
+	return ((const struct policy_endpoint *)items)[i].name;
+}
+
+int policy_validate(struct policy_document *doc, const char *file, struct policy_errors *errs)
+{
+	size_t before = errs->n + errs->dropped, n_gidx = 0, n_eidx = 0;
+	struct name_index *gidx, *eidx;
+
+	if (!doc->n_groups && !doc->n_endpoints && !doc->n_prefilters)
+		policy_errors_add(errs, file, 1, "document",
+				  "empty document: no securityGroups, endpoints or prefilter");
+	gidx = index_names(doc->n_groups, group_name, doc->groups, &n_gidx);
+	eidx = index_names(doc->n_endpoints, endpoint_name, doc->endpoints, &n_eidx);
+	if (!gidx || !eidx) {
+		free(gidx);
+		free(eidx);
+		return -ENOMEM;
+	}
+	report_duplicates(gidx, n_gidx, file, errs, "securityGroups", group_line, doc->groups);
+	report_duplicates(eidx, n_eidx, file, errs, "endpoints", endpoint_line, doc->endpoints);
+	for (size_t g = 0; g < doc->n_groups; g++) {
+		struct policy_group *grp = &doc->groups[g];
+		char field[96];
+
+		if (!grp->name) {
+			snprintf(field, sizeof(field), "securityGroups[%zu]", g);
+			policy_errors_add(errs, file, grp->line, field, "name is required");
+		}
+		for (size_t r = 0; r < grp->n_rules; r++) {
+			snprintf(field, sizeof(field), "securityGroups[%zu].rules[%zu]", g, r);
+			validate_rule(&grp->rules[r], field, file, gidx, n_gidx, errs);
+		}
+	}
+	for (size_t e = 0; e < doc->n_endpoints; e++)
+		validate_endpoint(&doc->endpoints[e], e, file, gidx, n_gidx, errs);
+	validate_address_owners(doc, file, errs);
+	for (size_t p = 0; p < doc->n_prefilters; p++) {
+		struct policy_prefilter *pf = &doc->prefilters[p];
+		char field[96];
+
+		snprintf(field, sizeof(field), "prefilter[%zu]", p);
+		if (!pf->node)
+			policy_errors_add(errs, file, pf->line, field, "node is required");
+		if (!pf->n_interfaces)
+			policy_errors_add(errs, file, pf->line, field,
+					  "interfaces must name at least one interface");
+		for (size_t i = 0; i < pf->n_interfaces; i++)
+			if (!valid_ifname(pf->interfaces[i]))
+				policy_errors_add(errs, file, pf->line, field,
+						  "interface \"%s\" is not a valid interface name",
+						  pf->interfaces[i]);
+	}
+	free(gidx);
+	free(eidx);
+	return errs->n + errs->dropped > before ? -EINVAL : 0;
+}
