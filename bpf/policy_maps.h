@@ -2,13 +2,18 @@
 /*
  * Policy maps shared by the BPF programs and user space (compiler, loader, tests).
  * The compiler (policy/compile.c) fills exactly these keys and values; the programs in
- * bpf/*.bpf.c look them up. Included by both sides: only uapi types, no libc.
+ * BPF programs in bpf/ look them up. Included by both sides: only uapi types, no libc.
  *
- * A new flow is judged with two lookups after the conntrack miss:
+ * A new flow is judged with at most three lookups after the conntrack miss:
  *   1. iof_remote4 / iof_remote6 (LPM trie): remote address -> remote class
- *   2. iof_policy (LPM trie): {slot, dir, endpoint, class, proto, dport} -> verdict
- * Both are independent of the rule count in the number of lookups; priorities and
- * deny-over-allow are resolved by the compiler, never by a loop in the kernel.
+ *   2. iof_policy (LPM trie): {slot, dir, endpoint, class, proto, dport} -> verdict of the
+ *      rules whose remote selector (CIDR or group) is in the class
+ *   3. only if that verdict is not IOF_F_FINAL: iof_policy again with class IOF_CLASS_ANY,
+ *      the verdict of the rules with any remote (and the endpoint default); the lower rank
+ *      wins. This is Cilium's "specific identity, then wildcard" pair of lookups; it keeps
+ *      the image linear in the rule count (any-remote rules are not copied into every class).
+ * The count is independent of the rule count; priorities and deny-over-allow are resolved by
+ * the compiler into one rank per rule, never by a loop in the kernel.
  *
  * Atomic swap: every key carries the A/B slot of the revision it belongs to. A packet reads
  * iof_state.active_slot once and does all of its lookups in that slot; user space fills the
@@ -42,6 +47,7 @@ enum iof_action {
 /* iof_policy_val.flags */
 #define IOF_F_AUDIT 0x01   /* endpoint in audit mode: a deny passes, counted as would-drop */
 #define IOF_F_DEFAULT 0x02 /* verdict is the endpoint default (no rule matched) */
+#define IOF_F_FINAL 0x04   /* beats every any-remote rule: skip the IOF_CLASS_ANY lookup */
 
 #define IOF_RULE_NONE 0xffffffffu /* rule_id of a default verdict */
 
@@ -70,18 +76,22 @@ struct iof_remote_val {
 	__u32 remote_class;
 };
 
+/* The class of addresses that match no CIDR or group selector: only any-remote rules. */
+#define IOF_CLASS_ANY 0
+
 #define IOF_REMOTE_PREFIX_BASE 32 /* bits of slot+pad before the address */
 
 /*
  * Policy trie. Data bytes after prefixlen, in match order:
  *   slot(8) dir(8) pad(16) endpoint(32) remote_class(32) proto(8) pad2(8) dport(16, big endian)
  * Entries the compiler emits, by prefixlen:
- *   IOF_POLICY_PLEN_ENDPOINT (64): the endpoint's default for the direction (always present)
- *   IOF_POLICY_PLEN_CLASS (96):    rules with protocol any, for one remote class
- *   IOF_POLICY_PLEN_PROTO (112):   one protocol, every port
- *   112 + n (n = 1..16):           one protocol, a masked-port prefix of n bits
- * The longest match is the verdict; the compiler materialises every more specific entry
- * with the full priority resolution, so falling back to a shorter prefix is always right.
+ *   IOF_POLICY_PLEN_ENDPOINT (64): the endpoint's default for the direction (always present,
+ *                                  rank IOF_RANK_DEFAULT)
+ *   IOF_POLICY_PLEN_CLASS (96):    best rule with protocol any, for one remote class
+ *   IOF_POLICY_PLEN_PROTO (112):   best rule for one protocol, every port
+ *   112 + n (n = 1..16):           best rule for one protocol, a masked-port prefix of n bits
+ * The longest match is the best rule of the class at that point: the compiler resolves each
+ * more specific entry against the less specific ones, so falling back is always right.
  * A miss means the endpoint is unknown in this slot: the program fails closed.
  *
  * endpoint is the attach id: for TC the host-side ifindex, for cgroup endpoints
@@ -112,7 +122,10 @@ struct iof_policy_val {
 	__u8 flags;            /* IOF_F_* */
 	__u16 endpoint_index;  /* local endpoint index: per-endpoint counters */
 	__u32 rule_id;         /* local rule id: per-rule counters; IOF_RULE_NONE for defaults */
+	__u32 rank;            /* precedence: lower wins (priority, deny first, document order) */
 };
+
+#define IOF_RANK_DEFAULT 0xffffffffu /* the endpoint default: loses to every rule */
 
 /*
  * Node state, one element of a BPF_F_MMAPABLE array. active_slot is the only field a
@@ -127,7 +140,7 @@ struct iof_state {
 _Static_assert(sizeof(struct iof_remote4_key) == 12, "iof_remote4_key layout");
 _Static_assert(sizeof(struct iof_remote6_key) == 24, "iof_remote6_key layout");
 _Static_assert(sizeof(struct iof_policy_key) == 20, "iof_policy_key layout");
-_Static_assert(sizeof(struct iof_policy_val) == 8, "iof_policy_val layout");
+_Static_assert(sizeof(struct iof_policy_val) == 12, "iof_policy_val layout");
 _Static_assert(sizeof(struct iof_state) == 24, "iof_state layout");
 
 #endif /* IOFENCE_BPF_POLICY_MAPS_H */

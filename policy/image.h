@@ -14,6 +14,8 @@
 #include "../bpf/policy_maps.h"
 #include "model.h"
 
+struct image_index;
+
 struct image_remote4 {
 	struct iof_remote4_key key;
 	struct iof_remote_val val;
@@ -64,6 +66,7 @@ struct policy_image {
 	struct image_prefilter *prefilter;
 	size_t n_prefilter;
 	size_t n_remote_classes;
+	struct image_index *index; /* built by the first policy_image_lookup() */
 };
 
 /**
@@ -71,12 +74,13 @@ struct policy_image {
  * @doc: a validated document; it must outlive the image (names are borrowed).
  * @node: node name; its endpoints are enforced, all endpoints serve as group members.
  * @ret_image: set to a new image, freed with policy_image_free().
+ * @msg: receives, on -E2BIG, which map does not fit and the numbers (may be NULL).
  *
  * Return: 0, -ENOMEM, or -E2BIG when a map capacity of policy_maps.h would be exceeded
- * (the image is not produced; policy_image_check_capacity() names the map).
+ * (the image is not produced).
  */
 int policy_compile(const struct policy_document *doc, const char *node,
-		   struct policy_image **ret_image);
+		   struct policy_image **ret_image, char *msg, size_t msg_len);
 
 void policy_image_free(struct policy_image *image);
 
@@ -100,12 +104,15 @@ struct image_verdict {
 	bool audit;
 	bool is_default; /* no rule matched: endpoint default */
 	uint32_t rule_id; /* IOF_RULE_NONE for a default */
+	unsigned lookups; /* map lookups made (remote + policy): at most 3 */
 };
 
 /**
  * policy_image_lookup() - judge a new flow exactly as the BPF program does: one LPM lookup in
- * the remote trie of the packet's family, one LPM lookup in the policy trie, with the kernel's
- * longest-prefix-match semantics, over the image's entries (slot 0).
+ * the remote trie of the packet's family, one in the policy trie for the remote class and,
+ * unless that verdict is final, one for IOF_CLASS_ANY; the lower rank wins. Kernel
+ * longest-prefix-match semantics over the image's entries (slot 0). The first call builds an
+ * index (not thread-safe); later calls are read-only.
  *
  * Return: 0, or -ENOENT when the policy lookup misses (unknown endpoint: the program drops).
  */

@@ -1,0 +1,444 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * The compiler: a validated document and a node name in, the node's map image out
+ * (policy/image.h, bpf/policy_maps.h).
+ *
+ * Steps: pick the local endpoints and the rules of their groups (rule ids), rank the rules
+ * (priority, deny before allow, document order), find the remote selectors and classes
+ * (compile_remote.c), then for each endpoint profile - the endpoints sharing groups, defaults
+ * and mode get identical entries - compile each direction: the any-remote rules into class
+ * IOF_CLASS_ANY, and for every class holding one of the profile's selectors the rules of
+ * those selectors (compile_entries.c). Entries are computed once per profile and copied per
+ * endpoint.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "compile_internal.h"
+#include "vec.h"
+
+static bool is_local(const struct policy_endpoint *ep, const char *node)
+{
+	return ep->node && strcmp(ep->node, node) == 0;
+}
+
+static int collect_endpoints(struct compile_ctx *ctx, const char *node)
+{
+	const struct policy_document *doc = ctx->doc;
+	struct policy_image *img = ctx->img;
+	size_t cap = 0;
+
+	for (size_t e = 0; e < doc->n_endpoints; e++) {
+		const struct policy_endpoint *ep = &doc->endpoints[e];
+		struct image_endpoint *ie;
+
+		if (!is_local(ep, node))
+			continue;
+		if (!(ie = VEC_PUSH(img->endpoints, img->n_endpoints, cap)))
+			return -ENOMEM;
+		ie->doc_index = e;
+		ie->name = ep->name;
+		ie->interface = ep->interface;
+		ie->cgroup = ep->cgroup;
+	}
+	return 0;
+}
+
+/* Rules of the groups some local endpoint is in, numbered group by group. */
+static int collect_rules(struct compile_ctx *ctx)
+{
+	const struct policy_document *doc = ctx->doc;
+	struct policy_image *img = ctx->img;
+	size_t n = 0;
+
+	ctx->group_first = malloc((doc->n_groups ? doc->n_groups : 1) * sizeof(size_t));
+	if (!ctx->group_first)
+		return -ENOMEM;
+	for (size_t g = 0; g < doc->n_groups; g++)
+		ctx->group_first[g] = SIZE_MAX;
+	for (size_t i = 0; i < img->n_endpoints; i++) {
+		const struct policy_endpoint *ep = &doc->endpoints[img->endpoints[i].doc_index];
+
+		for (size_t g = 0; g < ep->n_groups; g++)
+			ctx->group_first[ep->group_index[g]] = 0;
+	}
+	for (size_t g = 0; g < doc->n_groups; g++) {
+		if (ctx->group_first[g] == SIZE_MAX)
+			continue;
+		ctx->group_first[g] = n;
+		n += doc->groups[g].n_rules;
+	}
+	img->n_rules = n;
+	img->rules = calloc(n ? n : 1, sizeof(*img->rules));
+	ctx->rule = calloc(n ? n : 1, sizeof(*ctx->rule));
+	ctx->rank = calloc(n ? n : 1, sizeof(*ctx->rank));
+	ctx->rule_selector = calloc(n ? n : 1, sizeof(*ctx->rule_selector));
+	if (!img->rules || !ctx->rule || !ctx->rank || !ctx->rule_selector)
+		return -ENOMEM;
+	for (size_t g = 0; g < doc->n_groups; g++) {
+		if (ctx->group_first[g] == SIZE_MAX)
+			continue;
+		for (size_t r = 0; r < doc->groups[g].n_rules; r++) {
+			size_t id = ctx->group_first[g] + r;
+
+			img->rules[id].group_index = g;
+			img->rules[id].rule_index = r;
+			ctx->rule[id] = &doc->groups[g].rules[r];
+		}
+	}
+	return 0;
+}
+
+/* Precedence of two rule ids (qsort_r: glibc, _GNU_SOURCE). */
+static int precedence_cmp(const void *a, const void *b, void *arg)
+{
+	const struct compile_ctx *ctx = arg;
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	const struct policy_rule *rx = ctx->rule[x], *ry = ctx->rule[y];
+
+	if (rx->priority != ry->priority)
+		return rx->priority < ry->priority ? -1 : 1;
+	if (rx->action != ry->action)
+		return rx->action == POLICY_DENY ? -1 : 1;
+	return (x > y) - (x < y); /* rule ids follow document order */
+}
+
+static int rank_all(struct compile_ctx *ctx)
+{
+	size_t n = ctx->img->n_rules;
+	uint32_t *order = malloc((n ? n : 1) * sizeof(*order));
+
+	if (!order)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++)
+		order[i] = (uint32_t)i;
+	qsort_r(order, n, sizeof(*order), precedence_cmp, ctx);
+	for (size_t i = 0; i < n; i++)
+		ctx->rank[order[i]] = (uint32_t)i;
+	free(order);
+	return 0;
+}
+
+/* Endpoints with the same profile (groups, defaults, mode) compile to the same entries. */
+struct profile_key {
+	const struct policy_document *doc;
+	size_t local;  /* index in image.endpoints */
+	size_t *groups; /* sorted, unique */
+	size_t n_groups;
+	int ingress, egress, mode;
+};
+
+static int profile_cmp(const void *a, const void *b)
+{
+	const struct profile_key *x = a, *y = b;
+
+	if (x->ingress != y->ingress)
+		return x->ingress - y->ingress;
+	if (x->egress != y->egress)
+		return x->egress - y->egress;
+	if (x->mode != y->mode)
+		return x->mode - y->mode;
+	if (x->n_groups != y->n_groups)
+		return x->n_groups < y->n_groups ? -1 : 1;
+	for (size_t i = 0; i < x->n_groups; i++)
+		if (x->groups[i] != y->groups[i])
+			return x->groups[i] < y->groups[i] ? -1 : 1;
+	return (x->local > y->local) - (x->local < y->local);
+}
+
+static bool same_profile(const struct profile_key *x, const struct profile_key *y)
+{
+	return x->ingress == y->ingress && x->egress == y->egress && x->mode == y->mode &&
+	       x->n_groups == y->n_groups &&
+	       !memcmp(x->groups, y->groups, x->n_groups * sizeof(*x->groups));
+}
+
+static int size_cmp(const void *a, const void *b)
+{
+	size_t x = *(const size_t *)a, y = *(const size_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+static int build_profiles(struct compile_ctx *ctx, struct profile_key **ret)
+{
+	const struct policy_document *doc = ctx->doc;
+	size_t n = ctx->img->n_endpoints;
+	struct profile_key *keys = calloc(n ? n : 1, sizeof(*keys));
+
+	if (!keys)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		const struct policy_endpoint *ep = &doc->endpoints[ctx->img->endpoints[i].doc_index];
+		struct profile_key *k = &keys[i];
+
+		k->local = i;
+		k->ingress = policy_endpoint_default(doc, ep, POLICY_INGRESS);
+		k->egress = policy_endpoint_default(doc, ep, POLICY_EGRESS);
+		k->mode = policy_endpoint_mode(doc, ep);
+		k->groups = malloc((ep->n_groups ? ep->n_groups : 1) * sizeof(size_t));
+		if (!k->groups) {
+			*ret = keys;
+			return -ENOMEM;
+		}
+		memcpy(k->groups, ep->group_index, ep->n_groups * sizeof(size_t));
+		qsort(k->groups, ep->n_groups, sizeof(size_t), size_cmp);
+		for (size_t g = 0; g < ep->n_groups; g++)
+			if (k->n_groups == 0 || k->groups[k->n_groups - 1] != k->groups[g])
+				k->groups[k->n_groups++] = k->groups[g];
+	}
+	qsort(keys, n, sizeof(*keys), profile_cmp);
+	*ret = keys;
+	return 0;
+}
+
+/* Scratch space for one profile direction. */
+struct scratch {
+	uint32_t *any, *specific, *class_rules, *classes;
+	uint32_t *sel_stamp, *class_stamp; /* == stamp: seen in this profile direction */
+	uint32_t *sel_first, *sel_count;   /* slice of specific[] holding a selector's rules */
+	uint32_t stamp;
+};
+
+static int rank_of_cmp(const void *a, const void *b, void *arg)
+{
+	const struct compile_ctx *ctx = arg;
+	uint32_t x = ctx->rank[*(const uint32_t *)a], y = ctx->rank[*(const uint32_t *)b];
+
+	return (x > y) - (x < y);
+}
+
+static int sel_then_rank_cmp(const void *a, const void *b, void *arg)
+{
+	const struct compile_ctx *ctx = arg;
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	uint32_t sx = ctx->rule_selector[x], sy = ctx->rule_selector[y];
+
+	if (sx != sy)
+		return sx < sy ? -1 : 1;
+	return rank_of_cmp(a, b, arg);
+}
+
+static int compile_direction(struct compile_ctx *ctx, const struct profile_key *pk,
+			     enum policy_direction dir, struct scratch *s)
+{
+	size_t n_any = 0, n_spec = 0, n_classes = 0;
+	bool audit = pk->mode == POLICY_AUDIT;
+	int err;
+
+	s->stamp++;
+	for (size_t g = 0; g < pk->n_groups; g++) {
+		size_t first = ctx->group_first[pk->groups[g]];
+		size_t count = ctx->doc->groups[pk->groups[g]].n_rules;
+
+		for (size_t id = first; id < first + count; id++) {
+			if (ctx->rule[id]->direction != dir)
+				continue;
+			if (ctx->rule_selector[id] == SELECTOR_NONE)
+				s->any[n_any++] = (uint32_t)id;
+			else
+				s->specific[n_spec++] = (uint32_t)id;
+		}
+	}
+	qsort_r(s->any, n_any, sizeof(uint32_t), rank_of_cmp, ctx);
+	err = compile_class_entries(ctx, dir, IOF_CLASS_ANY, s->any, n_any, UINT32_MAX, audit);
+	if (err)
+		return err;
+	uint32_t min_any = n_any ? ctx->rank[s->any[0]] : IOF_RANK_DEFAULT;
+
+	qsort_r(s->specific, n_spec, sizeof(uint32_t), sel_then_rank_cmp, ctx);
+	for (size_t i = 0; i < n_spec; i++) {
+		uint32_t sel = ctx->rule_selector[s->specific[i]];
+
+		if (s->sel_stamp[sel] == s->stamp) {
+			s->sel_count[sel]++;
+			continue;
+		}
+		s->sel_stamp[sel] = s->stamp;
+		s->sel_first[sel] = (uint32_t)i;
+		s->sel_count[sel] = 1;
+		for (uint32_t k = ctx->sel_class_off[sel]; k < ctx->sel_class_off[sel + 1]; k++) {
+			uint32_t c = ctx->sel_class_items[k];
+
+			if (s->class_stamp[c] != s->stamp) {
+				s->class_stamp[c] = s->stamp;
+				s->classes[n_classes++] = c;
+			}
+		}
+	}
+	for (size_t i = 0; i < n_classes; i++) {
+		uint32_t c = s->classes[i];
+		size_t n = 0;
+
+		for (uint32_t k = ctx->class_off[c]; k < ctx->class_off[c + 1]; k++) {
+			uint32_t sel = ctx->class_items[k];
+
+			if (s->sel_stamp[sel] != s->stamp)
+				continue;
+			memcpy(&s->class_rules[n], &s->specific[s->sel_first[sel]],
+			       s->sel_count[sel] * sizeof(uint32_t));
+			n += s->sel_count[sel];
+		}
+		qsort_r(s->class_rules, n, sizeof(uint32_t), rank_of_cmp, ctx);
+		err = compile_class_entries(ctx, dir, c, s->class_rules, n, min_any, audit);
+		if (err)
+			return err;
+	}
+	return compile_default_entry(ctx, dir, dir == POLICY_INGRESS ? pk->ingress : pk->egress,
+				     audit);
+}
+
+static int emit_for_endpoints(struct compile_ctx *ctx, const struct profile_key *keys,
+			      size_t first, size_t end)
+{
+	struct policy_image *img = ctx->img;
+
+	for (size_t p = first; p < end; p++) {
+		uint32_t ep = (uint32_t)keys[p].local;
+
+		for (size_t i = 0; i < ctx->n_tmpl; i++) {
+			struct image_policy *e = VEC_PUSH(img->policy, img->n_policy, ctx->cap_policy);
+
+			if (!e)
+				return -ENOMEM;
+			*e = ctx->tmpl[i];
+			e->key.endpoint = ep;
+			e->val.endpoint_index = (uint16_t)ep;
+		}
+		if (img->n_policy > IOF_MAX_POLICY_ENTRIES) {
+			snprintf(ctx->msg, ctx->msg_len,
+				 "iof_policy: more than %u entries (capacity %u)",
+				 IOF_MAX_POLICY_ENTRIES, IOF_MAX_POLICY_ENTRIES);
+			return -E2BIG;
+		}
+	}
+	return 0;
+}
+
+static int compile_profiles(struct compile_ctx *ctx)
+{
+	struct profile_key *keys = NULL;
+	struct scratch s = {0};
+	size_t n_ep = ctx->img->n_endpoints, n_rules = ctx->img->n_rules ? ctx->img->n_rules : 1;
+	int err = build_profiles(ctx, &keys);
+
+	s.any = malloc(n_rules * sizeof(uint32_t));
+	s.specific = malloc(n_rules * sizeof(uint32_t));
+	s.class_rules = malloc(n_rules * sizeof(uint32_t));
+	s.classes = malloc((ctx->n_classes + 1) * sizeof(uint32_t));
+	s.class_stamp = calloc(ctx->n_classes + 1, sizeof(uint32_t));
+	s.sel_stamp = calloc(ctx->n_sel + 1, sizeof(uint32_t));
+	s.sel_first = malloc((ctx->n_sel + 1) * sizeof(uint32_t));
+	s.sel_count = malloc((ctx->n_sel + 1) * sizeof(uint32_t));
+	if (!err && (!s.any || !s.specific || !s.class_rules || !s.classes || !s.class_stamp ||
+		     !s.sel_stamp || !s.sel_first || !s.sel_count))
+		err = -ENOMEM;
+	for (size_t p = 0; p < n_ep && !err;) {
+		size_t end = p + 1;
+
+		while (end < n_ep && same_profile(&keys[p], &keys[end]))
+			end++;
+		ctx->n_tmpl = 0;
+		err = compile_direction(ctx, &keys[p], POLICY_INGRESS, &s);
+		if (!err)
+			err = compile_direction(ctx, &keys[p], POLICY_EGRESS, &s);
+		if (!err)
+			err = emit_for_endpoints(ctx, keys, p, end);
+		p = end;
+	}
+	for (size_t i = 0; keys && i < n_ep; i++)
+		free(keys[i].groups);
+	free(keys);
+	free(s.any);
+	free(s.specific);
+	free(s.class_rules);
+	free(s.classes);
+	free(s.class_stamp);
+	free(s.sel_stamp);
+	free(s.sel_first);
+	free(s.sel_count);
+	return err;
+}
+
+static int collect_prefilter(struct compile_ctx *ctx, const char *node)
+{
+	const struct policy_document *doc = ctx->doc;
+	struct policy_image *img = ctx->img;
+	size_t cap = 0;
+
+	for (size_t i = 0; i < doc->n_prefilters; i++) {
+		const struct policy_prefilter *pf = &doc->prefilters[i];
+
+		if (!pf->node || strcmp(pf->node, node))
+			continue;
+		for (size_t f = 0; f < pf->n_interfaces; f++) {
+			for (size_t d = 0; d < pf->n_deny; d++) {
+				struct image_prefilter *e =
+					VEC_PUSH(img->prefilter, img->n_prefilter, cap);
+
+				if (!e)
+					return -ENOMEM;
+				e->interface = pf->interfaces[f];
+				e->prefix = pf->deny[d];
+			}
+		}
+	}
+	return 0;
+}
+
+static void ctx_free(struct compile_ctx *ctx)
+{
+	free(ctx->rule);
+	free(ctx->rank);
+	free(ctx->rule_selector);
+	free(ctx->group_first);
+	free(ctx->sel);
+	free(ctx->class_off);
+	free(ctx->class_items);
+	free(ctx->sel_class_off);
+	free(ctx->sel_class_items);
+	free(ctx->tmpl);
+}
+
+int policy_compile(const struct policy_document *doc, const char *node,
+		   struct policy_image **ret_image, char *msg, size_t msg_len)
+{
+	char scratch[8];
+	struct compile_ctx ctx = {.doc = doc, .msg = msg ? msg : scratch,
+				  .msg_len = msg ? msg_len : sizeof(scratch)};
+	int err;
+
+	*ret_image = NULL;
+	ctx.img = calloc(1, sizeof(*ctx.img));
+	if (!ctx.img)
+		return -ENOMEM;
+	ctx.img->revision = doc->revision;
+	err = collect_endpoints(&ctx, node);
+	if (!err && ctx.img->n_endpoints > IOF_MAX_ENDPOINTS)
+		err = policy_image_check_capacity(ctx.img, ctx.msg, ctx.msg_len);
+	if (!err)
+		err = collect_rules(&ctx);
+	if (!err && ctx.img->n_rules > IOF_MAX_RULES)
+		err = policy_image_check_capacity(ctx.img, ctx.msg, ctx.msg_len);
+	if (!err)
+		err = rank_all(&ctx);
+	if (!err)
+		err = compile_selectors(&ctx);
+	if (!err)
+		err = compile_remote_classes(&ctx);
+	if (!err)
+		err = compile_profiles(&ctx);
+	if (!err)
+		err = collect_prefilter(&ctx, node);
+	if (!err)
+		err = policy_image_check_capacity(ctx.img, ctx.msg, ctx.msg_len);
+	ctx_free(&ctx);
+	if (err) {
+		policy_image_free(ctx.img);
+		return err;
+	}
+	*ret_image = ctx.img;
+	return 0;
+}

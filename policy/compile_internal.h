@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * State shared by the compiler's parts (compile.c, compile_remote.c, compile_entries.c).
+ * Not part of the policy API.
+ */
+#ifndef IOFENCE_POLICY_COMPILE_INTERNAL_H
+#define IOFENCE_POLICY_COMPILE_INTERNAL_H
+
+#include <stdint.h>
+
+#include "image.h"
+
+#define SELECTOR_NONE UINT32_MAX /* a rule with any remote */
+
+/* A remote selector: one distinct CIDR or group referenced by a local rule. */
+struct selector {
+	enum policy_remote_kind kind;
+	struct policy_prefix cidr; /* POLICY_REMOTE_CIDR */
+	size_t group;              /* POLICY_REMOTE_GROUP */
+};
+
+struct compile_ctx {
+	const struct policy_document *doc;
+	struct policy_image *img;
+
+	/* Local rules, indexed by rule_id (image.rules order). */
+	const struct policy_rule **rule; /* the rule itself */
+	uint32_t *rank;                  /* precedence: position in (priority, deny, order) */
+	uint32_t *rule_selector;         /* selector id or SELECTOR_NONE */
+	size_t *group_first;             /* first rule_id of each group; SIZE_MAX if not local */
+
+	struct selector *sel;
+	size_t n_sel;
+
+	/* Classes as sets of selector ids (CSR), and per selector the classes holding it. */
+	uint32_t *class_off, *class_items; /* class c: class_items[class_off[c]..class_off[c+1]) */
+	uint32_t *sel_class_off, *sel_class_items;
+	size_t n_classes;
+
+	/* Policy entries of the profile being compiled (endpoint field left 0). */
+	struct image_policy *tmpl;
+	size_t n_tmpl, cap_tmpl;
+	size_t cap_remote4, cap_remote6, cap_policy;
+	char *msg; /* why the image does not fit (-E2BIG) */
+	size_t msg_len;
+};
+
+/* compile_remote.c: selectors of the local rules, remote tries and remote classes. */
+int compile_selectors(struct compile_ctx *ctx);
+int compile_remote_classes(struct compile_ctx *ctx);
+
+/*
+ * compile_entries.c: the policy entries of one remote class for one direction, given the
+ * rules that apply (sorted by rank). final_below: verdicts ranked below it are IOF_F_FINAL.
+ */
+int compile_class_entries(struct compile_ctx *ctx, enum policy_direction dir, uint32_t cls,
+			  const uint32_t *rule_ids, size_t n, uint32_t final_below, bool audit);
+
+/* compile_entries.c: the endpoint default entry for one direction. */
+int compile_default_entry(struct compile_ctx *ctx, enum policy_direction dir,
+			  enum policy_action action, bool audit);
+
+#endif /* IOFENCE_POLICY_COMPILE_INTERNAL_H */

@@ -1,0 +1,566 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * Conversion between the policy model and iofence.v1.PolicyDocument. Messages built here are
+ * malloc'd field by field so protobuf-c's free_unpacked() with the default allocator frees
+ * them; documents read from messages get the parser's field checks and policy_validate().
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "parse.h"
+#include "pb.h"
+#include "prefix.h"
+
+#define FIELD_LEN 160
+
+/* ---- model -> message ---- */
+
+static char *dup_or_empty(const char *s)
+{
+	return strdup(s ? s : "");
+}
+
+static Iofence__V1__Action action_to_pb(int action)
+{
+	switch (action) {
+	case POLICY_ALLOW:
+		return IOFENCE__V1__ACTION__ACTION_ALLOW;
+	case POLICY_DENY:
+		return IOFENCE__V1__ACTION__ACTION_DENY;
+	default:
+		return IOFENCE__V1__ACTION__ACTION_UNSPECIFIED;
+	}
+}
+
+static Iofence__V1__Mode mode_to_pb(int mode)
+{
+	switch (mode) {
+	case POLICY_ENFORCE:
+		return IOFENCE__V1__MODE__MODE_ENFORCE;
+	case POLICY_AUDIT:
+		return IOFENCE__V1__MODE__MODE_AUDIT;
+	default:
+		return IOFENCE__V1__MODE__MODE_UNSPECIFIED;
+	}
+}
+
+static char *prefix_to_string(const struct policy_prefix *p, bool host)
+{
+	char buf[PREFIX_STR_MAX];
+
+	prefix_format(p, host, buf);
+	return strdup(buf);
+}
+
+/* Copies n strings into *ret (count in *ret_n as they are made, for a partial free). */
+static int strings_to_pb(char *const *v, size_t n, char ***ret, size_t *ret_n)
+{
+	*ret = calloc(n ? n : 1, sizeof(**ret));
+	if (!*ret)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		(*ret)[i] = dup_or_empty(v[i]);
+		if (!(*ret)[i])
+			return -ENOMEM;
+		*ret_n = i + 1;
+	}
+	return 0;
+}
+
+static int prefixes_to_pb(const struct policy_prefix *v, size_t n, bool host, char ***ret,
+			  size_t *ret_n)
+{
+	*ret = calloc(n ? n : 1, sizeof(**ret));
+	if (!*ret)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		(*ret)[i] = prefix_to_string(&v[i], host);
+		if (!(*ret)[i])
+			return -ENOMEM;
+		*ret_n = i + 1;
+	}
+	return 0;
+}
+
+static int rule_to_pb(const struct policy_rule *rule, Iofence__V1__Rule **ret)
+{
+	Iofence__V1__Rule *m = malloc(sizeof(*m));
+
+	*ret = m;
+	if (!m)
+		return -ENOMEM;
+	iofence__v1__rule__init(m);
+	m->cidr = m->group = NULL;
+	m->direction = rule->direction == POLICY_EGRESS ? IOFENCE__V1__DIRECTION__DIRECTION_EGRESS
+							: IOFENCE__V1__DIRECTION__DIRECTION_INGRESS;
+	m->action = action_to_pb(rule->action);
+	m->priority = rule->priority;
+	m->has_priority = true;
+	m->protocol = rule->protocol;
+	m->line = rule->line;
+	m->cidr = rule->has_cidr ? prefix_to_string(&rule->cidr, false) : strdup("");
+	m->group = dup_or_empty(rule->group);
+	if (!m->cidr || !m->group)
+		return -ENOMEM;
+	m->ports = calloc(rule->n_ports ? rule->n_ports : 1, sizeof(*m->ports));
+	if (!m->ports)
+		return -ENOMEM;
+	for (size_t i = 0; i < rule->n_ports; i++) {
+		Iofence__V1__PortRange *p = malloc(sizeof(*p));
+
+		if (!p)
+			return -ENOMEM;
+		iofence__v1__port_range__init(p);
+		p->lo = rule->ports[i].lo;
+		p->hi = rule->ports[i].hi;
+		m->ports[i] = p;
+		m->n_ports = i + 1;
+	}
+	return 0;
+}
+
+static int group_to_pb(const struct policy_group *grp, Iofence__V1__SecurityGroup **ret)
+{
+	Iofence__V1__SecurityGroup *m = malloc(sizeof(*m));
+	int r;
+
+	*ret = m;
+	if (!m)
+		return -ENOMEM;
+	iofence__v1__security_group__init(m);
+	m->name = dup_or_empty(grp->name);
+	m->rules = calloc(grp->n_rules ? grp->n_rules : 1, sizeof(*m->rules));
+	if (!m->name || !m->rules)
+		return -ENOMEM;
+	for (size_t i = 0; i < grp->n_rules; i++) {
+		r = rule_to_pb(&grp->rules[i], &m->rules[i]);
+		if (m->rules[i])
+			m->n_rules = i + 1;
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+static int endpoint_to_pb(const struct policy_endpoint *ep, Iofence__V1__Endpoint **ret)
+{
+	Iofence__V1__Endpoint *m = malloc(sizeof(*m));
+
+	*ret = m;
+	if (!m)
+		return -ENOMEM;
+	iofence__v1__endpoint__init(m);
+	m->name = dup_or_empty(ep->name);
+	m->node = dup_or_empty(ep->node);
+	m->interface = dup_or_empty(ep->interface);
+	m->cgroup = dup_or_empty(ep->cgroup);
+	m->ingress = action_to_pb(ep->ingress);
+	m->egress = action_to_pb(ep->egress);
+	m->mode = mode_to_pb(ep->mode);
+	if (!m->name || !m->node || !m->interface || !m->cgroup)
+		return -ENOMEM;
+	if (prefixes_to_pb(ep->addresses, ep->n_addresses, true, &m->addresses, &m->n_addresses) < 0)
+		return -ENOMEM;
+	return strings_to_pb(ep->groups, ep->n_groups, &m->groups, &m->n_groups);
+}
+
+static int prefilter_to_pb(const struct policy_prefilter *pf, Iofence__V1__Prefilter **ret)
+{
+	Iofence__V1__Prefilter *m = malloc(sizeof(*m));
+
+	*ret = m;
+	if (!m)
+		return -ENOMEM;
+	iofence__v1__prefilter__init(m);
+	m->node = dup_or_empty(pf->node);
+	if (!m->node)
+		return -ENOMEM;
+	if (strings_to_pb(pf->interfaces, pf->n_interfaces, &m->interfaces, &m->n_interfaces) < 0)
+		return -ENOMEM;
+	return prefixes_to_pb(pf->deny, pf->n_deny, false, &m->deny, &m->n_deny);
+}
+
+/* Allocates the pointer array of a repeated message field, filled by fn item by item. */
+#define REPEATED_TO_PB(dst, n_dst, src, n_src, fn)                                             \
+	do {                                                                                   \
+		(dst) = calloc((n_src) ? (n_src) : 1, sizeof(*(dst)));                         \
+		if (!(dst)) {                                                                  \
+			r = -ENOMEM;                                                           \
+			goto err;                                                              \
+		}                                                                              \
+		for (size_t i_ = 0; i_ < (n_src); i_++) {                                      \
+			r = fn(&(src)[i_], &(dst)[i_]);                                        \
+			if ((dst)[i_])                                                         \
+				(n_dst) = i_ + 1;                                              \
+			if (r < 0)                                                             \
+				goto err;                                                      \
+		}                                                                              \
+	} while (0)
+
+int policy_to_pb(const struct policy_document *doc, Iofence__V1__PolicyDocument **ret)
+{
+	Iofence__V1__PolicyDocument *m = malloc(sizeof(*m));
+	int r = -ENOMEM;
+
+	*ret = NULL;
+	if (!m)
+		return -ENOMEM;
+	iofence__v1__policy_document__init(m);
+	m->revision = doc->revision;
+	m->has_revision = doc->has_revision;
+	m->defaults = malloc(sizeof(*m->defaults));
+	if (!m->defaults)
+		goto err;
+	iofence__v1__defaults__init(m->defaults);
+	m->defaults->ingress = action_to_pb(doc->defaults.ingress);
+	m->defaults->egress = action_to_pb(doc->defaults.egress);
+	m->defaults->mode = mode_to_pb(doc->defaults.mode);
+	REPEATED_TO_PB(m->security_groups, m->n_security_groups, doc->groups, doc->n_groups,
+		       group_to_pb);
+	REPEATED_TO_PB(m->endpoints, m->n_endpoints, doc->endpoints, doc->n_endpoints,
+		       endpoint_to_pb);
+	REPEATED_TO_PB(m->prefilter, m->n_prefilter, doc->prefilters, doc->n_prefilters,
+		       prefilter_to_pb);
+	*ret = m;
+	return 0;
+err:
+	policy_pb_free(m);
+	return r;
+}
+
+void policy_pb_free(Iofence__V1__PolicyDocument *msg)
+{
+	if (msg)
+		iofence__v1__policy_document__free_unpacked(msg, NULL);
+}
+
+/* ---- message -> model ---- */
+
+struct pb_ctx {
+	const char *file;
+	struct policy_errors *errs;
+	int oom;
+};
+
+#define pberr(ctx, field, ...) policy_errors_add((ctx)->errs, (ctx)->file, 0, field, __VA_ARGS__)
+
+/* An optional string: "" (or NULL) is absent. */
+static char *opt_str(struct pb_ctx *ctx, const char *s)
+{
+	char *copy;
+
+	if (!s || !*s)
+		return NULL;
+	copy = strdup(s);
+	if (!copy)
+		ctx->oom = 1;
+	return copy;
+}
+
+static void *alloc_items(struct pb_ctx *ctx, size_t n, size_t size)
+{
+	void *p = calloc(n ? n : 1, size);
+
+	if (!p)
+		ctx->oom = 1;
+	return p;
+}
+
+static int str_list(struct pb_ctx *ctx, char *const *v, size_t n, const char *path, char ***ret,
+		    size_t *ret_n)
+{
+	char field[FIELD_LEN];
+
+	*ret_n = 0;
+	*ret = alloc_items(ctx, n, sizeof(**ret));
+	for (size_t i = 0; *ret && i < n; i++) {
+		snprintf(field, sizeof(field), "%s[%zu]", path, i);
+		if (!v[i] || !*v[i]) {
+			pberr(ctx, field, "must not be empty");
+			continue;
+		}
+		(*ret)[*ret_n] = opt_str(ctx, v[i]);
+		if ((*ret)[*ret_n])
+			(*ret_n)++;
+	}
+	return 0;
+}
+
+/* As the parser's read_prefix(): the same messages. */
+static int read_prefix(struct pb_ctx *ctx, const char *text, const char *field,
+		       struct policy_prefix *ret)
+{
+	char net[PREFIX_STR_MAX];
+	int r = prefix_parse(text ? text : "", ret);
+
+	if (r == -EADDRNOTAVAIL) {
+		prefix_format(ret, false, net);
+		pberr(ctx, field, "\"%s\" has host bits set; did you mean %s?", text, net);
+	} else if (r < 0) {
+		pberr(ctx, field, "\"%s\" is not an IPv4 or IPv6 prefix", text ? text : "");
+	}
+	return r;
+}
+
+static int read_action(struct pb_ctx *ctx, Iofence__V1__Action a, const char *field, int unset,
+		       int *ret)
+{
+	switch (a) {
+	case IOFENCE__V1__ACTION__ACTION_UNSPECIFIED:
+		*ret = unset;
+		return 0;
+	case IOFENCE__V1__ACTION__ACTION_ALLOW:
+		*ret = POLICY_ALLOW;
+		return 0;
+	case IOFENCE__V1__ACTION__ACTION_DENY:
+		*ret = POLICY_DENY;
+		return 0;
+	default:
+		pberr(ctx, field, "%d is not one of allow | deny", (int)a);
+		return -EINVAL;
+	}
+}
+
+static int read_mode(struct pb_ctx *ctx, Iofence__V1__Mode m, const char *field, int unset,
+		     int *ret)
+{
+	switch (m) {
+	case IOFENCE__V1__MODE__MODE_UNSPECIFIED:
+		*ret = unset;
+		return 0;
+	case IOFENCE__V1__MODE__MODE_ENFORCE:
+		*ret = POLICY_ENFORCE;
+		return 0;
+	case IOFENCE__V1__MODE__MODE_AUDIT:
+		*ret = POLICY_AUDIT;
+		return 0;
+	default:
+		pberr(ctx, field, "%d is not one of enforce | audit", (int)m);
+		return -EINVAL;
+	}
+}
+
+static void rule_ports_from_pb(struct pb_ctx *ctx, const Iofence__V1__Rule *m,
+			       const char *path, struct policy_rule *rule)
+{
+	char field[FIELD_LEN];
+
+	rule->ports = alloc_items(ctx, m->n_ports, sizeof(*rule->ports));
+	for (size_t i = 0; rule->ports && i < m->n_ports; i++) {
+		const Iofence__V1__PortRange *p = m->ports[i];
+		uint32_t lo, hi;
+
+		if (!p)
+			continue;
+		lo = p->lo;
+		hi = p->hi ? p->hi : p->lo;
+		snprintf(field, sizeof(field), "%s.ports[%zu]", path, i);
+		if (lo < 1 || lo > 65535 || hi > 65535) {
+			if (lo == hi)
+				pberr(ctx, field, "\"%u\" is not a port (1..65535) or range (\"lo-hi\")",
+				      lo);
+			else
+				pberr(ctx, field,
+				      "\"%u-%u\" is not a port (1..65535) or range (\"lo-hi\")", lo,
+				      hi);
+		} else if (lo > hi) {
+			pberr(ctx, field, "port range \"%u-%u\" is reversed (low > high)", lo, hi);
+		} else {
+			rule->ports[rule->n_ports].lo = (uint16_t)lo;
+			rule->ports[rule->n_ports].hi = (uint16_t)hi;
+			rule->n_ports++;
+		}
+	}
+}
+
+static void rule_from_pb(struct pb_ctx *ctx, const Iofence__V1__Rule *m, const char *path,
+			 struct policy_rule *rule)
+{
+	char field[FIELD_LEN];
+	int action;
+
+	rule->direction = POLICY_INGRESS;
+	rule->action = POLICY_ALLOW;
+	rule->priority = POLICY_PRIORITY_DEFAULT;
+	rule->protocol = POLICY_PROTO_ANY;
+	if (!m)
+		return;
+	snprintf(field, sizeof(field), "%s.direction", path);
+	if (m->direction == IOFENCE__V1__DIRECTION__DIRECTION_EGRESS)
+		rule->direction = POLICY_EGRESS;
+	else if (m->direction != IOFENCE__V1__DIRECTION__DIRECTION_INGRESS)
+		pberr(ctx, field, "%d is not one of ingress | egress", (int)m->direction);
+	snprintf(field, sizeof(field), "%s.action", path);
+	if (read_action(ctx, m->action, field, POLICY_ALLOW, &action) == 0)
+		rule->action = action;
+	snprintf(field, sizeof(field), "%s.priority", path);
+	if (m->has_priority && m->priority > POLICY_PRIORITY_MAX)
+		pberr(ctx, field, "%u is out of range 0..%d", m->priority, POLICY_PRIORITY_MAX);
+	else if (m->has_priority)
+		rule->priority = (uint16_t)m->priority;
+	snprintf(field, sizeof(field), "%s.protocol", path);
+	if (m->protocol < POLICY_PROTO_ANY || m->protocol > 255)
+		pberr(ctx, field,
+		      "\"%d\" is not a protocol (tcp | udp | sctp | icmp | icmpv6 | any | 0..255)",
+		      m->protocol);
+	else
+		rule->protocol = m->protocol;
+	rule_ports_from_pb(ctx, m, path, rule);
+	if (m->cidr && *m->cidr) {
+		snprintf(field, sizeof(field), "%s.cidr", path);
+		rule->has_cidr = true;
+		if (read_prefix(ctx, m->cidr, field, &rule->cidr) == 0)
+			rule->remote_kind = POLICY_REMOTE_CIDR;
+	}
+	rule->group = opt_str(ctx, m->group);
+	if (rule->group)
+		rule->remote_kind = POLICY_REMOTE_GROUP;
+}
+
+static void group_from_pb(struct pb_ctx *ctx, const Iofence__V1__SecurityGroup *m,
+			  const char *path, struct policy_group *grp)
+{
+	char field[FIELD_LEN];
+
+	if (!m)
+		return;
+	grp->name = opt_str(ctx, m->name);
+	grp->rules = alloc_items(ctx, m->n_rules, sizeof(*grp->rules));
+	for (size_t i = 0; grp->rules && i < m->n_rules; i++) {
+		snprintf(field, sizeof(field), "%s.rules[%zu]", path, i);
+		rule_from_pb(ctx, m->rules[i], field, &grp->rules[grp->n_rules++]);
+	}
+}
+
+static void addresses_from_pb(struct pb_ctx *ctx, const Iofence__V1__Endpoint *m,
+			      const char *path, struct policy_endpoint *ep)
+{
+	char field[FIELD_LEN];
+
+	ep->addresses = alloc_items(ctx, m->n_addresses, sizeof(*ep->addresses));
+	for (size_t i = 0; ep->addresses && i < m->n_addresses; i++) {
+		struct policy_prefix *a = &ep->addresses[ep->n_addresses];
+		const char *why;
+
+		snprintf(field, sizeof(field), "%s.addresses[%zu]", path, i);
+		if (read_prefix(ctx, m->addresses[i], field, a) < 0)
+			continue;
+		why = prefix_unicast_problem(a);
+		if (why)
+			pberr(ctx, field, "%s: %s", m->addresses[i], why);
+		else
+			ep->n_addresses++;
+	}
+}
+
+static void endpoint_from_pb(struct pb_ctx *ctx, const Iofence__V1__Endpoint *m,
+			     const char *path, struct policy_endpoint *ep)
+{
+	char field[FIELD_LEN];
+
+	ep->ingress = ep->egress = ep->mode = POLICY_INHERIT;
+	if (!m)
+		return;
+	ep->name = opt_str(ctx, m->name);
+	ep->node = opt_str(ctx, m->node);
+	ep->interface = opt_str(ctx, m->interface);
+	ep->cgroup = opt_str(ctx, m->cgroup);
+	addresses_from_pb(ctx, m, path, ep);
+	snprintf(field, sizeof(field), "%s.groups", path);
+	str_list(ctx, m->groups, m->n_groups, field, &ep->groups, &ep->n_groups);
+	snprintf(field, sizeof(field), "%s.ingress", path);
+	read_action(ctx, m->ingress, field, POLICY_INHERIT, &ep->ingress);
+	snprintf(field, sizeof(field), "%s.egress", path);
+	read_action(ctx, m->egress, field, POLICY_INHERIT, &ep->egress);
+	snprintf(field, sizeof(field), "%s.mode", path);
+	read_mode(ctx, m->mode, field, POLICY_INHERIT, &ep->mode);
+}
+
+static void prefilter_from_pb(struct pb_ctx *ctx, const Iofence__V1__Prefilter *m,
+			      const char *path, struct policy_prefilter *pf)
+{
+	char field[FIELD_LEN];
+
+	if (!m)
+		return;
+	pf->node = opt_str(ctx, m->node);
+	snprintf(field, sizeof(field), "%s.interfaces", path);
+	str_list(ctx, m->interfaces, m->n_interfaces, field, &pf->interfaces, &pf->n_interfaces);
+	pf->deny = alloc_items(ctx, m->n_deny, sizeof(*pf->deny));
+	for (size_t i = 0; pf->deny && i < m->n_deny; i++) {
+		snprintf(field, sizeof(field), "%s.deny[%zu]", path, i);
+		if (read_prefix(ctx, m->deny[i], field, &pf->deny[pf->n_deny]) == 0)
+			pf->n_deny++;
+	}
+}
+
+static void defaults_from_pb(struct pb_ctx *ctx, const Iofence__V1__Defaults *m,
+			     struct policy_defaults *d)
+{
+	int v;
+
+	d->ingress = POLICY_DENY;
+	d->egress = POLICY_ALLOW;
+	d->mode = POLICY_ENFORCE;
+	if (!m)
+		return;
+	if (read_action(ctx, m->ingress, "defaults.ingress", POLICY_DENY, &v) == 0)
+		d->ingress = v;
+	if (read_action(ctx, m->egress, "defaults.egress", POLICY_ALLOW, &v) == 0)
+		d->egress = v;
+	if (read_mode(ctx, m->mode, "defaults.mode", POLICY_ENFORCE, &v) == 0)
+		d->mode = v;
+}
+
+/* Converts the repeated field src[n] into doc array dst (count n_dst), item by item. */
+#define REPEATED_FROM_PB(ctx, dst, n_dst, src, n_src, name, fn)                                \
+	do {                                                                                   \
+		(dst) = alloc_items(ctx, (n_src), sizeof(*(dst)));                             \
+		for (size_t i_ = 0; (dst) && i_ < (n_src); i_++) {                             \
+			char field_[FIELD_LEN];                                                \
+                                                                                               \
+			snprintf(field_, sizeof(field_), "%s[%zu]", name, i_);                 \
+			fn(ctx, (src)[i_], field_, &(dst)[(n_dst)++]);                         \
+		}                                                                              \
+	} while (0)
+
+int policy_from_pb(const Iofence__V1__PolicyDocument *msg, const char *source_name,
+		   struct policy_document **ret, struct policy_errors *errs)
+{
+	struct pb_ctx ctx = {.file = source_name ? source_name : "<message>", .errs = errs};
+	size_t errors_before = errs->n + errs->dropped;
+	struct policy_document *doc;
+	int r;
+
+	*ret = NULL;
+	doc = calloc(1, sizeof(*doc));
+	if (!doc)
+		return -ENOMEM;
+	doc->revision = msg->revision;
+	doc->has_revision = msg->has_revision;
+	if (msg->has_revision && msg->revision > (UINT64_MAX >> 1))
+		pberr(&ctx, "revision", "%llu is out of range 0..%llu",
+		      (unsigned long long)msg->revision, (unsigned long long)(UINT64_MAX >> 1));
+	defaults_from_pb(&ctx, msg->defaults, &doc->defaults);
+	REPEATED_FROM_PB(&ctx, doc->groups, doc->n_groups, msg->security_groups,
+			 msg->n_security_groups, "securityGroups", group_from_pb);
+	REPEATED_FROM_PB(&ctx, doc->endpoints, doc->n_endpoints, msg->endpoints, msg->n_endpoints,
+			 "endpoints", endpoint_from_pb);
+	REPEATED_FROM_PB(&ctx, doc->prefilters, doc->n_prefilters, msg->prefilter,
+			 msg->n_prefilter, "prefilter", prefilter_from_pb);
+	if (ctx.oom) {
+		r = -ENOMEM;
+		goto out;
+	}
+	r = policy_validate(doc, ctx.file, errs);
+	if (r != -ENOMEM)
+		r = errs->n + errs->dropped > errors_before ? -EINVAL : 0;
+out:
+	if (r < 0)
+		policy_document_free(doc);
+	else
+		*ret = doc;
+	return r;
+}
