@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * What the store's files share and the agent does not see: the connection struct, sqlite result
+ * codes mapped to errno, the document checksum.
+ */
+#ifndef IOFENCE_STORE_INTERNAL_H
+#define IOFENCE_STORE_INTERNAL_H
+
+#include <sqlite3.h>
+#include <stdint.h>
+
+#include "store/store.h"
+
+#define STORE_BUSY_TIMEOUT_MS 5000
+
+struct store {
+	sqlite3 *db;
+	char *path;
+	unsigned keep;
+	char error[256]; /* last sqlite message, for store_last_error() */
+};
+
+/* Maps an sqlite result code (and the OS errno behind it, when there is one) to -errno. */
+int sql_errno(sqlite3 *db, int rc);
+
+/* Runs SQL without results; on failure copies sqlite's message into err. */
+int sql_exec(sqlite3 *db, const char *sql, char *err, size_t err_len);
+
+/* Reads one integer pragma ("application_id", "user_version") into *ret. */
+int sql_pragma_int(sqlite3 *db, const char *pragma, int64_t *ret);
+
+/* Copies sqlite's current message into the store's error buffer; returns rc unchanged. */
+int store_note_error(struct store *store, int rc);
+
+/* 64-bit FNV-1a over the document: catches torn or overwritten pages sqlite cannot see. */
+uint64_t store_doc_hash(const void *doc, size_t len);
+
+#endif

@@ -1,0 +1,92 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The agent's durable revision store: one sqlite file (WAL, synchronous=FULL) holding the last K
+ * policy revisions as opaque documents. A revision is acknowledged only after store_commit()
+ * returned 0, i.e. after its transaction committed to disk.
+ */
+#ifndef IOFENCE_STORE_STORE_H
+#define IOFENCE_STORE_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* PRAGMA application_id of every iofence store: 'IOFC'. */
+#define STORE_APPLICATION_ID 0x494f4643
+/* PRAGMA user_version written by this agent; older files are migrated on open. */
+#define STORE_SCHEMA_VERSION 2
+/* Revisions kept after each commit unless store_set_keep() says otherwise. */
+#define STORE_DEFAULT_KEEP 10
+
+/* Opaque: one open store (one sqlite connection). Use from one thread at a time. */
+struct store;
+
+struct store_revision {
+	uint64_t revision;
+	void *doc; /* the document bytes as committed (malloc'ed, never NULL) */
+	size_t doc_len;
+	char *source_name;
+	int64_t committed_unix; /* wall clock at commit, seconds since the epoch */
+};
+
+/**
+ * store_open() - open the store at @path, creating it if it does not exist
+ * @path: the database file; missing parent directories are created with mode 0700
+ * @ret: the open store on success
+ * @err: on failure, a message naming the path and the reason (may be NULL)
+ * @err_len: size of @err
+ *
+ * An existing file is checked read-only before anything is written to it: a file that is not an
+ * sqlite database, fails PRAGMA quick_check or holds a document whose checksum does not match is
+ * refused with -EBADMSG; an sqlite database of another application with -EMEDIUMTYPE; a schema
+ * newer than STORE_SCHEMA_VERSION with -EPROTO. A refused file is left exactly as it was. An
+ * older schema is migrated in one transaction.
+ *
+ * Return: 0, or a negative errno (-EACCES, -EROFS, -ENOTDIR, -EISDIR... from the file system).
+ */
+int store_open(const char *path, struct store **ret, char *err, size_t err_len);
+
+/* Closes the store; accepts NULL. */
+void store_close(struct store *store);
+
+/**
+ * store_set_keep() - how many revisions to keep
+ * @keep: at least 1; applies from the next store_commit(), which prunes older revisions
+ *
+ * Return: 0, or -EINVAL.
+ */
+int store_set_keep(struct store *store, unsigned keep);
+
+/**
+ * store_commit() - durably store one revision
+ * @revision: must be greater than every stored revision; 1..INT64_MAX
+ * @doc: the document bytes (NULL only when @doc_len is 0)
+ * @source_name: who sent it (the controller's name); stored as text
+ *
+ * Inserts the revision and prunes to the last K in one BEGIN IMMEDIATE transaction, and returns
+ * only after its COMMIT (synchronous=FULL: the WAL is on disk).
+ *
+ * Return: 0; -ESTALE if @revision is not newer than the latest (nothing written); -EINVAL;
+ * -EBUSY if another process holds the write lock past the busy timeout; -EIO, -ENOSPC, -EROFS.
+ */
+int store_commit(struct store *store, uint64_t revision, const void *doc, size_t doc_len,
+		 const char *source_name);
+
+/*
+ * The newest revision into @ret (free with store_revision_free()). -ENOENT if the store is empty,
+ * -EBADMSG if the stored document no longer matches its checksum.
+ */
+int store_latest(struct store *store, struct store_revision *ret);
+
+/* One kept revision into @ret; -ENOENT if it was never stored or has been pruned. */
+int store_get(struct store *store, uint64_t revision, struct store_revision *ret);
+
+/* The kept revision numbers, newest first, into a malloc'ed array (NULL when *n is 0). */
+int store_list(struct store *store, uint64_t **revs, size_t *n);
+
+/* Frees what a store_revision points to (not the struct itself); accepts NULL. */
+void store_revision_free(struct store_revision *rev);
+
+/* The sqlite message behind the last failure on @store, for the agent's log ("" if none). */
+const char *store_last_error(const struct store *store);
+
+#endif

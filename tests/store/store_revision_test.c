@@ -1,0 +1,277 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * Revisions in the store: commit and read back, stale revisions refused without a write,
+ * pruning to the last K, listing order.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cmocka.h>
+
+#include "fixture.h"
+#include "store/store.h"
+
+struct fx {
+	char *dir;
+	char *path;
+	struct store *store;
+};
+
+static int setup(void **state)
+{
+	struct fx *fx = calloc(1, sizeof(*fx));
+	char err[512];
+
+	if (!fx || !(fx->dir = fixture_tmpdir()))
+		return -1;
+	fx->path = fixture_path(fx->dir, "store.db");
+	if (store_open(fx->path, &fx->store, err, sizeof(err)) < 0) {
+		fprintf(stderr, "store_open: %s\n", err);
+		return -1;
+	}
+	*state = fx;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fx *fx = *state;
+
+	store_close(fx->store);
+	free(fx->path);
+	fixture_rmtree(fx->dir);
+	free(fx);
+	return 0;
+}
+
+static void commit_text(struct store *store, uint64_t revision, const char *text)
+{
+	assert_int_equal(store_commit(store, revision, text, strlen(text), "controller-a"), 0);
+}
+
+static void assert_revisions(struct store *store, const uint64_t *want, size_t n_want)
+{
+	uint64_t *revs = NULL;
+	size_t n = 0;
+
+	assert_int_equal(store_list(store, &revs, &n), 0);
+	assert_int_equal(n, n_want);
+	for (size_t i = 0; i < n; i++)
+		assert_int_equal(revs[i], want[i]);
+	free(revs);
+}
+
+static void test_empty_store_has_no_latest_and_lists_nothing(void **state)
+{
+	struct fx *fx = *state;
+	struct store_revision rev;
+	uint64_t *revs = (uint64_t *)1;
+	size_t n = 99;
+
+	assert_int_equal(store_latest(fx->store, &rev), -ENOENT);
+	assert_int_equal(store_get(fx->store, 1, &rev), -ENOENT);
+	assert_int_equal(store_list(fx->store, &revs, &n), 0);
+	assert_null(revs);
+	assert_int_equal(n, 0);
+}
+
+static void test_committed_revision_is_the_latest_with_its_document(void **state)
+{
+	struct fx *fx = *state;
+	static const unsigned char doc[] = { 0x0a, 0x00, 0xff, 0x12, 0x00, 0x7f };
+	struct store_revision rev;
+	int64_t before = time(NULL);
+
+	assert_int_equal(store_commit(fx->store, 7, doc, sizeof(doc), "ctrl-eu-1"), 0);
+	assert_int_equal(store_latest(fx->store, &rev), 0);
+	assert_int_equal(rev.revision, 7);
+	assert_int_equal(rev.doc_len, sizeof(doc));
+	assert_memory_equal(rev.doc, doc, sizeof(doc));
+	assert_string_equal(rev.source_name, "ctrl-eu-1");
+	assert_in_range(rev.committed_unix, before, time(NULL));
+	store_revision_free(&rev);
+
+	commit_text(fx->store, 8, "second");
+	assert_int_equal(store_latest(fx->store, &rev), 0);
+	assert_int_equal(rev.revision, 8);
+	assert_memory_equal(rev.doc, "second", 6);
+	store_revision_free(&rev);
+
+	assert_int_equal(store_get(fx->store, 7, &rev), 0);
+	assert_memory_equal(rev.doc, doc, sizeof(doc));
+	store_revision_free(&rev);
+}
+
+static void test_empty_document_round_trips(void **state)
+{
+	struct fx *fx = *state;
+	struct store_revision rev;
+
+	assert_int_equal(store_commit(fx->store, 1, NULL, 0, ""), 0);
+	assert_int_equal(store_latest(fx->store, &rev), 0);
+	assert_int_equal(rev.doc_len, 0);
+	assert_non_null(rev.doc);
+	assert_string_equal(rev.source_name, "");
+	store_revision_free(&rev);
+}
+
+/* -ESTALE leaves the file and its WAL byte for byte as they were. */
+static void assert_stale_writes_nothing(struct fx *fx, uint64_t revision)
+{
+	char *wal = fixture_path(fx->dir, "store.db-wal");
+	unsigned char *db_before, *wal_before;
+	size_t db_len, wal_len;
+	struct store_revision rev;
+
+	assert_int_equal(fixture_read(fx->path, &db_before, &db_len), 0);
+	assert_int_equal(fixture_read(wal, &wal_before, &wal_len), 0);
+
+	assert_int_equal(store_commit(fx->store, revision, "other", 5, "controller-b"), -ESTALE);
+
+	assert_true(fixture_same(fx->path, db_before, db_len));
+	assert_true(fixture_same(wal, wal_before, wal_len));
+	assert_int_equal(store_latest(fx->store, &rev), 0);
+	assert_int_equal(rev.revision, 5);
+	assert_memory_equal(rev.doc, "fifth", 5);
+	assert_string_equal(rev.source_name, "controller-a");
+	store_revision_free(&rev);
+	assert_revisions(fx->store, (uint64_t[]){ 5, 3 }, 2);
+	free(db_before);
+	free(wal_before);
+	free(wal);
+}
+
+static void test_equal_revision_is_stale_and_writes_nothing(void **state)
+{
+	struct fx *fx = *state;
+
+	commit_text(fx->store, 3, "third");
+	commit_text(fx->store, 5, "fifth");
+	assert_stale_writes_nothing(fx, 5);
+}
+
+static void test_lower_revision_is_stale_and_writes_nothing(void **state)
+{
+	struct fx *fx = *state;
+
+	commit_text(fx->store, 3, "third");
+	commit_text(fx->store, 5, "fifth");
+	assert_stale_writes_nothing(fx, 4);
+	assert_stale_writes_nothing(fx, 1);
+}
+
+static void test_invalid_arguments_are_refused(void **state)
+{
+	struct fx *fx = *state;
+
+	assert_int_equal(store_commit(fx->store, 0, "x", 1, "c"), -EINVAL);
+	assert_int_equal(store_commit(fx->store, (uint64_t)INT64_MAX + 1, "x", 1, "c"), -EINVAL);
+	assert_int_equal(store_commit(fx->store, 1, NULL, 3, "c"), -EINVAL);
+	assert_int_equal(store_commit(fx->store, 1, "x", 1, NULL), -EINVAL);
+	assert_int_equal(store_set_keep(fx->store, 0), -EINVAL);
+	assert_revisions(fx->store, NULL, 0);
+}
+
+static void test_default_keeps_last_ten_revisions(void **state)
+{
+	struct fx *fx = *state;
+	struct store_revision rev;
+
+	for (uint64_t r = 1; r <= 15; r++)
+		commit_text(fx->store, r, "doc");
+	assert_revisions(fx->store, (uint64_t[]){ 15, 14, 13, 12, 11, 10, 9, 8, 7, 6 }, 10);
+	assert_int_equal(store_get(fx->store, 5, &rev), -ENOENT);
+	assert_int_equal(store_get(fx->store, 6, &rev), 0);
+	store_revision_free(&rev);
+}
+
+static void test_keep_k_prunes_older_revisions_in_the_commit(void **state)
+{
+	struct fx *fx = *state;
+	struct store_revision rev;
+
+	assert_int_equal(store_set_keep(fx->store, 3), 0);
+	for (uint64_t r = 1; r <= 7; r++)
+		commit_text(fx->store, r * 10, "doc");
+	assert_revisions(fx->store, (uint64_t[]){ 70, 60, 50 }, 3);
+	assert_int_equal(store_get(fx->store, 40, &rev), -ENOENT);
+	assert_int_equal(store_get(fx->store, 10, &rev), -ENOENT);
+	assert_int_equal(store_get(fx->store, 50, &rev), 0);
+	assert_int_equal(rev.revision, 50);
+	store_revision_free(&rev);
+
+	/* Lowering K takes effect at the next commit. */
+	assert_int_equal(store_set_keep(fx->store, 1), 0);
+	assert_revisions(fx->store, (uint64_t[]){ 70, 60, 50 }, 3);
+	commit_text(fx->store, 71, "doc");
+	assert_revisions(fx->store, (uint64_t[]){ 71 }, 1);
+	assert_int_equal(store_get(fx->store, 70, &rev), -ENOENT);
+}
+
+static void test_list_is_newest_first_and_survives_reopen(void **state)
+{
+	struct fx *fx = *state;
+	char err[512];
+
+	commit_text(fx->store, 2, "a");
+	commit_text(fx->store, 5, "b");
+	commit_text(fx->store, 9, "c");
+	commit_text(fx->store, 1000000000000ULL, "d");
+	assert_revisions(fx->store, (uint64_t[]){ 1000000000000ULL, 9, 5, 2 }, 4);
+
+	store_close(fx->store);
+	fx->store = NULL;
+	assert_int_equal(store_open(fx->path, &fx->store, err, sizeof(err)), 0);
+	assert_revisions(fx->store, (uint64_t[]){ 1000000000000ULL, 9, 5, 2 }, 4);
+}
+
+static void test_large_document_round_trips(void **state)
+{
+	struct fx *fx = *state;
+	size_t len = 3 * 1024 * 1024 + 17;
+	unsigned char *doc = malloc(len);
+	struct store_revision rev;
+
+	assert_non_null(doc);
+	for (size_t i = 0; i < len; i++)
+		doc[i] = (unsigned char)(i * 131 + (i >> 9));
+	assert_int_equal(store_commit(fx->store, 1, doc, len, "c"), 0);
+	assert_int_equal(store_get(fx->store, 1, &rev), 0);
+	assert_int_equal(rev.doc_len, len);
+	assert_memory_equal(rev.doc, doc, len);
+	store_revision_free(&rev);
+	free(doc);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_empty_store_has_no_latest_and_lists_nothing,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_committed_revision_is_the_latest_with_its_document, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_empty_document_round_trips, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_equal_revision_is_stale_and_writes_nothing,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_lower_revision_is_stale_and_writes_nothing,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_invalid_arguments_are_refused, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_default_keeps_last_ten_revisions, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_keep_k_prunes_older_revisions_in_the_commit,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_list_is_newest_first_and_survives_reopen,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_large_document_round_trips, setup, teardown),
+	};
+
+	return cmocka_run_group_tests_name("store_revision", tests, NULL, NULL);
+}
