@@ -68,7 +68,7 @@ out:
 /* The first 16 bytes of an sqlite file are fixed; sqlite itself takes a short file as empty. */
 static int check_header(const char *path, char *err, size_t err_len)
 {
-	char magic[sizeof(SQLITE_MAGIC)] = { 0 };
+	char magic[sizeof(SQLITE_MAGIC)] = {0};
 	ssize_t n;
 	int fd, r = 0;
 
@@ -114,16 +114,17 @@ static int quick_check(sqlite3 *db, const char *path, char *err, size_t err_len)
 	} else {
 		r = sql_errno(db, rc);
 		r = r ? r : -EIO;
-		snprintf(err, err_len, "%s: %s database (%s); refusing to use it, file left untouched",
-			 path, r == -EBADMSG ? "corrupt or not a" : "cannot check", sqlite3_errmsg(db));
+		snprintf(err, err_len,
+			 "%s: %s database (%s); refusing to use it, file left untouched", path,
+			 r == -EBADMSG ? "corrupt or not a" : "cannot check", sqlite3_errmsg(db));
 	}
 	sqlite3_finalize(stmt);
 	return r;
 }
 
 /* Ours if application_id says so; a pre-application_id file if it only holds our tables. */
-static int check_owner(sqlite3 *db, const char *path, int64_t app_id, int64_t version,
-		       char *err, size_t err_len)
+static int check_owner(sqlite3 *db, const char *path, int64_t app_id, int64_t version, char *err,
+		       size_t err_len)
 {
 	sqlite3_stmt *stmt = NULL;
 	int own = 0, other = 0, rc;
@@ -153,11 +154,13 @@ static int check_owner(sqlite3 *db, const char *path, int64_t app_id, int64_t ve
 		snprintf(err, err_len, "%s: reading the schema: %s", path, sqlite3_errmsg(db));
 		return sql_errno(db, rc) ?: -EIO;
 	}
-	if (other || (!own && version != 0)) {
+	/* Empty (a new file), or our tables stamped with a version we wrote: anything else is not.
+	 */
+	if (other || (own ? version == 0 : version != 0)) {
 		snprintf(err, err_len,
-			 "%s: not an iofence store (an sqlite database with %d other table(s), "
-			 "application_id 0); refusing to use it",
-			 path, other);
+			 "%s: not an iofence store (sqlite application_id 0, tables of another "
+			 "schema); refusing to use it",
+			 path);
 		return -EMEDIUMTYPE;
 	}
 	return 0;
@@ -176,10 +179,11 @@ static int check_documents(sqlite3 *db, const char *path, char *err, size_t err_
 		size_t len = (size_t)sqlite3_column_bytes(stmt, 1);
 
 		if ((uint64_t)sqlite3_column_int64(stmt, 2) != store_doc_hash(doc, len)) {
-			snprintf(err, err_len,
-				 "%s: corrupt database (revision %lld: document checksum mismatch); "
-				 "refusing to use it, file left untouched",
-				 path, (long long)sqlite3_column_int64(stmt, 0));
+			snprintf(
+			    err, err_len,
+			    "%s: corrupt database (revision %lld: document checksum mismatch); "
+			    "refusing to use it, file left untouched",
+			    path, (long long)sqlite3_column_int64(stmt, 0));
 			sqlite3_finalize(stmt);
 			return -EBADMSG;
 		}
@@ -225,8 +229,8 @@ static int probe_existing(const char *path, char *err, size_t err_len)
 	if (r < 0)
 		goto out;
 	if (version > STORE_SCHEMA_VERSION) {
-		snprintf(err, err_len, "%s: schema version %lld is newer than this agent (%d)", path,
-			 (long long)version, STORE_SCHEMA_VERSION);
+		snprintf(err, err_len, "%s: schema version %lld is newer than this agent (%d)",
+			 path, (long long)version, STORE_SCHEMA_VERSION);
 		r = -EPROTO;
 		goto out;
 	}
@@ -245,7 +249,8 @@ static int configure(struct store *store, char *err, size_t err_len)
 	int rc, r;
 
 	if (sqlite3_db_readonly(store->db, "main") == 1) {
-		snprintf(err, err_len, "%s: cannot open for writing (read-only file or file system)",
+		snprintf(err, err_len,
+			 "%s: cannot open for writing (read-only file or file system)",
 			 store->path);
 		return -EROFS;
 	}

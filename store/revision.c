@@ -125,14 +125,15 @@ static int read_row(struct store *store, sqlite3_stmt *stmt, struct store_revisi
 	size_t len = (size_t)sqlite3_column_bytes(stmt, 1);
 	const char *source = (const char *)sqlite3_column_text(stmt, 2);
 	struct store_revision rev = {
-		.revision = (uint64_t)sqlite3_column_int64(stmt, 0),
-		.doc_len = len,
-		.committed_unix = sqlite3_column_int64(stmt, 3),
+	    .revision = (uint64_t)sqlite3_column_int64(stmt, 0),
+	    .doc_len = len,
+	    .committed_unix = sqlite3_column_int64(stmt, 3),
 	};
 
 	if ((uint64_t)sqlite3_column_int64(stmt, 4) != store_doc_hash(doc, len)) {
 		snprintf(store->error, sizeof(store->error),
-			 "revision %llu: document checksum mismatch", (unsigned long long)rev.revision);
+			 "revision %llu: document checksum mismatch",
+			 (unsigned long long)rev.revision);
 		return -EBADMSG;
 	}
 	rev.doc = malloc(len ? len : 1);
@@ -173,7 +174,8 @@ static int read_one(struct store *store, const char *sql, int64_t revision,
 	return r;
 }
 
-#define SELECT_REVISION "SELECT revision, doc, source_name, committed_unix, doc_hash FROM revisions "
+#define SELECT_REVISION                                                                            \
+	"SELECT revision, doc, source_name, committed_unix, doc_hash FROM revisions "
 
 int store_latest(struct store *store, struct store_revision *ret)
 {

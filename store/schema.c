@@ -19,22 +19,22 @@ struct migration {
 
 /* Append only: a released step never changes, a new layout is a new step. */
 static const struct migration migrations[] = {
-	{ 1, "revisions table",
-	  "CREATE TABLE revisions ("
-	  "  revision INTEGER PRIMARY KEY CHECK (revision > 0),"
-	  "  doc BLOB NOT NULL,"
-	  "  source_name TEXT NOT NULL,"
-	  "  committed_unix INTEGER NOT NULL"
-	  ");" },
-	{ 2, "document checksums",
-	  "ALTER TABLE revisions ADD COLUMN doc_hash INTEGER NOT NULL DEFAULT 0;"
-	  "UPDATE revisions SET doc_hash = iofence_doc_hash(doc);" },
+    {1, "revisions table",
+     "CREATE TABLE revisions ("
+     "  revision INTEGER PRIMARY KEY CHECK (revision > 0),"
+     "  doc BLOB NOT NULL,"
+     "  source_name TEXT NOT NULL,"
+     "  committed_unix INTEGER NOT NULL"
+     ");"},
+    {2, "document checksums",
+     "ALTER TABLE revisions ADD COLUMN doc_hash INTEGER NOT NULL DEFAULT 0;"
+     "UPDATE revisions SET doc_hash = iofence_doc_hash(doc);"},
 };
 
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) == STORE_SCHEMA_VERSION,
 	       "one migration step per schema version");
 
-static const char *const own_tables[] = { "revisions" };
+static const char *const own_tables[] = {"revisions"};
 
 bool schema_is_own_table(const char *name)
 {
@@ -113,8 +113,8 @@ int schema_migrate(sqlite3 *db, const char *path, char *err, size_t err_len)
 		goto rollback;
 	}
 	if (version > STORE_SCHEMA_VERSION) {
-		snprintf(err, err_len, "%s: schema version %lld is newer than this agent (%d)", path,
-			 (long long)version, STORE_SCHEMA_VERSION);
+		snprintf(err, err_len, "%s: schema version %lld is newer than this agent (%d)",
+			 path, (long long)version, STORE_SCHEMA_VERSION);
 		r = -EPROTO;
 		goto rollback;
 	}

@@ -118,7 +118,8 @@ static void __attribute__((noreturn)) commit_forever(const char *path, uint64_t 
 
 		free(doc);
 		if (r < 0) {
-			fprintf(stderr, "child: store_commit(%" PRIu64 "): %s\n", next, strerror(-r));
+			fprintf(stderr, "child: store_commit(%" PRIu64 "): %s\n", next,
+				strerror(-r));
 			_exit(3);
 		}
 		if (write(ack_fd, &next, sizeof(next)) != sizeof(next))
@@ -215,7 +216,7 @@ int main(void)
 {
 	const char *env = getenv("IOFENCE_SEED");
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_killed_writer_loses_no_acknowledged_revision),
+	    cmocka_unit_test(test_killed_writer_loses_no_acknowledged_revision),
 	};
 
 	seed = env && *env ? strtoull(env, NULL, 0)

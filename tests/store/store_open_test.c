@@ -110,8 +110,7 @@ static void test_new_store_creates_private_parent_dirs_and_stamps_the_file(void 
 	assert_int_equal(st.st_mode & 0777, 0700);
 	assert_int_equal(sql_int(path, "PRAGMA application_id"), STORE_APPLICATION_ID);
 	assert_int_equal(sql_int(path, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
-	assert_int_equal(fixture_sql_int(path, "SELECT count(*) FROM revisions", &(int64_t){ 0 }),
-			 0);
+	assert_int_equal(fixture_sql_int(path, "SELECT count(*) FROM revisions", &(int64_t){0}), 0);
 	store_close(store);
 
 	/* journal_mode is stored in the file: WAL sticks. */
@@ -119,8 +118,9 @@ static void test_new_store_creates_private_parent_dirs_and_stamps_the_file(void 
 	{
 		int64_t wal = 0;
 
-		assert_int_equal(fixture_sql_int(path, "SELECT journal_mode = 'wal' FROM "
-						       "pragma_journal_mode",
+		assert_int_equal(fixture_sql_int(path,
+						 "SELECT journal_mode = 'wal' FROM "
+						 "pragma_journal_mode",
 						 &wal),
 				 0);
 		assert_int_equal(wal, 1);
@@ -150,15 +150,16 @@ static void test_reopened_store_keeps_its_revisions(void **state)
 	store_close(store);
 }
 
-static const char v1_schema[] = "CREATE TABLE revisions ("
-				"  revision INTEGER PRIMARY KEY CHECK (revision > 0),"
-				"  doc BLOB NOT NULL,"
-				"  source_name TEXT NOT NULL,"
-				"  committed_unix INTEGER NOT NULL);"
-				"INSERT INTO revisions VALUES (4, x'0a0b0c', 'old-ctrl', 1700000000);"
-				"INSERT INTO revisions VALUES (6, 'six', 'old-ctrl', 1700000100);"
-				"PRAGMA journal_mode = WAL;"
-				"PRAGMA user_version = 1;";
+static const char v1_schema[] =
+    "CREATE TABLE revisions ("
+    "  revision INTEGER PRIMARY KEY CHECK (revision > 0),"
+    "  doc BLOB NOT NULL,"
+    "  source_name TEXT NOT NULL,"
+    "  committed_unix INTEGER NOT NULL);"
+    "INSERT INTO revisions VALUES (4, x'0a0b0c', 'old-ctrl', 1700000000);"
+    "INSERT INTO revisions VALUES (6, 'six', 'old-ctrl', 1700000100);"
+    "PRAGMA journal_mode = WAL;"
+    "PRAGMA user_version = 1;";
 
 static void assert_migrated_v1(struct fx *fx)
 {
@@ -295,6 +296,11 @@ static void test_foreign_database_is_refused_and_left_untouched(void **state)
 	assert_refused_untouched(fx, -EMEDIUMTYPE, "not an iofence store");
 	assert_int_equal(remove(fx->path), 0);
 
+	/* A table with our name that we never stamped with a schema version is not ours. */
+	assert_int_equal(fixture_sql(fx->path, "CREATE TABLE revisions (x);"), 0);
+	assert_refused_untouched(fx, -EMEDIUMTYPE, "not an iofence store");
+	assert_int_equal(remove(fx->path), 0);
+
 	/* Our table name next to someone else's is not ours either. */
 	assert_int_equal(fixture_sql(fx->path, "CREATE TABLE revisions (x); CREATE TABLE t (y);"),
 			 0);
@@ -408,18 +414,18 @@ static void test_unwritable_directory_and_read_only_file_give_clear_errors(void 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		T(test_new_store_creates_private_parent_dirs_and_stamps_the_file),
-		T(test_reopened_store_keeps_its_revisions),
-		T(test_v1_file_is_migrated_keeping_its_revisions),
-		T(test_v1_file_without_application_id_is_migrated),
-		T(test_newer_schema_is_refused_and_left_untouched),
-		T(test_garbage_file_is_refused_and_left_untouched),
-		T(test_database_with_an_overwritten_page_is_refused_and_left_untouched),
-		T(test_overwritten_document_bytes_are_refused_and_left_untouched),
-		T(test_foreign_database_is_refused_and_left_untouched),
-		T(test_empty_file_becomes_a_store),
-		T(test_unusable_paths_give_errors_naming_them),
-		T(test_unwritable_directory_and_read_only_file_give_clear_errors),
+	    T(test_new_store_creates_private_parent_dirs_and_stamps_the_file),
+	    T(test_reopened_store_keeps_its_revisions),
+	    T(test_v1_file_is_migrated_keeping_its_revisions),
+	    T(test_v1_file_without_application_id_is_migrated),
+	    T(test_newer_schema_is_refused_and_left_untouched),
+	    T(test_garbage_file_is_refused_and_left_untouched),
+	    T(test_database_with_an_overwritten_page_is_refused_and_left_untouched),
+	    T(test_overwritten_document_bytes_are_refused_and_left_untouched),
+	    T(test_foreign_database_is_refused_and_left_untouched),
+	    T(test_empty_file_becomes_a_store),
+	    T(test_unusable_paths_give_errors_naming_them),
+	    T(test_unwritable_directory_and_read_only_file_give_clear_errors),
 	};
 
 	return cmocka_run_group_tests_name("store_open", tests, NULL, NULL);

@@ -85,7 +85,7 @@ static void test_empty_store_has_no_latest_and_lists_nothing(void **state)
 static void test_committed_revision_is_the_latest_with_its_document(void **state)
 {
 	struct fx *fx = *state;
-	static const unsigned char doc[] = { 0x0a, 0x00, 0xff, 0x12, 0x00, 0x7f };
+	static const unsigned char doc[] = {0x0a, 0x00, 0xff, 0x12, 0x00, 0x7f};
 	struct store_revision rev;
 	int64_t before = time(NULL);
 
@@ -142,7 +142,7 @@ static void assert_stale_writes_nothing(struct fx *fx, uint64_t revision)
 	assert_memory_equal(rev.doc, "fifth", 5);
 	assert_string_equal(rev.source_name, "controller-a");
 	store_revision_free(&rev);
-	assert_revisions(fx->store, (uint64_t[]){ 5, 3 }, 2);
+	assert_revisions(fx->store, (uint64_t[]){5, 3}, 2);
 	free(db_before);
 	free(wal_before);
 	free(wal);
@@ -186,7 +186,7 @@ static void test_default_keeps_last_ten_revisions(void **state)
 
 	for (uint64_t r = 1; r <= 15; r++)
 		commit_text(fx->store, r, "doc");
-	assert_revisions(fx->store, (uint64_t[]){ 15, 14, 13, 12, 11, 10, 9, 8, 7, 6 }, 10);
+	assert_revisions(fx->store, (uint64_t[]){15, 14, 13, 12, 11, 10, 9, 8, 7, 6}, 10);
 	assert_int_equal(store_get(fx->store, 5, &rev), -ENOENT);
 	assert_int_equal(store_get(fx->store, 6, &rev), 0);
 	store_revision_free(&rev);
@@ -200,7 +200,7 @@ static void test_keep_k_prunes_older_revisions_in_the_commit(void **state)
 	assert_int_equal(store_set_keep(fx->store, 3), 0);
 	for (uint64_t r = 1; r <= 7; r++)
 		commit_text(fx->store, r * 10, "doc");
-	assert_revisions(fx->store, (uint64_t[]){ 70, 60, 50 }, 3);
+	assert_revisions(fx->store, (uint64_t[]){70, 60, 50}, 3);
 	assert_int_equal(store_get(fx->store, 40, &rev), -ENOENT);
 	assert_int_equal(store_get(fx->store, 10, &rev), -ENOENT);
 	assert_int_equal(store_get(fx->store, 50, &rev), 0);
@@ -209,9 +209,9 @@ static void test_keep_k_prunes_older_revisions_in_the_commit(void **state)
 
 	/* Lowering K takes effect at the next commit. */
 	assert_int_equal(store_set_keep(fx->store, 1), 0);
-	assert_revisions(fx->store, (uint64_t[]){ 70, 60, 50 }, 3);
+	assert_revisions(fx->store, (uint64_t[]){70, 60, 50}, 3);
 	commit_text(fx->store, 71, "doc");
-	assert_revisions(fx->store, (uint64_t[]){ 71 }, 1);
+	assert_revisions(fx->store, (uint64_t[]){71}, 1);
 	assert_int_equal(store_get(fx->store, 70, &rev), -ENOENT);
 }
 
@@ -224,12 +224,12 @@ static void test_list_is_newest_first_and_survives_reopen(void **state)
 	commit_text(fx->store, 5, "b");
 	commit_text(fx->store, 9, "c");
 	commit_text(fx->store, 1000000000000ULL, "d");
-	assert_revisions(fx->store, (uint64_t[]){ 1000000000000ULL, 9, 5, 2 }, 4);
+	assert_revisions(fx->store, (uint64_t[]){1000000000000ULL, 9, 5, 2}, 4);
 
 	store_close(fx->store);
 	fx->store = NULL;
 	assert_int_equal(store_open(fx->path, &fx->store, err, sizeof(err)), 0);
-	assert_revisions(fx->store, (uint64_t[]){ 1000000000000ULL, 9, 5, 2 }, 4);
+	assert_revisions(fx->store, (uint64_t[]){1000000000000ULL, 9, 5, 2}, 4);
 }
 
 static void test_large_document_round_trips(void **state)
@@ -253,24 +253,22 @@ static void test_large_document_round_trips(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_empty_store_has_no_latest_and_lists_nothing,
-						setup, teardown),
-		cmocka_unit_test_setup_teardown(
-			test_committed_revision_is_the_latest_with_its_document, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_empty_document_round_trips, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_equal_revision_is_stale_and_writes_nothing,
-						setup, teardown),
-		cmocka_unit_test_setup_teardown(test_lower_revision_is_stale_and_writes_nothing,
-						setup, teardown),
-		cmocka_unit_test_setup_teardown(test_invalid_arguments_are_refused, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_default_keeps_last_ten_revisions, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_keep_k_prunes_older_revisions_in_the_commit,
-						setup, teardown),
-		cmocka_unit_test_setup_teardown(test_list_is_newest_first_and_survives_reopen,
-						setup, teardown),
-		cmocka_unit_test_setup_teardown(test_large_document_round_trips, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_empty_store_has_no_latest_and_lists_nothing, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_committed_revision_is_the_latest_with_its_document,
+					    setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_empty_document_round_trips, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_equal_revision_is_stale_and_writes_nothing, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_lower_revision_is_stale_and_writes_nothing, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_invalid_arguments_are_refused, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_default_keeps_last_ten_revisions, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_keep_k_prunes_older_revisions_in_the_commit, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_list_is_newest_first_and_survives_reopen, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_large_document_round_trips, setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("store_revision", tests, NULL, NULL);
