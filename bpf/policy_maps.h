@@ -4,9 +4,11 @@
  * The compiler (policy/compile.c) fills exactly these keys and values; the programs in
  * BPF programs in bpf/ look them up. Included by both sides: only uapi types, no libc.
  *
- * A new flow is judged with at most three lookups after the conntrack miss:
+ * Every packet first resolves its endpoint (iof_endpoints, hash: attach id -> profile and
+ * counter index) and its conntrack entry. A new flow is then judged with at most three
+ * lookups, however many rules there are:
  *   1. iof_remote4 / iof_remote6 (LPM trie): remote address -> remote class
- *   2. iof_policy (LPM trie): {slot, dir, endpoint, class, proto, dport} -> verdict of the
+ *   2. iof_policy (LPM trie): {slot, dir, profile, class, proto, dport} -> verdict of the
  *      rules whose remote selector (CIDR or group) is in the class
  *   3. only if that verdict is not IOF_F_FINAL: iof_policy again with class IOF_CLASS_ANY,
  *      the verdict of the rules with any remote (and the endpoint default); the lower rank
@@ -30,7 +32,7 @@
 #define IOF_MAX_ENDPOINTS 4096     /* local endpoints of one node */
 #define IOF_MAX_RULES 131072       /* local rules (rules of groups used by local endpoints) */
 #define IOF_MAX_REMOTE_ENTRIES 262144 /* remote prefixes, v4 and v6 each */
-#define IOF_MAX_POLICY_ENTRIES 2097152
+#define IOF_MAX_POLICY_ENTRIES 4194304
 #define IOF_MAX_PREFILTER_ENTRIES 262144
 
 enum iof_dir {
@@ -94,16 +96,15 @@ struct iof_remote_val {
  * more specific entry against the less specific ones, so falling back is always right.
  * A miss means the endpoint is unknown in this slot: the program fails closed.
  *
- * endpoint is the attach id: for TC the host-side ifindex, for cgroup endpoints
- * IOF_EP_CGROUP_BIT | a loader-assigned id stored in the cgroup's local storage.
- * In a compiled image (before loading) it is the local endpoint index.
+ * profile: endpoints with the same groups, defaults and mode share one profile and so one
+ * set of entries (the image stays linear in the rules, not rules x endpoints).
  */
 struct iof_policy_key {
 	__u32 prefixlen;
 	__u8 slot;
 	__u8 dir;
 	__u8 pad[2];
-	__u32 endpoint;
+	__u32 profile;
 	__u32 remote_class;
 	__u8 proto;
 	__u8 pad2;
@@ -115,17 +116,33 @@ struct iof_policy_key {
 #define IOF_POLICY_PLEN_PROTO 112
 #define IOF_POLICY_PLEN_MAX 128
 
-#define IOF_EP_CGROUP_BIT 0x80000000u
-
 struct iof_policy_val {
 	__u8 action;           /* enum iof_action */
 	__u8 flags;            /* IOF_F_* */
-	__u16 endpoint_index;  /* local endpoint index: per-endpoint counters */
+	__u16 pad;
 	__u32 rule_id;         /* local rule id: per-rule counters; IOF_RULE_NONE for defaults */
 	__u32 rank;            /* precedence: lower wins (priority, deny first, document order) */
 };
 
 #define IOF_RANK_DEFAULT 0xffffffffu /* the endpoint default: loses to every rule */
+
+/*
+ * Endpoints (hash). attach_id: for TC the host-side ifindex, for cgroup endpoints
+ * IOF_EP_CGROUP_BIT | a loader-assigned id kept in the cgroup's local storage.
+ */
+#define IOF_EP_CGROUP_BIT 0x80000000u
+
+struct iof_endpoint_key {
+	__u32 attach_id;
+	__u8 slot;
+	__u8 pad[3];
+};
+
+struct iof_endpoint_val {
+	__u32 profile;         /* key part of iof_policy entries */
+	__u16 endpoint_index;  /* per-endpoint counters */
+	__u16 pad;
+};
 
 /*
  * Node state, one element of a BPF_F_MMAPABLE array. active_slot is the only field a
@@ -142,5 +159,7 @@ _Static_assert(sizeof(struct iof_remote6_key) == 24, "iof_remote6_key layout");
 _Static_assert(sizeof(struct iof_policy_key) == 20, "iof_policy_key layout");
 _Static_assert(sizeof(struct iof_policy_val) == 12, "iof_policy_val layout");
 _Static_assert(sizeof(struct iof_state) == 24, "iof_state layout");
+_Static_assert(sizeof(struct iof_endpoint_key) == 8, "iof_endpoint_key layout");
+_Static_assert(sizeof(struct iof_endpoint_val) == 8, "iof_endpoint_val layout");
 
 #endif /* IOFENCE_BPF_POLICY_MAPS_H */

@@ -6,10 +6,9 @@
  * Steps: pick the local endpoints and the rules of their groups (rule ids), rank the rules
  * (priority, deny before allow, document order), find the remote selectors and classes
  * (compile_remote.c), then for each endpoint profile - the endpoints sharing groups, defaults
- * and mode get identical entries - compile each direction: the any-remote rules into class
+ * and mode, which share entries - compile each direction: the any-remote rules into class
  * IOF_CLASS_ANY, and for every class holding one of the profile's selectors the rules of
- * those selectors (compile_entries.c). Entries are computed once per profile and copied per
- * endpoint.
+ * those selectors (compile_entries.c).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -290,29 +289,27 @@ static int compile_direction(struct compile_ctx *ctx, const struct profile_key *
 				     audit);
 }
 
-static int emit_for_endpoints(struct compile_ctx *ctx, const struct profile_key *keys,
-			      size_t first, size_t end)
+/* Adds the profile's entries to the image and points its endpoints at them. */
+static int emit_profile(struct compile_ctx *ctx, const struct profile_key *keys, size_t first,
+			size_t end)
 {
 	struct policy_image *img = ctx->img;
+	uint32_t profile = (uint32_t)img->n_profiles++;
 
-	for (size_t p = first; p < end; p++) {
-		uint32_t ep = (uint32_t)keys[p].local;
+	for (size_t p = first; p < end; p++)
+		img->endpoints[keys[p].local].profile = profile;
+	for (size_t i = 0; i < ctx->n_tmpl; i++) {
+		struct image_policy *e = VEC_PUSH(img->policy, img->n_policy, ctx->cap_policy);
 
-		for (size_t i = 0; i < ctx->n_tmpl; i++) {
-			struct image_policy *e = VEC_PUSH(img->policy, img->n_policy, ctx->cap_policy);
-
-			if (!e)
-				return -ENOMEM;
-			*e = ctx->tmpl[i];
-			e->key.endpoint = ep;
-			e->val.endpoint_index = (uint16_t)ep;
-		}
-		if (img->n_policy > IOF_MAX_POLICY_ENTRIES) {
-			snprintf(ctx->msg, ctx->msg_len,
-				 "iof_policy: more than %u entries (capacity %u)",
-				 IOF_MAX_POLICY_ENTRIES, IOF_MAX_POLICY_ENTRIES);
-			return -E2BIG;
-		}
+		if (!e)
+			return -ENOMEM;
+		*e = ctx->tmpl[i];
+		e->key.profile = profile;
+	}
+	if (img->n_policy > IOF_MAX_POLICY_ENTRIES) {
+		snprintf(ctx->msg, ctx->msg_len, "iof_policy: more than %u entries (capacity %u)",
+			 IOF_MAX_POLICY_ENTRIES, IOF_MAX_POLICY_ENTRIES);
+		return -E2BIG;
 	}
 	return 0;
 }
@@ -345,7 +342,7 @@ static int compile_profiles(struct compile_ctx *ctx)
 		if (!err)
 			err = compile_direction(ctx, &keys[p], POLICY_EGRESS, &s);
 		if (!err)
-			err = emit_for_endpoints(ctx, keys, p, end);
+			err = emit_profile(ctx, keys, p, end);
 		p = end;
 	}
 	for (size_t i = 0; keys && i < n_ep; i++)

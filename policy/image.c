@@ -112,7 +112,7 @@ static const struct iof_policy_val *policy_lookup(const struct policy_image *img
 	long i;
 
 	k.dir = pkt->direction == POLICY_INGRESS ? IOF_DIR_INGRESS : IOF_DIR_EGRESS;
-	k.endpoint = pkt->endpoint_index;
+	k.profile = img->endpoints[pkt->endpoint_index].profile;
 	k.remote_class = cls;
 	k.proto = pkt->proto;
 	k.dport = htons(policy_proto_has_ports(pkt->proto) ? pkt->dport : 0);
@@ -130,6 +130,8 @@ int policy_image_lookup(const struct policy_image *cimg, const struct image_pack
 
 	if (!img->index && (err = index_build(img)))
 		return err;
+	if (pkt->endpoint_index >= img->n_endpoints)
+		return -ENOENT;
 	cls = remote_class(img, &pkt->remote);
 	ret->lookups = 2;
 	v = policy_lookup(img, pkt, cls);

@@ -2,8 +2,8 @@
 /*
  * A map image: the exact entries of the policy maps (bpf/policy_maps.h) for one node and one
  * revision, as the compiler produces them, plus the tables user space needs to name what the
- * counters count. Keys carry slot 0 and endpoint = local endpoint index; the loader rewrites
- * slot and endpoint (to the attach id) as it writes them.
+ * counters count. Keys carry slot 0; the loader sets the slot as it writes them, and writes
+ * one iof_endpoints entry per endpoint (attach id -> profile, endpoint index).
  */
 #ifndef IOFENCE_POLICY_IMAGE_H
 #define IOFENCE_POLICY_IMAGE_H
@@ -37,6 +37,7 @@ struct image_endpoint {
 	const char *name; /* borrowed from the document */
 	const char *interface;
 	const char *cgroup;
+	uint32_t profile; /* iof_policy_key.profile of its entries */
 };
 
 /* One local rule: rule_id is its position in image.rules. */
@@ -66,6 +67,7 @@ struct policy_image {
 	struct image_prefilter *prefilter;
 	size_t n_prefilter;
 	size_t n_remote_classes;
+	size_t n_profiles;
 	struct image_index *index; /* built by the first policy_image_lookup() */
 };
 

@@ -361,14 +361,17 @@ static void realistic_rule(struct gen_rng *r, struct policy_rule *rule,
 		if (gen_below(r, 10)) {
 			rule->cidr.family = 4;
 			rule->cidr.len = (uint8_t)(16 + gen_below(r, 17));
+			/* outside the pod range 10.0.0.0/12, as external networks are */
 			rule->cidr.addr[0] = gen_below(r, 2) ? 10 : 172;
-			for (int i = 1; i < 4; i++)
+			rule->cidr.addr[1] = (uint8_t)(16 + gen_below(r, 240));
+			for (int i = 2; i < 4; i++)
 				rule->cidr.addr[i] = (uint8_t)gen_next(r);
 		} else {
 			rule->cidr.family = 6;
 			rule->cidr.len = (uint8_t)(48 + gen_below(r, 81));
 			rule->cidr.addr[0] = 0xfd;
-			for (int i = 1; i < 16; i++)
+			rule->cidr.addr[1] = (uint8_t)(0x20 + gen_below(r, 0xc0)); /* not fd10::/16 */
+			for (int i = 2; i < 16; i++)
 				rule->cidr.addr[i] = (uint8_t)gen_next(r);
 		}
 		mask_prefix(&rule->cidr);
@@ -411,8 +414,8 @@ struct policy_document *gen_realistic_policy(struct gen_rng *r,
 		ep->n_groups = e % 10 < 3 ? 2 : 1;
 		ep->groups = xcalloc(ep->n_groups, sizeof(*ep->groups));
 		ep->groups[0] = xprintf("sg-%zu", e % o->groups);
-		if (ep->n_groups == 2) /* a shared group, like "monitoring" */
-			ep->groups[1] = xprintf("sg-%zu", (e / 7 + 1) % o->groups);
+		if (ep->n_groups == 2) /* one of three cross-cutting groups: monitoring, logging, mesh */
+			ep->groups[1] = xprintf("sg-%zu", (e / 10) % 3);
 		ep->ingress = ep->egress = ep->mode = POLICY_INHERIT;
 	}
 	resolve(doc);
