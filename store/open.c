@@ -18,6 +18,34 @@
 
 #define SQLITE_MAGIC "SQLite format 3"
 
+/*
+ * sqlite fsyncs its journal and WAL directory entries but not the database file's own: make a
+ * new file's (or directory's) name as durable as the first revision committed into it.
+ */
+static int sync_parent(const char *path)
+{
+	char *dir = strdup(path);
+	char *slash;
+	int fd, r = 0;
+
+	if (!dir)
+		return -ENOMEM;
+	slash = strrchr(dir, '/');
+	if (!slash)
+		strcpy(dir, ".");
+	else if (slash == dir)
+		slash[1] = '\0'; /* the root */
+	else
+		*slash = '\0';
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 || fsync(fd) < 0)
+		r = -errno;
+	if (fd >= 0)
+		close(fd);
+	free(dir);
+	return r;
+}
+
 /* mkdir -p of the directory part of path, new directories 0700. */
 static int make_parent_dirs(const char *path, char *err, size_t err_len)
 {
@@ -43,10 +71,13 @@ static int make_parent_dirs(const char *path, char *err, size_t err_len)
 		if (*p != '/' && !last)
 			continue;
 		*p = '\0';
-		if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+		if (mkdir(dir, 0700) == 0)
+			r = sync_parent(dir);
+		else if (errno != EEXIST)
 			r = -errno;
+		if (r < 0) {
 			snprintf(err, err_len, "%s: cannot create directory %s: %s", path, dir,
-				 strerror(errno));
+				 strerror(-r));
 			goto out;
 		}
 		if (last)
@@ -283,6 +314,7 @@ int store_open(const char *path, struct store **ret, char *err, size_t err_len)
 {
 	char msg[512] = "";
 	struct store *store = NULL;
+	bool created = false;
 	struct stat st;
 	int rc, r;
 
@@ -300,6 +332,7 @@ int store_open(const char *path, struct store **ret, char *err, size_t err_len)
 		}
 		r = probe_existing(path, msg, sizeof(msg));
 	} else if (errno == ENOENT) {
+		created = true;
 		r = make_parent_dirs(path, msg, sizeof(msg));
 	} else {
 		r = -errno;
@@ -324,6 +357,14 @@ int store_open(const char *path, struct store **ret, char *err, size_t err_len)
 	r = configure(store, msg, sizeof(msg));
 	if (r < 0)
 		goto err;
+	if (created) {
+		r = sync_parent(path);
+		if (r < 0) {
+			snprintf(msg, sizeof(msg), "%s: syncing its directory: %s", path,
+				 strerror(-r));
+			goto err;
+		}
+	}
 	*ret = store;
 	return 0;
 
