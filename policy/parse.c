@@ -65,6 +65,8 @@ static void rule_field(struct parse_ctx *ctx, const char *key, yaml_node_t *v, c
 	int e;
 
 	if (strcmp(key, "direction") == 0) {
+		/* an invalid direction is reported here, not again as a missing one */
+		rule->direction = POLICY_INGRESS;
 		if (node_enum(ctx, v, path, dir_names, dir_values, &e) == 0)
 			rule->direction = e;
 	} else if (strcmp(key, "action") == 0) {

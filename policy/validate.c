@@ -125,15 +125,18 @@ static void report_duplicates(const struct name_index *idx, size_t n, const char
 			      struct policy_errors *errs, const char *what,
 			      unsigned (*line_of)(const void *, size_t), const void *items)
 {
-	for (size_t i = 1; i < n; i++)
-		if (strcmp(idx[i].name, idx[i - 1].name) == 0) {
-			char field[96];
+	for (size_t i = 1, first = 0; i < n; i++) {
+		char field[96];
 
-			snprintf(field, sizeof(field), "%s[%zu].name", what, idx[i].index);
-			policy_errors_add(errs, file, line_of(items, idx[i].index), field,
-					  "duplicate name \"%s\" (first defined at line %u)",
-					  idx[i].name, line_of(items, idx[i - 1].index));
+		if (strcmp(idx[i].name, idx[first].name) != 0) {
+			first = i;
+			continue;
 		}
+		snprintf(field, sizeof(field), "%s[%zu].name", what, idx[i].index);
+		policy_errors_add(errs, file, line_of(items, idx[i].index), field,
+				  "duplicate name \"%s\" (first defined at line %u)", idx[i].name,
+				  line_of(items, idx[first].index));
+	}
 }
 
 static unsigned group_line(const void *items, size_t i)
@@ -150,67 +153,104 @@ static void validate_rule(struct policy_rule *rule, const char *field, const cha
 			  const struct name_index *groups, size_t n_groups,
 			  struct policy_errors *errs)
 {
+	char sub[128];
+
 	if (rule->n_ports && !policy_proto_has_ports(rule->protocol)) {
 		const char *name = policy_protocol_name(rule->protocol);
-		char num[8];
+		char num[16];
 
 		snprintf(num, sizeof(num), "%d", rule->protocol);
-		policy_errors_add(errs, file, rule->line, field,
+		snprintf(sub, sizeof(sub), "%s.ports", field);
+		policy_errors_add(errs, file, rule->line, sub,
 				  "ports need protocol tcp, udp or sctp; protocol %s has no ports",
 				  name ? name : num);
 	}
 	if (rule->group && rule->has_cidr)
 		policy_errors_add(errs, file, rule->line, field,
 				  "a rule names its remote by cidr or by group, not both");
+	snprintf(sub, sizeof(sub), "%s.group", field);
 	if (rule->group && find_group(groups, n_groups, rule->group, &rule->group_index) < 0)
-		policy_errors_add(errs, file, rule->line, field, "unknown security group \"%s\"",
+		policy_errors_add(errs, file, rule->line, sub, "unknown security group \"%s\"",
 				  rule->group);
 }
 
-static int cmp_prefix_owner(const void *a, const void *b)
-{
-	const struct policy_prefix *x = *(const struct policy_prefix *const *)a;
-	const struct policy_prefix *y = *(const struct policy_prefix *const *)b;
-	int c = memcmp(&x->family, &y->family, 1);
+/* One address of one endpoint, sortable by address and then by document order. */
+struct address_owner {
+	const struct policy_prefix *addr;
+	size_t endpoint, index;
+	size_t owner; /* of a repeat: the endpoint that lists the address first */
+};
 
-	return c ? c : memcmp(x->addr, y->addr, 16);
+static int cmp_address_owner(const void *a, const void *b)
+{
+	const struct address_owner *x = a, *y = b;
+	int c = (x->addr->family > y->addr->family) - (x->addr->family < y->addr->family);
+
+	if (!c)
+		c = memcmp(x->addr->addr, y->addr->addr, sizeof(x->addr->addr));
+	if (!c)
+		c = (x->endpoint > y->endpoint) - (x->endpoint < y->endpoint);
+	if (!c)
+		c = (x->index > y->index) - (x->index < y->index);
+	return c;
 }
 
-/* Every address belongs to one endpoint: an address is an identity. */
-static void validate_address_owners(struct policy_document *doc, const char *file,
-				    struct policy_errors *errs)
+static int cmp_owner_position(const void *a, const void *b)
 {
-	size_t n = 0, k = 0;
-	const struct policy_prefix **all;
+	const struct address_owner *x = a, *y = b;
+
+	if (x->endpoint != y->endpoint)
+		return (x->endpoint > y->endpoint) - (x->endpoint < y->endpoint);
+	return (x->index > y->index) - (x->index < y->index);
+}
+
+/*
+ * Every address belongs to one endpoint: an address is an identity. Each repeat is reported
+ * at its own place, naming the endpoint that lists it first; reports are in document order.
+ */
+static int validate_address_owners(struct policy_document *doc, const char *file,
+				   struct policy_errors *errs)
+{
+	struct address_owner *all, *dups;
+	size_t n = 0, k = 0, n_dups = 0;
 
 	for (size_t e = 0; e < doc->n_endpoints; e++)
 		n += doc->endpoints[e].n_addresses;
 	all = calloc(n ? n : 1, sizeof(*all));
-	if (!all)
-		return;
+	dups = calloc(n ? n : 1, sizeof(*dups));
+	if (!all || !dups) {
+		free(all);
+		free(dups);
+		return -ENOMEM;
+	}
 	for (size_t e = 0; e < doc->n_endpoints; e++)
 		for (size_t a = 0; a < doc->endpoints[e].n_addresses; a++)
-			all[k++] = &doc->endpoints[e].addresses[a];
-	qsort(all, n, sizeof(*all), cmp_prefix_owner);
-	for (size_t i = 1; i < n; i++) {
-		if (cmp_prefix_owner(&all[i - 1], &all[i]) != 0)
+			all[k++] = (struct address_owner){&doc->endpoints[e].addresses[a], e, a};
+	qsort(all, n, sizeof(*all), cmp_address_owner);
+	for (size_t i = 1, first = 0; i < n; i++) {
+		if (!prefix_equal(all[first].addr, all[i].addr)) {
+			first = i;
 			continue;
-		/* find which endpoint owns all[i] to name it */
-		for (size_t e = 0; e < doc->n_endpoints; e++) {
-			struct policy_endpoint *ep = &doc->endpoints[e];
-
-			if (all[i] < ep->addresses || all[i] >= ep->addresses + ep->n_addresses)
-				continue;
-			char field[96], addr[PREFIX_STR_MAX];
-
-			snprintf(field, sizeof(field), "endpoints[%zu].addresses[%zu]", e,
-				 (size_t)(all[i] - ep->addresses));
-			prefix_format(all[i], true, addr);
-			policy_errors_add(errs, file, ep->line, field,
-					  "address %s belongs to another endpoint too", addr);
 		}
+		dups[n_dups] = all[i];
+		dups[n_dups++].owner = all[first].endpoint;
+	}
+	qsort(dups, n_dups, sizeof(*dups), cmp_owner_position);
+	for (size_t i = 0; i < n_dups; i++) {
+		const struct policy_endpoint *owner = &doc->endpoints[dups[i].owner];
+		const struct policy_endpoint *ep = &doc->endpoints[dups[i].endpoint];
+		char field[96], text[PREFIX_STR_MAX];
+
+		snprintf(field, sizeof(field), "endpoints[%zu].addresses[%zu]", dups[i].endpoint,
+			 dups[i].index);
+		prefix_format(dups[i].addr, true, text);
+		policy_errors_add(errs, file, ep->line, field,
+				  "address %s is already an address of endpoint \"%s\"", text,
+				  owner->name ? owner->name : "");
 	}
 	free(all);
+	free(dups);
+	return 0;
 }
 
 static bool valid_ifname(const char *name)
@@ -225,9 +265,9 @@ static bool valid_ifname(const char *name)
 	return true;
 }
 
-static void validate_endpoint(struct policy_endpoint *ep, size_t e, const char *file,
-			      const struct name_index *groups, size_t n_groups,
-			      struct policy_errors *errs)
+static int validate_endpoint(struct policy_endpoint *ep, size_t e, const char *file,
+			     const struct name_index *groups, size_t n_groups,
+			     struct policy_errors *errs)
 {
 	char field[96];
 
@@ -239,20 +279,48 @@ static void validate_endpoint(struct policy_endpoint *ep, size_t e, const char *
 	if (!ep->interface && !ep->cgroup)
 		policy_errors_add(errs, file, ep->line, field,
 				  "an endpoint needs an interface, a cgroup, or both");
+	snprintf(field, sizeof(field), "endpoints[%zu].interface", e);
 	if (ep->interface && !valid_ifname(ep->interface))
 		policy_errors_add(errs, file, ep->line, field,
 				  "interface \"%s\" is not a valid interface name (1..15 "
 				  "characters, no '/', ':' or spaces)",
 				  ep->interface);
+	snprintf(field, sizeof(field), "endpoints[%zu].cgroup", e);
 	if (ep->cgroup && ep->cgroup[0] != '/')
 		policy_errors_add(errs, file, ep->line, field,
 				  "cgroup \"%s\" must be an absolute path", ep->cgroup);
+	/* validating twice must not leak the first resolution */
+	free(ep->group_index);
 	ep->group_index = calloc(ep->n_groups ? ep->n_groups : 1, sizeof(*ep->group_index));
-	for (size_t g = 0; ep->group_index && g < ep->n_groups; g++) {
+	if (!ep->group_index)
+		return -ENOMEM;
+	for (size_t g = 0; g < ep->n_groups; g++) {
 		snprintf(field, sizeof(field), "endpoints[%zu].groups[%zu]", e, g);
 		if (find_group(groups, n_groups, ep->groups[g], &ep->group_index[g]) < 0)
 			policy_errors_add(errs, file, ep->line, field,
 					  "unknown security group \"%s\"", ep->groups[g]);
+	}
+	return 0;
+}
+
+static void validate_prefilter(const struct policy_prefilter *pf, size_t p, const char *file,
+			       struct policy_errors *errs)
+{
+	char field[96];
+
+	snprintf(field, sizeof(field), "prefilter[%zu]", p);
+	if (!pf->node)
+		policy_errors_add(errs, file, pf->line, field, "node is required");
+	snprintf(field, sizeof(field), "prefilter[%zu].interfaces", p);
+	if (!pf->n_interfaces)
+		policy_errors_add(errs, file, pf->line, field,
+				  "interfaces must name at least one interface");
+	for (size_t i = 0; i < pf->n_interfaces; i++) {
+		snprintf(field, sizeof(field), "prefilter[%zu].interfaces[%zu]", p, i);
+		if (!valid_ifname(pf->interfaces[i]))
+			policy_errors_add(errs, file, pf->line, field,
+					  "interface \"%s\" is not a valid interface name",
+					  pf->interfaces[i]);
 	}
 }
 
@@ -286,6 +354,7 @@ int policy_validate(struct policy_document *doc, const char *file, struct policy
 {
 	size_t before = errs->n + errs->dropped, n_gidx = 0, n_eidx = 0;
 	struct name_index *gidx, *eidx;
+	bool oom = false;
 
 	if (!doc->n_groups && !doc->n_endpoints && !doc->n_prefilters)
 		policy_errors_add(errs, file, 1, "document",
@@ -313,25 +382,15 @@ int policy_validate(struct policy_document *doc, const char *file, struct policy
 		}
 	}
 	for (size_t e = 0; e < doc->n_endpoints; e++)
-		validate_endpoint(&doc->endpoints[e], e, file, gidx, n_gidx, errs);
-	validate_address_owners(doc, file, errs);
-	for (size_t p = 0; p < doc->n_prefilters; p++) {
-		struct policy_prefilter *pf = &doc->prefilters[p];
-		char field[96];
-
-		snprintf(field, sizeof(field), "prefilter[%zu]", p);
-		if (!pf->node)
-			policy_errors_add(errs, file, pf->line, field, "node is required");
-		if (!pf->n_interfaces)
-			policy_errors_add(errs, file, pf->line, field,
-					  "interfaces must name at least one interface");
-		for (size_t i = 0; i < pf->n_interfaces; i++)
-			if (!valid_ifname(pf->interfaces[i]))
-				policy_errors_add(errs, file, pf->line, field,
-						  "interface \"%s\" is not a valid interface name",
-						  pf->interfaces[i]);
-	}
+		if (validate_endpoint(&doc->endpoints[e], e, file, gidx, n_gidx, errs) < 0)
+			oom = true;
+	if (!oom && validate_address_owners(doc, file, errs) < 0)
+		oom = true;
+	for (size_t p = 0; p < doc->n_prefilters; p++)
+		validate_prefilter(&doc->prefilters[p], p, file, errs);
 	free(gidx);
 	free(eidx);
+	if (oom)
+		return -ENOMEM;
 	return errs->n + errs->dropped > before ? -EINVAL : 0;
 }

@@ -415,7 +415,7 @@ struct policy_document *gen_realistic_policy(struct gen_rng *r,
 		ep->groups = xcalloc(ep->n_groups, sizeof(*ep->groups));
 		ep->groups[0] = xprintf("sg-%zu", e % o->groups);
 		if (ep->n_groups == 2) /* one of three cross-cutting groups: monitoring, logging, mesh */
-			ep->groups[1] = xprintf("sg-%zu", (e / 10) % 3);
+			ep->groups[1] = xprintf("sg-%zu", (e / 10) % (o->groups < 3 ? o->groups : 3));
 		ep->ingress = ep->egress = ep->mode = POLICY_INHERIT;
 	}
 	resolve(doc);
