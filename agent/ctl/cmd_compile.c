@@ -1,0 +1,188 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * iofencectl compile -f FILE --node NAME [-o json|stats]: the map image the node's agent
+ * would load, as JSON (every entry) or statistics (entries per map and per endpoint).
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "ctl.h"
+#include "policy/image.h"
+#include "policy/prefix.h"
+
+static void print_prefix(const uint8_t *addr, unsigned family, unsigned len)
+{
+	struct policy_prefix p = {.family = (uint8_t)family, .len = (uint8_t)len};
+	char buf[PREFIX_STR_MAX];
+
+	memcpy(p.addr, addr, family == 4 ? 4 : 16);
+	prefix_format(&p, false, buf);
+	printf("\"%s\"", buf);
+}
+
+static const char *action_name(unsigned action)
+{
+	return action == IOF_ACT_ALLOW ? "allow" : "deny";
+}
+
+/* Names are validated (no quotes or control characters can reach here unescaped). */
+static void print_json_string(const char *s)
+{
+	putchar('"');
+	for (; s && *s; s++) {
+		if (*s == '"' || *s == '\\')
+			printf("\\%c", *s);
+		else if ((unsigned char)*s < 0x20)
+			printf("\\u%04x", *s);
+		else
+			putchar(*s);
+	}
+	putchar('"');
+}
+
+static void print_json(const struct policy_document *doc, const struct policy_image *img)
+{
+	printf("{\n  \"revision\": %llu,\n  \"endpoints\": [", (unsigned long long)img->revision);
+	for (size_t i = 0; i < img->n_endpoints; i++) {
+		printf("%s\n    {\"index\": %zu, \"name\": ", i ? "," : "", i);
+		print_json_string(img->endpoints[i].name);
+		printf(", \"profile\": %u}", img->endpoints[i].profile);
+	}
+	printf("\n  ],\n  \"rules\": [");
+	for (size_t i = 0; i < img->n_rules; i++) {
+		const struct image_rule *r = &img->rules[i];
+
+		printf("%s\n    {\"id\": %zu, \"group\": ", i ? "," : "", i);
+		print_json_string(doc->groups[r->group_index].name);
+		printf(", \"index\": %zu, \"line\": %u}", r->rule_index,
+		       doc->groups[r->group_index].rules[r->rule_index].line);
+	}
+	printf("\n  ],\n  \"remote4\": [");
+	for (size_t i = 0; i < img->n_remote4; i++) {
+		printf("%s\n    {\"prefix\": ", i ? "," : "");
+		print_prefix(img->remote4[i].key.addr, 4,
+			     img->remote4[i].key.prefixlen - IOF_REMOTE_PREFIX_BASE);
+		printf(", \"class\": %u}", img->remote4[i].val.remote_class);
+	}
+	printf("\n  ],\n  \"remote6\": [");
+	for (size_t i = 0; i < img->n_remote6; i++) {
+		printf("%s\n    {\"prefix\": ", i ? "," : "");
+		print_prefix(img->remote6[i].key.addr, 6,
+			     img->remote6[i].key.prefixlen - IOF_REMOTE_PREFIX_BASE);
+		printf(", \"class\": %u}", img->remote6[i].val.remote_class);
+	}
+	printf("\n  ],\n  \"policy\": [");
+	for (size_t i = 0; i < img->n_policy; i++) {
+		const struct iof_policy_key *k = &img->policy[i].key;
+		const struct iof_policy_val *v = &img->policy[i].val;
+
+		printf("%s\n    {\"prefixlen\": %u, \"dir\": \"%s\", \"profile\": %u, "
+		       "\"class\": %u, \"proto\": %u, \"dport\": %u, \"action\": \"%s\", "
+		       "\"flags\": %u, \"rule\": %d, \"rank\": %u}",
+		       i ? "," : "", k->prefixlen, k->dir == IOF_DIR_INGRESS ? "ingress" : "egress",
+		       k->profile, k->remote_class, k->proto, ntohs(k->dport),
+		       action_name(v->action), v->flags,
+		       v->rule_id == IOF_RULE_NONE ? -1 : (int)v->rule_id, v->rank);
+	}
+	printf("\n  ],\n  \"prefilter\": [");
+	for (size_t i = 0; i < img->n_prefilter; i++) {
+		char buf[PREFIX_STR_MAX];
+
+		prefix_format(&img->prefilter[i].prefix, false, buf);
+		printf("%s\n    {\"interface\": ", i ? "," : "");
+		print_json_string(img->prefilter[i].interface);
+		printf(", \"deny\": \"%s\"}", buf);
+	}
+	printf("\n  ]\n}\n");
+}
+
+static void print_stats(const struct policy_image *img, double ms)
+{
+	size_t total = img->n_remote4 + img->n_remote6 + img->n_policy + img->n_prefilter;
+
+	printf("compiled in %.1f ms\n", ms);
+	printf("%-14s %10s %10s\n", "map", "entries", "capacity");
+	printf("%-14s %10zu %10u\n", "endpoints", img->n_endpoints, IOF_MAX_ENDPOINTS);
+	printf("%-14s %10zu %10u\n", "rules", img->n_rules, IOF_MAX_RULES);
+	printf("%-14s %10zu %10u\n", "iof_remote4", img->n_remote4, IOF_MAX_REMOTE_ENTRIES);
+	printf("%-14s %10zu %10u\n", "iof_remote6", img->n_remote6, IOF_MAX_REMOTE_ENTRIES);
+	printf("%-14s %10zu %10u\n", "iof_policy", img->n_policy, IOF_MAX_POLICY_ENTRIES);
+	printf("%-14s %10zu %10u\n", "iof_prefilter", img->n_prefilter,
+	       IOF_MAX_PREFILTER_ENTRIES);
+	printf("remote classes %zu, profiles %zu, map entries in all %zu\n",
+	       img->n_remote_classes, img->n_profiles, total);
+	printf("\n%-24s %8s %14s\n", "endpoint", "profile", "policy entries");
+	for (size_t i = 0; i < img->n_endpoints; i++) {
+		size_t n = 0;
+
+		for (size_t k = 0; k < img->n_policy; k++)
+			n += img->policy[k].key.profile == img->endpoints[i].profile;
+		printf("%-24s %8u %14zu\n", img->endpoints[i].name, img->endpoints[i].profile, n);
+	}
+}
+
+int cmd_compile(int argc, char **argv)
+{
+	static const struct option opts[] = {{"file", required_argument, NULL, 'f'},
+					     {"node", required_argument, NULL, 'n'},
+					     {"output", required_argument, NULL, 'o'},
+					     {"help", no_argument, NULL, 'h'},
+					     {0}};
+	const char *file = NULL, *node = NULL, *output = "stats";
+	struct policy_document *doc = NULL;
+	struct policy_image *img = NULL;
+	struct timespec t0, t1;
+	char msg[200] = "";
+	int c, r;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "f:n:o:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'f':
+			file = optarg;
+			break;
+		case 'n':
+			node = optarg;
+			break;
+		case 'o':
+			output = optarg;
+			break;
+		case 'h':
+			printf("usage: iofencectl compile -f FILE --node NAME [-o json|stats]\n");
+			return CTL_OK;
+		default:
+			return CTL_USER_ERROR;
+		}
+	}
+	if (!file || !node || (strcmp(output, "json") && strcmp(output, "stats"))) {
+		fprintf(stderr, "usage: iofencectl compile -f FILE --node NAME [-o json|stats]\n");
+		return CTL_USER_ERROR;
+	}
+	r = ctl_load_policy(file, &doc);
+	if (r)
+		return r;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	r = policy_compile(doc, node, &img, msg, sizeof(msg));
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	if (r == -E2BIG) {
+		fprintf(stderr, "%s: too large for node %s: %s\n", file, node, msg);
+		r = CTL_USER_ERROR;
+	} else if (r) {
+		fprintf(stderr, "%s: cannot compile: %s\n", file, strerror(-r));
+		r = CTL_SYSTEM_ERROR;
+	} else {
+		if (!strcmp(output, "json"))
+			print_json(doc, img);
+		else
+			print_stats(img, (double)(t1.tv_sec - t0.tv_sec) * 1e3 +
+						 (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
+		r = CTL_OK;
+	}
+	policy_image_free(img);
+	policy_document_free(doc);
+	return r;
+}

@@ -1,0 +1,56 @@
+// SPDX-License-Identifier: Apache-2.0
+/* iofencectl: the operator's CLI (CONTRACT.md). This file dispatches to the commands. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "ctl.h"
+#include "policy/parse.h"
+
+static const struct {
+	const char *name;
+	int (*run)(int argc, char **argv);
+	const char *help;
+} commands[] = {
+	{"validate", cmd_validate, "validate -f FILE          check a policy offline"},
+	{"compile", cmd_compile,
+	 "compile -f FILE --node NAME [-o json|stats]   print the node's map image"},
+};
+
+static void usage(FILE *out)
+{
+	fprintf(out, "usage: iofencectl COMMAND [OPTIONS]\n\ncommands:\n");
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		fprintf(out, "  %s\n", commands[i].help);
+}
+
+int ctl_load_policy(const char *file, struct policy_document **ret)
+{
+	struct policy_errors errs = {0};
+	int r = policy_parse_file(file, ret, &errs);
+
+	if (r) {
+		policy_errors_print(&errs, stderr);
+		if (r == -EINVAL)
+			fprintf(stderr, "%s: %zu error%s\n", file, errs.n + errs.dropped,
+				errs.n + errs.dropped == 1 ? "" : "s");
+	}
+	policy_errors_free(&errs);
+	if (!r)
+		return CTL_OK;
+	return r == -EINVAL || r == -ENOENT || r == -EISDIR ? CTL_USER_ERROR : CTL_SYSTEM_ERROR;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
+		usage(argc < 2 ? stderr : stdout);
+		return argc < 2 ? CTL_USER_ERROR : CTL_OK;
+	}
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (!strcmp(argv[1], commands[i].name))
+			return commands[i].run(argc - 1, argv + 1);
+	fprintf(stderr, "iofencectl: unknown command \"%s\"\n", argv[1]);
+	usage(stderr);
+	return CTL_USER_ERROR;
+}

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# iofencectl validate / compile: exit codes and output as CONTRACT.md defines them.
+set -u
+ctl=$1 src=$2
+fail=0
+check() { # description, expected exit code, command...
+  local what=$1 want=$2; shift 2
+  "$@" >"$out" 2>"$err"; local got=$?
+  if [ "$got" -ne "$want" ]; then
+    echo "FAIL: $what: exit $got, want $want"; cat "$out" "$err"; fail=1
+  else
+    echo "ok: $what"
+  fi
+}
+out=$(mktemp) err=$(mktemp)
+trap 'rm -f "$out" "$err"' EXIT
+
+check "valid policy" 0 "$ctl" validate -f "$src/deploy/examples/policy.yaml"
+check "invalid policy" 1 "$ctl" validate -f "$src/tests/cli/bad.yaml"
+for want in \
+  'bad.yaml:4: securityGroups\[0\].rules\[0\].ports: ports need protocol tcp, udp or sctp' \
+  'bad.yaml:7: securityGroups\[0\].rules\[1\].direction: "sideways" is not one of ingress | egress' \
+  'bad.yaml:8: securityGroups\[0\].rules\[1\].cidr: "10.0.0.1/8" has host bits set' \
+  'bad.yaml:9: securityGroups\[0\].rules\[2\].group: unknown security group "nosuch"' \
+  'bad.yaml:10: securityGroups\[0\].rules\[2\].ports\[0\]: port range "90-80" is reversed' \
+  'bad.yaml:17: endpoints\[0\].addresses\[0\]: 224.0.0.1: multicast address' \
+  'bad.yaml: 6 errors'; do
+  grep -q -- "$want" "$err" || { echo "FAIL: missing error: $want"; fail=1; }
+done
+check "missing file" 1 "$ctl" validate -f /nonexistent/policy.yaml
+check "no -f" 1 "$ctl" validate
+check "unknown command" 1 "$ctl" frobnicate
+check "compile stats" 0 "$ctl" compile -f "$src/deploy/examples/policy.yaml" --node demo-node
+grep -q '^iof_policy' "$out" || { echo "FAIL: stats lack iof_policy"; fail=1; }
+check "compile json" 0 "$ctl" compile -f "$src/deploy/examples/policy.yaml" --node demo-node -o json
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert len(d["endpoints"]) == 3 and d["policy"]' "$out" \
+  || { echo "FAIL: json output"; fail=1; }
+check "compile other node" 0 "$ctl" compile -f "$src/deploy/examples/policy.yaml" --node elsewhere -o json
+check "compile bad output" 1 "$ctl" compile -f "$src/deploy/examples/policy.yaml" --node n -o xml
+exit $fail
