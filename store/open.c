@@ -318,6 +318,8 @@ int store_open(const char *path, struct store **ret, char *err, size_t err_len)
 	struct stat st;
 	int rc, r;
 
+	if (ret)
+		*ret = NULL;
 	if (!path || !*path || !ret) {
 		snprintf(msg, sizeof(msg), "store path is empty");
 		r = -EINVAL;
