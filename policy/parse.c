@@ -394,7 +394,11 @@ int policy_parse_buffer(const char *text, size_t len, const char *file_name,
 		r = -ENOMEM;
 		goto out;
 	}
-	policy_validate(doc, ctx.file, errs);
+	/* with aliases left out the cross-references would report phantom errors */
+	if (!ctx.alias_reported && policy_validate(doc, ctx.file, errs) == -ENOMEM) {
+		r = -ENOMEM;
+		goto out;
+	}
 	r = errs->n + errs->dropped > errors_before ? -EINVAL : 0;
 out:
 	free(ctx.seen);

@@ -15,9 +15,15 @@ yaml_node_t *node_get(struct parse_ctx *ctx, int id)
 	yaml_node_t *n = yaml_document_get_node(ctx->doc, id);
 
 	if (n && id > 0 && (size_t)id <= ctx->n_nodes) {
-		if (ctx->seen[id - 1] && !ctx->alias_reported) {
+		/*
+		 * An alias is a second visit. It is not followed: that would double what it
+		 * points to (and a self-referencing alias, or nested ones, multiply the work).
+		 */
+		if (ctx->seen[id - 1]) {
+			if (!ctx->alias_reported)
+				perr(ctx, n, "document", "YAML aliases (*name) are not supported");
 			ctx->alias_reported = true;
-			perr(ctx, n, "document", "YAML aliases (*name) are not supported");
+			return NULL;
 		}
 		ctx->seen[id - 1] = 1;
 	}
