@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -140,6 +141,8 @@ static uint64_t run_and_kill(const char *path, uint64_t next, uint64_t *rng, uns
 	pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
+		/* If the test itself is killed, its writer must not go on committing. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		close(pipefd[0]);
 		commit_forever(path, next, pipefd[1]);
 	}
