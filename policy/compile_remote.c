@@ -154,7 +154,7 @@ static int64_t class_intern(struct class_table *t, const uint32_t *ids, size_t n
 		if (len == n && !memcmp(&t->items[t->off[c]], ids, n * sizeof(*ids)))
 			return c;
 	}
-	while (t->n_items + n > t->cap_items) {
+	while (t->n_items + n > t->cap_items || !t->items) {
 		size_t cap = t->cap_items ? t->cap_items * 2 : 1024;
 		uint32_t *p = realloc(t->items, cap * sizeof(*p));
 
