@@ -1,0 +1,90 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The datapath library: loads the BPF programs (bpf/), pins maps and links under the pin
+ * dir, attaches them to endpoints (TC clsact on the host-side interface, cgroup v2 hooks) and
+ * uplinks (XDP prefilter), writes map images into the inactive A/B slot and flips the active
+ * slot with one atomic store. A new process adopts what a previous one pinned, without a
+ * moment in which an endpoint is unenforced. Used by iofenced and the tests.
+ *
+ * All functions return 0 or -errno and, where they take err/err_len, write a one-line reason.
+ * Not thread-safe: the agent calls it from its apply thread only (reads of counters are safe
+ * from another thread: dp_read_* only read maps).
+ */
+#ifndef IOFENCE_AGENT_DATAPATH_H
+#define IOFENCE_AGENT_DATAPATH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "bpf/datapath_maps.h"
+#include "policy/image.h"
+
+#define DP_DEFAULT_PIN_DIR "/sys/fs/bpf/iofence"
+
+struct dp_options {
+	const char *pin_dir;     /* DP_DEFAULT_PIN_DIR if NULL */
+	const char *bpf_object;  /* path of iofence.bpf.o; NULL: the build's or installed one */
+	struct iof_config config;
+	struct iof_failsafe failsafe[IOF_FAILSAFE_MAX]; /* anti-lockout set for the prefilter */
+	size_t n_failsafe;
+	bool xdp_generic;        /* force generic XDP (native is tried first otherwise) */
+};
+
+struct datapath;
+
+/*
+ * dp_open() - load the programs and create maps, or adopt pinned ones from a previous run
+ * (same pin dir): maps keep their contents, links stay attached, the active slot keeps
+ * enforcing. Programs of a newer build replace pinned ones with bpf_link_update (hot upgrade,
+ * no packet unjudged).
+ */
+int dp_open(const struct dp_options *opts, struct datapath **ret, char *err, size_t err_len);
+
+/* True if dp_open() found pinned state; the revision enforced in the active slot. */
+bool dp_adopted(const struct datapath *dp);
+uint64_t dp_active_revision(const struct datapath *dp);
+
+/*
+ * dp_apply() - enforce a new image: clear and fill the inactive slot (iof_endpoints for every
+ * endpoint whose interface/cgroup exists, remote tries, policy trie, prefilter), flip
+ * iof_state.active_slot, then attach hooks to endpoints that have none and detach those no
+ * longer in the image. An image that does not fit is refused before anything is written
+ * (-E2BIG, err names the map). On any error the active slot is untouched.
+ */
+int dp_apply(struct datapath *dp, const struct policy_image *img, char *err, size_t err_len);
+
+/*
+ * dp_link_changed() - an interface appeared (up = true) or disappeared: attach to it and add
+ * its iof_endpoints entry in the active slot if the image names it, or forget it. Called from
+ * the agent's netlink watcher.
+ */
+int dp_link_changed(struct datapath *dp, const char *ifname, int ifindex, bool up);
+
+/* Counters (summed over CPUs) of the active slot. */
+int dp_read_rule_counter(struct datapath *dp, uint32_t rule_id, struct iof_counter *ret);
+int dp_read_endpoint_counter(struct datapath *dp, uint32_t endpoint_index,
+			     enum iof_ep_counter_kind kind, struct iof_counter *ret);
+int dp_read_drops(struct datapath *dp, enum iof_drop_reason reason, struct iof_counter *ret);
+
+/* Fill levels for metrics: entries in use per map (the active slot's share). */
+struct dp_fill {
+	size_t endpoints, remote4, remote6, policy, prefilter, ct;
+};
+int dp_read_fill(struct datapath *dp, struct dp_fill *ret);
+
+/*
+ * Verdict events: the ring buffer's fd for the agent's poll loop, and a consumer that calls
+ * cb for each record. dp_events_lost() counts records the BPF side could not reserve.
+ */
+int dp_events_fd(struct datapath *dp);
+int dp_events_consume(struct datapath *dp, void (*cb)(const struct iof_event *ev, void *ctx),
+		      void *ctx);
+
+/* Closes file descriptors; pinned state keeps enforcing (the agent's SIGTERM path). */
+void dp_close(struct datapath *dp);
+
+/* Detaches every program and removes every pin under pin_dir (uninstall, tests). */
+int dp_cleanup(const char *pin_dir, char *err, size_t err_len);
+
+#endif /* IOFENCE_AGENT_DATAPATH_H */
