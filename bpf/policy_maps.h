@@ -7,7 +7,7 @@
  * Every packet first resolves its endpoint (iof_endpoints, hash: attach id -> profile and
  * counter index) and its conntrack entry. A new flow is then judged with at most three
  * lookups, however many rules there are:
- *   1. iof_remote4 / iof_remote6 (LPM trie): remote address -> remote class
+ *   1. iof_remote4 / iof_remote6 (LPM trie): {slot, profile, remote address} -> remote class
  *   2. iof_policy (LPM trie): {slot, dir, profile, class, proto, dport} -> verdict of the
  *      rules whose remote selector (CIDR or group) is in the class
  *   3. only if that verdict is not IOF_F_FINAL: iof_policy again with class IOF_CLASS_ANY,
@@ -54,16 +54,22 @@ enum iof_action {
 #define IOF_RULE_NONE 0xffffffffu /* rule_id of a default verdict */
 
 /*
- * Remote class trie, IPv4. Data bytes after prefixlen: slot(8) pad(24) addr(32).
- * prefixlen = 32 + CIDR length, so one slot never matches the other's entries.
- * The longest match for an address yields the class of the most specific selector prefix
- * containing it; the compiler gives each prefix the class of all selectors that contain it.
- * Every slot holds 0.0.0.0/0 and ::/0, so a lookup never misses.
+ * Remote class tries, one per family, keyed by profile. Data bytes after prefixlen:
+ * slot(8) pad(24) profile(32) addr(32 or 128); prefixlen = IOF_REMOTE_PREFIX_BASE + CIDR
+ * length, so a lookup only ever matches entries of its own slot and profile.
+ * A profile's remote selectors are the CIDRs and groups its rules name; an address belongs
+ * to the set of those selectors that contain it, and each distinct set is one of the
+ * profile's remote classes (the empty set is IOF_CLASS_ANY). The compiler gives every
+ * selector prefix and every member address of a selector group the class of all the
+ * profile's selectors containing it, so the longest match is exactly the address's class.
+ * Classes are per profile: a rule is never copied into classes made by other profiles'
+ * CIDRs. Every profile holds 0.0.0.0/0 and ::/0, so a lookup never misses.
  */
 struct iof_remote4_key {
 	__u32 prefixlen;
 	__u8 slot;
 	__u8 pad[3];
+	__u32 profile;
 	__u8 addr[4];
 };
 
@@ -71,6 +77,7 @@ struct iof_remote6_key {
 	__u32 prefixlen;
 	__u8 slot;
 	__u8 pad[3];
+	__u32 profile;
 	__u8 addr[16];
 };
 
@@ -81,11 +88,11 @@ struct iof_remote_val {
 /* The class of addresses that match no CIDR or group selector: only any-remote rules. */
 #define IOF_CLASS_ANY 0
 
-#define IOF_REMOTE_PREFIX_BASE 32 /* bits of slot+pad before the address */
+#define IOF_REMOTE_PREFIX_BASE 64 /* bits of slot, pad and profile before the address */
 
 /*
  * Policy trie. Data bytes after prefixlen, in match order:
- *   slot(8) dir(8) pad(16) endpoint(32) remote_class(32) proto(8) pad2(8) dport(16, big endian)
+ *   slot(8) dir(8) pad(16) profile(32) remote_class(32) proto(8) pad2(8) dport(16, big endian)
  * Entries the compiler emits, by prefixlen:
  *   IOF_POLICY_PLEN_ENDPOINT (64): the endpoint's default for the direction (always present,
  *                                  rank IOF_RANK_DEFAULT)
@@ -154,8 +161,8 @@ struct iof_state {
 	__u64 revision[IOF_SLOTS]; /* revision held by each slot */
 };
 
-_Static_assert(sizeof(struct iof_remote4_key) == 12, "iof_remote4_key layout");
-_Static_assert(sizeof(struct iof_remote6_key) == 24, "iof_remote6_key layout");
+_Static_assert(sizeof(struct iof_remote4_key) == 16, "iof_remote4_key layout");
+_Static_assert(sizeof(struct iof_remote6_key) == 28, "iof_remote6_key layout");
 _Static_assert(sizeof(struct iof_policy_key) == 20, "iof_policy_key layout");
 _Static_assert(sizeof(struct iof_policy_val) == 12, "iof_policy_val layout");
 _Static_assert(sizeof(struct iof_state) == 24, "iof_state layout");

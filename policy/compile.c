@@ -198,6 +198,7 @@ struct scratch {
 	uint32_t *any, *specific, *class_rules, *classes;
 	uint32_t *sel_stamp, *class_stamp; /* == stamp: seen in this profile direction */
 	uint32_t *sel_first, *sel_count;   /* slice of specific[] holding a selector's rules */
+	size_t cap_classes;
 	uint32_t stamp;
 };
 
@@ -218,6 +219,42 @@ static int sel_then_rank_cmp(const void *a, const void *b, void *arg)
 	if (sx != sy)
 		return sx < sy ? -1 : 1;
 	return rank_of_cmp(a, b, arg);
+}
+
+/* The profile's selectors (rules of both directions) and its remote classes. */
+static int profile_classes(struct compile_ctx *ctx, const struct profile_key *pk,
+			   uint32_t profile, struct scratch *s)
+{
+	size_t n = 0;
+
+	s->stamp++;
+	for (size_t g = 0; g < pk->n_groups; g++) {
+		size_t first = ctx->group_first[pk->groups[g]];
+		size_t count = ctx->doc->groups[pk->groups[g]].n_rules;
+
+		for (size_t id = first; id < first + count; id++) {
+			uint32_t sel = ctx->rule_selector[id];
+
+			if (sel != SELECTOR_NONE && s->sel_stamp[sel] != s->stamp) {
+				s->sel_stamp[sel] = s->stamp;
+				s->any[n++] = sel; /* s->any is free until compile_direction */
+			}
+		}
+	}
+	int err = compile_profile_classes(ctx, profile, s->any, n);
+
+	if (err)
+		return err;
+	if (ctx->n_classes > s->cap_classes) {
+		free(s->classes);
+		free(s->class_stamp);
+		s->cap_classes = ctx->n_classes;
+		s->classes = malloc(s->cap_classes * sizeof(uint32_t));
+		s->class_stamp = calloc(s->cap_classes, sizeof(uint32_t));
+		if (!s->classes || !s->class_stamp)
+			return -ENOMEM;
+	}
+	return 0;
 }
 
 static int compile_direction(struct compile_ctx *ctx, const struct profile_key *pk,
@@ -258,8 +295,10 @@ static int compile_direction(struct compile_ctx *ctx, const struct profile_key *
 		s->sel_stamp[sel] = s->stamp;
 		s->sel_first[sel] = (uint32_t)i;
 		s->sel_count[sel] = 1;
-		for (uint32_t k = ctx->sel_class_off[sel]; k < ctx->sel_class_off[sel + 1]; k++) {
-			uint32_t c = ctx->sel_class_items[k];
+		uint32_t first = ctx->sel_class_first[sel], end = first + ctx->sel_class_count[sel];
+
+		for (uint32_t k = first; k < end; k++) {
+			uint32_t c = ctx->sel_classes[k];
 
 			if (s->class_stamp[c] != s->stamp) {
 				s->class_stamp[c] = s->stamp;
@@ -324,13 +363,11 @@ static int compile_profiles(struct compile_ctx *ctx)
 	s.any = malloc(n_rules * sizeof(uint32_t));
 	s.specific = malloc(n_rules * sizeof(uint32_t));
 	s.class_rules = malloc(n_rules * sizeof(uint32_t));
-	s.classes = malloc((ctx->n_classes + 1) * sizeof(uint32_t));
-	s.class_stamp = calloc(ctx->n_classes + 1, sizeof(uint32_t));
 	s.sel_stamp = calloc(ctx->n_sel + 1, sizeof(uint32_t));
 	s.sel_first = malloc((ctx->n_sel + 1) * sizeof(uint32_t));
 	s.sel_count = malloc((ctx->n_sel + 1) * sizeof(uint32_t));
-	if (!err && (!s.any || !s.specific || !s.class_rules || !s.classes || !s.class_stamp ||
-		     !s.sel_stamp || !s.sel_first || !s.sel_count))
+	if (!err && (!s.any || !s.specific || !s.class_rules || !s.sel_stamp || !s.sel_first ||
+		     !s.sel_count))
 		err = -ENOMEM;
 	for (size_t p = 0; p < n_ep && !err;) {
 		size_t end = p + 1;
@@ -338,7 +375,9 @@ static int compile_profiles(struct compile_ctx *ctx)
 		while (end < n_ep && same_profile(&keys[p], &keys[end]))
 			end++;
 		ctx->n_tmpl = 0;
-		err = compile_direction(ctx, &keys[p], POLICY_INGRESS, &s);
+		err = profile_classes(ctx, &keys[p], (uint32_t)ctx->img->n_profiles, &s);
+		if (!err)
+			err = compile_direction(ctx, &keys[p], POLICY_INGRESS, &s);
 		if (!err)
 			err = compile_direction(ctx, &keys[p], POLICY_EGRESS, &s);
 		if (!err)
@@ -392,10 +431,17 @@ static void ctx_free(struct compile_ctx *ctx)
 	free(ctx->rule_selector);
 	free(ctx->group_first);
 	free(ctx->sel);
+	free(ctx->group_sel);
+	free(ctx->member_off);
+	free(ctx->member);
 	free(ctx->class_off);
 	free(ctx->class_items);
-	free(ctx->sel_class_off);
-	free(ctx->sel_class_items);
+	free(ctx->sel_stamp);
+	free(ctx->sel_class_first);
+	free(ctx->sel_class_count);
+	free(ctx->sel_classes);
+	free(ctx->scratch_points);
+	free(ctx->scratch_set);
 	free(ctx->tmpl);
 }
 
@@ -423,8 +469,6 @@ int policy_compile(const struct policy_document *doc, const char *node,
 		err = rank_all(&ctx);
 	if (!err)
 		err = compile_selectors(&ctx);
-	if (!err)
-		err = compile_remote_classes(&ctx);
 	if (!err)
 		err = compile_profiles(&ctx);
 	if (!err)

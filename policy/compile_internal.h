@@ -31,11 +31,19 @@ struct compile_ctx {
 
 	struct selector *sel;
 	size_t n_sel;
+	uint32_t *group_sel;                /* selector id of each group, or SELECTOR_NONE */
+	size_t *member_off;                 /* group g's member addresses (all nodes): */
+	const struct policy_prefix **member; /*   member[member_off[g]..member_off[g + 1]) */
 
-	/* Classes as sets of selector ids (CSR), and per selector the classes holding it. */
-	uint32_t *class_off, *class_items; /* class c: class_items[class_off[c]..class_off[c+1]) */
-	uint32_t *sel_class_off, *sel_class_items;
-	size_t n_classes;
+	/* Remote classes of the profile being compiled, as sets of selector ids (CSR)... */
+	uint32_t *class_off, *class_items;
+	size_t n_classes, cap_class_off, cap_class_items;
+	/* ...and for each of its selectors the classes holding it (sel_stamp == profile + 1). */
+	uint32_t *sel_stamp, *sel_class_first, *sel_class_count, *sel_classes;
+	void *scratch_points; /* compile_remote.c's point list, reused across profiles */
+	size_t cap_points;
+	uint32_t *scratch_set;
+	size_t cap_set;
 
 	/* Policy entries of the profile being compiled (endpoint field left 0). */
 	struct image_policy *tmpl;
@@ -45,9 +53,15 @@ struct compile_ctx {
 	size_t msg_len;
 };
 
-/* compile_remote.c: selectors of the local rules, remote tries and remote classes. */
+/* compile_remote.c: selectors of the local rules and group members (once per image). */
 int compile_selectors(struct compile_ctx *ctx);
-int compile_remote_classes(struct compile_ctx *ctx);
+
+/*
+ * compile_remote.c: the remote classes of one profile from its selectors (distinct ids),
+ * and its remote trie entries.
+ */
+int compile_profile_classes(struct compile_ctx *ctx, uint32_t profile, const uint32_t *sels,
+			    size_t n_sels);
 
 /*
  * compile_entries.c: the policy entries of one remote class for one direction, given the

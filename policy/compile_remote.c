@@ -1,12 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * Remote classes. Every distinct CIDR or group named by a local rule is a selector. An address
- * belongs to a set of selectors; each distinct set is a remote class (the empty set is
- * IOF_CLASS_ANY). The remote tries map prefixes to classes so that the longest match of any
- * address yields exactly the set of selectors containing it:
+ * Remote classes of a profile. Every distinct CIDR or group named by a local rule is a
+ * selector. For one profile, an address belongs to the set of the profile's selectors that
+ * contain it; each distinct set is one of the profile's remote classes (the empty set is
+ * IOF_CLASS_ANY). The profile's remote trie maps prefixes to classes so that the longest
+ * match of any address yields exactly that set:
  *   - every CIDR selector is a point, with the CIDR selectors that cover it;
  *   - every member address of a group selector (endpoints on any node) is a host point, with
- *     the CIDR selectors that cover it plus every group it is a member of;
+ *     the CIDR selectors that cover it plus every selector group it is a member of;
  *   - 0.0.0.0/0 and ::/0 are points, so a lookup never misses.
  * Points sorted by (family, address, length) nest like parentheses; a stack of the open points
  * gives the covering CIDRs in one pass.
@@ -67,6 +68,51 @@ static int rule_sel_cmp(const void *a, const void *b)
 	return c ? c : (x->rule_id > y->rule_id) - (x->rule_id < y->rule_id);
 }
 
+/* Member addresses of every group (endpoints on any node), as CSR by group index. */
+static int collect_members(struct compile_ctx *ctx)
+{
+	const struct policy_document *doc = ctx->doc;
+	size_t n_groups = doc->n_groups, total = 0;
+
+	ctx->group_sel = malloc((n_groups ? n_groups : 1) * sizeof(*ctx->group_sel));
+	ctx->member_off = calloc(n_groups + 1, sizeof(*ctx->member_off));
+	ctx->sel_stamp = calloc(ctx->n_sel + 1, sizeof(uint32_t));
+	ctx->sel_class_first = calloc(ctx->n_sel + 1, sizeof(uint32_t));
+	ctx->sel_class_count = calloc(ctx->n_sel + 1, sizeof(uint32_t));
+	if (!ctx->group_sel || !ctx->member_off || !ctx->sel_stamp || !ctx->sel_class_first ||
+	    !ctx->sel_class_count)
+		return -ENOMEM;
+	for (size_t g = 0; g < n_groups; g++)
+		ctx->group_sel[g] = SELECTOR_NONE;
+	for (uint32_t s = 0; s < ctx->n_sel; s++)
+		if (ctx->sel[s].kind == POLICY_REMOTE_GROUP)
+			ctx->group_sel[ctx->sel[s].group] = s;
+	for (size_t e = 0; e < doc->n_endpoints; e++)
+		for (size_t g = 0; g < doc->endpoints[e].n_groups; g++)
+			ctx->member_off[doc->endpoints[e].group_index[g] + 1] +=
+				doc->endpoints[e].n_addresses;
+	for (size_t g = 0; g < n_groups; g++)
+		ctx->member_off[g + 1] += ctx->member_off[g];
+	total = ctx->member_off[n_groups];
+	ctx->member = malloc((total ? total : 1) * sizeof(*ctx->member));
+	size_t *fill = malloc((n_groups ? n_groups : 1) * sizeof(*fill));
+
+	if (!ctx->member || !fill) {
+		free(fill);
+		return -ENOMEM;
+	}
+	memcpy(fill, ctx->member_off, n_groups * sizeof(*fill));
+	for (size_t e = 0; e < doc->n_endpoints; e++) {
+		const struct policy_endpoint *ep = &doc->endpoints[e];
+
+		for (size_t g = 0; g < ep->n_groups; g++)
+			for (size_t a = 0; a < ep->n_addresses; a++)
+				ctx->member[fill[ep->group_index[g]]++] = &ep->addresses[a];
+	}
+	free(fill);
+	return 0;
+}
+
 int compile_selectors(struct compile_ctx *ctx)
 {
 	size_t n_rules = ctx->img->n_rules, n = 0;
@@ -99,15 +145,13 @@ int compile_selectors(struct compile_ctx *ctx)
 		ctx->rule_selector[rs[i].rule_id] = (uint32_t)(ctx->n_sel - 1);
 	}
 	free(rs);
-	return 0;
+	return collect_members(ctx);
 }
 
-/* Interning of selector sets: open addressing over class ids. */
+/* Interning of selector sets: open addressing over class ids, reset per profile. */
 struct class_table {
 	uint32_t *slots; /* class id + 1; 0 = empty */
 	size_t mask;
-	uint32_t *off, *items;
-	size_t n, cap_off, n_items, cap_items;
 };
 
 static uint64_t set_hash(const uint32_t *ids, size_t n)
@@ -119,66 +163,63 @@ static uint64_t set_hash(const uint32_t *ids, size_t n)
 	return h ^ (h >> 29);
 }
 
-static int table_grow(struct class_table *t)
+static int table_reset(struct class_table *t, size_t expected)
 {
-	size_t size = t->mask ? (t->mask + 1) * 2 : 1024;
-	uint32_t *slots = calloc(size, sizeof(*slots));
+	size_t size = 64;
 
-	if (!slots)
-		return -ENOMEM;
-	for (uint32_t c = 0; c < t->n; c++) {
-		const uint32_t *ids = &t->items[t->off[c]];
-		size_t k = set_hash(ids, t->off[c + 1] - t->off[c]) & (size - 1);
-
-		while (slots[k])
-			k = (k + 1) & (size - 1);
-		slots[k] = c + 1;
+	while (size < expected * 2 + 2)
+		size *= 2;
+	if (size > t->mask + 1 || !t->slots) {
+		free(t->slots);
+		t->slots = calloc(size, sizeof(*t->slots));
+		if (!t->slots)
+			return -ENOMEM;
+		t->mask = size - 1;
+	} else {
+		memset(t->slots, 0, (t->mask + 1) * sizeof(*t->slots));
 	}
-	free(t->slots);
-	t->slots = slots;
-	t->mask = size - 1;
 	return 0;
 }
 
 /* Returns the class id of the sorted set ids[0..n), adding it if new; or -ENOMEM. */
-static int64_t class_intern(struct class_table *t, const uint32_t *ids, size_t n)
+static int64_t class_intern(struct compile_ctx *ctx, struct class_table *t, const uint32_t *ids,
+			    size_t n)
 {
-	if ((t->n + 1) * 2 > t->mask + 1 && table_grow(t))
-		return -ENOMEM;
 	size_t k = set_hash(ids, n) & t->mask;
 
 	for (; t->slots[k]; k = (k + 1) & t->mask) {
 		uint32_t c = t->slots[k] - 1;
-		size_t len = t->off[c + 1] - t->off[c];
+		size_t len = ctx->class_off[c + 1] - ctx->class_off[c];
 
-		if (len == n && !memcmp(&t->items[t->off[c]], ids, n * sizeof(*ids)))
+		if (len == n && (n == 0 || !memcmp(&ctx->class_items[ctx->class_off[c]], ids,
+						   n * sizeof(*ids))))
 			return c;
 	}
-	while (t->n_items + n > t->cap_items || !t->items) {
-		size_t cap = t->cap_items ? t->cap_items * 2 : 1024;
-		uint32_t *p = realloc(t->items, cap * sizeof(*p));
+	size_t used = ctx->class_off[ctx->n_classes];
+
+	while (used + n > ctx->cap_class_items || !ctx->class_items) {
+		size_t cap = ctx->cap_class_items ? ctx->cap_class_items * 2 : 1024;
+		uint32_t *p = realloc(ctx->class_items, cap * sizeof(*p));
 
 		if (!p)
 			return -ENOMEM;
-		t->items = p;
-		t->cap_items = cap;
+		ctx->class_items = p;
+		ctx->cap_class_items = cap;
 	}
-	if (t->n + 2 > t->cap_off) {
-		size_t cap = t->cap_off ? t->cap_off * 2 : 1024;
-		uint32_t *p = realloc(t->off, cap * sizeof(*p));
+	if (ctx->n_classes + 2 > ctx->cap_class_off) {
+		size_t cap = ctx->cap_class_off * 2;
+		uint32_t *p = realloc(ctx->class_off, cap * sizeof(*p));
 
 		if (!p)
 			return -ENOMEM;
-		t->off = p;
-		t->cap_off = cap;
+		ctx->class_off = p;
+		ctx->cap_class_off = cap;
 	}
-	if (t->n == 0)
-		t->off[0] = 0;
-	memcpy(&t->items[t->n_items], ids, n * sizeof(*ids));
-	t->n_items += n;
-	t->off[t->n + 1] = (uint32_t)t->n_items;
-	t->slots[k] = (uint32_t)t->n + 1;
-	return (int64_t)t->n++;
+	if (n)
+		memcpy(&ctx->class_items[used], ids, n * sizeof(*ids));
+	ctx->class_off[ctx->n_classes + 1] = (uint32_t)(used + n);
+	t->slots[k] = (uint32_t)ctx->n_classes + 1;
+	return (int64_t)ctx->n_classes++;
 }
 
 static int u32_cmp(const void *a, const void *b)
@@ -188,61 +229,44 @@ static int u32_cmp(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-static int collect_points(struct compile_ctx *ctx, struct point **ret, size_t *ret_n)
+static int collect_points(struct compile_ctx *ctx, const uint32_t *sels, size_t n_sels,
+			  struct point **pts, size_t *n, size_t *cap)
 {
-	const struct policy_document *doc = ctx->doc;
-	struct point *pts = NULL, *pt;
-	size_t n = 0, cap = 0;
-	/* Group selector id by group index, for member addresses. */
-	uint32_t *group_sel = malloc((doc->n_groups ? doc->n_groups : 1) * sizeof(*group_sel));
+	struct point *pt;
 
-	if (!group_sel)
-		return -ENOMEM;
-	for (size_t g = 0; g < doc->n_groups; g++)
-		group_sel[g] = SELECTOR_NONE;
-	for (uint32_t s = 0; s < ctx->n_sel; s++) {
-		if (ctx->sel[s].kind == POLICY_REMOTE_GROUP) {
-			group_sel[ctx->sel[s].group] = s;
-		} else {
-			if (!(pt = VEC_PUSH(pts, n, cap)))
-				goto oom;
+	*n = 0;
+	for (size_t i = 0; i < n_sels; i++) {
+		uint32_t s = sels[i];
+
+		if (ctx->sel[s].kind == POLICY_REMOTE_CIDR) {
+			if (!(pt = VEC_PUSH(*pts, *n, *cap)))
+				return -ENOMEM;
 			pt->p = ctx->sel[s].cidr;
+			pt->sel = s;
+			continue;
+		}
+		size_t g = ctx->sel[s].group;
+
+		for (size_t m = ctx->member_off[g]; m < ctx->member_off[g + 1]; m++) {
+			if (!(pt = VEC_PUSH(*pts, *n, *cap)))
+				return -ENOMEM;
+			pt->p = *ctx->member[m];
 			pt->sel = s;
 		}
 	}
-	for (size_t e = 0; e < doc->n_endpoints; e++) {
-		const struct policy_endpoint *ep = &doc->endpoints[e];
-
-		for (size_t g = 0; g < ep->n_groups; g++) {
-			uint32_t s = group_sel[ep->group_index[g]];
-
-			for (size_t a = 0; s != SELECTOR_NONE && a < ep->n_addresses; a++) {
-				if (!(pt = VEC_PUSH(pts, n, cap)))
-					goto oom;
-				pt->p = ep->addresses[a];
-				pt->sel = s;
-			}
-		}
-	}
 	for (int fam = 4; fam <= 6; fam += 2) {
-		if (!(pt = VEC_PUSH(pts, n, cap)))
-			goto oom;
+		if (!(pt = VEC_PUSH(*pts, *n, *cap)))
+			return -ENOMEM;
 		memset(pt, 0, sizeof(*pt));
 		pt->p.family = (uint8_t)fam;
 		pt->sel = SELECTOR_NONE;
 	}
-	free(group_sel);
-	qsort(pts, n, sizeof(*pts), point_cmp);
-	*ret = pts;
-	*ret_n = n;
+	qsort(*pts, *n, sizeof(**pts), point_cmp);
 	return 0;
-oom:
-	free(group_sel);
-	free(pts);
-	return -ENOMEM;
 }
 
-static int push_remote(struct compile_ctx *ctx, const struct policy_prefix *p, uint32_t cls)
+static int push_remote(struct compile_ctx *ctx, uint32_t profile, const struct policy_prefix *p,
+		       uint32_t cls)
 {
 	struct policy_image *img = ctx->img;
 
@@ -253,6 +277,7 @@ static int push_remote(struct compile_ctx *ctx, const struct policy_prefix *p, u
 			return -ENOMEM;
 		memset(r, 0, sizeof(*r));
 		r->key.prefixlen = IOF_REMOTE_PREFIX_BASE + p->len;
+		r->key.profile = profile;
 		memcpy(r->key.addr, p->addr, 4);
 		r->val.remote_class = cls;
 	} else {
@@ -262,34 +287,41 @@ static int push_remote(struct compile_ctx *ctx, const struct policy_prefix *p, u
 			return -ENOMEM;
 		memset(r, 0, sizeof(*r));
 		r->key.prefixlen = IOF_REMOTE_PREFIX_BASE + p->len;
+		r->key.profile = profile;
 		memcpy(r->key.addr, p->addr, 16);
 		r->val.remote_class = cls;
 	}
 	return 0;
 }
 
-/* Builds sel_class_off/items: for each selector, the classes whose set holds it. */
-static int invert_classes(struct compile_ctx *ctx)
+/* For each of the profile's selectors, the classes holding it: sel_classes slices. */
+static int invert_classes(struct compile_ctx *ctx, uint32_t stamp, const uint32_t *sels,
+			  size_t n_sels)
 {
-	size_t n_items = ctx->n_classes ? ctx->class_off[ctx->n_classes] : 0;
+	size_t n_items = ctx->class_off[ctx->n_classes], k = 0;
+	uint32_t *p = realloc(ctx->sel_classes, (n_items ? n_items : 1) * sizeof(*p));
 
-	ctx->sel_class_off = calloc(ctx->n_sel + 1, sizeof(uint32_t));
-	ctx->sel_class_items = malloc((n_items ? n_items : 1) * sizeof(uint32_t));
-	if (!ctx->sel_class_off || !ctx->sel_class_items)
+	if (!p)
 		return -ENOMEM;
+	ctx->sel_classes = p;
+	for (size_t i = 0; i < n_sels; i++) {
+		ctx->sel_stamp[sels[i]] = stamp;
+		ctx->sel_class_count[sels[i]] = 0;
+	}
 	for (size_t i = 0; i < n_items; i++)
-		ctx->sel_class_off[ctx->class_items[i] + 1]++;
-	for (size_t s = 0; s < ctx->n_sel; s++)
-		ctx->sel_class_off[s + 1] += ctx->sel_class_off[s];
-	uint32_t *fill = malloc((ctx->n_sel ? ctx->n_sel : 1) * sizeof(*fill));
+		ctx->sel_class_count[ctx->class_items[i]]++;
+	for (size_t i = 0; i < n_sels; i++) {
+		ctx->sel_class_first[sels[i]] = (uint32_t)k;
+		k += ctx->sel_class_count[sels[i]];
+		ctx->sel_class_count[sels[i]] = 0;
+	}
+	for (uint32_t c = 0; c < ctx->n_classes; c++) {
+		for (uint32_t i = ctx->class_off[c]; i < ctx->class_off[c + 1]; i++) {
+			uint32_t s = ctx->class_items[i];
 
-	if (!fill)
-		return -ENOMEM;
-	memcpy(fill, ctx->sel_class_off, ctx->n_sel * sizeof(*fill));
-	for (uint32_t c = 0; c < ctx->n_classes; c++)
-		for (uint32_t i = ctx->class_off[c]; i < ctx->class_off[c + 1]; i++)
-			ctx->sel_class_items[fill[ctx->class_items[i]]++] = c;
-	free(fill);
+			ctx->sel_classes[ctx->sel_class_first[s] + ctx->sel_class_count[s]++] = c;
+		}
+	}
 	return 0;
 }
 
@@ -298,26 +330,46 @@ struct open_point {
 	size_t n_cidrs; /* CIDR selectors on the stack up to and including this point */
 };
 
-int compile_remote_classes(struct compile_ctx *ctx)
+int compile_profile_classes(struct compile_ctx *ctx, uint32_t profile, const uint32_t *sels,
+			    size_t n_sels)
 {
+	struct point *pts = ctx->scratch_points;
+	uint32_t *set = ctx->scratch_set;
 	struct class_table t = {0};
-	struct point *pts = NULL;
 	size_t n_pts = 0, depth = 0;
 	/* stack of open points (at most 129 + 1 deep) and the CIDR selectors along it */
 	struct open_point stack[130];
-	uint32_t cidrs[130], *set = NULL;
+	uint32_t cidrs[130];
 	int err;
 
-	err = collect_points(ctx, &pts, &n_pts);
+	err = collect_points(ctx, sels, n_sels, &pts, &n_pts, &ctx->cap_points);
+	ctx->scratch_points = pts;
 	if (err)
 		return err;
-	set = malloc((ctx->n_sel + 1) * sizeof(*set));
-	err = -ENOMEM;
-	if (!set || class_intern(&t, set, 0) != IOF_CLASS_ANY)
-		goto out;
+	if (ctx->cap_set < n_sels + 131) { /* covering CIDRs (<= 129) and own selectors */
+		free(set);
+		ctx->cap_set = n_sels + 131;
+		ctx->scratch_set = set = malloc(ctx->cap_set * sizeof(*set));
+		if (!set) {
+			ctx->cap_set = 0;
+			return -ENOMEM;
+		}
+	}
+	if (!ctx->class_off) {
+		ctx->cap_class_off = 1024;
+		if (!(ctx->class_off = malloc(ctx->cap_class_off * sizeof(uint32_t))))
+			return -ENOMEM;
+	}
+	ctx->n_classes = 0;
+	ctx->class_off[0] = 0;
+	err = table_reset(&t, n_pts);
+	if (err || class_intern(ctx, &t, set, 0) != IOF_CLASS_ANY) {
+		free(t.slots);
+		return err ? err : -ENOMEM;
+	}
 	for (size_t i = 0; i < n_pts;) {
 		const struct policy_prefix *p = &pts[i].p;
-		size_t n_set = 0, own_cidrs = 0;
+		size_t n_set, own_cidrs = 0;
 
 		while (depth && !prefix_covers(&stack[depth - 1].p, p))
 			depth--;
@@ -339,22 +391,14 @@ int compile_remote_classes(struct compile_ctx *ctx)
 		stack[depth].n_cidrs = base + own_cidrs;
 		depth++;
 		qsort(set, n_set, sizeof(*set), u32_cmp);
-		int64_t cls = class_intern(&t, set, n_set);
+		int64_t cls = class_intern(ctx, &t, set, n_set);
 
-		if (cls < 0 || push_remote(ctx, p, (uint32_t)cls))
-			goto out;
+		if (cls < 0 || (err = push_remote(ctx, profile, p, (uint32_t)cls))) {
+			free(t.slots);
+			return cls < 0 ? (int)cls : err;
+		}
 	}
-	ctx->class_off = t.off;
-	ctx->class_items = t.items;
-	ctx->n_classes = t.n;
-	ctx->img->n_remote_classes = t.n;
-	t.off = t.items = NULL;
-	err = invert_classes(ctx);
-out:
 	free(t.slots);
-	free(t.off);
-	free(t.items);
-	free(set);
-	free(pts);
-	return err;
+	ctx->img->n_remote_classes += ctx->n_classes;
+	return invert_classes(ctx, profile + 1, sels, n_sels);
 }

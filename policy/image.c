@@ -87,18 +87,20 @@ static int index_build(struct policy_image *img)
 	return 0;
 }
 
-static uint32_t remote_class(const struct policy_image *img, const struct policy_prefix *addr)
+static uint32_t remote_class(const struct policy_image *img, uint32_t profile,
+			     const struct policy_prefix *addr)
 {
 	long i;
 
 	if (addr->family == 4) {
-		struct iof_remote4_key k = {.prefixlen = IOF_REMOTE_PREFIX_BASE + 32};
+		struct iof_remote4_key k = {.prefixlen = IOF_REMOTE_PREFIX_BASE + 32,
+					    .profile = profile};
 
 		memcpy(k.addr, addr->addr, 4);
 		i = lpm_lookup(img->index->remote4, &k);
 		return i < 0 ? IOF_CLASS_ANY : img->remote4[i].val.remote_class;
 	}
-	struct iof_remote6_key k = {.prefixlen = IOF_REMOTE_PREFIX_BASE + 128};
+	struct iof_remote6_key k = {.prefixlen = IOF_REMOTE_PREFIX_BASE + 128, .profile = profile};
 
 	memcpy(k.addr, addr->addr, 16);
 	i = lpm_lookup(img->index->remote6, &k);
@@ -132,7 +134,7 @@ int policy_image_lookup(const struct policy_image *cimg, const struct image_pack
 		return err;
 	if (pkt->endpoint_index >= img->n_endpoints)
 		return -ENOENT;
-	cls = remote_class(img, &pkt->remote);
+	cls = remote_class(img, img->endpoints[pkt->endpoint_index].profile, &pkt->remote);
 	ret->lookups = 2;
 	v = policy_lookup(img, pkt, cls);
 	if (!v)

@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define LPM_DATA_MAX 20
+#define LPM_DATA_MAX 24
 
 struct lpm_table;
 

@@ -66,14 +66,16 @@ static void print_json(const struct policy_document *doc, const struct policy_im
 		printf("%s\n    {\"prefix\": ", i ? "," : "");
 		print_prefix(img->remote4[i].key.addr, 4,
 			     img->remote4[i].key.prefixlen - IOF_REMOTE_PREFIX_BASE);
-		printf(", \"class\": %u}", img->remote4[i].val.remote_class);
+		printf(", \"profile\": %u, \"class\": %u}", img->remote4[i].key.profile,
+		       img->remote4[i].val.remote_class);
 	}
 	printf("\n  ],\n  \"remote6\": [");
 	for (size_t i = 0; i < img->n_remote6; i++) {
 		printf("%s\n    {\"prefix\": ", i ? "," : "");
 		print_prefix(img->remote6[i].key.addr, 6,
 			     img->remote6[i].key.prefixlen - IOF_REMOTE_PREFIX_BASE);
-		printf(", \"class\": %u}", img->remote6[i].val.remote_class);
+		printf(", \"profile\": %u, \"class\": %u}", img->remote6[i].key.profile,
+		       img->remote6[i].val.remote_class);
 	}
 	printf("\n  ],\n  \"policy\": [");
 	for (size_t i = 0; i < img->n_policy; i++) {

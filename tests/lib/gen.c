@@ -327,7 +327,18 @@ static struct policy_prefix realistic_address(size_t i, unsigned family)
 static const uint16_t service_ports[] = {22, 53, 80, 443, 3306, 5432, 6379, 8080, 8443, 9090,
 					 9100, 11211, 27017};
 
-static void realistic_rule(struct gen_rng *r, struct policy_rule *rule,
+/*
+ * Real segmentation policies are sparse graphs: a group talks to a few other groups (web to
+ * lb and db), with many rules (ports) per pair. Group g's peers: GEN_PEERS fixed groups.
+ */
+#define GEN_PEERS 5
+
+static size_t realistic_peer(struct gen_rng *r, size_t g, size_t n_groups)
+{
+	return (g * 7 + 13 * gen_below(r, GEN_PEERS) + 1) % n_groups;
+}
+
+static void realistic_rule(struct gen_rng *r, struct policy_rule *rule, size_t g,
 			   const struct gen_realistic_opts *o)
 {
 	uint32_t kind = gen_below(r, 100);
@@ -352,7 +363,7 @@ static void realistic_rule(struct gen_rng *r, struct policy_rule *rule,
 	}
 	if (kind < o->group_pct) {
 		rule->remote_kind = POLICY_REMOTE_GROUP;
-		rule->group = xprintf("sg-%zu", gen_below(r, (uint32_t)o->groups));
+		rule->group = xprintf("sg-%zu", realistic_peer(r, g, o->groups));
 	} else if (kind < o->group_pct + o->any_pct) {
 		rule->remote_kind = POLICY_REMOTE_ANY;
 	} else {
@@ -395,7 +406,7 @@ struct policy_document *gen_realistic_policy(struct gen_rng *r,
 		grp->n_rules = o->rules / o->groups + (g < o->rules % o->groups);
 		grp->rules = xcalloc(grp->n_rules, sizeof(*grp->rules));
 		for (size_t i = 0; i < grp->n_rules; i++)
-			realistic_rule(r, &grp->rules[i], o);
+			realistic_rule(r, &grp->rules[i], g, o);
 	}
 	doc->n_endpoints = n_eps;
 	doc->endpoints = xcalloc(n_eps, sizeof(*doc->endpoints));
