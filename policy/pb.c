@@ -246,13 +246,45 @@ struct pb_ctx {
 
 #define pberr(ctx, field, ...) policy_errors_add((ctx)->errs, (ctx)->file, 0, field, __VA_ARGS__)
 
+/*
+ * True if s is UTF-8. protobuf-c does not check string fields, and a name that is not UTF-8
+ * could not be written back as YAML or JSON.
+ */
+static bool utf8_valid(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+
+	while (*p) {
+		size_t n = *p < 0x80 ? 1 : (*p & 0xe0) == 0xc0 ? 2 : (*p & 0xf0) == 0xe0 ? 3
+			 : (*p & 0xf8) == 0xf0 ? 4 : 0;
+		uint32_t c = n == 1 ? *p : n == 2 ? *p & 0x1fu : n == 3 ? *p & 0x0fu : *p & 0x07u;
+
+		if (n == 0)
+			return false;
+		for (size_t i = 1; i < n; i++) {
+			if ((p[i] & 0xc0) != 0x80)
+				return false;
+			c = c << 6 | (p[i] & 0x3fu);
+		}
+		if ((n == 2 && c < 0x80) || (n == 3 && c < 0x800) || (n == 4 && c < 0x10000) ||
+		    c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
+			return false;
+		p += n;
+	}
+	return true;
+}
+
 /* An optional string: "" (or NULL) is absent. */
-static char *opt_str(struct pb_ctx *ctx, const char *s)
+static char *opt_str(struct pb_ctx *ctx, const char *s, const char *field)
 {
 	char *copy;
 
 	if (!s || !*s)
 		return NULL;
+	if (!utf8_valid(s)) {
+		pberr(ctx, field, "not valid UTF-8");
+		return NULL;
+	}
 	copy = strdup(s);
 	if (!copy)
 		ctx->oom = 1;
@@ -281,7 +313,7 @@ static int str_list(struct pb_ctx *ctx, char *const *v, size_t n, const char *pa
 			pberr(ctx, field, "must not be empty");
 			continue;
 		}
-		(*ret)[*ret_n] = opt_str(ctx, v[i]);
+		(*ret)[*ret_n] = opt_str(ctx, v[i], field);
 		if ((*ret)[*ret_n])
 			(*ret_n)++;
 	}
@@ -414,7 +446,8 @@ static void rule_from_pb(struct pb_ctx *ctx, const Iofence__V1__Rule *m, const c
 		if (read_prefix(ctx, m->cidr, field, &rule->cidr) == 0)
 			rule->remote_kind = POLICY_REMOTE_CIDR;
 	}
-	rule->group = opt_str(ctx, m->group);
+	snprintf(field, sizeof(field), "%s.group", path);
+	rule->group = opt_str(ctx, m->group, field);
 	if (rule->group)
 		rule->remote_kind = POLICY_REMOTE_GROUP;
 }
@@ -426,7 +459,8 @@ static void group_from_pb(struct pb_ctx *ctx, const Iofence__V1__SecurityGroup *
 
 	if (!m)
 		return;
-	grp->name = opt_str(ctx, m->name);
+	snprintf(field, sizeof(field), "%s.name", path);
+	grp->name = opt_str(ctx, m->name, field);
 	grp->rules = alloc_items(ctx, m->n_rules, sizeof(*grp->rules));
 	for (size_t i = 0; grp->rules && i < m->n_rules; i++) {
 		snprintf(field, sizeof(field), "%s.rules[%zu]", path, i);
@@ -463,10 +497,14 @@ static void endpoint_from_pb(struct pb_ctx *ctx, const Iofence__V1__Endpoint *m,
 	ep->ingress = ep->egress = ep->mode = POLICY_INHERIT;
 	if (!m)
 		return;
-	ep->name = opt_str(ctx, m->name);
-	ep->node = opt_str(ctx, m->node);
-	ep->interface = opt_str(ctx, m->interface);
-	ep->cgroup = opt_str(ctx, m->cgroup);
+	snprintf(field, sizeof(field), "%s.name", path);
+	ep->name = opt_str(ctx, m->name, field);
+	snprintf(field, sizeof(field), "%s.node", path);
+	ep->node = opt_str(ctx, m->node, field);
+	snprintf(field, sizeof(field), "%s.interface", path);
+	ep->interface = opt_str(ctx, m->interface, field);
+	snprintf(field, sizeof(field), "%s.cgroup", path);
+	ep->cgroup = opt_str(ctx, m->cgroup, field);
 	addresses_from_pb(ctx, m, path, ep);
 	snprintf(field, sizeof(field), "%s.groups", path);
 	str_list(ctx, m->groups, m->n_groups, field, &ep->groups, &ep->n_groups);
@@ -485,7 +523,8 @@ static void prefilter_from_pb(struct pb_ctx *ctx, const Iofence__V1__Prefilter *
 
 	if (!m)
 		return;
-	pf->node = opt_str(ctx, m->node);
+	snprintf(field, sizeof(field), "%s.node", path);
+	pf->node = opt_str(ctx, m->node, field);
 	snprintf(field, sizeof(field), "%s.interfaces", path);
 	str_list(ctx, m->interfaces, m->n_interfaces, field, &pf->interfaces, &pf->n_interfaces);
 	pf->deny = alloc_items(ctx, m->n_deny, sizeof(*pf->deny));

@@ -231,6 +231,28 @@ static void test_message_gets_the_same_checks_as_yaml(void **state)
 	policy_errors_free(&errs);
 }
 
+static void test_message_strings_must_be_utf8(void **state)
+{
+	Iofence__V1__Endpoint ep = IOFENCE__V1__ENDPOINT__INIT;
+	Iofence__V1__Endpoint *eps[] = {&ep};
+	Iofence__V1__PolicyDocument msg = IOFENCE__V1__POLICY_DOCUMENT__INIT;
+	struct policy_errors errs = {0};
+	struct policy_document *doc;
+	char *text;
+
+	ep.name = "caf\xe9";
+	ep.node = "n";
+	ep.interface = "veth0";
+	msg.n_endpoints = 1;
+	msg.endpoints = eps;
+	assert_int_equal(policy_from_pb(&msg, "<grpc>", &doc, &errs), -EINVAL);
+	text = errors_text(&errs);
+	assert_string_equal(text, "<grpc>:0: endpoints[0].name: not valid UTF-8\n"
+				  "<grpc>:0: endpoints[0]: name is required");
+	free(text);
+	policy_errors_free(&errs);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -238,6 +260,7 @@ int main(void)
 		cmocka_unit_test(test_pb_fields_are_explicit),
 		cmocka_unit_test(test_unset_message_fields_mean_defaults),
 		cmocka_unit_test(test_message_gets_the_same_checks_as_yaml),
+		cmocka_unit_test(test_message_strings_must_be_utf8),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

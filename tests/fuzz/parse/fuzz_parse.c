@@ -2,7 +2,8 @@
 /*
  * libFuzzer target: arbitrary bytes into policy_parse_buffer(); a document that parses must
  * survive model -> protobuf (packed and unpacked) -> model and model -> YAML/JSON -> model
- * unchanged, and the reference evaluator must run on it. Any difference aborts.
+ * unchanged, and the reference evaluator must run on it. The bytes are also tried as a
+ * protobuf message for policy_from_pb(). Any difference aborts.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -103,8 +104,35 @@ static void check_eval(const struct policy_document *doc)
 	}
 }
 
+/* The same bytes as a PolicyDocument message: policy_from_pb() must cope with anything. */
+static void check_message(const uint8_t *data, size_t size)
+{
+	Iofence__V1__PolicyDocument *msg = iofence__v1__policy_document__unpack(NULL, size, data);
+	struct policy_errors errs = {0};
+	struct policy_document *doc = NULL;
+	int r;
+
+	if (!msg)
+		return;
+	r = policy_from_pb(msg, "<pb>", &doc, &errs);
+	check_errors(&errs);
+	if (r == 0) {
+		check_pb(doc);
+		check_text(doc, POLICY_FORMAT_YAML);
+		check_text(doc, POLICY_FORMAT_JSON);
+		check_eval(doc);
+	} else if (doc || (errs.n + errs.dropped == 0 && r == -EINVAL)) {
+		die("message refused without errors, or with a document", NULL);
+	}
+	policy_document_free(doc);
+	policy_errors_free(&errs);
+	iofence__v1__policy_document__free_unpacked(msg, NULL);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+	check_message(data, size);
+
 	struct policy_errors errs = {0};
 	struct policy_document *doc = NULL;
 	int r = policy_parse_buffer((const char *)data, size, "fuzz.yaml", &doc, &errs);
