@@ -29,6 +29,8 @@ run_ctest build-asan -L 'unit|fuzz'
 run_ctest build -LE 'unit|fuzz'
 
 echo
+# Randomised suites print their seeds; IOFENCE_SEED=N reproduces a run.
+grep -h 'IOFENCE_SEED=' build-asan/Testing/Temporary/LastTest.log build/Testing/Temporary/LastTest.log 2>/dev/null | sort -u
 echo "sanitizer tree (unit, fuzz): ${summary[0]}"
 echo "plain tree (bpf, e2e, agent): ${summary[1]}"
 echo "tests: $((TOTAL - FAILED - SKIPPED)) passed, ${FAILED} failed, ${SKIPPED} skipped"
