@@ -44,6 +44,14 @@ static void print_json_string(const char *s)
 	putchar('"');
 }
 
+static void print_remote(size_t i, const uint8_t *addr, unsigned family, uint32_t prefixlen,
+			 uint32_t profile, uint32_t remote_class)
+{
+	printf("%s\n    {\"prefix\": ", i ? "," : "");
+	print_prefix(addr, family, prefixlen - IOF_REMOTE_PREFIX_BASE);
+	printf(", \"profile\": %u, \"class\": %u}", profile, remote_class);
+}
+
 static void print_json(const struct policy_document *doc, const struct policy_image *img)
 {
 	printf("{\n  \"revision\": %llu,\n  \"endpoints\": [", (unsigned long long)img->revision);
@@ -62,21 +70,13 @@ static void print_json(const struct policy_document *doc, const struct policy_im
 		       doc->groups[r->group_index].rules[r->rule_index].line);
 	}
 	printf("\n  ],\n  \"remote4\": [");
-	for (size_t i = 0; i < img->n_remote4; i++) {
-		printf("%s\n    {\"prefix\": ", i ? "," : "");
-		print_prefix(img->remote4[i].key.addr, 4,
-			     img->remote4[i].key.prefixlen - IOF_REMOTE_PREFIX_BASE);
-		printf(", \"profile\": %u, \"class\": %u}", img->remote4[i].key.profile,
-		       img->remote4[i].val.remote_class);
-	}
+	for (size_t i = 0; i < img->n_remote4; i++)
+		print_remote(i, img->remote4[i].key.addr, 4, img->remote4[i].key.prefixlen,
+			     img->remote4[i].key.profile, img->remote4[i].val.remote_class);
 	printf("\n  ],\n  \"remote6\": [");
-	for (size_t i = 0; i < img->n_remote6; i++) {
-		printf("%s\n    {\"prefix\": ", i ? "," : "");
-		print_prefix(img->remote6[i].key.addr, 6,
-			     img->remote6[i].key.prefixlen - IOF_REMOTE_PREFIX_BASE);
-		printf(", \"profile\": %u, \"class\": %u}", img->remote6[i].key.profile,
-		       img->remote6[i].val.remote_class);
-	}
+	for (size_t i = 0; i < img->n_remote6; i++)
+		print_remote(i, img->remote6[i].key.addr, 6, img->remote6[i].key.prefixlen,
+			     img->remote6[i].key.profile, img->remote6[i].val.remote_class);
 	printf("\n  ],\n  \"policy\": [");
 	for (size_t i = 0; i < img->n_policy; i++) {
 		const struct iof_policy_key *k = &img->policy[i].key;
