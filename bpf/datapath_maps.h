@@ -13,10 +13,28 @@
  *   iof_rule_counters PERCPU_ARRAY[IOF_SLOTS * IOF_MAX_RULES] of iof_counter
  *   iof_ep_counters   PERCPU_ARRAY[IOF_SLOTS * IOF_MAX_ENDPOINTS * IOF_EP_COUNTER_KINDS]
  *   iof_drops         PERCPU_ARRAY[IOF_DROP_MAX] of iof_counter (by enum iof_drop_reason)
- *   iof_events        RINGBUF of iof_event
+ *   iof_events        RINGBUF of iof_event (IOF_EVENTS_RING_BYTES)
+ *   iof_events_lost   PERCPU_ARRAY[IOF_EVLOST_MAX] of __u64: records not written, by cause
+ *   iof_event_bucket  PERCPU_ARRAY[1]: the events' token bucket (BPF-private state)
  *   iof_prefilter4/6  LPM_TRIE iof_prefilter4/6_key -> __u8 (1 = deny)
  *   iof_failsafe      ARRAY[IOF_FAILSAFE_MAX] of iof_failsafe
  *   iof_config        ARRAY[1] of iof_config
+ *   iof_cg_ids        CGROUP_STORAGE, key __u64 (cgroup id, shared by all attach types of
+ *                     one cgroup), value __u32: the cgroup endpoint's id. After attaching the
+ *                     cgroup hooks the loader writes the id with bpf_map_update_elem(key =
+ *                     cgroup inode id); the hooks use IOF_EP_CGROUP_BIT | id as attach id.
+ *                     While it is still 0 (between attach and write) the hooks fail closed
+ *                     (IOF_DROP_UNKNOWN_EP; connect/sendmsg get EPERM).
+ *
+ * Programs (all in iofence.bpf.o):
+ *   iof_tc_from_ep     tc ingress of the host-side interface: leaves the workload (egress)
+ *   iof_tc_to_ep       tc egress of the host-side interface: enters the workload (ingress)
+ *   iof_tc_empty       returns TC_ACT_OK: the benchmarks' baseline
+ *   iof_xdp_prefilter  xdp on uplinks: iof_prefilter4/6 by source, iof_failsafe exempt
+ *   iof_cg_connect4/6, iof_cg_sendmsg4/6   cgroup sock_addr: EPERM for denied destinations
+ *   iof_cg_skb_ingress, iof_cg_skb_egress  cgroup_skb: the same enforcement as tc
+ * The attach id of a TC endpoint is skb->ifindex (the host-side interface, in both hooks).
+ * An attach id with no iof_endpoints entry in the active slot fails closed.
  */
 #ifndef IOFENCE_BPF_DATAPATH_MAPS_H
 #define IOFENCE_BPF_DATAPATH_MAPS_H
@@ -55,8 +73,24 @@ struct iof_ct_val {
 	__u8 state;          /* enum iof_ct_state */
 	__u8 fin_seen;       /* bit 0: from the endpoint, bit 1: from the remote */
 	__u8 audit;          /* admitted only because the endpoint is in audit mode */
-	__u8 pad[6];
+	__u8 flags;          /* IOF_CT_F_* */
+	__u8 pad[5];
 };
+
+/*
+ * A companion entry with both ports 0, made when a first fragment (MF set) of an admitted
+ * flow passes: the non-first fragments of that datagram (no L4 header) pass by it. Non-first
+ * fragments without one are dropped (IOF_DROP_FRAGMENT). It is never re-checked: after a new
+ * revision it is removed and the fragments are dropped until a first fragment renews it.
+ */
+#define IOF_CT_F_FRAG 0x01
+
+/* Default timeouts, used when an iof_config field is 0. */
+#define IOF_CT_DEFAULT_TCP_NS (6ull * 3600 * 1000000000)
+#define IOF_CT_DEFAULT_TCP_SYN_NS (60ull * 1000000000)
+#define IOF_CT_DEFAULT_TCP_CLOSING_NS (10ull * 1000000000)
+#define IOF_CT_DEFAULT_UDP_NS (60ull * 1000000000)
+#define IOF_CT_DEFAULT_OTHER_NS (60ull * 1000000000)
 
 struct iof_counter {
 	__u64 packets;
@@ -107,8 +141,17 @@ struct iof_event {
 	__u32 pad;
 };
 
-#define IOF_EV_NEW_FLOW 0x01
-#define IOF_EV_AUDIT 0x02
+#define IOF_EV_NEW_FLOW 0x01 /* judged as a new flow (or re-checked after a flip) */
+#define IOF_EV_AUDIT 0x02    /* the endpoint is in audit mode (reason IOF_DROP_AUDIT: would drop) */
+
+#define IOF_EVENTS_RING_BYTES (4u << 20)
+
+/* iof_events_lost index */
+enum iof_events_lost_cause {
+	IOF_EVLOST_RINGBUF = 0,   /* bpf_ringbuf_reserve failed: the consumer is too slow */
+	IOF_EVLOST_RATELIMIT = 1, /* over iof_config.events_per_sec on that CPU */
+	IOF_EVLOST_MAX = 2,
+};
 
 /* XDP prefilter: deny-list per uplink. prefixlen = 64 + CIDR length. */
 struct iof_prefilter4_key {
@@ -153,6 +196,8 @@ struct iof_config {
 };
 
 #define IOF_CFG_EVENT_ALLOWS 0x01 /* also report allowed new flows */
+/* Tests and benchmarks: never insert into iof_ct, so every packet takes the new-flow path. */
+#define IOF_CFG_BENCH_NO_CT_INSERT 0x02
 
 _Static_assert(sizeof(struct iof_ct_key) == 44, "iof_ct_key layout");
 _Static_assert(sizeof(struct iof_ct_val) == 32, "iof_ct_val layout");

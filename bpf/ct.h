@@ -1,0 +1,105 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Conntrack from the endpoint's point of view: keys {attach id, local, remote, ports}, so a
+ * packet and its reply find the same entry. TCP state from SYN/FIN/RST, idle timeouts from
+ * iof_config (defaults in datapath_maps.h when a field is 0). An expired entry is deleted
+ * on the lookup that finds it; the LRU evicts the rest.
+ */
+#ifndef IOFENCE_BPF_CT_H
+#define IOFENCE_BPF_CT_H
+
+#include "maps.h"
+#include "parse.h"
+
+static __always_inline void iof_addr_copy(__u8 *dst, const __u8 *src, __u8 family)
+{
+	if (family == 4)
+		__builtin_memcpy(dst, src, 4);
+	else
+		__builtin_memcpy(dst, src, 16);
+}
+
+/* Key of a packet travelling in direction dir (EGRESS: source is local). */
+static __always_inline void iof_ct_key_make(struct iof_ct_key *k, __u32 attach_id, __u8 dir,
+					    __u8 family, __u8 proto, const __u8 *saddr,
+					    const __u8 *daddr, __be16 sport, __be16 dport,
+					    __u8 is_echo)
+{
+	k->attach_id = attach_id;
+	k->family = family;
+	k->proto = proto;
+	k->pad = 0;
+	__builtin_memset(k->remote, 0, 16);
+	__builtin_memset(k->local, 0, 16);
+	if (dir == IOF_DIR_EGRESS) {
+		iof_addr_copy(k->local, saddr, family);
+		iof_addr_copy(k->remote, daddr, family);
+		k->local_port = sport;
+		k->remote_port = dport;
+	} else {
+		iof_addr_copy(k->local, daddr, family);
+		iof_addr_copy(k->remote, saddr, family);
+		k->local_port = dport;
+		k->remote_port = sport;
+	}
+	if (is_echo) { /* one entry per echo identifier, whichever side sent the request */
+		k->remote_port = sport;
+		k->local_port = 0;
+	}
+}
+
+static __always_inline __u64 iof_cfg_or(__u64 v, __u64 dflt)
+{
+	return v ? v : dflt;
+}
+
+static __always_inline __u64 iof_ct_timeout(const struct iof_config *cfg, __u8 proto,
+					    __u8 state)
+{
+	struct iof_config none = {};
+
+	if (!cfg)
+		cfg = &none;
+	if (proto == IPPROTO_TCP) {
+		if (state == IOF_CT_NEW)
+			return iof_cfg_or(cfg->ct_timeout_tcp_syn_ns, IOF_CT_DEFAULT_TCP_SYN_NS);
+		if (state == IOF_CT_ESTABLISHED)
+			return iof_cfg_or(cfg->ct_timeout_tcp_ns, IOF_CT_DEFAULT_TCP_NS);
+		return iof_cfg_or(cfg->ct_timeout_tcp_closing_ns, IOF_CT_DEFAULT_TCP_CLOSING_NS);
+	}
+	if (proto == IPPROTO_UDP)
+		return iof_cfg_or(cfg->ct_timeout_udp_ns, IOF_CT_DEFAULT_UDP_NS);
+	return iof_cfg_or(cfg->ct_timeout_other_ns, IOF_CT_DEFAULT_OTHER_NS);
+}
+
+static __always_inline int iof_ct_expired(const struct iof_config *cfg,
+					  const struct iof_ct_val *ct, __u8 proto, __u64 now)
+{
+	return now - ct->last_seen_ns > iof_ct_timeout(cfg, proto, ct->state);
+}
+
+/* Advance the entry for a packet in direction dir (TCP flags in tcp_flags). */
+static __always_inline void iof_ct_update(struct iof_ct_val *ct, __u8 proto, __u8 dir,
+					  __u8 tcp_flags, __u64 now)
+{
+	if (ct->last_seen_ns != now)
+		ct->last_seen_ns = now;
+	if (proto != IPPROTO_TCP) {
+		if (dir != ct->dir && ct->state == IOF_CT_NEW)
+			ct->state = IOF_CT_ESTABLISHED;
+		return;
+	}
+	if (tcp_flags & IOF_TCP_RST) {
+		ct->state = IOF_CT_CLOSED;
+		return;
+	}
+	if (tcp_flags & IOF_TCP_FIN) {
+		ct->fin_seen |= dir == IOF_DIR_EGRESS ? 1 : 2;
+		ct->state = ct->fin_seen == 3 ? IOF_CT_CLOSED : IOF_CT_CLOSING;
+		return;
+	}
+	if (ct->state == IOF_CT_NEW && dir != ct->dir)
+		ct->state = IOF_CT_ESTABLISHED;
+}
+
+#endif /* IOFENCE_BPF_CT_H */

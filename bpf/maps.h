@@ -1,0 +1,138 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The datapath's map definitions (BPF side only). Every .bpf.c includes this header; the
+ * definitions are __weak so that `bpftool gen object` merges them into one map per name when
+ * it links the hook families into iofence.bpf.o. Layouts come from policy_maps.h and
+ * datapath_maps.h; nothing here defines a struct shared with user space.
+ */
+#ifndef IOFENCE_BPF_MAPS_H
+#define IOFENCE_BPF_MAPS_H
+
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+
+#include "datapath_maps.h"
+
+/* Token bucket of the event rate limit, one per CPU (iof_event_bucket). */
+struct iof_bucket {
+	__u64 last_ns;
+	__u64 tokens_milli; /* tokens * 1000, so low rates refill smoothly */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct iof_state);
+} iof_state __weak SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, IOF_SLOTS * IOF_MAX_ENDPOINTS);
+	__type(key, struct iof_endpoint_key);
+	__type(value, struct iof_endpoint_val);
+} iof_endpoints __weak SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, IOF_SLOTS * IOF_MAX_REMOTE_ENTRIES);
+	__type(key, struct iof_remote4_key);
+	__type(value, struct iof_remote_val);
+} iof_remote4 __weak SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, IOF_SLOTS * IOF_MAX_REMOTE_ENTRIES);
+	__type(key, struct iof_remote6_key);
+	__type(value, struct iof_remote_val);
+} iof_remote6 __weak SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, IOF_SLOTS * IOF_MAX_POLICY_ENTRIES);
+	__type(key, struct iof_policy_key);
+	__type(value, struct iof_policy_val);
+} iof_policy __weak SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, IOF_CT_MAX);
+	__type(key, struct iof_ct_key);
+	__type(value, struct iof_ct_val);
+} iof_ct __weak SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, IOF_SLOTS * IOF_MAX_RULES);
+	__type(key, __u32);
+	__type(value, struct iof_counter);
+} iof_rule_counters __weak SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, IOF_SLOTS * IOF_MAX_ENDPOINTS * IOF_EP_COUNTER_KINDS);
+	__type(key, __u32);
+	__type(value, struct iof_counter);
+} iof_ep_counters __weak SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, IOF_DROP_MAX);
+	__type(key, __u32);
+	__type(value, struct iof_counter);
+} iof_drops __weak SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, IOF_EVENTS_RING_BYTES);
+} iof_events __weak SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, IOF_EVLOST_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} iof_events_lost __weak SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct iof_bucket);
+} iof_event_bucket __weak SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, IOF_SLOTS * IOF_MAX_PREFILTER_ENTRIES);
+	__type(key, struct iof_prefilter4_key);
+	__type(value, __u8);
+} iof_prefilter4 __weak SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, IOF_SLOTS * IOF_MAX_PREFILTER_ENTRIES);
+	__type(key, struct iof_prefilter6_key);
+	__type(value, __u8);
+} iof_prefilter6 __weak SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, IOF_FAILSAFE_MAX);
+	__type(key, __u32);
+	__type(value, struct iof_failsafe);
+} iof_failsafe __weak SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct iof_config);
+} iof_config __weak SEC(".maps");
+
+#endif /* IOFENCE_BPF_MAPS_H */

@@ -1,0 +1,104 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The new-flow verdict, exactly as policy_image_lookup() (policy/image.c) models it: endpoint
+ * lookup, remote LPM for the class, policy LPM for {profile, dir, class, proto, dport} and,
+ * unless that verdict is IOF_F_FINAL and the class is not already IOF_CLASS_ANY, the policy
+ * LPM again for IOF_CLASS_ANY; the lower rank wins. Never more than four lookups.
+ */
+#ifndef IOFENCE_BPF_VERDICT_H
+#define IOFENCE_BPF_VERDICT_H
+
+#include "maps.h"
+
+struct iof_decision {
+	__u8 action;    /* enum iof_action */
+	__u8 flags;     /* IOF_F_* */
+	__u16 endpoint_index;
+	__u32 rule_id;
+};
+
+/* The active slot and its revision, read once per packet. */
+struct iof_view {
+	__u8 slot;
+	__u64 revision;
+};
+
+static __always_inline int iof_view_read(struct iof_view *v)
+{
+	__u32 zero = 0;
+	struct iof_state *st = bpf_map_lookup_elem(&iof_state, &zero);
+
+	if (!st)
+		return -1;
+	v->slot = *(volatile __u32 *)&st->active_slot & (IOF_SLOTS - 1);
+	v->revision = st->revision[v->slot];
+	return 0;
+}
+
+static __always_inline __u32 iof_remote_class(__u8 slot, __u8 family, const __u8 *remote)
+{
+	struct iof_remote_val *rv;
+
+	if (family == 4) {
+		struct iof_remote4_key k = {.prefixlen = IOF_REMOTE_PREFIX_BASE + 32, .slot = slot};
+
+		__builtin_memcpy(k.addr, remote, 4);
+		rv = bpf_map_lookup_elem(&iof_remote4, &k);
+	} else {
+		struct iof_remote6_key k = {.prefixlen = IOF_REMOTE_PREFIX_BASE + 128, .slot = slot};
+
+		__builtin_memcpy(k.addr, remote, 16);
+		rv = bpf_map_lookup_elem(&iof_remote6, &k);
+	}
+	return rv ? rv->remote_class : IOF_CLASS_ANY;
+}
+
+static __always_inline int iof_proto_has_ports(__u8 proto)
+{
+	return proto == 6 || proto == 17 || proto == 132;
+}
+
+/*
+ * Judge a new flow at endpoint attach_id. dport is the destination port of the connection
+ * (network order; ignored for protocols without ports). Return: 0 with d filled, or -1 when
+ * the endpoint is unknown in this slot (the caller fails closed).
+ */
+static __always_inline int iof_judge(__u8 slot, __u32 attach_id, __u8 dir, __u8 family,
+				     const __u8 *remote, __u8 proto, __be16 dport,
+				     struct iof_decision *d)
+{
+	struct iof_endpoint_key ek = {.attach_id = attach_id, .slot = slot};
+	struct iof_endpoint_val *ep = bpf_map_lookup_elem(&iof_endpoints, &ek);
+	struct iof_policy_val *v, *any;
+
+	if (!ep)
+		return -1;
+	struct iof_policy_key pk = {
+		.prefixlen = IOF_POLICY_PLEN_MAX,
+		.slot = slot,
+		.dir = dir,
+		.profile = ep->profile,
+		.proto = proto,
+		.dport = iof_proto_has_ports(proto) ? dport : 0,
+	};
+
+	d->endpoint_index = ep->endpoint_index;
+	pk.remote_class = iof_remote_class(slot, family, remote);
+	v = bpf_map_lookup_elem(&iof_policy, &pk);
+	if (!v)
+		return -1;
+	if (pk.remote_class != IOF_CLASS_ANY && !(v->flags & IOF_F_FINAL)) {
+		pk.remote_class = IOF_CLASS_ANY;
+		any = bpf_map_lookup_elem(&iof_policy, &pk);
+		if (!any)
+			return -1;
+		if (any->rank < v->rank)
+			v = any;
+	}
+	d->action = v->action;
+	d->flags = v->flags;
+	d->rule_id = v->rule_id;
+	return 0;
+}
+
+#endif /* IOFENCE_BPF_VERDICT_H */
