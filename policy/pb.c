@@ -577,8 +577,9 @@ int policy_from_pb(const Iofence__V1__PolicyDocument *msg, const char *source_na
 	doc = calloc(1, sizeof(*doc));
 	if (!doc)
 		return -ENOMEM;
+	/* a revision without has_revision is still meant as one (proto3 has no presence) */
 	doc->revision = msg->revision;
-	doc->has_revision = msg->has_revision;
+	doc->has_revision = msg->has_revision || msg->revision != 0;
 	if (msg->has_revision && msg->revision > (UINT64_MAX >> 1))
 		pberr(&ctx, "revision", "%llu is out of range 0..%llu",
 		      (unsigned long long)msg->revision, (unsigned long long)(UINT64_MAX >> 1));

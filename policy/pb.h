@@ -32,7 +32,8 @@ void policy_pb_free(Iofence__V1__PolicyDocument *msg);
  * @errs: receives every error, each with line 0 and a YAML field path.
  *
  * Empty strings mean "not set" (proto3 has no absence): no interface, no cidr, no group.
- * A PortRange with hi == 0 is the single port lo.
+ * A PortRange with hi == 0 is the single port lo. A revision other than 0 counts as given even
+ * when has_revision is false.
  *
  * Return: 0; -EINVAL if the document has errors (all in @errs); -ENOMEM.
  */

@@ -131,6 +131,11 @@ static void test_unset_message_fields_mean_defaults(void **state)
 
 	assert_int_equal(policy_from_pb(&msg, "<grpc>", &doc, &errs), 0);
 	assert_false(doc->has_revision);
+	policy_document_free(doc);
+	msg.revision = 7; /* found by fuzz_parse: has_revision left false */
+	assert_int_equal(policy_from_pb(&msg, "<grpc>", &doc, &errs), 0);
+	assert_true(doc->has_revision);
+	assert_int_equal(doc->revision, 7);
 	assert_int_equal(doc->defaults.ingress, POLICY_DENY);
 	assert_int_equal(doc->defaults.egress, POLICY_ALLOW);
 	assert_int_equal(doc->defaults.mode, POLICY_ENFORCE);
