@@ -1,0 +1,385 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * iofenced's settings: command-line flags and the config file (CONTRACT.md). The file has
+ * the flags' names as keys, one `key = value` per line (`#` comments); flags win over it.
+ * Without --config, /etc/iofence/iofenced.conf is read if it exists.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "agent.h"
+
+enum {
+	OPT_CONFIG = 256, OPT_NODE, OPT_STATE, OPT_LISTEN, OPT_PIN_DIR, OPT_METRICS,
+	OPT_LOG_LEVEL, OPT_INSECURE_TCP, OPT_CLEANUP, OPT_TLS_CA, OPT_TLS_CERT, OPT_TLS_KEY,
+	OPT_DATAPATH, OPT_BPF_OBJECT, OPT_KEEP, OPT_EVENTS_PER_SEC, OPT_HELP, OPT_VERSION,
+};
+
+static const struct option options[] = {
+	{"config", required_argument, NULL, OPT_CONFIG},
+	{"node", required_argument, NULL, OPT_NODE},
+	{"state", required_argument, NULL, OPT_STATE},
+	{"listen", required_argument, NULL, OPT_LISTEN},
+	{"pin-dir", required_argument, NULL, OPT_PIN_DIR},
+	{"metrics", required_argument, NULL, OPT_METRICS},
+	{"log-level", required_argument, NULL, OPT_LOG_LEVEL},
+	{"insecure-tcp", optional_argument, NULL, OPT_INSECURE_TCP},
+	{"cleanup", no_argument, NULL, OPT_CLEANUP},
+	{"tls-ca", required_argument, NULL, OPT_TLS_CA},
+	{"tls-cert", required_argument, NULL, OPT_TLS_CERT},
+	{"tls-key", required_argument, NULL, OPT_TLS_KEY},
+	{"datapath", required_argument, NULL, OPT_DATAPATH},
+	{"bpf-object", required_argument, NULL, OPT_BPF_OBJECT},
+	{"keep", required_argument, NULL, OPT_KEEP},
+	{"events-per-sec", required_argument, NULL, OPT_EVENTS_PER_SEC},
+	{"help", no_argument, NULL, OPT_HELP},
+	{"version", no_argument, NULL, OPT_VERSION},
+	{0},
+};
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"usage: iofenced [--config FILE] [--node NAME] [--state PATH] [--listen ADDR]...\n"
+		"                [--pin-dir DIR] [--metrics HOST:PORT] [--log-level LEVEL]\n"
+		"                [--insecure-tcp] [--tls-ca FILE --tls-cert FILE --tls-key FILE]\n"
+		"                [--keep N] [--events-per-sec N] [--bpf-object FILE]\n"
+		"                [--datapath bpf|none] [--cleanup]\n"
+		"  --listen ADDR   unix:PATH (mode 0600) or HOST:PORT (mTLS; plaintext only with\n"
+		"                  --insecure-tcp); repeatable. Default %s\n"
+		"  --log-level     error | warn | info | debug (default info)\n"
+		"  --datapath none test aid: serve the API without loading BPF (no enforcement)\n"
+		"  --cleanup       detach every program, remove the pins under --pin-dir, exit\n",
+		AGENT_DEFAULT_LISTEN);
+}
+
+static int set_str(char **dst, const char *v)
+{
+	char *s = strdup(v);
+
+	if (!s)
+		return -ENOMEM;
+	free(*dst);
+	*dst = s;
+	return 0;
+}
+
+static int parse_bool(const char *v, bool *ret)
+{
+	if (!v || !strcmp(v, "true") || !strcmp(v, "yes") || !strcmp(v, "1") || !strcmp(v, "on"))
+		*ret = true;
+	else if (!strcmp(v, "false") || !strcmp(v, "no") || !strcmp(v, "0") || !strcmp(v, "off"))
+		*ret = false;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+static int parse_uint(const char *v, unsigned min, unsigned *ret)
+{
+	char *end;
+	unsigned long n;
+
+	errno = 0;
+	n = strtoul(v, &end, 10);
+	if (errno || end == v || *end || n < min || n > 1000000000UL)
+		return -EINVAL;
+	*ret = (unsigned)n;
+	return 0;
+}
+
+/* One setting by option id; from_file says whether listen appends to the file's list. */
+static int set_option(struct agent_config *cfg, int id, const char *v, char *err, size_t len)
+{
+	int level;
+
+	switch (id) {
+	case OPT_NODE:
+		return set_str(&cfg->node, v);
+	case OPT_STATE:
+		return set_str(&cfg->state, v);
+	case OPT_LISTEN: {
+		char **n = realloc(cfg->listen, (cfg->n_listen + 1) * sizeof(*n));
+
+		if (!n || !(n[cfg->n_listen] = strdup(v)))
+			return -ENOMEM;
+		cfg->listen = n;
+		cfg->n_listen++;
+		return 0;
+	}
+	case OPT_PIN_DIR:
+		return set_str(&cfg->pin_dir, v);
+	case OPT_METRICS:
+		return set_str(&cfg->metrics, v);
+	case OPT_LOG_LEVEL:
+		level = log_parse_level(v);
+		if (level < 0) {
+			snprintf(err, len, "log-level: \"%s\" is not one of error|warn|info|debug", v);
+			return -EINVAL;
+		}
+		cfg->log_level = level;
+		return 0;
+	case OPT_INSECURE_TCP:
+		if (parse_bool(v, &cfg->insecure_tcp)) {
+			snprintf(err, len, "insecure-tcp: \"%s\" is not true or false", v);
+			return -EINVAL;
+		}
+		return 0;
+	case OPT_CLEANUP:
+		return parse_bool(v, &cfg->cleanup);
+	case OPT_TLS_CA:
+		return set_str(&cfg->tls_ca, v);
+	case OPT_TLS_CERT:
+		return set_str(&cfg->tls_cert, v);
+	case OPT_TLS_KEY:
+		return set_str(&cfg->tls_key, v);
+	case OPT_BPF_OBJECT:
+		return set_str(&cfg->bpf_object, v);
+	case OPT_DATAPATH:
+		if (strcmp(v, "bpf") && strcmp(v, "none")) {
+			snprintf(err, len, "datapath: \"%s\" is not bpf or none", v);
+			return -EINVAL;
+		}
+		cfg->datapath_none = !strcmp(v, "none");
+		return 0;
+	case OPT_KEEP:
+		if (parse_uint(v, 1, &cfg->keep)) {
+			snprintf(err, len, "keep: \"%s\" is not a number >= 1", v);
+			return -EINVAL;
+		}
+		return 0;
+	case OPT_EVENTS_PER_SEC:
+		if (parse_uint(v, 0, &cfg->events_per_sec)) {
+			snprintf(err, len, "events-per-sec: \"%s\" is not a number", v);
+			return -EINVAL;
+		}
+		return 0;
+	}
+	return -EINVAL;
+}
+
+static char *trim(char *s)
+{
+	char *e;
+
+	while (*s == ' ' || *s == '\t')
+		s++;
+	e = s + strlen(s);
+	while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\n' || e[-1] == '\r'))
+		*--e = 0;
+	return s;
+}
+
+/* Reads KEY = VALUE lines into cfg. Return 0, -ENOENT (file missing) or -EINVAL. */
+static int read_file(struct agent_config *cfg, const char *path, bool only_runtime, char *err,
+		     size_t len)
+{
+	FILE *f = fopen(path, "re");
+	char line[4096];
+	unsigned lineno = 0;
+	int r = 0;
+
+	if (!f) {
+		r = -errno;
+		snprintf(err, len, "%s: %s", path, strerror(errno));
+		return r;
+	}
+	while (fgets(line, sizeof(line), f)) {
+		char *s = trim(line), *key, *val, *eq;
+		const struct option *o;
+		char sub[512];
+
+		lineno++;
+		if (!*s || *s == '#')
+			continue;
+		eq = strchr(s, '=');
+		if (!eq) {
+			snprintf(err, len, "%s:%u: expected KEY = VALUE", path, lineno);
+			r = -EINVAL;
+			break;
+		}
+		*eq = 0;
+		key = trim(s);
+		val = trim(eq + 1);
+		if (strlen(val) >= 2 && (val[0] == '"' || val[0] == '\'') &&
+		    val[strlen(val) - 1] == val[0]) {
+			val[strlen(val) - 1] = 0;
+			val++;
+		}
+		for (o = options; o->name; o++)
+			if (!strcmp(o->name, key))
+				break;
+		if (!o->name || o->val == OPT_CONFIG || o->val == OPT_HELP ||
+		    o->val == OPT_VERSION) {
+			snprintf(err, len, "%s:%u: %s: unknown setting", path, lineno, key);
+			r = -EINVAL;
+			break;
+		}
+		if (only_runtime && o->val != OPT_LOG_LEVEL)
+			continue;
+		sub[0] = 0;
+		r = set_option(cfg, o->val, val, sub, sizeof(sub));
+		if (r) {
+			snprintf(err, len, "%s:%u: %s", path, lineno, sub[0] ? sub : strerror(-r));
+			break;
+		}
+	}
+	fclose(f);
+	return r;
+}
+
+static int fill_defaults(struct agent_config *cfg)
+{
+	char host[256];
+
+	if (!cfg->node) {
+		if (gethostname(host, sizeof(host)))
+			return -errno;
+		host[sizeof(host) - 1] = 0;
+		if (set_str(&cfg->node, host))
+			return -ENOMEM;
+	}
+	if (!cfg->state && set_str(&cfg->state, AGENT_DEFAULT_STATE))
+		return -ENOMEM;
+	if (!cfg->pin_dir && set_str(&cfg->pin_dir, DP_DEFAULT_PIN_DIR))
+		return -ENOMEM;
+	if (!cfg->n_listen && set_option(cfg, OPT_LISTEN, AGENT_DEFAULT_LISTEN, NULL, 0))
+		return -ENOMEM;
+	return 0;
+}
+
+int config_load(int argc, char **argv, struct agent_config *cfg, char *err, size_t err_len)
+{
+	struct agent_config flags = {.log_level = -1};
+	bool insecure_set = false, keep_set = false, ev_set = false, dp_set = false;
+	int opt, r = 0;
+
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->log_level = LOG_INFO;
+	cfg->keep = 10;
+	cfg->events_per_sec = 1000;
+	optind = 1;
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+		char sub[512] = "";
+
+		switch (opt) {
+		case OPT_HELP:
+		case 'h':
+			usage(stdout);
+			r = 1;
+			goto out;
+		case OPT_VERSION:
+			printf("iofenced %s\n", AGENT_VERSION);
+			r = 1;
+			goto out;
+		case OPT_CONFIG:
+			r = set_str(&flags.config_path, optarg);
+			break;
+		case '?':
+			snprintf(err, err_len, "unknown or incomplete option \"%s\"", argv[optind - 1]);
+			r = -EINVAL;
+			goto out;
+		default:
+			insecure_set |= opt == OPT_INSECURE_TCP;
+			keep_set |= opt == OPT_KEEP;
+			ev_set |= opt == OPT_EVENTS_PER_SEC;
+			dp_set |= opt == OPT_DATAPATH;
+			flags.keep = cfg->keep;
+			r = set_option(&flags, opt, optarg ? optarg : "true", sub, sizeof(sub));
+			if (r)
+				snprintf(err, err_len, "--%s", sub[0] ? sub : strerror(-r));
+		}
+		if (r)
+			goto out;
+	}
+	if (optind < argc) {
+		snprintf(err, err_len, "unexpected argument \"%s\"", argv[optind]);
+		r = -EINVAL;
+		goto out;
+	}
+	/* The file first, then the flags on top of it. */
+	cfg->config_path = flags.config_path;
+	flags.config_path = NULL;
+	if (cfg->config_path) {
+		r = read_file(cfg, cfg->config_path, false, err, err_len);
+	} else if (access(AGENT_DEFAULT_CONFIG, F_OK) == 0) {
+		cfg->config_path = strdup(AGENT_DEFAULT_CONFIG);
+		r = read_file(cfg, cfg->config_path, false, err, err_len);
+	}
+	if (r) {
+		r = -EINVAL;
+		goto out;
+	}
+#define TAKE(f)                                                                                 \
+	do {                                                                                    \
+		if (flags.f) {                                                                  \
+			free(cfg->f);                                                           \
+			cfg->f = flags.f;                                                       \
+			flags.f = NULL;                                                         \
+		}                                                                               \
+	} while (0)
+	TAKE(node);
+	TAKE(state);
+	TAKE(pin_dir);
+	TAKE(metrics);
+	TAKE(tls_ca);
+	TAKE(tls_cert);
+	TAKE(tls_key);
+	TAKE(bpf_object);
+#undef TAKE
+	if (flags.n_listen) { /* flags replace the file's list */
+		for (size_t i = 0; i < cfg->n_listen; i++)
+			free(cfg->listen[i]);
+		free(cfg->listen);
+		cfg->listen = flags.listen;
+		cfg->n_listen = flags.n_listen;
+		flags.listen = NULL;
+		flags.n_listen = 0;
+	}
+	if (flags.log_level >= 0)
+		cfg->log_level = flags.log_level;
+	if (insecure_set)
+		cfg->insecure_tcp = flags.insecure_tcp;
+	if (keep_set)
+		cfg->keep = flags.keep;
+	if (ev_set)
+		cfg->events_per_sec = flags.events_per_sec;
+	if (dp_set)
+		cfg->datapath_none = flags.datapath_none;
+	cfg->cleanup |= flags.cleanup;
+	r = fill_defaults(cfg);
+	if (r)
+		snprintf(err, err_len, "%s", strerror(-r));
+out:
+	config_free(&flags);
+	return r;
+}
+
+int config_reload(struct agent_config *cfg, char *err, size_t err_len)
+{
+	if (!cfg->config_path)
+		return 0;
+	return read_file(cfg, cfg->config_path, true, err, err_len);
+}
+
+void config_free(struct agent_config *cfg)
+{
+	free(cfg->config_path);
+	free(cfg->node);
+	free(cfg->state);
+	for (size_t i = 0; i < cfg->n_listen; i++)
+		free(cfg->listen[i]);
+	free(cfg->listen);
+	free(cfg->pin_dir);
+	free(cfg->metrics);
+	free(cfg->tls_ca);
+	free(cfg->tls_cert);
+	free(cfg->tls_key);
+	free(cfg->bpf_object);
+	memset(cfg, 0, sizeof(*cfg));
+}

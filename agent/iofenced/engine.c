@@ -1,0 +1,552 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * The engine: the one apply worker that turns an ApplyRequest into an enforced, durable
+ * revision (parse -> validate -> revision check -> compile -> datapath swap -> store commit
+ * -> ack), the published snapshot readers use, and the restore at start.
+ *
+ * Order of the last steps: the image is swapped into the datapath first and committed to
+ * the store second, and the ack follows the commit. A failed swap leaves the active slot and
+ * the store untouched (dp_apply's contract), so the same revision can be retried. A failed
+ * commit swaps the previous revision's image back before answering, so nothing enforced is
+ * ever missing from the store for longer than the failure path. A crash between swap and
+ * commit leaves an unacknowledged revision in the active slot; the restart restores the
+ * store's latest revision over it. Acknowledged therefore always means durable and enforced.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "agent.h"
+#include "policy/errors.h"
+#include "policy/parse.h"
+#include "policy/pb.h"
+#include "store/store.h"
+
+const double apply_bucket_le[APPLY_BUCKETS] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+					       0.1,   0.25,   0.5,   1,    2.5,   10};
+
+uint64_t now_usec(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+struct snapshot *snapshot_ref(struct snapshot *s)
+{
+	if (s)
+		atomic_fetch_add(&s->refs, 1);
+	return s;
+}
+
+void snapshot_unref(struct snapshot *s)
+{
+	if (!s || atomic_fetch_sub(&s->refs, 1) != 1)
+		return;
+	policy_image_free(s->image);
+	policy_document_free(s->doc);
+	free(s->doc_pb);
+	free(s->source);
+	free(s->source_name);
+	free(s);
+}
+
+struct snapshot *engine_current(struct agent *a)
+{
+	struct snapshot *s;
+
+	pthread_mutex_lock(&a->snap_lock);
+	s = snapshot_ref(a->current);
+	pthread_mutex_unlock(&a->snap_lock);
+	return s;
+}
+
+struct snapshot *engine_snapshot_of(struct agent *a, uint64_t revision)
+{
+	struct snapshot *s = NULL;
+
+	pthread_mutex_lock(&a->snap_lock);
+	if (a->current && a->current->revision == revision)
+		s = snapshot_ref(a->current);
+	else if (a->previous && a->previous->revision == revision)
+		s = snapshot_ref(a->previous);
+	pthread_mutex_unlock(&a->snap_lock);
+	return s;
+}
+
+static void publish(struct agent *a, struct snapshot *s)
+{
+	struct snapshot *old;
+
+	pthread_mutex_lock(&a->snap_lock);
+	old = a->previous;
+	a->previous = a->current;
+	a->current = s;
+	pthread_mutex_unlock(&a->snap_lock);
+	snapshot_unref(old);
+}
+
+void job_free(struct job *job)
+{
+	if (!job)
+		return;
+	if (job->req)
+		iofence__v1__apply_request__free_unpacked(job->req, NULL);
+	free(job->details);
+	free(job->errors);
+	free(job);
+}
+
+void engine_submit(struct agent *a, struct job *job)
+{
+	job->next = NULL;
+	pthread_mutex_lock(&a->q_lock);
+	if (a->q_tail)
+		a->q_tail->next = job;
+	else
+		a->q_head = job;
+	a->q_tail = job;
+	pthread_cond_signal(&a->q_cond);
+	pthread_mutex_unlock(&a->q_lock);
+}
+
+static void set_status(struct job *job, int status, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void set_status(struct job *job, int status, const char *fmt, ...)
+{
+	va_list ap;
+
+	job->status = status;
+	free(job->details);
+	va_start(ap, fmt);
+	if (vasprintf(&job->details, fmt, ap) < 0)
+		job->details = NULL;
+	va_end(ap);
+}
+
+/* INVALID_ARGUMENT with every error: lines in the details (capped), all in the trailer. */
+static void set_validation_errors(struct job *job, const struct policy_errors *errs)
+{
+	Iofence__V1__ValidationErrors msg = IOFENCE__V1__VALIDATION_ERRORS__INIT;
+	Iofence__V1__ValidationError *items = calloc(errs->n ? errs->n : 1, sizeof(*items));
+	Iofence__V1__ValidationError **ptrs = calloc(errs->n ? errs->n : 1, sizeof(*ptrs));
+	size_t cap = 3500, len = 0, total = errs->n + errs->dropped, shown = 0;
+	char *text = malloc(cap + 200);
+
+	job->status = GRPC_STATUS_INVALID_ARGUMENT;
+	if (!items || !ptrs || !text) {
+		free(items);
+		free(ptrs);
+		free(text);
+		set_status(job, GRPC_STATUS_INVALID_ARGUMENT, "policy refused (out of memory)");
+		return;
+	}
+	text[0] = 0;
+	for (size_t i = 0; i < errs->n; i++) {
+		const struct policy_error *e = &errs->items[i];
+		char line[1024];
+
+		iofence__v1__validation_error__init(&items[i]);
+		items[i].file = e->file ? e->file : (char *)"";
+		items[i].line = e->line;
+		items[i].field = e->field ? e->field : (char *)"";
+		items[i].message = e->message ? e->message : (char *)"";
+		ptrs[i] = &items[i];
+		policy_error_format(e, line, sizeof(line));
+		if (len + strlen(line) + 1 < cap) {
+			len += (size_t)sprintf(text + len, "%s%s", len ? "\n" : "", line);
+			shown++;
+		}
+	}
+	if (shown < total)
+		sprintf(text + len, "%s... and %zu more error%s", len ? "\n" : "", total - shown,
+			total - shown == 1 ? "" : "s");
+	msg.n_errors = errs->n;
+	msg.errors = ptrs;
+	job->errors_len = iofence__v1__validation_errors__get_packed_size(&msg);
+	job->errors = malloc(job->errors_len ? job->errors_len : 1);
+	if (job->errors)
+		iofence__v1__validation_errors__pack(&msg, job->errors);
+	else
+		job->errors_len = 0;
+	free(job->details);
+	job->details = text;
+	free(items);
+	free(ptrs);
+}
+
+static void observe_apply(struct agent *a, uint64_t usec, bool ok)
+{
+	double s = (double)usec / 1e6;
+	size_t i;
+
+	atomic_fetch_add(ok ? &a->stats.apply_ok : &a->stats.apply_failed, 1);
+	if (!ok)
+		return;
+	atomic_fetch_add(&a->stats.apply_usec_sum, usec);
+	for (i = 0; i < APPLY_BUCKETS && s > apply_bucket_le[i]; i++)
+		;
+	if (i < APPLY_BUCKETS)
+		atomic_fetch_add(&a->stats.apply_bucket[i], 1);
+}
+
+/* Compiles doc and swaps it into the datapath. grpc status; message in err. */
+static int compile_and_swap(struct agent *a, struct policy_document *doc,
+			    struct policy_image **ret_img, uint64_t *compile_usec, char *err,
+			    size_t len)
+{
+	uint64_t t0 = now_usec();
+	int r = policy_compile(doc, a->cfg.node, ret_img, err, len);
+
+	*compile_usec = now_usec() - t0;
+	if (r == -E2BIG)
+		return GRPC_STATUS_RESOURCE_EXHAUSTED;
+	if (r) {
+		snprintf(err, len, "compile: %s", strerror(-r));
+		return GRPC_STATUS_INTERNAL;
+	}
+	if (!a->dp)
+		return GRPC_STATUS_OK;
+	r = dp_apply(a->dp, *ret_img, err, len);
+	if (r) {
+		policy_image_free(*ret_img);
+		*ret_img = NULL;
+		return r == -E2BIG ? GRPC_STATUS_RESOURCE_EXHAUSTED : GRPC_STATUS_INTERNAL;
+	}
+	return GRPC_STATUS_OK;
+}
+
+static void do_apply(struct agent *a, struct job *job)
+{
+	const Iofence__V1__ApplyRequest *req = job->req;
+	const char *name = req->source_name && *req->source_name ? req->source_name : NULL;
+	struct policy_errors errs = {0};
+	struct policy_document *doc = NULL;
+	struct policy_image *img = NULL;
+	Iofence__V1__PolicyDocument *pb = NULL;
+	struct snapshot *snap = NULL, *prev;
+	uint64_t t0 = now_usec(), compile_usec = 0, rev;
+	char err[512] = "";
+	int r, st;
+
+	if (req->document && req->source && *req->source) {
+		set_status(job, GRPC_STATUS_INVALID_ARGUMENT,
+			   "ApplyRequest: set either document or source, not both");
+		goto out;
+	}
+	if (req->source && *req->source)
+		r = policy_parse_buffer(req->source, strlen(req->source), name ? name : "<source>",
+					&doc, &errs);
+	else if (req->document)
+		r = policy_from_pb(req->document, name ? name : "<grpc>", &doc, &errs);
+	else {
+		set_status(job, GRPC_STATUS_INVALID_ARGUMENT,
+			   "ApplyRequest: neither document nor source is set");
+		goto out;
+	}
+	if (r == -EINVAL) {
+		set_validation_errors(job, &errs);
+		log_warn("apply refused: %zu validation error%s", errs.n + errs.dropped,
+			 errs.n + errs.dropped == 1 ? "" : "s");
+		goto out;
+	} else if (r) {
+		set_status(job, GRPC_STATUS_INTERNAL, "parse: %s", strerror(-r));
+		goto out;
+	}
+	if (doc->has_revision && doc->revision <= a->store_latest) {
+		set_status(job, GRPC_STATUS_FAILED_PRECONDITION,
+			   "revision %llu is not newer than the applied revision %llu",
+			   (unsigned long long)doc->revision, (unsigned long long)a->store_latest);
+		log_warn("apply refused: %s", job->details);
+		goto out;
+	}
+	if (!doc->has_revision) {
+		doc->revision = a->store_latest + 1;
+		doc->has_revision = true;
+	}
+	rev = doc->revision;
+	if (policy_to_pb(doc, &pb)) {
+		set_status(job, GRPC_STATUS_RESOURCE_EXHAUSTED, "out of memory");
+		goto out;
+	}
+	snap = calloc(1, sizeof(*snap));
+	if (snap) {
+		snap->doc_pb_len = iofence__v1__policy_document__get_packed_size(pb);
+		snap->doc_pb = malloc(snap->doc_pb_len ? snap->doc_pb_len : 1);
+	}
+	if (!snap || !snap->doc_pb) {
+		set_status(job, GRPC_STATUS_RESOURCE_EXHAUSTED, "out of memory");
+		goto out;
+	}
+	iofence__v1__policy_document__pack(pb, snap->doc_pb);
+	st = compile_and_swap(a, doc, &img, &compile_usec, err, sizeof(err));
+	if (st != GRPC_STATUS_OK) {
+		set_status(job, st, "revision %llu: %s", (unsigned long long)rev, err);
+		log_error("apply of revision %llu failed: %s", (unsigned long long)rev, err);
+		goto out;
+	}
+	pthread_mutex_lock(&a->store_lock);
+	r = store_commit(a->store, rev, snap->doc_pb, snap->doc_pb_len, name ? name : "");
+	if (r)
+		snprintf(err, sizeof(err), "store: %s: %s", strerror(-r),
+			 store_last_error(a->store));
+	pthread_mutex_unlock(&a->store_lock);
+	if (r) {
+		/* Not durable: put the previous revision back before saying no. */
+		prev = engine_current(a);
+		if (prev && a->dp) {
+			char err2[256];
+
+			if (dp_apply(a->dp, prev->image, err2, sizeof(err2)))
+				log_error("rollback to revision %llu failed: %s",
+					  (unsigned long long)prev->revision, err2);
+		}
+		snapshot_unref(prev);
+		set_status(job, r == -ESTALE ? GRPC_STATUS_FAILED_PRECONDITION
+					     : GRPC_STATUS_UNAVAILABLE,
+			   "revision %llu: %s", (unsigned long long)rev, err);
+		log_error("apply of revision %llu failed: %s", (unsigned long long)rev, err);
+		goto out;
+	}
+	a->store_latest = rev;
+	atomic_store(&snap->refs, 1);
+	snap->revision = rev;
+	snap->doc = doc;
+	snap->image = img;
+	snap->applied_unix = time(NULL);
+	if (req->source && *req->source)
+		snap->source = strdup(req->source);
+	snap->source_name = strdup(name ? name : "");
+	job->resp.revision = rev;
+	job->resp.node = a->cfg.node;
+	job->resp.endpoints = (uint32_t)img->n_endpoints;
+	job->resp.entries = img->n_remote4 + img->n_remote6 + img->n_policy + img->n_prefilter +
+			    img->n_endpoints;
+	job->resp.compile_usec = compile_usec;
+	job->resp.apply_usec = now_usec() - t0;
+	job->status = GRPC_STATUS_OK;
+	publish(a, snap);
+	log_info("applied revision %llu: %zu local endpoints, %zu rules, %llu entries, "
+		 "compile %.1f ms, total %.1f ms",
+		 (unsigned long long)rev, img->n_endpoints, img->n_rules,
+		 (unsigned long long)job->resp.entries, compile_usec / 1e3,
+		 job->resp.apply_usec / 1e3);
+	doc = NULL;
+	img = NULL;
+	snap = NULL;
+out:
+	observe_apply(a, now_usec() - t0, job->status == GRPC_STATUS_OK);
+	if (snap) {
+		free(snap->doc_pb);
+		free(snap);
+	}
+	policy_image_free(img);
+	policy_document_free(doc);
+	policy_pb_free(pb);
+	policy_errors_free(&errs);
+}
+
+static void do_link(struct agent *a, struct job *job)
+{
+	int r;
+
+	if (!a->dp)
+		return;
+	r = dp_link_changed(a->dp, job->ifname, job->ifindex, job->up);
+	if (r)
+		log_warn("link %s (%d) %s: %s", job->ifname, job->ifindex,
+			 job->up ? "added" : "removed", strerror(-r));
+	else
+		log_info("link %s (ifindex %d) %s", job->ifname, job->ifindex,
+			 job->up ? "appeared" : "went away");
+}
+
+static void *apply_main(void *arg)
+{
+	struct agent *a = arg;
+	struct job *job;
+
+	for (;;) {
+		pthread_mutex_lock(&a->q_lock);
+		while (!a->q_head && !a->q_stop)
+			pthread_cond_wait(&a->q_cond, &a->q_lock);
+		job = a->q_head;
+		if (job) {
+			a->q_head = job->next;
+			if (!a->q_head)
+				a->q_tail = NULL;
+		}
+		pthread_mutex_unlock(&a->q_lock);
+		if (!job)
+			break; /* stopping and drained */
+		if (job->kind == JOB_LINK) {
+			if (!a->q_stop)
+				do_link(a, job);
+			job_free(job);
+			continue;
+		}
+		if (a->q_stop)
+			set_status(job, GRPC_STATUS_UNAVAILABLE, "agent is shutting down");
+		else
+			do_apply(a, job);
+		job->complete(job);
+	}
+	return NULL;
+}
+
+int engine_run(struct agent *a)
+{
+	return -pthread_create(&a->apply_thread, NULL, apply_main, a);
+}
+
+void engine_stop(struct agent *a)
+{
+	pthread_mutex_lock(&a->q_lock);
+	a->q_stop = true;
+	pthread_cond_broadcast(&a->q_cond);
+	pthread_mutex_unlock(&a->q_lock);
+	pthread_join(a->apply_thread, NULL);
+}
+
+/* Restores the store's latest revision into the datapath unless its active slot has it. */
+static int restore(struct agent *a)
+{
+	struct store_revision sr = {0};
+	Iofence__V1__PolicyDocument *pb = NULL;
+	struct policy_errors errs = {0};
+	struct policy_document *doc = NULL;
+	struct policy_image *img = NULL;
+	struct snapshot *snap;
+	char err[512];
+	int r;
+
+	r = store_latest(a->store, &sr);
+	if (r == -ENOENT) {
+		log_info("store %s is empty: nothing to restore%s", a->cfg.state,
+			 a->dp && dp_active_revision(a->dp)
+				 ? " (the datapath keeps enforcing its pinned revision)"
+				 : "");
+		return 0;
+	}
+	if (r) {
+		log_error("store %s: cannot read the latest revision: %s", a->cfg.state,
+			  strerror(-r));
+		return 2;
+	}
+	pb = iofence__v1__policy_document__unpack(NULL, sr.doc_len, sr.doc);
+	if (!pb || policy_from_pb(pb, "<store>", &doc, &errs)) {
+		log_error("store %s: revision %llu does not decode as a policy document",
+			  a->cfg.state, (unsigned long long)sr.revision);
+		r = 2;
+		goto out;
+	}
+	doc->revision = sr.revision;
+	doc->has_revision = true;
+	r = policy_compile(doc, a->cfg.node, &img, err, sizeof(err));
+	if (r) {
+		log_error("restore of revision %llu: compile: %s", (unsigned long long)sr.revision,
+			  r == -E2BIG ? err : strerror(-r));
+		r = 2;
+		goto out;
+	}
+	if (a->dp && dp_active_revision(a->dp) == sr.revision) {
+		log_info("revision %llu: adopted from the pinned datapath",
+			 (unsigned long long)sr.revision);
+	} else if (a->dp) {
+		r = dp_apply(a->dp, img, err, sizeof(err));
+		if (r) {
+			log_error("restore of revision %llu: datapath: %s",
+				  (unsigned long long)sr.revision, err);
+			r = 2;
+			goto out;
+		}
+		log_info("revision %llu: restored from the store", (unsigned long long)sr.revision);
+	}
+	snap = calloc(1, sizeof(*snap));
+	if (!snap) {
+		r = 2;
+		goto out;
+	}
+	atomic_store(&snap->refs, 1);
+	snap->revision = sr.revision;
+	snap->doc = doc;
+	snap->image = img;
+	snap->doc_pb = sr.doc;
+	snap->doc_pb_len = sr.doc_len;
+	snap->source_name = sr.source_name;
+	snap->applied_unix = time(NULL);
+	sr.doc = NULL;
+	sr.source_name = NULL;
+	doc = NULL;
+	img = NULL;
+	a->store_latest = snap->revision;
+	publish(a, snap);
+	r = 0;
+out:
+	policy_image_free(img);
+	policy_document_free(doc);
+	if (pb)
+		iofence__v1__policy_document__free_unpacked(pb, NULL);
+	policy_errors_free(&errs);
+	store_revision_free(&sr);
+	return r;
+}
+
+int engine_start(struct agent *a)
+{
+	char err[512] = "";
+	int r;
+
+	pthread_mutex_init(&a->store_lock, NULL);
+	pthread_mutex_init(&a->snap_lock, NULL);
+	pthread_mutex_init(&a->q_lock, NULL);
+	pthread_cond_init(&a->q_cond, NULL);
+	r = store_open(a->cfg.state, &a->store, err, sizeof(err));
+	if (r) {
+		log_error("store: %s", err[0] ? err : strerror(-r));
+		return 2;
+	}
+	store_set_keep(a->store, a->cfg.keep);
+	if (!a->cfg.datapath_none) {
+		struct dp_options opts = {
+			.pin_dir = a->cfg.pin_dir,
+			.bpf_object = a->cfg.bpf_object,
+			.config = {
+				.ct_timeout_tcp_ns = 3600ull * 1000000000ull,
+				.ct_timeout_tcp_syn_ns = 60ull * 1000000000ull,
+				.ct_timeout_tcp_closing_ns = 10ull * 1000000000ull,
+				.ct_timeout_udp_ns = 60ull * 1000000000ull,
+				.ct_timeout_other_ns = 30ull * 1000000000ull,
+				.events_per_sec = a->cfg.events_per_sec,
+				.flags = IOF_CFG_EVENT_ALLOWS,
+			},
+		};
+
+		r = dp_open(&opts, &a->dp, err, sizeof(err));
+		if (r) {
+			log_error("datapath: %s", err[0] ? err : strerror(-r));
+			return 2;
+		}
+		log_info("datapath: %s pin dir %s (active revision %llu)",
+			 dp_adopted(a->dp) ? "adopted" : "created", a->cfg.pin_dir,
+			 (unsigned long long)dp_active_revision(a->dp));
+	} else {
+		log_warn("datapath: none (test mode): policies are stored but NOT enforced");
+	}
+	return restore(a);
+}
+
+void engine_close(struct agent *a)
+{
+	publish(a, NULL);
+	publish(a, NULL);
+	if (a->dp)
+		dp_close(a->dp);
+	a->dp = NULL;
+	store_close(a->store);
+	a->store = NULL;
+}

@@ -1,0 +1,195 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * The agent's event loop thread: verdict records from the datapath's ring buffer (to the
+ * flow watchers) and link events from a NETLINK_ROUTE socket (libnl-route), so an endpoint
+ * is enforced the moment its interface appears. Both are waited for with epoll: no polling.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <netlink/msg.h>
+#include <netlink/netlink.h>
+#include <netlink/route/link.h>
+#include <linux/rtnetlink.h>
+
+#include "agent.h"
+
+struct events {
+	struct agent *a;
+	pthread_t thread;
+	bool running;
+	int epfd, stopfd;
+	struct nl_sock *nl;
+};
+
+/* True if the applied revision names this interface (endpoint or prefilter uplink). */
+static bool interface_wanted(struct agent *a, const char *ifname)
+{
+	struct snapshot *s = engine_current(a);
+	bool wanted = false;
+
+	for (size_t i = 0; s && !wanted && i < s->doc->n_endpoints; i++)
+		wanted = s->doc->endpoints[i].interface &&
+			 !strcmp(s->doc->endpoints[i].interface, ifname);
+	for (size_t i = 0; s && !wanted && i < s->image->n_prefilter; i++)
+		wanted = !strcmp(s->image->prefilter[i].interface, ifname);
+	snapshot_unref(s);
+	return wanted;
+}
+
+struct link_msg {
+	struct agent *a;
+	bool up;
+};
+
+static void link_obj(struct nl_object *obj, void *arg)
+{
+	struct link_msg *m = arg;
+	struct rtnl_link *link = (struct rtnl_link *)obj;
+	const char *name = rtnl_link_get_name(link);
+	struct job *job;
+
+	if (!name || !interface_wanted(m->a, name))
+		return;
+	job = calloc(1, sizeof(*job));
+	if (!job)
+		return;
+	job->kind = JOB_LINK;
+	snprintf(job->ifname, sizeof(job->ifname), "%s", name);
+	job->ifindex = rtnl_link_get_ifindex(link);
+	job->up = m->up;
+	log_debug("netlink: %s %s (ifindex %d)", m->up ? "new link" : "deleted link", name,
+		  job->ifindex);
+	engine_submit(m->a, job);
+}
+
+static int link_cb(struct nl_msg *msg, void *arg)
+{
+	struct nlmsghdr *h = nlmsg_hdr(msg);
+	struct link_msg m = {.a = arg, .up = h->nlmsg_type == RTM_NEWLINK};
+
+	if (h->nlmsg_type != RTM_NEWLINK && h->nlmsg_type != RTM_DELLINK)
+		return NL_OK;
+	nl_msg_parse(msg, link_obj, &m);
+	return NL_OK;
+}
+
+static void on_event(const struct iof_event *ev, void *ctx)
+{
+	flows_dispatch(ctx, ev);
+}
+
+static void *events_main(void *arg)
+{
+	struct events *e = arg;
+	struct epoll_event evs[4];
+
+	for (;;) {
+		int n = epoll_wait(e->epfd, evs, 4, -1);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			log_error("event loop: epoll_wait: %s", strerror(errno));
+			break;
+		}
+		for (int i = 0; i < n; i++) {
+			int fd = evs[i].data.fd;
+
+			if (fd == e->stopfd)
+				return NULL;
+			if (e->nl && fd == nl_socket_get_fd(e->nl)) {
+				int r = nl_recvmsgs_default(e->nl);
+
+				if (r < 0 && r != -NLE_AGAIN)
+					log_warn("netlink: %s (link events may have been missed)",
+						 nl_geterror(r));
+			} else if (e->a->dp) {
+				dp_events_consume(e->a->dp, on_event, e->a);
+			}
+		}
+	}
+	return NULL;
+}
+
+static int watch_fd(struct events *e, int fd)
+{
+	struct epoll_event ev = {.events = EPOLLIN, .data.fd = fd};
+
+	return epoll_ctl(e->epfd, EPOLL_CTL_ADD, fd, &ev) ? -errno : 0;
+}
+
+int events_start(struct agent *a, char *err, size_t err_len)
+{
+	struct events *e = calloc(1, sizeof(*e));
+	int r;
+
+	if (!e)
+		return -ENOMEM;
+	a->events = e;
+	e->a = a;
+	e->epfd = epoll_create1(EPOLL_CLOEXEC);
+	e->stopfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (e->epfd < 0 || e->stopfd < 0 || watch_fd(e, e->stopfd)) {
+		snprintf(err, err_len, "event loop: %s", strerror(errno));
+		return -errno;
+	}
+	e->nl = nl_socket_alloc();
+	if (!e->nl) {
+		snprintf(err, err_len, "netlink: out of memory");
+		return -ENOMEM;
+	}
+	nl_socket_disable_seq_check(e->nl);
+	nl_socket_modify_cb(e->nl, NL_CB_VALID, NL_CB_CUSTOM, link_cb, a);
+	r = nl_connect(e->nl, NETLINK_ROUTE);
+	if (!r)
+		r = nl_socket_add_memberships(e->nl, RTNLGRP_LINK, 0);
+	if (!r)
+		r = nl_socket_set_nonblocking(e->nl);
+	if (r) {
+		snprintf(err, err_len, "netlink: %s", nl_geterror(r));
+		return -EIO;
+	}
+	nl_socket_set_buffer_size(e->nl, 1 << 20, 0);
+	r = watch_fd(e, nl_socket_get_fd(e->nl));
+	if (!r && a->dp && dp_events_fd(a->dp) >= 0)
+		r = watch_fd(e, dp_events_fd(a->dp));
+	if (r) {
+		snprintf(err, err_len, "event loop: %s", strerror(-r));
+		return r;
+	}
+	r = -pthread_create(&e->thread, NULL, events_main, e);
+	if (r) {
+		snprintf(err, err_len, "event loop: %s", strerror(-r));
+		return r;
+	}
+	e->running = true;
+	return 0;
+}
+
+void events_stop(struct agent *a)
+{
+	struct events *e = a->events;
+	uint64_t one = 1;
+
+	if (!e)
+		return;
+	if (e->running) {
+		if (write(e->stopfd, &one, sizeof(one)) < 0)
+			log_error("event loop: cannot stop: %s", strerror(errno));
+		pthread_join(e->thread, NULL);
+	}
+	if (e->nl)
+		nl_socket_free(e->nl);
+	if (e->epfd >= 0)
+		close(e->epfd);
+	if (e->stopfd >= 0)
+		close(e->stopfd);
+	free(e);
+	a->events = NULL;
+}

@@ -1,0 +1,283 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * WatchFlows fan-out: verdict records from the ring buffer go to every watcher whose filter
+ * matches, through a bounded queue per watcher with one send in flight. A watcher that reads
+ * slower than events arrive loses the overflow and is told how many it lost in the next
+ * event's events_lost; the event loop never waits for a watcher.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "agent.h"
+#include "agent/rpc/rpc.h"
+
+#define WATCH_QUEUE 1024
+#define MAX_WATCHERS 256
+
+struct watcher {
+	struct watcher *next;
+	void *call;
+	char verdict[8];
+	char *endpoint; /* NULL: all */
+	struct iof_event q[WATCH_QUEUE];
+	size_t head, count;
+	uint64_t lost;  /* dropped since the last event sent */
+	bool sending;   /* one send in flight */
+	bool removed;   /* the call ended: free once no send is in flight */
+	bool dead;      /* a send failed: stop sending */
+};
+
+struct flows {
+	pthread_mutex_t lock;
+	struct watcher *list;
+	size_t n;
+	int64_t mono_to_real_ns;
+};
+
+int flows_init(struct agent *a)
+{
+	struct flows *f = calloc(1, sizeof(*f));
+	struct timespec m, r;
+
+	if (!f)
+		return -ENOMEM;
+	pthread_mutex_init(&f->lock, NULL);
+	clock_gettime(CLOCK_MONOTONIC, &m);
+	clock_gettime(CLOCK_REALTIME, &r);
+	f->mono_to_real_ns = ((int64_t)r.tv_sec - m.tv_sec) * 1000000000 + (r.tv_nsec - m.tv_nsec);
+	a->flows = f;
+	return 0;
+}
+
+void flows_free(struct agent *a)
+{
+	struct flows *f = a->flows;
+
+	if (!f)
+		return;
+	/* Every watcher went with its call (server shutdown cancels them all). */
+	pthread_mutex_destroy(&f->lock);
+	free(f);
+	a->flows = NULL;
+}
+
+static const char *verdict_of(const struct iof_event *ev)
+{
+	if (ev->flags & IOF_EV_AUDIT)
+		return "audit";
+	return ev->action == IOF_ACT_DENY ? "deny" : "allow";
+}
+
+static void format_addr(const uint8_t *addr, unsigned family, char *buf, size_t len)
+{
+	if (!inet_ntop(family == 6 ? AF_INET6 : AF_INET, addr, buf, (socklen_t)len))
+		snprintf(buf, len, "?");
+}
+
+static const char *proto_name(unsigned p)
+{
+	switch (p) {
+	case 1: return "icmp";
+	case 6: return "tcp";
+	case 17: return "udp";
+	case 58: return "icmpv6";
+	case 132: return "sctp";
+	}
+	return NULL;
+}
+
+/* Names of the endpoint and rule an event refers to, from the revision that judged it. */
+static void resolve(struct agent *a, const struct iof_event *ev, char *ep, size_t ep_len,
+		    char *rule, size_t rule_len)
+{
+	struct snapshot *s = engine_snapshot_of(a, ev->revision);
+	const struct policy_image *img;
+
+	if (!s)
+		s = engine_current(a);
+	img = s ? s->image : NULL;
+	snprintf(ep, ep_len, "#%u", ev->endpoint_index);
+	rule[0] = 0;
+	if (img && ev->endpoint_index < img->n_endpoints)
+		snprintf(ep, ep_len, "%s", img->endpoints[ev->endpoint_index].name);
+	if (img && ev->rule_id != IOF_RULE_NONE && ev->rule_id < img->n_rules)
+		snprintf(rule, rule_len, "%s[%zu]",
+			 s->doc->groups[img->rules[ev->rule_id].group_index].name,
+			 img->rules[ev->rule_id].rule_index);
+	snapshot_unref(s);
+}
+
+void flows_event_to_pb(struct agent *a, const struct iof_event *ev, Iofence__V1__FlowEvent *out,
+		       struct flow_strings *str)
+{
+	char remote[48], local[48];
+	const char *p = proto_name(ev->proto);
+	static char protos[256][4];
+	bool ingress = ev->dir == IOF_DIR_INGRESS;
+
+	iofence__v1__flow_event__init(out);
+	resolve(a, ev, str->endpoint, sizeof(str->endpoint), str->rule, sizeof(str->rule));
+	format_addr(ev->remote, ev->family, remote, sizeof(remote));
+	format_addr(ev->local, ev->family, local, sizeof(local));
+	memcpy(str->src, ingress ? remote : local, sizeof(str->src));
+	memcpy(str->dst, ingress ? local : remote, sizeof(str->dst));
+	out->time_unix_nano = ev->ts_ns + (uint64_t)a->flows->mono_to_real_ns;
+	out->endpoint = str->endpoint;
+	out->direction = ingress ? "ingress" : "egress";
+	out->verdict = (char *)verdict_of(ev);
+	if (ev->reason != IOF_DROP_NONE)
+		out->reason = (char *)drop_reason_name(ev->reason);
+	else
+		out->reason = ev->rule_id == IOF_RULE_NONE ? "default" : "policy";
+	out->family = ev->family == 6 ? "ipv6" : "ipv4";
+	if (!p) {
+		if (!protos[ev->proto][0])
+			snprintf(protos[ev->proto], sizeof(protos[0]), "%u", ev->proto);
+		p = protos[ev->proto];
+	}
+	out->protocol = (char *)p;
+	out->src = str->src;
+	out->dst = str->dst;
+	out->sport = ntohs(ingress ? ev->remote_port : ev->local_port);
+	out->dport = ntohs(ingress ? ev->local_port : ev->remote_port);
+	out->rule = str->rule;
+	out->revision = ev->revision;
+}
+
+static void watcher_free(struct watcher *w)
+{
+	void *call = w->call;
+
+	free(w->endpoint);
+	free(w);
+	server_stream_end(call);
+}
+
+/* Sends the next queued event if none is in flight. Called with the lock held. */
+static void pump(struct agent *a, struct watcher *w)
+{
+	Iofence__V1__FlowEvent msg;
+	struct flow_strings str;
+	grpc_byte_buffer *bb;
+
+	if (w->sending || w->dead || w->removed || !w->count)
+		return;
+	flows_event_to_pb(a, &w->q[w->head], &msg, &str);
+	w->head = (w->head + 1) % WATCH_QUEUE;
+	w->count--;
+	msg.events_lost = w->lost;
+	w->lost = 0;
+	bb = rpc_pack(&msg.base);
+	if (!bb)
+		return;
+	w->sending = server_stream_send(w->call, bb);
+	if (!w->sending) {
+		grpc_byte_buffer_destroy(bb);
+		w->dead = true;
+	}
+}
+
+struct watcher *flows_add(struct agent *a, const Iofence__V1__WatchFlowsRequest *req, void *call)
+{
+	struct flows *f = a->flows;
+	struct watcher *w;
+
+	if (req->verdict && *req->verdict && strcmp(req->verdict, "allow") &&
+	    strcmp(req->verdict, "deny") && strcmp(req->verdict, "audit"))
+		return NULL;
+	w = calloc(1, sizeof(*w));
+	if (!w)
+		return NULL;
+	w->call = call;
+	snprintf(w->verdict, sizeof(w->verdict), "%s", req->verdict ? req->verdict : "");
+	if (req->endpoint && *req->endpoint)
+		w->endpoint = strdup(req->endpoint);
+	pthread_mutex_lock(&f->lock);
+	if (f->n >= MAX_WATCHERS) {
+		pthread_mutex_unlock(&f->lock);
+		free(w->endpoint);
+		free(w);
+		return NULL;
+	}
+	w->next = f->list;
+	f->list = w;
+	f->n++;
+	/* Initial metadata now, so the client sees the stream open before the first event. */
+	w->sending = server_stream_send(call, NULL);
+	pthread_mutex_unlock(&f->lock);
+	log_debug("flow watcher added (verdict \"%s\", endpoint \"%s\")", w->verdict,
+		  w->endpoint ? w->endpoint : "");
+	return w;
+}
+
+void flows_remove(struct agent *a, struct watcher *w)
+{
+	struct flows *f = a->flows;
+	bool free_now;
+
+	pthread_mutex_lock(&f->lock);
+	for (struct watcher **p = &f->list; *p; p = &(*p)->next)
+		if (*p == w) {
+			*p = w->next;
+			f->n--;
+			break;
+		}
+	w->removed = true;
+	free_now = !w->sending;
+	pthread_mutex_unlock(&f->lock);
+	log_debug("flow watcher removed (%llu events lost at the end)",
+		  (unsigned long long)w->lost);
+	if (free_now)
+		watcher_free(w);
+}
+
+void flows_sent(struct agent *a, struct watcher *w, bool ok)
+{
+	struct flows *f = a->flows;
+	bool free_now;
+
+	pthread_mutex_lock(&f->lock);
+	w->sending = false;
+	if (!ok)
+		w->dead = true;
+	pump(a, w);
+	free_now = w->removed && !w->sending;
+	pthread_mutex_unlock(&f->lock);
+	if (free_now)
+		watcher_free(w);
+}
+
+void flows_dispatch(struct agent *a, const struct iof_event *ev)
+{
+	struct flows *f = a->flows;
+	const char *verdict = verdict_of(ev);
+	char ep[128], rule[192];
+	bool resolved = false;
+
+	atomic_fetch_add(&a->stats.events_seen, 1);
+	pthread_mutex_lock(&f->lock);
+	for (struct watcher *w = f->list; w; w = w->next) {
+		if (w->dead || (w->verdict[0] && strcmp(w->verdict, verdict)))
+			continue;
+		if (w->endpoint) {
+			if (!resolved)
+				resolve(a, ev, ep, sizeof(ep), rule, sizeof(rule));
+			resolved = true;
+			if (strcmp(w->endpoint, ep))
+				continue;
+		}
+		if (w->count == WATCH_QUEUE) {
+			w->lost++;
+			atomic_fetch_add(&a->stats.events_dropped, 1);
+			continue;
+		}
+		w->q[(w->head + w->count) % WATCH_QUEUE] = *ev;
+		w->count++;
+		pump(a, w);
+	}
+	pthread_mutex_unlock(&f->lock);
+}

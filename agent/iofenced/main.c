@@ -1,0 +1,133 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * iofenced: the per-node agent (CONTRACT.md). Starts the parts in order — store and datapath
+ * with the restored revision, apply worker, gRPC server, event loop, metrics — signals
+ * readiness, and on SIGTERM stops serving while the pinned datapath keeps enforcing.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <grpc/support/log.h>
+#include <systemd/sd-daemon.h>
+
+#include "agent.h"
+
+static void grpc_log(gpr_log_func_args *args)
+{
+	int level = args->severity == GPR_LOG_SEVERITY_ERROR ? LOG_WARN : LOG_DEBUG;
+
+	log_msg(level, "grpc: %s", args->message);
+}
+
+static int run(struct agent *a)
+{
+	char err[512] = "";
+	sigset_t set;
+	int sig, r;
+
+	r = engine_start(a);
+	if (r)
+		return r;
+	r = flows_init(a);
+	if (!r)
+		r = engine_run(a);
+	if (r) {
+		log_error("start: %s", strerror(-r));
+		return 2;
+	}
+	r = server_start(a, err, sizeof(err));
+	if (!r)
+		r = events_start(a, err, sizeof(err));
+	if (!r)
+		r = metrics_start(a, err, sizeof(err));
+	if (r) {
+		log_error("%s", err[0] ? err : strerror(-r));
+		return 2;
+	}
+	{
+		struct snapshot *s = engine_current(a);
+
+		sd_notifyf(0, "READY=1\nSTATUS=enforcing revision %llu",
+			   (unsigned long long)(s ? s->revision : 0));
+		log_info("iofenced %s ready: node %s, revision %llu", AGENT_VERSION, a->cfg.node,
+			 (unsigned long long)(s ? s->revision : 0));
+		snapshot_unref(s);
+	}
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	for (;;) {
+		if (sigwait(&set, &sig))
+			continue;
+		if (sig != SIGHUP)
+			break;
+		sd_notify(0, "RELOADING=1");
+		r = config_reload(&a->cfg, err, sizeof(err));
+		if (r)
+			log_error("reload: %s (keeping the previous settings)", err);
+		else
+			log_info("reloaded %s: log level %d",
+				 a->cfg.config_path ? a->cfg.config_path : "(no config file)",
+				 a->cfg.log_level);
+		log_set_level(a->cfg.log_level);
+		sd_notify(0, "READY=1");
+	}
+	log_info("signal %d: stopping (the datapath keeps enforcing)", sig);
+	sd_notify(0, "STOPPING=1");
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct agent a = {0};
+	char err[512] = "";
+	sigset_t set;
+	int r;
+
+	r = config_load(argc, argv, &a.cfg, err, sizeof(err));
+	if (r) {
+		if (r < 0)
+			fprintf(stderr, "iofenced: %s\n", err);
+		config_free(&a.cfg);
+		return r < 0 ? 1 : 0;
+	}
+	log_set_level(a.cfg.log_level);
+	if (a.cfg.cleanup) {
+		r = dp_cleanup(a.cfg.pin_dir, err, sizeof(err));
+		if (r)
+			log_error("cleanup of %s: %s", a.cfg.pin_dir, err[0] ? err : strerror(-r));
+		else
+			log_info("cleanup: detached everything and removed %s", a.cfg.pin_dir);
+		config_free(&a.cfg);
+		return r ? 2 : 0;
+	}
+	/* Before grpc_init(): its threads inherit the mask, main takes signals with sigwait. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	gpr_set_log_function(grpc_log);
+	gpr_set_log_verbosity(GPR_LOG_SEVERITY_ERROR);
+	grpc_init();
+	a.started_unix = time(NULL);
+	r = run(&a);
+	server_shutdown_begin(&a);
+	if (a.apply_thread)
+		engine_stop(&a);
+	events_stop(&a);
+	metrics_stop(&a);
+	server_shutdown_finish(&a);
+	flows_free(&a);
+	engine_close(&a);
+	grpc_shutdown_blocking();
+	log_info("stopped");
+	config_free(&a.cfg);
+	return r;
+}

@@ -1,0 +1,372 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * The read RPCs (GetStatus, GetPolicy, GetCounters): answered from the published snapshot
+ * and the datapath's counters on the server threads, never behind an apply in progress.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "agent.h"
+#include "policy/parse.h"
+#include "policy/prefix.h"
+#include "store/store.h"
+
+static const char *action_name(int action)
+{
+	return action == POLICY_DENY ? "deny" : "allow";
+}
+
+static char **fmt_addresses(struct arena *ar, const struct policy_endpoint *ep)
+{
+	char **v = arena_alloc(ar, (ep->n_addresses + 1) * sizeof(*v));
+
+	for (size_t i = 0; v && i < ep->n_addresses; i++) {
+		char buf[PREFIX_STR_MAX];
+
+		prefix_format(&ep->addresses[i], true, buf);
+		v[i] = arena_strdup(ar, buf);
+	}
+	return v;
+}
+
+static bool cgroup_exists(const char *path)
+{
+	struct stat st;
+
+	return path && stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+static Iofence__V1__Module *module(struct arena *ar, const char *name, const char *kind,
+				   const char *attach, bool attached)
+{
+	Iofence__V1__Module *m = arena_alloc(ar, sizeof(*m));
+
+	if (!m)
+		return NULL;
+	iofence__v1__module__init(m);
+	m->name = arena_strdup(ar, name);
+	m->kind = (char *)kind;
+	m->attach = arena_strdup(ar, attach);
+	m->attached = attached;
+	return m;
+}
+
+int reads_status(struct agent *a, struct arena *ar, ProtobufCMessage **ret, char *details,
+		 size_t len)
+{
+	Iofence__V1__GetStatusResponse *r = arena_alloc(ar, sizeof(*r));
+	struct snapshot *s = engine_current(a);
+	const struct policy_image *img = s ? s->image : NULL;
+	size_t n_mod = 0, max_mod;
+
+	if (!r)
+		goto nomem;
+	iofence__v1__get_status_response__init(r);
+	r->node = a->cfg.node;
+	r->revision = s ? s->revision : 0;
+	r->uptime_seconds = (uint64_t)(time(NULL) - a->started_unix);
+	r->version = AGENT_VERSION;
+	r->applied_at_unix = s ? (uint64_t)s->applied_unix : 0;
+	if (!img)
+		goto out;
+	max_mod = img->n_endpoints * 4 + img->n_prefilter + 1;
+	r->endpoints = arena_alloc(ar, (img->n_endpoints + 1) * sizeof(*r->endpoints));
+	r->modules = arena_alloc(ar, max_mod * sizeof(*r->modules));
+	if (!r->endpoints || !r->modules)
+		goto nomem;
+	for (size_t i = 0; i < img->n_endpoints; i++) {
+		const struct policy_endpoint *ep = &s->doc->endpoints[img->endpoints[i].doc_index];
+		Iofence__V1__EndpointStatus *e = arena_alloc(ar, sizeof(*e));
+		unsigned ifindex = ep->interface ? if_nametoindex(ep->interface) : 0;
+		bool cg = cgroup_exists(ep->cgroup);
+
+		if (!e)
+			goto nomem;
+		iofence__v1__endpoint_status__init(e);
+		e->name = ep->name;
+		e->interface = ep->interface ? ep->interface : (char *)"";
+		e->cgroup = ep->cgroup ? ep->cgroup : (char *)"";
+		e->addresses = fmt_addresses(ar, ep);
+		e->n_addresses = ep->n_addresses;
+		e->groups = ep->groups;
+		e->n_groups = ep->n_groups;
+		e->ifindex = ifindex;
+		e->enforced = a->dp && (ifindex || cg);
+		e->ingress = (char *)action_name(policy_endpoint_default(s->doc, ep, POLICY_INGRESS));
+		e->egress = (char *)action_name(policy_endpoint_default(s->doc, ep, POLICY_EGRESS));
+		e->mode = policy_endpoint_mode(s->doc, ep) == POLICY_AUDIT ? "audit" : "enforce";
+		r->endpoints[r->n_endpoints++] = e;
+		if (ep->interface) {
+			char name[128];
+
+			snprintf(name, sizeof(name), "tc/%s/ingress", ep->interface);
+			r->modules[n_mod++] = module(ar, name, "tc", ep->interface,
+						     a->dp && ifindex);
+			snprintf(name, sizeof(name), "tc/%s/egress", ep->interface);
+			r->modules[n_mod++] = module(ar, name, "tc", ep->interface,
+						     a->dp && ifindex);
+		}
+		if (ep->cgroup) {
+			char name[256];
+
+			snprintf(name, sizeof(name), "cgroup/%s/connect", ep->name);
+			r->modules[n_mod++] = module(ar, name, "cgroup", ep->cgroup, a->dp && cg);
+			snprintf(name, sizeof(name), "cgroup/%s/skb", ep->name);
+			r->modules[n_mod++] = module(ar, name, "cgroup", ep->cgroup, a->dp && cg);
+		}
+	}
+	for (size_t i = 0; i < img->n_prefilter && n_mod < max_mod; i++) {
+		char name[128];
+		bool dup = false;
+
+		snprintf(name, sizeof(name), "xdp/%s", img->prefilter[i].interface);
+		for (size_t j = 0; j < n_mod; j++)
+			dup |= r->modules[j] && !strcmp(r->modules[j]->name, name);
+		if (!dup)
+			r->modules[n_mod++] = module(ar, name, "xdp", img->prefilter[i].interface,
+						     a->dp && if_nametoindex(img->prefilter[i].interface));
+	}
+	for (size_t j = 0; j < n_mod; j++)
+		if (!r->modules[j])
+			goto nomem;
+	r->n_modules = n_mod;
+out:
+	/* The snapshot's strings are referenced: keep it alive as long as the arena. */
+	if (s)
+		arena_defer(ar, (void (*)(void *))snapshot_unref, s);
+	*ret = &r->base;
+	return GRPC_STATUS_OK;
+nomem:
+	snapshot_unref(s);
+	snprintf(details, len, "out of memory");
+	return GRPC_STATUS_RESOURCE_EXHAUSTED;
+}
+
+static void free_doc(void *p)
+{
+	iofence__v1__policy_document__free_unpacked(p, NULL);
+}
+
+int reads_policy(struct agent *a, const Iofence__V1__GetPolicyRequest *req, struct arena *ar,
+		 ProtobufCMessage **ret, char *details, size_t len)
+{
+	Iofence__V1__GetPolicyResponse *r = arena_alloc(ar, sizeof(*r));
+	struct snapshot *s = req->revision ? engine_snapshot_of(a, req->revision) : engine_current(a);
+	struct store_revision sr = {0};
+	uint64_t *revs = NULL, rev;
+	size_t n = 0;
+	int rc;
+
+	if (!r) {
+		snapshot_unref(s);
+		snprintf(details, len, "out of memory");
+		return GRPC_STATUS_RESOURCE_EXHAUSTED;
+	}
+	iofence__v1__get_policy_response__init(r);
+	if (!req->revision && !s) {
+		snprintf(details, len, "no policy applied yet");
+		return GRPC_STATUS_NOT_FOUND;
+	}
+	rev = req->revision ? req->revision : s->revision;
+	pthread_mutex_lock(&a->store_lock);
+	rc = store_get(a->store, rev, &sr);
+	if (!rc)
+		store_list(a->store, &revs, &n);
+	pthread_mutex_unlock(&a->store_lock);
+	if (rc) {
+		snapshot_unref(s);
+		snprintf(details, len, "revision %llu: %s", (unsigned long long)rev,
+			 rc == -ENOENT ? "not stored (never applied, or pruned)" : strerror(-rc));
+		return rc == -ENOENT ? GRPC_STATUS_NOT_FOUND : GRPC_STATUS_INTERNAL;
+	}
+	r->revision = rev;
+	r->committed_at_unix = sr.committed_unix > 0 ? (uint64_t)sr.committed_unix : 0;
+	r->document = iofence__v1__policy_document__unpack(NULL, sr.doc_len, sr.doc);
+	store_revision_free(&sr);
+	if (r->document)
+		arena_defer(ar, free_doc, r->document);
+	if (s && s->source)
+		r->source = arena_strdup(ar, s->source);
+	r->stored_revisions = arena_alloc(ar, (n + 1) * sizeof(uint64_t));
+	if (r->stored_revisions) {
+		memcpy(r->stored_revisions, revs, n * sizeof(uint64_t));
+		r->n_stored_revisions = n;
+	}
+	free(revs);
+	snapshot_unref(s);
+	if (!r->document) {
+		snprintf(details, len, "revision %llu: stored document does not decode",
+			 (unsigned long long)rev);
+		return GRPC_STATUS_DATA_LOSS;
+	}
+	*ret = &r->base;
+	return GRPC_STATUS_OK;
+}
+
+static Iofence__V1__Counter *counter(struct arena *ar, const struct iof_counter *c)
+{
+	Iofence__V1__Counter *m = arena_alloc(ar, sizeof(*m));
+
+	if (m) {
+		iofence__v1__counter__init(m);
+		m->packets = c->packets;
+		m->bytes = c->bytes;
+	}
+	return m;
+}
+
+static char *rule_summary(struct arena *ar, const struct policy_document *doc,
+			  const struct policy_rule *rule)
+{
+	char buf[512], pfx[PREFIX_STR_MAX];
+	const char *proto = policy_protocol_name(rule->protocol);
+	size_t n;
+
+	if (proto)
+		n = (size_t)snprintf(buf, sizeof(buf), "%s", proto);
+	else
+		n = (size_t)snprintf(buf, sizeof(buf), "proto-%d", rule->protocol);
+	for (size_t i = 0; i < rule->n_ports && n < sizeof(buf) - 16; i++) {
+		const struct policy_port_range *p = &rule->ports[i];
+
+		n += (size_t)(p->lo == p->hi
+				      ? snprintf(buf + n, sizeof(buf) - n, "%c%u", i ? ',' : '/', p->lo)
+				      : snprintf(buf + n, sizeof(buf) - n, "%c%u-%u", i ? ',' : '/',
+						 p->lo, p->hi));
+	}
+	if (n >= sizeof(buf) - 16)
+		n = sizeof(buf) - 16;
+	n += (size_t)snprintf(buf + n, sizeof(buf) - n, " %s ",
+			      rule->direction == POLICY_INGRESS ? "from" : "to");
+	if (rule->remote_kind == POLICY_REMOTE_CIDR) {
+		prefix_format(&rule->cidr, false, pfx);
+		snprintf(buf + n, sizeof(buf) - n, "%s", pfx);
+	} else if (rule->remote_kind == POLICY_REMOTE_GROUP) {
+		snprintf(buf + n, sizeof(buf) - n, "group %s", rule->group);
+	} else {
+		snprintf(buf + n, sizeof(buf) - n, "any");
+	}
+	(void)doc;
+	return arena_strdup(ar, buf);
+}
+
+static bool endpoint_in_group(const struct policy_endpoint *ep, size_t group)
+{
+	for (size_t i = 0; i < ep->n_groups; i++)
+		if (ep->group_index[i] == group)
+			return true;
+	return false;
+}
+
+int reads_counters(struct agent *a, const Iofence__V1__GetCountersRequest *req,
+		   struct arena *ar, ProtobufCMessage **ret, char *details, size_t len)
+{
+	Iofence__V1__GetCountersResponse *r = arena_alloc(ar, sizeof(*r));
+	struct snapshot *s = engine_current(a);
+	const struct policy_image *img = s ? s->image : NULL;
+	const struct policy_endpoint *only = NULL;
+	struct iof_counter c;
+	int status = GRPC_STATUS_OK;
+
+	if (!r)
+		goto nomem;
+	iofence__v1__get_counters_response__init(r);
+	r->revision = s ? s->revision : 0;
+	r->events_dropped = atomic_load(&a->stats.events_dropped);
+	if (req->endpoint && *req->endpoint) {
+		for (size_t i = 0; img && i < img->n_endpoints; i++)
+			if (!strcmp(img->endpoints[i].name, req->endpoint))
+				only = &s->doc->endpoints[img->endpoints[i].doc_index];
+		if (!only) {
+			snprintf(details, len, "endpoint \"%s\" is not enforced on node %s",
+				 req->endpoint, a->cfg.node);
+			status = GRPC_STATUS_NOT_FOUND;
+			goto out;
+		}
+	}
+	r->drops = arena_alloc(ar, IOF_DROP_MAX * sizeof(*r->drops));
+	if (!r->drops)
+		goto nomem;
+	for (unsigned reason = 1; reason < IOF_DROP_MAX; reason++) {
+		Iofence__V1__DropReason *d = arena_alloc(ar, sizeof(*d));
+
+		if (!d)
+			goto nomem;
+		iofence__v1__drop_reason__init(d);
+		d->reason = (char *)drop_reason_name(reason);
+		memset(&c, 0, sizeof(c));
+		if (a->dp)
+			dp_read_drops(a->dp, reason, &c);
+		d->packets = c.packets;
+		r->drops[r->n_drops++] = d;
+	}
+	if (!img)
+		goto out;
+	r->rules = arena_alloc(ar, (img->n_rules + 1) * sizeof(*r->rules));
+	r->endpoints = arena_alloc(ar, (img->n_endpoints + 1) * sizeof(*r->endpoints));
+	if (!r->rules || !r->endpoints)
+		goto nomem;
+	for (size_t i = 0; i < img->n_rules; i++) {
+		const struct image_rule *ir = &img->rules[i];
+		const struct policy_group *g = &s->doc->groups[ir->group_index];
+		const struct policy_rule *rule = &g->rules[ir->rule_index];
+		Iofence__V1__RuleCounters *rc;
+
+		if (only && !endpoint_in_group(only, ir->group_index))
+			continue;
+		rc = arena_alloc(ar, sizeof(*rc));
+		if (!rc)
+			goto nomem;
+		iofence__v1__rule_counters__init(rc);
+		rc->group = g->name;
+		rc->index = (uint32_t)ir->rule_index;
+		rc->action = (char *)action_name(rule->action);
+		rc->direction = rule->direction == POLICY_INGRESS ? "ingress" : "egress";
+		rc->priority = rule->priority;
+		rc->summary = rule_summary(ar, s->doc, rule);
+		memset(&c, 0, sizeof(c));
+		if (a->dp)
+			dp_read_rule_counter(a->dp, (uint32_t)i, &c);
+		rc->matched = counter(ar, &c);
+		if (!rc->matched)
+			goto nomem;
+		r->rules[r->n_rules++] = rc;
+	}
+	for (size_t i = 0; i < img->n_endpoints; i++) {
+		Iofence__V1__EndpointCounters *ec;
+		struct iof_counter k[IOF_EP_COUNTER_KINDS];
+
+		if (only && strcmp(img->endpoints[i].name, only->name))
+			continue;
+		ec = arena_alloc(ar, sizeof(*ec));
+		if (!ec)
+			goto nomem;
+		iofence__v1__endpoint_counters__init(ec);
+		ec->name = (char *)img->endpoints[i].name;
+		memset(k, 0, sizeof(k));
+		for (int kind = 0; a->dp && kind < IOF_EP_COUNTER_KINDS; kind++)
+			dp_read_endpoint_counter(a->dp, (uint32_t)i, kind, &k[kind]);
+		ec->ingress_allowed = counter(ar, &k[IOF_EPC_INGRESS_ALLOW]);
+		ec->ingress_denied = counter(ar, &k[IOF_EPC_INGRESS_DENY]);
+		ec->egress_allowed = counter(ar, &k[IOF_EPC_EGRESS_ALLOW]);
+		ec->egress_denied = counter(ar, &k[IOF_EPC_EGRESS_DENY]);
+		ec->audit_would_drop = counter(ar, &k[IOF_EPC_AUDIT_WOULD_DROP]);
+		if (!ec->ingress_allowed || !ec->ingress_denied || !ec->egress_allowed ||
+		    !ec->egress_denied || !ec->audit_would_drop)
+			goto nomem;
+		r->endpoints[r->n_endpoints++] = ec;
+	}
+out:
+	if (s)
+		arena_defer(ar, (void (*)(void *))snapshot_unref, s);
+	*ret = &r->base;
+	return status;
+nomem:
+	snapshot_unref(s);
+	snprintf(details, len, "out of memory");
+	return GRPC_STATUS_RESOURCE_EXHAUSTED;
+}

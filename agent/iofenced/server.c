@@ -1,0 +1,584 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * The gRPC server of iofence.v1.Agent on the C core: one completion queue served by two
+ * threads, ARMED requests per method re-armed on arrival, one struct call per call with a
+ * reference count and one tag per outstanding batch. Reads are answered on the queue
+ * threads; Apply goes to the engine's worker, which completes the call when done; WatchFlows
+ * streams what flows.c hands it.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <grpc/byte_buffer.h>
+#include <grpc/grpc_security.h>
+#include <grpc/support/alloc.h>
+#include <grpc/support/time.h>
+
+#include "agent.h"
+#include "agent/rpc/rpc.h"
+
+enum method { M_APPLY, M_STATUS, M_POLICY, M_COUNTERS, M_WATCH, M_UNKNOWN, M_COUNT };
+
+static const char *const method_path[M_COUNT] = {
+	RPC_METHOD_APPLY, RPC_METHOD_GET_STATUS, RPC_METHOD_GET_POLICY,
+	RPC_METHOD_GET_COUNTERS, RPC_METHOD_WATCH_FLOWS, NULL,
+};
+
+static const ProtobufCMessageDescriptor *const request_desc[M_COUNT] = {
+	&iofence__v1__apply_request__descriptor,
+	&iofence__v1__get_status_request__descriptor,
+	&iofence__v1__get_policy_request__descriptor,
+	&iofence__v1__get_counters_request__descriptor,
+	&iofence__v1__watch_flows_request__descriptor,
+	NULL,
+};
+
+#define ARMED 16
+#define QUEUE_THREADS 2
+
+enum tag_kind { T_NEW, T_DONE, T_CLOSE, T_SEND, T_SHUTDOWN };
+
+struct call;
+
+struct tag {
+	struct call *c;
+	enum tag_kind kind;
+};
+
+struct server {
+	struct agent *a;
+	grpc_server *srv;
+	grpc_completion_queue *cq;
+	void *registered[M_COUNT];
+	pthread_t threads[QUEUE_THREADS];
+	int n_threads;
+	atomic_bool stopping;
+	atomic_int live; /* struct call alive */
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool shutdown_done;
+	struct tag shutdown_tag;
+	char **unix_paths;
+	int *lock_fds;
+	size_t n_unix;
+};
+
+struct call {
+	atomic_int refs;
+	struct server *s;
+	enum method m;
+	grpc_call *call;
+	gpr_timespec deadline;
+	grpc_metadata_array md;
+	grpc_byte_buffer *payload;
+	grpc_call_details details;
+	int cancelled;
+	grpc_byte_buffer *out;
+	grpc_byte_buffer *stream_out;
+	grpc_slice status_details;
+	bool has_status_details;
+	grpc_metadata trailer;
+	bool has_trailer;
+	bool sent_initial;
+	struct watcher *w;
+	struct tag t_new, t_done, t_close, t_send;
+};
+
+static void call_ref(struct call *c)
+{
+	atomic_fetch_add(&c->refs, 1);
+}
+
+static void call_unref(struct call *c)
+{
+	struct server *s = c->s;
+
+	if (atomic_fetch_sub(&c->refs, 1) != 1)
+		return;
+	if (c->call)
+		grpc_call_unref(c->call);
+	if (c->payload)
+		grpc_byte_buffer_destroy(c->payload);
+	if (c->out)
+		grpc_byte_buffer_destroy(c->out);
+	if (c->stream_out)
+		grpc_byte_buffer_destroy(c->stream_out);
+	grpc_metadata_array_destroy(&c->md);
+	if (c->m == M_UNKNOWN)
+		grpc_call_details_destroy(&c->details);
+	if (c->has_status_details)
+		grpc_slice_unref(c->status_details);
+	if (c->has_trailer) {
+		grpc_slice_unref(c->trailer.key);
+		grpc_slice_unref(c->trailer.value);
+	}
+	free(c);
+	if (atomic_fetch_sub(&s->live, 1) == 1) {
+		pthread_mutex_lock(&s->lock);
+		pthread_cond_broadcast(&s->cond);
+		pthread_mutex_unlock(&s->lock);
+	}
+}
+
+static void arm(struct server *s, enum method m)
+{
+	struct call *c = calloc(1, sizeof(*c));
+	grpc_call_error e;
+
+	if (!c) {
+		log_error("out of memory arming a request");
+		return;
+	}
+	atomic_store(&c->refs, 1);
+	atomic_fetch_add(&s->live, 1);
+	c->s = s;
+	c->m = m;
+	c->t_new = (struct tag){c, T_NEW};
+	c->t_done = (struct tag){c, T_DONE};
+	c->t_close = (struct tag){c, T_CLOSE};
+	c->t_send = (struct tag){c, T_SEND};
+	grpc_metadata_array_init(&c->md);
+	if (m == M_UNKNOWN) {
+		grpc_call_details_init(&c->details);
+		e = grpc_server_request_call(s->srv, &c->call, &c->details, &c->md, s->cq, s->cq,
+					     &c->t_new);
+	} else {
+		e = grpc_server_request_registered_call(s->srv, s->registered[m], &c->call,
+							&c->deadline, &c->md, &c->payload, s->cq,
+							s->cq, &c->t_new);
+	}
+	if (e != GRPC_CALL_OK) {
+		if (!atomic_load(&s->stopping))
+			log_error("grpc: cannot arm a request (%d)", e);
+		call_unref(c);
+	}
+}
+
+/* Ends a call: initial metadata (unless sent), message (if any), status (+ trailer). */
+static void finish(struct call *c, int status, const char *details, grpc_byte_buffer *out,
+		   const void *errors, size_t errors_len)
+{
+	grpc_op ops[3];
+	size_t n = 0;
+
+	memset(ops, 0, sizeof(ops));
+	if (!c->sent_initial) {
+		ops[n++].op = GRPC_OP_SEND_INITIAL_METADATA;
+		c->sent_initial = true;
+	}
+	if (out) {
+		c->out = out;
+		ops[n].op = GRPC_OP_SEND_MESSAGE;
+		ops[n++].data.send_message.send_message = out;
+	}
+	c->status_details = grpc_slice_from_copied_string(details ? details : "");
+	c->has_status_details = true;
+	if (errors) {
+		c->trailer.key = grpc_slice_from_static_string(RPC_ERRORS_MD_KEY);
+		c->trailer.value = grpc_slice_from_copied_buffer(errors, errors_len);
+		c->has_trailer = true;
+	}
+	ops[n].op = GRPC_OP_SEND_STATUS_FROM_SERVER;
+	ops[n].data.send_status_from_server.status = (grpc_status_code)status;
+	ops[n].data.send_status_from_server.status_details = &c->status_details;
+	ops[n].data.send_status_from_server.trailing_metadata_count = c->has_trailer ? 1 : 0;
+	ops[n++].data.send_status_from_server.trailing_metadata =
+		c->has_trailer ? &c->trailer : NULL;
+	call_ref(c);
+	if (grpc_call_start_batch(c->call, ops, n, &c->t_done, NULL) != GRPC_CALL_OK) {
+		log_error("grpc: cannot finish a call");
+		call_unref(c);
+	}
+}
+
+static void apply_complete(struct job *job)
+{
+	struct call *c = job->ctx;
+	grpc_byte_buffer *out = NULL;
+
+	if (job->status == GRPC_STATUS_OK)
+		out = rpc_pack(&job->resp.base);
+	finish(c, job->status, job->details, out, job->errors, job->errors_len);
+	call_unref(c);
+	job_free(job);
+}
+
+bool server_stream_send(void *ctx, grpc_byte_buffer *bb)
+{
+	struct call *c = ctx;
+	grpc_op ops[2];
+	size_t n = 0;
+
+	memset(ops, 0, sizeof(ops));
+	if (!c->sent_initial) {
+		ops[n++].op = GRPC_OP_SEND_INITIAL_METADATA;
+		c->sent_initial = true;
+	}
+	if (bb) {
+		c->stream_out = bb;
+		ops[n].op = GRPC_OP_SEND_MESSAGE;
+		ops[n++].data.send_message.send_message = bb;
+	}
+	call_ref(c);
+	if (grpc_call_start_batch(c->call, ops, n, &c->t_send, NULL) != GRPC_CALL_OK) {
+		c->stream_out = NULL;
+		call_unref(c);
+		return false;
+	}
+	return true;
+}
+
+void server_stream_end(void *ctx)
+{
+	call_unref(ctx);
+}
+
+static void handle_new(struct server *s, struct call *c)
+{
+	struct agent *a = s->a;
+	ProtobufCMessage *req = NULL, *resp = NULL;
+	struct arena ar = {0};
+	char details[512] = "";
+	grpc_op op;
+	int st;
+
+	if (!atomic_load(&s->stopping))
+		arm(s, c->m);
+	memset(&op, 0, sizeof(op));
+	op.op = GRPC_OP_RECV_CLOSE_ON_SERVER;
+	op.data.recv_close_on_server.cancelled = &c->cancelled;
+	call_ref(c);
+	if (grpc_call_start_batch(c->call, &op, 1, &c->t_close, NULL) != GRPC_CALL_OK)
+		call_unref(c);
+	if (c->m == M_UNKNOWN) {
+		char *m = grpc_slice_to_c_string(c->details.method);
+
+		log_debug("call to unknown method %s", m);
+		gpr_free(m);
+		finish(c, GRPC_STATUS_UNIMPLEMENTED, "unknown method", NULL, NULL, 0);
+		return;
+	}
+	req = rpc_unpack(request_desc[c->m], c->payload);
+	if (!req) {
+		log_warn("%s: malformed request message", method_path[c->m]);
+		finish(c, GRPC_STATUS_INVALID_ARGUMENT, "malformed request message", NULL, NULL, 0);
+		return;
+	}
+	switch (c->m) {
+	case M_APPLY: {
+		struct job *job = calloc(1, sizeof(*job));
+
+		if (!job) {
+			finish(c, GRPC_STATUS_RESOURCE_EXHAUSTED, "out of memory", NULL, NULL, 0);
+			break;
+		}
+		job->kind = JOB_APPLY;
+		job->req = (Iofence__V1__ApplyRequest *)req;
+		job->complete = apply_complete;
+		job->ctx = c;
+		iofence__v1__apply_response__init(&job->resp);
+		req = NULL;
+		call_ref(c);
+		engine_submit(a, job);
+		break;
+	}
+	case M_STATUS:
+		st = reads_status(a, &ar, &resp, details, sizeof(details));
+		goto reply;
+	case M_POLICY:
+		st = reads_policy(a, (void *)req, &ar, &resp, details, sizeof(details));
+		goto reply;
+	case M_COUNTERS:
+		st = reads_counters(a, (void *)req, &ar, &resp, details, sizeof(details));
+	reply:
+		finish(c, st, details, st == GRPC_STATUS_OK ? rpc_pack(resp) : NULL, NULL, 0);
+		arena_free(&ar);
+		break;
+	case M_WATCH:
+		call_ref(c); /* the watcher's, released by server_stream_end() */
+		c->w = flows_add(a, (void *)req, c);
+		if (!c->w) {
+			call_unref(c);
+			finish(c, GRPC_STATUS_RESOURCE_EXHAUSTED, "too many watchers", NULL, NULL, 0);
+		}
+		break;
+	default:
+		break;
+	}
+	if (req)
+		protobuf_c_message_free_unpacked(req, NULL);
+}
+
+static void handle(struct server *s, struct tag *t, bool ok)
+{
+	struct call *c = t->c;
+
+	switch (t->kind) {
+	case T_SHUTDOWN:
+		pthread_mutex_lock(&s->lock);
+		s->shutdown_done = true;
+		pthread_cond_broadcast(&s->cond);
+		pthread_mutex_unlock(&s->lock);
+		return;
+	case T_NEW:
+		if (ok)
+			handle_new(s, c);
+		break; /* the request's own reference */
+	case T_DONE:
+		break;
+	case T_CLOSE:
+		if (c->w)
+			flows_remove(s->a, c->w); /* frees it unless a send is in flight */
+		break;
+	case T_SEND:
+		if (c->stream_out) {
+			grpc_byte_buffer_destroy(c->stream_out);
+			c->stream_out = NULL;
+		}
+		if (c->w)
+			flows_sent(s->a, c->w, ok);
+		break;
+	}
+	call_unref(c);
+}
+
+static void *queue_main(void *arg)
+{
+	struct server *s = arg;
+
+	for (;;) {
+		grpc_event ev = grpc_completion_queue_next(s->cq, gpr_inf_future(GPR_CLOCK_REALTIME),
+							   NULL);
+
+		if (ev.type == GRPC_QUEUE_SHUTDOWN)
+			break;
+		if (ev.type == GRPC_OP_COMPLETE)
+			handle(s, ev.tag, ev.success);
+	}
+	return NULL;
+}
+
+static int mkdir_parents(const char *path)
+{
+	char buf[4096];
+
+	snprintf(buf, sizeof(buf), "%s", path);
+	for (char *p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = 0;
+		if (mkdir(buf, 0755) && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	return 0;
+}
+
+/* unix:PATH: a lock file next to it keeps a second agent from unlinking a live socket. */
+static int add_unix(struct server *s, const char *addr, char *err, size_t len)
+{
+	const char *path = addr + 5;
+	char lock[4200];
+	grpc_server_credentials *creds;
+	int fd, port;
+
+	if (mkdir_parents(path)) {
+		snprintf(err, len, "%s: cannot create its directory: %s", addr, strerror(errno));
+		return -errno;
+	}
+	snprintf(lock, sizeof(lock), "%s.lock", path);
+	fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		snprintf(err, len, "%s: %s", lock, strerror(errno));
+		return -errno;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB)) {
+		snprintf(err, len, "%s: another agent is serving this socket (%s is locked)", addr,
+			 lock);
+		close(fd);
+		return -EBUSY;
+	}
+	creds = grpc_insecure_server_credentials_create();
+	port = grpc_server_add_http2_port(s->srv, addr, creds);
+	grpc_server_credentials_release(creds);
+	if (!port) {
+		snprintf(err, len, "%s: cannot listen", addr);
+		close(fd);
+		return -EADDRINUSE;
+	}
+	s->unix_paths[s->n_unix] = strdup(path);
+	s->lock_fds[s->n_unix++] = fd;
+	return 0;
+}
+
+static int add_tcp(struct server *s, const char *addr, char *err, size_t len)
+{
+	const struct agent_config *cfg = &s->a->cfg;
+	grpc_server_credentials *creds;
+	int port;
+
+	if (cfg->tls_ca && cfg->tls_cert && cfg->tls_key) {
+		char *ca = rpc_read_file(cfg->tls_ca, NULL), *cert = NULL, *key = NULL;
+		grpc_ssl_pem_key_cert_pair pair;
+
+		if (ca)
+			cert = rpc_read_file(cfg->tls_cert, NULL);
+		if (cert)
+			key = rpc_read_file(cfg->tls_key, NULL);
+		if (!key) {
+			snprintf(err, len, "%s: %s", !ca ? cfg->tls_ca : !cert ? cfg->tls_cert
+									: cfg->tls_key,
+				 strerror(errno));
+			free(ca);
+			free(cert);
+			return -EINVAL;
+		}
+		pair.private_key = key;
+		pair.cert_chain = cert;
+		creds = grpc_ssl_server_credentials_create_ex(
+			ca, &pair, 1, GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY,
+			NULL);
+		free(ca);
+		free(cert);
+		free(key);
+		if (!creds) {
+			snprintf(err, len, "%s: TLS credentials refused", addr);
+			return -EINVAL;
+		}
+	} else if (cfg->insecure_tcp) {
+		log_warn("listening on %s without TLS (--insecure-tcp)", addr);
+		creds = grpc_insecure_server_credentials_create();
+	} else {
+		snprintf(err, len,
+			 "%s: TCP needs mTLS (--tls-ca, --tls-cert, --tls-key) or --insecure-tcp",
+			 addr);
+		return -EINVAL;
+	}
+	port = grpc_server_add_http2_port(s->srv, addr, creds);
+	grpc_server_credentials_release(creds);
+	if (!port) {
+		snprintf(err, len, "%s: cannot listen (address in use or invalid)", addr);
+		return -EADDRINUSE;
+	}
+	return 0;
+}
+
+int server_start(struct agent *a, char *err, size_t err_len)
+{
+	grpc_arg args[] = {
+		{.type = GRPC_ARG_INTEGER,
+		 .key = (char *)GRPC_ARG_ALLOW_REUSEPORT,
+		 .value.integer = 0},
+		{.type = GRPC_ARG_INTEGER,
+		 .key = (char *)GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH,
+		 .value.integer = RPC_MAX_MESSAGE},
+		{.type = GRPC_ARG_INTEGER,
+		 .key = (char *)GRPC_ARG_MAX_SEND_MESSAGE_LENGTH,
+		 .value.integer = RPC_MAX_MESSAGE},
+	};
+	grpc_channel_args cargs = {.num_args = 3, .args = args};
+	struct server *s = calloc(1, sizeof(*s));
+	mode_t old_umask;
+	int r = 0;
+
+	if (!s)
+		return -ENOMEM;
+	a->server = s;
+	s->a = a;
+	pthread_mutex_init(&s->lock, NULL);
+	pthread_cond_init(&s->cond, NULL);
+	s->shutdown_tag.kind = T_SHUTDOWN;
+	s->unix_paths = calloc(a->cfg.n_listen + 1, sizeof(char *));
+	s->lock_fds = calloc(a->cfg.n_listen + 1, sizeof(int));
+	s->cq = grpc_completion_queue_create_for_next(NULL);
+	s->srv = grpc_server_create(&cargs, NULL);
+	if (!s->unix_paths || !s->lock_fds)
+		return -ENOMEM;
+	grpc_server_register_completion_queue(s->srv, s->cq, NULL);
+	for (int m = 0; m < M_UNKNOWN; m++)
+		s->registered[m] = grpc_server_register_method(
+			s->srv, method_path[m], NULL, GRPC_SRM_PAYLOAD_READ_INITIAL_BYTE_BUFFER, 0);
+	/* Sockets are created 0600: only root (the operator) talks to the agent. */
+	old_umask = umask(0077);
+	for (size_t i = 0; i < a->cfg.n_listen && !r; i++) {
+		const char *addr = a->cfg.listen[i];
+
+		r = strncmp(addr, "unix:", 5) ? add_tcp(s, addr, err, err_len)
+					       : add_unix(s, addr, err, err_len);
+	}
+	if (!r)
+		grpc_server_start(s->srv);
+	umask(old_umask);
+	if (r)
+		return r;
+	for (size_t i = 0; i < s->n_unix; i++)
+		chmod(s->unix_paths[i], 0600);
+	for (int m = 0; m < M_COUNT; m++)
+		for (int i = 0; i < (m == M_UNKNOWN ? 2 : ARMED); i++)
+			arm(s, (enum method)m);
+	for (int i = 0; i < QUEUE_THREADS; i++) {
+		if (pthread_create(&s->threads[i], NULL, queue_main, s))
+			return -EAGAIN;
+		s->n_threads++;
+	}
+	for (size_t i = 0; i < a->cfg.n_listen; i++)
+		log_info("listening on %s", a->cfg.listen[i]);
+	return 0;
+}
+
+void server_shutdown_begin(struct agent *a)
+{
+	struct server *s = a->server;
+
+	if (!s || !s->srv)
+		return;
+	atomic_store(&s->stopping, true);
+	grpc_server_shutdown_and_notify(s->srv, s->cq, &s->shutdown_tag);
+}
+
+void server_shutdown_finish(struct agent *a)
+{
+	struct server *s = a->server;
+
+	if (!s)
+		return;
+	if (s->srv && s->n_threads) {
+		grpc_server_cancel_all_calls(s->srv);
+		pthread_mutex_lock(&s->lock);
+		while (!s->shutdown_done || atomic_load(&s->live) > 0)
+			pthread_cond_wait(&s->cond, &s->lock);
+		pthread_mutex_unlock(&s->lock);
+	}
+	if (s->cq) {
+		grpc_completion_queue_shutdown(s->cq);
+		if (!s->n_threads)
+			queue_main(s);
+	}
+	for (int i = 0; i < s->n_threads; i++)
+		pthread_join(s->threads[i], NULL);
+	if (s->srv)
+		grpc_server_destroy(s->srv);
+	if (s->cq)
+		grpc_completion_queue_destroy(s->cq);
+	for (size_t i = 0; i < s->n_unix; i++) {
+		char lock[4200];
+
+		unlink(s->unix_paths[i]);
+		snprintf(lock, sizeof(lock), "%s.lock", s->unix_paths[i]);
+		unlink(lock);
+		close(s->lock_fds[i]);
+		free(s->unix_paths[i]);
+	}
+	free(s->unix_paths);
+	free(s->lock_fds);
+	pthread_mutex_destroy(&s->lock);
+	pthread_cond_destroy(&s->cond);
+	free(s);
+	a->server = NULL;
+}

@@ -1,0 +1,374 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * gRPC client plumbing over the C core: channels to unix:PATH or HOST:PORT (mTLS), blocking
+ * unary calls and server streams on a private pluck queue per call, and the protobuf-c
+ * message <-> byte buffer conversions the server uses as well.
+ */
+#include <errno.h>
+#include <stdbool.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <grpc/byte_buffer.h>
+#include <grpc/byte_buffer_reader.h>
+#include <grpc/grpc_security.h>
+#include <grpc/support/time.h>
+
+#include "rpc.h"
+
+grpc_byte_buffer *rpc_pack(const ProtobufCMessage *msg)
+{
+	size_t len = protobuf_c_message_get_packed_size(msg);
+	grpc_slice s = grpc_slice_malloc(len);
+	grpc_byte_buffer *bb;
+
+	protobuf_c_message_pack(msg, GRPC_SLICE_START_PTR(s));
+	bb = grpc_raw_byte_buffer_create(&s, 1);
+	grpc_slice_unref(s);
+	return bb;
+}
+
+ProtobufCMessage *rpc_unpack(const ProtobufCMessageDescriptor *desc, grpc_byte_buffer *bb)
+{
+	grpc_byte_buffer_reader rd;
+	ProtobufCMessage *msg;
+	grpc_slice s;
+
+	if (!bb || !grpc_byte_buffer_reader_init(&rd, bb))
+		return NULL;
+	s = grpc_byte_buffer_reader_readall(&rd);
+	grpc_byte_buffer_reader_destroy(&rd);
+	msg = protobuf_c_message_unpack(desc, NULL, GRPC_SLICE_LENGTH(s), GRPC_SLICE_START_PTR(s));
+	grpc_slice_unref(s);
+	return msg;
+}
+
+char *rpc_read_file(const char *path, size_t *ret_len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	size_t len = 0, cap = 4096;
+	char *buf = NULL, *nbuf;
+	ssize_t n;
+
+	if (fd < 0)
+		return NULL;
+	for (;;) {
+		if (!buf || len + 1 >= cap) {
+			cap *= 2;
+			nbuf = realloc(buf, cap);
+			if (!nbuf)
+				goto err;
+			buf = nbuf;
+		}
+		n = read(fd, buf + len, cap - len - 1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			goto err;
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	close(fd);
+	buf[len] = 0;
+	if (ret_len)
+		*ret_len = len;
+	return buf;
+err:
+	n = errno;
+	free(buf);
+	close(fd);
+	errno = (int)n;
+	return NULL;
+}
+
+const char *rpc_status_name(grpc_status_code code)
+{
+	static const char *const names[] = {
+		"OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED", "NOT_FOUND",
+		"ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION",
+		"ABORTED", "OUT_OF_RANGE", "UNIMPLEMENTED", "INTERNAL", "UNAVAILABLE", "DATA_LOSS",
+		"UNAUTHENTICATED"};
+
+	if ((unsigned)code < sizeof(names) / sizeof(names[0]))
+		return names[code];
+	return "UNKNOWN";
+}
+
+grpc_channel *rpc_channel_open(const char *addr, const struct rpc_tls *tls, char *err,
+			       size_t err_len)
+{
+	grpc_arg args[] = {
+		{.type = GRPC_ARG_INTEGER,
+		 .key = (char *)GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH,
+		 .value.integer = RPC_MAX_MESSAGE},
+		{.type = GRPC_ARG_INTEGER,
+		 .key = (char *)GRPC_ARG_MAX_SEND_MESSAGE_LENGTH,
+		 .value.integer = RPC_MAX_MESSAGE},
+	};
+	grpc_channel_args cargs = {.num_args = 2, .args = args};
+	grpc_channel_credentials *creds;
+	char *ca = NULL, *cert = NULL, *key = NULL;
+	grpc_channel *ch = NULL;
+	bool is_unix = !strncmp(addr, "unix:", 5);
+
+	if (is_unix ? !addr[5] : !strchr(addr, ':')) {
+		snprintf(err, err_len, "%s: not an address (unix:PATH or HOST:PORT)", addr);
+		return NULL;
+	}
+	if (!is_unix && tls && tls->ca) {
+		grpc_ssl_pem_key_cert_pair pair;
+		const char *bad = tls->ca;
+
+		ca = rpc_read_file(tls->ca, NULL);
+		if (ca && tls->cert && tls->key) {
+			bad = tls->cert;
+			cert = rpc_read_file(tls->cert, NULL);
+			bad = tls->key;
+			key = cert ? rpc_read_file(tls->key, NULL) : NULL;
+		}
+		if (!ca || (tls->cert && tls->key && (!cert || !key))) {
+			snprintf(err, err_len, "%s: %s", bad, strerror(errno));
+			goto out;
+		}
+		pair.private_key = key;
+		pair.cert_chain = cert;
+		creds = grpc_ssl_credentials_create_ex(ca, key ? &pair : NULL, NULL, NULL);
+	} else {
+		creds = grpc_insecure_credentials_create();
+	}
+	ch = grpc_channel_create(addr, creds, &cargs);
+	grpc_channel_credentials_release(creds);
+	if (!ch)
+		snprintf(err, err_len, "%s: cannot create a channel", addr);
+out:
+	free(ca);
+	free(cert);
+	free(key);
+	return ch;
+}
+
+void rpc_result_free(struct rpc_result *res)
+{
+	if (!res)
+		return;
+	free(res->details);
+	free(res->errors);
+	res->details = NULL;
+	res->errors = NULL;
+	res->errors_len = 0;
+}
+
+static gpr_timespec deadline_in(int timeout_ms)
+{
+	if (timeout_ms <= 0)
+		return gpr_inf_future(GPR_CLOCK_REALTIME);
+	return gpr_time_add(gpr_now(GPR_CLOCK_REALTIME),
+			    gpr_time_from_millis(timeout_ms, GPR_TIMESPAN));
+}
+
+/* Copies status details and the errors metadata out of the core's buffers. */
+static void take_status(struct rpc_result *res, grpc_status_code status, grpc_slice details,
+			const grpc_metadata_array *trailing)
+{
+	res->status = status;
+	res->details = grpc_slice_to_c_string(details);
+	res->errors = NULL;
+	res->errors_len = 0;
+	for (size_t i = 0; i < trailing->count; i++) {
+		const grpc_metadata *md = &trailing->metadata[i];
+
+		if (grpc_slice_str_cmp(md->key, RPC_ERRORS_MD_KEY))
+			continue;
+		res->errors_len = GRPC_SLICE_LENGTH(md->value);
+		res->errors = malloc(res->errors_len ? res->errors_len : 1);
+		if (res->errors)
+			memcpy(res->errors, GRPC_SLICE_START_PTR(md->value), res->errors_len);
+		else
+			res->errors_len = 0;
+		break;
+	}
+}
+
+static grpc_call *start_call(grpc_channel *ch, grpc_completion_queue *cq, const char *method,
+			     int timeout_ms)
+{
+	grpc_slice m = grpc_slice_from_static_string(method);
+
+	return grpc_channel_create_call(ch, NULL, GRPC_PROPAGATE_DEFAULTS, cq, m, NULL,
+					deadline_in(timeout_ms), NULL);
+}
+
+static void wait_tag(grpc_completion_queue *cq, void *tag)
+{
+	grpc_event ev;
+
+	do
+		ev = grpc_completion_queue_pluck(cq, tag, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+	while (ev.type != GRPC_OP_COMPLETE);
+}
+
+static void destroy_cq(grpc_completion_queue *cq)
+{
+	grpc_completion_queue_shutdown(cq);
+	while (grpc_completion_queue_pluck(cq, NULL, gpr_inf_future(GPR_CLOCK_REALTIME), NULL)
+		       .type != GRPC_QUEUE_SHUTDOWN)
+		;
+	grpc_completion_queue_destroy(cq);
+}
+
+int rpc_unary(grpc_channel *ch, const char *method, const ProtobufCMessage *req,
+	      const ProtobufCMessageDescriptor *resp_desc, int timeout_ms,
+	      ProtobufCMessage **ret_resp, struct rpc_result *res)
+{
+	grpc_completion_queue *cq = grpc_completion_queue_create_for_pluck(NULL);
+	grpc_metadata_array init_md, trailing;
+	grpc_byte_buffer *out = rpc_pack(req), *in = NULL;
+	grpc_status_code status = GRPC_STATUS_UNKNOWN;
+	grpc_slice details = grpc_empty_slice();
+	grpc_call *call;
+	grpc_op ops[6];
+	int r = 0;
+
+	*ret_resp = NULL;
+	memset(res, 0, sizeof(*res));
+	if (!out) {
+		destroy_cq(cq);
+		return -ENOMEM;
+	}
+	grpc_metadata_array_init(&init_md);
+	grpc_metadata_array_init(&trailing);
+	call = start_call(ch, cq, method, timeout_ms);
+	memset(ops, 0, sizeof(ops));
+	ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
+	ops[1].op = GRPC_OP_SEND_MESSAGE;
+	ops[1].data.send_message.send_message = out;
+	ops[2].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
+	ops[3].op = GRPC_OP_RECV_INITIAL_METADATA;
+	ops[3].data.recv_initial_metadata.recv_initial_metadata = &init_md;
+	ops[4].op = GRPC_OP_RECV_MESSAGE;
+	ops[4].data.recv_message.recv_message = &in;
+	ops[5].op = GRPC_OP_RECV_STATUS_ON_CLIENT;
+	ops[5].data.recv_status_on_client.trailing_metadata = &trailing;
+	ops[5].data.recv_status_on_client.status = &status;
+	ops[5].data.recv_status_on_client.status_details = &details;
+	if (grpc_call_start_batch(call, ops, 6, (void *)1, NULL) != GRPC_CALL_OK) {
+		status = GRPC_STATUS_INTERNAL;
+	} else {
+		wait_tag(cq, (void *)1);
+	}
+	take_status(res, status, details, &trailing);
+	if (status == GRPC_STATUS_OK) {
+		*ret_resp = rpc_unpack(resp_desc, in);
+		if (!*ret_resp)
+			r = -EPROTO;
+	}
+	if (in)
+		grpc_byte_buffer_destroy(in);
+	grpc_byte_buffer_destroy(out);
+	grpc_slice_unref(details);
+	grpc_metadata_array_destroy(&init_md);
+	grpc_metadata_array_destroy(&trailing);
+	grpc_call_unref(call);
+	destroy_cq(cq);
+	return r;
+}
+
+struct rpc_stream {
+	grpc_completion_queue *cq;
+	grpc_call *call;
+	grpc_byte_buffer *out;
+	grpc_metadata_array init_md, trailing;
+	grpc_status_code status;
+	grpc_slice details;
+	bool ended;
+};
+
+int rpc_stream_open(grpc_channel *ch, const char *method, const ProtobufCMessage *req,
+		    int timeout_ms, struct rpc_stream **ret)
+{
+	struct rpc_stream *st = calloc(1, sizeof(*st));
+	grpc_op ops[4];
+
+	if (!st)
+		return -ENOMEM;
+	st->out = rpc_pack(req);
+	if (!st->out) {
+		free(st);
+		return -ENOMEM;
+	}
+	st->cq = grpc_completion_queue_create_for_pluck(NULL);
+	grpc_metadata_array_init(&st->init_md);
+	grpc_metadata_array_init(&st->trailing);
+	st->details = grpc_empty_slice();
+	st->status = GRPC_STATUS_UNKNOWN;
+	st->call = start_call(ch, st->cq, method, timeout_ms);
+	memset(ops, 0, sizeof(ops));
+	ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
+	ops[1].op = GRPC_OP_SEND_MESSAGE;
+	ops[1].data.send_message.send_message = st->out;
+	ops[2].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
+	ops[3].op = GRPC_OP_RECV_INITIAL_METADATA;
+	ops[3].data.recv_initial_metadata.recv_initial_metadata = &st->init_md;
+	grpc_call_start_batch(st->call, ops, 4, (void *)1, NULL);
+	memset(ops, 0, sizeof(ops));
+	ops[0].op = GRPC_OP_RECV_STATUS_ON_CLIENT;
+	ops[0].data.recv_status_on_client.trailing_metadata = &st->trailing;
+	ops[0].data.recv_status_on_client.status = &st->status;
+	ops[0].data.recv_status_on_client.status_details = &st->details;
+	grpc_call_start_batch(st->call, ops, 1, (void *)2, NULL);
+	wait_tag(st->cq, (void *)1);
+	*ret = st;
+	return 0;
+}
+
+int rpc_stream_next(struct rpc_stream *st, const ProtobufCMessageDescriptor *desc,
+		    ProtobufCMessage **ret)
+{
+	grpc_byte_buffer *in = NULL;
+	grpc_op op;
+
+	*ret = NULL;
+	if (st->ended)
+		return 0;
+	memset(&op, 0, sizeof(op));
+	op.op = GRPC_OP_RECV_MESSAGE;
+	op.data.recv_message.recv_message = &in;
+	if (grpc_call_start_batch(st->call, &op, 1, (void *)3, NULL) != GRPC_CALL_OK) {
+		st->ended = true;
+		return 0;
+	}
+	wait_tag(st->cq, (void *)3);
+	if (!in) {
+		st->ended = true;
+		return 0;
+	}
+	*ret = rpc_unpack(desc, in);
+	grpc_byte_buffer_destroy(in);
+	return *ret ? 1 : -EPROTO;
+}
+
+void rpc_stream_cancel(struct rpc_stream *st)
+{
+	grpc_call_cancel(st->call, NULL);
+}
+
+void rpc_stream_close(struct rpc_stream *st, struct rpc_result *res)
+{
+	if (!st->ended)
+		grpc_call_cancel(st->call, NULL);
+	wait_tag(st->cq, (void *)2);
+	if (res)
+		take_status(res, st->status, st->details, &st->trailing);
+	grpc_slice_unref(st->details);
+	grpc_metadata_array_destroy(&st->init_md);
+	grpc_metadata_array_destroy(&st->trailing);
+	grpc_byte_buffer_destroy(st->out);
+	grpc_call_unref(st->call);
+	destroy_cq(st->cq);
+	free(st);
+}

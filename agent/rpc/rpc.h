@@ -1,0 +1,86 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * gRPC plumbing shared by iofenced and iofencectl: protobuf-c messages in and out of gRPC
+ * byte buffers, channels to an ADDR (unix:PATH or HOST:PORT, mTLS when a CA is given) and
+ * blocking unary / server-streaming client calls on the gRPC C core.
+ */
+#ifndef IOFENCE_AGENT_RPC_H
+#define IOFENCE_AGENT_RPC_H
+
+#include <stddef.h>
+
+#include <grpc/grpc.h>
+#include <protobuf-c/protobuf-c.h>
+
+#define RPC_METHOD_APPLY "/iofence.v1.Agent/Apply"
+#define RPC_METHOD_GET_STATUS "/iofence.v1.Agent/GetStatus"
+#define RPC_METHOD_GET_POLICY "/iofence.v1.Agent/GetPolicy"
+#define RPC_METHOD_GET_COUNTERS "/iofence.v1.Agent/GetCounters"
+#define RPC_METHOD_WATCH_FLOWS "/iofence.v1.Agent/WatchFlows"
+
+/* Trailing metadata key of an INVALID_ARGUMENT Apply: a serialized ValidationErrors. */
+#define RPC_ERRORS_MD_KEY "iofence-errors-bin"
+
+/* Messages up to this size in both directions (a 100k-rule document is ~10 MB). */
+#define RPC_MAX_MESSAGE (256 << 20)
+
+/* A new byte buffer holding the message; NULL on out of memory. */
+grpc_byte_buffer *rpc_pack(const ProtobufCMessage *msg);
+
+/* The message in a byte buffer (default allocator), or NULL if it does not parse. */
+ProtobufCMessage *rpc_unpack(const ProtobufCMessageDescriptor *desc, grpc_byte_buffer *bb);
+
+/* A whole file, NUL-terminated, malloc'ed; NULL with errno on failure. */
+char *rpc_read_file(const char *path, size_t *ret_len);
+
+/* Client TLS material (file paths); all NULL: plaintext (unix sockets, --insecure-tcp). */
+struct rpc_tls {
+	const char *ca;
+	const char *cert;
+	const char *key;
+};
+
+/*
+ * rpc_channel_open() - a channel to ADDR: "unix:PATH" (plaintext) or "HOST:PORT" (mTLS with
+ * tls->ca/cert/key when tls->ca is set, else plaintext). NULL with a reason in err.
+ */
+grpc_channel *rpc_channel_open(const char *addr, const struct rpc_tls *tls, char *err,
+			       size_t err_len);
+
+/* The outcome of a client call. */
+struct rpc_result {
+	grpc_status_code status;
+	char *details;   /* malloc'ed, may be "" */
+	void *errors;    /* value of RPC_ERRORS_MD_KEY if the server sent it (malloc'ed) */
+	size_t errors_len;
+};
+
+void rpc_result_free(struct rpc_result *res);
+
+/*
+ * rpc_unary() - one blocking unary call. On GRPC_STATUS_OK *ret_resp holds the unpacked
+ * response (free with protobuf_c_message_free_unpacked). timeout_ms 0: no deadline.
+ * Return: 0 when the call completed (see res->status), -EPROTO if the response did not parse,
+ * -ENOMEM.
+ */
+int rpc_unary(grpc_channel *ch, const char *method, const ProtobufCMessage *req,
+	      const ProtobufCMessageDescriptor *resp_desc, int timeout_ms,
+	      ProtobufCMessage **ret_resp, struct rpc_result *res);
+
+/* A server-streaming call. */
+struct rpc_stream;
+
+int rpc_stream_open(grpc_channel *ch, const char *method, const ProtobufCMessage *req,
+		    int timeout_ms, struct rpc_stream **ret);
+/* Next message: 1 with *ret set, 0 at the end of the stream, -EPROTO on garbage. */
+int rpc_stream_next(struct rpc_stream *st, const ProtobufCMessageDescriptor *desc,
+		    ProtobufCMessage **ret);
+/* Cancels the call (from any thread) so that a blocked rpc_stream_next() returns 0. */
+void rpc_stream_cancel(struct rpc_stream *st);
+/* Waits for the status and frees the stream. */
+void rpc_stream_close(struct rpc_stream *st, struct rpc_result *res);
+
+/* A short name of a status code ("UNAVAILABLE"). */
+const char *rpc_status_name(grpc_status_code code);
+
+#endif /* IOFENCE_AGENT_RPC_H */
