@@ -99,6 +99,7 @@ static int rule_to_pb(const struct policy_rule *rule, Iofence__V1__Rule **ret)
 	m->priority = rule->priority;
 	m->has_priority = true;
 	m->protocol = rule->protocol;
+	m->has_protocol = rule->protocol != POLICY_PROTO_ANY;
 	m->line = rule->line;
 	m->cidr = rule->has_cidr ? prefix_to_string(&rule->cidr, false) : strdup("");
 	m->group = dup_or_empty(rule->group);
@@ -422,6 +423,8 @@ static void rule_from_pb(struct pb_ctx *ctx, const Iofence__V1__Rule *m, const c
 	snprintf(field, sizeof(field), "%s.direction", path);
 	if (m->direction == IOFENCE__V1__DIRECTION__DIRECTION_EGRESS)
 		rule->direction = POLICY_EGRESS;
+	else if (m->direction == IOFENCE__V1__DIRECTION__DIRECTION_UNSPECIFIED)
+		pberr(ctx, path, "direction is required (ingress | egress)");
 	else if (m->direction != IOFENCE__V1__DIRECTION__DIRECTION_INGRESS)
 		pberr(ctx, field, "%d is not one of ingress | egress", (int)m->direction);
 	snprintf(field, sizeof(field), "%s.action", path);
@@ -433,7 +436,9 @@ static void rule_from_pb(struct pb_ctx *ctx, const Iofence__V1__Rule *m, const c
 	else if (m->has_priority)
 		rule->priority = (uint16_t)m->priority;
 	snprintf(field, sizeof(field), "%s.protocol", path);
-	if (m->protocol < POLICY_PROTO_ANY || m->protocol > 255)
+	if (!m->has_protocol && m->protocol == 0)
+		rule->protocol = POLICY_PROTO_ANY; /* unset in proto3 */
+	else if (m->protocol < POLICY_PROTO_ANY || m->protocol > 255)
 		pberr(ctx, field,
 		      "\"%d\" is not a protocol (tcp | udp | sctp | icmp | icmpv6 | any | 0..255)",
 		      m->protocol);

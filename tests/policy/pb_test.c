@@ -111,6 +111,7 @@ static void test_unset_message_fields_mean_defaults(void **state)
 	struct policy_document *doc;
 
 	port.lo = 22;
+	rule.direction = IOFENCE__V1__DIRECTION__DIRECTION_INGRESS;
 	rule.protocol = POLICY_PROTO_TCP;
 	rule.n_ports = 1;
 	rule.ports = ports;
@@ -174,6 +175,7 @@ static void test_message_gets_the_same_checks_as_yaml(void **state)
 	p2.lo = 1, p2.hi = 70000;
 	r0.protocol = POLICY_PROTO_TCP;
 	r0.n_ports = 3;
+	/* r0.direction left unset: refused */
 	r0.ports = ports;
 	r0.cidr = "10.1.0.0/8";
 	r0.has_priority = true;
@@ -207,6 +209,7 @@ static void test_message_gets_the_same_checks_as_yaml(void **state)
 	assert_string_equal(
 		text,
 		"<grpc>:0: defaults.mode: 7 is not one of enforce | audit\n"
+		"<grpc>:0: securityGroups[0].rules[0]: direction is required (ingress | egress)\n"
 		"<grpc>:0: securityGroups[0].rules[0].priority: 70000 is out of range 0..65535\n"
 		"<grpc>:0: securityGroups[0].rules[0].ports[0]: \"0\" is not a port (1..65535) or "
 		"range (\"lo-hi\")\n"
