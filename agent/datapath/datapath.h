@@ -29,6 +29,8 @@ struct dp_options {
 	struct iof_failsafe failsafe[IOF_FAILSAFE_MAX]; /* anti-lockout set for the prefilter */
 	size_t n_failsafe;
 	bool xdp_generic;        /* force generic XDP (native is tried first otherwise) */
+	bool force_upgrade;      /* replace pinned programs even if the build is the same (tests;
+				  * also env IOFENCE_DP_FORCE_UPGRADE=1) */
 };
 
 struct datapath;

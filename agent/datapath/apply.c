@@ -1,0 +1,362 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * Enforcing an image: resolve attach ids (ifindexes of the interfaces that exist, stable ids
+ * for cgroups), write the inactive slot, flip it active, then attach hooks to new endpoints
+ * and detach the ones gone. Also the netlink path: an interface appearing or vanishing
+ * between two applies.
+ */
+#include <errno.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <bpf/bpf.h>
+
+#include "dp_internal.h"
+
+static uint32_t active_slot(struct datapath *dp)
+{
+	struct iof_state st;
+	__u32 key = 0;
+
+	if (bpf_map_lookup_elem(dp->fds.state, &key, &st))
+		return 0;
+	return st.active_slot & 1;
+}
+
+static char *dup_or_null(const char *s, bool *oom)
+{
+	char *d;
+
+	if (!s)
+		return NULL;
+	d = strdup(s);
+	if (!d)
+		*oom = true;
+	return d;
+}
+
+static void free_copy(struct dp_endpoint *eps, size_t n_eps, struct dp_prefilter *pfs,
+		      size_t n_pfs)
+{
+	for (size_t i = 0; eps && i < n_eps; i++) {
+		free(eps[i].name);
+		free(eps[i].interface);
+		free(eps[i].cgroup);
+	}
+	free(eps);
+	for (size_t i = 0; pfs && i < n_pfs; i++)
+		free(pfs[i].interface);
+	free(pfs);
+}
+
+/* A cgroup keeps the id of its adopted or earlier attachment; a new one gets the lowest id
+ * in use by nobody. */
+static uint32_t cgroup_endpoint_id(struct datapath *dp, uint64_t cgroup_id,
+				   const struct dp_endpoint *eps, size_t n, const uint64_t *cgids)
+{
+	struct dp_attachment *att = dp_att_find_cgroup(dp, cgroup_id);
+	uint32_t id;
+
+	if (att)
+		return att->cg_id;
+	for (size_t i = 0; i < n; i++)
+		if (eps[i].cg_id && cgids[i] == cgroup_id)
+			return eps[i].cg_id;
+	for (id = 1;; id++) {
+		bool used = false;
+
+		for (size_t i = 0; i < dp->n_atts && !used; i++)
+			used = dp->atts[i].kind == DP_ATT_CG && dp->atts[i].cg_id == id;
+		for (size_t i = 0; i < n && !used; i++)
+			used = eps[i].cg_id == id;
+		if (!used)
+			return id;
+	}
+}
+
+static int resolve(struct datapath *dp, const struct policy_image *img, struct dp_endpoint *eps,
+		   uint64_t *cgids, struct dp_prefilter *pfs, char *err, size_t len)
+{
+	bool oom = false;
+
+	for (size_t i = 0; i < img->n_endpoints; i++) {
+		const struct image_endpoint *ie = &img->endpoints[i];
+		struct dp_endpoint *ep = &eps[i];
+
+		ep->name = dup_or_null(ie->name, &oom);
+		ep->interface = dup_or_null(ie->interface, &oom);
+		ep->cgroup = dup_or_null(ie->cgroup, &oom);
+		ep->profile = ie->profile;
+		ep->index = (uint16_t)i;
+		ep->ifindex = ie->interface ? if_nametoindex(ie->interface) : 0;
+		if (ie->cgroup && dp_cgroup_kernel_id(ie->cgroup, &cgids[i]) == 0)
+			ep->cg_id = cgroup_endpoint_id(dp, cgids[i], eps, i, cgids);
+	}
+	for (size_t i = 0; i < img->n_prefilter; i++) {
+		pfs[i].interface = dup_or_null(img->prefilter[i].interface, &oom);
+		pfs[i].prefix = img->prefilter[i].prefix;
+		pfs[i].ifindex = pfs[i].interface ? if_nametoindex(pfs[i].interface) : 0;
+	}
+	return oom ? dp_err(err, len, -ENOMEM, "out of memory") : 0;
+}
+
+static int write_slot(struct datapath *dp, const struct policy_image *img, uint32_t slot,
+		      const struct dp_endpoint *eps, const struct dp_prefilter *pfs, char *err,
+		      size_t len)
+{
+	uint32_t *ids = calloc(img->n_endpoints + 1, sizeof(*ids));
+	uint32_t *pf_ifindex = calloc(img->n_prefilter + 1, sizeof(*pf_ifindex));
+	int r;
+
+	if (!ids || !pf_ifindex) {
+		r = dp_err(err, len, -ENOMEM, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < img->n_endpoints; i++)
+		ids[i] = eps[i].ifindex ?: (eps[i].cg_id ? IOF_EP_CGROUP_BIT | eps[i].cg_id : 0);
+	for (size_t i = 0; i < img->n_prefilter; i++)
+		pf_ifindex[i] = pfs[i].ifindex;
+	r = dp_slot_clear(&dp->fds, (uint8_t)slot);
+	if (r) {
+		dp_err(err, len, r, "clear slot %u: %s", slot, strerror(-r));
+		goto out;
+	}
+	r = dp_image_write(&dp->fds, img, (uint8_t)slot, ids, pf_ifindex, err, len);
+	/* an endpoint with both an interface and a cgroup has a second entry */
+	for (size_t i = 0; !r && i < img->n_endpoints; i++) {
+		struct iof_endpoint_key k = {.attach_id = IOF_EP_CGROUP_BIT | eps[i].cg_id,
+					     .slot = (__u8)slot};
+		struct iof_endpoint_val v = {.profile = eps[i].profile, .endpoint_index = eps[i].index};
+
+		if (!eps[i].ifindex || !eps[i].cg_id)
+			continue;
+		if (bpf_map_update_elem(dp->fds.endpoints, &k, &v, BPF_NOEXIST))
+			r = dp_err(err, len, -errno, "iof_endpoints: %s", strerror(errno));
+	}
+	if (r)
+		dp_slot_clear(&dp->fds, (uint8_t)slot); /* leave no half image behind */
+out:
+	free(ids);
+	free(pf_ifindex);
+	return r;
+}
+
+/* Hooks for every endpoint and uplink that exists; detach what the image no longer names. */
+static int reconcile(struct datapath *dp, const struct dp_endpoint *eps, size_t n_eps,
+		     const uint64_t *cgids, const struct dp_prefilter *pfs, size_t n_pfs,
+		     char *err, size_t len)
+{
+	int first = 0, r;
+	char msg[256];
+
+	for (size_t i = 0; i < dp->n_atts; i++)
+		dp->atts[i].keep = false;
+	for (size_t i = 0; i < n_eps; i++) {
+		if (eps[i].ifindex) {
+			r = dp_attach_tc(dp, eps[i].interface, eps[i].ifindex, msg, sizeof(msg));
+			if (r && r != -ENODEV && !first)
+				first = dp_err(err, len, r, "endpoint %s: %s", eps[i].name, msg);
+		}
+		if (eps[i].cg_id) {
+			r = dp_attach_cgroup(dp, eps[i].cgroup, cgids[i], eps[i].cg_id, msg,
+					     sizeof(msg));
+			if (r && r != -ENOENT && !first)
+				first = dp_err(err, len, r, "endpoint %s: %s", eps[i].name, msg);
+		}
+	}
+	for (size_t i = 0; i < n_pfs; i++) {
+		struct dp_attachment *att = dp_att_find(dp, DP_ATT_XDP, pfs[i].interface);
+
+		if (!pfs[i].ifindex || (att && att->keep))
+			continue; /* absent, or already handled for an earlier entry */
+		r = dp_attach_xdp(dp, pfs[i].interface, pfs[i].ifindex, msg, sizeof(msg));
+		if (r && r != -ENODEV && !first)
+			first = dp_err(err, len, r, "prefilter %s: %s", pfs[i].interface, msg);
+	}
+	for (size_t i = dp->n_atts; i-- > 0;) {
+		if (dp->atts[i].keep)
+			continue;
+		dp_detach(dp, &dp->atts[i]);
+		dp_att_remove(dp, i);
+	}
+	return first;
+}
+
+int dp_apply(struct datapath *dp, const struct policy_image *img, char *err, size_t err_len)
+{
+	struct dp_endpoint *eps = calloc(img->n_endpoints + 1, sizeof(*eps));
+	struct dp_prefilter *pfs = calloc(img->n_prefilter + 1, sizeof(*pfs));
+	uint64_t *cgids = calloc(img->n_endpoints + 1, sizeof(*cgids));
+	char msg[256];
+	uint32_t slot;
+	int r;
+
+	if (!eps || !pfs || !cgids) {
+		r = dp_err(err, err_len, -ENOMEM, "out of memory");
+		goto out;
+	}
+	r = policy_image_check_capacity(img, msg, sizeof(msg));
+	if (r) {
+		dp_err(err, err_len, r, "%s", msg);
+		goto out;
+	}
+	r = resolve(dp, img, eps, cgids, pfs, err, err_len);
+	if (r)
+		goto out;
+	slot = active_slot(dp) ^ 1;
+	r = write_slot(dp, img, slot, eps, pfs, err, err_len);
+	if (r)
+		goto out;
+	r = dp_slot_activate(dp->fds.state, slot, img->revision);
+	if (r) {
+		dp_err(err, err_len, r, "activate slot %u: %s", slot, strerror(-r));
+		goto out;
+	}
+	dp->revision = img->revision;
+	dp->fill = (struct dp_fill){.remote4 = img->n_remote4,
+				    .remote6 = img->n_remote6,
+				    .policy = img->n_policy};
+	for (size_t i = 0; i < img->n_endpoints; i++)
+		dp->fill.endpoints += !!eps[i].ifindex + !!eps[i].cg_id;
+	for (size_t i = 0; i < img->n_prefilter; i++)
+		dp->fill.prefilter += !!pfs[i].ifindex;
+	dp->fill_valid = true;
+	r = reconcile(dp, eps, img->n_endpoints, cgids, pfs, img->n_prefilter, err, err_len);
+	/* the image is enforced even if a hook failed: keep it for dp_link_changed() */
+	dp_image_copy_free(dp);
+	dp->eps = eps;
+	dp->n_eps = img->n_endpoints;
+	dp->pfs = pfs;
+	dp->n_pfs = img->n_prefilter;
+	eps = NULL;
+	pfs = NULL;
+out:
+	free_copy(eps, img->n_endpoints, pfs, img->n_prefilter);
+	free(cgids);
+	return r;
+}
+
+static int write_prefilter(struct datapath *dp, const struct dp_prefilter *pf, uint32_t slot,
+			   uint32_t ifindex, bool del)
+{
+	__u8 deny = 1;
+	int r;
+
+	if (pf->prefix.family == 4) {
+		struct iof_prefilter4_key k = {.prefixlen = IOF_PREFILTER_PREFIX_BASE + pf->prefix.len,
+					       .slot = (__u8)slot,
+					       .ifindex = ifindex};
+		memcpy(k.addr, pf->prefix.addr, 4);
+		r = del ? bpf_map_delete_elem(dp->fds.prefilter4, &k)
+			: bpf_map_update_elem(dp->fds.prefilter4, &k, &deny, BPF_ANY);
+	} else {
+		struct iof_prefilter6_key k = {.prefixlen = IOF_PREFILTER_PREFIX_BASE + pf->prefix.len,
+					       .slot = (__u8)slot,
+					       .ifindex = ifindex};
+		memcpy(k.addr, pf->prefix.addr, 16);
+		r = del ? bpf_map_delete_elem(dp->fds.prefilter6, &k)
+			: bpf_map_update_elem(dp->fds.prefilter6, &k, &deny, BPF_ANY);
+	}
+	return r && !(del && errno == ENOENT) ? -errno : 0;
+}
+
+static int link_up(struct datapath *dp, const char *ifname, uint32_t ifindex)
+{
+	uint32_t slot = active_slot(dp);
+	bool tc = false, xdp = false;
+	char msg[256];
+	int r;
+
+	for (size_t i = 0; i < dp->n_eps; i++) {
+		struct dp_endpoint *ep = &dp->eps[i];
+		struct iof_endpoint_key k = {.slot = (__u8)slot};
+		struct iof_endpoint_val v = {.profile = ep->profile, .endpoint_index = ep->index};
+
+		if (!ep->interface || strcmp(ep->interface, ifname))
+			continue;
+		if (ep->ifindex && ep->ifindex != ifindex) {
+			k.attach_id = ep->ifindex;
+			bpf_map_delete_elem(dp->fds.endpoints, &k);
+		}
+		k.attach_id = ifindex;
+		if (bpf_map_update_elem(dp->fds.endpoints, &k, &v, BPF_ANY))
+			return -errno;
+		if (!ep->ifindex)
+			dp->fill.endpoints++;
+		ep->ifindex = ifindex;
+		tc = true;
+	}
+	for (size_t i = 0; i < dp->n_pfs; i++) {
+		struct dp_prefilter *pf = &dp->pfs[i];
+
+		if (!pf->interface || strcmp(pf->interface, ifname))
+			continue;
+		if (pf->ifindex && pf->ifindex != ifindex)
+			write_prefilter(dp, pf, slot, pf->ifindex, true);
+		r = write_prefilter(dp, pf, slot, ifindex, false);
+		if (r)
+			return r;
+		if (!pf->ifindex)
+			dp->fill.prefilter++;
+		pf->ifindex = ifindex;
+		xdp = true;
+	}
+	/* entries first, hooks second: no packet meets a hook without its endpoint */
+	if (tc && (r = dp_attach_tc(dp, ifname, ifindex, msg, sizeof(msg))))
+		return r;
+	if (xdp && (r = dp_attach_xdp(dp, ifname, ifindex, msg, sizeof(msg))))
+		return r;
+	return 0;
+}
+
+static void link_down(struct datapath *dp, const char *ifname, uint32_t ifindex)
+{
+	uint32_t slot = active_slot(dp);
+	struct dp_attachment *att;
+
+	for (size_t i = 0; i < dp->n_eps; i++) {
+		struct dp_endpoint *ep = &dp->eps[i];
+		struct iof_endpoint_key k = {.attach_id = ep->ifindex, .slot = (__u8)slot};
+
+		if (!ep->interface || strcmp(ep->interface, ifname) || !ep->ifindex ||
+		    (ifindex && ep->ifindex != ifindex))
+			continue;
+		bpf_map_delete_elem(dp->fds.endpoints, &k);
+		ep->ifindex = 0;
+		dp->fill.endpoints--;
+	}
+	for (size_t i = 0; i < dp->n_pfs; i++) {
+		struct dp_prefilter *pf = &dp->pfs[i];
+
+		if (!pf->interface || strcmp(pf->interface, ifname) || !pf->ifindex ||
+		    (ifindex && pf->ifindex != ifindex))
+			continue;
+		write_prefilter(dp, pf, slot, pf->ifindex, true);
+		pf->ifindex = 0;
+		dp->fill.prefilter--;
+	}
+	for (int kind = DP_ATT_TC; kind <= DP_ATT_XDP; kind++) {
+		att = dp_att_find(dp, (enum dp_att_kind)kind, ifname);
+		if (att && (!ifindex || att->ifindex == ifindex)) {
+			dp_detach(dp, att);
+			dp_att_remove(dp, (size_t)(att - dp->atts));
+		}
+	}
+}
+
+int dp_link_changed(struct datapath *dp, const char *ifname, int ifindex, bool up)
+{
+	if (!ifname)
+		return -EINVAL;
+	if (!up) {
+		link_down(dp, ifname, ifindex > 0 ? (uint32_t)ifindex : 0);
+		return 0;
+	}
+	if (ifindex <= 0)
+		ifindex = (int)if_nametoindex(ifname);
+	if (ifindex <= 0)
+		return -ENODEV;
+	return link_up(dp, ifname, (uint32_t)ifindex);
+}

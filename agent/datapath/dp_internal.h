@@ -1,0 +1,144 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Internals of the datapath library shared by its files: the loaded object, the attachments
+ * (pinned links) and the copy of the current image's endpoints that dp_link_changed() needs.
+ */
+#ifndef IOFENCE_AGENT_DATAPATH_INTERNAL_H
+#define IOFENCE_AGENT_DATAPATH_INTERNAL_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "datapath.h"
+#include "image_write.h"
+
+struct bpf_object;
+struct ring_buffer;
+
+enum dp_prog_id {
+	DP_PROG_TC_FROM_EP = 0, /* tcx ingress of the host-side veth: leaving the workload */
+	DP_PROG_TC_TO_EP,       /* tcx egress of the host-side veth: entering the workload */
+	DP_PROG_XDP_PREFILTER,
+	DP_PROG_CG_CONNECT4,
+	DP_PROG_CG_CONNECT6,
+	DP_PROG_CG_SENDMSG4,
+	DP_PROG_CG_SENDMSG6,
+	DP_PROG_CG_SKB_INGRESS,
+	DP_PROG_CG_SKB_EGRESS,
+	DP_PROG_MAX,
+};
+
+extern const char *const dp_prog_names[DP_PROG_MAX];
+
+/* Hooks of one attachment; the index is the link's pin name under its folder. */
+enum dp_att_kind {
+	DP_ATT_TC = 0,  /* hooks: 0 = ingress (from_ep), 1 = egress (to_ep) */
+	DP_ATT_XDP = 1, /* hook 0 */
+	DP_ATT_CG = 2,  /* hooks: connect4, connect6, sendmsg4, sendmsg6, skb_ingress, skb_egress */
+};
+
+#define DP_CG_HOOKS 6
+#define DP_MAX_HOOKS DP_CG_HOOKS
+
+struct dp_attachment {
+	enum dp_att_kind kind;
+	char *name;          /* interface name, or the decimal cgroup endpoint id */
+	uint32_t ifindex;    /* TC, XDP */
+	uint64_t cgroup_id;  /* CG: kernel cgroup id */
+	uint32_t cg_id;      /* CG: our id (attach id without IOF_EP_CGROUP_BIT) */
+	int link_fd[DP_MAX_HOOKS]; /* -1: none */
+	bool tc_legacy;      /* TC attached with bpf_tc_attach (no links), kernel without tcx */
+	bool keep;           /* mark while reconciling */
+};
+
+/* What dp_link_changed() needs of the current image. */
+struct dp_endpoint {
+	char *name;
+	char *interface; /* NULL if none */
+	char *cgroup;    /* NULL if none */
+	uint32_t profile;
+	uint16_t index;
+	uint32_t ifindex; /* 0: interface absent */
+	uint32_t cg_id;   /* 0: cgroup absent or none */
+};
+
+struct dp_prefilter {
+	char *interface;
+	struct policy_prefix prefix;
+	uint32_t ifindex;
+};
+
+struct datapath {
+	char *pin_dir;
+	bool adopted;
+	bool xdp_generic;
+	struct bpf_object *obj;
+	int prog_fd[DP_PROG_MAX]; /* the programs hooks run (pinned ones unless upgraded) */
+	struct dp_map_fds fds;
+	int cg_ids_fd;            /* iof_cg_ids */
+	struct ring_buffer *events;
+	void (*event_cb)(const struct iof_event *ev, void *ctx);
+	void *event_ctx;
+
+	struct dp_attachment *atts;
+	size_t n_atts, cap_atts;
+
+	struct dp_endpoint *eps;
+	size_t n_eps;
+	struct dp_prefilter *pfs;
+	size_t n_pfs;
+	uint64_t revision;
+	struct dp_fill fill;
+	bool fill_valid;
+};
+
+/* err helper: writes "fmt" into err, returns r. */
+int dp_err(char *err, size_t len, int r, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/* open.c */
+void dp_image_copy_free(struct datapath *dp);
+
+/* bpffs.c */
+int dp_bpffs_prepare(const char *pin_dir, char *err, size_t len);
+int dp_mkdir_p(const char *path, mode_t mode);
+int dp_rm_rf(const char *path);
+int dp_cgroup_kernel_id(const char *path, uint64_t *ret);
+
+/* attach.c */
+struct hook {
+	const char *pin;      /* link pin name (XDP: unused, the pin is links/xdp/<ifname>) */
+	enum dp_prog_id prog;
+	int attach_type;
+};
+#define DP_TC_HANDLE 0x10fe /* legacy tc filter identity (kernels without tcx) */
+#define DP_TC_PRIORITY 1
+extern const char *const dp_kind_dir[];
+const struct hook *dp_hooks_of(enum dp_att_kind kind, size_t *n);
+void dp_att_path(const struct datapath *dp, enum dp_att_kind kind, const char *name, char *buf,
+		 size_t len);
+void dp_hook_path(const struct datapath *dp, const struct dp_attachment *att, size_t h,
+		  char *buf, size_t len);
+struct dp_attachment *dp_att_new(struct datapath *dp, enum dp_att_kind kind, const char *name);
+int dp_write_cg_ids(struct datapath *dp, const struct dp_attachment *att, char *err, size_t len);
+int dp_attach_tc_legacy(struct datapath *dp, struct dp_attachment *att, char *err, size_t len);
+int dp_attach_tc(struct datapath *dp, const char *ifname, uint32_t ifindex, char *err,
+		 size_t len);
+int dp_attach_xdp(struct datapath *dp, const char *ifname, uint32_t ifindex, char *err,
+		  size_t len);
+int dp_attach_cgroup(struct datapath *dp, const char *path, uint64_t cgroup_id, uint32_t cg_id,
+		     char *err, size_t len);
+void dp_detach(struct datapath *dp, struct dp_attachment *att);
+void dp_att_remove(struct datapath *dp, size_t i);
+struct dp_attachment *dp_att_find(struct datapath *dp, enum dp_att_kind kind, const char *name);
+struct dp_attachment *dp_att_find_cgroup(struct datapath *dp, uint64_t cgroup_id);
+/* adopt.c */
+int dp_adopt_links(struct datapath *dp, char *err, size_t len);
+int dp_upgrade_links(struct datapath *dp, const int *old_prog_fd, char *err, size_t len);
+int dp_cleanup_links(const char *pin_dir);
+int dp_tc_legacy_cleanup(void);
+bool dp_link_alive(int link_fd);
+void dp_atts_free(struct datapath *dp);
+
+#endif /* IOFENCE_AGENT_DATAPATH_INTERNAL_H */

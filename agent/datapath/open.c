@@ -1,0 +1,334 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * Opening the datapath: load the BPF object with every map pinned by name under
+ * <pin>/maps (pinned maps are reused, so a restart keeps policy, conntrack and the active
+ * slot), adopt the pinned links, and replace the programs of a different build in every link
+ * at once (bpf_link_update: no packet unjudged). Also close (leave everything enforcing) and
+ * cleanup (detach everything, remove the pins).
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "dp_internal.h"
+
+#ifdef IOFENCE_HAVE_SKEL
+#include "iofence.skel.h"
+#endif
+
+#ifdef IOFENCE_BPF_OBJECT_BUILD
+#define IOFENCE_BPF_OBJECT_DEFAULT IOFENCE_BPF_OBJECT_BUILD
+#else
+#define IOFENCE_BPF_OBJECT_DEFAULT "/usr/lib/iofence/iofence.bpf.o"
+#endif
+
+const char *const dp_prog_names[DP_PROG_MAX] = {
+	"iof_tc_from_ep",    "iof_tc_to_ep",     "iof_xdp_prefilter",
+	"iof_cg_connect4",   "iof_cg_connect6",  "iof_cg_sendmsg4",
+	"iof_cg_sendmsg6",   "iof_cg_skb_ingress", "iof_cg_skb_egress",
+};
+
+#define NS(x) ((uint64_t)(x) * 1000000000ull)
+
+static struct bpf_object *open_object(const char *path, char *err, size_t len)
+{
+	struct bpf_object *obj;
+	const char *env = getenv("IOFENCE_BPF_OBJECT");
+
+	if (!path && env && *env)
+		path = env;
+#ifdef IOFENCE_HAVE_SKEL
+	if (!path) {
+		size_t sz;
+		const void *bytes = iofence__elf_bytes(&sz);
+		DECLARE_LIBBPF_OPTS(bpf_object_open_opts, o, .object_name = "iofence");
+
+		obj = bpf_object__open_mem(bytes, sz, &o);
+		if (!obj)
+			dp_err(err, len, -errno, "open embedded BPF object: %s", strerror(errno));
+		return obj;
+	}
+#endif
+	if (!path)
+		path = IOFENCE_BPF_OBJECT_DEFAULT;
+	obj = bpf_object__open_file(path, NULL);
+	if (!obj)
+		dp_err(err, len, -errno, "open BPF object %s: %s", path, strerror(errno));
+	return obj;
+}
+
+static int map_fd(struct bpf_object *obj, const char *name)
+{
+	struct bpf_map *m = bpf_object__find_map_by_name(obj, name);
+
+	return m ? bpf_map__fd(m) : -1;
+}
+
+static int prog_tag(int fd, unsigned char tag[BPF_TAG_SIZE])
+{
+	struct bpf_prog_info info;
+	__u32 len = sizeof(info);
+
+	memset(&info, 0, sizeof(info));
+	if (bpf_obj_get_info_by_fd(fd, &info, &len))
+		return -errno;
+	memcpy(tag, info.tag, BPF_TAG_SIZE);
+	return 0;
+}
+
+static int load_object(struct datapath *dp, const struct dp_options *opts, char *err, size_t len)
+{
+	struct bpf_map *m;
+	char path[PATH_MAX];
+	int r;
+
+	dp->obj = open_object(opts->bpf_object, err, len);
+	if (!dp->obj)
+		return -errno ?: -EINVAL;
+	bpf_object__for_each_map(m, dp->obj) {
+		if (bpf_map__is_internal(m))
+			continue;
+		snprintf(path, sizeof(path), "%s/maps/%s", dp->pin_dir, bpf_map__name(m));
+		r = bpf_map__set_pin_path(m, path);
+		if (r)
+			return dp_err(err, len, r, "%s: set pin path: %s", bpf_map__name(m),
+				      strerror(-r));
+	}
+	r = bpf_object__load(dp->obj);
+	if (r)
+		return dp_err(err, len, r,
+			      "load BPF object: %s (a pinned map of an incompatible layout needs "
+			      "a cleanup of %s)",
+			      strerror(-r), dp->pin_dir);
+	dp_map_fds_from_object(dp->obj, &dp->fds);
+	dp->cg_ids_fd = map_fd(dp->obj, "iof_cg_ids");
+	if (dp->fds.state < 0 || dp->fds.endpoints < 0 || dp->fds.policy < 0)
+		return dp_err(err, len, -ENOENT, "BPF object lacks iof_state/iof_endpoints/iof_policy");
+	return 0;
+}
+
+/*
+ * Chooses the programs hooks run: the pinned ones when the build is the same (tags equal),
+ * otherwise the new ones, moved into every adopted link before their pins are replaced.
+ */
+static int settle_programs(struct datapath *dp, bool force_upgrade, char *err, size_t len)
+{
+	int old_fd[DP_PROG_MAX], new_fd[DP_PROG_MAX];
+	bool upgrade = force_upgrade;
+	char path[PATH_MAX];
+	int r = 0;
+
+	for (int i = 0; i < DP_PROG_MAX; i++) {
+		struct bpf_program *p = bpf_object__find_program_by_name(dp->obj, dp_prog_names[i]);
+		unsigned char t_old[BPF_TAG_SIZE], t_new[BPF_TAG_SIZE];
+
+		new_fd[i] = p ? bpf_program__fd(p) : -1;
+		snprintf(path, sizeof(path), "%s/progs/%s", dp->pin_dir, dp_prog_names[i]);
+		old_fd[i] = bpf_obj_get(path);
+		if (old_fd[i] < 0) {
+			old_fd[i] = -1;
+			continue;
+		}
+		if (new_fd[i] < 0 || prog_tag(old_fd[i], t_old) || prog_tag(new_fd[i], t_new) ||
+		    memcmp(t_old, t_new, BPF_TAG_SIZE))
+			upgrade = true;
+	}
+	for (int i = 0; i < DP_PROG_MAX; i++)
+		dp->prog_fd[i] = (!upgrade && old_fd[i] >= 0) ? old_fd[i] : new_fd[i];
+	if (upgrade)
+		r = dp_upgrade_links(dp, old_fd, err, len);
+	for (int i = 0; i < DP_PROG_MAX; i++) {
+		bool repin = !r && new_fd[i] >= 0 && (upgrade || old_fd[i] < 0);
+
+		snprintf(path, sizeof(path), "%s/progs/%s", dp->pin_dir, dp_prog_names[i]);
+		if (repin) {
+			unlink(path);
+			if (bpf_obj_pin(new_fd[i], path) && !r)
+				r = dp_err(err, len, -errno, "pin %s: %s", path, strerror(errno));
+		}
+		if (old_fd[i] >= 0 && dp->prog_fd[i] != old_fd[i])
+			close(old_fd[i]);
+	}
+	return r;
+}
+
+static int write_settings(struct datapath *dp, const struct dp_options *opts, char *err,
+			  size_t len)
+{
+	struct iof_config cfg = opts->config;
+	__u32 key = 0;
+	int fd = dp->fds.config;
+
+	if (!cfg.ct_timeout_tcp_ns)
+		cfg.ct_timeout_tcp_ns = NS(6 * 3600);
+	if (!cfg.ct_timeout_tcp_syn_ns)
+		cfg.ct_timeout_tcp_syn_ns = NS(60);
+	if (!cfg.ct_timeout_tcp_closing_ns)
+		cfg.ct_timeout_tcp_closing_ns = NS(10);
+	if (!cfg.ct_timeout_udp_ns)
+		cfg.ct_timeout_udp_ns = NS(60);
+	if (!cfg.ct_timeout_other_ns)
+		cfg.ct_timeout_other_ns = NS(60);
+	if (fd >= 0 && bpf_map_update_elem(fd, &key, &cfg, BPF_ANY))
+		return dp_err(err, len, -errno, "iof_config: %s", strerror(errno));
+	fd = dp->fds.failsafe;
+	if (opts->n_failsafe > IOF_FAILSAFE_MAX)
+		return dp_err(err, len, -E2BIG, "iof_failsafe: %zu entries exceed the capacity of %d",
+			      opts->n_failsafe, IOF_FAILSAFE_MAX);
+	for (key = 0; fd >= 0 && key < IOF_FAILSAFE_MAX; key++) {
+		struct iof_failsafe fs = {0};
+
+		if (key < opts->n_failsafe) {
+			fs = opts->failsafe[key];
+			fs.used = 1;
+		}
+		if (bpf_map_update_elem(fd, &key, &fs, BPF_ANY))
+			return dp_err(err, len, -errno, "iof_failsafe: %s", strerror(errno));
+	}
+	return 0;
+}
+
+static void read_revision(struct datapath *dp)
+{
+	struct iof_state st;
+	__u32 key = 0;
+
+	if (bpf_map_lookup_elem(dp->fds.state, &key, &st) == 0)
+		dp->revision = st.revision[st.active_slot & 1];
+}
+
+static bool env_flag(const char *name)
+{
+	const char *e = getenv(name);
+
+	return e && *e && strcmp(e, "0");
+}
+
+int dp_open(const struct dp_options *opts, struct datapath **ret, char *err, size_t err_len)
+{
+	struct datapath *dp = calloc(1, sizeof(*dp));
+	char path[PATH_MAX];
+	struct stat st;
+	int r;
+
+	*ret = NULL;
+	if (!dp)
+		return dp_err(err, err_len, -ENOMEM, "out of memory");
+	for (int i = 0; i < DP_PROG_MAX; i++)
+		dp->prog_fd[i] = -1;
+	dp->pin_dir = strdup(opts->pin_dir ? opts->pin_dir : DP_DEFAULT_PIN_DIR);
+	dp->xdp_generic = opts->xdp_generic;
+	if (!dp->pin_dir) {
+		r = dp_err(err, err_len, -ENOMEM, "out of memory");
+		goto fail;
+	}
+	r = dp_bpffs_prepare(dp->pin_dir, err, err_len);
+	if (r)
+		goto fail;
+	for (int i = 0; i < 3; i++) {
+		static const char *const sub[] = {"maps", "progs", "links"};
+
+		snprintf(path, sizeof(path), "%s/%s", dp->pin_dir, sub[i]);
+		r = dp_mkdir_p(path, 0700);
+		if (r) {
+			dp_err(err, err_len, r, "create %s: %s", path, strerror(-r));
+			goto fail;
+		}
+	}
+	snprintf(path, sizeof(path), "%s/maps/iof_state", dp->pin_dir);
+	dp->adopted = stat(path, &st) == 0;
+	r = load_object(dp, opts, err, err_len);
+	if (r)
+		goto fail;
+	r = dp_adopt_links(dp, err, err_len);
+	if (r)
+		goto fail;
+	r = settle_programs(dp, opts->force_upgrade || env_flag("IOFENCE_DP_FORCE_UPGRADE"), err,
+			    err_len);
+	if (r)
+		goto fail;
+	r = write_settings(dp, opts, err, err_len);
+	if (r)
+		goto fail;
+	read_revision(dp);
+	*ret = dp;
+	return 0;
+fail:
+	dp_close(dp);
+	return r;
+}
+
+bool dp_adopted(const struct datapath *dp)
+{
+	return dp->adopted;
+}
+
+uint64_t dp_active_revision(const struct datapath *dp)
+{
+	return dp->revision;
+}
+
+static void free_image_copy(struct datapath *dp)
+{
+	for (size_t i = 0; i < dp->n_eps; i++) {
+		free(dp->eps[i].name);
+		free(dp->eps[i].interface);
+		free(dp->eps[i].cgroup);
+	}
+	free(dp->eps);
+	for (size_t i = 0; i < dp->n_pfs; i++)
+		free(dp->pfs[i].interface);
+	free(dp->pfs);
+	dp->eps = NULL;
+	dp->pfs = NULL;
+	dp->n_eps = dp->n_pfs = 0;
+}
+
+void dp_close(struct datapath *dp)
+{
+	if (!dp)
+		return;
+	ring_buffer__free(dp->events);
+	dp_atts_free(dp);
+	for (int i = 0; i < DP_PROG_MAX; i++) {
+		struct bpf_program *p = dp->obj ? bpf_object__find_program_by_name(
+							  dp->obj, dp_prog_names[i])
+						: NULL;
+
+		if (dp->prog_fd[i] >= 0 && (!p || bpf_program__fd(p) != dp->prog_fd[i]))
+			close(dp->prog_fd[i]);
+	}
+	bpf_object__close(dp->obj);
+	free_image_copy(dp);
+	free(dp->pin_dir);
+	free(dp);
+}
+
+void dp_image_copy_free(struct datapath *dp)
+{
+	free_image_copy(dp);
+}
+
+int dp_cleanup(const char *pin_dir, char *err, size_t err_len)
+{
+	struct stat st;
+	int r;
+
+	if (!pin_dir)
+		pin_dir = DP_DEFAULT_PIN_DIR;
+	dp_tc_legacy_cleanup();
+	if (stat(pin_dir, &st) && errno == ENOENT)
+		return 0;
+	dp_cleanup_links(pin_dir);
+	r = dp_rm_rf(pin_dir);
+	if (r)
+		return dp_err(err, err_len, r, "remove %s: %s", pin_dir, strerror(-r));
+	return 0;
+}

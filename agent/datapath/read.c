@@ -1,0 +1,154 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * Reading the datapath for metrics and flow logs: per-CPU counters summed, fill levels of
+ * the active slot, and the verdict event ring buffer. Only map reads: safe from a thread other
+ * than the apply thread.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "dp_internal.h"
+
+static uint32_t active_slot(struct datapath *dp)
+{
+	struct iof_state st;
+	__u32 key = 0;
+
+	if (bpf_map_lookup_elem(dp->fds.state, &key, &st))
+		return 0;
+	return st.active_slot & 1;
+}
+
+static int read_percpu(int fd, __u32 key, struct iof_counter *ret)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	struct iof_counter *vals;
+
+	memset(ret, 0, sizeof(*ret));
+	if (fd < 0)
+		return -ENOENT;
+	if (ncpu < 0)
+		return ncpu;
+	vals = calloc((size_t)ncpu, sizeof(*vals));
+	if (!vals)
+		return -ENOMEM;
+	if (bpf_map_lookup_elem(fd, &key, vals)) {
+		int r = -errno;
+
+		free(vals);
+		return r;
+	}
+	for (int i = 0; i < ncpu; i++) {
+		ret->packets += vals[i].packets;
+		ret->bytes += vals[i].bytes;
+	}
+	free(vals);
+	return 0;
+}
+
+int dp_read_rule_counter(struct datapath *dp, uint32_t rule_id, struct iof_counter *ret)
+{
+	if (rule_id >= IOF_MAX_RULES)
+		return -EINVAL;
+	return read_percpu(dp->fds.rule_counters, active_slot(dp) * IOF_MAX_RULES + rule_id, ret);
+}
+
+int dp_read_endpoint_counter(struct datapath *dp, uint32_t endpoint_index,
+			     enum iof_ep_counter_kind kind, struct iof_counter *ret)
+{
+	__u32 key;
+
+	if (endpoint_index >= IOF_MAX_ENDPOINTS || (unsigned)kind >= IOF_EP_COUNTER_KINDS)
+		return -EINVAL;
+	key = ((active_slot(dp) * IOF_MAX_ENDPOINTS) + endpoint_index) * IOF_EP_COUNTER_KINDS +
+	      (__u32)kind;
+	return read_percpu(dp->fds.ep_counters, key, ret);
+}
+
+int dp_read_drops(struct datapath *dp, enum iof_drop_reason reason, struct iof_counter *ret)
+{
+	if ((unsigned)reason >= IOF_DROP_MAX)
+		return -EINVAL;
+	return read_percpu(dp->fds.drops, (__u32)reason, ret);
+}
+
+/* Entries of one slot (the slot byte follows prefixlen or attach_id at offset 4). */
+static size_t count_slot(int fd, size_t key_size, int slot)
+{
+	unsigned char cur[64], next[64];
+	size_t n = 0;
+	void *prev = NULL;
+
+	if (fd < 0 || key_size > sizeof(cur))
+		return 0;
+	while (bpf_map_get_next_key(fd, prev, next) == 0) {
+		if (slot < 0 || next[4] == slot)
+			n++;
+		memcpy(cur, next, key_size);
+		prev = cur;
+	}
+	return n;
+}
+
+int dp_read_fill(struct datapath *dp, struct dp_fill *ret)
+{
+	int slot = (int)active_slot(dp);
+
+	if (dp->fill_valid) {
+		*ret = dp->fill;
+	} else { /* adopted, nothing applied yet: count the active slot */
+		ret->endpoints = count_slot(dp->fds.endpoints, sizeof(struct iof_endpoint_key), slot);
+		ret->remote4 = count_slot(dp->fds.remote4, sizeof(struct iof_remote4_key), slot);
+		ret->remote6 = count_slot(dp->fds.remote6, sizeof(struct iof_remote6_key), slot);
+		ret->policy = count_slot(dp->fds.policy, sizeof(struct iof_policy_key), slot);
+		ret->prefilter =
+			count_slot(dp->fds.prefilter4, sizeof(struct iof_prefilter4_key), slot) +
+			count_slot(dp->fds.prefilter6, sizeof(struct iof_prefilter6_key), slot);
+	}
+	ret->ct = count_slot(dp->fds.ct, sizeof(struct iof_ct_key), -1);
+	return 0;
+}
+
+static int on_event(void *ctx, void *data, size_t size)
+{
+	struct datapath *dp = ctx;
+
+	if (size >= sizeof(struct iof_event) && dp->event_cb)
+		dp->event_cb(data, dp->event_ctx);
+	return 0;
+}
+
+static int events_open(struct datapath *dp)
+{
+	if (dp->events)
+		return 0;
+	if (dp->fds.events < 0)
+		return -ENOENT;
+	dp->events = ring_buffer__new(dp->fds.events, on_event, dp, NULL);
+	return dp->events ? 0 : -errno;
+}
+
+int dp_events_fd(struct datapath *dp)
+{
+	int r = events_open(dp);
+
+	return r ? r : ring_buffer__epoll_fd(dp->events);
+}
+
+int dp_events_consume(struct datapath *dp, void (*cb)(const struct iof_event *ev, void *ctx),
+		      void *ctx)
+{
+	int r = events_open(dp);
+
+	if (r)
+		return r;
+	dp->event_cb = cb;
+	dp->event_ctx = ctx;
+	r = ring_buffer__consume(dp->events);
+	dp->event_cb = NULL;
+	return r < 0 ? r : 0;
+}
