@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "client.h"
 #include "ctl.h"
 #include "policy/parse.h"
 
@@ -13,6 +14,12 @@ static const struct {
 	const char *help;
 } commands[] = {
 	{"validate", cmd_validate, "validate -f FILE          check a policy offline"},
+	{"apply", cmd_apply,
+	 "apply -f FILE [--agent ADDR]...  push a policy to agents (per-agent result table)"},
+	{"status", cmd_status, "status [--agent ADDR]...       node, revision, endpoints, modules, uptime"},
+	{"get", cmd_get, "get policy|endpoints [--agent ADDR] [-o yaml|json|table]"},
+	{"counters", cmd_counters, "counters [--agent ADDR] [--endpoint NAME] [-o table|json]"},
+	{"flows", cmd_flows, "flows [--agent ADDR] [--follow] [--verdict deny] [-o table|json]"},
 	{"compile", cmd_compile,
 	 "compile -f FILE --node NAME [-o json|stats]   print the node's map image"},
 };
@@ -22,6 +29,9 @@ static void usage(FILE *out)
 	fprintf(out, "usage: iofencectl COMMAND [OPTIONS]\n\ncommands:\n");
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		fprintf(out, "  %s\n", commands[i].help);
+	fprintf(out, "\nADDR: unix:PATH or HOST:PORT (mTLS with --ca --cert --key); default %s\n"
+		     "exit: 0 ok, 1 user error (bad input, refused policy), 2 system error\n",
+		CTL_DEFAULT_AGENT);
 }
 
 int ctl_load_policy(const char *file, struct policy_document **ret)
@@ -48,8 +58,13 @@ int main(int argc, char **argv)
 		return argc < 2 ? CTL_USER_ERROR : CTL_OK;
 	}
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		if (!strcmp(argv[1], commands[i].name))
-			return commands[i].run(argc - 1, argv + 1);
+		if (!strcmp(argv[1], commands[i].name)) {
+			int r = commands[i].run(argc - 1, argv + 1);
+
+			if (ctl_grpc_used)
+				grpc_shutdown_blocking();
+			return r;
+		}
 	fprintf(stderr, "iofencectl: unknown command \"%s\"\n", argv[1]);
 	usage(stderr);
 	return CTL_USER_ERROR;

@@ -223,8 +223,8 @@ int metrics_start(struct agent *a, char *err, size_t err_len)
 	a->metrics = MHD_start_daemon(
 		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG |
 			(ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0),
-		(uint16_t)port, NULL, NULL, handle, a, MHD_OPTION_SOCK_ADDR, &ss,
-		MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_END);
+		(uint16_t)port, NULL, NULL, handle, a, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+		MHD_OPTION_SOCK_ADDR, &ss, MHD_OPTION_END);
 	if (!a->metrics) {
 		snprintf(err, err_len, "metrics: cannot listen on %s", addr);
 		return -EADDRINUSE;

@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * iofencectl's agent-facing commands: common options (--agent, --ca/--cert/--key,
+ * --timeout, -o), connections and the mapping of gRPC status codes to exit codes.
+ */
+#ifndef IOFENCE_CTL_CLIENT_H
+#define IOFENCE_CTL_CLIENT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <iofence/v1/agent.pb-c.h>
+
+#include "agent/rpc/rpc.h"
+
+#define CTL_DEFAULT_AGENT "unix:/run/iofence/iofenced.sock"
+
+/* Options a command accepts (bit mask). */
+enum {
+	OPT_F_FILE = 1 << 0,
+	OPT_F_MULTI = 1 << 1, /* --agent repeatable */
+	OPT_F_ENDPOINT = 1 << 2,
+	OPT_F_VERDICT = 1 << 3,
+	OPT_F_FOLLOW = 1 << 4,
+	OPT_F_REVISION = 1 << 5,
+	OPT_F_OUTPUT = 1 << 6,
+	OPT_F_POSITIONAL = 1 << 7, /* one word: get policy|endpoints */
+};
+
+struct ctl_opts {
+	const char *cmd;
+	const char **agents;
+	size_t n_agents;
+	struct rpc_tls tls;
+	int timeout_ms;
+	const char *output;
+	const char *file;
+	const char *endpoint;
+	const char *verdict;
+	const char *positional;
+	bool follow;
+	uint64_t revision;
+	double duration; /* flows without --follow: seconds to listen */
+};
+
+/* Parses argv; returns -1 on success (continue) or an exit code (usage error, --help). */
+int ctl_parse(int argc, char **argv, const char *cmd, unsigned accepted, const char *usage,
+	      struct ctl_opts *o);
+void ctl_opts_free(struct ctl_opts *o);
+
+/* A channel to one agent; prints the reason and returns NULL on failure. */
+grpc_channel *ctl_connect(const struct ctl_opts *o, const char *agent);
+
+/* Exit code for a failed call: 1 for refusals of the input, 2 for everything else. */
+int ctl_exit_for(grpc_status_code code);
+/* Prints "iofencectl CMD: AGENT: STATUS: details" on stderr; returns ctl_exit_for(). */
+int ctl_report(const struct ctl_opts *o, const char *agent, const struct rpc_result *res,
+	       int local_err);
+
+void json_str(FILE *f, const char *s);
+/* Seconds as "1h2m3s". */
+void fmt_duration(uint64_t sec, char *buf, size_t len);
+
+/* Flag the grpc library as used (main shuts it down). */
+extern bool ctl_grpc_used;
+
+int cmd_apply(int argc, char **argv);
+int cmd_status(int argc, char **argv);
+int cmd_get(int argc, char **argv);
+int cmd_counters(int argc, char **argv);
+int cmd_flows(int argc, char **argv);
+
+#endif /* IOFENCE_CTL_CLIENT_H */
