@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The new-flow verdict, exactly as policy_image_lookup() (policy/image.c) models it: endpoint
- * lookup, remote LPM for the class, policy LPM for {profile, dir, class, proto, dport} and,
- * unless that verdict is IOF_F_FINAL and the class is not already IOF_CLASS_ANY, the policy
+ * lookup, remote LPM {slot, profile, address} for the class, policy LPM for {profile, dir,
+ * class, proto, dport} and, unless that verdict is IOF_F_FINAL and the class is not already IOF_CLASS_ANY, the policy
  * LPM again for IOF_CLASS_ANY; the lower rank wins. Never more than four lookups.
  */
 #ifndef IOFENCE_BPF_VERDICT_H
@@ -35,17 +35,21 @@ static __always_inline int iof_view_read(struct iof_view *v)
 	return 0;
 }
 
-static __always_inline __u32 iof_remote_class(__u8 slot, __u8 family, const __u8 *remote)
+/* The remote's class among the profile's selectors (classes are per profile). */
+static __always_inline __u32 iof_remote_class(__u8 slot, __u32 profile, __u8 family,
+					      const __u8 *remote)
 {
 	struct iof_remote_val *rv;
 
 	if (family == 4) {
-		struct iof_remote4_key k = {.prefixlen = IOF_REMOTE_PREFIX_BASE + 32, .slot = slot};
+		struct iof_remote4_key k = {.prefixlen = IOF_REMOTE_PREFIX_BASE + 32, .slot = slot,
+					    .profile = profile};
 
 		__builtin_memcpy(k.addr, remote, 4);
 		rv = bpf_map_lookup_elem(&iof_remote4, &k);
 	} else {
-		struct iof_remote6_key k = {.prefixlen = IOF_REMOTE_PREFIX_BASE + 128, .slot = slot};
+		struct iof_remote6_key k = {.prefixlen = IOF_REMOTE_PREFIX_BASE + 128, .slot = slot,
+					    .profile = profile};
 
 		__builtin_memcpy(k.addr, remote, 16);
 		rv = bpf_map_lookup_elem(&iof_remote6, &k);
@@ -83,7 +87,7 @@ static __always_inline int iof_judge(__u8 slot, __u32 attach_id, __u8 dir, __u8 
 	};
 
 	d->endpoint_index = ep->endpoint_index;
-	pk.remote_class = iof_remote_class(slot, family, remote);
+	pk.remote_class = iof_remote_class(slot, ep->profile, family, remote);
 	v = bpf_map_lookup_elem(&iof_policy, &pk);
 	if (!v)
 		return -1;

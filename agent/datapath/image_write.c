@@ -1,0 +1,334 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * Map image writer (image_write.h): batched updates of one A/B slot, slot clearing, and the
+ * atomic flip of iof_state.active_slot through the mmapped array.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "bpf/datapath_maps.h"
+#include "image_write.h"
+
+#define BATCH 65536
+#ifndef ENOTSUPP
+#define ENOTSUPP 524 /* kernel-internal "operation not supported" */
+#endif
+#define SLOT_OFFSET 4 /* every slotted key: __u32 prefixlen or attach_id, then __u8 slot */
+
+static void set_err(char *err, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err || !len)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, len, fmt, ap);
+	va_end(ap);
+}
+
+int dp_map_fds_from_object(struct bpf_object *obj, struct dp_map_fds *fds)
+{
+	static const struct {
+		const char *name;
+		size_t off;
+	} maps[] = {
+#define M(f) {"iof_" #f, offsetof(struct dp_map_fds, f)}
+		M(state), M(endpoints), M(remote4), M(remote6), M(policy), M(ct),
+		M(rule_counters), M(ep_counters), M(drops), M(events), M(events_lost),
+		M(prefilter4), M(prefilter6), M(failsafe), M(config),
+#undef M
+	};
+	int missing = 0;
+
+	for (size_t i = 0; i < sizeof(maps) / sizeof(maps[0]); i++) {
+		int fd = bpf_object__find_map_fd_by_name(obj, maps[i].name);
+
+		*(int *)((char *)fds + maps[i].off) = fd < 0 ? -1 : fd;
+		missing |= fd < 0;
+	}
+	return missing ? -ENOENT : 0;
+}
+
+/* Updates n entries (keys and values packed) in batches; one by one if batches fail. */
+static int update_many(int fd, const void *keys, size_t key_size, const void *vals,
+		       size_t val_size, size_t n)
+{
+	LIBBPF_OPTS(bpf_map_batch_opts, opts, .elem_flags = BPF_ANY);
+	const char *k = keys, *v = vals;
+	size_t done = 0;
+
+	while (done < n) {
+		__u32 count = (__u32)(n - done < BATCH ? n - done : BATCH);
+		int err = bpf_map_update_batch(fd, k + done * key_size, v + done * val_size, &count,
+					       &opts);
+
+		if (err == -EINVAL || err == -ENOTSUPP || err == -EOPNOTSUPP) {
+			for (size_t i = done; i < n; i++)
+				if (bpf_map_update_elem(fd, k + i * key_size, v + i * val_size, BPF_ANY))
+					return -errno;
+			return 0;
+		}
+		if (err)
+			return err;
+		done += count;
+	}
+	return 0;
+}
+
+/*
+ * Image entries are {key, val} structs; the maps want keys and values in separate arrays
+ * with the slot set in each key.
+ */
+static int write_entries(int fd, const void *entries, size_t entry_size, size_t key_size,
+			 size_t val_off, size_t val_size, size_t n, uint8_t slot)
+{
+	char *keys = malloc(n * key_size + 1), *vals = malloc(n * val_size + 1);
+	int err;
+
+	if (!keys || !vals) {
+		free(keys);
+		free(vals);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const char *e = (const char *)entries + i * entry_size;
+
+		memcpy(keys + i * key_size, e, key_size);
+		keys[i * key_size + SLOT_OFFSET] = (char)slot;
+		memcpy(vals + i * val_size, e + val_off, val_size);
+	}
+	err = update_many(fd, keys, key_size, vals, val_size, n);
+	free(keys);
+	free(vals);
+	return err;
+}
+
+#define WRITE_IMAGE_MAP(fd, arr, n, type)                                                  \
+	write_entries(fd, arr, sizeof(type), sizeof(((type *)0)->key), offsetof(type, val),  \
+		      sizeof(((type *)0)->val), n, slot)
+
+static int write_endpoints(int fd, const struct policy_image *img, uint8_t slot,
+			   const uint32_t *attach_ids)
+{
+	struct iof_endpoint_key *keys = calloc(img->n_endpoints + 1, sizeof(*keys));
+	struct iof_endpoint_val *vals = calloc(img->n_endpoints + 1, sizeof(*vals));
+	size_t n = 0;
+	int err;
+
+	if (!keys || !vals) {
+		err = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; attach_ids && i < img->n_endpoints; i++) {
+		if (!attach_ids[i])
+			continue;
+		keys[n].attach_id = attach_ids[i];
+		keys[n].slot = slot;
+		vals[n].profile = img->endpoints[i].profile;
+		vals[n].endpoint_index = (uint16_t)i;
+		n++;
+	}
+	err = update_many(fd, keys, sizeof(*keys), vals, sizeof(*vals), n);
+out:
+	free(keys);
+	free(vals);
+	return err;
+}
+
+static int write_prefilter(const struct dp_map_fds *fds, const struct policy_image *img,
+			   uint8_t slot, const uint32_t *ifindex)
+{
+	const uint8_t deny = 1;
+
+	for (size_t i = 0; ifindex && i < img->n_prefilter; i++) {
+		const struct policy_prefix *p = &img->prefilter[i].prefix;
+		int fd = p->family == 4 ? fds->prefilter4 : fds->prefilter6;
+
+		if (!ifindex[i])
+			continue;
+		if (p->family == 4) {
+			struct iof_prefilter4_key k = {.prefixlen = IOF_PREFILTER_PREFIX_BASE + p->len,
+						       .slot = slot, .ifindex = ifindex[i]};
+
+			memcpy(k.addr, p->addr, 4);
+			if (bpf_map_update_elem(fd, &k, &deny, BPF_ANY))
+				return -errno;
+		} else {
+			struct iof_prefilter6_key k = {.prefixlen = IOF_PREFILTER_PREFIX_BASE + p->len,
+						       .slot = slot, .ifindex = ifindex[i]};
+
+			memcpy(k.addr, p->addr, 16);
+			if (bpf_map_update_elem(fd, &k, &deny, BPF_ANY))
+				return -errno;
+		}
+	}
+	return 0;
+}
+
+int dp_image_write(const struct dp_map_fds *fds, const struct policy_image *img, uint8_t slot,
+		   const uint32_t *attach_ids, const uint32_t *prefilter_ifindex, char *err,
+		   size_t err_len)
+{
+	const char *map;
+	int ret;
+
+	if (slot >= IOF_SLOTS) {
+		set_err(err, err_len, "slot %u: only %u slots", slot, IOF_SLOTS);
+		return -EINVAL;
+	}
+	map = "iof_remote4";
+	ret = WRITE_IMAGE_MAP(fds->remote4, img->remote4, img->n_remote4, struct image_remote4);
+	if (!ret) {
+		map = "iof_remote6";
+		ret = WRITE_IMAGE_MAP(fds->remote6, img->remote6, img->n_remote6,
+				      struct image_remote6);
+	}
+	if (!ret) {
+		map = "iof_policy";
+		ret = WRITE_IMAGE_MAP(fds->policy, img->policy, img->n_policy, struct image_policy);
+	}
+	if (!ret) {
+		map = "iof_prefilter";
+		ret = write_prefilter(fds, img, slot, prefilter_ifindex);
+	}
+	if (!ret) { /* last: an endpoint entry makes the slot's entries reachable */
+		map = "iof_endpoints";
+		ret = write_endpoints(fds->endpoints, img, slot, attach_ids);
+	}
+	if (ret)
+		set_err(err, err_len, "%s: writing slot %u: %s", map, slot, strerror(-ret));
+	return ret;
+}
+
+/* Collects the keys of one slot (key byte SLOT_OFFSET == slot) and deletes them. */
+static int clear_map(int fd, size_t key_size, uint8_t slot)
+{
+	size_t cap = 4096, n = 0;
+	char *keys = malloc(cap * key_size), *prev = NULL, *cur = malloc(key_size);
+	int err = 0;
+
+	if (!keys || !cur) {
+		err = -ENOMEM;
+		goto out;
+	}
+	while (!bpf_map_get_next_key(fd, prev, cur)) {
+		if ((uint8_t)cur[SLOT_OFFSET] == slot) {
+			if (n == cap) {
+				char *grown = realloc(keys, 2 * cap * key_size);
+
+				if (!grown) {
+					err = -ENOMEM;
+					goto out;
+				}
+				keys = grown;
+				cap *= 2;
+			}
+			memcpy(keys + n * key_size, cur, key_size);
+			n++;
+		}
+		if (!prev && !(prev = malloc(key_size))) {
+			err = -ENOMEM;
+			goto out;
+		}
+		memcpy(prev, cur, key_size);
+	}
+	if (errno != ENOENT) {
+		err = -errno;
+		goto out;
+	}
+	for (size_t done = 0; done < n;) {
+		LIBBPF_OPTS(bpf_map_batch_opts, opts);
+		__u32 count = (__u32)(n - done < BATCH ? n - done : BATCH);
+
+		if (bpf_map_delete_batch(fd, keys + done * key_size, &count, &opts)) {
+			for (; done < n; done++) /* no batch support: one by one */
+				if (bpf_map_delete_elem(fd, keys + done * key_size) &&
+				    errno != ENOENT) {
+					err = -errno;
+					goto out;
+				}
+			break;
+		}
+		done += count;
+	}
+out:
+	free(keys);
+	free(prev);
+	free(cur);
+	return err;
+}
+
+/* Zeroes elements [first, first + n) of a per-CPU array of struct iof_counter. */
+static int zero_counters(int fd, uint32_t first, uint32_t n)
+{
+	int cpus = libbpf_num_possible_cpus();
+	size_t val_size = (size_t)(cpus > 0 ? cpus : 1) * sizeof(struct iof_counter);
+	uint32_t chunk = 4096;
+	uint32_t *keys = malloc(chunk * sizeof(*keys));
+	void *zeros = calloc(chunk, val_size);
+	int err = 0;
+
+	if (!keys || !zeros) {
+		err = -ENOMEM;
+		goto out;
+	}
+	for (uint32_t done = 0; done < n && !err; done += chunk) {
+		__u32 count = n - done < chunk ? n - done : chunk;
+
+		for (uint32_t i = 0; i < count; i++)
+			keys[i] = first + done + i;
+		err = update_many(fd, keys, sizeof(*keys), zeros, val_size, count);
+	}
+out:
+	free(keys);
+	free(zeros);
+	return err;
+}
+
+int dp_slot_clear(const struct dp_map_fds *fds, uint8_t slot)
+{
+	int err;
+
+	if (slot >= IOF_SLOTS)
+		return -EINVAL;
+	if ((err = clear_map(fds->endpoints, sizeof(struct iof_endpoint_key), slot)) ||
+	    (err = clear_map(fds->remote4, sizeof(struct iof_remote4_key), slot)) ||
+	    (err = clear_map(fds->remote6, sizeof(struct iof_remote6_key), slot)) ||
+	    (err = clear_map(fds->policy, sizeof(struct iof_policy_key), slot)) ||
+	    (err = clear_map(fds->prefilter4, sizeof(struct iof_prefilter4_key), slot)) ||
+	    (err = clear_map(fds->prefilter6, sizeof(struct iof_prefilter6_key), slot)))
+		return err;
+	if (fds->rule_counters >= 0 &&
+	    (err = zero_counters(fds->rule_counters, slot * IOF_MAX_RULES, IOF_MAX_RULES)))
+		return err;
+	if (fds->ep_counters >= 0)
+		err = zero_counters(fds->ep_counters,
+				    slot * IOF_MAX_ENDPOINTS * IOF_EP_COUNTER_KINDS,
+				    IOF_MAX_ENDPOINTS * IOF_EP_COUNTER_KINDS);
+	return err;
+}
+
+int dp_slot_activate(int state_fd, uint8_t slot, uint64_t revision)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	struct iof_state *st;
+
+	if (slot >= IOF_SLOTS)
+		return -EINVAL;
+	st = mmap(NULL, (size_t)page, PROT_READ | PROT_WRITE, MAP_SHARED, state_fd, 0);
+	if (st == MAP_FAILED)
+		return -errno;
+	__atomic_store_n(&st->revision[slot], revision, __ATOMIC_RELAXED);
+	/* release: a reader that sees the new slot sees its revision */
+	__atomic_store_n(&st->active_slot, (uint32_t)slot, __ATOMIC_RELEASE);
+	munmap(st, (size_t)page);
+	return 0;
+}

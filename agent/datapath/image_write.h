@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Writing map images into one A/B slot of the policy maps, clearing a slot, and flipping the
+ * active slot. The loader (dp_apply) calls these; the BPF tests and benchmarks use them
+ * directly on an unattached skeleton. Functions return 0 or -errno.
+ */
+#ifndef IOFENCE_AGENT_DATAPATH_IMAGE_WRITE_H
+#define IOFENCE_AGENT_DATAPATH_IMAGE_WRITE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "policy/image.h"
+
+struct bpf_object;
+
+/* File descriptors of the datapath maps, by name (bpf/datapath_maps.h); -1 if absent. */
+struct dp_map_fds {
+	int state, endpoints, remote4, remote6, policy;
+	int ct, rule_counters, ep_counters, drops, events, events_lost;
+	int prefilter4, prefilter6, failsafe, config;
+};
+
+/* Fills fds from a loaded object's maps (missing maps: -1). Return 0 or -ENOENT. */
+int dp_map_fds_from_object(struct bpf_object *obj, struct dp_map_fds *fds);
+
+/**
+ * dp_image_write() - write img into slot of the policy maps: one iof_endpoints entry per
+ * image endpoint with a non-zero attach id (attach_ids[i] for img->endpoints[i]), the remote
+ * tries, the policy trie and the prefilter entries whose prefilter_ifindex is non-zero. The
+ * slot must be empty (dp_slot_clear) and must not be the active one. Batched: millions of
+ * entries take seconds at most. attach_ids and prefilter_ifindex may be NULL (none).
+ *
+ * Return: 0, or -errno with the map and the cause in err.
+ */
+int dp_image_write(const struct dp_map_fds *fds, const struct policy_image *img, uint8_t slot,
+		   const uint32_t *attach_ids, const uint32_t *prefilter_ifindex, char *err,
+		   size_t err_len);
+
+/*
+ * dp_slot_clear() - delete every key of slot from every slotted map (iof_endpoints, the
+ * remote, policy and prefilter tries) and zero the slot's rule and endpoint counters.
+ */
+int dp_slot_clear(const struct dp_map_fds *fds, uint8_t slot);
+
+/*
+ * dp_slot_activate() - make slot the active one: revision[slot] is written first, then
+ * active_slot with one aligned 32-bit store (release) through the mmapped iof_state, so a
+ * packet that reads the new slot also reads its revision.
+ */
+int dp_slot_activate(int state_fd, uint8_t slot, uint64_t revision);
+
+#endif /* IOFENCE_AGENT_DATAPATH_IMAGE_WRITE_H */
