@@ -88,15 +88,29 @@ int iof_cg_sendmsg6(struct bpf_sock_addr *ctx)
 	return sock6(ctx);
 }
 
-static __always_inline int cg_skb_enforce(struct __sk_buff *skb, __u8 dir)
+/* Global functions, verified once each (see tc.bpf.c). */
+__noinline int iof_cg_parse(struct __sk_buff *skb, struct iof_pkt *p)
 {
-	void *data = (void *)(long)skb->data;
-	void *end = (void *)(long)skb->data_end;
+	if (!p)
+		return IOF_PARSE_MALFORMED;
+	return iof_parse_l3((void *)(long)skb->data, (void *)(long)skb->data_end, skb->protocol,
+			    p);
+}
+
+__noinline int iof_cg_judge(struct iof_pkt *p, __u32 attach_id, __u32 dir, __u32 len)
+{
+	if (!p)
+		return 0;
+	return iof_enforce(p, attach_id, (__u8)dir, len);
+}
+
+static __always_inline int cg_skb_verdict(struct __sk_buff *skb, __u8 dir)
+{
 	struct iof_pkt p = {};
 	__u32 attach_id = cg_attach_id();
 	int r;
 
-	r = iof_parse_l3(data, end, skb->protocol, &p);
+	r = iof_cg_parse(skb, &p);
 	if (r == IOF_PARSE_PASS)
 		return 1;
 	if (r != IOF_PARSE_OK) {
@@ -107,7 +121,16 @@ static __always_inline int cg_skb_enforce(struct __sk_buff *skb, __u8 dir)
 		iof_count_drop(IOF_DROP_UNKNOWN_EP, skb->len);
 		return 0;
 	}
-	return iof_enforce(&p, attach_id, dir, skb->len);
+	return iof_cg_judge(&p, attach_id, dir, skb->len);
+}
+
+/* cgroup_skb must return 0 or 1, provably: hide the value from the optimizer, then map it. */
+static __always_inline int cg_skb_enforce(struct __sk_buff *skb, __u8 dir)
+{
+	int pass = cg_skb_verdict(skb, dir);
+
+	asm volatile("" : "+r"(pass));
+	return pass ? 1 : 0;
 }
 
 SEC("cgroup_skb/ingress")

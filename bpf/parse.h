@@ -166,6 +166,12 @@ static __always_inline int iof_parse_l4(void *l4, void *end, struct iof_pkt *p)
 		if ((void *)(th + 1) > end)
 			return IOF_PARSE_MALFORMED;
 		p->tcp_flags = ((__u8 *)th)[13];
+	} else if (p->proto == IPPROTO_UDP) {
+		if (l4 + sizeof(struct udphdr) > end)
+			return IOF_PARSE_MALFORMED;
+	} else if (p->proto == IPPROTO_SCTP) {
+		if (l4 + 12 > end) /* common header: ports, verification tag, checksum */
+			return IOF_PARSE_MALFORMED;
 	}
 	if (iof_parse_ports(l4, end, p->family, p->proto, &p->sport, &p->dport, &p->is_echo))
 		return IOF_PARSE_MALFORMED;

@@ -13,27 +13,40 @@
 /* Headers beyond the linear area are pulled in, up to this many bytes. */
 #define IOF_PULL_LEN 256
 
+/*
+ * Parsing and judging are global functions: the verifier checks each once, whatever path led
+ * to the call, instead of every combination of parse outcome and verdict path.
+ */
+__noinline int iof_tc_parse(struct __sk_buff *skb, struct iof_pkt *p)
+{
+	if (!p)
+		return IOF_PARSE_MALFORMED;
+	return iof_parse_eth((void *)(long)skb->data, (void *)(long)skb->data_end, p);
+}
+
+__noinline int iof_tc_judge(struct iof_pkt *p, __u32 attach_id, __u32 dir, __u32 len)
+{
+	if (!p)
+		return 0;
+	return iof_enforce(p, attach_id, (__u8)dir, len);
+}
+
 static __always_inline int tc_enforce(struct __sk_buff *skb, __u8 dir)
 {
 	struct iof_pkt p = {};
-	void *data = (void *)(long)skb->data;
-	void *end = (void *)(long)skb->data_end;
 	__u32 want = skb->len < IOF_PULL_LEN ? skb->len : IOF_PULL_LEN;
 	int r;
 
-	if (end - data < want) {
+	if ((long)skb->data_end - (long)skb->data < want)
 		bpf_skb_pull_data(skb, want);
-		data = (void *)(long)skb->data;
-		end = (void *)(long)skb->data_end;
-	}
-	r = iof_parse_eth(data, end, &p);
+	r = iof_tc_parse(skb, &p);
 	if (r == IOF_PARSE_PASS)
 		return TC_ACT_OK;
 	if (r != IOF_PARSE_OK) {
 		iof_count_drop(IOF_DROP_MALFORMED, skb->len);
 		return TC_ACT_SHOT;
 	}
-	return iof_enforce(&p, skb->ifindex, dir, skb->len) ? TC_ACT_OK : TC_ACT_SHOT;
+	return iof_tc_judge(&p, skb->ifindex, dir, skb->len) ? TC_ACT_OK : TC_ACT_SHOT;
 }
 
 SEC("tc")
