@@ -183,7 +183,7 @@ int harness_run_tc(struct harness *h, int prog_fd, int ifindex, const void *pkt,
 
 int harness_run_xdp(struct harness *h, int ifindex, const void *pkt, size_t len)
 {
-	struct xdp_md ctx = {.ingress_ifindex = (uint32_t)ifindex};
+	struct xdp_md ctx = {.data_end = (uint32_t)len, .ingress_ifindex = (uint32_t)ifindex};
 	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = pkt, .data_size_in = (uint32_t)len,
 		    .ctx_in = &ctx, .ctx_size_in = sizeof(ctx), .repeat = 1);
 	int err = bpf_prog_test_run_opts(bpf_program__fd(h->skel->progs.iof_xdp_prefilter), &opts);

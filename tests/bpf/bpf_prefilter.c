@@ -1,0 +1,76 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * The XDP prefilter through BPF_PROG_TEST_RUN: sources in the node's deny-list are dropped
+ * and counted on the listed uplink only; the failsafe set (tcp/22 here) passes even from a
+ * denied prefix; other sources, other interfaces and non-IP frames pass.
+ */
+#include <arpa/inet.h>
+#include <string.h>
+
+#include <bpf/bpf.h>
+#include <linux/bpf.h>
+
+#include "harness.h"
+
+static const char *policy =
+	"securityGroups: []\n"
+	"endpoints:\n"
+	"  - {name: web-1, node: node-a, interface: iof0, addresses: [10.0.0.5]}\n"
+	"prefilter:\n"
+	"  - node: node-a\n"
+	"    interfaces: [iof15]\n"
+	"    deny: [198.51.100.0/24, \"2001:db8:bad::/48\"]\n";
+
+static struct harness h;
+
+static int xdp(const char *src, const char *dst, uint8_t proto, uint16_t dport, int iface)
+{
+	struct pkt_spec s = {.proto = proto, .sport = 40000, .dport = dport, .tcp_flags = 2};
+	uint8_t buf[512];
+
+	pkt_addr(&s, src, dst);
+	return harness_run_xdp(&h, h.ifindex[iface], buf, pkt_build(&s, buf));
+}
+
+int main(void)
+{
+	struct iof_failsafe fs4 = {.used = 1, .proto = 6, .port = htons(22), .family = 4};
+	struct iof_failsafe fs6 = {.used = 1, .proto = 6, .port = htons(22), .family = 6,
+				   .prefix_len = 32};
+	struct policy_document *doc = NULL;
+	struct policy_image *img = NULL;
+	uint32_t k0 = 0, k1 = 1;
+	uint64_t d0;
+	bool ok = true;
+
+	harness_open(&h);
+	inet_pton(AF_INET6, "2001:db8::", fs6.addr);
+	if (harness_apply_yaml(&h, policy, &doc, &img) ||
+	    bpf_map_update_elem(h.fds.failsafe, &k0, &fs4, BPF_ANY) ||
+	    bpf_map_update_elem(h.fds.failsafe, &k1, &fs6, BPF_ANY))
+		return 1;
+	d0 = harness_drops(&h, IOF_DROP_PREFILTER).packets;
+	ok &= ASSERT_EQ(xdp("198.51.100.7", "10.0.0.5", 6, 80, 15), XDP_DROP, "denied source");
+	ok &= ASSERT_EQ(xdp("198.51.100.7", "10.0.0.5", 17, 53, 15), XDP_DROP, "denied source, udp");
+	ok &= ASSERT_EQ(harness_drops(&h, IOF_DROP_PREFILTER).packets - d0, 2, "counted");
+	ok &= ASSERT_EQ(xdp("198.51.100.7", "10.0.0.5", 6, 22, 15), XDP_PASS,
+			"failsafe tcp/22 from a denied prefix");
+	ok &= ASSERT_EQ(xdp("198.51.100.7", "10.0.0.5", 17, 22, 15), XDP_DROP,
+			"udp/22 is not in the failsafe set");
+	ok &= ASSERT_EQ(xdp("198.51.101.7", "10.0.0.5", 6, 80, 15), XDP_PASS, "other source");
+	ok &= ASSERT_EQ(xdp("198.51.100.7", "10.0.0.5", 6, 80, 14), XDP_PASS,
+			"interface without a deny-list");
+	ok &= ASSERT_EQ(xdp("2001:db8:bad::1", "fd00::5", 6, 443, 15), XDP_DROP, "denied IPv6");
+	ok &= ASSERT_EQ(xdp("2001:db8:bad::1", "fd00::5", 6, 22, 15), XDP_PASS,
+			"IPv6 failsafe (2001:db8::/32 tcp/22)");
+	ok &= ASSERT_EQ(xdp("2001:db8:bae::1", "fd00::5", 6, 443, 15), XDP_PASS, "other IPv6");
+	uint8_t arp[42] = {0};
+
+	arp[12] = 8, arp[13] = 6;
+	ok &= ASSERT_EQ(harness_run_xdp(&h, h.ifindex[15], arp, sizeof(arp)), XDP_PASS, "ARP");
+	printf("bpf_prefilter: %s\n", ok ? "ok" : "FAILED");
+	policy_image_free(img);
+	policy_document_free(doc);
+	harness_close(&h);
+	return ok ? 0 : 1;
+}
