@@ -65,7 +65,7 @@ enum iof_ct_state {
 };
 
 struct iof_ct_val {
-	__u64 last_seen_ns;  /* bpf_ktime_get_ns() */
+	__u64 last_seen_ns;  /* bpf_ktime_get_coarse_ns() (CLOCK_MONOTONIC_COARSE) */
 	__u64 revision;      /* revision that admitted (or last re-checked) the flow */
 	__u32 rule_id;       /* rule that admitted it; IOF_RULE_NONE: default */
 	__u16 endpoint_index;

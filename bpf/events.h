@@ -71,7 +71,7 @@ static __always_inline void iof_event_emit(const struct iof_config *cfg, __u64 n
 		iof_events_lost_inc(IOF_EVLOST_RINGBUF);
 		return;
 	}
-	ev->ts_ns = now;
+	ev->ts_ns = bpf_ktime_get_ns(); /* precise for the record; now is coarse */
 	ev->revision = info->revision;
 	ev->attach_id = k->attach_id;
 	ev->rule_id = info->rule_id;

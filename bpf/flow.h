@@ -230,7 +230,7 @@ static __always_inline int iof_enforce(struct iof_pkt *p, __u32 attach_id, __u8 
 
 	f.key.attach_id = attach_id;
 	f.cfg = bpf_map_lookup_elem(&iof_config, &zero);
-	f.now = bpf_ktime_get_ns();
+	f.now = bpf_ktime_get_coarse_ns(); /* timeouts need no better than a tick */
 	if (iof_view_read(&f.view))
 		return 0;
 	if (p->frag == IOF_FRAG_NONFIRST)
