@@ -9,6 +9,8 @@
  *   iof_endpoints     HASH iof_endpoint_key -> iof_endpoint_val   (policy_maps.h)
  *   iof_remote4/6     LPM_TRIE                                    (policy_maps.h)
  *   iof_policy        LPM_TRIE                                    (policy_maps.h)
+ *   iof_remote4_host  HASH iof_remote4_host_key -> iof_remote_val (see below)
+ *   iof_remote6_host  HASH iof_remote6_host_key -> iof_remote_val
  *   iof_ct            LRU_HASH iof_ct_key -> iof_ct_val
  *   iof_rule_counters PERCPU_ARRAY[IOF_SLOTS * IOF_MAX_RULES] of iof_counter
  *   iof_ep_counters   PERCPU_ARRAY[IOF_SLOTS * IOF_MAX_ENDPOINTS * IOF_EP_COUNTER_KINDS]
@@ -44,6 +46,28 @@
 #include "policy_maps.h"
 
 #define IOF_CT_MAX 262144
+
+/*
+ * Host-address cache of the remote tries: every iof_remote4/6 entry of full length (/32,
+ * /128: group members, host CIDRs) is also written here by dp_image_write. The program tries
+ * it before the LPM trie: for an address that has a full-length entry the trie's longest match
+ * is that entry, so a hit gives exactly the trie's class, at hash cost whatever the trie's
+ * size; a miss falls back to the trie. Empty maps are correct too (always the trie).
+ * The slot is at byte 4, as in every slotted key.
+ */
+struct iof_remote4_host_key {
+	__u32 profile;
+	__u8 slot;
+	__u8 pad[3];
+	__u8 addr[4];
+};
+
+struct iof_remote6_host_key {
+	__u32 profile;
+	__u8 slot;
+	__u8 pad[3];
+	__u8 addr[16];
+};
 
 /* Conntrack, from the endpoint's point of view: one entry per endpoint hook and flow. */
 struct iof_ct_key {
@@ -199,6 +223,8 @@ struct iof_config {
 /* Tests and benchmarks: never insert into iof_ct, so every packet takes the new-flow path. */
 #define IOF_CFG_BENCH_NO_CT_INSERT 0x02
 
+_Static_assert(sizeof(struct iof_remote4_host_key) == 12, "iof_remote4_host_key layout");
+_Static_assert(sizeof(struct iof_remote6_host_key) == 24, "iof_remote6_host_key layout");
 _Static_assert(sizeof(struct iof_ct_key) == 44, "iof_ct_key layout");
 _Static_assert(sizeof(struct iof_ct_val) == 32, "iof_ct_val layout");
 _Static_assert(sizeof(struct iof_event) == 80, "iof_event layout");

@@ -51,6 +51,22 @@ struct {
 } iof_remote6 __weak SEC(".maps");
 
 struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC); /* memory as used, like the tries */
+	__uint(max_entries, IOF_SLOTS * IOF_MAX_REMOTE_ENTRIES);
+	__type(key, struct iof_remote4_host_key);
+	__type(value, struct iof_remote_val);
+} iof_remote4_host __weak SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, IOF_SLOTS * IOF_MAX_REMOTE_ENTRIES);
+	__type(key, struct iof_remote6_host_key);
+	__type(value, struct iof_remote_val);
+} iof_remote6_host __weak SEC(".maps");
+
+struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(max_entries, IOF_SLOTS * IOF_MAX_POLICY_ENTRIES);

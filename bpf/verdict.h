@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The new-flow verdict, exactly as policy_image_lookup() (policy/image.c) models it: endpoint
- * lookup, remote LPM {slot, profile, address} for the class, policy LPM for {profile, dir,
- * class, proto, dport} and, unless that verdict is IOF_F_FINAL and the class is not already IOF_CLASS_ANY, the policy
- * LPM again for IOF_CLASS_ANY; the lower rank wins. Never more than four lookups.
+ * lookup, remote class {slot, profile, address} (host cache, else LPM), policy LPM for
+ * {profile, dir, class, proto, dport} and, unless that verdict is IOF_F_FINAL or the class is
+ * IOF_CLASS_ANY already, the policy LPM again for IOF_CLASS_ANY; the lower rank wins.
+ * At most five lookups, whatever the rule count.
  */
 #ifndef IOFENCE_BPF_VERDICT_H
 #define IOFENCE_BPF_VERDICT_H
@@ -35,22 +36,35 @@ static __always_inline int iof_view_read(struct iof_view *v)
 	return 0;
 }
 
-/* The remote's class among the profile's selectors (classes are per profile). */
+/*
+ * The remote's class among the profile's selectors (classes are per profile): the host cache
+ * first (exact for addresses with a full-length entry), then the trie.
+ */
 static __always_inline __u32 iof_remote_class(__u8 slot, __u32 profile, __u8 family,
 					      const __u8 *remote)
 {
 	struct iof_remote_val *rv;
 
 	if (family == 4) {
+		struct iof_remote4_host_key hk = {.profile = profile, .slot = slot};
 		struct iof_remote4_key k = {.prefixlen = IOF_REMOTE_PREFIX_BASE + 32, .slot = slot,
 					    .profile = profile};
 
+		__builtin_memcpy(hk.addr, remote, 4);
+		rv = bpf_map_lookup_elem(&iof_remote4_host, &hk);
+		if (rv)
+			return rv->remote_class;
 		__builtin_memcpy(k.addr, remote, 4);
 		rv = bpf_map_lookup_elem(&iof_remote4, &k);
 	} else {
+		struct iof_remote6_host_key hk = {.profile = profile, .slot = slot};
 		struct iof_remote6_key k = {.prefixlen = IOF_REMOTE_PREFIX_BASE + 128, .slot = slot,
 					    .profile = profile};
 
+		__builtin_memcpy(hk.addr, remote, 16);
+		rv = bpf_map_lookup_elem(&iof_remote6_host, &hk);
+		if (rv)
+			return rv->remote_class;
 		__builtin_memcpy(k.addr, remote, 16);
 		rv = bpf_map_lookup_elem(&iof_remote6, &k);
 	}

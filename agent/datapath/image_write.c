@@ -41,7 +41,8 @@ int dp_map_fds_from_object(struct bpf_object *obj, struct dp_map_fds *fds)
 		size_t off;
 	} maps[] = {
 #define M(f) {"iof_" #f, offsetof(struct dp_map_fds, f)}
-		M(state), M(endpoints), M(remote4), M(remote6), M(policy), M(ct),
+		M(state), M(endpoints), M(remote4), M(remote6), M(policy), M(remote4_host),
+		M(remote6_host), M(ct),
 		M(rule_counters), M(ep_counters), M(drops), M(events), M(events_lost),
 		M(prefilter4), M(prefilter6), M(failsafe), M(config),
 #undef M
@@ -114,6 +115,50 @@ static int write_entries(int fd, const void *entries, size_t entry_size, size_t 
 #define WRITE_IMAGE_MAP(fd, arr, n, type)                                                  \
 	write_entries(fd, arr, sizeof(type), sizeof(((type *)0)->key), offsetof(type, val),  \
 		      sizeof(((type *)0)->val), n, slot)
+
+/* The host cache: full-length remote entries again, keyed for an exact-match hash. */
+static int write_remote_hosts(const struct dp_map_fds *fds, const struct policy_image *img,
+			      uint8_t slot)
+{
+	size_t n4 = 0, n6 = 0;
+	struct iof_remote4_host_key *k4 = calloc(img->n_remote4 + 1, sizeof(*k4));
+	struct iof_remote6_host_key *k6 = calloc(img->n_remote6 + 1, sizeof(*k6));
+	struct iof_remote_val *v4 = calloc(img->n_remote4 + 1, sizeof(*v4));
+	struct iof_remote_val *v6 = calloc(img->n_remote6 + 1, sizeof(*v6));
+	int err = -ENOMEM;
+
+	if (!k4 || !k6 || !v4 || !v6)
+		goto out;
+	for (size_t i = 0; i < img->n_remote4; i++) {
+		const struct image_remote4 *r = &img->remote4[i];
+
+		if (r->key.prefixlen != IOF_REMOTE_PREFIX_BASE + 32)
+			continue;
+		k4[n4].profile = r->key.profile;
+		k4[n4].slot = slot;
+		memcpy(k4[n4].addr, r->key.addr, 4);
+		v4[n4++] = r->val;
+	}
+	for (size_t i = 0; i < img->n_remote6; i++) {
+		const struct image_remote6 *r = &img->remote6[i];
+
+		if (r->key.prefixlen != IOF_REMOTE_PREFIX_BASE + 128)
+			continue;
+		k6[n6].profile = r->key.profile;
+		k6[n6].slot = slot;
+		memcpy(k6[n6].addr, r->key.addr, 16);
+		v6[n6++] = r->val;
+	}
+	err = update_many(fds->remote4_host, k4, sizeof(*k4), v4, sizeof(*v4), n4);
+	if (!err)
+		err = update_many(fds->remote6_host, k6, sizeof(*k6), v6, sizeof(*v6), n6);
+out:
+	free(k4);
+	free(k6);
+	free(v4);
+	free(v6);
+	return err;
+}
 
 static int write_endpoints(int fd, const struct policy_image *img, uint8_t slot,
 			   const uint32_t *attach_ids)
@@ -190,6 +235,10 @@ int dp_image_write(const struct dp_map_fds *fds, const struct policy_image *img,
 		map = "iof_remote6";
 		ret = WRITE_IMAGE_MAP(fds->remote6, img->remote6, img->n_remote6,
 				      struct image_remote6);
+	}
+	if (!ret) {
+		map = "iof_remote_host";
+		ret = write_remote_hosts(fds, img, slot);
 	}
 	if (!ret) {
 		map = "iof_policy";
@@ -302,6 +351,8 @@ int dp_slot_clear(const struct dp_map_fds *fds, uint8_t slot)
 	if ((err = clear_map(fds->endpoints, sizeof(struct iof_endpoint_key), slot)) ||
 	    (err = clear_map(fds->remote4, sizeof(struct iof_remote4_key), slot)) ||
 	    (err = clear_map(fds->remote6, sizeof(struct iof_remote6_key), slot)) ||
+	    (err = clear_map(fds->remote4_host, sizeof(struct iof_remote4_host_key), slot)) ||
+	    (err = clear_map(fds->remote6_host, sizeof(struct iof_remote6_host_key), slot)) ||
 	    (err = clear_map(fds->policy, sizeof(struct iof_policy_key), slot)) ||
 	    (err = clear_map(fds->prefilter4, sizeof(struct iof_prefilter4_key), slot)) ||
 	    (err = clear_map(fds->prefilter6, sizeof(struct iof_prefilter6_key), slot)))

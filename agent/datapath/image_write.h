@@ -17,6 +17,7 @@ struct bpf_object;
 /* File descriptors of the datapath maps, by name (bpf/datapath_maps.h); -1 if absent. */
 struct dp_map_fds {
 	int state, endpoints, remote4, remote6, policy;
+	int remote4_host, remote6_host; /* host cache of the remote tries (datapath_maps.h) */
 	int ct, rule_counters, ep_counters, drops, events, events_lost;
 	int prefilter4, prefilter6, failsafe, config;
 };
@@ -27,7 +28,7 @@ int dp_map_fds_from_object(struct bpf_object *obj, struct dp_map_fds *fds);
 /**
  * dp_image_write() - write img into slot of the policy maps: one iof_endpoints entry per
  * image endpoint with a non-zero attach id (attach_ids[i] for img->endpoints[i]), the remote
- * tries, the policy trie and the prefilter entries whose prefilter_ifindex is non-zero. The
+ * tries and their host cache (full-length entries), the policy trie and the prefilter entries whose prefilter_ifindex is non-zero. The
  * slot must be empty (dp_slot_clear) and must not be the active one. Batched: millions of
  * entries take seconds at most. attach_ids and prefilter_ifindex may be NULL (none).
  *
@@ -39,7 +40,7 @@ int dp_image_write(const struct dp_map_fds *fds, const struct policy_image *img,
 
 /*
  * dp_slot_clear() - delete every key of slot from every slotted map (iof_endpoints, the
- * remote, policy and prefilter tries) and zero the slot's rule and endpoint counters.
+ * remote, policy and prefilter tries, the remote host cache) and zero the slot's rule and endpoint counters.
  */
 int dp_slot_clear(const struct dp_map_fds *fds, uint8_t slot);
 
