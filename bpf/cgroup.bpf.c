@@ -26,8 +26,7 @@ static __always_inline __u32 cg_attach_id(void)
 }
 
 /* A socket call towards remote:port: 1 to allow, 0 for EPERM. */
-static __always_inline int sock_judge(__u8 family, const __u8 *remote, __u32 proto,
-				      __u32 user_port)
+static __always_inline int sock_judge(__u8 family, const __u8 *remote, __u32 proto, __u32 user_port)
 {
 	__u32 attach_id = cg_attach_id();
 	struct iof_decision d = {.rule_id = IOF_RULE_NONE, .endpoint_index = 0xffff};
@@ -93,8 +92,7 @@ __noinline int iof_cg_parse(struct __sk_buff *skb, struct iof_pkt *p)
 {
 	if (!p)
 		return IOF_PARSE_MALFORMED;
-	return iof_parse_l3((void *)(long)skb->data, (void *)(long)skb->data_end, skb->protocol,
-			    p);
+	return iof_parse_l3((void *)(long)skb->data, (void *)(long)skb->data_end, skb->protocol, p);
 }
 
 __noinline int iof_cg_judge(struct iof_pkt *p, __u32 attach_id, __u32 dir, __u32 len)

@@ -30,7 +30,8 @@ static __always_inline void iof_count_ep(__u8 slot, __u16 ep_index, __u32 kind, 
 {
 	if (ep_index < IOF_MAX_ENDPOINTS)
 		iof_count(&iof_ep_counters,
-			  ((__u32)slot * IOF_MAX_ENDPOINTS + ep_index) * IOF_EP_COUNTER_KINDS + kind,
+			  ((__u32)slot * IOF_MAX_ENDPOINTS + ep_index) * IOF_EP_COUNTER_KINDS +
+			      kind,
 			  len);
 }
 

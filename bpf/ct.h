@@ -53,8 +53,7 @@ static __always_inline __u64 iof_cfg_or(__u64 v, __u64 dflt)
 	return v ? v : dflt;
 }
 
-static __always_inline __u64 iof_ct_timeout(const struct iof_config *cfg, __u8 proto,
-					    __u8 state)
+static __always_inline __u64 iof_ct_timeout(const struct iof_config *cfg, __u8 proto, __u8 state)
 {
 	struct iof_config none = {};
 
@@ -72,8 +71,8 @@ static __always_inline __u64 iof_ct_timeout(const struct iof_config *cfg, __u8 p
 	return iof_cfg_or(cfg->ct_timeout_other_ns, IOF_CT_DEFAULT_OTHER_NS);
 }
 
-static __always_inline int iof_ct_expired(const struct iof_config *cfg,
-					  const struct iof_ct_val *ct, __u8 proto, __u64 now)
+static __always_inline int iof_ct_expired(const struct iof_config *cfg, const struct iof_ct_val *ct,
+					  __u8 proto, __u64 now)
 {
 	return now - ct->last_seen_ns > iof_ct_timeout(cfg, proto, ct->state);
 }

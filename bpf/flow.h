@@ -28,13 +28,13 @@ static __always_inline void iof_drop_event(struct iof_flow *f, const struct iof_
 					   __u16 ep_index, __u8 flags)
 {
 	struct iof_event_info info = {
-		.revision = f->view.revision,
-		.rule_id = rule_id,
-		.endpoint_index = ep_index,
-		.dir = f->dir,
-		.action = IOF_ACT_DENY,
-		.reason = reason,
-		.flags = flags,
+	    .revision = f->view.revision,
+	    .rule_id = rule_id,
+	    .endpoint_index = ep_index,
+	    .dir = f->dir,
+	    .action = IOF_ACT_DENY,
+	    .reason = reason,
+	    .flags = flags,
 	};
 
 	iof_count_drop(reason, f->len);
@@ -67,12 +67,12 @@ static __always_inline int iof_apply(struct iof_flow *f, const struct iof_ct_key
 	}
 	if (f->cfg && (f->cfg->flags & IOF_CFG_EVENT_ALLOWS)) {
 		struct iof_event_info info = {
-			.revision = f->view.revision,
-			.rule_id = d->rule_id,
-			.endpoint_index = d->endpoint_index,
-			.dir = f->dir,
-			.action = IOF_ACT_ALLOW,
-			.flags = flags,
+		    .revision = f->view.revision,
+		    .rule_id = d->rule_id,
+		    .endpoint_index = d->endpoint_index,
+		    .dir = f->dir,
+		    .action = IOF_ACT_ALLOW,
+		    .flags = flags,
 		};
 
 		iof_event_emit(f->cfg, f->now, k, &info, f->len);
@@ -152,13 +152,13 @@ static __always_inline void iof_ct_insert(struct iof_flow *f, const struct iof_c
 					  const struct iof_decision *d, __u8 tcp_flags, __u8 flags)
 {
 	struct iof_ct_val v = {
-		.last_seen_ns = f->now,
-		.revision = f->view.revision,
-		.rule_id = d->rule_id,
-		.endpoint_index = d->endpoint_index,
-		.dir = f->dir,
-		.audit = d->action != IOF_ACT_ALLOW,
-		.flags = flags,
+	    .last_seen_ns = f->now,
+	    .revision = f->view.revision,
+	    .rule_id = d->rule_id,
+	    .endpoint_index = d->endpoint_index,
+	    .dir = f->dir,
+	    .audit = d->action != IOF_ACT_ALLOW,
+	    .flags = flags,
 	};
 
 	if (f->cfg && (f->cfg->flags & IOF_CFG_BENCH_NO_CT_INSERT))
@@ -175,8 +175,8 @@ static __always_inline void iof_frag_companion(struct iof_flow *f, const struct 
 					       __u32 rule_id, __u16 ep_index)
 {
 	struct iof_ct_key fk = *k;
-	struct iof_decision d = {.action = IOF_ACT_ALLOW, .rule_id = rule_id,
-				 .endpoint_index = ep_index};
+	struct iof_decision d = {
+	    .action = IOF_ACT_ALLOW, .rule_id = rule_id, .endpoint_index = ep_index};
 
 	if (!k->local_port && !k->remote_port)
 		return; /* the flow's own entry serves */
@@ -190,8 +190,8 @@ static __always_inline int iof_nonfirst_fragment(struct iof_flow *f, struct iof_
 {
 	struct iof_ct_val *ct;
 
-	iof_ct_key_make(&f->key, f->key.attach_id, f->dir, p->family, p->proto, p->saddr,
-			p->daddr, 0, 0, 0);
+	iof_ct_key_make(&f->key, f->key.attach_id, f->dir, p->family, p->proto, p->saddr, p->daddr,
+			0, 0, 0);
 	ct = iof_ct_find(f, &f->key);
 	if (ct)
 		return iof_ct_hit(f, &f->key, ct, 0);
@@ -240,8 +240,8 @@ static __always_inline int iof_enforce(struct iof_pkt *p, __u32 attach_id, __u8 
 		if (r >= 0)
 			return r;
 	}
-	iof_ct_key_make(&f.key, attach_id, dir, p->family, p->proto, p->saddr, p->daddr,
-			p->sport, p->dport, p->is_echo);
+	iof_ct_key_make(&f.key, attach_id, dir, p->family, p->proto, p->saddr, p->daddr, p->sport,
+			p->dport, p->is_echo);
 	ct = iof_ct_find(&f, &f.key);
 	if (ct && ct->state == IOF_CT_CLOSED && (p->tcp_flags & IOF_TCP_SYN) &&
 	    !(p->tcp_flags & IOF_TCP_ACK)) {

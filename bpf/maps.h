@@ -29,7 +29,7 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, IOF_SLOTS * IOF_MAX_ENDPOINTS);
+	__uint(max_entries, IOF_SLOTS *IOF_MAX_ENDPOINTS);
 	__type(key, struct iof_endpoint_key);
 	__type(value, struct iof_endpoint_val);
 } iof_endpoints __weak SEC(".maps");
@@ -37,7 +37,7 @@ struct {
 struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__uint(max_entries, IOF_SLOTS * IOF_MAX_REMOTE_ENTRIES);
+	__uint(max_entries, IOF_SLOTS *IOF_MAX_REMOTE_ENTRIES);
 	__type(key, struct iof_remote4_key);
 	__type(value, struct iof_remote_val);
 } iof_remote4 __weak SEC(".maps");
@@ -45,7 +45,7 @@ struct {
 struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__uint(max_entries, IOF_SLOTS * IOF_MAX_REMOTE_ENTRIES);
+	__uint(max_entries, IOF_SLOTS *IOF_MAX_REMOTE_ENTRIES);
 	__type(key, struct iof_remote6_key);
 	__type(value, struct iof_remote_val);
 } iof_remote6 __weak SEC(".maps");
@@ -53,7 +53,7 @@ struct {
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(map_flags, BPF_F_NO_PREALLOC); /* memory as used, like the tries */
-	__uint(max_entries, IOF_SLOTS * IOF_MAX_REMOTE_ENTRIES);
+	__uint(max_entries, IOF_SLOTS *IOF_MAX_REMOTE_ENTRIES);
 	__type(key, struct iof_remote4_host_key);
 	__type(value, struct iof_remote_val);
 } iof_remote4_host __weak SEC(".maps");
@@ -61,7 +61,7 @@ struct {
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__uint(max_entries, IOF_SLOTS * IOF_MAX_REMOTE_ENTRIES);
+	__uint(max_entries, IOF_SLOTS *IOF_MAX_REMOTE_ENTRIES);
 	__type(key, struct iof_remote6_host_key);
 	__type(value, struct iof_remote_val);
 } iof_remote6_host __weak SEC(".maps");
@@ -69,7 +69,7 @@ struct {
 struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__uint(max_entries, IOF_SLOTS * IOF_MAX_POLICY_ENTRIES);
+	__uint(max_entries, IOF_SLOTS *IOF_MAX_POLICY_ENTRIES);
 	__type(key, struct iof_policy_key);
 	__type(value, struct iof_policy_val);
 } iof_policy __weak SEC(".maps");
@@ -83,14 +83,14 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, IOF_SLOTS * IOF_MAX_RULES);
+	__uint(max_entries, IOF_SLOTS *IOF_MAX_RULES);
 	__type(key, __u32);
 	__type(value, struct iof_counter);
 } iof_rule_counters __weak SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, IOF_SLOTS * IOF_MAX_ENDPOINTS * IOF_EP_COUNTER_KINDS);
+	__uint(max_entries, IOF_SLOTS *IOF_MAX_ENDPOINTS *IOF_EP_COUNTER_KINDS);
 	__type(key, __u32);
 	__type(value, struct iof_counter);
 } iof_ep_counters __weak SEC(".maps");
@@ -124,7 +124,7 @@ struct {
 struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__uint(max_entries, IOF_SLOTS * IOF_MAX_PREFILTER_ENTRIES);
+	__uint(max_entries, IOF_SLOTS *IOF_MAX_PREFILTER_ENTRIES);
 	__type(key, struct iof_prefilter4_key);
 	__type(value, __u8);
 } iof_prefilter4 __weak SEC(".maps");
@@ -132,7 +132,7 @@ struct {
 struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__uint(max_entries, IOF_SLOTS * IOF_MAX_PREFILTER_ENTRIES);
+	__uint(max_entries, IOF_SLOTS *IOF_MAX_PREFILTER_ENTRIES);
 	__type(key, struct iof_prefilter6_key);
 	__type(value, __u8);
 } iof_prefilter6 __weak SEC(".maps");

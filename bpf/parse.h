@@ -46,7 +46,7 @@ struct iof_icmp {
 
 enum iof_parse_result {
 	IOF_PARSE_OK = 0,
-	IOF_PARSE_PASS = 1,      /* ARP, IPv6 neighbour discovery: never judged */
+	IOF_PARSE_PASS = 1,	 /* ARP, IPv6 neighbour discovery: never judged */
 	IOF_PARSE_MALFORMED = 2, /* truncated, unknown L3 or unparsable */
 };
 
@@ -60,10 +60,10 @@ enum iof_frag {
 struct iof_pkt {
 	__u8 family;
 	__u8 proto;
-	__u8 frag;        /* enum iof_frag */
+	__u8 frag; /* enum iof_frag */
 	__u8 tcp_flags;
-	__u8 is_echo;     /* ICMP(v6) echo request/reply: sport = dport = identifier */
-	__u8 is_error;    /* ICMP(v6) error whose embedded header was parsed into inner */
+	__u8 is_echo;  /* ICMP(v6) echo request/reply: sport = dport = identifier */
+	__u8 is_error; /* ICMP(v6) error whose embedded header was parsed into inner */
 	__u8 inner_proto;
 	__u8 inner_is_echo;
 	__be16 sport, dport;
@@ -113,8 +113,8 @@ static __always_inline int iof_parse_ports(void *l4, void *end, __u8 family, __u
 		if ((void *)(ic + 1) > end)
 			return -1;
 		if ((family == 4 && (ic->type == ICMP_ECHO || ic->type == ICMP_ECHOREPLY)) ||
-		    (family == 6 && (ic->type == ICMPV6_ECHO_REQUEST ||
-				     ic->type == ICMPV6_ECHO_REPLY))) {
+		    (family == 6 &&
+		     (ic->type == ICMPV6_ECHO_REQUEST || ic->type == ICMPV6_ECHO_REPLY))) {
 			*is_echo = 1;
 			*sport = ic->id;
 			*dport = ic->id;
@@ -149,8 +149,8 @@ static __always_inline void iof_parse_icmp_inner(void *pos, void *end, struct io
 		p->inner_proto = ip6->nexthdr;
 		__builtin_memcpy(p->inner_saddr, &ip6->saddr, 16);
 		__builtin_memcpy(p->inner_daddr, &ip6->daddr, 16);
-		if (iof_parse_ports(ip6 + 1, end, 6, ip6->nexthdr, &p->inner_sport,
-				    &p->inner_dport, &p->inner_is_echo))
+		if (iof_parse_ports(ip6 + 1, end, 6, ip6->nexthdr, &p->inner_sport, &p->inner_dport,
+				    &p->inner_is_echo))
 			return;
 	}
 	p->is_error = 1;

@@ -12,8 +12,8 @@
 #include "maps.h"
 
 struct iof_decision {
-	__u8 action;    /* enum iof_action */
-	__u8 flags;     /* IOF_F_* */
+	__u8 action; /* enum iof_action */
+	__u8 flags;  /* IOF_F_* */
 	__u16 endpoint_index;
 	__u32 rule_id;
 };
@@ -47,8 +47,8 @@ static __always_inline __u32 iof_remote_class(__u8 slot, __u32 profile, __u8 fam
 
 	if (family == 4) {
 		struct iof_remote4_host_key hk = {.profile = profile, .slot = slot};
-		struct iof_remote4_key k = {.prefixlen = IOF_REMOTE_PREFIX_BASE + 32, .slot = slot,
-					    .profile = profile};
+		struct iof_remote4_key k = {
+		    .prefixlen = IOF_REMOTE_PREFIX_BASE + 32, .slot = slot, .profile = profile};
 
 		__builtin_memcpy(hk.addr, remote, 4);
 		rv = bpf_map_lookup_elem(&iof_remote4_host, &hk);
@@ -58,8 +58,8 @@ static __always_inline __u32 iof_remote_class(__u8 slot, __u32 profile, __u8 fam
 		rv = bpf_map_lookup_elem(&iof_remote4, &k);
 	} else {
 		struct iof_remote6_host_key hk = {.profile = profile, .slot = slot};
-		struct iof_remote6_key k = {.prefixlen = IOF_REMOTE_PREFIX_BASE + 128, .slot = slot,
-					    .profile = profile};
+		struct iof_remote6_key k = {
+		    .prefixlen = IOF_REMOTE_PREFIX_BASE + 128, .slot = slot, .profile = profile};
 
 		__builtin_memcpy(hk.addr, remote, 16);
 		rv = bpf_map_lookup_elem(&iof_remote6_host, &hk);
@@ -92,12 +92,12 @@ static __always_inline int iof_judge(__u8 slot, __u32 attach_id, __u8 dir, __u8 
 	if (!ep)
 		return -1;
 	struct iof_policy_key pk = {
-		.prefixlen = IOF_POLICY_PLEN_MAX,
-		.slot = slot,
-		.dir = dir,
-		.profile = ep->profile,
-		.proto = proto,
-		.dport = iof_proto_has_ports(proto) ? dport : 0,
+	    .prefixlen = IOF_POLICY_PLEN_MAX,
+	    .slot = slot,
+	    .dir = dir,
+	    .profile = ep->profile,
+	    .proto = proto,
+	    .dport = iof_proto_has_ports(proto) ? dport : 0,
 	};
 
 	d->endpoint_index = ep->endpoint_index;

@@ -41,10 +41,10 @@ int dp_map_fds_from_object(struct bpf_object *obj, struct dp_map_fds *fds)
 		size_t off;
 	} maps[] = {
 #define M(f) {"iof_" #f, offsetof(struct dp_map_fds, f)}
-		M(state), M(endpoints), M(remote4), M(remote6), M(policy), M(remote4_host),
-		M(remote6_host), M(ct),
-		M(rule_counters), M(ep_counters), M(drops), M(events), M(events_lost),
-		M(prefilter4), M(prefilter6), M(failsafe), M(config),
+	    M(state),	     M(endpoints),    M(remote4),     M(remote6),	M(policy),
+	    M(remote4_host), M(remote6_host), M(ct),	      M(rule_counters), M(ep_counters),
+	    M(drops),	     M(events),	      M(events_lost), M(prefilter4),	M(prefilter6),
+	    M(failsafe),     M(config),
 #undef M
 	};
 	int missing = 0;
@@ -59,8 +59,8 @@ int dp_map_fds_from_object(struct bpf_object *obj, struct dp_map_fds *fds)
 }
 
 /* Updates n entries (keys and values packed) in batches; one by one if batches fail. */
-static int update_many(int fd, const void *keys, size_t key_size, const void *vals,
-		       size_t val_size, size_t n)
+static int update_many(int fd, const void *keys, size_t key_size, const void *vals, size_t val_size,
+		       size_t n)
 {
 	LIBBPF_OPTS(bpf_map_batch_opts, opts, .elem_flags = BPF_ANY);
 	const char *k = keys, *v = vals;
@@ -73,7 +73,8 @@ static int update_many(int fd, const void *keys, size_t key_size, const void *va
 
 		if (err == -EINVAL || err == -ENOTSUPP || err == -EOPNOTSUPP) {
 			for (size_t i = done; i < n; i++)
-				if (bpf_map_update_elem(fd, k + i * key_size, v + i * val_size, BPF_ANY))
+				if (bpf_map_update_elem(fd, k + i * key_size, v + i * val_size,
+							BPF_ANY))
 					return -errno;
 			return 0;
 		}
@@ -112,8 +113,8 @@ static int write_entries(int fd, const void *entries, size_t entry_size, size_t 
 	return err;
 }
 
-#define WRITE_IMAGE_MAP(fd, arr, n, type)                                                  \
-	write_entries(fd, arr, sizeof(type), sizeof(((type *)0)->key), offsetof(type, val),  \
+#define WRITE_IMAGE_MAP(fd, arr, n, type)                                                          \
+	write_entries(fd, arr, sizeof(type), sizeof(((type *)0)->key), offsetof(type, val),        \
 		      sizeof(((type *)0)->val), n, slot)
 
 /* The host cache: full-length remote entries again, keyed for an exact-match hash. */
@@ -200,15 +201,19 @@ static int write_prefilter(const struct dp_map_fds *fds, const struct policy_ima
 		if (!ifindex[i])
 			continue;
 		if (p->family == 4) {
-			struct iof_prefilter4_key k = {.prefixlen = IOF_PREFILTER_PREFIX_BASE + p->len,
-						       .slot = slot, .ifindex = ifindex[i]};
+			struct iof_prefilter4_key k = {.prefixlen =
+							   IOF_PREFILTER_PREFIX_BASE + p->len,
+						       .slot = slot,
+						       .ifindex = ifindex[i]};
 
 			memcpy(k.addr, p->addr, 4);
 			if (bpf_map_update_elem(fd, &k, &deny, BPF_ANY))
 				return -errno;
 		} else {
-			struct iof_prefilter6_key k = {.prefixlen = IOF_PREFILTER_PREFIX_BASE + p->len,
-						       .slot = slot, .ifindex = ifindex[i]};
+			struct iof_prefilter6_key k = {.prefixlen =
+							   IOF_PREFILTER_PREFIX_BASE + p->len,
+						       .slot = slot,
+						       .ifindex = ifindex[i]};
 
 			memcpy(k.addr, p->addr, 16);
 			if (bpf_map_update_elem(fd, &k, &deny, BPF_ANY))
@@ -361,9 +366,9 @@ int dp_slot_clear(const struct dp_map_fds *fds, uint8_t slot)
 	    (err = zero_counters(fds->rule_counters, slot * IOF_MAX_RULES, IOF_MAX_RULES)))
 		return err;
 	if (fds->ep_counters >= 0)
-		err = zero_counters(fds->ep_counters,
-				    slot * IOF_MAX_ENDPOINTS * IOF_EP_COUNTER_KINDS,
-				    IOF_MAX_ENDPOINTS * IOF_EP_COUNTER_KINDS);
+		err =
+		    zero_counters(fds->ep_counters, slot * IOF_MAX_ENDPOINTS * IOF_EP_COUNTER_KINDS,
+				  IOF_MAX_ENDPOINTS * IOF_EP_COUNTER_KINDS);
 	return err;
 }
 

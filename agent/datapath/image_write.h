@@ -28,9 +28,10 @@ int dp_map_fds_from_object(struct bpf_object *obj, struct dp_map_fds *fds);
 /**
  * dp_image_write() - write img into slot of the policy maps: one iof_endpoints entry per
  * image endpoint with a non-zero attach id (attach_ids[i] for img->endpoints[i]), the remote
- * tries and their host cache (full-length entries), the policy trie and the prefilter entries whose prefilter_ifindex is non-zero. The
- * slot must be empty (dp_slot_clear) and must not be the active one. Batched: millions of
- * entries take seconds at most. attach_ids and prefilter_ifindex may be NULL (none).
+ * tries and their host cache (full-length entries), the policy trie and the prefilter entries whose
+ * prefilter_ifindex is non-zero. The slot must be empty (dp_slot_clear) and must not be the active
+ * one. Batched: millions of entries take seconds at most. attach_ids and prefilter_ifindex may be
+ * NULL (none).
  *
  * Return: 0, or -errno with the map and the cause in err.
  */
@@ -40,7 +41,8 @@ int dp_image_write(const struct dp_map_fds *fds, const struct policy_image *img,
 
 /*
  * dp_slot_clear() - delete every key of slot from every slotted map (iof_endpoints, the
- * remote, policy and prefilter tries, the remote host cache) and zero the slot's rule and endpoint counters.
+ * remote, policy and prefilter tries, the remote host cache) and zero the slot's rule and endpoint
+ * counters.
  */
 int dp_slot_clear(const struct dp_map_fds *fds, uint8_t slot);
 

@@ -72,7 +72,7 @@ static struct policy_prefix pick_remote(struct gen_rng *r, const struct policy_d
 {
 	for (int tries = 0; tries < 64; tries++) {
 		const struct policy_endpoint *ep =
-			&doc->endpoints[gen_below(r, (uint32_t)doc->n_endpoints)];
+		    &doc->endpoints[gen_below(r, (uint32_t)doc->n_endpoints)];
 
 		for (size_t a = 0; a < ep->n_addresses; a++)
 			if (ep->addresses[a].family == family && gen_below(r, 4))
@@ -111,7 +111,9 @@ static void make_flows(struct gen_rng *r, const struct policy_document *doc,
 	     tries++) {
 		struct policy_packet pkt = {.remote = pick_remote(r, doc, family), .proto = 6};
 		struct policy_verdict v;
-		struct pkt_spec s = {.family = (uint8_t)family, .proto = 6, .tcp_flags = 2,
+		struct pkt_spec s = {.family = (uint8_t)family,
+				     .proto = 6,
+				     .tcp_flags = 2,
 				     .sport = (uint16_t)(1024 + gen_below(r, 60000))};
 
 		pkt.direction = gen_below(r, 2) ? POLICY_INGRESS : POLICY_EGRESS;
@@ -151,8 +153,8 @@ struct row {
 
 static int run_policy(struct gen_rng *rng, size_t rules, size_t endpoints, struct row *row)
 {
-	struct gen_realistic_opts o = {.rules = rules, .endpoints = endpoints, .groups = 100,
-				       .group_pct = 60, .any_pct = 3};
+	struct gen_realistic_opts o = {
+	    .rules = rules, .endpoints = endpoints, .groups = 100, .group_pct = 60, .any_pct = 3};
 	struct policy_document *doc = gen_realistic_policy(rng, &o);
 	struct policy_image *img = NULL;
 	uint32_t *attach;
@@ -221,7 +223,8 @@ int main(int argc, char **argv)
 	for (int i = 1; i + 1 < argc; i += 2) {
 		if (!strcmp(argv[i], "--rules")) {
 			n_rules = 0;
-			for (char *t = strtok(argv[i + 1], ","); t && n_rules < 8; t = strtok(NULL, ","))
+			for (char *t = strtok(argv[i + 1], ","); t && n_rules < 8;
+			     t = strtok(NULL, ","))
 				rules[n_rules++] = strtoull(t, NULL, 10);
 		} else if (!strcmp(argv[i], "--endpoints")) {
 			endpoints = strtoull(argv[i + 1], NULL, 10);
@@ -230,8 +233,10 @@ int main(int argc, char **argv)
 		} else if (!strcmp(argv[i], "--remotes")) {
 			n_remotes = strtoul(argv[i + 1], NULL, 10);
 		} else {
-			fprintf(stderr, "usage: %s [--rules a,b] [--endpoints N] [--repeat N] "
-					"[--remotes N]\n", argv[0]);
+			fprintf(stderr,
+				"usage: %s [--rules a,b] [--endpoints N] [--repeat N] "
+				"[--remotes N]\n",
+				argv[0]);
 			return 2;
 		}
 	}
@@ -242,7 +247,8 @@ int main(int argc, char **argv)
 		if (run_policy(&rng, rules[i], endpoints, &rows[i]))
 			return 1;
 	printf("ns per packet, BPF_PROG_TEST_RUN, %lu runs per figure over %lu remotes; "
-	       "%zu local endpoints\n\n", repeat, n_remotes, endpoints);
+	       "%zu local endpoints\n\n",
+	       repeat, n_remotes, endpoints);
 	printf("| rules | map entries | write s | empty | v4 established | v4 new deny | "
 	       "v4 new allow | v6 established | v6 new deny | v6 new allow |\n");
 	printf("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");

@@ -22,30 +22,30 @@
 /* Ingress: tcp/80 from 10.1.0.0/16 and fd01::/64, tcp/443 from 10.1.0.0/16; egress: udp/53.
  * Both defaults deny, so a reply can only pass by conntrack. */
 static const char *policy_a =
-	"defaults: {ingress: deny, egress: deny}\n"
-	"securityGroups:\n"
-	"  - name: web\n"
-	"    rules:\n"
-	"      - {direction: ingress, protocol: tcp, ports: [80], cidr: 10.1.0.0/16}\n"
-	"      - {direction: ingress, protocol: tcp, ports: [80], cidr: \"fd01::/64\"}\n"
-	"      - {direction: ingress, protocol: tcp, ports: [443], cidr: 10.1.0.0/16}\n"
-	"      - {direction: egress, protocol: udp, ports: [53]}\n"
-	"endpoints:\n"
-	"  - {name: web-1, node: node-a, interface: iof0, addresses: [10.0.0.5, \"fd00::5\"],"
-	" groups: [web]}\n";
+    "defaults: {ingress: deny, egress: deny}\n"
+    "securityGroups:\n"
+    "  - name: web\n"
+    "    rules:\n"
+    "      - {direction: ingress, protocol: tcp, ports: [80], cidr: 10.1.0.0/16}\n"
+    "      - {direction: ingress, protocol: tcp, ports: [80], cidr: \"fd01::/64\"}\n"
+    "      - {direction: ingress, protocol: tcp, ports: [443], cidr: 10.1.0.0/16}\n"
+    "      - {direction: egress, protocol: udp, ports: [53]}\n"
+    "endpoints:\n"
+    "  - {name: web-1, node: node-a, interface: iof0, addresses: [10.0.0.5, \"fd00::5\"],"
+    " groups: [web]}\n";
 
 /* The same but tcp/80 only from 10.2.0.0/16: flows from 10.1.x to port 80 are revoked. */
 static const char *policy_b =
-	"defaults: {ingress: deny, egress: deny}\n"
-	"securityGroups:\n"
-	"  - name: web\n"
-	"    rules:\n"
-	"      - {direction: ingress, protocol: tcp, ports: [80], cidr: 10.2.0.0/16}\n"
-	"      - {direction: ingress, protocol: tcp, ports: [443], cidr: 10.1.0.0/16}\n"
-	"      - {direction: egress, protocol: udp, ports: [53]}\n"
-	"endpoints:\n"
-	"  - {name: web-1, node: node-a, interface: iof0, addresses: [10.0.0.5, \"fd00::5\"],"
-	" groups: [web]}\n";
+    "defaults: {ingress: deny, egress: deny}\n"
+    "securityGroups:\n"
+    "  - name: web\n"
+    "    rules:\n"
+    "      - {direction: ingress, protocol: tcp, ports: [80], cidr: 10.2.0.0/16}\n"
+    "      - {direction: ingress, protocol: tcp, ports: [443], cidr: 10.1.0.0/16}\n"
+    "      - {direction: egress, protocol: udp, ports: [53]}\n"
+    "endpoints:\n"
+    "  - {name: web-1, node: node-a, interface: iof0, addresses: [10.0.0.5, \"fd00::5\"],"
+    " groups: [web]}\n";
 
 static struct harness h;
 static int from_ep, to_ep;
@@ -96,8 +96,8 @@ static struct pkt_spec udp(const char *src, const char *dst, uint16_t sport, uin
 
 static bool ct_state(const struct pkt_spec *s, bool egress, struct iof_ct_val *ret)
 {
-	struct iof_ct_key k = {.attach_id = (uint32_t)h.ifindex[0], .family = s->family,
-			       .proto = s->proto};
+	struct iof_ct_key k = {
+	    .attach_id = (uint32_t)h.ifindex[0], .family = s->family, .proto = s->proto};
 	size_t alen = s->family == 4 ? 4 : 16;
 
 	memcpy(k.local, egress ? s->src : s->dst, alen);
@@ -132,7 +132,7 @@ static bool test_tcp_life_cycle_and_replies_without_rules(void)
 	harness_events(&h);
 	ok &= ASSERT_EQ(run(&syn, false), TC_ACT_OK, "SYN to an allowed port");
 	ok &= ASSERT_TRUE(ct_state(&syn, false, &ct) && ct.state == IOF_CT_NEW &&
-				  ct.dir == IOF_DIR_INGRESS,
+			      ct.dir == IOF_DIR_INGRESS,
 			  "SYN makes a NEW ingress entry");
 	ok &= ASSERT_EQ(run(&synack, true), TC_ACT_OK, "SYN-ACK reply (egress default deny)");
 	ok &= ASSERT_TRUE(ct_state(&syn, false, &ct) && ct.state == IOF_CT_ESTABLISHED,
@@ -141,7 +141,7 @@ static bool test_tcp_life_cycle_and_replies_without_rules(void)
 	ok &= ASSERT_EQ(run(&data_out, true), TC_ACT_OK, "data from the endpoint");
 	ok &= ASSERT_EQ(run(&fin_out, true), TC_ACT_OK, "FIN from the endpoint");
 	ok &= ASSERT_TRUE(ct_state(&syn, false, &ct) && ct.state == IOF_CT_CLOSING &&
-				  ct.fin_seen == 1,
+			      ct.fin_seen == 1,
 			  "one FIN: closing");
 	ok &= ASSERT_EQ(run(&fin_in, false), TC_ACT_OK, "FIN from the remote");
 	ok &= ASSERT_TRUE(ct_state(&syn, false, &ct) && ct.state == IOF_CT_CLOSED,
@@ -206,7 +206,8 @@ static bool test_revocation_and_recheck_after_flip(void)
 
 static bool test_timeouts(void)
 {
-	struct iof_config cfg = {.ct_timeout_udp_ns = 50 * 1000000ull, .events_per_sec = 100000,
+	struct iof_config cfg = {.ct_timeout_udp_ns = 50 * 1000000ull,
+				 .events_per_sec = 100000,
 				 .flags = IOF_CFG_EVENT_ALLOWS};
 	struct pkt_spec q = udp(EP, "10.3.0.1", 5353, 53);
 	struct pkt_spec ans = udp("10.3.0.1", EP, 53, 5353);
@@ -255,8 +256,8 @@ static bool test_arp_and_neighbour_discovery_pass(void)
 
 	arp[12] = 0x08, arp[13] = 0x06;
 	pkt_addr(&ns, "fe80::1", "ff02::1:ff00:5");
-	ok &= ASSERT_EQ(harness_run_tc(&h, to_ep, h.ifindex[0], arp, sizeof(arp)), TC_ACT_OK,
-			"ARP");
+	ok &=
+	    ASSERT_EQ(harness_run_tc(&h, to_ep, h.ifindex[0], arp, sizeof(arp)), TC_ACT_OK, "ARP");
 	ok &= ASSERT_EQ(harness_run_tc(&h, from_ep, h.ifindex[7], arp, sizeof(arp)), TC_ACT_OK,
 			"ARP even on an interface with no endpoint");
 	len = pkt_build(&ns, buf);
@@ -345,7 +346,8 @@ static bool test_truncated_packets_are_dropped(void)
 		for (size_t l = 15; l < len; l++, cut++) { /* test runs need > ETH_HLEN */
 			int r = harness_run_tc(&h, egress ? from_ep : to_ep, h.ifindex[0], buf, l);
 
-			if (r == -1000) { /* the kernel refuses to build this skb: nothing to judge */
+			if (r ==
+			    -1000) { /* the kernel refuses to build this skb: nothing to judge */
 				refused++;
 				cut--;
 				continue;
@@ -360,7 +362,8 @@ static bool test_truncated_packets_are_dropped(void)
 	ok &= ASSERT_TRUE(cut > 100, "%llu truncations judged (%llu refused by test run)",
 			  (unsigned long long)cut, (unsigned long long)refused);
 	printf("  %llu truncated packets dropped as malformed (%llu lengths refused by the "
-	       "kernel's test run)\n", (unsigned long long)cut, (unsigned long long)refused);
+	       "kernel's test run)\n",
+	       (unsigned long long)cut, (unsigned long long)refused);
 	return ok;
 }
 
@@ -385,16 +388,16 @@ int main(void)
 		bool (*fn)(void);
 	} tests[] = {
 #define T(f) {#f, f}
-		T(test_tcp_life_cycle_and_replies_without_rules),
-		T(test_denied_syn_is_not_tracked),
-		T(test_revocation_and_recheck_after_flip),
-		T(test_timeouts),
-		T(test_related_icmp_error_passes),
-		T(test_arp_and_neighbour_discovery_pass),
-		T(test_fragments),
-		T(test_vlan_options_and_ipv6_extension_headers),
-		T(test_truncated_packets_are_dropped),
-		T(test_unknown_endpoint_fails_closed),
+	    T(test_tcp_life_cycle_and_replies_without_rules),
+	    T(test_denied_syn_is_not_tracked),
+	    T(test_revocation_and_recheck_after_flip),
+	    T(test_timeouts),
+	    T(test_related_icmp_error_passes),
+	    T(test_arp_and_neighbour_discovery_pass),
+	    T(test_fragments),
+	    T(test_vlan_options_and_ipv6_extension_headers),
+	    T(test_truncated_packets_are_dropped),
+	    T(test_unknown_endpoint_fails_closed),
 #undef T
 	};
 	struct iof_config cfg = {.events_per_sec = 100000, .flags = IOF_CFG_EVENT_ALLOWS};

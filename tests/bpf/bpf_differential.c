@@ -48,8 +48,8 @@ static void describe(const struct policy_packet *pkt, const struct pkt_spec *s, 
 
 /* One packet; returns 0 if program and evaluator agree. */
 static int check_one(struct harness *h, const struct policy_document *doc,
-		     const struct policy_image *img, uint32_t local, const struct policy_packet *pkt,
-		     struct gen_rng *rng, struct stats *st)
+		     const struct policy_image *img, uint32_t local,
+		     const struct policy_packet *pkt, struct gen_rng *rng, struct stats *st)
 {
 	const struct policy_endpoint *ep = &doc->endpoints[img->endpoints[local].doc_index];
 	struct pkt_spec s = {.family = pkt->remote.family, .proto = pkt->proto};
@@ -66,7 +66,7 @@ static int check_one(struct harness *h, const struct policy_document *doc,
 	s.vlan = gen_below(rng, 10) == 0 ? 1 + (int)gen_below(rng, 2) : 0;
 	s.v6_ext = s.family == 6 && gen_below(rng, 8) == 0 ? 1 + (int)gen_below(rng, 3) : 0;
 	s.ip4_options = s.family == 4 && gen_below(rng, 8) == 0 ? 1 + (int)gen_below(rng, 10) : 0;
-	s.tcp_flags = 0x02; /* SYN */
+	s.tcp_flags = 0x02;			 /* SYN */
 	s.icmp_type = pkt->proto == 1 ? 8 : 128; /* echo request */
 	s.sport = (uint16_t)(1024 + gen_below(rng, 60000));
 	if (pkt->direction == POLICY_EGRESS) {
@@ -103,9 +103,9 @@ static int check_one(struct harness *h, const struct policy_document *doc,
 	}
 	const struct iof_event *ev = &h->events[0];
 	uint8_t want_reason = want.action == POLICY_ALLOW ? IOF_DROP_NONE
-			      : want.audit		 ? IOF_DROP_AUDIT
-			      : want.rule		 ? IOF_DROP_POLICY
-							 : IOF_DROP_DEFAULT;
+			      : want.audit		  ? IOF_DROP_AUDIT
+			      : want.rule		  ? IOF_DROP_POLICY
+							  : IOF_DROP_DEFAULT;
 
 	ok &= ASSERT_EQ(ev->reason, want_reason, "event reason");
 	ok &= ASSERT_EQ(!!(ev->flags & IOF_EV_AUDIT), want.audit, "event audit flag");
@@ -114,16 +114,18 @@ static int check_one(struct harness *h, const struct policy_document *doc,
 			"event direction");
 	if (want.rule) {
 		ok &= ASSERT_TRUE(ev->rule_id < img->n_rules &&
-					  img->rules[ev->rule_id].group_index == want.group_index &&
-					  img->rules[ev->rule_id].rule_index == want.rule_index,
+				      img->rules[ev->rule_id].group_index == want.group_index &&
+				      img->rules[ev->rule_id].rule_index == want.rule_index,
 				  "deciding rule: event rule id %u, evaluator group %zu rule %zu",
 				  ev->rule_id, want.group_index, want.rule_index);
 	} else {
 		ok &= ASSERT_EQ(ev->rule_id, IOF_RULE_NONE, "default verdict rule id");
 	}
 	if (!ok) {
-		struct image_packet ip = {.endpoint_index = local, .direction = pkt->direction,
-					  .remote = pkt->remote, .proto = pkt->proto,
+		struct image_packet ip = {.endpoint_index = local,
+					  .direction = pkt->direction,
+					  .remote = pkt->remote,
+					  .proto = pkt->proto,
 					  .dport = pkt->dport};
 		struct image_verdict iv;
 

@@ -13,13 +13,13 @@
 #include "harness.h"
 
 static const char *policy =
-	"securityGroups: []\n"
-	"endpoints:\n"
-	"  - {name: web-1, node: node-a, interface: iof0, addresses: [10.0.0.5]}\n"
-	"prefilter:\n"
-	"  - node: node-a\n"
-	"    interfaces: [iof15]\n"
-	"    deny: [198.51.100.0/24, \"2001:db8:bad::/48\"]\n";
+    "securityGroups: []\n"
+    "endpoints:\n"
+    "  - {name: web-1, node: node-a, interface: iof0, addresses: [10.0.0.5]}\n"
+    "prefilter:\n"
+    "  - node: node-a\n"
+    "    interfaces: [iof15]\n"
+    "    deny: [198.51.100.0/24, \"2001:db8:bad::/48\"]\n";
 
 static struct harness h;
 
@@ -35,8 +35,8 @@ static int xdp(const char *src, const char *dst, uint8_t proto, uint16_t dport, 
 int main(void)
 {
 	struct iof_failsafe fs4 = {.used = 1, .proto = 6, .port = htons(22), .family = 4};
-	struct iof_failsafe fs6 = {.used = 1, .proto = 6, .port = htons(22), .family = 6,
-				   .prefix_len = 32};
+	struct iof_failsafe fs6 = {
+	    .used = 1, .proto = 6, .port = htons(22), .family = 6, .prefix_len = 32};
 	struct policy_document *doc = NULL;
 	struct policy_image *img = NULL;
 	uint32_t k0 = 0, k1 = 1;
@@ -51,7 +51,8 @@ int main(void)
 		return 1;
 	d0 = harness_drops(&h, IOF_DROP_PREFILTER).packets;
 	ok &= ASSERT_EQ(xdp("198.51.100.7", "10.0.0.5", 6, 80, 15), XDP_DROP, "denied source");
-	ok &= ASSERT_EQ(xdp("198.51.100.7", "10.0.0.5", 17, 53, 15), XDP_DROP, "denied source, udp");
+	ok &=
+	    ASSERT_EQ(xdp("198.51.100.7", "10.0.0.5", 17, 53, 15), XDP_DROP, "denied source, udp");
 	ok &= ASSERT_EQ(harness_drops(&h, IOF_DROP_PREFILTER).packets - d0, 2, "counted");
 	ok &= ASSERT_EQ(xdp("198.51.100.7", "10.0.0.5", 6, 22, 15), XDP_PASS,
 			"failsafe tcp/22 from a denied prefix");

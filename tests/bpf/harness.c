@@ -49,7 +49,8 @@ void harness_open(struct harness *h)
 	for (int i = 0; i < H_IFACES; i++)
 		off += (size_t)snprintf(cmd + off, sizeof(cmd) - off,
 					" && ip link add iof%d type veth peer name iofp%d"
-					" && ip link set iof%d up", i, i, i);
+					" && ip link set iof%d up",
+					i, i, i);
 	if (system(cmd))
 		skip("cannot create veth interfaces (ip link add ... type veth)");
 	for (int i = 0; i < H_IFACES; i++) {

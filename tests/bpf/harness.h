@@ -22,20 +22,20 @@
 #define H_IFACES 16
 #define H_EVENTS_MAX 64
 
-#define ASSERT_TRUE(cond, ...)                                                              \
-	({                                                                                  \
-		bool ok_ = (cond);                                                          \
-		if (!ok_) {                                                                 \
-			fprintf(stderr, "%s:%d: FAIL %s: ", __FILE__, __LINE__, #cond);      \
-			fprintf(stderr, __VA_ARGS__);                                       \
-			fprintf(stderr, "\n");                                              \
-		}                                                                           \
-		ok_;                                                                        \
+#define ASSERT_TRUE(cond, ...)                                                                     \
+	({                                                                                         \
+		bool ok_ = (cond);                                                                 \
+		if (!ok_) {                                                                        \
+			fprintf(stderr, "%s:%d: FAIL %s: ", __FILE__, __LINE__, #cond);            \
+			fprintf(stderr, __VA_ARGS__);                                              \
+			fprintf(stderr, "\n");                                                     \
+		}                                                                                  \
+		ok_;                                                                               \
 	})
-#define ASSERT_EQ(a, b, what)                                                               \
-	({                                                                                  \
-		long long a_ = (long long)(a), b_ = (long long)(b);                         \
-		ASSERT_TRUE(a_ == b_, "%s: got %lld, want %lld", what, a_, b_);              \
+#define ASSERT_EQ(a, b, what)                                                                      \
+	({                                                                                         \
+		long long a_ = (long long)(a), b_ = (long long)(b);                                \
+		ASSERT_TRUE(a_ == b_, "%s: got %lld, want %lld", what, a_, b_);                    \
 	})
 
 struct harness {
@@ -45,7 +45,7 @@ struct harness {
 	struct ring_buffer *rb;
 	struct iof_event events[H_EVENTS_MAX];
 	size_t n_events;
-	uint8_t slot;     /* the active slot */
+	uint8_t slot; /* the active slot */
 	uint64_t revision;
 };
 
@@ -87,11 +87,11 @@ struct pkt_spec {
 	uint8_t src[16], dst[16];
 	uint16_t sport, dport; /* host order */
 	uint8_t tcp_flags;
-	uint8_t icmp_type;     /* ICMP/ICMPv6 (echo: id = sport) */
-	int vlan;              /* VLAN tags: 0, 1 (802.1Q) or 2 (802.1ad + 802.1Q) */
-	int frag;              /* 0 none, 1 first fragment, 2 non-first fragment */
-	int v6_ext;            /* IPv6 hop-by-hop, destination options and routing headers: 0..3 */
-	int ip4_options;       /* IPv4 options, 4-byte words (0..10) */
+	uint8_t icmp_type; /* ICMP/ICMPv6 (echo: id = sport) */
+	int vlan;	   /* VLAN tags: 0, 1 (802.1Q) or 2 (802.1ad + 802.1Q) */
+	int frag;	   /* 0 none, 1 first fragment, 2 non-first fragment */
+	int v6_ext;	   /* IPv6 hop-by-hop, destination options and routing headers: 0..3 */
+	int ip4_options;   /* IPv4 options, 4-byte words (0..10) */
 	const struct pkt_spec *inner; /* ICMP error: the embedded packet */
 };
 
