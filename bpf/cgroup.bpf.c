@@ -90,9 +90,14 @@ int iof_cg_sendmsg6(struct bpf_sock_addr *ctx)
 /* Global functions, verified once each (see tc.bpf.c). */
 __noinline int iof_cg_parse(struct __sk_buff *skb, struct iof_pkt *p)
 {
-	if (!p)
+	void *data = (void *)(long)skb->data, *end = (void *)(long)skb->data_end;
+	__u8 *ver = data;
+
+	if (!p || (void *)(ver + 1) > end)
 		return IOF_PARSE_MALFORMED;
-	return iof_parse_l3((void *)(long)skb->data, (void *)(long)skb->data_end, skb->protocol, p);
+	/* cgroup_skb data starts at the IP header: its version names the family */
+	return iof_parse_l3(data, end,
+			    (*ver >> 4) == 4 ? bpf_htons(ETH_P_IP) : bpf_htons(ETH_P_IPV6), p);
 }
 
 __noinline int iof_cg_judge(struct iof_pkt *p, __u32 attach_id, __u32 dir, __u32 len)
