@@ -5,6 +5,7 @@
  * readiness, and on SIGTERM stops serving while the pinned datapath keeps enforcing.
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +13,9 @@
 #include <time.h>
 
 #include <grpc/support/log.h>
+#ifdef IOFENCED_HAVE_DATAPATH
+#include <bpf/libbpf.h>
+#endif
 #include <systemd/sd-daemon.h>
 
 #include "agent.h"
@@ -22,6 +26,18 @@ static void grpc_log(gpr_log_func_args *args)
 
 	log_msg(level, "grpc: %s", args->message);
 }
+
+#ifdef IOFENCED_HAVE_DATAPATH
+/* libbpf's own messages (probes that are expected to fail, verifier logs) at debug level. */
+static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	char buf[1024];
+
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	log_msg(level == LIBBPF_WARN ? LOG_DEBUG : LOG_DEBUG, "libbpf: %s", buf);
+	return 0;
+}
+#endif
 
 static int run(struct agent *a)
 {
@@ -97,6 +113,9 @@ int main(int argc, char **argv)
 		return r < 0 ? 1 : 0;
 	}
 	log_set_level(a.cfg.log_level);
+#ifdef IOFENCED_HAVE_DATAPATH
+	libbpf_set_print(libbpf_log);
+#endif
 	if (a.cfg.cleanup) {
 		r = dp_cleanup(a.cfg.pin_dir, err, sizeof(err));
 		if (r)
