@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The new-flow verdict, exactly as policy_image_lookup() (policy/image.c) models it: endpoint
- * lookup, remote class {slot, profile, address} (host cache, else LPM), policy LPM for
- * {profile, dir, class, proto, dport} and, unless that verdict is IOF_F_FINAL or the class is
- * IOF_CLASS_ANY already, the policy LPM again for IOF_CLASS_ANY; the lower rank wins.
- * At most five lookups, whatever the rule count.
+ * lookup, remote class {slot, profile, address} (host cache, else LPM), the profile's policy
+ * trie (iof_policy is a hash of tries by {slot, profile}), LPM for {dir, class, proto, dport} and,
+ * unless that verdict is IOF_F_FINAL or the class is IOF_CLASS_ANY already, the policy LPM again
+ * for IOF_CLASS_ANY; the lower rank wins. At most six lookups, whatever the rule count.
  */
 #ifndef IOFENCE_BPF_VERDICT_H
 #define IOFENCE_BPF_VERDICT_H
@@ -88,6 +88,7 @@ static __always_inline int iof_judge(__u8 slot, __u32 attach_id, __u8 dir, __u8 
 	struct iof_endpoint_key ek = {.attach_id = attach_id, .slot = slot};
 	struct iof_endpoint_val *ep = bpf_map_lookup_elem(&iof_endpoints, &ek);
 	struct iof_policy_val *v, *any;
+	void *trie;
 
 	if (!ep)
 		return -1;
@@ -100,14 +101,19 @@ static __always_inline int iof_judge(__u8 slot, __u32 attach_id, __u8 dir, __u8 
 	    .dport = iof_proto_has_ports(proto) ? dport : 0,
 	};
 
+	struct iof_policy_outer_key ok = {.profile = ep->profile, .slot = slot};
+
 	d->endpoint_index = ep->endpoint_index;
+	trie = bpf_map_lookup_elem(&iof_policy, &ok);
+	if (!trie)
+		return -1;
 	pk.remote_class = iof_remote_class(slot, ep->profile, family, remote);
-	v = bpf_map_lookup_elem(&iof_policy, &pk);
+	v = bpf_map_lookup_elem(trie, &pk);
 	if (!v)
 		return -1;
 	if (pk.remote_class != IOF_CLASS_ANY && !(v->flags & IOF_F_FINAL)) {
 		pk.remote_class = IOF_CLASS_ANY;
-		any = bpf_map_lookup_elem(&iof_policy, &pk);
+		any = bpf_map_lookup_elem(trie, &pk);
 		if (!any)
 			return -1;
 		if (any->rank < v->rank)

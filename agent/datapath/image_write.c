@@ -161,6 +161,92 @@ out:
 	return err;
 }
 
+/*
+ * iof_policy: one inner LPM trie per profile (datapath_maps.h), created here, filled in
+ * batches, then published under {profile, slot}. Entries are bucketed by profile first.
+ */
+static int write_policy(int outer_fd, const struct policy_image *img, uint8_t slot)
+{
+	LIBBPF_OPTS(bpf_map_create_opts, copts, .map_flags = BPF_F_NO_PREALLOC);
+	size_t n_prof = img->n_profiles, *start = NULL;
+	struct iof_policy_key *keys = NULL;
+	struct iof_policy_val *vals = NULL;
+	int err = -ENOMEM;
+
+	for (size_t i = 0; i < img->n_policy; i++)
+		if (img->policy[i].key.profile >= n_prof)
+			n_prof = img->policy[i].key.profile + 1;
+	start = calloc(n_prof + 2, sizeof(*start));
+	keys = malloc((img->n_policy + 1) * sizeof(*keys));
+	vals = malloc((img->n_policy + 1) * sizeof(*vals));
+	if (!start || !keys || !vals)
+		goto out;
+	for (size_t i = 0; i < img->n_policy; i++) /* counting sort by profile */
+		start[img->policy[i].key.profile + 2]++;
+	for (size_t p = 2; p < n_prof + 2; p++)
+		start[p] += start[p - 1];
+	for (size_t i = 0; i < img->n_policy; i++) {
+		size_t at = start[img->policy[i].key.profile + 1]++;
+
+		keys[at] = img->policy[i].key;
+		keys[at].slot = slot;
+		vals[at] = img->policy[i].val;
+	}
+	err = 0;
+	for (size_t p = 0; p < n_prof && !err; p++) {
+		struct iof_policy_outer_key ok = {.profile = (uint32_t)p, .slot = slot};
+		size_t n = start[p + 1] - start[p];
+		int fd;
+
+		if (!n)
+			continue;
+		fd = bpf_map_create(BPF_MAP_TYPE_LPM_TRIE, "iof_policy_p", sizeof(*keys),
+				    sizeof(*vals), IOF_MAX_POLICY_ENTRIES, &copts);
+		if (fd < 0) {
+			err = -errno;
+			break;
+		}
+		err = update_many(fd, keys + start[p], sizeof(*keys), vals + start[p],
+				  sizeof(*vals), n);
+		if (!err && bpf_map_update_elem(outer_fd, &ok, &fd, BPF_ANY))
+			err = -errno;
+		close(fd); /* the outer map holds it now */
+	}
+out:
+	free(start);
+	free(keys);
+	free(vals);
+	return err;
+}
+
+int dp_policy_count(const struct dp_map_fds *fds, uint8_t slot, size_t *ret)
+{
+	struct iof_policy_outer_key k, prev;
+	struct iof_policy_key pk, pprev;
+	void *p = NULL;
+	size_t n = 0;
+
+	while (!bpf_map_get_next_key(fds->policy, p, &k)) {
+		uint32_t id;
+		int fd;
+
+		prev = k;
+		p = &prev;
+		if (k.slot != slot || bpf_map_lookup_elem(fds->policy, &k, &id))
+			continue;
+		fd = bpf_map_get_fd_by_id(id);
+		if (fd < 0)
+			continue;
+		for (void *q = NULL; !bpf_map_get_next_key(fd, q, &pk); q = &pprev) {
+			pprev = pk;
+			n++;
+		}
+		close(fd);
+	}
+	*ret = n;
+	return 0;
+}
+
 static int write_endpoints(int fd, const struct policy_image *img, uint8_t slot,
 			   const uint32_t *attach_ids)
 {
@@ -247,7 +333,7 @@ int dp_image_write(const struct dp_map_fds *fds, const struct policy_image *img,
 	}
 	if (!ret) {
 		map = "iof_policy";
-		ret = WRITE_IMAGE_MAP(fds->policy, img->policy, img->n_policy, struct image_policy);
+		ret = write_policy(fds->policy, img, slot);
 	}
 	if (!ret) {
 		map = "iof_prefilter";
@@ -358,7 +444,7 @@ int dp_slot_clear(const struct dp_map_fds *fds, uint8_t slot)
 	    (err = clear_map(fds->remote6, sizeof(struct iof_remote6_key), slot)) ||
 	    (err = clear_map(fds->remote4_host, sizeof(struct iof_remote4_host_key), slot)) ||
 	    (err = clear_map(fds->remote6_host, sizeof(struct iof_remote6_host_key), slot)) ||
-	    (err = clear_map(fds->policy, sizeof(struct iof_policy_key), slot)) ||
+	    (err = clear_map(fds->policy, sizeof(struct iof_policy_outer_key), slot)) ||
 	    (err = clear_map(fds->prefilter4, sizeof(struct iof_prefilter4_key), slot)) ||
 	    (err = clear_map(fds->prefilter6, sizeof(struct iof_prefilter6_key), slot)))
 		return err;

@@ -46,6 +46,9 @@ int dp_image_write(const struct dp_map_fds *fds, const struct policy_image *img,
  */
 int dp_slot_clear(const struct dp_map_fds *fds, uint8_t slot);
 
+/* Policy entries of slot, summed over its per-profile tries (iof_policy is a hash of tries). */
+int dp_policy_count(const struct dp_map_fds *fds, uint8_t slot, size_t *ret);
+
 /*
  * dp_slot_activate() - make slot the active one: revision[slot] is written first, then
  * active_slot with one aligned 32-bit store (release) through the mmapped iof_state, so a
