@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <bpf/bpf.h>
+#include <bpf/libbpf.h>
 #include <linux/pkt_cls.h>
 
 #include "harness.h"
@@ -367,6 +368,53 @@ static bool test_truncated_packets_are_dropped(void)
 	return ok;
 }
 
+static bool test_events_are_rate_limited_and_losses_counted(void)
+{
+	struct iof_config cfg = {.events_per_sec = 5, .flags = IOF_CFG_EVENT_ALLOWS};
+	struct pkt_spec s = tcp("10.9.9.9", EP, 45000, 80, SYN);
+	int cpus = libbpf_num_possible_cpus();
+	uint64_t lost[64] = {0}, total = 0;
+	uint32_t key = IOF_EVLOST_RATELIMIT;
+	bool ok = true;
+
+	ok &= ASSERT_EQ(harness_config(&h, &cfg), 0, "config");
+	harness_events(&h);
+	for (int i = 0; i < 40; i++)
+		run(&s, false); /* denied: an event each, if the bucket allows */
+	harness_events(&h);
+	ok &= ASSERT_TRUE(h.n_events >= 1 && h.n_events <= 6,
+			  "%zu events from 40 denies at 5/s (burst 5)", h.n_events);
+	if (cpus > 0 && cpus <= 64 && !bpf_map_lookup_elem(h.fds.events_lost, &key, lost))
+		for (int i = 0; i < cpus; i++)
+			total += lost[i];
+	ok &= ASSERT_TRUE(total >= 40 - h.n_events, "rate-limited records counted (%llu)",
+			  (unsigned long long)total);
+	cfg.events_per_sec = 100000;
+	ok &= ASSERT_EQ(harness_config(&h, &cfg), 0, "config");
+	return ok;
+}
+
+static bool test_rule_and_endpoint_counters(void)
+{
+	struct pkt_spec syn = tcp("10.1.9.9", EP, 46000, 443, SYN);
+	struct pkt_spec ack = tcp("10.1.9.9", EP, 46000, 443, ACK);
+	struct iof_ct_val ct;
+	struct iof_counter before, after;
+	bool ok = true;
+
+	ok &= ASSERT_EQ(run(&syn, false), TC_ACT_OK, "tcp/443 admitted");
+	if (!ASSERT_TRUE(ct_state(&syn, false, &ct) && ct.rule_id != IOF_RULE_NONE, "by a rule"))
+		return false;
+	before = harness_rule_counter(&h, ct.rule_id);
+	ok &= ASSERT_EQ(run(&ack, false), TC_ACT_OK, "established packet");
+	ok &= ASSERT_EQ(run(&ack, false), TC_ACT_OK, "established packet");
+	after = harness_rule_counter(&h, ct.rule_id);
+	ok &=
+	    ASSERT_EQ(after.packets - before.packets, 2, "rule counter counts the flow's packets");
+	ok &= ASSERT_EQ(after.bytes - before.bytes, 2 * 54, "and their bytes");
+	return ok;
+}
+
 static bool test_unknown_endpoint_fails_closed(void)
 {
 	struct pkt_spec s = tcp("10.1.2.3", EP, 44000, 80, SYN);
@@ -398,6 +446,8 @@ int main(void)
 	    T(test_vlan_options_and_ipv6_extension_headers),
 	    T(test_truncated_packets_are_dropped),
 	    T(test_unknown_endpoint_fails_closed),
+	    T(test_events_are_rate_limited_and_losses_counted),
+	    T(test_rule_and_endpoint_counters),
 #undef T
 	};
 	struct iof_config cfg = {.events_per_sec = 100000, .flags = IOF_CFG_EVENT_ALLOWS};
