@@ -1,0 +1,122 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# iofencectl against a real agent and real traffic: apply, probe, change the policy, revoke a
+# live flow, refuse stale and invalid documents, and check that counters and flow events
+# match the traffic sent.
+source "$(dirname "$0")/lib.sh" cli "$@"
+
+node n
+workload n cli hcli 10.78.0.2 fd78::2
+workload n srv hsrv 10.78.0.3 fd78::3
+serve srv tcp 8080 9000
+serve srv udp 5353
+
+# policy REV PORTS: srv accepts tcp PORTS from the client group; everything else denied.
+policy() {
+	cat <<YAML
+revision: $1
+defaults: {ingress: deny, egress: allow}
+securityGroups:
+  - name: client
+    rules: []
+  - name: server
+    rules:
+      - {direction: ingress, protocol: tcp, ports: [$2], group: client}
+      - {direction: ingress, action: deny, priority: 10, protocol: udp, ports: [5353], group: client}
+endpoints:
+  - {name: cli, node: n1, interface: hcli, addresses: [10.78.0.2, "fd78::2"], groups: [client]}
+  - {name: srv, node: n1, interface: hsrv, addresses: [10.78.0.3, "fd78::3"], groups: [server]}
+YAML
+}
+
+start_agent a1 n n1
+ctl a1 flows --follow -o json >"$TMP/flows.json" 2>"$TMP/flows.err" &
+PIDS+=($!)
+sleep 0.3
+
+policy 1 8080 >"$TMP/p1.yaml"
+ctl a1 apply -f "$TMP/p1.yaml" -o json >"$TMP/apply1.json" || fail "apply revision 1"
+[ "$(json "$TMP/apply1.json" 'd["results"][0]["revision"]')" = 1 ] || fail "ack of revision 1"
+log "revision 1 applied"
+tcp_ok cli 10.78.0.3 8080
+tcp_ok cli fd78::3 8080
+tcp_blocked cli 10.78.0.3 9000
+udp_blocked cli 10.78.0.3 5353
+
+# Counters match: one allowed flow per family on server[0], the 9000 SYN and the UDP denied.
+ctl a1 counters -o json >"$TMP/c1.json" || fail "counters"
+[ "$(json "$TMP/c1.json" '[r["packets"] for r in d["rules"] if r["group"]=="server" and r["index"]==0][0] > 0')" = True ] \
+	|| fail "rule server[0] counted nothing: $(cat "$TMP/c1.json")"
+[ "$(json "$TMP/c1.json" '[r["packets"] for r in d["rules"] if r["group"]=="server" and r["index"]==1][0] > 0')" = True ] \
+	|| fail "rule server[1] (udp deny) counted nothing"
+[ "$(json "$TMP/c1.json" '[e["ingress_denied"]["packets"] for e in d["endpoints"] if e["name"]=="srv"][0] >= 2')" = True ] \
+	|| fail "srv ingress denials not counted"
+[ "$(json "$TMP/c1.json" 'd["drops"]["default"] > 0 and d["drops"]["policy"] > 0')" = True ] \
+	|| fail "drop reasons: $(json "$TMP/c1.json" 'd["drops"]')"
+ctl a1 counters --endpoint srv -o json >"$TMP/c1s.json" || fail "counters --endpoint"
+[ "$(json "$TMP/c1s.json" 'len(d["endpoints"])')" = 1 ] || fail "--endpoint filter"
+ctl a1 counters --endpoint nosuch >/dev/null 2>&1
+[ $? = 1 ] || fail "unknown endpoint should exit 1"
+log "counters match the traffic"
+
+# Change: 9000 allowed too.
+policy 2 "8080, 9000" >"$TMP/p2.yaml"
+ctl a1 apply -f "$TMP/p2.yaml" >/dev/null || fail "apply revision 2"
+tcp_ok cli 10.78.0.3 9000
+tcp_ok cli 10.78.0.3 8080
+
+# Revoke on a live flow: a connection to 9000 is cut when revision 3 drops the port.
+in_ns "$PFX-cli" $PROBE hold 10.78.0.3 9000 8 &
+HOLD=$!
+PIDS+=($HOLD)
+sleep 1
+policy 3 8080 >"$TMP/p3.yaml"
+ctl a1 apply -f "$TMP/p3.yaml" >/dev/null || fail "apply revision 3"
+rc=0
+wait $HOLD || rc=$?
+[ $rc = 3 ] || fail "the established 9000 connection was not cut (hold exit $rc)"
+tcp_blocked cli 10.78.0.3 9000
+tcp_ok cli 10.78.0.3 8080
+log "revoked flow cut"
+
+# Refusals: stale revision and invalid document exit 1; unreachable agent exits 2.
+out=$(ctl a1 apply -f "$TMP/p2.yaml" 2>&1)
+[ $? = 1 ] || fail "stale revision should exit 1"
+echo "$out" | grep -q FAILED_PRECONDITION || fail "stale revision: $out"
+out=$("$CTL" apply -f "$SRC/tests/cli/bad.yaml" --agent "$(agent a1)" 2>&1)
+[ $? = 1 ] || fail "invalid policy should exit 1"
+echo "$out" | grep -q 'bad.yaml:9: securityGroups\[0\].rules\[2\].group' || fail "errors not listed: $out"
+"$CTL" status --agent "unix:$TMP/nonexistent.sock" >/dev/null 2>&1
+[ $? = 2 ] || fail "unreachable agent should exit 2"
+"$CTL" status --agent "unix:$TMP/nonexistent.sock" --agent "$(agent a1)" >/dev/null 2>&1
+[ $? = 2 ] || fail "one unreachable agent of two should exit 2"
+
+# Reads: status, policy (current and kept), endpoints.
+ctl a1 status -o json >"$TMP/st.json" || fail "status"
+[ "$(json "$TMP/st.json" 'd["agents"][0]["revision"]')" = 3 ] || fail "status revision"
+[ "$(json "$TMP/st.json" 'all(e["enforced"] for e in d["agents"][0]["endpoints"])')" = True ] \
+	|| fail "endpoints not enforced"
+ctl a1 get policy -o json >"$TMP/gp.json" || fail "get policy"
+[ "$(json "$TMP/gp.json" 'd["revision"]')" = 3 ] || fail "get policy revision"
+ctl a1 get policy --revision 1 -o yaml | grep -q '^revision: 1' || fail "get policy --revision 1"
+ctl a1 get policy -o table | grep -q '^server' || fail "get policy -o table"
+ctl a1 get endpoints -o json >"$TMP/ge.json" || fail "get endpoints"
+[ "$(json "$TMP/ge.json" 'sorted(e["name"] for e in d["endpoints"])')" = "['cli', 'srv']" ] \
+	|| fail "get endpoints"
+ctl a1 get policy --revision 99 >/dev/null 2>&1
+[ $? = 1 ] || fail "unknown revision should exit 1"
+
+# Flow events: a deny of 10.78.0.2 -> 10.78.0.3:9000 judged by srv, and allows with rule names.
+sleep 0.5
+grep -q '"verdict": "deny".*"dst": "10.78.0.3".*"dport": 9000' "$TMP/flows.json" \
+	|| fail "no deny event for :9000 ($(wc -l <"$TMP/flows.json") events)"
+grep -q '"endpoint": "srv".*"verdict": "allow".*"dport": 8080.*"rule": "server\[0\]"' "$TMP/flows.json" \
+	|| fail "no allow event for :8080 by server[0]"
+grep -q '"reason": "revoked"' "$TMP/flows.json" || log "note: no revoked event reported"
+ctl a1 flows --verdict deny --duration 0.3 >/dev/null || fail "flows without --follow"
+log "flow events match"
+
+stop_agent a1 TERM || fail "agent exit code on SIGTERM"
+# Enforcement outlives the agent.
+tcp_blocked cli 10.78.0.3 9000
+tcp_ok cli 10.78.0.3 8080
