@@ -60,6 +60,9 @@ static __always_inline int sock6(struct bpf_sock_addr *ctx)
 	ip[1] = ctx->user_ip6[1];
 	ip[2] = ctx->user_ip6[2];
 	ip[3] = ctx->user_ip6[3];
+	/* a dual-stack socket towards ::ffff:a.b.c.d talks IPv4: judge it as a.b.c.d */
+	if (!ip[0] && !ip[1] && ip[2] == bpf_htonl(0xffff))
+		return sock_judge(4, (const __u8 *)&ip[3], ctx->protocol, ctx->user_port);
 	return sock_judge(6, (const __u8 *)ip, ctx->protocol, ctx->user_port);
 }
 

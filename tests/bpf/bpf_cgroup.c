@@ -76,6 +76,18 @@ static int try_connect(uint16_t port)
 	return r;
 }
 
+/* Through a dual-stack IPv6 socket to ::ffff:10.9.0.1. */
+static int try_connect_mapped(uint16_t port)
+{
+	struct sockaddr_in6 a = {.sin6_family = AF_INET6, .sin6_port = htons(port)};
+	int fd = socket(AF_INET6, SOCK_STREAM, 0), r;
+
+	inet_pton(AF_INET6, "::ffff:10.9.0.1", &a.sin6_addr);
+	r = connect(fd, (struct sockaddr *)&a, sizeof(a)) ? errno : 0;
+	close(fd);
+	return r;
+}
+
 static int try_sendto(uint16_t port)
 {
 	struct sockaddr_in a = {
@@ -150,10 +162,11 @@ int main(void)
 		goto out;
 	}
 	struct bpf_program *progs[] = {h.skel->progs.iof_cg_connect4, h.skel->progs.iof_cg_sendmsg4,
+				       h.skel->progs.iof_cg_connect6,
 				       h.skel->progs.iof_cg_skb_ingress,
 				       h.skel->progs.iof_cg_skb_egress};
 
-	for (n = 0; n < 4; n++) {
+	for (n = 0; n < 5; n++) {
 		links[n] = bpf_program__attach_cgroup(progs[n], cg_fd);
 		if (!links[n]) {
 			fprintf(stderr, "attach %s: %s\n", bpf_program__name(progs[n]),
@@ -176,6 +189,10 @@ int main(void)
 			"allowed connect; SYN-ACK passes cgroup_skb ingress as a reply");
 	ok &= ASSERT_EQ(in_cgroup(cg, try_connect, 8082), EPERM, "denied port: EPERM at connect");
 	ok &= ASSERT_EQ(in_cgroup(cg, try_sendto, 9999), EPERM, "denied UDP: EPERM at sendto");
+	ok &= ASSERT_EQ(in_cgroup(cg, try_connect_mapped, 8081), 0,
+			"v4-mapped IPv6 connect judged as IPv4: allowed");
+	ok &= ASSERT_EQ(in_cgroup(cg, try_connect_mapped, 8082), EPERM,
+			"v4-mapped IPv6 connect judged as IPv4: denied port");
 	ok &= ASSERT_EQ(try_connect(8082), ECONNREFUSED, "outside the cgroup: not enforced");
 	ok &= ASSERT_TRUE(harness_ct_count(&h) >= 1, "the allowed connection is tracked");
 	close(srv);
