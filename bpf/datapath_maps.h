@@ -7,8 +7,9 @@
  * Map names (pinned under <pin-dir>/maps/<name>, adopted by name on restart):
  *   iof_state         ARRAY[1] of iof_state, BPF_F_MMAPABLE      (policy_maps.h)
  *   iof_endpoints     HASH iof_endpoint_key -> iof_endpoint_val   (policy_maps.h)
- *   iof_remote4/6     LPM_TRIE                                    (policy_maps.h)
- *   iof_policy        HASH_OF_MAPS iof_policy_outer_key -> LPM_TRIE of that profile's
+ *   iof_remote4/6     HASH_OF_MAPS iof_profile_key -> LPM_TRIE of the profile's
+ *                     iof_remote4/6_key -> iof_remote_val entries (policy_maps.h)
+ *   iof_policy        HASH_OF_MAPS iof_profile_key -> LPM_TRIE of that profile's
  *                     iof_policy_key -> iof_policy_val entries (policy_maps.h); see below
  *   iof_remote4_host  HASH iof_remote4_host_key -> iof_remote_val (see below)
  *   iof_remote6_host  HASH iof_remote6_host_key -> iof_remote_val
@@ -49,15 +50,16 @@
 #define IOF_CT_MAX 262144
 
 /*
- * iof_policy holds one LPM trie per {slot, profile}. Every policy entry covers at least the
- * profile (prefixlen >= IOF_POLICY_PLEN_ENDPOINT), so a lookup never matches another
- * profile's entry and the per-profile trie gives exactly the longest match of one global trie
- * (policy_image_lookup()); but its depth follows the profile's entries, not the node's, so the
- * new-flow cost stays flat as rules grow. dp_image_write creates the inner tries (flags
- * BPF_F_NO_PREALLOC, max_entries IOF_MAX_POLICY_ENTRIES: they must match the template).
- * The slot is at byte 4, as in every slotted key.
+ * iof_policy, iof_remote4 and iof_remote6 hold one LPM trie per {slot, profile}. Every entry
+ * of those maps covers its profile (policy: prefixlen >= IOF_POLICY_PLEN_ENDPOINT; remote:
+ * prefixlen >= IOF_REMOTE_PREFIX_BASE), so a lookup never matches another profile's entry and
+ * the profile's own trie gives exactly the longest match of one global trie (as
+ * policy_image_lookup() computes it); but its depth follows the profile's entries, not the
+ * node's, so the new-flow cost stays flat as rules grow. dp_image_write creates the inner
+ * tries (BPF_F_NO_PREALLOC; max_entries IOF_MAX_POLICY_ENTRIES or IOF_MAX_REMOTE_ENTRIES:
+ * they must match the templates). The slot is at byte 4, as in every slotted key.
  */
-struct iof_policy_outer_key {
+struct iof_profile_key {
 	__u32 profile;
 	__u8 slot;
 	__u8 pad[3];
@@ -239,7 +241,7 @@ struct iof_config {
 /* Tests and benchmarks: never insert into iof_ct, so every packet takes the new-flow path. */
 #define IOF_CFG_BENCH_NO_CT_INSERT 0x02
 
-_Static_assert(sizeof(struct iof_policy_outer_key) == 8, "iof_policy_outer_key layout");
+_Static_assert(sizeof(struct iof_profile_key) == 8, "iof_profile_key layout");
 _Static_assert(sizeof(struct iof_remote4_host_key) == 12, "iof_remote4_host_key layout");
 _Static_assert(sizeof(struct iof_remote6_host_key) == 24, "iof_remote6_host_key layout");
 _Static_assert(sizeof(struct iof_ct_key) == 44, "iof_ct_key layout");

@@ -34,20 +34,36 @@ struct {
 	__type(value, struct iof_endpoint_val);
 } iof_endpoints __weak SEC(".maps");
 
-struct {
+/* The remote trie of one {slot, profile} (sizes, not types: see iof_policy_trie). */
+struct iof_remote4_trie {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__uint(max_entries, IOF_SLOTS * IOF_MAX_REMOTE_ENTRIES);
-	__type(key, struct iof_remote4_key);
-	__type(value, struct iof_remote_val);
-} iof_remote4 __weak SEC(".maps");
+	__uint(max_entries, IOF_MAX_REMOTE_ENTRIES);
+	__uint(key_size, sizeof(struct iof_remote4_key));
+	__uint(value_size, sizeof(struct iof_remote_val));
+};
 
 struct {
+	__uint(type, BPF_MAP_TYPE_HASH_OF_MAPS);
+	__uint(max_entries, IOF_SLOTS * IOF_MAX_ENDPOINTS);
+	__type(key, struct iof_profile_key);
+	__array(values, struct iof_remote4_trie);
+} iof_remote4 __weak SEC(".maps");
+
+/* The remote trie of one {slot, profile} (sizes, not types: see iof_policy_trie). */
+struct iof_remote6_trie {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__uint(max_entries, IOF_SLOTS * IOF_MAX_REMOTE_ENTRIES);
-	__type(key, struct iof_remote6_key);
-	__type(value, struct iof_remote_val);
+	__uint(max_entries, IOF_MAX_REMOTE_ENTRIES);
+	__uint(key_size, sizeof(struct iof_remote6_key));
+	__uint(value_size, sizeof(struct iof_remote_val));
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH_OF_MAPS);
+	__uint(max_entries, IOF_SLOTS * IOF_MAX_ENDPOINTS);
+	__type(key, struct iof_profile_key);
+	__array(values, struct iof_remote6_trie);
 } iof_remote6 __weak SEC(".maps");
 
 struct {
@@ -82,7 +98,7 @@ struct iof_policy_trie {
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH_OF_MAPS);
 	__uint(max_entries, IOF_SLOTS * IOF_MAX_ENDPOINTS);
-	__type(key, struct iof_policy_outer_key);
+	__type(key, struct iof_profile_key);
 	__array(values, struct iof_policy_trie);
 } iof_policy __weak SEC(".maps");
 

@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The new-flow verdict, exactly as policy_image_lookup() (policy/image.c) models it: endpoint
- * lookup, remote class {slot, profile, address} (host cache, else LPM), the profile's policy
- * trie (iof_policy is a hash of tries by {slot, profile}), LPM for {dir, class, proto, dport} and,
- * unless that verdict is IOF_F_FINAL or the class is IOF_CLASS_ANY already, the policy LPM again
- * for IOF_CLASS_ANY; the lower rank wins. At most six lookups, whatever the rule count.
+ * lookup, remote class {slot, profile, address} (host cache, else the profile's remote trie), the
+ * profile's policy trie (iof_policy is a hash of tries by {slot, profile}), LPM for {dir, class,
+ * proto, dport} and, unless that verdict is IOF_F_FINAL or the class is IOF_CLASS_ANY already, the
+ * policy LPM again for IOF_CLASS_ANY; the lower rank wins. At most six lookups, whatever the rule
+ * count.
  */
 #ifndef IOFENCE_BPF_VERDICT_H
 #define IOFENCE_BPF_VERDICT_H
@@ -43,7 +44,9 @@ static __always_inline int iof_view_read(struct iof_view *v)
 static __always_inline __u32 iof_remote_class(__u8 slot, __u32 profile, __u8 family,
 					      const __u8 *remote)
 {
+	struct iof_profile_key pk = {.profile = profile, .slot = slot};
 	struct iof_remote_val *rv;
+	void *trie;
 
 	if (family == 4) {
 		struct iof_remote4_host_key hk = {.profile = profile, .slot = slot};
@@ -54,8 +57,11 @@ static __always_inline __u32 iof_remote_class(__u8 slot, __u32 profile, __u8 fam
 		rv = bpf_map_lookup_elem(&iof_remote4_host, &hk);
 		if (rv)
 			return rv->remote_class;
+		trie = bpf_map_lookup_elem(&iof_remote4, &pk);
+		if (!trie)
+			return IOF_CLASS_ANY;
 		__builtin_memcpy(k.addr, remote, 4);
-		rv = bpf_map_lookup_elem(&iof_remote4, &k);
+		rv = bpf_map_lookup_elem(trie, &k);
 	} else {
 		struct iof_remote6_host_key hk = {.profile = profile, .slot = slot};
 		struct iof_remote6_key k = {
@@ -65,8 +71,11 @@ static __always_inline __u32 iof_remote_class(__u8 slot, __u32 profile, __u8 fam
 		rv = bpf_map_lookup_elem(&iof_remote6_host, &hk);
 		if (rv)
 			return rv->remote_class;
+		trie = bpf_map_lookup_elem(&iof_remote6, &pk);
+		if (!trie)
+			return IOF_CLASS_ANY;
 		__builtin_memcpy(k.addr, remote, 16);
-		rv = bpf_map_lookup_elem(&iof_remote6, &k);
+		rv = bpf_map_lookup_elem(trie, &k);
 	}
 	return rv ? rv->remote_class : IOF_CLASS_ANY;
 }
@@ -101,7 +110,7 @@ static __always_inline int iof_judge(__u8 slot, __u32 attach_id, __u8 dir, __u8 
 	    .dport = iof_proto_has_ports(proto) ? dport : 0,
 	};
 
-	struct iof_policy_outer_key ok = {.profile = ep->profile, .slot = slot};
+	struct iof_profile_key ok = {.profile = ep->profile, .slot = slot};
 
 	d->endpoint_index = ep->endpoint_index;
 	trie = bpf_map_lookup_elem(&iof_policy, &ok);

@@ -85,38 +85,6 @@ static int update_many(int fd, const void *keys, size_t key_size, const void *va
 	return 0;
 }
 
-/*
- * Image entries are {key, val} structs; the maps want keys and values in separate arrays
- * with the slot set in each key.
- */
-static int write_entries(int fd, const void *entries, size_t entry_size, size_t key_size,
-			 size_t val_off, size_t val_size, size_t n, uint8_t slot)
-{
-	char *keys = malloc(n * key_size + 1), *vals = malloc(n * val_size + 1);
-	int err;
-
-	if (!keys || !vals) {
-		free(keys);
-		free(vals);
-		return -ENOMEM;
-	}
-	for (size_t i = 0; i < n; i++) {
-		const char *e = (const char *)entries + i * entry_size;
-
-		memcpy(keys + i * key_size, e, key_size);
-		keys[i * key_size + SLOT_OFFSET] = (char)slot;
-		memcpy(vals + i * val_size, e + val_off, val_size);
-	}
-	err = update_many(fd, keys, key_size, vals, val_size, n);
-	free(keys);
-	free(vals);
-	return err;
-}
-
-#define WRITE_IMAGE_MAP(fd, arr, n, type)                                                          \
-	write_entries(fd, arr, sizeof(type), sizeof(((type *)0)->key), offsetof(type, val),        \
-		      sizeof(((type *)0)->val), n, slot)
-
 /* The host cache: full-length remote entries again, keyed for an exact-match hash. */
 static int write_remote_hosts(const struct dp_map_fds *fds, const struct policy_image *img,
 			      uint8_t slot)
@@ -161,54 +129,75 @@ out:
 	return err;
 }
 
+/* Every profiled key (policy, remote): __u32 prefixlen, __u8 slot, 3 pad, __u32 profile. */
+#define PROFILE_OFFSET 8
+
+struct profiled_map {
+	int outer_fd;
+	const char *inner_name;
+	uint32_t inner_max;
+	const void *entries; /* image {key, val} structs */
+	size_t n, entry_size, key_size, val_off, val_size;
+};
+
+static uint32_t entry_profile(const struct profiled_map *m, size_t i)
+{
+	uint32_t profile;
+
+	memcpy(&profile, (const char *)m->entries + i * m->entry_size + PROFILE_OFFSET,
+	       sizeof(profile));
+	return profile;
+}
+
 /*
- * iof_policy: one inner LPM trie per profile (datapath_maps.h), created here, filled in
- * batches, then published under {profile, slot}. Entries are bucketed by profile first.
+ * A hash of tries (iof_policy, iof_remote4/6; datapath_maps.h): the entries bucketed by
+ * profile, one inner LPM trie created and filled in batches per profile, then published under
+ * {profile, slot}. A packet sees a profile's trie only once it is complete.
  */
-static int write_policy(int outer_fd, const struct policy_image *img, uint8_t slot)
+static int write_profile_tries(const struct profiled_map *m, size_t n_profiles, uint8_t slot)
 {
 	LIBBPF_OPTS(bpf_map_create_opts, copts, .map_flags = BPF_F_NO_PREALLOC);
-	size_t n_prof = img->n_profiles, *start = NULL;
-	struct iof_policy_key *keys = NULL;
-	struct iof_policy_val *vals = NULL;
+	size_t *start = NULL;
+	char *keys = NULL, *vals = NULL;
 	int err = -ENOMEM;
 
-	for (size_t i = 0; i < img->n_policy; i++)
-		if (img->policy[i].key.profile >= n_prof)
-			n_prof = img->policy[i].key.profile + 1;
-	start = calloc(n_prof + 2, sizeof(*start));
-	keys = malloc((img->n_policy + 1) * sizeof(*keys));
-	vals = malloc((img->n_policy + 1) * sizeof(*vals));
+	for (size_t i = 0; i < m->n; i++)
+		if (entry_profile(m, i) >= n_profiles)
+			n_profiles = entry_profile(m, i) + 1;
+	start = calloc(n_profiles + 2, sizeof(*start));
+	keys = malloc((m->n + 1) * m->key_size);
+	vals = malloc((m->n + 1) * m->val_size);
 	if (!start || !keys || !vals)
 		goto out;
-	for (size_t i = 0; i < img->n_policy; i++) /* counting sort by profile */
-		start[img->policy[i].key.profile + 2]++;
-	for (size_t p = 2; p < n_prof + 2; p++)
+	for (size_t i = 0; i < m->n; i++) /* counting sort by profile */
+		start[entry_profile(m, i) + 2]++;
+	for (size_t p = 2; p < n_profiles + 2; p++)
 		start[p] += start[p - 1];
-	for (size_t i = 0; i < img->n_policy; i++) {
-		size_t at = start[img->policy[i].key.profile + 1]++;
+	for (size_t i = 0; i < m->n; i++) {
+		const char *e = (const char *)m->entries + i * m->entry_size;
+		size_t at = start[entry_profile(m, i) + 1]++;
 
-		keys[at] = img->policy[i].key;
-		keys[at].slot = slot;
-		vals[at] = img->policy[i].val;
+		memcpy(keys + at * m->key_size, e, m->key_size);
+		keys[at * m->key_size + SLOT_OFFSET] = (char)slot;
+		memcpy(vals + at * m->val_size, e + m->val_off, m->val_size);
 	}
 	err = 0;
-	for (size_t p = 0; p < n_prof && !err; p++) {
-		struct iof_policy_outer_key ok = {.profile = (uint32_t)p, .slot = slot};
+	for (size_t p = 0; p < n_profiles && !err; p++) {
+		struct iof_profile_key ok = {.profile = (uint32_t)p, .slot = slot};
 		size_t n = start[p + 1] - start[p];
 		int fd;
 
 		if (!n)
 			continue;
-		fd = bpf_map_create(BPF_MAP_TYPE_LPM_TRIE, "iof_policy_p", sizeof(*keys),
-				    sizeof(*vals), IOF_MAX_POLICY_ENTRIES, &copts);
+		fd = bpf_map_create(BPF_MAP_TYPE_LPM_TRIE, m->inner_name, (uint32_t)m->key_size,
+				    (uint32_t)m->val_size, m->inner_max, &copts);
 		if (fd < 0) {
 			err = -errno;
 			break;
 		}
-		err = update_many(fd, keys + start[p], sizeof(*keys), vals + start[p],
-				  sizeof(*vals), n);
-		if (!err && bpf_map_update_elem(outer_fd, &ok, &fd, BPF_ANY))
+		err = update_many(fd, keys + start[p] * m->key_size, m->key_size,
+				  vals + start[p] * m->val_size, m->val_size, n);
+		if (!err && bpf_map_update_elem(m->outer_fd, &ok, &fd, BPF_ANY))
 			err = -errno;
 		close(fd); /* the outer map holds it now */
 	}
@@ -219,26 +208,37 @@ out:
 	return err;
 }
 
-int dp_policy_count(const struct dp_map_fds *fds, uint8_t slot, size_t *ret)
+#define PROFILED(fd, name, max, arr, count, type)                                                  \
+	((struct profiled_map){.outer_fd = fd,                                                     \
+			       .inner_name = name,                                                 \
+			       .inner_max = max,                                                   \
+			       .entries = arr,                                                     \
+			       .n = count,                                                         \
+			       .entry_size = sizeof(type),                                         \
+			       .key_size = sizeof(((type *)0)->key),                               \
+			       .val_off = offsetof(type, val),                                     \
+			       .val_size = sizeof(((type *)0)->val)})
+
+int dp_slot_entry_count(int outer_fd, uint8_t slot, size_t *ret)
 {
-	struct iof_policy_outer_key k, prev;
-	struct iof_policy_key pk, pprev;
+	struct iof_profile_key k, prev;
+	char ik[64], iprev[64];
 	void *p = NULL;
 	size_t n = 0;
 
-	while (!bpf_map_get_next_key(fds->policy, p, &k)) {
+	while (!bpf_map_get_next_key(outer_fd, p, &k)) {
 		uint32_t id;
 		int fd;
 
 		prev = k;
 		p = &prev;
-		if (k.slot != slot || bpf_map_lookup_elem(fds->policy, &k, &id))
+		if (k.slot != slot || bpf_map_lookup_elem(outer_fd, &k, &id))
 			continue;
 		fd = bpf_map_get_fd_by_id(id);
 		if (fd < 0)
-			continue;
-		for (void *q = NULL; !bpf_map_get_next_key(fd, q, &pk); q = &pprev) {
-			pprev = pk;
+			return -errno;
+		for (void *q = NULL; !bpf_map_get_next_key(fd, q, ik); q = iprev) {
+			memcpy(iprev, ik, sizeof(ik));
 			n++;
 		}
 		close(fd);
@@ -321,11 +321,15 @@ int dp_image_write(const struct dp_map_fds *fds, const struct policy_image *img,
 		return -EINVAL;
 	}
 	map = "iof_remote4";
-	ret = WRITE_IMAGE_MAP(fds->remote4, img->remote4, img->n_remote4, struct image_remote4);
+	ret = write_profile_tries(&PROFILED(fds->remote4, "iof_remote4_p", IOF_MAX_REMOTE_ENTRIES,
+					    img->remote4, img->n_remote4, struct image_remote4),
+				  img->n_profiles, slot);
 	if (!ret) {
 		map = "iof_remote6";
-		ret = WRITE_IMAGE_MAP(fds->remote6, img->remote6, img->n_remote6,
-				      struct image_remote6);
+		ret = write_profile_tries(&PROFILED(fds->remote6, "iof_remote6_p",
+						    IOF_MAX_REMOTE_ENTRIES, img->remote6,
+						    img->n_remote6, struct image_remote6),
+					  img->n_profiles, slot);
 	}
 	if (!ret) {
 		map = "iof_remote_host";
@@ -333,7 +337,10 @@ int dp_image_write(const struct dp_map_fds *fds, const struct policy_image *img,
 	}
 	if (!ret) {
 		map = "iof_policy";
-		ret = write_policy(fds->policy, img, slot);
+		ret = write_profile_tries(&PROFILED(fds->policy, "iof_policy_p",
+						    IOF_MAX_POLICY_ENTRIES, img->policy,
+						    img->n_policy, struct image_policy),
+					  img->n_profiles, slot);
 	}
 	if (!ret) {
 		map = "iof_prefilter";
@@ -440,11 +447,11 @@ int dp_slot_clear(const struct dp_map_fds *fds, uint8_t slot)
 	if (slot >= IOF_SLOTS)
 		return -EINVAL;
 	if ((err = clear_map(fds->endpoints, sizeof(struct iof_endpoint_key), slot)) ||
-	    (err = clear_map(fds->remote4, sizeof(struct iof_remote4_key), slot)) ||
-	    (err = clear_map(fds->remote6, sizeof(struct iof_remote6_key), slot)) ||
+	    (err = clear_map(fds->remote4, sizeof(struct iof_profile_key), slot)) ||
+	    (err = clear_map(fds->remote6, sizeof(struct iof_profile_key), slot)) ||
 	    (err = clear_map(fds->remote4_host, sizeof(struct iof_remote4_host_key), slot)) ||
 	    (err = clear_map(fds->remote6_host, sizeof(struct iof_remote6_host_key), slot)) ||
-	    (err = clear_map(fds->policy, sizeof(struct iof_policy_outer_key), slot)) ||
+	    (err = clear_map(fds->policy, sizeof(struct iof_profile_key), slot)) ||
 	    (err = clear_map(fds->prefilter4, sizeof(struct iof_prefilter4_key), slot)) ||
 	    (err = clear_map(fds->prefilter6, sizeof(struct iof_prefilter6_key), slot)))
 		return err;

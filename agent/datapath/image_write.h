@@ -46,8 +46,11 @@ int dp_image_write(const struct dp_map_fds *fds, const struct policy_image *img,
  */
 int dp_slot_clear(const struct dp_map_fds *fds, uint8_t slot);
 
-/* Policy entries of slot, summed over its per-profile tries (iof_policy is a hash of tries). */
-int dp_policy_count(const struct dp_map_fds *fds, uint8_t slot, size_t *ret);
+/*
+ * Entries of slot in a hash of per-profile tries (iof_policy, iof_remote4, iof_remote6), summed
+ * over the inner tries: the fill level for metrics. Iterating the outer map counts profiles.
+ */
+int dp_slot_entry_count(int outer_fd, uint8_t slot, size_t *ret);
 
 /*
  * dp_slot_activate() - make slot the active one: revision[slot] is written first, then
