@@ -55,7 +55,7 @@
  * prefixlen >= IOF_REMOTE_PREFIX_BASE), so a lookup never matches another profile's entry and
  * the profile's own trie gives exactly the longest match of one global trie (as
  * policy_image_lookup() computes it); but its depth follows the profile's entries, not the
- * node's, so the new-flow cost stays flat as rules grow. dp_image_write creates the inner
+ * node's, so the new-flow cost grows with what one endpoint's rules need, not the node's. dp_image_write creates the inner
  * tries (BPF_F_NO_PREALLOC; max_entries IOF_MAX_POLICY_ENTRIES or IOF_MAX_REMOTE_ENTRIES:
  * they must match the templates). The slot is at byte 4, as in every slotted key.
  */
@@ -184,7 +184,7 @@ struct iof_event {
 };
 
 #define IOF_EV_NEW_FLOW 0x01 /* judged as a new flow (or re-checked after a flip) */
-#define IOF_EV_AUDIT 0x02    /* the endpoint is in audit mode (reason IOF_DROP_AUDIT: would drop) */
+#define IOF_EV_AUDIT 0x02    /* endpoint in audit mode; reason IOF_DROP_AUDIT: would drop */
 
 #define IOF_EVENTS_RING_BYTES (4u << 20)
 
