@@ -61,17 +61,6 @@ static double measure_once(int prog, uint8_t (*pkts)[256], const size_t *lens, s
 	return sum / (double)n;
 }
 
-/* The median of three passes: the machine is shared, single passes vary by tens of %. */
-static double measure(int prog, uint8_t (*pkts)[256], const size_t *lens, size_t n)
-{
-	double v[3];
-
-	for (int i = 0; i < 3; i++)
-		v[i] = measure_once(prog, pkts, lens, n);
-	qsort(v, 3, sizeof(v[0]), cmp_double);
-	return v[1];
-}
-
 struct flows {
 	uint8_t (*deny)[256], (*allow)[256], (*est)[256];
 	size_t *deny_len, *allow_len, *est_len;
@@ -164,79 +153,138 @@ static void make_flows(struct gen_rng *r, const struct policy_document *doc,
 	}
 }
 
-struct row {
+#define PASSES 5
+
+enum metric { M_EMPTY, M_EST4, M_DENY4, M_ALLOW4, M_EST6, M_DENY6, M_ALLOW6, M_N };
+
+/* One policy, written into its own slot, with its packets and per-pass figures. */
+struct side {
 	size_t rules, entries;
-	double write_s, empty, est[2], deny[2], allow[2];
+	double write_s;
+	uint8_t slot;
+	uint64_t revision;
+	struct flows f[2];
+	double v[M_N][PASSES];
 };
 
-static int run_policy(struct gen_rng *rng, size_t rules, size_t endpoints, struct row *row)
+static int side_load(struct gen_rng *rng, size_t rules, size_t endpoints, uint8_t slot,
+		     struct side *s)
 {
 	struct gen_realistic_opts o = {
 	    .rules = rules, .endpoints = endpoints, .groups = 100, .group_pct = 60, .any_pct = 3};
 	struct policy_document *doc = gen_realistic_policy(rng, &o);
 	struct policy_image *img = NULL;
 	uint32_t *attach;
-	uint8_t slot = h.slot ^ 1;
-	char msg[200];
+	char msg[200] = "";
+	double t0;
+	int err = -1;
+
+	memset(s, 0, sizeof(*s));
+	if (policy_compile(doc, GEN_NODE, &img, msg, sizeof(msg))) {
+		fprintf(stderr, "compile: %s\n", msg);
+		policy_document_free(doc);
+		return -1;
+	}
+	attach = calloc(img->n_endpoints, sizeof(*attach));
+	for (size_t i = 0; attach && i < img->n_endpoints; i++)
+		attach[i] = i ? 0x1000000u + (uint32_t)i : (uint32_t)h.ifindex[0];
+	t0 = now_s();
+	if (!attach || dp_slot_clear(&h.fds, slot) ||
+	    dp_image_write(&h.fds, img, slot, attach, NULL, msg, sizeof(msg))) {
+		fprintf(stderr, "write: %s\n", msg);
+		goto out;
+	}
+	s->write_s = now_s() - t0;
+	s->slot = slot;
+	s->revision = ++h.revision;
+	s->rules = rules;
+	s->entries = img->n_policy + img->n_remote4 + img->n_remote6;
+	for (int fam = 0; fam < 2; fam++) {
+		make_flows(rng, doc, img, fam ? 6 : 4, &s->f[fam]);
+		if (!s->f[fam].n_deny || !s->f[fam].n_allow) {
+			fprintf(stderr, "no %s flows found for %zu rules\n", fam ? "IPv6" : "IPv4",
+				rules);
+			goto out;
+		}
+	}
+	err = 0;
+out:
+	free(attach);
+	policy_image_free(img);
+	policy_document_free(doc);
+	return err;
+}
+
+/* Makes s's slot the active one and measures every figure once (pass). */
+static void side_measure(struct side *s, int pass)
+{
 	int from_ep = bpf_program__fd(h.skel->progs.iof_tc_from_ep);
 	int to_ep = bpf_program__fd(h.skel->progs.iof_tc_to_ep);
 	int empty = bpf_program__fd(h.skel->progs.iof_tc_empty);
 	struct iof_config cfg = {0};
-	double t0;
 
-	if (policy_compile(doc, GEN_NODE, &img, msg, sizeof(msg))) {
-		fprintf(stderr, "compile: %s\n", msg);
-		return -1;
-	}
-	attach = calloc(img->n_endpoints, sizeof(*attach));
-	for (size_t i = 0; i < img->n_endpoints; i++)
-		attach[i] = i ? 0x1000000u + (uint32_t)i : (uint32_t)h.ifindex[0];
-	dp_slot_clear(&h.fds, h.slot); /* the previous policy's entries, off the live slot */
-	t0 = now_s();
-	if (dp_slot_clear(&h.fds, slot) ||
-	    dp_image_write(&h.fds, img, slot, attach, NULL, msg, sizeof(msg)) ||
-	    dp_slot_activate(h.fds.state, slot, ++h.revision)) {
-		fprintf(stderr, "write: %s\n", msg);
-		return -1;
-	}
-	row->write_s = now_s() - t0;
-	h.slot = slot;
-	row->rules = rules;
-	row->entries = img->n_policy + img->n_remote4 + img->n_remote6;
+	dp_slot_activate(h.fds.state, s->slot, s->revision);
 	for (int fam = 0; fam < 2; fam++) {
-		struct flows f;
+		struct flows *f = &s->f[fam];
+		int base = fam ? M_EST6 : M_EST4;
 
-		make_flows(rng, doc, img, fam ? 6 : 4, &f);
-		if (!f.n_deny || !f.n_allow) {
-			fprintf(stderr, "no %s flows found for %zu rules\n", fam ? "IPv6" : "IPv4",
-				rules);
-			return -1;
-		}
 		harness_clear_ct(&h);
 		cfg.flags = 0; /* admit the allowed flows: their replies are established */
 		harness_config(&h, &cfg);
-		measure(from_ep, f.allow, f.allow_len, f.n_allow);
-		row->est[fam] = measure(to_ep, f.est, f.est_len, f.n_est);
+		measure_once(from_ep, f->allow, f->allow_len, f->n_allow);
+		s->v[base][pass] = measure_once(to_ep, f->est, f->est_len, f->n_est);
 		harness_clear_ct(&h);
 		cfg.flags = IOF_CFG_BENCH_NO_CT_INSERT;
 		harness_config(&h, &cfg);
-		row->deny[fam] = measure(to_ep, f.deny, f.deny_len, f.n_deny);
-		row->allow[fam] = measure(from_ep, f.allow, f.allow_len, f.n_allow);
-		if (fam == 0)
-			row->empty = measure(empty, f.est, f.est_len, f.n_est);
-		flows_free(&f);
+		s->v[base + 1][pass] = measure_once(to_ep, f->deny, f->deny_len, f->n_deny);
+		s->v[base + 2][pass] = measure_once(from_ep, f->allow, f->allow_len, f->n_allow);
 	}
-	free(attach);
-	policy_image_free(img);
-	policy_document_free(doc);
-	return 0;
+	s->v[M_EMPTY][pass] = measure_once(empty, s->f[0].est, s->f[0].est_len, s->f[0].n_est);
+}
+
+static double med(const struct side *s, enum metric m)
+{
+	double v[PASSES];
+
+	memcpy(v, s->v[m], sizeof(v));
+	qsort(v, PASSES, sizeof(v[0]), cmp_double);
+	return v[PASSES / 2];
+}
+
+/* Median over passes of a/b, both measured in the same pass (paired). */
+static double ratio(const struct side *a, enum metric ma, const struct side *b, enum metric mb)
+{
+	double v[PASSES];
+
+	for (int i = 0; i < PASSES; i++)
+		v[i] = a->v[ma][i] / b->v[mb][i];
+	qsort(v, PASSES, sizeof(v[0]), cmp_double);
+	return v[PASSES / 2];
+}
+
+static void print_row(const struct side *s, const struct side *base)
+{
+	printf(
+	    "| %zu | %zu | %.2f | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | %.2f / %.2f | "
+	    "%.2f / %.2f | %.2f / %.2f |\n",
+	    s->rules, s->entries, s->write_s, med(s, M_EMPTY), med(s, M_EST4), med(s, M_DENY4),
+	    med(s, M_ALLOW4), med(s, M_EST6), med(s, M_DENY6), med(s, M_ALLOW6),
+	    ratio(s, M_DENY4, base, M_DENY4), ratio(s, M_DENY6, base, M_DENY6),
+	    ratio(s, M_ALLOW4, base, M_ALLOW4), ratio(s, M_ALLOW6, base, M_ALLOW6),
+	    ratio(s, M_EST4, s, M_EMPTY), ratio(s, M_EST6, s, M_EMPTY));
+}
+
+static void side_free(struct side *s)
+{
+	flows_free(&s->f[0]);
+	flows_free(&s->f[1]);
 }
 
 int main(int argc, char **argv)
 {
 	size_t rules[8] = {1, 100, 10000, 100000}, n_rules = 4, endpoints = 1000;
-	struct row rows[8] = {0};
 	struct gen_rng rng = {.state = 42};
+	struct side base, other;
 
 	for (int i = 1; i + 1 < argc; i += 2) {
 		if (!strcmp(argv[i], "--rules")) {
@@ -261,31 +309,35 @@ int main(int argc, char **argv)
 	if (!n_remotes || n_remotes > 4096)
 		n_remotes = 64;
 	harness_open(&h);
-	for (size_t i = 0; i < n_rules; i++)
-		if (run_policy(&rng, rules[i], endpoints, &rows[i]))
+	if (!n_rules || side_load(&rng, rules[0], endpoints, 0, &base))
+		return 1;
+	printf("ns per packet (BPF_PROG_TEST_RUN), median of %d passes; a pass runs each figure "
+	       "%lu times over %lu remotes. %zu local endpoints. The first policy stays in slot 0, "
+	       "each other one is written to slot 1, and every pass measures both (flipping the "
+	       "active slot), so ratios compare figures taken side by side.\n\n",
+	       PASSES, repeat, n_remotes, endpoints);
+	printf("| rules | map entries | write s | empty | v4 est. | v4 new deny | v4 new allow | "
+	       "v6 est. | v6 new deny | v6 new allow | new deny ÷ %zu rule (v4 / v6) | "
+	       "new allow ÷ %zu rule (v4 / v6) | est. ÷ empty (v4 / v6) |\n",
+	       rules[0], rules[0]);
+	printf("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+	for (int p = 0; p < PASSES; p++)
+		side_measure(&base, p);
+	print_row(&base, &base);
+	for (size_t i = 1; i < n_rules; i++) {
+		if (side_load(&rng, rules[i], endpoints, 1, &other))
 			return 1;
-	printf("ns per packet, BPF_PROG_TEST_RUN, median of 3 passes of %lu runs over %lu remotes; "
-	       "%zu local endpoints\n\n",
-	       repeat, n_remotes, endpoints);
-	printf("| rules | map entries | write s | empty | v4 established | v4 new deny | "
-	       "v4 new allow | v6 established | v6 new deny | v6 new allow |\n");
-	printf("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
-	for (size_t i = 0; i < n_rules; i++) {
-		struct row *r = &rows[i];
-
-		printf("| %zu | %zu | %.2f | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f |\n",
-		       r->rules, r->entries, r->write_s, r->empty, r->est[0], r->deny[0],
-		       r->allow[0], r->est[1], r->deny[1], r->allow[1]);
+		for (int p = 0; p < PASSES; p++) {
+			side_measure(&base, p);
+			side_measure(&other, p);
+		}
+		print_row(&other, &base);
+		side_free(&other);
 	}
-	struct row *first = &rows[0], *last = &rows[n_rules - 1];
-
-	printf("\n| ratio | v4 | v6 | target |\n|---|---:|---:|---:|\n");
-	printf("| new-flow deny, %zu rules / %zu rule(s) | %.2f | %.2f | <= 1.5 |\n", last->rules,
-	       first->rules, last->deny[0] / first->deny[0], last->deny[1] / first->deny[1]);
-	printf("| new-flow allow, %zu rules / %zu rule(s) | %.2f | %.2f | <= 1.5 |\n", last->rules,
-	       first->rules, last->allow[0] / first->allow[0], last->allow[1] / first->allow[1]);
-	printf("| established / empty, %zu rules | %.2f | %.2f | <= 2.0 |\n", last->rules,
-	       last->est[0] / last->empty, last->est[1] / last->empty);
+	printf("\nTargets: new flow at the largest policy ÷ at %zu rule <= 1.5; established ÷ "
+	       "empty <= 2.0.\n",
+	       rules[0]);
+	side_free(&base);
 	harness_close(&h);
 	return 0;
 }
