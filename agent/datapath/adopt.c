@@ -78,6 +78,7 @@ int dp_adopt_links(struct datapath *dp, char *err, size_t len)
 {
 	char path[PATH_MAX];
 
+	dp_adopt_tc_legacy(dp);
 	for (int kind = DP_ATT_TC; kind <= DP_ATT_CG; kind++) {
 		DIR *d;
 		struct dirent *de;
@@ -177,28 +178,72 @@ static bool is_iofence_prog(__u32 prog_id)
 	return ours;
 }
 
-/* Legacy tc filters are not pinned: look for ours on every interface of this namespace. */
-int dp_tc_legacy_cleanup(void)
+/* True if our legacy tc filter is on the interface's ingress hook. */
+static bool tc_legacy_present(uint32_t ifindex)
 {
-	struct if_nameindex *ifs = if_nameindex(), *i;
+	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = (int)ifindex,
+			    .attach_point = BPF_TC_INGRESS);
+	DECLARE_LIBBPF_OPTS(bpf_tc_opts, o, .handle = DP_TC_HANDLE, .priority = DP_TC_PRIORITY);
 
-	if (!ifs)
-		return -errno;
-	for (i = ifs; i->if_index; i++) {
+	return ifindex && bpf_tc_query(&hook, &o) == 0 && is_iofence_prog(o.prog_id);
+}
+
+/* Legacy tc filters cannot be pinned: an empty folder links/tc-legacy/<ifname> marks them. */
+int dp_adopt_tc_legacy(struct datapath *dp)
+{
+	char path[PATH_MAX];
+	DIR *d;
+	struct dirent *de;
+
+	snprintf(path, sizeof(path), "%s/links/tc-legacy", dp->pin_dir);
+	d = opendir(path);
+	if (!d)
+		return 0;
+	while ((de = readdir(d))) {
+		uint32_t ifindex;
+		struct dp_attachment *att;
+
+		if (de->d_name[0] == '.')
+			continue;
+		ifindex = if_nametoindex(de->d_name);
+		if (!tc_legacy_present(ifindex)) {
+			snprintf(path, sizeof(path), "%s/links/tc-legacy/%s", dp->pin_dir, de->d_name);
+			rmdir(path);
+			continue;
+		}
+		att = dp_att_new(dp, DP_ATT_TC, de->d_name);
+		if (!att)
+			break;
+		att->ifindex = ifindex;
+		att->tc_legacy = true;
+	}
+	closedir(d);
+	return 0;
+}
+
+int dp_tc_legacy_cleanup(const char *pin_dir)
+{
+	char path[PATH_MAX];
+	DIR *d;
+	struct dirent *de;
+
+	snprintf(path, sizeof(path), "%s/links/tc-legacy", pin_dir);
+	d = opendir(path);
+	if (!d)
+		return 0;
+	while ((de = readdir(d))) {
+		uint32_t ifindex = if_nametoindex(de->d_name);
+
+		if (de->d_name[0] == '.' || !tc_legacy_present(ifindex))
+			continue;
 		for (int h = 0; h < 2; h++) {
-			DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = (int)i->if_index,
+			DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = (int)ifindex,
 					    .attach_point = h ? BPF_TC_EGRESS : BPF_TC_INGRESS);
 			DECLARE_LIBBPF_OPTS(bpf_tc_opts, o, .handle = DP_TC_HANDLE,
 					    .priority = DP_TC_PRIORITY);
-
-			if (bpf_tc_query(&hook, &o) == 0 && is_iofence_prog(o.prog_id)) {
-				o.prog_id = 0;
-				o.prog_fd = 0;
-				o.flags = 0;
-				bpf_tc_detach(&hook, &o);
-			}
+			bpf_tc_detach(&hook, &o);
 		}
 	}
-	if_freenameindex(ifs);
+	closedir(d);
 	return 0;
 }

@@ -188,6 +188,9 @@ void dp_detach(struct datapath *dp, struct dp_attachment *att)
 					    .priority = DP_TC_PRIORITY);
 			bpf_tc_detach(&hook, &o);
 		}
+		snprintf(path, sizeof(path), "%s/links/tc-legacy/%s", dp->pin_dir, att->name);
+		rmdir(path);
+		return;
 	}
 	for (size_t h = 0; h < n; h++) {
 		dp_hook_path(dp, att, h, path, sizeof(path));
@@ -206,6 +209,8 @@ void dp_detach(struct datapath *dp, struct dp_attachment *att)
 int dp_attach_tc_legacy(struct datapath *dp, struct dp_attachment *att, char *err,
 			    size_t len)
 {
+	char path[PATH_MAX];
+
 	for (size_t h = 0; h < 2; h++) {
 		DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = (int)att->ifindex,
 				    .attach_point = h ? BPF_TC_EGRESS : BPF_TC_INGRESS);
@@ -224,6 +229,8 @@ int dp_attach_tc_legacy(struct datapath *dp, struct dp_attachment *att, char *er
 				      tc_hooks[h].pin, strerror(-r));
 	}
 	att->tc_legacy = true;
+	snprintf(path, sizeof(path), "%s/links/tc-legacy/%s", dp->pin_dir, att->name);
+	dp_mkdir_p(path, 0700); /* the marker an adopting process finds */
 	return 0;
 }
 
@@ -276,8 +283,11 @@ static int attach_links(struct datapath *dp, struct dp_attachment *att, int targ
 		if (fd < 0) {
 			r = fd;
 			if (att->kind == DP_ATT_TC && h == 0 &&
-			    (r == -EINVAL || r == -EOPNOTSUPP || r == -524 /* ENOTSUPP */))
+			    (r == -EINVAL || r == -EOPNOTSUPP || r == -524 /* ENOTSUPP */)) {
+				dp_att_path(dp, att->kind, att->name, path, sizeof(path));
+				rmdir(path);
 				return dp_attach_tc_legacy(dp, att, err, len);
+			}
 			return dp_err(err, len, r, "%s: attach %s: %s", att->name, hk[h].pin,
 				      strerror(-r));
 		}

@@ -137,7 +137,8 @@ struct dp_attachment *dp_att_find_cgroup(struct datapath *dp, uint64_t cgroup_id
 int dp_adopt_links(struct datapath *dp, char *err, size_t len);
 int dp_upgrade_links(struct datapath *dp, const int *old_prog_fd, char *err, size_t len);
 int dp_cleanup_links(const char *pin_dir);
-int dp_tc_legacy_cleanup(void);
+int dp_tc_legacy_cleanup(const char *pin_dir);
+int dp_adopt_tc_legacy(struct datapath *dp);
 bool dp_link_alive(int link_fd);
 void dp_atts_free(struct datapath *dp);
 

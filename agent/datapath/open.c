@@ -323,9 +323,9 @@ int dp_cleanup(const char *pin_dir, char *err, size_t err_len)
 
 	if (!pin_dir)
 		pin_dir = DP_DEFAULT_PIN_DIR;
-	dp_tc_legacy_cleanup();
 	if (stat(pin_dir, &st) && errno == ENOENT)
 		return 0;
+	dp_tc_legacy_cleanup(pin_dir);
 	dp_cleanup_links(pin_dir);
 	r = dp_rm_rf(pin_dir);
 	if (r)

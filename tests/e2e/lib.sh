@@ -1,0 +1,188 @@
+# SPDX-License-Identifier: Apache-2.0
+# Shared helpers of the e2e tests: a node namespace holding the host-side veths (where dpctl
+# runs and the programs attach), workload namespaces routed through it (IPv4 and IPv6), and a
+# cleanup that runs on every exit. Names: iofe2e-<test>-<pid>-<role>; pins under
+# /sys/fs/bpf/iofe2e-<test>-<pid> (bpffs). Usage: source lib.sh TEST DPCTL E2E_NET
+# shellcheck disable=SC2034
+set -u
+
+E2E_TEST=$1
+DPCTL=$2
+NET=$3
+SKIP=249
+PFX=iofe2e-$E2E_TEST-$$
+NODE=$PFX-node
+CLI=$PFX-cli
+SRV=$PFX-srv
+OUT=$PFX-out
+PIN=/sys/fs/bpf/$PFX
+TMP=$(mktemp -d /tmp/iofe2e-$E2E_TEST.XXXXXX)
+PIDS=()
+CGROUP=""
+FAILSAFE=(--failsafe tcp:22 --failsafe tcp:2222)
+
+log() { echo "[$E2E_TEST] $*"; }
+fail() {
+	echo "[$E2E_TEST] FAIL: $*" >&2
+	exit 1
+}
+skip() {
+	echo "[$E2E_TEST] SKIP: $*"
+	exit $SKIP
+}
+
+[ "$(id -u)" = 0 ] || skip "needs root"
+command -v nsenter >/dev/null && command -v ip >/dev/null || skip "needs iproute2 and nsenter"
+[ -d /sys/fs/bpf ] || skip "no /sys/fs/bpf"
+
+in_ns() {
+	local ns=$1
+	shift
+	nsenter --net=/var/run/netns/"$ns" "$@"
+}
+
+dpctl() {
+	local cmd=$1
+	shift
+	in_ns "$NODE" "$DPCTL" "$cmd" --pin-dir "$PIN" "${FAILSAFE[@]}" "$@"
+}
+
+# bg_ns NS CMD...: starts CMD in namespace NS in the background; killed at the end.
+bg_ns() {
+	local ns=$1
+	shift
+	nsenter --net=/var/run/netns/"$ns" "$@" &
+	PIDS+=($!)
+}
+
+cgroup2_mount() {
+	awk '$9 == "cgroup2" { print $5; exit }' /proc/self/mountinfo
+}
+
+cleanup() {
+	local rc=$?
+	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
+	for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
+	if ip netns list | grep -q "^$NODE"; then
+		in_ns "$NODE" "$DPCTL" cleanup --pin-dir "$PIN" >/dev/null 2>&1
+	fi
+	[ -d "$PIN" ] && "$DPCTL" cleanup --pin-dir "$PIN" >/dev/null 2>&1
+	for ns in $(ip netns list | awk '{print $1}' | grep "^$PFX-"); do ip netns del "$ns"; done
+	if [ -n "$CGROUP" ] && [ -d "$CGROUP" ]; then
+		while read -r p; do kill -9 "$p" 2>/dev/null; done <"$CGROUP/cgroup.procs"
+		rmdir "$CGROUP" 2>/dev/null || { sleep 0.5; rmdir "$CGROUP"; }
+	fi
+	rm -rf "$TMP"
+	if [ $rc = 0 ]; then
+		left=$(ip netns list | grep -c "^$PFX-")
+		[ "$left" = 0 ] && [ ! -e "$PIN" ] || { echo "[$E2E_TEST] FAIL: left behind"; rc=1; }
+	fi
+	[ $rc = 0 ] && echo "[$E2E_TEST] PASS"
+	exit $rc
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+# Leftovers of earlier runs of this test whose process is gone.
+for ns in $(ip netns list | awk '{print $1}' | grep "^iofe2e-$E2E_TEST-"); do
+	pid=${ns#iofe2e-"$E2E_TEST"-}
+	pid=${pid%%-*}
+	kill -0 "$pid" 2>/dev/null || ip netns del "$ns"
+done
+for d in /sys/fs/bpf/iofe2e-"$E2E_TEST"-*; do
+	[ -d "$d" ] || continue
+	kill -0 "${d##*-}" 2>/dev/null || "$DPCTL" cleanup --pin-dir "$d" >/dev/null 2>&1
+done
+cg2=$(cgroup2_mount)
+for d in "$cg2"/iofe2e-"$E2E_TEST"-*; do
+	[ -d "$d" ] || continue
+	pid=${d##*/iofe2e-"$E2E_TEST"-}
+	kill -0 "$pid" 2>/dev/null || rmdir "$d" 2>/dev/null
+done
+
+# workload NAME NS HOSTIF N: namespace NS with eth0 = 10.77.N.2 / fd77:N::2, its peer HOSTIF
+# in the node namespace = 10.77.N.1 / fd77:N::1, default routes through the node.
+workload() {
+	local ns=$1 hif=$2 n=$3
+	ip netns add "$ns"
+	ip -n "$NODE" link add "$hif" type veth peer name eth0 netns "$ns"
+	ip -n "$NODE" addr add 10.77.$n.1/24 dev "$hif"
+	ip -n "$NODE" addr add fd77:$n::1/64 dev "$hif" nodad
+	ip -n "$NODE" link set "$hif" up
+	ip -n "$ns" link set lo up
+	ip -n "$ns" addr add 10.77.$n.2/24 dev eth0
+	ip -n "$ns" addr add fd77:$n::2/64 dev eth0 nodad
+	ip -n "$ns" link set eth0 up
+	ip -n "$ns" route add default via 10.77.$n.1
+	ip -n "$ns" -6 route add default via fd77:$n::1
+}
+
+topology() {
+	ip netns add "$NODE"
+	ip -n "$NODE" link set lo up
+	in_ns "$NODE" sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
+	workload "$CLI" hc 1
+	workload "$SRV" hs 2
+}
+
+# The basic two-endpoint policy; $1 = revision, $2 = extra server ingress rules (YAML lines).
+policy() {
+	local rev=$1 extra=${2:-}
+	cat <<YAML
+revision: $rev
+defaults:
+  ingress: deny
+  egress: allow
+securityGroups:
+  - name: client
+    rules:
+      - direction: egress
+        action: deny
+        protocol: tcp
+        ports: [8082]
+  - name: server
+    rules:
+      - {direction: ingress, protocol: tcp, ports: [8080, 8082], group: client}
+      - {direction: ingress, protocol: udp, ports: [9090], group: client}
+      - {direction: ingress, protocol: icmp, group: client}
+      - {direction: ingress, protocol: icmpv6, group: client}
+$extra
+endpoints:
+  - name: cli
+    node: n1
+    interface: hc
+    addresses: [10.77.1.2, "fd77:1::2"]
+    groups: [client]
+  - name: srv
+    node: n1
+    interface: hs
+    addresses: [10.77.2.2, "fd77:2::2"]
+    groups: [server]
+YAML
+}
+
+# tcp_ok NS ADDR PORT / tcp_blocked NS ADDR PORT
+tcp_ok() { in_ns "$1" "$NET" tcp-connect "$2" "$3" 1500 >/dev/null || fail "tcp $2:$3 from $1 should connect"; }
+tcp_blocked() {
+	local rc=0
+	in_ns "$1" "$NET" tcp-connect "$2" "$3" 700 >/dev/null || rc=$?
+	[ $rc = 3 ] || fail "tcp $2:$3 from $1 should time out (exit $rc)"
+}
+
+# udp_count NS_FROM NS_TO ADDR PORT N: datagrams received of N sent
+udp_count() {
+	local from=$1 to=$2 addr=$3 port=$4 n=$5 out=$TMP/sink.$RANDOM
+	in_ns "$to" "$NET" udp-sink "$addr" "$port" 400 5 >"$out" &
+	local sp=$!
+	for _ in $(seq 50); do grep -q listening "$out" && break; sleep 0.02; done
+	in_ns "$from" "$NET" udp-send "$addr" "$port" "$n" 2000 >/dev/null
+	wait $sp
+	sed -n 's/.*distinct=\([0-9]*\).*/\1/p' "$out"
+}
+
+ping_ok() { in_ns "$1" ping -c1 -W1 "$2" >/dev/null || fail "ping $2 from $1 should pass"; }
+ping_blocked() { ! in_ns "$1" ping -c1 -W1 "$2" >/dev/null || fail "ping $2 from $1 should be dropped"; }
+
+counter() { # counter NAME: value of a dpctl counters line
+	dpctl counters | awk -v k="$1" '$1 == k { print $2 }'
+}
