@@ -177,6 +177,8 @@ int reads_counters(struct agent *a, const Iofence__V1__GetCountersRequest *req,
 		   struct arena *ar, ProtobufCMessage **ret, char *details, size_t len);
 
 /* ---- server.c ---- */
+/* Locks the store and the unix socket paths (before anything else touches them). */
+int server_lock(struct agent *a, char *err, size_t err_len);
 int server_start(struct agent *a, char *err, size_t err_len);
 /* Stops accepting calls (phase 1) and finishes (phase 2, after the workers stopped). */
 void server_shutdown_begin(struct agent *a);

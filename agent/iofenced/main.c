@@ -45,6 +45,11 @@ static int run(struct agent *a)
 	sigset_t set;
 	int sig, r;
 
+	r = server_lock(a, err, sizeof(err));
+	if (r) {
+		log_error("%s", err[0] ? err : strerror(-r));
+		return 2;
+	}
 	r = engine_start(a);
 	if (r)
 		return r;

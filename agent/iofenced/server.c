@@ -66,6 +66,7 @@ struct server {
 	struct tag shutdown_tag;
 	char **unix_paths;
 	int *lock_fds;
+	int state_lock_fd;
 	size_t n_unix;
 };
 
@@ -380,16 +381,14 @@ static int mkdir_parents(const char *path)
 	return 0;
 }
 
-/* unix:PATH: a lock file next to it keeps a second agent from unlinking a live socket. */
-static int add_unix(struct server *s, const char *addr, char *err, size_t len)
+/* A lock file next to each unix socket keeps a second agent from unlinking a live socket. */
+static int lock_path(const char *path, const char *what, int *ret_fd, char *err, size_t len)
 {
-	const char *path = addr + 5;
 	char lock[4200];
-	grpc_server_credentials *creds;
-	int fd, port;
+	int fd;
 
 	if (mkdir_parents(path)) {
-		snprintf(err, len, "%s: cannot create its directory: %s", addr, strerror(errno));
+		snprintf(err, len, "%s: cannot create its directory: %s", path, strerror(errno));
 		return -errno;
 	}
 	snprintf(lock, sizeof(lock), "%s.lock", path);
@@ -399,21 +398,71 @@ static int add_unix(struct server *s, const char *addr, char *err, size_t len)
 		return -errno;
 	}
 	if (flock(fd, LOCK_EX | LOCK_NB)) {
-		snprintf(err, len, "%s: another agent is serving this socket (%s is locked)", addr,
+		snprintf(err, len, "%s: another agent is using this %s (%s is locked)", path, what,
 			 lock);
 		close(fd);
 		return -EBUSY;
 	}
-	creds = grpc_insecure_server_credentials_create();
-	port = grpc_server_add_http2_port(s->srv, addr, creds);
+	*ret_fd = fd;
+	return 0;
+}
+
+static struct server *server_new(struct agent *a)
+{
+	struct server *s = calloc(1, sizeof(*s));
+
+	if (!s)
+		return NULL;
+	s->a = a;
+	pthread_mutex_init(&s->lock, NULL);
+	pthread_cond_init(&s->cond, NULL);
+	s->shutdown_tag.kind = T_SHUTDOWN;
+	s->unix_paths = calloc(a->cfg.n_listen + 2, sizeof(char *));
+	s->lock_fds = calloc(a->cfg.n_listen + 2, sizeof(int));
+	if (!s->unix_paths || !s->lock_fds) {
+		free(s->unix_paths);
+		free(s->lock_fds);
+		free(s);
+		return NULL;
+	}
+	a->server = s;
+	return s;
+}
+
+int server_lock(struct agent *a, char *err, size_t len)
+{
+	struct server *s = a->server ? a->server : server_new(a);
+	int r, fd;
+
+	if (!s)
+		return -ENOMEM;
+	/* The store first: two agents must never share one. */
+	r = lock_path(a->cfg.state, "store", &fd, err, len);
+	if (r)
+		return r;
+	s->state_lock_fd = fd;
+	for (size_t i = 0; i < a->cfg.n_listen; i++) {
+		if (strncmp(a->cfg.listen[i], "unix:", 5))
+			continue;
+		r = lock_path(a->cfg.listen[i] + 5, "socket", &fd, err, len);
+		if (r)
+			return r;
+		s->unix_paths[s->n_unix] = strdup(a->cfg.listen[i] + 5);
+		s->lock_fds[s->n_unix++] = fd;
+	}
+	return 0;
+}
+
+static int add_unix(struct server *s, const char *addr, char *err, size_t len)
+{
+	grpc_server_credentials *creds = grpc_insecure_server_credentials_create();
+	int port = grpc_server_add_http2_port(s->srv, addr, creds);
+
 	grpc_server_credentials_release(creds);
 	if (!port) {
 		snprintf(err, len, "%s: cannot listen", addr);
-		close(fd);
 		return -EADDRINUSE;
 	}
-	s->unix_paths[s->n_unix] = strdup(path);
-	s->lock_fds[s->n_unix++] = fd;
 	return 0;
 }
 
@@ -483,23 +532,18 @@ int server_start(struct agent *a, char *err, size_t err_len)
 		 .value.integer = RPC_MAX_MESSAGE},
 	};
 	grpc_channel_args cargs = {.num_args = 3, .args = args};
-	struct server *s = calloc(1, sizeof(*s));
+	struct server *s = a->server;
 	mode_t old_umask;
 	int r = 0;
 
-	if (!s)
-		return -ENOMEM;
-	a->server = s;
-	s->a = a;
-	pthread_mutex_init(&s->lock, NULL);
-	pthread_cond_init(&s->cond, NULL);
-	s->shutdown_tag.kind = T_SHUTDOWN;
-	s->unix_paths = calloc(a->cfg.n_listen + 1, sizeof(char *));
-	s->lock_fds = calloc(a->cfg.n_listen + 1, sizeof(int));
+	if (!s) {
+		r = server_lock(a, err, err_len);
+		if (r)
+			return r;
+		s = a->server;
+	}
 	s->cq = grpc_completion_queue_create_for_next(NULL);
 	s->srv = grpc_server_create(&cargs, NULL);
-	if (!s->unix_paths || !s->lock_fds)
-		return -ENOMEM;
 	grpc_server_register_completion_queue(s->srv, s->cq, NULL);
 	for (int m = 0; m < M_UNKNOWN; m++)
 		s->registered[m] = grpc_server_register_method(
@@ -574,6 +618,13 @@ void server_shutdown_finish(struct agent *a)
 		unlink(lock);
 		close(s->lock_fds[i]);
 		free(s->unix_paths[i]);
+	}
+	if (s->state_lock_fd > 0) {
+		char lock[4200];
+
+		snprintf(lock, sizeof(lock), "%s.lock", a->cfg.state);
+		unlink(lock);
+		close(s->state_lock_fd);
 	}
 	free(s->unix_paths);
 	free(s->lock_fds);
