@@ -250,12 +250,13 @@ static int attach_links(struct datapath *dp, struct dp_attachment *att, int targ
 	const struct hook *hk = dp_hooks_of(att->kind, &n);
 	int r;
 
-	if (att->kind != DP_ATT_XDP) {
+	if (att->kind != DP_ATT_XDP)
 		dp_att_path(dp, att->kind, att->name, path, sizeof(path));
-		r = dp_mkdir_p(path, 0700);
-		if (r)
-			return dp_err(err, len, r, "create %s: %s", path, strerror(-r));
-	}
+	else
+		snprintf(path, sizeof(path), "%s/links/xdp", dp->pin_dir);
+	r = dp_mkdir_p(path, 0700);
+	if (r)
+		return dp_err(err, len, r, "create %s: %s", path, strerror(-r));
 	for (size_t h = 0; h < n; h++) {
 		int prog = dp->prog_fd[hk[h].prog], fd;
 

@@ -125,9 +125,10 @@ topology() {
 	workload "$SRV" hs 2
 }
 
-# The basic two-endpoint policy; $1 = revision, $2 = extra server ingress rules (YAML lines).
+# The basic two-endpoint policy: $1 = revision, $2 = TCP ports the server accepts from the
+# client group, $3 = extra YAML lines appended to endpoints (more endpoints).
 policy() {
-	local rev=$1 extra=${2:-}
+	local rev=$1 ports=${2:-8080, 8082} extra=${3:-}
 	cat <<YAML
 revision: $rev
 defaults:
@@ -142,11 +143,14 @@ securityGroups:
         ports: [8082]
   - name: server
     rules:
-      - {direction: ingress, protocol: tcp, ports: [8080, 8082], group: client}
+      - {direction: ingress, protocol: tcp, ports: [$ports], group: client}
       - {direction: ingress, protocol: udp, ports: [9090], group: client}
       - {direction: ingress, protocol: icmp, group: client}
       - {direction: ingress, protocol: icmpv6, group: client}
-$extra
+  - name: app
+    rules:
+      - {direction: egress, protocol: tcp, ports: [8080], cidr: 10.77.2.2/32}
+      - {direction: egress, protocol: tcp, ports: [8080], cidr: "fd77:2::2/128"}
 endpoints:
   - name: cli
     node: n1
@@ -158,6 +162,7 @@ endpoints:
     interface: hs
     addresses: [10.77.2.2, "fd77:2::2"]
     groups: [server]
+$extra
 YAML
 }
 

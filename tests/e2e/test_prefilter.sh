@@ -1,0 +1,44 @@
+#!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
+# XDP prefilter on an uplink: traffic from a denied prefix is dropped before the stack and
+# counted (drop_prefilter); other sources pass; the failsafe port passes even from the denied
+# prefix.
+. "$(dirname "$0")/lib.sh" prefilter "$@"
+
+topology
+ip netns add "$OUT"
+ip -n "$NODE" link add up0 type veth peer name eth0 netns "$OUT"
+ip -n "$NODE" addr add 10.77.100.1/24 dev up0
+ip -n "$NODE" link set up0 up
+ip -n "$OUT" link set lo up
+ip -n "$OUT" addr add 10.77.100.2/24 dev eth0
+ip -n "$OUT" addr add 10.77.200.2/32 dev eth0
+ip -n "$OUT" link set eth0 up
+ip -n "$OUT" route add default via 10.77.100.1
+ip -n "$NODE" route add 10.77.200.0/24 via 10.77.100.2
+bg_ns "$NODE" "$NET" tcp-server 0.0.0.0 2222
+bg_ns "$NODE" "$NET" tcp-server 0.0.0.0 2223
+policy 1 >"$TMP/p.yaml"
+cat >>"$TMP/p.yaml" <<YAML
+prefilter:
+  - node: n1
+    interfaces: [up0]
+    deny: [10.77.200.0/24, "2001:db8:bad::/48"]
+YAML
+sleep 0.2
+in_ns "$OUT" "$NET" tcp-connect 10.77.100.1 2223 1000 10.77.200.2 >/dev/null ||
+	fail "before the prefilter the denied source connects"
+dpctl apply --node n1 -f "$TMP/p.yaml" >/dev/null || fail "apply"
+dpctl links | grep -q "xdp/up0 .*prog=iof_xdp_prefilt" || fail "no xdp link: $(dpctl links)"
+before=$(counter drop_prefilter)
+in_ns "$OUT" "$NET" tcp-connect 10.77.100.1 2223 1000 10.77.100.2 >/dev/null ||
+	fail "allowed source blocked"
+rc=0
+in_ns "$OUT" "$NET" tcp-connect 10.77.100.1 2223 700 10.77.200.2 >/dev/null || rc=$?
+[ $rc = 3 ] || fail "denied prefix not dropped (exit $rc)"
+in_ns "$OUT" "$NET" tcp-connect 10.77.100.1 2222 1000 10.77.200.2 >/dev/null ||
+	fail "failsafe port tcp/2222 blocked from the denied prefix"
+after=$(counter drop_prefilter)
+log "drop_prefilter $before -> $after"
+[ "$after" -gt "$before" ] || fail "prefilter drops not counted"
+exit 0
