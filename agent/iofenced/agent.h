@@ -194,6 +194,8 @@ void flows_dispatch(struct agent *a, const struct iof_event *ev);
 struct watcher *flows_add(struct agent *a, const Iofence__V1__WatchFlowsRequest *req,
 			  void *call_ctx);
 void flows_remove(struct agent *a, struct watcher *w);
+/* Sends the stream's initial metadata; call after the call records the watcher. */
+void flows_start(struct agent *a, struct watcher *w);
 /* A send of this watcher completed: send the next queued event, if any. */
 void flows_sent(struct agent *a, struct watcher *w, bool ok);
 /* Strings a converted FlowEvent points into. */

@@ -206,12 +206,27 @@ struct watcher *flows_add(struct agent *a, const Iofence__V1__WatchFlowsRequest 
 	w->next = f->list;
 	f->list = w;
 	f->n++;
-	/* Initial metadata now, so the client sees the stream open before the first event. */
-	w->sending = server_stream_send(call, NULL);
+	w->sending = true; /* until flows_start() has sent the initial metadata */
 	pthread_mutex_unlock(&f->lock);
 	log_debug("flow watcher added (verdict \"%s\", endpoint \"%s\")", w->verdict,
 		  w->endpoint ? w->endpoint : "");
 	return w;
+}
+
+void flows_start(struct agent *a, struct watcher *w)
+{
+	struct flows *f = a->flows;
+	bool free_now;
+
+	/* Initial metadata now, so the client sees the stream open before the first event. */
+	pthread_mutex_lock(&f->lock);
+	w->sending = server_stream_send(w->call, NULL);
+	if (!w->sending)
+		pump(a, w);
+	free_now = w->removed && !w->sending;
+	pthread_mutex_unlock(&f->lock);
+	if (free_now)
+		watcher_free(w);
 }
 
 void flows_remove(struct agent *a, struct watcher *w)

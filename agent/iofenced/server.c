@@ -240,23 +240,31 @@ void server_stream_end(void *ctx)
 	call_unref(ctx);
 }
 
-static void handle_new(struct server *s, struct call *c)
+/* RECV_CLOSE_ON_SERVER: completes when the call ends (cancelled or finished). */
+static void recv_close(struct call *c)
 {
-	struct agent *a = s->a;
-	ProtobufCMessage *req = NULL, *resp = NULL;
-	struct arena ar = {0};
-	char details[512] = "";
 	grpc_op op;
-	int st;
 
-	if (!atomic_load(&s->stopping))
-		arm(s, c->m);
 	memset(&op, 0, sizeof(op));
 	op.op = GRPC_OP_RECV_CLOSE_ON_SERVER;
 	op.data.recv_close_on_server.cancelled = &c->cancelled;
 	call_ref(c);
 	if (grpc_call_start_batch(c->call, &op, 1, &c->t_close, NULL) != GRPC_CALL_OK)
 		call_unref(c);
+}
+
+static void handle_new(struct server *s, struct call *c)
+{
+	struct agent *a = s->a;
+	ProtobufCMessage *req = NULL, *resp = NULL;
+	struct arena ar = {0};
+	char details[512] = "";
+	int st;
+
+	if (!atomic_load(&s->stopping))
+		arm(s, c->m);
+	if (c->m != M_WATCH)
+		recv_close(c);
 	if (c->m == M_UNKNOWN) {
 		char *m = grpc_slice_to_c_string(c->details.method);
 
@@ -302,12 +310,22 @@ static void handle_new(struct server *s, struct call *c)
 		arena_free(&ar);
 		break;
 	case M_WATCH:
+		/*
+		 * c->w is set before any batch of this call can complete (the completions read
+		 * it on another queue thread): register, then close watch, then first send.
+		 */
 		call_ref(c); /* the watcher's, released by server_stream_end() */
 		c->w = flows_add(a, (void *)req, c);
 		if (!c->w) {
 			call_unref(c);
-			finish(c, GRPC_STATUS_RESOURCE_EXHAUSTED, "too many watchers", NULL, NULL, 0);
+			recv_close(c);
+			finish(c, GRPC_STATUS_INVALID_ARGUMENT,
+			       "verdict must be allow, deny, audit or empty (or too many watchers)",
+			       NULL, NULL, 0);
+			break;
 		}
+		recv_close(c);
+		flows_start(a, c->w);
 		break;
 	default:
 		break;

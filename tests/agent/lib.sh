@@ -111,13 +111,13 @@ start_agent() {
 	mkdir -p "$TMP/$name"
 	local pin=/sys/fs/bpf/$PFX-$name
 	[[ " ${PINS[*]} " == *" $pin "* ]] || PINS+=("$pin")
-	nsenter --net=/var/run/netns/"$nodens" "$IOFENCED" --node "$node_name" \
+	nsenter --net=/var/run/netns/"$nodens" ${AGENT_WRAP:-} "$IOFENCED" --node "$node_name" \
 		--state "$TMP/$name/state.db" --listen "unix:$TMP/$name/sock" --pin-dir "$pin" \
 		--log-level debug "$@" 2>>"$TMP/$name/log" &
 	AGENT_PID[$name]=$!
 	AGENT_NS[$name]=$nodens
 	PIDS+=($!)
-	for _ in $(seq 100); do
+	for _ in $(seq 600); do
 		"$CTL" status --agent "unix:$TMP/$name/sock" >/dev/null 2>&1 && return 0
 		kill -0 "${AGENT_PID[$name]}" 2>/dev/null || fail "agent $name exited at start"
 		sleep 0.1

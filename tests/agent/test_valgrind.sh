@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# valgrind memcheck on an agent session with the real datapath: apply, flow watchers (one
+# cancelled, one open until shutdown), traffic, counters, status, policy reads, a stale and an
+# invalid apply, SIGTERM. No memory may be lost (definitely or indirectly).
+source "$(dirname "$0")/lib.sh" vg "$@"
+command -v valgrind >/dev/null || skip "needs valgrind"
+
+node n
+workload n cli hcli 10.82.0.2 fd82::2
+workload n srv hsrv 10.82.0.3 fd82::3
+serve srv tcp 8080 9000
+cat >"$TMP/p.yaml" <<'YAML'
+revision: 1
+defaults: {ingress: deny, egress: allow}
+securityGroups:
+  - {name: client, rules: []}
+  - name: server
+    rules:
+      - {direction: ingress, protocol: tcp, ports: [8080], group: client}
+endpoints:
+  - {name: cli, node: n1, interface: hcli, addresses: [10.82.0.2], groups: [client]}
+  - {name: srv, node: n1, interface: hsrv, addresses: [10.82.0.3], groups: [server]}
+YAML
+VG=$TMP/valgrind.log
+AGENT_WRAP="valgrind --suppressions=$(dirname "$0")/valgrind.supp --tool=memcheck --leak-check=full --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite,indirect --track-fds=no --log-file=$VG" \
+	start_agent a n n1 --metrics 127.0.0.1:19106
+ctl a flows --follow -o json >"$TMP/flows.json" 2>/dev/null &
+PIDS+=($!)
+FLOWS=$!
+ctl a flows --duration 0.5 >/dev/null 2>&1
+ctl a apply -f "$TMP/p.yaml" --timeout 60 >/dev/null || fail "apply"
+tcp_ok cli 10.82.0.3 8080
+tcp_blocked cli 10.82.0.3 9000
+ctl a counters -o json >/dev/null || fail "counters"
+ctl a status -o json >/dev/null || fail "status"
+ctl a get policy >/dev/null || fail "get policy"
+ctl a apply -f "$TMP/p.yaml" >/dev/null 2>&1 && fail "stale apply acknowledged"
+"$CTL" apply -f "$SRC/tests/cli/bad.yaml" --agent "$(agent a)" >/dev/null 2>&1
+in_ns "$PFX-n" curl -sf http://127.0.0.1:19106/metrics | grep -q '^iofence_applied_revision' \
+	|| fail "metrics"
+sleep 1
+grep -q '"dport": 9000' "$TMP/flows.json" || fail "no flow event under valgrind"
+stop_agent a TERM || fail "agent exit code under valgrind"
+wait $FLOWS 2>/dev/null
+def=$(sed -n 's/.*definitely lost: \([0-9,]*\) bytes.*/\1/p' "$VG" | tr -d ,)
+ind=$(sed -n 's/.*indirectly lost: \([0-9,]*\) bytes.*/\1/p' "$VG" | tr -d ,)
+errs=$(sed -n 's/.*ERROR SUMMARY: \([0-9]*\) errors.*/\1/p' "$VG")
+if ! grep -q "All heap blocks were freed\|definitely lost: 0 bytes" "$VG"; then
+	cat "$VG" >&2
+	fail "memory lost: definitely ${def:-?}, indirectly ${ind:-?}"
+fi
+[ "${ind:-0}" = 0 ] || { cat "$VG" >&2; fail "indirectly lost: $ind bytes"; }
+log "valgrind: definitely lost ${def:-0}, indirectly lost ${ind:-0}, errors ${errs:-?}"
+[ "${errs:-1}" = 0 ] || { grep -B2 -A14 "^==[0-9]*== [A-Z][a-z]" "$VG" | grep -v "^==[0-9]*== *$" | head -80 >&2; fail "$errs valgrind errors"; }
