@@ -5,7 +5,7 @@
  * counters and pinned links, clean up.
  *   dpctl apply   --pin-dir D --node N -f FILE [-f FILE]... [--repeat K] [--revision-start R]
  *                 [--failsafe tcp:PORT]... [--xdp-generic] [--bpf-object O] [--hold]
- *                 [--oversize remote4]
+ *                 [--oversize remote4] [--watch: --hold, and follow links (netlink)]
  *   dpctl counters --pin-dir D [--failsafe ...]
  *   dpctl links   --pin-dir D
  *   dpctl cleanup --pin-dir D
@@ -21,6 +21,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <poll.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <net/if.h>
+#include <sys/socket.h>
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -37,7 +42,7 @@ struct args {
 	const char *files[MAX_FILES];
 	int n_files, repeat;
 	long long revision_start;
-	bool hold, xdp_generic;
+	bool hold, watch, xdp_generic;
 	struct dp_options opts;
 };
 
@@ -84,6 +89,7 @@ static int parse_args(int argc, char **argv, struct args *a)
 		{"xdp-generic", no_argument, NULL, 'g'},
 		{"bpf-object", required_argument, NULL, 'b'},
 		{"hold", no_argument, NULL, 'H'},
+		{"watch", no_argument, NULL, 'W'},
 		{"oversize", required_argument, NULL, 'O'},
 		{NULL, 0, NULL, 0},
 	};
@@ -122,6 +128,9 @@ static int parse_args(int argc, char **argv, struct args *a)
 			break;
 		case 'H':
 			a->hold = true;
+			break;
+		case 'W':
+			a->watch = a->hold = true;
 			break;
 		case 'O':
 			a->oversize = optarg;
@@ -204,6 +213,48 @@ static void on_signal(int sig)
 	stop = 1;
 }
 
+/* What the agent's libnl watcher does: RTM_NEWLINK/DELLINK -> dp_link_changed(). */
+static void watch_links(struct datapath *dp)
+{
+	struct sockaddr_nl sa = {.nl_family = AF_NETLINK, .nl_groups = RTMGRP_LINK};
+	int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+	char buf[16384];
+
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa))) {
+		perror("netlink");
+		return;
+	}
+	while (!stop) {
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		ssize_t n;
+
+		if (poll(&p, 1, 200) <= 0)
+			continue;
+		n = recv(fd, buf, sizeof(buf), 0);
+		for (struct nlmsghdr *h = (struct nlmsghdr *)buf; n > 0 && NLMSG_OK(h, (size_t)n);
+		     h = NLMSG_NEXT(h, n)) {
+			struct ifinfomsg *ifi = NLMSG_DATA(h);
+			int len = (int)IFLA_PAYLOAD(h);
+			const char *name = NULL;
+
+			if (h->nlmsg_type != RTM_NEWLINK && h->nlmsg_type != RTM_DELLINK)
+				continue;
+			for (struct rtattr *rta = IFLA_RTA(ifi); RTA_OK(rta, len);
+			     rta = RTA_NEXT(rta, len))
+				if (rta->rta_type == IFLA_IFNAME)
+					name = RTA_DATA(rta);
+			if (!name)
+				continue;
+			int r = dp_link_changed(dp, name, ifi->ifi_index, h->nlmsg_type == RTM_NEWLINK);
+			printf("link %s %s ifindex %d: %s\n", name,
+			       h->nlmsg_type == RTM_NEWLINK ? "up" : "down", ifi->ifi_index,
+			       r ? strerror(-r) : "ok");
+			fflush(stdout);
+		}
+	}
+	close(fd);
+}
+
 static int cmd_apply(struct args *a)
 {
 	struct datapath *dp;
@@ -232,6 +283,8 @@ static int cmd_apply(struct args *a)
 		signal(SIGINT, on_signal);
 		printf("ready\n");
 		fflush(stdout);
+		if (a->watch)
+			watch_links(dp);
 		while (!stop)
 			pause();
 	}

@@ -47,6 +47,19 @@ dpctl() {
 	in_ns "$NODE" "$DPCTL" "$cmd" --pin-dir "$PIN" "${FAILSAFE[@]}" "$@"
 }
 
+# dpctl_bg OUTFILE ARGS...: a dpctl apply --hold in the background; sets HOLDER to its PID
+# (the dpctl process itself, so that a signal reaches it) and waits until it is ready.
+dpctl_bg() {
+	local out=$1
+	shift
+	nsenter --net=/var/run/netns/"$NODE" "$DPCTL" apply --pin-dir "$PIN" "${FAILSAFE[@]}" \
+		--hold "$@" >"$out" 2>&1 &
+	HOLDER=$!
+	PIDS+=($HOLDER)
+	for _ in $(seq 100); do grep -q ready "$out" && return 0; sleep 0.05; done
+	fail "dpctl not ready: $(cat "$out")"
+}
+
 # bg_ns NS CMD...: starts CMD in namespace NS in the background; killed at the end.
 bg_ns() {
 	local ns=$1
@@ -177,7 +190,7 @@ tcp_blocked() {
 # udp_count NS_FROM NS_TO ADDR PORT N: datagrams received of N sent
 udp_count() {
 	local from=$1 to=$2 addr=$3 port=$4 n=$5 out=$TMP/sink.$RANDOM
-	in_ns "$to" "$NET" udp-sink "$addr" "$port" 400 5 >"$out" &
+	nsenter --net=/var/run/netns/"$to" "$NET" udp-sink "$addr" "$port" 400 5 >"$out" &
 	local sp=$!
 	for _ in $(seq 50); do grep -q listening "$out" && break; sleep 0.02; done
 	in_ns "$from" "$NET" udp-send "$addr" "$port" "$n" 2000 >/dev/null

@@ -9,18 +9,16 @@ topology
 for port in 8080 8081; do bg_ns "$SRV" "$NET" tcp-server :: $port; done
 policy 1 "8080" >"$TMP/p1.yaml"
 policy 2 "8080, 8081" >"$TMP/p2.yaml"
-dpctl apply --node n1 -f "$TMP/p1.yaml" --hold >"$TMP/hold" 2>&1 &
-holder=$!
-PIDS+=($holder)
-for _ in $(seq 100); do grep -q ready "$TMP/hold" && break; sleep 0.05; done
-grep -q ready "$TMP/hold" || fail "holder not ready: $(cat "$TMP/hold")"
+dpctl_bg "$TMP/hold" --node n1 -f "$TMP/p1.yaml"
+holder=$HOLDER
 dpctl links | sort >"$TMP/links1"
-in_ns "$CLI" "$NET" tcp-hold 10.77.2.2 8080 4 >"$TMP/flow" &
+nsenter --net=/var/run/netns/"$CLI" "$NET" tcp-hold 10.77.2.2 8080 4 >"$TMP/flow" &
 flow=$!
 PIDS+=($flow)
 sleep 0.5
 kill -9 $holder
 wait $holder 2>/dev/null
+kill -0 $holder 2>/dev/null && fail "applier still alive"
 log "applier SIGKILLed"
 tcp_ok "$CLI" 10.77.2.2 8080
 tcp_blocked "$CLI" 10.77.2.2 8081

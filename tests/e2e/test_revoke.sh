@@ -11,10 +11,10 @@ policy 1 "8080, 8082" >"$TMP/p1.yaml"
 policy 2 "8082" >"$TMP/p2.yaml"
 dpctl apply --node n1 -f "$TMP/p1.yaml" >/dev/null || fail "apply 1"
 sleep 0.2
-in_ns "$CLI" "$NET" tcp-hold 10.77.2.2 8080 8 >"$TMP/h8080" &
+nsenter --net=/var/run/netns/"$CLI" "$NET" tcp-hold 10.77.2.2 8080 8 >"$TMP/h8080" &
 h1=$!
 PIDS+=($h1)
-in_ns "$CLI" "$NET" tcp-hold fd77:2::2 8082 4 >"$TMP/h8082" &
+nsenter --net=/var/run/netns/"$CLI" "$NET" tcp-hold fd77:2::2 8082 4 >"$TMP/h8082" &
 h2=$!
 PIDS+=($h2)
 sleep 1

@@ -12,14 +12,14 @@ bg_ns "$SRV" "$NET" tcp-server :: 8080
 policy 1 "8080, 8082" >"$TMP/a.yaml"
 policy 1 "8080, 8081, 8082" >"$TMP/b.yaml" # differs: more entries, other ranks
 dpctl apply --node n1 -f "$TMP/a.yaml" >/dev/null || fail "apply"
-in_ns "$SRV" "$NET" udp-sink 10.77.2.2 9090 1500 30 >"$TMP/sink" &
+nsenter --net=/var/run/netns/"$SRV" "$NET" udp-sink 10.77.2.2 9090 1500 30 >"$TMP/sink" &
 sink=$!
 PIDS+=($sink)
 for _ in $(seq 100); do grep -q listening "$TMP/sink" && break; sleep 0.02; done
-in_ns "$CLI" "$NET" tcp-hold 10.77.2.2 8080 $((N / PPS + 1)) >"$TMP/hold" &
+nsenter --net=/var/run/netns/"$CLI" "$NET" tcp-hold 10.77.2.2 8080 $((N / PPS + 1)) >"$TMP/hold" &
 hold=$!
 PIDS+=($hold)
-in_ns "$CLI" "$NET" udp-send 10.77.2.2 9090 "$N" $PPS >"$TMP/sent" &
+nsenter --net=/var/run/netns/"$CLI" "$NET" udp-send 10.77.2.2 9090 "$N" $PPS >"$TMP/sent" &
 send=$!
 PIDS+=($send)
 sleep 0.5

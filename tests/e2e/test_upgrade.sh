@@ -13,14 +13,14 @@ policy 1 >"$TMP/p1.yaml"
 policy 2 >"$TMP/p2.yaml"
 dpctl apply --node n1 -f "$TMP/p1.yaml" >/dev/null || fail "apply"
 dpctl links | sort >"$TMP/links1"
-in_ns "$SRV" "$NET" udp-sink 10.77.2.2 9090 1500 20 >"$TMP/sink" &
+nsenter --net=/var/run/netns/"$SRV" "$NET" udp-sink 10.77.2.2 9090 1500 20 >"$TMP/sink" &
 sink=$!
 PIDS+=($sink)
 for _ in $(seq 100); do grep -q listening "$TMP/sink" && break; sleep 0.02; done
-in_ns "$CLI" "$NET" tcp-hold 10.77.2.2 8080 $((N / PPS + 1)) >"$TMP/hold" &
+nsenter --net=/var/run/netns/"$CLI" "$NET" tcp-hold 10.77.2.2 8080 $((N / PPS + 1)) >"$TMP/hold" &
 hold=$!
 PIDS+=($hold)
-in_ns "$CLI" "$NET" udp-send 10.77.2.2 9090 $N $PPS >/dev/null &
+nsenter --net=/var/run/netns/"$CLI" "$NET" udp-send 10.77.2.2 9090 $N $PPS >/dev/null &
 send=$!
 PIDS+=($send)
 sleep 1
