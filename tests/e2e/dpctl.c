@@ -7,6 +7,7 @@
  *                 [--failsafe tcp:PORT]... [--xdp-generic] [--bpf-object O] [--hold]
  *                 [--oversize remote4] [--watch: --hold, and follow links (netlink)]
  *   dpctl counters --pin-dir D [--failsafe ...]
+ *   dpctl events  --pin-dir D         drain the verdict event ring, print a tally
  *   dpctl links   --pin-dir D
  *   dpctl cleanup --pin-dir D
  * Exit: 0 ok, 1 refused (message on stderr), 2 system error.
@@ -96,6 +97,8 @@ static int parse_args(int argc, char **argv, struct args *a)
 	int c;
 
 	a->repeat = 1;
+	a->opts.config.events_per_sec = 1000;
+	a->opts.config.flags = IOF_CFG_EVENT_ALLOWS;
 	a->revision_start = -1;
 	while ((c = getopt_long(argc, argv, "p:n:f:r:", lo, NULL)) != -1) {
 		switch (c) {
@@ -292,6 +295,49 @@ static int cmd_apply(struct args *a)
 	return rc;
 }
 
+struct event_tally {
+	unsigned long total, deny, allow, by_reason[IOF_DROP_MAX];
+};
+
+static void on_event(const struct iof_event *ev, void *ctx)
+{
+	struct event_tally *t = ctx;
+
+	t->total++;
+	if (ev->action == IOF_ACT_DENY)
+		t->deny++;
+	else
+		t->allow++;
+	if (ev->reason < IOF_DROP_MAX)
+		t->by_reason[ev->reason]++;
+}
+
+/* Drains the pinned event ring through dp_events_consume() and prints a tally. */
+static int cmd_events(struct args *a)
+{
+	struct event_tally t = {0};
+	struct datapath *dp;
+	char err[512];
+	int r;
+
+	if (dp_open(&a->opts, &dp, err, sizeof(err))) {
+		fprintf(stderr, "dp_open: %s\n", err);
+		return 2;
+	}
+	r = dp_events_fd(dp) < 0 ? -1 : dp_events_consume(dp, on_event, &t);
+	dp_close(dp);
+	if (r) {
+		fprintf(stderr, "events: %s\n", strerror(-r));
+		return 2;
+	}
+	printf("events=%lu allow=%lu deny=%lu", t.total, t.allow, t.deny);
+	for (int i = 1; i < IOF_DROP_MAX; i++)
+		if (t.by_reason[i])
+			printf(" %s=%lu", drop_names[i], t.by_reason[i]);
+	printf("\n");
+	return 0;
+}
+
 static int cmd_counters(struct args *a)
 {
 	struct datapath *dp;
@@ -389,6 +435,8 @@ int main(int argc, char **argv)
 		return cmd_apply(&a);
 	if (!strcmp(argv[1], "counters"))
 		return cmd_counters(&a);
+	if (!strcmp(argv[1], "events"))
+		return cmd_events(&a);
 	if (!strcmp(argv[1], "links")) {
 		char dir[PATH_MAX];
 

@@ -16,7 +16,8 @@ CLI=$PFX-cli
 SRV=$PFX-srv
 OUT=$PFX-out
 PIN=/sys/fs/bpf/$PFX
-TMP=$(mktemp -d /tmp/iofe2e-$E2E_TEST.XXXXXX)
+TMP=/tmp/$PFX # also holds pids, for the cleanup after a killed run
+mkdir -p "$TMP"
 PIDS=()
 CGROUP=""
 FAILSAFE=(--failsafe tcp:22 --failsafe tcp:2222)
@@ -55,7 +56,7 @@ dpctl_bg() {
 	nsenter --net=/var/run/netns/"$NODE" "$DPCTL" apply --pin-dir "$PIN" "${FAILSAFE[@]}" \
 		--hold "$@" >"$out" 2>&1 &
 	HOLDER=$!
-	PIDS+=($HOLDER)
+	track $HOLDER
 	for _ in $(seq 100); do grep -q ready "$out" && return 0; sleep 0.05; done
 	fail "dpctl not ready: $(cat "$out")"
 }
@@ -65,7 +66,7 @@ bg_ns() {
 	local ns=$1
 	shift
 	nsenter --net=/var/run/netns/"$ns" "$@" &
-	PIDS+=($!)
+	track $!
 }
 
 cgroup2_mount() {
@@ -75,6 +76,8 @@ cgroup2_mount() {
 cleanup() {
 	local rc=$?
 	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
+	sleep 0.1
+	for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
 	for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
 	if ip netns list | grep -q "^$NODE"; then
 		in_ns "$NODE" "$DPCTL" cleanup --pin-dir "$PIN" >/dev/null 2>&1
@@ -96,7 +99,24 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 
-# Leftovers of earlier runs of this test whose process is gone.
+# track PID: a process of ours to kill at the end (or after this run was killed, by the next).
+track() {
+	PIDS+=("$1")
+	echo "$1" >>"$TMP/pids"
+}
+
+# Leftovers of earlier runs of this test whose process is gone: our processes (by PID, if the
+# PID still runs one of our tools), namespaces, pins, cgroups, temp dirs.
+for d in /tmp/iofe2e-"$E2E_TEST"-*; do
+	[ -d "$d" ] || continue
+	kill -0 "${d##*-}" 2>/dev/null && continue
+	if [ -f "$d/pids" ]; then
+		while read -r p; do
+			grep -qaE "e2e_net|dpctl" /proc/"$p"/cmdline 2>/dev/null && kill -9 "$p"
+		done <"$d/pids"
+	fi
+	rm -rf "$d"
+done
 for ns in $(ip netns list | awk '{print $1}' | grep "^iofe2e-$E2E_TEST-"); do
 	pid=${ns#iofe2e-"$E2E_TEST"-}
 	pid=${pid%%-*}

@@ -14,7 +14,7 @@ holder=$HOLDER
 dpctl links | sort >"$TMP/links1"
 nsenter --net=/var/run/netns/"$CLI" "$NET" tcp-hold 10.77.2.2 8080 4 >"$TMP/flow" &
 flow=$!
-PIDS+=($flow)
+track $flow
 sleep 0.5
 kill -9 $holder
 wait $holder 2>/dev/null

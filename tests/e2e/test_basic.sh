@@ -44,6 +44,11 @@ else
 	[ "$(dpctl links | grep -c 'prog=iof_tc_')" = 4 ] || fail "expected 4 tc links: $(dpctl links)"
 fi
 
+dpctl events >"$TMP/ev"
+cat "$TMP/ev"
+grep -Eq "deny=[1-9]" "$TMP/ev" || fail "no deny events"
+grep -Eq "allow=[1-9]" "$TMP/ev" || fail "no new-flow allow events"
+
 log "cleanup detaches"
 dpctl cleanup
 [ ! -e "$PIN" ] || fail "pins left"

@@ -13,10 +13,10 @@ dpctl apply --node n1 -f "$TMP/p1.yaml" >/dev/null || fail "apply 1"
 sleep 0.2
 nsenter --net=/var/run/netns/"$CLI" "$NET" tcp-hold 10.77.2.2 8080 8 >"$TMP/h8080" &
 h1=$!
-PIDS+=($h1)
+track $h1
 nsenter --net=/var/run/netns/"$CLI" "$NET" tcp-hold fd77:2::2 8082 4 >"$TMP/h8082" &
 h2=$!
-PIDS+=($h2)
+track $h2
 sleep 1
 grep -q connected "$TMP/h8080" || fail "8080 did not connect under revision 1"
 dpctl apply --node n1 -f "$TMP/p2.yaml" >/dev/null || fail "apply 2"

@@ -14,14 +14,14 @@ policy 1 "8080, 8081, 8082" >"$TMP/b.yaml" # differs: more entries, other ranks
 dpctl apply --node n1 -f "$TMP/a.yaml" >/dev/null || fail "apply"
 nsenter --net=/var/run/netns/"$SRV" "$NET" udp-sink 10.77.2.2 9090 1500 30 >"$TMP/sink" &
 sink=$!
-PIDS+=($sink)
+track $sink
 for _ in $(seq 100); do grep -q listening "$TMP/sink" && break; sleep 0.02; done
 nsenter --net=/var/run/netns/"$CLI" "$NET" tcp-hold 10.77.2.2 8080 $((N / PPS + 1)) >"$TMP/hold" &
 hold=$!
-PIDS+=($hold)
+track $hold
 nsenter --net=/var/run/netns/"$CLI" "$NET" udp-send 10.77.2.2 9090 "$N" $PPS >"$TMP/sent" &
 send=$!
-PIDS+=($send)
+track $send
 sleep 0.5
 t0=$(date +%s.%N)
 dpctl apply --node n1 -f "$TMP/b.yaml" -f "$TMP/a.yaml" --repeat 25 --revision-start 2 \

@@ -15,14 +15,14 @@ dpctl apply --node n1 -f "$TMP/p1.yaml" >/dev/null || fail "apply"
 dpctl links | sort >"$TMP/links1"
 nsenter --net=/var/run/netns/"$SRV" "$NET" udp-sink 10.77.2.2 9090 1500 20 >"$TMP/sink" &
 sink=$!
-PIDS+=($sink)
+track $sink
 for _ in $(seq 100); do grep -q listening "$TMP/sink" && break; sleep 0.02; done
 nsenter --net=/var/run/netns/"$CLI" "$NET" tcp-hold 10.77.2.2 8080 $((N / PPS + 1)) >"$TMP/hold" &
 hold=$!
-PIDS+=($hold)
+track $hold
 nsenter --net=/var/run/netns/"$CLI" "$NET" udp-send 10.77.2.2 9090 $N $PPS >/dev/null &
 send=$!
-PIDS+=($send)
+track $send
 sleep 1
 IOFENCE_DP_FORCE_UPGRADE=1 dpctl apply --node n1 -f "$TMP/p2.yaml" >"$TMP/out" ||
 	fail "upgrade: $(cat "$TMP/out")"
