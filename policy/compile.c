@@ -279,10 +279,9 @@ static int compile_direction(struct compile_ctx *ctx, const struct profile_key *
 		}
 	}
 	qsort_r(s->any, n_any, sizeof(uint32_t), rank_of_cmp, ctx);
-	err = compile_class_entries(ctx, dir, IOF_CLASS_ANY, s->any, n_any, UINT32_MAX, audit);
+	err = compile_class_entries(ctx, dir, IOF_CLASS_ANY, s->any, n_any, NULL, 0, audit);
 	if (err)
 		return err;
-	uint32_t min_any = n_any ? ctx->rank[s->any[0]] : IOF_RANK_DEFAULT;
 
 	qsort_r(s->specific, n_spec, sizeof(uint32_t), sel_then_rank_cmp, ctx);
 	for (size_t i = 0; i < n_spec; i++) {
@@ -320,12 +319,12 @@ static int compile_direction(struct compile_ctx *ctx, const struct profile_key *
 			n += s->sel_count[sel];
 		}
 		qsort_r(s->class_rules, n, sizeof(uint32_t), rank_of_cmp, ctx);
-		err = compile_class_entries(ctx, dir, c, s->class_rules, n, min_any, audit);
+		err = compile_class_entries(ctx, dir, c, s->class_rules, n, s->any, n_any, audit);
 		if (err)
 			return err;
 	}
 	return compile_default_entry(ctx, dir, dir == POLICY_INGRESS ? pk->ingress : pk->egress,
-				     audit);
+				     audit, n_any == 0);
 }
 
 /* Adds the profile's entries to the image and points its endpoints at them. */

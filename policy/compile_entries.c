@@ -33,41 +33,67 @@ static int push_entry(struct compile_ctx *ctx, enum policy_direction dir, uint32
 	return 0;
 }
 
-static struct iof_policy_val rule_val(struct compile_ctx *ctx, uint32_t id, uint32_t final_below,
-				      bool audit)
+/*
+ * The best rank among the any-remote rules that could match a packet of proto (-1: any
+ * protocol) with a destination port in [lo, hi]: an entry covering that region is final when
+ * it outranks this.
+ */
+static uint32_t any_threshold(const struct compile_ctx *ctx, int proto, uint32_t lo, uint32_t hi)
+{
+	if (ctx->all_final)
+		return IOF_RANK_DEFAULT;
+	for (size_t i = 0; i < ctx->n_final_any; i++) {
+		const struct policy_rule *r = ctx->rule[ctx->final_any[i]];
+
+		if (proto >= 0 && r->protocol != POLICY_PROTO_ANY && r->protocol != proto)
+			continue;
+		if (r->n_ports == 0 || proto < 0)
+			return ctx->rank[ctx->final_any[i]];
+		for (size_t p = 0; p < r->n_ports; p++)
+			if (r->ports[p].lo <= hi && r->ports[p].hi >= lo)
+				return ctx->rank[ctx->final_any[i]];
+	}
+	return IOF_RANK_DEFAULT; /* only the default: every rule outranks it */
+}
+
+/* Verdict of rule id for an entry covering (proto, ports lo..hi). */
+static struct iof_policy_val rule_val(struct compile_ctx *ctx, uint32_t id, int proto,
+				      uint32_t lo, uint32_t hi, bool audit)
 {
 	struct iof_policy_val v = {0};
+	bool final = ctx->all_final || ctx->rank[id] < any_threshold(ctx, proto, lo, hi);
 
 	v.action = ctx->rule[id]->action == POLICY_ALLOW ? IOF_ACT_ALLOW : IOF_ACT_DENY;
-	v.flags = (audit ? IOF_F_AUDIT : 0) | (ctx->rank[id] < final_below ? IOF_F_FINAL : 0);
+	v.flags = (audit ? IOF_F_AUDIT : 0) | (final ? IOF_F_FINAL : 0);
 	v.rule_id = id;
 	v.rank = ctx->rank[id];
 	return v;
 }
 
 int compile_default_entry(struct compile_ctx *ctx, enum policy_direction dir,
-			  enum policy_action action, bool audit)
+			  enum policy_action action, bool audit, bool final)
 {
 	struct iof_policy_val v = {0};
 
 	v.action = action == POLICY_ALLOW ? IOF_ACT_ALLOW : IOF_ACT_DENY;
-	v.flags = IOF_F_DEFAULT | (audit ? IOF_F_AUDIT : 0);
+	v.flags = IOF_F_DEFAULT | (audit ? IOF_F_AUDIT : 0) | (final ? IOF_F_FINAL : 0);
 	v.rule_id = IOF_RULE_NONE;
 	v.rank = IOF_RANK_DEFAULT;
 	return push_entry(ctx, dir, 0, IOF_POLICY_PLEN_ENDPOINT, 0, 0, &v);
 }
 
-/* Emits [lo, hi] as masked-port prefixes. */
+/* Emits [lo, hi] as masked-port prefixes with rule id's verdict. */
 static int push_port_range(struct compile_ctx *ctx, enum policy_direction dir, uint32_t cls,
-			   uint8_t proto, uint32_t lo, uint32_t hi, const struct iof_policy_val *v)
+			   uint8_t proto, uint32_t lo, uint32_t hi, uint32_t id, bool audit)
 {
 	while (lo <= hi) {
 		unsigned bits = 0; /* block of 2^bits ports starting at lo */
 
 		while (bits < 16 && !(lo & (1u << bits)) && lo + (2u << bits) - 1 <= hi)
 			bits++;
+		struct iof_policy_val v = rule_val(ctx, id, proto, lo, lo + (1u << bits) - 1, audit);
 		int err = push_entry(ctx, dir, cls, IOF_POLICY_PLEN_PROTO + 16 - bits, proto,
-				     (uint16_t)lo, v);
+				     (uint16_t)lo, &v);
 		if (err)
 			return err;
 		lo += 1u << bits;
@@ -118,8 +144,7 @@ static size_t lower_bound(const uint32_t *v, size_t n, uint32_t x)
  * paints every elementary port interval with its best rule, then emits the painted runs.
  */
 static int compile_ports(struct compile_ctx *ctx, enum policy_direction dir, uint32_t cls,
-			 uint8_t proto, const uint32_t *ids, size_t n, uint32_t final_below,
-			 bool audit)
+			 uint8_t proto, const uint32_t *ids, size_t n, bool audit)
 {
 	size_t n_bounds = 2, k = 0;
 	int err = -ENOMEM;
@@ -174,12 +199,9 @@ static int compile_ports(struct compile_ctx *ctx, enum policy_direction dir, uin
 
 		while (run + 1 < n_iv && owner[run + 1] == owner[j])
 			run++;
-		if (owner[j] != SELECTOR_NONE) {
-			struct iof_policy_val v = rule_val(ctx, owner[j], final_below, audit);
-
+		if (owner[j] != SELECTOR_NONE)
 			err = push_port_range(ctx, dir, cls, proto, bounds[j], bounds[run + 1] - 1,
-					      &v);
-		}
+					      owner[j], audit);
 		j = run + 1;
 	}
 out:
@@ -190,18 +212,22 @@ out:
 }
 
 int compile_class_entries(struct compile_ctx *ctx, enum policy_direction dir, uint32_t cls,
-			  const uint32_t *ids, size_t n, uint32_t final_below, bool audit)
+			  const uint32_t *ids, size_t n, const uint32_t *any_ids, size_t n_any,
+			  bool audit)
 {
 	uint32_t any_best = SELECTOR_NONE;
 	bool seen[256] = {false};
 	uint32_t *port_rules = NULL;
 	int err = 0;
 
+	ctx->final_any = any_ids;
+	ctx->n_final_any = n_any;
+	ctx->all_final = any_ids == NULL;
 	for (size_t i = 0; i < n && any_best == SELECTOR_NONE; i++)
 		if (ctx->rule[ids[i]]->protocol == POLICY_PROTO_ANY)
 			any_best = ids[i];
 	if (any_best != SELECTOR_NONE) {
-		struct iof_policy_val v = rule_val(ctx, any_best, final_below, audit);
+		struct iof_policy_val v = rule_val(ctx, any_best, -1, 0, 65535, audit);
 
 		err = push_entry(ctx, dir, cls, IOF_POLICY_PLEN_CLASS, 0, 0, &v);
 	}
@@ -227,13 +253,12 @@ int compile_class_entries(struct compile_ctx *ctx, enum policy_direction dir, ui
 				port_rules[n_port++] = ids[j];
 		}
 		if (base != any_best) {
-			struct iof_policy_val v = rule_val(ctx, base, final_below, audit);
+			struct iof_policy_val v = rule_val(ctx, base, proto, 0, 65535, audit);
 
 			err = push_entry(ctx, dir, cls, IOF_POLICY_PLEN_PROTO, (uint8_t)proto, 0, &v);
 		}
 		if (!err && n_port)
-			err = compile_ports(ctx, dir, cls, (uint8_t)proto, port_rules, n_port,
-					    final_below, audit);
+			err = compile_ports(ctx, dir, cls, (uint8_t)proto, port_rules, n_port, audit);
 	}
 	free(port_rules);
 	return err;

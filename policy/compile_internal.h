@@ -49,6 +49,9 @@ struct compile_ctx {
 	struct image_policy *tmpl;
 	size_t n_tmpl, cap_tmpl;
 	size_t cap_remote4, cap_remote6, cap_policy;
+	const uint32_t *final_any; /* compile_class_entries: any-remote rules to outrank */
+	size_t n_final_any;
+	bool all_final;
 	char *msg; /* why the image does not fit (-E2BIG) */
 	size_t msg_len;
 };
@@ -65,13 +68,19 @@ int compile_profile_classes(struct compile_ctx *ctx, uint32_t profile, const uin
 
 /*
  * compile_entries.c: the policy entries of one remote class for one direction, given the
- * rules that apply (sorted by rank). final_below: verdicts ranked below it are IOF_F_FINAL.
+ * rules that apply (sorted by rank). any_ids: the direction's any-remote rules (sorted by rank)
+ * an entry's verdict must outrank, wherever they could match inside the entry, to be
+ * IOF_F_FINAL; NULL for IOF_CLASS_ANY itself, whose entries are all final.
  */
 int compile_class_entries(struct compile_ctx *ctx, enum policy_direction dir, uint32_t cls,
-			  const uint32_t *rule_ids, size_t n, uint32_t final_below, bool audit);
+			  const uint32_t *rule_ids, size_t n, const uint32_t *any_ids,
+			  size_t n_any, bool audit);
 
-/* compile_entries.c: the endpoint default entry for one direction. */
+/*
+ * compile_entries.c: the endpoint default entry for one direction; final when the direction
+ * has no any-remote rule (the second lookup could only find this default again).
+ */
 int compile_default_entry(struct compile_ctx *ctx, enum policy_direction dir,
-			  enum policy_action action, bool audit);
+			  enum policy_action action, bool audit, bool final);
 
 #endif /* IOFENCE_POLICY_COMPILE_INTERNAL_H */
