@@ -166,7 +166,7 @@ static __always_inline void iof_ct_insert(struct iof_flow *f, const struct iof_c
 	if (k->proto != IPPROTO_TCP || ((tcp_flags & IOF_TCP_SYN) && !(tcp_flags & IOF_TCP_ACK)))
 		v.state = IOF_CT_NEW;
 	else
-		v.state = IOF_CT_ESTABLISHED; /* picked up mid-stream */
+		v.state = IOF_CT_ESTABLISHED; /* fragment companion of a TCP flow */
 	bpf_map_update_elem(&iof_ct, k, &v, BPF_ANY);
 }
 
@@ -264,7 +264,16 @@ static __always_inline int iof_enforce(struct iof_pkt *p, __u32 attach_id, __u8 
 	}
 	if (!iof_apply(&f, &f.key, &d, iof_deny_reason(&d), IOF_EV_NEW_FLOW))
 		return 0;
-	if (!p->is_error) /* errors that match no flow are judged, not tracked */
+	/*
+	 * Tracked: what opens a flow. ICMP errors that match no flow are judged, not tracked.
+	 * A TCP packet without an entry that is not a SYN passes if its own direction allows it
+	 * but opens nothing: otherwise, once a revision revokes a connection, the first packet
+	 * of its other end (allowed in that direction, say by an egress default of allow) would
+	 * track it again with the roles swapped, and the revoked side's packets would pass as
+	 * its replies.
+	 */
+	if (!p->is_error && (p->proto != IPPROTO_TCP ||
+			     ((p->tcp_flags & IOF_TCP_SYN) && !(p->tcp_flags & IOF_TCP_ACK))))
 		iof_ct_insert(&f, &f.key, &d, p->tcp_flags, 0);
 	if (p->frag == IOF_FRAG_FIRST)
 		iof_frag_companion(&f, &f.key, d.rule_id, d.endpoint_index);

@@ -199,6 +199,14 @@ static bool test_revocation_and_recheck_after_flip(void)
 	ok &= ASSERT_TRUE(ct_state(&syn443, false, &ct) && ct.revision == rev,
 			  "re-checked entry carries the new revision");
 	ok &= ASSERT_EQ(run(&out443, true), TC_ACT_OK, "and its replies pass");
+	/* A TCP packet without an entry passes if its direction allows it, but opens nothing:
+	 * else the other end of a revoked connection would reopen it with the roles swapped. */
+	struct pkt_spec mid = tcp("10.1.7.7", EP, 5000, 443, ACK);
+	struct iof_ct_val none;
+
+	ok &= ASSERT_EQ(run(&mid, false), TC_ACT_OK, "mid-stream ACK to an allowed port passes");
+	ok &= ASSERT_TRUE(!ct_state(&mid, false, &none), "but opens no entry");
+	ok &= ASSERT_EQ(run(&ack80, false), TC_ACT_SHOT, "revoked flow stays cut");
 	release(&b);
 	ok &= apply(policy_a, &a); /* back to A for the other tests */
 	release(&a);
