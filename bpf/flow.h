@@ -127,8 +127,12 @@ static __always_inline int iof_ct_recheck(struct iof_flow *f, const struct iof_c
 static __always_inline int iof_ct_hit(struct iof_flow *f, const struct iof_ct_key *k,
 				      struct iof_ct_val *ct, __u8 tcp_flags)
 {
-	if (ct->revision != f->view.revision && !iof_ct_recheck(f, k, ct))
-		return 0;
+	if (ct->revision != f->view.revision) {
+		if (!iof_ct_recheck(f, k, ct))
+			return 0;
+		iof_ct_update(ct, k->proto, f->dir, tcp_flags, f->now);
+		return 1; /* counted by the re-check */
+	}
 	iof_ct_update(ct, k->proto, f->dir, tcp_flags, f->now);
 	iof_count_rule(f->view.slot, ct->rule_id, f->len);
 	iof_count_ep_verdict(f->view.slot, ct->endpoint_index, f->dir, 1, f->len);
@@ -212,8 +216,8 @@ static __always_inline int iof_icmp_related(struct iof_flow *f, struct iof_pkt *
 	ct = iof_ct_find(f, &ik);
 	if (!ct)
 		return -1;
-	if (ct->revision != f->view.revision && !iof_ct_recheck(f, &ik, ct))
-		return 0;
+	if (ct->revision != f->view.revision)
+		return iof_ct_recheck(f, &ik, ct); /* counted there */
 	iof_count_rule(f->view.slot, ct->rule_id, f->len);
 	iof_count_ep_verdict(f->view.slot, ct->endpoint_index, f->dir, 1, f->len);
 	return 1;
