@@ -196,13 +196,14 @@ static void observe_apply(struct agent *a, uint64_t usec, bool ok)
 
 /* Compiles doc and swaps it into the datapath. grpc status; message in err. */
 static int compile_and_swap(struct agent *a, struct policy_document *doc,
-			    struct policy_image **ret_img, uint64_t *compile_usec, char *err,
-			    size_t len)
+			    struct policy_image **ret_img, uint64_t *compile_usec,
+			    uint64_t *dp_usec, char *err, size_t len)
 {
 	uint64_t t0 = now_usec();
 	int r = policy_compile(doc, a->cfg.node, ret_img, err, len);
 
 	*compile_usec = now_usec() - t0;
+	*dp_usec = 0;
 	if (r == -E2BIG)
 		return GRPC_STATUS_RESOURCE_EXHAUSTED;
 	if (r) {
@@ -211,7 +212,9 @@ static int compile_and_swap(struct agent *a, struct policy_document *doc,
 	}
 	if (!a->dp)
 		return GRPC_STATUS_OK;
+	t0 = now_usec();
 	r = dp_apply(a->dp, *ret_img, err, len);
+	*dp_usec = now_usec() - t0;
 	if (r) {
 		policy_image_free(*ret_img);
 		*ret_img = NULL;
@@ -229,7 +232,7 @@ static void do_apply(struct agent *a, struct job *job)
 	struct policy_image *img = NULL;
 	Iofence__V1__PolicyDocument *pb = NULL;
 	struct snapshot *snap = NULL, *prev;
-	uint64_t t0 = now_usec(), compile_usec = 0, rev;
+	uint64_t t0 = now_usec(), compile_usec = 0, dp_usec = 0, t_parsed, t_store, rev;
 	char err[512] = "";
 	int r, st;
 
@@ -248,6 +251,7 @@ static void do_apply(struct agent *a, struct job *job)
 			   "ApplyRequest: neither document nor source is set");
 		goto out;
 	}
+	t_parsed = now_usec();
 	if (r == -EINVAL) {
 		set_validation_errors(job, &errs);
 		log_warn("apply refused: %zu validation error%s", errs.n + errs.dropped,
@@ -283,12 +287,13 @@ static void do_apply(struct agent *a, struct job *job)
 		goto out;
 	}
 	iofence__v1__policy_document__pack(pb, snap->doc_pb);
-	st = compile_and_swap(a, doc, &img, &compile_usec, err, sizeof(err));
+	st = compile_and_swap(a, doc, &img, &compile_usec, &dp_usec, err, sizeof(err));
 	if (st != GRPC_STATUS_OK) {
 		set_status(job, st, "revision %llu: %s", (unsigned long long)rev, err);
 		log_error("apply of revision %llu failed: %s", (unsigned long long)rev, err);
 		goto out;
 	}
+	t_store = now_usec();
 	pthread_mutex_lock(&a->store_lock);
 	r = store_commit(a->store, rev, snap->doc_pb, snap->doc_pb_len, name ? name : "");
 	if (r)
@@ -330,6 +335,10 @@ static void do_apply(struct agent *a, struct job *job)
 	job->resp.apply_usec = now_usec() - t0;
 	job->status = GRPC_STATUS_OK;
 	publish(a, snap);
+	log_debug("revision %llu: parse+validate %.1f ms, compile %.1f ms, datapath %.1f ms, "
+		  "store commit %.1f ms",
+		  (unsigned long long)rev, (t_parsed - t0) / 1e3, compile_usec / 1e3, dp_usec / 1e3,
+		  (now_usec() - t_store) / 1e3);
 	log_info("applied revision %llu: %zu local endpoints, %zu rules, %llu entries, "
 		 "compile %.1f ms, total %.1f ms",
 		 (unsigned long long)rev, img->n_endpoints, img->n_rules,

@@ -4,6 +4,8 @@
 #   probe.py serve tcp|udp PORT...      echo servers on every address (until killed)
 #   probe.py tcp HOST PORT [TIMEOUT]    exit 0 if a connection is accepted and echoes, 1 if not
 #   probe.py udp HOST PORT [TIMEOUT]    exit 0 if a datagram is echoed back, 1 if not
+#   probe.py flood HOST PORT SECONDS    send UDP datagrams as fast as possible (new source
+#                                       port each time: every one is a new flow)
 #   probe.py hold HOST PORT SECONDS     keep a TCP connection echoing every 50 ms; exit 0 if it
 #                                       lived SECONDS, 3 once an echo is 1 s late ("cut")
 import socket
@@ -92,6 +94,21 @@ def hold(host, port, seconds):
     return 0
 
 
+def flood(host, port, seconds):
+    end = time.time() + seconds
+    n = 0
+    while time.time() < end:
+        s = socket.socket(family(host), socket.SOCK_DGRAM)
+        try:
+            s.sendto(b"x", (host, port))
+        except OSError:
+            pass
+        s.close()
+        n += 1
+    print("sent", n, flush=True)
+    return 0
+
+
 def main(argv):
     if len(argv) >= 3 and argv[0] == "serve":
         kind, ports = argv[1], [int(p) for p in argv[2:]]
@@ -107,6 +124,8 @@ def main(argv):
         timeout = float(argv[3]) if len(argv) > 3 else 1.0
         fn = probe_tcp if argv[0] == "tcp" else probe_udp
         return fn(argv[1], int(argv[2]), timeout)
+    if argv and argv[0] == "flood" and len(argv) == 4:
+        return flood(argv[1], int(argv[2]), float(argv[3]))
     if argv and argv[0] == "hold" and len(argv) == 4:
         return hold(argv[1], int(argv[2]), float(argv[3]))
     print(__doc__ or "usage: see the header of probe.py", file=sys.stderr)
