@@ -25,12 +25,12 @@ ip -n "$NS" link set bench0 up
 ip -n "$NS" link set bench0p up
 nsenter --net=/var/run/netns/"$NS" "$BUILD/agent/iofenced/iofenced" --node bench \
 	--state "$TMP/state.db" --listen "unix:$TMP/sock" --pin-dir "$PIN" --keep 3 \
-	--log-level warn 2>"$TMP/log" &
+	--log-level "${IOFBENCH_LOG:-warn}" 2>"$TMP/log" &
 AGENT=$!
 for _ in $(seq 100); do "$BUILD/agent/ctl/iofencectl" status --agent "unix:$TMP/sock" >/dev/null 2>&1 && break; sleep 0.1; done
 sleep 1
 echo "iofenced $(uname -r), $(nproc) CPUs, $(date -u +%FT%TZ)"
 "$BUILD/bench/apply/bench_apply" --agent "unix:$TMP/sock" --pid "$AGENT" "$@"
 rc=$?
-[ $rc = 0 ] || cat "$TMP/log"
+[ $rc = 0 ] && [ "${IOFBENCH_LOG:-warn}" != debug ] || grep -v libbpf "$TMP/log" | grep "parse+validate" | tail -${IOFBENCH_TAIL:-6}
 exit $rc
