@@ -54,6 +54,9 @@ struct agent_config {
 	bool datapath_none; /* --datapath=none: test aid, no enforcement */
 	unsigned keep;      /* revisions kept in the store */
 	unsigned events_per_sec;
+	char **failsafe;    /* PROTO:PORT never dropped by the prefilter; default tcp:22 */
+	size_t n_failsafe;
+	bool xdp_generic;
 };
 
 /* Return: 0, 1 when --help/--version was printed, or -EINVAL with a reason in err. */

@@ -16,7 +16,8 @@
 enum {
 	OPT_CONFIG = 256, OPT_NODE, OPT_STATE, OPT_LISTEN, OPT_PIN_DIR, OPT_METRICS,
 	OPT_LOG_LEVEL, OPT_INSECURE_TCP, OPT_CLEANUP, OPT_TLS_CA, OPT_TLS_CERT, OPT_TLS_KEY,
-	OPT_DATAPATH, OPT_BPF_OBJECT, OPT_KEEP, OPT_EVENTS_PER_SEC, OPT_HELP, OPT_VERSION,
+	OPT_DATAPATH, OPT_BPF_OBJECT, OPT_KEEP, OPT_EVENTS_PER_SEC, OPT_FAILSAFE, OPT_XDP_GENERIC,
+	OPT_HELP, OPT_VERSION,
 };
 
 static const struct option options[] = {
@@ -36,6 +37,8 @@ static const struct option options[] = {
 	{"bpf-object", required_argument, NULL, OPT_BPF_OBJECT},
 	{"keep", required_argument, NULL, OPT_KEEP},
 	{"events-per-sec", required_argument, NULL, OPT_EVENTS_PER_SEC},
+	{"failsafe", required_argument, NULL, OPT_FAILSAFE},
+	{"xdp-generic", optional_argument, NULL, OPT_XDP_GENERIC},
 	{"help", no_argument, NULL, OPT_HELP},
 	{"version", no_argument, NULL, OPT_VERSION},
 	{0},
@@ -48,11 +51,13 @@ static void usage(FILE *out)
 		"                [--pin-dir DIR] [--metrics HOST:PORT] [--log-level LEVEL]\n"
 		"                [--insecure-tcp] [--tls-ca FILE --tls-cert FILE --tls-key FILE]\n"
 		"                [--keep N] [--events-per-sec N] [--bpf-object FILE]\n"
+		"                [--failsafe tcp|udp:PORT|none]... [--xdp-generic]\n"
 		"                [--datapath bpf|none] [--cleanup]\n"
 		"  --listen ADDR   unix:PATH (mode 0600) or HOST:PORT (mTLS; plaintext only with\n"
 		"                  --insecure-tcp); repeatable. Default %s\n"
 		"  --log-level     error | warn | info | debug (default info)\n"
 		"  --datapath none test aid: serve the API without loading BPF (no enforcement)\n"
+		"  --failsafe      traffic the XDP prefilter never drops (default tcp:22; none)\n"
 		"  --cleanup       detach every program, remove the pins under --pin-dir, exit\n",
 		AGENT_DEFAULT_LISTEN);
 }
@@ -113,6 +118,30 @@ static int set_option(struct agent_config *cfg, int id, const char *v, char *err
 	}
 	case OPT_PIN_DIR:
 		return set_str(&cfg->pin_dir, v);
+	case OPT_FAILSAFE: {
+		char **n;
+		unsigned port;
+		char proto[8], extra;
+
+		if (strcmp(v, "none") &&
+		    (sscanf(v, "%7[a-z]:%u%c", proto, &port, &extra) != 2 || !port || port > 65535 ||
+		     (strcmp(proto, "tcp") && strcmp(proto, "udp")))) {
+			snprintf(err, len, "failsafe: \"%s\" is not tcp:PORT, udp:PORT or none", v);
+			return -EINVAL;
+		}
+		if (cfg->n_failsafe >= IOF_FAILSAFE_MAX / 2) {
+			snprintf(err, len, "failsafe: at most %d entries", IOF_FAILSAFE_MAX / 2);
+			return -EINVAL;
+		}
+		n = realloc(cfg->failsafe, (cfg->n_failsafe + 1) * sizeof(*n));
+		if (!n || !(n[cfg->n_failsafe] = strdup(v)))
+			return -ENOMEM;
+		cfg->failsafe = n;
+		cfg->n_failsafe++;
+		return 0;
+	}
+	case OPT_XDP_GENERIC:
+		return parse_bool(v, &cfg->xdp_generic);
 	case OPT_METRICS:
 		return set_str(&cfg->metrics, v);
 	case OPT_LOG_LEVEL:
@@ -249,6 +278,8 @@ static int fill_defaults(struct agent_config *cfg)
 		return -ENOMEM;
 	if (!cfg->n_listen && set_option(cfg, OPT_LISTEN, AGENT_DEFAULT_LISTEN, NULL, 0))
 		return -ENOMEM;
+	if (!cfg->n_failsafe && set_option(cfg, OPT_FAILSAFE, "tcp:22", NULL, 0))
+		return -ENOMEM;
 	return 0;
 }
 
@@ -332,6 +363,15 @@ int config_load(int argc, char **argv, struct agent_config *cfg, char *err, size
 	TAKE(tls_key);
 	TAKE(bpf_object);
 #undef TAKE
+	if (flags.n_failsafe) { /* flags replace the file's list */
+		for (size_t i = 0; i < cfg->n_failsafe; i++)
+			free(cfg->failsafe[i]);
+		free(cfg->failsafe);
+		cfg->failsafe = flags.failsafe;
+		cfg->n_failsafe = flags.n_failsafe;
+		flags.failsafe = NULL;
+		flags.n_failsafe = 0;
+	}
 	if (flags.n_listen) { /* flags replace the file's list */
 		for (size_t i = 0; i < cfg->n_listen; i++)
 			free(cfg->listen[i]);
@@ -352,6 +392,7 @@ int config_load(int argc, char **argv, struct agent_config *cfg, char *err, size
 	if (dp_set)
 		cfg->datapath_none = flags.datapath_none;
 	cfg->cleanup |= flags.cleanup;
+	cfg->xdp_generic |= flags.xdp_generic;
 	r = fill_defaults(cfg);
 	if (r)
 		snprintf(err, err_len, "%s", strerror(-r));
@@ -381,5 +422,8 @@ void config_free(struct agent_config *cfg)
 	free(cfg->tls_cert);
 	free(cfg->tls_key);
 	free(cfg->bpf_object);
+	for (size_t i = 0; i < cfg->n_failsafe; i++)
+		free(cfg->failsafe[i]);
+	free(cfg->failsafe);
 	memset(cfg, 0, sizeof(*cfg));
 }

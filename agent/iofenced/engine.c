@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <arpa/inet.h>
 
 #include "agent.h"
 #include "policy/errors.h"
@@ -535,6 +536,22 @@ int engine_start(struct agent *a)
 			},
 		};
 
+		opts.xdp_generic = a->cfg.xdp_generic;
+		for (size_t i = 0; i < a->cfg.n_failsafe; i++) {
+			unsigned port;
+			char proto[8];
+
+			if (sscanf(a->cfg.failsafe[i], "%7[a-z]:%u", proto, &port) != 2)
+				continue; /* "none" */
+			for (int fam = 4; fam <= 6 && opts.n_failsafe < IOF_FAILSAFE_MAX; fam += 2) {
+				struct iof_failsafe *f = &opts.failsafe[opts.n_failsafe++];
+
+				f->used = 1;
+				f->proto = strcmp(proto, "udp") ? 6 : 17;
+				f->port = htons((uint16_t)port);
+				f->family = (uint8_t)fam;
+			}
+		}
 		r = dp_open(&opts, &a->dp, err, sizeof(err));
 		if (r) {
 			log_error("datapath: %s", err[0] ? err : strerror(-r));
