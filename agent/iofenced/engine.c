@@ -463,10 +463,15 @@ static int restore(struct agent *a)
 		r = 2;
 		goto out;
 	}
-	if (a->dp && dp_active_revision(a->dp) == sr.revision) {
-		log_info("revision %llu: adopted from the pinned datapath",
-			 (unsigned long long)sr.revision);
-	} else if (a->dp) {
+	/*
+	 * The active slot may already hold this revision (adopted pins): it keeps enforcing
+	 * throughout. The image is written once more anyway, into the inactive slot and flipped
+	 * (same revision, so no flow is re-judged): that is how the datapath learns the image it
+	 * needs to attach interfaces that appeared, and detach ones that went, while no agent ran.
+	 */
+	if (a->dp) {
+		bool adopted = dp_active_revision(a->dp) == sr.revision;
+
 		r = dp_apply(a->dp, img, err, sizeof(err));
 		if (r) {
 			log_error("restore of revision %llu: datapath: %s",
@@ -474,7 +479,9 @@ static int restore(struct agent *a)
 			r = 2;
 			goto out;
 		}
-		log_info("revision %llu: restored from the store", (unsigned long long)sr.revision);
+		log_info("revision %llu: %s", (unsigned long long)sr.revision,
+			 adopted ? "adopted from the pinned datapath and reconciled"
+				 : "restored from the store");
 	}
 	snap = calloc(1, sizeof(*snap));
 	if (!snap) {
