@@ -7,7 +7,7 @@
  *                 [--failsafe tcp:PORT]... [--xdp-generic] [--bpf-object O] [--hold]
  *                 [--oversize remote4] [--watch: --hold, and follow links (netlink)]
  *   dpctl counters --pin-dir D [--failsafe ...]
- *   dpctl events  --pin-dir D         drain the verdict event ring, print a tally
+ *   dpctl events  --pin-dir D [--list] drain the verdict event ring, print a tally
  *   dpctl links   --pin-dir D
  *   dpctl cleanup --pin-dir D
  * Exit: 0 ok, 1 refused (message on stderr), 2 system error.
@@ -43,7 +43,7 @@ struct args {
 	const char *files[MAX_FILES];
 	int n_files, repeat;
 	long long revision_start;
-	bool hold, watch, xdp_generic;
+	bool hold, watch, xdp_generic, list;
 	struct dp_options opts;
 };
 
@@ -91,6 +91,7 @@ static int parse_args(int argc, char **argv, struct args *a)
 		{"bpf-object", required_argument, NULL, 'b'},
 		{"hold", no_argument, NULL, 'H'},
 		{"watch", no_argument, NULL, 'W'},
+		{"list", no_argument, NULL, 'L'},
 		{"oversize", required_argument, NULL, 'O'},
 		{NULL, 0, NULL, 0},
 	};
@@ -131,6 +132,9 @@ static int parse_args(int argc, char **argv, struct args *a)
 			break;
 		case 'H':
 			a->hold = true;
+			break;
+		case 'L':
+			a->list = true;
 			break;
 		case 'W':
 			a->watch = a->hold = true;
@@ -297,6 +301,7 @@ static int cmd_apply(struct args *a)
 
 struct event_tally {
 	unsigned long total, deny, allow, by_reason[IOF_DROP_MAX];
+	bool list;
 };
 
 static void on_event(const struct iof_event *ev, void *ctx)
@@ -310,12 +315,26 @@ static void on_event(const struct iof_event *ev, void *ctx)
 		t->allow++;
 	if (ev->reason < IOF_DROP_MAX)
 		t->by_reason[ev->reason]++;
+	if (t->list) {
+		char r[INET6_ADDRSTRLEN], l[INET6_ADDRSTRLEN];
+		int af = ev->family == 6 ? AF_INET6 : AF_INET;
+
+		inet_ntop(af, ev->remote, r, sizeof(r));
+		inet_ntop(af, ev->local, l, sizeof(l));
+		printf("rev %llu ep %u %s proto %u local %s:%u remote %s:%u %s reason %s rule %d%s\n",
+		       (unsigned long long)ev->revision, ev->endpoint_index,
+		       ev->dir == IOF_DIR_INGRESS ? "ingress" : "egress", ev->proto, l,
+		       ntohs(ev->local_port), r, ntohs(ev->remote_port),
+		       ev->action == IOF_ACT_DENY ? "DENY" : "allow",
+		       ev->reason < IOF_DROP_MAX ? drop_names[ev->reason] : "?", (int)ev->rule_id,
+		       ev->flags & IOF_EV_NEW_FLOW ? " new-flow" : "");
+	}
 }
 
 /* Drains the pinned event ring through dp_events_consume() and prints a tally. */
 static int cmd_events(struct args *a)
 {
-	struct event_tally t = {0};
+	struct event_tally t = {.list = a->list};
 	struct datapath *dp;
 	char err[512];
 	int r;

@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -169,6 +170,8 @@ static int tcp_server(char **av)
 		if (c < 0)
 			continue;
 		if (fork() == 0) {
+			/* dies with the server, even if its connection was cut without a FIN */
+			prctl(PR_SET_PDEATHSIG, SIGKILL);
 			close(fd);
 			echo(c);
 		}
