@@ -6,6 +6,7 @@
 #   probe.py udp HOST PORT [TIMEOUT]    exit 0 if a datagram is echoed back, 1 if not
 #   probe.py flood HOST PORT SECONDS    send UDP datagrams as fast as possible (new source
 #                                       port each time: every one is a new flow)
+#   probe.py burst HOST PORT N          send N UDP datagrams from one socket (one flow)
 #   probe.py hold HOST PORT SECONDS     keep a TCP connection echoing every 50 ms; exit 0 if it
 #                                       lived SECONDS, 3 once an echo is 1 s late ("cut")
 import socket
@@ -109,6 +110,15 @@ def flood(host, port, seconds):
     return 0
 
 
+def burst(host, port, n):
+    s = socket.socket(family(host), socket.SOCK_DGRAM)
+    for _ in range(n):
+        s.sendto(b"x", (host, port))
+        time.sleep(0.002)
+    s.close()
+    return 0
+
+
 def main(argv):
     if len(argv) >= 3 and argv[0] == "serve":
         kind, ports = argv[1], [int(p) for p in argv[2:]]
@@ -124,6 +134,8 @@ def main(argv):
         timeout = float(argv[3]) if len(argv) > 3 else 1.0
         fn = probe_tcp if argv[0] == "tcp" else probe_udp
         return fn(argv[1], int(argv[2]), timeout)
+    if argv and argv[0] == "burst" and len(argv) == 4:
+        return burst(argv[1], int(argv[2]), int(argv[3]))
     if argv and argv[0] == "flood" and len(argv) == 4:
         return flood(argv[1], int(argv[2]), float(argv[3]))
     if argv and argv[0] == "hold" and len(argv) == 4:

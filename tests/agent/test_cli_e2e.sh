@@ -57,7 +57,20 @@ ctl a1 counters --endpoint srv -o json >"$TMP/c1s.json" || fail "counters --endp
 [ "$(json "$TMP/c1s.json" 'len(d["endpoints"])')" = 1 ] || fail "--endpoint filter"
 ctl a1 counters --endpoint nosuch >/dev/null 2>&1
 [ $? = 1 ] || fail "unknown endpoint should exit 1"
-log "counters match the traffic"
+# Exactly 50 datagrams of one denied UDP flow: 50 more denials at srv and on rule server[1],
+# 50 deny events for :5353 (a few unrelated link-local packets may add to the endpoint's).
+in_ns "$PFX-cli" $PROBE burst 10.78.0.3 5353 50 || fail "burst"
+sleep 0.5
+ctl a1 counters -o json >"$TMP/c2.json" || fail "counters"
+d_ep=$(( $(json "$TMP/c2.json" '[e["ingress_denied"]["packets"] for e in d["endpoints"] if e["name"]=="srv"][0]') - \
+	$(json "$TMP/c1.json" '[e["ingress_denied"]["packets"] for e in d["endpoints"] if e["name"]=="srv"][0]') ))
+d_rule=$(( $(json "$TMP/c2.json" '[r["packets"] for r in d["rules"] if r["group"]=="server" and r["index"]==1][0]') - \
+	$(json "$TMP/c1.json" '[r["packets"] for r in d["rules"] if r["group"]=="server" and r["index"]==1][0]') ))
+[ "$d_rule" = 50 ] || fail "rule server[1] counted $d_rule of 50 denied datagrams"
+[ "$d_ep" -ge 50 ] && [ "$d_ep" -le 55 ] || fail "srv ingress denied counted $d_ep of 50 datagrams"
+n_ev=$(grep -c '"verdict": "deny".*"protocol": "udp".*"dport": 5353' "$TMP/flows.json")
+[ "$n_ev" -ge 50 ] || fail "$n_ev deny events for the 50 datagrams (+1 probe)"
+log "counters match the traffic (50 datagrams: rule +$d_rule, endpoint +$d_ep, $n_ev events)"
 
 # Change: 9000 allowed too.
 policy 2 "8080, 9000" >"$TMP/p2.yaml"
