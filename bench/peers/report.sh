@@ -68,7 +68,7 @@ END {
 	}
 	# targets (only those whose inputs were measured)
 	print ""
-	print "Targets (medians of this run):"
+	print "Targets (x unfiltered: median of the per-run ratios; between contenders: ratio of their medians):"
 	for (f = 1; f <= 3; f++) {
 		g = fig[f]
 		if (stats(g, 10000, "iofence", "none"))
@@ -107,7 +107,16 @@ END {
 		}
 		close(file)
 	}
-}' "$RAW" | tee "$OUT/results.md"
+}' "$RAW" >"$OUT/results.md"
+if [ -s "$OUT/rulesets.txt" ]; then
+	{
+		echo
+		echo "Rule sets (rules = background + the 2 probed rules; iptables kernel rules after"
+		echo "\`-s a,b,c\` expansion; nft verdict map elements):"
+		sed 's/^/- /' "$OUT/rulesets.txt"
+	} >>"$OUT/results.md"
+fi
+cat "$OUT/results.md"
 
 command -v gnuplot >/dev/null || { echo "(no gnuplot: no plot)" >&2; exit 0; }
 [ -n "$CONTENDERS" ] || exit 0

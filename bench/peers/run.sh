@@ -31,6 +31,12 @@
 # 10.201.1.1) ; node vsrv 10.201.2.1/24 -- srv eth0 10.201.2.2. The filters sit on the node:
 # FORWARD chain / forward hook, iofence TC on vsrv (the server endpoint's host-side interface),
 # XDP on vcli. Everything is removed on exit, also on failure.
+# Rule sets (peers_gen_rules): N ingress rules of the server's group, 60% naming a peer group
+# (1-3 members), 40% a CIDR, tcp/udp/icmp with 1-3 ports, 10% deny; the probed flows match two
+# rules placed last in every linear order. iptables is Debian's default iptables-nft backend;
+# a group rule is one line with `-s a,b,c` (one kernel rule per member, as users write it
+# without ipset): the table prints the kernel rule counts. nftables gets verdict maps keyed by
+# source . port. The netfilter contenders put conntrack first (ESTABLISHED,RELATED accept).
 set -euo pipefail
 
 SKIP=249
@@ -46,7 +52,7 @@ IOFENCE_IMPL=${IOFENCE_IMPL:-agent}
 PREFILTER=1
 QUICK=0
 
-usage() { sed -n '4,32p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { awk 'NR > 3 && !/^#/ { exit } NR > 3 { sub(/^# ?/, ""); print }' "$0"; }
 
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -75,6 +81,13 @@ for t in ip nsenter iptables-restore nft iperf3 awk; do
 	command -v $t >/dev/null || skip "needs $t"
 done
 [ -d /sys/fs/bpf ] || skip "no bpffs at /sys/fs/bpf"
+if [ $PREFILTER = 1 ]; then
+	for t in xdp-filter bpftool jq; do
+		command -v $t >/dev/null && continue
+		echo "[peers] no $t: the prefilter figure (d) is left out" >&2
+		PREFILTER=0
+	done
+fi
 
 GEN=$BUILD/bench/peers/peers_gen_rules
 CPS=$BUILD/bench/peers/peers_cps
@@ -324,6 +337,7 @@ measure_xdp() {
 RAW=$OUT/raw.tsv
 : >"$RAW"
 : >"$OUT/apply.log"
+: >"$OUT/rulesets.txt"
 IFS=, read -r -a COUNT_LIST <<<"$COUNTS"
 CONT_LIST=()
 [ -z "$CONTENDERS" ] || IFS=, read -r -a CONT_LIST <<<"$CONTENDERS"
