@@ -82,6 +82,7 @@ int dp_read_fill(struct datapath *dp, struct dp_fill *ret);
 int dp_events_fd(struct datapath *dp);
 int dp_events_consume(struct datapath *dp, void (*cb)(const struct iof_event *ev, void *ctx),
 		      void *ctx);
+int dp_events_lost(struct datapath *dp, enum iof_events_lost_cause cause, uint64_t *ret);
 
 /* Closes file descriptors; pinned state keeps enforcing (the agent's SIGTERM path). */
 void dp_close(struct datapath *dp);

@@ -152,3 +152,29 @@ int dp_events_consume(struct datapath *dp, void (*cb)(const struct iof_event *ev
 	dp->event_cb = NULL;
 	return r < 0 ? r : 0;
 }
+
+int dp_events_lost(struct datapath *dp, enum iof_events_lost_cause cause, uint64_t *ret)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	__u32 key = (__u32)cause;
+	__u64 *vals;
+
+	*ret = 0;
+	if ((unsigned)cause >= IOF_EVLOST_MAX || dp->fds.events_lost < 0)
+		return -EINVAL;
+	if (ncpu < 0)
+		return ncpu;
+	vals = calloc((size_t)ncpu, sizeof(*vals));
+	if (!vals)
+		return -ENOMEM;
+	if (bpf_map_lookup_elem(dp->fds.events_lost, &key, vals)) {
+		int r = -errno;
+
+		free(vals);
+		return r;
+	}
+	for (int i = 0; i < ncpu; i++)
+		*ret += vals[i];
+	free(vals);
+	return 0;
+}

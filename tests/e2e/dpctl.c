@@ -335,6 +335,7 @@ static void on_event(const struct iof_event *ev, void *ctx)
 static int cmd_events(struct args *a)
 {
 	struct event_tally t = {.list = a->list};
+	uint64_t lost_ring = 0, lost_rate = 0;
 	struct datapath *dp;
 	char err[512];
 	int r;
@@ -344,6 +345,8 @@ static int cmd_events(struct args *a)
 		return 2;
 	}
 	r = dp_events_fd(dp) < 0 ? -1 : dp_events_consume(dp, on_event, &t);
+	dp_events_lost(dp, IOF_EVLOST_RINGBUF, &lost_ring);
+	dp_events_lost(dp, IOF_EVLOST_RATELIMIT, &lost_rate);
 	dp_close(dp);
 	if (r) {
 		fprintf(stderr, "events: %s\n", strerror(-r));
@@ -353,7 +356,8 @@ static int cmd_events(struct args *a)
 	for (int i = 1; i < IOF_DROP_MAX; i++)
 		if (t.by_reason[i])
 			printf(" %s=%lu", drop_names[i], t.by_reason[i]);
-	printf("\n");
+	printf(" lost_ring=%llu lost_ratelimit=%llu\n", (unsigned long long)lost_ring,
+	       (unsigned long long)lost_rate);
 	return 0;
 }
 

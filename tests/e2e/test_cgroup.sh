@@ -37,6 +37,17 @@ for dst in 10.77.2.2 fd77:2::2; do
 	[ $rc = 4 ] || fail "connect to $dst:8081 from the cgroup: exit $rc, want EPERM (4)"
 done
 log "EPERM at connect() for denied destinations"
+dpctl links | sort >"$TMP/links1"
+log "adopt: a second process applies revision 2; the cgroup keeps its links and its id"
+sed 's/^revision: 1/revision: 2/' "$TMP/p.yaml" >"$TMP/p2.yaml"
+dpctl apply --node n1 -f "$TMP/p2.yaml" | grep -q "adopted=1 revision=1" || fail "no adopt"
+dpctl links | sort | diff "$TMP/links1" - || fail "cgroup links changed on adopt"
+rc=0
+in_cg "$NET" tcp-connect 10.77.2.2 8080 1500 || rc=$?
+[ $rc = 0 ] || fail "after adopt: allowed connect failed (exit $rc): id mismatch?"
+rc=0
+in_cg "$NET" tcp-connect 10.77.2.2 8081 1500 || rc=$?
+[ $rc = 4 ] || fail "after adopt: denied connect exit $rc, want EPERM (4)"
 rc=0
 in_ns "$NODE" "$NET" tcp-connect 10.77.2.2 8081 700 || rc=$?
 [ $rc = 3 ] || fail "outside the cgroup: exit $rc, want a timeout at the server's ingress (3)"
