@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: Apache-2.0
 # XDP prefilter on an uplink: traffic from a denied prefix is dropped before the stack and
 # counted (drop_prefilter); other sources pass; the failsafe port passes even from the denied
-# prefix.
+# prefix. Native XDP first (the default), then generic (--xdp-generic).
 . "$(dirname "$0")/lib.sh" prefilter "$@"
 
 topology
@@ -28,17 +28,27 @@ YAML
 sleep 0.2
 in_ns "$OUT" "$NET" tcp-connect 10.77.100.1 2223 1000 10.77.200.2 >/dev/null ||
 	fail "before the prefilter the denied source connects"
-dpctl apply --node n1 -f "$TMP/p.yaml" >/dev/null || fail "apply"
-dpctl links | grep -q "xdp/up0 .*prog=iof_xdp_prefilt" || fail "no xdp link: $(dpctl links)"
-before=$(counter drop_prefilter)
-in_ns "$OUT" "$NET" tcp-connect 10.77.100.1 2223 1000 10.77.100.2 >/dev/null ||
-	fail "allowed source blocked"
-rc=0
-in_ns "$OUT" "$NET" tcp-connect 10.77.100.1 2223 700 10.77.200.2 >/dev/null || rc=$?
-[ $rc = 3 ] || fail "denied prefix not dropped (exit $rc)"
-in_ns "$OUT" "$NET" tcp-connect 10.77.100.1 2222 1000 10.77.200.2 >/dev/null ||
-	fail "failsafe port tcp/2222 blocked from the denied prefix"
-after=$(counter drop_prefilter)
-log "drop_prefilter $before -> $after"
-[ "$after" -gt "$before" ] || fail "prefilter drops not counted"
+for mode in "" --xdp-generic; do
+	dpctl apply --node n1 -f "$TMP/p.yaml" $mode >/dev/null || fail "apply"
+	dpctl links | grep -q "xdp/up0 .*prog=iof_xdp_prefilt" || fail "no xdp link: $(dpctl links)"
+	before=$(counter drop_prefilter)
+	in_ns "$OUT" "$NET" tcp-connect 10.77.100.1 2223 1000 10.77.100.2 >/dev/null ||
+		fail "allowed source blocked"
+	rc=0
+	in_ns "$OUT" "$NET" tcp-connect 10.77.100.1 2223 700 10.77.200.2 >/dev/null || rc=$?
+	[ $rc = 3 ] || fail "denied prefix not dropped (exit $rc)"
+	in_ns "$OUT" "$NET" tcp-connect 10.77.100.1 2222 1000 10.77.200.2 >/dev/null ||
+		fail "failsafe port tcp/2222 blocked from the denied prefix"
+	after=$(counter drop_prefilter)
+	log "${mode:-native first}: drop_prefilter $before -> $after"
+	[ "$after" -gt "$before" ] || fail "prefilter drops not counted"
+	want=xdp
+	[ -n "$mode" ] && want=xdpgeneric
+	in_ns "$NODE" ip link show up0 | grep -q " $want" ||
+		fail "not in $want mode: $(in_ns "$NODE" ip link show up0)"
+	dpctl cleanup
+	in_ns "$NODE" ip link show up0 | grep -q " xdp" && fail "XDP left on up0 after cleanup"
+	in_ns "$OUT" "$NET" tcp-connect 10.77.100.1 2223 1000 10.77.200.2 >/dev/null ||
+		fail "after cleanup the denied source is still dropped"
+done
 exit 0
