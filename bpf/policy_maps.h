@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Policy maps shared by the BPF programs and user space (compiler, loader, tests).
- * The compiler (policy/compile.c) fills exactly these keys and values; the programs in
- * BPF programs in bpf/ look them up. Included by both sides: only uapi types, no libc.
+ * The compiler (policy/compile.c) fills exactly these keys and values; the BPF programs in
+ * bpf/ look them up. Included by both sides: only uapi types, no libc.
  *
  * Every packet first resolves its endpoint (iof_endpoints, hash: attach id -> profile and
  * counter index) and its conntrack entry. A new flow is then judged with at most three
