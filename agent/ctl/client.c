@@ -12,28 +12,36 @@
 bool ctl_grpc_used;
 
 enum {
-	O_AGENT = 256, O_CA, O_CERT, O_KEY, O_TIMEOUT, O_ENDPOINT, O_VERDICT, O_FOLLOW,
-	O_REVISION, O_DURATION,
+	O_AGENT = 256,
+	O_CA,
+	O_CERT,
+	O_KEY,
+	O_TIMEOUT,
+	O_ENDPOINT,
+	O_VERDICT,
+	O_FOLLOW,
+	O_REVISION,
+	O_DURATION,
 };
 
 int ctl_parse(int argc, char **argv, const char *cmd, unsigned accepted, const char *usage,
 	      struct ctl_opts *o)
 {
 	static const struct option opts[] = {
-		{"agent", required_argument, NULL, O_AGENT},
-		{"ca", required_argument, NULL, O_CA},
-		{"cert", required_argument, NULL, O_CERT},
-		{"key", required_argument, NULL, O_KEY},
-		{"timeout", required_argument, NULL, O_TIMEOUT},
-		{"output", required_argument, NULL, 'o'},
-		{"file", required_argument, NULL, 'f'},
-		{"endpoint", required_argument, NULL, O_ENDPOINT},
-		{"verdict", required_argument, NULL, O_VERDICT},
-		{"follow", no_argument, NULL, O_FOLLOW},
-		{"revision", required_argument, NULL, O_REVISION},
-		{"duration", required_argument, NULL, O_DURATION},
-		{"help", no_argument, NULL, 'h'},
-		{0},
+	    {"agent", required_argument, NULL, O_AGENT},
+	    {"ca", required_argument, NULL, O_CA},
+	    {"cert", required_argument, NULL, O_CERT},
+	    {"key", required_argument, NULL, O_KEY},
+	    {"timeout", required_argument, NULL, O_TIMEOUT},
+	    {"output", required_argument, NULL, 'o'},
+	    {"file", required_argument, NULL, 'f'},
+	    {"endpoint", required_argument, NULL, O_ENDPOINT},
+	    {"verdict", required_argument, NULL, O_VERDICT},
+	    {"follow", no_argument, NULL, O_FOLLOW},
+	    {"revision", required_argument, NULL, O_REVISION},
+	    {"duration", required_argument, NULL, O_DURATION},
+	    {"help", no_argument, NULL, 'h'},
+	    {0},
 	};
 	int c;
 	char *end;
@@ -74,8 +82,10 @@ int ctl_parse(int argc, char **argv, const char *cmd, unsigned accepted, const c
 			double t = strtod(optarg, &end);
 
 			if (*end || t <= 0) {
-				fprintf(stderr, "iofencectl %s: --timeout: \"%s\" is not a number of seconds\n",
-					cmd, optarg);
+				fprintf(
+				    stderr,
+				    "iofencectl %s: --timeout: \"%s\" is not a number of seconds\n",
+				    cmd, optarg);
 				return CTL_USER_ERROR;
 			}
 			o->timeout_ms = (int)(t * 1000);
@@ -96,8 +106,11 @@ int ctl_parse(int argc, char **argv, const char *cmd, unsigned accepted, const c
 		case O_VERDICT:
 			need = OPT_F_VERDICT;
 			o->verdict = optarg;
-			if (strcmp(optarg, "allow") && strcmp(optarg, "deny") && strcmp(optarg, "audit")) {
-				fprintf(stderr, "iofencectl %s: --verdict: \"%s\" is not allow, deny or audit\n",
+			if (strcmp(optarg, "allow") && strcmp(optarg, "deny") &&
+			    strcmp(optarg, "audit")) {
+				fprintf(stderr,
+					"iofencectl %s: --verdict: \"%s\" is not allow, deny or "
+					"audit\n",
 					cmd, optarg);
 				return CTL_USER_ERROR;
 			}
@@ -111,7 +124,8 @@ int ctl_parse(int argc, char **argv, const char *cmd, unsigned accepted, const c
 			need = OPT_F_REVISION;
 			o->revision = strtoull(optarg, &end, 10);
 			if (*end) {
-				fprintf(stderr, "iofencectl %s: --revision: \"%s\" is not a number\n", cmd,
+				fprintf(stderr,
+					"iofencectl %s: --revision: \"%s\" is not a number\n", cmd,
 					optarg);
 				return CTL_USER_ERROR;
 			}
@@ -120,19 +134,22 @@ int ctl_parse(int argc, char **argv, const char *cmd, unsigned accepted, const c
 			need = OPT_F_FOLLOW;
 			o->duration = strtod(optarg, &end);
 			if (*end || o->duration < 0) {
-				fprintf(stderr, "iofencectl %s: --duration: \"%s\" is not a number of seconds\n",
+				fprintf(stderr,
+					"iofencectl %s: --duration: \"%s\" is not a number of "
+					"seconds\n",
 					cmd, optarg);
 				return CTL_USER_ERROR;
 			}
 			break;
 		default:
-			fprintf(stderr, "iofencectl %s: unknown or incomplete option \"%s\"\nusage: %s\n",
+			fprintf(stderr,
+				"iofencectl %s: unknown or incomplete option \"%s\"\nusage: %s\n",
 				cmd, argv[optind - 1], usage);
 			return CTL_USER_ERROR;
 		}
 		if (need && !(accepted & need)) {
-			fprintf(stderr, "iofencectl %s: option \"%s\" does not apply\nusage: %s\n", cmd,
-				argv[optind - 1], usage);
+			fprintf(stderr, "iofencectl %s: option \"%s\" does not apply\nusage: %s\n",
+				cmd, argv[optind - 1], usage);
 			return CTL_USER_ERROR;
 		}
 	}
@@ -213,8 +230,9 @@ int ctl_report(const struct ctl_opts *o, const char *agent, const struct rpc_res
 		return CTL_OK;
 	fprintf(stderr, "iofencectl %s: %s: %s: %s\n", o->cmd, agent, rpc_status_name(res->status),
 		res->status == GRPC_STATUS_UNAVAILABLE && (!res->details || !*res->details)
-			? "agent unreachable"
-			: res->details ? res->details : "");
+		    ? "agent unreachable"
+		: res->details ? res->details
+			       : "");
 	return ctl_exit_for(res->status);
 }
 

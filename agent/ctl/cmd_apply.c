@@ -39,9 +39,9 @@ static void *apply_one(void *arg)
 	t->connected = true;
 	req.source = (char *)t->source;
 	req.source_name = (char *)t->o->file;
-	t->local_err = rpc_unary(ch, RPC_METHOD_APPLY, &req.base,
-				 &iofence__v1__apply_response__descriptor, t->o->timeout_ms,
-				 (ProtobufCMessage **)&t->resp, &t->res);
+	t->local_err =
+	    rpc_unary(ch, RPC_METHOD_APPLY, &req.base, &iofence__v1__apply_response__descriptor,
+		      t->o->timeout_ms, (ProtobufCMessage **)&t->resp, &t->res);
 	grpc_channel_destroy(ch);
 	return NULL;
 }
@@ -111,15 +111,17 @@ static void print_table(const struct apply_target *ts, size_t n)
 			       t->resp->apply_usec / 1e3);
 		else
 			printf("%-36s %-20s %s\n", t->agent, result_text(t),
-			       t->local_err ? "" : t->res.details ? t->res.details : "");
+			       t->local_err	? ""
+			       : t->res.details ? t->res.details
+						: "");
 	}
 }
 
 int cmd_apply(int argc, char **argv)
 {
 	static const char usage[] =
-		"iofencectl apply -f FILE [--agent ADDR]... [--ca F --cert F --key F] "
-		"[--timeout SEC] [-o table|json]";
+	    "iofencectl apply -f FILE [--agent ADDR]... [--ca F --cert F --key F] "
+	    "[--timeout SEC] [-o table|json]";
 	struct ctl_opts o;
 	struct policy_document *doc = NULL;
 	struct apply_target *ts = NULL;
@@ -172,9 +174,9 @@ int cmd_apply(int argc, char **argv)
 	else
 		print_table(ts, o.n_agents);
 	for (size_t i = 0; i < o.n_agents; i++) {
-		int e = ts[i].local_err ? CTL_SYSTEM_ERROR
-		      : !ts[i].connected ? CTL_USER_ERROR
-					 : ctl_exit_for(ts[i].res.status);
+		int e = ts[i].local_err	   ? CTL_SYSTEM_ERROR
+			: !ts[i].connected ? CTL_USER_ERROR
+					   : ctl_exit_for(ts[i].res.status);
 
 		if (e)
 			fprintf(stderr, "iofencectl apply: %s: %s%s%s\n", ts[i].agent,

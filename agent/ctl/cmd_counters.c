@@ -41,9 +41,10 @@ static void print_json(const Iofence__V1__GetCountersResponse *r)
 
 		printf("%s\n  {\"group\": ", i ? "," : "");
 		json_str(stdout, c->group);
-		printf(", \"index\": %u, \"action\": \"%s\", \"direction\": \"%s\", \"priority\": %u, "
-		       "\"summary\": ",
-		       c->index, c->action, c->direction, c->priority);
+		printf(
+		    ", \"index\": %u, \"action\": \"%s\", \"direction\": \"%s\", \"priority\": %u, "
+		    "\"summary\": ",
+		    c->index, c->action, c->direction, c->priority);
 		json_str(stdout, c->summary);
 		printf(", \"packets\": %llu, \"bytes\": %llu}",
 		       (unsigned long long)(c->matched ? c->matched->packets : 0),
@@ -94,7 +95,8 @@ static void print_table(const Iofence__V1__GetCountersResponse *r)
 	}
 	printf("\n%-20s %12s\n", "DROP REASON", "PACKETS");
 	for (size_t i = 0; i < r->n_drops; i++)
-		printf("%-20s %12llu\n", r->drops[i]->reason, (unsigned long long)r->drops[i]->packets);
+		printf("%-20s %12llu\n", r->drops[i]->reason,
+		       (unsigned long long)r->drops[i]->packets);
 	printf("\nflow events dropped for slow watchers: %llu\n",
 	       (unsigned long long)r->events_dropped);
 }
@@ -102,7 +104,7 @@ static void print_table(const Iofence__V1__GetCountersResponse *r)
 int cmd_counters(int argc, char **argv)
 {
 	static const char usage[] =
-		"iofencectl counters [--agent ADDR] [--endpoint NAME] [-o table|json]";
+	    "iofencectl counters [--agent ADDR] [--endpoint NAME] [-o table|json]";
 	Iofence__V1__GetCountersRequest req = IOFENCE__V1__GET_COUNTERS_REQUEST__INIT;
 	Iofence__V1__GetCountersResponse *resp = NULL;
 	struct rpc_result res;

@@ -56,11 +56,12 @@ static void print_event(const Iofence__V1__FlowEvent *ev, bool json)
 		printf("{\"time_unix_nano\": %llu, \"endpoint\": ",
 		       (unsigned long long)ev->time_unix_nano);
 		json_str(stdout, ev->endpoint);
-		printf(", \"direction\": \"%s\", \"verdict\": \"%s\", \"reason\": \"%s\", "
-		       "\"family\": \"%s\", \"protocol\": \"%s\", \"src\": \"%s\", \"dst\": \"%s\", "
-		       "\"sport\": %u, \"dport\": %u, \"rule\": ",
-		       ev->direction, ev->verdict, ev->reason, ev->family, ev->protocol, ev->src,
-		       ev->dst, ev->sport, ev->dport);
+		printf(
+		    ", \"direction\": \"%s\", \"verdict\": \"%s\", \"reason\": \"%s\", "
+		    "\"family\": \"%s\", \"protocol\": \"%s\", \"src\": \"%s\", \"dst\": \"%s\", "
+		    "\"sport\": %u, \"dport\": %u, \"rule\": ",
+		    ev->direction, ev->verdict, ev->reason, ev->family, ev->protocol, ev->src,
+		    ev->dst, ev->sport, ev->dport);
 		json_str(stdout, ev->rule);
 		printf(", \"revision\": %llu, \"events_lost\": %llu}\n",
 		       (unsigned long long)ev->revision, (unsigned long long)ev->events_lost);
@@ -80,8 +81,8 @@ static void print_event(const Iofence__V1__FlowEvent *ev, bool json)
 int cmd_flows(int argc, char **argv)
 {
 	static const char usage[] =
-		"iofencectl flows [--agent ADDR] [--follow | --duration SEC] "
-		"[--verdict allow|deny|audit] [--endpoint NAME] [-o table|json]";
+	    "iofencectl flows [--agent ADDR] [--follow | --duration SEC] "
+	    "[--verdict allow|deny|audit] [--endpoint NAME] [-o table|json]";
 	Iofence__V1__WatchFlowsRequest req = IOFENCE__V1__WATCH_FLOWS_REQUEST__INIT;
 	struct stopper stop = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
 	Iofence__V1__FlowEvent *ev;

@@ -20,9 +20,8 @@ int ctl_get_endpoints(const struct ctl_opts *o);
 
 static void print_table(const struct policy_document *doc, uint64_t rev)
 {
-	printf("revision %llu\n\n%-16s %5s %-8s %-6s %8s %-8s %-24s %s\n",
-	       (unsigned long long)rev, "GROUP", "INDEX", "DIR", "ACTION", "PRIORITY", "PROTO",
-	       "PORTS", "REMOTE");
+	printf("revision %llu\n\n%-16s %5s %-8s %-6s %8s %-8s %-24s %s\n", (unsigned long long)rev,
+	       "GROUP", "INDEX", "DIR", "ACTION", "PRIORITY", "PROTO", "PORTS", "REMOTE");
 	for (size_t g = 0; g < doc->n_groups; g++)
 		for (size_t i = 0; i < doc->groups[g].n_rules; i++) {
 			const struct policy_rule *r = &doc->groups[g].rules[i];
@@ -32,11 +31,11 @@ static void print_table(const struct policy_document *doc, uint64_t rev)
 
 			for (size_t p = 0; p < r->n_ports && n < sizeof(ports) - 16; p++)
 				n += (size_t)(r->ports[p].lo == r->ports[p].hi
-						      ? snprintf(ports + n, sizeof(ports) - n, "%s%u",
-								 p ? "," : "", r->ports[p].lo)
-						      : snprintf(ports + n, sizeof(ports) - n, "%s%u-%u",
-								 p ? "," : "", r->ports[p].lo,
-								 r->ports[p].hi));
+						  ? snprintf(ports + n, sizeof(ports) - n, "%s%u",
+							     p ? "," : "", r->ports[p].lo)
+						  : snprintf(ports + n, sizeof(ports) - n,
+							     "%s%u-%u", p ? "," : "",
+							     r->ports[p].lo, r->ports[p].hi));
 			if (r->remote_kind == POLICY_REMOTE_CIDR)
 				prefix_format(&r->cidr, false, remote);
 			else if (r->remote_kind == POLICY_REMOTE_GROUP)
@@ -47,8 +46,8 @@ static void print_table(const struct policy_document *doc, uint64_t rev)
 			}
 			printf("%-16s %5zu %-8s %-6s %8u %-8s %-24s %s\n", doc->groups[g].name, i,
 			       r->direction == POLICY_INGRESS ? "ingress" : "egress",
-			       r->action == POLICY_DENY ? "deny" : "allow", r->priority, proto, ports,
-			       remote);
+			       r->action == POLICY_DENY ? "deny" : "allow", r->priority, proto,
+			       ports, remote);
 		}
 	printf("\n%-20s %-16s %-16s %s\n", "ENDPOINT", "NODE", "INTERFACE", "GROUPS");
 	for (size_t e = 0; e < doc->n_endpoints; e++) {
@@ -76,7 +75,8 @@ static int get_policy(const struct ctl_opts *o)
 	int r;
 
 	if (strcmp(fmt, "table") && strcmp(fmt, "json") && strcmp(fmt, "yaml")) {
-		fprintf(stderr, "iofencectl get policy: -o: \"%s\" is not yaml, json or table\n", fmt);
+		fprintf(stderr, "iofencectl get policy: -o: \"%s\" is not yaml, json or table\n",
+			fmt);
 		return CTL_USER_ERROR;
 	}
 	ch = ctl_connect(o, o->agents[0]);
@@ -114,7 +114,7 @@ out:
 int cmd_get(int argc, char **argv)
 {
 	static const char usage[] =
-		"iofencectl get policy|endpoints [--agent ADDR] [--revision N] [-o yaml|json|table]";
+	    "iofencectl get policy|endpoints [--agent ADDR] [--revision N] [-o yaml|json|table]";
 	struct ctl_opts o;
 	int r;
 

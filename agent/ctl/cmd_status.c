@@ -59,7 +59,8 @@ static void json_endpoints(const Iofence__V1__GetStatusResponse *s, const char *
 		json_strings(e->addresses, e->n_addresses);
 		printf(", \"groups\": ");
 		json_strings(e->groups, e->n_groups);
-		printf(", \"enforced\": %s, \"ingress\": \"%s\", \"egress\": \"%s\", \"mode\": \"%s\"}",
+		printf(", \"enforced\": %s, \"ingress\": \"%s\", \"egress\": \"%s\", \"mode\": "
+		       "\"%s\"}",
 		       e->enforced ? "true" : "false", e->ingress, e->egress, e->mode);
 	}
 	printf("%s%s]", s->n_endpoints ? "\n" : "", s->n_endpoints ? indent : "");
@@ -99,7 +100,8 @@ int ctl_get_endpoints(const struct ctl_opts *o)
 	int r;
 
 	if (strcmp(fmt, "table") && strcmp(fmt, "json") && strcmp(fmt, "yaml")) {
-		fprintf(stderr, "iofencectl get endpoints: -o: \"%s\" is not yaml, json or table\n", fmt);
+		fprintf(stderr, "iofencectl get endpoints: -o: \"%s\" is not yaml, json or table\n",
+			fmt);
 		return CTL_USER_ERROR;
 	}
 	r = fetch(o, o->agents[0], &s, false);
@@ -119,7 +121,8 @@ int ctl_get_endpoints(const struct ctl_opts *o)
 
 			printf("  - name: %s\n", e->name);
 			if (*e->interface)
-				printf("    interface: %s\n    ifindex: %u\n", e->interface, e->ifindex);
+				printf("    interface: %s\n    ifindex: %u\n", e->interface,
+				       e->ifindex);
 			if (*e->cgroup)
 				printf("    cgroup: %s\n", e->cgroup);
 			printf("    addresses: [");
@@ -128,8 +131,9 @@ int ctl_get_endpoints(const struct ctl_opts *o)
 			printf("]\n    groups: [");
 			for (size_t j = 0; j < e->n_groups; j++)
 				printf("%s%s", j ? ", " : "", e->groups[j]);
-			printf("]\n    enforced: %s\n    ingress: %s\n    egress: %s\n    mode: %s\n",
-			       e->enforced ? "true" : "false", e->ingress, e->egress, e->mode);
+			printf(
+			    "]\n    enforced: %s\n    ingress: %s\n    egress: %s\n    mode: %s\n",
+			    e->enforced ? "true" : "false", e->ingress, e->egress, e->mode);
 		}
 	} else {
 		table_endpoints(s);
@@ -141,8 +145,8 @@ int ctl_get_endpoints(const struct ctl_opts *o)
 int cmd_status(int argc, char **argv)
 {
 	static const char usage[] =
-		"iofencectl status [--agent ADDR]... [--ca F --cert F --key F] [--timeout SEC] "
-		"[-o table|json]";
+	    "iofencectl status [--agent ADDR]... [--ca F --cert F --key F] [--timeout SEC] "
+	    "[-o table|json]";
 	Iofence__V1__GetStatusResponse **st;
 	struct ctl_opts o;
 	int r, worst = CTL_OK;
@@ -181,7 +185,8 @@ int cmd_status(int argc, char **argv)
 			printf(", \"ok\": true, \"node\": ");
 			json_str(stdout, s->node);
 			printf(", \"revision\": %llu, \"uptime_seconds\": %llu, \"version\": ",
-			       (unsigned long long)s->revision, (unsigned long long)s->uptime_seconds);
+			       (unsigned long long)s->revision,
+			       (unsigned long long)s->uptime_seconds);
 			json_str(stdout, s->version);
 			printf(", \"applied_at_unix\": %llu, \"endpoints\": ",
 			       (unsigned long long)s->applied_at_unix);
@@ -201,8 +206,8 @@ int cmd_status(int argc, char **argv)
 		}
 		printf("\n]}\n");
 	} else {
-		printf("%-36s %-16s %9s %10s %8s %9s %s\n", "AGENT", "NODE", "REVISION", "ENDPOINTS",
-		       "MODULES", "UPTIME", "VERSION");
+		printf("%-36s %-16s %9s %10s %8s %9s %s\n", "AGENT", "NODE", "REVISION",
+		       "ENDPOINTS", "MODULES", "UPTIME", "VERSION");
 		for (size_t i = 0; i < o.n_agents; i++) {
 			const Iofence__V1__GetStatusResponse *s = st[i];
 			size_t enf = 0, att = 0;

@@ -13,15 +13,16 @@ static const struct {
 	int (*run)(int argc, char **argv);
 	const char *help;
 } commands[] = {
-	{"validate", cmd_validate, "validate -f FILE          check a policy offline"},
-	{"apply", cmd_apply,
-	 "apply -f FILE [--agent ADDR]...  push a policy to agents (per-agent result table)"},
-	{"status", cmd_status, "status [--agent ADDR]...       node, revision, endpoints, modules, uptime"},
-	{"get", cmd_get, "get policy|endpoints [--agent ADDR] [-o yaml|json|table]"},
-	{"counters", cmd_counters, "counters [--agent ADDR] [--endpoint NAME] [-o table|json]"},
-	{"flows", cmd_flows, "flows [--agent ADDR] [--follow] [--verdict deny] [-o table|json]"},
-	{"compile", cmd_compile,
-	 "compile -f FILE --node NAME [-o json|stats]   print the node's map image"},
+    {"validate", cmd_validate, "validate -f FILE          check a policy offline"},
+    {"apply", cmd_apply,
+     "apply -f FILE [--agent ADDR]...  push a policy to agents (per-agent result table)"},
+    {"status", cmd_status,
+     "status [--agent ADDR]...       node, revision, endpoints, modules, uptime"},
+    {"get", cmd_get, "get policy|endpoints [--agent ADDR] [-o yaml|json|table]"},
+    {"counters", cmd_counters, "counters [--agent ADDR] [--endpoint NAME] [-o table|json]"},
+    {"flows", cmd_flows, "flows [--agent ADDR] [--follow] [--verdict deny] [-o table|json]"},
+    {"compile", cmd_compile,
+     "compile -f FILE --node NAME [-o json|stats]   print the node's map image"},
 };
 
 static void usage(FILE *out)
@@ -29,8 +30,9 @@ static void usage(FILE *out)
 	fprintf(out, "usage: iofencectl COMMAND [OPTIONS]\n\ncommands:\n");
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		fprintf(out, "  %s\n", commands[i].help);
-	fprintf(out, "\nADDR: unix:PATH or HOST:PORT (mTLS with --ca --cert --key); default %s\n"
-		     "exit: 0 ok, 1 user error (bad input, refused policy), 2 system error\n",
+	fprintf(out,
+		"\nADDR: unix:PATH or HOST:PORT (mTLS with --ca --cert --key); default %s\n"
+		"exit: 0 ok, 1 user error (bad input, refused policy), 2 system error\n",
 		CTL_DEFAULT_AGENT);
 }
 

@@ -45,16 +45,16 @@ struct agent_config {
 	char **listen;
 	size_t n_listen;
 	char *pin_dir;
-	char *metrics;   /* HOST:PORT or NULL */
+	char *metrics; /* HOST:PORT or NULL */
 	char *tls_ca, *tls_cert, *tls_key;
 	char *bpf_object;
 	int log_level;
 	bool insecure_tcp;
 	bool cleanup;
 	bool datapath_none; /* --datapath=none: test aid, no enforcement */
-	unsigned keep;      /* revisions kept in the store */
+	unsigned keep;	    /* revisions kept in the store */
 	unsigned events_per_sec;
-	char **failsafe;    /* PROTO:PORT never dropped by the prefilter; default tcp:22 */
+	char **failsafe; /* PROTO:PORT never dropped by the prefilter; default tcp:22 */
 	size_t n_failsafe;
 	bool xdp_generic;
 };
@@ -89,12 +89,12 @@ struct job {
 	struct job *next;
 	enum job_kind kind;
 	/* JOB_APPLY */
-	Iofence__V1__ApplyRequest *req; /* owned by the job */
+	Iofence__V1__ApplyRequest *req;	   /* owned by the job */
 	void (*complete)(struct job *job); /* called on the apply thread; frees the job */
 	void *ctx;
-	int status;                     /* grpc_status_code */
-	char *details;                  /* malloc'ed */
-	void *errors;                   /* packed ValidationErrors or NULL */
+	int status;    /* grpc_status_code */
+	char *details; /* malloc'ed */
+	void *errors;  /* packed ValidationErrors or NULL */
 	size_t errors_len;
 	Iofence__V1__ApplyResponse resp;
 	/* JOB_LINK */
@@ -176,8 +176,8 @@ int reads_status(struct agent *a, struct arena *ar, ProtobufCMessage **ret, char
 		 size_t len);
 int reads_policy(struct agent *a, const Iofence__V1__GetPolicyRequest *req, struct arena *ar,
 		 ProtobufCMessage **ret, char *details, size_t len);
-int reads_counters(struct agent *a, const Iofence__V1__GetCountersRequest *req,
-		   struct arena *ar, ProtobufCMessage **ret, char *details, size_t len);
+int reads_counters(struct agent *a, const Iofence__V1__GetCountersRequest *req, struct arena *ar,
+		   ProtobufCMessage **ret, char *details, size_t len);
 
 /* ---- server.c ---- */
 /* Locks the store and the unix socket paths (before anything else touches them). */

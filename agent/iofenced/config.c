@@ -14,34 +14,50 @@
 #include "agent.h"
 
 enum {
-	OPT_CONFIG = 256, OPT_NODE, OPT_STATE, OPT_LISTEN, OPT_PIN_DIR, OPT_METRICS,
-	OPT_LOG_LEVEL, OPT_INSECURE_TCP, OPT_CLEANUP, OPT_TLS_CA, OPT_TLS_CERT, OPT_TLS_KEY,
-	OPT_DATAPATH, OPT_BPF_OBJECT, OPT_KEEP, OPT_EVENTS_PER_SEC, OPT_FAILSAFE, OPT_XDP_GENERIC,
-	OPT_HELP, OPT_VERSION,
+	OPT_CONFIG = 256,
+	OPT_NODE,
+	OPT_STATE,
+	OPT_LISTEN,
+	OPT_PIN_DIR,
+	OPT_METRICS,
+	OPT_LOG_LEVEL,
+	OPT_INSECURE_TCP,
+	OPT_CLEANUP,
+	OPT_TLS_CA,
+	OPT_TLS_CERT,
+	OPT_TLS_KEY,
+	OPT_DATAPATH,
+	OPT_BPF_OBJECT,
+	OPT_KEEP,
+	OPT_EVENTS_PER_SEC,
+	OPT_FAILSAFE,
+	OPT_XDP_GENERIC,
+	OPT_HELP,
+	OPT_VERSION,
 };
 
 static const struct option options[] = {
-	{"config", required_argument, NULL, OPT_CONFIG},
-	{"node", required_argument, NULL, OPT_NODE},
-	{"state", required_argument, NULL, OPT_STATE},
-	{"listen", required_argument, NULL, OPT_LISTEN},
-	{"pin-dir", required_argument, NULL, OPT_PIN_DIR},
-	{"metrics", required_argument, NULL, OPT_METRICS},
-	{"log-level", required_argument, NULL, OPT_LOG_LEVEL},
-	{"insecure-tcp", optional_argument, NULL, OPT_INSECURE_TCP},
-	{"cleanup", no_argument, NULL, OPT_CLEANUP},
-	{"tls-ca", required_argument, NULL, OPT_TLS_CA},
-	{"tls-cert", required_argument, NULL, OPT_TLS_CERT},
-	{"tls-key", required_argument, NULL, OPT_TLS_KEY},
-	{"datapath", required_argument, NULL, OPT_DATAPATH},
-	{"bpf-object", required_argument, NULL, OPT_BPF_OBJECT},
-	{"keep", required_argument, NULL, OPT_KEEP},
-	{"events-per-sec", required_argument, NULL, OPT_EVENTS_PER_SEC},
-	{"failsafe", required_argument, NULL, OPT_FAILSAFE},
-	{"xdp-generic", optional_argument, NULL, OPT_XDP_GENERIC},
-	{"help", no_argument, NULL, OPT_HELP},
-	{"version", no_argument, NULL, OPT_VERSION},
-	{0},
+    {"config", required_argument, NULL, OPT_CONFIG},
+    {"node", required_argument, NULL, OPT_NODE},
+    {"state", required_argument, NULL, OPT_STATE},
+    {"listen", required_argument, NULL, OPT_LISTEN},
+    {"pin-dir", required_argument, NULL, OPT_PIN_DIR},
+    {"metrics", required_argument, NULL, OPT_METRICS},
+    {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
+    {"insecure-tcp", optional_argument, NULL, OPT_INSECURE_TCP},
+    {"cleanup", no_argument, NULL, OPT_CLEANUP},
+    {"tls-ca", required_argument, NULL, OPT_TLS_CA},
+    {"tls-cert", required_argument, NULL, OPT_TLS_CERT},
+    {"tls-key", required_argument, NULL, OPT_TLS_KEY},
+    {"datapath", required_argument, NULL, OPT_DATAPATH},
+    {"bpf-object", required_argument, NULL, OPT_BPF_OBJECT},
+    {"keep", required_argument, NULL, OPT_KEEP},
+    {"events-per-sec", required_argument, NULL, OPT_EVENTS_PER_SEC},
+    {"failsafe", required_argument, NULL, OPT_FAILSAFE},
+    {"xdp-generic", optional_argument, NULL, OPT_XDP_GENERIC},
+    {"help", no_argument, NULL, OPT_HELP},
+    {"version", no_argument, NULL, OPT_VERSION},
+    {0},
 };
 
 static void usage(FILE *out)
@@ -124,8 +140,8 @@ static int set_option(struct agent_config *cfg, int id, const char *v, char *err
 		char proto[8], extra;
 
 		if (strcmp(v, "none") &&
-		    (sscanf(v, "%7[a-z]:%u%c", proto, &port, &extra) != 2 || !port || port > 65535 ||
-		     (strcmp(proto, "tcp") && strcmp(proto, "udp")))) {
+		    (sscanf(v, "%7[a-z]:%u%c", proto, &port, &extra) != 2 || !port ||
+		     port > 65535 || (strcmp(proto, "tcp") && strcmp(proto, "udp")))) {
 			snprintf(err, len, "failsafe: \"%s\" is not tcp:PORT, udp:PORT or none", v);
 			return -EINVAL;
 		}
@@ -147,7 +163,8 @@ static int set_option(struct agent_config *cfg, int id, const char *v, char *err
 	case OPT_LOG_LEVEL:
 		level = log_parse_level(v);
 		if (level < 0) {
-			snprintf(err, len, "log-level: \"%s\" is not one of error|warn|info|debug", v);
+			snprintf(err, len, "log-level: \"%s\" is not one of error|warn|info|debug",
+				 v);
 			return -EINVAL;
 		}
 		cfg->log_level = level;
@@ -312,7 +329,8 @@ int config_load(int argc, char **argv, struct agent_config *cfg, char *err, size
 			r = set_str(&flags.config_path, optarg);
 			break;
 		case '?':
-			snprintf(err, err_len, "unknown or incomplete option \"%s\"", argv[optind - 1]);
+			snprintf(err, err_len, "unknown or incomplete option \"%s\"",
+				 argv[optind - 1]);
 			r = -EINVAL;
 			goto out;
 		default:
@@ -346,13 +364,13 @@ int config_load(int argc, char **argv, struct agent_config *cfg, char *err, size
 		r = -EINVAL;
 		goto out;
 	}
-#define TAKE(f)                                                                                 \
-	do {                                                                                    \
-		if (flags.f) {                                                                  \
-			free(cfg->f);                                                           \
-			cfg->f = flags.f;                                                       \
-			flags.f = NULL;                                                         \
-		}                                                                               \
+#define TAKE(f)                                                                                    \
+	do {                                                                                       \
+		if (flags.f) {                                                                     \
+			free(cfg->f);                                                              \
+			cfg->f = flags.f;                                                          \
+			flags.f = NULL;                                                            \
+		}                                                                                  \
 	} while (0)
 	TAKE(node);
 	TAKE(state);

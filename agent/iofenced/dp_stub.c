@@ -14,8 +14,14 @@ int dp_open(const struct dp_options *opts, struct datapath **ret, char *err, siz
 	return -ENOSYS;
 }
 
-bool dp_adopted(const struct datapath *dp) { return false; }
-uint64_t dp_active_revision(const struct datapath *dp) { return 0; }
+bool dp_adopted(const struct datapath *dp)
+{
+	return false;
+}
+uint64_t dp_active_revision(const struct datapath *dp)
+{
+	return 0;
+}
 int dp_apply(struct datapath *dp, const struct policy_image *img, char *err, size_t len)
 {
 	return -ENOSYS;
@@ -37,13 +43,21 @@ int dp_read_drops(struct datapath *dp, enum iof_drop_reason r, struct iof_counte
 {
 	return -ENOSYS;
 }
-int dp_read_fill(struct datapath *dp, struct dp_fill *ret) { return -ENOSYS; }
-int dp_events_fd(struct datapath *dp) { return -ENOSYS; }
+int dp_read_fill(struct datapath *dp, struct dp_fill *ret)
+{
+	return -ENOSYS;
+}
+int dp_events_fd(struct datapath *dp)
+{
+	return -ENOSYS;
+}
 int dp_events_consume(struct datapath *dp, void (*cb)(const struct iof_event *, void *), void *c)
 {
 	return -ENOSYS;
 }
-void dp_close(struct datapath *dp) {}
+void dp_close(struct datapath *dp)
+{
+}
 int dp_cleanup(const char *pin_dir, char *err, size_t err_len)
 {
 	snprintf(err, err_len, "this build has no datapath library");

@@ -27,7 +27,7 @@
 #include "store/store.h"
 
 const double apply_bucket_le[APPLY_BUCKETS] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
-					       0.1,   0.25,   0.5,   1,    2.5,   10};
+					       0.1,   0.25,   0.5,   1,	   2.5,	  10};
 
 uint64_t now_usec(void)
 {
@@ -116,7 +116,7 @@ void engine_submit(struct agent *a, struct job *job)
 }
 
 static void set_status(struct job *job, int status, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 static void set_status(struct job *job, int status, const char *fmt, ...)
 {
 	va_list ap;
@@ -312,8 +312,8 @@ static void do_apply(struct agent *a, struct job *job)
 					  (unsigned long long)prev->revision, err2);
 		}
 		snapshot_unref(prev);
-		set_status(job, r == -ESTALE ? GRPC_STATUS_FAILED_PRECONDITION
-					     : GRPC_STATUS_UNAVAILABLE,
+		set_status(job,
+			   r == -ESTALE ? GRPC_STATUS_FAILED_PRECONDITION : GRPC_STATUS_UNAVAILABLE,
 			   "revision %llu: %s", (unsigned long long)rev, err);
 		log_error("apply of revision %llu failed: %s", (unsigned long long)rev, err);
 		goto out;
@@ -330,8 +330,8 @@ static void do_apply(struct agent *a, struct job *job)
 	job->resp.revision = rev;
 	job->resp.node = a->cfg.node;
 	job->resp.endpoints = (uint32_t)img->n_endpoints;
-	job->resp.entries = img->n_remote4 + img->n_remote6 + img->n_policy + img->n_prefilter +
-			    img->n_endpoints;
+	job->resp.entries =
+	    img->n_remote4 + img->n_remote6 + img->n_policy + img->n_prefilter + img->n_endpoints;
 	job->resp.compile_usec = compile_usec;
 	job->resp.apply_usec = now_usec() - t0;
 	job->status = GRPC_STATUS_OK;
@@ -438,8 +438,8 @@ static int restore(struct agent *a)
 	if (r == -ENOENT) {
 		log_info("store %s is empty: nothing to restore%s", a->cfg.state,
 			 a->dp && dp_active_revision(a->dp)
-				 ? " (the datapath keeps enforcing its pinned revision)"
-				 : "");
+			     ? " (the datapath keeps enforcing its pinned revision)"
+			     : "");
 		return 0;
 	}
 	if (r) {
@@ -530,16 +530,17 @@ int engine_start(struct agent *a)
 	store_set_keep(a->store, a->cfg.keep);
 	if (!a->cfg.datapath_none) {
 		struct dp_options opts = {
-			.pin_dir = a->cfg.pin_dir,
-			.bpf_object = a->cfg.bpf_object,
-			.config = {
-				.ct_timeout_tcp_ns = 3600ull * 1000000000ull,
-				.ct_timeout_tcp_syn_ns = 60ull * 1000000000ull,
-				.ct_timeout_tcp_closing_ns = 10ull * 1000000000ull,
-				.ct_timeout_udp_ns = 60ull * 1000000000ull,
-				.ct_timeout_other_ns = 30ull * 1000000000ull,
-				.events_per_sec = a->cfg.events_per_sec,
-				.flags = IOF_CFG_EVENT_ALLOWS,
+		    .pin_dir = a->cfg.pin_dir,
+		    .bpf_object = a->cfg.bpf_object,
+		    .config =
+			{
+			    .ct_timeout_tcp_ns = 3600ull * 1000000000ull,
+			    .ct_timeout_tcp_syn_ns = 60ull * 1000000000ull,
+			    .ct_timeout_tcp_closing_ns = 10ull * 1000000000ull,
+			    .ct_timeout_udp_ns = 60ull * 1000000000ull,
+			    .ct_timeout_other_ns = 30ull * 1000000000ull,
+			    .events_per_sec = a->cfg.events_per_sec,
+			    .flags = IOF_CFG_EVENT_ALLOWS,
 			},
 		};
 
@@ -550,7 +551,8 @@ int engine_start(struct agent *a)
 
 			if (sscanf(a->cfg.failsafe[i], "%7[a-z]:%u", proto, &port) != 2)
 				continue; /* "none" */
-			for (int fam = 4; fam <= 6 && opts.n_failsafe < IOF_FAILSAFE_MAX; fam += 2) {
+			for (int fam = 4; fam <= 6 && opts.n_failsafe < IOF_FAILSAFE_MAX;
+			     fam += 2) {
 				struct iof_failsafe *f = &opts.failsafe[opts.n_failsafe++];
 
 				f->used = 1;

@@ -25,10 +25,10 @@ struct watcher {
 	char *endpoint; /* NULL: all */
 	struct iof_event q[WATCH_QUEUE];
 	size_t head, count;
-	uint64_t lost;  /* dropped since the last event sent */
-	bool sending;   /* one send in flight */
-	bool removed;   /* the call ended: free once no send is in flight */
-	bool dead;      /* a send failed: stop sending */
+	uint64_t lost; /* dropped since the last event sent */
+	bool sending;  /* one send in flight */
+	bool removed;  /* the call ended: free once no send is in flight */
+	bool dead;     /* a send failed: stop sending */
 };
 
 struct flows {
@@ -81,11 +81,16 @@ static void format_addr(const uint8_t *addr, unsigned family, char *buf, size_t 
 static const char *proto_name(unsigned p)
 {
 	switch (p) {
-	case 1: return "icmp";
-	case 6: return "tcp";
-	case 17: return "udp";
-	case 58: return "icmpv6";
-	case 132: return "sctp";
+	case 1:
+		return "icmp";
+	case 6:
+		return "tcp";
+	case 17:
+		return "udp";
+	case 58:
+		return "icmpv6";
+	case 132:
+		return "sctp";
 	}
 	return NULL;
 }

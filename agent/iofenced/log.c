@@ -40,7 +40,8 @@ void log_msg(int level, const char *fmt, ...)
 	if (level > atomic_load(&log_level))
 		return;
 	if (getenv("JOURNAL_STREAM")) {
-		n = snprintf(line, sizeof(line), "<%d>%s: ", syslog_prio[level], level_names[level]);
+		n = snprintf(line, sizeof(line), "<%d>%s: ", syslog_prio[level],
+			     level_names[level]);
 	} else {
 		struct timespec ts;
 		struct tm tm;
@@ -48,8 +49,8 @@ void log_msg(int level, const char *fmt, ...)
 		clock_gettime(CLOCK_REALTIME, &ts);
 		gmtime_r(&ts.tv_sec, &tm);
 		n = (int)strftime(line, sizeof(line), "%Y-%m-%dT%H:%M:%S", &tm);
-		n += snprintf(line + n, sizeof(line) - (size_t)n, ".%03ldZ %s: ", ts.tv_nsec / 1000000,
-			      level_names[level]);
+		n += snprintf(line + n, sizeof(line) - (size_t)n,
+			      ".%03ldZ %s: ", ts.tv_nsec / 1000000, level_names[level]);
 	}
 	va_start(ap, fmt);
 	vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);

@@ -32,9 +32,11 @@ static void write_counters(struct agent *a, FILE *f, struct snapshot *s)
 		enum iof_ep_counter_kind kind;
 		const char *dir, *verdict;
 	} kinds[] = {
-		{IOF_EPC_INGRESS_ALLOW, "ingress", "allow"}, {IOF_EPC_INGRESS_DENY, "ingress", "deny"},
-		{IOF_EPC_EGRESS_ALLOW, "egress", "allow"},   {IOF_EPC_EGRESS_DENY, "egress", "deny"},
-		{IOF_EPC_AUDIT_WOULD_DROP, "any", "audit-would-drop"},
+	    {IOF_EPC_INGRESS_ALLOW, "ingress", "allow"},
+	    {IOF_EPC_INGRESS_DENY, "ingress", "deny"},
+	    {IOF_EPC_EGRESS_ALLOW, "egress", "allow"},
+	    {IOF_EPC_EGRESS_DENY, "egress", "deny"},
+	    {IOF_EPC_AUDIT_WOULD_DROP, "any", "audit-would-drop"},
 	};
 	const struct policy_image *img = s ? s->image : NULL;
 	struct iof_counter c;
@@ -76,24 +78,26 @@ static void write_counters(struct agent *a, FILE *f, struct snapshot *s)
 		struct dp_fill fill = {0};
 
 		if (!dp_read_fill(a->dp, &fill)) {
-			fprintf(f, "# HELP iofence_map_entries Entries in use per map.\n"
-				   "# TYPE iofence_map_entries gauge\n"
-				   "iofence_map_entries{map=\"iof_endpoints\"} %zu\n"
-				   "iofence_map_entries{map=\"iof_remote4\"} %zu\n"
-				   "iofence_map_entries{map=\"iof_remote6\"} %zu\n"
-				   "iofence_map_entries{map=\"iof_policy\"} %zu\n"
-				   "iofence_map_entries{map=\"iof_prefilter\"} %zu\n"
-				   "iofence_map_entries{map=\"iof_ct\"} %zu\n",
-				fill.endpoints, fill.remote4, fill.remote6, fill.policy, fill.prefilter,
-				fill.ct);
-			fprintf(f, "# HELP iofence_map_capacity Capacity per map and slot.\n"
-				   "# TYPE iofence_map_capacity gauge\n"
-				   "iofence_map_capacity{map=\"iof_endpoints\"} %u\n"
-				   "iofence_map_capacity{map=\"iof_remote4\"} %u\n"
-				   "iofence_map_capacity{map=\"iof_remote6\"} %u\n"
-				   "iofence_map_capacity{map=\"iof_policy\"} %u\n"
-				   "iofence_map_capacity{map=\"iof_prefilter\"} %u\n"
-				   "iofence_map_capacity{map=\"iof_ct\"} %u\n",
+			fprintf(f,
+				"# HELP iofence_map_entries Entries in use per map.\n"
+				"# TYPE iofence_map_entries gauge\n"
+				"iofence_map_entries{map=\"iof_endpoints\"} %zu\n"
+				"iofence_map_entries{map=\"iof_remote4\"} %zu\n"
+				"iofence_map_entries{map=\"iof_remote6\"} %zu\n"
+				"iofence_map_entries{map=\"iof_policy\"} %zu\n"
+				"iofence_map_entries{map=\"iof_prefilter\"} %zu\n"
+				"iofence_map_entries{map=\"iof_ct\"} %zu\n",
+				fill.endpoints, fill.remote4, fill.remote6, fill.policy,
+				fill.prefilter, fill.ct);
+			fprintf(f,
+				"# HELP iofence_map_capacity Capacity per map and slot.\n"
+				"# TYPE iofence_map_capacity gauge\n"
+				"iofence_map_capacity{map=\"iof_endpoints\"} %u\n"
+				"iofence_map_capacity{map=\"iof_remote4\"} %u\n"
+				"iofence_map_capacity{map=\"iof_remote6\"} %u\n"
+				"iofence_map_capacity{map=\"iof_policy\"} %u\n"
+				"iofence_map_capacity{map=\"iof_prefilter\"} %u\n"
+				"iofence_map_capacity{map=\"iof_ct\"} %u\n",
 				IOF_MAX_ENDPOINTS, IOF_MAX_REMOTE_ENTRIES, IOF_MAX_REMOTE_ENTRIES,
 				IOF_MAX_POLICY_ENTRIES, IOF_MAX_PREFILTER_ENTRIES, IOF_CT_MAX);
 		}
@@ -129,17 +133,19 @@ static char *render(struct agent *a, size_t *ret_len)
 		(double)atomic_load(&a->stats.apply_usec_sum) / 1e6);
 	fprintf(f, "iofence_apply_duration_seconds_count %llu\n",
 		(unsigned long long)atomic_load(&a->stats.apply_ok));
-	fprintf(f, "# HELP iofence_apply_failures_total Applies refused or failed.\n"
-		   "# TYPE iofence_apply_failures_total counter\n"
-		   "iofence_apply_failures_total %llu\n",
+	fprintf(f,
+		"# HELP iofence_apply_failures_total Applies refused or failed.\n"
+		"# TYPE iofence_apply_failures_total counter\n"
+		"iofence_apply_failures_total %llu\n",
 		(unsigned long long)atomic_load(&a->stats.apply_failed));
 	write_counters(a, f, s);
-	fprintf(f, "# HELP iofence_flow_events_total Verdict events read from the datapath.\n"
-		   "# TYPE iofence_flow_events_total counter\n"
-		   "iofence_flow_events_total %llu\n"
-		   "# HELP iofence_flow_events_dropped_total Events dropped for slow watchers.\n"
-		   "# TYPE iofence_flow_events_dropped_total counter\n"
-		   "iofence_flow_events_dropped_total %llu\n",
+	fprintf(f,
+		"# HELP iofence_flow_events_total Verdict events read from the datapath.\n"
+		"# TYPE iofence_flow_events_total counter\n"
+		"iofence_flow_events_total %llu\n"
+		"# HELP iofence_flow_events_dropped_total Events dropped for slow watchers.\n"
+		"# TYPE iofence_flow_events_dropped_total counter\n"
+		"iofence_flow_events_dropped_total %llu\n",
 		(unsigned long long)atomic_load(&a->stats.events_seen),
 		(unsigned long long)atomic_load(&a->stats.events_dropped));
 	fclose(f);
@@ -220,11 +226,11 @@ int metrics_start(struct agent *a, char *err, size_t err_len)
 		else if (inet_pton(AF_INET, host, &s4->sin_addr) != 1)
 			goto bad;
 	}
-	a->metrics = MHD_start_daemon(
-		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG |
-			(ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0),
-		(uint16_t)port, NULL, NULL, handle, a, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-		MHD_OPTION_SOCK_ADDR, &ss, MHD_OPTION_END);
+	a->metrics =
+	    MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG |
+				 (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0),
+			     (uint16_t)port, NULL, NULL, handle, a, MHD_OPTION_EXTERNAL_LOGGER,
+			     mhd_log, NULL, MHD_OPTION_SOCK_ADDR, &ss, MHD_OPTION_END);
 	if (!a->metrics) {
 		snprintf(err, err_len, "metrics: cannot listen on %s", addr);
 		return -EADDRINUSE;

@@ -96,7 +96,8 @@ int reads_status(struct agent *a, struct arena *ar, ProtobufCMessage **ret, char
 		e->n_groups = ep->n_groups;
 		e->ifindex = ifindex;
 		e->enforced = a->dp && (ifindex || cg);
-		e->ingress = (char *)action_name(policy_endpoint_default(s->doc, ep, POLICY_INGRESS));
+		e->ingress =
+		    (char *)action_name(policy_endpoint_default(s->doc, ep, POLICY_INGRESS));
 		e->egress = (char *)action_name(policy_endpoint_default(s->doc, ep, POLICY_EGRESS));
 		e->mode = policy_endpoint_mode(s->doc, ep) == POLICY_AUDIT ? "audit" : "enforce";
 		r->endpoints[r->n_endpoints++] = e;
@@ -104,11 +105,11 @@ int reads_status(struct agent *a, struct arena *ar, ProtobufCMessage **ret, char
 			char name[128];
 
 			snprintf(name, sizeof(name), "tc/%s/ingress", ep->interface);
-			r->modules[n_mod++] = module(ar, name, "tc", ep->interface,
-						     a->dp && ifindex);
+			r->modules[n_mod++] =
+			    module(ar, name, "tc", ep->interface, a->dp && ifindex);
 			snprintf(name, sizeof(name), "tc/%s/egress", ep->interface);
-			r->modules[n_mod++] = module(ar, name, "tc", ep->interface,
-						     a->dp && ifindex);
+			r->modules[n_mod++] =
+			    module(ar, name, "tc", ep->interface, a->dp && ifindex);
 		}
 		if (ep->cgroup) {
 			char name[256];
@@ -127,8 +128,9 @@ int reads_status(struct agent *a, struct arena *ar, ProtobufCMessage **ret, char
 		for (size_t j = 0; j < n_mod; j++)
 			dup |= r->modules[j] && !strcmp(r->modules[j]->name, name);
 		if (!dup)
-			r->modules[n_mod++] = module(ar, name, "xdp", img->prefilter[i].interface,
-						     a->dp && if_nametoindex(img->prefilter[i].interface));
+			r->modules[n_mod++] =
+			    module(ar, name, "xdp", img->prefilter[i].interface,
+				   a->dp && if_nametoindex(img->prefilter[i].interface));
 	}
 	for (size_t j = 0; j < n_mod; j++)
 		if (!r->modules[j])
@@ -155,7 +157,8 @@ int reads_policy(struct agent *a, const Iofence__V1__GetPolicyRequest *req, stru
 		 ProtobufCMessage **ret, char *details, size_t len)
 {
 	Iofence__V1__GetPolicyResponse *r = arena_alloc(ar, sizeof(*r));
-	struct snapshot *s = req->revision ? engine_snapshot_of(a, req->revision) : engine_current(a);
+	struct snapshot *s =
+	    req->revision ? engine_snapshot_of(a, req->revision) : engine_current(a);
 	struct store_revision sr = {0};
 	uint64_t *revs = NULL, rev;
 	size_t n = 0;
@@ -234,9 +237,9 @@ static char *rule_summary(struct arena *ar, const struct policy_document *doc,
 		const struct policy_port_range *p = &rule->ports[i];
 
 		n += (size_t)(p->lo == p->hi
-				      ? snprintf(buf + n, sizeof(buf) - n, "%c%u", i ? ',' : '/', p->lo)
-				      : snprintf(buf + n, sizeof(buf) - n, "%c%u-%u", i ? ',' : '/',
-						 p->lo, p->hi));
+				  ? snprintf(buf + n, sizeof(buf) - n, "%c%u", i ? ',' : '/', p->lo)
+				  : snprintf(buf + n, sizeof(buf) - n, "%c%u-%u", i ? ',' : '/',
+					     p->lo, p->hi));
 	}
 	if (n >= sizeof(buf) - 16)
 		n = sizeof(buf) - 16;
@@ -262,8 +265,8 @@ static bool endpoint_in_group(const struct policy_endpoint *ep, size_t group)
 	return false;
 }
 
-int reads_counters(struct agent *a, const Iofence__V1__GetCountersRequest *req,
-		   struct arena *ar, ProtobufCMessage **ret, char *details, size_t len)
+int reads_counters(struct agent *a, const Iofence__V1__GetCountersRequest *req, struct arena *ar,
+		   ProtobufCMessage **ret, char *details, size_t len)
 {
 	Iofence__V1__GetCountersResponse *r = arena_alloc(ar, sizeof(*r));
 	struct snapshot *s = engine_current(a);

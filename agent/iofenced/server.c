@@ -26,17 +26,14 @@
 enum method { M_APPLY, M_STATUS, M_POLICY, M_COUNTERS, M_WATCH, M_UNKNOWN, M_COUNT };
 
 static const char *const method_path[M_COUNT] = {
-	RPC_METHOD_APPLY, RPC_METHOD_GET_STATUS, RPC_METHOD_GET_POLICY,
-	RPC_METHOD_GET_COUNTERS, RPC_METHOD_WATCH_FLOWS, NULL,
+    RPC_METHOD_APPLY,	     RPC_METHOD_GET_STATUS,  RPC_METHOD_GET_POLICY,
+    RPC_METHOD_GET_COUNTERS, RPC_METHOD_WATCH_FLOWS, NULL,
 };
 
 static const ProtobufCMessageDescriptor *const request_desc[M_COUNT] = {
-	&iofence__v1__apply_request__descriptor,
-	&iofence__v1__get_status_request__descriptor,
-	&iofence__v1__get_policy_request__descriptor,
-	&iofence__v1__get_counters_request__descriptor,
-	&iofence__v1__watch_flows_request__descriptor,
-	NULL,
+    &iofence__v1__apply_request__descriptor,	   &iofence__v1__get_status_request__descriptor,
+    &iofence__v1__get_policy_request__descriptor,  &iofence__v1__get_counters_request__descriptor,
+    &iofence__v1__watch_flows_request__descriptor, NULL,
 };
 
 #define ARMED 16
@@ -190,7 +187,7 @@ static void finish(struct call *c, int status, const char *details, grpc_byte_bu
 	ops[n].data.send_status_from_server.status_details = &c->status_details;
 	ops[n].data.send_status_from_server.trailing_metadata_count = c->has_trailer ? 1 : 0;
 	ops[n++].data.send_status_from_server.trailing_metadata =
-		c->has_trailer ? &c->trailer : NULL;
+	    c->has_trailer ? &c->trailer : NULL;
 	call_ref(c);
 	if (grpc_call_start_batch(c->call, ops, n, &c->t_done, NULL) != GRPC_CALL_OK) {
 		log_error("grpc: cannot finish a call");
@@ -372,8 +369,8 @@ static void *queue_main(void *arg)
 	struct server *s = arg;
 
 	for (;;) {
-		grpc_event ev = grpc_completion_queue_next(s->cq, gpr_inf_future(GPR_CLOCK_REALTIME),
-							   NULL);
+		grpc_event ev =
+		    grpc_completion_queue_next(s->cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
 
 		if (ev.type == GRPC_QUEUE_SHUTDOWN)
 			break;
@@ -499,8 +496,10 @@ static int add_tcp(struct server *s, const char *addr, char *err, size_t len)
 		if (cert)
 			key = rpc_read_file(cfg->tls_key, NULL);
 		if (!key) {
-			snprintf(err, len, "%s: %s", !ca ? cfg->tls_ca : !cert ? cfg->tls_cert
-									: cfg->tls_key,
+			snprintf(err, len, "%s: %s",
+				 !ca	 ? cfg->tls_ca
+				 : !cert ? cfg->tls_cert
+					 : cfg->tls_key,
 				 strerror(errno));
 			free(ca);
 			free(cert);
@@ -509,8 +508,7 @@ static int add_tcp(struct server *s, const char *addr, char *err, size_t len)
 		pair.private_key = key;
 		pair.cert_chain = cert;
 		creds = grpc_ssl_server_credentials_create_ex(
-			ca, &pair, 1, GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY,
-			NULL);
+		    ca, &pair, 1, GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY, NULL);
 		free(ca);
 		free(cert);
 		free(key);
@@ -539,15 +537,13 @@ static int add_tcp(struct server *s, const char *addr, char *err, size_t len)
 int server_start(struct agent *a, char *err, size_t err_len)
 {
 	grpc_arg args[] = {
-		{.type = GRPC_ARG_INTEGER,
-		 .key = (char *)GRPC_ARG_ALLOW_REUSEPORT,
-		 .value.integer = 0},
-		{.type = GRPC_ARG_INTEGER,
-		 .key = (char *)GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH,
-		 .value.integer = RPC_MAX_MESSAGE},
-		{.type = GRPC_ARG_INTEGER,
-		 .key = (char *)GRPC_ARG_MAX_SEND_MESSAGE_LENGTH,
-		 .value.integer = RPC_MAX_MESSAGE},
+	    {.type = GRPC_ARG_INTEGER, .key = (char *)GRPC_ARG_ALLOW_REUSEPORT, .value.integer = 0},
+	    {.type = GRPC_ARG_INTEGER,
+	     .key = (char *)GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH,
+	     .value.integer = RPC_MAX_MESSAGE},
+	    {.type = GRPC_ARG_INTEGER,
+	     .key = (char *)GRPC_ARG_MAX_SEND_MESSAGE_LENGTH,
+	     .value.integer = RPC_MAX_MESSAGE},
 	};
 	grpc_channel_args cargs = {.num_args = 3, .args = args};
 	struct server *s = a->server;
@@ -565,14 +561,14 @@ int server_start(struct agent *a, char *err, size_t err_len)
 	grpc_server_register_completion_queue(s->srv, s->cq, NULL);
 	for (int m = 0; m < M_UNKNOWN; m++)
 		s->registered[m] = grpc_server_register_method(
-			s->srv, method_path[m], NULL, GRPC_SRM_PAYLOAD_READ_INITIAL_BYTE_BUFFER, 0);
+		    s->srv, method_path[m], NULL, GRPC_SRM_PAYLOAD_READ_INITIAL_BYTE_BUFFER, 0);
 	/* Sockets are created 0600: only root (the operator) talks to the agent. */
 	old_umask = umask(0077);
 	for (size_t i = 0; i < a->cfg.n_listen && !r; i++) {
 		const char *addr = a->cfg.listen[i];
 
 		r = strncmp(addr, "unix:", 5) ? add_tcp(s, addr, err, err_len)
-					       : add_unix(s, addr, err, err_len);
+					      : add_unix(s, addr, err, err_len);
 	}
 	if (!r)
 		grpc_server_start(s->srv);

@@ -98,11 +98,15 @@ void arena_free(struct arena *ar)
 const char *drop_reason_name(unsigned reason)
 {
 	static const char *const names[IOF_DROP_MAX] = {
-		[IOF_DROP_NONE] = "none",         [IOF_DROP_POLICY] = "policy",
-		[IOF_DROP_DEFAULT] = "default",   [IOF_DROP_PREFILTER] = "prefilter",
-		[IOF_DROP_REVOKED] = "revoked",   [IOF_DROP_MALFORMED] = "malformed",
-		[IOF_DROP_FRAGMENT] = "fragment", [IOF_DROP_UNKNOWN_EP] = "unknown-endpoint",
-		[IOF_DROP_AUDIT] = "audit-would-drop",
+	    [IOF_DROP_NONE] = "none",
+	    [IOF_DROP_POLICY] = "policy",
+	    [IOF_DROP_DEFAULT] = "default",
+	    [IOF_DROP_PREFILTER] = "prefilter",
+	    [IOF_DROP_REVOKED] = "revoked",
+	    [IOF_DROP_MALFORMED] = "malformed",
+	    [IOF_DROP_FRAGMENT] = "fragment",
+	    [IOF_DROP_UNKNOWN_EP] = "unknown-endpoint",
+	    [IOF_DROP_AUDIT] = "audit-would-drop",
 	};
 
 	return reason < IOF_DROP_MAX ? names[reason] : "unknown";

@@ -50,8 +50,8 @@ grpc_channel *rpc_channel_open(const char *addr, const struct rpc_tls *tls, char
 /* The outcome of a client call. */
 struct rpc_result {
 	grpc_status_code status;
-	char *details;   /* malloc'ed, may be "" */
-	void *errors;    /* value of RPC_ERRORS_MD_KEY if the server sent it (malloc'ed) */
+	char *details; /* malloc'ed, may be "" */
+	void *errors;  /* value of RPC_ERRORS_MD_KEY if the server sent it (malloc'ed) */
 	size_t errors_len;
 };
 

@@ -151,8 +151,9 @@ static double apply_once(grpc_channel *ch, Iofence__V1__ApplyRequest *req, uint6
 	Iofence__V1__ApplyResponse *resp = NULL;
 	struct rpc_result res;
 	double t0 = now_s(), dt;
-	int r = rpc_unary(ch, RPC_METHOD_APPLY, &req->base, &iofence__v1__apply_response__descriptor,
-			  300000, (ProtobufCMessage **)&resp, &res);
+	int r =
+	    rpc_unary(ch, RPC_METHOD_APPLY, &req->base, &iofence__v1__apply_response__descriptor,
+		      300000, (ProtobufCMessage **)&resp, &res);
 
 	dt = now_s() - t0;
 	if (r || res.status != GRPC_STATUS_OK) {
@@ -220,7 +221,8 @@ static int bench_size(grpc_channel *ch, size_t n, unsigned count, bool as_messag
 		qsort(agent_ms, count, sizeof(double), cmp_double);
 		printf("| %7zu | %-8s | %5u | %10.2f | %10.2f | %10.2f | %14.2f |\n", n,
 		       as_message ? "message" : "yaml", count, 1e3 * pct(lat, count, 0.5),
-		       1e3 * pct(lat, count, 0.99), 1e3 * lat[count - 1], pct(agent_ms, count, 0.5));
+		       1e3 * pct(lat, count, 0.99), 1e3 * lat[count - 1],
+		       pct(agent_ms, count, 0.5));
 		fflush(stdout);
 	}
 	if (as_message)
@@ -306,10 +308,10 @@ static void bench_status(unsigned clients, double seconds)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"agent", required_argument, NULL, 'a'}, {"pid", required_argument, NULL, 'p'},
-		{"rules", required_argument, NULL, 'r'}, {"count", required_argument, NULL, 'c'},
-		{"clients", required_argument, NULL, 'C'}, {"seconds", required_argument, NULL, 's'},
-		{"interface", required_argument, NULL, 'i'}, {0},
+	    {"agent", required_argument, NULL, 'a'},	 {"pid", required_argument, NULL, 'p'},
+	    {"rules", required_argument, NULL, 'r'},	 {"count", required_argument, NULL, 'c'},
+	    {"clients", required_argument, NULL, 'C'},	 {"seconds", required_argument, NULL, 's'},
+	    {"interface", required_argument, NULL, 'i'}, {0},
 	};
 	char sizes[256] = "100,10000,100000", *tok, *save, err[256];
 	unsigned count = 100, clients = 8;
@@ -320,14 +322,29 @@ int main(int argc, char **argv)
 
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
-		case 'a': agent_addr = optarg; break;
-		case 'p': pid = atoi(optarg); break;
-		case 'r': snprintf(sizes, sizeof(sizes), "%s", optarg); break;
-		case 'c': count = (unsigned)atoi(optarg); break;
-		case 'C': clients = (unsigned)atoi(optarg); break;
-		case 's': seconds = atof(optarg); break;
-		case 'i': ifname = optarg; break;
-		default: return 2;
+		case 'a':
+			agent_addr = optarg;
+			break;
+		case 'p':
+			pid = atoi(optarg);
+			break;
+		case 'r':
+			snprintf(sizes, sizeof(sizes), "%s", optarg);
+			break;
+		case 'c':
+			count = (unsigned)atoi(optarg);
+			break;
+		case 'C':
+			clients = (unsigned)atoi(optarg);
+			break;
+		case 's':
+			seconds = atof(optarg);
+			break;
+		case 'i':
+			ifname = optarg;
+			break;
+		default:
+			return 2;
 		}
 	}
 	if (!agent_addr || !count) {
