@@ -104,6 +104,22 @@ echo "$out" | grep -q 'bad.yaml:9: securityGroups\[0\].rules\[2\].group' || fail
 "$CTL" status --agent "unix:$TMP/nonexistent.sock" --agent "$(agent a1)" >/dev/null 2>&1
 [ $? = 2 ] || fail "one unreachable agent of two should exit 2"
 
+# A document over a map capacity (4097 local endpoints): RESOURCE_EXHAUSTED, exit 1, nothing
+# stored, revision 3 still enforced.
+/usr/bin/python3 - >"$TMP/big.yaml" <<'PY'
+print("revision: 10\nsecurityGroups:\n  - {name: g, rules: []}\nendpoints:")
+for i in range(4097):
+    print("  - {name: e%d, node: n1, cgroup: /nonexistent/e%d, addresses: [10.%d.%d.%d], groups: [g]}"
+          % (i, i, 100 + (i >> 14), (i >> 6) & 255, 1 + (i & 63)))
+PY
+out=$(ctl a1 apply -f "$TMP/big.yaml" --timeout 60 2>&1)
+rc=$?
+[ $rc = 1 ] && echo "$out" | grep -q RESOURCE_EXHAUSTED || fail "over capacity: exit $rc: $out"
+ctl a1 get policy --revision 10 >/dev/null 2>&1 && fail "a refused revision was stored"
+tcp_blocked cli 10.78.0.3 9000
+tcp_ok cli 10.78.0.3 8080
+log "over-capacity document refused, nothing stored, previous revision enforced"
+
 # Reads: status, policy (current and kept), endpoints.
 ctl a1 status -o json >"$TMP/st.json" || fail "status"
 [ "$(json "$TMP/st.json" 'd["agents"][0]["revision"]')" = 3 ] || fail "status revision"
