@@ -207,7 +207,8 @@ int dp_adopt_tc_legacy(struct datapath *dp)
 			continue;
 		ifindex = if_nametoindex(de->d_name);
 		if (!tc_legacy_present(ifindex)) {
-			snprintf(path, sizeof(path), "%s/links/tc-legacy/%s", dp->pin_dir, de->d_name);
+			snprintf(path, sizeof(path), "%s/links/tc-legacy/%s", dp->pin_dir,
+				 de->d_name);
 			rmdir(path);
 			continue;
 		}

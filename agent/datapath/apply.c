@@ -37,8 +37,7 @@ static char *dup_or_null(const char *s, bool *oom)
 	return d;
 }
 
-static void free_copy(struct dp_endpoint *eps, size_t n_eps, struct dp_prefilter *pfs,
-		      size_t n_pfs)
+static void free_copy(struct dp_endpoint *eps, size_t n_eps, struct dp_prefilter *pfs, size_t n_pfs)
 {
 	for (size_t i = 0; eps && i < n_eps; i++) {
 		free(eps[i].name);
@@ -128,7 +127,8 @@ static int write_slot(struct datapath *dp, const struct policy_image *img, uint3
 	for (size_t i = 0; !r && i < img->n_endpoints; i++) {
 		struct iof_endpoint_key k = {.attach_id = IOF_EP_CGROUP_BIT | eps[i].cg_id,
 					     .slot = (__u8)slot};
-		struct iof_endpoint_val v = {.profile = eps[i].profile, .endpoint_index = eps[i].index};
+		struct iof_endpoint_val v = {.profile = eps[i].profile,
+					     .endpoint_index = eps[i].index};
 
 		if (!eps[i].ifindex || !eps[i].cg_id)
 			continue;
@@ -145,8 +145,8 @@ out:
 
 /* Hooks for every endpoint and uplink that exists; detach what the image no longer names. */
 static int reconcile(struct datapath *dp, const struct dp_endpoint *eps, size_t n_eps,
-		     const uint64_t *cgids, const struct dp_prefilter *pfs, size_t n_pfs,
-		     char *err, size_t len)
+		     const uint64_t *cgids, const struct dp_prefilter *pfs, size_t n_pfs, char *err,
+		     size_t len)
 {
 	int first = 0, r;
 	char msg[256];
@@ -215,9 +215,8 @@ int dp_apply(struct datapath *dp, const struct policy_image *img, char *err, siz
 		goto out;
 	}
 	dp->revision = img->revision;
-	dp->fill = (struct dp_fill){.remote4 = img->n_remote4,
-				    .remote6 = img->n_remote6,
-				    .policy = img->n_policy};
+	dp->fill = (struct dp_fill){
+	    .remote4 = img->n_remote4, .remote6 = img->n_remote6, .policy = img->n_policy};
 	for (size_t i = 0; i < img->n_endpoints; i++)
 		dp->fill.endpoints += !!eps[i].ifindex + !!eps[i].cg_id;
 	for (size_t i = 0; i < img->n_prefilter; i++)
@@ -245,14 +244,16 @@ static int write_prefilter(struct datapath *dp, const struct dp_prefilter *pf, u
 	int r;
 
 	if (pf->prefix.family == 4) {
-		struct iof_prefilter4_key k = {.prefixlen = IOF_PREFILTER_PREFIX_BASE + pf->prefix.len,
+		struct iof_prefilter4_key k = {.prefixlen =
+						   IOF_PREFILTER_PREFIX_BASE + pf->prefix.len,
 					       .slot = (__u8)slot,
 					       .ifindex = ifindex};
 		memcpy(k.addr, pf->prefix.addr, 4);
 		r = del ? bpf_map_delete_elem(dp->fds.prefilter4, &k)
 			: bpf_map_update_elem(dp->fds.prefilter4, &k, &deny, BPF_ANY);
 	} else {
-		struct iof_prefilter6_key k = {.prefixlen = IOF_PREFILTER_PREFIX_BASE + pf->prefix.len,
+		struct iof_prefilter6_key k = {.prefixlen =
+						   IOF_PREFILTER_PREFIX_BASE + pf->prefix.len,
 					       .slot = (__u8)slot,
 					       .ifindex = ifindex};
 		memcpy(k.addr, pf->prefix.addr, 16);

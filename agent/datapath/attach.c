@@ -28,19 +28,19 @@ _Static_assert(BPF_LSM_CGROUP == 43, "enum bpf_attach_type numbering");
 #define DP_BPF_TCX_EGRESS 47
 
 static const struct hook tc_hooks[2] = {
-	{"ingress", DP_PROG_TC_FROM_EP, DP_BPF_TCX_INGRESS},
-	{"egress", DP_PROG_TC_TO_EP, DP_BPF_TCX_EGRESS},
+    {"ingress", DP_PROG_TC_FROM_EP, DP_BPF_TCX_INGRESS},
+    {"egress", DP_PROG_TC_TO_EP, DP_BPF_TCX_EGRESS},
 };
 
 static const struct hook xdp_hooks[1] = {{"xdp", DP_PROG_XDP_PREFILTER, BPF_XDP}};
 
 static const struct hook cg_hooks[DP_CG_HOOKS] = {
-	{"connect4", DP_PROG_CG_CONNECT4, BPF_CGROUP_INET4_CONNECT},
-	{"connect6", DP_PROG_CG_CONNECT6, BPF_CGROUP_INET6_CONNECT},
-	{"sendmsg4", DP_PROG_CG_SENDMSG4, BPF_CGROUP_UDP4_SENDMSG},
-	{"sendmsg6", DP_PROG_CG_SENDMSG6, BPF_CGROUP_UDP6_SENDMSG},
-	{"skb_ingress", DP_PROG_CG_SKB_INGRESS, BPF_CGROUP_INET_INGRESS},
-	{"skb_egress", DP_PROG_CG_SKB_EGRESS, BPF_CGROUP_INET_EGRESS},
+    {"connect4", DP_PROG_CG_CONNECT4, BPF_CGROUP_INET4_CONNECT},
+    {"connect6", DP_PROG_CG_CONNECT6, BPF_CGROUP_INET6_CONNECT},
+    {"sendmsg4", DP_PROG_CG_SENDMSG4, BPF_CGROUP_UDP4_SENDMSG},
+    {"sendmsg6", DP_PROG_CG_SENDMSG6, BPF_CGROUP_UDP6_SENDMSG},
+    {"skb_ingress", DP_PROG_CG_SKB_INGRESS, BPF_CGROUP_INET_INGRESS},
+    {"skb_egress", DP_PROG_CG_SKB_EGRESS, BPF_CGROUP_INET_EGRESS},
 };
 
 const struct hook *dp_hooks_of(enum dp_att_kind kind, size_t *n)
@@ -61,14 +61,14 @@ const struct hook *dp_hooks_of(enum dp_att_kind kind, size_t *n)
 const char *const dp_kind_dir[] = {"tc", "xdp", "cg"};
 
 /* Folder of an attachment's links (TC, CG) or the link pin itself (XDP). */
-void dp_att_path(const struct datapath *dp, enum dp_att_kind kind, const char *name,
-		     char *buf, size_t len)
+void dp_att_path(const struct datapath *dp, enum dp_att_kind kind, const char *name, char *buf,
+		 size_t len)
 {
 	snprintf(buf, len, "%s/links/%s/%s", dp->pin_dir, dp_kind_dir[kind], name);
 }
 
-void dp_hook_path(const struct datapath *dp, const struct dp_attachment *att, size_t h,
-		      char *buf, size_t len)
+void dp_hook_path(const struct datapath *dp, const struct dp_attachment *att, size_t h, char *buf,
+		  size_t len)
 {
 	size_t n;
 	const struct hook *hk = dp_hooks_of(att->kind, &n);
@@ -206,18 +206,16 @@ void dp_detach(struct datapath *dp, struct dp_attachment *att)
 	}
 }
 
-int dp_attach_tc_legacy(struct datapath *dp, struct dp_attachment *att, char *err,
-			    size_t len)
+int dp_attach_tc_legacy(struct datapath *dp, struct dp_attachment *att, char *err, size_t len)
 {
 	char path[PATH_MAX];
 
 	for (size_t h = 0; h < 2; h++) {
 		DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = (int)att->ifindex,
 				    .attach_point = h ? BPF_TC_EGRESS : BPF_TC_INGRESS);
-		DECLARE_LIBBPF_OPTS(bpf_tc_opts, o, .handle = DP_TC_HANDLE,
-				    .priority = DP_TC_PRIORITY,
-				    .prog_fd = dp->prog_fd[tc_hooks[h].prog],
-				    .flags = BPF_TC_F_REPLACE);
+		DECLARE_LIBBPF_OPTS(
+		    bpf_tc_opts, o, .handle = DP_TC_HANDLE, .priority = DP_TC_PRIORITY,
+		    .prog_fd = dp->prog_fd[tc_hooks[h].prog], .flags = BPF_TC_F_REPLACE);
 		int r = bpf_tc_hook_create(&hook);
 
 		if (r && r != -EEXIST)
@@ -242,8 +240,8 @@ static bool tcx_disabled(void)
 }
 
 /* Creates (or finds alive) the links of one attachment and pins them. */
-static int attach_links(struct datapath *dp, struct dp_attachment *att, int target_fd,
-			char *err, size_t len)
+static int attach_links(struct datapath *dp, struct dp_attachment *att, int target_fd, char *err,
+			size_t len)
 {
 	char path[PATH_MAX];
 	size_t n;
@@ -278,8 +276,8 @@ static int attach_links(struct datapath *dp, struct dp_attachment *att, int targ
 				fd = bpf_link_create(prog, target_fd, BPF_XDP, &o);
 			}
 		} else {
-			fd = bpf_link_create(prog, target_fd, (enum bpf_attach_type)hk[h].attach_type,
-					     NULL);
+			fd = bpf_link_create(prog, target_fd,
+					     (enum bpf_attach_type)hk[h].attach_type, NULL);
 		}
 		if (fd < 0) {
 			r = fd;
@@ -330,8 +328,8 @@ static int attach_ifindex(struct datapath *dp, enum dp_att_kind kind, const char
 	struct dp_attachment *att = dp_att_find(dp, kind, ifname);
 
 	if (att) {
-		bool alive = att->ifindex == ifindex &&
-			     (att->tc_legacy || dp_link_alive(att->link_fd[0]));
+		bool alive =
+		    att->ifindex == ifindex && (att->tc_legacy || dp_link_alive(att->link_fd[0]));
 
 		if (alive) {
 			att->keep = true;
@@ -348,15 +346,13 @@ int dp_attach_tc(struct datapath *dp, const char *ifname, uint32_t ifindex, char
 	return attach_ifindex(dp, DP_ATT_TC, ifname, ifindex, err, len);
 }
 
-int dp_attach_xdp(struct datapath *dp, const char *ifname, uint32_t ifindex, char *err,
-		  size_t len)
+int dp_attach_xdp(struct datapath *dp, const char *ifname, uint32_t ifindex, char *err, size_t len)
 {
 	return attach_ifindex(dp, DP_ATT_XDP, ifname, ifindex, err, len);
 }
 
 /* Writes the endpoint's attach id into the cgroup storage of every attached hook. */
-int dp_write_cg_ids(struct datapath *dp, const struct dp_attachment *att, char *err,
-			size_t len)
+int dp_write_cg_ids(struct datapath *dp, const struct dp_attachment *att, char *err, size_t len)
 {
 	struct bpf_map_info info;
 	__u32 ilen = sizeof(info);

@@ -78,8 +78,7 @@ int dp_bpffs_prepare(const char *pin_dir, char *err, size_t len)
 	if (r)
 		return dp_err(err, len, r, "create pin dir %s: %s", pin_dir, strerror(-r));
 	if (!is_bpffs(pin_dir))
-		return dp_err(err, len, -EINVAL, "pin dir %s is not on a bpf file system",
-			      pin_dir);
+		return dp_err(err, len, -EINVAL, "pin dir %s is not on a bpf file system", pin_dir);
 	return 0;
 }
 

@@ -23,14 +23,14 @@
 #define DP_DEFAULT_PIN_DIR "/sys/fs/bpf/iofence"
 
 struct dp_options {
-	const char *pin_dir;     /* DP_DEFAULT_PIN_DIR if NULL */
-	const char *bpf_object;  /* path of iofence.bpf.o; NULL: the build's or installed one */
+	const char *pin_dir;	/* DP_DEFAULT_PIN_DIR if NULL */
+	const char *bpf_object; /* path of iofence.bpf.o; NULL: the build's or installed one */
 	struct iof_config config;
 	struct iof_failsafe failsafe[IOF_FAILSAFE_MAX]; /* anti-lockout set for the prefilter */
 	size_t n_failsafe;
-	bool xdp_generic;        /* force generic XDP (native is tried first otherwise) */
-	bool force_upgrade;      /* replace pinned programs even if the build is the same (tests;
-				  * also env IOFENCE_DP_FORCE_UPGRADE=1) */
+	bool xdp_generic;   /* force generic XDP (native is tried first otherwise) */
+	bool force_upgrade; /* replace pinned programs even if the build is the same (tests;
+			     * also env IOFENCE_DP_FORCE_UPGRADE=1) */
 };
 
 struct datapath;

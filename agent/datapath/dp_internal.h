@@ -19,7 +19,7 @@ struct ring_buffer;
 
 enum dp_prog_id {
 	DP_PROG_TC_FROM_EP = 0, /* tcx ingress of the host-side veth: leaving the workload */
-	DP_PROG_TC_TO_EP,       /* tcx egress of the host-side veth: entering the workload */
+	DP_PROG_TC_TO_EP,	/* tcx egress of the host-side veth: entering the workload */
 	DP_PROG_XDP_PREFILTER,
 	DP_PROG_CG_CONNECT4,
 	DP_PROG_CG_CONNECT6,
@@ -34,9 +34,9 @@ extern const char *const dp_prog_names[DP_PROG_MAX];
 
 /* Hooks of one attachment; the index is the link's pin name under its folder. */
 enum dp_att_kind {
-	DP_ATT_TC = 0,  /* hooks: 0 = ingress (from_ep), 1 = egress (to_ep) */
+	DP_ATT_TC = 0,	/* hooks: 0 = ingress (from_ep), 1 = egress (to_ep) */
 	DP_ATT_XDP = 1, /* hook 0 */
-	DP_ATT_CG = 2,  /* hooks: connect4, connect6, sendmsg4, sendmsg6, skb_ingress, skb_egress */
+	DP_ATT_CG = 2,	/* hooks: connect4, connect6, sendmsg4, sendmsg6, skb_ingress, skb_egress */
 };
 
 #define DP_CG_HOOKS 6
@@ -44,24 +44,24 @@ enum dp_att_kind {
 
 struct dp_attachment {
 	enum dp_att_kind kind;
-	char *name;          /* interface name, or the decimal cgroup endpoint id */
-	uint32_t ifindex;    /* TC, XDP */
-	uint64_t cgroup_id;  /* CG: kernel cgroup id */
-	uint32_t cg_id;      /* CG: our id (attach id without IOF_EP_CGROUP_BIT) */
+	char *name;		   /* interface name, or the decimal cgroup endpoint id */
+	uint32_t ifindex;	   /* TC, XDP */
+	uint64_t cgroup_id;	   /* CG: kernel cgroup id */
+	uint32_t cg_id;		   /* CG: our id (attach id without IOF_EP_CGROUP_BIT) */
 	int link_fd[DP_MAX_HOOKS]; /* -1: none */
-	bool tc_legacy;      /* TC attached with bpf_tc_attach (no links), kernel without tcx */
-	bool keep;           /* mark while reconciling */
+	bool tc_legacy; /* TC attached with bpf_tc_attach (no links), kernel without tcx */
+	bool keep;	/* mark while reconciling */
 };
 
 /* What dp_link_changed() needs of the current image. */
 struct dp_endpoint {
 	char *name;
 	char *interface; /* NULL if none */
-	char *cgroup;    /* NULL if none */
+	char *cgroup;	 /* NULL if none */
 	uint32_t profile;
 	uint16_t index;
 	uint32_t ifindex; /* 0: interface absent */
-	uint32_t cg_id;   /* 0: cgroup absent or none */
+	uint32_t cg_id;	  /* 0: cgroup absent or none */
 };
 
 struct dp_prefilter {
@@ -77,7 +77,7 @@ struct datapath {
 	struct bpf_object *obj;
 	int prog_fd[DP_PROG_MAX]; /* the programs hooks run (pinned ones unless upgraded) */
 	struct dp_map_fds fds;
-	int cg_ids_fd;            /* iof_cg_ids */
+	int cg_ids_fd; /* iof_cg_ids */
 	struct ring_buffer *events;
 	void (*event_cb)(const struct iof_event *ev, void *ctx);
 	void *event_ctx;
@@ -95,7 +95,8 @@ struct datapath {
 };
 
 /* err helper: writes "fmt" into err, returns r. */
-int dp_err(char *err, size_t len, int r, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+int dp_err(char *err, size_t len, int r, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
 /* open.c */
 void dp_image_copy_free(struct datapath *dp);
@@ -108,7 +109,7 @@ int dp_cgroup_kernel_id(const char *path, uint64_t *ret);
 
 /* attach.c */
 struct hook {
-	const char *pin;      /* link pin name (XDP: unused, the pin is links/xdp/<ifname>) */
+	const char *pin; /* link pin name (XDP: unused, the pin is links/xdp/<ifname>) */
 	enum dp_prog_id prog;
 	int attach_type;
 };
@@ -118,15 +119,13 @@ extern const char *const dp_kind_dir[];
 const struct hook *dp_hooks_of(enum dp_att_kind kind, size_t *n);
 void dp_att_path(const struct datapath *dp, enum dp_att_kind kind, const char *name, char *buf,
 		 size_t len);
-void dp_hook_path(const struct datapath *dp, const struct dp_attachment *att, size_t h,
-		  char *buf, size_t len);
+void dp_hook_path(const struct datapath *dp, const struct dp_attachment *att, size_t h, char *buf,
+		  size_t len);
 struct dp_attachment *dp_att_new(struct datapath *dp, enum dp_att_kind kind, const char *name);
 int dp_write_cg_ids(struct datapath *dp, const struct dp_attachment *att, char *err, size_t len);
 int dp_attach_tc_legacy(struct datapath *dp, struct dp_attachment *att, char *err, size_t len);
-int dp_attach_tc(struct datapath *dp, const char *ifname, uint32_t ifindex, char *err,
-		 size_t len);
-int dp_attach_xdp(struct datapath *dp, const char *ifname, uint32_t ifindex, char *err,
-		  size_t len);
+int dp_attach_tc(struct datapath *dp, const char *ifname, uint32_t ifindex, char *err, size_t len);
+int dp_attach_xdp(struct datapath *dp, const char *ifname, uint32_t ifindex, char *err, size_t len);
 int dp_attach_cgroup(struct datapath *dp, const char *path, uint64_t cgroup_id, uint32_t cg_id,
 		     char *err, size_t len);
 void dp_detach(struct datapath *dp, struct dp_attachment *att);

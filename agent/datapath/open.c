@@ -30,12 +30,12 @@
 #endif
 
 const char *const dp_prog_names[DP_PROG_MAX] = {
-	"iof_tc_from_ep",    "iof_tc_to_ep",     "iof_xdp_prefilter",
-	"iof_cg_connect4",   "iof_cg_connect6",  "iof_cg_sendmsg4",
-	"iof_cg_sendmsg6",   "iof_cg_skb_ingress", "iof_cg_skb_egress",
+    "iof_tc_from_ep",  "iof_tc_to_ep",	     "iof_xdp_prefilter",
+    "iof_cg_connect4", "iof_cg_connect6",    "iof_cg_sendmsg4",
+    "iof_cg_sendmsg6", "iof_cg_skb_ingress", "iof_cg_skb_egress",
 };
 
-#define NS(x) ((uint64_t)(x) * 1000000000ull)
+#define NS(x) ((uint64_t)(x)*1000000000ull)
 
 static struct bpf_object *open_object(const char *path, char *err, size_t len)
 {
@@ -92,7 +92,8 @@ static int load_object(struct datapath *dp, const struct dp_options *opts, char 
 	dp->obj = open_object(opts->bpf_object, err, len);
 	if (!dp->obj)
 		return -errno ?: -EINVAL;
-	bpf_object__for_each_map(m, dp->obj) {
+	bpf_object__for_each_map(m, dp->obj)
+	{
 		if (bpf_map__is_internal(m))
 			continue;
 		snprintf(path, sizeof(path), "%s/maps/%s", dp->pin_dir, bpf_map__name(m));
@@ -110,7 +111,8 @@ static int load_object(struct datapath *dp, const struct dp_options *opts, char 
 	dp_map_fds_from_object(dp->obj, &dp->fds);
 	dp->cg_ids_fd = map_fd(dp->obj, "iof_cg_ids");
 	if (dp->fds.state < 0 || dp->fds.endpoints < 0 || dp->fds.policy < 0)
-		return dp_err(err, len, -ENOENT, "BPF object lacks iof_state/iof_endpoints/iof_policy");
+		return dp_err(err, len, -ENOENT,
+			      "BPF object lacks iof_state/iof_endpoints/iof_policy");
 	return 0;
 }
 
@@ -159,8 +161,7 @@ static int settle_programs(struct datapath *dp, bool force_upgrade, char *err, s
 	return r;
 }
 
-static int write_settings(struct datapath *dp, const struct dp_options *opts, char *err,
-			  size_t len)
+static int write_settings(struct datapath *dp, const struct dp_options *opts, char *err, size_t len)
 {
 	struct iof_config cfg = opts->config;
 	__u32 key = 0;
@@ -180,7 +181,8 @@ static int write_settings(struct datapath *dp, const struct dp_options *opts, ch
 		return dp_err(err, len, -errno, "iof_config: %s", strerror(errno));
 	fd = dp->fds.failsafe;
 	if (opts->n_failsafe > IOF_FAILSAFE_MAX)
-		return dp_err(err, len, -E2BIG, "iof_failsafe: %zu entries exceed the capacity of %d",
+		return dp_err(err, len, -E2BIG,
+			      "iof_failsafe: %zu entries exceed the capacity of %d",
 			      opts->n_failsafe, IOF_FAILSAFE_MAX);
 	for (key = 0; fd >= 0 && key < IOF_FAILSAFE_MAX; key++) {
 		struct iof_failsafe fs = {0};
@@ -298,9 +300,8 @@ void dp_close(struct datapath *dp)
 	ring_buffer__free(dp->events);
 	dp_atts_free(dp);
 	for (int i = 0; i < DP_PROG_MAX; i++) {
-		struct bpf_program *p = dp->obj ? bpf_object__find_program_by_name(
-							  dp->obj, dp_prog_names[i])
-						: NULL;
+		struct bpf_program *p =
+		    dp->obj ? bpf_object__find_program_by_name(dp->obj, dp_prog_names[i]) : NULL;
 
 		if (dp->prog_fd[i] >= 0 && (!p || bpf_program__fd(p) != dp->prog_fd[i]))
 			close(dp->prog_fd[i]);

@@ -101,13 +101,14 @@ int dp_read_fill(struct datapath *dp, struct dp_fill *ret)
 	if (dp->fill_valid) {
 		*ret = dp->fill;
 	} else { /* adopted, nothing applied yet: count the active slot */
-		ret->endpoints = count_slot(dp->fds.endpoints, sizeof(struct iof_endpoint_key), slot);
+		ret->endpoints =
+		    count_slot(dp->fds.endpoints, sizeof(struct iof_endpoint_key), slot);
 		ret->remote4 = count_slot(dp->fds.remote4, sizeof(struct iof_remote4_key), slot);
 		ret->remote6 = count_slot(dp->fds.remote6, sizeof(struct iof_remote6_key), slot);
 		ret->policy = count_slot(dp->fds.policy, sizeof(struct iof_policy_key), slot);
 		ret->prefilter =
-			count_slot(dp->fds.prefilter4, sizeof(struct iof_prefilter4_key), slot) +
-			count_slot(dp->fds.prefilter6, sizeof(struct iof_prefilter6_key), slot);
+		    count_slot(dp->fds.prefilter4, sizeof(struct iof_prefilter4_key), slot) +
+		    count_slot(dp->fds.prefilter6, sizeof(struct iof_prefilter6_key), slot);
 	}
 	ret->ct = count_slot(dp->fds.ct, sizeof(struct iof_ct_key), -1);
 	return 0;

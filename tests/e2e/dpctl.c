@@ -48,8 +48,8 @@ struct args {
 };
 
 static const char *const drop_names[IOF_DROP_MAX] = {
-	"none", "policy", "default", "prefilter", "revoked",
-	"malformed", "fragment", "unknown_ep", "audit",
+    "none",	 "policy",   "default",	   "prefilter", "revoked",
+    "malformed", "fragment", "unknown_ep", "audit",
 };
 
 static int libbpf_quiet(enum libbpf_print_level level, const char *fmt, va_list ap)
@@ -81,19 +81,19 @@ static int parse_failsafe(const char *s, struct dp_options *o)
 static int parse_args(int argc, char **argv, struct args *a)
 {
 	static const struct option lo[] = {
-		{"pin-dir", required_argument, NULL, 'p'},
-		{"node", required_argument, NULL, 'n'},
-		{"file", required_argument, NULL, 'f'},
-		{"repeat", required_argument, NULL, 'r'},
-		{"revision-start", required_argument, NULL, 'R'},
-		{"failsafe", required_argument, NULL, 's'},
-		{"xdp-generic", no_argument, NULL, 'g'},
-		{"bpf-object", required_argument, NULL, 'b'},
-		{"hold", no_argument, NULL, 'H'},
-		{"watch", no_argument, NULL, 'W'},
-		{"list", no_argument, NULL, 'L'},
-		{"oversize", required_argument, NULL, 'O'},
-		{NULL, 0, NULL, 0},
+	    {"pin-dir", required_argument, NULL, 'p'},
+	    {"node", required_argument, NULL, 'n'},
+	    {"file", required_argument, NULL, 'f'},
+	    {"repeat", required_argument, NULL, 'r'},
+	    {"revision-start", required_argument, NULL, 'R'},
+	    {"failsafe", required_argument, NULL, 's'},
+	    {"xdp-generic", no_argument, NULL, 'g'},
+	    {"bpf-object", required_argument, NULL, 'b'},
+	    {"hold", no_argument, NULL, 'H'},
+	    {"watch", no_argument, NULL, 'W'},
+	    {"list", no_argument, NULL, 'L'},
+	    {"oversize", required_argument, NULL, 'O'},
+	    {NULL, 0, NULL, 0},
 	};
 	int c;
 
@@ -252,7 +252,8 @@ static void watch_links(struct datapath *dp)
 					name = RTA_DATA(rta);
 			if (!name)
 				continue;
-			int r = dp_link_changed(dp, name, ifi->ifi_index, h->nlmsg_type == RTM_NEWLINK);
+			int r =
+			    dp_link_changed(dp, name, ifi->ifi_index, h->nlmsg_type == RTM_NEWLINK);
 			printf("link %s %s ifindex %d: %s\n", name,
 			       h->nlmsg_type == RTM_NEWLINK ? "up" : "down", ifi->ifi_index,
 			       r ? strerror(-r) : "ok");
@@ -321,13 +322,14 @@ static void on_event(const struct iof_event *ev, void *ctx)
 
 		inet_ntop(af, ev->remote, r, sizeof(r));
 		inet_ntop(af, ev->local, l, sizeof(l));
-		printf("rev %llu ep %u %s proto %u local %s:%u remote %s:%u %s reason %s rule %d%s\n",
-		       (unsigned long long)ev->revision, ev->endpoint_index,
-		       ev->dir == IOF_DIR_INGRESS ? "ingress" : "egress", ev->proto, l,
-		       ntohs(ev->local_port), r, ntohs(ev->remote_port),
-		       ev->action == IOF_ACT_DENY ? "DENY" : "allow",
-		       ev->reason < IOF_DROP_MAX ? drop_names[ev->reason] : "?", (int)ev->rule_id,
-		       ev->flags & IOF_EV_NEW_FLOW ? " new-flow" : "");
+		printf(
+		    "rev %llu ep %u %s proto %u local %s:%u remote %s:%u %s reason %s rule %d%s\n",
+		    (unsigned long long)ev->revision, ev->endpoint_index,
+		    ev->dir == IOF_DIR_INGRESS ? "ingress" : "egress", ev->proto, l,
+		    ntohs(ev->local_port), r, ntohs(ev->remote_port),
+		    ev->action == IOF_ACT_DENY ? "DENY" : "allow",
+		    ev->reason < IOF_DROP_MAX ? drop_names[ev->reason] : "?", (int)ev->rule_id,
+		    ev->flags & IOF_EV_NEW_FLOW ? " new-flow" : "");
 	}
 }
 
@@ -385,16 +387,18 @@ static int cmd_counters(struct args *a)
 		for (int k = 0; k < IOF_EP_COUNTER_KINDS; k++) {
 			struct iof_counter c;
 
-			if (dp_read_endpoint_counter(dp, ep, (enum iof_ep_counter_kind)k, &c) == 0 &&
+			if (dp_read_endpoint_counter(dp, ep, (enum iof_ep_counter_kind)k, &c) ==
+				0 &&
 			    c.packets)
 				printf("ep%u_%s %llu\n", ep, kinds[k],
 				       (unsigned long long)c.packets);
 		}
 	}
 	if (dp_read_fill(dp, &fill) == 0)
-		printf("fill endpoints=%zu remote4=%zu remote6=%zu policy=%zu prefilter=%zu ct=%zu\n",
-		       fill.endpoints, fill.remote4, fill.remote6, fill.policy, fill.prefilter,
-		       fill.ct);
+		printf(
+		    "fill endpoints=%zu remote4=%zu remote6=%zu policy=%zu prefilter=%zu ct=%zu\n",
+		    fill.endpoints, fill.remote4, fill.remote6, fill.policy, fill.prefilter,
+		    fill.ct);
 	dp_close(dp);
 	return 0;
 }
