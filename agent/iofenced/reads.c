@@ -9,6 +9,11 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <limits.h>
+#include <unistd.h>
+#ifdef IOFENCED_HAVE_DATAPATH
+#include <bpf/bpf.h>
+#endif
 
 #include "agent.h"
 #include "policy/parse.h"
@@ -38,6 +43,38 @@ static bool cgroup_exists(const char *path)
 	struct stat st;
 
 	return path && stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/*
+ * Whether the datapath holds a pinned link for a hook (rel under <pin-dir>/links/, the
+ * datapath's layout) and the program behind it. A legacy tc attachment has a folder, no link.
+ */
+static bool pinned_link(struct agent *a, const char *rel, uint32_t *ret_prog_id)
+{
+	char path[PATH_MAX];
+	struct stat st;
+
+	*ret_prog_id = 0;
+	if (!a->dp)
+		return false;
+	snprintf(path, sizeof(path), "%s/links/%s", a->cfg.pin_dir, rel);
+	if (stat(path, &st))
+		return false;
+#ifdef IOFENCED_HAVE_DATAPATH
+	if (!S_ISDIR(st.st_mode)) {
+		struct bpf_link_info info;
+		__u32 len = sizeof(info);
+		int fd = bpf_obj_get(path);
+
+		memset(&info, 0, sizeof(info));
+		if (fd >= 0) {
+			if (!bpf_obj_get_info_by_fd(fd, &info, &len))
+				*ret_prog_id = info.prog_id;
+			close(fd);
+		}
+	}
+#endif
+	return true;
 }
 
 static Iofence__V1__Module *module(struct arena *ar, const char *name, const char *kind,
@@ -104,12 +141,19 @@ int reads_status(struct agent *a, struct arena *ar, ProtobufCMessage **ret, char
 		if (ep->interface) {
 			char name[128];
 
-			snprintf(name, sizeof(name), "tc/%s/ingress", ep->interface);
-			r->modules[n_mod++] =
-			    module(ar, name, "tc", ep->interface, a->dp && ifindex);
-			snprintf(name, sizeof(name), "tc/%s/egress", ep->interface);
-			r->modules[n_mod++] =
-			    module(ar, name, "tc", ep->interface, a->dp && ifindex);
+			for (int h = 0; h < 2; h++) {
+				Iofence__V1__Module *m;
+				uint32_t prog = 0;
+				bool att;
+
+				snprintf(name, sizeof(name), "tc/%s/%s", ep->interface,
+					 h ? "egress" : "ingress");
+				att = pinned_link(a, name, &prog) && ifindex;
+				m = module(ar, name, "tc", ep->interface, att);
+				if (m)
+					m->prog_id = prog;
+				r->modules[n_mod++] = m;
+			}
 		}
 		if (ep->cgroup) {
 			char name[256];
@@ -127,10 +171,17 @@ int reads_status(struct agent *a, struct arena *ar, ProtobufCMessage **ret, char
 		snprintf(name, sizeof(name), "xdp/%s", img->prefilter[i].interface);
 		for (size_t j = 0; j < n_mod; j++)
 			dup |= r->modules[j] && !strcmp(r->modules[j]->name, name);
-		if (!dup)
-			r->modules[n_mod++] =
-			    module(ar, name, "xdp", img->prefilter[i].interface,
-				   a->dp && if_nametoindex(img->prefilter[i].interface));
+		if (!dup) {
+			uint32_t prog = 0;
+			bool att = pinned_link(a, name, &prog) &&
+				   if_nametoindex(img->prefilter[i].interface);
+			Iofence__V1__Module *m =
+			    module(ar, name, "xdp", img->prefilter[i].interface, att);
+
+			if (m)
+				m->prog_id = prog;
+			r->modules[n_mod++] = m;
+		}
 	}
 	for (size_t j = 0; j < n_mod; j++)
 		if (!r->modules[j])

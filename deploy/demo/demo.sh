@@ -58,12 +58,11 @@ on_exit() {
 	exit $rc
 }
 
-# Leftovers of an earlier (kept or interrupted) run.
-pkill_agent() {
-	local pidfile=$STATE/agent.pid
-	[ -f "$pidfile" ] && kill -TERM "$(cat "$pidfile")" 2>/dev/null && sleep 0.5
-}
-pkill_agent
+# Leftovers of an earlier (kept or interrupted) run: the processes it recorded.
+if [ -f "$STATE/pids" ]; then
+	while read -r p; do kill -TERM "$p" 2>/dev/null; done <"$STATE/pids"
+	sleep 0.5
+fi
 teardown
 trap on_exit EXIT
 trap 'exit 1' INT TERM
@@ -94,6 +93,7 @@ mkdir -p "$STATE"
 serve() {
 	nsenter --net=/var/run/netns/iofdemo-"$1" $PROBE serve "$2" "${@:3}" >/dev/null &
 	SERVER_PIDS+=($!)
+	echo $! >>"$STATE/pids"
 }
 serve web tcp 80 8080 22
 serve web udp 53
@@ -103,7 +103,7 @@ echo "== iofenced (node demo-node, state $STATE, pins $PIN)"
 nsenter --net=/var/run/netns/$NODE "$IOFENCED" --node demo-node --state "$STATE/state.db" --listen "$SOCK" \
 	--pin-dir "$PIN" --log-level info 2>"$STATE/iofenced.log" &
 AGENT_PID=$!
-echo $AGENT_PID >"$STATE/agent.pid"
+echo $AGENT_PID >>"$STATE/pids"
 for _ in $(seq 100); do ctl status >/dev/null 2>&1 && break; sleep 0.1; done
 ctl status >/dev/null || { cat "$STATE/iofenced.log"; echo "demo.sh: agent did not start" >&2; exit 2; }
 
