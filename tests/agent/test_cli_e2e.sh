@@ -125,6 +125,8 @@ ctl a1 status -o json >"$TMP/st.json" || fail "status"
 [ "$(json "$TMP/st.json" 'd["agents"][0]["revision"]')" = 3 ] || fail "status revision"
 [ "$(json "$TMP/st.json" 'all(e["enforced"] for e in d["agents"][0]["endpoints"])')" = True ] \
 	|| fail "endpoints not enforced"
+[ "$(json "$TMP/st.json" 'len(d["agents"][0]["modules"]) == 4 and all(m["attached"] and m["prog_id"] > 0 for m in d["agents"][0]["modules"])')" = True ] \
+	|| fail "modules: $(json "$TMP/st.json" 'd["agents"][0]["modules"]')"
 ctl a1 get policy -o json >"$TMP/gp.json" || fail "get policy"
 [ "$(json "$TMP/gp.json" 'd["revision"]')" = 3 ] || fail "get policy revision"
 ctl a1 get policy --revision 1 -o yaml | grep -q '^revision: 1' || fail "get policy --revision 1"
