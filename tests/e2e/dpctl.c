@@ -10,6 +10,7 @@
  *   dpctl events  --pin-dir D [--list] drain the verdict event ring, print a tally
  *   dpctl links   --pin-dir D
  *   dpctl cleanup --pin-dir D
+ *   dpctl probe                       exit 0 if BPF programs can be loaded here
  * Exit: 0 ok, 1 refused (message on stderr), 2 system error.
  */
 #include <arpa/inet.h>
@@ -471,6 +472,8 @@ int main(int argc, char **argv)
 		list_links(dir);
 		return 0;
 	}
+	if (!strcmp(argv[1], "probe")) /* can this process load BPF programs? */
+		return libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_SCHED_CLS, NULL) == 1 ? 0 : 1;
 	if (!strcmp(argv[1], "cleanup")) {
 		if (dp_cleanup(a.pin_dir, err, sizeof(err))) {
 			fprintf(stderr, "cleanup: %s\n", err);

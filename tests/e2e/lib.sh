@@ -17,7 +17,6 @@ SRV=$PFX-srv
 OUT=$PFX-out
 PIN=/sys/fs/bpf/$PFX
 TMP=/tmp/$PFX # also holds pids, for the cleanup after a killed run
-mkdir -p "$TMP"
 PIDS=()
 CGROUP=""
 FAILSAFE=(--failsafe tcp:22 --failsafe tcp:2222)
@@ -35,6 +34,8 @@ skip() {
 [ "$(id -u)" = 0 ] || skip "needs root"
 command -v nsenter >/dev/null && command -v ip >/dev/null || skip "needs iproute2 and nsenter"
 [ -d /sys/fs/bpf ] || skip "no /sys/fs/bpf"
+"$DPCTL" probe || skip "cannot load BPF programs here"
+mkdir -p "$TMP"
 
 in_ns() {
 	local ns=$1
