@@ -148,6 +148,18 @@ static char *render(struct agent *a, size_t *ret_len)
 		"iofence_flow_events_dropped_total %llu\n",
 		(unsigned long long)atomic_load(&a->stats.events_seen),
 		(unsigned long long)atomic_load(&a->stats.events_dropped));
+	if (a->dp) {
+		uint64_t ring = 0, rate = 0;
+
+		dp_events_lost(a->dp, IOF_EVLOST_RINGBUF, &ring);
+		dp_events_lost(a->dp, IOF_EVLOST_RATELIMIT, &rate);
+		fprintf(f,
+			"# HELP iofence_flow_events_lost_total Events the datapath did not write.\n"
+			"# TYPE iofence_flow_events_lost_total counter\n"
+			"iofence_flow_events_lost_total{cause=\"ringbuf\"} %llu\n"
+			"iofence_flow_events_lost_total{cause=\"ratelimit\"} %llu\n",
+			(unsigned long long)ring, (unsigned long long)rate);
+	}
 	fclose(f);
 	snapshot_unref(s);
 	return buf;
