@@ -361,3 +361,86 @@ int dp_link_changed(struct datapath *dp, const char *ifname, int ifindex, bool u
 		return -ENODEV;
 	return link_up(dp, ifname, (uint32_t)ifindex);
 }
+
+static int cgroup_appeared(struct datapath *dp, const char *path)
+{
+	uint32_t slot = active_slot(dp), cg_id = 0;
+	uint64_t cgroup_id;
+	char msg[256];
+	int r = dp_cgroup_kernel_id(path, &cgroup_id);
+
+	if (r)
+		return r;
+	for (size_t i = 0; i < dp->n_eps; i++) {
+		struct dp_endpoint *ep = &dp->eps[i];
+		struct iof_endpoint_key k = {.slot = (__u8)slot};
+		struct iof_endpoint_val v = {.profile = ep->profile, .endpoint_index = ep->index};
+		struct dp_attachment *att;
+
+		if (!ep->cgroup || strcmp(ep->cgroup, path))
+			continue;
+		if (!cg_id) {
+			att = dp_att_find_cgroup(dp, cgroup_id);
+			cg_id = att ? att->cg_id : ep->cg_id;
+			for (uint32_t id = 1; !cg_id; id++) { /* lowest id nobody uses */
+				bool used = false;
+
+				for (size_t j = 0; j < dp->n_atts && !used; j++)
+					used = dp->atts[j].kind == DP_ATT_CG &&
+					       dp->atts[j].cg_id == id;
+				for (size_t j = 0; j < dp->n_eps && !used; j++)
+					used = dp->eps[j].cg_id == id;
+				if (!used)
+					cg_id = id;
+			}
+		}
+		if (ep->cg_id && ep->cg_id != cg_id) {
+			k.attach_id = IOF_EP_CGROUP_BIT | ep->cg_id;
+			bpf_map_delete_elem(dp->fds.endpoints, &k);
+		}
+		k.attach_id = IOF_EP_CGROUP_BIT | cg_id;
+		if (bpf_map_update_elem(dp->fds.endpoints, &k, &v, BPF_ANY))
+			return -errno;
+		if (!ep->cg_id)
+			dp->fill.endpoints++;
+		ep->cg_id = cg_id;
+	}
+	/* entries first, hooks second (a hook without its id in iof_cg_ids fails closed) */
+	return cg_id ? dp_attach_cgroup(dp, path, cgroup_id, cg_id, msg, sizeof(msg)) : 0;
+}
+
+static void cgroup_gone(struct datapath *dp, const char *path)
+{
+	uint32_t slot = active_slot(dp), cg_id = 0;
+
+	for (size_t i = 0; i < dp->n_eps; i++) {
+		struct dp_endpoint *ep = &dp->eps[i];
+		struct iof_endpoint_key k = {.slot = (__u8)slot};
+
+		if (!ep->cgroup || strcmp(ep->cgroup, path) || !ep->cg_id)
+			continue;
+		k.attach_id = IOF_EP_CGROUP_BIT | ep->cg_id;
+		bpf_map_delete_elem(dp->fds.endpoints, &k);
+		cg_id = ep->cg_id;
+		ep->cg_id = 0;
+		dp->fill.endpoints--;
+	}
+	for (size_t i = 0; cg_id && i < dp->n_atts; i++) {
+		if (dp->atts[i].kind == DP_ATT_CG && dp->atts[i].cg_id == cg_id) {
+			dp_detach(dp, &dp->atts[i]);
+			dp_att_remove(dp, i);
+			break;
+		}
+	}
+}
+
+int dp_cgroup_changed(struct datapath *dp, const char *path, bool exists)
+{
+	if (!path)
+		return -EINVAL;
+	if (!exists) {
+		cgroup_gone(dp, path);
+		return 0;
+	}
+	return cgroup_appeared(dp, path);
+}

@@ -398,6 +398,13 @@ int dp_attach_cgroup(struct datapath *dp, const char *path, uint64_t cgroup_id, 
 		dp_detach(dp, att);
 		dp_att_remove(dp, (size_t)(att - dp->atts));
 	}
+	for (size_t i = 0; i < dp->n_atts; i++) { /* the id's earlier, vanished cgroup */
+		if (dp->atts[i].kind == DP_ATT_CG && dp->atts[i].cg_id == cg_id) {
+			dp_detach(dp, &dp->atts[i]);
+			dp_att_remove(dp, i);
+			break;
+		}
+	}
 	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		return dp_err(err, len, -errno, "cgroup %s: %s", path, strerror(errno));

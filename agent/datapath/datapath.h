@@ -52,7 +52,9 @@ uint64_t dp_active_revision(const struct datapath *dp);
  * endpoint whose interface/cgroup exists, remote tries, policy trie, prefilter), flip
  * iof_state.active_slot, then attach hooks to endpoints that have none and detach those no
  * longer in the image. An image that does not fit is refused before anything is written
- * (-E2BIG, err names the map). On any error the active slot is untouched.
+ * (-E2BIG, err names the map). An error while writing leaves the active slot untouched; an
+ * error attaching a hook after the flip is returned too, with the new revision already active
+ * (dp_active_revision() says which; the endpoint is retried at the next apply or link event).
  */
 int dp_apply(struct datapath *dp, const struct policy_image *img, char *err, size_t err_len);
 
@@ -62,6 +64,13 @@ int dp_apply(struct datapath *dp, const struct policy_image *img, char *err, siz
  * the agent's netlink watcher.
  */
 int dp_link_changed(struct datapath *dp, const char *ifname, int ifindex, bool up);
+
+/*
+ * dp_cgroup_changed() - the cgroup v2 folder at path was created (exists = true) or removed:
+ * give its endpoints their iof_endpoints entry in the active slot and attach the socket
+ * hooks, or forget them. For the agent's watcher of cgroup paths (inotify or polling).
+ */
+int dp_cgroup_changed(struct datapath *dp, const char *path, bool exists);
 
 /* Counters (summed over CPUs) of the active slot. */
 int dp_read_rule_counter(struct datapath *dp, uint32_t rule_id, struct iof_counter *ret);

@@ -6,6 +6,7 @@
  *   dpctl apply   --pin-dir D --node N -f FILE [-f FILE]... [--repeat K] [--revision-start R]
  *                 [--failsafe tcp:PORT]... [--xdp-generic] [--bpf-object O] [--hold]
  *                 [--oversize remote4] [--watch: --hold, and follow links (netlink)]
+ *                 [--watch-cgroup PATH: --watch, and poll PATH's existence]
  *   dpctl counters --pin-dir D [--failsafe ...]
  *   dpctl events  --pin-dir D [--list] drain the verdict event ring, print a tally
  *   dpctl links   --pin-dir D
@@ -45,6 +46,8 @@ struct args {
 	int n_files, repeat;
 	long long revision_start;
 	bool hold, watch, xdp_generic, list;
+	const char *cgroups[4];
+	int n_cgroups;
 	struct dp_options opts;
 };
 
@@ -93,6 +96,7 @@ static int parse_args(int argc, char **argv, struct args *a)
 	    {"hold", no_argument, NULL, 'H'},
 	    {"watch", no_argument, NULL, 'W'},
 	    {"list", no_argument, NULL, 'L'},
+	    {"watch-cgroup", required_argument, NULL, 'C'},
 	    {"oversize", required_argument, NULL, 'O'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -133,6 +137,12 @@ static int parse_args(int argc, char **argv, struct args *a)
 			break;
 		case 'H':
 			a->hold = true;
+			break;
+		case 'C':
+			if (a->n_cgroups == 4)
+				return -EINVAL;
+			a->cgroups[a->n_cgroups++] = optarg;
+			a->watch = a->hold = true;
 			break;
 		case 'L':
 			a->list = true;
@@ -222,8 +232,27 @@ static void on_signal(int sig)
 }
 
 /* What the agent's libnl watcher does: RTM_NEWLINK/DELLINK -> dp_link_changed(). */
-static void watch_links(struct datapath *dp)
+/* What an inotify watcher of cgroup paths would do, by polling. */
+static void poll_cgroups(struct datapath *dp, const struct args *a, bool *present)
 {
+	for (int i = 0; i < a->n_cgroups; i++) {
+		bool now = access(a->cgroups[i], F_OK) == 0;
+		int r;
+
+		if (now == present[i])
+			continue;
+		present[i] = now;
+		r = dp_cgroup_changed(dp, a->cgroups[i], now);
+		printf("cgroup %s %s: %s\n", a->cgroups[i], now ? "appeared" : "removed",
+		       r ? strerror(-r) : "ok");
+		fflush(stdout);
+	}
+}
+
+static void watch_links(struct datapath *dp, const struct args *a)
+{
+	bool present[4];
+
 	struct sockaddr_nl sa = {.nl_family = AF_NETLINK, .nl_groups = RTMGRP_LINK};
 	int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
 	char buf[16384];
@@ -232,11 +261,14 @@ static void watch_links(struct datapath *dp)
 		perror("netlink");
 		return;
 	}
+	for (int i = 0; i < a->n_cgroups; i++)
+		present[i] = access(a->cgroups[i], F_OK) == 0;
 	while (!stop) {
 		struct pollfd p = {.fd = fd, .events = POLLIN};
 		ssize_t n;
 
-		if (poll(&p, 1, 200) <= 0)
+		poll_cgroups(dp, a, present);
+		if (poll(&p, 1, 100) <= 0)
 			continue;
 		n = recv(fd, buf, sizeof(buf), 0);
 		for (struct nlmsghdr *h = (struct nlmsghdr *)buf; n > 0 && NLMSG_OK(h, (size_t)n);
@@ -293,7 +325,7 @@ static int cmd_apply(struct args *a)
 		printf("ready\n");
 		fflush(stdout);
 		if (a->watch)
-			watch_links(dp);
+			watch_links(dp, a);
 		while (!stop)
 			pause();
 	}
