@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: Apache-2.0
 # Cgroup endpoint: a process in a test cgroup gets EPERM from connect() to a destination its
 # endpoint may not reach (IPv4 and IPv6) and connects to an allowed one; a process outside the
-# cgroup is not judged by the socket hooks.
+# cgroup is not judged by the socket hooks. The endpoint has an interface as well (two entries).
 . "$(dirname "$0")/lib.sh" cgroup "$@"
 
 cg2=$(cgroup2_mount)
@@ -10,16 +10,21 @@ cg2=$(cgroup2_mount)
 CGROUP=$cg2/iofe2e-cgroup-$$
 mkdir "$CGROUP" || skip "cannot create a cgroup under $cg2"
 topology
+ip -n "$NODE" link add ha type veth peer name ha-peer # the app endpoint has an interface too
+ip -n "$NODE" link set ha up
 bg_ns "$SRV" "$NET" tcp-server :: 8080
 bg_ns "$SRV" "$NET" tcp-server :: 8081
 policy 1 "8080, 8082" "  - name: app
     node: n1
     cgroup: $CGROUP
+    interface: ha
     addresses: [10.77.2.1, \"fd77:2::1\"]
     groups: [client, app]
     egress: deny" >"$TMP/p.yaml"
 dpctl apply --node n1 -f "$TMP/p.yaml" || fail "apply"
 dpctl links | grep -c "/cg/" | grep -q 6 || fail "expected 6 cgroup links: $(dpctl links)"
+dpctl links | grep -q "tc/ha/ingress" || fail "no tc links on the app interface: $(dpctl links)"
+dpctl counters | grep -q "fill endpoints=4 " || fail "want 4 endpoint entries (app has two)"
 
 in_cg() { # runs a command inside the test cgroup, in the node namespace
 	sh -c 'echo $$ >"$0/cgroup.procs" && exec "$@"' "$CGROUP" \
