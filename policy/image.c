@@ -40,6 +40,19 @@ void policy_image_free(struct policy_image *img)
 	free(img);
 }
 
+void policy_image_release_entries(struct policy_image *img)
+{
+	index_free(img->index);
+	img->index = NULL;
+	free(img->remote4);
+	free(img->remote6);
+	free(img->policy);
+	img->remote4 = NULL;
+	img->remote6 = NULL;
+	img->policy = NULL;
+	img->entries_released = true;
+}
+
 int policy_image_check_capacity(const struct policy_image *img, char *msg, size_t msg_len)
 {
 	const struct {
@@ -130,6 +143,8 @@ int policy_image_lookup(const struct policy_image *cimg, const struct image_pack
 	uint32_t cls;
 	int err;
 
+	if (img->entries_released)
+		return -ENODATA;
 	if (!img->index && (err = index_build(img)))
 		return err;
 	if (pkt->endpoint_index >= img->n_endpoints)

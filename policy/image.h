@@ -68,6 +68,7 @@ struct policy_image {
 	size_t n_prefilter;
 	size_t n_remote_classes;
 	size_t n_profiles;
+	bool entries_released; /* policy_image_release_entries() was called */
 	struct image_index *index; /* built by the first policy_image_lookup() */
 };
 
@@ -85,6 +86,13 @@ int policy_compile(const struct policy_document *doc, const char *node,
 		   struct policy_image **ret_image, char *msg, size_t msg_len);
 
 void policy_image_free(struct policy_image *image);
+
+/*
+ * Frees the map entries (remote4, remote6, policy, and the lookup index) once they are in the
+ * maps, keeping the tables that name what counters count (endpoints, rules, prefilter) and
+ * the entry counts. The image can no longer be looked up or written (-ENODATA).
+ */
+void policy_image_release_entries(struct policy_image *image);
 
 /*
  * Checks the image against the map capacities. Return: 0, or -E2BIG with a message such as

@@ -186,6 +186,11 @@ static int reconcile(struct datapath *dp, const struct dp_endpoint *eps, size_t 
 
 int dp_apply(struct datapath *dp, const struct policy_image *img, char *err, size_t err_len)
 {
+	if (img->entries_released) {
+		snprintf(err, err_len, "image of revision %llu has no entries left to write",
+			 (unsigned long long)img->revision);
+		return -ENODATA;
+	}
 	struct dp_endpoint *eps = calloc(img->n_endpoints + 1, sizeof(*eps));
 	struct dp_prefilter *pfs = calloc(img->n_prefilter + 1, sizeof(*pfs));
 	uint64_t *cgids = calloc(img->n_endpoints + 1, sizeof(*cgids));

@@ -13,6 +13,7 @@
  * store's latest revision over it. Acknowledged therefore always means durable and enforced.
  */
 #include <errno.h>
+#include <malloc.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -305,11 +306,15 @@ static void do_apply(struct agent *a, struct job *job)
 		/* Not durable: put the previous revision back before saying no. */
 		prev = engine_current(a);
 		if (prev && a->dp) {
+			/* Published images keep no entries (memory): compile them again. */
+			struct policy_image *back = NULL;
 			char err2[256];
 
-			if (dp_apply(a->dp, prev->image, err2, sizeof(err2)))
+			if (policy_compile(prev->doc, a->cfg.node, &back, err2, sizeof(err2)) ||
+			    dp_apply(a->dp, back, err2, sizeof(err2)))
 				log_error("rollback to revision %llu failed: %s",
 					  (unsigned long long)prev->revision, err2);
+			policy_image_free(back);
 		}
 		snapshot_unref(prev);
 		set_status(job,
@@ -319,6 +324,7 @@ static void do_apply(struct agent *a, struct job *job)
 		goto out;
 	}
 	a->store_latest = rev;
+	policy_image_release_entries(img); /* in the maps now; keep only the names */
 	atomic_store(&snap->refs, 1);
 	snap->revision = rev;
 	snap->doc = doc;
@@ -358,6 +364,7 @@ out:
 	policy_document_free(doc);
 	policy_pb_free(pb);
 	policy_errors_free(&errs);
+	malloc_trim(0); /* a large document's parse and compile leave free heap behind */
 }
 
 static void do_link(struct agent *a, struct job *job)
@@ -491,6 +498,8 @@ static int restore(struct agent *a)
 	atomic_store(&snap->refs, 1);
 	snap->revision = sr.revision;
 	snap->doc = doc;
+	if (img)
+		policy_image_release_entries(img);
 	snap->image = img;
 	snap->doc_pb = sr.doc;
 	snap->doc_pb_len = sr.doc_len;
