@@ -66,6 +66,25 @@ END {
 		for (i = 1; i <= 3; i++)
 			printf "| %s | %s | %s |\n", xn[X[i]], cell("xdp", 10000, X[i], ""), X[i] == "xdpfilter" ? "1" : cell("xdp", 10000, X[i], "xdpfilter")
 	}
+	if (runs["tcns", N[1]]) {
+		print ""
+		print "Per-packet cost of the programs (kernel BPF stats, ns per run, median (min-max); less exposed to the noise of the machine than the rates):"
+		print ""
+		hdr = "| program, load |"; sep = "|---|"
+		for (j = 1; j <= nn; j++) { hdr = hdr " " N[j] " rules |"; sep = sep "---:|" }
+		print hdr; print sep
+		line = "| iofence TC (to endpoint), UDP of (b) |"
+		for (j = 1; j <= nn; j++) line = line " " cell("tcns", N[j], "iofence", "") " |"
+		print line
+	}
+	if (runs["xdpns", 10000]) {
+		print ""
+		print "| XDP program, flood of (d) | ns per packet |"
+		print "|---|---:|"
+		printf "| xdp-filter (10k hosts) | %s |\n", cell("xdpns", 10000, "xdpfilter", "")
+		printf "| iofence (10k hosts) | %s |\n", cell("xdpns", 10000, "iofence_hosts", "")
+		printf "| iofence (10k prefixes) | %s |\n", cell("xdpns", 10000, "iofence_prefixes", "")
+	}
 	# targets (only those whose inputs were measured)
 	print ""
 	print "Targets (x unfiltered: median of the per-run ratios; between contenders: ratio of their medians):"
@@ -94,6 +113,10 @@ END {
 		r = med("xdp", 10000, "iofence_hosts") / med("xdp", 10000, "xdpfilter")
 		printf "- (d) XDP drop rate iofence / xdp-filter = %.2fx (target >= 1): %s\n", r, verdict(r >= 1)
 	}
+	if (med("xdpns", 10000, "iofence_hosts") > 0 && med("xdpns", 10000, "xdpfilter") > 0)
+		printf "- (d) XDP cost per packet iofence / xdp-filter = %.2fx (lower is better)\n", med("xdpns", 10000, "iofence_hosts") / med("xdpns", 10000, "xdpfilter")
+	if (med("tcns", 100000, "iofence") > 0 && med("tcns", 100, "iofence") > 0)
+		printf "- iofence TC cost per packet at 100k / at 100 = %.2fx (flat verdict cost: ~1)\n", med("tcns", 100000, "iofence") / med("tcns", 100, "iofence")
 	# plot data: rules, then the median of each contender
 	for (f = 1; f <= 3; f++) {
 		file = out "/plot-" fig[f] ".dat"

@@ -133,6 +133,7 @@ cleanup() {
 	local rc=$?
 	set +e
 	iofence_stop
+	stats_off
 	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
 	for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
 	if [ -e /var/run/netns/$NS_NODE ]; then
@@ -307,6 +308,26 @@ percpu_u64() {
 xdp_drops_xdpfilter() { percpu_u64 /sys/fs/bpf/xdp-filter/xdp_stats_map 1; } # XDP_DROP
 xdp_drops_iofence() { percpu_u64 "$PIN/maps/iof_drops" 3; }                 # IOF_DROP_PREFILTER
 
+# Kernel BPF run-time statistics (kernel.bpf_stats_enabled, on only for the cost phases: they
+# add ~20-40 ns to every program run): "runs ns" of one program.
+STATS_WAS=
+stats_on() {
+	STATS_WAS=$(cat /proc/sys/kernel/bpf_stats_enabled 2>/dev/null || echo "")
+	[ -n "$STATS_WAS" ] && echo 1 >/proc/sys/kernel/bpf_stats_enabled
+}
+stats_off() {
+	[ -z "$STATS_WAS" ] || echo "$STATS_WAS" >/proc/sys/kernel/bpf_stats_enabled
+	STATS_WAS=
+}
+prog_runs() { # bpftool prog selector... -> "runs ns"
+	bpftool -j prog show "$@" 2>/dev/null | jq -r '"\(.run_cnt // 0) \(.run_time_ns // 0)"' 2>/dev/null ||
+		echo "0 0"
+}
+xdp_prog_id() { in_ns $NS_NODE ip -j -d link show dev vcli | jq -r '.[0].xdp.prog.id // empty'; }
+ns_per_run() { # "runs ns" before, "runs ns" after -> ns per run
+	echo "$1 $2" | awk '{ r = $3 - $1; printf "%.0f", (r > 0 ? ($4 - $2) / r : 0) }'
+}
+
 load_xdpfilter() {
 	in_ns $NS_NODE xdp-filter load --mode native --policy allow vcli
 	# One xdp-filter invocation per address costs ~10 ms: fill its pinned map in one batch.
@@ -382,21 +403,48 @@ for n in "${COUNT_LIST[@]}"; do
 	done
 done
 
+# Cost phase: iofence's TC program time per packet (kernel BPF stats) under the UDP load of
+# (b), by rule count - the verdict cost without the machine's noise in it.
+if [[ ",$CONTENDERS," == *,iofence,* ]]; then
+	stats_on
+	for n in "${COUNT_LIST[@]}"; do
+		load_iofence "$n"
+		for rep in $(seq $((RUNS < 3 ? RUNS : 3))); do
+			runs0=$(prog_runs pinned "$PIN/progs/iof_tc_to_ep")
+			measure_udp >/dev/null
+			runs1=$(prog_runs pinned "$PIN/progs/iof_tc_to_ep")
+			v=$(ns_per_run "$runs0" "$runs1")
+			printf 'tcns\t%s\tiofence\t%s\t%s\n' "$n" "$rep" "$v" >>"$RAW"
+			log "iofence TC program, rules=$n run $rep: $v ns per packet"
+		done
+		unload_iofence
+	done
+	stats_off
+fi
+
 if [ $PREFILTER = 1 ]; then
 	XDP_CONT="xdpfilter iofence_hosts iofence_prefixes"
+	stats_on
 	for rep in $(seq "$RUNS"); do
 		for c in $XDP_CONT; do
 			load_$c || die "loading $c failed"
 			counter=xdp_drops_${c%%_*}
+			prog=$(xdp_prog_id)
+			[ -n "$prog" ] || die "$c: no XDP program on vcli"
 			before=$($counter)
+			runs0=$(prog_runs id "$prog")
 			v=$(measure_xdp)
+			runs1=$(prog_runs id "$prog")
 			after=$($counter)
 			printf 'xdp\t10000\t%s\t%s\t%s\n' "$c" "$rep" "$v" >>"$RAW"
+			printf 'xdpns\t10000\t%s\t%s\t%s\n' "$c" "$rep" "$(ns_per_run "$runs0" "$runs1")" >>"$RAW"
 			log "xdp $c run $rep: $v pps sent from denied sources; the program counted" \
-				"$(awk -v a="$after" -v b="$before" -v d="$DUR" 'BEGIN { printf "%.0f", (a - b) / d }') pps dropped"
+				"$(awk -v a="$after" -v b="$before" -v d="$DUR" 'BEGIN { printf "%.0f", (a - b) / d }') pps dropped," \
+				"$(ns_per_run "$runs0" "$runs1") ns per packet"
 			unload_$c
 		done
 	done
+	stats_off
 fi
 log "measured in $(($(date +%s) - started)) s"
 
