@@ -83,7 +83,7 @@ struct snapshot {
 struct snapshot *snapshot_ref(struct snapshot *s);
 void snapshot_unref(struct snapshot *s);
 
-enum job_kind { JOB_APPLY, JOB_LINK };
+enum job_kind { JOB_APPLY, JOB_LINK, JOB_CGROUP };
 
 struct job {
 	struct job *next;
@@ -100,7 +100,9 @@ struct job {
 	/* JOB_LINK */
 	char ifname[IF_NAMESIZE];
 	int ifindex;
-	bool up;
+	bool up; /* also JOB_CGROUP: the cgroup exists */
+	/* JOB_CGROUP */
+	char *cgroup; /* malloc'ed path */
 };
 
 /* Apply metrics (read by metrics.c). Buckets in seconds: see APPLY_BUCKETS. */
@@ -215,6 +217,8 @@ void server_stream_end(void *call_ctx);
 /* ---- events.c: the event loop (ring buffer, netlink link events) ---- */
 int events_start(struct agent *a, char *err, size_t err_len);
 void events_stop(struct agent *a);
+/* Asks the event loop to look at the endpoints' cgroups again (after a new revision). */
+void events_rescan_cgroups(struct agent *a);
 
 /* ---- metrics.c ---- */
 int metrics_start(struct agent *a, char *err, size_t err_len);

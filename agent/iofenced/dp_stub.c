@@ -30,6 +30,10 @@ int dp_link_changed(struct datapath *dp, const char *ifname, int ifindex, bool u
 {
 	return -ENOSYS;
 }
+int dp_cgroup_changed(struct datapath *dp, const char *path, bool exists)
+{
+	return -ENOSYS;
+}
 int dp_read_rule_counter(struct datapath *dp, uint32_t id, struct iof_counter *ret)
 {
 	return -ENOSYS;

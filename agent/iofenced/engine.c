@@ -100,6 +100,7 @@ void job_free(struct job *job)
 		iofence__v1__apply_request__free_unpacked(job->req, NULL);
 	free(job->details);
 	free(job->errors);
+	free(job->cgroup);
 	free(job);
 }
 
@@ -342,6 +343,7 @@ static void do_apply(struct agent *a, struct job *job)
 	job->resp.apply_usec = now_usec() - t0;
 	job->status = GRPC_STATUS_OK;
 	publish(a, snap);
+	events_rescan_cgroups(a);
 	log_debug("revision %llu: parse+validate %.1f ms, compile %.1f ms, datapath %.1f ms, "
 		  "store commit %.1f ms",
 		  (unsigned long long)rev, (t_parsed - t0) / 1e3, compile_usec / 1e3, dp_usec / 1e3,
@@ -365,6 +367,20 @@ out:
 	policy_pb_free(pb);
 	policy_errors_free(&errs);
 	malloc_trim(0); /* a large document's parse and compile leave free heap behind */
+}
+
+static void do_cgroup(struct agent *a, struct job *job)
+{
+	int r;
+
+	if (!a->dp)
+		return;
+	r = dp_cgroup_changed(a->dp, job->cgroup, job->up);
+	if (r)
+		log_warn("cgroup %s %s: %s", job->cgroup, job->up ? "appeared" : "went away",
+			 strerror(-r));
+	else
+		log_info("cgroup %s %s", job->cgroup, job->up ? "appeared" : "went away");
 }
 
 static void do_link(struct agent *a, struct job *job)
@@ -400,9 +416,11 @@ static void *apply_main(void *arg)
 		pthread_mutex_unlock(&a->q_lock);
 		if (!job)
 			break; /* stopping and drained */
-		if (job->kind == JOB_LINK) {
-			if (!a->q_stop)
+		if (job->kind == JOB_LINK || job->kind == JOB_CGROUP) {
+			if (!a->q_stop && job->kind == JOB_LINK)
 				do_link(a, job);
+			else if (!a->q_stop)
+				do_cgroup(a, job);
 			job_free(job);
 			continue;
 		}

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * The agent's event loop thread: verdict records from the datapath's ring buffer (to the
- * flow watchers) and link events from a NETLINK_ROUTE socket (libnl-route), so an endpoint
- * is enforced the moment its interface appears. Both are waited for with epoll: no polling.
+ * flow watchers), link events from a NETLINK_ROUTE socket (libnl-route), so an endpoint
+ * is enforced the moment its interface appears, and cgroup folders appearing or going
+ * (cgwatch.c, inotify). All are waited for with epoll: no polling.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -18,13 +19,15 @@
 #include <linux/rtnetlink.h>
 
 #include "agent.h"
+#include "cgwatch.h"
 
 struct events {
 	struct agent *a;
 	pthread_t thread;
 	bool running;
-	int epfd, stopfd;
+	int epfd, stopfd, rescanfd;
 	struct nl_sock *nl;
+	struct cgwatch cg;
 };
 
 /* True if the applied revision names this interface (endpoint or prefilter uplink). */
@@ -103,7 +106,13 @@ static void *events_main(void *arg)
 
 			if (fd == e->stopfd)
 				return NULL;
-			if (e->nl && fd == nl_socket_get_fd(e->nl)) {
+			if (fd == e->rescanfd || fd == e->cg.fd) {
+				uint64_t v;
+
+				if (fd == e->rescanfd && read(e->rescanfd, &v, sizeof(v)) < 0)
+					continue;
+				cgwatch_rescan(e->a, &e->cg);
+			} else if (e->nl && fd == nl_socket_get_fd(e->nl)) {
 				int r = nl_recvmsgs_default(e->nl);
 
 				if (r < 0 && r != -NLE_AGAIN)
@@ -135,7 +144,10 @@ int events_start(struct agent *a, char *err, size_t err_len)
 	e->a = a;
 	e->epfd = epoll_create1(EPOLL_CLOEXEC);
 	e->stopfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (e->epfd < 0 || e->stopfd < 0 || watch_fd(e, e->stopfd)) {
+	e->rescanfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	e->cg.fd = -1;
+	if (e->epfd < 0 || e->stopfd < 0 || e->rescanfd < 0 || watch_fd(e, e->stopfd) ||
+	    watch_fd(e, e->rescanfd) || cgwatch_open(&e->cg) || watch_fd(e, e->cg.fd)) {
 		snprintf(err, err_len, "event loop: %s", strerror(errno));
 		return -errno;
 	}
@@ -163,6 +175,7 @@ int events_start(struct agent *a, char *err, size_t err_len)
 		snprintf(err, err_len, "event loop: %s", strerror(-r));
 		return r;
 	}
+	cgwatch_rescan(a, &e->cg); /* the restored revision's cgroups */
 	r = -pthread_create(&e->thread, NULL, events_main, e);
 	if (r) {
 		snprintf(err, err_len, "event loop: %s", strerror(-r));
@@ -190,6 +203,18 @@ void events_stop(struct agent *a)
 		close(e->epfd);
 	if (e->stopfd >= 0)
 		close(e->stopfd);
+	if (e->rescanfd >= 0)
+		close(e->rescanfd);
+	cgwatch_close(&e->cg);
 	free(e);
 	a->events = NULL;
+}
+
+void events_rescan_cgroups(struct agent *a)
+{
+	struct events *e = a->events;
+	uint64_t one = 1;
+
+	if (e && e->rescanfd >= 0 && write(e->rescanfd, &one, sizeof(one)) < 0)
+		log_warn("cgroup watch: cannot wake the event loop: %s", strerror(errno));
 }

@@ -17,6 +17,7 @@ TMP=$(mktemp -d /tmp/iofag-$AT_TEST.XXXXXX)
 PROBE="/usr/bin/python3 $SRC/deploy/demo/probe.py"
 PIDS=()
 PINS=()
+CGROUPS=() # removed at the end (their processes must have exited)
 declare -A AGENT_PID AGENT_NS
 
 log() { echo "[$AT_TEST] $*"; }
@@ -49,6 +50,7 @@ cleanup() {
 		[ -d "$pin" ] && "$IOFENCED" --cleanup --pin-dir "$pin" --log-level error
 	done
 	for ns in $(ip netns list | awk '{print $1}' | grep "^$PFX-"); do ip netns del "$ns"; done
+	for cg in "${CGROUPS[@]}"; do [ -d "$cg" ] && rmdir "$cg"; done
 	rm -rf "$TMP"
 	if [ $rc = 0 ]; then
 		local left
