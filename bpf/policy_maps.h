@@ -86,7 +86,15 @@ struct iof_remote6_key {
 
 struct iof_remote_val {
 	__u32 remote_class;
+	__u32 flags; /* IOF_RC_*: directions in which the class has rules of its own */
 };
+
+/*
+ * A class without rules of its own in the packet's direction can only yield the any-remote
+ * verdict: the program then looks up IOF_CLASS_ANY directly (one policy lookup, not two).
+ */
+#define IOF_RC_HAS_INGRESS 0x01 /* 1 << IOF_DIR_INGRESS */
+#define IOF_RC_HAS_EGRESS 0x02  /* 1 << IOF_DIR_EGRESS */
 
 /* The class of addresses that match no CIDR or group selector: only any-remote rules. */
 #define IOF_CLASS_ANY 0
@@ -166,6 +174,7 @@ struct iof_state {
 
 _Static_assert(sizeof(struct iof_remote4_key) == 16, "iof_remote4_key layout");
 _Static_assert(sizeof(struct iof_remote6_key) == 28, "iof_remote6_key layout");
+_Static_assert(sizeof(struct iof_remote_val) == 8, "iof_remote_val layout");
 _Static_assert(sizeof(struct iof_policy_key) == 20, "iof_policy_key layout");
 _Static_assert(sizeof(struct iof_policy_val) == 12, "iof_policy_val layout");
 _Static_assert(sizeof(struct iof_state) == 24, "iof_state layout");

@@ -41,8 +41,8 @@ static __always_inline int iof_view_read(struct iof_view *v)
  * The remote's class among the profile's selectors (classes are per profile): the host cache
  * first (exact for addresses with a full-length entry), then the trie.
  */
-static __always_inline __u32 iof_remote_class(__u8 slot, __u32 profile, __u8 family,
-					      const __u8 *remote)
+static __always_inline __u32 iof_remote_lookup(__u8 slot, __u32 profile, __u8 family,
+					       const __u8 *remote, __u32 *ret_flags)
 {
 	struct iof_profile_key pk = {.profile = profile, .slot = slot};
 	struct iof_remote_val *rv;
@@ -55,8 +55,10 @@ static __always_inline __u32 iof_remote_class(__u8 slot, __u32 profile, __u8 fam
 
 		__builtin_memcpy(hk.addr, remote, 4);
 		rv = bpf_map_lookup_elem(&iof_remote4_host, &hk);
-		if (rv)
+		if (rv) {
+			*ret_flags = rv->flags;
 			return rv->remote_class;
+		}
 		trie = bpf_map_lookup_elem(&iof_remote4, &pk);
 		if (!trie)
 			return IOF_CLASS_ANY;
@@ -69,15 +71,30 @@ static __always_inline __u32 iof_remote_class(__u8 slot, __u32 profile, __u8 fam
 
 		__builtin_memcpy(hk.addr, remote, 16);
 		rv = bpf_map_lookup_elem(&iof_remote6_host, &hk);
-		if (rv)
+		if (rv) {
+			*ret_flags = rv->flags;
 			return rv->remote_class;
+		}
 		trie = bpf_map_lookup_elem(&iof_remote6, &pk);
 		if (!trie)
 			return IOF_CLASS_ANY;
 		__builtin_memcpy(k.addr, remote, 16);
 		rv = bpf_map_lookup_elem(trie, &k);
 	}
-	return rv ? rv->remote_class : IOF_CLASS_ANY;
+	if (!rv)
+		return IOF_CLASS_ANY;
+	*ret_flags = rv->flags;
+	return rv->remote_class;
+}
+
+/* The class to look up first for direction dir (IOF_RC_* says whether the class has rules). */
+static __always_inline __u32 iof_remote_class(__u8 slot, __u32 profile, __u8 dir, __u8 family,
+					      const __u8 *remote)
+{
+	__u32 flags = 0;
+	__u32 cls = iof_remote_lookup(slot, profile, family, remote, &flags);
+
+	return flags & (1u << dir) ? cls : IOF_CLASS_ANY;
 }
 
 static __always_inline int iof_proto_has_ports(__u8 proto)
@@ -116,7 +133,7 @@ static __always_inline int iof_judge(__u8 slot, __u32 attach_id, __u8 dir, __u8 
 	trie = bpf_map_lookup_elem(&iof_policy, &ok);
 	if (!trie)
 		return -1;
-	pk.remote_class = iof_remote_class(slot, ep->profile, family, remote);
+	pk.remote_class = iof_remote_class(slot, ep->profile, dir, family, remote);
 	v = bpf_map_lookup_elem(trie, &pk);
 	if (!v)
 		return -1;

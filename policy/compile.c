@@ -199,6 +199,7 @@ struct scratch {
 	uint32_t *sel_stamp, *class_stamp; /* == stamp: seen in this profile direction */
 	uint32_t *sel_first, *sel_count;   /* slice of specific[] holding a selector's rules */
 	size_t cap_classes;
+	uint8_t *class_dirs; /* per class: 1 << IOF_DIR_* for directions with rules of its own */
 	uint32_t stamp;
 };
 
@@ -248,12 +249,15 @@ static int profile_classes(struct compile_ctx *ctx, const struct profile_key *pk
 	if (ctx->n_classes > s->cap_classes) {
 		free(s->classes);
 		free(s->class_stamp);
+		free(s->class_dirs);
 		s->cap_classes = ctx->n_classes;
 		s->classes = malloc(s->cap_classes * sizeof(uint32_t));
 		s->class_stamp = calloc(s->cap_classes, sizeof(uint32_t));
-		if (!s->classes || !s->class_stamp)
+		s->class_dirs = malloc(s->cap_classes);
+		if (!s->classes || !s->class_stamp || !s->class_dirs)
 			return -ENOMEM;
 	}
+	memset(s->class_dirs, 0, ctx->n_classes);
 	return 0;
 }
 
@@ -319,6 +323,8 @@ static int compile_direction(struct compile_ctx *ctx, const struct profile_key *
 			n += s->sel_count[sel];
 		}
 		qsort_r(s->class_rules, n, sizeof(uint32_t), rank_of_cmp, ctx);
+		s->class_dirs[c] |= (uint8_t)(1u << (dir == POLICY_INGRESS ? IOF_DIR_INGRESS
+									 : IOF_DIR_EGRESS));
 		err = compile_class_entries(ctx, dir, c, s->class_rules, n, s->any, n_any, audit);
 		if (err)
 			return err;
@@ -373,12 +379,20 @@ static int compile_profiles(struct compile_ctx *ctx)
 
 		while (end < n_ep && same_profile(&keys[p], &keys[end]))
 			end++;
+		size_t first4 = ctx->img->n_remote4, first6 = ctx->img->n_remote6;
+
 		ctx->n_tmpl = 0;
 		err = profile_classes(ctx, &keys[p], (uint32_t)ctx->img->n_profiles, &s);
 		if (!err)
 			err = compile_direction(ctx, &keys[p], POLICY_INGRESS, &s);
 		if (!err)
 			err = compile_direction(ctx, &keys[p], POLICY_EGRESS, &s);
+		for (size_t i = first4; !err && i < ctx->img->n_remote4; i++)
+			ctx->img->remote4[i].val.flags =
+				s.class_dirs[ctx->img->remote4[i].val.remote_class];
+		for (size_t i = first6; !err && i < ctx->img->n_remote6; i++)
+			ctx->img->remote6[i].val.flags =
+				s.class_dirs[ctx->img->remote6[i].val.remote_class];
 		if (!err)
 			err = emit_profile(ctx, keys, p, end);
 		p = end;
@@ -391,6 +405,7 @@ static int compile_profiles(struct compile_ctx *ctx)
 	free(s.class_rules);
 	free(s.classes);
 	free(s.class_stamp);
+	free(s.class_dirs);
 	free(s.sel_stamp);
 	free(s.sel_first);
 	free(s.sel_count);

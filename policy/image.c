@@ -100,9 +100,11 @@ static int index_build(struct policy_image *img)
 	return 0;
 }
 
-static uint32_t remote_class(const struct policy_image *img, uint32_t profile,
+/* The class to look up first: IOF_CLASS_ANY when the class has no rules in direction dir. */
+static uint32_t remote_class(const struct policy_image *img, uint32_t profile, unsigned dir,
 			     const struct policy_prefix *addr)
 {
+	const struct iof_remote_val *v;
 	long i;
 
 	if (addr->family == 4) {
@@ -111,14 +113,18 @@ static uint32_t remote_class(const struct policy_image *img, uint32_t profile,
 
 		memcpy(k.addr, addr->addr, 4);
 		i = lpm_lookup(img->index->remote4, &k);
-		return i < 0 ? IOF_CLASS_ANY : img->remote4[i].val.remote_class;
-	}
-	struct iof_remote6_key k = {.prefixlen = IOF_REMOTE_PREFIX_BASE + 128, .profile = profile};
+		v = i < 0 ? NULL : &img->remote4[i].val;
+	} else {
+		struct iof_remote6_key k = {.prefixlen = IOF_REMOTE_PREFIX_BASE + 128,
+					    .profile = profile};
 
-	memcpy(k.addr, addr->addr, 16);
-	i = lpm_lookup(img->index->remote6, &k);
-	return i < 0 ? IOF_CLASS_ANY : img->remote6[i].val.remote_class;
+		memcpy(k.addr, addr->addr, 16);
+		i = lpm_lookup(img->index->remote6, &k);
+		v = i < 0 ? NULL : &img->remote6[i].val;
+	}
+	return v && (v->flags & (1u << dir)) ? v->remote_class : IOF_CLASS_ANY;
 }
+
 
 static const struct iof_policy_val *policy_lookup(const struct policy_image *img,
 						  const struct image_packet *pkt, uint32_t cls)
@@ -149,7 +155,9 @@ int policy_image_lookup(const struct policy_image *cimg, const struct image_pack
 		return err;
 	if (pkt->endpoint_index >= img->n_endpoints)
 		return -ENOENT;
-	cls = remote_class(img, img->endpoints[pkt->endpoint_index].profile, &pkt->remote);
+	cls = remote_class(img, img->endpoints[pkt->endpoint_index].profile,
+			   pkt->direction == POLICY_INGRESS ? IOF_DIR_INGRESS : IOF_DIR_EGRESS,
+			   &pkt->remote);
 	ret->lookups = 2;
 	v = policy_lookup(img, pkt, cls);
 	if (!v)
