@@ -20,7 +20,8 @@
  *   iof_events        RINGBUF of iof_event (IOF_EVENTS_RING_BYTES)
  *   iof_events_lost   PERCPU_ARRAY[IOF_EVLOST_MAX] of __u64: records not written, by cause
  *   iof_event_bucket  PERCPU_ARRAY[1]: the events' token bucket (BPF-private state)
- *   iof_prefilter4/6  LPM_TRIE iof_prefilter4/6_key -> __u8 (1 = deny)
+ *   iof_prefilter4/6  LPM_TRIE iof_prefilter4/6_key -> __u8 (1 = deny), shorter prefixes
+ *   iof_prefilter4/6_host HASH, same keys: the /32 and /128 entries, looked up first
  *   iof_failsafe      ARRAY[IOF_FAILSAFE_MAX] of iof_failsafe
  *   iof_config        ARRAY[1] of iof_config
  *   iof_cg_ids        CGROUP_STORAGE, key __u64 (cgroup id, shared by all attach types of

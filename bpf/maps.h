@@ -165,6 +165,23 @@ struct {
 	__type(value, __u8);
 } iof_prefilter6 __weak SEC(".maps");
 
+/* Host entries (/32, /128) of the deny-lists: one hash lookup before the trie. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, IOF_SLOTS * IOF_MAX_PREFILTER_ENTRIES);
+	__type(key, struct iof_prefilter4_key);
+	__type(value, __u8);
+} iof_prefilter4_host __weak SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, IOF_SLOTS * IOF_MAX_PREFILTER_ENTRIES);
+	__type(key, struct iof_prefilter6_key);
+	__type(value, __u8);
+} iof_prefilter6_host __weak SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, IOF_FAILSAFE_MAX);

@@ -61,13 +61,17 @@ static __always_inline int prefilter_denies(__u8 slot, __u32 ifindex, const stru
 		    .prefixlen = IOF_PREFILTER_PREFIX_BASE + 32, .slot = slot, .ifindex = ifindex};
 
 		__builtin_memcpy(k.addr, p->saddr, 4);
-		deny = bpf_map_lookup_elem(&iof_prefilter4, &k);
+		deny = bpf_map_lookup_elem(&iof_prefilter4_host, &k);
+		if (!deny)
+			deny = bpf_map_lookup_elem(&iof_prefilter4, &k);
 	} else {
 		struct iof_prefilter6_key k = {
 		    .prefixlen = IOF_PREFILTER_PREFIX_BASE + 128, .slot = slot, .ifindex = ifindex};
 
 		__builtin_memcpy(k.addr, p->saddr, 16);
-		deny = bpf_map_lookup_elem(&iof_prefilter6, &k);
+		deny = bpf_map_lookup_elem(&iof_prefilter6_host, &k);
+		if (!deny)
+			deny = bpf_map_lookup_elem(&iof_prefilter6, &k);
 	}
 	return deny && *deny;
 }

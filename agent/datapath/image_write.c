@@ -44,7 +44,7 @@ int dp_map_fds_from_object(struct bpf_object *obj, struct dp_map_fds *fds)
 	    M(state),	     M(endpoints),    M(remote4),     M(remote6),	M(policy),
 	    M(remote4_host), M(remote6_host), M(ct),	      M(rule_counters), M(ep_counters),
 	    M(drops),	     M(events),	      M(events_lost), M(prefilter4),	M(prefilter6),
-	    M(failsafe),     M(config),
+	    M(failsafe),     M(config),	      M(prefilter4_host), M(prefilter6_host),
 #undef M
 	};
 	int missing = 0;
@@ -282,7 +282,9 @@ static int write_prefilter(const struct dp_map_fds *fds, const struct policy_ima
 
 	for (size_t i = 0; ifindex && i < img->n_prefilter; i++) {
 		const struct policy_prefix *p = &img->prefilter[i].prefix;
-		int fd = p->family == 4 ? fds->prefilter4 : fds->prefilter6;
+		bool host = p->len == (p->family == 4 ? 32 : 128);
+		int fd = p->family == 4 ? (host ? fds->prefilter4_host : fds->prefilter4)
+					: (host ? fds->prefilter6_host : fds->prefilter6);
 
 		if (!ifindex[i])
 			continue;
@@ -453,7 +455,9 @@ int dp_slot_clear(const struct dp_map_fds *fds, uint8_t slot)
 	    (err = clear_map(fds->remote6_host, sizeof(struct iof_remote6_host_key), slot)) ||
 	    (err = clear_map(fds->policy, sizeof(struct iof_profile_key), slot)) ||
 	    (err = clear_map(fds->prefilter4, sizeof(struct iof_prefilter4_key), slot)) ||
-	    (err = clear_map(fds->prefilter6, sizeof(struct iof_prefilter6_key), slot)))
+	    (err = clear_map(fds->prefilter6, sizeof(struct iof_prefilter6_key), slot)) ||
+	    (err = clear_map(fds->prefilter4_host, sizeof(struct iof_prefilter4_key), slot)) ||
+	    (err = clear_map(fds->prefilter6_host, sizeof(struct iof_prefilter6_key), slot)))
 		return err;
 	if (fds->rule_counters >= 0 &&
 	    (err = zero_counters(fds->rule_counters, slot * IOF_MAX_RULES, IOF_MAX_RULES)))

@@ -20,6 +20,7 @@ struct dp_map_fds {
 	int remote4_host, remote6_host; /* host cache of the remote tries (datapath_maps.h) */
 	int ct, rule_counters, ep_counters, drops, events, events_lost;
 	int prefilter4, prefilter6, failsafe, config;
+	int prefilter4_host, prefilter6_host; /* host entries of the deny-lists (exact match) */
 };
 
 /* Fills fds from a loaded object's maps (missing maps: -1). Return 0 or -ENOENT. */

@@ -19,7 +19,7 @@ static const char *policy =
     "prefilter:\n"
     "  - node: node-a\n"
     "    interfaces: [iof15]\n"
-    "    deny: [198.51.100.0/24, \"2001:db8:bad::/48\"]\n";
+    "    deny: [198.51.100.0/24, \"2001:db8:bad::/48\", 203.0.113.9, \"2001:db8:f00::9\"]\n";
 
 static struct harness h;
 
@@ -65,6 +65,15 @@ int main(void)
 	ok &= ASSERT_EQ(xdp("2001:db8:bad::1", "fd00::5", 6, 22, 15), XDP_PASS,
 			"IPv6 failsafe (2001:db8::/32 tcp/22)");
 	ok &= ASSERT_EQ(xdp("2001:db8:bae::1", "fd00::5", 6, 443, 15), XDP_PASS, "other IPv6");
+	/* host entries live in the exact-match maps, looked up before the tries */
+	ok &= ASSERT_EQ(xdp("203.0.113.9", "10.0.0.5", 6, 80, 15), XDP_DROP, "denied host");
+	ok &= ASSERT_EQ(xdp("203.0.113.8", "10.0.0.5", 6, 80, 15), XDP_PASS, "host's neighbour");
+	ok &= ASSERT_EQ(xdp("203.0.113.9", "10.0.0.5", 6, 22, 15), XDP_PASS,
+			"failsafe from a denied host");
+	ok &= ASSERT_EQ(xdp("2001:db8:f00::9", "fd00::5", 17, 53, 15), XDP_DROP,
+			"denied IPv6 host");
+	ok &= ASSERT_EQ(xdp("2001:db8:f00::8", "fd00::5", 17, 53, 15), XDP_PASS,
+			"IPv6 host's neighbour");
 	uint8_t arp[42] = {0};
 
 	arp[12] = 8, arp[13] = 6;
