@@ -11,23 +11,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench_util.h"
 #include "gen.h"
 #include "policy/image.h"
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
 
 int main(int argc, char **argv)
 {
@@ -70,15 +56,15 @@ int main(int argc, char **argv)
 
 		for (int k = 0; k < repeat; k++) {
 			policy_image_free(img);
-			double t0 = now_s();
+			double t0 = bench_now_s();
 
 			if (policy_compile(doc, GEN_NODE, &img, msg, sizeof(msg))) {
 				fprintf(stderr, "compile failed: %s\n", msg);
 				return 1;
 			}
-			t[k] = now_s() - t0;
+			t[k] = bench_now_s() - t0;
 		}
-		qsort(t, (size_t)repeat, sizeof(double), cmp_double);
+		qsort(t, (size_t)repeat, sizeof(double), bench_cmp_double);
 		size_t entries = img->n_policy + img->n_remote4 + img->n_remote6;
 		double per_rule = (double)img->n_policy / (double)rules[i];
 		double all_per_rule = (double)entries / (double)rules[i];

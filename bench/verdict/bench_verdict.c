@@ -18,27 +18,13 @@
 #include <bpf/bpf.h>
 #include <linux/pkt_cls.h>
 
+#include "bench_util.h"
 #include "gen.h"
 #include "harness.h"
 #include "policy/eval.h"
 
 static struct harness h;
 static unsigned long repeat = 1000000, n_remotes = 64;
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
 
 /* Mean ns per run of prog over the packets, repeat/n runs each. */
 static double measure_once(int prog, uint8_t (*pkts)[256], const size_t *lens, size_t n)
@@ -188,13 +174,13 @@ static int side_load(struct gen_rng *rng, size_t rules, size_t endpoints, uint8_
 	attach = calloc(img->n_endpoints, sizeof(*attach));
 	for (size_t i = 0; attach && i < img->n_endpoints; i++)
 		attach[i] = i ? 0x1000000u + (uint32_t)i : (uint32_t)h.ifindex[0];
-	t0 = now_s();
+	t0 = bench_now_s();
 	if (!attach || dp_slot_clear(&h.fds, slot) ||
 	    dp_image_write(&h.fds, img, slot, attach, NULL, msg, sizeof(msg))) {
 		fprintf(stderr, "write: %s\n", msg);
 		goto out;
 	}
-	s->write_s = now_s() - t0;
+	s->write_s = bench_now_s() - t0;
 	s->slot = slot;
 	s->revision = ++h.revision;
 	s->rules = rules;
@@ -247,7 +233,7 @@ static double med(const struct side *s, enum metric m)
 	double v[PASSES];
 
 	memcpy(v, s->v[m], sizeof(v));
-	qsort(v, PASSES, sizeof(v[0]), cmp_double);
+	qsort(v, PASSES, sizeof(v[0]), bench_cmp_double);
 	return v[PASSES / 2];
 }
 
@@ -258,7 +244,7 @@ static double ratio(const struct side *a, enum metric ma, const struct side *b, 
 
 	for (int i = 0; i < PASSES; i++)
 		v[i] = a->v[ma][i] / b->v[mb][i];
-	qsort(v, PASSES, sizeof(v[0]), cmp_double);
+	qsort(v, PASSES, sizeof(v[0]), bench_cmp_double);
 	return v[PASSES / 2];
 }
 
