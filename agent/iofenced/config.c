@@ -300,6 +300,26 @@ static int fill_defaults(struct agent_config *cfg)
 	return 0;
 }
 
+
+static void free_list(char **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+/* Moves a string list given as flags over the one from the file (when flags gave one). */
+static void take_list(char ***dst, size_t *n_dst, char ***src, size_t *n_src)
+{
+	if (!*n_src)
+		return;
+	free_list(*dst, *n_dst);
+	*dst = *src;
+	*n_dst = *n_src;
+	*src = NULL;
+	*n_src = 0;
+}
+
 int config_load(int argc, char **argv, struct agent_config *cfg, char *err, size_t err_len)
 {
 	struct agent_config flags = {.log_level = -1};
@@ -381,24 +401,9 @@ int config_load(int argc, char **argv, struct agent_config *cfg, char *err, size
 	TAKE(tls_key);
 	TAKE(bpf_object);
 #undef TAKE
-	if (flags.n_failsafe) { /* flags replace the file's list */
-		for (size_t i = 0; i < cfg->n_failsafe; i++)
-			free(cfg->failsafe[i]);
-		free(cfg->failsafe);
-		cfg->failsafe = flags.failsafe;
-		cfg->n_failsafe = flags.n_failsafe;
-		flags.failsafe = NULL;
-		flags.n_failsafe = 0;
-	}
-	if (flags.n_listen) { /* flags replace the file's list */
-		for (size_t i = 0; i < cfg->n_listen; i++)
-			free(cfg->listen[i]);
-		free(cfg->listen);
-		cfg->listen = flags.listen;
-		cfg->n_listen = flags.n_listen;
-		flags.listen = NULL;
-		flags.n_listen = 0;
-	}
+	/* lists given as flags replace the file's lists */
+	take_list(&cfg->failsafe, &cfg->n_failsafe, &flags.failsafe, &flags.n_failsafe);
+	take_list(&cfg->listen, &cfg->n_listen, &flags.listen, &flags.n_listen);
 	if (flags.log_level >= 0)
 		cfg->log_level = flags.log_level;
 	if (insecure_set)
@@ -431,17 +436,13 @@ void config_free(struct agent_config *cfg)
 	free(cfg->config_path);
 	free(cfg->node);
 	free(cfg->state);
-	for (size_t i = 0; i < cfg->n_listen; i++)
-		free(cfg->listen[i]);
-	free(cfg->listen);
+	free_list(cfg->listen, cfg->n_listen);
 	free(cfg->pin_dir);
 	free(cfg->metrics);
 	free(cfg->tls_ca);
 	free(cfg->tls_cert);
 	free(cfg->tls_key);
 	free(cfg->bpf_object);
-	for (size_t i = 0; i < cfg->n_failsafe; i++)
-		free(cfg->failsafe[i]);
-	free(cfg->failsafe);
+	free_list(cfg->failsafe, cfg->n_failsafe);
 	memset(cfg, 0, sizeof(*cfg));
 }

@@ -536,20 +536,16 @@ static int add_tcp(struct server *s, const char *addr, char *err, size_t len)
 
 int server_start(struct agent *a, char *err, size_t err_len)
 {
-	grpc_arg args[] = {
+	/* no SO_REUSEPORT: a second agent on the same port must fail, not share it */
+	grpc_arg args[3] = {
 	    {.type = GRPC_ARG_INTEGER, .key = (char *)GRPC_ARG_ALLOW_REUSEPORT, .value.integer = 0},
-	    {.type = GRPC_ARG_INTEGER,
-	     .key = (char *)GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH,
-	     .value.integer = RPC_MAX_MESSAGE},
-	    {.type = GRPC_ARG_INTEGER,
-	     .key = (char *)GRPC_ARG_MAX_SEND_MESSAGE_LENGTH,
-	     .value.integer = RPC_MAX_MESSAGE},
 	};
 	grpc_channel_args cargs = {.num_args = 3, .args = args};
 	struct server *s = a->server;
 	mode_t old_umask;
 	int r = 0;
 
+	rpc_message_size_args(&args[1]);
 	if (!s) {
 		r = server_lock(a, err, err_len);
 		if (r)

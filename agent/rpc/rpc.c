@@ -111,22 +111,27 @@ const char *rpc_status_name(grpc_status_code code)
 	return "UNKNOWN";
 }
 
+void rpc_message_size_args(grpc_arg args[2])
+{
+	args[0] = (grpc_arg){.type = GRPC_ARG_INTEGER,
+			     .key = (char *)GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH,
+			     .value.integer = RPC_MAX_MESSAGE};
+	args[1] = (grpc_arg){.type = GRPC_ARG_INTEGER,
+			     .key = (char *)GRPC_ARG_MAX_SEND_MESSAGE_LENGTH,
+			     .value.integer = RPC_MAX_MESSAGE};
+}
+
 grpc_channel *rpc_channel_open(const char *addr, const struct rpc_tls *tls, char *err,
 			       size_t err_len)
 {
-	grpc_arg args[] = {
-	    {.type = GRPC_ARG_INTEGER,
-	     .key = (char *)GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH,
-	     .value.integer = RPC_MAX_MESSAGE},
-	    {.type = GRPC_ARG_INTEGER,
-	     .key = (char *)GRPC_ARG_MAX_SEND_MESSAGE_LENGTH,
-	     .value.integer = RPC_MAX_MESSAGE},
-	};
+	grpc_arg args[2];
 	grpc_channel_args cargs = {.num_args = 2, .args = args};
 	grpc_channel_credentials *creds;
 	char *ca = NULL, *cert = NULL, *key = NULL;
 	grpc_channel *ch = NULL;
 	bool is_unix = !strncmp(addr, "unix:", 5);
+
+	rpc_message_size_args(args);
 
 	if (is_unix ? !addr[5] : !strchr(addr, ':')) {
 		snprintf(err, err_len, "%s: not an address (unix:PATH or HOST:PORT)", addr);

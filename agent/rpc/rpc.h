@@ -24,6 +24,9 @@
 /* Messages up to this size in both directions (a 100k-rule document is ~10 MB). */
 #define RPC_MAX_MESSAGE (256 << 20)
 
+/* Fills args[0..1] with the receive and send limits of RPC_MAX_MESSAGE (server and client). */
+void rpc_message_size_args(grpc_arg args[2]);
+
 /* A new byte buffer holding the message; NULL on out of memory. */
 grpc_byte_buffer *rpc_pack(const ProtobufCMessage *msg);
 
