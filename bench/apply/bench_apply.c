@@ -311,8 +311,10 @@ int main(int argc, char **argv)
 	    {"agent", required_argument, NULL, 'a'},	 {"pid", required_argument, NULL, 'p'},
 	    {"rules", required_argument, NULL, 'r'},	 {"count", required_argument, NULL, 'c'},
 	    {"clients", required_argument, NULL, 'C'},	 {"seconds", required_argument, NULL, 's'},
-	    {"interface", required_argument, NULL, 'i'}, {0},
+	    {"interface", required_argument, NULL, 'i'}, {"as", required_argument, NULL, 'A'},
+	    {0},
 	};
+	bool as_yaml = true, as_message = true;
 	char sizes[256] = "100,10000,100000", *tok, *save, err[256];
 	unsigned count = 100, clients = 8;
 	double seconds = 3;
@@ -343,13 +345,18 @@ int main(int argc, char **argv)
 		case 'i':
 			ifname = optarg;
 			break;
+		case 'A':
+			as_yaml = !strcmp(optarg, "yaml") || !strcmp(optarg, "both");
+			as_message = !strcmp(optarg, "message") || !strcmp(optarg, "both");
+			break;
 		default:
 			return 2;
 		}
 	}
-	if (!agent_addr || !count) {
+	if (!agent_addr || !count || (!as_yaml && !as_message)) {
 		fprintf(stderr, "usage: bench_apply --agent ADDR [--pid PID] [--rules N,...] "
-				"[--count K] [--clients C] [--seconds S] [--interface IF]\n");
+				"[--count K] [--clients C] [--seconds S] [--interface IF] "
+				"[--as yaml|message|both]\n");
 		return 2;
 	}
 	grpc_init();
@@ -366,7 +373,8 @@ int main(int argc, char **argv)
 	for (tok = strtok_r(sizes, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
 		size_t n = strtoul(tok, NULL, 10);
 
-		if (bench_size(ch, n, count, false) || bench_size(ch, n, count, true)) {
+		if ((as_yaml && bench_size(ch, n, count, false)) ||
+		    (as_message && bench_size(ch, n, count, true))) {
 			grpc_channel_destroy(ch);
 			return 1;
 		}
