@@ -101,12 +101,21 @@ static int resolve(struct datapath *dp, const struct policy_image *img, struct d
 	return oom ? dp_err(err, len, -ENOMEM, "out of memory") : 0;
 }
 
+/*
+ * Writes img into the inactive slot. The tries get a delta write when the slot's content is
+ * known (image_delta.h), else the slot is cleared and written whole; endpoints and the
+ * prefilter are always rewritten (small). Counters are zeroed as far as the slot's previous
+ * image could have touched them.
+ */
 static int write_slot(struct datapath *dp, const struct policy_image *img, uint32_t slot,
 		      const struct dp_endpoint *eps, const struct dp_prefilter *pfs, char *err,
 		      size_t len)
 {
 	uint32_t *ids = calloc(img->n_endpoints + 1, sizeof(*ids));
 	uint32_t *pf_ifindex = calloc(img->n_prefilter + 1, sizeof(*pf_ifindex));
+	struct dp_delta *d = &dp->delta;
+	unsigned whole = DP_SLOT_TRIES | DP_SLOT_OTHER;
+	size_t written = 0;
 	int r;
 
 	if (!ids || !pf_ifindex) {
@@ -117,12 +126,22 @@ static int write_slot(struct datapath *dp, const struct policy_image *img, uint3
 		ids[i] = eps[i].ifindex ?: (eps[i].cg_id ? IOF_EP_CGROUP_BIT | eps[i].cg_id : 0);
 	for (size_t i = 0; i < img->n_prefilter; i++)
 		pf_ifindex[i] = pfs[i].ifindex;
-	r = dp_slot_clear(&dp->fds, (uint8_t)slot);
+	r = dp_slot_clear_some(&dp->fds, (uint8_t)slot, DP_SLOT_OTHER, d->rules_used[slot],
+			       d->eps_used[slot]);
+	if (!r) {
+		d->rules_used[slot] = (uint32_t)img->n_rules;
+		d->eps_used[slot] = (uint32_t)img->n_endpoints;
+		r = dp_delta_write_tries(d, &dp->fds, img, (uint8_t)slot, &written);
+		if (!r)
+			whole = DP_SLOT_OTHER;
+		else if (r == -E2BIG) /* unknown content or a large difference: write it whole */
+			r = dp_slot_clear_some(&dp->fds, (uint8_t)slot, DP_SLOT_TRIES, 0, 0);
+	}
 	if (r) {
 		dp_err(err, len, r, "clear slot %u: %s", slot, strerror(-r));
-		goto out;
+		goto fail;
 	}
-	r = dp_image_write(&dp->fds, img, (uint8_t)slot, ids, pf_ifindex, err, len);
+	r = dp_image_write_some(&dp->fds, img, (uint8_t)slot, whole, ids, pf_ifindex, err, len);
 	/* an endpoint with both an interface and a cgroup has a second entry */
 	for (size_t i = 0; !r && i < img->n_endpoints; i++) {
 		struct iof_endpoint_key k = {.attach_id = IOF_EP_CGROUP_BIT | eps[i].cg_id,
@@ -135,8 +154,14 @@ static int write_slot(struct datapath *dp, const struct policy_image *img, uint3
 		if (bpf_map_update_elem(dp->fds.endpoints, &k, &v, BPF_NOEXIST))
 			r = dp_err(err, len, -errno, "iof_endpoints: %s", strerror(errno));
 	}
-	if (r)
-		dp_slot_clear(&dp->fds, (uint8_t)slot); /* leave no half image behind */
+	if (!r)
+		goto out;
+fail:
+	/* leave no half image behind: the slot is empty, its content known no more */
+	dp_slot_clear(&dp->fds, (uint8_t)slot);
+	d->back_valid = false;
+	d->rules_used[slot] = 0;
+	d->eps_used[slot] = 0;
 out:
 	free(ids);
 	free(pf_ifindex);
@@ -216,9 +241,11 @@ int dp_apply(struct datapath *dp, const struct policy_image *img, char *err, siz
 		goto out;
 	r = dp_slot_activate(dp->fds.state, slot, img->revision);
 	if (r) {
+		dp->delta.back_valid = false; /* the slot holds img, not what back says */
 		dp_err(err, err_len, r, "activate slot %u: %s", slot, strerror(-r));
 		goto out;
 	}
+	dp_delta_activated(&dp->delta, img, true); /* on ENOMEM: whole writes from now on */
 	dp->revision = img->revision;
 	dp->fill = (struct dp_fill){
 	    .remote4 = img->n_remote4, .remote6 = img->n_remote6, .policy = img->n_policy};

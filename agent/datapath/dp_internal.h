@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "datapath.h"
+#include "image_delta.h"
 #include "image_write.h"
 
 struct bpf_object;
@@ -92,6 +93,7 @@ struct datapath {
 	uint64_t revision;
 	struct dp_fill fill;
 	bool fill_valid;
+	struct dp_delta delta; /* what the slots hold, for delta writes (image_delta.h) */
 };
 
 /* err helper: writes "fmt" into err, returns r. */

@@ -311,50 +311,61 @@ static int write_prefilter(const struct dp_map_fds *fds, const struct policy_ima
 	return 0;
 }
 
-int dp_image_write(const struct dp_map_fds *fds, const struct policy_image *img, uint8_t slot,
-		   const uint32_t *attach_ids, const uint32_t *prefilter_ifindex, char *err,
-		   size_t err_len)
+int dp_image_write_some(const struct dp_map_fds *fds, const struct policy_image *img,
+			uint8_t slot, unsigned what, const uint32_t *attach_ids,
+			const uint32_t *prefilter_ifindex, char *err, size_t err_len)
 {
-	const char *map;
-	int ret;
+	const char *map = "";
+	int ret = 0;
 
 	if (slot >= IOF_SLOTS) {
 		set_err(err, err_len, "slot %u: only %u slots", slot, IOF_SLOTS);
 		return -EINVAL;
 	}
-	map = "iof_remote4";
-	ret = write_profile_tries(&PROFILED(fds->remote4, "iof_remote4_p", IOF_MAX_REMOTE_ENTRIES,
-					    img->remote4, img->n_remote4, struct image_remote4),
-				  img->n_profiles, slot);
-	if (!ret) {
-		map = "iof_remote6";
-		ret = write_profile_tries(&PROFILED(fds->remote6, "iof_remote6_p",
-						    IOF_MAX_REMOTE_ENTRIES, img->remote6,
-						    img->n_remote6, struct image_remote6),
+	if (what & DP_SLOT_TRIES) {
+		map = "iof_remote4";
+		ret = write_profile_tries(&PROFILED(fds->remote4, "iof_remote4_p",
+						    IOF_MAX_REMOTE_ENTRIES, img->remote4,
+						    img->n_remote4, struct image_remote4),
 					  img->n_profiles, slot);
+		if (!ret) {
+			map = "iof_remote6";
+			ret = write_profile_tries(&PROFILED(fds->remote6, "iof_remote6_p",
+							    IOF_MAX_REMOTE_ENTRIES, img->remote6,
+							    img->n_remote6, struct image_remote6),
+						  img->n_profiles, slot);
+		}
+		if (!ret) {
+			map = "iof_remote_host";
+			ret = write_remote_hosts(fds, img, slot);
+		}
+		if (!ret) {
+			map = "iof_policy";
+			ret = write_profile_tries(&PROFILED(fds->policy, "iof_policy_p",
+							    IOF_MAX_POLICY_ENTRIES, img->policy,
+							    img->n_policy, struct image_policy),
+						  img->n_profiles, slot);
+		}
 	}
-	if (!ret) {
-		map = "iof_remote_host";
-		ret = write_remote_hosts(fds, img, slot);
-	}
-	if (!ret) {
-		map = "iof_policy";
-		ret = write_profile_tries(&PROFILED(fds->policy, "iof_policy_p",
-						    IOF_MAX_POLICY_ENTRIES, img->policy,
-						    img->n_policy, struct image_policy),
-					  img->n_profiles, slot);
-	}
-	if (!ret) {
+	if (!ret && (what & DP_SLOT_OTHER)) {
 		map = "iof_prefilter";
 		ret = write_prefilter(fds, img, slot, prefilter_ifindex);
-	}
-	if (!ret) { /* last: an endpoint entry makes the slot's entries reachable */
-		map = "iof_endpoints";
-		ret = write_endpoints(fds->endpoints, img, slot, attach_ids);
+		if (!ret) { /* last: an endpoint entry makes the slot's entries reachable */
+			map = "iof_endpoints";
+			ret = write_endpoints(fds->endpoints, img, slot, attach_ids);
+		}
 	}
 	if (ret)
 		set_err(err, err_len, "%s: writing slot %u: %s", map, slot, strerror(-ret));
 	return ret;
+}
+
+int dp_image_write(const struct dp_map_fds *fds, const struct policy_image *img, uint8_t slot,
+		   const uint32_t *attach_ids, const uint32_t *prefilter_ifindex, char *err,
+		   size_t err_len)
+{
+	return dp_image_write_some(fds, img, slot, DP_SLOT_TRIES | DP_SLOT_OTHER, attach_ids,
+				   prefilter_ifindex, err, err_len);
 }
 
 /* Collects the keys of one slot (key byte SLOT_OFFSET == slot) and deletes them. */
@@ -442,31 +453,40 @@ out:
 	return err;
 }
 
+int dp_slot_clear_some(const struct dp_map_fds *fds, uint8_t slot, unsigned what,
+		       uint32_t n_rules, uint32_t n_endpoints)
+{
+	int err = 0;
+
+	if (slot >= IOF_SLOTS || n_rules > IOF_MAX_RULES || n_endpoints > IOF_MAX_ENDPOINTS)
+		return -EINVAL;
+	if ((what & DP_SLOT_TRIES) &&
+	    ((err = clear_map(fds->remote4, sizeof(struct iof_profile_key), slot)) ||
+	     (err = clear_map(fds->remote6, sizeof(struct iof_profile_key), slot)) ||
+	     (err = clear_map(fds->remote4_host, sizeof(struct iof_remote4_host_key), slot)) ||
+	     (err = clear_map(fds->remote6_host, sizeof(struct iof_remote6_host_key), slot)) ||
+	     (err = clear_map(fds->policy, sizeof(struct iof_profile_key), slot))))
+		return err;
+	if ((what & DP_SLOT_OTHER) &&
+	    ((err = clear_map(fds->endpoints, sizeof(struct iof_endpoint_key), slot)) ||
+	     (err = clear_map(fds->prefilter4, sizeof(struct iof_prefilter4_key), slot)) ||
+	     (err = clear_map(fds->prefilter6, sizeof(struct iof_prefilter6_key), slot)) ||
+	     (err = clear_map(fds->prefilter4_host, sizeof(struct iof_prefilter4_key), slot)) ||
+	     (err = clear_map(fds->prefilter6_host, sizeof(struct iof_prefilter6_key), slot))))
+		return err;
+	if (fds->rule_counters >= 0 && n_rules &&
+	    (err = zero_counters(fds->rule_counters, slot * IOF_MAX_RULES, n_rules)))
+		return err;
+	if (fds->ep_counters >= 0 && n_endpoints)
+		err = zero_counters(fds->ep_counters, slot * IOF_MAX_ENDPOINTS * IOF_EP_COUNTER_KINDS,
+				    n_endpoints * IOF_EP_COUNTER_KINDS);
+	return err;
+}
+
 int dp_slot_clear(const struct dp_map_fds *fds, uint8_t slot)
 {
-	int err;
-
-	if (slot >= IOF_SLOTS)
-		return -EINVAL;
-	if ((err = clear_map(fds->endpoints, sizeof(struct iof_endpoint_key), slot)) ||
-	    (err = clear_map(fds->remote4, sizeof(struct iof_profile_key), slot)) ||
-	    (err = clear_map(fds->remote6, sizeof(struct iof_profile_key), slot)) ||
-	    (err = clear_map(fds->remote4_host, sizeof(struct iof_remote4_host_key), slot)) ||
-	    (err = clear_map(fds->remote6_host, sizeof(struct iof_remote6_host_key), slot)) ||
-	    (err = clear_map(fds->policy, sizeof(struct iof_profile_key), slot)) ||
-	    (err = clear_map(fds->prefilter4, sizeof(struct iof_prefilter4_key), slot)) ||
-	    (err = clear_map(fds->prefilter6, sizeof(struct iof_prefilter6_key), slot)) ||
-	    (err = clear_map(fds->prefilter4_host, sizeof(struct iof_prefilter4_key), slot)) ||
-	    (err = clear_map(fds->prefilter6_host, sizeof(struct iof_prefilter6_key), slot)))
-		return err;
-	if (fds->rule_counters >= 0 &&
-	    (err = zero_counters(fds->rule_counters, slot * IOF_MAX_RULES, IOF_MAX_RULES)))
-		return err;
-	if (fds->ep_counters >= 0)
-		err =
-		    zero_counters(fds->ep_counters, slot * IOF_MAX_ENDPOINTS * IOF_EP_COUNTER_KINDS,
-				  IOF_MAX_ENDPOINTS * IOF_EP_COUNTER_KINDS);
-	return err;
+	return dp_slot_clear_some(fds, slot, DP_SLOT_TRIES | DP_SLOT_OTHER, IOF_MAX_RULES,
+				  IOF_MAX_ENDPOINTS);
 }
 
 int dp_slot_activate(int state_fd, uint8_t slot, uint64_t revision)

@@ -47,6 +47,21 @@ int dp_image_write(const struct dp_map_fds *fds, const struct policy_image *img,
  */
 int dp_slot_clear(const struct dp_map_fds *fds, uint8_t slot);
 
+/* Parts of a slot, for the partial variants below. */
+#define DP_SLOT_TRIES 0x1 /* iof_remote4/6, iof_policy (per-profile tries), the host cache */
+#define DP_SLOT_OTHER 0x2 /* iof_endpoints and the prefilter maps */
+
+/*
+ * dp_image_write_some() - dp_image_write() of the parts in what only (DP_SLOT_*).
+ * dp_slot_clear_some() - dp_slot_clear() of the parts in what, zeroing the counters of the
+ * first n_rules rules and n_endpoints endpoints only (those an image in the slot could touch).
+ */
+int dp_image_write_some(const struct dp_map_fds *fds, const struct policy_image *img,
+			uint8_t slot, unsigned what, const uint32_t *attach_ids,
+			const uint32_t *prefilter_ifindex, char *err, size_t err_len);
+int dp_slot_clear_some(const struct dp_map_fds *fds, uint8_t slot, unsigned what,
+		       uint32_t n_rules, uint32_t n_endpoints);
+
 /*
  * Entries of slot in a hash of per-profile tries (iof_policy, iof_remote4, iof_remote6), summed
  * over the inner tries: the fill level for metrics. Iterating the outer map counts profiles.

@@ -225,6 +225,7 @@ int dp_open(const struct dp_options *opts, struct datapath **ret, char *err, siz
 		return dp_err(err, err_len, -ENOMEM, "out of memory");
 	for (int i = 0; i < DP_PROG_MAX; i++)
 		dp->prog_fd[i] = -1;
+	dp_delta_init(&dp->delta);
 	dp->pin_dir = strdup(opts->pin_dir ? opts->pin_dir : DP_DEFAULT_PIN_DIR);
 	dp->xdp_generic = opts->xdp_generic;
 	if (!dp->pin_dir) {
@@ -308,6 +309,7 @@ void dp_close(struct datapath *dp)
 	}
 	bpf_object__close(dp->obj);
 	free_image_copy(dp);
+	dp_delta_free(&dp->delta);
 	free(dp->pin_dir);
 	free(dp);
 }

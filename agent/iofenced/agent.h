@@ -73,8 +73,6 @@ struct snapshot {
 	uint64_t revision;
 	struct policy_document *doc;
 	struct policy_image *image;
-	void *doc_pb; /* the stored bytes: a serialized PolicyDocument */
-	size_t doc_pb_len;
 	char *source; /* source text when applied as text (this process only), or NULL */
 	char *source_name;
 	int64_t applied_unix;
@@ -138,6 +136,7 @@ struct agent {
 	pthread_cond_t q_cond;
 	struct job *q_head, *q_tail;
 	bool q_stop;
+	bool trim_pending; /* an apply left heap to give back (apply thread only) */
 	pthread_t apply_thread;
 
 	struct agent_stats stats;

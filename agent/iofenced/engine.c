@@ -27,6 +27,9 @@
 #include "policy/pb.h"
 #include "store/store.h"
 
+/* The heap is trimmed after applies have paused this long. */
+#define TRIM_IDLE_MS 200
+
 const double apply_bucket_le[APPLY_BUCKETS] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
 					       0.1,   0.25,   0.5,   1,	   2.5,	  10};
 
@@ -51,7 +54,6 @@ void snapshot_unref(struct snapshot *s)
 		return;
 	policy_image_free(s->image);
 	policy_document_free(s->doc);
-	free(s->doc_pb);
 	free(s->source);
 	free(s->source_name);
 	free(s);
@@ -80,7 +82,8 @@ struct snapshot *engine_snapshot_of(struct agent *a, uint64_t revision)
 	return s;
 }
 
-static void publish(struct agent *a, struct snapshot *s)
+/* Makes s current; returns the snapshot that fell out (to unref once the caller has time). */
+static struct snapshot *publish(struct agent *a, struct snapshot *s)
 {
 	struct snapshot *old;
 
@@ -89,7 +92,7 @@ static void publish(struct agent *a, struct snapshot *s)
 	a->previous = a->current;
 	a->current = s;
 	pthread_mutex_unlock(&a->snap_lock);
-	snapshot_unref(old);
+	return old;
 }
 
 void job_free(struct job *job)
@@ -226,7 +229,9 @@ static int compile_and_swap(struct agent *a, struct policy_document *doc,
 	return GRPC_STATUS_OK;
 }
 
-static void do_apply(struct agent *a, struct job *job)
+/* Returns the snapshot retired by the apply, freed after the ack (a large document's free
+ * takes milliseconds). */
+static struct snapshot *do_apply(struct agent *a, struct job *job)
 {
 	const Iofence__V1__ApplyRequest *req = job->req;
 	const char *name = req->source_name && *req->source_name ? req->source_name : NULL;
@@ -235,6 +240,9 @@ static void do_apply(struct agent *a, struct job *job)
 	struct policy_image *img = NULL;
 	Iofence__V1__PolicyDocument *pb = NULL;
 	struct snapshot *snap = NULL, *prev;
+	struct snapshot *retired = NULL;
+	uint8_t *packed = NULL;
+	size_t packed_len;
 	uint64_t t0 = now_usec(), compile_usec = 0, dp_usec = 0, t_parsed, t_store, rev;
 	char err[512] = "";
 	int r, st;
@@ -276,20 +284,27 @@ static void do_apply(struct agent *a, struct job *job)
 		doc->has_revision = true;
 	}
 	rev = doc->revision;
-	if (policy_to_pb(doc, &pb)) {
+	/*
+	 * The store keeps a serialized PolicyDocument: a message request is stored as it came
+	 * (with its revision filled in), source text as the message it parsed to.
+	 */
+	if (req->document) {
+		req->document->revision = rev;
+		req->document->has_revision = true;
+	} else if (policy_to_pb(doc, &pb)) {
 		set_status(job, GRPC_STATUS_RESOURCE_EXHAUSTED, "out of memory");
 		goto out;
 	}
+	packed_len = iofence__v1__policy_document__get_packed_size(pb ? pb : req->document);
+	packed = malloc(packed_len ? packed_len : 1);
 	snap = calloc(1, sizeof(*snap));
-	if (snap) {
-		snap->doc_pb_len = iofence__v1__policy_document__get_packed_size(pb);
-		snap->doc_pb = malloc(snap->doc_pb_len ? snap->doc_pb_len : 1);
-	}
-	if (!snap || !snap->doc_pb) {
+	if (!snap || !packed) {
 		set_status(job, GRPC_STATUS_RESOURCE_EXHAUSTED, "out of memory");
 		goto out;
 	}
-	iofence__v1__policy_document__pack(pb, snap->doc_pb);
+	iofence__v1__policy_document__pack(pb ? pb : req->document, packed);
+	policy_pb_free(pb);
+	pb = NULL;
 	st = compile_and_swap(a, doc, &img, &compile_usec, &dp_usec, err, sizeof(err));
 	if (st != GRPC_STATUS_OK) {
 		set_status(job, st, "revision %llu: %s", (unsigned long long)rev, err);
@@ -298,7 +313,7 @@ static void do_apply(struct agent *a, struct job *job)
 	}
 	t_store = now_usec();
 	pthread_mutex_lock(&a->store_lock);
-	r = store_commit(a->store, rev, snap->doc_pb, snap->doc_pb_len, name ? name : "");
+	r = store_commit(a->store, rev, packed, packed_len, name ? name : "");
 	if (r)
 		snprintf(err, sizeof(err), "store: %s: %s", strerror(-r),
 			 store_last_error(a->store));
@@ -325,6 +340,8 @@ static void do_apply(struct agent *a, struct job *job)
 		goto out;
 	}
 	a->store_latest = rev;
+	free(packed);
+	packed = NULL;
 	policy_image_release_entries(img); /* in the maps now; keep only the names */
 	atomic_store(&snap->refs, 1);
 	snap->revision = rev;
@@ -342,7 +359,7 @@ static void do_apply(struct agent *a, struct job *job)
 	job->resp.compile_usec = compile_usec;
 	job->resp.apply_usec = now_usec() - t0;
 	job->status = GRPC_STATUS_OK;
-	publish(a, snap);
+	retired = publish(a, snap);
 	events_rescan_cgroups(a);
 	log_debug("revision %llu: parse+validate %.1f ms, compile %.1f ms, datapath %.1f ms, "
 		  "store commit %.1f ms",
@@ -358,15 +375,14 @@ static void do_apply(struct agent *a, struct job *job)
 	snap = NULL;
 out:
 	observe_apply(a, now_usec() - t0, job->status == GRPC_STATUS_OK);
-	if (snap) {
-		free(snap->doc_pb);
-		free(snap);
-	}
+	free(snap);
+	free(packed);
 	policy_image_free(img);
 	policy_document_free(doc);
 	policy_pb_free(pb);
 	policy_errors_free(&errs);
-	malloc_trim(0); /* a large document's parse and compile leave free heap behind */
+	a->trim_pending = true;
+	return retired;
 }
 
 static void do_cgroup(struct agent *a, struct job *job)
@@ -405,8 +421,30 @@ static void *apply_main(void *arg)
 
 	for (;;) {
 		pthread_mutex_lock(&a->q_lock);
-		while (!a->q_head && !a->q_stop)
-			pthread_cond_wait(&a->q_cond, &a->q_lock);
+		while (!a->q_head && !a->q_stop) {
+			struct timespec idle;
+
+			if (!a->trim_pending) {
+				pthread_cond_wait(&a->q_cond, &a->q_lock);
+				continue;
+			}
+			/*
+			 * A large document's parse and compile leave free heap behind. Give it
+			 * back once applies pause: trimming after each one would make the next
+			 * fault the same pages in again, which costs milliseconds per apply.
+			 */
+			clock_gettime(CLOCK_MONOTONIC, &idle);
+			idle.tv_nsec += TRIM_IDLE_MS * 1000000L;
+			idle.tv_sec += idle.tv_nsec / 1000000000L;
+			idle.tv_nsec %= 1000000000L;
+			if (pthread_cond_timedwait(&a->q_cond, &a->q_lock, &idle) == ETIMEDOUT &&
+			    !a->q_head) {
+				a->trim_pending = false;
+				pthread_mutex_unlock(&a->q_lock);
+				malloc_trim(0);
+				pthread_mutex_lock(&a->q_lock);
+			}
+		}
 		job = a->q_head;
 		if (job) {
 			a->q_head = job->next;
@@ -424,11 +462,16 @@ static void *apply_main(void *arg)
 			job_free(job);
 			continue;
 		}
+		struct snapshot *retired = NULL;
+
 		if (a->q_stop)
 			set_status(job, GRPC_STATUS_UNAVAILABLE, "agent is shutting down");
 		else
-			do_apply(a, job);
+			retired = do_apply(a, job);
+
 		job->complete(job);
+
+		snapshot_unref(retired);
 	}
 	return NULL;
 }
@@ -519,16 +562,13 @@ static int restore(struct agent *a)
 	if (img)
 		policy_image_release_entries(img);
 	snap->image = img;
-	snap->doc_pb = sr.doc;
-	snap->doc_pb_len = sr.doc_len;
 	snap->source_name = sr.source_name;
 	snap->applied_unix = time(NULL);
-	sr.doc = NULL;
 	sr.source_name = NULL;
 	doc = NULL;
 	img = NULL;
 	a->store_latest = snap->revision;
-	publish(a, snap);
+	snapshot_unref(publish(a, snap));
 	r = 0;
 out:
 	policy_image_free(img);
@@ -548,7 +588,14 @@ int engine_start(struct agent *a)
 	pthread_mutex_init(&a->store_lock, NULL);
 	pthread_mutex_init(&a->snap_lock, NULL);
 	pthread_mutex_init(&a->q_lock, NULL);
-	pthread_cond_init(&a->q_cond, NULL);
+	{
+		pthread_condattr_t ca;
+
+		pthread_condattr_init(&ca);
+		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+		pthread_cond_init(&a->q_cond, &ca);
+		pthread_condattr_destroy(&ca);
+	}
 	r = store_open(a->cfg.state, &a->store, err, sizeof(err));
 	if (r) {
 		log_error("store: %s", err[0] ? err : strerror(-r));
@@ -604,8 +651,8 @@ int engine_start(struct agent *a)
 
 void engine_close(struct agent *a)
 {
-	publish(a, NULL);
-	publish(a, NULL);
+	snapshot_unref(publish(a, NULL));
+	snapshot_unref(publish(a, NULL));
 	if (a->dp)
 		dp_close(a->dp);
 	a->dp = NULL;

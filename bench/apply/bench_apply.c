@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <iofence/v1/agent.pb-c.h>
 
@@ -379,10 +380,12 @@ int main(int argc, char **argv)
 			return 1;
 		}
 	}
-	if (pid)
+	if (pid) {
+		sleep(1); /* the agent trims its heap once applies pause */
 		printf("\n| agent RSS | MB |\n|---|---|\n| idle (before the applies) | %.1f |\n"
 		       "| after the largest document | %.1f |\n",
 		       idle_rss / 1024.0, rss_kb(pid) / 1024.0);
+	}
 	grpc_channel_destroy(ch);
 	grpc_shutdown_blocking();
 	return 0;

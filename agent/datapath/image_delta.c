@@ -1,0 +1,525 @@
+// SPDX-License-Identifier: Apache-2.0
+/* Delta writes of the per-profile tries: see image_delta.h. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+
+#include "bpf/datapath_maps.h"
+#include "image_delta.h"
+
+#define SLOT_OFFSET 4	 /* every trie key: __u32 prefixlen, then __u8 slot */
+#define PROFILE_OFFSET 8 /* then 3 pad bytes and __u32 profile */
+
+/* A difference larger than this share of the image is written whole (batched) instead. */
+#define DELTA_MAX_SHARE 4
+
+/* An image's entries of one trie kind, as {key, val} structs. */
+struct image_entries {
+	const char *base;
+	size_t n, entry_size, key_size, val_off, val_size;
+	int outer_fd, host_fd;
+	uint32_t full_prefixlen; /* remote keys of this length have a host-cache twin */
+	const char *inner_name;
+	uint32_t inner_max;
+};
+
+static struct image_entries entries_of(const struct policy_image *img,
+				       const struct dp_map_fds *fds, enum dp_trie_kind kind)
+{
+#define ENTRIES(arr, count, type)                                                                  \
+	.base = (const char *)(arr), .n = (count), .entry_size = sizeof(type),                     \
+	.key_size = sizeof(((type *)0)->key), .val_off = offsetof(type, val),                      \
+	.val_size = sizeof(((type *)0)->val)
+	switch (kind) {
+	case DP_TRIE_REMOTE4:
+		return (struct image_entries){
+		    ENTRIES(img->remote4, img->n_remote4, struct image_remote4),
+		    .outer_fd = fds ? fds->remote4 : -1, .host_fd = fds ? fds->remote4_host : -1,
+		    .full_prefixlen = IOF_REMOTE_PREFIX_BASE + 32, .inner_name = "iof_remote4_p",
+		    .inner_max = IOF_MAX_REMOTE_ENTRIES};
+	case DP_TRIE_REMOTE6:
+		return (struct image_entries){
+		    ENTRIES(img->remote6, img->n_remote6, struct image_remote6),
+		    .outer_fd = fds ? fds->remote6 : -1, .host_fd = fds ? fds->remote6_host : -1,
+		    .full_prefixlen = IOF_REMOTE_PREFIX_BASE + 128, .inner_name = "iof_remote6_p",
+		    .inner_max = IOF_MAX_REMOTE_ENTRIES};
+	default:
+		return (struct image_entries){
+		    ENTRIES(img->policy, img->n_policy, struct image_policy),
+		    .outer_fd = fds ? fds->policy : -1, .host_fd = -1, .full_prefixlen = 0,
+		    .inner_name = "iof_policy_p", .inner_max = IOF_MAX_POLICY_ENTRIES};
+	}
+#undef ENTRIES
+}
+
+/* ---- entry sets ---- */
+
+static uint64_t hash_key(const void *key, size_t len)
+{
+	const unsigned char *p = key;
+	uint64_t h = 0x9e3779b97f4a7c15ull ^ len;
+
+	for (; len >= 8; len -= 8, p += 8) {
+		uint64_t w;
+
+		memcpy(&w, p, 8);
+		h = (h ^ w) * 0xff51afd7ed558ccdull;
+		h ^= h >> 32;
+	}
+	for (; len >= 4; len -= 4, p += 4) {
+		uint32_t w;
+
+		memcpy(&w, p, 4);
+		h = (h ^ w) * 0xff51afd7ed558ccdull;
+		h ^= h >> 32;
+	}
+	for (; len; len--, p++)
+		h = (h ^ *p) * 0x100000001b3ull;
+	h ^= h >> 29;
+	h *= 0xc4ceb9fe1a85ec53ull;
+	return h ^ (h >> 32);
+}
+
+/* Index slot: record number + 1 in the low half (0 = free), the hash's high half above. */
+#define SLOT_REC(v) ((uint32_t)(v))
+#define SLOT_TAG(h) ((h) >> 32)
+
+static void set_reset(struct dp_entry_set *s, size_t key_size, size_t val_size)
+{
+	free(s->recs);
+	free(s->index);
+	*s = (struct dp_entry_set){
+	    .key_size = key_size, .val_size = val_size, .rec_size = key_size + val_size + 1};
+}
+
+static char *rec_at(const struct dp_entry_set *s, size_t i)
+{
+	return s->recs + i * s->rec_size;
+}
+
+static bool rec_present(const struct dp_entry_set *s, const char *rec)
+{
+	return rec[s->key_size + s->val_size] != 0;
+}
+
+/* The hash of a stored key (slot byte 0), the same in every set. */
+static uint64_t rec_hash(const struct dp_entry_set *s, const char *key)
+{
+	return hash_key(key, s->key_size);
+}
+
+/* The record with this stored key and hash, or NULL. */
+static char *set_find(const struct dp_entry_set *s, const char *key, uint64_t h)
+{
+	size_t mask = s->index_size - 1;
+
+	if (!s->n)
+		return NULL;
+	for (size_t i = h & mask;; i = (i + 1) & mask) {
+		uint64_t v = s->index[i];
+
+		if (!SLOT_REC(v))
+			return NULL;
+		if (v >> 32 == SLOT_TAG(h) && !memcmp(rec_at(s, SLOT_REC(v) - 1), key, s->key_size))
+			return rec_at(s, SLOT_REC(v) - 1);
+	}
+}
+
+static void index_insert(uint64_t *index, size_t size, uint64_t h, size_t rec)
+{
+	size_t i = h & (size - 1);
+
+	while (SLOT_REC(index[i]))
+		i = (i + 1) & (size - 1);
+	index[i] = SLOT_TAG(h) << 32 | (uint32_t)(rec + 1);
+}
+
+/* Room for want records at a load of at most 3/4. */
+static int set_reserve(struct dp_entry_set *s, size_t want)
+{
+	size_t size = 16;
+	uint64_t *index;
+
+	if (want > s->cap) {
+		size_t cap = s->cap ? s->cap : 16;
+		char *recs;
+
+		while (cap < want)
+			cap *= 2;
+		recs = realloc(s->recs, cap * s->rec_size);
+		if (!recs)
+			return -ENOMEM;
+		s->recs = recs;
+		s->cap = cap;
+	}
+	while (size * 3 < want * 4)
+		size *= 2;
+	if (size <= s->index_size)
+		return 0;
+	index = calloc(size, sizeof(*index));
+	if (!index)
+		return -ENOMEM;
+	for (size_t r = 0; r < s->n; r++)
+		index_insert(index, size, rec_hash(s, rec_at(s, r)), r);
+	free(s->index);
+	s->index = index;
+	s->index_size = size;
+	return 0;
+}
+
+/* Adds or replaces the record of a stored key (slot byte 0): val NULL records it absent. */
+static int set_put(struct dp_entry_set *s, const char *key, uint64_t h, const char *val)
+{
+	char *rec = set_find(s, key, h);
+
+	if (!rec) {
+		if (set_reserve(s, s->n + 1))
+			return -ENOMEM;
+		rec = rec_at(s, s->n);
+		memcpy(rec, key, s->key_size);
+		index_insert(s->index, s->index_size, h, s->n++);
+	}
+	if (val)
+		memcpy(rec + s->key_size, val, s->val_size);
+	else
+		memset(rec + s->key_size, 0, s->val_size);
+	rec[s->key_size + s->val_size] = val != NULL;
+	return 0;
+}
+
+static int set_from_image(struct dp_entry_set *s, const struct image_entries *e)
+{
+	char key[64];
+
+	set_reset(s, e->key_size, e->val_size);
+	if (set_reserve(s, e->n))
+		return -ENOMEM;
+	for (size_t i = 0; i < e->n; i++) {
+		const char *ent = e->base + i * e->entry_size;
+
+		memcpy(key, ent, e->key_size);
+		key[SLOT_OFFSET] = 0;
+		if (set_put(s, key, rec_hash(s, key), ent + e->val_off))
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+void dp_delta_init(struct dp_delta *d)
+{
+	memset(d, 0, sizeof(*d));
+	for (int s = 0; s < 2; s++) {
+		d->rules_used[s] = IOF_MAX_RULES; /* unknown: zero them all once */
+		d->eps_used[s] = IOF_MAX_ENDPOINTS;
+	}
+}
+
+void dp_delta_free(struct dp_delta *d)
+{
+	for (int k = 0; k < DP_TRIE_KINDS; k++) {
+		set_reset(&d->cur[k], 0, 0);
+		set_reset(&d->back[k], 0, 0);
+		set_reset(&d->next[k], 0, 0);
+	}
+	d->next_img = NULL;
+	d->cur_valid = false;
+	d->back_valid = false;
+}
+
+/* ---- writing ---- */
+
+/* Inner tries of one slot, opened on first use. */
+struct inner_fds {
+	int outer_fd;
+	uint8_t slot;
+	const struct image_entries *e;
+	int *fd; /* by profile; -1 not opened yet */
+	size_t n;
+};
+
+static int inner_fd(struct inner_fds *in, uint32_t profile)
+{
+	struct iof_profile_key ok = {.profile = profile, .slot = in->slot};
+	uint32_t id;
+	int fd;
+
+	if (profile >= in->n) {
+		size_t n = profile + 16;
+		int *grown = realloc(in->fd, n * sizeof(*grown));
+
+		if (!grown)
+			return -ENOMEM;
+		for (size_t i = in->n; i < n; i++)
+			grown[i] = -1;
+		in->fd = grown;
+		in->n = n;
+	}
+	if (in->fd[profile] >= 0)
+		return in->fd[profile];
+	if (!bpf_map_lookup_elem(in->outer_fd, &ok, &id)) {
+		fd = bpf_map_get_fd_by_id(id);
+		if (fd < 0)
+			return -errno;
+	} else {
+		LIBBPF_OPTS(bpf_map_create_opts, copts, .map_flags = BPF_F_NO_PREALLOC);
+
+		fd = bpf_map_create(BPF_MAP_TYPE_LPM_TRIE, in->e->inner_name,
+				    (uint32_t)in->e->key_size, (uint32_t)in->e->val_size,
+				    in->e->inner_max, &copts);
+		if (fd < 0)
+			return -errno;
+		/* the slot is inactive: no packet looks at the trie while it fills */
+		if (bpf_map_update_elem(in->outer_fd, &ok, &fd, BPF_ANY)) {
+			int err = -errno;
+
+			close(fd);
+			return err;
+		}
+	}
+	in->fd[profile] = fd;
+	return fd;
+}
+
+static void inner_close(struct inner_fds *in)
+{
+	for (size_t i = 0; i < in->n; i++)
+		if (in->fd[i] >= 0)
+			close(in->fd[i]);
+	free(in->fd);
+	in->fd = NULL;
+	in->n = 0;
+}
+
+static uint32_t key_profile(const char *key)
+{
+	uint32_t p;
+
+	memcpy(&p, key + PROFILE_OFFSET, sizeof(p));
+	return p;
+}
+
+/* One entry into the slot (val NULL: delete), with its host-cache twin for full-length remotes. */
+static int put_entry(struct inner_fds *in, const char *stored_key, const char *val)
+{
+	const struct image_entries *e = in->e;
+	char key[64];
+	uint32_t plen;
+	int fd = inner_fd(in, key_profile(stored_key));
+
+	if (fd < 0)
+		return fd;
+	memcpy(key, stored_key, e->key_size);
+	key[SLOT_OFFSET] = (char)in->slot;
+	if (val ? bpf_map_update_elem(fd, key, val, BPF_ANY)
+		: (bpf_map_delete_elem(fd, key) && errno != ENOENT))
+		return -errno;
+	memcpy(&plen, key, sizeof(plen));
+	if (e->host_fd < 0 || plen != e->full_prefixlen)
+		return 0;
+	/* host key: __u32 profile, __u8 slot, 3 pad, address (the trie key's from offset 12) */
+	char hk[32] = {0};
+	size_t alen = e->key_size - 12;
+
+	memcpy(hk, key + PROFILE_OFFSET, 4);
+	hk[4] = (char)in->slot;
+	memcpy(hk + 8, key + 12, alen);
+	if (val ? bpf_map_update_elem(e->host_fd, hk, val, BPF_ANY)
+		: (bpf_map_delete_elem(e->host_fd, hk) && errno != ENOENT))
+		return -errno;
+	return 0;
+}
+
+/* Profiles with a trie in the slot but no entry in the image lose their outer entry. */
+static int drop_empty_profiles(const struct image_entries *e, uint8_t slot)
+{
+	struct iof_profile_key k, prev, *p = NULL, *gone = NULL;
+	size_t n_gone = 0;
+	uint8_t *used;
+	uint32_t max = 0;
+	int err = 0;
+
+	for (size_t i = 0; i < e->n; i++)
+		if (key_profile(e->base + i * e->entry_size) + 1 > max)
+			max = key_profile(e->base + i * e->entry_size) + 1;
+	used = calloc(max + 1, 1);
+	if (!used)
+		return -ENOMEM;
+	for (size_t i = 0; i < e->n; i++)
+		used[key_profile(e->base + i * e->entry_size)] = 1;
+	while (!err && !bpf_map_get_next_key(e->outer_fd, p, &k)) {
+		prev = k;
+		p = &prev;
+		if (k.slot != slot || (k.profile < max && used[k.profile]))
+			continue;
+		struct iof_profile_key *grown = realloc(gone, (n_gone + 1) * sizeof(*gone));
+
+		if (!grown)
+			err = -ENOMEM;
+		else
+			(gone = grown)[n_gone++] = k;
+	}
+	for (size_t i = 0; !err && i < n_gone; i++)
+		if (bpf_map_delete_elem(e->outer_fd, &gone[i]) && errno != ENOENT)
+			err = -errno;
+	free(gone);
+	free(used);
+	return err;
+}
+
+/* The value key has in the inactive slot (back overrides cur), or NULL when absent. */
+static const char *slot_value(const struct dp_entry_set *cur, const struct dp_entry_set *back,
+			      const char *key, uint64_t h)
+{
+	const char *r = set_find(back, key, h);
+
+	if (r)
+		return rec_present(back, r) ? r + back->key_size : NULL;
+	r = set_find(cur, key, h);
+	return r ? r + cur->key_size : NULL;
+}
+
+/* One map operation: a record of next to write, or of cur/back whose key to delete. */
+struct op {
+	const char *rec;
+	bool del;
+};
+
+struct ops {
+	struct op *v;
+	size_t n, cap;
+};
+
+static int ops_add(struct ops *o, const char *rec, bool del)
+{
+	if (o->n == o->cap) {
+		size_t cap = o->cap ? 2 * o->cap : 64;
+		struct op *v = realloc(o->v, cap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		o->v = v;
+		o->cap = cap;
+	}
+	o->v[o->n++] = (struct op){.rec = rec, .del = del};
+	return 0;
+}
+
+/* What turns the inactive slot (cur overridden by back) into next. */
+static int diff_slot(const struct dp_entry_set *cur, const struct dp_entry_set *back,
+		     const struct dp_entry_set *next, struct ops *o)
+{
+	int err = 0;
+
+	for (size_t i = 0; i < next->n && !err; i++) {
+		const char *r = rec_at(next, i);
+		const char *old = slot_value(cur, back, r, rec_hash(next, r));
+
+		if (!old || memcmp(old, r + next->key_size, next->val_size))
+			err = ops_add(o, r, false);
+	}
+	for (size_t i = 0; i < cur->n && !err; i++) {
+		const char *r = rec_at(cur, i);
+		uint64_t h = rec_hash(cur, r);
+
+		if (!set_find(back, r, h) && !set_find(next, r, h))
+			err = ops_add(o, r, true);
+	}
+	for (size_t i = 0; i < back->n && !err; i++) {
+		const char *r = rec_at(back, i);
+
+		if (rec_present(back, r) && !set_find(next, r, rec_hash(back, r)))
+			err = ops_add(o, r, true);
+	}
+	return err;
+}
+
+static void drop_next(struct dp_delta *d)
+{
+	for (int k = 0; k < DP_TRIE_KINDS; k++)
+		set_reset(&d->next[k], 0, 0);
+	d->next_img = NULL;
+}
+
+int dp_delta_write_tries(struct dp_delta *d, const struct dp_map_fds *fds,
+			 const struct policy_image *img, uint8_t slot, size_t *ret_written)
+{
+	struct image_entries e[DP_TRIE_KINDS];
+	struct ops o[DP_TRIE_KINDS] = {0};
+	size_t changes = 0, total = 0;
+	int err = 0;
+
+	*ret_written = 0;
+	drop_next(d);
+	for (int k = 0; k < DP_TRIE_KINDS && !err; k++) {
+		e[k] = entries_of(img, fds, (enum dp_trie_kind)k);
+		err = set_from_image(&d->next[k], &e[k]);
+	}
+	if (!err)
+		d->next_img = img; /* dp_delta_activated() takes the sets over */
+	if (!d->cur_valid || !d->back_valid)
+		err = err ? err : -E2BIG;
+	for (int k = 0; k < DP_TRIE_KINDS && !err; k++) {
+		err = diff_slot(&d->cur[k], &d->back[k], &d->next[k], &o[k]);
+		changes += o[k].n;
+		total += e[k].n;
+	}
+	if (!err && changes * DELTA_MAX_SHARE > total + 64)
+		err = -E2BIG; /* batched whole writes are cheaper */
+	for (int k = 0; k < DP_TRIE_KINDS && !err; k++) {
+		struct inner_fds in = {.outer_fd = e[k].outer_fd, .slot = slot, .e = &e[k]};
+		size_t ksz = d->next[k].key_size;
+
+		for (size_t i = 0; i < o[k].n && !err; i++)
+			err = put_entry(&in, o[k].v[i].rec, o[k].v[i].del ? NULL : o[k].v[i].rec + ksz);
+		*ret_written += o[k].n;
+		inner_close(&in);
+		if (!err)
+			err = drop_empty_profiles(&e[k], slot);
+	}
+	for (int k = 0; k < DP_TRIE_KINDS; k++)
+		free(o[k].v);
+	return err;
+}
+
+int dp_delta_activated(struct dp_delta *d, const struct policy_image *img, bool prev_known)
+{
+	bool back_ok = prev_known && d->cur_valid;
+	int err = 0;
+
+	for (int k = 0; k < DP_TRIE_KINDS && !err; k++) {
+		struct image_entries e = entries_of(img, NULL, (enum dp_trie_kind)k);
+		struct dp_entry_set *next = &d->next[k], *cur = &d->cur[k], *back = &d->back[k];
+
+		if (d->next_img != img)
+			err = set_from_image(next, &e);
+		set_reset(back, e.key_size, e.val_size);
+		/* back: how the previous image (now in the inactive slot) differs from img */
+		for (size_t i = 0; back_ok && !err && i < cur->n; i++) {
+			const char *r = rec_at(cur, i);
+			uint64_t h = rec_hash(cur, r);
+			const char *n = set_find(next, r, h);
+
+			if (!n || memcmp(n + next->key_size, r + cur->key_size, cur->val_size))
+				err = set_put(back, r, h, r + cur->key_size);
+		}
+		for (size_t i = 0; back_ok && !err && i < next->n; i++) {
+			const char *r = rec_at(next, i);
+			uint64_t h = rec_hash(next, r);
+
+			if (!set_find(cur, r, h))
+				err = set_put(back, r, h, NULL);
+		}
+		set_reset(cur, 0, 0);
+		*cur = *next;
+		*next = (struct dp_entry_set){0};
+	}
+	d->next_img = NULL;
+	d->cur_valid = !err;
+	d->back_valid = !err && back_ok;
+	if (err)
+		dp_delta_free(d);
+	return err;
+}

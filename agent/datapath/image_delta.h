@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Delta writes of the per-profile tries (iof_remote4/6, iof_policy and the remote host cache).
+ *
+ * A one-rule change to a large policy changes a handful of map entries, but writing the whole
+ * image into the inactive slot costs one LPM insertion per entry (~2 µs each here). So the
+ * datapath remembers the entries of the active slot ("cur") and how the inactive slot differs
+ * from them ("back": key -> value or absent), and brings the inactive slot to a new image by
+ * writing only the entries whose values differ and deleting the ones that went. After the flip
+ * the roles turn: the new image becomes cur and back records how the now-inactive slot (the
+ * previous image) differs from it.
+ *
+ * Memory: cur keeps each entry once (key, value and 8-16 bytes of index, about 50 bytes per
+ * policy entry); back holds only the entries the last apply changed.
+ */
+#ifndef IOFENCE_AGENT_DATAPATH_IMAGE_DELTA_H
+#define IOFENCE_AGENT_DATAPATH_IMAGE_DELTA_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "image_write.h"
+
+enum dp_trie_kind { DP_TRIE_REMOTE4, DP_TRIE_REMOTE6, DP_TRIE_POLICY, DP_TRIE_KINDS };
+
+/* Map entries by key: records of key (slot byte 0) and value, with a hash index. */
+struct dp_entry_set {
+	size_t key_size, val_size, rec_size; /* rec_size = key_size + val_size + 1 (present) */
+	size_t n, cap;
+	char *recs;
+	uint64_t *index; /* open addressing, power-of-two size: hash tag | record number + 1 */
+	size_t index_size;
+};
+
+struct dp_delta {
+	struct dp_entry_set cur[DP_TRIE_KINDS];	 /* the active slot's entries */
+	struct dp_entry_set back[DP_TRIE_KINDS]; /* inactive slot = cur overridden by these */
+	bool cur_valid;				 /* cur describes the active slot */
+	bool back_valid;			 /* cur + back describe the inactive slot */
+	uint32_t rules_used[2], eps_used[2];	 /* counter ranges each slot may have touched */
+	struct dp_entry_set next[DP_TRIE_KINDS]; /* the image last written, until activated */
+	const struct policy_image *next_img;
+};
+
+void dp_delta_init(struct dp_delta *d);
+void dp_delta_free(struct dp_delta *d);
+
+/*
+ * Brings the tries of inactive slot `slot` to img by writing only what differs from what the
+ * slot holds (requires back_valid). Sets *ret_written to the number of map operations. Returns
+ * 0, -E2BIG when the difference is so large that a full write is cheaper (nothing written), or
+ * -errno (the slot is then half written: the caller clears it).
+ */
+int dp_delta_write_tries(struct dp_delta *d, const struct dp_map_fds *fds,
+			 const struct policy_image *img, uint8_t slot, size_t *ret_written);
+
+/*
+ * Record that img is now active: back becomes how the previous active image (cur, if valid)
+ * differs from img, and cur becomes img. When the previous image is unknown (first apply,
+ * adopted pins, a failed write), back is invalid and the next apply writes the whole image.
+ * Returns 0 or -ENOMEM (then both are invalid: the next applies write whole images).
+ */
+int dp_delta_activated(struct dp_delta *d, const struct policy_image *img, bool prev_known);
+
+#endif /* IOFENCE_AGENT_DATAPATH_IMAGE_DELTA_H */
