@@ -67,12 +67,28 @@ void config_free(struct agent_config *cfg);
 
 /* ---- engine.c ---- */
 
+/*
+ * Names of an earlier revision's endpoints and rules, all its events need: the previous
+ * revision keeps only these, not its document and image (a large policy's model is tens of MB).
+ */
+struct snapshot_names {
+	char **endpoints; /* by endpoint index */
+	size_t n_endpoints;
+	char **groups;
+	size_t n_groups;
+	struct snapshot_rule_name {
+		uint32_t group, index; /* groups[group], rule index in the group */
+	} *rules;		       /* by rule id */
+	size_t n_rules;
+};
+
 /* One applied revision; immutable once published. */
 struct snapshot {
 	atomic_int refs;
 	uint64_t revision;
-	struct policy_document *doc;
-	struct policy_image *image;
+	struct policy_document *doc;   /* NULL in the previous revision's slim snapshot */
+	struct policy_image *image;    /* NULL there too */
+	struct snapshot_names *names;  /* the slim snapshot's names, else NULL */
 	char *source; /* source text when applied as text (this process only), or NULL */
 	char *source_name;
 	int64_t applied_unix;
@@ -130,7 +146,7 @@ struct agent {
 	struct datapath *dp;   /* NULL with --datapath=none */
 	pthread_mutex_t snap_lock;
 	struct snapshot *current;  /* NULL: nothing applied */
-	struct snapshot *previous; /* the revision before, for events of the old slot */
+	struct snapshot *previous; /* the revision before (slim), for events of the old slot */
 
 	pthread_mutex_t q_lock;
 	pthread_cond_t q_cond;

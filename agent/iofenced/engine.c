@@ -48,10 +48,68 @@ struct snapshot *snapshot_ref(struct snapshot *s)
 	return s;
 }
 
+static void names_free(struct snapshot_names *n)
+{
+	if (!n)
+		return;
+	for (size_t i = 0; n->endpoints && i < n->n_endpoints; i++)
+		free(n->endpoints[i]);
+	for (size_t i = 0; n->groups && i < n->n_groups; i++)
+		free(n->groups[i]);
+	free(n->endpoints);
+	free(n->groups);
+	free(n->rules);
+	free(n);
+}
+
+/* The names of s's endpoints and rules, copied (NULL on ENOMEM: events then show numbers). */
+static struct snapshot_names *names_of(const struct snapshot *s)
+{
+	const struct policy_image *img = s->image;
+	struct snapshot_names *n = calloc(1, sizeof(*n));
+	bool oom = !n;
+
+	if (oom || !img || !s->doc)
+		return n;
+	n->endpoints = calloc(img->n_endpoints + 1, sizeof(*n->endpoints));
+	n->groups = calloc(s->doc->n_groups + 1, sizeof(*n->groups));
+	n->rules = calloc(img->n_rules + 1, sizeof(*n->rules));
+	oom = !n->endpoints || !n->groups || !n->rules;
+	for (size_t i = 0; !oom && i < img->n_endpoints; i++, n->n_endpoints++)
+		oom = !(n->endpoints[i] = strdup(img->endpoints[i].name));
+	for (size_t i = 0; !oom && i < s->doc->n_groups; i++, n->n_groups++)
+		oom = !(n->groups[i] = strdup(s->doc->groups[i].name));
+	for (size_t i = 0; !oom && i < img->n_rules; i++)
+		n->rules[i] = (struct snapshot_rule_name){.group = (uint32_t)img->rules[i].group_index,
+							  .index = (uint32_t)img->rules[i].rule_index};
+	n->n_rules = oom ? 0 : img->n_rules;
+	if (oom) {
+		names_free(n);
+		n = NULL;
+	}
+	return n;
+}
+
+/* A snapshot of s's revision with its names only (see struct snapshot_names), or NULL. */
+static struct snapshot *snapshot_slim(const struct snapshot *s)
+{
+	struct snapshot *slim = s ? calloc(1, sizeof(*slim)) : NULL;
+
+	if (!slim)
+		return NULL;
+	atomic_store(&slim->refs, 1);
+	slim->revision = s->revision;
+	slim->applied_unix = s->applied_unix;
+	slim->names = names_of(s);
+	slim->source_name = s->source_name ? strdup(s->source_name) : NULL;
+	return slim;
+}
+
 void snapshot_unref(struct snapshot *s)
 {
 	if (!s || atomic_fetch_sub(&s->refs, 1) != 1)
 		return;
+	names_free(s->names);
 	policy_image_free(s->image);
 	policy_document_free(s->doc);
 	free(s->source);
@@ -82,17 +140,22 @@ struct snapshot *engine_snapshot_of(struct agent *a, uint64_t revision)
 	return s;
 }
 
-/* Makes s current; returns the snapshot that fell out (to unref once the caller has time). */
+/*
+ * Makes s current and a slim copy of the current one previous. Returns the snapshot the caller
+ * unrefs when it has time (with readers gone, freeing a large document takes milliseconds).
+ */
 static struct snapshot *publish(struct agent *a, struct snapshot *s)
 {
-	struct snapshot *old;
+	struct snapshot *slim = snapshot_slim(a->current), *old_prev, *old_cur;
 
 	pthread_mutex_lock(&a->snap_lock);
-	old = a->previous;
-	a->previous = a->current;
+	old_prev = a->previous;
+	old_cur = a->current;
+	a->previous = slim;
 	a->current = s;
 	pthread_mutex_unlock(&a->snap_lock);
-	return old;
+	snapshot_unref(old_prev);
+	return old_cur;
 }
 
 void job_free(struct job *job)
@@ -442,6 +505,13 @@ static void *apply_main(void *arg)
 				a->trim_pending = false;
 				pthread_mutex_unlock(&a->q_lock);
 				malloc_trim(0);
+				{
+					struct mallinfo2 mi = mallinfo2();
+
+					log_debug("heap trimmed: %zu KiB in use, %zu KiB free, %zu KiB "
+						  "mmapped",
+						  mi.uordblks >> 10, mi.fordblks >> 10, mi.hblkhd >> 10);
+				}
 				pthread_mutex_lock(&a->q_lock);
 			}
 		}

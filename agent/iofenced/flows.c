@@ -100,19 +100,29 @@ static void resolve(struct agent *a, const struct iof_event *ev, char *ep, size_
 		    char *rule, size_t rule_len)
 {
 	struct snapshot *s = engine_snapshot_of(a, ev->revision);
+	const struct snapshot_names *names;
 	const struct policy_image *img;
 
 	if (!s)
 		s = engine_current(a);
 	img = s ? s->image : NULL;
+	names = s ? s->names : NULL;
 	snprintf(ep, ep_len, "#%u", ev->endpoint_index);
 	rule[0] = 0;
 	if (img && ev->endpoint_index < img->n_endpoints)
 		snprintf(ep, ep_len, "%s", img->endpoints[ev->endpoint_index].name);
-	if (img && ev->rule_id != IOF_RULE_NONE && ev->rule_id < img->n_rules)
+	else if (names && ev->endpoint_index < names->n_endpoints)
+		snprintf(ep, ep_len, "%s", names->endpoints[ev->endpoint_index]);
+	if (ev->rule_id == IOF_RULE_NONE)
+		;
+	else if (img && ev->rule_id < img->n_rules)
 		snprintf(rule, rule_len, "%s[%zu]",
 			 s->doc->groups[img->rules[ev->rule_id].group_index].name,
 			 img->rules[ev->rule_id].rule_index);
+	else if (names && ev->rule_id < names->n_rules &&
+		 names->rules[ev->rule_id].group < names->n_groups)
+		snprintf(rule, rule_len, "%s[%u]", names->groups[names->rules[ev->rule_id].group],
+			 names->rules[ev->rule_id].index);
 	snapshot_unref(s);
 }
 

@@ -117,8 +117,9 @@ int main(int argc, char **argv)
 	 * blocks) and fault them in again on the next apply, which on a large document costs more
 	 * than the apply's work. Keep them while applies run; the engine trims once they pause.
 	 */
+	mallopt(M_ARENA_MAX, 1);
 	mallopt(M_TRIM_THRESHOLD, 512 << 20);
-	mallopt(M_MMAP_THRESHOLD, 32 << 20);
+	mallopt(M_MMAP_THRESHOLD, 1 << 20);
 	r = config_load(argc, argv, &a.cfg, err, sizeof(err));
 	if (r) {
 		if (r < 0)

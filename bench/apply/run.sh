@@ -32,5 +32,5 @@ sleep 1
 echo "iofenced $(uname -r), $(nproc) CPUs, $(date -u +%FT%TZ)"
 "$BUILD/bench/apply/bench_apply" --agent "unix:$TMP/sock" --pid "$AGENT" "$@"
 rc=$?
-[ $rc = 0 ] && [ "${IOFBENCH_LOG:-warn}" != debug ] || grep -v libbpf "$TMP/log" | grep "parse+validate" | tail -${IOFBENCH_TAIL:-6}
+[ $rc = 0 ] && [ "${IOFBENCH_LOG:-warn}" != debug ] || grep -v libbpf "$TMP/log" | grep -E "${IOFBENCH_GREP:-parse+validate}" | tail -${IOFBENCH_TAIL:-6}
 exit $rc
