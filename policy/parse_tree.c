@@ -195,7 +195,8 @@ static int load_collection_end(struct loader *l)
 	count = l->n_scratch - o.base;
 	if (grow((void **)&t->kids, &t->cap_kids, t->n_kids + count, sizeof(int)) < 0)
 		return -ENOMEM;
-	memcpy(t->kids + t->n_kids, l->scratch + o.base, count * sizeof(int));
+	if (count) /* an empty collection may come before any array exists */
+		memcpy(t->kids + t->n_kids, l->scratch + o.base, count * sizeof(int));
 	n = &t->nodes[o.id - 1];
 	n->first = t->n_kids;
 	n->n = n->kind == TREE_MAPPING ? count / 2 : count;
@@ -291,6 +292,16 @@ int parse_tree_load(yaml_parser_t *parser, struct parse_tree *tree)
 	free(l.open);
 	free(l.scratch);
 	return r;
+}
+
+int parse_tree_reserve(struct parse_tree *tree, size_t text_len)
+{
+	size_t guess = (text_len < ((size_t)32 << 20) ? text_len : ((size_t)32 << 20)) / 8 + 16;
+
+	if (grow((void **)&tree->nodes, &tree->cap_nodes, guess, sizeof(*tree->nodes)) < 0 ||
+	    grow((void **)&tree->kids, &tree->cap_kids, guess, sizeof(*tree->kids)) < 0)
+		return -ENOMEM;
+	return 0;
 }
 
 void parse_tree_free(struct parse_tree *tree)

@@ -52,6 +52,12 @@ struct parse_tree {
  */
 int parse_tree_load(yaml_parser_t *parser, struct parse_tree *tree);
 
+/*
+ * Sizes an empty tree for a document of text_len bytes (a guess: one node per 8 bytes), so
+ * that loading a large document does not copy the arrays as they grow. Return 0 or -ENOMEM.
+ */
+int parse_tree_reserve(struct parse_tree *tree, size_t text_len);
+
 /* Frees what the tree holds and zeroes it. */
 void parse_tree_free(struct parse_tree *tree);
 
