@@ -95,7 +95,7 @@ static void rule_field(struct parse_ctx *ctx, const char *key, struct tree_node 
 			const char *s;
 			int r;
 
-			path_index(field, path, i);
+			field_path_index(field, path, i);
 			if (!item || !(s = node_scalar(ctx, item, field)))
 				continue;
 			r = policy_parse_port_range(s, &rule->ports[rule->n_ports]);
@@ -135,7 +135,7 @@ static void parse_rules(struct parse_ctx *ctx, struct tree_node *v, const char *
 		struct policy_rule *rule = &grp->rules[grp->n_rules++];
 		char field[PATH_MAX_LEN];
 
-		path_index(field, path, i);
+		field_path_index(field, path, i);
 		rule->action = POLICY_ALLOW;
 		rule->priority = POLICY_PRIORITY_DEFAULT;
 		rule->protocol = POLICY_PROTO_ANY;
@@ -195,7 +195,7 @@ static void endpoint_field(struct parse_ctx *ctx, const char *key, struct tree_n
 			char field[PATH_MAX_LEN];
 			const char *why;
 
-			path_index(field, path, i);
+			field_path_index(field, path, i);
 			if (!item || read_prefix(ctx, item, field, a) < 0)
 				continue;
 			why = prefix_unicast_problem(a);
@@ -224,7 +224,7 @@ static void prefilter_field(struct parse_ctx *ctx, const char *key, struct tree_
 			struct tree_node *item = node_item(ctx, v, i);
 			char field[PATH_MAX_LEN];
 
-			path_index(field, path, i);
+			field_path_index(field, path, i);
 			if (item && read_prefix(ctx, item, field, &pf->deny[pf->n_deny]) == 0)
 				pf->n_deny++;
 		}
@@ -264,7 +264,7 @@ static void *parse_list(struct parse_ctx *ctx, struct tree_node *v, const char *
 		void *obj = items + size * (*ret_n)++;
 		char field[PATH_MAX_LEN];
 
-		path_index(field, path, i);
+		field_path_index(field, path, i);
 		if (!item)
 			continue;
 		init(obj, node_line(item));
@@ -334,7 +334,9 @@ static int load_yaml(const char *text, size_t len, const char *file, struct pars
 	if (!yaml_parser_initialize(&parser))
 		return -ENOMEM;
 	yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
-	r = parse_tree_load(&parser, tree);
+	r = parse_tree_reserve(tree, len);
+	if (r == 0)
+		r = parse_tree_load(&parser, tree);
 	if (r == -EINVAL) {
 		policy_errors_add(errs, file, (unsigned)parser.problem_mark.line + 1, "document",
 				  "syntax error: %s%s%s", parser.problem ? parser.problem : "invalid",

@@ -10,43 +10,6 @@
 
 #include "parse_node.h"
 
-/* Appends len bytes of s at *at, as snprintf would: the rest is cut off. */
-static void path_put(char out[PATH_MAX_LEN], size_t *at, const char *s, size_t len)
-{
-	size_t room = PATH_MAX_LEN - 1 - *at;
-
-	if (len > room)
-		len = room;
-	memcpy(out + *at, s, len);
-	*at += len;
-}
-
-void path_index(char out[PATH_MAX_LEN], const char *path, size_t i)
-{
-	char digits[24];
-	size_t at = 0, d = sizeof(digits);
-
-	do
-		digits[--d] = (char)('0' + i % 10);
-	while ((i /= 10) != 0);
-	path_put(out, &at, path, strlen(path));
-	path_put(out, &at, "[", 1);
-	path_put(out, &at, digits + d, sizeof(digits) - d);
-	path_put(out, &at, "]", 1);
-	out[at] = '\0';
-}
-
-void path_key(char out[PATH_MAX_LEN], const char *path, const char *key)
-{
-	size_t at = 0;
-
-	path_put(out, &at, path, strlen(path));
-	if (*path)
-		path_put(out, &at, ".", 1);
-	path_put(out, &at, key, strlen(key));
-	out[at] = '\0';
-}
-
 struct tree_node *node_get(struct parse_ctx *ctx, int id)
 {
 	struct tree_node *n = tree_node(ctx->tree, id);
@@ -206,7 +169,7 @@ void node_map_fields(struct parse_ctx *ctx, struct tree_node *map, const char *p
 			continue;
 		}
 		name = key->value;
-		path_key(field, path, name);
+		field_path_key(field, path, name);
 		for (size_t prev = 0; prev < p && !dup; prev++) {
 			const struct tree_node *pk = tree_node(ctx->tree, pairs[2 * prev]);
 
@@ -246,7 +209,7 @@ int node_string_list(struct parse_ctx *ctx, struct tree_node *n, const char *pat
 		struct tree_node *item = node_item(ctx, n, i);
 		char field[PATH_MAX_LEN];
 
-		path_index(field, path, i);
+		field_path_index(field, path, i);
 		if (item && node_string(ctx, item, field, &v[k]) == 0)
 			k++;
 		else

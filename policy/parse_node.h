@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "errors.h"
+#include "field_path.h"
 #include "parse_tree.h"
 
 struct parse_ctx {
@@ -20,19 +21,12 @@ struct parse_ctx {
 	int oom;
 };
 
-#define PATH_MAX_LEN 160
+#define PATH_MAX_LEN FIELD_PATH_LEN
 
 static inline unsigned node_line(const struct tree_node *n)
 {
 	return n->line;
 }
-
-/*
- * Field paths, as snprintf(out, PATH_MAX_LEN, "%s[%zu]", path, i) and "%s.%s" (just the key
- * at the top) would write them, truncation included, without its cost on every item.
- */
-void path_index(char out[PATH_MAX_LEN], const char *path, size_t i);
-void path_key(char out[PATH_MAX_LEN], const char *path, const char *key);
 
 /* Reports an error at node n with field path. */
 #define perr(ctx, n, path, ...)                                                                \
