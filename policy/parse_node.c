@@ -152,7 +152,7 @@ bool node_is_map(struct parse_ctx *ctx, struct tree_node *n, const char *path)
 void node_map_fields(struct parse_ctx *ctx, struct tree_node *map, const char *path,
 		     const char *const *allowed, map_field_fn fn, void *obj)
 {
-	const int *pairs = ctx->tree->kids + map->first;
+	const int *pairs = ctx->tree->kids + map->at;
 
 	for (size_t p = 0; p < map->n; p++) {
 		struct tree_node *key = node_get(ctx, pairs[2 * p]);

@@ -39,7 +39,7 @@ const char *node_kind(const struct tree_node *n);
 static inline struct tree_node *node_item(struct parse_ctx *ctx, const struct tree_node *n,
 					  size_t i)
 {
-	return node_get(ctx, ctx->tree->kids[n->first + i]);
+	return node_get(ctx, ctx->tree->kids[n->at + i]);
 }
 
 /* Scalar text, or NULL (with an error) when n is not a scalar. */

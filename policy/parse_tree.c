@@ -60,6 +60,7 @@ static int grow(void **items, size_t *cap, size_t need, size_t size)
 	return 0;
 }
 
+/* Copies a scalar's text (NUL-terminated) to the tree, in chunks so nothing moves. */
 static const char *save_text(struct parse_tree *tree, const char *s, size_t len)
 {
 	struct text_chunk *c = tree->text;
@@ -133,8 +134,7 @@ static int add_node(struct loader *l, const yaml_event_t *ev, enum tree_kind kin
 	if (grow((void **)&t->nodes, &t->cap_nodes, t->n_nodes + 1, sizeof(*t->nodes)) < 0)
 		return -ENOMEM;
 	n = &t->nodes[t->n_nodes++];
-	*n = (struct tree_node){.kind = (unsigned char)kind,
-				.line = (unsigned)ev->start_mark.line + 1};
+	*n = (struct tree_node){.kind = (uint8_t)kind, .line = (uint32_t)ev->start_mark.line + 1};
 	*ret_id = (int)t->n_nodes;
 	return add_child(l, *ret_id);
 }
@@ -193,13 +193,15 @@ static int load_collection_end(struct loader *l)
 		return composer_error(l->parser, NULL, NULL, l->parser->mark);
 	o = l->open[--l->n_open];
 	count = l->n_scratch - o.base;
+	if (t->n_kids + count > UINT32_MAX)
+		return -ENOMEM;
 	if (grow((void **)&t->kids, &t->cap_kids, t->n_kids + count, sizeof(int)) < 0)
 		return -ENOMEM;
 	if (count) /* an empty collection may come before any array exists */
 		memcpy(t->kids + t->n_kids, l->scratch + o.base, count * sizeof(int));
 	n = &t->nodes[o.id - 1];
-	n->first = t->n_kids;
-	n->n = n->kind == TREE_MAPPING ? count / 2 : count;
+	n->at = (uint32_t)t->n_kids;
+	n->n = (uint32_t)(n->kind == TREE_MAPPING ? count / 2 : count);
 	t->n_kids += count;
 	l->n_scratch = o.base;
 	return 0;
@@ -296,7 +298,8 @@ int parse_tree_load(yaml_parser_t *parser, struct parse_tree *tree)
 
 int parse_tree_reserve(struct parse_tree *tree, size_t text_len)
 {
-	size_t guess = (text_len < ((size_t)32 << 20) ? text_len : ((size_t)32 << 20)) / 8 + 16;
+	/* at most 2M nodes (32 MiB, glibc's largest block kept for reuse) on a guess */
+	size_t guess = text_len / 8 + 16 < ((size_t)2 << 20) ? text_len / 8 + 16 : (size_t)2 << 20;
 
 	if (grow((void **)&tree->nodes, &tree->cap_nodes, guess, sizeof(*tree->nodes)) < 0 ||
 	    grow((void **)&tree->kids, &tree->cap_kids, guess, sizeof(*tree->kids)) < 0)

@@ -2,7 +2,9 @@
 /*
  * A compact YAML document tree for the policy parser, composed from libyaml's events. Node
  * ids, alias resolution and composer errors are those of yaml_parser_load(); the storage is
- * not: nodes in one array, children ids in another, scalar text in a few large chunks.
+ * not: 16-byte nodes in one array, children ids in another, scalar text in large chunks. Small
+ * nodes matter: on a VM a page fault costs tens of microseconds, and glibc returns blocks
+ * over 32 MiB to the kernel on free, so a larger node array faults in anew on every parse.
  * Private to policy/parse*.c.
  */
 #ifndef IOFENCE_POLICY_PARSE_TREE_H
@@ -10,6 +12,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <yaml.h>
 
 enum tree_kind {
@@ -19,16 +22,20 @@ enum tree_kind {
 };
 
 struct tree_node {
-	unsigned char kind; /* enum tree_kind */
-	bool quoted;        /* scalar written in single or double quotes */
-	bool seen;          /* visited by the parser: a second visit means an alias */
-	unsigned line;      /* 1-based line of the node's first character */
-	size_t n;           /* sequence: items; mapping: pairs */
+	uint8_t kind;  /* enum tree_kind */
+	bool quoted;   /* scalar written in single or double quotes */
+	bool seen;     /* visited by the parser: a second visit means an alias */
+	uint32_t line; /* 1-based line of the node's first character */
 	union {
 		const char *value; /* scalar: NUL-terminated text */
-		size_t first;      /* collection: index of its first child id in tree.kids */
+		struct {
+			uint32_t n;  /* sequence: items; mapping: pairs */
+			uint32_t at; /* first child id at tree.kids[at] */
+		};
 	};
 };
+
+_Static_assert(sizeof(struct tree_node) == 16, "tree_node is 16 bytes");
 
 struct text_chunk;
 
@@ -55,6 +62,7 @@ int parse_tree_load(yaml_parser_t *parser, struct parse_tree *tree);
 /*
  * Sizes an empty tree for a document of text_len bytes (a guess: one node per 8 bytes), so
  * that loading a large document does not copy the arrays as they grow. Return 0 or -ENOMEM.
+ * Documents with more than 4G children ids are refused with -ENOMEM.
  */
 int parse_tree_reserve(struct parse_tree *tree, size_t text_len);
 
@@ -65,5 +73,6 @@ static inline struct tree_node *tree_node(const struct parse_tree *tree, int id)
 {
 	return id > 0 && (size_t)id <= tree->n_nodes ? &tree->nodes[id - 1] : NULL;
 }
+
 
 #endif /* IOFENCE_POLICY_PARSE_TREE_H */
