@@ -298,8 +298,13 @@ int parse_tree_load(yaml_parser_t *parser, struct parse_tree *tree)
 
 int parse_tree_reserve(struct parse_tree *tree, size_t text_len)
 {
-	/* at most 2M nodes (32 MiB, glibc's largest block kept for reuse) on a guess */
-	size_t guess = text_len / 8 + 16 < ((size_t)2 << 20) ? text_len / 8 + 16 : (size_t)2 << 20;
+	/*
+	 * One node per 6 bytes fits flow-style YAML, the densest; block YAML and JSON take 8 to
+	 * 14. Not past 31 MiB on a guess: glibc keeps blocks up to 32 MiB for reuse, and a
+	 * larger one is unmapped on free and faulted in again by the next parse.
+	 */
+	size_t max = ((size_t)31 << 20) / sizeof(struct tree_node);
+	size_t guess = text_len / 6 + 16 < max ? text_len / 6 + 16 : max;
 
 	if (grow((void **)&tree->nodes, &tree->cap_nodes, guess, sizeof(*tree->nodes)) < 0 ||
 	    grow((void **)&tree->kids, &tree->cap_kids, guess, sizeof(*tree->kids)) < 0)

@@ -60,7 +60,7 @@ struct parse_tree {
 int parse_tree_load(yaml_parser_t *parser, struct parse_tree *tree);
 
 /*
- * Sizes an empty tree for a document of text_len bytes (a guess: one node per 8 bytes), so
+ * Sizes an empty tree for a document of text_len bytes (a guess: one node per 6 bytes), so
  * that loading a large document does not copy the arrays as they grow. Return 0 or -ENOMEM.
  * Documents with more than 4G children ids are refused with -ENOMEM.
  */
