@@ -13,8 +13,7 @@
 #define FIELD_PATH_LEN 160
 
 /* Appends len bytes of s at *at; what does not fit is cut off. */
-static inline void field_path_put(char out[FIELD_PATH_LEN], size_t *at, const char *s,
-				  size_t len)
+static inline void field_path_put(char out[FIELD_PATH_LEN], size_t *at, const char *s, size_t len)
 {
 	size_t room = FIELD_PATH_LEN - 1 - *at;
 

@@ -153,8 +153,8 @@ static int load_scalar(struct loader *l, yaml_event_t *ev)
 	if (!value)
 		return -ENOMEM;
 	l->tree->nodes[id - 1].value = value;
-	l->tree->nodes[id - 1].quoted = style == YAML_SINGLE_QUOTED_SCALAR_STYLE ||
-					style == YAML_DOUBLE_QUOTED_SCALAR_STYLE;
+	l->tree->nodes[id - 1].quoted =
+	    style == YAML_SINGLE_QUOTED_SCALAR_STYLE || style == YAML_DOUBLE_QUOTED_SCALAR_STYLE;
 	ev->data.scalar.anchor = NULL;
 	return register_anchor(l, id, anchor, ev->start_mark);
 }
@@ -255,8 +255,8 @@ static int load_document(struct loader *l)
 		if (ev.type == YAML_DOCUMENT_END_EVENT) {
 			yaml_event_delete(&ev);
 			return l->n_open || !l->tree->n_nodes
-				       ? composer_error(l->parser, NULL, NULL, l->parser->mark)
-				       : 1;
+				   ? composer_error(l->parser, NULL, NULL, l->parser->mark)
+				   : 1;
 		}
 		r = load_event(l, &ev);
 		yaml_event_delete(&ev);

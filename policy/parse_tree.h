@@ -74,5 +74,4 @@ static inline struct tree_node *tree_node(const struct parse_tree *tree, int id)
 	return id > 0 && (size_t)id <= tree->n_nodes ? &tree->nodes[id - 1] : NULL;
 }
 
-
 #endif /* IOFENCE_POLICY_PARSE_TREE_H */
