@@ -406,6 +406,43 @@ out:
 	return r;
 }
 
+/*
+ * Reads all of f into one buffer sized from fstat() when f is a regular file, so a large
+ * document is neither copied as the buffer grows nor faulted in twice.
+ * Return 0, -EIO (ferror) or -ENOMEM.
+ */
+static int read_text(FILE *f, char **ret_text, size_t *ret_len)
+{
+	struct stat st;
+	size_t cap = 65536, len = 0, n;
+	char *text, *p;
+
+	if (fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0)
+		cap = (size_t)st.st_size + 1; /* + 1: EOF is seen without growing */
+	text = malloc(cap);
+	if (!text)
+		return -ENOMEM;
+	while ((n = fread(text + len, 1, cap - len, f)) > 0) {
+		len += n;
+		if (len < cap)
+			continue;
+		p = realloc(text, cap * 2);
+		if (!p) {
+			free(text);
+			return -ENOMEM;
+		}
+		text = p;
+		cap *= 2;
+	}
+	if (ferror(f)) {
+		free(text);
+		return -EIO;
+	}
+	*ret_text = text;
+	*ret_len = len;
+	return 0;
+}
+
 int policy_parse_file(const char *path, struct policy_document **ret_doc,
 		      struct policy_errors *errs)
 {
@@ -421,21 +458,10 @@ int policy_parse_file(const char *path, struct policy_document **ret_doc,
 		policy_errors_add(errs, path, 0, "document", "cannot read: %s", strerror(-r));
 		return r;
 	}
-	FILE *mem = open_memstream(&text, &len);
-	char buf[65536];
-	size_t n;
-
-	r = mem ? 0 : -ENOMEM;
-	while (!r && (n = fread(buf, 1, sizeof(buf), f)) > 0)
-		if (fwrite(buf, 1, n, mem) != n)
-			r = -ENOMEM;
-	if (!r && ferror(f)) {
-		r = -EIO;
-		policy_errors_add(errs, path, 0, "document", "cannot read: %s", strerror(EIO));
-	}
+	r = read_text(f, &text, &len);
 	fclose(f);
-	if (mem)
-		fclose(mem);
+	if (r == -EIO)
+		policy_errors_add(errs, path, 0, "document", "cannot read: %s", strerror(EIO));
 	if (!r)
 		r = policy_parse_buffer(text, len, path, ret_doc, errs);
 	free(text);
