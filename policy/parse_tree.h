@@ -48,21 +48,20 @@ struct parse_tree {
 };
 
 /**
- * parse_tree_load() - composes the next document of parser's stream into tree (which must be
- * zeroed or freed before). The root is node id 1.
+ * parse_tree_load() - composes the next document of parser's stream into tree, which must
+ * hold no nodes (zeroed, freed, or only reserved). The root is node id 1.
  *
  * Syntax errors are in parser->problem, ->context and ->problem_mark as yaml_parser_load()
  * leaves them, composer errors (undefined alias, duplicate anchor) included.
  *
  * Return: 1 when a document was loaded; 0 at the end of the stream; -EINVAL on a syntax
- * error; -ENOMEM.
+ * error; -ENOMEM when memory (libyaml's too) runs out, or past 4G children ids.
  */
 int parse_tree_load(yaml_parser_t *parser, struct parse_tree *tree);
 
 /*
  * Sizes an empty tree for a document of text_len bytes (a guess: one node per 6 bytes), so
  * that loading a large document does not copy the arrays as they grow. Return 0 or -ENOMEM.
- * Documents with more than 4G children ids are refused with -ENOMEM.
  */
 int parse_tree_reserve(struct parse_tree *tree, size_t text_len);
 
