@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * The policy document parser: libyaml's document tree (YAML, and JSON through the same
- * path) walked into struct policy_document, every syntax and type error collected with its
+ * The policy document parser: libyaml's events composed into a compact tree (YAML, and JSON
+ * through the same path; parse_tree.c) walked into struct policy_document, every syntax and type error collected with its
  * line. Cross-reference checks follow in validate.c.
  */
 #include <errno.h>
@@ -23,9 +23,9 @@ static const int mode_values[] = {POLICY_ENFORCE, POLICY_AUDIT};
 static const char *const dir_names[] = {"ingress", "egress", NULL};
 static const int dir_values[] = {POLICY_INGRESS, POLICY_EGRESS};
 
-static size_t seq_len(const yaml_node_t *n)
+static size_t seq_len(const struct tree_node *n)
 {
-	return (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
+	return n->n;
 }
 
 static void *alloc_items(struct parse_ctx *ctx, size_t n, size_t size)
@@ -38,7 +38,7 @@ static void *alloc_items(struct parse_ctx *ctx, size_t n, size_t size)
 }
 
 /* Reads a prefix value; host bits set is an error that names the network. */
-static int read_prefix(struct parse_ctx *ctx, yaml_node_t *n, const char *path,
+static int read_prefix(struct parse_ctx *ctx, struct tree_node *n, const char *path,
 		       struct policy_prefix *ret)
 {
 	const char *v = node_scalar(ctx, n, path);
@@ -57,7 +57,7 @@ static int read_prefix(struct parse_ctx *ctx, yaml_node_t *n, const char *path,
 	return r;
 }
 
-static void rule_field(struct parse_ctx *ctx, const char *key, yaml_node_t *v, const char *path,
+static void rule_field(struct parse_ctx *ctx, const char *key, struct tree_node *v, const char *path,
 		       void *obj)
 {
 	struct policy_rule *rule = obj;
@@ -90,12 +90,12 @@ static void rule_field(struct parse_ctx *ctx, const char *key, yaml_node_t *v, c
 		rule->ports = alloc_items(ctx, seq_len(v), sizeof(*rule->ports));
 		rule->n_ports = 0;
 		for (size_t i = 0; rule->ports && i < seq_len(v); i++) {
-			yaml_node_t *item = node_get(ctx, v->data.sequence.items.start[i]);
+			struct tree_node *item = node_item(ctx, v, i);
 			char field[PATH_MAX_LEN];
 			const char *s;
 			int r;
 
-			snprintf(field, sizeof(field), "%s[%zu]", path, i);
+			field_path_index(field, path, i);
 			if (!item || !(s = node_scalar(ctx, item, field)))
 				continue;
 			r = policy_parse_port_range(s, &rule->ports[rule->n_ports]);
@@ -121,7 +121,7 @@ static void rule_field(struct parse_ctx *ctx, const char *key, yaml_node_t *v, c
 	}
 }
 
-static void parse_rules(struct parse_ctx *ctx, yaml_node_t *v, const char *path,
+static void parse_rules(struct parse_ctx *ctx, struct tree_node *v, const char *path,
 			struct policy_group *grp)
 {
 	static const char *const keys[] = {"direction", "action", "priority", "protocol",
@@ -131,11 +131,11 @@ static void parse_rules(struct parse_ctx *ctx, yaml_node_t *v, const char *path,
 		return;
 	grp->rules = alloc_items(ctx, seq_len(v), sizeof(*grp->rules));
 	for (size_t i = 0; grp->rules && i < seq_len(v); i++) {
-		yaml_node_t *item = node_get(ctx, v->data.sequence.items.start[i]);
+		struct tree_node *item = node_item(ctx, v, i);
 		struct policy_rule *rule = &grp->rules[grp->n_rules++];
 		char field[PATH_MAX_LEN];
 
-		snprintf(field, sizeof(field), "%s[%zu]", path, i);
+		field_path_index(field, path, i);
 		rule->action = POLICY_ALLOW;
 		rule->priority = POLICY_PRIORITY_DEFAULT;
 		rule->protocol = POLICY_PROTO_ANY;
@@ -153,7 +153,7 @@ static void parse_rules(struct parse_ctx *ctx, yaml_node_t *v, const char *path,
 	}
 }
 
-static void group_field(struct parse_ctx *ctx, const char *key, yaml_node_t *v, const char *path,
+static void group_field(struct parse_ctx *ctx, const char *key, struct tree_node *v, const char *path,
 			void *obj)
 {
 	struct policy_group *grp = obj;
@@ -164,7 +164,7 @@ static void group_field(struct parse_ctx *ctx, const char *key, yaml_node_t *v, 
 		parse_rules(ctx, v, path, grp);
 }
 
-static void endpoint_field(struct parse_ctx *ctx, const char *key, yaml_node_t *v,
+static void endpoint_field(struct parse_ctx *ctx, const char *key, struct tree_node *v,
 			   const char *path, void *obj)
 {
 	struct policy_endpoint *ep = obj;
@@ -190,12 +190,12 @@ static void endpoint_field(struct parse_ctx *ctx, const char *key, yaml_node_t *
 			return;
 		ep->addresses = alloc_items(ctx, seq_len(v), sizeof(*ep->addresses));
 		for (size_t i = 0; ep->addresses && i < seq_len(v); i++) {
-			yaml_node_t *item = node_get(ctx, v->data.sequence.items.start[i]);
+			struct tree_node *item = node_item(ctx, v, i);
 			struct policy_prefix *a = &ep->addresses[ep->n_addresses];
 			char field[PATH_MAX_LEN];
 			const char *why;
 
-			snprintf(field, sizeof(field), "%s[%zu]", path, i);
+			field_path_index(field, path, i);
 			if (!item || read_prefix(ctx, item, field, a) < 0)
 				continue;
 			why = prefix_unicast_problem(a);
@@ -207,7 +207,7 @@ static void endpoint_field(struct parse_ctx *ctx, const char *key, yaml_node_t *
 	}
 }
 
-static void prefilter_field(struct parse_ctx *ctx, const char *key, yaml_node_t *v,
+static void prefilter_field(struct parse_ctx *ctx, const char *key, struct tree_node *v,
 			    const char *path, void *obj)
 {
 	struct policy_prefilter *pf = obj;
@@ -221,17 +221,17 @@ static void prefilter_field(struct parse_ctx *ctx, const char *key, yaml_node_t 
 			return;
 		pf->deny = alloc_items(ctx, seq_len(v), sizeof(*pf->deny));
 		for (size_t i = 0; pf->deny && i < seq_len(v); i++) {
-			yaml_node_t *item = node_get(ctx, v->data.sequence.items.start[i]);
+			struct tree_node *item = node_item(ctx, v, i);
 			char field[PATH_MAX_LEN];
 
-			snprintf(field, sizeof(field), "%s[%zu]", path, i);
+			field_path_index(field, path, i);
 			if (item && read_prefix(ctx, item, field, &pf->deny[pf->n_deny]) == 0)
 				pf->n_deny++;
 		}
 	}
 }
 
-static void defaults_field(struct parse_ctx *ctx, const char *key, yaml_node_t *v,
+static void defaults_field(struct parse_ctx *ctx, const char *key, struct tree_node *v,
 			   const char *path, void *obj)
 {
 	struct policy_defaults *d = obj;
@@ -249,7 +249,7 @@ static void defaults_field(struct parse_ctx *ctx, const char *key, yaml_node_t *
 }
 
 /* Parses a list of mappings into an array of `size`-byte items with `fields` per item. */
-static void *parse_list(struct parse_ctx *ctx, yaml_node_t *v, const char *path, size_t size,
+static void *parse_list(struct parse_ctx *ctx, struct tree_node *v, const char *path, size_t size,
 			const char *const *keys, map_field_fn fn, void (*init)(void *, unsigned),
 			size_t *ret_n)
 {
@@ -260,11 +260,11 @@ static void *parse_list(struct parse_ctx *ctx, yaml_node_t *v, const char *path,
 		return NULL;
 	items = alloc_items(ctx, seq_len(v), size);
 	for (size_t i = 0; items && i < seq_len(v); i++) {
-		yaml_node_t *item = node_get(ctx, v->data.sequence.items.start[i]);
+		struct tree_node *item = node_item(ctx, v, i);
 		void *obj = items + size * (*ret_n)++;
 		char field[PATH_MAX_LEN];
 
-		snprintf(field, sizeof(field), "%s[%zu]", path, i);
+		field_path_index(field, path, i);
 		if (!item)
 			continue;
 		init(obj, node_line(item));
@@ -292,7 +292,7 @@ static void init_prefilter(void *obj, unsigned line)
 	((struct policy_prefilter *)obj)->line = line;
 }
 
-static void document_field(struct parse_ctx *ctx, const char *key, yaml_node_t *v,
+static void document_field(struct parse_ctx *ctx, const char *key, struct tree_node *v,
 			   const char *path, void *obj)
 {
 	static const char *const group_keys[] = {"name", "rules", NULL};
@@ -324,42 +324,41 @@ static const char *const document_keys[] = {"revision", "defaults", "securityGro
 					    "endpoints", "prefilter", NULL};
 
 /* Loads the one YAML document of text; reports syntax errors and extra documents. */
-static int load_yaml(const char *text, size_t len, const char *file, yaml_document_t *ydoc,
+static int load_yaml(const char *text, size_t len, const char *file, struct parse_tree *tree,
 		     struct policy_errors *errs)
 {
+	struct parse_tree extra = {0};
 	yaml_parser_t parser;
-	yaml_document_t extra;
-	int r = 0;
+	int r;
 
 	if (!yaml_parser_initialize(&parser))
 		return -ENOMEM;
 	yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
-	if (!yaml_parser_load(&parser, ydoc)) {
+	r = parse_tree_reserve(tree, len);
+	if (r == 0)
+		r = parse_tree_load(&parser, tree);
+	if (r == -EINVAL) {
 		policy_errors_add(errs, file, (unsigned)parser.problem_mark.line + 1, "document",
 				  "syntax error: %s%s%s", parser.problem ? parser.problem : "invalid",
 				  parser.context ? " " : "", parser.context ? parser.context : "");
-		yaml_parser_delete(&parser);
-		return -EINVAL;
-	}
-	if (!yaml_document_get_root_node(ydoc)) {
+	} else if (r == 0) {
 		policy_errors_add(errs, file, 1, "document", "empty document");
 		r = -EINVAL;
-	} else if (yaml_parser_load(&parser, &extra)) {
-		yaml_node_t *root = yaml_document_get_root_node(&extra);
-
-		if (root) {
-			policy_errors_add(errs, file, node_line(root), "document",
+	} else if (r > 0) {
+		r = parse_tree_load(&parser, &extra);
+		if (r > 0) {
+			policy_errors_add(errs, file, extra.nodes[0].line, "document",
 					  "more than one YAML document; put everything in one");
 			r = -EINVAL;
+		} else if (r == -EINVAL) {
+			policy_errors_add(errs, file, (unsigned)parser.problem_mark.line + 1,
+					  "document", "syntax error: %s",
+					  parser.problem ? parser.problem : "invalid");
 		}
-		yaml_document_delete(&extra);
-	} else {
-		policy_errors_add(errs, file, (unsigned)parser.problem_mark.line + 1, "document",
-				  "syntax error: %s", parser.problem ? parser.problem : "invalid");
-		r = -EINVAL;
+		parse_tree_free(&extra);
 	}
 	if (r < 0)
-		yaml_document_delete(ydoc);
+		parse_tree_free(tree);
 	yaml_parser_delete(&parser);
 	return r;
 }
@@ -368,21 +367,19 @@ int policy_parse_buffer(const char *text, size_t len, const char *file_name,
 			struct policy_document **ret_doc, struct policy_errors *errs)
 {
 	struct parse_ctx ctx = {.file = file_name ? file_name : "<input>", .errs = errs};
+	struct parse_tree tree = {0};
 	struct policy_document *doc;
-	yaml_document_t ydoc;
-	yaml_node_t *root;
+	struct tree_node *root;
 	size_t errors_before = errs->n + errs->dropped;
 	int r;
 
 	*ret_doc = NULL;
-	r = load_yaml(text, len, ctx.file, &ydoc, errs);
+	r = load_yaml(text, len, ctx.file, &tree, errs);
 	if (r < 0)
 		return r;
 	doc = calloc(1, sizeof(*doc));
-	ctx.doc = &ydoc;
-	ctx.n_nodes = (size_t)(ydoc.nodes.top - ydoc.nodes.start);
-	ctx.seen = calloc(ctx.n_nodes ? ctx.n_nodes : 1, 1);
-	if (!doc || !ctx.seen) {
+	ctx.tree = &tree;
+	if (!doc) {
 		r = -ENOMEM;
 		goto out;
 	}
@@ -401,13 +398,49 @@ int policy_parse_buffer(const char *text, size_t len, const char *file_name,
 	}
 	r = errs->n + errs->dropped > errors_before ? -EINVAL : 0;
 out:
-	free(ctx.seen);
-	yaml_document_delete(&ydoc);
+	parse_tree_free(&tree);
 	if (r < 0)
 		policy_document_free(doc);
 	else
 		*ret_doc = doc;
 	return r;
+}
+
+/*
+ * Reads all of f into one buffer sized from fstat() when f is a regular file, so a large
+ * document is neither copied as the buffer grows nor faulted in twice.
+ * Return 0, -EIO (ferror) or -ENOMEM.
+ */
+static int read_text(FILE *f, char **ret_text, size_t *ret_len)
+{
+	struct stat st;
+	size_t cap = 65536, len = 0, n;
+	char *text, *p;
+
+	if (fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0)
+		cap = (size_t)st.st_size + 1; /* + 1: EOF is seen without growing */
+	text = malloc(cap);
+	if (!text)
+		return -ENOMEM;
+	while ((n = fread(text + len, 1, cap - len, f)) > 0) {
+		len += n;
+		if (len < cap)
+			continue;
+		p = realloc(text, cap * 2);
+		if (!p) {
+			free(text);
+			return -ENOMEM;
+		}
+		text = p;
+		cap *= 2;
+	}
+	if (ferror(f)) {
+		free(text);
+		return -EIO;
+	}
+	*ret_text = text;
+	*ret_len = len;
+	return 0;
 }
 
 int policy_parse_file(const char *path, struct policy_document **ret_doc,
@@ -425,21 +458,10 @@ int policy_parse_file(const char *path, struct policy_document **ret_doc,
 		policy_errors_add(errs, path, 0, "document", "cannot read: %s", strerror(-r));
 		return r;
 	}
-	FILE *mem = open_memstream(&text, &len);
-	char buf[65536];
-	size_t n;
-
-	r = mem ? 0 : -ENOMEM;
-	while (!r && (n = fread(buf, 1, sizeof(buf), f)) > 0)
-		if (fwrite(buf, 1, n, mem) != n)
-			r = -ENOMEM;
-	if (!r && ferror(f)) {
-		r = -EIO;
-		policy_errors_add(errs, path, 0, "document", "cannot read: %s", strerror(EIO));
-	}
+	r = read_text(f, &text, &len);
 	fclose(f);
-	if (mem)
-		fclose(mem);
+	if (r == -EIO)
+		policy_errors_add(errs, path, 0, "document", "cannot read: %s", strerror(EIO));
 	if (!r)
 		r = policy_parse_buffer(text, len, path, ret_doc, errs);
 	free(text);

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * Typed access to libyaml document nodes for the policy parser, reporting type errors with
- * the line of the offending node.
+ * Typed access to the parser's document tree nodes, reporting type errors with the line of
+ * the offending node.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -10,66 +10,64 @@
 
 #include "parse_node.h"
 
-yaml_node_t *node_get(struct parse_ctx *ctx, int id)
+struct tree_node *node_get(struct parse_ctx *ctx, int id)
 {
-	yaml_node_t *n = yaml_document_get_node(ctx->doc, id);
+	struct tree_node *n = tree_node(ctx->tree, id);
 
-	if (n && id > 0 && (size_t)id <= ctx->n_nodes) {
+	if (n) {
 		/*
 		 * An alias is a second visit. It is not followed: that would double what it
 		 * points to (and a self-referencing alias, or nested ones, multiply the work).
 		 */
-		if (ctx->seen[id - 1]) {
+		if (n->seen) {
 			if (!ctx->alias_reported)
 				perr(ctx, n, "document", "YAML aliases (*name) are not supported");
 			ctx->alias_reported = true;
 			return NULL;
 		}
-		ctx->seen[id - 1] = 1;
+		n->seen = true;
 	}
 	return n;
 }
 
-const char *node_kind(const yaml_node_t *n)
+const char *node_kind(const struct tree_node *n)
 {
-	switch (n->type) {
-	case YAML_SCALAR_NODE:
+	switch (n->kind) {
+	case TREE_SCALAR:
 		return "a scalar";
-	case YAML_SEQUENCE_NODE:
+	case TREE_SEQUENCE:
 		return "a list";
-	case YAML_MAPPING_NODE:
+	case TREE_MAPPING:
 		return "a mapping";
 	default:
 		return "nothing";
 	}
 }
 
-const char *node_scalar(struct parse_ctx *ctx, yaml_node_t *n, const char *path)
+const char *node_scalar(struct parse_ctx *ctx, struct tree_node *n, const char *path)
 {
-	if (n->type != YAML_SCALAR_NODE) {
+	if (n->kind != TREE_SCALAR) {
 		perr(ctx, n, path, "expected a value, got %s", node_kind(n));
 		return NULL;
 	}
-	return (const char *)n->data.scalar.value;
+	return n->value;
 }
 
-bool node_quoted(const yaml_node_t *n)
+bool node_quoted(const struct tree_node *n)
 {
-	return n->type == YAML_SCALAR_NODE &&
-	       (n->data.scalar.style == YAML_SINGLE_QUOTED_SCALAR_STYLE ||
-		n->data.scalar.style == YAML_DOUBLE_QUOTED_SCALAR_STYLE);
+	return n->kind == TREE_SCALAR && n->quoted;
 }
 
-static bool is_null_scalar(const yaml_node_t *n)
+static bool is_null_scalar(const struct tree_node *n)
 {
-	const char *v = (const char *)n->data.scalar.value;
+	const char *v = n->value;
 
 	return !node_quoted(n) && (strcmp(v, "") == 0 || strcmp(v, "~") == 0 ||
 				   strcmp(v, "null") == 0 || strcmp(v, "Null") == 0 ||
 				   strcmp(v, "NULL") == 0);
 }
 
-int node_string(struct parse_ctx *ctx, yaml_node_t *n, const char *path, char **ret)
+int node_string(struct parse_ctx *ctx, struct tree_node *n, const char *path, char **ret)
 {
 	const char *v = node_scalar(ctx, n, path);
 
@@ -87,7 +85,7 @@ int node_string(struct parse_ctx *ctx, yaml_node_t *n, const char *path, char **
 	return 0;
 }
 
-int node_uint(struct parse_ctx *ctx, yaml_node_t *n, const char *path, uint64_t max,
+int node_uint(struct parse_ctx *ctx, struct tree_node *n, const char *path, uint64_t max,
 	      uint64_t *ret)
 {
 	const char *v = node_scalar(ctx, n, path);
@@ -114,7 +112,7 @@ int node_uint(struct parse_ctx *ctx, yaml_node_t *n, const char *path, uint64_t 
 	return 0;
 }
 
-int node_enum(struct parse_ctx *ctx, yaml_node_t *n, const char *path, const char *const *names,
+int node_enum(struct parse_ctx *ctx, struct tree_node *n, const char *path, const char *const *names,
 	      const int *values, int *ret)
 {
 	const char *v = node_scalar(ctx, n, path);
@@ -127,38 +125,38 @@ int node_enum(struct parse_ctx *ctx, yaml_node_t *n, const char *path, const cha
 			*ret = values[i];
 			return 0;
 		}
+	}
+	for (size_t i = 0; names[i]; i++)
 		snprintf(expected + strlen(expected), sizeof(expected) - strlen(expected), "%s%s",
 			 i ? " | " : "", names[i]);
-	}
 	perr(ctx, n, path, "\"%s\" is not one of %s", v, expected);
 	return -EINVAL;
 }
 
-bool node_is_seq(struct parse_ctx *ctx, yaml_node_t *n, const char *path)
+bool node_is_seq(struct parse_ctx *ctx, struct tree_node *n, const char *path)
 {
-	if (n->type == YAML_SEQUENCE_NODE)
+	if (n->kind == TREE_SEQUENCE)
 		return true;
 	perr(ctx, n, path, "expected a list, got %s", node_kind(n));
 	return false;
 }
 
-bool node_is_map(struct parse_ctx *ctx, yaml_node_t *n, const char *path)
+bool node_is_map(struct parse_ctx *ctx, struct tree_node *n, const char *path)
 {
-	if (n->type == YAML_MAPPING_NODE)
+	if (n->kind == TREE_MAPPING)
 		return true;
 	perr(ctx, n, path, "expected a mapping, got %s", node_kind(n));
 	return false;
 }
 
-void node_map_fields(struct parse_ctx *ctx, yaml_node_t *map, const char *path,
+void node_map_fields(struct parse_ctx *ctx, struct tree_node *map, const char *path,
 		     const char *const *allowed, map_field_fn fn, void *obj)
 {
-	yaml_node_pair_t *first = map->data.mapping.pairs.start;
-	yaml_node_pair_t *top = map->data.mapping.pairs.top;
+	const int *pairs = ctx->tree->kids + map->at;
 
-	for (yaml_node_pair_t *pair = first; pair < top; pair++) {
-		yaml_node_t *key = node_get(ctx, pair->key);
-		yaml_node_t *value = node_get(ctx, pair->value);
+	for (size_t p = 0; p < map->n; p++) {
+		struct tree_node *key = node_get(ctx, pairs[2 * p]);
+		struct tree_node *value = node_get(ctx, pairs[2 * p + 1]);
 		char field[PATH_MAX_LEN];
 		const char *name;
 		size_t i;
@@ -166,18 +164,16 @@ void node_map_fields(struct parse_ctx *ctx, yaml_node_t *map, const char *path,
 
 		if (!key || !value)
 			continue;
-		if (key->type != YAML_SCALAR_NODE) {
+		if (key->kind != TREE_SCALAR) {
 			perr(ctx, key, path, "keys must be plain names, got %s", node_kind(key));
 			continue;
 		}
-		name = (const char *)key->data.scalar.value;
-		snprintf(field, sizeof(field), "%s%s%s", path, *path ? "." : "", name);
-		for (yaml_node_pair_t *prev = first; prev < pair; prev++) {
-			yaml_node_t *pk = yaml_document_get_node(ctx->doc, prev->key);
+		name = key->value;
+		field_path_key(field, path, name);
+		for (size_t prev = 0; prev < p && !dup; prev++) {
+			const struct tree_node *pk = tree_node(ctx->tree, pairs[2 * prev]);
 
-			if (pk && pk->type == YAML_SCALAR_NODE &&
-			    strcmp((const char *)pk->data.scalar.value, name) == 0)
-				dup = true;
+			dup = pk && pk->kind == TREE_SCALAR && strcmp(pk->value, name) == 0;
 		}
 		if (dup) {
 			perr(ctx, key, field, "duplicate key");
@@ -194,7 +190,7 @@ void node_map_fields(struct parse_ctx *ctx, yaml_node_t *map, const char *path,
 	}
 }
 
-int node_string_list(struct parse_ctx *ctx, yaml_node_t *n, const char *path, char ***ret,
+int node_string_list(struct parse_ctx *ctx, struct tree_node *n, const char *path, char ***ret,
 		     size_t *ret_n)
 {
 	size_t count, k = 0;
@@ -203,17 +199,17 @@ int node_string_list(struct parse_ctx *ctx, yaml_node_t *n, const char *path, ch
 
 	if (!node_is_seq(ctx, n, path))
 		return -EINVAL;
-	count = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
+	count = n->n;
 	v = calloc(count ? count : 1, sizeof(*v));
 	if (!v) {
 		ctx->oom = 1;
 		return -ENOMEM;
 	}
 	for (size_t i = 0; i < count; i++) {
-		yaml_node_t *item = node_get(ctx, n->data.sequence.items.start[i]);
+		struct tree_node *item = node_item(ctx, n, i);
 		char field[PATH_MAX_LEN];
 
-		snprintf(field, sizeof(field), "%s[%zu]", path, i);
+		field_path_index(field, path, i);
 		if (item && node_string(ctx, item, field, &v[k]) == 0)
 			k++;
 		else

@@ -1,66 +1,72 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Helpers over libyaml's document tree for the policy parser: typed reads of scalars with
- * errors that name the file, line and field path. Private to policy/parse*.c.
+ * Helpers over the parser's document tree (parse_tree.h): typed reads of scalars with errors
+ * that name the file, line and field path. Private to policy/parse*.c.
  */
 #ifndef IOFENCE_POLICY_PARSE_NODE_H
 #define IOFENCE_POLICY_PARSE_NODE_H
 
 #include <stdbool.h>
 #include <stdint.h>
-#include <yaml.h>
 
 #include "errors.h"
+#include "field_path.h"
+#include "parse_tree.h"
 
 struct parse_ctx {
-	yaml_document_t *doc;
+	struct parse_tree *tree;
 	const char *file;
 	struct policy_errors *errs;
-	uint8_t *seen; /* node ids visited: a second visit means an alias */
-	size_t n_nodes;
 	bool alias_reported;
 	int oom;
 };
 
-#define PATH_MAX_LEN 160
+#define PATH_MAX_LEN FIELD_PATH_LEN
 
-static inline unsigned node_line(const yaml_node_t *n)
+static inline unsigned node_line(const struct tree_node *n)
 {
-	return (unsigned)n->start_mark.line + 1;
+	return n->line;
 }
 
 /* Reports an error at node n with field path. */
 #define perr(ctx, n, path, ...)                                                                \
 	policy_errors_add((ctx)->errs, (ctx)->file, (n) ? node_line(n) : 0, path, __VA_ARGS__)
 
-yaml_node_t *node_get(struct parse_ctx *ctx, int id);
-const char *node_kind(const yaml_node_t *n);
+struct tree_node *node_get(struct parse_ctx *ctx, int id);
+const char *node_kind(const struct tree_node *n);
+
+/* Item i of a sequence (i < n->n), NULL for a repeated visit (an alias). */
+static inline struct tree_node *node_item(struct parse_ctx *ctx, const struct tree_node *n,
+					  size_t i)
+{
+	return node_get(ctx, ctx->tree->kids[n->at + i]);
+}
 
 /* Scalar text, or NULL (with an error) when n is not a scalar. */
-const char *node_scalar(struct parse_ctx *ctx, yaml_node_t *n, const char *path);
+const char *node_scalar(struct parse_ctx *ctx, struct tree_node *n, const char *path);
 
 /* True if the scalar was written as a quoted string. */
-bool node_quoted(const yaml_node_t *n);
+bool node_quoted(const struct tree_node *n);
 
 /* Typed reads: return 0, or -EINVAL after reporting the error. */
-int node_string(struct parse_ctx *ctx, yaml_node_t *n, const char *path, char **ret);
-int node_uint(struct parse_ctx *ctx, yaml_node_t *n, const char *path, uint64_t max,
+int node_string(struct parse_ctx *ctx, struct tree_node *n, const char *path, char **ret);
+int node_uint(struct parse_ctx *ctx, struct tree_node *n, const char *path, uint64_t max,
 	      uint64_t *ret);
-int node_enum(struct parse_ctx *ctx, yaml_node_t *n, const char *path, const char *const *names,
+int node_enum(struct parse_ctx *ctx, struct tree_node *n, const char *path, const char *const *names,
 	      const int *values, int *ret);
 
 /* Sequence items: a NULL-safe count; reports a type error when n is not a sequence. */
-bool node_is_seq(struct parse_ctx *ctx, yaml_node_t *n, const char *path);
-bool node_is_map(struct parse_ctx *ctx, yaml_node_t *n, const char *path);
+bool node_is_seq(struct parse_ctx *ctx, struct tree_node *n, const char *path);
+bool node_is_map(struct parse_ctx *ctx, struct tree_node *n, const char *path);
 
 /* Iterates a mapping, rejecting duplicate keys and keys not in allowed (NULL-terminated). */
-typedef void (*map_field_fn)(struct parse_ctx *ctx, const char *key, yaml_node_t *value,
+typedef void (*map_field_fn)(struct parse_ctx *ctx, const char *key, struct tree_node *value,
 			     const char *path, void *obj);
-void node_map_fields(struct parse_ctx *ctx, yaml_node_t *map, const char *path,
+void node_map_fields(struct parse_ctx *ctx, struct tree_node *map, const char *path,
 		     const char *const *allowed, map_field_fn fn, void *obj);
 
 /* Strings of a sequence; reports item errors. Return 0 or -EINVAL. */
-int node_string_list(struct parse_ctx *ctx, yaml_node_t *n, const char *path, char ***ret,
+int node_string_list(struct parse_ctx *ctx, struct tree_node *n, const char *path, char ***ret,
 		     size_t *ret_n);
 
 #endif /* IOFENCE_POLICY_PARSE_NODE_H */

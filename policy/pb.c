@@ -9,11 +9,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "field_path.h"
 #include "parse.h"
 #include "pb.h"
 #include "prefix.h"
 
-#define FIELD_LEN 160
+#define FIELD_LEN FIELD_PATH_LEN
 
 /* ---- model -> message ---- */
 
@@ -275,15 +276,27 @@ static bool utf8_valid(const char *s)
 	return true;
 }
 
+/*
+ * Errors at "<path><suffix>": the field is formatted only when reported, since every rule has
+ * a dozen fields and almost none has an error.
+ */
+#define pberr_at(ctx, path, suffix, ...)                                                       \
+	do {                                                                                   \
+		char f_[FIELD_LEN];                                                            \
+                                                                                               \
+		snprintf(f_, sizeof(f_), "%s%s", path, suffix);                                \
+		pberr(ctx, f_, __VA_ARGS__);                                                   \
+	} while (0)
+
 /* An optional string: "" (or NULL) is absent. */
-static char *opt_str(struct pb_ctx *ctx, const char *s, const char *field)
+static char *opt_str(struct pb_ctx *ctx, const char *s, const char *path, const char *suffix)
 {
 	char *copy;
 
 	if (!s || !*s)
 		return NULL;
 	if (!utf8_valid(s)) {
-		pberr(ctx, field, "not valid UTF-8");
+		pberr_at(ctx, path, suffix, "not valid UTF-8");
 		return NULL;
 	}
 	copy = strdup(s);
@@ -301,44 +314,52 @@ static void *alloc_items(struct pb_ctx *ctx, size_t n, size_t size)
 	return p;
 }
 
-static int str_list(struct pb_ctx *ctx, char *const *v, size_t n, const char *path, char ***ret,
-		    size_t *ret_n)
+static int str_list(struct pb_ctx *ctx, char *const *v, size_t n, const char *path,
+		    const char *suffix, char ***ret, size_t *ret_n)
 {
-	char field[FIELD_LEN];
-
 	*ret_n = 0;
 	*ret = alloc_items(ctx, n, sizeof(**ret));
 	for (size_t i = 0; *ret && i < n; i++) {
-		snprintf(field, sizeof(field), "%s[%zu]", path, i);
-		if (!v[i] || !*v[i]) {
-			pberr(ctx, field, "must not be empty");
+		char list[FIELD_LEN], item[FIELD_LEN];
+
+		if (v[i] && *v[i] && utf8_valid(v[i])) {
+			(*ret)[*ret_n] = strdup(v[i]);
+			if ((*ret)[*ret_n])
+				(*ret_n)++;
+			else
+				ctx->oom = 1;
 			continue;
 		}
-		(*ret)[*ret_n] = opt_str(ctx, v[i], field);
-		if ((*ret)[*ret_n])
-			(*ret_n)++;
+		snprintf(list, sizeof(list), "%s%s", path, suffix);
+		field_path_index(item, list, i);
+		if (!v[i] || !*v[i])
+			pberr(ctx, item, "must not be empty");
+		else
+			pberr(ctx, item, "not valid UTF-8");
 	}
 	return 0;
 }
 
 /* As the parser's read_prefix(): the same messages. */
-static int read_prefix(struct pb_ctx *ctx, const char *text, const char *field,
-		       struct policy_prefix *ret)
+static int read_prefix(struct pb_ctx *ctx, const char *text, const char *path,
+		       const char *suffix, struct policy_prefix *ret)
 {
 	char net[PREFIX_STR_MAX];
 	int r = prefix_parse(text ? text : "", ret);
 
 	if (r == -EADDRNOTAVAIL) {
 		prefix_format(ret, false, net);
-		pberr(ctx, field, "\"%s\" has host bits set; did you mean %s?", text, net);
+		pberr_at(ctx, path, suffix, "\"%s\" has host bits set; did you mean %s?", text,
+			 net);
 	} else if (r < 0) {
-		pberr(ctx, field, "\"%s\" is not an IPv4 or IPv6 prefix", text ? text : "");
+		pberr_at(ctx, path, suffix, "\"%s\" is not an IPv4 or IPv6 prefix",
+			 text ? text : "");
 	}
 	return r;
 }
 
-static int read_action(struct pb_ctx *ctx, Iofence__V1__Action a, const char *field, int unset,
-		       int *ret)
+static int read_action(struct pb_ctx *ctx, Iofence__V1__Action a, const char *path,
+		       const char *suffix, int unset, int *ret)
 {
 	switch (a) {
 	case IOFENCE__V1__ACTION__ACTION_UNSPECIFIED:
@@ -351,13 +372,13 @@ static int read_action(struct pb_ctx *ctx, Iofence__V1__Action a, const char *fi
 		*ret = POLICY_DENY;
 		return 0;
 	default:
-		pberr(ctx, field, "%d is not one of allow | deny", (int)a);
+		pberr_at(ctx, path, suffix, "%d is not one of allow | deny", (int)a);
 		return -EINVAL;
 	}
 }
 
-static int read_mode(struct pb_ctx *ctx, Iofence__V1__Mode m, const char *field, int unset,
-		     int *ret)
+static int read_mode(struct pb_ctx *ctx, Iofence__V1__Mode m, const char *path,
+		     const char *suffix, int unset, int *ret)
 {
 	switch (m) {
 	case IOFENCE__V1__MODE__MODE_UNSPECIFIED:
@@ -370,7 +391,7 @@ static int read_mode(struct pb_ctx *ctx, Iofence__V1__Mode m, const char *field,
 		*ret = POLICY_AUDIT;
 		return 0;
 	default:
-		pberr(ctx, field, "%d is not one of enforce | audit", (int)m);
+		pberr_at(ctx, path, suffix, "%d is not one of enforce | audit", (int)m);
 		return -EINVAL;
 	}
 }
@@ -378,17 +399,22 @@ static int read_mode(struct pb_ctx *ctx, Iofence__V1__Mode m, const char *field,
 static void rule_ports_from_pb(struct pb_ctx *ctx, const Iofence__V1__Rule *m,
 			       const char *path, struct policy_rule *rule)
 {
-	char field[FIELD_LEN];
-
 	rule->ports = alloc_items(ctx, m->n_ports, sizeof(*rule->ports));
 	for (size_t i = 0; rule->ports && i < m->n_ports; i++) {
 		const Iofence__V1__PortRange *p = m->ports[i];
+		char field[FIELD_LEN];
 		uint32_t lo, hi;
 
 		if (!p)
 			continue;
 		lo = p->lo;
 		hi = p->hi ? p->hi : p->lo;
+		if (lo >= 1 && lo <= 65535 && hi <= 65535 && lo <= hi) {
+			rule->ports[rule->n_ports].lo = (uint16_t)lo;
+			rule->ports[rule->n_ports].hi = (uint16_t)hi;
+			rule->n_ports++;
+			continue;
+		}
 		snprintf(field, sizeof(field), "%s.ports[%zu]", path, i);
 		if (lo < 1 || lo > 65535 || hi > 65535) {
 			if (lo == hi)
@@ -398,12 +424,8 @@ static void rule_ports_from_pb(struct pb_ctx *ctx, const Iofence__V1__Rule *m,
 				pberr(ctx, field,
 				      "\"%u-%u\" is not a port (1..65535) or range (\"lo-hi\")", lo,
 				      hi);
-		} else if (lo > hi) {
-			pberr(ctx, field, "port range \"%u-%u\" is reversed (low > high)", lo, hi);
 		} else {
-			rule->ports[rule->n_ports].lo = (uint16_t)lo;
-			rule->ports[rule->n_ports].hi = (uint16_t)hi;
-			rule->n_ports++;
+			pberr(ctx, field, "port range \"%u-%u\" is reversed (low > high)", lo, hi);
 		}
 	}
 }
@@ -411,7 +433,6 @@ static void rule_ports_from_pb(struct pb_ctx *ctx, const Iofence__V1__Rule *m,
 static void rule_from_pb(struct pb_ctx *ctx, const Iofence__V1__Rule *m, const char *path,
 			 struct policy_rule *rule)
 {
-	char field[FIELD_LEN];
 	int action;
 
 	rule->direction = POLICY_INGRESS;
@@ -420,39 +441,35 @@ static void rule_from_pb(struct pb_ctx *ctx, const Iofence__V1__Rule *m, const c
 	rule->protocol = POLICY_PROTO_ANY;
 	if (!m)
 		return;
-	snprintf(field, sizeof(field), "%s.direction", path);
 	if (m->direction == IOFENCE__V1__DIRECTION__DIRECTION_EGRESS)
 		rule->direction = POLICY_EGRESS;
 	else if (m->direction == IOFENCE__V1__DIRECTION__DIRECTION_UNSPECIFIED)
 		pberr(ctx, path, "direction is required (ingress | egress)");
 	else if (m->direction != IOFENCE__V1__DIRECTION__DIRECTION_INGRESS)
-		pberr(ctx, field, "%d is not one of ingress | egress", (int)m->direction);
-	snprintf(field, sizeof(field), "%s.action", path);
-	if (read_action(ctx, m->action, field, POLICY_ALLOW, &action) == 0)
+		pberr_at(ctx, path, ".direction", "%d is not one of ingress | egress",
+			 (int)m->direction);
+	if (read_action(ctx, m->action, path, ".action", POLICY_ALLOW, &action) == 0)
 		rule->action = action;
-	snprintf(field, sizeof(field), "%s.priority", path);
 	if (m->has_priority && m->priority > POLICY_PRIORITY_MAX)
-		pberr(ctx, field, "%u is out of range 0..%d", m->priority, POLICY_PRIORITY_MAX);
+		pberr_at(ctx, path, ".priority", "%u is out of range 0..%d", m->priority,
+			 POLICY_PRIORITY_MAX);
 	else if (m->has_priority)
 		rule->priority = (uint16_t)m->priority;
-	snprintf(field, sizeof(field), "%s.protocol", path);
 	if (!m->has_protocol && m->protocol == 0)
 		rule->protocol = POLICY_PROTO_ANY; /* unset in proto3 */
 	else if (m->protocol < POLICY_PROTO_ANY || m->protocol > 255)
-		pberr(ctx, field,
-		      "\"%d\" is not a protocol (tcp | udp | sctp | icmp | icmpv6 | any | 0..255)",
-		      m->protocol);
+		pberr_at(ctx, path, ".protocol",
+			 "\"%d\" is not a protocol (tcp | udp | sctp | icmp | icmpv6 | any | 0..255)",
+			 m->protocol);
 	else
 		rule->protocol = m->protocol;
 	rule_ports_from_pb(ctx, m, path, rule);
 	if (m->cidr && *m->cidr) {
-		snprintf(field, sizeof(field), "%s.cidr", path);
 		rule->has_cidr = true;
-		if (read_prefix(ctx, m->cidr, field, &rule->cidr) == 0)
+		if (read_prefix(ctx, m->cidr, path, ".cidr", &rule->cidr) == 0)
 			rule->remote_kind = POLICY_REMOTE_CIDR;
 	}
-	snprintf(field, sizeof(field), "%s.group", path);
-	rule->group = opt_str(ctx, m->group, field);
+	rule->group = opt_str(ctx, m->group, path, ".group");
 	if (rule->group)
 		rule->remote_kind = POLICY_REMOTE_GROUP;
 }
@@ -460,15 +477,15 @@ static void rule_from_pb(struct pb_ctx *ctx, const Iofence__V1__Rule *m, const c
 static void group_from_pb(struct pb_ctx *ctx, const Iofence__V1__SecurityGroup *m,
 			  const char *path, struct policy_group *grp)
 {
-	char field[FIELD_LEN];
+	char rules[FIELD_LEN], field[FIELD_LEN];
 
 	if (!m)
 		return;
-	snprintf(field, sizeof(field), "%s.name", path);
-	grp->name = opt_str(ctx, m->name, field);
+	grp->name = opt_str(ctx, m->name, path, ".name");
 	grp->rules = alloc_items(ctx, m->n_rules, sizeof(*grp->rules));
+	field_path_key(rules, path, "rules");
 	for (size_t i = 0; grp->rules && i < m->n_rules; i++) {
-		snprintf(field, sizeof(field), "%s.rules[%zu]", path, i);
+		field_path_index(field, rules, i);
 		rule_from_pb(ctx, m->rules[i], field, &grp->rules[grp->n_rules++]);
 	}
 }
@@ -476,15 +493,16 @@ static void group_from_pb(struct pb_ctx *ctx, const Iofence__V1__SecurityGroup *
 static void addresses_from_pb(struct pb_ctx *ctx, const Iofence__V1__Endpoint *m,
 			      const char *path, struct policy_endpoint *ep)
 {
-	char field[FIELD_LEN];
+	char list[FIELD_LEN], field[FIELD_LEN];
 
 	ep->addresses = alloc_items(ctx, m->n_addresses, sizeof(*ep->addresses));
+	field_path_key(list, path, "addresses");
 	for (size_t i = 0; ep->addresses && i < m->n_addresses; i++) {
 		struct policy_prefix *a = &ep->addresses[ep->n_addresses];
 		const char *why;
 
-		snprintf(field, sizeof(field), "%s.addresses[%zu]", path, i);
-		if (read_prefix(ctx, m->addresses[i], field, a) < 0)
+		field_path_index(field, list, i);
+		if (read_prefix(ctx, m->addresses[i], field, "", a) < 0)
 			continue;
 		why = prefix_unicast_problem(a);
 		if (why)
@@ -497,28 +515,18 @@ static void addresses_from_pb(struct pb_ctx *ctx, const Iofence__V1__Endpoint *m
 static void endpoint_from_pb(struct pb_ctx *ctx, const Iofence__V1__Endpoint *m,
 			     const char *path, struct policy_endpoint *ep)
 {
-	char field[FIELD_LEN];
-
 	ep->ingress = ep->egress = ep->mode = POLICY_INHERIT;
 	if (!m)
 		return;
-	snprintf(field, sizeof(field), "%s.name", path);
-	ep->name = opt_str(ctx, m->name, field);
-	snprintf(field, sizeof(field), "%s.node", path);
-	ep->node = opt_str(ctx, m->node, field);
-	snprintf(field, sizeof(field), "%s.interface", path);
-	ep->interface = opt_str(ctx, m->interface, field);
-	snprintf(field, sizeof(field), "%s.cgroup", path);
-	ep->cgroup = opt_str(ctx, m->cgroup, field);
+	ep->name = opt_str(ctx, m->name, path, ".name");
+	ep->node = opt_str(ctx, m->node, path, ".node");
+	ep->interface = opt_str(ctx, m->interface, path, ".interface");
+	ep->cgroup = opt_str(ctx, m->cgroup, path, ".cgroup");
 	addresses_from_pb(ctx, m, path, ep);
-	snprintf(field, sizeof(field), "%s.groups", path);
-	str_list(ctx, m->groups, m->n_groups, field, &ep->groups, &ep->n_groups);
-	snprintf(field, sizeof(field), "%s.ingress", path);
-	read_action(ctx, m->ingress, field, POLICY_INHERIT, &ep->ingress);
-	snprintf(field, sizeof(field), "%s.egress", path);
-	read_action(ctx, m->egress, field, POLICY_INHERIT, &ep->egress);
-	snprintf(field, sizeof(field), "%s.mode", path);
-	read_mode(ctx, m->mode, field, POLICY_INHERIT, &ep->mode);
+	str_list(ctx, m->groups, m->n_groups, path, ".groups", &ep->groups, &ep->n_groups);
+	read_action(ctx, m->ingress, path, ".ingress", POLICY_INHERIT, &ep->ingress);
+	read_action(ctx, m->egress, path, ".egress", POLICY_INHERIT, &ep->egress);
+	read_mode(ctx, m->mode, path, ".mode", POLICY_INHERIT, &ep->mode);
 }
 
 static void prefilter_from_pb(struct pb_ctx *ctx, const Iofence__V1__Prefilter *m,
@@ -528,14 +536,13 @@ static void prefilter_from_pb(struct pb_ctx *ctx, const Iofence__V1__Prefilter *
 
 	if (!m)
 		return;
-	snprintf(field, sizeof(field), "%s.node", path);
-	pf->node = opt_str(ctx, m->node, field);
-	snprintf(field, sizeof(field), "%s.interfaces", path);
-	str_list(ctx, m->interfaces, m->n_interfaces, field, &pf->interfaces, &pf->n_interfaces);
+	pf->node = opt_str(ctx, m->node, path, ".node");
+	str_list(ctx, m->interfaces, m->n_interfaces, path, ".interfaces", &pf->interfaces,
+		 &pf->n_interfaces);
 	pf->deny = alloc_items(ctx, m->n_deny, sizeof(*pf->deny));
 	for (size_t i = 0; pf->deny && i < m->n_deny; i++) {
 		snprintf(field, sizeof(field), "%s.deny[%zu]", path, i);
-		if (read_prefix(ctx, m->deny[i], field, &pf->deny[pf->n_deny]) == 0)
+		if (read_prefix(ctx, m->deny[i], field, "", &pf->deny[pf->n_deny]) == 0)
 			pf->n_deny++;
 	}
 }
@@ -550,11 +557,11 @@ static void defaults_from_pb(struct pb_ctx *ctx, const Iofence__V1__Defaults *m,
 	d->mode = POLICY_ENFORCE;
 	if (!m)
 		return;
-	if (read_action(ctx, m->ingress, "defaults.ingress", POLICY_DENY, &v) == 0)
+	if (read_action(ctx, m->ingress, "defaults.ingress", "", POLICY_DENY, &v) == 0)
 		d->ingress = v;
-	if (read_action(ctx, m->egress, "defaults.egress", POLICY_ALLOW, &v) == 0)
+	if (read_action(ctx, m->egress, "defaults.egress", "", POLICY_ALLOW, &v) == 0)
 		d->egress = v;
-	if (read_mode(ctx, m->mode, "defaults.mode", POLICY_ENFORCE, &v) == 0)
+	if (read_mode(ctx, m->mode, "defaults.mode", "", POLICY_ENFORCE, &v) == 0)
 		d->mode = v;
 }
 
@@ -565,7 +572,7 @@ static void defaults_from_pb(struct pb_ctx *ctx, const Iofence__V1__Defaults *m,
 		for (size_t i_ = 0; (dst) && i_ < (n_src); i_++) {                             \
 			char field_[FIELD_LEN];                                                \
                                                                                                \
-			snprintf(field_, sizeof(field_), "%s[%zu]", name, i_);                 \
+			field_path_index(field_, name, i_);                                    \
 			fn(ctx, (src)[i_], field_, &(dst)[(n_dst)++]);                         \
 		}                                                                              \
 	} while (0)

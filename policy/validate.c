@@ -149,29 +149,35 @@ static unsigned endpoint_line(const void *items, size_t i)
 	return ((const struct policy_endpoint *)items)[i].line;
 }
 
-static void validate_rule(struct policy_rule *rule, const char *field, const char *file,
+/* The field path of rule r of group g is formatted only for an error: most rules have none. */
+static void validate_rule(struct policy_rule *rule, size_t g, size_t r, const char *file,
 			  const struct name_index *groups, size_t n_groups,
 			  struct policy_errors *errs)
 {
-	char sub[128];
+	char field[96], sub[128];
 
 	if (rule->n_ports && !policy_proto_has_ports(rule->protocol)) {
 		const char *name = policy_protocol_name(rule->protocol);
 		char num[16];
 
 		snprintf(num, sizeof(num), "%d", rule->protocol);
+		snprintf(field, sizeof(field), "securityGroups[%zu].rules[%zu]", g, r);
 		snprintf(sub, sizeof(sub), "%s.ports", field);
 		policy_errors_add(errs, file, rule->line, sub,
 				  "ports need protocol tcp, udp or sctp; protocol %s has no ports",
 				  name ? name : num);
 	}
-	if (rule->group && rule->has_cidr)
+	if (rule->group && rule->has_cidr) {
+		snprintf(field, sizeof(field), "securityGroups[%zu].rules[%zu]", g, r);
 		policy_errors_add(errs, file, rule->line, field,
 				  "a rule names its remote by cidr or by group, not both");
-	snprintf(sub, sizeof(sub), "%s.group", field);
-	if (rule->group && find_group(groups, n_groups, rule->group, &rule->group_index) < 0)
+	}
+	if (rule->group && find_group(groups, n_groups, rule->group, &rule->group_index) < 0) {
+		snprintf(field, sizeof(field), "securityGroups[%zu].rules[%zu]", g, r);
+		snprintf(sub, sizeof(sub), "%s.group", field);
 		policy_errors_add(errs, file, rule->line, sub, "unknown security group \"%s\"",
 				  rule->group);
+	}
 }
 
 /* One address of one endpoint, sortable by address and then by document order. */
@@ -279,26 +285,29 @@ static int validate_endpoint(struct policy_endpoint *ep, size_t e, const char *f
 	if (!ep->interface && !ep->cgroup)
 		policy_errors_add(errs, file, ep->line, field,
 				  "an endpoint needs an interface, a cgroup, or both");
-	snprintf(field, sizeof(field), "endpoints[%zu].interface", e);
-	if (ep->interface && !valid_ifname(ep->interface))
+	if (ep->interface && !valid_ifname(ep->interface)) {
+		snprintf(field, sizeof(field), "endpoints[%zu].interface", e);
 		policy_errors_add(errs, file, ep->line, field,
 				  "interface \"%s\" is not a valid interface name (1..15 "
 				  "characters, no '/', ':' or spaces)",
 				  ep->interface);
-	snprintf(field, sizeof(field), "endpoints[%zu].cgroup", e);
-	if (ep->cgroup && ep->cgroup[0] != '/')
+	}
+	if (ep->cgroup && ep->cgroup[0] != '/') {
+		snprintf(field, sizeof(field), "endpoints[%zu].cgroup", e);
 		policy_errors_add(errs, file, ep->line, field,
 				  "cgroup \"%s\" must be an absolute path", ep->cgroup);
+	}
 	/* validating twice must not leak the first resolution */
 	free(ep->group_index);
 	ep->group_index = calloc(ep->n_groups ? ep->n_groups : 1, sizeof(*ep->group_index));
 	if (!ep->group_index)
 		return -ENOMEM;
 	for (size_t g = 0; g < ep->n_groups; g++) {
+		if (find_group(groups, n_groups, ep->groups[g], &ep->group_index[g]) == 0)
+			continue;
 		snprintf(field, sizeof(field), "endpoints[%zu].groups[%zu]", e, g);
-		if (find_group(groups, n_groups, ep->groups[g], &ep->group_index[g]) < 0)
-			policy_errors_add(errs, file, ep->line, field,
-					  "unknown security group \"%s\"", ep->groups[g]);
+		policy_errors_add(errs, file, ep->line, field, "unknown security group \"%s\"",
+				  ep->groups[g]);
 	}
 	return 0;
 }
@@ -376,10 +385,8 @@ int policy_validate(struct policy_document *doc, const char *file, struct policy
 			snprintf(field, sizeof(field), "securityGroups[%zu]", g);
 			policy_errors_add(errs, file, grp->line, field, "name is required");
 		}
-		for (size_t r = 0; r < grp->n_rules; r++) {
-			snprintf(field, sizeof(field), "securityGroups[%zu].rules[%zu]", g, r);
-			validate_rule(&grp->rules[r], field, file, gidx, n_gidx, errs);
-		}
+		for (size_t r = 0; r < grp->n_rules; r++)
+			validate_rule(&grp->rules[r], g, r, file, gidx, n_gidx, errs);
 	}
 	for (size_t e = 0; e < doc->n_endpoints; e++)
 		if (validate_endpoint(&doc->endpoints[e], e, file, gidx, n_gidx, errs) < 0)

@@ -1,0 +1,326 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * Composes libyaml's events into the parser's compact document tree. yaml_parser_load()
+ * allocates a tag and a child stack per node and a 100-byte node record, which made it the
+ * largest cost of reading a large policy; this keeps its node numbering and errors.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "parse_tree.h"
+
+#define TEXT_CHUNK_MIN 65536
+
+struct text_chunk {
+	struct text_chunk *next;
+	size_t used, cap;
+	char data[];
+};
+
+/* An anchor of the document being loaded (libyaml scopes them to one document). */
+struct anchor {
+	char *name;
+	int id;
+	yaml_mark_t mark;
+};
+
+/* A collection whose end event has not come yet; its children wait on the scratch stack. */
+struct open_node {
+	int id;
+	size_t base;
+};
+
+struct loader {
+	yaml_parser_t *parser;
+	struct parse_tree *tree;
+	struct anchor *anchors;
+	size_t n_anchors, cap_anchors;
+	struct open_node *open;
+	size_t n_open, cap_open;
+	int *scratch;
+	size_t n_scratch, cap_scratch;
+};
+
+static int grow(void **items, size_t *cap, size_t need, size_t size)
+{
+	size_t new_cap = *cap ? *cap : 64;
+	void *p;
+
+	if (need <= *cap)
+		return 0;
+	while (new_cap < need)
+		new_cap *= 2;
+	p = realloc(*items, new_cap * size);
+	if (!p)
+		return -ENOMEM;
+	*items = p;
+	*cap = new_cap;
+	return 0;
+}
+
+/* Copies a scalar's text (NUL-terminated) to the tree, in chunks so nothing moves. */
+static const char *save_text(struct parse_tree *tree, const char *s, size_t len)
+{
+	struct text_chunk *c = tree->text;
+	char *at;
+
+	if (!c || c->cap - c->used < len + 1) {
+		size_t cap = len + 1 > TEXT_CHUNK_MIN ? len + 1 : TEXT_CHUNK_MIN;
+
+		c = malloc(sizeof(*c) + cap);
+		if (!c)
+			return NULL;
+		c->used = 0;
+		c->cap = cap;
+		c->next = tree->text;
+		tree->text = c;
+	}
+	at = c->data + c->used;
+	memcpy(at, s, len);
+	at[len] = '\0';
+	c->used += len + 1;
+	return at;
+}
+
+static int composer_error(yaml_parser_t *parser, const char *context, const char *problem,
+			  yaml_mark_t mark)
+{
+	parser->error = YAML_COMPOSER_ERROR;
+	parser->context = context;
+	parser->problem = problem;
+	parser->problem_mark = mark;
+	return -EINVAL;
+}
+
+/* The child id goes to the innermost open collection (the root has none). */
+static int add_child(struct loader *l, int id)
+{
+	if (!l->n_open)
+		return 0;
+	if (grow((void **)&l->scratch, &l->cap_scratch, l->n_scratch + 1, sizeof(int)) < 0)
+		return -ENOMEM;
+	l->scratch[l->n_scratch++] = id;
+	return 0;
+}
+
+/* Takes ownership of anchor (may be NULL). As libyaml: a repeated anchor is an error. */
+static int register_anchor(struct loader *l, int id, yaml_char_t *anchor, yaml_mark_t mark)
+{
+	if (!anchor)
+		return 0;
+	for (size_t i = 0; i < l->n_anchors; i++)
+		if (strcmp(l->anchors[i].name, (char *)anchor) == 0) {
+			free(anchor);
+			return composer_error(l->parser, "found duplicate anchor; first occurrence",
+					      "second occurrence", mark);
+		}
+	if (grow((void **)&l->anchors, &l->cap_anchors, l->n_anchors + 1, sizeof(*l->anchors))) {
+		free(anchor);
+		return -ENOMEM;
+	}
+	l->anchors[l->n_anchors++] = (struct anchor){(char *)anchor, id, mark};
+	return 0;
+}
+
+static int add_node(struct loader *l, const yaml_event_t *ev, enum tree_kind kind, int *ret_id)
+{
+	struct parse_tree *t = l->tree;
+	struct tree_node *n;
+
+	if (t->n_nodes >= (size_t)INT_MAX - 1)
+		return -ENOMEM; /* libyaml's limit too */
+	if (grow((void **)&t->nodes, &t->cap_nodes, t->n_nodes + 1, sizeof(*t->nodes)) < 0)
+		return -ENOMEM;
+	n = &t->nodes[t->n_nodes++];
+	*n = (struct tree_node){.kind = (uint8_t)kind, .line = (uint32_t)ev->start_mark.line + 1};
+	*ret_id = (int)t->n_nodes;
+	return add_child(l, *ret_id);
+}
+
+static int load_scalar(struct loader *l, yaml_event_t *ev)
+{
+	yaml_scalar_style_t style = ev->data.scalar.style;
+	yaml_char_t *anchor = ev->data.scalar.anchor;
+	const char *value;
+	int id, r;
+
+	r = add_node(l, ev, TREE_SCALAR, &id);
+	if (r < 0)
+		return r;
+	value = save_text(l->tree, (const char *)ev->data.scalar.value, ev->data.scalar.length);
+	if (!value)
+		return -ENOMEM;
+	l->tree->nodes[id - 1].value = value;
+	l->tree->nodes[id - 1].quoted =
+	    style == YAML_SINGLE_QUOTED_SCALAR_STYLE || style == YAML_DOUBLE_QUOTED_SCALAR_STYLE;
+	ev->data.scalar.anchor = NULL;
+	return register_anchor(l, id, anchor, ev->start_mark);
+}
+
+static int load_collection_start(struct loader *l, yaml_event_t *ev, enum tree_kind kind)
+{
+	yaml_char_t **anchor = kind == TREE_SEQUENCE ? &ev->data.sequence_start.anchor
+						     : &ev->data.mapping_start.anchor;
+	yaml_char_t *name = *anchor;
+	int id, r;
+
+	*anchor = NULL;
+	r = add_node(l, ev, kind, &id);
+	if (r < 0) {
+		free(name);
+		return r;
+	}
+	r = register_anchor(l, id, name, ev->start_mark);
+	if (r < 0)
+		return r;
+	if (grow((void **)&l->open, &l->cap_open, l->n_open + 1, sizeof(*l->open)) < 0)
+		return -ENOMEM;
+	l->open[l->n_open++] = (struct open_node){id, l->n_scratch};
+	return 0;
+}
+
+/* Moves the children of the innermost open collection from the scratch stack to tree.kids. */
+static int load_collection_end(struct loader *l)
+{
+	struct parse_tree *t = l->tree;
+	struct open_node o;
+	struct tree_node *n;
+	size_t count;
+
+	if (!l->n_open)
+		return composer_error(l->parser, NULL, NULL, l->parser->mark);
+	o = l->open[--l->n_open];
+	count = l->n_scratch - o.base;
+	if (t->n_kids + count > UINT32_MAX)
+		return -ENOMEM;
+	if (grow((void **)&t->kids, &t->cap_kids, t->n_kids + count, sizeof(int)) < 0)
+		return -ENOMEM;
+	if (count) /* an empty collection may come before any array exists */
+		memcpy(t->kids + t->n_kids, l->scratch + o.base, count * sizeof(int));
+	n = &t->nodes[o.id - 1];
+	n->at = (uint32_t)t->n_kids;
+	n->n = (uint32_t)(n->kind == TREE_MAPPING ? count / 2 : count);
+	t->n_kids += count;
+	l->n_scratch = o.base;
+	return 0;
+}
+
+static int load_alias(struct loader *l, const yaml_event_t *ev)
+{
+	const char *name = (const char *)ev->data.alias.anchor;
+
+	for (size_t i = 0; i < l->n_anchors; i++)
+		if (strcmp(l->anchors[i].name, name) == 0)
+			return add_child(l, l->anchors[i].id);
+	return composer_error(l->parser, NULL, "found undefined alias", ev->start_mark);
+}
+
+static int load_event(struct loader *l, yaml_event_t *ev)
+{
+	switch (ev->type) {
+	case YAML_SCALAR_EVENT:
+		return load_scalar(l, ev);
+	case YAML_SEQUENCE_START_EVENT:
+		return load_collection_start(l, ev, TREE_SEQUENCE);
+	case YAML_MAPPING_START_EVENT:
+		return load_collection_start(l, ev, TREE_MAPPING);
+	case YAML_SEQUENCE_END_EVENT:
+	case YAML_MAPPING_END_EVENT:
+		return load_collection_end(l);
+	case YAML_ALIAS_EVENT:
+		return load_alias(l, ev);
+	default: /* the parser does not produce others inside a document */
+		return composer_error(l->parser, NULL, NULL, ev->start_mark);
+	}
+}
+
+static int next_event(yaml_parser_t *parser, yaml_event_t *ev)
+{
+	if (!yaml_parser_parse(parser, ev))
+		return parser->error == YAML_MEMORY_ERROR ? -ENOMEM : -EINVAL;
+	return 0;
+}
+
+static int load_document(struct loader *l)
+{
+	yaml_event_t ev;
+	int r;
+
+	for (;;) {
+		r = next_event(l->parser, &ev);
+		if (r < 0)
+			return r;
+		if (ev.type == YAML_DOCUMENT_END_EVENT) {
+			yaml_event_delete(&ev);
+			return l->n_open || !l->tree->n_nodes
+				   ? composer_error(l->parser, NULL, NULL, l->parser->mark)
+				   : 1;
+		}
+		r = load_event(l, &ev);
+		yaml_event_delete(&ev);
+		if (r < 0)
+			return r;
+	}
+}
+
+int parse_tree_load(yaml_parser_t *parser, struct parse_tree *tree)
+{
+	struct loader l = {.parser = parser, .tree = tree};
+	yaml_event_t ev;
+	int r;
+
+	if (!parser->stream_start_produced) {
+		r = next_event(parser, &ev);
+		if (r < 0)
+			return r;
+		yaml_event_delete(&ev);
+	}
+	if (parser->stream_end_produced)
+		return 0;
+	r = next_event(parser, &ev);
+	if (r < 0)
+		return r;
+	if (ev.type == YAML_STREAM_END_EVENT || ev.type == YAML_NO_EVENT) {
+		yaml_event_delete(&ev);
+		return 0;
+	}
+	yaml_event_delete(&ev); /* DOCUMENT-START */
+	r = load_document(&l);
+	for (size_t i = 0; i < l.n_anchors; i++)
+		free(l.anchors[i].name);
+	free(l.anchors);
+	free(l.open);
+	free(l.scratch);
+	return r;
+}
+
+int parse_tree_reserve(struct parse_tree *tree, size_t text_len)
+{
+	/*
+	 * One node per 6 bytes fits flow-style YAML, the densest; block YAML and JSON take 8 to
+	 * 14. Not past 31 MiB on a guess: glibc keeps blocks up to 32 MiB for reuse, and a
+	 * larger one is unmapped on free and faulted in again by the next parse.
+	 */
+	size_t max = ((size_t)31 << 20) / sizeof(struct tree_node);
+	size_t guess = text_len / 6 + 16 < max ? text_len / 6 + 16 : max;
+
+	if (grow((void **)&tree->nodes, &tree->cap_nodes, guess, sizeof(*tree->nodes)) < 0 ||
+	    grow((void **)&tree->kids, &tree->cap_kids, guess, sizeof(*tree->kids)) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+void parse_tree_free(struct parse_tree *tree)
+{
+	struct text_chunk *c = tree->text, *next;
+
+	for (; c; c = next) {
+		next = c->next;
+		free(c);
+	}
+	free(tree->nodes);
+	free(tree->kids);
+	*tree = (struct parse_tree){0};
+}

@@ -1,0 +1,76 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * A compact YAML document tree for the policy parser, composed from libyaml's events. Node
+ * ids, alias resolution and composer errors are those of yaml_parser_load(); the storage is
+ * not: 16-byte nodes in one array, children ids in another, scalar text in large chunks. Small
+ * nodes matter: on a VM a page fault costs tens of microseconds, and glibc returns blocks
+ * over 32 MiB to the kernel on free, so a larger node array faults in anew on every parse.
+ * Private to policy/parse*.c.
+ */
+#ifndef IOFENCE_POLICY_PARSE_TREE_H
+#define IOFENCE_POLICY_PARSE_TREE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <yaml.h>
+
+enum tree_kind {
+	TREE_SCALAR = 1,
+	TREE_SEQUENCE = 2,
+	TREE_MAPPING = 3,
+};
+
+struct tree_node {
+	uint8_t kind;  /* enum tree_kind */
+	bool quoted;   /* scalar written in single or double quotes */
+	bool seen;     /* visited by the parser: a second visit means an alias */
+	uint32_t line; /* 1-based line of the node's first character */
+	union {
+		const char *value; /* scalar: NUL-terminated text */
+		struct {
+			uint32_t n;  /* sequence: items; mapping: pairs */
+			uint32_t at; /* first child id at tree.kids[at] */
+		};
+	};
+};
+
+_Static_assert(sizeof(struct tree_node) == 16, "tree_node is 16 bytes");
+
+struct text_chunk;
+
+struct parse_tree {
+	struct tree_node *nodes; /* node id i (1-based, as libyaml's) is nodes[i - 1] */
+	size_t n_nodes, cap_nodes;
+	int *kids; /* children ids: a sequence's items; a mapping's key, value pairs */
+	size_t n_kids, cap_kids;
+	struct text_chunk *text;
+};
+
+/**
+ * parse_tree_load() - composes the next document of parser's stream into tree, which must
+ * hold no nodes (zeroed, freed, or only reserved). The root is node id 1.
+ *
+ * Syntax errors are in parser->problem, ->context and ->problem_mark as yaml_parser_load()
+ * leaves them, composer errors (undefined alias, duplicate anchor) included.
+ *
+ * Return: 1 when a document was loaded; 0 at the end of the stream; -EINVAL on a syntax
+ * error; -ENOMEM when memory (libyaml's too) runs out, or past 4G children ids.
+ */
+int parse_tree_load(yaml_parser_t *parser, struct parse_tree *tree);
+
+/*
+ * Sizes an empty tree for a document of text_len bytes (a guess: one node per 6 bytes), so
+ * that loading a large document does not copy the arrays as they grow. Return 0 or -ENOMEM.
+ */
+int parse_tree_reserve(struct parse_tree *tree, size_t text_len);
+
+/* Frees what the tree holds and zeroes it. */
+void parse_tree_free(struct parse_tree *tree);
+
+static inline struct tree_node *tree_node(const struct parse_tree *tree, int id)
+{
+	return id > 0 && (size_t)id <= tree->n_nodes ? &tree->nodes[id - 1] : NULL;
+}
+
+#endif /* IOFENCE_POLICY_PARSE_TREE_H */
