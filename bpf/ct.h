@@ -48,6 +48,55 @@ static __always_inline void iof_ct_key_make(struct iof_ct_key *k, __u32 attach_i
 	}
 }
 
+/* IPv4 flows live in iof_ct4 under the compact key (datapath_maps.h), IPv6 in iof_ct6. */
+static __always_inline void iof_ct4_key_of(struct iof_ct4_key *k4, const struct iof_ct_key *k)
+{
+	k4->attach_id = k->attach_id;
+	__builtin_memcpy(k4->remote, k->remote, 4);
+	__builtin_memcpy(k4->local, k->local, 4);
+	k4->remote_port = k->remote_port;
+	k4->local_port = k->local_port;
+	k4->proto = k->proto;
+	k4->pad[0] = 0;
+	k4->pad[1] = 0;
+	k4->pad[2] = 0;
+}
+
+static __always_inline struct iof_ct_val *iof_ct_lookup(const struct iof_ct_key *k)
+{
+	if (k->family == 4) {
+		struct iof_ct4_key k4;
+
+		iof_ct4_key_of(&k4, k);
+		return bpf_map_lookup_elem(&iof_ct4, &k4);
+	}
+	return bpf_map_lookup_elem(&iof_ct6, k);
+}
+
+static __always_inline void iof_ct_delete(const struct iof_ct_key *k)
+{
+	if (k->family == 4) {
+		struct iof_ct4_key k4;
+
+		iof_ct4_key_of(&k4, k);
+		bpf_map_delete_elem(&iof_ct4, &k4);
+		return;
+	}
+	bpf_map_delete_elem(&iof_ct6, k);
+}
+
+static __always_inline void iof_ct_store(const struct iof_ct_key *k, const struct iof_ct_val *v)
+{
+	if (k->family == 4) {
+		struct iof_ct4_key k4;
+
+		iof_ct4_key_of(&k4, k);
+		bpf_map_update_elem(&iof_ct4, &k4, v, BPF_ANY);
+		return;
+	}
+	bpf_map_update_elem(&iof_ct6, k, v, BPF_ANY);
+}
+
 static __always_inline __u64 iof_cfg_or(__u64 v, __u64 dflt)
 {
 	return v ? v : dflt;

@@ -105,9 +105,16 @@ struct {
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, IOF_CT_MAX);
+	__type(key, struct iof_ct4_key);
+	__type(value, struct iof_ct_val);
+} iof_ct4 __weak SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, IOF_CT_MAX);
 	__type(key, struct iof_ct_key);
 	__type(value, struct iof_ct_val);
-} iof_ct __weak SEC(".maps");
+} iof_ct6 __weak SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

@@ -42,7 +42,8 @@ int dp_map_fds_from_object(struct bpf_object *obj, struct dp_map_fds *fds)
 	} maps[] = {
 #define M(f) {"iof_" #f, offsetof(struct dp_map_fds, f)}
 	    M(state),	     M(endpoints),    M(remote4),     M(remote6),	M(policy),
-	    M(remote4_host), M(remote6_host), M(ct),	      M(rule_counters), M(ep_counters),
+	    M(remote4_host), M(remote6_host), M(ct4),	      M(ct6),		M(rule_counters),
+	    M(ep_counters),
 	    M(drops),	     M(events),	      M(events_lost), M(prefilter4),	M(prefilter6),
 	    M(failsafe),     M(config),	      M(prefilter4_host), M(prefilter6_host),
 #undef M

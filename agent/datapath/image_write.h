@@ -18,7 +18,7 @@ struct bpf_object;
 struct dp_map_fds {
 	int state, endpoints, remote4, remote6, policy;
 	int remote4_host, remote6_host; /* host cache of the remote tries (datapath_maps.h) */
-	int ct, rule_counters, ep_counters, drops, events, events_lost;
+	int ct4, ct6, rule_counters, ep_counters, drops, events, events_lost;
 	int prefilter4, prefilter6, failsafe, config;
 	int prefilter4_host, prefilter6_host; /* host entries of the deny-lists (exact match) */
 };

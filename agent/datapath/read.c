@@ -110,7 +110,8 @@ int dp_read_fill(struct datapath *dp, struct dp_fill *ret)
 		    count_slot(dp->fds.prefilter4, sizeof(struct iof_prefilter4_key), slot) +
 		    count_slot(dp->fds.prefilter6, sizeof(struct iof_prefilter6_key), slot);
 	}
-	ret->ct = count_slot(dp->fds.ct, sizeof(struct iof_ct_key), -1);
+	ret->ct4 = count_slot(dp->fds.ct4, sizeof(struct iof_ct4_key), -1);
+	ret->ct6 = count_slot(dp->fds.ct6, sizeof(struct iof_ct_key), -1);
 	return 0;
 }
 
