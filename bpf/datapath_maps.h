@@ -7,9 +7,9 @@
  * Map names (pinned under <pin-dir>/maps/<name>, adopted by name on restart):
  *   iof_state         ARRAY[1] of iof_state, BPF_F_MMAPABLE      (policy_maps.h)
  *   iof_endpoints     HASH iof_endpoint_key -> iof_endpoint_val   (policy_maps.h)
- *   iof_remote4/6     HASH_OF_MAPS iof_profile_key -> LPM_TRIE of the profile's
- *                     iof_remote4/6_key -> iof_remote_val entries (policy_maps.h)
- *   iof_policy        HASH_OF_MAPS iof_profile_key -> LPM_TRIE of that profile's
+ *   iof_remote4/6     ARRAY_OF_MAPS[IOF_SLOTS * IOF_MAX_PROFILES], iof_profile_index() ->
+ *                     LPM_TRIE of the profile's iof_remote4/6_key -> iof_remote_val entries
+ *   iof_policy        ARRAY_OF_MAPS, the same index -> LPM_TRIE of that profile's
  *                     iof_policy_key -> iof_policy_val entries (policy_maps.h); see below
  *   iof_remote4_host  HASH iof_remote4_host_key -> iof_remote_val (see below)
  *   iof_remote6_host  HASH iof_remote6_host_key -> iof_remote_val
@@ -57,15 +57,19 @@
  * prefixlen >= IOF_REMOTE_PREFIX_BASE), so a lookup never matches another profile's entry and
  * the profile's own trie gives exactly the longest match of one global trie (as
  * policy_image_lookup() computes it); but its depth follows the profile's entries, not the
- * node's, so the new-flow cost grows with what one endpoint's rules need, not the node's. dp_image_write creates the inner
- * tries (BPF_F_NO_PREALLOC; max_entries IOF_MAX_POLICY_ENTRIES or IOF_MAX_REMOTE_ENTRIES:
- * they must match the templates). The slot is at byte 4, as in every slotted key.
+ * node's, so the new-flow cost grows with what one endpoint's rules need, not the node's.
+ * dp_image_write creates the inner tries (BPF_F_NO_PREALLOC; max_entries
+ * IOF_MAX_POLICY_ENTRIES or IOF_MAX_REMOTE_ENTRIES: they must match the templates).
+ * The outer maps are arrays indexed by iof_profile_index(): the verifier inlines an array
+ * lookup, where a hash of maps hashed and compared a key on each of a new flow's two or three
+ * profile lookups. Profiles are numbered densely from 0 and are at most one per endpoint.
  */
-struct iof_profile_key {
-	__u32 profile;
-	__u8 slot;
-	__u8 pad[3];
-};
+#define IOF_MAX_PROFILES IOF_MAX_ENDPOINTS
+
+static inline __u32 iof_profile_index(__u8 slot, __u32 profile)
+{
+	return (__u32)slot * IOF_MAX_PROFILES + profile;
+}
 
 /*
  * Host-address cache of the remote tries: every iof_remote4/6 entry of full length (/32,
@@ -260,7 +264,6 @@ struct iof_config {
 /* Tests and benchmarks: never insert into iof_ct4/6, so every packet takes the new-flow path. */
 #define IOF_CFG_BENCH_NO_CT_INSERT 0x02
 
-_Static_assert(sizeof(struct iof_profile_key) == 8, "iof_profile_key layout");
 _Static_assert(sizeof(struct iof_remote4_host_key) == 12, "iof_remote4_host_key layout");
 _Static_assert(sizeof(struct iof_remote6_host_key) == 24, "iof_remote6_host_key layout");
 _Static_assert(sizeof(struct iof_ct_key) == 44, "iof_ct_key layout");

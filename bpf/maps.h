@@ -44,9 +44,9 @@ struct iof_remote4_trie {
 };
 
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH_OF_MAPS);
-	__uint(max_entries, IOF_SLOTS * IOF_MAX_ENDPOINTS);
-	__type(key, struct iof_profile_key);
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, IOF_SLOTS * IOF_MAX_PROFILES);
+	__type(key, __u32);
 	__array(values, struct iof_remote4_trie);
 } iof_remote4 __weak SEC(".maps");
 
@@ -60,9 +60,9 @@ struct iof_remote6_trie {
 };
 
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH_OF_MAPS);
-	__uint(max_entries, IOF_SLOTS * IOF_MAX_ENDPOINTS);
-	__type(key, struct iof_profile_key);
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, IOF_SLOTS * IOF_MAX_PROFILES);
+	__type(key, __u32);
 	__array(values, struct iof_remote6_trie);
 } iof_remote6 __weak SEC(".maps");
 
@@ -96,9 +96,9 @@ struct iof_policy_trie {
 };
 
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH_OF_MAPS);
-	__uint(max_entries, IOF_SLOTS * IOF_MAX_ENDPOINTS);
-	__type(key, struct iof_profile_key);
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, IOF_SLOTS * IOF_MAX_PROFILES);
+	__type(key, __u32);
 	__array(values, struct iof_policy_trie);
 } iof_policy __weak SEC(".maps");
 

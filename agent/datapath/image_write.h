@@ -48,8 +48,8 @@ int dp_image_write(const struct dp_map_fds *fds, const struct policy_image *img,
 int dp_slot_clear(const struct dp_map_fds *fds, uint8_t slot);
 
 /*
- * Entries of slot in a hash of per-profile tries (iof_policy, iof_remote4, iof_remote6), summed
- * over the inner tries: the fill level for metrics. Iterating the outer map counts profiles.
+ * Entries of slot in an array of per-profile tries (iof_policy, iof_remote4, iof_remote6), summed
+ * over the inner tries: the fill level for metrics.
  */
 int dp_slot_entry_count(int outer_fd, uint8_t slot, size_t *ret);
 
