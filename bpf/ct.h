@@ -11,15 +11,19 @@
 #include "maps.h"
 #include "parse.h"
 
-static __always_inline void iof_addr_copy(__u8 *dst, const __u8 *src, __u8 family)
+/*
+ * A whole address field, as words: both sides are 4-byte aligned (iof_pkt, iof_ct_key), and
+ * an IPv4 address in an iof_pkt is followed by zeros (the packet starts zeroed).
+ */
+static __always_inline void iof_addr_copy(__u8 *dst, const __u8 *src)
 {
-	if (family == 4)
-		__builtin_memcpy(dst, src, 4);
-	else
-		__builtin_memcpy(dst, src, 16);
+	__builtin_memcpy(__builtin_assume_aligned(dst, 4), __builtin_assume_aligned(src, 4), 16);
 }
 
-/* Key of a packet travelling in direction dir (EGRESS: source is local). */
+/*
+ * Key of a packet travelling in direction dir (EGRESS: source is local). saddr and daddr are
+ * an iof_pkt's address fields (16 bytes, zero after an IPv4 address).
+ */
 static __always_inline void iof_ct_key_make(struct iof_ct_key *k, __u32 attach_id, __u8 dir,
 					    __u8 family, __u8 proto, const __u8 *saddr,
 					    const __u8 *daddr, __be16 sport, __be16 dport,
@@ -29,16 +33,14 @@ static __always_inline void iof_ct_key_make(struct iof_ct_key *k, __u32 attach_i
 	k->family = family;
 	k->proto = proto;
 	k->pad = 0;
-	__builtin_memset(k->remote, 0, 16);
-	__builtin_memset(k->local, 0, 16);
 	if (dir == IOF_DIR_EGRESS) {
-		iof_addr_copy(k->local, saddr, family);
-		iof_addr_copy(k->remote, daddr, family);
+		iof_addr_copy(k->local, saddr);
+		iof_addr_copy(k->remote, daddr);
 		k->local_port = sport;
 		k->remote_port = dport;
 	} else {
-		iof_addr_copy(k->local, daddr, family);
-		iof_addr_copy(k->remote, saddr, family);
+		iof_addr_copy(k->local, daddr);
+		iof_addr_copy(k->remote, saddr);
 		k->local_port = dport;
 		k->remote_port = sport;
 	}
@@ -48,17 +50,76 @@ static __always_inline void iof_ct_key_make(struct iof_ct_key *k, __u32 attach_i
 	}
 }
 
+/* IPv4 flows live in iof_ct4 under the compact key (datapath_maps.h), IPv6 in iof_ct6. */
+static __always_inline void iof_ct4_key_of(struct iof_ct4_key *k4, const struct iof_ct_key *k)
+{
+	k4->attach_id = k->attach_id;
+	__builtin_memcpy(k4->remote, __builtin_assume_aligned(k->remote, 4), 4);
+	__builtin_memcpy(k4->local, __builtin_assume_aligned(k->local, 4), 4);
+	k4->remote_port = k->remote_port;
+	k4->local_port = k->local_port;
+	k4->proto = k->proto;
+	k4->pad[0] = 0;
+	k4->pad[1] = 0;
+	k4->pad[2] = 0;
+}
+
+static __always_inline struct iof_ct_val *iof_ct_lookup(const struct iof_ct_key *k)
+{
+	if (k->family == 4) {
+		struct iof_ct4_key k4;
+
+		iof_ct4_key_of(&k4, k);
+		return bpf_map_lookup_elem(&iof_ct4, &k4);
+	}
+	return bpf_map_lookup_elem(&iof_ct6, k);
+}
+
+static __always_inline void iof_ct_delete(const struct iof_ct_key *k)
+{
+	if (k->family == 4) {
+		struct iof_ct4_key k4;
+
+		iof_ct4_key_of(&k4, k);
+		bpf_map_delete_elem(&iof_ct4, &k4);
+		return;
+	}
+	bpf_map_delete_elem(&iof_ct6, k);
+}
+
+static __always_inline void iof_ct_store(const struct iof_ct_key *k, const struct iof_ct_val *v)
+{
+	if (k->family == 4) {
+		struct iof_ct4_key k4;
+
+		iof_ct4_key_of(&k4, k);
+		bpf_map_update_elem(&iof_ct4, &k4, v, BPF_ANY);
+		return;
+	}
+	bpf_map_update_elem(&iof_ct6, k, v, BPF_ANY);
+}
+
 static __always_inline __u64 iof_cfg_or(__u64 v, __u64 dflt)
 {
 	return v ? v : dflt;
 }
 
+static __always_inline __u64 iof_ct_timeout_default(__u8 proto, __u8 state)
+{
+	if (proto == IPPROTO_TCP) {
+		if (state == IOF_CT_NEW)
+			return IOF_CT_DEFAULT_TCP_SYN_NS;
+		if (state == IOF_CT_ESTABLISHED)
+			return IOF_CT_DEFAULT_TCP_NS;
+		return IOF_CT_DEFAULT_TCP_CLOSING_NS;
+	}
+	return proto == IPPROTO_UDP ? IOF_CT_DEFAULT_UDP_NS : IOF_CT_DEFAULT_OTHER_NS;
+}
+
 static __always_inline __u64 iof_ct_timeout(const struct iof_config *cfg, __u8 proto, __u8 state)
 {
-	struct iof_config none = {};
-
 	if (!cfg)
-		cfg = &none;
+		return iof_ct_timeout_default(proto, state);
 	if (proto == IPPROTO_TCP) {
 		if (state == IOF_CT_NEW)
 			return iof_cfg_or(cfg->ct_timeout_tcp_syn_ns, IOF_CT_DEFAULT_TCP_SYN_NS);

@@ -7,13 +7,14 @@
  * Map names (pinned under <pin-dir>/maps/<name>, adopted by name on restart):
  *   iof_state         ARRAY[1] of iof_state, BPF_F_MMAPABLE      (policy_maps.h)
  *   iof_endpoints     HASH iof_endpoint_key -> iof_endpoint_val   (policy_maps.h)
- *   iof_remote4/6     HASH_OF_MAPS iof_profile_key -> LPM_TRIE of the profile's
- *                     iof_remote4/6_key -> iof_remote_val entries (policy_maps.h)
- *   iof_policy        HASH_OF_MAPS iof_profile_key -> LPM_TRIE of that profile's
+ *   iof_remote4/6     ARRAY_OF_MAPS[IOF_SLOTS * IOF_MAX_PROFILES], iof_profile_index() ->
+ *                     LPM_TRIE of the profile's iof_remote4/6_key -> iof_remote_val entries
+ *   iof_policy        ARRAY_OF_MAPS, the same index -> LPM_TRIE of that profile's
  *                     iof_policy_key -> iof_policy_val entries (policy_maps.h); see below
  *   iof_remote4_host  HASH iof_remote4_host_key -> iof_remote_val (see below)
  *   iof_remote6_host  HASH iof_remote6_host_key -> iof_remote_val
- *   iof_ct            LRU_HASH iof_ct_key -> iof_ct_val
+ *   iof_ct4           LRU_HASH iof_ct4_key -> iof_ct_val (IPv4 flows)
+ *   iof_ct6           LRU_HASH iof_ct_key -> iof_ct_val (IPv6 flows)
  *   iof_rule_counters PERCPU_ARRAY[IOF_SLOTS * IOF_MAX_RULES] of iof_counter
  *   iof_ep_counters   PERCPU_ARRAY[IOF_SLOTS * IOF_MAX_ENDPOINTS * IOF_EP_COUNTER_KINDS]
  *   iof_drops         PERCPU_ARRAY[IOF_DROP_MAX] of iof_counter (by enum iof_drop_reason)
@@ -48,7 +49,7 @@
 
 #include "policy_maps.h"
 
-#define IOF_CT_MAX 262144
+#define IOF_CT_MAX 262144 /* per family: iof_ct4 and iof_ct6 each */
 
 /*
  * iof_policy, iof_remote4 and iof_remote6 hold one LPM trie per {slot, profile}. Every entry
@@ -56,15 +57,19 @@
  * prefixlen >= IOF_REMOTE_PREFIX_BASE), so a lookup never matches another profile's entry and
  * the profile's own trie gives exactly the longest match of one global trie (as
  * policy_image_lookup() computes it); but its depth follows the profile's entries, not the
- * node's, so the new-flow cost grows with what one endpoint's rules need, not the node's. dp_image_write creates the inner
- * tries (BPF_F_NO_PREALLOC; max_entries IOF_MAX_POLICY_ENTRIES or IOF_MAX_REMOTE_ENTRIES:
- * they must match the templates). The slot is at byte 4, as in every slotted key.
+ * node's, so the new-flow cost grows with what one endpoint's rules need, not the node's.
+ * dp_image_write creates the inner tries (BPF_F_NO_PREALLOC; max_entries
+ * IOF_MAX_POLICY_ENTRIES or IOF_MAX_REMOTE_ENTRIES: they must match the templates).
+ * The outer maps are arrays indexed by iof_profile_index(): the verifier inlines an array
+ * lookup, where a hash of maps hashed and compared a key on each of a new flow's two or three
+ * profile lookups. Profiles are numbered densely from 0 and are at most one per endpoint.
  */
-struct iof_profile_key {
-	__u32 profile;
-	__u8 slot;
-	__u8 pad[3];
-};
+#define IOF_MAX_PROFILES IOF_MAX_ENDPOINTS
+
+static inline __u32 iof_profile_index(__u8 slot, __u32 profile)
+{
+	return (__u32)slot * IOF_MAX_PROFILES + profile;
+}
 
 /*
  * Host-address cache of the remote tries: every iof_remote4/6 entry of full length (/32,
@@ -88,7 +93,13 @@ struct iof_remote6_host_key {
 	__u8 addr[16];
 };
 
-/* Conntrack, from the endpoint's point of view: one entry per endpoint hook and flow. */
+/*
+ * Conntrack, from the endpoint's point of view: one entry per endpoint hook and flow. A flow is
+ * described by iof_ct_key (also what events report); IPv6 flows are kept in iof_ct6 under that
+ * key (family 6), IPv4 flows in iof_ct4 under its compact form iof_ct4_key. Two maps, because
+ * the hash map hashes and compares the whole key on every lookup: 20 bytes take one jhash
+ * round where 44 take three.
+ */
 struct iof_ct_key {
 	__u32 attach_id;   /* iof_endpoint_key.attach_id of the hook that admitted it */
 	__u8 family;       /* 4 or 6 */
@@ -98,6 +109,17 @@ struct iof_ct_key {
 	__u16 pad;
 	__u8 remote[16];   /* IPv4 in the first 4 bytes */
 	__u8 local[16];
+};
+
+/* The key of an IPv4 flow in iof_ct4: iof_ct_key's fields without family and IPv6 room. */
+struct iof_ct4_key {
+	__u32 attach_id;
+	__u8 remote[4];
+	__u8 local[4];
+	__be16 remote_port;
+	__be16 local_port;
+	__u8 proto;
+	__u8 pad[3];
 };
 
 enum iof_ct_state {
@@ -239,13 +261,13 @@ struct iof_config {
 };
 
 #define IOF_CFG_EVENT_ALLOWS 0x01 /* also report allowed new flows */
-/* Tests and benchmarks: never insert into iof_ct, so every packet takes the new-flow path. */
+/* Tests and benchmarks: never insert into iof_ct4/6, so every packet takes the new-flow path. */
 #define IOF_CFG_BENCH_NO_CT_INSERT 0x02
 
-_Static_assert(sizeof(struct iof_profile_key) == 8, "iof_profile_key layout");
 _Static_assert(sizeof(struct iof_remote4_host_key) == 12, "iof_remote4_host_key layout");
 _Static_assert(sizeof(struct iof_remote6_host_key) == 24, "iof_remote6_host_key layout");
 _Static_assert(sizeof(struct iof_ct_key) == 44, "iof_ct_key layout");
+_Static_assert(sizeof(struct iof_ct4_key) == 20, "iof_ct4_key layout");
 _Static_assert(sizeof(struct iof_ct_val) == 32, "iof_ct_val layout");
 _Static_assert(sizeof(struct iof_event) == 80, "iof_event layout");
 _Static_assert(sizeof(struct iof_prefilter4_key) == 16, "iof_prefilter4_key layout");

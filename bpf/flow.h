@@ -99,13 +99,13 @@ static __always_inline int iof_ct_recheck(struct iof_flow *f, const struct iof_c
 	int ok;
 
 	if (ct->flags & IOF_CT_F_FRAG) {
-		bpf_map_delete_elem(&iof_ct, k);
+		iof_ct_delete(k);
 		iof_drop_event(f, k, IOF_DROP_FRAGMENT, IOF_RULE_NONE, ct->endpoint_index, 0);
 		return 0;
 	}
 	if (iof_judge(f->view.slot, k->attach_id, ct->dir, k->family, k->remote, k->proto, dport,
 		      &d)) {
-		bpf_map_delete_elem(&iof_ct, k);
+		iof_ct_delete(k);
 		iof_drop_event(f, k, IOF_DROP_UNKNOWN_EP, IOF_RULE_NONE, ct->endpoint_index, 0);
 		return 0;
 	}
@@ -113,7 +113,7 @@ static __always_inline int iof_ct_recheck(struct iof_flow *f, const struct iof_c
 	ok = iof_apply(f, k, &d, IOF_DROP_REVOKED, IOF_EV_NEW_FLOW);
 	f->dir = dir;
 	if (!ok) {
-		bpf_map_delete_elem(&iof_ct, k);
+		iof_ct_delete(k);
 		return 0;
 	}
 	ct->revision = f->view.revision;
@@ -143,10 +143,10 @@ static __always_inline int iof_ct_hit(struct iof_flow *f, const struct iof_ct_ke
 static __always_inline struct iof_ct_val *iof_ct_find(struct iof_flow *f,
 						      const struct iof_ct_key *k)
 {
-	struct iof_ct_val *ct = bpf_map_lookup_elem(&iof_ct, k);
+	struct iof_ct_val *ct = iof_ct_lookup(k);
 
 	if (ct && iof_ct_expired(f->cfg, ct, k->proto, f->now)) {
-		bpf_map_delete_elem(&iof_ct, k);
+		iof_ct_delete(k);
 		return NULL;
 	}
 	return ct;
@@ -171,7 +171,7 @@ static __always_inline void iof_ct_insert(struct iof_flow *f, const struct iof_c
 		v.state = IOF_CT_NEW;
 	else
 		v.state = IOF_CT_ESTABLISHED; /* fragment companion of a TCP flow */
-	bpf_map_update_elem(&iof_ct, k, &v, BPF_ANY);
+	iof_ct_store(k, &v);
 }
 
 /* A first fragment passed: let the datagram's other fragments through (IOF_CT_F_FRAG). */
@@ -249,7 +249,7 @@ static __always_inline int iof_enforce(struct iof_pkt *p, __u32 attach_id, __u8 
 	ct = iof_ct_find(&f, &f.key);
 	if (ct && ct->state == IOF_CT_CLOSED && (p->tcp_flags & IOF_TCP_SYN) &&
 	    !(p->tcp_flags & IOF_TCP_ACK)) {
-		bpf_map_delete_elem(&iof_ct, &f.key); /* a new connection reuses the ports */
+		iof_ct_delete(&f.key); /* a new connection reuses the ports */
 		ct = NULL;
 	}
 	if (ct) {

@@ -44,9 +44,9 @@ struct iof_remote4_trie {
 };
 
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH_OF_MAPS);
-	__uint(max_entries, IOF_SLOTS * IOF_MAX_ENDPOINTS);
-	__type(key, struct iof_profile_key);
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, IOF_SLOTS * IOF_MAX_PROFILES);
+	__type(key, __u32);
 	__array(values, struct iof_remote4_trie);
 } iof_remote4 __weak SEC(".maps");
 
@@ -60,9 +60,9 @@ struct iof_remote6_trie {
 };
 
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH_OF_MAPS);
-	__uint(max_entries, IOF_SLOTS * IOF_MAX_ENDPOINTS);
-	__type(key, struct iof_profile_key);
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, IOF_SLOTS * IOF_MAX_PROFILES);
+	__type(key, __u32);
 	__array(values, struct iof_remote6_trie);
 } iof_remote6 __weak SEC(".maps");
 
@@ -96,18 +96,25 @@ struct iof_policy_trie {
 };
 
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH_OF_MAPS);
-	__uint(max_entries, IOF_SLOTS * IOF_MAX_ENDPOINTS);
-	__type(key, struct iof_profile_key);
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, IOF_SLOTS * IOF_MAX_PROFILES);
+	__type(key, __u32);
 	__array(values, struct iof_policy_trie);
 } iof_policy __weak SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, IOF_CT_MAX);
+	__type(key, struct iof_ct4_key);
+	__type(value, struct iof_ct_val);
+} iof_ct4 __weak SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, IOF_CT_MAX);
 	__type(key, struct iof_ct_key);
 	__type(value, struct iof_ct_val);
-} iof_ct __weak SEC(".maps");
+} iof_ct6 __weak SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

@@ -70,7 +70,7 @@ struct iof_pkt {
 	__be16 inner_sport, inner_dport;
 	__u8 saddr[16], daddr[16];
 	__u8 inner_saddr[16], inner_daddr[16];
-};
+} __attribute__((aligned(8))); /* addresses copy as words, not bytes */
 
 struct iof_vlan_hdr {
 	__be16 tci;

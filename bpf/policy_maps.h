@@ -14,7 +14,7 @@
  *      the verdict of the rules with any remote (and the endpoint default); the lower rank
  *      wins. This is Cilium's "specific identity, then wildcard" pair of lookups; it keeps
  *      the image linear in the rule count (any-remote rules are not copied into every class).
- * The datapath stores each trie as one inner LPM trie per {slot, profile} behind a hash of
+ * The datapath stores each trie as one inner LPM trie per {slot, profile} behind an array of
  * maps (datapath_maps.h), plus an exact-match cache of host remotes; the results are exactly
  * those of the single tries described here, which the compiler and policy_image_lookup() use.
  * The count is independent of the rule count; priorities and deny-over-allow are resolved by

@@ -2,7 +2,7 @@
 /*
  * The new-flow verdict, exactly as policy_image_lookup() (policy/image.c) models it: endpoint
  * lookup, remote class {slot, profile, address} (host cache, else the profile's remote trie), the
- * profile's policy trie (iof_policy is a hash of tries by {slot, profile}), LPM for {dir, class,
+ * profile's policy trie (iof_policy is an array of tries by {slot, profile}), LPM for {dir, class,
  * proto, dport} and, unless that verdict is IOF_F_FINAL or the class is IOF_CLASS_ANY already, the
  * policy LPM again for IOF_CLASS_ANY; the lower rank wins. At most six lookups, whatever the rule
  * count.
@@ -39,12 +39,12 @@ static __always_inline int iof_view_read(struct iof_view *v)
 
 /*
  * The remote's class among the profile's selectors (classes are per profile): the host cache
- * first (exact for addresses with a full-length entry), then the trie.
+ * first (exact for addresses with a full-length entry), then the trie. pidx is the profile's
+ * iof_profile_index().
  */
-static __always_inline __u32 iof_remote_lookup(__u8 slot, __u32 profile, __u8 family,
+static __always_inline __u32 iof_remote_lookup(__u8 slot, __u32 profile, __u32 pidx, __u8 family,
 					       const __u8 *remote, __u32 *ret_flags)
 {
-	struct iof_profile_key pk = {.profile = profile, .slot = slot};
 	struct iof_remote_val *rv;
 	void *trie;
 
@@ -59,7 +59,7 @@ static __always_inline __u32 iof_remote_lookup(__u8 slot, __u32 profile, __u8 fa
 			*ret_flags = rv->flags;
 			return rv->remote_class;
 		}
-		trie = bpf_map_lookup_elem(&iof_remote4, &pk);
+		trie = bpf_map_lookup_elem(&iof_remote4, &pidx);
 		if (!trie)
 			return IOF_CLASS_ANY;
 		__builtin_memcpy(k.addr, remote, 4);
@@ -75,7 +75,7 @@ static __always_inline __u32 iof_remote_lookup(__u8 slot, __u32 profile, __u8 fa
 			*ret_flags = rv->flags;
 			return rv->remote_class;
 		}
-		trie = bpf_map_lookup_elem(&iof_remote6, &pk);
+		trie = bpf_map_lookup_elem(&iof_remote6, &pidx);
 		if (!trie)
 			return IOF_CLASS_ANY;
 		__builtin_memcpy(k.addr, remote, 16);
@@ -88,11 +88,11 @@ static __always_inline __u32 iof_remote_lookup(__u8 slot, __u32 profile, __u8 fa
 }
 
 /* The class to look up first for direction dir (IOF_RC_* says whether the class has rules). */
-static __always_inline __u32 iof_remote_class(__u8 slot, __u32 profile, __u8 dir, __u8 family,
-					      const __u8 *remote)
+static __always_inline __u32 iof_remote_class(__u8 slot, __u32 profile, __u32 pidx, __u8 dir,
+					      __u8 family, const __u8 *remote)
 {
 	__u32 flags = 0;
-	__u32 cls = iof_remote_lookup(slot, profile, family, remote, &flags);
+	__u32 cls = iof_remote_lookup(slot, profile, pidx, family, remote, &flags);
 
 	return flags & (1u << dir) ? cls : IOF_CLASS_ANY;
 }
@@ -114,9 +114,10 @@ static __always_inline int iof_judge(__u8 slot, __u32 attach_id, __u8 dir, __u8 
 	struct iof_endpoint_key ek = {.attach_id = attach_id, .slot = slot};
 	struct iof_endpoint_val *ep = bpf_map_lookup_elem(&iof_endpoints, &ek);
 	struct iof_policy_val *v, *any;
+	__u32 pidx;
 	void *trie;
 
-	if (!ep)
+	if (!ep || ep->profile >= IOF_MAX_PROFILES)
 		return -1;
 	struct iof_policy_key pk = {
 	    .prefixlen = IOF_POLICY_PLEN_MAX,
@@ -127,13 +128,12 @@ static __always_inline int iof_judge(__u8 slot, __u32 attach_id, __u8 dir, __u8 
 	    .dport = iof_proto_has_ports(proto) ? dport : 0,
 	};
 
-	struct iof_profile_key ok = {.profile = ep->profile, .slot = slot};
-
 	d->endpoint_index = ep->endpoint_index;
-	trie = bpf_map_lookup_elem(&iof_policy, &ok);
+	pidx = iof_profile_index(slot, ep->profile);
+	trie = bpf_map_lookup_elem(&iof_policy, &pidx);
 	if (!trie)
 		return -1;
-	pk.remote_class = iof_remote_class(slot, ep->profile, dir, family, remote);
+	pk.remote_class = iof_remote_class(slot, ep->profile, pidx, dir, family, remote);
 	v = bpf_map_lookup_elem(trie, &pk);
 	if (!v)
 		return -1;

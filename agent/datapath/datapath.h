@@ -80,7 +80,7 @@ int dp_read_drops(struct datapath *dp, enum iof_drop_reason reason, struct iof_c
 
 /* Fill levels for metrics: entries in use per map (the active slot's share). */
 struct dp_fill {
-	size_t endpoints, remote4, remote6, policy, prefilter, ct;
+	size_t endpoints, remote4, remote6, policy, prefilter, ct4, ct6;
 };
 int dp_read_fill(struct datapath *dp, struct dp_fill *ret);
 

@@ -242,10 +242,12 @@ struct inner_fds {
 
 static int inner_fd(struct inner_fds *in, uint32_t profile)
 {
-	struct iof_profile_key ok = {.profile = profile, .slot = in->slot};
+	__u32 ok = iof_profile_index(in->slot, profile);
 	uint32_t id;
 	int fd;
 
+	if (profile >= IOF_MAX_PROFILES)
+		return -E2BIG;
 	if (profile >= in->n) {
 		size_t n = profile + 16;
 		int *grown = realloc(in->fd, n * sizeof(*grown));
@@ -332,40 +334,32 @@ static int put_entry(struct inner_fds *in, const char *stored_key, const char *v
 	return 0;
 }
 
-/* Profiles with a trie in the slot but no entry in the image lose their outer entry. */
-static int drop_empty_profiles(const struct image_entries *e, uint8_t slot)
+/* Profiles with a trie in the slot (entries in cur or back) but none in next lose the trie. */
+static int drop_empty_profiles(const struct dp_entry_set *cur, const struct dp_entry_set *back,
+			       const struct dp_entry_set *next, int outer_fd, uint8_t slot)
 {
-	struct iof_profile_key k, prev, *p = NULL, *gone = NULL;
-	size_t n_gone = 0;
-	uint8_t *used;
-	uint32_t max = 0;
+	uint8_t *seen = calloc(IOF_MAX_PROFILES, 1); /* 1: in next, 2: dropped */
+	const struct dp_entry_set *old[2] = {cur, back};
 	int err = 0;
 
-	for (size_t i = 0; i < e->n; i++)
-		if (key_profile(e->base + i * e->entry_size) + 1 > max)
-			max = key_profile(e->base + i * e->entry_size) + 1;
-	used = calloc(max + 1, 1);
-	if (!used)
+	if (!seen)
 		return -ENOMEM;
-	for (size_t i = 0; i < e->n; i++)
-		used[key_profile(e->base + i * e->entry_size)] = 1;
-	while (!err && !bpf_map_get_next_key(e->outer_fd, p, &k)) {
-		prev = k;
-		p = &prev;
-		if (k.slot != slot || (k.profile < max && used[k.profile]))
-			continue;
-		struct iof_profile_key *grown = realloc(gone, (n_gone + 1) * sizeof(*gone));
+	for (size_t i = 0; i < next->n; i++)
+		if (key_profile(rec_at(next, i)) < IOF_MAX_PROFILES)
+			seen[key_profile(rec_at(next, i))] = 1;
+	for (int o = 0; o < 2 && !err; o++)
+		for (size_t i = 0; i < old[o]->n && !err; i++) {
+			uint32_t p = key_profile(rec_at(old[o], i));
+			__u32 idx;
 
-		if (!grown)
-			err = -ENOMEM;
-		else
-			(gone = grown)[n_gone++] = k;
-	}
-	for (size_t i = 0; !err && i < n_gone; i++)
-		if (bpf_map_delete_elem(e->outer_fd, &gone[i]) && errno != ENOENT)
-			err = -errno;
-	free(gone);
-	free(used);
+			if (p >= IOF_MAX_PROFILES || seen[p])
+				continue;
+			seen[p] = 2;
+			idx = iof_profile_index(slot, p);
+			if (bpf_map_delete_elem(outer_fd, &idx) && errno != ENOENT)
+				err = -errno;
+		}
+	free(seen);
 	return err;
 }
 
@@ -477,7 +471,8 @@ int dp_delta_write_tries(struct dp_delta *d, const struct dp_map_fds *fds,
 		*ret_written += o[k].n;
 		inner_close(&in);
 		if (!err)
-			err = drop_empty_profiles(&e[k], slot);
+			err = drop_empty_profiles(&d->cur[k], &d->back[k], &d->next[k], e[k].outer_fd,
+						  slot);
 	}
 	for (int k = 0; k < DP_TRIE_KINDS; k++)
 		free(o[k].v);

@@ -42,7 +42,8 @@ int dp_map_fds_from_object(struct bpf_object *obj, struct dp_map_fds *fds)
 	} maps[] = {
 #define M(f) {"iof_" #f, offsetof(struct dp_map_fds, f)}
 	    M(state),	     M(endpoints),    M(remote4),     M(remote6),	M(policy),
-	    M(remote4_host), M(remote6_host), M(ct),	      M(rule_counters), M(ep_counters),
+	    M(remote4_host), M(remote6_host), M(ct4),	      M(ct6),		M(rule_counters),
+	    M(ep_counters),
 	    M(drops),	     M(events),	      M(events_lost), M(prefilter4),	M(prefilter6),
 	    M(failsafe),     M(config),	      M(prefilter4_host), M(prefilter6_host),
 #undef M
@@ -150,9 +151,9 @@ static uint32_t entry_profile(const struct profiled_map *m, size_t i)
 }
 
 /*
- * A hash of tries (iof_policy, iof_remote4/6; datapath_maps.h): the entries bucketed by
- * profile, one inner LPM trie created and filled in batches per profile, then published under
- * {profile, slot}. A packet sees a profile's trie only once it is complete.
+ * An array of tries (iof_policy, iof_remote4/6; datapath_maps.h): the entries bucketed by
+ * profile, one inner LPM trie created and filled in batches per profile, then published at
+ * iof_profile_index(slot, profile). A packet sees a profile's trie only once it is complete.
  */
 static int write_profile_tries(const struct profiled_map *m, size_t n_profiles, uint8_t slot)
 {
@@ -164,6 +165,8 @@ static int write_profile_tries(const struct profiled_map *m, size_t n_profiles, 
 	for (size_t i = 0; i < m->n; i++)
 		if (entry_profile(m, i) >= n_profiles)
 			n_profiles = entry_profile(m, i) + 1;
+	if (n_profiles > IOF_MAX_PROFILES)
+		return -E2BIG;
 	start = calloc(n_profiles + 2, sizeof(*start));
 	keys = malloc((m->n + 1) * m->key_size);
 	vals = malloc((m->n + 1) * m->val_size);
@@ -183,7 +186,7 @@ static int write_profile_tries(const struct profiled_map *m, size_t n_profiles, 
 	}
 	err = 0;
 	for (size_t p = 0; p < n_profiles && !err; p++) {
-		struct iof_profile_key ok = {.profile = (uint32_t)p, .slot = slot};
+		__u32 idx = iof_profile_index(slot, (__u32)p);
 		size_t n = start[p + 1] - start[p];
 		int fd;
 
@@ -197,7 +200,7 @@ static int write_profile_tries(const struct profiled_map *m, size_t n_profiles, 
 		}
 		err = update_many(fd, keys + start[p] * m->key_size, m->key_size,
 				  vals + start[p] * m->val_size, m->val_size, n);
-		if (!err && bpf_map_update_elem(m->outer_fd, &ok, &fd, BPF_ANY))
+		if (!err && bpf_map_update_elem(m->outer_fd, &idx, &fd, BPF_ANY))
 			err = -errno;
 		close(fd); /* the outer map holds it now */
 	}
@@ -221,19 +224,15 @@ out:
 
 int dp_slot_entry_count(int outer_fd, uint8_t slot, size_t *ret)
 {
-	struct iof_profile_key k, prev;
 	char ik[64], iprev[64];
-	void *p = NULL;
 	size_t n = 0;
 
-	while (!bpf_map_get_next_key(outer_fd, p, &k)) {
-		uint32_t id;
+	for (__u32 p = 0; p < IOF_MAX_PROFILES; p++) {
+		__u32 k = iof_profile_index(slot, p), id;
 		int fd;
 
-		prev = k;
-		p = &prev;
-		if (k.slot != slot || bpf_map_lookup_elem(outer_fd, &k, &id))
-			continue;
+		if (bpf_map_lookup_elem(outer_fd, &k, &id))
+			continue; /* no trie for that profile */
 		fd = bpf_map_get_fd_by_id(id);
 		if (fd < 0)
 			return -errno;
@@ -426,6 +425,18 @@ out:
 	return err;
 }
 
+/* Empties slot's part of an array of tries (the inner tries go when their last user does). */
+static int clear_profiles(int fd, uint8_t slot)
+{
+	for (__u32 p = 0; p < IOF_MAX_PROFILES; p++) {
+		__u32 k = iof_profile_index(slot, p);
+
+		if (bpf_map_delete_elem(fd, &k) && errno != ENOENT)
+			return -errno;
+	}
+	return 0;
+}
+
 /* Zeroes elements [first, first + n) of a per-CPU array of struct iof_counter. */
 static int zero_counters(int fd, uint32_t first, uint32_t n)
 {
@@ -461,11 +472,10 @@ int dp_slot_clear_some(const struct dp_map_fds *fds, uint8_t slot, unsigned what
 	if (slot >= IOF_SLOTS || n_rules > IOF_MAX_RULES || n_endpoints > IOF_MAX_ENDPOINTS)
 		return -EINVAL;
 	if ((what & DP_SLOT_TRIES) &&
-	    ((err = clear_map(fds->remote4, sizeof(struct iof_profile_key), slot)) ||
-	     (err = clear_map(fds->remote6, sizeof(struct iof_profile_key), slot)) ||
+	    ((err = clear_profiles(fds->remote4, slot)) || (err = clear_profiles(fds->remote6, slot)) ||
 	     (err = clear_map(fds->remote4_host, sizeof(struct iof_remote4_host_key), slot)) ||
 	     (err = clear_map(fds->remote6_host, sizeof(struct iof_remote6_host_key), slot)) ||
-	     (err = clear_map(fds->policy, sizeof(struct iof_profile_key), slot))))
+	     (err = clear_profiles(fds->policy, slot))))
 		return err;
 	if ((what & DP_SLOT_OTHER) &&
 	    ((err = clear_map(fds->endpoints, sizeof(struct iof_endpoint_key), slot)) ||

@@ -18,7 +18,7 @@ struct bpf_object;
 struct dp_map_fds {
 	int state, endpoints, remote4, remote6, policy;
 	int remote4_host, remote6_host; /* host cache of the remote tries (datapath_maps.h) */
-	int ct, rule_counters, ep_counters, drops, events, events_lost;
+	int ct4, ct6, rule_counters, ep_counters, drops, events, events_lost;
 	int prefilter4, prefilter6, failsafe, config;
 	int prefilter4_host, prefilter6_host; /* host entries of the deny-lists (exact match) */
 };
@@ -63,8 +63,8 @@ int dp_slot_clear_some(const struct dp_map_fds *fds, uint8_t slot, unsigned what
 		       uint32_t n_rules, uint32_t n_endpoints);
 
 /*
- * Entries of slot in a hash of per-profile tries (iof_policy, iof_remote4, iof_remote6), summed
- * over the inner tries: the fill level for metrics. Iterating the outer map counts profiles.
+ * Entries of slot in an array of per-profile tries (iof_policy, iof_remote4, iof_remote6), summed
+ * over the inner tries: the fill level for metrics.
  */
 int dp_slot_entry_count(int outer_fd, uint8_t slot, size_t *ret);
 

@@ -103,14 +103,17 @@ int dp_read_fill(struct datapath *dp, struct dp_fill *ret)
 	} else { /* adopted, nothing applied yet: count the active slot */
 		ret->endpoints =
 		    count_slot(dp->fds.endpoints, sizeof(struct iof_endpoint_key), slot);
-		ret->remote4 = count_slot(dp->fds.remote4, sizeof(struct iof_remote4_key), slot);
-		ret->remote6 = count_slot(dp->fds.remote6, sizeof(struct iof_remote6_key), slot);
-		ret->policy = count_slot(dp->fds.policy, sizeof(struct iof_policy_key), slot);
+		/* failures leave 0: the fill level is a metric, not a state */
+		ret->remote4 = ret->remote6 = ret->policy = 0;
+		dp_slot_entry_count(dp->fds.remote4, (uint8_t)slot, &ret->remote4);
+		dp_slot_entry_count(dp->fds.remote6, (uint8_t)slot, &ret->remote6);
+		dp_slot_entry_count(dp->fds.policy, (uint8_t)slot, &ret->policy);
 		ret->prefilter =
 		    count_slot(dp->fds.prefilter4, sizeof(struct iof_prefilter4_key), slot) +
 		    count_slot(dp->fds.prefilter6, sizeof(struct iof_prefilter6_key), slot);
 	}
-	ret->ct = count_slot(dp->fds.ct, sizeof(struct iof_ct_key), -1);
+	ret->ct4 = count_slot(dp->fds.ct4, sizeof(struct iof_ct4_key), -1);
+	ret->ct6 = count_slot(dp->fds.ct6, sizeof(struct iof_ct_key), -1);
 	return 0;
 }
 

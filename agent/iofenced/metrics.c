@@ -86,9 +86,10 @@ static void write_counters(struct agent *a, FILE *f, struct snapshot *s)
 				"iofence_map_entries{map=\"iof_remote6\"} %zu\n"
 				"iofence_map_entries{map=\"iof_policy\"} %zu\n"
 				"iofence_map_entries{map=\"iof_prefilter\"} %zu\n"
-				"iofence_map_entries{map=\"iof_ct\"} %zu\n",
+				"iofence_map_entries{map=\"iof_ct4\"} %zu\n"
+				"iofence_map_entries{map=\"iof_ct6\"} %zu\n",
 				fill.endpoints, fill.remote4, fill.remote6, fill.policy,
-				fill.prefilter, fill.ct);
+				fill.prefilter, fill.ct4, fill.ct6);
 			fprintf(f,
 				"# HELP iofence_map_capacity Capacity per map and slot.\n"
 				"# TYPE iofence_map_capacity gauge\n"
@@ -97,9 +98,10 @@ static void write_counters(struct agent *a, FILE *f, struct snapshot *s)
 				"iofence_map_capacity{map=\"iof_remote6\"} %u\n"
 				"iofence_map_capacity{map=\"iof_policy\"} %u\n"
 				"iofence_map_capacity{map=\"iof_prefilter\"} %u\n"
-				"iofence_map_capacity{map=\"iof_ct\"} %u\n",
+				"iofence_map_capacity{map=\"iof_ct4\"} %u\n"
+				"iofence_map_capacity{map=\"iof_ct6\"} %u\n",
 				IOF_MAX_ENDPOINTS, IOF_MAX_REMOTE_ENTRIES, IOF_MAX_REMOTE_ENTRIES,
-				IOF_MAX_POLICY_ENTRIES, IOF_MAX_PREFILTER_ENTRIES, IOF_CT_MAX);
+				IOF_MAX_POLICY_ENTRIES, IOF_MAX_PREFILTER_ENTRIES, IOF_CT_MAX, IOF_CT_MAX);
 		}
 	}
 }

@@ -99,13 +99,19 @@ static bool ct_state(const struct pkt_spec *s, bool egress, struct iof_ct_val *r
 {
 	struct iof_ct_key k = {
 	    .attach_id = (uint32_t)h.ifindex[0], .family = s->family, .proto = s->proto};
-	size_t alen = s->family == 4 ? 4 : 16;
+	struct iof_ct4_key k4 = {.attach_id = k.attach_id, .proto = s->proto};
 
-	memcpy(k.local, egress ? s->src : s->dst, alen);
-	memcpy(k.remote, egress ? s->dst : s->src, alen);
+	memcpy(k.local, egress ? s->src : s->dst, 16);
+	memcpy(k.remote, egress ? s->dst : s->src, 16);
 	k.local_port = htons(egress ? s->sport : s->dport);
 	k.remote_port = htons(egress ? s->dport : s->sport);
-	return bpf_map_lookup_elem(h.fds.ct, &k, ret) == 0;
+	if (s->family == 6)
+		return bpf_map_lookup_elem(h.fds.ct6, &k, ret) == 0;
+	memcpy(k4.local, k.local, 4);
+	memcpy(k4.remote, k.remote, 4);
+	k4.local_port = k.local_port;
+	k4.remote_port = k.remote_port;
+	return bpf_map_lookup_elem(h.fds.ct4, &k4, ret) == 0;
 }
 
 static uint64_t drops(enum iof_drop_reason r)

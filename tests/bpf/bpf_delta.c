@@ -54,17 +54,13 @@ static int rec_cmp(const void *a, const void *b)
 /* Every entry of slot's inner tries in outer map fd. */
 static void dump_outer(struct dump *d, char kind, int outer, uint8_t slot, size_t ksz, size_t vsz)
 {
-	struct iof_profile_key k, prev, *p = NULL;
-
-	while (!bpf_map_get_next_key(outer, p, &k)) {
+	for (__u32 p = 0; p < IOF_MAX_PROFILES; p++) {
 		char ik[KEY_MAX], iprev[KEY_MAX], val[16];
+		__u32 k = iof_profile_index(slot, p), id;
 		void *q = NULL;
-		uint32_t id;
 		int fd;
 
-		prev = k;
-		p = &prev;
-		if (k.slot != slot || bpf_map_lookup_elem(outer, &k, &id))
+		if (bpf_map_lookup_elem(outer, &k, &id))
 			continue;
 		fd = bpf_map_get_fd_by_id(id);
 		if (fd < 0)

@@ -146,24 +146,31 @@ int harness_apply_yaml(struct harness *h, const char *yaml, struct policy_docume
 
 void harness_clear_ct(struct harness *h)
 {
-	struct iof_ct_key k;
+	struct iof_ct_key k; /* the larger key of the two maps */
 
-	while (!bpf_map_get_next_key(h->fds.ct, NULL, &k))
-		bpf_map_delete_elem(h->fds.ct, &k);
+	while (!bpf_map_get_next_key(h->fds.ct4, NULL, &k))
+		bpf_map_delete_elem(h->fds.ct4, &k);
+	while (!bpf_map_get_next_key(h->fds.ct6, NULL, &k))
+		bpf_map_delete_elem(h->fds.ct6, &k);
 }
 
-unsigned harness_ct_count(struct harness *h)
+static unsigned count_keys(int fd)
 {
 	struct iof_ct_key k, prev;
 	unsigned n = 0;
 	void *p = NULL;
 
-	while (!bpf_map_get_next_key(h->fds.ct, p, &k)) {
+	while (!bpf_map_get_next_key(fd, p, &k)) {
 		n++;
 		prev = k;
 		p = &prev;
 	}
 	return n;
+}
+
+unsigned harness_ct_count(struct harness *h)
+{
+	return count_keys(h->fds.ct4) + count_keys(h->fds.ct6);
 }
 
 int harness_run_tc(struct harness *h, int prog_fd, int ifindex, const void *pkt, size_t len)

@@ -429,9 +429,10 @@ static int cmd_counters(struct args *a)
 	}
 	if (dp_read_fill(dp, &fill) == 0)
 		printf(
-		    "fill endpoints=%zu remote4=%zu remote6=%zu policy=%zu prefilter=%zu ct=%zu\n",
+		    "fill endpoints=%zu remote4=%zu remote6=%zu policy=%zu prefilter=%zu ct4=%zu "
+		    "ct6=%zu\n",
 		    fill.endpoints, fill.remote4, fill.remote6, fill.policy, fill.prefilter,
-		    fill.ct);
+		    fill.ct4, fill.ct6);
 	dp_close(dp);
 	return 0;
 }
