@@ -126,11 +126,13 @@ static int write_slot(struct datapath *dp, const struct policy_image *img, uint3
 		ids[i] = eps[i].ifindex ?: (eps[i].cg_id ? IOF_EP_CGROUP_BIT | eps[i].cg_id : 0);
 	for (size_t i = 0; i < img->n_prefilter; i++)
 		pf_ifindex[i] = pfs[i].ifindex;
-	r = dp_slot_clear_some(&dp->fds, (uint8_t)slot, DP_SLOT_OTHER, d->rules_used[slot],
-			       d->eps_used[slot]);
+	r = dp_slot_clear_some(&dp->fds, (uint8_t)slot,
+			       DP_SLOT_ENDPOINTS | (d->prefilter_used[slot] ? DP_SLOT_PREFILTER : 0),
+			       d->rules_used[slot], d->eps_used[slot]);
 	if (!r) {
 		d->rules_used[slot] = (uint32_t)img->n_rules;
 		d->eps_used[slot] = (uint32_t)img->n_endpoints;
+		d->prefilter_used[slot] = img->n_prefilter > 0;
 		r = dp_delta_write_tries(d, &dp->fds, img, (uint8_t)slot, &written);
 		if (!r)
 			whole = DP_SLOT_OTHER;
@@ -162,6 +164,7 @@ fail:
 	d->back_valid = false;
 	d->rules_used[slot] = 0;
 	d->eps_used[slot] = 0;
+	d->prefilter_used[slot] = false;
 out:
 	free(ids);
 	free(pf_ifindex);

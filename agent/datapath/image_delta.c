@@ -214,6 +214,7 @@ void dp_delta_init(struct dp_delta *d)
 	for (int s = 0; s < 2; s++) {
 		d->rules_used[s] = IOF_MAX_RULES; /* unknown: zero them all once */
 		d->eps_used[s] = IOF_MAX_ENDPOINTS;
+		d->prefilter_used[s] = true;
 	}
 }
 

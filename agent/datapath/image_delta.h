@@ -39,6 +39,7 @@ struct dp_delta {
 	bool cur_valid;				 /* cur describes the active slot */
 	bool back_valid;			 /* cur + back describe the inactive slot */
 	uint32_t rules_used[2], eps_used[2];	 /* counter ranges each slot may have touched */
+	bool prefilter_used[2];			 /* the slot may hold prefilter entries */
 	struct dp_entry_set next[DP_TRIE_KINDS]; /* the image last written, until activated */
 	const struct policy_image *next_img;
 };

@@ -477,9 +477,12 @@ int dp_slot_clear_some(const struct dp_map_fds *fds, uint8_t slot, unsigned what
 	     (err = clear_map(fds->remote6_host, sizeof(struct iof_remote6_host_key), slot)) ||
 	     (err = clear_profiles(fds->policy, slot))))
 		return err;
-	if ((what & DP_SLOT_OTHER) &&
-	    ((err = clear_map(fds->endpoints, sizeof(struct iof_endpoint_key), slot)) ||
-	     (err = clear_map(fds->prefilter4, sizeof(struct iof_prefilter4_key), slot)) ||
+	if ((what & DP_SLOT_ENDPOINTS) &&
+	    (err = clear_map(fds->endpoints, sizeof(struct iof_endpoint_key), slot)))
+		return err;
+	/* hash maps: an empty one still costs a walk of every bucket, hence the flag */
+	if ((what & DP_SLOT_PREFILTER) &&
+	    ((err = clear_map(fds->prefilter4, sizeof(struct iof_prefilter4_key), slot)) ||
 	     (err = clear_map(fds->prefilter6, sizeof(struct iof_prefilter6_key), slot)) ||
 	     (err = clear_map(fds->prefilter4_host, sizeof(struct iof_prefilter4_key), slot)) ||
 	     (err = clear_map(fds->prefilter6_host, sizeof(struct iof_prefilter6_key), slot))))

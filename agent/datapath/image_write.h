@@ -49,7 +49,9 @@ int dp_slot_clear(const struct dp_map_fds *fds, uint8_t slot);
 
 /* Parts of a slot, for the partial variants below. */
 #define DP_SLOT_TRIES 0x1 /* iof_remote4/6, iof_policy (per-profile tries), the host cache */
-#define DP_SLOT_OTHER 0x2 /* iof_endpoints and the prefilter maps */
+#define DP_SLOT_ENDPOINTS 0x2 /* iof_endpoints */
+#define DP_SLOT_PREFILTER 0x4 /* the prefilter tries and host hashes */
+#define DP_SLOT_OTHER (DP_SLOT_ENDPOINTS | DP_SLOT_PREFILTER)
 
 /*
  * dp_image_write_some() - dp_image_write() of the parts in what only (DP_SLOT_*).
