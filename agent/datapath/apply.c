@@ -248,7 +248,7 @@ int dp_apply(struct datapath *dp, const struct policy_image *img, char *err, siz
 		dp_err(err, err_len, r, "activate slot %u: %s", slot, strerror(-r));
 		goto out;
 	}
-	dp_delta_activated(&dp->delta, img, true); /* on ENOMEM: whole writes from now on */
+	dp_delta_activated(&dp->delta, img); /* on ENOMEM: whole writes from now on */
 	dp->revision = img->revision;
 	dp->fill = (struct dp_fill){
 	    .remote4 = img->n_remote4, .remote6 = img->n_remote6, .policy = img->n_policy};

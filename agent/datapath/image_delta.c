@@ -10,50 +10,9 @@
 #include "bpf/datapath_maps.h"
 #include "image_delta.h"
 
-#define SLOT_OFFSET 4	 /* every trie key: __u32 prefixlen, then __u8 slot */
-#define PROFILE_OFFSET 8 /* then 3 pad bytes and __u32 profile */
 
 /* A difference larger than this share of the image is written whole (batched) instead. */
 #define DELTA_MAX_SHARE 4
-
-/* An image's entries of one trie kind, as {key, val} structs. */
-struct image_entries {
-	const char *base;
-	size_t n, entry_size, key_size, val_off, val_size;
-	int outer_fd, host_fd;
-	uint32_t full_prefixlen; /* remote keys of this length have a host-cache twin */
-	const char *inner_name;
-	uint32_t inner_max;
-};
-
-static struct image_entries entries_of(const struct policy_image *img,
-				       const struct dp_map_fds *fds, enum dp_trie_kind kind)
-{
-#define ENTRIES(arr, count, type)                                                                  \
-	.base = (const char *)(arr), .n = (count), .entry_size = sizeof(type),                     \
-	.key_size = sizeof(((type *)0)->key), .val_off = offsetof(type, val),                      \
-	.val_size = sizeof(((type *)0)->val)
-	switch (kind) {
-	case DP_TRIE_REMOTE4:
-		return (struct image_entries){
-		    ENTRIES(img->remote4, img->n_remote4, struct image_remote4),
-		    .outer_fd = fds ? fds->remote4 : -1, .host_fd = fds ? fds->remote4_host : -1,
-		    .full_prefixlen = IOF_REMOTE_PREFIX_BASE + 32, .inner_name = "iof_remote4_p",
-		    .inner_max = IOF_MAX_REMOTE_ENTRIES};
-	case DP_TRIE_REMOTE6:
-		return (struct image_entries){
-		    ENTRIES(img->remote6, img->n_remote6, struct image_remote6),
-		    .outer_fd = fds ? fds->remote6 : -1, .host_fd = fds ? fds->remote6_host : -1,
-		    .full_prefixlen = IOF_REMOTE_PREFIX_BASE + 128, .inner_name = "iof_remote6_p",
-		    .inner_max = IOF_MAX_REMOTE_ENTRIES};
-	default:
-		return (struct image_entries){
-		    ENTRIES(img->policy, img->n_policy, struct image_policy),
-		    .outer_fd = fds ? fds->policy : -1, .host_fd = -1, .full_prefixlen = 0,
-		    .inner_name = "iof_policy_p", .inner_max = IOF_MAX_POLICY_ENTRIES};
-	}
-#undef ENTRIES
-}
 
 /* ---- entry sets ---- */
 
@@ -190,7 +149,7 @@ static int set_put(struct dp_entry_set *s, const char *key, uint64_t h, const ch
 	return 0;
 }
 
-static int set_from_image(struct dp_entry_set *s, const struct image_entries *e)
+static int set_from_image(struct dp_entry_set *s, const struct dp_trie_entries *e)
 {
 	char key[64];
 
@@ -201,7 +160,7 @@ static int set_from_image(struct dp_entry_set *s, const struct image_entries *e)
 		const char *ent = e->base + i * e->entry_size;
 
 		memcpy(key, ent, e->key_size);
-		key[SLOT_OFFSET] = 0;
+		key[DP_KEY_SLOT_OFFSET] = 0;
 		if (set_put(s, key, rec_hash(s, key), ent + e->val_off))
 			return -ENOMEM;
 	}
@@ -236,7 +195,7 @@ void dp_delta_free(struct dp_delta *d)
 struct inner_fds {
 	int outer_fd;
 	uint8_t slot;
-	const struct image_entries *e;
+	const struct dp_trie_entries *e;
 	int *fd; /* by profile; -1 not opened yet */
 	size_t n;
 };
@@ -267,13 +226,9 @@ static int inner_fd(struct inner_fds *in, uint32_t profile)
 		if (fd < 0)
 			return -errno;
 	} else {
-		LIBBPF_OPTS(bpf_map_create_opts, copts, .map_flags = BPF_F_NO_PREALLOC);
-
-		fd = bpf_map_create(BPF_MAP_TYPE_LPM_TRIE, in->e->inner_name,
-				    (uint32_t)in->e->key_size, (uint32_t)in->e->val_size,
-				    in->e->inner_max, &copts);
+		fd = dp_trie_create(in->e);
 		if (fd < 0)
-			return -errno;
+			return fd;
 		/* the slot is inactive: no packet looks at the trie while it fills */
 		if (bpf_map_update_elem(in->outer_fd, &ok, &fd, BPF_ANY)) {
 			int err = -errno;
@@ -296,43 +251,30 @@ static void inner_close(struct inner_fds *in)
 	in->n = 0;
 }
 
-static uint32_t key_profile(const char *key)
+/* Writes key -> val, or deletes key when val is NULL (an absent key is no error). */
+static int map_put(int fd, const void *key, const void *val)
 {
-	uint32_t p;
-
-	memcpy(&p, key + PROFILE_OFFSET, sizeof(p));
-	return p;
+	if (val ? bpf_map_update_elem(fd, key, val, BPF_ANY)
+		: (bpf_map_delete_elem(fd, key) && errno != ENOENT))
+		return -errno;
+	return 0;
 }
 
 /* One entry into the slot (val NULL: delete), with its host-cache twin for full-length remotes. */
 static int put_entry(struct inner_fds *in, const char *stored_key, const char *val)
 {
-	const struct image_entries *e = in->e;
-	char key[64];
-	uint32_t plen;
-	int fd = inner_fd(in, key_profile(stored_key));
+	const struct dp_trie_entries *e = in->e;
+	char key[64], hk[32];
+	int err, fd = inner_fd(in, dp_key_profile(stored_key));
 
 	if (fd < 0)
 		return fd;
 	memcpy(key, stored_key, e->key_size);
-	key[SLOT_OFFSET] = (char)in->slot;
-	if (val ? bpf_map_update_elem(fd, key, val, BPF_ANY)
-		: (bpf_map_delete_elem(fd, key) && errno != ENOENT))
-		return -errno;
-	memcpy(&plen, key, sizeof(plen));
-	if (e->host_fd < 0 || plen != e->full_prefixlen)
-		return 0;
-	/* host key: __u32 profile, __u8 slot, 3 pad, address (the trie key's from offset 12) */
-	char hk[32] = {0};
-	size_t alen = e->key_size - 12;
-
-	memcpy(hk, key + PROFILE_OFFSET, 4);
-	hk[4] = (char)in->slot;
-	memcpy(hk + 8, key + 12, alen);
-	if (val ? bpf_map_update_elem(e->host_fd, hk, val, BPF_ANY)
-		: (bpf_map_delete_elem(e->host_fd, hk) && errno != ENOENT))
-		return -errno;
-	return 0;
+	key[DP_KEY_SLOT_OFFSET] = (char)in->slot;
+	err = map_put(fd, key, val);
+	if (!err && dp_host_key(e, key, in->slot, hk))
+		err = map_put(e->host_fd, hk, val);
+	return err;
 }
 
 /* Profiles with a trie in the slot (entries in cur or back) but none in next lose the trie. */
@@ -346,11 +288,11 @@ static int drop_empty_profiles(const struct dp_entry_set *cur, const struct dp_e
 	if (!seen)
 		return -ENOMEM;
 	for (size_t i = 0; i < next->n; i++)
-		if (key_profile(rec_at(next, i)) < IOF_MAX_PROFILES)
-			seen[key_profile(rec_at(next, i))] = 1;
+		if (dp_key_profile(rec_at(next, i)) < IOF_MAX_PROFILES)
+			seen[dp_key_profile(rec_at(next, i))] = 1;
 	for (int o = 0; o < 2 && !err; o++)
 		for (size_t i = 0; i < old[o]->n && !err; i++) {
-			uint32_t p = key_profile(rec_at(old[o], i));
+			uint32_t p = dp_key_profile(rec_at(old[o], i));
 			__u32 idx;
 
 			if (p >= IOF_MAX_PROFILES || seen[p])
@@ -441,7 +383,7 @@ static void drop_next(struct dp_delta *d)
 int dp_delta_write_tries(struct dp_delta *d, const struct dp_map_fds *fds,
 			 const struct policy_image *img, uint8_t slot, size_t *ret_written)
 {
-	struct image_entries e[DP_TRIE_KINDS];
+	struct dp_trie_entries e[DP_TRIE_KINDS];
 	struct ops o[DP_TRIE_KINDS] = {0};
 	size_t changes = 0, total = 0;
 	int err = 0;
@@ -449,7 +391,7 @@ int dp_delta_write_tries(struct dp_delta *d, const struct dp_map_fds *fds,
 	*ret_written = 0;
 	drop_next(d);
 	for (int k = 0; k < DP_TRIE_KINDS && !err; k++) {
-		e[k] = entries_of(img, fds, (enum dp_trie_kind)k);
+		e[k] = dp_trie_entries_of(img, fds, (enum dp_trie_kind)k);
 		err = set_from_image(&d->next[k], &e[k]);
 	}
 	if (!err)
@@ -480,13 +422,13 @@ int dp_delta_write_tries(struct dp_delta *d, const struct dp_map_fds *fds,
 	return err;
 }
 
-int dp_delta_activated(struct dp_delta *d, const struct policy_image *img, bool prev_known)
+int dp_delta_activated(struct dp_delta *d, const struct policy_image *img)
 {
-	bool back_ok = prev_known && d->cur_valid;
+	bool back_ok = d->cur_valid;
 	int err = 0;
 
 	for (int k = 0; k < DP_TRIE_KINDS && !err; k++) {
-		struct image_entries e = entries_of(img, NULL, (enum dp_trie_kind)k);
+		struct dp_trie_entries e = dp_trie_entries_of(img, NULL, (enum dp_trie_kind)k);
 		struct dp_entry_set *next = &d->next[k], *cur = &d->cur[k], *back = &d->back[k];
 
 		if (d->next_img != img)

@@ -22,8 +22,6 @@
 
 #include "image_write.h"
 
-enum dp_trie_kind { DP_TRIE_REMOTE4, DP_TRIE_REMOTE6, DP_TRIE_POLICY, DP_TRIE_KINDS };
-
 /* Map entries by key: records of key (slot byte 0) and value, with a hash index. */
 struct dp_entry_set {
 	size_t key_size, val_size, rec_size; /* rec_size = key_size + val_size + 1 (present) */
@@ -59,9 +57,9 @@ int dp_delta_write_tries(struct dp_delta *d, const struct dp_map_fds *fds,
 /*
  * Record that img is now active: back becomes how the previous active image (cur, if valid)
  * differs from img, and cur becomes img. When the previous image is unknown (first apply,
- * adopted pins, a failed write), back is invalid and the next apply writes the whole image.
+ * adopted pins), back is invalid and the next apply writes the whole image.
  * Returns 0 or -ENOMEM (then both are invalid: the next applies write whole images).
  */
-int dp_delta_activated(struct dp_delta *d, const struct policy_image *img, bool prev_known);
+int dp_delta_activated(struct dp_delta *d, const struct policy_image *img);
 
 #endif /* IOFENCE_AGENT_DATAPATH_IMAGE_DELTA_H */

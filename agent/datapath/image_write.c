@@ -21,7 +21,6 @@
 #ifndef ENOTSUPP
 #define ENOTSUPP 524 /* kernel-internal "operation not supported" */
 #endif
-#define SLOT_OFFSET 4 /* every slotted key: __u32 prefixlen or attach_id, then __u8 slot */
 
 static void set_err(char *err, size_t len, const char *fmt, ...)
 {
@@ -86,68 +85,91 @@ static int update_many(int fd, const void *keys, size_t key_size, const void *va
 	return 0;
 }
 
-/* The host cache: full-length remote entries again, keyed for an exact-match hash. */
-static int write_remote_hosts(const struct dp_map_fds *fds, const struct policy_image *img,
-			      uint8_t slot)
+struct dp_trie_entries dp_trie_entries_of(const struct policy_image *img,
+					  const struct dp_map_fds *fds, enum dp_trie_kind kind)
 {
-	size_t n4 = 0, n6 = 0;
-	struct iof_remote4_host_key *k4 = calloc(img->n_remote4 + 1, sizeof(*k4));
-	struct iof_remote6_host_key *k6 = calloc(img->n_remote6 + 1, sizeof(*k6));
-	struct iof_remote_val *v4 = calloc(img->n_remote4 + 1, sizeof(*v4));
-	struct iof_remote_val *v6 = calloc(img->n_remote6 + 1, sizeof(*v6));
+#define ENTRIES(arr, count, type)                                                                  \
+	.base = (const char *)(arr), .n = (count), .entry_size = sizeof(type),                     \
+	.key_size = sizeof(((type *)0)->key), .val_off = offsetof(type, val),                      \
+	.val_size = sizeof(((type *)0)->val)
+	switch (kind) {
+	case DP_TRIE_REMOTE4:
+		return (struct dp_trie_entries){
+		    ENTRIES(img->remote4, img->n_remote4, struct image_remote4), .map = "iof_remote4",
+		    .outer_fd = fds ? fds->remote4 : -1, .host_fd = fds ? fds->remote4_host : -1,
+		    .full_prefixlen = IOF_REMOTE_PREFIX_BASE + 32, .inner_name = "iof_remote4_p",
+		    .inner_max = IOF_MAX_REMOTE_ENTRIES};
+	case DP_TRIE_REMOTE6:
+		return (struct dp_trie_entries){
+		    ENTRIES(img->remote6, img->n_remote6, struct image_remote6), .map = "iof_remote6",
+		    .outer_fd = fds ? fds->remote6 : -1, .host_fd = fds ? fds->remote6_host : -1,
+		    .full_prefixlen = IOF_REMOTE_PREFIX_BASE + 128, .inner_name = "iof_remote6_p",
+		    .inner_max = IOF_MAX_REMOTE_ENTRIES};
+	default:
+		return (struct dp_trie_entries){
+		    ENTRIES(img->policy, img->n_policy, struct image_policy), .map = "iof_policy",
+		    .outer_fd = fds ? fds->policy : -1, .host_fd = -1, .full_prefixlen = 0,
+		    .inner_name = "iof_policy_p", .inner_max = IOF_MAX_POLICY_ENTRIES};
+	}
+#undef ENTRIES
+}
+
+int dp_trie_create(const struct dp_trie_entries *e)
+{
+	LIBBPF_OPTS(bpf_map_create_opts, copts, .map_flags = BPF_F_NO_PREALLOC);
+	int fd = bpf_map_create(BPF_MAP_TYPE_LPM_TRIE, e->inner_name, (uint32_t)e->key_size,
+				(uint32_t)e->val_size, e->inner_max, &copts);
+
+	return fd < 0 ? -errno : fd;
+}
+
+size_t dp_host_key(const struct dp_trie_entries *e, const void *key, uint8_t slot, void *hk)
+{
+	const char *k = key;
+	uint32_t plen;
+	char *h = hk;
+
+	memcpy(&plen, k, sizeof(plen));
+	if (e->host_fd < 0 || plen != e->full_prefixlen)
+		return 0;
+	/* {__u32 profile, __u8 slot, 3 pad, address}: the address follows the profile in the key */
+	memset(h, 0, 8);
+	memcpy(h, k + DP_KEY_PROFILE_OFFSET, 4);
+	h[4] = (char)slot;
+	memcpy(h + 8, k + DP_KEY_PROFILE_OFFSET + 4, e->key_size - DP_KEY_PROFILE_OFFSET - 4);
+	return 8 + e->key_size - DP_KEY_PROFILE_OFFSET - 4;
+}
+
+/* The host cache: e's full-length entries again, keyed for an exact-match hash. */
+static int write_remote_hosts(const struct dp_trie_entries *e, uint8_t slot)
+{
+	char *keys = malloc((e->n + 1) * 32), *vals = malloc((e->n + 1) * e->val_size);
+	size_t n = 0, ksz = 0;
 	int err = -ENOMEM;
 
-	if (!k4 || !k6 || !v4 || !v6)
+	if (!keys || !vals)
 		goto out;
-	for (size_t i = 0; i < img->n_remote4; i++) {
-		const struct image_remote4 *r = &img->remote4[i];
+	for (size_t i = 0; i < e->n; i++) {
+		const char *ent = e->base + i * e->entry_size;
+		char hk[32];
 
-		if (r->key.prefixlen != IOF_REMOTE_PREFIX_BASE + 32)
+		ksz = dp_host_key(e, ent, slot, hk); /* the same size for every key of a kind */
+		if (!ksz)
 			continue;
-		k4[n4].profile = r->key.profile;
-		k4[n4].slot = slot;
-		memcpy(k4[n4].addr, r->key.addr, 4);
-		v4[n4++] = r->val;
+		memcpy(keys + n * ksz, hk, ksz);
+		memcpy(vals + n * e->val_size, ent + e->val_off, e->val_size);
+		n++;
 	}
-	for (size_t i = 0; i < img->n_remote6; i++) {
-		const struct image_remote6 *r = &img->remote6[i];
-
-		if (r->key.prefixlen != IOF_REMOTE_PREFIX_BASE + 128)
-			continue;
-		k6[n6].profile = r->key.profile;
-		k6[n6].slot = slot;
-		memcpy(k6[n6].addr, r->key.addr, 16);
-		v6[n6++] = r->val;
-	}
-	err = update_many(fds->remote4_host, k4, sizeof(*k4), v4, sizeof(*v4), n4);
-	if (!err)
-		err = update_many(fds->remote6_host, k6, sizeof(*k6), v6, sizeof(*v6), n6);
+	err = update_many(e->host_fd, keys, ksz, vals, e->val_size, n);
 out:
-	free(k4);
-	free(k6);
-	free(v4);
-	free(v6);
+	free(keys);
+	free(vals);
 	return err;
 }
 
-/* Every profiled key (policy, remote): __u32 prefixlen, __u8 slot, 3 pad, __u32 profile. */
-#define PROFILE_OFFSET 8
-
-struct profiled_map {
-	int outer_fd;
-	const char *inner_name;
-	uint32_t inner_max;
-	const void *entries; /* image {key, val} structs */
-	size_t n, entry_size, key_size, val_off, val_size;
-};
-
-static uint32_t entry_profile(const struct profiled_map *m, size_t i)
+static uint32_t entry_profile(const struct dp_trie_entries *m, size_t i)
 {
-	uint32_t profile;
-
-	memcpy(&profile, (const char *)m->entries + i * m->entry_size + PROFILE_OFFSET,
-	       sizeof(profile));
-	return profile;
+	return dp_key_profile(m->base + i * m->entry_size);
 }
 
 /*
@@ -155,9 +177,8 @@ static uint32_t entry_profile(const struct profiled_map *m, size_t i)
  * profile, one inner LPM trie created and filled in batches per profile, then published at
  * iof_profile_index(slot, profile). A packet sees a profile's trie only once it is complete.
  */
-static int write_profile_tries(const struct profiled_map *m, size_t n_profiles, uint8_t slot)
+static int write_profile_tries(const struct dp_trie_entries *m, size_t n_profiles, uint8_t slot)
 {
-	LIBBPF_OPTS(bpf_map_create_opts, copts, .map_flags = BPF_F_NO_PREALLOC);
 	size_t *start = NULL;
 	char *keys = NULL, *vals = NULL;
 	int err = -ENOMEM;
@@ -177,11 +198,11 @@ static int write_profile_tries(const struct profiled_map *m, size_t n_profiles, 
 	for (size_t p = 2; p < n_profiles + 2; p++)
 		start[p] += start[p - 1];
 	for (size_t i = 0; i < m->n; i++) {
-		const char *e = (const char *)m->entries + i * m->entry_size;
+		const char *e = m->base + i * m->entry_size;
 		size_t at = start[entry_profile(m, i) + 1]++;
 
 		memcpy(keys + at * m->key_size, e, m->key_size);
-		keys[at * m->key_size + SLOT_OFFSET] = (char)slot;
+		keys[at * m->key_size + DP_KEY_SLOT_OFFSET] = (char)slot;
 		memcpy(vals + at * m->val_size, e + m->val_off, m->val_size);
 	}
 	err = 0;
@@ -192,10 +213,9 @@ static int write_profile_tries(const struct profiled_map *m, size_t n_profiles, 
 
 		if (!n)
 			continue;
-		fd = bpf_map_create(BPF_MAP_TYPE_LPM_TRIE, m->inner_name, (uint32_t)m->key_size,
-				    (uint32_t)m->val_size, m->inner_max, &copts);
+		fd = dp_trie_create(m);
 		if (fd < 0) {
-			err = -errno;
+			err = fd;
 			break;
 		}
 		err = update_many(fd, keys + start[p] * m->key_size, m->key_size,
@@ -204,23 +224,14 @@ static int write_profile_tries(const struct profiled_map *m, size_t n_profiles, 
 			err = -errno;
 		close(fd); /* the outer map holds it now */
 	}
+	if (!err && m->host_fd >= 0)
+		err = write_remote_hosts(m, slot);
 out:
 	free(start);
 	free(keys);
 	free(vals);
 	return err;
 }
-
-#define PROFILED(fd, name, max, arr, count, type)                                                  \
-	((struct profiled_map){.outer_fd = fd,                                                     \
-			       .inner_name = name,                                                 \
-			       .inner_max = max,                                                   \
-			       .entries = arr,                                                     \
-			       .n = count,                                                         \
-			       .entry_size = sizeof(type),                                         \
-			       .key_size = sizeof(((type *)0)->key),                               \
-			       .val_off = offsetof(type, val),                                     \
-			       .val_size = sizeof(((type *)0)->val)})
 
 int dp_slot_entry_count(int outer_fd, uint8_t slot, size_t *ret)
 {
@@ -321,30 +332,11 @@ int dp_image_write_some(const struct dp_map_fds *fds, const struct policy_image 
 		set_err(err, err_len, "slot %u: only %u slots", slot, IOF_SLOTS);
 		return -EINVAL;
 	}
-	if (what & DP_SLOT_TRIES) {
-		map = "iof_remote4";
-		ret = write_profile_tries(&PROFILED(fds->remote4, "iof_remote4_p",
-						    IOF_MAX_REMOTE_ENTRIES, img->remote4,
-						    img->n_remote4, struct image_remote4),
-					  img->n_profiles, slot);
-		if (!ret) {
-			map = "iof_remote6";
-			ret = write_profile_tries(&PROFILED(fds->remote6, "iof_remote6_p",
-							    IOF_MAX_REMOTE_ENTRIES, img->remote6,
-							    img->n_remote6, struct image_remote6),
-						  img->n_profiles, slot);
-		}
-		if (!ret) {
-			map = "iof_remote_host";
-			ret = write_remote_hosts(fds, img, slot);
-		}
-		if (!ret) {
-			map = "iof_policy";
-			ret = write_profile_tries(&PROFILED(fds->policy, "iof_policy_p",
-							    IOF_MAX_POLICY_ENTRIES, img->policy,
-							    img->n_policy, struct image_policy),
-						  img->n_profiles, slot);
-		}
+	for (int k = 0; k < DP_TRIE_KINDS && !ret && (what & DP_SLOT_TRIES); k++) {
+		struct dp_trie_entries e = dp_trie_entries_of(img, fds, (enum dp_trie_kind)k);
+
+		map = e.map;
+		ret = write_profile_tries(&e, img->n_profiles, slot);
 	}
 	if (!ret && (what & DP_SLOT_OTHER)) {
 		map = "iof_prefilter";
@@ -367,7 +359,7 @@ int dp_image_write(const struct dp_map_fds *fds, const struct policy_image *img,
 				   prefilter_ifindex, err, err_len);
 }
 
-/* Collects the keys of one slot (key byte SLOT_OFFSET == slot) and deletes them. */
+/* Collects the keys of one slot (key byte DP_KEY_SLOT_OFFSET == slot) and deletes them. */
 static int clear_map(int fd, size_t key_size, uint8_t slot)
 {
 	size_t cap = 4096, n = 0;
@@ -379,7 +371,7 @@ static int clear_map(int fd, size_t key_size, uint8_t slot)
 		goto out;
 	}
 	while (!bpf_map_get_next_key(fd, prev, cur)) {
-		if ((uint8_t)cur[SLOT_OFFSET] == slot) {
+		if ((uint8_t)cur[DP_KEY_SLOT_OFFSET] == slot) {
 			if (n == cap) {
 				char *grown = realloc(keys, 2 * cap * key_size);
 

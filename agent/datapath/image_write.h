@@ -9,6 +9,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "policy/image.h"
 
@@ -22,6 +23,45 @@ struct dp_map_fds {
 	int prefilter4, prefilter6, failsafe, config;
 	int prefilter4_host, prefilter6_host; /* host entries of the deny-lists (exact match) */
 };
+
+/* Every slotted key: __u32 prefixlen or attach_id, then the __u8 slot; a trie key then has 3
+ * pad bytes and its __u32 profile. */
+#define DP_KEY_SLOT_OFFSET 4
+#define DP_KEY_PROFILE_OFFSET 8
+
+/* The profile of a trie key. */
+static inline uint32_t dp_key_profile(const void *key)
+{
+	uint32_t profile;
+
+	memcpy(&profile, (const char *)key + DP_KEY_PROFILE_OFFSET, sizeof(profile));
+	return profile;
+}
+
+/* The per-profile tries (bpf/datapath_maps.h). */
+enum dp_trie_kind { DP_TRIE_REMOTE4, DP_TRIE_REMOTE6, DP_TRIE_POLICY, DP_TRIE_KINDS };
+
+/* One kind of per-profile trie, and an image's entries of it ({key, val} structs). */
+struct dp_trie_entries {
+	const char *map;	 /* outer map name, for errors */
+	int outer_fd, host_fd;	 /* host_fd: the host cache of the remote tries, else -1 */
+	uint32_t full_prefixlen; /* remote keys of this length have a host-cache twin */
+	const char *inner_name;
+	uint32_t inner_max;
+	const char *base;
+	size_t n, entry_size, key_size, val_off, val_size;
+};
+
+/* img's entries of kind; fds may be NULL (fds -1) when no map is touched. */
+struct dp_trie_entries dp_trie_entries_of(const struct policy_image *img,
+					  const struct dp_map_fds *fds, enum dp_trie_kind kind);
+/* A new, empty inner trie of e's kind: its fd, or -errno. */
+int dp_trie_create(const struct dp_trie_entries *e);
+/*
+ * The host-cache key (iof_remote4/6_host_key, slot set) of trie key `key` into hk (32 bytes):
+ * its size, or 0 when the key has no host twin (not a remote key of full length).
+ */
+size_t dp_host_key(const struct dp_trie_entries *e, const void *key, uint8_t slot, void *hk);
 
 /* Fills fds from a loaded object's maps (missing maps: -1). Return 0 or -ENOENT. */
 int dp_map_fds_from_object(struct bpf_object *obj, struct dp_map_fds *fds);

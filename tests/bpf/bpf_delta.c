@@ -300,7 +300,7 @@ int main(int argc, char **argv)
 			break;
 		}
 		h.slot = slot;
-		if (!ASSERT_EQ(dp_delta_activated(&d, img, true), 0, "activated"))
+		if (!ASSERT_EQ(dp_delta_activated(&d, img), 0, "activated"))
 			failed = 1;
 		written_total += written;
 		entries_total += img->n_remote4 + img->n_remote6 + img->n_policy;
