@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "parse.h"
+#include "parse_doc.h"
 #include "parse_node.h"
 #include "prefix.h"
 
@@ -323,9 +324,8 @@ static void document_field(struct parse_ctx *ctx, const char *key, struct tree_n
 static const char *const document_keys[] = {"revision", "defaults", "securityGroups",
 					    "endpoints", "prefilter", NULL};
 
-/* Loads the one YAML document of text; reports syntax errors and extra documents. */
-static int load_yaml(const char *text, size_t len, const char *file, struct parse_tree *tree,
-		     struct policy_errors *errs)
+int parse_load_tree(const char *text, size_t len, const char *file, struct parse_tree *tree,
+		    struct tree_spans *spans, struct policy_errors *errs)
 {
 	struct parse_tree extra = {0};
 	yaml_parser_t parser;
@@ -336,7 +336,7 @@ static int load_yaml(const char *text, size_t len, const char *file, struct pars
 	yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
 	r = parse_tree_reserve(tree, len);
 	if (r == 0)
-		r = parse_tree_load(&parser, tree);
+		r = parse_tree_load_spans(&parser, tree, spans);
 	if (r == -EINVAL) {
 		policy_errors_add(errs, file, (unsigned)parser.problem_mark.line + 1, "document",
 				  "syntax error: %s%s%s", parser.problem ? parser.problem : "invalid",
@@ -357,28 +357,25 @@ static int load_yaml(const char *text, size_t len, const char *file, struct pars
 		}
 		parse_tree_free(&extra);
 	}
-	if (r < 0)
+	if (r < 0) {
 		parse_tree_free(tree);
+		if (spans)
+			tree_spans_free(spans);
+	}
 	yaml_parser_delete(&parser);
 	return r;
 }
 
-int policy_parse_buffer(const char *text, size_t len, const char *file_name,
-			struct policy_document **ret_doc, struct policy_errors *errs)
+int parse_build_document(struct parse_tree *tree, const char *file, struct policy_errors *errs,
+			 struct policy_document **ret_doc)
 {
-	struct parse_ctx ctx = {.file = file_name ? file_name : "<input>", .errs = errs};
-	struct parse_tree tree = {0};
-	struct policy_document *doc;
+	struct parse_ctx ctx = {.file = file, .errs = errs, .tree = tree};
+	struct policy_document *doc = calloc(1, sizeof(*doc));
 	struct tree_node *root;
 	size_t errors_before = errs->n + errs->dropped;
 	int r;
 
 	*ret_doc = NULL;
-	r = load_yaml(text, len, ctx.file, &tree, errs);
-	if (r < 0)
-		return r;
-	doc = calloc(1, sizeof(*doc));
-	ctx.tree = &tree;
 	if (!doc) {
 		r = -ENOMEM;
 		goto out;
@@ -398,11 +395,26 @@ int policy_parse_buffer(const char *text, size_t len, const char *file_name,
 	}
 	r = errs->n + errs->dropped > errors_before ? -EINVAL : 0;
 out:
-	parse_tree_free(&tree);
 	if (r < 0)
 		policy_document_free(doc);
 	else
 		*ret_doc = doc;
+	return r;
+}
+
+int policy_parse_buffer(const char *text, size_t len, const char *file_name,
+			struct policy_document **ret_doc, struct policy_errors *errs)
+{
+	const char *file = file_name ? file_name : "<input>";
+	struct parse_tree tree = {0};
+	int r;
+
+	*ret_doc = NULL;
+	r = parse_load_tree(text, len, file, &tree, NULL, errs);
+	if (r < 0)
+		return r;
+	r = parse_build_document(&tree, file, errs, ret_doc);
+	parse_tree_free(&tree);
 	return r;
 }
 

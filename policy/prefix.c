@@ -59,15 +59,42 @@ int prefix_parse(const char *text, struct policy_prefix *ret)
 	return prefix_equal(&masked, &p) ? 0 : -EADDRNOTAVAIL;
 }
 
+/* Writes v (0..255) in decimal; returns the end. */
+static char *put_u8(char *at, unsigned v)
+{
+	if (v >= 100)
+		*at++ = (char)('0' + v / 100);
+	if (v >= 10)
+		*at++ = (char)('0' + v / 10 % 10);
+	*at++ = (char)('0' + v % 10);
+	return at;
+}
+
 void prefix_format(const struct policy_prefix *p, bool host, char buf[PREFIX_STR_MAX])
 {
-	char addr[INET6_ADDRSTRLEN];
+	bool with_len = !(host && prefix_is_host(p));
+	char *at = buf;
 
-	inet_ntop(p->family == 4 ? AF_INET : AF_INET6, p->addr, addr, sizeof(addr));
-	if (host && prefix_is_host(p))
-		snprintf(buf, PREFIX_STR_MAX, "%s", addr);
-	else
-		snprintf(buf, PREFIX_STR_MAX, "%s/%u", addr, p->len);
+	/* IPv4 by hand: documents hold tens of thousands, and inet_ntop() goes through printf */
+	if (p->family == 4) {
+		for (int i = 0; i < 4; i++) {
+			at = put_u8(at, p->addr[i]);
+			*at++ = i < 3 ? '.' : '\0';
+		}
+		if (with_len) {
+			at[-1] = '/';
+			at = put_u8(at, p->len);
+			*at = '\0';
+		}
+		return;
+	}
+	inet_ntop(AF_INET6, p->addr, buf, PREFIX_STR_MAX);
+	if (with_len) {
+		at = buf + strlen(buf);
+		*at++ = '/';
+		at = put_u8(at, p->len);
+		*at = '\0';
+	}
 }
 
 bool prefix_equal(const struct policy_prefix *a, const struct policy_prefix *b)

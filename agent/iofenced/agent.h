@@ -153,6 +153,7 @@ struct agent {
 	struct job *q_head, *q_tail;
 	bool q_stop;
 	bool trim_pending; /* an apply left heap to give back (apply thread only) */
+	struct policy_reuse *reuse; /* the last source document read (apply thread only) */
 	pthread_t apply_thread;
 
 	struct agent_stats stats;
