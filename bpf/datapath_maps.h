@@ -237,7 +237,10 @@ struct iof_prefilter6_key {
 
 #define IOF_PREFILTER_PREFIX_BASE 64
 
-/* Failsafe (anti-lockout): traffic to these is never dropped by the prefilter. */
+/*
+ * Failsafe (anti-lockout): traffic to these is never dropped by the prefilter. The used
+ * entries come first: the prefilter stops at the first unused one.
+ */
 #define IOF_FAILSAFE_MAX 16
 
 struct iof_failsafe {

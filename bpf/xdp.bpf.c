@@ -42,7 +42,7 @@ static __always_inline int failsafe_match(const struct iof_pkt *p)
 		struct iof_failsafe *fs = bpf_map_lookup_elem(&iof_failsafe, &idx);
 
 		if (!fs || !fs->used)
-			continue;
+			break; /* the loader packs the used entries first */
 		if (fs->family != p->family || fs->proto != p->proto || fs->port != p->dport)
 			continue;
 		if (fs->prefix_len <= (p->family == 4 ? 32 : 128) &&

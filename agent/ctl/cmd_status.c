@@ -188,8 +188,8 @@ int cmd_status(int argc, char **argv)
 			       (unsigned long long)s->revision,
 			       (unsigned long long)s->uptime_seconds);
 			json_str(stdout, s->version);
-			printf(", \"applied_at_unix\": %llu, \"endpoints\": ",
-			       (unsigned long long)s->applied_at_unix);
+			printf(", \"applied_at_unix\": %llu, \"active_slot\": %u, \"endpoints\": ",
+			       (unsigned long long)s->applied_at_unix, s->active_slot);
 			json_endpoints(s, "  ");
 			printf(", \"modules\": [");
 			for (size_t j = 0; j < s->n_modules; j++) {

@@ -15,16 +15,6 @@
 
 #include "dp_internal.h"
 
-static uint32_t active_slot(struct datapath *dp)
-{
-	struct iof_state st;
-	__u32 key = 0;
-
-	if (bpf_map_lookup_elem(dp->fds.state, &key, &st))
-		return 0;
-	return st.active_slot & 1;
-}
-
 static char *dup_or_null(const char *s, bool *oom)
 {
 	char *d;
@@ -238,7 +228,7 @@ int dp_apply(struct datapath *dp, const struct policy_image *img, char *err, siz
 	r = resolve(dp, img, eps, cgids, pfs, err, err_len);
 	if (r)
 		goto out;
-	slot = active_slot(dp) ^ 1;
+	slot = dp_active_slot(dp) ^ 1;
 	r = write_slot(dp, img, slot, eps, pfs, err, err_len);
 	if (r)
 		goto out;
@@ -300,7 +290,7 @@ static int write_prefilter(struct datapath *dp, const struct dp_prefilter *pf, u
 
 static int link_up(struct datapath *dp, const char *ifname, uint32_t ifindex)
 {
-	uint32_t slot = active_slot(dp);
+	uint32_t slot = dp_active_slot(dp);
 	bool tc = false, xdp = false;
 	char msg[256];
 	int r;
@@ -349,7 +339,7 @@ static int link_up(struct datapath *dp, const char *ifname, uint32_t ifindex)
 
 static void link_down(struct datapath *dp, const char *ifname, uint32_t ifindex)
 {
-	uint32_t slot = active_slot(dp);
+	uint32_t slot = dp_active_slot(dp);
 	struct dp_attachment *att;
 
 	for (size_t i = 0; i < dp->n_eps; i++) {
@@ -399,7 +389,7 @@ int dp_link_changed(struct datapath *dp, const char *ifname, int ifindex, bool u
 
 static int cgroup_appeared(struct datapath *dp, const char *path)
 {
-	uint32_t slot = active_slot(dp), cg_id = 0;
+	uint32_t slot = dp_active_slot(dp), cg_id = 0;
 	uint64_t cgroup_id;
 	char msg[256];
 	int r = dp_cgroup_kernel_id(path, &cgroup_id);
@@ -446,7 +436,7 @@ static int cgroup_appeared(struct datapath *dp, const char *path)
 
 static void cgroup_gone(struct datapath *dp, const char *path)
 {
-	uint32_t slot = active_slot(dp), cg_id = 0;
+	uint32_t slot = dp_active_slot(dp), cg_id = 0;
 
 	for (size_t i = 0; i < dp->n_eps; i++) {
 		struct dp_endpoint *ep = &dp->eps[i];

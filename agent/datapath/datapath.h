@@ -47,6 +47,9 @@ int dp_open(const struct dp_options *opts, struct datapath **ret, char *err, siz
 bool dp_adopted(const struct datapath *dp);
 uint64_t dp_active_revision(const struct datapath *dp);
 
+/* The slot (0 or 1) the programs read now. */
+uint32_t dp_active_slot(const struct datapath *dp);
+
 /*
  * dp_apply() - enforce a new image: clear and fill the inactive slot (iof_endpoints for every
  * endpoint whose interface/cgroup exists, remote tries, policy trie, prefilter), flip

@@ -278,6 +278,16 @@ uint64_t dp_active_revision(const struct datapath *dp)
 	return dp->revision;
 }
 
+uint32_t dp_active_slot(const struct datapath *dp)
+{
+	struct iof_state st;
+	__u32 key = 0;
+
+	if (bpf_map_lookup_elem(dp->fds.state, &key, &st))
+		return 0;
+	return st.active_slot & 1;
+}
+
 static void free_image_copy(struct datapath *dp)
 {
 	for (size_t i = 0; i < dp->n_eps; i++) {

@@ -13,16 +13,6 @@
 
 #include "dp_internal.h"
 
-static uint32_t active_slot(struct datapath *dp)
-{
-	struct iof_state st;
-	__u32 key = 0;
-
-	if (bpf_map_lookup_elem(dp->fds.state, &key, &st))
-		return 0;
-	return st.active_slot & 1;
-}
-
 static int read_percpu(int fd, __u32 key, struct iof_counter *ret)
 {
 	int ncpu = libbpf_num_possible_cpus();
@@ -54,7 +44,7 @@ int dp_read_rule_counter(struct datapath *dp, uint32_t rule_id, struct iof_count
 {
 	if (rule_id >= IOF_MAX_RULES)
 		return -EINVAL;
-	return read_percpu(dp->fds.rule_counters, active_slot(dp) * IOF_MAX_RULES + rule_id, ret);
+	return read_percpu(dp->fds.rule_counters, dp_active_slot(dp) * IOF_MAX_RULES + rule_id, ret);
 }
 
 int dp_read_endpoint_counter(struct datapath *dp, uint32_t endpoint_index,
@@ -64,7 +54,7 @@ int dp_read_endpoint_counter(struct datapath *dp, uint32_t endpoint_index,
 
 	if (endpoint_index >= IOF_MAX_ENDPOINTS || (unsigned)kind >= IOF_EP_COUNTER_KINDS)
 		return -EINVAL;
-	key = ((active_slot(dp) * IOF_MAX_ENDPOINTS) + endpoint_index) * IOF_EP_COUNTER_KINDS +
+	key = ((dp_active_slot(dp) * IOF_MAX_ENDPOINTS) + endpoint_index) * IOF_EP_COUNTER_KINDS +
 	      (__u32)kind;
 	return read_percpu(dp->fds.ep_counters, key, ret);
 }
@@ -96,7 +86,7 @@ static size_t count_slot(int fd, size_t key_size, int slot)
 
 int dp_read_fill(struct datapath *dp, struct dp_fill *ret)
 {
-	int slot = (int)active_slot(dp);
+	int slot = (int)dp_active_slot(dp);
 
 	if (dp->fill_valid) {
 		*ret = dp->fill;

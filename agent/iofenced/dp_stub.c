@@ -22,6 +22,10 @@ uint64_t dp_active_revision(const struct datapath *dp)
 {
 	return 0;
 }
+uint32_t dp_active_slot(const struct datapath *dp)
+{
+	return 0;
+}
 int dp_apply(struct datapath *dp, const struct policy_image *img, char *err, size_t len)
 {
 	return -ENOSYS;

@@ -108,6 +108,7 @@ int reads_status(struct agent *a, struct arena *ar, ProtobufCMessage **ret, char
 	r->uptime_seconds = (uint64_t)(time(NULL) - a->started_unix);
 	r->version = AGENT_VERSION;
 	r->applied_at_unix = s ? (uint64_t)s->applied_unix : 0;
+	r->active_slot = a->dp ? dp_active_slot(a->dp) : 0;
 	if (!img)
 		goto out;
 	max_mod = img->n_endpoints * 4 + img->n_prefilter + 1;

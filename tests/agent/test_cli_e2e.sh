@@ -123,6 +123,8 @@ log "over-capacity document refused, nothing stored, previous revision enforced"
 # Reads: status, policy (current and kept), endpoints.
 ctl a1 status -o json >"$TMP/st.json" || fail "status"
 [ "$(json "$TMP/st.json" 'd["agents"][0]["revision"]')" = 3 ] || fail "status revision"
+# Three applies flipped fresh slots 0 -> 1 -> 0 -> 1 (the refused one flipped nothing).
+[ "$(json "$TMP/st.json" 'd["agents"][0]["active_slot"]')" = 1 ] || fail "status active_slot"
 [ "$(json "$TMP/st.json" 'all(e["enforced"] for e in d["agents"][0]["endpoints"])')" = True ] \
 	|| fail "endpoints not enforced"
 [ "$(json "$TMP/st.json" 'len(d["agents"][0]["modules"]) == 4 and all(m["attached"] and m["prog_id"] > 0 for m in d["agents"][0]["modules"])')" = True ] \
