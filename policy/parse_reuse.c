@@ -46,9 +46,13 @@ struct hunk {
 	uint32_t o0, o1, n0, n1;
 };
 
-/* A run of items [i, j] of one block that holds hunks [h0, h1], and its place in both texts. */
+/*
+ * A run of items [i, j] of one block that holds hunks [h0, h1], and its place in both texts.
+ * The block is a copy: splices to the right replace the spans, but leave its id, kind and
+ * column, and the items left of theirs, as they were.
+ */
 struct unit {
-	const struct tree_block *block;
+	struct tree_block block;
 	uint32_t i, j;
 	size_t a, b;   /* old text */
 	size_t na, nb; /* new text */
@@ -260,8 +264,11 @@ static bool find_unit(const struct tree_spans *sp, size_t x, size_t y, struct un
 		if (tree_bound(bd[j + 1]) - tree_bound(bd[i]) >= best || !items_qualify(bd, i, j))
 			continue;
 		best = tree_bound(bd[j + 1]) - tree_bound(bd[i]);
-		*u = (struct unit){
-		    .block = b, .i = i, .j = j, .a = tree_bound(bd[i]), .b = tree_bound(bd[j + 1])};
+		*u = (struct unit){.block = *b,
+				   .i = i,
+				   .j = j,
+				   .a = tree_bound(bd[i]),
+				   .b = tree_bound(bd[j + 1])};
 	}
 	return best != SIZE_MAX;
 }
@@ -356,11 +363,11 @@ static int parse_chunk(const char *s, size_t len, const struct unit *u, struct p
 		return 0;
 	if (r < 0)
 		return r == -ENOMEM ? r : -EAGAIN;
-	if (tree->nodes[0].kind != u->block->kind || !spans->n_blocks)
+	if (tree->nodes[0].kind != u->block.kind || !spans->n_blocks)
 		return -EAGAIN;
 	/* the root closes last: its block is the last recorded */
 	if (spans->blocks[spans->n_blocks - 1].id != 1 ||
-	    spans->blocks[spans->n_blocks - 1].column != u->block->column)
+	    spans->blocks[spans->n_blocks - 1].column != u->block.column)
 		return -EAGAIN;
 	*ret_k = tree->nodes[0].n;
 	return 0;
@@ -428,7 +435,7 @@ static int splice_tree(const struct parse_tree *old, const struct splice *sp,
 		       struct parse_tree *out)
 {
 	const struct parse_tree *c = sp->chunk;
-	const struct tree_block *b = sp->u->block;
+	const struct tree_block *b = &sp->u->block;
 	size_t w = b->kind == TREE_MAPPING ? 2 : 1, cn = c->n_nodes ? c->n_nodes - 1 : 0;
 	size_t n_nodes = (size_t)((long)old->n_nodes + sp->shift);
 
@@ -544,7 +551,7 @@ static int splice_spans(const struct tree_spans *old, const struct splice *sp,
 			return -ENOMEM;
 		}
 		tmp = grown;
-		if (blk.id == sp->u->block->id) {
+		if (blk.id == sp->u->block.id) {
 			/* the chunk's root closed last: its block is the last recorded */
 			const uint32_t *cb =
 			    sp->k ? cs->bounds + cs->blocks[cs->n_blocks - 1].at : NULL;
@@ -593,75 +600,123 @@ static int item_id(const struct parse_tree *t, const struct tree_block *b, uint3
 }
 
 /*
- * Replaces one unit in (tree, spans), which describe old[0, u->a) + the text after it as it
- * is now; the chunk's text is new[u->na, u->nb). *owned says whether tree's arrays and spans
- * are this reading's own (else the kept document's, left alone). Return 0, -EAGAIN, -ENOMEM.
+ * The common change keeps the number of items and of nodes: the chunk's nodes then take the
+ * replaced ones' ids and their children's slots in tree.kids, which are contiguous (a
+ * collection's children are stored when it ends, and nothing else ends in between).
  */
-static int splice_unit(struct parse_tree *tree, struct tree_spans *spans, bool *owned,
-		       const struct unit *u, const struct reading *o, const struct reading *n)
+static bool splice_in_place(struct parse_tree *t, const struct splice *sp)
 {
-	const char *s = n->text + u->na;
-	size_t len = u->nb - u->na;
-	struct parse_tree chunk = {0}, out;
-	struct tree_spans cspans = {0}, ospans;
-	struct splice sp = {.u = u, .chunk = &chunk, .chunk_spans = &cspans};
-	int r;
+	const struct parse_tree *c = sp->chunk;
+	const struct tree_block *b = &sp->u->block;
+	size_t w = b->kind == TREE_MAPPING ? 2 : 1, k0 = SIZE_MAX, inner;
+	int *block_kids;
 
-	if (!chunk_fits(s, len, u->block->column))
-		return -EAGAIN;
-	r = parse_tree_reserve(&chunk, len);
-	if (!r)
-		r = parse_chunk(s, len, u, &chunk, &cspans, &sp.k);
-	if (!r && !sp.k && tree->nodes[u->block->id - 1].n == u->j - u->i + 1)
-		r = -EAGAIN; /* the collection would be left empty: a null, not a collection */
-	if (r < 0)
-		goto out;
-	sp.f = item_id(tree, u->block, u->i);
-	sp.end = item_id(tree, u->block, u->j + 1);
-	sp.shift = (long)(chunk.n_nodes ? chunk.n_nodes - 1 : 0) - (sp.end - sp.f);
-	sp.delta = (long)len - (long)(u->b - u->a);
-	sp.dlines = (long)count_lines(s, len) - (long)count_lines(o->text + u->a, u->b - u->a);
-	sp.line0 = tree->nodes[sp.f - 1].line;
-	r = splice_tree(tree, &sp, &out);
-	if (!r)
-		r = splice_spans(spans, &sp, &ospans);
-	if (r < 0) {
-		free(out.nodes);
-		free(out.kids);
-		goto out;
+	if (sp->shift || !sp->k || sp->k != sp->u->j - sp->u->i + 1)
+		return false;
+	inner = c->n_nodes - 1 - sp->k * w; /* every node but the root is someone's child once */
+	if (c->nodes[0].at != inner)
+		return false; /* the root ends last: its children come after all others */
+	for (int id = sp->f; id < sp->end; id++) {
+		const struct tree_node *o = &t->nodes[id - 1];
+
+		if (o->kind != TREE_SCALAR && o->n && o->at < k0)
+			k0 = o->at;
 	}
-	out.text = tree->text; /* the chunks' text so far (the kept tree's is adopted at the end) */
-	tree->text = NULL;
-	parse_tree_adopt_text(&out, &chunk);
-	if (*owned) {
-		parse_tree_free(tree);
-		tree_spans_free(spans);
+	if (inner && k0 == SIZE_MAX)
+		return false;
+	for (size_t y = 2; y <= c->n_nodes; y++) {
+		struct tree_node n = c->nodes[y - 1];
+
+		n.line += sp->line0 - 1;
+		if (n.kind != TREE_SCALAR)
+			n.at += (uint32_t)(inner ? k0 : 0);
+		t->nodes[remap_chunk(sp, (int)y) - 1] = n;
 	}
-	*tree = out;
-	*spans = ospans;
-	*owned = true;
-out:
-	parse_tree_free(&chunk);
-	tree_spans_free(&cspans);
-	return r;
+	for (size_t x = 0; x < inner; x++)
+		t->kids[k0 + x] = remap_chunk(sp, c->kids[x]);
+	block_kids = t->kids + t->nodes[b->id - 1].at + sp->u->i * w;
+	for (size_t x = 0; x < sp->k * w; x++)
+		block_kids[x] = remap_chunk(sp, c->kids[inner + x]);
+	if (sp->dlines)
+		for (size_t id = (size_t)sp->end; id <= t->n_nodes; id++)
+			t->nodes[id - 1].line =
+			    (uint32_t)((long)t->nodes[id - 1].line + sp->dlines);
+	return true;
 }
 
 /*
- * Reads new text into tree and spans by splicing into the kept document's; the tree then holds
- * only the chunks' text (adopt the kept tree's on success). Return 0, -EAGAIN or -ENOMEM.
+ * Replaces one unit in the kept tree and spans, which describe old[0, u->a) + the text after
+ * it as it is now; the chunk's text is new[u->na, u->nb). Return 0, or -EAGAIN / -ENOMEM with
+ * *changed set if the kept tree was changed before the failure (it must then be forgotten).
  */
-static int reuse_tree(struct policy_reuse *r, const struct reading *n, struct parse_tree *tree,
-		      struct tree_spans *spans, bool *owned, size_t *reread)
+static int splice_unit(struct policy_reuse *r, const struct unit *u, const struct reading *n,
+		       bool *changed)
+{
+	const char *s = n->text + u->na;
+	size_t len = u->nb - u->na;
+	struct parse_tree chunk = {0}, out = {0};
+	struct tree_spans cspans = {0}, ospans;
+	struct splice sp = {.u = u, .chunk = &chunk, .chunk_spans = &cspans};
+	struct parse_tree *tree = &r->tree;
+	int err;
+
+	if (!chunk_fits(s, len, u->block.column))
+		return -EAGAIN;
+	err = parse_tree_reserve(&chunk, len);
+	if (!err)
+		err = parse_chunk(s, len, u, &chunk, &cspans, &sp.k);
+	if (!err && !sp.k && tree->nodes[u->block.id - 1].n == u->j - u->i + 1)
+		err = -EAGAIN; /* the collection would be left empty: a null, not a collection */
+	if (err < 0)
+		goto out;
+	sp.f = item_id(tree, &u->block, u->i);
+	sp.end = item_id(tree, &u->block, u->j + 1);
+	sp.shift = (long)(chunk.n_nodes ? chunk.n_nodes - 1 : 0) - (sp.end - sp.f);
+	sp.delta = (long)len - (long)(u->b - u->a);
+	sp.dlines = (long)count_lines(s, len) - (long)count_lines(r->text + u->a, u->b - u->a);
+	sp.line0 = tree->nodes[sp.f - 1].line;
+	err = splice_spans(&r->spans, &sp, &ospans);
+	if (err < 0)
+		goto out;
+	*changed = true;
+	if (!splice_in_place(tree, &sp)) {
+		err = splice_tree(tree, &sp, &out);
+		if (err < 0) {
+			free(out.nodes);
+			free(out.kids);
+			tree_spans_free(&ospans);
+			goto out;
+		}
+		free(tree->nodes);
+		free(tree->kids);
+		tree->nodes = out.nodes;
+		tree->n_nodes = tree->cap_nodes = out.n_nodes;
+		tree->kids = out.kids;
+		tree->n_kids = out.n_kids;
+		tree->cap_kids = out.cap_kids;
+	}
+	parse_tree_adopt_text(tree, &chunk);
+	tree_spans_free(&r->spans);
+	r->spans = ospans;
+	r->spliced += len;
+out:
+	parse_tree_free(&chunk);
+	tree_spans_free(&cspans);
+	return err;
+}
+
+/*
+ * Brings the kept tree and spans from the kept text to the new one by splicing. Return 0, or
+ * -EAGAIN / -ENOMEM with *changed set when the kept tree no longer matches the kept text.
+ */
+static int reuse_tree(struct policy_reuse *r, const struct reading *n, size_t *reread,
+		      bool *changed)
 {
 	struct reading o = {r->text, r->len, r->lines, r->n_lines};
 	struct hunk hunks[MAX_HUNKS];
 	struct unit units[MAX_HUNKS];
 	int nh, nu, err = 0;
 
-	*tree = r->tree;
-	tree->text = NULL;
-	*spans = r->spans;
-	*owned = false;
 	*reread = 0;
 	nh = diff_lines(&o, n, hunks);
 	if (nh < 0)
@@ -670,21 +725,30 @@ static int reuse_tree(struct policy_reuse *r, const struct reading *n, struct pa
 	if (nu < 0)
 		return nu;
 	for (int k = nu - 1; k >= 0 && !err; k--) { /* right to left: offsets before stay */
-		err = splice_unit(tree, spans, owned, &units[k], &o, n);
+		err = splice_unit(r, &units[k], n, changed);
 		*reread += units[k].nb - units[k].na;
 	}
-	if (!*owned)
-		for (size_t i = 0; i < tree->n_nodes; i++)
-			tree->nodes[i].seen = false;
+	for (size_t i = 0; !err && i < r->tree.n_nodes; i++)
+		r->tree.nodes[i].seen = false; /* the last reading marked them */
 	return err;
 }
 
-static void drop_reading(struct parse_tree *tree, struct tree_spans *spans, bool owned)
+/* Makes text (and its line table, taken from n) the kept text. Return false without memory. */
+static bool keep_text(struct policy_reuse *r, const char *text, size_t len, struct reading *n)
 {
-	if (owned) {
-		parse_tree_free(tree);
-		tree_spans_free(spans);
-	}
+	char *copy = malloc(len ? len : 1);
+
+	if (!copy)
+		return false;
+	memcpy(copy, text, len);
+	free(r->text);
+	free(r->lines);
+	r->text = copy;
+	r->len = len;
+	r->lines = n->lines;
+	r->n_lines = n->n_lines;
+	n->lines = NULL;
+	return true;
 }
 
 int policy_parse_reuse(struct policy_reuse *r, const char *text, size_t len, const char *file_name,
@@ -694,78 +758,60 @@ int policy_parse_reuse(struct policy_reuse *r, const char *text, size_t len, con
 	struct reading n = {text, len, NULL, 0};
 	struct parse_tree tree = {0};
 	struct tree_spans spans = {0};
-	bool owned = true, keep;
+	bool keep, changed = false;
 	size_t reread = 0;
 	int err;
 
 	*ret_doc = NULL;
 	keep = line_table(text, len, &n.lines, &n.n_lines) == 0;
 	if (keep && r->text && r->spliced < r->len / 4 + 65536) {
-		err = reuse_tree(r, &n, &tree, &spans, &owned, &reread);
+		err = reuse_tree(r, &n, &reread, &changed);
 		if (!err) {
 			struct policy_errors scratch = {0};
 
-			err = parse_build_document(&tree, file, &scratch, ret_doc);
+			err = parse_build_document(&r->tree, file, &scratch, ret_doc);
 			policy_errors_free(&scratch); /* errors come from the whole parse */
 		}
-		if (!err) {
-			r->stats.reused++;
-			r->stats.reread_bytes = reread;
-			goto keep;
+		/*
+		 * A document with errors is still a good tree to start the next one from: keep
+		 * it with its text, and let the whole parse report the errors.
+		 */
+		if ((!err || err == -EINVAL) && keep_text(r, text, len, &n)) {
+			if (!err) {
+				r->stats.reused++;
+				r->stats.reread_bytes = reread;
+				return 0;
+			}
+		} else if (changed || !err) {
+			forget(r); /* the kept tree is the new text's, the kept text is not */
 		}
-		drop_reading(&tree, &spans, owned);
-		tree = (struct parse_tree){0};
-		spans = (struct tree_spans){0};
-		owned = true;
+		policy_document_free(*ret_doc);
+		*ret_doc = NULL;
 		if (err == -ENOMEM)
 			goto fail;
 	}
 	r->stats.whole++;
 	r->stats.reread_bytes = len;
-	reread = 0;
 	spans.text = text;
 	err = parse_load_tree(text, len, file, &tree, keep ? &spans : NULL, errs);
 	if (!err)
 		err = parse_build_document(&tree, file, errs, ret_doc);
 	if (err)
 		goto fail;
-	if (!keep) {
-		forget(r);
-		drop_reading(&tree, &spans, true);
+	forget(r);
+	if (!keep || !n.lines || !keep_text(r, text, len, &n)) {
+		parse_tree_free(&tree); /* the document is read; only the next one is slower */
+		tree_spans_free(&spans);
+		free(n.lines);
 		return 0;
 	}
-	forget(r);
-keep:
-	/* the document as read becomes the kept one: its text, lines, tree and spans */
-	{
-		char *copy = malloc(len ? len : 1);
-
-		if (!copy) {
-			forget(r);
-			drop_reading(&tree, &spans, owned);
-			free(n.lines);
-			return 0; /* the document is read; only the next one is slower */
-		}
-		memcpy(copy, text, len);
-		if (owned) {
-			parse_tree_adopt_text(&tree, &r->tree);
-			parse_tree_free(&r->tree);
-			tree_spans_free(&r->spans);
-			r->tree = tree;
-			r->spans = spans;
-			r->spliced += reread;
-		}
-		free(r->text);
-		free(r->lines);
-		r->text = copy;
-		r->len = len;
-		r->lines = n.lines;
-		r->n_lines = n.n_lines;
-		r->spans.text = NULL; /* the spans outlive the text they were read from */
-	}
+	spans.text = NULL; /* the spans outlive the text they were read from */
+	r->tree = tree;
+	r->spans = spans;
 	return 0;
 fail:
-	drop_reading(&tree, &spans, owned);
+	parse_tree_free(&tree);
+	tree_spans_free(&spans);
 	free(n.lines);
 	return err;
 }

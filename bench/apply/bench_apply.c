@@ -2,13 +2,15 @@
 /*
  * bench_apply: the agent's control plane under load, against a running iofenced.
  *  - push-to-enforced latency: Apply RPCs that each change one rule of an N-rule document,
- *    timed from send to acknowledgement (the agent acks only once the new revision is
- *    committed and enforced), p50/p99, with the document sent as YAML source (what
- *    iofencectl does) and as a PolicyDocument message;
+ *    timed from send until a probe packet run through the endpoint's TC program sees the new
+ *    verdict (with --netns and --pin-dir; probe.h), and from send to acknowledgement (the
+ *    agent acks once the new revision is committed and enforced), p50/p99, with the document
+ *    sent as YAML source (what iofencectl does) and as a PolicyDocument message;
  *  - GetStatus calls per second from C concurrent clients (one channel each);
  *  - the agent's RSS idle and after the largest document.
  * Usage: bench_apply --agent ADDR --pid PID [--rules 100,10000,100000] [--count 100]
- *                    [--clients 8] [--seconds 3] [--interface IF]
+ *                    [--clients 8] [--seconds 3] [--interface IF] [--as yaml|message|both]
+ *                    [--netns PATH --pin-dir DIR]
  */
 #include <errno.h>
 #include <getopt.h>
@@ -23,10 +25,14 @@
 #include <iofence/v1/agent.pb-c.h>
 
 #include "agent/rpc/rpc.h"
+#include "probe.h"
 
 static const char *agent_addr;
 static const char *ifname = "bench0";
 static uint64_t revision = 1;
+static const char *probe_netns, *probe_pin_dir; /* NULL: no probe, acknowledgements only */
+static struct probe *probe; /* opened once the endpoint's program is attached */
+static uint16_t probe_sport = 20000;
 
 static double now_s(void)
 {
@@ -53,6 +59,16 @@ static long rss_kb(int pid)
 	return kb;
 }
 
+/*
+ * Rule 0 allows tcp from 10.0.0.0/24 to port 1 + change % 60000, rules 1..255 the same source
+ * to ports 2..256: a probe to rule 0's new port is dropped before the apply unless one of them
+ * (or rule 0's old port) covers it.
+ */
+static uint16_t rule0_port(unsigned change)
+{
+	return (uint16_t)(1 + change % 60000);
+}
+
 /* The document as YAML: N ingress rules, rule 0's port varies with `change`. */
 static char *yaml_doc(size_t n, unsigned change, uint64_t rev)
 {
@@ -68,7 +84,7 @@ static char *yaml_doc(size_t n, unsigned change, uint64_t rev)
 		len += (size_t)snprintf(s + len, cap - len,
 					"      - {direction: ingress, protocol: tcp, ports: [%u], "
 					"cidr: 10.%zu.%zu.0/24}\n",
-					i ? 1 + (unsigned)(i % 60000) : 1 + change % 60000,
+					i ? 1 + (unsigned)(i % 60000) : (unsigned)rule0_port(change),
 					(i >> 16) & 255, (i >> 8) & 255);
 	snprintf(s + len, cap - len,
 		 "endpoints:\n  - {name: e, node: bench, interface: %s, addresses: [10.255.0.1], "
@@ -183,45 +199,81 @@ static double pct(double *v, size_t n, double p)
 	return v[i < n ? i : n - 1];
 }
 
+static void print_probe(const double *v, size_t n)
+{
+	if (n)
+		printf(" %10.2f | %10.2f | %6zu |", 1e3 * pct((double *)v, n, 0.5),
+		       1e3 * pct((double *)v, n, 0.99), n);
+	else
+		printf(" %10s | %10s | %6s |", "-", "-", "0");
+}
+
 /* count applies of an n-rule document, each changing rule 0; prints a table row. */
 static int bench_size(grpc_channel *ch, size_t n, unsigned count, bool as_message)
 {
 	double *lat = calloc(count, sizeof(double)), *agent_ms = calloc(count, sizeof(double));
+	double *seen = calloc(count, sizeof(double));
+	size_t n_seen = 0;
 	Iofence__V1__ApplyRequest req = IOFENCE__V1__APPLY_REQUEST__INIT;
 	struct msg_doc m;
 	uint64_t usec = 0;
 	int r = 0;
 
-	if (!lat || !agent_ms || (as_message && msg_doc_init(&m, n)))
+	if (!lat || !agent_ms || !seen || (as_message && msg_doc_init(&m, n)))
 		return -ENOMEM;
 	req.source_name = "bench";
 	for (unsigned i = 0; i <= count && !r; i++) {
 		char *yaml = NULL;
-		double dt;
+		bool probed = false;
+		double dt, t_send, at;
 
 		revision++;
 		if (as_message) {
-			m.ports[0].lo = m.ports[0].hi = 1 + (i * 7919) % 60000;
+			m.ports[0].lo = m.ports[0].hi = rule0_port(i * 7919);
 			m.doc.revision = revision;
 			req.document = &m.doc;
 		} else {
 			yaml = yaml_doc(n, i * 7919, revision);
 			req.source = yaml;
 		}
+		if (probe_netns && !probe && i == 1) { /* the warm-up apply attached the endpoint */
+			char err[256];
+
+			if (probe_open(probe_netns, probe_pin_dir, ifname, &probe, err, sizeof(err))) {
+				fprintf(stderr, "bench_apply: probe: %s\n", err);
+				r = -EIO;
+				break;
+			}
+		}
+		if (probe && i > 0)
+			probed = probe_arm(probe, rule0_port(i * 7919), probe_sport++);
+		t_send = now_s();
 		dt = apply_once(ch, &req, &usec);
 		free(yaml);
+		at = probed ? probe_wait(probe, 2.0) : 0;
 		if (dt < 0)
 			r = -EIO;
 		else if (i > 0) { /* the first apply of a size is warm-up (a new profile) */
 			lat[i - 1] = dt;
 			agent_ms[i - 1] = (double)usec / 1e3;
+			if (at > 0)
+				seen[n_seen++] = at - t_send;
+			else if (probed) {
+				fprintf(stderr,
+					"bench_apply: the probe did not see revision %llu enforced within "
+					"2 s of its acknowledgement\n",
+					(unsigned long long)revision);
+				r = -EIO;
+			}
 		}
 	}
 	if (!r) {
 		qsort(lat, count, sizeof(double), cmp_double);
 		qsort(agent_ms, count, sizeof(double), cmp_double);
-		printf("| %7zu | %-8s | %5u | %10.2f | %10.2f | %10.2f | %14.2f |\n", n,
-		       as_message ? "message" : "yaml", count, 1e3 * pct(lat, count, 0.5),
+		qsort(seen, n_seen, sizeof(double), cmp_double);
+		printf("| %7zu | %-8s | %5u |", n, as_message ? "message" : "yaml", count);
+		print_probe(seen, n_seen);
+		printf(" %10.2f | %10.2f | %10.2f | %14.2f |\n", 1e3 * pct(lat, count, 0.5),
 		       1e3 * pct(lat, count, 0.99), 1e3 * lat[count - 1],
 		       pct(agent_ms, count, 0.5));
 		fflush(stdout);
@@ -230,6 +282,7 @@ static int bench_size(grpc_channel *ch, size_t n, unsigned count, bool as_messag
 		msg_doc_free(&m);
 	free(lat);
 	free(agent_ms);
+	free(seen);
 	return r;
 }
 
@@ -313,8 +366,10 @@ int main(int argc, char **argv)
 	    {"rules", required_argument, NULL, 'r'},	 {"count", required_argument, NULL, 'c'},
 	    {"clients", required_argument, NULL, 'C'},	 {"seconds", required_argument, NULL, 's'},
 	    {"interface", required_argument, NULL, 'i'}, {"as", required_argument, NULL, 'A'},
+	    {"netns", required_argument, NULL, 'n'},	 {"pin-dir", required_argument, NULL, 'P'},
 	    {0},
 	};
+	const char *netns = NULL, *pin_dir = NULL;
 	bool as_yaml = true, as_message = true;
 	char sizes[256] = "100,10000,100000", *tok, *save, err[256];
 	unsigned count = 100, clients = 8;
@@ -346,6 +401,12 @@ int main(int argc, char **argv)
 		case 'i':
 			ifname = optarg;
 			break;
+		case 'n':
+			netns = optarg;
+			break;
+		case 'P':
+			pin_dir = optarg;
+			break;
 		case 'A':
 			as_yaml = !strcmp(optarg, "yaml") || !strcmp(optarg, "both");
 			as_message = !strcmp(optarg, "message") || !strcmp(optarg, "both");
@@ -354,10 +415,10 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (!agent_addr || !count || (!as_yaml && !as_message)) {
+	if (!agent_addr || !count || (!as_yaml && !as_message) || !netns != !pin_dir) {
 		fprintf(stderr, "usage: bench_apply --agent ADDR [--pid PID] [--rules N,...] "
 				"[--count K] [--clients C] [--seconds S] [--interface IF] "
-				"[--as yaml|message|both]\n");
+				"[--as yaml|message|both] [--netns PATH --pin-dir DIR]\n");
 		return 2;
 	}
 	grpc_init();
@@ -368,9 +429,16 @@ int main(int argc, char **argv)
 	}
 	idle_rss = pid ? rss_kb(pid) : -1;
 	bench_status(clients, seconds);
-	printf("\nPush-to-enforced: one-rule change per Apply, send to ack (ack = committed and "
-	       "enforced)\n\n| rules   | as       | count | p50 ms     | p99 ms     | max ms     "
-	       "| agent p50 ms   |\n|---|---|---|---|---|---|---|\n");
+	probe_netns = netns;
+	probe_pin_dir = pin_dir;
+	printf("\nOne-rule change per Apply. Enforced: from send until a probe packet run through "
+	       "the endpoint's TC program every %d µs sees the new verdict (probed: applies whose "
+	       "probe was dropped before). Ack: from send to the acknowledgement (committed and "
+	       "enforced).\n\n"
+	       "| rules   | as       | count | enforced p50 ms | enforced p99 ms | probed | "
+	       "ack p50 ms | ack p99 ms | ack max ms | agent p50 ms   |\n"
+	       "|---|---|---|---|---|---|---|---|---|---|\n",
+	       PROBE_PERIOD_US);
 	for (tok = strtok_r(sizes, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
 		size_t n = strtoul(tok, NULL, 10);
 
@@ -386,6 +454,7 @@ int main(int argc, char **argv)
 		       "| after the largest document | %.1f |\n",
 		       idle_rss / 1024.0, rss_kb(pid) / 1024.0);
 	}
+	probe_close(probe);
 	grpc_channel_destroy(ch);
 	grpc_shutdown_blocking();
 	return 0;

@@ -30,7 +30,8 @@ AGENT=$!
 for _ in $(seq 100); do "$BUILD/agent/ctl/iofencectl" status --agent "unix:$TMP/sock" >/dev/null 2>&1 && break; sleep 0.1; done
 sleep 1
 echo "iofenced $(uname -r), $(nproc) CPUs, $(date -u +%FT%TZ)"
-"$BUILD/bench/apply/bench_apply" --agent "unix:$TMP/sock" --pid "$AGENT" "$@"
+"$BUILD/bench/apply/bench_apply" --agent "unix:$TMP/sock" --pid "$AGENT" \
+	--netns /var/run/netns/"$NS" --pin-dir "$PIN" "$@"
 rc=$?
 [ $rc = 0 ] && [ "${IOFBENCH_LOG:-warn}" != debug ] || grep -v libbpf "$TMP/log" | grep -E "${IOFBENCH_GREP:-parse+validate}" | tail -${IOFBENCH_TAIL:-6}
 exit $rc
