@@ -408,18 +408,8 @@ static int remap_chunk(const struct splice *sp, int id)
 static int append_kids(struct parse_tree *t, const int *kids, size_t n,
 		       int (*map)(const struct splice *, int), const struct splice *sp)
 {
-	if (t->n_kids + n > t->cap_kids) {
-		size_t cap = t->cap_kids ? t->cap_kids : 64;
-		int *p;
-
-		while (cap < t->n_kids + n)
-			cap *= 2;
-		p = realloc(t->kids, cap * sizeof(int));
-		if (!p)
-			return -ENOMEM;
-		t->kids = p;
-		t->cap_kids = cap;
-	}
+	if (parse_tree_grow((void **)&t->kids, &t->cap_kids, t->n_kids + n, sizeof(int)))
+		return -ENOMEM;
 	for (size_t i = 0; i < n; i++)
 		t->kids[t->n_kids++] = map(sp, kids[i]);
 	return 0;
@@ -490,27 +480,11 @@ static int splice_tree(const struct parse_tree *old, const struct splice *sp,
 static int push_block(struct tree_spans *out, struct tree_block blk, const uint32_t *bounds,
 		      long add)
 {
-	if (out->n_blocks == out->cap_blocks) {
-		size_t cap = out->cap_blocks ? 2 * out->cap_blocks : 64;
-		struct tree_block *p = realloc(out->blocks, cap * sizeof(*p));
-
-		if (!p)
-			return -ENOMEM;
-		out->blocks = p;
-		out->cap_blocks = cap;
-	}
-	if (out->n_bounds + blk.n + 1 > out->cap_bounds) {
-		size_t cap = out->cap_bounds ? out->cap_bounds : 256;
-		uint32_t *p;
-
-		while (cap < out->n_bounds + blk.n + 1)
-			cap *= 2;
-		p = realloc(out->bounds, cap * sizeof(*p));
-		if (!p)
-			return -ENOMEM;
-		out->bounds = p;
-		out->cap_bounds = cap;
-	}
+	if (parse_tree_grow((void **)&out->blocks, &out->cap_blocks, out->n_blocks + 1,
+			    sizeof(*out->blocks)) ||
+	    parse_tree_grow((void **)&out->bounds, &out->cap_bounds, out->n_bounds + blk.n + 1,
+			    sizeof(*out->bounds)))
+		return -ENOMEM;
 	blk.at = (uint32_t)out->n_bounds;
 	out->blocks[out->n_blocks++] = blk;
 	for (uint32_t i = 0; i <= blk.n; i++)

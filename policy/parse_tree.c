@@ -50,7 +50,7 @@ struct loader {
 	size_t last_end; /* where the last scalar or flow collection ended */
 };
 
-static int grow(void **items, size_t *cap, size_t need, size_t size)
+int parse_tree_grow(void **items, size_t *cap, size_t need, size_t size)
 {
 	size_t new_cap = *cap ? *cap : 64;
 	void *p;
@@ -144,7 +144,8 @@ static int add_bound(struct loader *l, struct open_node *o, yaml_mark_t m)
 		return 0; /* a value */
 	if (m.index >= TREE_BOUND_NOT)
 		return -ENOMEM; /* past what a bound holds */
-	if (grow((void **)&l->bscratch, &l->cap_bscratch, l->n_bscratch + 1, sizeof(uint32_t)))
+	if (parse_tree_grow((void **)&l->bscratch, &l->cap_bscratch, l->n_bscratch + 1,
+			    sizeof(uint32_t)))
 		return -ENOMEM;
 	l->bscratch[l->n_bscratch++] = child_bound(o, l->spans->text, seq, m);
 	return 0;
@@ -159,7 +160,8 @@ static int add_child(struct loader *l, int id, yaml_mark_t mark)
 		return 0;
 	if (o->block && add_bound(l, o, mark) < 0)
 		return -ENOMEM;
-	if (grow((void **)&l->scratch, &l->cap_scratch, l->n_scratch + 1, sizeof(int)) < 0)
+	if (parse_tree_grow((void **)&l->scratch, &l->cap_scratch, l->n_scratch + 1, sizeof(int)) <
+	    0)
 		return -ENOMEM;
 	l->scratch[l->n_scratch++] = id;
 	return 0;
@@ -176,7 +178,8 @@ static int register_anchor(struct loader *l, int id, yaml_char_t *anchor, yaml_m
 			return composer_error(l->parser, "found duplicate anchor; first occurrence",
 					      "second occurrence", mark);
 		}
-	if (grow((void **)&l->anchors, &l->cap_anchors, l->n_anchors + 1, sizeof(*l->anchors))) {
+	if (parse_tree_grow((void **)&l->anchors, &l->cap_anchors, l->n_anchors + 1,
+			    sizeof(*l->anchors))) {
 		free(anchor);
 		return -ENOMEM;
 	}
@@ -191,7 +194,8 @@ static int add_node(struct loader *l, const yaml_event_t *ev, enum tree_kind kin
 
 	if (t->n_nodes >= (size_t)INT_MAX - 1)
 		return -ENOMEM; /* libyaml's limit too */
-	if (grow((void **)&t->nodes, &t->cap_nodes, t->n_nodes + 1, sizeof(*t->nodes)) < 0)
+	if (parse_tree_grow((void **)&t->nodes, &t->cap_nodes, t->n_nodes + 1, sizeof(*t->nodes)) <
+	    0)
 		return -ENOMEM;
 	n = &t->nodes[t->n_nodes++];
 	*n = (struct tree_node){.kind = (uint8_t)kind, .line = (uint32_t)ev->start_mark.line + 1};
@@ -239,7 +243,7 @@ static int load_collection_start(struct loader *l, yaml_event_t *ev, enum tree_k
 	r = register_anchor(l, id, name, ev->start_mark);
 	if (r < 0)
 		return r;
-	if (grow((void **)&l->open, &l->cap_open, l->n_open + 1, sizeof(*l->open)) < 0)
+	if (parse_tree_grow((void **)&l->open, &l->cap_open, l->n_open + 1, sizeof(*l->open)) < 0)
 		return -ENOMEM;
 	l->open[l->n_open++] =
 	    (struct open_node){id, l->n_scratch, block && l->spans, UINT32_MAX, l->n_bscratch};
@@ -259,8 +263,10 @@ static int record_block(struct loader *l, const struct open_node *o, yaml_mark_t
 	if (!all_spaces(sp->text, line, end.index) || line < l->last_end)
 		end_bound |= TREE_BOUND_NOT; /* the next token shares the last item's line */
 	if (sp->n_bounds + n + 1 >= TREE_BOUND_NOT ||
-	    grow((void **)&sp->bounds, &sp->cap_bounds, sp->n_bounds + n + 1, sizeof(uint32_t)) ||
-	    grow((void **)&sp->blocks, &sp->cap_blocks, sp->n_blocks + 1, sizeof(*sp->blocks)))
+	    parse_tree_grow((void **)&sp->bounds, &sp->cap_bounds, sp->n_bounds + n + 1,
+			    sizeof(uint32_t)) ||
+	    parse_tree_grow((void **)&sp->blocks, &sp->cap_blocks, sp->n_blocks + 1,
+			    sizeof(*sp->blocks)))
 		return -ENOMEM;
 	sp->blocks[sp->n_blocks++] = (struct tree_block){
 	    o->id, l->tree->nodes[o->id - 1].kind, o->column, (uint32_t)n, (uint32_t)sp->n_bounds};
@@ -288,7 +294,7 @@ static int load_collection_end(struct loader *l, const yaml_event_t *ev)
 	count = l->n_scratch - o.base;
 	if (t->n_kids + count > UINT32_MAX)
 		return -ENOMEM;
-	if (grow((void **)&t->kids, &t->cap_kids, t->n_kids + count, sizeof(int)) < 0)
+	if (parse_tree_grow((void **)&t->kids, &t->cap_kids, t->n_kids + count, sizeof(int)) < 0)
 		return -ENOMEM;
 	if (count) /* an empty collection may come before any array exists */
 		memcpy(t->kids + t->n_kids, l->scratch + o.base, count * sizeof(int));
@@ -435,8 +441,9 @@ int parse_tree_reserve(struct parse_tree *tree, size_t text_len)
 	size_t max = ((size_t)31 << 20) / sizeof(struct tree_node);
 	size_t guess = text_len / 6 + 16 < max ? text_len / 6 + 16 : max;
 
-	if (grow((void **)&tree->nodes, &tree->cap_nodes, guess, sizeof(*tree->nodes)) < 0 ||
-	    grow((void **)&tree->kids, &tree->cap_kids, guess, sizeof(*tree->kids)) < 0)
+	if (parse_tree_grow((void **)&tree->nodes, &tree->cap_nodes, guess, sizeof(*tree->nodes)) <
+		0 ||
+	    parse_tree_grow((void **)&tree->kids, &tree->cap_kids, guess, sizeof(*tree->kids)) < 0)
 		return -ENOMEM;
 	return 0;
 }

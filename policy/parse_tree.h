@@ -106,6 +106,9 @@ int tree_subtree_end(const struct parse_tree *tree, int id);
  */
 int parse_tree_reserve(struct parse_tree *tree, size_t text_len);
 
+/* Makes room for need items of size bytes in *items (capacity *cap, doubled). 0 or -ENOMEM. */
+int parse_tree_grow(void **items, size_t *cap, size_t need, size_t size);
+
 /* Frees what the tree holds and zeroes it. */
 void parse_tree_free(struct parse_tree *tree);
 
