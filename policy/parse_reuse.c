@@ -5,7 +5,7 @@
  * 15-30 ms to parse, most of the time an Apply takes. This keeps the last document's text,
  * tree and block spans (parse_tree.h), diffs the new text against it by lines, and re-parses
  * only the block items (a "- " item of a block sequence, or a "key:" pair of a block mapping)
- * that hold the changed lines, each on its own, splicing their trees into a copy of the old.
+ * that hold the changed lines, each on its own, splicing their trees into the kept tree.
  *
  * Why a lone item parses as it does in place: the text before it is unchanged, so the parser
  * reaches its first line in the same state; the item's lines are all indented at least as far
@@ -31,7 +31,7 @@
 #define MAX_HUNKS 32
 
 struct policy_reuse {
-	char *text; /* the last document read whole or in part, and what it became */
+	char *text; /* the last text read (whole or in part) without a syntax error */
 	size_t len;
 	uint32_t *lines; /* line start offsets, lines[n_lines] == len */
 	size_t n_lines;
@@ -59,7 +59,7 @@ struct unit {
 	size_t h0, h1;
 };
 
-/* A document read with the line table and the spans kept for the next one. */
+/* A text and its line table. */
 struct reading {
 	const char *text;
 	size_t len;
