@@ -262,28 +262,34 @@ out:
 	return r;
 }
 
+/*
+ * One deny entry of an uplink, where dp_image_write() puts it: host prefixes in the host hash,
+ * the others in the trie (an entry deleted from the wrong map would outlive its interface).
+ */
 static int write_prefilter(struct datapath *dp, const struct dp_prefilter *pf, uint32_t slot,
 			   uint32_t ifindex, bool del)
 {
+	const struct policy_prefix *p = &pf->prefix;
+	bool host = p->len == (p->family == 4 ? 32 : 128);
 	__u8 deny = 1;
-	int r;
+	int fd, r;
 
-	if (pf->prefix.family == 4) {
-		struct iof_prefilter4_key k = {.prefixlen =
-						   IOF_PREFILTER_PREFIX_BASE + pf->prefix.len,
+	if (p->family == 4) {
+		struct iof_prefilter4_key k = {.prefixlen = IOF_PREFILTER_PREFIX_BASE + p->len,
 					       .slot = (__u8)slot,
 					       .ifindex = ifindex};
-		memcpy(k.addr, pf->prefix.addr, 4);
-		r = del ? bpf_map_delete_elem(dp->fds.prefilter4, &k)
-			: bpf_map_update_elem(dp->fds.prefilter4, &k, &deny, BPF_ANY);
+
+		fd = host ? dp->fds.prefilter4_host : dp->fds.prefilter4;
+		memcpy(k.addr, p->addr, 4);
+		r = del ? bpf_map_delete_elem(fd, &k) : bpf_map_update_elem(fd, &k, &deny, BPF_ANY);
 	} else {
-		struct iof_prefilter6_key k = {.prefixlen =
-						   IOF_PREFILTER_PREFIX_BASE + pf->prefix.len,
+		struct iof_prefilter6_key k = {.prefixlen = IOF_PREFILTER_PREFIX_BASE + p->len,
 					       .slot = (__u8)slot,
 					       .ifindex = ifindex};
-		memcpy(k.addr, pf->prefix.addr, 16);
-		r = del ? bpf_map_delete_elem(dp->fds.prefilter6, &k)
-			: bpf_map_update_elem(dp->fds.prefilter6, &k, &deny, BPF_ANY);
+
+		fd = host ? dp->fds.prefilter6_host : dp->fds.prefilter6;
+		memcpy(k.addr, p->addr, 16);
+		r = del ? bpf_map_delete_elem(fd, &k) : bpf_map_update_elem(fd, &k, &deny, BPF_ANY);
 	}
 	return r && !(del && errno == ENOENT) ? -errno : 0;
 }

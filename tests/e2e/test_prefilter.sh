@@ -51,4 +51,29 @@ for mode in "" --xdp-generic; do
 	in_ns "$OUT" "$NET" tcp-connect 10.77.100.1 2223 1000 10.77.200.2 >/dev/null ||
 		fail "after cleanup the denied source is still dropped"
 done
+
+# An uplink that appears after the apply gets its deny-list then (dp_link_changed), host
+# entries in the host map as an apply writes them; when it goes, its entries go with it.
+host_entries() { # entries of the IPv4 host map (slot, ifindex, address keys)
+	bpftool -j map dump pinned "$PIN/maps/iof_prefilter4_host" |
+		python3 -c 'import json,sys; print(len(json.load(sys.stdin)))'
+}
+sed -i 's/interfaces: \[up0\]/interfaces: [up0, up1]/; s|deny: \[|deny: [10.77.201.2/32, |' \
+	"$TMP/p.yaml"
+dpctl_bg "$TMP/hold" --node n1 -f "$TMP/p.yaml" --watch
+[ "$(host_entries)" = 1 ] || fail "up0's host entry: $(host_entries) entries"
+ip -n "$OUT" addr add 10.77.201.2/32 dev eth0
+ip -n "$NODE" route add 10.77.201.0/24 via 10.77.100.2
+ip -n "$NODE" link add up1 type veth peer name eth1 netns "$OUT"
+ip -n "$NODE" link set up1 up
+ip -n "$OUT" link set eth1 up
+for _ in $(seq 50); do dpctl links | grep -q "xdp/up1" && break; sleep 0.1; done
+dpctl links | grep -q "xdp/up1 .*prog=iof_xdp_prefilt" || fail "no xdp on up1: $(dpctl links)"
+[ "$(host_entries)" = 2 ] || fail "the new uplink's host entry: $(host_entries) entries"
+ip -n "$NODE" link del up1
+for _ in $(seq 50); do [ "$(host_entries)" = 1 ] && break; sleep 0.1; done
+[ "$(host_entries)" = 1 ] || fail "host entries of a vanished uplink left: $(host_entries)"
+log "late uplink: host entry written on arrival, gone with it"
+kill $HOLDER
+wait $HOLDER || fail "dpctl did not exit 0 on SIGTERM"
 exit 0
