@@ -432,9 +432,8 @@ static struct snapshot *do_apply(struct agent *a, struct job *job)
 	log_debug("revision %llu: parse+validate %.1f ms (%zu bytes parsed), pack %.1f ms, "
 		  "compile %.1f ms, datapath %.1f ms, store commit %.1f ms",
 		  (unsigned long long)rev, (t_parsed - t0) / 1e3,
-		  req->source && *req->source && a->reuse ? policy_reuse_stats(a->reuse)->reread_bytes : 0,
-		  (t_packed - t_parsed) / 1e3,
-		  compile_usec / 1e3, dp_usec / 1e3,
+		  req->source && *req->source ? policy_reuse_stats(a->reuse)->reread_bytes : 0,
+		  (t_packed - t_parsed) / 1e3, compile_usec / 1e3, dp_usec / 1e3,
 		  (now_usec() - t_store) / 1e3);
 	log_info("applied revision %llu: %zu local endpoints, %zu rules, %llu entries, "
 		 "compile %.1f ms, total %.1f ms",

@@ -31,7 +31,7 @@ static const char *agent_addr;
 static const char *ifname = "bench0";
 static uint64_t revision = 1;
 static const char *probe_netns, *probe_pin_dir; /* NULL: no probe, acknowledgements only */
-static struct probe *probe; /* opened once the endpoint's program is attached */
+static struct probe *probe;			/* opened once the endpoint's program is attached */
 static uint16_t probe_sport = 20000;
 
 static double now_s(void)
@@ -81,11 +81,12 @@ static char *yaml_doc(size_t n, unsigned change, uint64_t rev)
 				"revision: %llu\nsecurityGroups:\n  - name: big\n    rules:\n",
 				(unsigned long long)rev);
 	for (size_t i = 0; i < n; i++)
-		len += (size_t)snprintf(s + len, cap - len,
-					"      - {direction: ingress, protocol: tcp, ports: [%u], "
-					"cidr: 10.%zu.%zu.0/24}\n",
-					i ? 1 + (unsigned)(i % 60000) : (unsigned)rule0_port(change),
-					(i >> 16) & 255, (i >> 8) & 255);
+		len +=
+		    (size_t)snprintf(s + len, cap - len,
+				     "      - {direction: ingress, protocol: tcp, ports: [%u], "
+				     "cidr: 10.%zu.%zu.0/24}\n",
+				     i ? 1 + (unsigned)(i % 60000) : (unsigned)rule0_port(change),
+				     (i >> 16) & 255, (i >> 8) & 255);
 	snprintf(s + len, cap - len,
 		 "endpoints:\n  - {name: e, node: bench, interface: %s, addresses: [10.255.0.1], "
 		 "groups: [big]}\n",
@@ -239,7 +240,8 @@ static int bench_size(grpc_channel *ch, size_t n, unsigned count, bool as_messag
 		if (probe_netns && !probe && i == 1) { /* the warm-up apply attached the endpoint */
 			char err[256];
 
-			if (probe_open(probe_netns, probe_pin_dir, ifname, &probe, err, sizeof(err))) {
+			if (probe_open(probe_netns, probe_pin_dir, ifname, &probe, err,
+				       sizeof(err))) {
 				fprintf(stderr, "bench_apply: probe: %s\n", err);
 				r = -EIO;
 				break;
@@ -260,7 +262,8 @@ static int bench_size(grpc_channel *ch, size_t n, unsigned count, bool as_messag
 				seen[n_seen++] = at - t_send;
 			else if (probed) {
 				fprintf(stderr,
-					"bench_apply: the probe did not see revision %llu enforced within "
+					"bench_apply: the probe did not see revision %llu enforced "
+					"within "
 					"2 s of its acknowledgement\n",
 					(unsigned long long)revision);
 				r = -EIO;
@@ -362,11 +365,16 @@ static void bench_status(unsigned clients, double seconds)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-	    {"agent", required_argument, NULL, 'a'},	 {"pid", required_argument, NULL, 'p'},
-	    {"rules", required_argument, NULL, 'r'},	 {"count", required_argument, NULL, 'c'},
-	    {"clients", required_argument, NULL, 'C'},	 {"seconds", required_argument, NULL, 's'},
-	    {"interface", required_argument, NULL, 'i'}, {"as", required_argument, NULL, 'A'},
-	    {"netns", required_argument, NULL, 'n'},	 {"pin-dir", required_argument, NULL, 'P'},
+	    {"agent", required_argument, NULL, 'a'},
+	    {"pid", required_argument, NULL, 'p'},
+	    {"rules", required_argument, NULL, 'r'},
+	    {"count", required_argument, NULL, 'c'},
+	    {"clients", required_argument, NULL, 'C'},
+	    {"seconds", required_argument, NULL, 's'},
+	    {"interface", required_argument, NULL, 'i'},
+	    {"as", required_argument, NULL, 'A'},
+	    {"netns", required_argument, NULL, 'n'},
+	    {"pin-dir", required_argument, NULL, 'P'},
 	    {0},
 	};
 	const char *netns = NULL, *pin_dir = NULL;
