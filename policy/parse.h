@@ -49,6 +49,12 @@ int policy_parse_reuse(struct policy_reuse *reuse, const char *text, size_t len,
 		       const char *file_name, struct policy_document **ret_doc,
 		       struct policy_errors *errs);
 
+/*
+ * Tests: 1 if the tree @reuse keeps equals a whole parse of the text it keeps (every node,
+ * line and child), 0 if not, -1 if it keeps none.
+ */
+int policy_reuse_check(const struct policy_reuse *reuse);
+
 /* As policy_parse_buffer() on a file's contents; -errno if it cannot be read (also in errs). */
 int policy_parse_file(const char *path, struct policy_document **ret_doc,
 		      struct policy_errors *errs);

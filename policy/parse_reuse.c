@@ -632,6 +632,7 @@ static int splice_unit(struct policy_reuse *r, const struct unit *u, const struc
 	struct tree_spans cspans = {0}, ospans;
 	struct splice sp = {.u = u, .chunk = &chunk, .chunk_spans = &cspans};
 	struct parse_tree *tree = &r->tree;
+	uint32_t block_line;
 	int err;
 
 	if (!chunk_fits(s, len, u->block.column))
@@ -639,8 +640,8 @@ static int splice_unit(struct policy_reuse *r, const struct unit *u, const struc
 	err = parse_tree_reserve(&chunk, len);
 	if (!err)
 		err = parse_chunk(s, len, u, &chunk, &cspans, &sp.k);
-	if (!err && !sp.k && tree->nodes[u->block.id - 1].n == u->j - u->i + 1)
-		err = -EAGAIN; /* the collection would be left empty: a null, not a collection */
+	if (!err && !sp.k && (!u->i || tree->nodes[u->block.id - 1].n == u->j - u->i + 1))
+		err = -EAGAIN; /* a collection left empty is a null; one losing its head moves */
 	if (err < 0)
 		goto out;
 	sp.f = item_id(tree, &u->block, u->i);
@@ -649,6 +650,7 @@ static int splice_unit(struct policy_reuse *r, const struct unit *u, const struc
 	sp.delta = (long)len - (long)(u->b - u->a);
 	sp.dlines = (long)count_lines(s, len) - (long)count_lines(r->text + u->a, u->b - u->a);
 	sp.line0 = tree->nodes[sp.f - 1].line;
+	block_line = tree->nodes[u->block.id - 1].line;
 	err = splice_spans(&r->spans, &sp, &ospans);
 	if (err < 0)
 		goto out;
@@ -669,6 +671,13 @@ static int splice_unit(struct policy_reuse *r, const struct unit *u, const struc
 		tree->n_kids = out.n_kids;
 		tree->cap_kids = out.cap_kids;
 	}
+	/*
+	 * A collection starts at its tag or anchor if it has one (on an earlier line: items
+	 * qualify only alone on theirs), else at its first item, which may have moved down
+	 * (lines or comments added before it) or up.
+	 */
+	if (!u->i && block_line == sp.line0)
+		tree->nodes[u->block.id - 1].line = chunk.nodes[0].line + sp.line0 - 1;
 	parse_tree_adopt_text(tree, &chunk);
 	tree_spans_free(&r->spans);
 	r->spans = ospans;
@@ -788,4 +797,34 @@ fail:
 	tree_spans_free(&spans);
 	free(n.lines);
 	return err;
+}
+
+static bool same_node(const struct parse_tree *a, const struct parse_tree *b, size_t i)
+{
+	const struct tree_node *x = &a->nodes[i], *y = &b->nodes[i];
+	size_t n = x->kind == TREE_MAPPING ? 2 * (size_t)x->n : x->n;
+
+	if (x->kind != y->kind || x->quoted != y->quoted || x->line != y->line)
+		return false;
+	if (x->kind == TREE_SCALAR)
+		return strcmp(x->value, y->value) == 0;
+	return x->n == y->n && (!n || !memcmp(a->kids + x->at, b->kids + y->at, n * sizeof(int)));
+}
+
+int policy_reuse_check(const struct policy_reuse *r)
+{
+	struct policy_errors errs = {0};
+	struct parse_tree whole = {0};
+	struct tree_spans spans = {.text = r->text};
+	int ok = -1;
+
+	if (r->text && parse_load_tree(r->text, r->len, "<check>", &whole, &spans, &errs) == 0) {
+		ok = whole.n_nodes == r->tree.n_nodes;
+		for (size_t i = 0; ok && i < whole.n_nodes; i++)
+			ok = same_node(&whole, &r->tree, i);
+	}
+	parse_tree_free(&whole);
+	tree_spans_free(&spans);
+	policy_errors_free(&errs);
+	return ok;
 }

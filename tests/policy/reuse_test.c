@@ -50,8 +50,12 @@ static void del(struct lines *l, size_t at)
 
 static const char *const protos[] = {"tcp", "udp", "sctp", "icmp", "any", "\"tcp\""};
 
-/* One rule at line `at` with items at indentation ind; returns the lines it took. */
-static size_t add_rule(struct lines *l, size_t at, unsigned ind, unsigned *seed, int groups)
+/*
+ * One rule at line `at` with items at indentation ind, in one of `shapes` shapes (the fifth
+ * makes the document invalid); returns the lines it took.
+ */
+static size_t add_rule(struct lines *l, size_t at, unsigned ind, unsigned *seed, int groups,
+		       unsigned shapes)
 {
 	unsigned port = 1 + rnd(seed, 65000), p = rnd(seed, 6);
 	const char *dir = rnd(seed, 2) ? "ingress" : "egress";
@@ -66,7 +70,7 @@ static size_t add_rule(struct lines *l, size_t at, unsigned ind, unsigned *seed,
 	}
 	if (p >= 3 && p != 5)
 		port = 0; /* no ports with icmp / any */
-	switch (rnd(seed, 3)) {
+	switch (rnd(seed, shapes)) {
 	case 0: /* flow mapping on one line */
 		if (port)
 			add(l, at, "%*s- {direction: %s, protocol: %s, ports: [%u], %s}", ind, "",
@@ -84,6 +88,17 @@ static size_t add_rule(struct lines *l, size_t at, unsigned ind, unsigned *seed,
 		add(l, at + 3, "%*s  ports: [%u, \"%u-%u\"]  # web", ind, "", port, port,
 		    port + 1 > 65535 ? 65535 : port + 1);
 		return 4;
+	case 3: /* a flow mapping over two lines */
+		add(l, at, "%*s- {direction: %s, protocol: %s,", ind, "", dir, protos[p]);
+		add(l, at + 1, "%*s   %s}", ind, "", remote);
+		return 2;
+	case 4: /* a block scalar whose lines look like items (an unknown key: the tree counts) */
+		add(l, at, "%*s- direction: %s", ind, "", dir);
+		add(l, at + 1, "%*s  note: |", ind, "");
+		add(l, at + 2, "%*s    - not an item", ind, "");
+		add(l, at + 3, "%*s    'quoted: text'", ind, "");
+		add(l, at + 4, "%*s  %s", ind, "", remote);
+		return 5;
 	default: /* block mapping, block ports list */
 		add(l, at, "%*s- direction: %s", ind, "", dir);
 		add(l, at + 1, "%*s  protocol: %s", ind, "", protos[p]);
@@ -117,7 +132,7 @@ static void make_doc(struct lines *l, unsigned *seed)
 		for (int r = 0; r < rules; r++) {
 			if (rnd(seed, 8) == 0)
 				add(l, l->n, rnd(seed, 2) ? "" : "%*s# rule %d", ind, "", r);
-			add_rule(l, l->n, ind, seed, groups);
+			add_rule(l, l->n, ind, seed, groups, 4);
 		}
 	}
 	add(l, l->n, "endpoints:");
@@ -198,14 +213,14 @@ static void edit(struct lines *l, unsigned *seed)
 			while (at < l->n && strlen(l->v[at]) > ind + 2 && l->v[at][ind] == ' ' &&
 			       l->v[at][ind + 1] == ' ')
 				del(l, at);
-			add_rule(l, at, ind, seed, 2);
+			add_rule(l, at, ind, seed, 2, 4);
 		}
 		break;
 	case 4: /* a rule inserted */
 		if (!ns)
 			break;
 		at = starts[rnd(seed, (unsigned)ns)];
-		add_rule(l, at, (unsigned)(strchr(l->v[at], '-') - l->v[at]), seed, 2);
+		add_rule(l, at, (unsigned)(strchr(l->v[at], '-') - l->v[at]), seed, 2, 5);
 		break;
 	case 5: /* a rule's first line deleted (often leaves an invalid item) */
 		if (ns > 1)
@@ -299,6 +314,9 @@ static bool read_both(struct policy_reuse *reuse, const char *text)
 	if (r1 != r2)
 		fprintf(stderr, "whole %d, reuse %d on:\n%s\n", r1, r2, text);
 	assert_int_equal(r1, r2);
+	if (policy_reuse_check(reuse) == 0)
+		fprintf(stderr, "the kept tree differs from a whole parse; last text:\n%s\n", text);
+	assert_int_not_equal(policy_reuse_check(reuse), 0);
 	if (r1 == 0) {
 		if (!policy_document_equal(d1, d2))
 			fprintf(stderr, "documents differ on:\n%s\n", text);
@@ -344,7 +362,8 @@ static void random_edit_chains(void **state)
 			free(text);
 			if (ok)
 				copy_lines(&good, &l);
-			else if (rnd(&seed, 4)) /* mostly go back to the last valid text */
+			else if (good.n &&
+				 rnd(&seed, 4)) /* mostly go back to the last valid text */
 				copy_lines(&l, &good);
 			edit(&l, &seed);
 			if (rnd(&seed, 3) == 0)

@@ -176,6 +176,8 @@ static void check_reuse_once(struct policy_reuse *reuse, const char *text, size_
 
 	if (r1 != r2)
 		die("the reusing parser returns another result", NULL);
+	if (policy_reuse_check(reuse) == 0)
+		die("the reusing parser keeps a tree a whole parse does not give", NULL);
 	if (r1 == 0 && (!policy_document_equal(d1, d2) || !same_lines(d1, d2)))
 		die("the reusing parser reads another document", NULL);
 	if (r1 != 0) {
