@@ -262,38 +262,6 @@ out:
 	return r;
 }
 
-/*
- * One deny entry of an uplink, where dp_image_write() puts it: host prefixes in the host hash,
- * the others in the trie (an entry deleted from the wrong map would outlive its interface).
- */
-static int write_prefilter(struct datapath *dp, const struct dp_prefilter *pf, uint32_t slot,
-			   uint32_t ifindex, bool del)
-{
-	const struct policy_prefix *p = &pf->prefix;
-	bool host = p->len == (p->family == 4 ? 32 : 128);
-	__u8 deny = 1;
-	int fd, r;
-
-	if (p->family == 4) {
-		struct iof_prefilter4_key k = {.prefixlen = IOF_PREFILTER_PREFIX_BASE + p->len,
-					       .slot = (__u8)slot,
-					       .ifindex = ifindex};
-
-		fd = host ? dp->fds.prefilter4_host : dp->fds.prefilter4;
-		memcpy(k.addr, p->addr, 4);
-		r = del ? bpf_map_delete_elem(fd, &k) : bpf_map_update_elem(fd, &k, &deny, BPF_ANY);
-	} else {
-		struct iof_prefilter6_key k = {.prefixlen = IOF_PREFILTER_PREFIX_BASE + p->len,
-					       .slot = (__u8)slot,
-					       .ifindex = ifindex};
-
-		fd = host ? dp->fds.prefilter6_host : dp->fds.prefilter6;
-		memcpy(k.addr, p->addr, 16);
-		r = del ? bpf_map_delete_elem(fd, &k) : bpf_map_update_elem(fd, &k, &deny, BPF_ANY);
-	}
-	return r && !(del && errno == ENOENT) ? -errno : 0;
-}
-
 static int link_up(struct datapath *dp, const char *ifname, uint32_t ifindex)
 {
 	uint32_t slot = dp_active_slot(dp);
@@ -326,8 +294,8 @@ static int link_up(struct datapath *dp, const char *ifname, uint32_t ifindex)
 		if (!pf->interface || strcmp(pf->interface, ifname))
 			continue;
 		if (pf->ifindex && pf->ifindex != ifindex)
-			write_prefilter(dp, pf, slot, pf->ifindex, true);
-		r = write_prefilter(dp, pf, slot, ifindex, false);
+			dp_prefilter_entry(&dp->fds, &pf->prefix, (uint8_t)slot, pf->ifindex, true);
+		r = dp_prefilter_entry(&dp->fds, &pf->prefix, (uint8_t)slot, ifindex, false);
 		if (r)
 			return r;
 		if (!pf->ifindex)
@@ -365,7 +333,7 @@ static void link_down(struct datapath *dp, const char *ifname, uint32_t ifindex)
 		if (!pf->interface || strcmp(pf->interface, ifname) || !pf->ifindex ||
 		    (ifindex && pf->ifindex != ifindex))
 			continue;
-		write_prefilter(dp, pf, slot, pf->ifindex, true);
+		dp_prefilter_entry(&dp->fds, &pf->prefix, (uint8_t)slot, pf->ifindex, true);
 		pf->ifindex = 0;
 		dp->fill.prefilter--;
 	}

@@ -40,11 +40,11 @@ int dp_map_fds_from_object(struct bpf_object *obj, struct dp_map_fds *fds)
 		size_t off;
 	} maps[] = {
 #define M(f) {"iof_" #f, offsetof(struct dp_map_fds, f)}
-	    M(state),	     M(endpoints),    M(remote4),     M(remote6),	M(policy),
-	    M(remote4_host), M(remote6_host), M(ct4),	      M(ct6),		M(rule_counters),
-	    M(ep_counters),
-	    M(drops),	     M(events),	      M(events_lost), M(prefilter4),	M(prefilter6),
-	    M(failsafe),     M(config),	      M(prefilter4_host), M(prefilter6_host),
+	    M(state),	 M(endpoints),	   M(remote4),	       M(remote6),
+	    M(policy),	 M(remote4_host),  M(remote6_host),    M(ct4),
+	    M(ct6),	 M(rule_counters), M(ep_counters),     M(drops),
+	    M(events),	 M(events_lost),   M(prefilter4),      M(prefilter6),
+	    M(failsafe), M(config),	   M(prefilter4_host), M(prefilter6_host),
 #undef M
 	};
 	int missing = 0;
@@ -95,21 +95,31 @@ struct dp_trie_entries dp_trie_entries_of(const struct policy_image *img,
 	switch (kind) {
 	case DP_TRIE_REMOTE4:
 		return (struct dp_trie_entries){
-		    ENTRIES(img->remote4, img->n_remote4, struct image_remote4), .map = "iof_remote4",
-		    .outer_fd = fds ? fds->remote4 : -1, .host_fd = fds ? fds->remote4_host : -1,
-		    .full_prefixlen = IOF_REMOTE_PREFIX_BASE + 32, .inner_name = "iof_remote4_p",
+		    ENTRIES(img->remote4, img->n_remote4, struct image_remote4),
+		    .map = "iof_remote4",
+		    .outer_fd = fds ? fds->remote4 : -1,
+		    .host_fd = fds ? fds->remote4_host : -1,
+		    .full_prefixlen = IOF_REMOTE_PREFIX_BASE + 32,
+		    .inner_name = "iof_remote4_p",
 		    .inner_max = IOF_MAX_REMOTE_ENTRIES};
 	case DP_TRIE_REMOTE6:
 		return (struct dp_trie_entries){
-		    ENTRIES(img->remote6, img->n_remote6, struct image_remote6), .map = "iof_remote6",
-		    .outer_fd = fds ? fds->remote6 : -1, .host_fd = fds ? fds->remote6_host : -1,
-		    .full_prefixlen = IOF_REMOTE_PREFIX_BASE + 128, .inner_name = "iof_remote6_p",
+		    ENTRIES(img->remote6, img->n_remote6, struct image_remote6),
+		    .map = "iof_remote6",
+		    .outer_fd = fds ? fds->remote6 : -1,
+		    .host_fd = fds ? fds->remote6_host : -1,
+		    .full_prefixlen = IOF_REMOTE_PREFIX_BASE + 128,
+		    .inner_name = "iof_remote6_p",
 		    .inner_max = IOF_MAX_REMOTE_ENTRIES};
 	default:
 		return (struct dp_trie_entries){
-		    ENTRIES(img->policy, img->n_policy, struct image_policy), .map = "iof_policy",
-		    .outer_fd = fds ? fds->policy : -1, .host_fd = -1, .full_prefixlen = 0,
-		    .inner_name = "iof_policy_p", .inner_max = IOF_MAX_POLICY_ENTRIES};
+		    ENTRIES(img->policy, img->n_policy, struct image_policy),
+		    .map = "iof_policy",
+		    .outer_fd = fds ? fds->policy : -1,
+		    .host_fd = -1,
+		    .full_prefixlen = 0,
+		    .inner_name = "iof_policy_p",
+		    .inner_max = IOF_MAX_POLICY_ENTRIES};
 	}
 #undef ENTRIES
 }
@@ -285,44 +295,49 @@ out:
 	return err;
 }
 
+int dp_prefilter_entry(const struct dp_map_fds *fds, const struct policy_prefix *p, uint8_t slot,
+		       uint32_t ifindex, bool del)
+{
+	bool host = p->len == (p->family == 4 ? 32 : 128);
+	const uint8_t deny = 1;
+	int fd, r;
+
+	if (p->family == 4) {
+		struct iof_prefilter4_key k = {.prefixlen = IOF_PREFILTER_PREFIX_BASE + p->len,
+					       .slot = slot,
+					       .ifindex = ifindex};
+
+		fd = host ? fds->prefilter4_host : fds->prefilter4;
+		memcpy(k.addr, p->addr, 4);
+		r = del ? bpf_map_delete_elem(fd, &k) : bpf_map_update_elem(fd, &k, &deny, BPF_ANY);
+	} else {
+		struct iof_prefilter6_key k = {.prefixlen = IOF_PREFILTER_PREFIX_BASE + p->len,
+					       .slot = slot,
+					       .ifindex = ifindex};
+
+		fd = host ? fds->prefilter6_host : fds->prefilter6;
+		memcpy(k.addr, p->addr, 16);
+		r = del ? bpf_map_delete_elem(fd, &k) : bpf_map_update_elem(fd, &k, &deny, BPF_ANY);
+	}
+	return r && !(del && errno == ENOENT) ? -errno : 0;
+}
+
 static int write_prefilter(const struct dp_map_fds *fds, const struct policy_image *img,
 			   uint8_t slot, const uint32_t *ifindex)
 {
-	const uint8_t deny = 1;
-
 	for (size_t i = 0; ifindex && i < img->n_prefilter; i++) {
-		const struct policy_prefix *p = &img->prefilter[i].prefix;
-		bool host = p->len == (p->family == 4 ? 32 : 128);
-		int fd = p->family == 4 ? (host ? fds->prefilter4_host : fds->prefilter4)
-					: (host ? fds->prefilter6_host : fds->prefilter6);
+		int r = ifindex[i] ? dp_prefilter_entry(fds, &img->prefilter[i].prefix, slot,
+							ifindex[i], false)
+				   : 0;
 
-		if (!ifindex[i])
-			continue;
-		if (p->family == 4) {
-			struct iof_prefilter4_key k = {.prefixlen =
-							   IOF_PREFILTER_PREFIX_BASE + p->len,
-						       .slot = slot,
-						       .ifindex = ifindex[i]};
-
-			memcpy(k.addr, p->addr, 4);
-			if (bpf_map_update_elem(fd, &k, &deny, BPF_ANY))
-				return -errno;
-		} else {
-			struct iof_prefilter6_key k = {.prefixlen =
-							   IOF_PREFILTER_PREFIX_BASE + p->len,
-						       .slot = slot,
-						       .ifindex = ifindex[i]};
-
-			memcpy(k.addr, p->addr, 16);
-			if (bpf_map_update_elem(fd, &k, &deny, BPF_ANY))
-				return -errno;
-		}
+		if (r)
+			return r;
 	}
 	return 0;
 }
 
-int dp_image_write_some(const struct dp_map_fds *fds, const struct policy_image *img,
-			uint8_t slot, unsigned what, const uint32_t *attach_ids,
+int dp_image_write_some(const struct dp_map_fds *fds, const struct policy_image *img, uint8_t slot,
+			unsigned what, const uint32_t *attach_ids,
 			const uint32_t *prefilter_ifindex, char *err, size_t err_len)
 {
 	const char *map = "";
@@ -456,15 +471,16 @@ out:
 	return err;
 }
 
-int dp_slot_clear_some(const struct dp_map_fds *fds, uint8_t slot, unsigned what,
-		       uint32_t n_rules, uint32_t n_endpoints)
+int dp_slot_clear_some(const struct dp_map_fds *fds, uint8_t slot, unsigned what, uint32_t n_rules,
+		       uint32_t n_endpoints)
 {
 	int err = 0;
 
 	if (slot >= IOF_SLOTS || n_rules > IOF_MAX_RULES || n_endpoints > IOF_MAX_ENDPOINTS)
 		return -EINVAL;
 	if ((what & DP_SLOT_TRIES) &&
-	    ((err = clear_profiles(fds->remote4, slot)) || (err = clear_profiles(fds->remote6, slot)) ||
+	    ((err = clear_profiles(fds->remote4, slot)) ||
+	     (err = clear_profiles(fds->remote6, slot)) ||
 	     (err = clear_map(fds->remote4_host, sizeof(struct iof_remote4_host_key), slot)) ||
 	     (err = clear_map(fds->remote6_host, sizeof(struct iof_remote6_host_key), slot)) ||
 	     (err = clear_profiles(fds->policy, slot))))
@@ -483,8 +499,9 @@ int dp_slot_clear_some(const struct dp_map_fds *fds, uint8_t slot, unsigned what
 	    (err = zero_counters(fds->rule_counters, slot * IOF_MAX_RULES, n_rules)))
 		return err;
 	if (fds->ep_counters >= 0 && n_endpoints)
-		err = zero_counters(fds->ep_counters, slot * IOF_MAX_ENDPOINTS * IOF_EP_COUNTER_KINDS,
-				    n_endpoints * IOF_EP_COUNTER_KINDS);
+		err =
+		    zero_counters(fds->ep_counters, slot * IOF_MAX_ENDPOINTS * IOF_EP_COUNTER_KINDS,
+				  n_endpoints * IOF_EP_COUNTER_KINDS);
 	return err;
 }
 

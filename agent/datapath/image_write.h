@@ -7,6 +7,7 @@
 #ifndef IOFENCE_AGENT_DATAPATH_IMAGE_WRITE_H
 #define IOFENCE_AGENT_DATAPATH_IMAGE_WRITE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -63,6 +64,14 @@ int dp_trie_create(const struct dp_trie_entries *e);
  */
 size_t dp_host_key(const struct dp_trie_entries *e, const void *key, uint8_t slot, void *hk);
 
+/*
+ * Writes (or with del, deletes) the prefilter entry of prefix p for an uplink: host prefixes in
+ * the host hash, the others in the trie. Return 0 (a missing entry to delete included) or
+ * -errno.
+ */
+int dp_prefilter_entry(const struct dp_map_fds *fds, const struct policy_prefix *p, uint8_t slot,
+		       uint32_t ifindex, bool del);
+
 /* Fills fds from a loaded object's maps (missing maps: -1). Return 0 or -ENOENT. */
 int dp_map_fds_from_object(struct bpf_object *obj, struct dp_map_fds *fds);
 
@@ -88,7 +97,7 @@ int dp_image_write(const struct dp_map_fds *fds, const struct policy_image *img,
 int dp_slot_clear(const struct dp_map_fds *fds, uint8_t slot);
 
 /* Parts of a slot, for the partial variants below. */
-#define DP_SLOT_TRIES 0x1 /* iof_remote4/6, iof_policy (per-profile tries), the host cache */
+#define DP_SLOT_TRIES 0x1     /* iof_remote4/6, iof_policy (per-profile tries), the host cache */
 #define DP_SLOT_ENDPOINTS 0x2 /* iof_endpoints */
 #define DP_SLOT_PREFILTER 0x4 /* the prefilter tries and host hashes */
 #define DP_SLOT_OTHER (DP_SLOT_ENDPOINTS | DP_SLOT_PREFILTER)
@@ -98,11 +107,11 @@ int dp_slot_clear(const struct dp_map_fds *fds, uint8_t slot);
  * dp_slot_clear_some() - dp_slot_clear() of the parts in what, zeroing the counters of the
  * first n_rules rules and n_endpoints endpoints only (those an image in the slot could touch).
  */
-int dp_image_write_some(const struct dp_map_fds *fds, const struct policy_image *img,
-			uint8_t slot, unsigned what, const uint32_t *attach_ids,
+int dp_image_write_some(const struct dp_map_fds *fds, const struct policy_image *img, uint8_t slot,
+			unsigned what, const uint32_t *attach_ids,
 			const uint32_t *prefilter_ifindex, char *err, size_t err_len);
-int dp_slot_clear_some(const struct dp_map_fds *fds, uint8_t slot, unsigned what,
-		       uint32_t n_rules, uint32_t n_endpoints);
+int dp_slot_clear_some(const struct dp_map_fds *fds, uint8_t slot, unsigned what, uint32_t n_rules,
+		       uint32_t n_endpoints);
 
 /*
  * Entries of slot in an array of per-profile tries (iof_policy, iof_remote4, iof_remote6), summed
