@@ -102,8 +102,8 @@ const struct policy_reuse_stats *policy_reuse_stats(const struct policy_reuse *r
  */
 static int line_table(const char *text, size_t len, uint32_t **ret, size_t *ret_n)
 {
-	size_t cap = 1024, n = 0;
-	uint32_t *lines;
+	size_t cap = 0, n = 0;
+	uint32_t *lines = NULL;
 
 	if (len > REUSE_MAX_TEXT)
 		return -EAGAIN;
@@ -113,26 +113,18 @@ static int line_table(const char *text, size_t len, uint32_t **ret, size_t *ret_
 		if (c >= 0x80 || c == '\r' || c == '\0')
 			return -EAGAIN;
 	}
-	lines = malloc(cap * sizeof(*lines));
-	if (!lines)
-		return -ENOMEM;
-	for (size_t at = 0; at < len;) {
-		const char *nl = memchr(text + at, '\n', len - at);
+	for (size_t at = 0;; n++) {
+		const char *nl = at < len ? memchr(text + at, '\n', len - at) : NULL;
 
-		if (n + 2 > cap) {
-			uint32_t *p = realloc(lines, 2 * cap * sizeof(*lines));
-
-			if (!p) {
-				free(lines);
-				return -ENOMEM;
-			}
-			lines = p;
-			cap *= 2;
+		if (parse_tree_grow((void **)&lines, &cap, n + 1, sizeof(*lines))) {
+			free(lines);
+			return -ENOMEM;
 		}
-		lines[n++] = (uint32_t)at;
+		lines[n] = (uint32_t)at; /* after the last line: the end */
+		if (at == len)
+			break;
 		at = nl ? (size_t)(nl - text) + 1 : len;
 	}
-	lines[n] = (uint32_t)len;
 	*ret = lines;
 	*ret_n = n;
 	return 0;
@@ -415,11 +407,6 @@ static int append_kids(struct parse_tree *t, const int *kids, size_t n,
 	return 0;
 }
 
-static size_t kid_count(const struct tree_node *n)
-{
-	return n->kind == TREE_SCALAR ? 0 : n->kind == TREE_MAPPING ? 2 * (size_t)n->n : n->n;
-}
-
 /* The tree with the unit's items replaced by the chunk's, into out (nodes and kids only). */
 static int splice_tree(const struct parse_tree *old, const struct splice *sp,
 		       struct parse_tree *out)
@@ -436,17 +423,19 @@ static int splice_tree(const struct parse_tree *old, const struct splice *sp,
 	out->n_nodes = out->cap_nodes = n_nodes;
 	for (int id = 1; id <= (int)n_nodes; id++) {
 		struct tree_node *nn = &out->nodes[id - 1];
+		bool from_chunk = id >= sp->f && (size_t)(id - sp->f) < cn;
+		const struct parse_tree *from = from_chunk ? c : old;
+		int (*map)(const struct splice *, int) = from_chunk ? remap_chunk : remap_old;
 		const struct tree_node *src;
-		const int *kids;
 		int r;
 
-		if (id < sp->f) {
-			src = &old->nodes[id - 1];
-			*nn = *src;
-		} else if ((size_t)(id - sp->f) < cn) {
+		if (from_chunk) {
 			src = &c->nodes[id - sp->f + 1];
 			*nn = *src;
 			nn->line += sp->line0 - 1;
+		} else if (id < sp->f) {
+			src = &old->nodes[id - 1];
+			*nn = *src;
 		} else {
 			src = &old->nodes[id - sp->shift - 1];
 			*nn = *src;
@@ -456,8 +445,9 @@ static int splice_tree(const struct parse_tree *old, const struct splice *sp,
 		if (nn->kind == TREE_SCALAR)
 			continue;
 		nn->at = (uint32_t)out->n_kids;
-		if (id < sp->f && id == b->id) { /* the block itself: the chunk's items inside */
-			kids = old->kids + src->at;
+		if (id == b->id) { /* the block itself: the chunk's items inside */
+			const int *kids = old->kids + src->at;
+
 			r = append_kids(out, kids, sp->u->i * w, remap_old, sp);
 			if (!r && sp->k)
 				r = append_kids(out, c->kids + c->nodes[0].at, sp->k * w,
@@ -466,10 +456,8 @@ static int splice_tree(const struct parse_tree *old, const struct splice *sp,
 				r = append_kids(out, kids + (sp->u->j + 1) * w,
 						(src->n - sp->u->j - 1) * w, remap_old, sp);
 			nn->n = src->n - (sp->u->j - sp->u->i + 1) + sp->k;
-		} else if ((size_t)(id - sp->f) < cn && id >= sp->f) {
-			r = append_kids(out, c->kids + src->at, kid_count(src), remap_chunk, sp);
 		} else {
-			r = append_kids(out, old->kids + src->at, kid_count(src), remap_old, sp);
+			r = append_kids(out, from->kids + src->at, tree_kid_count(src), map, sp);
 		}
 		if (r < 0)
 			return r;
@@ -802,7 +790,7 @@ fail:
 static bool same_node(const struct parse_tree *a, const struct parse_tree *b, size_t i)
 {
 	const struct tree_node *x = &a->nodes[i], *y = &b->nodes[i];
-	size_t n = x->kind == TREE_MAPPING ? 2 * (size_t)x->n : x->n;
+	size_t n = tree_kid_count(x);
 
 	if (x->kind != y->kind || x->quoted != y->quoted || x->line != y->line)
 		return false;
@@ -815,16 +803,14 @@ int policy_reuse_check(const struct policy_reuse *r)
 {
 	struct policy_errors errs = {0};
 	struct parse_tree whole = {0};
-	struct tree_spans spans = {.text = r->text};
 	int ok = -1;
 
-	if (r->text && parse_load_tree(r->text, r->len, "<check>", &whole, &spans, &errs) == 0) {
+	if (r->text && parse_load_tree(r->text, r->len, "<check>", &whole, NULL, &errs) == 0) {
 		ok = whole.n_nodes == r->tree.n_nodes;
 		for (size_t i = 0; ok && i < whole.n_nodes; i++)
 			ok = same_node(&whole, &r->tree, i);
 	}
 	parse_tree_free(&whole);
-	tree_spans_free(&spans);
 	policy_errors_free(&errs);
 	return ok;
 }

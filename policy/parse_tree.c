@@ -287,10 +287,10 @@ static int load_collection_end(struct loader *l, const yaml_event_t *ev)
 	if (!l->n_open)
 		return composer_error(l->parser, NULL, NULL, l->parser->mark);
 	o = l->open[--l->n_open];
-	if (o.block && record_block(l, &o, ev->start_mark) < 0)
-		return -ENOMEM;
-	else if (!o.block)
+	if (!o.block)
 		l->last_end = ev->end_mark.index; /* "]" or "}" (or a block one, unrecorded) */
+	else if (record_block(l, &o, ev->start_mark) < 0)
+		return -ENOMEM;
 	count = l->n_scratch - o.base;
 	if (t->n_kids + count > UINT32_MAX)
 		return -ENOMEM;
@@ -424,8 +424,8 @@ int tree_subtree_end(const struct parse_tree *tree, int id)
 {
 	const struct tree_node *n = tree_node(tree, id);
 
-	while (n && n->kind != TREE_SCALAR && n->n) {
-		id = tree->kids[n->at + (n->kind == TREE_MAPPING ? 2 * n->n : n->n) - 1];
+	while (n && tree_kid_count(n)) {
+		id = tree->kids[n->at + tree_kid_count(n) - 1];
 		n = tree_node(tree, id);
 	}
 	return id + 1;

@@ -112,6 +112,12 @@ int parse_tree_grow(void **items, size_t *cap, size_t need, size_t size);
 /* Frees what the tree holds and zeroes it. */
 void parse_tree_free(struct parse_tree *tree);
 
+/* Entries of a node in tree.kids: a sequence's items, a mapping's keys and values. */
+static inline size_t tree_kid_count(const struct tree_node *n)
+{
+	return n->kind == TREE_SCALAR ? 0 : n->kind == TREE_MAPPING ? 2 * (size_t)n->n : n->n;
+}
+
 static inline struct tree_node *tree_node(const struct parse_tree *tree, int id)
 {
 	return id > 0 && (size_t)id <= tree->n_nodes ? &tree->nodes[id - 1] : NULL;

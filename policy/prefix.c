@@ -72,29 +72,24 @@ static char *put_u8(char *at, unsigned v)
 
 void prefix_format(const struct policy_prefix *p, bool host, char buf[PREFIX_STR_MAX])
 {
-	bool with_len = !(host && prefix_is_host(p));
 	char *at = buf;
 
 	/* IPv4 by hand: documents hold tens of thousands, and inet_ntop() goes through printf */
 	if (p->family == 4) {
 		for (int i = 0; i < 4; i++) {
+			if (i)
+				*at++ = '.';
 			at = put_u8(at, p->addr[i]);
-			*at++ = i < 3 ? '.' : '\0';
 		}
-		if (with_len) {
-			at[-1] = '/';
-			at = put_u8(at, p->len);
-			*at = '\0';
-		}
-		return;
+	} else {
+		inet_ntop(AF_INET6, p->addr, buf, PREFIX_STR_MAX);
+		at += strlen(buf);
 	}
-	inet_ntop(AF_INET6, p->addr, buf, PREFIX_STR_MAX);
-	if (with_len) {
-		at = buf + strlen(buf);
+	if (!(host && prefix_is_host(p))) {
 		*at++ = '/';
 		at = put_u8(at, p->len);
-		*at = '\0';
 	}
+	*at = '\0';
 }
 
 bool prefix_equal(const struct policy_prefix *a, const struct policy_prefix *b)
