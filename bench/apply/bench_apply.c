@@ -263,8 +263,7 @@ static int bench_size(grpc_channel *ch, size_t n, unsigned count, bool as_messag
 			else if (probed) {
 				fprintf(stderr,
 					"bench_apply: the probe did not see revision %llu enforced "
-					"within "
-					"2 s of its acknowledgement\n",
+					"within 2 s of its acknowledgement\n",
 					(unsigned long long)revision);
 				r = -EIO;
 			}

@@ -170,7 +170,14 @@ int probe_open(const char *netns_path, const char *pin_dir, const char *ifname, 
 		goto fail;
 	}
 	pthread_mutex_init(&p->lock, NULL);
-	pthread_cond_init(&p->cond, NULL);
+	{
+		pthread_condattr_t ca; /* probe_wait's deadline is on the monotonic clock */
+
+		pthread_condattr_init(&ca);
+		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+		pthread_cond_init(&p->cond, &ca);
+		pthread_condattr_destroy(&ca);
+	}
 	r = -pthread_create(&p->thread, NULL, probe_main, p);
 	if (r) {
 		snprintf(err, err_len, "probe thread: %s", strerror(-r));
@@ -218,17 +225,17 @@ bool probe_arm(struct probe *p, uint16_t port, uint16_t sport)
 
 double probe_wait(struct probe *p, double timeout_s)
 {
-	double deadline = now_s() + timeout_s, at;
+	struct timespec deadline;
+	double at;
 
+	clock_gettime(CLOCK_MONOTONIC, &deadline);
+	deadline.tv_sec += (time_t)timeout_s;
+	deadline.tv_nsec += (long)((timeout_s - (double)(time_t)timeout_s) * 1e9);
+	deadline.tv_sec += deadline.tv_nsec / 1000000000L;
+	deadline.tv_nsec %= 1000000000L;
 	pthread_mutex_lock(&p->lock);
-	while (p->armed && now_s() < deadline) {
-		struct timespec ts;
-
-		pthread_mutex_unlock(&p->lock);
-		ts = (struct timespec){0, PROBE_PERIOD_US * 1000L};
-		nanosleep(&ts, NULL);
-		pthread_mutex_lock(&p->lock);
-	}
+	while (p->armed && pthread_cond_timedwait(&p->cond, &p->lock, &deadline) != ETIMEDOUT)
+		; /* the probe thread signals after every test run */
 	p->armed = false;
 	at = p->passed_at;
 	pthread_mutex_unlock(&p->lock);
