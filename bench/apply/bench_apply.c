@@ -26,6 +26,7 @@
 
 #include "agent/rpc/rpc.h"
 #include "probe.h"
+#include "tests/lib/bench_util.h"
 
 static const char *agent_addr;
 static const char *ifname = "bench0";
@@ -33,14 +34,6 @@ static uint64_t revision = 1;
 static const char *probe_netns, *probe_pin_dir; /* NULL: no probe, acknowledgements only */
 static struct probe *probe;			/* opened once the endpoint's program is attached */
 static uint16_t probe_sport = 20000;
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static long rss_kb(int pid)
 {
@@ -168,12 +161,12 @@ static double apply_once(grpc_channel *ch, Iofence__V1__ApplyRequest *req, uint6
 {
 	Iofence__V1__ApplyResponse *resp = NULL;
 	struct rpc_result res;
-	double t0 = now_s(), dt;
+	double t0 = bench_now_s(), dt;
 	int r =
 	    rpc_unary(ch, RPC_METHOD_APPLY, &req->base, &iofence__v1__apply_response__descriptor,
 		      300000, (ProtobufCMessage **)&resp, &res);
 
-	dt = now_s() - t0;
+	dt = bench_now_s() - t0;
 	if (r || res.status != GRPC_STATUS_OK) {
 		fprintf(stderr, "bench_apply: Apply: %s: %s\n", rpc_status_name(res.status),
 			res.details ? res.details : strerror(-r));
@@ -186,14 +179,7 @@ static double apply_once(grpc_channel *ch, Iofence__V1__ApplyRequest *req, uint6
 	return dt;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static double pct(double *v, size_t n, double p)
+static double pct(const double *v, size_t n, double p)
 {
 	size_t i = (size_t)(p * (double)(n - 1) + 0.5);
 
@@ -203,8 +189,7 @@ static double pct(double *v, size_t n, double p)
 static void print_probe(const double *v, size_t n)
 {
 	if (n)
-		printf(" %10.2f | %10.2f | %6zu |", 1e3 * pct((double *)v, n, 0.5),
-		       1e3 * pct((double *)v, n, 0.99), n);
+		printf(" %10.2f | %10.2f | %6zu |", 1e3 * pct(v, n, 0.5), 1e3 * pct(v, n, 0.99), n);
 	else
 		printf(" %10s | %10s | %6s |", "-", "-", "0");
 }
@@ -249,7 +234,7 @@ static int bench_size(grpc_channel *ch, size_t n, unsigned count, bool as_messag
 		}
 		if (probe && i > 0)
 			probed = probe_arm(probe, rule0_port(i * 7919), probe_sport++);
-		t_send = now_s();
+		t_send = bench_now_s();
 		dt = apply_once(ch, &req, &usec);
 		free(yaml);
 		at = probed ? probe_wait(probe, 2.0) : 0;
@@ -270,9 +255,9 @@ static int bench_size(grpc_channel *ch, size_t n, unsigned count, bool as_messag
 		}
 	}
 	if (!r) {
-		qsort(lat, count, sizeof(double), cmp_double);
-		qsort(agent_ms, count, sizeof(double), cmp_double);
-		qsort(seen, n_seen, sizeof(double), cmp_double);
+		qsort(lat, count, sizeof(double), bench_cmp_double);
+		qsort(agent_ms, count, sizeof(double), bench_cmp_double);
+		qsort(seen, n_seen, sizeof(double), bench_cmp_double);
 		printf("| %7zu | %-8s | %5u |", n, as_message ? "message" : "yaml", count);
 		print_probe(seen, n_seen);
 		printf(" %10.2f | %10.2f | %10.2f | %14.2f |\n", 1e3 * pct(lat, count, 0.5),
@@ -302,12 +287,12 @@ static void *status_loop(void *arg)
 	Iofence__V1__GetStatusRequest req = IOFENCE__V1__GET_STATUS_REQUEST__INIT;
 	char err[256];
 	grpc_channel *ch = rpc_channel_open(agent_addr, NULL, err, sizeof(err));
-	double end = now_s() + c->seconds;
+	double end = bench_now_s() + c->seconds;
 
-	while (ch && now_s() < end) {
+	while (ch && bench_now_s() < end) {
 		ProtobufCMessage *resp = NULL;
 		struct rpc_result res;
-		double t0 = now_s();
+		double t0 = bench_now_s();
 
 		if (rpc_unary(ch, RPC_METHOD_GET_STATUS, &req.base,
 			      &iofence__v1__get_status_response__descriptor, 5000, &resp, &res) ||
@@ -316,7 +301,7 @@ static void *status_loop(void *arg)
 		else
 			c->calls++;
 		if (c->n_lat < c->cap)
-			c->lat[c->n_lat++] = now_s() - t0;
+			c->lat[c->n_lat++] = bench_now_s() - t0;
 		if (resp)
 			protobuf_c_message_free_unpacked(resp, NULL);
 		rpc_result_free(&res);
@@ -352,7 +337,7 @@ static void bench_status(unsigned clients, double seconds)
 		n += c[i].n_lat;
 		free(c[i].lat);
 	}
-	qsort(all, n, sizeof(double), cmp_double);
+	qsort(all, n, sizeof(double), bench_cmp_double);
 	printf("\n| GetStatus clients | calls/s | p50 µs | p99 µs | errors |\n"
 	       "|---|---|---|---|---|\n| %u | %.0f | %.0f | %.0f | %lu |\n",
 	       clients, (double)calls / seconds, n ? 1e6 * pct(all, n, 0.5) : 0,

@@ -22,6 +22,7 @@
 #include <bpf/bpf.h>
 
 #include "probe.h"
+#include "tests/lib/bench_util.h"
 
 struct probe {
 	pthread_t thread;
@@ -34,14 +35,6 @@ struct probe {
 	double passed_at;
 	int err;
 };
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* Ethernet + IPv4 + TCP SYN from 10.0.0.5:sport to 10.255.0.1:port. */
 static size_t build_syn(uint8_t *buf, uint16_t port, uint16_t sport)
@@ -103,7 +96,7 @@ static void *probe_main(void *arg)
 
 		pthread_mutex_unlock(&p->lock);
 		int d = dropped(p, port, sport);
-		double t = now_s();
+		double t = bench_now_s();
 
 		pthread_mutex_lock(&p->lock);
 		if (d < 0) {

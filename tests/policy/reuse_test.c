@@ -12,6 +12,7 @@
 #include "helpers.h"
 #include "policy/parse.h"
 #include "policy/write.h"
+#include "tests/lib/doc_lines.h"
 
 #define MAX_LINES 4096
 
@@ -290,19 +291,6 @@ static void copy_lines(struct lines *to, const struct lines *from)
 		to->v[i] = strdup(from->v[i]);
 }
 
-static void assert_lines_equal(const struct policy_document *a, const struct policy_document *b)
-{
-	for (size_t g = 0; g < a->n_groups; g++) {
-		assert_int_equal(a->groups[g].line, b->groups[g].line);
-		for (size_t r = 0; r < a->groups[g].n_rules; r++)
-			assert_int_equal(a->groups[g].rules[r].line, b->groups[g].rules[r].line);
-	}
-	for (size_t e = 0; e < a->n_endpoints; e++)
-		assert_int_equal(a->endpoints[e].line, b->endpoints[e].line);
-	for (size_t p = 0; p < a->n_prefilters; p++)
-		assert_int_equal(a->prefilters[p].line, b->prefilters[p].line);
-}
-
 /* Reads text both ways; they must agree. Return true when it was valid. */
 static bool read_both(struct policy_reuse *reuse, const char *text)
 {
@@ -321,7 +309,7 @@ static bool read_both(struct policy_reuse *reuse, const char *text)
 		if (!policy_document_equal(d1, d2))
 			fprintf(stderr, "documents differ on:\n%s\n", text);
 		assert_true(policy_document_equal(d1, d2));
-		assert_lines_equal(d1, d2);
+		assert_true(policy_lines_equal(d1, d2));
 	} else {
 		char *t1 = errors_text(&e1), *t2 = errors_text(&e2);
 

@@ -18,6 +18,7 @@
 #include "policy/parse.h"
 #include "policy/pb.h"
 #include "policy/write.h"
+#include "tests/lib/doc_lines.h"
 
 static void die(const char *what, const char *text)
 {
@@ -148,24 +149,6 @@ static char *errors_string(const struct policy_errors *errs)
 	return s;
 }
 
-static bool same_lines(const struct policy_document *a, const struct policy_document *b)
-{
-	for (size_t g = 0; g < a->n_groups; g++) {
-		if (a->groups[g].line != b->groups[g].line)
-			return false;
-		for (size_t r = 0; r < a->groups[g].n_rules; r++)
-			if (a->groups[g].rules[r].line != b->groups[g].rules[r].line)
-				return false;
-	}
-	for (size_t e = 0; e < a->n_endpoints; e++)
-		if (a->endpoints[e].line != b->endpoints[e].line)
-			return false;
-	for (size_t p = 0; p < a->n_prefilters; p++)
-		if (a->prefilters[p].line != b->prefilters[p].line)
-			return false;
-	return true;
-}
-
 /* policy_parse_reuse() on text must give what policy_parse_buffer() gives. */
 static void check_reuse_once(struct policy_reuse *reuse, const char *text, size_t len)
 {
@@ -178,7 +161,7 @@ static void check_reuse_once(struct policy_reuse *reuse, const char *text, size_
 		die("the reusing parser returns another result", NULL);
 	if (policy_reuse_check(reuse) == 0)
 		die("the reusing parser keeps a tree a whole parse does not give", NULL);
-	if (r1 == 0 && (!policy_document_equal(d1, d2) || !same_lines(d1, d2)))
+	if (r1 == 0 && (!policy_document_equal(d1, d2) || !policy_lines_equal(d1, d2)))
 		die("the reusing parser reads another document", NULL);
 	if (r1 != 0) {
 		char *s1 = errors_string(&e1), *s2 = errors_string(&e2);
