@@ -238,6 +238,20 @@ struct iof_prefilter6_key {
 #define IOF_PREFILTER_PREFIX_BASE 64
 
 /*
+ * Host entries (/32, /128) of the deny-lists: exact-match maps, one per slot (the outer arrays
+ * iof_prefilter4_host and iof_prefilter6_host), each created at the size its image needs.
+ */
+struct iof_prefilter4_host_key {
+	__u32 ifindex;
+	__u8 addr[4];
+};
+
+struct iof_prefilter6_host_key {
+	__u32 ifindex;
+	__u8 addr[16];
+};
+
+/*
  * Failsafe (anti-lockout): traffic to these is never dropped by the prefilter. The used
  * entries come first: the prefilter stops at the first unused one.
  */
@@ -245,7 +259,7 @@ struct iof_prefilter6_key {
 
 struct iof_failsafe {
 	__u8 used;
-	__u8 proto;     /* 6 or 17 */
+	__u8 proto;     /* 6 or 17 (see IOF_CFG_FAILSAFE_*) */
 	__be16 port;    /* destination port */
 	__u8 family;    /* 4 or 6; with prefix_len 0: any address of that family */
 	__u8 prefix_len;
@@ -266,6 +280,28 @@ struct iof_config {
 #define IOF_CFG_EVENT_ALLOWS 0x01 /* also report allowed new flows */
 /* Tests and benchmarks: never insert into iof_ct4/6, so every packet takes the new-flow path. */
 #define IOF_CFG_BENCH_NO_CT_INSERT 0x02
+/*
+ * Which families and protocols iof_failsafe has entries for: the XDP prefilter reads a denied
+ * packet's ports only when one could match. The loader keeps these bits a superset of the table
+ * while it rewrites it.
+ */
+#define IOF_CFG_FAILSAFE_TCP4 0x10
+#define IOF_CFG_FAILSAFE_UDP4 0x20
+#define IOF_CFG_FAILSAFE_TCP6 0x40
+#define IOF_CFG_FAILSAFE_UDP6 0x80
+#define IOF_CFG_FAILSAFE_ALL 0xf0
+
+/* The IOF_CFG_FAILSAFE_* bit of a family and protocol; 0 when no failsafe entry can match. */
+static inline __u32 iof_failsafe_bit(__u8 family, __u8 proto)
+{
+	__u32 shift = family == 6 ? 2 : 0;
+
+	if (proto == 6)
+		return IOF_CFG_FAILSAFE_TCP4 << shift;
+	if (proto == 17)
+		return IOF_CFG_FAILSAFE_UDP4 << shift;
+	return 0;
+}
 
 _Static_assert(sizeof(struct iof_remote4_host_key) == 12, "iof_remote4_host_key layout");
 _Static_assert(sizeof(struct iof_remote6_host_key) == 24, "iof_remote6_host_key layout");
@@ -275,6 +311,8 @@ _Static_assert(sizeof(struct iof_ct_val) == 32, "iof_ct_val layout");
 _Static_assert(sizeof(struct iof_event) == 80, "iof_event layout");
 _Static_assert(sizeof(struct iof_prefilter4_key) == 16, "iof_prefilter4_key layout");
 _Static_assert(sizeof(struct iof_prefilter6_key) == 28, "iof_prefilter6_key layout");
+_Static_assert(sizeof(struct iof_prefilter4_host_key) == 8, "iof_prefilter4_host_key layout");
+_Static_assert(sizeof(struct iof_prefilter6_host_key) == 20, "iof_prefilter6_host_key layout");
 _Static_assert(sizeof(struct iof_failsafe) == 24, "iof_failsafe layout");
 
 #endif /* IOFENCE_BPF_DATAPATH_MAPS_H */

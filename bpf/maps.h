@@ -172,21 +172,40 @@ struct {
 	__type(value, __u8);
 } iof_prefilter6 __weak SEC(".maps");
 
-/* Host entries (/32, /128) of the deny-lists: one hash lookup before the trie. */
-struct {
+/*
+ * Host entries (/32, /128) of the deny-lists, looked up before the tries: per slot, a hash map
+ * created for each image at the size it needs (a hash map's bucket array follows its capacity,
+ * and a large one costs every XDP lookup cache and TLB misses). max_entries here is the
+ * template's; the kernel does not compare it with the inner maps'.
+ */
+struct iof_prefilter4_hosts {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__uint(max_entries, IOF_SLOTS * IOF_MAX_PREFILTER_ENTRIES);
-	__type(key, struct iof_prefilter4_key);
-	__type(value, __u8);
-} iof_prefilter4_host __weak SEC(".maps");
+	__uint(max_entries, 1);
+	__uint(key_size, sizeof(struct iof_prefilter4_host_key));
+	__uint(value_size, sizeof(__u8));
+};
 
 struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, IOF_SLOTS);
+	__type(key, __u32);
+	__array(values, struct iof_prefilter4_hosts);
+} iof_prefilter4_host __weak SEC(".maps");
+
+struct iof_prefilter6_hosts {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__uint(max_entries, IOF_SLOTS * IOF_MAX_PREFILTER_ENTRIES);
-	__type(key, struct iof_prefilter6_key);
-	__type(value, __u8);
+	__uint(max_entries, 1);
+	__uint(key_size, sizeof(struct iof_prefilter6_host_key));
+	__uint(value_size, sizeof(__u8));
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, IOF_SLOTS);
+	__type(key, __u32);
+	__array(values, struct iof_prefilter6_hosts);
 } iof_prefilter6_host __weak SEC(".maps");
 
 struct {

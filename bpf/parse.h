@@ -280,14 +280,17 @@ static __always_inline int iof_parse_l3(void *pos, void *end, __be16 l3proto, st
 	return IOF_PARSE_MALFORMED; /* no other L3 protocol reaches a workload */
 }
 
-/* From the Ethernet header, through up to two VLAN tags. */
-static __always_inline int iof_parse_eth(void *data, void *end, struct iof_pkt *p)
+/*
+ * Past the Ethernet header and up to two VLAN tags: the L3 protocol (network order) with *l3 at
+ * its header, or 0 when the frame is cut short.
+ */
+static __always_inline __be16 iof_skip_l2(void *data, void *end, void **l3)
 {
 	struct ethhdr *eth = data;
 	void *pos = eth + 1;
 
 	if (pos > end)
-		return IOF_PARSE_MALFORMED;
+		return 0;
 	__be16 proto = eth->h_proto;
 
 	for (int i = 0; i < IOF_VLAN_MAX; i++) {
@@ -296,11 +299,23 @@ static __always_inline int iof_parse_eth(void *data, void *end, struct iof_pkt *
 		struct iof_vlan_hdr *vh = pos;
 
 		if ((void *)(vh + 1) > end)
-			return IOF_PARSE_MALFORMED;
+			return 0;
 		proto = vh->proto;
 		pos = vh + 1;
 	}
-	return iof_parse_l3(pos, end, proto, p);
+	*l3 = pos;
+	return proto;
+}
+
+/* From the Ethernet header, through up to two VLAN tags. */
+static __always_inline int iof_parse_eth(void *data, void *end, struct iof_pkt *p)
+{
+	void *l3 = data;
+	__be16 proto = iof_skip_l2(data, end, &l3);
+
+	if (!proto)
+		return IOF_PARSE_MALFORMED;
+	return iof_parse_l3(l3, end, proto, p);
 }
 
 #endif /* IOFENCE_BPF_PARSE_H */

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * XDP prefilter on uplinks: drop packets whose source is in the node's deny-list for the
- * receiving interface (iof_prefilter4/6 of the active slot), before any other work. Traffic
- * matching an iof_failsafe entry (protocol, destination port, source prefix) always passes,
- * so a bad deny-list cannot lock the operator out.
+ * receiving interface (iof_prefilter4/6 of the active slot, host maps before tries), before
+ * any other work. Traffic matching an iof_failsafe entry (protocol, destination port, source
+ * prefix) always passes, so a bad deny-list cannot lock the operator out.
  */
 #include <linux/bpf.h>
 #include <bpf/bpf_endian.h>
@@ -52,42 +52,107 @@ static __always_inline int failsafe_match(const struct iof_pkt *p)
 	return 0;
 }
 
-static __always_inline int prefilter_denies(__u8 slot, __u32 ifindex, const struct iof_pkt *p)
+static __always_inline int prefilter4_denies(__u32 slot, __u32 ifindex, const __be32 *saddr)
 {
-	__u8 *deny;
+	struct iof_prefilter4_host_key hk = {.ifindex = ifindex};
+	struct iof_prefilter4_key k = {
+	    .prefixlen = IOF_PREFILTER_PREFIX_BASE + 32, .slot = (__u8)slot, .ifindex = ifindex};
+	void *hosts = bpf_map_lookup_elem(&iof_prefilter4_host, &slot);
+	__u8 *deny = NULL;
 
-	if (p->family == 4) {
-		struct iof_prefilter4_key k = {
-		    .prefixlen = IOF_PREFILTER_PREFIX_BASE + 32, .slot = slot, .ifindex = ifindex};
-
-		__builtin_memcpy(k.addr, p->saddr, 4);
-		deny = bpf_map_lookup_elem(&iof_prefilter4_host, &k);
-		if (!deny)
-			deny = bpf_map_lookup_elem(&iof_prefilter4, &k);
-	} else {
-		struct iof_prefilter6_key k = {
-		    .prefixlen = IOF_PREFILTER_PREFIX_BASE + 128, .slot = slot, .ifindex = ifindex};
-
-		__builtin_memcpy(k.addr, p->saddr, 16);
-		deny = bpf_map_lookup_elem(&iof_prefilter6_host, &k);
-		if (!deny)
-			deny = bpf_map_lookup_elem(&iof_prefilter6, &k);
+	if (hosts) {
+		__builtin_memcpy(hk.addr, saddr, 4);
+		deny = bpf_map_lookup_elem(hosts, &hk);
+	}
+	if (!deny) {
+		__builtin_memcpy(k.addr, saddr, 4);
+		deny = bpf_map_lookup_elem(&iof_prefilter4, &k);
 	}
 	return deny && *deny;
 }
 
+static __always_inline int prefilter6_denies(__u32 slot, __u32 ifindex, const void *saddr)
+{
+	struct iof_prefilter6_host_key hk = {.ifindex = ifindex};
+	struct iof_prefilter6_key k = {
+	    .prefixlen = IOF_PREFILTER_PREFIX_BASE + 128, .slot = (__u8)slot, .ifindex = ifindex};
+	void *hosts = bpf_map_lookup_elem(&iof_prefilter6_host, &slot);
+	__u8 *deny = NULL;
+
+	if (hosts) {
+		__builtin_memcpy(hk.addr, saddr, 16);
+		deny = bpf_map_lookup_elem(hosts, &hk);
+	}
+	if (!deny) {
+		__builtin_memcpy(k.addr, saddr, 16);
+		deny = bpf_map_lookup_elem(&iof_prefilter6, &k);
+	}
+	return deny && *deny;
+}
+
+/*
+ * May a failsafe entry match a packet of this family whose IP header names next (the L4
+ * protocol, or for IPv6 possibly an extension header)? Only then are its ports read.
+ */
+static __always_inline int failsafe_possible(__u8 family, __u8 next)
+{
+	__u32 zero = 0;
+	struct iof_config *cfg = bpf_map_lookup_elem(&iof_config, &zero);
+	__u32 bits = iof_failsafe_bit(family, next);
+
+	if (!cfg)
+		return 1;
+	if (family == 6 && (next == IPPROTO_HOPOPTS || next == IPPROTO_ROUTING ||
+			    next == IPPROTO_FRAGMENT || next == IPPROTO_DSTOPTS || next == IPPROTO_AH))
+		bits = IOF_CFG_FAILSAFE_TCP6 | IOF_CFG_FAILSAFE_UDP6;
+	return (cfg->flags & bits) != 0;
+}
+
+/* The whole parse, for a denied packet the failsafe set might let through. */
+static __always_inline int failsafe_passes(void *data, void *end)
+{
+	struct iof_pkt p = {};
+
+	return iof_parse_eth(data, end, &p) == IOF_PARSE_OK && failsafe_match(&p);
+}
+
+/*
+ * Only the source address decides, so only the IP header is read: a packet from a denied
+ * source is dropped whatever follows, unless the failsafe set may let it through. Frames that
+ * are not IP, or are cut short before the source address, are the TC and cgroup hooks' business.
+ */
 SEC("xdp")
 int iof_xdp_prefilter(struct xdp_md *ctx)
 {
 	void *data = (void *)(long)ctx->data;
 	void *end = (void *)(long)ctx->data_end;
-	struct iof_pkt p = {};
+	void *l3 = data;
+	__be16 l3proto = iof_skip_l2(data, end, &l3);
 	struct iof_view view;
+	__u8 family, next;
 
-	/* Unparsable traffic is the TC and cgroup hooks' business, not the deny-list's. */
-	if (iof_parse_eth(data, end, &p) != IOF_PARSE_OK || iof_view_read(&view))
+	if (iof_view_read(&view))
 		return XDP_PASS;
-	if (!prefilter_denies(view.slot, ctx->ingress_ifindex, &p) || failsafe_match(&p))
+	if (l3proto == bpf_htons(ETH_P_IP)) {
+		struct iphdr *ip = l3;
+
+		if ((void *)(ip + 1) > end ||
+		    !prefilter4_denies(view.slot, ctx->ingress_ifindex, &ip->saddr))
+			return XDP_PASS;
+		family = 4;
+		next = ip->protocol;
+	} else if (l3proto == bpf_htons(ETH_P_IPV6)) {
+		struct ipv6hdr *ip6 = l3;
+
+		if ((void *)(ip6 + 1) > end ||
+		    !prefilter6_denies(view.slot, ctx->ingress_ifindex, &ip6->saddr))
+			return XDP_PASS;
+		family = 6;
+		next = ip6->nexthdr;
+	} else {
+		return XDP_PASS;
+	}
+	if (failsafe_possible(family, next) && failsafe_passes(data, end))
 		return XDP_PASS;
 	iof_count_drop(IOF_DROP_PREFILTER, (__u32)(end - data));
 	return XDP_DROP;

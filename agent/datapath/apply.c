@@ -262,6 +262,20 @@ out:
 	return r;
 }
 
+static const struct policy_prefix *uplink_item(const void *list, size_t i, uint32_t *ifindex)
+{
+	const struct dp_prefilter *pf = (const struct dp_prefilter *)list + i;
+
+	*ifindex = pf->ifindex;
+	return &pf->prefix;
+}
+
+/* The active slot's host deny-lists again, after an uplink came or went. */
+static int rewrite_hosts(struct datapath *dp, uint32_t slot)
+{
+	return dp_prefilter_hosts_write(&dp->fds, (uint8_t)slot, dp->pfs, dp->n_pfs, uplink_item);
+}
+
 static int link_up(struct datapath *dp, const char *ifname, uint32_t ifindex)
 {
 	uint32_t slot = dp_active_slot(dp);
@@ -303,6 +317,8 @@ static int link_up(struct datapath *dp, const char *ifname, uint32_t ifindex)
 		pf->ifindex = ifindex;
 		xdp = true;
 	}
+	if (xdp && (r = rewrite_hosts(dp, slot)))
+		return r;
 	/* entries first, hooks second: no packet meets a hook without its endpoint */
 	if (tc && (r = dp_attach_tc(dp, ifname, ifindex, msg, sizeof(msg))))
 		return r;
@@ -315,6 +331,7 @@ static void link_down(struct datapath *dp, const char *ifname, uint32_t ifindex)
 {
 	uint32_t slot = dp_active_slot(dp);
 	struct dp_attachment *att;
+	bool gone = false;
 
 	for (size_t i = 0; i < dp->n_eps; i++) {
 		struct dp_endpoint *ep = &dp->eps[i];
@@ -336,7 +353,10 @@ static void link_down(struct datapath *dp, const char *ifname, uint32_t ifindex)
 		dp_prefilter_entry(&dp->fds, &pf->prefix, (uint8_t)slot, pf->ifindex, true);
 		pf->ifindex = 0;
 		dp->fill.prefilter--;
+		gone = true;
 	}
+	if (gone)
+		rewrite_hosts(dp, slot);
 	for (int kind = DP_ATT_TC; kind <= DP_ATT_XDP; kind++) {
 		att = dp_att_find(dp, (enum dp_att_kind)kind, ifname);
 		if (att && (!ifindex || att->ifindex == ifindex)) {

@@ -58,9 +58,8 @@ int dp_map_fds_from_object(struct bpf_object *obj, struct dp_map_fds *fds)
 	return missing ? -ENOENT : 0;
 }
 
-/* Updates n entries (keys and values packed) in batches; one by one if batches fail. */
-static int update_many(int fd, const void *keys, size_t key_size, const void *vals, size_t val_size,
-		       size_t n)
+int dp_update_many(int fd, const void *keys, size_t key_size, const void *vals, size_t val_size,
+		   size_t n)
 {
 	LIBBPF_OPTS(bpf_map_batch_opts, opts, .elem_flags = BPF_ANY);
 	const char *k = keys, *v = vals;
@@ -170,7 +169,7 @@ static int write_remote_hosts(const struct dp_trie_entries *e, uint8_t slot)
 		memcpy(vals + n * e->val_size, ent + e->val_off, e->val_size);
 		n++;
 	}
-	err = update_many(e->host_fd, keys, ksz, vals, e->val_size, n);
+	err = dp_update_many(e->host_fd, keys, ksz, vals, e->val_size, n);
 out:
 	free(keys);
 	free(vals);
@@ -228,8 +227,8 @@ static int write_profile_tries(const struct dp_trie_entries *m, size_t n_profile
 			err = fd;
 			break;
 		}
-		err = update_many(fd, keys + start[p] * m->key_size, m->key_size,
-				  vals + start[p] * m->val_size, m->val_size, n);
+		err = dp_update_many(fd, keys + start[p] * m->key_size, m->key_size,
+				     vals + start[p] * m->val_size, m->val_size, n);
 		if (!err && bpf_map_update_elem(m->outer_fd, &idx, &fd, BPF_ANY))
 			err = -errno;
 		close(fd); /* the outer map holds it now */
@@ -288,52 +287,11 @@ static int write_endpoints(int fd, const struct policy_image *img, uint8_t slot,
 		vals[n].endpoint_index = (uint16_t)i;
 		n++;
 	}
-	err = update_many(fd, keys, sizeof(*keys), vals, sizeof(*vals), n);
+	err = dp_update_many(fd, keys, sizeof(*keys), vals, sizeof(*vals), n);
 out:
 	free(keys);
 	free(vals);
 	return err;
-}
-
-int dp_prefilter_entry(const struct dp_map_fds *fds, const struct policy_prefix *p, uint8_t slot,
-		       uint32_t ifindex, bool del)
-{
-	bool host = p->len == (p->family == 4 ? 32 : 128);
-	const uint8_t deny = 1;
-	int fd, r;
-
-	if (p->family == 4) {
-		struct iof_prefilter4_key k = {.prefixlen = IOF_PREFILTER_PREFIX_BASE + p->len,
-					       .slot = slot,
-					       .ifindex = ifindex};
-
-		fd = host ? fds->prefilter4_host : fds->prefilter4;
-		memcpy(k.addr, p->addr, 4);
-		r = del ? bpf_map_delete_elem(fd, &k) : bpf_map_update_elem(fd, &k, &deny, BPF_ANY);
-	} else {
-		struct iof_prefilter6_key k = {.prefixlen = IOF_PREFILTER_PREFIX_BASE + p->len,
-					       .slot = slot,
-					       .ifindex = ifindex};
-
-		fd = host ? fds->prefilter6_host : fds->prefilter6;
-		memcpy(k.addr, p->addr, 16);
-		r = del ? bpf_map_delete_elem(fd, &k) : bpf_map_update_elem(fd, &k, &deny, BPF_ANY);
-	}
-	return r && !(del && errno == ENOENT) ? -errno : 0;
-}
-
-static int write_prefilter(const struct dp_map_fds *fds, const struct policy_image *img,
-			   uint8_t slot, const uint32_t *ifindex)
-{
-	for (size_t i = 0; ifindex && i < img->n_prefilter; i++) {
-		int r = ifindex[i] ? dp_prefilter_entry(fds, &img->prefilter[i].prefix, slot,
-							ifindex[i], false)
-				   : 0;
-
-		if (r)
-			return r;
-	}
-	return 0;
 }
 
 int dp_image_write_some(const struct dp_map_fds *fds, const struct policy_image *img, uint8_t slot,
@@ -355,7 +313,7 @@ int dp_image_write_some(const struct dp_map_fds *fds, const struct policy_image 
 	}
 	if (!ret && (what & DP_SLOT_OTHER)) {
 		map = "iof_prefilter";
-		ret = write_prefilter(fds, img, slot, prefilter_ifindex);
+		ret = dp_prefilter_write(fds, img, slot, prefilter_ifindex);
 		if (!ret) { /* last: an endpoint entry makes the slot's entries reachable */
 			map = "iof_endpoints";
 			ret = write_endpoints(fds->endpoints, img, slot, attach_ids);
@@ -463,7 +421,7 @@ static int zero_counters(int fd, uint32_t first, uint32_t n)
 
 		for (uint32_t i = 0; i < count; i++)
 			keys[i] = first + done + i;
-		err = update_many(fd, keys, sizeof(*keys), zeros, val_size, count);
+		err = dp_update_many(fd, keys, sizeof(*keys), zeros, val_size, count);
 	}
 out:
 	free(keys);
@@ -492,8 +450,7 @@ int dp_slot_clear_some(const struct dp_map_fds *fds, uint8_t slot, unsigned what
 	if ((what & DP_SLOT_PREFILTER) &&
 	    ((err = clear_map(fds->prefilter4, sizeof(struct iof_prefilter4_key), slot)) ||
 	     (err = clear_map(fds->prefilter6, sizeof(struct iof_prefilter6_key), slot)) ||
-	     (err = clear_map(fds->prefilter4_host, sizeof(struct iof_prefilter4_key), slot)) ||
-	     (err = clear_map(fds->prefilter6_host, sizeof(struct iof_prefilter6_key), slot))))
+	     (err = dp_prefilter_hosts_clear(fds, slot))))
 		return err;
 	if (fds->rule_counters >= 0 && n_rules &&
 	    (err = zero_counters(fds->rule_counters, slot * IOF_MAX_RULES, n_rules)))

@@ -64,13 +64,37 @@ int dp_trie_create(const struct dp_trie_entries *e);
  */
 size_t dp_host_key(const struct dp_trie_entries *e, const void *key, uint8_t slot, void *hk);
 
+/* Updates n entries (keys and values packed) in batches; one by one if batches fail. */
+int dp_update_many(int fd, const void *keys, size_t key_size, const void *vals, size_t val_size,
+		   size_t n);
+
 /*
- * Writes (or with del, deletes) the prefilter entry of prefix p for an uplink: host prefixes in
- * the host hash, the others in the trie. Return 0 (a missing entry to delete included) or
- * -errno.
+ * The prefilter (prefilter_write.c). Host prefixes (/32, /128) live in exact-match maps of their
+ * own per slot (iof_prefilter4/6_host[slot]), the others in the tries.
+ *
+ * dp_prefilter_entry() writes (or with del, deletes) the trie entry of prefix p for an uplink;
+ * a host prefix is left to dp_prefilter_hosts_write(). 0 (a missing entry to delete
+ * included) or -errno.
  */
 int dp_prefilter_entry(const struct dp_map_fds *fds, const struct policy_prefix *p, uint8_t slot,
 		       uint32_t ifindex, bool del);
+
+/* The i-th of a list of prefilter entries: its prefix, and its uplink's ifindex (0: absent). */
+typedef const struct policy_prefix *(*dp_prefilter_item_fn)(const void *list, size_t i,
+							    uint32_t *ifindex);
+
+/*
+ * dp_prefilter_hosts_write() - slot's host maps from the host prefixes of the n entries of list
+ * whose uplink is present: new maps of the size needed, each put in place with one store (a
+ * packet sees the old map or the new one). 0 or -errno.
+ */
+int dp_prefilter_hosts_write(const struct dp_map_fds *fds, uint8_t slot, const void *list, size_t n,
+			     dp_prefilter_item_fn item);
+/* Removes slot's host maps: nothing of the slot is denied by host. 0 or -errno. */
+int dp_prefilter_hosts_clear(const struct dp_map_fds *fds, uint8_t slot);
+/* img's prefilter entries with a non-zero ifindex[i] into slot (its tries must hold none). */
+int dp_prefilter_write(const struct dp_map_fds *fds, const struct policy_image *img, uint8_t slot,
+		       const uint32_t *ifindex);
 
 /* Fills fds from a loaded object's maps (missing maps: -1). Return 0 or -ENOENT. */
 int dp_map_fds_from_object(struct bpf_object *obj, struct dp_map_fds *fds);
@@ -99,7 +123,7 @@ int dp_slot_clear(const struct dp_map_fds *fds, uint8_t slot);
 /* Parts of a slot, for the partial variants below. */
 #define DP_SLOT_TRIES 0x1     /* iof_remote4/6, iof_policy (per-profile tries), the host cache */
 #define DP_SLOT_ENDPOINTS 0x2 /* iof_endpoints */
-#define DP_SLOT_PREFILTER 0x4 /* the prefilter tries and host hashes */
+#define DP_SLOT_PREFILTER 0x4 /* the prefilter tries and host maps */
 #define DP_SLOT_OTHER (DP_SLOT_ENDPOINTS | DP_SLOT_PREFILTER)
 
 /*

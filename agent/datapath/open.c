@@ -161,11 +161,35 @@ static int settle_programs(struct datapath *dp, bool force_upgrade, char *err, s
 	return r;
 }
 
+/* The IOF_CFG_FAILSAFE_* bits of a failsafe table. */
+static __u32 failsafe_bits(const struct iof_failsafe *fs, size_t n)
+{
+	__u32 bits = 0;
+
+	for (size_t i = 0; i < n; i++)
+		bits |= iof_failsafe_bit(fs[i].family, fs[i].proto);
+	return bits;
+}
+
+static int write_config(int fd, const struct iof_config *cfg, char *err, size_t len)
+{
+	__u32 key = 0;
+
+	if (fd >= 0 && bpf_map_update_elem(fd, &key, cfg, BPF_ANY))
+		return dp_err(err, len, -errno, "iof_config: %s", strerror(errno));
+	return 0;
+}
+
+/*
+ * Timeouts and flags into iof_config, the failsafe set into iof_failsafe. While the table is
+ * rewritten the config's failsafe bits cover both the old and the new entries, so the XDP
+ * prefilter never skips the ports of a packet that either could let through.
+ */
 static int write_settings(struct datapath *dp, const struct dp_options *opts, char *err, size_t len)
 {
-	struct iof_config cfg = opts->config;
-	__u32 key = 0;
-	int fd = dp->fds.config;
+	struct iof_config cfg = opts->config, old;
+	__u32 key = 0, bits, old_bits = 0;
+	int fd = dp->fds.failsafe, r;
 
 	if (!cfg.ct_timeout_tcp_ns)
 		cfg.ct_timeout_tcp_ns = NS(6 * 3600);
@@ -177,14 +201,16 @@ static int write_settings(struct datapath *dp, const struct dp_options *opts, ch
 		cfg.ct_timeout_udp_ns = NS(60);
 	if (!cfg.ct_timeout_other_ns)
 		cfg.ct_timeout_other_ns = NS(60);
-	if (fd >= 0 && bpf_map_update_elem(fd, &key, &cfg, BPF_ANY))
-		return dp_err(err, len, -errno, "iof_config: %s", strerror(errno));
-	fd = dp->fds.failsafe;
 	if (opts->n_failsafe > IOF_FAILSAFE_MAX)
 		return dp_err(err, len, -E2BIG,
 			      "iof_failsafe: %zu entries exceed the capacity of %d",
 			      opts->n_failsafe, IOF_FAILSAFE_MAX);
-	for (key = 0; fd >= 0 && key < IOF_FAILSAFE_MAX; key++) {
+	bits = failsafe_bits(opts->failsafe, opts->n_failsafe);
+	if (dp->fds.config >= 0 && !bpf_map_lookup_elem(dp->fds.config, &key, &old))
+		old_bits = old.flags & IOF_CFG_FAILSAFE_ALL;
+	cfg.flags = (cfg.flags & ~(__u32)IOF_CFG_FAILSAFE_ALL) | bits | old_bits;
+	r = write_config(dp->fds.config, &cfg, err, len);
+	for (key = 0; !r && fd >= 0 && key < IOF_FAILSAFE_MAX; key++) {
 		struct iof_failsafe fs = {0};
 
 		if (key < opts->n_failsafe) {
@@ -192,9 +218,12 @@ static int write_settings(struct datapath *dp, const struct dp_options *opts, ch
 			fs.used = 1;
 		}
 		if (bpf_map_update_elem(fd, &key, &fs, BPF_ANY))
-			return dp_err(err, len, -errno, "iof_failsafe: %s", strerror(errno));
+			r = dp_err(err, len, -errno, "iof_failsafe: %s", strerror(errno));
 	}
-	return 0;
+	if (r || !(old_bits & ~bits))
+		return r;
+	cfg.flags &= ~old_bits | bits;
+	return write_config(dp->fds.config, &cfg, err, len);
 }
 
 static void read_revision(struct datapath *dp)

@@ -2,7 +2,8 @@
 /*
  * The XDP prefilter through BPF_PROG_TEST_RUN: sources in the node's deny-list are dropped
  * and counted on the listed uplink only; the failsafe set (tcp/22 here) passes even from a
- * denied prefix; other sources, other interfaces and non-IP frames pass.
+ * denied prefix, with IPv4 options, VLAN tags or IPv6 extension headers in front of its ports;
+ * other sources, other interfaces and non-IP frames pass.
  */
 #include <arpa/inet.h>
 #include <string.h>
@@ -23,13 +24,44 @@ static const char *policy =
 
 static struct harness h;
 
+static int xdp_spec(struct pkt_spec *s, const char *src, const char *dst, int iface)
+{
+	uint8_t buf[512];
+
+	pkt_addr(s, src, dst);
+	return harness_run_xdp(&h, h.ifindex[iface], buf, pkt_build(s, buf));
+}
+
 static int xdp(const char *src, const char *dst, uint8_t proto, uint16_t dport, int iface)
 {
 	struct pkt_spec s = {.proto = proto, .sport = 40000, .dport = dport, .tcp_flags = 2};
-	uint8_t buf[512];
 
-	pkt_addr(&s, src, dst);
-	return harness_run_xdp(&h, h.ifindex[iface], buf, pkt_build(&s, buf));
+	return xdp_spec(&s, src, dst, iface);
+}
+
+/* tcp/22 from a denied source with headers in front of its ports (pkt_spec fields). */
+static bool failsafe_behind_headers(void)
+{
+	struct pkt_spec opt = {.proto = 6, .dport = 22, .tcp_flags = 2, .ip4_options = 10};
+	struct pkt_spec vlan = {.proto = 6, .dport = 22, .tcp_flags = 2, .vlan = 2};
+	struct pkt_spec ext = {.proto = 6, .dport = 22, .tcp_flags = 2, .v6_ext = 3};
+	struct pkt_spec frag = {.proto = 6, .dport = 22, .tcp_flags = 2, .v6_ext = 1, .frag = 1};
+	struct pkt_spec later = {.proto = 6, .dport = 22, .frag = 2};
+	bool ok = true;
+
+	ok &= ASSERT_EQ(xdp_spec(&opt, "198.51.100.7", "10.0.0.5", 15), XDP_PASS,
+			"failsafe behind IPv4 options");
+	ok &= ASSERT_EQ(xdp_spec(&vlan, "198.51.100.7", "10.0.0.5", 15), XDP_PASS,
+			"failsafe behind two VLAN tags");
+	ok &= ASSERT_EQ(xdp_spec(&ext, "2001:db8:bad::1", "fd00::5", 15), XDP_PASS,
+			"failsafe behind IPv6 extension headers");
+	ok &= ASSERT_EQ(xdp_spec(&frag, "2001:db8:bad::1", "fd00::5", 15), XDP_PASS,
+			"failsafe in a first IPv6 fragment");
+	ok &= ASSERT_EQ(xdp_spec(&later, "198.51.100.7", "10.0.0.5", 15), XDP_DROP,
+			"a non-first fragment carries no port to match");
+	ok &= ASSERT_EQ(xdp("198.51.100.7", "10.0.0.5", 1, 0, 15), XDP_DROP,
+			"denied ICMP (no failsafe protocol)");
+	return ok;
 }
 
 int main(void)
@@ -37,9 +69,13 @@ int main(void)
 	struct iof_failsafe fs4 = {.used = 1, .proto = 6, .port = htons(22), .family = 4};
 	struct iof_failsafe fs6 = {
 	    .used = 1, .proto = 6, .port = htons(22), .family = 6, .prefix_len = 32};
+	struct iof_failsafe fs_udp = {.used = 1, .proto = 17, .port = htons(5353), .family = 4};
+	/* what the loader writes beside the table (agent/datapath/open.c) */
+	struct iof_config cfg = {.flags = IOF_CFG_FAILSAFE_TCP4 | IOF_CFG_FAILSAFE_TCP6 |
+					  IOF_CFG_FAILSAFE_UDP4};
 	struct policy_document *doc = NULL;
 	struct policy_image *img = NULL;
-	uint32_t k0 = 0, k1 = 1;
+	uint32_t k0 = 0, k1 = 1, k2 = 2;
 	uint64_t d0;
 	bool ok = true;
 
@@ -47,7 +83,8 @@ int main(void)
 	inet_pton(AF_INET6, "2001:db8::", fs6.addr);
 	if (harness_apply_yaml(&h, policy, &doc, &img) ||
 	    bpf_map_update_elem(h.fds.failsafe, &k0, &fs4, BPF_ANY) ||
-	    bpf_map_update_elem(h.fds.failsafe, &k1, &fs6, BPF_ANY))
+	    bpf_map_update_elem(h.fds.failsafe, &k1, &fs6, BPF_ANY) ||
+	    bpf_map_update_elem(h.fds.failsafe, &k2, &fs_udp, BPF_ANY) || harness_config(&h, &cfg))
 		return 1;
 	d0 = harness_drops(&h, IOF_DROP_PREFILTER).packets;
 	ok &= ASSERT_EQ(xdp("198.51.100.7", "10.0.0.5", 6, 80, 15), XDP_DROP, "denied source");
@@ -58,6 +95,11 @@ int main(void)
 			"failsafe tcp/22 from a denied prefix");
 	ok &= ASSERT_EQ(xdp("198.51.100.7", "10.0.0.5", 17, 22, 15), XDP_DROP,
 			"udp/22 is not in the failsafe set");
+	ok &= ASSERT_EQ(xdp("198.51.100.7", "10.0.0.5", 17, 5353, 15), XDP_PASS,
+			"failsafe udp/5353 from a denied prefix");
+	ok &= ASSERT_EQ(xdp("2001:db8:bad::1", "fd00::5", 17, 5353, 15), XDP_DROP,
+			"udp/5353 is failsafe for IPv4 only");
+	ok &= failsafe_behind_headers();
 	ok &= ASSERT_EQ(xdp("198.51.101.7", "10.0.0.5", 6, 80, 15), XDP_PASS, "other source");
 	ok &= ASSERT_EQ(xdp("198.51.100.7", "10.0.0.5", 6, 80, 14), XDP_PASS,
 			"interface without a deny-list");

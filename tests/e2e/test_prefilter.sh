@@ -54,9 +54,15 @@ done
 
 # An uplink that appears after the apply gets its deny-list then (dp_link_changed), host
 # entries in the host map as an apply writes them; when it goes, its entries go with it.
-host_entries() { # entries of the IPv4 host map (slot, ifindex, address keys)
-	bpftool -j map dump pinned "$PIN/maps/iof_prefilter4_host" |
-		python3 -c 'import json,sys; print(len(json.load(sys.stdin)))'
+host_entries() { # entries of the IPv4 host maps of both slots (ifindex, address keys)
+	local id n=0
+	for id in $(bpftool -j map dump pinned "$PIN/maps/iof_prefilter4_host" |
+		python3 -c 'import json,sys
+for e in json.load(sys.stdin): # the value is the inner map id
+	print(int.from_bytes(bytes(int(b, 16) for b in e["value"]), "little"))'); do
+		n=$((n + $(bpftool -j map dump id "$id" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')))
+	done
+	echo $n
 }
 sed -i 's/interfaces: \[up0\]/interfaces: [up0, up1]/; s|deny: \[|deny: [10.77.201.2/32, |' \
 	"$TMP/p.yaml"
