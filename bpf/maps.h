@@ -175,12 +175,11 @@ struct {
 /*
  * Host entries (/32, /128) of the deny-lists, looked up before the tries: per slot, a hash map
  * created for each image at the size it needs (a hash map's bucket array follows its capacity,
- * and a large one costs every XDP lookup cache and TLB misses). max_entries here is the
- * template's; the kernel does not compare it with the inner maps'.
+ * and a large one costs every XDP lookup cache and TLB misses), preallocated. max_entries here
+ * is the template's; the kernel does not compare it with the inner maps'.
  */
 struct iof_prefilter4_hosts {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(max_entries, 1);
 	__uint(key_size, sizeof(struct iof_prefilter4_host_key));
 	__uint(value_size, sizeof(__u8));
@@ -195,7 +194,6 @@ struct {
 
 struct iof_prefilter6_hosts {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(max_entries, 1);
 	__uint(key_size, sizeof(struct iof_prefilter6_host_key));
 	__uint(value_size, sizeof(__u8));

@@ -4,7 +4,8 @@
  * the tries under {slot, uplink}. Host prefixes, most of a long deny-list, go into one
  * exact-match map per slot and family, made anew at the size it needs whenever the slot's
  * list changes: the XDP program looks one up per packet, and a hash map sized for the largest
- * list would spread every lookup over megabytes of buckets.
+ * list would spread every lookup over megabytes of buckets. They are preallocated: at their
+ * exact size that costs nothing, and the entries sit together.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -53,7 +54,6 @@ int dp_prefilter_entry(const struct dp_map_fds *fds, const struct policy_prefix 
 static int install_hosts(int outer_fd, uint8_t slot, const char *name, const void *keys,
 			 size_t key_size, size_t n)
 {
-	LIBBPF_OPTS(bpf_map_create_opts, copts, .map_flags = BPF_F_NO_PREALLOC);
 	uint32_t idx = slot;
 	uint8_t *vals;
 	int fd, err;
@@ -66,7 +66,7 @@ static int install_hosts(int outer_fd, uint8_t slot, const char *name, const voi
 	if (!vals)
 		return -ENOMEM;
 	memset(vals, 1, n);
-	fd = bpf_map_create(BPF_MAP_TYPE_HASH, name, (uint32_t)key_size, 1, (uint32_t)n, &copts);
+	fd = bpf_map_create(BPF_MAP_TYPE_HASH, name, (uint32_t)key_size, 1, (uint32_t)n, NULL);
 	if (fd < 0) {
 		err = -errno;
 		goto out;
