@@ -52,23 +52,27 @@ static __always_inline int failsafe_match(const struct iof_pkt *p)
 	return 0;
 }
 
+/* Is the source denied: the slot's host map first (hk), then the trie (k)? */
+static __always_inline int prefilter_denies(void *host_maps, void *trie, __u32 slot, const void *hk,
+					    const void *k)
+{
+	void *hosts = bpf_map_lookup_elem(host_maps, &slot);
+	__u8 *deny = hosts ? bpf_map_lookup_elem(hosts, hk) : NULL;
+
+	if (!deny)
+		deny = bpf_map_lookup_elem(trie, k);
+	return deny && *deny;
+}
+
 static __always_inline int prefilter4_denies(__u32 slot, __u32 ifindex, const __be32 *saddr)
 {
 	struct iof_prefilter4_host_key hk = {.ifindex = ifindex};
 	struct iof_prefilter4_key k = {
 	    .prefixlen = IOF_PREFILTER_PREFIX_BASE + 32, .slot = (__u8)slot, .ifindex = ifindex};
-	void *hosts = bpf_map_lookup_elem(&iof_prefilter4_host, &slot);
-	__u8 *deny = NULL;
 
-	if (hosts) {
-		__builtin_memcpy(hk.addr, saddr, 4);
-		deny = bpf_map_lookup_elem(hosts, &hk);
-	}
-	if (!deny) {
-		__builtin_memcpy(k.addr, saddr, 4);
-		deny = bpf_map_lookup_elem(&iof_prefilter4, &k);
-	}
-	return deny && *deny;
+	__builtin_memcpy(hk.addr, saddr, 4);
+	__builtin_memcpy(k.addr, saddr, 4);
+	return prefilter_denies(&iof_prefilter4_host, &iof_prefilter4, slot, &hk, &k);
 }
 
 static __always_inline int prefilter6_denies(__u32 slot, __u32 ifindex, const void *saddr)
@@ -76,18 +80,10 @@ static __always_inline int prefilter6_denies(__u32 slot, __u32 ifindex, const vo
 	struct iof_prefilter6_host_key hk = {.ifindex = ifindex};
 	struct iof_prefilter6_key k = {
 	    .prefixlen = IOF_PREFILTER_PREFIX_BASE + 128, .slot = (__u8)slot, .ifindex = ifindex};
-	void *hosts = bpf_map_lookup_elem(&iof_prefilter6_host, &slot);
-	__u8 *deny = NULL;
 
-	if (hosts) {
-		__builtin_memcpy(hk.addr, saddr, 16);
-		deny = bpf_map_lookup_elem(hosts, &hk);
-	}
-	if (!deny) {
-		__builtin_memcpy(k.addr, saddr, 16);
-		deny = bpf_map_lookup_elem(&iof_prefilter6, &k);
-	}
-	return deny && *deny;
+	__builtin_memcpy(hk.addr, saddr, 16);
+	__builtin_memcpy(k.addr, saddr, 16);
+	return prefilter_denies(&iof_prefilter6_host, &iof_prefilter6, slot, &hk, &k);
 }
 
 /*
@@ -102,8 +98,9 @@ static __always_inline int failsafe_possible(__u8 family, __u8 next)
 
 	if (!cfg)
 		return 1;
-	if (family == 6 && (next == IPPROTO_HOPOPTS || next == IPPROTO_ROUTING ||
-			    next == IPPROTO_FRAGMENT || next == IPPROTO_DSTOPTS || next == IPPROTO_AH))
+	if (family == 6 &&
+	    (next == IPPROTO_HOPOPTS || next == IPPROTO_ROUTING || next == IPPROTO_FRAGMENT ||
+	     next == IPPROTO_DSTOPTS || next == IPPROTO_AH))
 		bits = IOF_CFG_FAILSAFE_TCP6 | IOF_CFG_FAILSAFE_UDP6;
 	return (cfg->flags & bits) != 0;
 }

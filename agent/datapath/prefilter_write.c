@@ -8,6 +8,7 @@
  * exact size that costs nothing, and the entries sit together.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -25,28 +26,20 @@ static bool prefix_is_host(const struct policy_prefix *p)
 int dp_prefilter_entry(const struct dp_map_fds *fds, const struct policy_prefix *p, uint8_t slot,
 		       uint32_t ifindex, bool del)
 {
+	/* iof_prefilter4_key and iof_prefilter6_key differ only in the address's length */
+	struct iof_prefilter6_key k = {
+	    .prefixlen = IOF_PREFILTER_PREFIX_BASE + p->len, .slot = slot, .ifindex = ifindex};
+	int fd = p->family == 4 ? fds->prefilter4 : fds->prefilter6;
 	const uint8_t deny = 1;
-	int fd, r;
+	int r;
 
+	_Static_assert(offsetof(struct iof_prefilter4_key, addr) ==
+			   offsetof(struct iof_prefilter6_key, addr),
+		       "prefilter keys share their head");
 	if (prefix_is_host(p))
 		return 0;
-	if (p->family == 4) {
-		struct iof_prefilter4_key k = {.prefixlen = IOF_PREFILTER_PREFIX_BASE + p->len,
-					       .slot = slot,
-					       .ifindex = ifindex};
-
-		fd = fds->prefilter4;
-		memcpy(k.addr, p->addr, 4);
-		r = del ? bpf_map_delete_elem(fd, &k) : bpf_map_update_elem(fd, &k, &deny, BPF_ANY);
-	} else {
-		struct iof_prefilter6_key k = {.prefixlen = IOF_PREFILTER_PREFIX_BASE + p->len,
-					       .slot = slot,
-					       .ifindex = ifindex};
-
-		fd = fds->prefilter6;
-		memcpy(k.addr, p->addr, 16);
-		r = del ? bpf_map_delete_elem(fd, &k) : bpf_map_update_elem(fd, &k, &deny, BPF_ANY);
-	}
+	memcpy(k.addr, p->addr, p->family == 4 ? 4 : 16);
+	r = del ? bpf_map_delete_elem(fd, &k) : bpf_map_update_elem(fd, &k, &deny, BPF_ANY);
 	return r && !(del && errno == ENOENT) ? -errno : 0;
 }
 
