@@ -215,6 +215,13 @@ static __always_inline int iof_parse_ipv4(void *pos, void *end, struct iof_pkt *
 	return iof_parse_l4(l4, end, p);
 }
 
+/* Is nh an IPv6 extension header the parser walks (or stops at: a later fragment)? */
+static __always_inline int iof_ipv6_is_ext(__u8 nh)
+{
+	return nh == IPPROTO_HOPOPTS || nh == IPPROTO_ROUTING || nh == IPPROTO_DSTOPTS ||
+	       nh == IPPROTO_AH || nh == IPPROTO_FRAGMENT;
+}
+
 static __always_inline int iof_parse_ipv6(void *pos, void *end, struct iof_pkt *p)
 {
 	struct ipv6hdr *ip6 = pos;
@@ -228,8 +235,7 @@ static __always_inline int iof_parse_ipv6(void *pos, void *end, struct iof_pkt *
 
 	pos = ip6 + 1;
 	for (int i = 0; i < IOF_IPV6_EXT_MAX; i++) {
-		if (nh == IPPROTO_HOPOPTS || nh == IPPROTO_ROUTING || nh == IPPROTO_DSTOPTS ||
-		    nh == IPPROTO_AH) {
+		if (iof_ipv6_is_ext(nh) && nh != IPPROTO_FRAGMENT) {
 			struct iof_ipv6_ext *ext = pos;
 
 			if ((void *)(ext + 1) > end)
@@ -261,9 +267,7 @@ static __always_inline int iof_parse_ipv6(void *pos, void *end, struct iof_pkt *
 		}
 	}
 	p->proto = nh;
-	if (p->frag != IOF_FRAG_NONFIRST &&
-	    (nh == IPPROTO_HOPOPTS || nh == IPPROTO_ROUTING || nh == IPPROTO_DSTOPTS ||
-	     nh == IPPROTO_AH || nh == IPPROTO_FRAGMENT))
+	if (p->frag != IOF_FRAG_NONFIRST && iof_ipv6_is_ext(nh))
 		return IOF_PARSE_MALFORMED; /* more extension headers than we walk */
 	return iof_parse_l4(pos, end, p);
 }

@@ -98,9 +98,7 @@ static __always_inline int failsafe_possible(__u8 family, __u8 next)
 
 	if (!cfg)
 		return 1;
-	if (family == 6 &&
-	    (next == IPPROTO_HOPOPTS || next == IPPROTO_ROUTING || next == IPPROTO_FRAGMENT ||
-	     next == IPPROTO_DSTOPTS || next == IPPROTO_AH))
+	if (family == 6 && iof_ipv6_is_ext(next))
 		bits = IOF_CFG_FAILSAFE_TCP6 | IOF_CFG_FAILSAFE_UDP6;
 	return (cfg->flags & bits) != 0;
 }

@@ -465,6 +465,12 @@ static int splice_tree(const struct parse_tree *old, const struct splice *sp,
 	return 0;
 }
 
+/* Bound b moved by `by` bytes, its TREE_BOUND_NOT kept. */
+static uint32_t bound_moved(uint32_t b, long by)
+{
+	return (uint32_t)((long)tree_bound(b) + by) | (b & TREE_BOUND_NOT);
+}
+
 static int push_block(struct tree_spans *out, struct tree_block blk, const uint32_t *bounds,
 		      long add)
 {
@@ -476,19 +482,14 @@ static int push_block(struct tree_spans *out, struct tree_block blk, const uint3
 	blk.at = (uint32_t)out->n_bounds;
 	out->blocks[out->n_blocks++] = blk;
 	for (uint32_t i = 0; i <= blk.n; i++)
-		out->bounds[out->n_bounds++] =
-		    (uint32_t)((long)tree_bound(bounds[i]) + add) | (bounds[i] & TREE_BOUND_NOT);
+		out->bounds[out->n_bounds++] = bound_moved(bounds[i], add);
 	return 0;
 }
 
 /* Bounds of old past the unit move by delta; those before it stay. */
 static uint32_t moved_bound(const struct splice *sp, uint32_t b)
 {
-	uint32_t v = tree_bound(b);
-
-	if (v <= sp->u->a)
-		return b;
-	return (uint32_t)((long)v + sp->delta) | (b & TREE_BOUND_NOT);
+	return tree_bound(b) <= sp->u->a ? b : bound_moved(b, sp->delta);
 }
 
 /* The spans after the splice: old blocks moved, the unit's block re-bounded, chunk blocks. */
@@ -522,8 +523,7 @@ static int splice_spans(const struct tree_spans *old, const struct splice *sp,
 			for (uint32_t i = 0; i < sp->u->i; i++)
 				tmp[n++] = bd[i];
 			for (uint32_t i = 0; i < sp->k; i++)
-				tmp[n++] = (uint32_t)(tree_bound(cb[i]) + sp->u->a) |
-					   (cb[i] & TREE_BOUND_NOT);
+				tmp[n++] = bound_moved(cb[i], (long)sp->u->a);
 			for (uint32_t i = sp->u->j + 1; i <= blk.n; i++)
 				tmp[n++] = moved_bound(sp, bd[i]);
 			blk.n = n - 1;

@@ -17,11 +17,7 @@
 
 #include "bpf/datapath_maps.h"
 #include "image_write.h"
-
-static bool prefix_is_host(const struct policy_prefix *p)
-{
-	return p->len == (p->family == 4 ? 32 : 128);
-}
+#include "policy/prefix.h"
 
 int dp_prefilter_entry(const struct dp_map_fds *fds, const struct policy_prefix *p, uint8_t slot,
 		       uint32_t ifindex, bool del)
