@@ -97,7 +97,7 @@ struct iof_policy_trie {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
-	__uint(max_entries, IOF_SLOTS * IOF_MAX_PROFILES);
+	__uint(max_entries, IOF_SLOTS * IOF_MAX_PROFILES * IOF_POLICY_PARTS);
 	__type(key, __u32);
 	__array(values, struct iof_policy_trie);
 } iof_policy __weak SEC(".maps");

@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The new-flow verdict, exactly as policy_image_lookup() (policy/image.c) models it: endpoint
- * lookup, remote class {slot, profile, address} (host cache, else the profile's remote trie), the
- * profile's policy trie (iof_policy is an array of tries by {slot, profile}), LPM for {dir, class,
- * proto, dport} and, unless that verdict is IOF_F_FINAL or the class is IOF_CLASS_ANY already, the
- * policy LPM again for IOF_CLASS_ANY; the lower rank wins. At most six lookups, whatever the rule
- * count.
+ * lookup, remote class {slot, profile, address} (host table, else the profile's remote trie),
+ * then LPM for {dir, class, proto, dport} in the profile's class part of iof_policy (an array
+ * of tries by {slot, profile, part}, datapath_maps.h) and, unless that verdict is IOF_F_FINAL
+ * or the class is IOF_CLASS_ANY, LPM for IOF_CLASS_ANY in its any part; the lower rank wins.
+ * At most six lookups, whatever the rule count.
  */
 #ifndef IOFENCE_BPF_VERDICT_H
 #define IOFENCE_BPF_VERDICT_H
@@ -113,8 +113,8 @@ static __always_inline int iof_judge(__u8 slot, __u32 attach_id, __u8 dir, __u8 
 {
 	struct iof_endpoint_key ek = {.attach_id = attach_id, .slot = slot};
 	struct iof_endpoint_val *ep = bpf_map_lookup_elem(&iof_endpoints, &ek);
-	struct iof_policy_val *v, *any;
-	__u32 pidx;
+	struct iof_policy_val *v = NULL, *any;
+	__u32 pidx, part;
 	void *trie;
 
 	if (!ep || ep->profile >= IOF_MAX_PROFILES)
@@ -130,19 +130,23 @@ static __always_inline int iof_judge(__u8 slot, __u32 attach_id, __u8 dir, __u8 
 
 	d->endpoint_index = ep->endpoint_index;
 	pidx = iof_profile_index(slot, ep->profile);
-	trie = bpf_map_lookup_elem(&iof_policy, &pidx);
-	if (!trie)
-		return -1;
 	pk.remote_class = iof_remote_class(slot, ep->profile, pidx, dir, family, remote);
-	v = bpf_map_lookup_elem(trie, &pk);
-	if (!v)
-		return -1;
-	if (pk.remote_class != IOF_CLASS_ANY && !(v->flags & IOF_F_FINAL)) {
+	if (pk.remote_class != IOF_CLASS_ANY) {
+		part = iof_policy_index(slot, ep->profile, IOF_POLICY_PART_CLASS);
+		trie = bpf_map_lookup_elem(&iof_policy, &part);
+		if (trie)
+			v = bpf_map_lookup_elem(trie, &pk);
+	}
+	if (!v || !(v->flags & IOF_F_FINAL)) {
 		pk.remote_class = IOF_CLASS_ANY;
+		part = iof_policy_index(slot, ep->profile, IOF_POLICY_PART_ANY);
+		trie = bpf_map_lookup_elem(&iof_policy, &part);
+		if (!trie)
+			return -1;
 		any = bpf_map_lookup_elem(trie, &pk);
 		if (!any)
 			return -1;
-		if (any->rank < v->rank)
+		if (!v || any->rank < v->rank)
 			v = any;
 	}
 	d->action = v->action;

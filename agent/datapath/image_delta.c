@@ -10,7 +10,6 @@
 #include "bpf/datapath_maps.h"
 #include "image_delta.h"
 
-
 /* A difference larger than this share of the image is written whole (batched) instead. */
 #define DELTA_MAX_SHARE 4
 
@@ -196,20 +195,21 @@ struct inner_fds {
 	int outer_fd;
 	uint8_t slot;
 	const struct dp_trie_entries *e;
-	int *fd; /* by profile; -1 not opened yet */
+	int *fd; /* by trie number; -1 not opened yet */
 	size_t n;
 };
 
-static int inner_fd(struct inner_fds *in, uint32_t profile)
+/* The slot's inner trie number t (dp_entry_trie), opened or created on first use. */
+static int inner_fd(struct inner_fds *in, uint32_t t)
 {
-	__u32 ok = iof_profile_index(in->slot, profile);
+	__u32 ok = dp_trie_index(in->e, in->slot, t);
 	uint32_t id;
 	int fd;
 
-	if (profile >= IOF_MAX_PROFILES)
+	if (t >= dp_tries_per_slot(in->e))
 		return -E2BIG;
-	if (profile >= in->n) {
-		size_t n = profile + 16;
+	if (t >= in->n) {
+		size_t n = t + 16;
 		int *grown = realloc(in->fd, n * sizeof(*grown));
 
 		if (!grown)
@@ -219,8 +219,8 @@ static int inner_fd(struct inner_fds *in, uint32_t profile)
 		in->fd = grown;
 		in->n = n;
 	}
-	if (in->fd[profile] >= 0)
-		return in->fd[profile];
+	if (in->fd[t] >= 0)
+		return in->fd[t];
 	if (!bpf_map_lookup_elem(in->outer_fd, &ok, &id)) {
 		fd = bpf_map_get_fd_by_id(id);
 		if (fd < 0)
@@ -237,7 +237,7 @@ static int inner_fd(struct inner_fds *in, uint32_t profile)
 			return err;
 		}
 	}
-	in->fd[profile] = fd;
+	in->fd[t] = fd;
 	return fd;
 }
 
@@ -260,46 +260,54 @@ static int map_put(int fd, const void *key, const void *val)
 	return 0;
 }
 
-/* One entry into the slot (val NULL: delete), with its host-cache twin for full-length remotes. */
+/* One entry into the slot (val NULL: delete): its trie, or the host table for a full-length remote.
+ */
 static int put_entry(struct inner_fds *in, const char *stored_key, const char *val)
 {
 	const struct dp_trie_entries *e = in->e;
 	char key[64], hk[32];
-	int err, fd = inner_fd(in, dp_key_profile(stored_key));
+	uint32_t t;
+	int fd;
 
-	if (fd < 0)
-		return fd;
+	if (dp_key_profile(stored_key) >= IOF_MAX_PROFILES)
+		return -E2BIG;
 	memcpy(key, stored_key, e->key_size);
 	key[DP_KEY_SLOT_OFFSET] = (char)in->slot;
-	err = map_put(fd, key, val);
-	if (!err && dp_host_key(e, key, in->slot, hk))
-		err = map_put(e->host_fd, hk, val);
-	return err;
+	t = dp_entry_trie(e, key);
+	if (t == DP_TRIE_NONE)
+		return dp_host_key(e, key, in->slot, hk) ? map_put(e->host_fd, hk, val) : -EINVAL;
+	fd = inner_fd(in, t);
+	return fd < 0 ? fd : map_put(fd, key, val);
 }
 
-/* Profiles with a trie in the slot (entries in cur or back) but none in next lose the trie. */
-static int drop_empty_profiles(const struct dp_entry_set *cur, const struct dp_entry_set *back,
-			       const struct dp_entry_set *next, int outer_fd, uint8_t slot)
+/* Tries with entries in the slot (in cur or back) but none in next are dropped. */
+static int drop_empty_tries(const struct dp_entry_set *cur, const struct dp_entry_set *back,
+			    const struct dp_entry_set *next, const struct dp_trie_entries *e,
+			    uint8_t slot)
 {
-	uint8_t *seen = calloc(IOF_MAX_PROFILES, 1); /* 1: in next, 2: dropped */
+	uint32_t n_tries = dp_tries_per_slot(e);
+	uint8_t *seen = calloc(n_tries, 1); /* 1: in next, 2: dropped */
 	const struct dp_entry_set *old[2] = {cur, back};
 	int err = 0;
 
 	if (!seen)
 		return -ENOMEM;
-	for (size_t i = 0; i < next->n; i++)
-		if (dp_key_profile(rec_at(next, i)) < IOF_MAX_PROFILES)
-			seen[dp_key_profile(rec_at(next, i))] = 1;
+	for (size_t i = 0; i < next->n; i++) {
+		uint32_t t = dp_entry_trie(e, rec_at(next, i));
+
+		if (t < n_tries)
+			seen[t] = 1;
+	}
 	for (int o = 0; o < 2 && !err; o++)
 		for (size_t i = 0; i < old[o]->n && !err; i++) {
-			uint32_t p = dp_key_profile(rec_at(old[o], i));
+			uint32_t t = dp_entry_trie(e, rec_at(old[o], i));
 			__u32 idx;
 
-			if (p >= IOF_MAX_PROFILES || seen[p])
+			if (t >= n_tries || seen[t])
 				continue;
-			seen[p] = 2;
-			idx = iof_profile_index(slot, p);
-			if (bpf_map_delete_elem(outer_fd, &idx) && errno != ENOENT)
+			seen[t] = 2;
+			idx = dp_trie_index(e, slot, t);
+			if (bpf_map_delete_elem(e->outer_fd, &idx) && errno != ENOENT)
 				err = -errno;
 		}
 	free(seen);
@@ -410,12 +418,12 @@ int dp_delta_write_tries(struct dp_delta *d, const struct dp_map_fds *fds,
 		size_t ksz = d->next[k].key_size;
 
 		for (size_t i = 0; i < o[k].n && !err; i++)
-			err = put_entry(&in, o[k].v[i].rec, o[k].v[i].del ? NULL : o[k].v[i].rec + ksz);
+			err = put_entry(&in, o[k].v[i].rec,
+					o[k].v[i].del ? NULL : o[k].v[i].rec + ksz);
 		*ret_written += o[k].n;
 		inner_close(&in);
 		if (!err)
-			err = drop_empty_profiles(&d->cur[k], &d->back[k], &d->next[k], e[k].outer_fd,
-						  slot);
+			err = drop_empty_tries(&d->cur[k], &d->back[k], &d->next[k], &e[k], slot);
 	}
 	for (int k = 0; k < DP_TRIE_KINDS; k++)
 		free(o[k].v);

@@ -88,9 +88,9 @@ struct dp_trie_entries dp_trie_entries_of(const struct policy_image *img,
 					  const struct dp_map_fds *fds, enum dp_trie_kind kind)
 {
 #define ENTRIES(arr, count, type)                                                                  \
-	.base = (const char *)(arr), .n = (count), .entry_size = sizeof(type),                     \
-	.key_size = sizeof(((type *)0)->key), .val_off = offsetof(type, val),                      \
-	.val_size = sizeof(((type *)0)->val)
+	.base = img ? (const char *)(arr) : NULL, .n = img ? (count) : 0,                          \
+	.entry_size = sizeof(type), .key_size = sizeof(((type *)0)->key),                          \
+	.val_off = offsetof(type, val), .val_size = sizeof(((type *)0)->val)
 	switch (kind) {
 	case DP_TRIE_REMOTE4:
 		return (struct dp_trie_entries){
@@ -99,6 +99,7 @@ struct dp_trie_entries dp_trie_entries_of(const struct policy_image *img,
 		    .outer_fd = fds ? fds->remote4 : -1,
 		    .host_fd = fds ? fds->remote4_host : -1,
 		    .full_prefixlen = IOF_REMOTE_PREFIX_BASE + 32,
+		    .parts = 1,
 		    .inner_name = "iof_remote4_p",
 		    .inner_max = IOF_MAX_REMOTE_ENTRIES};
 	case DP_TRIE_REMOTE6:
@@ -108,6 +109,7 @@ struct dp_trie_entries dp_trie_entries_of(const struct policy_image *img,
 		    .outer_fd = fds ? fds->remote6 : -1,
 		    .host_fd = fds ? fds->remote6_host : -1,
 		    .full_prefixlen = IOF_REMOTE_PREFIX_BASE + 128,
+		    .parts = 1,
 		    .inner_name = "iof_remote6_p",
 		    .inner_max = IOF_MAX_REMOTE_ENTRIES};
 	default:
@@ -117,6 +119,7 @@ struct dp_trie_entries dp_trie_entries_of(const struct policy_image *img,
 		    .outer_fd = fds ? fds->policy : -1,
 		    .host_fd = -1,
 		    .full_prefixlen = 0,
+		    .parts = IOF_POLICY_PARTS,
 		    .inner_name = "iof_policy_p",
 		    .inner_max = IOF_MAX_POLICY_ENTRIES};
 	}
@@ -132,24 +135,40 @@ int dp_trie_create(const struct dp_trie_entries *e)
 	return fd < 0 ? -errno : fd;
 }
 
+uint32_t dp_entry_trie(const struct dp_trie_entries *e, const void *key)
+{
+	uint32_t profile = dp_key_profile(key), plen, cls;
+
+	memcpy(&plen, key, sizeof(plen));
+	if (e->parts == 1)
+		return e->host_fd >= 0 && plen == e->full_prefixlen ? DP_TRIE_NONE : profile;
+	/* iof_policy: the endpoint defaults (no class bits) and IOF_CLASS_ANY make the any part */
+	memcpy(&cls, (const char *)key + offsetof(struct iof_policy_key, remote_class),
+	       sizeof(cls));
+	return profile * IOF_POLICY_PARTS +
+	       (plen <= IOF_POLICY_PLEN_ENDPOINT || cls == IOF_CLASS_ANY ? IOF_POLICY_PART_ANY
+									 : IOF_POLICY_PART_CLASS);
+}
+
 size_t dp_host_key(const struct dp_trie_entries *e, const void *key, uint8_t slot, void *hk)
 {
 	const char *k = key;
+	size_t size = dp_host_key_size(e);
 	uint32_t plen;
 	char *h = hk;
 
 	memcpy(&plen, k, sizeof(plen));
-	if (e->host_fd < 0 || plen != e->full_prefixlen)
+	if (e->host_fd < 0 || plen != e->full_prefixlen || size <= 8 || size > 32)
 		return 0;
 	/* {__u32 profile, __u8 slot, 3 pad, address}: the address follows the profile in the key */
 	memset(h, 0, 8);
 	memcpy(h, k + DP_KEY_PROFILE_OFFSET, 4);
 	h[4] = (char)slot;
-	memcpy(h + 8, k + DP_KEY_PROFILE_OFFSET + 4, e->key_size - DP_KEY_PROFILE_OFFSET - 4);
-	return 8 + e->key_size - DP_KEY_PROFILE_OFFSET - 4;
+	memcpy(h + 8, k + DP_KEY_PROFILE_OFFSET + 4, size - 8);
+	return size;
 }
 
-/* The host cache: e's full-length entries again, keyed for an exact-match hash. */
+/* The host table: e's full-length entries, keyed for an exact-match hash. */
 static int write_remote_hosts(const struct dp_trie_entries *e, uint8_t slot)
 {
 	char *keys = malloc((e->n + 1) * 32), *vals = malloc((e->n + 1) * e->val_size);
@@ -176,48 +195,55 @@ out:
 	return err;
 }
 
-static uint32_t entry_profile(const struct dp_trie_entries *m, size_t i)
+static uint32_t entry_trie(const struct dp_trie_entries *m, size_t i)
 {
-	return dp_key_profile(m->base + i * m->entry_size);
+	return dp_entry_trie(m, m->base + i * m->entry_size);
 }
 
 /*
- * An array of tries (iof_policy, iof_remote4/6; datapath_maps.h): the entries bucketed by
- * profile, one inner LPM trie created and filled in batches per profile, then published at
- * iof_profile_index(slot, profile). A packet sees a profile's trie only once it is complete.
+ * An array of tries (iof_policy, iof_remote4/6; datapath_maps.h): the entries bucketed by inner
+ * trie (dp_entry_trie), one inner LPM trie created and filled in batches per bucket, then
+ * published at its index in the slot. A packet sees a trie only once it is complete. The
+ * full-length remote entries go to the host table instead.
  */
-static int write_profile_tries(const struct dp_trie_entries *m, size_t n_profiles, uint8_t slot)
+static int write_profile_tries(const struct dp_trie_entries *m, uint8_t slot)
 {
+	uint32_t n_tries = 0;
 	size_t *start = NULL;
 	char *keys = NULL, *vals = NULL;
 	int err = -ENOMEM;
 
 	for (size_t i = 0; i < m->n; i++)
-		if (entry_profile(m, i) >= n_profiles)
-			n_profiles = entry_profile(m, i) + 1;
-	if (n_profiles > IOF_MAX_PROFILES)
-		return -E2BIG;
-	start = calloc(n_profiles + 2, sizeof(*start));
+		if (dp_key_profile(m->base + i * m->entry_size) >= IOF_MAX_PROFILES)
+			return -E2BIG;
+	for (size_t i = 0; i < m->n; i++)
+		if (entry_trie(m, i) != DP_TRIE_NONE && entry_trie(m, i) >= n_tries)
+			n_tries = entry_trie(m, i) + 1;
+	start = calloc(n_tries + 2, sizeof(*start));
 	keys = malloc((m->n + 1) * m->key_size);
 	vals = malloc((m->n + 1) * m->val_size);
 	if (!start || !keys || !vals)
 		goto out;
-	for (size_t i = 0; i < m->n; i++) /* counting sort by profile */
-		start[entry_profile(m, i) + 2]++;
-	for (size_t p = 2; p < n_profiles + 2; p++)
-		start[p] += start[p - 1];
+	for (size_t i = 0; i < m->n; i++) /* counting sort by trie */
+		if (entry_trie(m, i) != DP_TRIE_NONE)
+			start[entry_trie(m, i) + 2]++;
+	for (size_t t = 2; t < n_tries + 2; t++)
+		start[t] += start[t - 1];
 	for (size_t i = 0; i < m->n; i++) {
 		const char *e = m->base + i * m->entry_size;
-		size_t at = start[entry_profile(m, i) + 1]++;
+		size_t at;
 
+		if (entry_trie(m, i) == DP_TRIE_NONE)
+			continue;
+		at = start[entry_trie(m, i) + 1]++;
 		memcpy(keys + at * m->key_size, e, m->key_size);
 		keys[at * m->key_size + DP_KEY_SLOT_OFFSET] = (char)slot;
 		memcpy(vals + at * m->val_size, e + m->val_off, m->val_size);
 	}
 	err = 0;
-	for (size_t p = 0; p < n_profiles && !err; p++) {
-		__u32 idx = iof_profile_index(slot, (__u32)p);
-		size_t n = start[p + 1] - start[p];
+	for (uint32_t t = 0; t < n_tries && !err; t++) {
+		__u32 idx = dp_trie_index(m, slot, t);
+		size_t n = start[t + 1] - start[t];
 		int fd;
 
 		if (!n)
@@ -227,8 +253,8 @@ static int write_profile_tries(const struct dp_trie_entries *m, size_t n_profile
 			err = fd;
 			break;
 		}
-		err = dp_update_many(fd, keys + start[p] * m->key_size, m->key_size,
-				     vals + start[p] * m->val_size, m->val_size, n);
+		err = dp_update_many(fd, keys + start[t] * m->key_size, m->key_size,
+				     vals + start[t] * m->val_size, m->val_size, n);
 		if (!err && bpf_map_update_elem(m->outer_fd, &idx, &fd, BPF_ANY))
 			err = -errno;
 		close(fd); /* the outer map holds it now */
@@ -242,17 +268,30 @@ out:
 	return err;
 }
 
-int dp_slot_entry_count(int outer_fd, uint8_t slot, size_t *ret)
+/* Keys of slot (key byte DP_KEY_SLOT_OFFSET) in hash map fd. */
+static size_t count_slot_keys(int fd, size_t key_size, uint8_t slot)
+{
+	char cur[64], prev[64];
+	size_t n = 0;
+
+	for (void *q = NULL; !bpf_map_get_next_key(fd, q, cur); q = prev) {
+		n += (uint8_t)cur[DP_KEY_SLOT_OFFSET] == slot;
+		memcpy(prev, cur, key_size);
+	}
+	return n;
+}
+
+int dp_slot_entry_count(const struct dp_trie_entries *e, uint8_t slot, size_t *ret)
 {
 	char ik[64], iprev[64];
 	size_t n = 0;
 
-	for (__u32 p = 0; p < IOF_MAX_PROFILES; p++) {
-		__u32 k = iof_profile_index(slot, p), id;
+	for (uint32_t t = 0; t < dp_tries_per_slot(e); t++) {
+		__u32 k = dp_trie_index(e, slot, t), id;
 		int fd;
 
-		if (bpf_map_lookup_elem(outer_fd, &k, &id))
-			continue; /* no trie for that profile */
+		if (bpf_map_lookup_elem(e->outer_fd, &k, &id))
+			continue; /* no such trie */
 		fd = bpf_map_get_fd_by_id(id);
 		if (fd < 0)
 			return -errno;
@@ -262,6 +301,8 @@ int dp_slot_entry_count(int outer_fd, uint8_t slot, size_t *ret)
 		}
 		close(fd);
 	}
+	if (e->host_fd >= 0)
+		n += count_slot_keys(e->host_fd, dp_host_key_size(e), slot);
 	*ret = n;
 	return 0;
 }
@@ -309,7 +350,7 @@ int dp_image_write_some(const struct dp_map_fds *fds, const struct policy_image 
 		struct dp_trie_entries e = dp_trie_entries_of(img, fds, (enum dp_trie_kind)k);
 
 		map = e.map;
-		ret = write_profile_tries(&e, img->n_profiles, slot);
+		ret = write_profile_tries(&e, slot);
 	}
 	if (!ret && (what & DP_SLOT_OTHER)) {
 		map = "iof_prefilter";
@@ -390,13 +431,13 @@ out:
 	return err;
 }
 
-/* Empties slot's part of an array of tries (the inner tries go when their last user does). */
-static int clear_profiles(int fd, uint8_t slot)
+/* Empties slot's part of e's array of tries (the inner tries go when their last user does). */
+static int clear_profiles(const struct dp_trie_entries *e, uint8_t slot)
 {
-	for (__u32 p = 0; p < IOF_MAX_PROFILES; p++) {
-		__u32 k = iof_profile_index(slot, p);
+	for (uint32_t t = 0; t < dp_tries_per_slot(e); t++) {
+		__u32 k = dp_trie_index(e, slot, t);
 
-		if (bpf_map_delete_elem(fd, &k) && errno != ENOENT)
+		if (bpf_map_delete_elem(e->outer_fd, &k) && errno != ENOENT)
 			return -errno;
 	}
 	return 0;
@@ -436,13 +477,13 @@ int dp_slot_clear_some(const struct dp_map_fds *fds, uint8_t slot, unsigned what
 
 	if (slot >= IOF_SLOTS || n_rules > IOF_MAX_RULES || n_endpoints > IOF_MAX_ENDPOINTS)
 		return -EINVAL;
-	if ((what & DP_SLOT_TRIES) &&
-	    ((err = clear_profiles(fds->remote4, slot)) ||
-	     (err = clear_profiles(fds->remote6, slot)) ||
-	     (err = clear_map(fds->remote4_host, sizeof(struct iof_remote4_host_key), slot)) ||
-	     (err = clear_map(fds->remote6_host, sizeof(struct iof_remote6_host_key), slot)) ||
-	     (err = clear_profiles(fds->policy, slot))))
-		return err;
+	for (int k = 0; k < DP_TRIE_KINDS && (what & DP_SLOT_TRIES); k++) {
+		struct dp_trie_entries e = dp_trie_entries_of(NULL, fds, (enum dp_trie_kind)k);
+
+		if ((err = clear_profiles(&e, slot)) ||
+		    (e.host_fd >= 0 && (err = clear_map(e.host_fd, dp_host_key_size(&e), slot))))
+			return err;
+	}
 	if ((what & DP_SLOT_ENDPOINTS) &&
 	    (err = clear_map(fds->endpoints, sizeof(struct iof_endpoint_key), slot)))
 		return err;

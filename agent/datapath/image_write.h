@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "bpf/datapath_maps.h"
 #include "policy/image.h"
 
 struct bpf_object;
@@ -19,7 +20,7 @@ struct bpf_object;
 /* File descriptors of the datapath maps, by name (bpf/datapath_maps.h); -1 if absent. */
 struct dp_map_fds {
 	int state, endpoints, remote4, remote6, policy;
-	int remote4_host, remote6_host; /* host cache of the remote tries (datapath_maps.h) */
+	int remote4_host, remote6_host; /* host table of the remote tries (datapath_maps.h) */
 	int ct4, ct6, rule_counters, ep_counters, drops, events, events_lost;
 	int prefilter4, prefilter6, failsafe, config;
 	int prefilter4_host, prefilter6_host; /* host entries of the deny-lists (exact match) */
@@ -45,8 +46,9 @@ enum dp_trie_kind { DP_TRIE_REMOTE4, DP_TRIE_REMOTE6, DP_TRIE_POLICY, DP_TRIE_KI
 /* One kind of per-profile trie, and an image's entries of it ({key, val} structs). */
 struct dp_trie_entries {
 	const char *map;	 /* outer map name, for errors */
-	int outer_fd, host_fd;	 /* host_fd: the host cache of the remote tries, else -1 */
-	uint32_t full_prefixlen; /* remote keys of this length have a host-cache twin */
+	int outer_fd, host_fd;	 /* host_fd: the host table of the remote tries, else -1 */
+	uint32_t full_prefixlen; /* remote keys of this length live in the host table only */
+	uint32_t parts;		 /* tries per {slot, profile}: IOF_POLICY_PARTS for iof_policy */
 	const char *inner_name;
 	uint32_t inner_max;
 	const char *base;
@@ -56,13 +58,38 @@ struct dp_trie_entries {
 /* img's entries of kind; fds may be NULL (fds -1) when no map is touched. */
 struct dp_trie_entries dp_trie_entries_of(const struct policy_image *img,
 					  const struct dp_map_fds *fds, enum dp_trie_kind kind);
+/* Inner tries per slot of e's kind: its outer map holds IOF_SLOTS times as many. */
+static inline uint32_t dp_tries_per_slot(const struct dp_trie_entries *e)
+{
+	return IOF_MAX_PROFILES * e->parts;
+}
+
+/*
+ * The inner trie that holds `key` of e's kind, numbered within its slot (profile * parts +
+ * part: the slot's outer index minus slot * dp_tries_per_slot()), or DP_TRIE_NONE for a
+ * full-length remote key, which only the host table holds.
+ */
+#define DP_TRIE_NONE UINT32_MAX
+uint32_t dp_entry_trie(const struct dp_trie_entries *e, const void *key);
+
+static inline uint32_t dp_trie_index(const struct dp_trie_entries *e, uint8_t slot, uint32_t t)
+{
+	return (uint32_t)slot * dp_tries_per_slot(e) + t;
+}
+
 /* A new, empty inner trie of e's kind: its fd, or -errno. */
 int dp_trie_create(const struct dp_trie_entries *e);
 /*
- * The host-cache key (iof_remote4/6_host_key, slot set) of trie key `key` into hk (32 bytes):
- * its size, or 0 when the key has no host twin (not a remote key of full length).
+ * The host-table key (iof_remote4/6_host_key, slot set) of trie key `key` into hk (32 bytes):
+ * its size, or 0 when the key is not a remote key of full length.
  */
 size_t dp_host_key(const struct dp_trie_entries *e, const void *key, uint8_t slot, void *hk);
+
+/* Bytes of a host-table key of e's (remote) kind: {__u32 profile, __u8 slot, 3 pad, address}. */
+static inline size_t dp_host_key_size(const struct dp_trie_entries *e)
+{
+	return 8 + e->key_size - DP_KEY_PROFILE_OFFSET - 4;
+}
 
 /* Updates n entries (keys and values packed) in batches; one by one if batches fail. */
 int dp_update_many(int fd, const void *keys, size_t key_size, const void *vals, size_t val_size,
@@ -138,10 +165,10 @@ int dp_slot_clear_some(const struct dp_map_fds *fds, uint8_t slot, unsigned what
 		       uint32_t n_endpoints);
 
 /*
- * Entries of slot in an array of per-profile tries (iof_policy, iof_remote4, iof_remote6), summed
- * over the inner tries: the fill level for metrics.
+ * Entries of slot in e's array of per-profile tries (e->outer_fd), summed over the inner tries,
+ * and in its host table: the fill level for metrics.
  */
-int dp_slot_entry_count(int outer_fd, uint8_t slot, size_t *ret);
+int dp_slot_entry_count(const struct dp_trie_entries *e, uint8_t slot, size_t *ret);
 
 /*
  * dp_slot_activate() - make slot the active one: revision[slot] is written first, then

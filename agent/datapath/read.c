@@ -44,7 +44,8 @@ int dp_read_rule_counter(struct datapath *dp, uint32_t rule_id, struct iof_count
 {
 	if (rule_id >= IOF_MAX_RULES)
 		return -EINVAL;
-	return read_percpu(dp->fds.rule_counters, dp_active_slot(dp) * IOF_MAX_RULES + rule_id, ret);
+	return read_percpu(dp->fds.rule_counters, dp_active_slot(dp) * IOF_MAX_RULES + rule_id,
+			   ret);
 }
 
 int dp_read_endpoint_counter(struct datapath *dp, uint32_t endpoint_index,
@@ -95,9 +96,14 @@ int dp_read_fill(struct datapath *dp, struct dp_fill *ret)
 		    count_slot(dp->fds.endpoints, sizeof(struct iof_endpoint_key), slot);
 		/* failures leave 0: the fill level is a metric, not a state */
 		ret->remote4 = ret->remote6 = ret->policy = 0;
-		dp_slot_entry_count(dp->fds.remote4, (uint8_t)slot, &ret->remote4);
-		dp_slot_entry_count(dp->fds.remote6, (uint8_t)slot, &ret->remote6);
-		dp_slot_entry_count(dp->fds.policy, (uint8_t)slot, &ret->policy);
+		size_t *count[DP_TRIE_KINDS] = {&ret->remote4, &ret->remote6, &ret->policy};
+
+		for (int k = 0; k < DP_TRIE_KINDS; k++) {
+			struct dp_trie_entries e =
+			    dp_trie_entries_of(NULL, &dp->fds, (enum dp_trie_kind)k);
+
+			dp_slot_entry_count(&e, (uint8_t)slot, count[k]);
+		}
 		ret->prefilter =
 		    count_slot(dp->fds.prefilter4, sizeof(struct iof_prefilter4_key), slot) +
 		    count_slot(dp->fds.prefilter6, sizeof(struct iof_prefilter6_key), slot);

@@ -51,24 +51,30 @@ static int rec_cmp(const void *a, const void *b)
 	return memcmp(a, b, sizeof(((struct dump *)0)->rec[0]));
 }
 
-/* Every entry of slot's inner tries in outer map fd. */
-static void dump_outer(struct dump *d, char kind, int outer, uint8_t slot, size_t ksz, size_t vsz)
+/* Every entry of slot's inner tries of kind k. */
+static void dump_outer(struct dump *d, char kind, struct harness *h, enum dp_trie_kind k,
+		       uint8_t slot)
 {
-	for (__u32 p = 0; p < IOF_MAX_PROFILES; p++) {
+	struct dp_trie_entries e = dp_trie_entries_of(NULL, &h->fds, k);
+
+	for (__u32 t = 0; t < dp_tries_per_slot(&e); t++) {
 		char ik[KEY_MAX], iprev[KEY_MAX], val[16];
-		__u32 k = iof_profile_index(slot, p), id;
+		__u32 idx = dp_trie_index(&e, slot, t), id;
 		void *q = NULL;
 		int fd;
 
-		if (bpf_map_lookup_elem(outer, &k, &id))
+		if (bpf_map_lookup_elem(e.outer_fd, &idx, &id))
 			continue;
 		fd = bpf_map_get_fd_by_id(id);
 		if (fd < 0)
 			abort();
 		for (; !bpf_map_get_next_key(fd, q, ik); q = iprev) {
-			memcpy(iprev, ik, ksz);
-			if (!bpf_map_lookup_elem(fd, ik, val))
-				dump_add(d, kind, ik, ksz, val, vsz);
+			memcpy(iprev, ik, e.key_size);
+			if (!bpf_map_lookup_elem(fd, ik, val)) {
+				if (dp_entry_trie(&e, ik) != t)
+					abort(); /* an entry in another's trie */
+				dump_add(d, kind, ik, e.key_size, val, e.val_size);
+			}
 		}
 		close(fd);
 	}
@@ -95,12 +101,9 @@ static void dump_hosts(struct dump *d, char kind, int fd, uint8_t slot, size_t k
 static void dump_slot(struct harness *h, uint8_t slot, struct dump *d)
 {
 	d->n = 0;
-	dump_outer(d, 'r', h->fds.remote4, slot, sizeof(struct iof_remote4_key),
-		   sizeof(struct iof_remote_val));
-	dump_outer(d, 's', h->fds.remote6, slot, sizeof(struct iof_remote6_key),
-		   sizeof(struct iof_remote_val));
-	dump_outer(d, 'p', h->fds.policy, slot, sizeof(struct iof_policy_key),
-		   sizeof(struct iof_policy_val));
+	dump_outer(d, 'r', h, DP_TRIE_REMOTE4, slot);
+	dump_outer(d, 's', h, DP_TRIE_REMOTE6, slot);
+	dump_outer(d, 'p', h, DP_TRIE_POLICY, slot);
 	dump_hosts(d, 'h', h->fds.remote4_host, slot, sizeof(struct iof_remote4_host_key));
 	dump_hosts(d, 'i', h->fds.remote6_host, slot, sizeof(struct iof_remote6_host_key));
 	qsort(d->rec, d->n, sizeof(*d->rec), rec_cmp);
@@ -112,8 +115,9 @@ static void dump_image(const struct policy_image *img, struct dump *d)
 	for (size_t i = 0; i < img->n_remote4; i++) {
 		const struct image_remote4 *r = &img->remote4[i];
 
-		dump_add(d, 'r', &r->key, sizeof(r->key), &r->val, sizeof(r->val));
-		if (r->key.prefixlen == IOF_REMOTE_PREFIX_BASE + 32) {
+		if (r->key.prefixlen != IOF_REMOTE_PREFIX_BASE + 32) { /* hosts: the table only */
+			dump_add(d, 'r', &r->key, sizeof(r->key), &r->val, sizeof(r->val));
+		} else {
 			struct iof_remote4_host_key hk = {.profile = r->key.profile};
 
 			memcpy(hk.addr, r->key.addr, 4);
@@ -123,8 +127,9 @@ static void dump_image(const struct policy_image *img, struct dump *d)
 	for (size_t i = 0; i < img->n_remote6; i++) {
 		const struct image_remote6 *r = &img->remote6[i];
 
-		dump_add(d, 's', &r->key, sizeof(r->key), &r->val, sizeof(r->val));
-		if (r->key.prefixlen == IOF_REMOTE_PREFIX_BASE + 128) {
+		if (r->key.prefixlen != IOF_REMOTE_PREFIX_BASE + 128) {
+			dump_add(d, 's', &r->key, sizeof(r->key), &r->val, sizeof(r->val));
+		} else {
 			struct iof_remote6_host_key hk = {.profile = r->key.profile};
 
 			memcpy(hk.addr, r->key.addr, 16);
@@ -150,10 +155,10 @@ struct hidden {
 
 static void mutate(struct gen_rng *r, struct policy_document *doc, struct hidden *hid)
 {
-	struct policy_group *g = doc->n_groups ? &doc->groups[gen_below(r, (uint32_t)doc->n_groups)]
-					       : NULL;
-	struct policy_rule *rule = g && g->n_rules ? &g->rules[gen_below(r, (uint32_t)g->n_rules)]
-						   : NULL;
+	struct policy_group *g =
+	    doc->n_groups ? &doc->groups[gen_below(r, (uint32_t)doc->n_groups)] : NULL;
+	struct policy_rule *rule =
+	    g && g->n_rules ? &g->rules[gen_below(r, (uint32_t)g->n_rules)] : NULL;
 	struct policy_endpoint *ep =
 	    doc->n_endpoints ? &doc->endpoints[gen_below(r, (uint32_t)doc->n_endpoints)] : NULL;
 
