@@ -14,6 +14,7 @@
  *                     iof_policy_val entries (policy_maps.h) of one part; see below
  *   iof_remote4_host  HASH iof_remote4_host_key -> iof_remote_val (see below)
  *   iof_remote6_host  HASH iof_remote6_host_key -> iof_remote_val
+ *   iof_any_ports     HASH iof_any_port_hkey -> iof_policy_val (policy_maps.h)
  *   iof_ct4           LRU_HASH iof_ct4_key -> iof_ct_val (IPv4 flows)
  *   iof_ct6           LRU_HASH iof_ct_key -> iof_ct_val (IPv6 flows)
  *   iof_rule_counters PERCPU_ARRAY[IOF_SLOTS * IOF_MAX_RULES] of iof_counter
@@ -91,6 +92,39 @@ static inline __u32 iof_policy_index(__u8 slot, __u32 profile, __u32 part)
 }
 
 /*
+ * Keys of the inner tries: an image key (policy_maps.h) without the {slot, profile} that its
+ * trie stands for. Each node of an LPM walk compares the key's data from its first byte on, a
+ * word at a time, so bytes that every entry of a trie shares cost a compare on every node.
+ * Without them a policy key's data is 8 bytes, one compare per node, as is an IPv4 address.
+ * Prefix lengths shrink accordingly (dp_inner_key() in agent/datapath makes these keys):
+ *   policy: IOF_POLICY_PLEN_ENDPOINT (64) -> 8 (dir), IOF_POLICY_PLEN_CLASS (96) -> 40,
+ *           IOF_POLICY_PLEN_PROTO + n (112 + n) -> 48 + n
+ *   remote: IOF_REMOTE_PREFIX_BASE + n -> n
+ */
+struct iof_policy_trie_key {
+	__u32 prefixlen;
+	__u8 dir;
+	__u8 remote_class[4]; /* the __u32 class in host order: every entry has all or none of it */
+	__u8 proto;
+	__be16 dport;
+};
+
+#define IOF_PTRIE_PLEN_ENDPOINT 8
+#define IOF_PTRIE_PLEN_CLASS 40
+#define IOF_PTRIE_PLEN_PROTO 48
+#define IOF_PTRIE_PLEN_MAX 64
+
+struct iof_remote4_trie_key {
+	__u32 prefixlen;
+	__u8 addr[4];
+};
+
+struct iof_remote6_trie_key {
+	__u32 prefixlen;
+	__u8 addr[16];
+};
+
+/*
  * Host-address table of the remote tries: every iof_remote4/6 entry of full length (/32, /128:
  * group members, host CIDRs) is written here by dp_image_write, and only here. The program
  * looks an address up here first: an address with a full-length entry has that entry as its
@@ -113,6 +147,16 @@ struct iof_remote6_host_key {
 	__u8 slot;
 	__u8 pad[3];
 	__u8 addr[16];
+};
+
+/* iof_any_ports: an iof_any_port_key (policy_maps.h) as the host keys are laid out. */
+struct iof_any_port_hkey {
+	__u32 profile;
+	__u8 slot;
+	__u8 pad[3];
+	__u8 dir;
+	__u8 proto;
+	__be16 dport;
 };
 
 /*
@@ -328,6 +372,10 @@ static inline __u32 iof_failsafe_bit(__u8 family, __u8 proto)
 _Static_assert(sizeof(struct iof_remote4_host_key) == 12, "iof_remote4_host_key layout");
 _Static_assert(sizeof(struct iof_remote6_host_key) == 24, "iof_remote6_host_key layout");
 _Static_assert(sizeof(struct iof_ct_key) == 44, "iof_ct_key layout");
+_Static_assert(sizeof(struct iof_policy_trie_key) == 12, "iof_policy_trie_key layout");
+_Static_assert(sizeof(struct iof_any_port_hkey) == 12, "iof_any_port_hkey layout");
+_Static_assert(sizeof(struct iof_remote4_trie_key) == 8, "iof_remote4_trie_key layout");
+_Static_assert(sizeof(struct iof_remote6_trie_key) == 20, "iof_remote6_trie_key layout");
 _Static_assert(sizeof(struct iof_ct4_key) == 20, "iof_ct4_key layout");
 _Static_assert(sizeof(struct iof_ct_val) == 32, "iof_ct_val layout");
 _Static_assert(sizeof(struct iof_event) == 80, "iof_event layout");

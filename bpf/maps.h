@@ -29,7 +29,7 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, IOF_SLOTS * IOF_MAX_ENDPOINTS);
+	__uint(max_entries, IOF_SLOTS *IOF_MAX_ENDPOINTS);
 	__type(key, struct iof_endpoint_key);
 	__type(value, struct iof_endpoint_val);
 } iof_endpoints __weak SEC(".maps");
@@ -39,13 +39,13 @@ struct iof_remote4_trie {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(max_entries, IOF_MAX_REMOTE_ENTRIES);
-	__uint(key_size, sizeof(struct iof_remote4_key));
+	__uint(key_size, sizeof(struct iof_remote4_trie_key));
 	__uint(value_size, sizeof(struct iof_remote_val));
 };
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
-	__uint(max_entries, IOF_SLOTS * IOF_MAX_PROFILES);
+	__uint(max_entries, IOF_SLOTS *IOF_MAX_PROFILES);
 	__type(key, __u32);
 	__array(values, struct iof_remote4_trie);
 } iof_remote4 __weak SEC(".maps");
@@ -55,13 +55,13 @@ struct iof_remote6_trie {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(max_entries, IOF_MAX_REMOTE_ENTRIES);
-	__uint(key_size, sizeof(struct iof_remote6_key));
+	__uint(key_size, sizeof(struct iof_remote6_trie_key));
 	__uint(value_size, sizeof(struct iof_remote_val));
 };
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
-	__uint(max_entries, IOF_SLOTS * IOF_MAX_PROFILES);
+	__uint(max_entries, IOF_SLOTS *IOF_MAX_PROFILES);
 	__type(key, __u32);
 	__array(values, struct iof_remote6_trie);
 } iof_remote6 __weak SEC(".maps");
@@ -69,7 +69,7 @@ struct {
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(map_flags, BPF_F_NO_PREALLOC); /* memory as used, like the tries */
-	__uint(max_entries, IOF_SLOTS * IOF_MAX_REMOTE_ENTRIES);
+	__uint(max_entries, IOF_SLOTS *IOF_MAX_REMOTE_ENTRIES);
 	__type(key, struct iof_remote4_host_key);
 	__type(value, struct iof_remote_val);
 } iof_remote4_host __weak SEC(".maps");
@@ -77,13 +77,21 @@ struct {
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__uint(max_entries, IOF_SLOTS * IOF_MAX_REMOTE_ENTRIES);
+	__uint(max_entries, IOF_SLOTS *IOF_MAX_REMOTE_ENTRIES);
 	__type(key, struct iof_remote6_host_key);
 	__type(value, struct iof_remote_val);
 } iof_remote6_host __weak SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, IOF_SLOTS *IOF_MAX_ANY_PORTS);
+	__type(key, struct iof_any_port_hkey);
+	__type(value, struct iof_policy_val);
+} iof_any_ports __weak SEC(".maps");
+
 /*
- * The policy trie of one {slot, profile}: entries as policy_maps.h lays them out. Sizes, not
+ * A policy trie of one {slot, profile, part}: iof_policy_trie_key (datapath_maps.h). Sizes, not
  * types: an object that never looks it up carries only a forward declaration of the key, and
  * the linker could not merge the weak definitions.
  */
@@ -91,13 +99,13 @@ struct iof_policy_trie {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(max_entries, IOF_MAX_POLICY_ENTRIES);
-	__uint(key_size, sizeof(struct iof_policy_key));
+	__uint(key_size, sizeof(struct iof_policy_trie_key));
 	__uint(value_size, sizeof(struct iof_policy_val));
 };
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
-	__uint(max_entries, IOF_SLOTS * IOF_MAX_PROFILES * IOF_POLICY_PARTS);
+	__uint(max_entries, IOF_SLOTS *IOF_MAX_PROFILES *IOF_POLICY_PARTS);
 	__type(key, __u32);
 	__array(values, struct iof_policy_trie);
 } iof_policy __weak SEC(".maps");
@@ -118,14 +126,14 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, IOF_SLOTS * IOF_MAX_RULES);
+	__uint(max_entries, IOF_SLOTS *IOF_MAX_RULES);
 	__type(key, __u32);
 	__type(value, struct iof_counter);
 } iof_rule_counters __weak SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, IOF_SLOTS * IOF_MAX_ENDPOINTS * IOF_EP_COUNTER_KINDS);
+	__uint(max_entries, IOF_SLOTS *IOF_MAX_ENDPOINTS *IOF_EP_COUNTER_KINDS);
 	__type(key, __u32);
 	__type(value, struct iof_counter);
 } iof_ep_counters __weak SEC(".maps");
@@ -159,7 +167,7 @@ struct {
 struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__uint(max_entries, IOF_SLOTS * IOF_MAX_PREFILTER_ENTRIES);
+	__uint(max_entries, IOF_SLOTS *IOF_MAX_PREFILTER_ENTRIES);
 	__type(key, struct iof_prefilter4_key);
 	__type(value, __u8);
 } iof_prefilter4 __weak SEC(".maps");
@@ -167,7 +175,7 @@ struct {
 struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__uint(max_entries, IOF_SLOTS * IOF_MAX_PREFILTER_ENTRIES);
+	__uint(max_entries, IOF_SLOTS *IOF_MAX_PREFILTER_ENTRIES);
 	__type(key, struct iof_prefilter6_key);
 	__type(value, __u8);
 } iof_prefilter6 __weak SEC(".maps");

@@ -32,8 +32,8 @@
 #define IOF_SLOTS 2
 
 /* Capacities (per slot). A policy whose image exceeds one is refused whole. */
-#define IOF_MAX_ENDPOINTS 4096     /* local endpoints of one node */
-#define IOF_MAX_RULES 131072       /* local rules (rules of groups used by local endpoints) */
+#define IOF_MAX_ENDPOINTS 4096	      /* local endpoints of one node */
+#define IOF_MAX_RULES 131072	      /* local rules (rules of groups used by local endpoints) */
 #define IOF_MAX_REMOTE_ENTRIES 262144 /* remote prefixes, v4 and v6 each */
 #define IOF_MAX_POLICY_ENTRIES 4194304
 #define IOF_MAX_PREFILTER_ENTRIES 262144
@@ -94,7 +94,7 @@ struct iof_remote_val {
  * verdict: the program then looks up IOF_CLASS_ANY directly (one policy lookup, not two).
  */
 #define IOF_RC_HAS_INGRESS 0x01 /* 1 << IOF_DIR_INGRESS */
-#define IOF_RC_HAS_EGRESS 0x02  /* 1 << IOF_DIR_EGRESS */
+#define IOF_RC_HAS_EGRESS 0x02	/* 1 << IOF_DIR_EGRESS */
 
 /* The class of addresses that match no CIDR or group selector: only any-remote rules. */
 #define IOF_CLASS_ANY 0
@@ -135,14 +135,48 @@ struct iof_policy_key {
 #define IOF_POLICY_PLEN_MAX 128
 
 struct iof_policy_val {
-	__u8 action;           /* enum iof_action */
-	__u8 flags;            /* IOF_F_* */
+	__u8 action; /* enum iof_action */
+	__u8 flags;  /* IOF_F_* */
 	__u16 pad;
-	__u32 rule_id;         /* local rule id: per-rule counters; IOF_RULE_NONE for defaults */
-	__u32 rank;            /* precedence: lower wins (priority, deny first, document order) */
+	__u32 rule_id; /* local rule id: per-rule counters; IOF_RULE_NONE for defaults */
+	__u32 rank;    /* precedence: lower wins (priority, deny first, document order) */
 };
 
 #define IOF_RANK_DEFAULT 0xffffffffu /* the endpoint default: loses to every rule */
+
+/*
+ * Any-remote verdicts by exact port. For a profile, direction and port protocol (TCP, UDP,
+ * SCTP) whose IOF_CLASS_ANY port entries (prefixlen > IOF_POLICY_PLEN_PROTO) cover few ports
+ * (IOF_ANY_PORTS_GROUP_MAX, overlaps counted), the compiler lists every covered port with its
+ * longest match among those entries and sets the group's bit (iof_any_ports_bit) in the
+ * endpoints' iof_endpoint_val.any_ports. The program looks such a group's port up here first: a
+ * listed port has its verdict at once, and for any other port the longest match is at the
+ * protocol level or above, which an LPM lookup of prefix IOF_POLICY_PLEN_PROTO finds without
+ * walking the port entries. So the any-remote verdict costs the same at any rule count.
+ * The key starts like the slotted trie keys (prefixlen always IOF_ANY_PORT_PLEN) and the
+ * datapath stores it as it stores remote hosts, in an exact-match table.
+ */
+struct iof_any_port_key {
+	__u32 prefixlen;
+	__u8 slot;
+	__u8 pad[3];
+	__u32 profile;
+	__u8 dir;
+	__u8 proto;
+	__be16 dport;
+};
+
+#define IOF_ANY_PORT_PLEN 96
+#define IOF_ANY_PORTS_GROUP_MAX 1024 /* ports listed for one {profile, dir, protocol} */
+#define IOF_MAX_ANY_PORTS 262144     /* per slot; groups beyond it keep the LPM walk */
+
+/* The any_ports bit of {dir, proto}, or 0 for a protocol without ports. */
+static inline __u16 iof_any_ports_bit(__u8 dir, __u8 proto)
+{
+	int i = proto == 6 ? 0 : proto == 17 ? 1 : proto == 132 ? 2 : -1;
+
+	return i < 0 ? 0 : (__u16)(1u << (dir * 3 + i));
+}
 
 /*
  * Endpoints (hash). attach_id: for TC the host-side ifindex, for cgroup endpoints
@@ -157,9 +191,9 @@ struct iof_endpoint_key {
 };
 
 struct iof_endpoint_val {
-	__u32 profile;         /* key part of iof_policy entries */
-	__u16 endpoint_index;  /* per-endpoint counters */
-	__u16 pad;
+	__u32 profile;	      /* key part of iof_policy entries */
+	__u16 endpoint_index; /* per-endpoint counters */
+	__u16 any_ports;      /* iof_any_ports_bit()s of the profile's listed port groups */
 };
 
 /*
@@ -178,6 +212,7 @@ _Static_assert(sizeof(struct iof_remote_val) == 8, "iof_remote_val layout");
 _Static_assert(sizeof(struct iof_policy_key) == 20, "iof_policy_key layout");
 _Static_assert(sizeof(struct iof_policy_val) == 12, "iof_policy_val layout");
 _Static_assert(sizeof(struct iof_state) == 24, "iof_state layout");
+_Static_assert(sizeof(struct iof_any_port_key) == 16, "iof_any_port_key layout");
 _Static_assert(sizeof(struct iof_endpoint_key) == 8, "iof_endpoint_key layout");
 _Static_assert(sizeof(struct iof_endpoint_val) == 8, "iof_endpoint_val layout");
 

@@ -50,8 +50,7 @@ static __always_inline __u32 iof_remote_lookup(__u8 slot, __u32 profile, __u32 p
 
 	if (family == 4) {
 		struct iof_remote4_host_key hk = {.profile = profile, .slot = slot};
-		struct iof_remote4_key k = {
-		    .prefixlen = IOF_REMOTE_PREFIX_BASE + 32, .slot = slot, .profile = profile};
+		struct iof_remote4_trie_key k = {.prefixlen = 32};
 
 		__builtin_memcpy(hk.addr, remote, 4);
 		rv = bpf_map_lookup_elem(&iof_remote4_host, &hk);
@@ -66,8 +65,7 @@ static __always_inline __u32 iof_remote_lookup(__u8 slot, __u32 profile, __u32 p
 		rv = bpf_map_lookup_elem(trie, &k);
 	} else {
 		struct iof_remote6_host_key hk = {.profile = profile, .slot = slot};
-		struct iof_remote6_key k = {
-		    .prefixlen = IOF_REMOTE_PREFIX_BASE + 128, .slot = slot, .profile = profile};
+		struct iof_remote6_trie_key k = {.prefixlen = 128};
 
 		__builtin_memcpy(hk.addr, remote, 16);
 		rv = bpf_map_lookup_elem(&iof_remote6_host, &hk);
@@ -103,6 +101,33 @@ static __always_inline int iof_proto_has_ports(__u8 proto)
 }
 
 /*
+ * The any part's verdict for pk (remote class IOF_CLASS_ANY): a listed port by exact match
+ * (iof_any_ports, policy_maps.h), else the LPM, which for a listed group need not go below the
+ * protocol level, where the longest match of an unlisted port is.
+ */
+static __always_inline struct iof_policy_val *
+iof_any_verdict(__u8 slot, const struct iof_endpoint_val *ep, struct iof_policy_trie_key *pk)
+{
+	__u32 part = iof_policy_index(slot, ep->profile, IOF_POLICY_PART_ANY);
+	__u16 bit = iof_any_ports_bit(pk->dir, pk->proto);
+	void *trie;
+
+	if (bit && (ep->any_ports & bit)) {
+		struct iof_any_port_hkey hk = {
+		    .profile = ep->profile, .slot = slot, .dir = pk->dir, .proto = pk->proto};
+		struct iof_policy_val *v;
+
+		hk.dport = pk->dport;
+		v = bpf_map_lookup_elem(&iof_any_ports, &hk);
+		if (v)
+			return v;
+		pk->prefixlen = IOF_PTRIE_PLEN_PROTO;
+	}
+	trie = bpf_map_lookup_elem(&iof_policy, &part);
+	return trie ? bpf_map_lookup_elem(trie, pk) : NULL;
+}
+
+/*
  * Judge a new flow at endpoint attach_id. dport is the destination port of the connection
  * (network order; ignored for protocols without ports). Return: 0 with d filled, or -1 when
  * the endpoint is unknown in this slot (the caller fails closed).
@@ -114,36 +139,31 @@ static __always_inline int iof_judge(__u8 slot, __u32 attach_id, __u8 dir, __u8 
 	struct iof_endpoint_key ek = {.attach_id = attach_id, .slot = slot};
 	struct iof_endpoint_val *ep = bpf_map_lookup_elem(&iof_endpoints, &ek);
 	struct iof_policy_val *v = NULL, *any;
-	__u32 pidx, part;
+	__u32 pidx, part, cls;
 	void *trie;
 
 	if (!ep || ep->profile >= IOF_MAX_PROFILES)
 		return -1;
-	struct iof_policy_key pk = {
-	    .prefixlen = IOF_POLICY_PLEN_MAX,
-	    .slot = slot,
+	struct iof_policy_trie_key pk = {
+	    .prefixlen = IOF_PTRIE_PLEN_MAX,
 	    .dir = dir,
-	    .profile = ep->profile,
 	    .proto = proto,
 	    .dport = iof_proto_has_ports(proto) ? dport : 0,
 	};
 
 	d->endpoint_index = ep->endpoint_index;
 	pidx = iof_profile_index(slot, ep->profile);
-	pk.remote_class = iof_remote_class(slot, ep->profile, pidx, dir, family, remote);
-	if (pk.remote_class != IOF_CLASS_ANY) {
+	cls = iof_remote_class(slot, ep->profile, pidx, dir, family, remote);
+	if (cls != IOF_CLASS_ANY) {
+		__builtin_memcpy(pk.remote_class, &cls, sizeof(cls));
 		part = iof_policy_index(slot, ep->profile, IOF_POLICY_PART_CLASS);
 		trie = bpf_map_lookup_elem(&iof_policy, &part);
 		if (trie)
 			v = bpf_map_lookup_elem(trie, &pk);
 	}
 	if (!v || !(v->flags & IOF_F_FINAL)) {
-		pk.remote_class = IOF_CLASS_ANY;
-		part = iof_policy_index(slot, ep->profile, IOF_POLICY_PART_ANY);
-		trie = bpf_map_lookup_elem(&iof_policy, &part);
-		if (!trie)
-			return -1;
-		any = bpf_map_lookup_elem(trie, &pk);
+		__builtin_memset(pk.remote_class, 0, sizeof(pk.remote_class)); /* IOF_CLASS_ANY */
+		any = iof_any_verdict(slot, ep, &pk);
 		if (!any)
 			return -1;
 		if (!v || any->rank < v->rank)

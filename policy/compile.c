@@ -123,7 +123,7 @@ static int rank_all(struct compile_ctx *ctx)
 /* Endpoints with the same profile (groups, defaults, mode) compile to the same entries. */
 struct profile_key {
 	const struct policy_document *doc;
-	size_t local;  /* index in image.endpoints */
+	size_t local;	/* index in image.endpoints */
 	size_t *groups; /* sorted, unique */
 	size_t n_groups;
 	int ingress, egress, mode;
@@ -170,7 +170,8 @@ static int build_profiles(struct compile_ctx *ctx, struct profile_key **ret)
 	if (!keys)
 		return -ENOMEM;
 	for (size_t i = 0; i < n; i++) {
-		const struct policy_endpoint *ep = &doc->endpoints[ctx->img->endpoints[i].doc_index];
+		const struct policy_endpoint *ep =
+		    &doc->endpoints[ctx->img->endpoints[i].doc_index];
 		struct profile_key *k = &keys[i];
 
 		k->local = i;
@@ -223,8 +224,8 @@ static int sel_then_rank_cmp(const void *a, const void *b, void *arg)
 }
 
 /* The profile's selectors (rules of both directions) and its remote classes. */
-static int profile_classes(struct compile_ctx *ctx, const struct profile_key *pk,
-			   uint32_t profile, struct scratch *s)
+static int profile_classes(struct compile_ctx *ctx, const struct profile_key *pk, uint32_t profile,
+			   struct scratch *s)
 {
 	size_t n = 0;
 
@@ -323,8 +324,8 @@ static int compile_direction(struct compile_ctx *ctx, const struct profile_key *
 			n += s->sel_count[sel];
 		}
 		qsort_r(s->class_rules, n, sizeof(uint32_t), rank_of_cmp, ctx);
-		s->class_dirs[c] |= (uint8_t)(1u << (dir == POLICY_INGRESS ? IOF_DIR_INGRESS
-									 : IOF_DIR_EGRESS));
+		s->class_dirs[c] |=
+		    (uint8_t)(1u << (dir == POLICY_INGRESS ? IOF_DIR_INGRESS : IOF_DIR_EGRESS));
 		err = compile_class_entries(ctx, dir, c, s->class_rules, n, s->any, n_any, audit);
 		if (err)
 			return err;
@@ -339,9 +340,15 @@ static int emit_profile(struct compile_ctx *ctx, const struct profile_key *keys,
 {
 	struct policy_image *img = ctx->img;
 	uint32_t profile = (uint32_t)img->n_profiles++;
+	uint16_t any_ports;
+	int err = compile_any_ports(ctx, profile, &any_ports);
 
-	for (size_t p = first; p < end; p++)
+	if (err)
+		return err;
+	for (size_t p = first; p < end; p++) {
 		img->endpoints[keys[p].local].profile = profile;
+		img->endpoints[keys[p].local].any_ports = any_ports;
+	}
 	for (size_t i = 0; i < ctx->n_tmpl; i++) {
 		struct image_policy *e = VEC_PUSH(img->policy, img->n_policy, ctx->cap_policy);
 
@@ -389,10 +396,10 @@ static int compile_profiles(struct compile_ctx *ctx)
 			err = compile_direction(ctx, &keys[p], POLICY_EGRESS, &s);
 		for (size_t i = first4; !err && i < ctx->img->n_remote4; i++)
 			ctx->img->remote4[i].val.flags =
-				s.class_dirs[ctx->img->remote4[i].val.remote_class];
+			    s.class_dirs[ctx->img->remote4[i].val.remote_class];
 		for (size_t i = first6; !err && i < ctx->img->n_remote6; i++)
 			ctx->img->remote6[i].val.flags =
-				s.class_dirs[ctx->img->remote6[i].val.remote_class];
+			    s.class_dirs[ctx->img->remote6[i].val.remote_class];
 		if (!err)
 			err = emit_profile(ctx, keys, p, end);
 		p = end;
@@ -426,7 +433,7 @@ static int collect_prefilter(struct compile_ctx *ctx, const char *node)
 		for (size_t f = 0; f < pf->n_interfaces; f++) {
 			for (size_t d = 0; d < pf->n_deny; d++) {
 				struct image_prefilter *e =
-					VEC_PUSH(img->prefilter, img->n_prefilter, cap);
+				    VEC_PUSH(img->prefilter, img->n_prefilter, cap);
 
 				if (!e)
 					return -ENOMEM;
@@ -463,8 +470,8 @@ int policy_compile(const struct policy_document *doc, const char *node,
 		   struct policy_image **ret_image, char *msg, size_t msg_len)
 {
 	char scratch[8];
-	struct compile_ctx ctx = {.doc = doc, .msg = msg ? msg : scratch,
-				  .msg_len = msg ? msg_len : sizeof(scratch)};
+	struct compile_ctx ctx = {
+	    .doc = doc, .msg = msg ? msg : scratch, .msg_len = msg ? msg_len : sizeof(scratch)};
 	int err;
 
 	*ret_image = NULL;

@@ -48,7 +48,7 @@ struct compile_ctx {
 	/* Policy entries of the profile being compiled (endpoint field left 0). */
 	struct image_policy *tmpl;
 	size_t n_tmpl, cap_tmpl;
-	size_t cap_remote4, cap_remote6, cap_policy;
+	size_t cap_remote4, cap_remote6, cap_policy, cap_any_ports;
 	const uint32_t *final_any; /* compile_class_entries: any-remote rules to outrank */
 	size_t n_final_any;
 	bool all_final;
@@ -82,5 +82,11 @@ int compile_class_entries(struct compile_ctx *ctx, enum policy_direction dir, ui
  */
 int compile_default_entry(struct compile_ctx *ctx, enum policy_direction dir,
 			  enum policy_action action, bool audit, bool final);
+
+/*
+ * compile_ports.c: the listed any-remote ports of the profile in the template (added to
+ * image.any_ports) and the iof_any_ports_bit()s of the groups listed.
+ */
+int compile_any_ports(struct compile_ctx *ctx, uint32_t profile, uint16_t *ret_bits);
 
 #endif /* IOFENCE_POLICY_COMPILE_INTERNAL_H */

@@ -34,6 +34,7 @@ void policy_image_free(struct policy_image *img)
 	free(img->remote4);
 	free(img->remote6);
 	free(img->policy);
+	free(img->any_ports);
 	free(img->endpoints);
 	free(img->rules);
 	free(img->prefilter);
@@ -47,9 +48,11 @@ void policy_image_release_entries(struct policy_image *img)
 	free(img->remote4);
 	free(img->remote6);
 	free(img->policy);
+	free(img->any_ports);
 	img->remote4 = NULL;
 	img->remote6 = NULL;
 	img->policy = NULL;
+	img->any_ports = NULL;
 	img->entries_released = true;
 }
 
@@ -59,12 +62,12 @@ int policy_image_check_capacity(const struct policy_image *img, char *msg, size_
 		const char *map;
 		size_t have, cap;
 	} limits[] = {
-		{"endpoints", img->n_endpoints, IOF_MAX_ENDPOINTS},
-		{"rules", img->n_rules, IOF_MAX_RULES},
-		{"iof_remote4", img->n_remote4, IOF_MAX_REMOTE_ENTRIES},
-		{"iof_remote6", img->n_remote6, IOF_MAX_REMOTE_ENTRIES},
-		{"iof_policy", img->n_policy, IOF_MAX_POLICY_ENTRIES},
-		{"iof_prefilter", img->n_prefilter, IOF_MAX_PREFILTER_ENTRIES},
+	    {"endpoints", img->n_endpoints, IOF_MAX_ENDPOINTS},
+	    {"rules", img->n_rules, IOF_MAX_RULES},
+	    {"iof_remote4", img->n_remote4, IOF_MAX_REMOTE_ENTRIES},
+	    {"iof_remote6", img->n_remote6, IOF_MAX_REMOTE_ENTRIES},
+	    {"iof_policy", img->n_policy, IOF_MAX_POLICY_ENTRIES},
+	    {"iof_prefilter", img->n_prefilter, IOF_MAX_PREFILTER_ENTRIES},
 	};
 
 	for (size_t i = 0; i < sizeof(limits) / sizeof(limits[0]); i++) {
@@ -124,7 +127,6 @@ static uint32_t remote_class(const struct policy_image *img, uint32_t profile, u
 	}
 	return v && (v->flags & (1u << dir)) ? v->remote_class : IOF_CLASS_ANY;
 }
-
 
 static const struct iof_policy_val *policy_lookup(const struct policy_image *img,
 						  const struct image_packet *pkt, uint32_t cls)

@@ -31,13 +31,20 @@ struct image_policy {
 	struct iof_policy_val val;
 };
 
+/* A listed any-remote port (policy_maps.h: iof_any_port_key). */
+struct image_any_port {
+	struct iof_any_port_key key;
+	struct iof_policy_val val;
+};
+
 /* One local endpoint: endpoint_index is its position in image.endpoints. */
 struct image_endpoint {
 	size_t doc_index; /* index in document.endpoints */
 	const char *name; /* borrowed from the document */
 	const char *interface;
 	const char *cgroup;
-	uint32_t profile; /* iof_policy_key.profile of its entries */
+	uint32_t profile;   /* iof_policy_key.profile of its entries */
+	uint16_t any_ports; /* iof_endpoint_val.any_ports: its profile's listed port groups */
 };
 
 /* One local rule: rule_id is its position in image.rules. */
@@ -60,6 +67,8 @@ struct policy_image {
 	size_t n_remote6;
 	struct image_policy *policy;
 	size_t n_policy;
+	struct image_any_port *any_ports; /* derived from policy: its any-remote ports, listed */
+	size_t n_any_ports;
 	struct image_endpoint *endpoints;
 	size_t n_endpoints;
 	struct image_rule *rules;
@@ -68,7 +77,7 @@ struct policy_image {
 	size_t n_prefilter;
 	size_t n_remote_classes;
 	size_t n_profiles;
-	bool entries_released; /* policy_image_release_entries() was called */
+	bool entries_released;	   /* policy_image_release_entries() was called */
 	struct image_index *index; /* built by the first policy_image_lookup() */
 };
 
@@ -112,7 +121,7 @@ struct image_packet {
 struct image_verdict {
 	enum policy_action action;
 	bool audit;
-	bool is_default; /* no rule matched: endpoint default */
+	bool is_default;  /* no rule matched: endpoint default */
 	uint32_t rule_id; /* IOF_RULE_NONE for a default */
 	unsigned lookups; /* map lookups made (remote + policy): at most 3 */
 };

@@ -78,6 +78,7 @@ static int resolve(struct datapath *dp, const struct policy_image *img, struct d
 		ep->interface = dup_or_null(ie->interface, &oom);
 		ep->cgroup = dup_or_null(ie->cgroup, &oom);
 		ep->profile = ie->profile;
+		ep->any_ports = ie->any_ports;
 		ep->index = (uint16_t)i;
 		ep->ifindex = ie->interface ? if_nametoindex(ie->interface) : 0;
 		if (ie->cgroup && dp_cgroup_kernel_id(ie->cgroup, &cgids[i]) == 0)
@@ -117,7 +118,8 @@ static int write_slot(struct datapath *dp, const struct policy_image *img, uint3
 	for (size_t i = 0; i < img->n_prefilter; i++)
 		pf_ifindex[i] = pfs[i].ifindex;
 	r = dp_slot_clear_some(&dp->fds, (uint8_t)slot,
-			       DP_SLOT_ENDPOINTS | (d->prefilter_used[slot] ? DP_SLOT_PREFILTER : 0),
+			       DP_SLOT_ENDPOINTS |
+				   (d->prefilter_used[slot] ? DP_SLOT_PREFILTER : 0),
 			       d->rules_used[slot], d->eps_used[slot]);
 	if (!r) {
 		d->rules_used[slot] = (uint32_t)img->n_rules;
@@ -138,8 +140,7 @@ static int write_slot(struct datapath *dp, const struct policy_image *img, uint3
 	for (size_t i = 0; !r && i < img->n_endpoints; i++) {
 		struct iof_endpoint_key k = {.attach_id = IOF_EP_CGROUP_BIT | eps[i].cg_id,
 					     .slot = (__u8)slot};
-		struct iof_endpoint_val v = {.profile = eps[i].profile,
-					     .endpoint_index = eps[i].index};
+		struct iof_endpoint_val v = dp_endpoint_val(&eps[i]);
 
 		if (!eps[i].ifindex || !eps[i].cg_id)
 			continue;
@@ -240,8 +241,9 @@ int dp_apply(struct datapath *dp, const struct policy_image *img, char *err, siz
 	}
 	dp_delta_activated(&dp->delta, img); /* on ENOMEM: whole writes from now on */
 	dp->revision = img->revision;
-	dp->fill = (struct dp_fill){
-	    .remote4 = img->n_remote4, .remote6 = img->n_remote6, .policy = img->n_policy};
+	dp->fill = (struct dp_fill){.remote4 = img->n_remote4,
+				    .remote6 = img->n_remote6,
+				    .policy = img->n_policy + img->n_any_ports};
 	for (size_t i = 0; i < img->n_endpoints; i++)
 		dp->fill.endpoints += !!eps[i].ifindex + !!eps[i].cg_id;
 	for (size_t i = 0; i < img->n_prefilter; i++)
@@ -286,7 +288,7 @@ static int link_up(struct datapath *dp, const char *ifname, uint32_t ifindex)
 	for (size_t i = 0; i < dp->n_eps; i++) {
 		struct dp_endpoint *ep = &dp->eps[i];
 		struct iof_endpoint_key k = {.slot = (__u8)slot};
-		struct iof_endpoint_val v = {.profile = ep->profile, .endpoint_index = ep->index};
+		struct iof_endpoint_val v = dp_endpoint_val(ep);
 
 		if (!ep->interface || strcmp(ep->interface, ifname))
 			continue;
@@ -393,7 +395,7 @@ static int cgroup_appeared(struct datapath *dp, const char *path)
 	for (size_t i = 0; i < dp->n_eps; i++) {
 		struct dp_endpoint *ep = &dp->eps[i];
 		struct iof_endpoint_key k = {.slot = (__u8)slot};
-		struct iof_endpoint_val v = {.profile = ep->profile, .endpoint_index = ep->index};
+		struct iof_endpoint_val v = dp_endpoint_val(ep);
 		struct dp_attachment *att;
 
 		if (!ep->cgroup || strcmp(ep->cgroup, path))

@@ -61,8 +61,9 @@ struct dp_endpoint {
 	char *cgroup;	 /* NULL if none */
 	uint32_t profile;
 	uint16_t index;
-	uint32_t ifindex; /* 0: interface absent */
-	uint32_t cg_id;	  /* 0: cgroup absent or none */
+	uint16_t any_ports; /* iof_endpoint_val.any_ports */
+	uint32_t ifindex;   /* 0: interface absent */
+	uint32_t cg_id;	    /* 0: cgroup absent or none */
 };
 
 struct dp_prefilter {
@@ -95,6 +96,13 @@ struct datapath {
 	bool fill_valid;
 	struct dp_delta delta; /* what the slots hold, for delta writes (image_delta.h) */
 };
+
+/* ep's iof_endpoints value (the same for its interface and its cgroup entry). */
+static inline struct iof_endpoint_val dp_endpoint_val(const struct dp_endpoint *ep)
+{
+	return (struct iof_endpoint_val){
+	    .profile = ep->profile, .endpoint_index = ep->index, .any_ports = ep->any_ports};
+}
 
 /* err helper: writes "fmt" into err, returns r. */
 int dp_err(char *err, size_t len, int r, const char *fmt, ...)

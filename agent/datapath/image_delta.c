@@ -260,12 +260,13 @@ static int map_put(int fd, const void *key, const void *val)
 	return 0;
 }
 
-/* One entry into the slot (val NULL: delete): its trie, or the host table for a full-length remote.
+/* One entry into the slot (val NULL: delete): its trie, or the exact-match table for a full-length
+ * key.
  */
 static int put_entry(struct inner_fds *in, const char *stored_key, const char *val)
 {
 	const struct dp_trie_entries *e = in->e;
-	char key[64], hk[32];
+	char key[64], hk[32], ik[32];
 	uint32_t t;
 	int fd;
 
@@ -277,7 +278,10 @@ static int put_entry(struct inner_fds *in, const char *stored_key, const char *v
 	if (t == DP_TRIE_NONE)
 		return dp_host_key(e, key, in->slot, hk) ? map_put(e->host_fd, hk, val) : -EINVAL;
 	fd = inner_fd(in, t);
-	return fd < 0 ? fd : map_put(fd, key, val);
+	if (fd < 0)
+		return fd;
+	dp_inner_key(e, key, ik);
+	return map_put(fd, ik, val);
 }
 
 /* Tries with entries in the slot (in cur or back) but none in next are dropped. */

@@ -40,11 +40,12 @@ int dp_map_fds_from_object(struct bpf_object *obj, struct dp_map_fds *fds)
 		size_t off;
 	} maps[] = {
 #define M(f) {"iof_" #f, offsetof(struct dp_map_fds, f)}
-	    M(state),	 M(endpoints),	   M(remote4),	       M(remote6),
-	    M(policy),	 M(remote4_host),  M(remote6_host),    M(ct4),
-	    M(ct6),	 M(rule_counters), M(ep_counters),     M(drops),
-	    M(events),	 M(events_lost),   M(prefilter4),      M(prefilter6),
-	    M(failsafe), M(config),	   M(prefilter4_host), M(prefilter6_host),
+	    M(state),	  M(endpoints),	    M(remote4),		M(remote6),
+	    M(policy),	  M(remote4_host),  M(remote6_host),	M(ct4),
+	    M(ct6),	  M(rule_counters), M(ep_counters),	M(drops),
+	    M(events),	  M(events_lost),   M(prefilter4),	M(prefilter6),
+	    M(failsafe),  M(config),	    M(prefilter4_host), M(prefilter6_host),
+	    M(any_ports),
 #undef M
 	};
 	int missing = 0;
@@ -100,6 +101,7 @@ struct dp_trie_entries dp_trie_entries_of(const struct policy_image *img,
 		    .host_fd = fds ? fds->remote4_host : -1,
 		    .full_prefixlen = IOF_REMOTE_PREFIX_BASE + 32,
 		    .parts = 1,
+		    .inner_key_size = sizeof(struct iof_remote4_trie_key),
 		    .inner_name = "iof_remote4_p",
 		    .inner_max = IOF_MAX_REMOTE_ENTRIES};
 	case DP_TRIE_REMOTE6:
@@ -110,8 +112,17 @@ struct dp_trie_entries dp_trie_entries_of(const struct policy_image *img,
 		    .host_fd = fds ? fds->remote6_host : -1,
 		    .full_prefixlen = IOF_REMOTE_PREFIX_BASE + 128,
 		    .parts = 1,
+		    .inner_key_size = sizeof(struct iof_remote6_trie_key),
 		    .inner_name = "iof_remote6_p",
 		    .inner_max = IOF_MAX_REMOTE_ENTRIES};
+	case DP_TRIE_ANY_PORTS:
+		return (struct dp_trie_entries){
+		    ENTRIES(img->any_ports, img->n_any_ports, struct image_any_port),
+		    .map = "iof_any_ports",
+		    .outer_fd = -1,
+		    .host_fd = fds ? fds->any_ports : -1,
+		    .full_prefixlen = IOF_ANY_PORT_PLEN,
+		    .parts = 1};
 	default:
 		return (struct dp_trie_entries){
 		    ENTRIES(img->policy, img->n_policy, struct image_policy),
@@ -120,6 +131,7 @@ struct dp_trie_entries dp_trie_entries_of(const struct policy_image *img,
 		    .host_fd = -1,
 		    .full_prefixlen = 0,
 		    .parts = IOF_POLICY_PARTS,
+		    .inner_key_size = sizeof(struct iof_policy_trie_key),
 		    .inner_name = "iof_policy_p",
 		    .inner_max = IOF_MAX_POLICY_ENTRIES};
 	}
@@ -129,7 +141,7 @@ struct dp_trie_entries dp_trie_entries_of(const struct policy_image *img,
 int dp_trie_create(const struct dp_trie_entries *e)
 {
 	LIBBPF_OPTS(bpf_map_create_opts, copts, .map_flags = BPF_F_NO_PREALLOC);
-	int fd = bpf_map_create(BPF_MAP_TYPE_LPM_TRIE, e->inner_name, (uint32_t)e->key_size,
+	int fd = bpf_map_create(BPF_MAP_TYPE_LPM_TRIE, e->inner_name, (uint32_t)e->inner_key_size,
 				(uint32_t)e->val_size, e->inner_max, &copts);
 
 	return fd < 0 ? -errno : fd;
@@ -150,6 +162,42 @@ uint32_t dp_entry_trie(const struct dp_trie_entries *e, const void *key)
 									 : IOF_POLICY_PART_CLASS);
 }
 
+/* A policy image key's prefix length in iof_policy_trie_key terms (datapath_maps.h). */
+static uint32_t policy_trie_plen(uint32_t plen)
+{
+	if (plen <= IOF_POLICY_PLEN_ENDPOINT)
+		return IOF_PTRIE_PLEN_ENDPOINT;
+	if (plen <= IOF_POLICY_PLEN_CLASS)
+		return plen - IOF_POLICY_PLEN_CLASS + IOF_PTRIE_PLEN_CLASS;
+	if (plen <= IOF_POLICY_PLEN_PROTO)
+		return IOF_PTRIE_PLEN_PROTO; /* the image's proto byte is followed by a pad byte */
+	return plen - IOF_POLICY_PLEN_PROTO + IOF_PTRIE_PLEN_PROTO;
+}
+
+size_t dp_inner_key(const struct dp_trie_entries *e, const void *key, void *out)
+{
+	uint32_t plen;
+
+	memcpy(&plen, key, sizeof(plen));
+	if (e->parts == IOF_POLICY_PARTS) {
+		const struct iof_policy_key *k = key;
+		struct iof_policy_trie_key t = {.prefixlen = policy_trie_plen(plen),
+						.dir = k->dir,
+						.proto = k->proto,
+						.dport = k->dport};
+
+		memcpy(t.remote_class, &k->remote_class, sizeof(t.remote_class));
+		memcpy(out, &t, sizeof(t));
+		return sizeof(t);
+	}
+	/* remote keys: {prefixlen, slot, pad, profile, address}; the address is what is left */
+	plen = plen > IOF_REMOTE_PREFIX_BASE ? plen - IOF_REMOTE_PREFIX_BASE : 0;
+	memcpy(out, &plen, sizeof(plen));
+	memcpy((char *)out + sizeof(plen), (const char *)key + DP_KEY_PROFILE_OFFSET + 4,
+	       e->inner_key_size - sizeof(plen));
+	return e->inner_key_size;
+}
+
 size_t dp_host_key(const struct dp_trie_entries *e, const void *key, uint8_t slot, void *hk)
 {
 	const char *k = key;
@@ -168,8 +216,8 @@ size_t dp_host_key(const struct dp_trie_entries *e, const void *key, uint8_t slo
 	return size;
 }
 
-/* The host table: e's full-length entries, keyed for an exact-match hash. */
-static int write_remote_hosts(const struct dp_trie_entries *e, uint8_t slot)
+/* e's full-length entries (remote hosts, listed ports) into its exact-match table. */
+static int write_host_entries(const struct dp_trie_entries *e, uint8_t slot)
 {
 	char *keys = malloc((e->n + 1) * 32), *vals = malloc((e->n + 1) * e->val_size);
 	size_t n = 0, ksz = 0;
@@ -204,7 +252,7 @@ static uint32_t entry_trie(const struct dp_trie_entries *m, size_t i)
  * An array of tries (iof_policy, iof_remote4/6; datapath_maps.h): the entries bucketed by inner
  * trie (dp_entry_trie), one inner LPM trie created and filled in batches per bucket, then
  * published at its index in the slot. A packet sees a trie only once it is complete. The
- * full-length remote entries go to the host table instead.
+ * full-length entries (dp_entry_trie: DP_TRIE_NONE) go to the kind's exact-match table.
  */
 static int write_profile_tries(const struct dp_trie_entries *m, uint8_t slot)
 {
@@ -216,11 +264,13 @@ static int write_profile_tries(const struct dp_trie_entries *m, uint8_t slot)
 	for (size_t i = 0; i < m->n; i++)
 		if (dp_key_profile(m->base + i * m->entry_size) >= IOF_MAX_PROFILES)
 			return -E2BIG;
+	if (m->outer_fd < 0) /* a kind without tries */
+		return write_host_entries(m, slot);
 	for (size_t i = 0; i < m->n; i++)
 		if (entry_trie(m, i) != DP_TRIE_NONE && entry_trie(m, i) >= n_tries)
 			n_tries = entry_trie(m, i) + 1;
 	start = calloc(n_tries + 2, sizeof(*start));
-	keys = malloc((m->n + 1) * m->key_size);
+	keys = malloc((m->n + 1) * m->inner_key_size);
 	vals = malloc((m->n + 1) * m->val_size);
 	if (!start || !keys || !vals)
 		goto out;
@@ -236,8 +286,7 @@ static int write_profile_tries(const struct dp_trie_entries *m, uint8_t slot)
 		if (entry_trie(m, i) == DP_TRIE_NONE)
 			continue;
 		at = start[entry_trie(m, i) + 1]++;
-		memcpy(keys + at * m->key_size, e, m->key_size);
-		keys[at * m->key_size + DP_KEY_SLOT_OFFSET] = (char)slot;
+		dp_inner_key(m, e, keys + at * m->inner_key_size);
 		memcpy(vals + at * m->val_size, e + m->val_off, m->val_size);
 	}
 	err = 0;
@@ -253,14 +302,14 @@ static int write_profile_tries(const struct dp_trie_entries *m, uint8_t slot)
 			err = fd;
 			break;
 		}
-		err = dp_update_many(fd, keys + start[t] * m->key_size, m->key_size,
+		err = dp_update_many(fd, keys + start[t] * m->inner_key_size, m->inner_key_size,
 				     vals + start[t] * m->val_size, m->val_size, n);
 		if (!err && bpf_map_update_elem(m->outer_fd, &idx, &fd, BPF_ANY))
 			err = -errno;
 		close(fd); /* the outer map holds it now */
 	}
 	if (!err && m->host_fd >= 0)
-		err = write_remote_hosts(m, slot);
+		err = write_host_entries(m, slot);
 out:
 	free(start);
 	free(keys);
@@ -286,7 +335,7 @@ int dp_slot_entry_count(const struct dp_trie_entries *e, uint8_t slot, size_t *r
 	char ik[64], iprev[64];
 	size_t n = 0;
 
-	for (uint32_t t = 0; t < dp_tries_per_slot(e); t++) {
+	for (uint32_t t = 0; e->outer_fd >= 0 && t < dp_tries_per_slot(e); t++) {
 		__u32 k = dp_trie_index(e, slot, t), id;
 		int fd;
 
@@ -326,6 +375,7 @@ static int write_endpoints(int fd, const struct policy_image *img, uint8_t slot,
 		keys[n].slot = slot;
 		vals[n].profile = img->endpoints[i].profile;
 		vals[n].endpoint_index = (uint16_t)i;
+		vals[n].any_ports = img->endpoints[i].any_ports;
 		n++;
 	}
 	err = dp_update_many(fd, keys, sizeof(*keys), vals, sizeof(*vals), n);
@@ -434,7 +484,7 @@ out:
 /* Empties slot's part of e's array of tries (the inner tries go when their last user does). */
 static int clear_profiles(const struct dp_trie_entries *e, uint8_t slot)
 {
-	for (uint32_t t = 0; t < dp_tries_per_slot(e); t++) {
+	for (uint32_t t = 0; e->outer_fd >= 0 && t < dp_tries_per_slot(e); t++) {
 		__u32 k = dp_trie_index(e, slot, t);
 
 		if (bpf_map_delete_elem(e->outer_fd, &k) && errno != ENOENT)

@@ -24,6 +24,7 @@ struct dp_map_fds {
 	int ct4, ct6, rule_counters, ep_counters, drops, events, events_lost;
 	int prefilter4, prefilter6, failsafe, config;
 	int prefilter4_host, prefilter6_host; /* host entries of the deny-lists (exact match) */
+	int any_ports;			      /* listed any-remote ports (policy_maps.h) */
 };
 
 /* Every slotted key: __u32 prefixlen or attach_id, then the __u8 slot; a trie key then has 3
@@ -41,7 +42,13 @@ static inline uint32_t dp_key_profile(const void *key)
 }
 
 /* The per-profile tries (bpf/datapath_maps.h). */
-enum dp_trie_kind { DP_TRIE_REMOTE4, DP_TRIE_REMOTE6, DP_TRIE_POLICY, DP_TRIE_KINDS };
+enum dp_trie_kind {
+	DP_TRIE_REMOTE4,
+	DP_TRIE_REMOTE6,
+	DP_TRIE_POLICY,
+	DP_TRIE_ANY_PORTS, /* no tries: every entry is full length, in the table iof_any_ports */
+	DP_TRIE_KINDS
+};
 
 /* One kind of per-profile trie, and an image's entries of it ({key, val} structs). */
 struct dp_trie_entries {
@@ -49,6 +56,7 @@ struct dp_trie_entries {
 	int outer_fd, host_fd;	 /* host_fd: the host table of the remote tries, else -1 */
 	uint32_t full_prefixlen; /* remote keys of this length live in the host table only */
 	uint32_t parts;		 /* tries per {slot, profile}: IOF_POLICY_PARTS for iof_policy */
+	size_t inner_key_size;	 /* iof_*_trie_key: the inner tries' keys (datapath_maps.h) */
 	const char *inner_name;
 	uint32_t inner_max;
 	const char *base;
@@ -67,10 +75,13 @@ static inline uint32_t dp_tries_per_slot(const struct dp_trie_entries *e)
 /*
  * The inner trie that holds `key` of e's kind, numbered within its slot (profile * parts +
  * part: the slot's outer index minus slot * dp_tries_per_slot()), or DP_TRIE_NONE for a
- * full-length remote key, which only the host table holds.
+ * full-length key (a remote host, a listed port), which only the kind's exact-match table holds.
  */
 #define DP_TRIE_NONE UINT32_MAX
 uint32_t dp_entry_trie(const struct dp_trie_entries *e, const void *key);
+
+/* The inner-trie key (iof_*_trie_key) of image key `key` of e's kind into out: its size. */
+size_t dp_inner_key(const struct dp_trie_entries *e, const void *key, void *out);
 
 static inline uint32_t dp_trie_index(const struct dp_trie_entries *e, uint8_t slot, uint32_t t)
 {

@@ -96,7 +96,9 @@ int dp_read_fill(struct datapath *dp, struct dp_fill *ret)
 		    count_slot(dp->fds.endpoints, sizeof(struct iof_endpoint_key), slot);
 		/* failures leave 0: the fill level is a metric, not a state */
 		ret->remote4 = ret->remote6 = ret->policy = 0;
-		size_t *count[DP_TRIE_KINDS] = {&ret->remote4, &ret->remote6, &ret->policy};
+		size_t listed = 0; /* the listed ports count as policy entries */
+		size_t *count[DP_TRIE_KINDS] = {&ret->remote4, &ret->remote6, &ret->policy,
+						&listed};
 
 		for (int k = 0; k < DP_TRIE_KINDS; k++) {
 			struct dp_trie_entries e =
@@ -104,6 +106,7 @@ int dp_read_fill(struct datapath *dp, struct dp_fill *ret)
 
 			dp_slot_entry_count(&e, (uint8_t)slot, count[k]);
 		}
+		ret->policy += listed;
 		ret->prefilter =
 		    count_slot(dp->fds.prefilter4, sizeof(struct iof_prefilter4_key), slot) +
 		    count_slot(dp->fds.prefilter6, sizeof(struct iof_prefilter6_key), slot);

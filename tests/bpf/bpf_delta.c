@@ -23,7 +23,11 @@
 #define SLOT_OFFSET 4
 #define KEY_MAX 64
 
-/* Sorted "kind | key (slot byte 0) | value" records of one slot or one image. */
+/*
+ * Sorted "kind | key | value" records of one slot or one image. Trie entries are keyed by their
+ * trie's number in the slot and their inner key ({u32 trie, iof_*_trie_key}), host-table
+ * entries by their key with slot byte 0.
+ */
 struct dump {
 	char (*rec)[1 + KEY_MAX + 16];
 	size_t n, cap;
@@ -41,9 +45,19 @@ static void dump_add(struct dump *d, char kind, const void *key, size_t ksz, con
 	memset(d->rec[d->n], 0, sizeof(d->rec[d->n]));
 	d->rec[d->n][0] = kind;
 	memcpy(d->rec[d->n] + 1, key, ksz);
-	d->rec[d->n][1 + SLOT_OFFSET] = 0;
 	memcpy(d->rec[d->n] + 1 + KEY_MAX, val, vsz);
 	d->n++;
+}
+
+/* A trie entry's record: {t, inner key}. */
+static void dump_add_trie(struct dump *d, char kind, uint32_t t, const void *ik, size_t iksz,
+			  const void *val, size_t vsz)
+{
+	char key[KEY_MAX];
+
+	memcpy(key, &t, sizeof(t));
+	memcpy(key + sizeof(t), ik, iksz);
+	dump_add(d, kind, key, sizeof(t) + iksz, val, vsz);
 }
 
 static int rec_cmp(const void *a, const void *b)
@@ -69,21 +83,18 @@ static void dump_outer(struct dump *d, char kind, struct harness *h, enum dp_tri
 		if (fd < 0)
 			abort();
 		for (; !bpf_map_get_next_key(fd, q, ik); q = iprev) {
-			memcpy(iprev, ik, e.key_size);
-			if (!bpf_map_lookup_elem(fd, ik, val)) {
-				if (dp_entry_trie(&e, ik) != t)
-					abort(); /* an entry in another's trie */
-				dump_add(d, kind, ik, e.key_size, val, e.val_size);
-			}
+			memcpy(iprev, ik, e.inner_key_size);
+			if (!bpf_map_lookup_elem(fd, ik, val))
+				dump_add_trie(d, kind, t, ik, e.inner_key_size, val, e.val_size);
 		}
 		close(fd);
 	}
 }
 
 /* Host cache entries of slot: key {profile, slot, pad, addr}. */
-static void dump_hosts(struct dump *d, char kind, int fd, uint8_t slot, size_t ksz)
+static void dump_hosts(struct dump *d, char kind, int fd, uint8_t slot, size_t ksz, size_t vsz)
 {
-	char k[KEY_MAX], prev[KEY_MAX], val[8];
+	char k[KEY_MAX], prev[KEY_MAX], val[16];
 	void *p = NULL;
 
 	for (; !bpf_map_get_next_key(fd, p, k); p = prev) {
@@ -92,8 +103,8 @@ static void dump_hosts(struct dump *d, char kind, int fd, uint8_t slot, size_t k
 			char key[KEY_MAX] = {0};
 
 			memcpy(key, k, ksz);
-			key[4] = 0; /* dump_add zeroes byte SLOT_OFFSET, which is the slot here */
-			dump_add(d, kind, key, ksz, val, sizeof(val));
+			key[SLOT_OFFSET] = 0;
+			dump_add(d, kind, key, ksz, val, vsz);
 		}
 	}
 }
@@ -104,41 +115,42 @@ static void dump_slot(struct harness *h, uint8_t slot, struct dump *d)
 	dump_outer(d, 'r', h, DP_TRIE_REMOTE4, slot);
 	dump_outer(d, 's', h, DP_TRIE_REMOTE6, slot);
 	dump_outer(d, 'p', h, DP_TRIE_POLICY, slot);
-	dump_hosts(d, 'h', h->fds.remote4_host, slot, sizeof(struct iof_remote4_host_key));
-	dump_hosts(d, 'i', h->fds.remote6_host, slot, sizeof(struct iof_remote6_host_key));
+	dump_hosts(d, 'h', h->fds.remote4_host, slot, sizeof(struct iof_remote4_host_key),
+		   sizeof(struct iof_remote_val));
+	dump_hosts(d, 'i', h->fds.remote6_host, slot, sizeof(struct iof_remote6_host_key),
+		   sizeof(struct iof_remote_val));
+	dump_hosts(d, 'a', h->fds.any_ports, slot, sizeof(struct iof_any_port_hkey),
+		   sizeof(struct iof_policy_val));
 	qsort(d->rec, d->n, sizeof(*d->rec), rec_cmp);
 }
 
-static void dump_image(const struct policy_image *img, struct dump *d)
+/* What the slot should hold for img: each entry in its trie, full-length remotes in the table. */
+static void dump_image(struct harness *h, const struct policy_image *img, struct dump *d)
 {
+	static const char kinds[DP_TRIE_KINDS][2] = {{'r', 'h'}, {'s', 'i'}, {'p', 0}, {0, 'a'}};
+
 	d->n = 0;
-	for (size_t i = 0; i < img->n_remote4; i++) {
-		const struct image_remote4 *r = &img->remote4[i];
+	for (int k = 0; k < DP_TRIE_KINDS; k++) {
+		struct dp_trie_entries e = dp_trie_entries_of(img, &h->fds, (enum dp_trie_kind)k);
 
-		if (r->key.prefixlen != IOF_REMOTE_PREFIX_BASE + 32) { /* hosts: the table only */
-			dump_add(d, 'r', &r->key, sizeof(r->key), &r->val, sizeof(r->val));
-		} else {
-			struct iof_remote4_host_key hk = {.profile = r->key.profile};
+		for (size_t i = 0; i < e.n; i++) {
+			const char *ent = e.base + i * e.entry_size;
+			uint32_t t = dp_entry_trie(&e, ent);
+			char key[KEY_MAX];
+			size_t ksz;
 
-			memcpy(hk.addr, r->key.addr, 4);
-			dump_add(d, 'h', &hk, sizeof(hk), &r->val, sizeof(r->val));
+			if (t == DP_TRIE_NONE) {
+				ksz = dp_host_key(&e, ent, 0, key);
+				if (!ksz || !kinds[k][1])
+					abort();
+				dump_add(d, kinds[k][1], key, ksz, ent + e.val_off, e.val_size);
+			} else {
+				ksz = dp_inner_key(&e, ent, key);
+				dump_add_trie(d, kinds[k][0], t, key, ksz, ent + e.val_off,
+					      e.val_size);
+			}
 		}
 	}
-	for (size_t i = 0; i < img->n_remote6; i++) {
-		const struct image_remote6 *r = &img->remote6[i];
-
-		if (r->key.prefixlen != IOF_REMOTE_PREFIX_BASE + 128) {
-			dump_add(d, 's', &r->key, sizeof(r->key), &r->val, sizeof(r->val));
-		} else {
-			struct iof_remote6_host_key hk = {.profile = r->key.profile};
-
-			memcpy(hk.addr, r->key.addr, 16);
-			dump_add(d, 'i', &hk, sizeof(hk), &r->val, sizeof(r->val));
-		}
-	}
-	for (size_t i = 0; i < img->n_policy; i++)
-		dump_add(d, 'p', &img->policy[i].key, sizeof(img->policy[i].key),
-			 &img->policy[i].val, sizeof(img->policy[i].val));
 	qsort(d->rec, d->n, sizeof(*d->rec), rec_cmp);
 }
 
@@ -310,14 +322,14 @@ int main(int argc, char **argv)
 		written_total += written;
 		entries_total += img->n_remote4 + img->n_remote6 + img->n_policy;
 		dump_slot(&h, slot, &got);
-		dump_image(img, &want);
+		dump_image(&h, img, &want);
 		if (!ASSERT_TRUE(same(&got, &want),
 				 "round %u: active slot %u holds %zu entries, the image %zu", round,
 				 slot, got.n, want.n))
 			failed = 1;
 		if (prev) {
 			dump_slot(&h, slot ^ 1, &got);
-			dump_image(prev, &want);
+			dump_image(&h, prev, &want);
 			if (!ASSERT_TRUE(same(&got, &want),
 					 "round %u: inactive slot holds %zu entries, the previous "
 					 "image %zu",

@@ -1,0 +1,108 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * The listed any-remote ports of one profile (policy_maps.h: iof_any_port_key): for each
+ * direction and port protocol, the IOF_CLASS_ANY port entries of the profile's template expanded
+ * to one entry per covered port holding the longest match among them, when they cover at most
+ * IOF_ANY_PORTS_GROUP_MAX ports and the image has room.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "compile_internal.h"
+#include "vec.h"
+
+/* One port of one port entry: sorted by port, then longest prefix first. */
+struct covered {
+	uint16_t port;
+	uint8_t plen;
+	uint32_t entry; /* index in the template */
+};
+
+static int covered_cmp(const void *a, const void *b)
+{
+	const struct covered *x = a, *y = b;
+
+	if (x->port != y->port)
+		return x->port < y->port ? -1 : 1;
+	return (int)y->plen - (int)x->plen;
+}
+
+static bool in_group(const struct image_policy *e, uint8_t dir, uint8_t proto)
+{
+	return e->key.remote_class == IOF_CLASS_ANY && e->key.dir == dir && e->key.proto == proto &&
+	       e->key.prefixlen > IOF_POLICY_PLEN_PROTO;
+}
+
+/* Ports the group's entries cover, overlaps counted; stops counting past the cap. */
+static size_t group_ports(const struct compile_ctx *ctx, uint8_t dir, uint8_t proto)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < ctx->n_tmpl && n <= IOF_ANY_PORTS_GROUP_MAX; i++)
+		if (in_group(&ctx->tmpl[i], dir, proto))
+			n += (size_t)1 << (IOF_POLICY_PLEN_MAX - ctx->tmpl[i].key.prefixlen);
+	return n;
+}
+
+/* Lists one group's ports (n of them counted) for profile. */
+static int list_group(struct compile_ctx *ctx, struct covered *cov, size_t n, uint32_t profile,
+		      uint8_t dir, uint8_t proto, size_t *cap)
+{
+	struct policy_image *img = ctx->img;
+	size_t k = 0;
+
+	for (size_t i = 0; i < ctx->n_tmpl; i++) {
+		const struct image_policy *e = &ctx->tmpl[i];
+
+		if (!in_group(e, dir, proto))
+			continue;
+		uint32_t size = 1u << (IOF_POLICY_PLEN_MAX - e->key.prefixlen);
+		uint32_t lo = ntohs(e->key.dport);
+
+		for (uint32_t p = lo; p < lo + size && k < n; p++)
+			cov[k++] = (struct covered){.port = (uint16_t)p,
+						    .plen = (uint8_t)e->key.prefixlen,
+						    .entry = (uint32_t)i};
+	}
+	qsort(cov, k, sizeof(*cov), covered_cmp);
+	for (size_t i = 0; i < k; i++) {
+		if (i && cov[i].port == cov[i - 1].port)
+			continue; /* a shorter prefix: the longest match is listed already */
+		struct image_any_port *a = VEC_PUSH(img->any_ports, img->n_any_ports, *cap);
+
+		if (!a)
+			return -ENOMEM;
+		memset(a, 0, sizeof(*a));
+		a->key.prefixlen = IOF_ANY_PORT_PLEN;
+		a->key.profile = profile;
+		a->key.dir = dir;
+		a->key.proto = proto;
+		a->key.dport = htons(cov[i].port);
+		a->val = ctx->tmpl[cov[i].entry].val;
+	}
+	return 0;
+}
+
+int compile_any_ports(struct compile_ctx *ctx, uint32_t profile, uint16_t *ret_bits)
+{
+	static const uint8_t protos[] = {6, 17, 132};
+	struct covered *cov = malloc(IOF_ANY_PORTS_GROUP_MAX * sizeof(*cov));
+	int err = cov ? 0 : -ENOMEM;
+
+	*ret_bits = 0;
+	for (uint8_t dir = 0; dir < 2 && !err; dir++)
+		for (size_t p = 0; p < sizeof(protos) && !err; p++) {
+			size_t n = group_ports(ctx, dir, protos[p]);
+
+			/* nothing to list (the walk stops at the protocol anyway), or too much */
+			if (!n || n > IOF_ANY_PORTS_GROUP_MAX ||
+			    ctx->img->n_any_ports + n > IOF_MAX_ANY_PORTS)
+				continue;
+			err = list_group(ctx, cov, n, profile, dir, protos[p], &ctx->cap_any_ports);
+			*ret_bits |= iof_any_ports_bit(dir, protos[p]);
+		}
+	free(cov);
+	return err;
+}
