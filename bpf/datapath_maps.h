@@ -15,6 +15,8 @@
  *   iof_remote4_host  HASH iof_remote4_host_key -> iof_remote_val (see below)
  *   iof_remote6_host  HASH iof_remote6_host_key -> iof_remote_val
  *   iof_any_ports     HASH iof_any_port_hkey -> iof_policy_val (policy_maps.h)
+ *   iof_any_group     ARRAY[IOF_SLOTS * IOF_MAX_PROFILES * IOF_ANY_GROUPS] of iof_policy_val,
+ *                     iof_any_group_index() (policy_maps.h)
  *   iof_ct4           LRU_HASH iof_ct4_key -> iof_ct_val (IPv4 flows)
  *   iof_ct6           LRU_HASH iof_ct_key -> iof_ct_val (IPv6 flows)
  *   iof_rule_counters PERCPU_ARRAY[IOF_SLOTS * IOF_MAX_RULES] of iof_counter
@@ -148,6 +150,12 @@ struct iof_remote6_host_key {
 	__u8 pad[3];
 	__u8 addr[16];
 };
+
+/* iof_any_group: the index of a listed group's unlisted-port verdict (policy_maps.h). */
+static inline __u32 iof_any_group_index(__u8 slot, __u32 profile, __u32 group)
+{
+	return iof_profile_index(slot, profile) * IOF_ANY_GROUPS + group;
+}
 
 /* iof_any_ports: an iof_any_port_key (policy_maps.h) as the host keys are laid out. */
 struct iof_any_port_hkey {

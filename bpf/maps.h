@@ -90,6 +90,13 @@ struct {
 	__type(value, struct iof_policy_val);
 } iof_any_ports __weak SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, IOF_SLOTS * IOF_MAX_PROFILES * IOF_ANY_GROUPS);
+	__type(key, __u32);
+	__type(value, struct iof_policy_val);
+} iof_any_group __weak SEC(".maps");
+
 /*
  * A policy trie of one {slot, profile, part}: iof_policy_trie_key (datapath_maps.h). Sizes, not
  * types: an object that never looks it up carries only a forward declaration of the key, and

@@ -166,16 +166,31 @@ struct iof_any_port_key {
 	__be16 dport;
 };
 
+/*
+ * The verdict of a listed group's unlisted ports (its longest match at the protocol level or
+ * above: the protocol entry, the class entry or the endpoint default), in the array
+ * iof_any_group at iof_any_group_index(); it is read only for groups whose bit is set.
+ */
+#define IOF_ANY_GROUPS 6 /* {ingress, egress} x {TCP, UDP, SCTP} per {slot, profile} */
+
 #define IOF_ANY_PORT_PLEN 96
 #define IOF_ANY_PORTS_GROUP_MAX 1024 /* ports listed for one {profile, dir, protocol} */
 #define IOF_MAX_ANY_PORTS 262144     /* per slot; groups beyond it keep the LPM walk */
 
-/* The any_ports bit of {dir, proto}, or 0 for a protocol without ports. */
-static inline __u16 iof_any_ports_bit(__u8 dir, __u8 proto)
+/* The group number of {dir, proto} (0..IOF_ANY_GROUPS - 1), or -1 for a protocol without ports. */
+static inline int iof_any_group_of(__u8 dir, __u8 proto)
 {
 	int i = proto == 6 ? 0 : proto == 17 ? 1 : proto == 132 ? 2 : -1;
 
-	return i < 0 ? 0 : (__u16)(1u << (dir * 3 + i));
+	return i < 0 ? -1 : (int)(dir & 1) * 3 + i;
+}
+
+/* The any_ports bit of {dir, proto}, or 0 for a protocol without ports. */
+static inline __u16 iof_any_ports_bit(__u8 dir, __u8 proto)
+{
+	int g = iof_any_group_of(dir, proto);
+
+	return g < 0 ? 0 : (__u16)(1u << g);
 }
 
 /*

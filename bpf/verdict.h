@@ -101,18 +101,18 @@ static __always_inline int iof_proto_has_ports(__u8 proto)
 }
 
 /*
- * The any part's verdict for pk (remote class IOF_CLASS_ANY): a listed port by exact match
- * (iof_any_ports, policy_maps.h), else the LPM, which for a listed group need not go below the
- * protocol level, where the longest match of an unlisted port is.
+ * The any part's verdict for pk (remote class IOF_CLASS_ANY): in a listed group (policy_maps.h)
+ * a port by exact match (iof_any_ports), the group's other ports by its iof_any_group entry;
+ * otherwise the LPM walk.
  */
 static __always_inline struct iof_policy_val *
 iof_any_verdict(__u8 slot, const struct iof_endpoint_val *ep, struct iof_policy_trie_key *pk)
 {
 	__u32 part = iof_policy_index(slot, ep->profile, IOF_POLICY_PART_ANY);
-	__u16 bit = iof_any_ports_bit(pk->dir, pk->proto);
+	int group = iof_any_group_of(pk->dir, pk->proto);
 	void *trie;
 
-	if (bit && (ep->any_ports & bit)) {
+	if (group >= 0 && (ep->any_ports & (1u << group))) {
 		struct iof_any_port_hkey hk = {
 		    .profile = ep->profile, .slot = slot, .dir = pk->dir, .proto = pk->proto};
 		struct iof_policy_val *v;
@@ -121,7 +121,8 @@ iof_any_verdict(__u8 slot, const struct iof_endpoint_val *ep, struct iof_policy_
 		v = bpf_map_lookup_elem(&iof_any_ports, &hk);
 		if (v)
 			return v;
-		pk->prefixlen = IOF_PTRIE_PLEN_PROTO;
+		part = iof_any_group_index(slot, ep->profile, (__u32)group);
+		return bpf_map_lookup_elem(&iof_any_group, &part);
 	}
 	trie = bpf_map_lookup_elem(&iof_policy, &part);
 	return trie ? bpf_map_lookup_elem(trie, pk) : NULL;

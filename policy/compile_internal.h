@@ -48,7 +48,7 @@ struct compile_ctx {
 	/* Policy entries of the profile being compiled (endpoint field left 0). */
 	struct image_policy *tmpl;
 	size_t n_tmpl, cap_tmpl;
-	size_t cap_remote4, cap_remote6, cap_policy, cap_any_ports;
+	size_t cap_remote4, cap_remote6, cap_policy, cap_any_ports, cap_any_groups;
 	const uint32_t *final_any; /* compile_class_entries: any-remote rules to outrank */
 	size_t n_final_any;
 	bool all_final;

@@ -85,6 +85,33 @@ static int list_group(struct compile_ctx *ctx, struct covered *cov, size_t n, ui
 	return 0;
 }
 
+/* The group's longest match above its port entries: protocol, class or endpoint default. */
+static int list_group_verdict(struct compile_ctx *ctx, uint32_t profile, uint8_t dir, uint8_t proto)
+{
+	const struct image_policy *best = NULL;
+	struct image_any_group *g;
+
+	for (size_t i = 0; i < ctx->n_tmpl; i++) {
+		const struct image_policy *e = &ctx->tmpl[i];
+		uint32_t plen = e->key.prefixlen;
+
+		if (e->key.remote_class != IOF_CLASS_ANY || e->key.dir != dir ||
+		    plen > IOF_POLICY_PLEN_PROTO ||
+		    (plen == IOF_POLICY_PLEN_PROTO && e->key.proto != proto))
+			continue;
+		if (!best || plen > best->key.prefixlen)
+			best = e;
+	}
+	if (!best)
+		return -EINVAL; /* every profile has its default for each direction */
+	g = VEC_PUSH(ctx->img->any_groups, ctx->img->n_any_groups, ctx->cap_any_groups);
+	if (!g)
+		return -ENOMEM;
+	*g = (struct image_any_group){
+	    .profile = profile, .group = (uint32_t)iof_any_group_of(dir, proto), .val = best->val};
+	return 0;
+}
+
 int compile_any_ports(struct compile_ctx *ctx, uint32_t profile, uint16_t *ret_bits)
 {
 	static const uint8_t protos[] = {6, 17, 132};
@@ -101,6 +128,8 @@ int compile_any_ports(struct compile_ctx *ctx, uint32_t profile, uint16_t *ret_b
 			    ctx->img->n_any_ports + n > IOF_MAX_ANY_PORTS)
 				continue;
 			err = list_group(ctx, cov, n, profile, dir, protos[p], &ctx->cap_any_ports);
+			if (!err)
+				err = list_group_verdict(ctx, profile, dir, protos[p]);
 			*ret_bits |= iof_any_ports_bit(dir, protos[p]);
 		}
 	free(cov);

@@ -35,6 +35,7 @@ void policy_image_free(struct policy_image *img)
 	free(img->remote6);
 	free(img->policy);
 	free(img->any_ports);
+	free(img->any_groups);
 	free(img->endpoints);
 	free(img->rules);
 	free(img->prefilter);

@@ -37,6 +37,13 @@ struct image_any_port {
 	struct iof_policy_val val;
 };
 
+/* A listed group's verdict for its unlisted ports (policy_maps.h: iof_any_group). */
+struct image_any_group {
+	uint32_t profile;
+	uint32_t group; /* iof_any_group_of() */
+	struct iof_policy_val val;
+};
+
 /* One local endpoint: endpoint_index is its position in image.endpoints. */
 struct image_endpoint {
 	size_t doc_index; /* index in document.endpoints */
@@ -69,6 +76,8 @@ struct policy_image {
 	size_t n_policy;
 	struct image_any_port *any_ports; /* derived from policy: its any-remote ports, listed */
 	size_t n_any_ports;
+	struct image_any_group *any_groups; /* and the other ports' verdicts of those groups */
+	size_t n_any_groups;
 	struct image_endpoint *endpoints;
 	size_t n_endpoints;
 	struct image_rule *rules;

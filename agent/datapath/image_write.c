@@ -45,7 +45,7 @@ int dp_map_fds_from_object(struct bpf_object *obj, struct dp_map_fds *fds)
 	    M(ct6),	  M(rule_counters), M(ep_counters),	M(drops),
 	    M(events),	  M(events_lost),   M(prefilter4),	M(prefilter6),
 	    M(failsafe),  M(config),	    M(prefilter4_host), M(prefilter6_host),
-	    M(any_ports),
+	    M(any_ports), M(any_group),
 #undef M
 	};
 	int missing = 0;
@@ -385,6 +385,27 @@ out:
 	return err;
 }
 
+/* The unlisted-port verdicts of the listed groups (read only where an endpoint's bit is set). */
+static int write_any_groups(int fd, const struct policy_image *img, uint8_t slot)
+{
+	__u32 *keys = calloc(img->n_any_groups + 1, sizeof(*keys));
+	struct iof_policy_val *vals = calloc(img->n_any_groups + 1, sizeof(*vals));
+	int err = -ENOMEM;
+
+	if (keys && vals) {
+		for (size_t i = 0; i < img->n_any_groups; i++) {
+			keys[i] = iof_any_group_index(slot, img->any_groups[i].profile,
+						      img->any_groups[i].group);
+			vals[i] = img->any_groups[i].val;
+		}
+		err =
+		    dp_update_many(fd, keys, sizeof(*keys), vals, sizeof(*vals), img->n_any_groups);
+	}
+	free(keys);
+	free(vals);
+	return err;
+}
+
 int dp_image_write_some(const struct dp_map_fds *fds, const struct policy_image *img, uint8_t slot,
 			unsigned what, const uint32_t *attach_ids,
 			const uint32_t *prefilter_ifindex, char *err, size_t err_len)
@@ -405,6 +426,10 @@ int dp_image_write_some(const struct dp_map_fds *fds, const struct policy_image 
 	if (!ret && (what & DP_SLOT_OTHER)) {
 		map = "iof_prefilter";
 		ret = dp_prefilter_write(fds, img, slot, prefilter_ifindex);
+		if (!ret) {
+			map = "iof_any_group";
+			ret = write_any_groups(fds->any_group, img, slot);
+		}
 		if (!ret) { /* last: an endpoint entry makes the slot's entries reachable */
 			map = "iof_endpoints";
 			ret = write_endpoints(fds->endpoints, img, slot, attach_ids);

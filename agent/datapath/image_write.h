@@ -24,7 +24,7 @@ struct dp_map_fds {
 	int ct4, ct6, rule_counters, ep_counters, drops, events, events_lost;
 	int prefilter4, prefilter6, failsafe, config;
 	int prefilter4_host, prefilter6_host; /* host entries of the deny-lists (exact match) */
-	int any_ports;			      /* listed any-remote ports (policy_maps.h) */
+	int any_ports, any_group; /* listed any-remote ports and their groups (policy_maps.h) */
 };
 
 /* Every slotted key: __u32 prefixlen or attach_id, then the __u8 slot; a trie key then has 3
