@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "ctl.h"
+#include "bpf/datapath_maps.h"
 #include "policy/image.h"
 #include "policy/prefix.h"
 
@@ -104,7 +105,8 @@ static void print_json(const struct policy_document *doc, const struct policy_im
 
 static void print_stats(const struct policy_image *img, double ms)
 {
-	size_t total = img->n_remote4 + img->n_remote6 + img->n_policy + img->n_prefilter;
+	size_t total = img->n_remote4 + img->n_remote6 + img->n_policy + img->n_any_ports +
+		       img->n_any_groups + img->n_prefilter;
 
 	printf("compiled in %.1f ms\n", ms);
 	printf("%-14s %10s %10s\n", "map", "entries", "capacity");
@@ -113,10 +115,12 @@ static void print_stats(const struct policy_image *img, double ms)
 	printf("%-14s %10zu %10u\n", "iof_remote4", img->n_remote4, IOF_MAX_REMOTE_ENTRIES);
 	printf("%-14s %10zu %10u\n", "iof_remote6", img->n_remote6, IOF_MAX_REMOTE_ENTRIES);
 	printf("%-14s %10zu %10u\n", "iof_policy", img->n_policy, IOF_MAX_POLICY_ENTRIES);
-	printf("%-14s %10zu %10u\n", "iof_prefilter", img->n_prefilter,
-	       IOF_MAX_PREFILTER_ENTRIES);
-	printf("remote classes %zu, profiles %zu, map entries in all %zu\n",
-	       img->n_remote_classes, img->n_profiles, total);
+	printf("%-14s %10zu %10u\n", "iof_any_ports", img->n_any_ports, IOF_MAX_ANY_PORTS);
+	printf("%-14s %10zu %10u\n", "iof_any_group", img->n_any_groups,
+	       IOF_MAX_PROFILES * IOF_ANY_GROUPS);
+	printf("%-14s %10zu %10u\n", "iof_prefilter", img->n_prefilter, IOF_MAX_PREFILTER_ENTRIES);
+	printf("remote classes %zu, profiles %zu, map entries in all %zu\n", img->n_remote_classes,
+	       img->n_profiles, total);
 	printf("\n%-24s %8s %14s\n", "endpoint", "profile", "policy entries");
 	for (size_t i = 0; i < img->n_endpoints; i++) {
 		size_t n = 0;
@@ -181,7 +185,7 @@ int cmd_compile(int argc, char **argv)
 			print_json(doc, img);
 		else
 			print_stats(img, (double)(t1.tv_sec - t0.tv_sec) * 1e3 +
-						 (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
+					     (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
 		r = CTL_OK;
 	}
 	policy_image_free(img);

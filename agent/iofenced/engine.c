@@ -80,8 +80,9 @@ static struct snapshot_names *names_of(const struct snapshot *s)
 	for (size_t i = 0; !oom && i < s->doc->n_groups; i++, n->n_groups++)
 		oom = !(n->groups[i] = strdup(s->doc->groups[i].name));
 	for (size_t i = 0; !oom && i < img->n_rules; i++)
-		n->rules[i] = (struct snapshot_rule_name){.group = (uint32_t)img->rules[i].group_index,
-							  .index = (uint32_t)img->rules[i].rule_index};
+		n->rules[i] =
+		    (struct snapshot_rule_name){.group = (uint32_t)img->rules[i].group_index,
+						.index = (uint32_t)img->rules[i].rule_index};
 	n->n_rules = oom ? 0 : img->n_rules;
 	if (oom) {
 		names_free(n);
@@ -422,8 +423,8 @@ static struct snapshot *do_apply(struct agent *a, struct job *job)
 	job->resp.revision = rev;
 	job->resp.node = a->cfg.node;
 	job->resp.endpoints = (uint32_t)img->n_endpoints;
-	job->resp.entries =
-	    img->n_remote4 + img->n_remote6 + img->n_policy + img->n_prefilter + img->n_endpoints;
+	job->resp.entries = img->n_remote4 + img->n_remote6 + img->n_policy + img->n_any_ports +
+			    img->n_any_groups + img->n_prefilter + img->n_endpoints;
 	job->resp.compile_usec = compile_usec;
 	job->resp.apply_usec = now_usec() - t0;
 	job->status = GRPC_STATUS_OK;
@@ -515,9 +516,10 @@ static void *apply_main(void *arg)
 				{
 					struct mallinfo2 mi = mallinfo2();
 
-					log_debug("heap trimmed: %zu KiB in use, %zu KiB free, %zu KiB "
-						  "mmapped",
-						  mi.uordblks >> 10, mi.fordblks >> 10, mi.hblkhd >> 10);
+					log_debug(
+					    "heap trimmed: %zu KiB in use, %zu KiB free, %zu KiB "
+					    "mmapped",
+					    mi.uordblks >> 10, mi.fordblks >> 10, mi.hblkhd >> 10);
 				}
 				pthread_mutex_lock(&a->q_lock);
 			}
