@@ -13,6 +13,9 @@
 
 #include "datapath_maps.h"
 
+/* clang-format would read "__uint(max_entries, A * B)" as a pointer declaration. */
+/* clang-format off */
+
 /* Token bucket of the event rate limit, one per CPU (iof_event_bucket). */
 struct iof_bucket {
 	__u64 last_ns;
@@ -29,7 +32,7 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, IOF_SLOTS *IOF_MAX_ENDPOINTS);
+	__uint(max_entries, IOF_SLOTS * IOF_MAX_ENDPOINTS);
 	__type(key, struct iof_endpoint_key);
 	__type(value, struct iof_endpoint_val);
 } iof_endpoints __weak SEC(".maps");
@@ -45,7 +48,7 @@ struct iof_remote4_trie {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
-	__uint(max_entries, IOF_SLOTS *IOF_MAX_PROFILES);
+	__uint(max_entries, IOF_SLOTS * IOF_MAX_PROFILES);
 	__type(key, __u32);
 	__array(values, struct iof_remote4_trie);
 } iof_remote4 __weak SEC(".maps");
@@ -61,7 +64,7 @@ struct iof_remote6_trie {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
-	__uint(max_entries, IOF_SLOTS *IOF_MAX_PROFILES);
+	__uint(max_entries, IOF_SLOTS * IOF_MAX_PROFILES);
 	__type(key, __u32);
 	__array(values, struct iof_remote6_trie);
 } iof_remote6 __weak SEC(".maps");
@@ -69,7 +72,7 @@ struct {
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(map_flags, BPF_F_NO_PREALLOC); /* memory as used, like the tries */
-	__uint(max_entries, IOF_SLOTS *IOF_MAX_REMOTE_ENTRIES);
+	__uint(max_entries, IOF_SLOTS * IOF_MAX_REMOTE_ENTRIES);
 	__type(key, struct iof_remote4_host_key);
 	__type(value, struct iof_remote_val);
 } iof_remote4_host __weak SEC(".maps");
@@ -77,7 +80,7 @@ struct {
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__uint(max_entries, IOF_SLOTS *IOF_MAX_REMOTE_ENTRIES);
+	__uint(max_entries, IOF_SLOTS * IOF_MAX_REMOTE_ENTRIES);
 	__type(key, struct iof_remote6_host_key);
 	__type(value, struct iof_remote_val);
 } iof_remote6_host __weak SEC(".maps");
@@ -85,7 +88,7 @@ struct {
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__uint(max_entries, IOF_SLOTS *IOF_MAX_ANY_PORTS);
+	__uint(max_entries, IOF_SLOTS * IOF_MAX_ANY_PORTS);
 	__type(key, struct iof_any_port_hkey);
 	__type(value, struct iof_policy_val);
 } iof_any_ports __weak SEC(".maps");
@@ -112,7 +115,7 @@ struct iof_policy_trie {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
-	__uint(max_entries, IOF_SLOTS *IOF_MAX_PROFILES *IOF_POLICY_PARTS);
+	__uint(max_entries, IOF_SLOTS * IOF_MAX_PROFILES * IOF_POLICY_PARTS);
 	__type(key, __u32);
 	__array(values, struct iof_policy_trie);
 } iof_policy __weak SEC(".maps");
@@ -133,14 +136,14 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, IOF_SLOTS *IOF_MAX_RULES);
+	__uint(max_entries, IOF_SLOTS * IOF_MAX_RULES);
 	__type(key, __u32);
 	__type(value, struct iof_counter);
 } iof_rule_counters __weak SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, IOF_SLOTS *IOF_MAX_ENDPOINTS *IOF_EP_COUNTER_KINDS);
+	__uint(max_entries, IOF_SLOTS * IOF_MAX_ENDPOINTS * IOF_EP_COUNTER_KINDS);
 	__type(key, __u32);
 	__type(value, struct iof_counter);
 } iof_ep_counters __weak SEC(".maps");
@@ -174,7 +177,7 @@ struct {
 struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__uint(max_entries, IOF_SLOTS *IOF_MAX_PREFILTER_ENTRIES);
+	__uint(max_entries, IOF_SLOTS * IOF_MAX_PREFILTER_ENTRIES);
 	__type(key, struct iof_prefilter4_key);
 	__type(value, __u8);
 } iof_prefilter4 __weak SEC(".maps");
@@ -182,7 +185,7 @@ struct {
 struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__uint(max_entries, IOF_SLOTS *IOF_MAX_PREFILTER_ENTRIES);
+	__uint(max_entries, IOF_SLOTS * IOF_MAX_PREFILTER_ENTRIES);
 	__type(key, struct iof_prefilter6_key);
 	__type(value, __u8);
 } iof_prefilter6 __weak SEC(".maps");
@@ -234,5 +237,6 @@ struct {
 	__type(key, __u32);
 	__type(value, struct iof_config);
 } iof_config __weak SEC(".maps");
+/* clang-format on */
 
 #endif /* IOFENCE_BPF_MAPS_H */

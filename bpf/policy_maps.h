@@ -150,9 +150,9 @@ struct iof_policy_val {
  * (IOF_ANY_PORTS_GROUP_MAX, overlaps counted), the compiler lists every covered port with its
  * longest match among those entries and sets the group's bit (iof_any_ports_bit) in the
  * endpoints' iof_endpoint_val.any_ports. The program looks such a group's port up here first: a
- * listed port has its verdict at once, and for any other port the longest match is at the
- * protocol level or above, which an LPM lookup of prefix IOF_POLICY_PLEN_PROTO finds without
- * walking the port entries. So the any-remote verdict costs the same at any rule count.
+ * listed port has its verdict at once, and any other port's longest match is at the protocol
+ * level or above, the group's iof_any_group entry (below). Neither walks the port entries, so
+ * the any-remote verdict costs the same at any rule count.
  * The key starts like the slotted trie keys (prefixlen always IOF_ANY_PORT_PLEN) and the
  * datapath stores it as it stores remote hosts, in an exact-match table.
  */

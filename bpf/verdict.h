@@ -113,16 +113,15 @@ iof_any_verdict(__u8 slot, const struct iof_endpoint_val *ep, struct iof_policy_
 	void *trie;
 
 	if (group >= 0 && (ep->any_ports & (1u << group))) {
-		struct iof_any_port_hkey hk = {
-		    .profile = ep->profile, .slot = slot, .dir = pk->dir, .proto = pk->proto};
-		struct iof_policy_val *v;
+		struct iof_any_port_hkey hk = {.profile = ep->profile,
+					       .slot = slot,
+					       .dir = pk->dir,
+					       .proto = pk->proto,
+					       .dport = pk->dport};
+		__u32 idx = iof_any_group_index(slot, ep->profile, (__u32)group);
+		struct iof_policy_val *v = bpf_map_lookup_elem(&iof_any_ports, &hk);
 
-		hk.dport = pk->dport;
-		v = bpf_map_lookup_elem(&iof_any_ports, &hk);
-		if (v)
-			return v;
-		part = iof_any_group_index(slot, ep->profile, (__u32)group);
-		return bpf_map_lookup_elem(&iof_any_group, &part);
+		return v ? v : bpf_map_lookup_elem(&iof_any_group, &idx);
 	}
 	trie = bpf_map_lookup_elem(&iof_policy, &part);
 	return trie ? bpf_map_lookup_elem(trie, pk) : NULL;

@@ -260,9 +260,7 @@ static int map_put(int fd, const void *key, const void *val)
 	return 0;
 }
 
-/* One entry into the slot (val NULL: delete): its trie, or the exact-match table for a full-length
- * key.
- */
+/* One entry into the slot (val NULL: delete): its trie, or the exact-match table (full length). */
 static int put_entry(struct inner_fds *in, const char *stored_key, const char *val)
 {
 	const struct dp_trie_entries *e = in->e;

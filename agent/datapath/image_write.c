@@ -153,7 +153,7 @@ uint32_t dp_entry_trie(const struct dp_trie_entries *e, const void *key)
 
 	memcpy(&plen, key, sizeof(plen));
 	if (e->parts == 1)
-		return e->host_fd >= 0 && plen == e->full_prefixlen ? DP_TRIE_NONE : profile;
+		return e->full_prefixlen && plen == e->full_prefixlen ? DP_TRIE_NONE : profile;
 	/* iof_policy: the endpoint defaults (no class bits) and IOF_CLASS_ANY make the any part */
 	memcpy(&cls, (const char *)key + offsetof(struct iof_policy_key, remote_class),
 	       sizeof(cls));
@@ -317,15 +317,19 @@ out:
 	return err;
 }
 
-/* Keys of slot (key byte DP_KEY_SLOT_OFFSET) in hash map fd. */
-static size_t count_slot_keys(int fd, size_t key_size, uint8_t slot)
+size_t dp_count_slot_keys(int fd, size_t key_size, int slot)
 {
-	char cur[64], prev[64];
+	unsigned char cur[64], next[64];
 	size_t n = 0;
+	void *prev = NULL;
 
-	for (void *q = NULL; !bpf_map_get_next_key(fd, q, cur); q = prev) {
-		n += (uint8_t)cur[DP_KEY_SLOT_OFFSET] == slot;
-		memcpy(prev, cur, key_size);
+	if (fd < 0 || key_size > sizeof(cur))
+		return 0;
+	while (bpf_map_get_next_key(fd, prev, next) == 0) {
+		if (slot < 0 || next[DP_KEY_SLOT_OFFSET] == slot)
+			n++;
+		memcpy(cur, next, key_size);
+		prev = cur;
 	}
 	return n;
 }
@@ -350,8 +354,7 @@ int dp_slot_entry_count(const struct dp_trie_entries *e, uint8_t slot, size_t *r
 		}
 		close(fd);
 	}
-	if (e->host_fd >= 0)
-		n += count_slot_keys(e->host_fd, dp_host_key_size(e), slot);
+	n += dp_count_slot_keys(e->host_fd, dp_host_key_size(e), slot);
 	*ret = n;
 	return 0;
 }

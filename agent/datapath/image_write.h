@@ -53,8 +53,9 @@ enum dp_trie_kind {
 /* One kind of per-profile trie, and an image's entries of it ({key, val} structs). */
 struct dp_trie_entries {
 	const char *map;	 /* outer map name, for errors */
-	int outer_fd, host_fd;	 /* host_fd: the host table of the remote tries, else -1 */
-	uint32_t full_prefixlen; /* remote keys of this length live in the host table only */
+	int outer_fd;		 /* the array of tries; -1 for a kind without tries */
+	int host_fd;		 /* the exact-match table of the full-length keys, else -1 */
+	uint32_t full_prefixlen; /* keys of this length live in that table only; 0: none */
 	uint32_t parts;		 /* tries per {slot, profile}: IOF_POLICY_PARTS for iof_policy */
 	size_t inner_key_size;	 /* iof_*_trie_key: the inner tries' keys (datapath_maps.h) */
 	const char *inner_name;
@@ -66,6 +67,10 @@ struct dp_trie_entries {
 /* img's entries of kind; fds may be NULL (fds -1) when no map is touched. */
 struct dp_trie_entries dp_trie_entries_of(const struct policy_image *img,
 					  const struct dp_map_fds *fds, enum dp_trie_kind kind);
+
+/* Keys of hash map fd whose slot byte (DP_KEY_SLOT_OFFSET) is slot (-1: all); 0 if fd < 0. */
+size_t dp_count_slot_keys(int fd, size_t key_size, int slot);
+
 /* Inner tries per slot of e's kind: its outer map holds IOF_SLOTS times as many. */
 static inline uint32_t dp_tries_per_slot(const struct dp_trie_entries *e)
 {
@@ -91,12 +96,12 @@ static inline uint32_t dp_trie_index(const struct dp_trie_entries *e, uint8_t sl
 /* A new, empty inner trie of e's kind: its fd, or -errno. */
 int dp_trie_create(const struct dp_trie_entries *e);
 /*
- * The host-table key (iof_remote4/6_host_key, slot set) of trie key `key` into hk (32 bytes):
- * its size, or 0 when the key is not a remote key of full length.
+ * The exact-match key (iof_remote4/6_host_key, iof_any_port_hkey; slot set) of image key `key`
+ * into hk (32 bytes): its size, or 0 when the key is not of full length or e has no table.
  */
 size_t dp_host_key(const struct dp_trie_entries *e, const void *key, uint8_t slot, void *hk);
 
-/* Bytes of a host-table key of e's (remote) kind: {__u32 profile, __u8 slot, 3 pad, address}. */
+/* Bytes of an exact-match key of e's kind: {__u32 profile, __u8 slot, 3 pad, what follows}. */
 static inline size_t dp_host_key_size(const struct dp_trie_entries *e)
 {
 	return 8 + e->key_size - DP_KEY_PROFILE_OFFSET - 4;
@@ -159,7 +164,7 @@ int dp_image_write(const struct dp_map_fds *fds, const struct policy_image *img,
 int dp_slot_clear(const struct dp_map_fds *fds, uint8_t slot);
 
 /* Parts of a slot, for the partial variants below. */
-#define DP_SLOT_TRIES 0x1     /* iof_remote4/6, iof_policy (per-profile tries), the host cache */
+#define DP_SLOT_TRIES 0x1     /* the per-profile tries, the remote hosts, the listed ports */
 #define DP_SLOT_ENDPOINTS 0x2 /* iof_endpoints */
 #define DP_SLOT_PREFILTER 0x4 /* the prefilter tries and host maps */
 #define DP_SLOT_OTHER (DP_SLOT_ENDPOINTS | DP_SLOT_PREFILTER)

@@ -67,24 +67,6 @@ int dp_read_drops(struct datapath *dp, enum iof_drop_reason reason, struct iof_c
 	return read_percpu(dp->fds.drops, (__u32)reason, ret);
 }
 
-/* Entries of one slot (the slot byte follows prefixlen or attach_id at offset 4). */
-static size_t count_slot(int fd, size_t key_size, int slot)
-{
-	unsigned char cur[64], next[64];
-	size_t n = 0;
-	void *prev = NULL;
-
-	if (fd < 0 || key_size > sizeof(cur))
-		return 0;
-	while (bpf_map_get_next_key(fd, prev, next) == 0) {
-		if (slot < 0 || next[4] == slot)
-			n++;
-		memcpy(cur, next, key_size);
-		prev = cur;
-	}
-	return n;
-}
-
 int dp_read_fill(struct datapath *dp, struct dp_fill *ret)
 {
 	int slot = (int)dp_active_slot(dp);
@@ -93,7 +75,7 @@ int dp_read_fill(struct datapath *dp, struct dp_fill *ret)
 		*ret = dp->fill;
 	} else { /* adopted, nothing applied yet: count the active slot */
 		ret->endpoints =
-		    count_slot(dp->fds.endpoints, sizeof(struct iof_endpoint_key), slot);
+		    dp_count_slot_keys(dp->fds.endpoints, sizeof(struct iof_endpoint_key), slot);
 		/* failures leave 0: the fill level is a metric, not a state */
 		ret->remote4 = ret->remote6 = ret->policy = 0;
 		size_t listed = 0; /* the listed ports count as policy entries */
@@ -108,11 +90,12 @@ int dp_read_fill(struct datapath *dp, struct dp_fill *ret)
 		}
 		ret->policy += listed;
 		ret->prefilter =
-		    count_slot(dp->fds.prefilter4, sizeof(struct iof_prefilter4_key), slot) +
-		    count_slot(dp->fds.prefilter6, sizeof(struct iof_prefilter6_key), slot);
+		    dp_count_slot_keys(dp->fds.prefilter4, sizeof(struct iof_prefilter4_key),
+				       slot) +
+		    dp_count_slot_keys(dp->fds.prefilter6, sizeof(struct iof_prefilter6_key), slot);
 	}
-	ret->ct4 = count_slot(dp->fds.ct4, sizeof(struct iof_ct4_key), -1);
-	ret->ct6 = count_slot(dp->fds.ct6, sizeof(struct iof_ct_key), -1);
+	ret->ct4 = dp_count_slot_keys(dp->fds.ct4, sizeof(struct iof_ct4_key), -1);
+	ret->ct6 = dp_count_slot_keys(dp->fds.ct6, sizeof(struct iof_ct_key), -1);
 	return 0;
 }
 
