@@ -73,7 +73,8 @@ static void usage(FILE *out)
 		"                  --insecure-tcp); repeatable. Default %s\n"
 		"  --log-level     error | warn | info | debug (default info)\n"
 		"  --datapath none test aid: serve the API without loading BPF (no enforcement)\n"
-		"  --failsafe      traffic the XDP prefilter never drops (default tcp:22; none)\n"
+		"  --failsafe      traffic the XDP prefilter never drops (default tcp:22; none);\n"
+		"                  the TCP ports of --listen are always added\n"
 		"  --cleanup       detach every program, remove the pins under --pin-dir, exit\n",
 		AGENT_DEFAULT_LISTEN);
 }

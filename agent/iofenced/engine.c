@@ -22,6 +22,7 @@
 #include <arpa/inet.h>
 
 #include "agent.h"
+#include "failsafe.h"
 #include "policy/errors.h"
 #include "policy/parse.h"
 #include "policy/pb.h"
@@ -700,22 +701,12 @@ int engine_start(struct agent *a)
 		};
 
 		opts.xdp_generic = a->cfg.xdp_generic;
-		for (size_t i = 0; i < a->cfg.n_failsafe; i++) {
-			unsigned port;
-			char proto[8];
-
-			if (sscanf(a->cfg.failsafe[i], "%7[a-z]:%u", proto, &port) != 2)
-				continue; /* "none" */
-			for (int fam = 4; fam <= 6 && opts.n_failsafe < IOF_FAILSAFE_MAX;
-			     fam += 2) {
-				struct iof_failsafe *f = &opts.failsafe[opts.n_failsafe++];
-
-				f->used = 1;
-				f->proto = strcmp(proto, "udp") ? 6 : 17;
-				f->port = htons((uint16_t)port);
-				f->family = (uint8_t)fam;
-			}
-		}
+		opts.n_failsafe = failsafe_table(&a->cfg, opts.failsafe, IOF_FAILSAFE_MAX, err,
+						 sizeof(err));
+		if (err[0])
+			log_warn("failsafe: table full (%d entries): left out %s", IOF_FAILSAFE_MAX,
+				 err);
+		err[0] = 0;
 		r = dp_open(&opts, &a->dp, err, sizeof(err));
 		if (r) {
 			log_error("datapath: %s", err[0] ? err : strerror(-r));
