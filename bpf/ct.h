@@ -75,28 +75,64 @@ static __always_inline struct iof_ct_val *iof_ct_lookup(const struct iof_ct_key 
 	return bpf_map_lookup_elem(&iof_ct6, k);
 }
 
-static __always_inline void iof_ct_delete(const struct iof_ct_key *k)
+/* The family's iof_ct_stats counters ([0] IPv4, [1] IPv6); NULL if the map is missing. */
+static __always_inline struct iof_ct_stats *iof_ct_stats_get(void)
 {
-	if (k->family == 4) {
-		struct iof_ct4_key k4;
+	__u32 zero = 0;
 
-		iof_ct4_key_of(&k4, k);
-		bpf_map_delete_elem(&iof_ct4, &k4);
-		return;
-	}
-	bpf_map_delete_elem(&iof_ct6, k);
+	return bpf_map_lookup_elem(&iof_ct_stats, &zero);
 }
 
-static __always_inline void iof_ct_store(const struct iof_ct_key *k, const struct iof_ct_val *v)
+static __always_inline void iof_ct_delete(const struct iof_ct_key *k)
 {
+	struct iof_ct_stats *st;
+	long r;
+
 	if (k->family == 4) {
 		struct iof_ct4_key k4;
 
 		iof_ct4_key_of(&k4, k);
-		bpf_map_update_elem(&iof_ct4, &k4, v, BPF_ANY);
-		return;
+		r = bpf_map_delete_elem(&iof_ct4, &k4);
+	} else {
+		r = bpf_map_delete_elem(&iof_ct6, k);
 	}
-	bpf_map_update_elem(&iof_ct6, k, v, BPF_ANY);
+	st = iof_ct_stats_get();
+	if (!r && st)
+		st->deletes[k->family == 6]++;
+}
+
+/*
+ * A new entry (counted), or a rewrite of one that exists (a fragment companion renewed).
+ * BPF_NOEXIST first: only a store that adds a key counts as an insert.
+ */
+static __always_inline void iof_ct_store(const struct iof_ct_key *k, const struct iof_ct_val *v)
+{
+	struct iof_ct_stats *st;
+	long r;
+
+	if (k->family == 4) {
+		struct iof_ct4_key k4;
+
+		iof_ct4_key_of(&k4, k);
+		r = bpf_map_update_elem(&iof_ct4, &k4, v, BPF_NOEXIST);
+		if (r == -17 /* EEXIST */) {
+			bpf_map_update_elem(&iof_ct4, &k4, v, BPF_ANY);
+			return;
+		}
+	} else {
+		r = bpf_map_update_elem(&iof_ct6, k, v, BPF_NOEXIST);
+		if (r == -17) {
+			bpf_map_update_elem(&iof_ct6, k, v, BPF_ANY);
+			return;
+		}
+	}
+	st = iof_ct_stats_get();
+	if (!st)
+		return;
+	if (r)
+		st->insert_failures[k->family == 6]++;
+	else
+		st->inserts[k->family == 6]++;
 }
 
 static __always_inline __u64 iof_cfg_or(__u64 v, __u64 dflt)

@@ -19,6 +19,7 @@
  *                     iof_any_group_index() (policy_maps.h)
  *   iof_ct4           LRU_HASH iof_ct4_key -> iof_ct_val (IPv4 flows)
  *   iof_ct6           LRU_HASH iof_ct_key -> iof_ct_val (IPv6 flows)
+ *   iof_ct_stats      PERCPU_ARRAY[1] of iof_ct_stats: conntrack inserts, deletes, failures
  *   iof_rule_counters PERCPU_ARRAY[IOF_SLOTS * IOF_MAX_RULES] of iof_counter
  *   iof_ep_counters   PERCPU_ARRAY[IOF_SLOTS * IOF_MAX_ENDPOINTS * IOF_EP_COUNTER_KINDS]
  *   iof_drops         PERCPU_ARRAY[IOF_DROP_MAX] of iof_counter (by enum iof_drop_reason)
@@ -224,6 +225,18 @@ struct iof_ct_val {
  */
 #define IOF_CT_F_FRAG 0x01
 
+/*
+ * Conntrack pressure, counted by the programs per CPU (one element: a reader sums the CPUs'
+ * copies with one lookup, never walks the tables). Index [0] is iof_ct4, [1] iof_ct6. The
+ * LRU evicts silently: user space derives evictions as what inserts - deletes exceeds the
+ * capacity (a lower bound) and the fill as the rest (agent/datapath/read.c).
+ */
+struct iof_ct_stats {
+	__u64 inserts[2];	  /* new entries stored */
+	__u64 deletes[2];	  /* entries the programs removed: expired, revoked, reused */
+	__u64 insert_failures[2]; /* a new entry the map refused: the flow passed untracked */
+};
+
 /* Default timeouts, used when an iof_config field is 0. */
 #define IOF_CT_DEFAULT_TCP_NS (6ull * 3600 * 1000000000)
 #define IOF_CT_DEFAULT_TCP_SYN_NS (60ull * 1000000000)
@@ -386,6 +399,7 @@ _Static_assert(sizeof(struct iof_remote4_trie_key) == 8, "iof_remote4_trie_key l
 _Static_assert(sizeof(struct iof_remote6_trie_key) == 20, "iof_remote6_trie_key layout");
 _Static_assert(sizeof(struct iof_ct4_key) == 20, "iof_ct4_key layout");
 _Static_assert(sizeof(struct iof_ct_val) == 32, "iof_ct_val layout");
+_Static_assert(sizeof(struct iof_ct_stats) == 48, "iof_ct_stats layout");
 _Static_assert(sizeof(struct iof_event) == 80, "iof_event layout");
 _Static_assert(sizeof(struct iof_prefilter4_key) == 16, "iof_prefilter4_key layout");
 _Static_assert(sizeof(struct iof_prefilter6_key) == 28, "iof_prefilter6_key layout");

@@ -136,6 +136,13 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct iof_ct_stats);
+} iof_ct_stats __weak SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, IOF_SLOTS * IOF_MAX_RULES);
 	__type(key, __u32);
 	__type(value, struct iof_counter);

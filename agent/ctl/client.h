@@ -68,6 +68,7 @@ extern bool ctl_grpc_used;
 int cmd_apply(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_get(int argc, char **argv);
+int cmd_endpoint(int argc, char **argv);
 int cmd_counters(int argc, char **argv);
 int cmd_flows(int argc, char **argv);
 

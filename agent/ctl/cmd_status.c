@@ -59,9 +59,10 @@ static void json_endpoints(const Iofence__V1__GetStatusResponse *s, const char *
 		json_strings(e->addresses, e->n_addresses);
 		printf(", \"groups\": ");
 		json_strings(e->groups, e->n_groups);
-		printf(", \"enforced\": %s, \"ingress\": \"%s\", \"egress\": \"%s\", \"mode\": "
-		       "\"%s\"}",
-		       e->enforced ? "true" : "false", e->ingress, e->egress, e->mode);
+		printf(", \"enforced\": %s, \"enforced_reason\": ", e->enforced ? "true" : "false");
+		json_str(stdout, e->enforced_reason);
+		printf(", \"ingress\": \"%s\", \"egress\": \"%s\", \"mode\": \"%s\"}", e->ingress,
+		       e->egress, e->mode);
 	}
 	printf("%s%s]", s->n_endpoints ? "\n" : "", s->n_endpoints ? indent : "");
 }
@@ -202,7 +203,21 @@ int cmd_status(int argc, char **argv)
 				printf(", \"prog_id\": %u, \"attached\": %s}", m->prog_id,
 				       m->attached ? "true" : "false");
 			}
-			printf("%s]}", s->n_modules ? "\n  " : "");
+			printf("%s], \"repairs\": %llu, \"conntrack\": [", s->n_modules ? "\n  " : "",
+			       (unsigned long long)s->repairs);
+			for (size_t j = 0; j < s->n_conntrack; j++) {
+				const Iofence__V1__ConntrackStatus *c = s->conntrack[j];
+
+				printf("%s{\"family\": \"%s\", \"entries\": %llu, \"capacity\": %llu, "
+				       "\"inserts\": %llu, \"deletes\": %llu, \"insert_failures\": %llu, "
+				       "\"evictions\": %llu}",
+				       j ? ", " : "", c->family, (unsigned long long)c->entries,
+				       (unsigned long long)c->capacity, (unsigned long long)c->inserts,
+				       (unsigned long long)c->deletes,
+				       (unsigned long long)c->insert_failures,
+				       (unsigned long long)c->evictions);
+			}
+			printf("]}");
 		}
 		printf("\n]}\n");
 	} else {

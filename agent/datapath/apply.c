@@ -15,6 +15,9 @@
 
 #include "dp_internal.h"
 
+/* Images up to this many trie entries have the inactive slot verified before a delta write. */
+#define DP_VERIFY_BEFORE_DELTA_MAX 4096
+
 static char *dup_or_null(const char *s, bool *oom)
 {
 	char *d;
@@ -125,6 +128,19 @@ static int write_slot(struct datapath *dp, const struct policy_image *img, uint3
 		d->rules_used[slot] = (uint32_t)img->n_rules;
 		d->eps_used[slot] = (uint32_t)img->n_endpoints;
 		d->prefilter_used[slot] = img->n_prefilter > 0;
+		/*
+		 * A delta builds on what the slot holds: check it first when that is cheap (the
+		 * guard checks larger images every few seconds). A slot changed behind our back
+		 * is written whole.
+		 */
+		if (d->back_valid && img->n_policy + img->n_remote4 + img->n_remote6 <=
+					 DP_VERIFY_BEFORE_DELTA_MAX) {
+			char what[256];
+
+			if (dp_delta_verify_slot(d, &dp->fds, (uint8_t)slot, false, what,
+						 sizeof(what)))
+				d->back_valid = false;
+		}
 		r = dp_delta_write_tries(d, &dp->fds, img, (uint8_t)slot, &written);
 		if (!r)
 			whole = DP_SLOT_OTHER;
@@ -249,6 +265,7 @@ int dp_apply(struct datapath *dp, const struct policy_image *img, char *err, siz
 	for (size_t i = 0; i < img->n_prefilter; i++)
 		dp->fill.prefilter += !!pfs[i].ifindex;
 	dp->fill_valid = true;
+	dp->slot_verified = true; /* just written */
 	r = reconcile(dp, eps, img->n_endpoints, cgids, pfs, img->n_prefilter, err, err_len);
 	/* the image is enforced even if a hook failed: keep it for dp_link_changed() */
 	dp_image_copy_free(dp);

@@ -88,6 +88,16 @@ struct dp_fill {
 int dp_read_fill(struct datapath *dp, struct dp_fill *ret);
 
 /*
+ * Conntrack pressure per family ([0] IPv4, [1] IPv6), from the programs' per-CPU counters:
+ * one map lookup, whatever the fill. entries and evictions are derived (see ct_stats.c):
+ * entries = inserts - deletes - evictions, evictions = what that exceeded the capacity.
+ */
+struct dp_ct_stats {
+	uint64_t inserts, deletes, insert_failures, evictions, entries, capacity;
+};
+int dp_read_ct_stats(struct datapath *dp, struct dp_ct_stats ret[2]);
+
+/*
  * Verdict events: the ring buffer's fd for the agent's poll loop, and a consumer that calls
  * cb for each record. dp_events_lost() counts records the BPF side could not reserve.
  */
@@ -95,6 +105,28 @@ int dp_events_fd(struct datapath *dp);
 int dp_events_consume(struct datapath *dp, void (*cb)(const struct iof_event *ev, void *ctx),
 		      void *ctx);
 int dp_events_lost(struct datapath *dp, enum iof_events_lost_cause cause, uint64_t *ret);
+
+/*
+ * Checks for the agent's reconciler (verify.c). report(ctx, what, detail) is called for each
+ * thing found changed, what being "link", "pin", "endpoint_entry", "policy_entry" or
+ * "inactive_slot". dp_check_links() attaches detached hooks again, dp_check_pins() pins
+ * again what was unpinned, dp_check_endpoint_entries() rewrites the active slot's endpoint
+ * entries that differ; each returns how many it repaired. dp_verify_slots() compares the
+ * slots' policy tries with what was written: 1 when the active slot differs (the caller
+ * writes the revision again: dp_distrust_slots() then dp_apply()), else 0; a difference in
+ * the inactive slot makes the next apply write it whole.
+ */
+typedef void (*dp_report_fn)(void *ctx, const char *what, const char *detail);
+int dp_check_links(struct datapath *dp, dp_report_fn report, void *ctx);
+int dp_check_pins(struct datapath *dp, dp_report_fn report, void *ctx);
+int dp_check_endpoint_entries(struct datapath *dp, dp_report_fn report, void *ctx);
+int dp_verify_slots(struct datapath *dp, dp_report_fn report, void *ctx);
+/* The next dp_apply() writes whole, trusting nothing it remembers of the slots. */
+void dp_distrust_slots(struct datapath *dp);
+/* False while the active slot's policy is known to differ from what was written. */
+bool dp_slot_trusted(const struct datapath *dp);
+/* Enforced: hooks attached and alive, entry in the active slot, slot verified; else why not. */
+bool dp_endpoint_enforced(struct datapath *dp, const char *name, char *reason, size_t len);
 
 /* Closes file descriptors; pinned state keeps enforcing (the agent's SIGTERM path). */
 void dp_close(struct datapath *dp);

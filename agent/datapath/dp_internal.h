@@ -95,6 +95,8 @@ struct datapath {
 	struct dp_fill fill;
 	bool fill_valid;
 	struct dp_delta delta; /* what the slots hold, for delta writes (image_delta.h) */
+	bool slot_verified; /* the active slot's tries matched what was written (verify.c) */
+	_Atomic uint64_t ct_evicted[2]; /* conntrack evictions derived so far (ct_stats.c) */
 };
 
 /* ep's iof_endpoints value (the same for its interface and its cgroup entry). */

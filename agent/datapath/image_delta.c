@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /* Delta writes of the per-profile tries: see image_delta.h. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -470,4 +471,121 @@ int dp_delta_activated(struct dp_delta *d, const struct policy_image *img)
 	if (err)
 		dp_delta_free(d);
 	return err;
+}
+
+/* ---- verifying ---- */
+
+/*
+ * Entries in slot's tries of the profiles that cur or back name (an inner map at another
+ * profile's index is read by no endpoint), and in its part of the exact-match table.
+ */
+static int count_slot(const struct dp_trie_entries *e, const struct dp_entry_set *cur,
+		      const struct dp_entry_set *back, uint8_t slot, size_t *ret)
+{
+	const struct dp_entry_set *sets[2] = {cur, back};
+	uint32_t tries = 0;
+	char ik[64], iprev[64];
+	size_t n = 0;
+
+	for (int o = 0; o < 2; o++)
+		for (size_t i = 0; i < sets[o]->n; i++) {
+			uint32_t p = dp_key_profile(rec_at(sets[o], i));
+
+			if (p < IOF_MAX_PROFILES && (p + 1) * e->parts > tries)
+				tries = (p + 1) * e->parts;
+		}
+	for (uint32_t t = 0; e->outer_fd >= 0 && t < tries; t++) {
+		__u32 k = dp_trie_index(e, slot, t), id;
+		int fd;
+
+		if (bpf_map_lookup_elem(e->outer_fd, &k, &id))
+			continue;
+		fd = bpf_map_get_fd_by_id(id);
+		if (fd < 0)
+			return -errno;
+		for (void *q = NULL; !bpf_map_get_next_key(fd, q, ik); q = iprev) {
+			memcpy(iprev, ik, sizeof(ik));
+			n++;
+		}
+		close(fd);
+	}
+	n += dp_count_slot_keys(e->host_fd, dp_host_key_size(e), slot);
+	*ret = n;
+	return 0;
+}
+
+/*
+ * Whether slot holds what d says (the active slot: cur; the inactive one: cur overridden by
+ * back): every expected entry is found with its value, and the slot holds no more entries
+ * than expected. One lookup per entry and one walk of the slot's keys.
+ */
+int dp_delta_verify_slot(const struct dp_delta *d, const struct dp_map_fds *fds, uint8_t slot,
+			 bool active, char *what, size_t len)
+{
+	if (!d->cur_valid || (!active && !d->back_valid))
+		return -ENODATA;
+	for (int k = 0; k < DP_TRIE_KINDS; k++) {
+		struct dp_trie_entries e = dp_trie_entries_of(NULL, fds, (enum dp_trie_kind)k);
+		const struct dp_entry_set *cur = &d->cur[k], *back = &d->back[k];
+		struct inner_fds in = {.outer_fd = e.outer_fd, .slot = slot, .e = &e};
+		size_t expected = 0, found = 0;
+		int err = 0;
+
+		for (int o = 0; o < (active ? 1 : 2) && !err; o++) {
+			const struct dp_entry_set *s = o ? back : cur;
+
+			for (size_t i = 0; i < s->n && !err; i++) {
+				const char *r = rec_at(s, i);
+				const char *want = active ? r + s->key_size
+							  : slot_value(cur, back, r, rec_hash(s, r));
+				char key[64], hk[32], ik[32], got[64];
+				uint32_t t;
+				int fd;
+
+				if (o == 1 && (set_find(cur, r, rec_hash(s, r)) || !want))
+					continue; /* counted with cur, or absent */
+				if (!want)
+					continue; /* cur's entry that back removes */
+				expected++;
+				memcpy(key, r, s->key_size);
+				key[DP_KEY_SLOT_OFFSET] = (char)slot;
+				t = dp_entry_trie(&e, key);
+				if (t == DP_TRIE_NONE) {
+					if (!dp_host_key(&e, key, slot, hk) ||
+					    bpf_map_lookup_elem(e.host_fd, hk, got))
+						err = 1;
+				} else {
+					__u32 idx = dp_trie_index(&e, slot, t);
+					uint32_t id;
+
+					if (bpf_map_lookup_elem(e.outer_fd, &idx, &id)) {
+						err = 1; /* its trie is gone */
+						break;
+					}
+					fd = inner_fd(&in, t);
+					dp_inner_key(&e, key, ik);
+					if (fd < 0 || bpf_map_lookup_elem(fd, ik, got))
+						err = 1;
+				}
+				if (!err && memcmp(got, want, s->val_size))
+					err = 1;
+				if (err)
+					snprintf(what, len, "%s: an entry of profile %u missing or changed",
+						 e.map, dp_key_profile(key));
+			}
+		}
+		if (!err)
+			err = count_slot(&e, cur, back, slot, &found);
+		inner_close(&in);
+		if (err < 0)
+			return err;
+		if (err)
+			return 1;
+		if (found != expected) {
+			snprintf(what, len, "%s: %zu entries where %zu were written", e.map, found,
+				 expected);
+			return 1;
+		}
+	}
+	return 0;
 }

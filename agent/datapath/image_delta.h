@@ -62,4 +62,12 @@ int dp_delta_write_tries(struct dp_delta *d, const struct dp_map_fds *fds,
  */
 int dp_delta_activated(struct dp_delta *d, const struct policy_image *img);
 
+/*
+ * dp_delta_verify_slot() - compare slot's tries with what d says it holds (active: cur;
+ * inactive: cur overridden by back). Returns 0 when they match, 1 when they differ (what
+ * says how), -ENODATA when d does not know the slot, or -errno.
+ */
+int dp_delta_verify_slot(const struct dp_delta *d, const struct dp_map_fds *fds, uint8_t slot,
+			 bool active, char *what, size_t len);
+
 #endif /* IOFENCE_AGENT_DATAPATH_IMAGE_DELTA_H */

@@ -45,7 +45,7 @@ int dp_map_fds_from_object(struct bpf_object *obj, struct dp_map_fds *fds)
 	    M(ct6),	  M(rule_counters), M(ep_counters),	M(drops),
 	    M(events),	  M(events_lost),   M(prefilter4),	M(prefilter6),
 	    M(failsafe),  M(config),	    M(prefilter4_host), M(prefilter6_host),
-	    M(any_ports), M(any_group),
+	    M(any_ports), M(any_group),	    M(ct_stats),
 #undef M
 	};
 	int missing = 0;

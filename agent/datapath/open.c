@@ -255,6 +255,7 @@ int dp_open(const struct dp_options *opts, struct datapath **ret, char *err, siz
 	for (int i = 0; i < DP_PROG_MAX; i++)
 		dp->prog_fd[i] = -1;
 	dp_delta_init(&dp->delta);
+	dp->slot_verified = true; /* nothing known to differ yet */
 	dp->pin_dir = strdup(opts->pin_dir ? opts->pin_dir : DP_DEFAULT_PIN_DIR);
 	dp->xdp_generic = opts->xdp_generic;
 	if (!dp->pin_dir) {

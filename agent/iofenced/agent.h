@@ -135,6 +135,7 @@ struct store;
 struct server;
 struct flows;
 struct events;
+struct guard;
 struct MHD_Daemon;
 
 struct agent {
@@ -161,6 +162,7 @@ struct agent {
 	struct flows *flows;
 	struct events *events;
 	struct MHD_Daemon *metrics;
+	struct guard *guard; /* guard.h: the reconciler */
 };
 
 /* Opens the store and the datapath and restores the latest revision. 0 or a ctl-style exit. */

@@ -71,3 +71,30 @@ int dp_cleanup(const char *pin_dir, char *err, size_t err_len)
 	snprintf(err, err_len, "this build has no datapath library");
 	return -ENOSYS;
 }
+int dp_read_ct_stats(struct datapath *dp, struct dp_ct_stats ret[2])
+{
+	return -ENOSYS;
+}
+int dp_check_links(struct datapath *dp, dp_report_fn report, void *ctx)
+{
+	return 0;
+}
+int dp_check_pins(struct datapath *dp, dp_report_fn report, void *ctx)
+{
+	return 0;
+}
+int dp_check_endpoint_entries(struct datapath *dp, dp_report_fn report, void *ctx)
+{
+	return 0;
+}
+int dp_verify_slots(struct datapath *dp, dp_report_fn report, void *ctx)
+{
+	return 0;
+}
+void dp_distrust_slots(struct datapath *dp)
+{
+}
+bool dp_endpoint_enforced(struct datapath *dp, const char *name, char *reason, size_t len)
+{
+	return false;
+}

@@ -23,6 +23,7 @@
 
 #include "agent.h"
 #include "failsafe.h"
+#include "guard.h"
 #include "policy/errors.h"
 #include "policy/parse.h"
 #include "policy/pb.h"
@@ -496,8 +497,24 @@ static void *apply_main(void *arg)
 		while (!a->q_head && !a->q_stop) {
 			struct timespec idle;
 
-			if (!a->trim_pending) {
+			int guard_ms = guard_next_ms(a);
+
+			if (!guard_ms) {
+				pthread_mutex_unlock(&a->q_lock);
+				guard_tick(a);
+				pthread_mutex_lock(&a->q_lock);
+				continue;
+			}
+			if (!a->trim_pending && guard_ms < 0) {
 				pthread_cond_wait(&a->q_cond, &a->q_lock);
+				continue;
+			}
+			if (!a->trim_pending) {
+				clock_gettime(CLOCK_MONOTONIC, &idle);
+				idle.tv_nsec += guard_ms * 1000000L;
+				idle.tv_sec += idle.tv_nsec / 1000000000L;
+				idle.tv_nsec %= 1000000000L;
+				pthread_cond_timedwait(&a->q_cond, &a->q_lock, &idle);
 				continue;
 			}
 			/*
@@ -540,6 +557,7 @@ static void *apply_main(void *arg)
 			else if (!a->q_stop)
 				do_cgroup(a, job);
 			job_free(job);
+			guard_refresh(a);
 			continue;
 		}
 		struct snapshot *retired = NULL;
@@ -549,6 +567,7 @@ static void *apply_main(void *arg)
 		else
 			retired = do_apply(a, job);
 
+		guard_refresh(a);
 		job->complete(job);
 
 		snapshot_unref(retired);
@@ -678,6 +697,8 @@ int engine_start(struct agent *a)
 		pthread_cond_init(&a->q_cond, &ca);
 		pthread_condattr_destroy(&ca);
 	}
+	if (guard_init(a))
+		return 2;
 	r = store_open(a->cfg.state, &a->store, err, sizeof(err));
 	if (r) {
 		log_error("store: %s", err[0] ? err : strerror(-r));
@@ -718,7 +739,9 @@ int engine_start(struct agent *a)
 	} else {
 		log_warn("datapath: none (test mode): policies are stored but NOT enforced");
 	}
-	return restore(a);
+	r = restore(a);
+	guard_refresh(a);
+	return r;
 }
 
 void engine_close(struct agent *a)
@@ -730,4 +753,5 @@ void engine_close(struct agent *a)
 	a->dp = NULL;
 	store_close(a->store);
 	a->store = NULL;
+	guard_free(a);
 }

@@ -13,6 +13,7 @@
 #include <microhttpd.h>
 
 #include "agent.h"
+#include "guard.h"
 
 static void escape_label(FILE *f, const char *s)
 {
@@ -162,6 +163,7 @@ static char *render(struct agent *a, size_t *ret_len)
 			"iofence_flow_events_lost_total{cause=\"ratelimit\"} %llu\n",
 			(unsigned long long)ring, (unsigned long long)rate);
 	}
+	guard_write_metrics(a, f);
 	fclose(f);
 	snapshot_unref(s);
 	return buf;

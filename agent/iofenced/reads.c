@@ -16,6 +16,7 @@
 #endif
 
 #include "agent.h"
+#include "guard.h"
 #include "policy/parse.h"
 #include "policy/prefix.h"
 #include "store/store.h"
@@ -109,6 +110,8 @@ int reads_status(struct agent *a, struct arena *ar, ProtobufCMessage **ret, char
 	r->version = AGENT_VERSION;
 	r->applied_at_unix = s ? (uint64_t)s->applied_unix : 0;
 	r->active_slot = a->dp ? dp_active_slot(a->dp) : 0;
+	if (guard_status(a, ar, r))
+		goto nomem;
 	if (!img)
 		goto out;
 	max_mod = img->n_endpoints * 4 + img->n_prefilter + 1;
@@ -121,6 +124,7 @@ int reads_status(struct agent *a, struct arena *ar, ProtobufCMessage **ret, char
 		Iofence__V1__EndpointStatus *e = arena_alloc(ar, sizeof(*e));
 		unsigned ifindex = ep->interface ? if_nametoindex(ep->interface) : 0;
 		bool cg = cgroup_exists(ep->cgroup);
+		char reason[128];
 
 		if (!e)
 			goto nomem;
@@ -133,7 +137,8 @@ int reads_status(struct agent *a, struct arena *ar, ProtobufCMessage **ret, char
 		e->groups = ep->groups;
 		e->n_groups = ep->n_groups;
 		e->ifindex = ifindex;
-		e->enforced = a->dp && (ifindex || cg);
+		e->enforced = guard_endpoint_enforced(a, ep->name, reason, sizeof(reason));
+		e->enforced_reason = arena_strdup(ar, reason);
 		e->ingress =
 		    (char *)action_name(policy_endpoint_default(s->doc, ep, POLICY_INGRESS));
 		e->egress = (char *)action_name(policy_endpoint_default(s->doc, ep, POLICY_EGRESS));

@@ -1,0 +1,130 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * iofencectl endpoint wait NAME --enforced [--timeout SEC] [--agent ADDR]: returns once the
+ * agent reports the endpoint enforced (both hooks attached and alive, its entry in the active
+ * slot, the slot's policy verified), so that an orchestrator brings a workload's link up only
+ * then. Polls GetStatus every 10 ms. Exit 0 enforced, 1 not enforced when the timeout
+ * (default 30 s) passed (the reason on stderr), 2 agent unreachable.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "client.h"
+#include "ctl.h"
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* 1 enforced, 0 not (reason in why), or -exit code. */
+static int poll_once(const struct ctl_opts *o, grpc_channel *ch, const char *name, char *why,
+		     size_t len)
+{
+	Iofence__V1__GetStatusRequest req = IOFENCE__V1__GET_STATUS_REQUEST__INIT;
+	Iofence__V1__GetStatusResponse *s = NULL;
+	struct rpc_result res;
+	int r = rpc_unary(ch, RPC_METHOD_GET_STATUS, &req.base,
+			  &iofence__v1__get_status_response__descriptor, o->timeout_ms,
+			  (ProtobufCMessage **)&s, &res);
+
+	r = ctl_report(o, o->agents[0], &res, r);
+	rpc_result_free(&res);
+	if (r)
+		return -r;
+	snprintf(why, len, "not in the enforced revision (%llu)", (unsigned long long)s->revision);
+	r = 0;
+	for (size_t i = 0; i < s->n_endpoints; i++) {
+		const Iofence__V1__EndpointStatus *e = s->endpoints[i];
+
+		if (strcmp(e->name, name))
+			continue;
+		r = e->enforced;
+		snprintf(why, len, "%s", *e->enforced_reason ? e->enforced_reason : "not enforced");
+	}
+	iofence__v1__get_status_response__free_unpacked(s, NULL);
+	return r;
+}
+
+static int wait_enforced(int argc, char **argv)
+{
+	static const char usage[] = "iofencectl endpoint wait NAME --enforced [--timeout SEC] "
+				    "[--agent ADDR] [--ca F --cert F --key F]";
+	const char *name = NULL;
+	double timeout = 30, start;
+	char **rest = calloc((size_t)argc + 1, sizeof(*rest)), why[160] = "";
+	int n = 0, r;
+	bool enforced_flag = false;
+	struct ctl_opts o;
+	grpc_channel *ch;
+
+	if (!rest)
+		return CTL_SYSTEM_ERROR;
+	rest[n++] = argv[0];
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--enforced")) {
+			enforced_flag = true;
+		} else if (!strcmp(argv[i], "--timeout") && i + 1 < argc) {
+			char *end;
+
+			timeout = strtod(argv[++i], &end);
+			if (*end || timeout < 0) {
+				fprintf(stderr, "iofencectl endpoint wait: --timeout: \"%s\" is not "
+						"a number of seconds\n", argv[i]);
+				free(rest);
+				return CTL_USER_ERROR;
+			}
+		} else if (argv[i][0] != '-' && !name && (i == 1 || strncmp(argv[i - 1], "--", 2) ||
+					!strcmp(argv[i - 1], "--enforced"))) {
+			name = argv[i];
+		} else {
+			rest[n++] = argv[i];
+		}
+	}
+	if (!name || !enforced_flag) {
+		fprintf(stderr, "usage: %s\n", usage);
+		free(rest);
+		return CTL_USER_ERROR;
+	}
+	r = ctl_parse(n, rest, "endpoint wait", 0, usage, &o);
+	free(rest);
+	if (r >= 0)
+		return r;
+	if (o.timeout_ms > 2000)
+		o.timeout_ms = 2000; /* one poll; the wait is bounded by --timeout */
+	ch = ctl_connect(&o, o.agents[0]);
+	if (!ch) {
+		ctl_opts_free(&o);
+		return CTL_SYSTEM_ERROR;
+	}
+	start = now_s();
+	for (;;) {
+		r = poll_once(&o, ch, name, why, sizeof(why));
+		if (r < 0 || r == 1 || now_s() - start >= timeout)
+			break;
+		nanosleep(&(struct timespec){.tv_nsec = 10 * 1000000L}, NULL);
+	}
+	grpc_channel_destroy(ch);
+	ctl_opts_free(&o);
+	if (r < 0)
+		return -r;
+	if (r == 1)
+		return CTL_OK;
+	fprintf(stderr, "iofencectl endpoint wait: %s not enforced after %g s: %s\n", name,
+		timeout, why);
+	return CTL_USER_ERROR;
+}
+
+int cmd_endpoint(int argc, char **argv)
+{
+	if (argc >= 2 && !strcmp(argv[1], "wait"))
+		return wait_enforced(argc - 1, argv + 1);
+	fprintf(stderr, "usage: iofencectl endpoint wait NAME --enforced [--timeout SEC] "
+			"[--agent ADDR]\n");
+	return CTL_USER_ERROR;
+}

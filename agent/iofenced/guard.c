@@ -1,0 +1,290 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * The guard (guard.h): periodic checks of the datapath on the apply thread, repairs of what
+ * was changed behind the agent's back, conntrack pressure, and the table of enforced
+ * endpoints that GetStatus reports.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent.h"
+#include "guard.h"
+
+enum guard_what { GW_LINK, GW_PIN, GW_ENDPOINT_ENTRY, GW_POLICY_ENTRY, GW_INACTIVE_SLOT, GW_MAX };
+
+static const char *const what_names[GW_MAX] = {"link", "pin", "endpoint_entry", "policy_entry",
+					       "inactive_slot"};
+
+/* Fill above which a warning is logged, and below which it is cleared again (percent). */
+#define CT_WARN_PCT 90
+#define CT_CLEAR_PCT 85
+/* Verifying the policy tries costs one lookup per entry: at most this share of the time. */
+#define VERIFY_DUTY 20
+
+struct guard_ep {
+	char *name;
+	bool enforced;
+	char reason[96];
+};
+
+struct guard {
+	pthread_mutex_t lock;
+	struct guard_ep *eps;
+	size_t n_eps;
+	atomic_uint_fast64_t repairs[GW_MAX];
+	uint64_t next_tick_us, next_verify_us;
+	bool ct_warned[2];
+	uint64_t ct_failures_seen[2];
+};
+
+int guard_init(struct agent *a)
+{
+	struct guard *g = calloc(1, sizeof(*g));
+
+	if (!g)
+		return -ENOMEM;
+	pthread_mutex_init(&g->lock, NULL);
+	a->guard = g;
+	return 0;
+}
+
+static void eps_free(struct guard_ep *eps, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(eps[i].name);
+	free(eps);
+}
+
+void guard_free(struct agent *a)
+{
+	struct guard *g = a->guard;
+
+	if (!g)
+		return;
+	eps_free(g->eps, g->n_eps);
+	pthread_mutex_destroy(&g->lock);
+	free(g);
+	a->guard = NULL;
+}
+
+void guard_refresh(struct agent *a)
+{
+	struct guard *g = a->guard;
+	struct snapshot *s = engine_current(a);
+	size_t n = s && s->image ? s->image->n_endpoints : 0;
+	struct guard_ep *eps = calloc(n + 1, sizeof(*eps)), *old;
+
+	if (!g || !eps) {
+		free(eps);
+		snapshot_unref(s);
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		eps[i].name = strdup(s->image->endpoints[i].name);
+		if (!a->dp)
+			snprintf(eps[i].reason, sizeof(eps[i].reason), "no datapath (--datapath none)");
+		else
+			eps[i].enforced = dp_endpoint_enforced(a->dp, s->image->endpoints[i].name,
+							       eps[i].reason, sizeof(eps[i].reason));
+	}
+	pthread_mutex_lock(&g->lock);
+	old = g->eps;
+	size_t n_old = g->n_eps;
+	g->eps = eps;
+	g->n_eps = n;
+	pthread_mutex_unlock(&g->lock);
+	eps_free(old, n_old);
+	snapshot_unref(s);
+}
+
+bool guard_endpoint_enforced(struct agent *a, const char *name, char *reason, size_t len)
+{
+	struct guard *g = a->guard;
+	bool found = false, enforced = false;
+
+	snprintf(reason, len, "not verified yet");
+	if (!g)
+		return false;
+	pthread_mutex_lock(&g->lock);
+	for (size_t i = 0; i < g->n_eps && !found; i++) {
+		if (!g->eps[i].name || strcmp(g->eps[i].name, name))
+			continue;
+		found = true;
+		enforced = g->eps[i].enforced;
+		snprintf(reason, len, "%s", g->eps[i].reason);
+	}
+	pthread_mutex_unlock(&g->lock);
+	return enforced;
+}
+
+static void report(void *ctx, const char *what, const char *detail)
+{
+	struct agent *a = ctx;
+
+	for (int w = 0; w < GW_MAX; w++)
+		if (!strcmp(what, what_names[w]))
+			atomic_fetch_add(&a->guard->repairs[w], 1);
+	log_warn("tamper: %s: %s", what, detail);
+}
+
+/* Writes the enforced revision again, whole, into the inactive slot and flips to it. */
+static void reenforce(struct agent *a)
+{
+	struct snapshot *s = engine_current(a);
+	struct policy_image *img = NULL;
+	char err[512];
+	int r;
+
+	if (!s || !s->doc) {
+		snapshot_unref(s);
+		return;
+	}
+	r = policy_compile(s->doc, a->cfg.node, &img, err, sizeof(err));
+	if (!r) {
+		dp_distrust_slots(a->dp);
+		r = dp_apply(a->dp, img, err, sizeof(err));
+	}
+	if (r)
+		log_error("tamper: writing revision %llu again failed: %s",
+			  (unsigned long long)s->revision, err);
+	else
+		log_warn("tamper: revision %llu written again whole and activated",
+			 (unsigned long long)s->revision);
+	policy_image_free(img);
+	snapshot_unref(s);
+}
+
+static void ct_pressure(struct agent *a)
+{
+	struct guard *g = a->guard;
+	struct dp_ct_stats st[2];
+
+	if (dp_read_ct_stats(a->dp, st))
+		return;
+	for (int f = 0; f < 2; f++) {
+		uint64_t pct = st[f].capacity ? st[f].entries * 100 / st[f].capacity : 0;
+		const char *fam = f ? "ipv6" : "ipv4";
+
+		if (pct >= CT_WARN_PCT && !g->ct_warned[f]) {
+			g->ct_warned[f] = true;
+			log_warn("conntrack %s: %llu of %llu entries (%llu%%): new flows now evict "
+				 "tracked ones (%llu evicted so far)",
+				 fam, (unsigned long long)st[f].entries,
+				 (unsigned long long)st[f].capacity, (unsigned long long)pct,
+				 (unsigned long long)st[f].evictions);
+		} else if (pct < CT_CLEAR_PCT && g->ct_warned[f]) {
+			g->ct_warned[f] = false;
+			log_info("conntrack %s: back to %llu%% full", fam, (unsigned long long)pct);
+		}
+		if (st[f].insert_failures > g->ct_failures_seen[f]) {
+			log_warn("conntrack %s: %llu new flows could not be tracked (passed untracked)",
+				 fam, (unsigned long long)(st[f].insert_failures -
+							   g->ct_failures_seen[f]));
+			g->ct_failures_seen[f] = st[f].insert_failures;
+		}
+	}
+}
+
+int guard_next_ms(struct agent *a)
+{
+	uint64_t now = now_usec();
+
+	if (!a->guard || !a->dp)
+		return -1;
+	return a->guard->next_tick_us > now ? (int)((a->guard->next_tick_us - now) / 1000) : 0;
+}
+
+void guard_tick(struct agent *a)
+{
+	struct guard *g = a->guard;
+	uint64_t now = now_usec();
+	int repaired;
+
+	if (!g || !a->dp || now < g->next_tick_us)
+		return;
+	g->next_tick_us = now + GUARD_PERIOD_MS * 1000ull;
+	ct_pressure(a);
+	repaired = dp_check_links(a->dp, report, a) + dp_check_pins(a->dp, report, a) +
+		   dp_check_endpoint_entries(a->dp, report, a);
+	if (now >= g->next_verify_us) {
+		if (dp_verify_slots(a->dp, report, a) == 1) {
+			reenforce(a);
+			repaired++;
+		}
+		/* a large image is verified less often: VERIFY_DUTY times its cost apart */
+		g->next_verify_us = now + (now_usec() - now) * VERIFY_DUTY;
+	}
+	guard_refresh(a);
+	(void)repaired;
+}
+
+int guard_status(struct agent *a, struct arena *ar, Iofence__V1__GetStatusResponse *r)
+{
+	struct dp_ct_stats st[2];
+
+	for (int w = 0; a->guard && w < GW_MAX; w++)
+		r->repairs += atomic_load(&a->guard->repairs[w]);
+	if (!a->dp || dp_read_ct_stats(a->dp, st))
+		return 0;
+	r->conntrack = arena_alloc(ar, 2 * sizeof(*r->conntrack));
+	if (!r->conntrack)
+		return -ENOMEM;
+	for (int f = 0; f < 2; f++) {
+		Iofence__V1__ConntrackStatus *c = arena_alloc(ar, sizeof(*c));
+
+		if (!c)
+			return -ENOMEM;
+		iofence__v1__conntrack_status__init(c);
+		c->family = f ? "ipv6" : "ipv4";
+		c->entries = st[f].entries;
+		c->capacity = st[f].capacity;
+		c->inserts = st[f].inserts;
+		c->deletes = st[f].deletes;
+		c->insert_failures = st[f].insert_failures;
+		c->evictions = st[f].evictions;
+		r->conntrack[r->n_conntrack++] = c;
+	}
+	return 0;
+}
+
+void guard_write_metrics(struct agent *a, FILE *f)
+{
+	struct dp_ct_stats st[2];
+
+	fprintf(f, "# HELP iofence_repairs_total Datapath state found changed and repaired.\n"
+		   "# TYPE iofence_repairs_total counter\n");
+	for (int w = 0; w < GW_MAX; w++)
+		fprintf(f, "iofence_repairs_total{what=\"%s\"} %llu\n", what_names[w],
+			(unsigned long long)(a->guard ? atomic_load(&a->guard->repairs[w]) : 0));
+	if (!a->dp || dp_read_ct_stats(a->dp, st))
+		return;
+	static const struct {
+		const char *name, *type, *help;
+		size_t off;
+	} m[] = {
+#define M(n, t, h, field) {"iofence_conntrack_" n, t, h, offsetof(struct dp_ct_stats, field)}
+	    M("entries", "gauge", "Tracked flows (inserts - deletes - evictions).", entries),
+	    M("capacity", "gauge", "Capacity of the conntrack table.", capacity),
+	    M("inserts_total", "counter", "Flows tracked.", inserts),
+	    M("insert_failures_total", "counter", "New flows the table refused.", insert_failures),
+	    M("evictions_total", "counter", "Entries the LRU dropped (a lower bound).", evictions),
+#undef M
+	};
+	for (size_t i = 0; i < sizeof(m) / sizeof(m[0]); i++) {
+		fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", m[i].name, m[i].help, m[i].name,
+			m[i].type);
+		for (int fam = 0; fam < 2; fam++)
+			fprintf(f, "%s{family=\"%s\"} %llu\n", m[i].name, fam ? "ipv6" : "ipv4",
+				(unsigned long long)*(const uint64_t *)((const char *)&st[fam] +
+									m[i].off));
+	}
+	fprintf(f, "# HELP iofence_conntrack_fill_ratio Entries over capacity.\n"
+		   "# TYPE iofence_conntrack_fill_ratio gauge\n");
+	for (int fam = 0; fam < 2; fam++)
+		fprintf(f, "iofence_conntrack_fill_ratio{family=\"%s\"} %.4f\n",
+			fam ? "ipv6" : "ipv4",
+			st[fam].capacity ? (double)st[fam].entries / (double)st[fam].capacity : 0.0);
+}

@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The guard: the agent's reconciler of what it enforces. Every GUARD_PERIOD_MS on the apply
+ * thread it checks the datapath against what the agent wrote (links attached and pinned, pins
+ * of maps and programs, the active slot's endpoint and policy entries), repairs what was
+ * changed behind its back (counted in iofence_repairs_total{what} and logged with what was
+ * found), and watches conntrack pressure (a warning above 90% fill). It also keeps, for
+ * GetStatus, whether each endpoint is enforced from what is attached and verified.
+ */
+#ifndef IOFENCE_IOFENCED_GUARD_H
+#define IOFENCE_IOFENCED_GUARD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <iofence/v1/agent.pb-c.h>
+
+struct agent;
+struct arena;
+
+#define GUARD_PERIOD_MS 1000
+
+int guard_init(struct agent *a);
+void guard_free(struct agent *a);
+
+/* Apply thread: the periodic check (at most once per GUARD_PERIOD_MS; cheap otherwise). */
+void guard_tick(struct agent *a);
+/* Apply thread: the endpoints' enforcement changed (apply, link, cgroup): refresh the table. */
+void guard_refresh(struct agent *a);
+/* Milliseconds until the next tick is due (for the apply thread's wait). */
+int guard_next_ms(struct agent *a);
+
+/* Any thread: whether endpoint name is enforced, and why not (reason "" when it is). */
+bool guard_endpoint_enforced(struct agent *a, const char *name, char *reason, size_t len);
+/* Any thread: the conntrack and repair fields of GetStatus. */
+int guard_status(struct agent *a, struct arena *ar, Iofence__V1__GetStatusResponse *r);
+/* Any thread: the iofence_conntrack_* and iofence_repairs_total metrics. */
+void guard_write_metrics(struct agent *a, FILE *f);
+
+#endif /* IOFENCE_IOFENCED_GUARD_H */
