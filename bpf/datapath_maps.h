@@ -20,6 +20,11 @@
  *   iof_ct4           LRU_HASH iof_ct4_key -> iof_ct_val (IPv4 flows)
  *   iof_ct6           LRU_HASH iof_ct_key -> iof_ct_val (IPv6 flows)
  *   iof_ct_stats      PERCPU_ARRAY[1] of iof_ct_stats: conntrack inserts, deletes, failures
+ *   iof_ep_ifnames    HASH iof_ifname_key -> iof_endpoint_val: each slot's endpoints by
+ *                     interface name (read by user space only: a starting agent attaches
+ *                     the interfaces that appeared while it was down before anything else)
+ *   iof_ep_settle     HASH __u32 attach id -> __u64 ktime (ns) until which the endpoint's
+ *                     egress-opened flows are provisional (IOF_CT_F_PROVISIONAL)
  *   iof_rule_counters PERCPU_ARRAY[IOF_SLOTS * IOF_MAX_RULES] of iof_counter
  *   iof_ep_counters   PERCPU_ARRAY[IOF_SLOTS * IOF_MAX_ENDPOINTS * IOF_EP_COUNTER_KINDS]
  *   iof_drops         PERCPU_ARRAY[IOF_DROP_MAX] of iof_counter (by enum iof_drop_reason)
@@ -237,6 +242,26 @@ struct iof_ct_stats {
 	__u64 insert_failures[2]; /* a new entry the map refused: the flow passed untracked */
 };
 
+/*
+ * Fail-closed start. An interface that was already up when its hooks were attached may have
+ * delivered packets to the workload unjudged; the workload's replies to them would open flows
+ * at its egress hook, and the denied inbound flow would then pass as their "replies". So for
+ * IOF_SETTLE_NS after such an attach (iof_ep_settle) a flow opened by the endpoint other than
+ * with a TCP SYN (UDP, other protocols) is provisional: a packet entering the workload on it
+ * is judged by the ingress policy as a new flow would be, for the flow's whole life. An
+ * interface attached while down (the orchestrator waited for enforcement before bringing the
+ * link up) has no such window and no settle entry.
+ */
+#define IOF_CT_F_PROVISIONAL 0x02
+
+/* iof_ep_ifnames key: an endpoint's interface name in one slot. */
+struct iof_ifname_key {
+	char name[16]; /* IFNAMSIZ, NUL-padded */
+	__u8 slot;
+	__u8 pad[3];
+};
+#define IOF_SETTLE_NS (2ull * 1000000000)
+
 /* Default timeouts, used when an iof_config field is 0. */
 #define IOF_CT_DEFAULT_TCP_NS (6ull * 3600 * 1000000000)
 #define IOF_CT_DEFAULT_TCP_SYN_NS (60ull * 1000000000)
@@ -400,6 +425,7 @@ _Static_assert(sizeof(struct iof_remote6_trie_key) == 20, "iof_remote6_trie_key 
 _Static_assert(sizeof(struct iof_ct4_key) == 20, "iof_ct4_key layout");
 _Static_assert(sizeof(struct iof_ct_val) == 32, "iof_ct_val layout");
 _Static_assert(sizeof(struct iof_ct_stats) == 48, "iof_ct_stats layout");
+_Static_assert(sizeof(struct iof_ifname_key) == 20, "iof_ifname_key layout");
 _Static_assert(sizeof(struct iof_event) == 80, "iof_event layout");
 _Static_assert(sizeof(struct iof_prefilter4_key) == 16, "iof_prefilter4_key layout");
 _Static_assert(sizeof(struct iof_prefilter6_key) == 28, "iof_prefilter6_key layout");

@@ -167,6 +167,12 @@ static __always_inline void iof_ct_insert(struct iof_flow *f, const struct iof_c
 
 	if (f->cfg && (f->cfg->flags & IOF_CFG_BENCH_NO_CT_INSERT))
 		return;
+	if (f->dir == IOF_DIR_EGRESS && k->proto != IPPROTO_TCP) {
+		__u64 *until = bpf_map_lookup_elem(&iof_ep_settle, &k->attach_id);
+
+		if (until && f->now < *until)
+			v.flags |= IOF_CT_F_PROVISIONAL;
+	}
 	if (k->proto != IPPROTO_TCP || ((tcp_flags & IOF_TCP_SYN) && !(tcp_flags & IOF_TCP_ACK)))
 		v.state = IOF_CT_NEW;
 	else
@@ -229,7 +235,7 @@ static __always_inline int iof_enforce(struct iof_pkt *p, __u32 attach_id, __u8 
 	__u32 zero = 0;
 	struct iof_flow f = {.dir = dir, .len = len};
 	struct iof_decision d = {.rule_id = IOF_RULE_NONE, .endpoint_index = 0xffff};
-	struct iof_ct_val *ct;
+	struct iof_ct_val *ct, *provisional = NULL;
 	int r;
 
 	f.key.attach_id = attach_id;
@@ -252,7 +258,14 @@ static __always_inline int iof_enforce(struct iof_pkt *p, __u32 attach_id, __u8 
 		iof_ct_delete(&f.key); /* a new connection reuses the ports */
 		ct = NULL;
 	}
-	if (ct) {
+	/*
+	 * A packet entering the workload on a provisional flow (IOF_CT_F_PROVISIONAL) is judged
+	 * by the ingress policy as a new flow; the entry stays (so do its replies) but the packet
+	 * opens nothing.
+	 */
+	if (ct && (ct->flags & IOF_CT_F_PROVISIONAL) && dir == IOF_DIR_INGRESS)
+		provisional = ct;
+	else if (ct) {
 		if (!iof_ct_hit(&f, &f.key, ct, p->tcp_flags))
 			return 0;
 		if (p->frag == IOF_FRAG_FIRST)
@@ -268,16 +281,22 @@ static __always_inline int iof_enforce(struct iof_pkt *p, __u32 attach_id, __u8 
 	}
 	if (!iof_apply(&f, &f.key, &d, iof_deny_reason(&d), IOF_EV_NEW_FLOW))
 		return 0;
+	if (provisional) {
+		iof_ct_update(provisional, p->proto, dir, p->tcp_flags, f.now);
+		return 1;
+	}
 	/*
-	 * Tracked: what opens a flow. ICMP errors that match no flow are judged, not tracked.
+	 * Tracked: what opens a flow. ICMP errors and echo replies that match no flow are
+	 * judged, not tracked (a reply opens nothing: see IOF_CT_F_PROVISIONAL).
 	 * A TCP packet without an entry that is not a SYN passes if its own direction allows it
 	 * but opens nothing: otherwise, once a revision revokes a connection, the first packet
 	 * of its other end (allowed in that direction, say by an egress default of allow) would
 	 * track it again with the roles swapped, and the revoked side's packets would pass as
 	 * its replies.
 	 */
-	if (!p->is_error && (p->proto != IPPROTO_TCP ||
-			     ((p->tcp_flags & IOF_TCP_SYN) && !(p->tcp_flags & IOF_TCP_ACK))))
+	if (!p->is_error && p->is_echo != IOF_ECHO_REPLY &&
+	    (p->proto != IPPROTO_TCP ||
+	     ((p->tcp_flags & IOF_TCP_SYN) && !(p->tcp_flags & IOF_TCP_ACK))))
 		iof_ct_insert(&f, &f.key, &d, p->tcp_flags, 0);
 	if (p->frag == IOF_FRAG_FIRST)
 		iof_frag_companion(&f, &f.key, d.rule_id, d.endpoint_index);

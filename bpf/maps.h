@@ -142,6 +142,20 @@ struct {
 } iof_ct_stats __weak SEC(".maps");
 
 struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, IOF_MAX_ENDPOINTS);
+	__type(key, __u32);
+	__type(value, __u64);
+} iof_ep_settle __weak SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, IOF_SLOTS * IOF_MAX_ENDPOINTS);
+	__type(key, struct iof_ifname_key);
+	__type(value, struct iof_endpoint_val);
+} iof_ep_ifnames __weak SEC(".maps");
+
+struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, IOF_SLOTS * IOF_MAX_RULES);
 	__type(key, __u32);

@@ -94,6 +94,10 @@ struct iof_ipv6_frag {
 #define IOF_TCP_RST 0x04
 #define IOF_TCP_ACK 0x10
 
+/* iof_pkt.is_echo: an echo request or reply (a reply opens no flow). */
+#define IOF_ECHO_REQUEST 1
+#define IOF_ECHO_REPLY 2
+
 /* Ports (or the echo identifier) of an L4 header at l4; 0 = ok, -1 = truncated. */
 static __always_inline int iof_parse_ports(void *l4, void *end, __u8 family, __u8 proto,
 					   __be16 *sport, __be16 *dport, __u8 *is_echo)
@@ -115,7 +119,9 @@ static __always_inline int iof_parse_ports(void *l4, void *end, __u8 family, __u
 		if ((family == 4 && (ic->type == ICMP_ECHO || ic->type == ICMP_ECHOREPLY)) ||
 		    (family == 6 &&
 		     (ic->type == ICMPV6_ECHO_REQUEST || ic->type == ICMPV6_ECHO_REPLY))) {
-			*is_echo = 1;
+			*is_echo = (ic->type == ICMP_ECHOREPLY || ic->type == ICMPV6_ECHO_REPLY)
+				       ? IOF_ECHO_REPLY
+				       : IOF_ECHO_REQUEST;
 			*sport = ic->id;
 			*dport = ic->id;
 		}

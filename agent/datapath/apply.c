@@ -96,6 +96,44 @@ static int resolve(struct datapath *dp, const struct policy_image *img, struct d
 }
 
 /*
+ * The slot's endpoints by interface name (iof_ep_ifnames), for early_enforce.c. Best effort:
+ * a starting agent without them attaches once the policy is restored.
+ */
+static void write_ifnames(struct datapath *dp, const struct dp_endpoint *eps, size_t n,
+			  uint8_t slot)
+{
+	struct iof_ifname_key k, cur, next, *old;
+	void *prev = NULL;
+	size_t n_old = 0;
+
+	if (dp->fds.ep_ifnames < 0)
+		return;
+	old = calloc(IOF_SLOTS * IOF_MAX_ENDPOINTS, sizeof(*old));
+	if (!old)
+		return;
+	while (n_old < IOF_SLOTS * IOF_MAX_ENDPOINTS &&
+	       !bpf_map_get_next_key(dp->fds.ep_ifnames, prev, &next)) {
+		if (next.slot == slot)
+			old[n_old++] = next;
+		cur = next;
+		prev = &cur;
+	}
+	for (size_t i = 0; i < n_old; i++)
+		bpf_map_delete_elem(dp->fds.ep_ifnames, &old[i]);
+	free(old);
+	for (size_t i = 0; i < n; i++) {
+		struct iof_endpoint_val v = dp_endpoint_val(&eps[i]);
+
+		if (!eps[i].interface)
+			continue;
+		memset(&k, 0, sizeof(k));
+		snprintf(k.name, sizeof(k.name), "%s", eps[i].interface);
+		k.slot = slot;
+		bpf_map_update_elem(dp->fds.ep_ifnames, &k, &v, BPF_ANY);
+	}
+}
+
+/*
  * Writes img into the inactive slot. The tries get a delta write when the slot's content is
  * known (image_delta.h), else the slot is cleared and written whole; endpoints and the
  * prefilter are always rewritten (small). Counters are zeroed as far as the slot's previous
@@ -163,6 +201,8 @@ static int write_slot(struct datapath *dp, const struct policy_image *img, uint3
 		if (bpf_map_update_elem(dp->fds.endpoints, &k, &v, BPF_NOEXIST))
 			r = dp_err(err, len, -errno, "iof_endpoints: %s", strerror(errno));
 	}
+	if (!r)
+		write_ifnames(dp, eps, img->n_endpoints, (uint8_t)slot);
 	if (!r)
 		goto out;
 fail:

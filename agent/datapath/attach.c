@@ -12,6 +12,9 @@
 #include <limits.h>
 #include <net/if.h>
 #include <stdio.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -180,6 +183,8 @@ void dp_detach(struct datapath *dp, struct dp_attachment *att)
 	size_t n;
 
 	dp_hooks_of(att->kind, &n);
+	if (att->kind == DP_ATT_TC && dp->fds.ep_settle >= 0)
+		bpf_map_delete_elem(dp->fds.ep_settle, &att->ifindex);
 	if (att->tc_legacy) {
 		for (size_t h = 0; h < 2; h++) {
 			DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = (int)att->ifindex,
@@ -299,13 +304,53 @@ static int attach_links(struct datapath *dp, struct dp_attachment *att, int targ
 	return 0;
 }
 
+/* True if the interface is administratively up (it may have carried traffic already). */
+bool dp_interface_up(const char *ifname)
+{
+	struct ifreq ifr;
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	bool up;
+
+	if (fd < 0)
+		return true; /* unknown: assume the worst */
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
+	up = ioctl(fd, SIOCGIFFLAGS, &ifr) || (ifr.ifr_flags & IFF_UP);
+	close(fd);
+	return up;
+}
+
+/*
+ * Before the hooks of an interface that is already up are attached: its workload may have
+ * answered packets no hook judged, so its flows opened in the next IOF_SETTLE_NS are
+ * provisional (datapath_maps.h). An interface attached while down needs no settle entry.
+ */
+static void settle_begin(struct datapath *dp, const char *ifname, uint32_t ifindex)
+{
+	struct timespec ts;
+	__u64 until;
+
+	if (dp->fds.ep_settle < 0)
+		return;
+	if (!dp_interface_up(ifname)) {
+		bpf_map_delete_elem(dp->fds.ep_settle, &ifindex);
+		return;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &ts); /* the base of bpf_ktime_get_coarse_ns() */
+	until = (__u64)ts.tv_sec * 1000000000ull + (__u64)ts.tv_nsec + IOF_SETTLE_NS;
+	bpf_map_update_elem(dp->fds.ep_settle, &ifindex, &until, BPF_ANY);
+}
+
 static int attach_new(struct datapath *dp, enum dp_att_kind kind, const char *name,
 		      uint32_t ifindex, int target_fd, struct dp_attachment **ret, char *err,
 		      size_t len)
 {
-	struct dp_attachment *att = dp_att_new(dp, kind, name);
+	struct dp_attachment *att;
 	int r;
 
+	if (kind == DP_ATT_TC)
+		settle_begin(dp, name, ifindex);
+	att = dp_att_new(dp, kind, name);
 	if (!att)
 		return dp_err(err, len, -ENOMEM, "out of memory");
 	att->ifindex = ifindex;

@@ -43,6 +43,14 @@ struct datapath;
  */
 int dp_open(const struct dp_options *opts, struct datapath **ret, char *err, size_t err_len);
 
+/*
+ * dp_early_enforce() - before dp_open() at agent start: attach the pinned programs to the
+ * active slot's endpoint interfaces that have no live link (they appeared while no agent ran),
+ * with their iof_endpoints entries, from pins alone (early.c); those already up get a settle
+ * window (provisional flows, datapath_maps.h). Returns how many, or -errno.
+ */
+int dp_early_enforce(const char *pin_dir, char *err, size_t err_len);
+
 /* True if dp_open() found pinned state; the revision enforced in the active slot. */
 bool dp_adopted(const struct datapath *dp);
 uint64_t dp_active_revision(const struct datapath *dp);
@@ -125,8 +133,12 @@ int dp_verify_slots(struct datapath *dp, dp_report_fn report, void *ctx);
 void dp_distrust_slots(struct datapath *dp);
 /* False while the active slot's policy is known to differ from what was written. */
 bool dp_slot_trusted(const struct datapath *dp);
-/* Enforced: hooks attached and alive, entry in the active slot, slot verified; else why not. */
-bool dp_endpoint_enforced(struct datapath *dp, const char *name, char *reason, size_t len);
+/*
+ * Enforced: hooks attached and alive, entry in the active slot, slot verified; else why not.
+ * *ret_ifindex: the interface index it was checked on (0: none).
+ */
+bool dp_endpoint_enforced(struct datapath *dp, const char *name, uint32_t *ret_ifindex,
+			  char *reason, size_t len);
 
 /* Closes file descriptors; pinned state keeps enforcing (the agent's SIGTERM path). */
 void dp_close(struct datapath *dp);

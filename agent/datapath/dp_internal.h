@@ -142,6 +142,7 @@ int dp_attach_cgroup(struct datapath *dp, const char *path, uint64_t cgroup_id, 
 		     char *err, size_t len);
 void dp_detach(struct datapath *dp, struct dp_attachment *att);
 void dp_att_remove(struct datapath *dp, size_t i);
+bool dp_interface_up(const char *ifname);
 struct dp_attachment *dp_att_find(struct datapath *dp, enum dp_att_kind kind, const char *name);
 struct dp_attachment *dp_att_find_cgroup(struct datapath *dp, uint64_t cgroup_id);
 /* adopt.c */

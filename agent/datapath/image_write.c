@@ -46,6 +46,7 @@ int dp_map_fds_from_object(struct bpf_object *obj, struct dp_map_fds *fds)
 	    M(events),	  M(events_lost),   M(prefilter4),	M(prefilter6),
 	    M(failsafe),  M(config),	    M(prefilter4_host), M(prefilter6_host),
 	    M(any_ports), M(any_group),	    M(ct_stats),
+	    M(ep_settle),   M(ep_ifnames),
 #undef M
 	};
 	int missing = 0;

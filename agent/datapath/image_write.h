@@ -26,6 +26,8 @@ struct dp_map_fds {
 	int prefilter4_host, prefilter6_host; /* host entries of the deny-lists (exact match) */
 	int any_ports, any_group; /* listed any-remote ports and their groups (policy_maps.h) */
 	int ct_stats;		  /* conntrack counters (datapath_maps.h) */
+	int ep_settle;		  /* fail-closed start: provisional flows (datapath_maps.h) */
+	int ep_ifnames;		  /* endpoints by interface name, for a starting agent */
 };
 
 /* Every slotted key: __u32 prefixlen or attach_id, then the __u8 slot; a trie key then has 3

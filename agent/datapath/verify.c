@@ -251,9 +251,12 @@ bool dp_slot_trusted(const struct datapath *dp)
 	return dp->slot_verified;
 }
 
-bool dp_endpoint_enforced(struct datapath *dp, const char *name, char *reason, size_t len)
+bool dp_endpoint_enforced(struct datapath *dp, const char *name, uint32_t *ret_ifindex,
+			  char *reason, size_t len)
 {
 	uint8_t slot = (uint8_t)dp_active_slot(dp);
+
+	*ret_ifindex = 0;
 
 	for (size_t i = 0; i < dp->n_eps; i++) {
 		const struct dp_endpoint *ep = &dp->eps[i];
@@ -264,6 +267,7 @@ bool dp_endpoint_enforced(struct datapath *dp, const char *name, char *reason, s
 
 		if (strcmp(ep->name, name))
 			continue;
+		*ret_ifindex = ep->ifindex;
 		if (ep->interface) {
 			if (!ep->ifindex) {
 				snprintf(reason, len, "interface %s absent", ep->interface);

@@ -141,6 +141,7 @@ struct MHD_Daemon;
 struct agent {
 	struct agent_config cfg;
 	int64_t started_unix;
+	uint64_t started_usec; /* now_usec() at the top of main() */
 	struct store *store;
 	pthread_mutex_t store_lock;
 	uint64_t store_latest; /* newest stored revision (apply thread) */

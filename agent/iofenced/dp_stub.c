@@ -94,7 +94,8 @@ int dp_verify_slots(struct datapath *dp, dp_report_fn report, void *ctx)
 void dp_distrust_slots(struct datapath *dp)
 {
 }
-bool dp_endpoint_enforced(struct datapath *dp, const char *name, char *reason, size_t len)
+bool dp_endpoint_enforced(struct datapath *dp, const char *name, uint32_t *ret_ifindex,
+			  char *reason, size_t len)
 {
 	return false;
 }

@@ -721,6 +721,18 @@ int engine_start(struct agent *a)
 			},
 		};
 
+		/* before the object loads: interfaces that came while no agent ran */
+		uint64_t t0 = now_usec();
+
+		r = dp_early_enforce(a->cfg.pin_dir, err, sizeof(err));
+		if (r < 0)
+			log_warn("early enforcement: %s", err);
+		else if (r > 0)
+			log_info("early enforcement: %d interface%s attached from the pinned programs "
+				 "in %.1f ms (%.1f ms after process start)",
+				 r, r == 1 ? "" : "s", (double)(now_usec() - t0) / 1000.0,
+				 (double)(now_usec() - a->started_usec) / 1000.0);
+		err[0] = 0;
 		opts.xdp_generic = a->cfg.xdp_generic;
 		opts.n_failsafe = failsafe_table(&a->cfg, opts.failsafe, IOF_FAILSAFE_MAX, err,
 						 sizeof(err));

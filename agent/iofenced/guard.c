@@ -27,6 +27,7 @@ static const char *const what_names[GW_MAX] = {"link", "pin", "endpoint_entry", 
 struct guard_ep {
 	char *name;
 	bool enforced;
+	uint32_t ifindex; /* the interface it was checked on */
 	char reason[96];
 };
 
@@ -88,7 +89,8 @@ void guard_refresh(struct agent *a)
 			snprintf(eps[i].reason, sizeof(eps[i].reason), "no datapath (--datapath none)");
 		else
 			eps[i].enforced = dp_endpoint_enforced(a->dp, s->image->endpoints[i].name,
-							       eps[i].reason, sizeof(eps[i].reason));
+							       &eps[i].ifindex, eps[i].reason,
+							       sizeof(eps[i].reason));
 	}
 	pthread_mutex_lock(&g->lock);
 	old = g->eps;
@@ -100,7 +102,8 @@ void guard_refresh(struct agent *a)
 	snapshot_unref(s);
 }
 
-bool guard_endpoint_enforced(struct agent *a, const char *name, char *reason, size_t len)
+bool guard_endpoint_enforced(struct agent *a, const char *name, uint32_t ifindex, char *reason,
+			     size_t len)
 {
 	struct guard *g = a->guard;
 	bool found = false, enforced = false;
@@ -115,6 +118,10 @@ bool guard_endpoint_enforced(struct agent *a, const char *name, char *reason, si
 		found = true;
 		enforced = g->eps[i].enforced;
 		snprintf(reason, len, "%s", g->eps[i].reason);
+		if (enforced && ifindex && g->eps[i].ifindex && ifindex != g->eps[i].ifindex) {
+			enforced = false; /* the interface was replaced: not checked yet */
+			snprintf(reason, len, "interface replaced, not attached yet");
+		}
 	}
 	pthread_mutex_unlock(&g->lock);
 	return enforced;
@@ -218,7 +225,8 @@ void guard_tick(struct agent *a)
 		g->next_verify_us = now + (now_usec() - now) * VERIFY_DUTY;
 	}
 	guard_refresh(a);
-	(void)repaired;
+	log_debug("guard: checked in %.1f ms%s", (double)(now_usec() - now) / 1000.0,
+		  repaired ? ", repaired" : "");
 }
 
 int guard_status(struct agent *a, struct arena *ar, Iofence__V1__GetStatusResponse *r)

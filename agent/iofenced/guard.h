@@ -32,8 +32,12 @@ void guard_refresh(struct agent *a);
 /* Milliseconds until the next tick is due (for the apply thread's wait). */
 int guard_next_ms(struct agent *a);
 
-/* Any thread: whether endpoint name is enforced, and why not (reason "" when it is). */
-bool guard_endpoint_enforced(struct agent *a, const char *name, char *reason, size_t len);
+/*
+ * Any thread: whether endpoint name is enforced, and why not (reason "" when it is). ifindex:
+ * its interface's index now (0: none), which must be the one the check was made on.
+ */
+bool guard_endpoint_enforced(struct agent *a, const char *name, uint32_t ifindex, char *reason,
+			     size_t len);
 /* Any thread: the conntrack and repair fields of GetStatus. */
 int guard_status(struct agent *a, struct arena *ar, Iofence__V1__GetStatusResponse *r);
 /* Any thread: the iofence_conntrack_* and iofence_repairs_total metrics. */

@@ -119,6 +119,7 @@ int main(int argc, char **argv)
 	 * run; the engine trims once they pause. One arena, because malloc_trim() cannot shrink
 	 * the top of a thread's arena, which would keep a large document's pages resident.
 	 */
+	a.started_usec = now_usec();
 	mallopt(M_ARENA_MAX, 1);
 	mallopt(M_TRIM_THRESHOLD, 512 << 20);
 	mallopt(M_MMAP_THRESHOLD, 32 << 20);

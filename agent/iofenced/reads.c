@@ -137,7 +137,8 @@ int reads_status(struct agent *a, struct arena *ar, ProtobufCMessage **ret, char
 		e->groups = ep->groups;
 		e->n_groups = ep->n_groups;
 		e->ifindex = ifindex;
-		e->enforced = guard_endpoint_enforced(a, ep->name, reason, sizeof(reason));
+		e->enforced = guard_endpoint_enforced(a, ep->name, ifindex, reason,
+							sizeof(reason));
 		e->enforced_reason = arena_strdup(ar, reason);
 		e->ingress =
 		    (char *)action_name(policy_endpoint_default(s->doc, ep, POLICY_INGRESS));

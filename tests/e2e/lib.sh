@@ -58,7 +58,7 @@ dpctl_bg() {
 		--hold "$@" >"$out" 2>&1 &
 	HOLDER=$!
 	track $HOLDER
-	for _ in $(seq 100); do grep -q ready "$out" && return 0; sleep 0.05; done
+	for _ in $(seq 600); do grep -q ready "$out" && return 0; sleep 0.05; done
 	fail "dpctl not ready: $(cat "$out")"
 }
 

@@ -1,0 +1,136 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# Fail-closed workload start, with denied UDP flowing to the workload all along (one flow,
+# which the workload answers):
+#  - with `iofencectl endpoint wait NAME --enforced` between creating the interface and
+#    bringing it up (the orchestrator's way): STARTS starts (default 50), 0 denied datagrams
+#    delivered;
+#  - without it (the interface appears up): RACE starts (default 10); prints how long after
+#    the link came up denied datagrams were still delivered (p50/p99/max: the enforcement
+#    latency as traffic sees it), and fails if any was delivered more than 1 s after it (a
+#    lasting hole: the workload's replies must not open the denied flow);
+#  - agent stopped, the interface created and up, agent started: prints how long after the
+#    agent's start denied datagrams were still delivered; none more than 1 s after it.
+# Usage: test_start_enforced.sh IOFENCED IOFENCECTL SRC BIN [STARTS] [RACE]   (DEBUG=1: the
+# delivery times of each start without the wait, and the guard's check durations)
+source "$(dirname "$0")/lib.sh" start "$@"
+STARTS=${5:-50}
+RACE=${6:-10}
+TRAFFIC="/usr/bin/python3 $(dirname "$0")/start_traffic.py"
+N=$PFX-n
+
+node n
+workload n atk hatk 10.91.0.2 fd91::2
+ip netns add "$PFX-w"
+ip -n "$PFX-w" link set lo up
+cat >"$TMP/p.yaml" <<'YAML'
+revision: 1
+defaults: {ingress: deny, egress: allow}
+securityGroups: []
+endpoints:
+  - {name: atk, node: node-n, interface: hatk, addresses: [10.91.0.2]}
+  - {name: w, node: node-n, interface: hw, addresses: [10.91.0.3]}
+YAML
+start_agent A n node-n
+ctl A apply -f "$TMP/p.yaml" >/dev/null || fail "apply"
+in_ns "$PFX-atk" ip neigh replace 10.91.0.3 lladdr 02:00:0a:5b:00:03 dev eth0
+
+# start WAIT: the workload's interface comes. WAIT 1: created with its peer in the workload's
+# namespace, enslaved while down, `endpoint wait`, then up. WAIT 0: created in the workload's
+# namespace, moved to the node's, then renamed, enslaved and set up by one netlink message
+# (the agent first hears of hw when it is already up). Prints the time it came up.
+start() {
+	ip -n "$N" link del hw 2>/dev/null
+	if [ "$1" = 1 ]; then
+		ip -n "$N" link add hw type veth peer name eth0 netns "$PFX-w" || fail "veth"
+	else
+		ip -n "$PFX-w" link add tmpw type veth peer name eth0 || fail "veth"
+	fi
+	ip -n "$PFX-w" link set eth0 address 02:00:0a:5b:00:03
+	ip -n "$PFX-w" addr add 10.91.0.3/24 dev eth0
+	ip -n "$PFX-w" link set eth0 up
+	if [ "$1" = 1 ]; then
+		ip -n "$N" link set hw master br0 || fail "enslave"
+		ctl A endpoint wait w --enforced --timeout 10 >/dev/null ||
+			fail "endpoint wait w --enforced did not succeed"
+		ip -n "$N" link set hw up
+	else
+		ip -n "$PFX-w" link set tmpw netns "$N"
+		ip -n "$N" link set tmpw name hw master br0 up || fail "rename, enslave, up"
+	fi
+	date +%s.%N
+}
+
+# phase WAIT COUNT OUT: COUNT starts under denied traffic; the delivered datagrams' times
+# in OUT.rx, the link-up times in OUT.up.
+phase() {
+	local wait=$1 count=$2 out=$3 rx tx i
+	nsenter --net=/var/run/netns/"$PFX-w" $TRAFFIC recv 21230 "$out.rx" &
+	rx=$!
+	PIDS+=($rx)
+	nsenter --net=/var/run/netns/"$PFX-atk" $TRAFFIC send 10.91.0.3 21230 2000 3600 &
+	tx=$!
+	PIDS+=($tx)
+	: >"$out.up"
+	for i in $(seq "$count"); do
+		start "$wait" >>"$out.up"
+		sleep 0.1 # denied traffic against the enforced workload
+	done
+	sleep 1.2
+	kill "$tx" "$rx"
+	wait "$rx" 2>/dev/null
+	wait "$tx" 2>/dev/null
+}
+
+phase 1 "$STARTS" "$TMP/wait"
+delivered=$(grep -c . "$TMP/wait.rx")
+log "with endpoint wait: $STARTS starts, $delivered denied datagrams delivered"
+[ "$delivered" = 0 ] || fail "$delivered denied datagrams delivered with endpoint wait"
+
+phase 0 "$RACE" "$TMP/race"
+[ -n "${DEBUG:-}" ] && grep "guard: checked" "$TMP/A/log" | tail -5
+python3 - "$TMP/race.up" "$TMP/race.rx" ${DEBUG:+debug} <<'PY' || fail "denied datagrams delivered more than 1 s after the link came up"
+import sys
+ups = [float(l) for l in open(sys.argv[1]) if l.strip()]
+rxs = [float(l) for l in open(sys.argv[2]) if l.strip()]
+wins, late = [], 0
+for i, up in enumerate(ups):
+    nxt = ups[i + 1] - 0.05 if i + 1 < len(ups) else float("inf")
+    mine = [t - up for t in rxs if up - 0.05 <= t < nxt]
+    wins.append(max(mine) * 1000 if mine else 0.0)
+    late += sum(1 for d in mine if d > 1.0)
+    if len(sys.argv) > 3: print(i, ["%.1f" % (d * 1000) for d in mine][-6:])
+w = sorted(wins)
+pct = lambda p: w[min(len(w) - 1, int(p * len(w)))]
+print("[start] without endpoint wait: %d starts, %d denied datagrams delivered; last one "
+      "after the link came up: p50 %.1f ms, p99 %.1f ms, max %.1f ms; %d more than 1 s after"
+      % (len(ups), len(rxs), pct(0.5), pct(0.99), w[-1], late))
+sys.exit(1 if late else 0)
+PY
+
+# Agent down while the interface appears (denied datagrams delivered, answered), then up.
+nsenter --net=/var/run/netns/"$PFX-w" $TRAFFIC recv 21230 "$TMP/restart.rx" &
+rx=$!
+PIDS+=($rx)
+nsenter --net=/var/run/netns/"$PFX-atk" $TRAFFIC send 10.91.0.3 21230 2000 3600 &
+tx=$!
+PIDS+=($tx)
+stop_agent A || fail "agent stop"
+start 0 >/dev/null
+sleep 0.5
+t_start=$(date +%s.%N)
+start_agent A n node-n
+sleep 1.5
+kill "$tx" "$rx"
+wait "$rx" 2>/dev/null
+wait "$tx" 2>/dev/null
+grep "early enforcement" "$TMP/A/log" | tail -1 | sed 's/^/[start] /'
+python3 - "$t_start" "$TMP/restart.rx" <<'PY' || fail "denied datagrams delivered more than 1 s after the agent started"
+import sys
+t0 = float(sys.argv[1])
+after = [t - t0 for t in (float(l) for l in open(sys.argv[2]) if l.strip()) if t >= t0]
+print("[start] agent started with the interface up: %d denied datagrams delivered after "
+      "its start, the last %.1f ms after it" % (len(after), max(after) * 1000 if after else 0))
+sys.exit(1 if any(d > 1.0 for d in after) else 0)
+PY
+exit 0
