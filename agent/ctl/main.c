@@ -6,6 +6,7 @@
 
 #include "client.h"
 #include "ctl.h"
+#include "ctl_extra.h"
 #include "policy/parse.h"
 
 static const struct {
@@ -23,6 +24,10 @@ static const struct {
     {"flows", cmd_flows, "flows [--agent ADDR] [--follow] [--verdict deny] [-o table|json]"},
     {"compile", cmd_compile,
      "compile -f FILE --node NAME [-o json|stats]   print the node's map image"},
+    {"module", cmd_module,
+     "module enable|disable|list [vxlan-trace --interface IF [--port N]] [--agent ADDR]..."},
+    {"tunnels", cmd_tunnels,
+     "tunnels [--agent ADDR]... [--interval SEC] [--top N] [-o table|json]   VXLAN tunnels"},
 };
 
 static void usage(FILE *out)

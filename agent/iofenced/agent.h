@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <net/if.h>
 
 #include <grpc/grpc.h>
@@ -57,6 +58,12 @@ struct agent_config {
 	char **failsafe; /* PROTO:PORT never dropped by the prefilter; default tcp:22 */
 	size_t n_failsafe;
 	bool xdp_generic;
+	/* vxlan-trace enabled at start when interfaces are given (modules.c) */
+	char **vxt_ifaces;
+	size_t n_vxt_ifaces;
+	unsigned vxt_ports[4];
+	size_t n_vxt_ports;
+	unsigned vxt_tunnel_capacity, vxt_inner_capacity; /* 0: default */
 };
 
 /* Return: 0, 1 when --help/--version was printed, or -EINVAL with a reason in err. */
@@ -161,6 +168,7 @@ struct agent {
 	struct flows *flows;
 	struct events *events;
 	struct MHD_Daemon *metrics;
+	struct modules *modules;
 };
 
 /* Opens the store and the datapath and restores the latest revision. 0 or a ctl-style exit. */
@@ -235,6 +243,26 @@ int events_start(struct agent *a, char *err, size_t err_len);
 void events_stop(struct agent *a);
 /* Asks the event loop to look at the endpoints' cgroups again (after a new revision). */
 void events_rescan_cgroups(struct agent *a);
+
+/* ---- modules.c: loadable modules (vxlan-trace), beside the policy programs ---- */
+struct modules;
+/* Adopts pinned modules and enables those the config names; failures are logged, not fatal. */
+int modules_start(struct agent *a);
+void modules_stop(struct agent *a);
+/* The RPCs; each returns a grpc_status_code and the response in *ret (arena memory). */
+int modules_enable(struct agent *a, const Iofence__V1__ModuleRequest *req, struct arena *ar,
+		   ProtobufCMessage **ret, char *details, size_t len);
+int modules_disable(struct agent *a, const Iofence__V1__ModuleRequest *req, struct arena *ar,
+		    ProtobufCMessage **ret, char *details, size_t len);
+int modules_list(struct agent *a, struct arena *ar, ProtobufCMessage **ret, char *details,
+		 size_t len);
+int modules_tunnels(struct agent *a, const Iofence__V1__GetTunnelsRequest *req, struct arena *ar,
+		    ProtobufCMessage **ret, char *details, size_t len);
+/* GetStatus: appends the modules' programs to r->modules (room for MODULES_STATUS_MAX). */
+#define MODULES_STATUS_MAX 32
+void modules_status(struct agent *a, struct arena *ar, Iofence__V1__GetStatusResponse *r);
+/* Prometheus series of the modules (per tunnel), appended to the metrics page. */
+void modules_metrics(struct agent *a, FILE *f);
 
 /* ---- metrics.c ---- */
 int metrics_start(struct agent *a, char *err, size_t err_len);

@@ -54,6 +54,7 @@ static int run(struct agent *a)
 	r = engine_start(a);
 	if (r)
 		return r;
+	modules_start(a); /* after the datapath: its pins live under the same pin dir */
 	r = flows_init(a);
 	if (!r)
 		r = engine_run(a);
@@ -161,6 +162,7 @@ int main(int argc, char **argv)
 	metrics_stop(&a);
 	server_shutdown_finish(&a);
 	flows_free(&a);
+	modules_stop(&a);
 	engine_close(&a);
 	grpc_shutdown_blocking();
 	log_info("stopped");

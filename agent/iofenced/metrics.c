@@ -162,6 +162,7 @@ static char *render(struct agent *a, size_t *ret_len)
 			"iofence_flow_events_lost_total{cause=\"ratelimit\"} %llu\n",
 			(unsigned long long)ring, (unsigned long long)rate);
 	}
+	modules_metrics(a, f);
 	fclose(f);
 	snapshot_unref(s);
 	return buf;
