@@ -25,6 +25,7 @@
 #include "policy/errors.h"
 #include "policy/parse.h"
 #include "policy/pb.h"
+#include "policy/write.h"
 #include "store/store.h"
 
 /* The heap is trimmed after applies have paused this long. */
@@ -293,6 +294,48 @@ static int compile_and_swap(struct agent *a, struct policy_document *doc,
 	return GRPC_STATUS_OK;
 }
 
+/* Map entries an image wrote (the Apply response's and the CLI's figure). */
+static uint64_t image_entries(const struct policy_image *img)
+{
+	return img->n_remote4 + img->n_remote6 + img->n_policy + img->n_any_ports +
+	       img->n_any_groups + img->n_prefilter + img->n_endpoints;
+}
+
+/*
+ * A re-apply of the enforced document (same objects; no revision, or one not newer than the
+ * enforced one) is acknowledged as unchanged: nothing is compiled, swapped or stored, so
+ * re-running the same apply is safe and leaves the history as it was. A newer explicit
+ * revision with the same content is applied (a datastore's revision must be reached).
+ */
+static bool answer_unchanged(struct agent *a, const struct policy_document *doc,
+			     struct job *job)
+{
+	struct snapshot *cur = engine_current(a);
+	struct policy_document same;
+	bool unchanged = false;
+
+	if (cur && cur->doc && (!doc->has_revision || doc->revision <= cur->revision)) {
+		same = *doc;
+		same.revision = cur->doc->revision;
+		same.has_revision = cur->doc->has_revision;
+		unchanged = policy_document_equal(&same, cur->doc);
+	}
+	if (unchanged) {
+		const struct policy_image *img = cur->image;
+
+		job->resp.revision = cur->revision;
+		job->resp.node = a->cfg.node;
+		job->resp.unchanged = true;
+		job->resp.endpoints = img ? (uint32_t)img->n_endpoints : 0;
+		job->resp.entries = img ? image_entries(img) : 0;
+		job->status = GRPC_STATUS_OK;
+		log_info("apply: document unchanged from revision %llu",
+			 (unsigned long long)cur->revision);
+	}
+	snapshot_unref(cur);
+	return unchanged;
+}
+
 /* Returns the snapshot retired by the apply, freed after the ack (a large document's free
  * takes milliseconds). */
 static struct snapshot *do_apply(struct agent *a, struct job *job)
@@ -340,6 +383,8 @@ static struct snapshot *do_apply(struct agent *a, struct job *job)
 		set_status(job, GRPC_STATUS_INTERNAL, "parse: %s", strerror(-r));
 		goto out;
 	}
+	if (answer_unchanged(a, doc, job))
+		goto out;
 	if (doc->has_revision && doc->revision <= a->store_latest) {
 		set_status(job, GRPC_STATUS_FAILED_PRECONDITION,
 			   "revision %llu is not newer than the applied revision %llu",
@@ -423,8 +468,7 @@ static struct snapshot *do_apply(struct agent *a, struct job *job)
 	job->resp.revision = rev;
 	job->resp.node = a->cfg.node;
 	job->resp.endpoints = (uint32_t)img->n_endpoints;
-	job->resp.entries = img->n_remote4 + img->n_remote6 + img->n_policy + img->n_any_ports +
-			    img->n_any_groups + img->n_prefilter + img->n_endpoints;
+	job->resp.entries = image_entries(img);
 	job->resp.compile_usec = compile_usec;
 	job->resp.apply_usec = now_usec() - t0;
 	job->status = GRPC_STATUS_OK;

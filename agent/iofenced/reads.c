@@ -205,6 +205,50 @@ static void free_doc(void *p)
 	iofence__v1__policy_document__free_unpacked(p, NULL);
 }
 
+/* The stored revisions, newest first, with time, size and source (GetPolicy with history). */
+static int reads_history(struct agent *a, struct arena *ar, ProtobufCMessage **ret,
+			 char *details, size_t len)
+{
+	Iofence__V1__GetPolicyResponse *r = arena_alloc(ar, sizeof(*r));
+	struct snapshot *s = engine_current(a);
+	uint64_t *revs = NULL;
+	size_t n = 0;
+	int rc;
+
+	if (r)
+		iofence__v1__get_policy_response__init(r);
+	pthread_mutex_lock(&a->store_lock);
+	rc = store_list(a->store, &revs, &n);
+	if (!rc && r)
+		r->history = arena_alloc(ar, (n + 1) * sizeof(*r->history));
+	for (size_t i = 0; !rc && r && r->history && i < n; i++) {
+		Iofence__V1__StoredRevision *h = arena_alloc(ar, sizeof(*h));
+		struct store_revision sr = {0};
+
+		if (!h || store_get(a->store, revs[i], &sr))
+			continue; /* pruned meanwhile, or out of memory: left out */
+		iofence__v1__stored_revision__init(h);
+		h->revision = sr.revision;
+		h->committed_at_unix = sr.committed_unix > 0 ? (uint64_t)sr.committed_unix : 0;
+		h->size = sr.doc_len;
+		h->source_name = arena_strdup(ar, sr.source_name ? sr.source_name : "");
+		h->enforced = s && s->revision == sr.revision;
+		store_revision_free(&sr);
+		r->history[r->n_history++] = h;
+	}
+	pthread_mutex_unlock(&a->store_lock);
+	free(revs);
+	if (r)
+		r->revision = s ? s->revision : 0;
+	snapshot_unref(s);
+	if (rc || !r || !r->history) {
+		snprintf(details, len, "history: %s", rc ? strerror(-rc) : "out of memory");
+		return rc ? GRPC_STATUS_INTERNAL : GRPC_STATUS_RESOURCE_EXHAUSTED;
+	}
+	*ret = &r->base;
+	return GRPC_STATUS_OK;
+}
+
 int reads_policy(struct agent *a, const Iofence__V1__GetPolicyRequest *req, struct arena *ar,
 		 ProtobufCMessage **ret, char *details, size_t len)
 {
@@ -216,6 +260,10 @@ int reads_policy(struct agent *a, const Iofence__V1__GetPolicyRequest *req, stru
 	size_t n = 0;
 	int rc;
 
+	if (req->history) {
+		snapshot_unref(s);
+		return reads_history(a, ar, ret, details, len);
+	}
 	if (!r) {
 		snapshot_unref(s);
 		snprintf(details, len, "out of memory");
