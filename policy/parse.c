@@ -119,14 +119,18 @@ static void rule_field(struct parse_ctx *ctx, const char *key, struct tree_node 
 		rule->group = NULL;
 		if (node_string(ctx, v, path, &rule->group) == 0)
 			rule->remote_kind = POLICY_REMOTE_GROUP;
+	} else if (strcmp(key, "name") == 0) {
+		free(rule->name);
+		rule->name = NULL;
+		node_string(ctx, v, path, &rule->name);
 	}
 }
 
 static void parse_rules(struct parse_ctx *ctx, struct tree_node *v, const char *path,
 			struct policy_group *grp)
 {
-	static const char *const keys[] = {"direction", "action", "priority", "protocol",
-					   "ports",     "cidr",   "group",    NULL};
+	static const char *const keys[] = {"name",  "direction", "action", "priority",
+					   "protocol", "ports", "cidr",   "group", NULL};
 
 	if (!node_is_seq(ctx, v, path))
 		return;
