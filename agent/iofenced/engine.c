@@ -309,8 +309,8 @@ static bool answer_unchanged(struct engine *e, const struct policy_document *doc
 			     struct job *job)
 {
 	struct snapshot *cur = engine_current(e);
-	const struct policy_document *enforced = snapshot_doc(cur);
-	uint64_t rev = snapshot_revision(cur);
+	const struct policy_document *enforced = cur ? snapshot_doc(cur) : NULL;
+	uint64_t rev = cur ? snapshot_revision(cur) : 0;
 	struct policy_document same;
 	bool unchanged = false;
 

@@ -209,7 +209,7 @@ static int reads_history(struct agent *a, struct arena *ar, ProtobufCMessage **r
 {
 	struct snapshot *s = engine_current(a->engine);
 	struct history_fill f = {.ar = ar, .r = arena_alloc(ar, sizeof(*f.r)),
-				 .enforced = snapshot_revision(s)};
+				 .enforced = s ? snapshot_revision(s) : 0};
 	size_t n = 0;
 	int rc = -ENOMEM;
 
