@@ -10,8 +10,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <net/if.h>
 
-#include "agent.h"
+#include "agent/datapath/datapath.h"
+#include "config.h"
+#include "log.h"
 
 enum {
 	OPT_CONFIG = 256,
@@ -353,7 +356,6 @@ static int fill_defaults(struct agent_config *cfg)
 		return -ENOMEM;
 	return 0;
 }
-
 
 static void free_list(char **v, size_t n)
 {

@@ -9,23 +9,26 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include <grpc/status.h>
+
 #include "agent.h"
-#ifdef IOFENCED_HAVE_DATAPATH
+#include "agent/datapath/datapath.h"
 #include "agent/datapath/module_vxlan.h"
-#endif
+#include "engine.h"
+#include "log.h"
+#include "modules.h"
 
 #define TOP_INNER_DEFAULT 20
 #define TOP_INNER_MAX 10000
 
 struct modules {
 	pthread_mutex_t lock;
-#ifdef IOFENCED_HAVE_DATAPATH
 	struct vxt_module *vxt; /* NULL: disabled (or failed) */
-#endif
 	char error[256];	 /* why the last enable failed; "" if it did not */
 	int64_t enabled_at_unix; /* this process's enable or adoption */
 };
@@ -40,11 +43,10 @@ int modules_start(struct agent *a)
 		return -ENOMEM;
 	pthread_mutex_init(&m->lock, NULL);
 	a->modules = m;
-#ifdef IOFENCED_HAVE_DATAPATH
 	char err[256] = "";
 	int r = 0;
 
-	if (!a->dp)
+	if (!engine_datapath(a->engine))
 		return 0;
 	if (a->cfg.n_vxt_ifaces) {
 		struct vxt_config cfg = {0};
@@ -71,7 +73,6 @@ int modules_start(struct agent *a)
 		snprintf(m->error, sizeof(m->error), "%s", err);
 	else if (m->vxt)
 		m->enabled_at_unix = time(NULL);
-#endif
 	return 0;
 }
 
@@ -81,9 +82,7 @@ void modules_stop(struct agent *a)
 
 	if (!m)
 		return;
-#ifdef IOFENCED_HAVE_DATAPATH
 	vxt_close(m->vxt); /* the pins keep counting */
-#endif
 	pthread_mutex_destroy(&m->lock);
 	free(m);
 	a->modules = NULL;
@@ -101,7 +100,6 @@ static int no_datapath(char *details, size_t len)
 	return GRPC_STATUS_FAILED_PRECONDITION;
 }
 
-#ifdef IOFENCED_HAVE_DATAPATH
 static Iofence__V1__ModuleConfig *config_pb(struct arena *ar, const struct vxt_config *c)
 {
 	Iofence__V1__ModuleConfig *pc = arena_alloc(ar, sizeof(*pc));
@@ -146,7 +144,6 @@ static size_t programs_pb(struct arena *ar, struct vxt_module *v, Iofence__V1__M
 	}
 	return k;
 }
-#endif
 
 /* The ModuleState of vxlan-trace; the caller holds m->lock. */
 static Iofence__V1__ModuleState *state_pb(struct agent *a, struct arena *ar)
@@ -160,7 +157,6 @@ static Iofence__V1__ModuleState *state_pb(struct agent *a, struct arena *ar)
 	st->name = (char *)vxt_name;
 	st->state = m->error[0] ? "failed" : "disabled";
 	st->error = arena_strdup(ar, m->error);
-#ifdef IOFENCED_HAVE_DATAPATH
 	if (m->vxt) {
 		struct vxt_config c;
 
@@ -172,7 +168,6 @@ static Iofence__V1__ModuleState *state_pb(struct agent *a, struct arena *ar)
 			st->n_programs = programs_pb(ar, m->vxt, st->programs, 2 * VXT_IFACES_MAX);
 		st->enabled_at_unix = (uint64_t)m->enabled_at_unix;
 	}
-#endif
 	return st;
 }
 
@@ -181,9 +176,8 @@ int modules_enable(struct agent *a, const Iofence__V1__ModuleRequest *req, struc
 {
 	if (!req->name || strcmp(req->name, vxt_name))
 		return unknown_module(req->name, details, len);
-	if (!a->dp || !a->modules)
+	if (!engine_datapath(a->engine) || !a->modules)
 		return no_datapath(details, len);
-#ifdef IOFENCED_HAVE_DATAPATH
 	const Iofence__V1__ModuleConfig *pc = req->config;
 	struct modules *m = a->modules;
 	struct vxt_config cfg = {0};
@@ -248,10 +242,6 @@ int modules_enable(struct agent *a, const Iofence__V1__ModuleRequest *req, struc
 	}
 	pthread_mutex_unlock(&m->lock);
 	return st;
-#else
-	(void)ar, (void)ret;
-	return no_datapath(details, len);
-#endif
 }
 
 int modules_disable(struct agent *a, const Iofence__V1__ModuleRequest *req, struct arena *ar,
@@ -259,9 +249,8 @@ int modules_disable(struct agent *a, const Iofence__V1__ModuleRequest *req, stru
 {
 	if (!req->name || strcmp(req->name, vxt_name))
 		return unknown_module(req->name, details, len);
-	if (!a->dp || !a->modules)
+	if (!engine_datapath(a->engine) || !a->modules)
 		return no_datapath(details, len);
-#ifdef IOFENCED_HAVE_DATAPATH
 	struct modules *m = a->modules;
 	char err[256] = "";
 	int r, st = GRPC_STATUS_OK;
@@ -283,10 +272,6 @@ int modules_disable(struct agent *a, const Iofence__V1__ModuleRequest *req, stru
 	}
 	pthread_mutex_unlock(&m->lock);
 	return st;
-#else
-	(void)ar, (void)ret;
-	return no_datapath(details, len);
-#endif
 }
 
 int modules_list(struct agent *a, struct arena *ar, ProtobufCMessage **ret, char *details,
@@ -322,7 +307,6 @@ nomem:
 	return GRPC_STATUS_RESOURCE_EXHAUSTED;
 }
 
-#ifdef IOFENCED_HAVE_DATAPATH
 static char *addr_str(struct arena *ar, const uint8_t a[16], uint8_t family)
 {
 	char buf[INET6_ADDRSTRLEN] = "";
@@ -376,7 +360,6 @@ static bool wanted(const Iofence__V1__GetTunnelsRequest *q, const struct vxt_tun
 		return false;
 	return true;
 }
-#endif
 
 int modules_tunnels(struct agent *a, const Iofence__V1__GetTunnelsRequest *q, struct arena *ar,
 		    ProtobufCMessage **ret, char *details, size_t len)
@@ -396,7 +379,6 @@ int modules_tunnels(struct agent *a, const Iofence__V1__GetTunnelsRequest *q, st
 	clock_gettime(CLOCK_REALTIME, &now);
 	r->time_unix_nano = (uint64_t)now.tv_sec * 1000000000ull + (uint64_t)now.tv_nsec;
 	*ret = &r->base;
-#ifdef IOFENCED_HAVE_DATAPATH
 	struct modules *m = a->modules;
 	struct vxt_snapshot s;
 	struct vxt_config c;
@@ -484,10 +466,6 @@ int modules_tunnels(struct agent *a, const Iofence__V1__GetTunnelsRequest *q, st
 	}
 	vxt_snapshot_free(&s);
 	return GRPC_STATUS_OK;
-#else
-	(void)q;
-	return GRPC_STATUS_OK;
-#endif
 nomem:
 	snprintf(details, len, "out of memory");
 	return GRPC_STATUS_RESOURCE_EXHAUSTED;
@@ -495,7 +473,6 @@ nomem:
 
 void modules_status(struct agent *a, struct arena *ar, Iofence__V1__GetStatusResponse *r)
 {
-#ifdef IOFENCED_HAVE_DATAPATH
 	struct modules *m = a->modules;
 
 	if (!m)
@@ -518,12 +495,8 @@ void modules_status(struct agent *a, struct arena *ar, Iofence__V1__GetStatusRes
 		}
 	}
 	pthread_mutex_unlock(&m->lock);
-#else
-	(void)a, (void)ar, (void)r;
-#endif
 }
 
-#ifdef IOFENCED_HAVE_DATAPATH
 static void label(FILE *f, const char *name, const char *v)
 {
 	fprintf(f, "%s=\"", name);
@@ -534,11 +507,9 @@ static void label(FILE *f, const char *name, const char *v)
 	}
 	fputc('"', f);
 }
-#endif
 
 void modules_metrics(struct agent *a, FILE *f)
 {
-#ifdef IOFENCED_HAVE_DATAPATH
 	struct modules *m = a->modules;
 	struct vxt_snapshot s;
 	int rc;
@@ -597,7 +568,4 @@ void modules_metrics(struct agent *a, FILE *f)
 		(unsigned long long)s.tunnel_evictions, (unsigned long long)s.inner_evictions,
 		s.n_inner);
 	vxt_snapshot_free(&s);
-#else
-	(void)a, (void)f;
-#endif
 }
