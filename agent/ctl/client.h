@@ -26,6 +26,7 @@ enum {
 	OPT_F_REVISION = 1 << 5,
 	OPT_F_OUTPUT = 1 << 6,
 	OPT_F_POSITIONAL = 1 << 7, /* one word: get policy|endpoints */
+	OPT_F_WAIT = 1 << 8,
 };
 
 struct ctl_opts {
@@ -42,6 +43,12 @@ struct ctl_opts {
 	bool follow;
 	uint64_t revision;
 	double duration; /* flows without --follow: seconds to listen */
+	bool timeout_set;
+	/* cluster mode: --etcd-endpoints (or IOFENCE_ETCD_ENDPOINTS) */
+	const char *etcd_endpoints;
+	const char *etcd_prefix;
+	struct rpc_tls etcd_tls;
+	bool wait;
 };
 
 /* Parses argv; returns -1 on success (continue) or an exit code (usage error, --help). */
@@ -70,5 +77,15 @@ int cmd_status(int argc, char **argv);
 int cmd_get(int argc, char **argv);
 int cmd_counters(int argc, char **argv);
 int cmd_flows(int argc, char **argv);
+
+/* cmd_cluster.c: the commands on the datastore (cluster mode) */
+int cluster_apply(const struct ctl_opts *o);
+int cluster_get_policy(const struct ctl_opts *o);
+int cmd_diff(int argc, char **argv);
+int cmd_endpoint(int argc, char **argv);
+int cmd_rollout(int argc, char **argv);
+/* cmd_get.c: prints a document message as get policy does (-o yaml|json|table) */
+int ctl_print_policy_pb(const Iofence__V1__PolicyDocument *pb, uint64_t revision,
+			const char *fmt);
 
 #endif /* IOFENCE_CTL_CLIENT_H */

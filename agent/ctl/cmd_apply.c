@@ -141,6 +141,10 @@ int cmd_apply(int argc, char **argv)
 		r = CTL_USER_ERROR;
 		goto out;
 	}
+	if (o.etcd_endpoints) {
+		r = cluster_apply(&o);
+		goto out;
+	}
 	r = ctl_load_policy(o.file, &doc);
 	if (r)
 		goto out;

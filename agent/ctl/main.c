@@ -23,6 +23,10 @@ static const struct {
     {"flows", cmd_flows, "flows [--agent ADDR] [--follow] [--verdict deny] [-o table|json]"},
     {"compile", cmd_compile,
      "compile -f FILE --node NAME [-o json|stats]   print the node's map image"},
+    {"diff", cmd_diff, "diff -f FILE [--agent ADDR | --etcd-endpoints URL]  what apply would change"},
+    {"endpoint", cmd_endpoint, "endpoint put -f FILE | delete NODE/NAME --etcd-endpoints URL"},
+    {"rollout", cmd_rollout,
+     "rollout status [--wait] [--timeout S] [-o table|json] --etcd-endpoints URL"},
 };
 
 static void usage(FILE *out)
@@ -32,6 +36,8 @@ static void usage(FILE *out)
 		fprintf(out, "  %s\n", commands[i].help);
 	fprintf(out,
 		"\nADDR: unix:PATH or HOST:PORT (mTLS with --ca --cert --key); default %s\n"
+		"cluster mode: --etcd-endpoints URL[,URL] (or IOFENCE_ETCD_ENDPOINTS), --etcd-prefix,\n"
+		"  --etcd-ca --etcd-cert --etcd-key: apply, diff, get policy work on the datastore\n"
 		"exit: 0 ok, 1 user error (bad input, refused policy), 2 system error\n",
 		CTL_DEFAULT_AGENT);
 }

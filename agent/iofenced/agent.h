@@ -57,6 +57,8 @@ struct agent_config {
 	char **failsafe; /* PROTO:PORT never dropped by the prefilter; default tcp:22 */
 	size_t n_failsafe;
 	bool xdp_generic;
+	/* cluster mode (follower.c): NULL endpoints = direct Apply */
+	char *etcd_endpoints, *etcd_prefix, *etcd_ca, *etcd_cert, *etcd_key;
 };
 
 /* Return: 0, 1 when --help/--version was printed, or -EINVAL with a reason in err. */
@@ -136,6 +138,7 @@ struct server;
 struct flows;
 struct events;
 struct MHD_Daemon;
+struct follower;
 
 struct agent {
 	struct agent_config cfg;
@@ -161,6 +164,7 @@ struct agent {
 	struct flows *flows;
 	struct events *events;
 	struct MHD_Daemon *metrics;
+	struct follower *follower; /* cluster mode, else NULL */
 };
 
 /* Opens the store and the datapath and restores the latest revision. 0 or a ctl-style exit. */

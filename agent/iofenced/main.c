@@ -20,6 +20,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "agent.h"
+#include "follower.h"
 
 static void grpc_log(gpr_log_func_args *args)
 {
@@ -66,6 +67,8 @@ static int run(struct agent *a)
 		r = events_start(a, err, sizeof(err));
 	if (!r)
 		r = metrics_start(a, err, sizeof(err));
+	if (!r)
+		r = follower_start(a, err, sizeof(err));
 	if (r) {
 		log_error("%s", err[0] ? err : strerror(-r));
 		return 2;
@@ -155,6 +158,7 @@ int main(int argc, char **argv)
 	a.started_unix = time(NULL);
 	r = run(&a);
 	server_shutdown_begin(&a);
+	follower_stop(&a); /* before the engine: its last job completes there */
 	if (a.apply_thread)
 		engine_stop(&a);
 	events_stop(&a);

@@ -13,6 +13,7 @@
 #include <microhttpd.h>
 
 #include "agent.h"
+#include "follower.h"
 
 static void escape_label(FILE *f, const char *s)
 {
@@ -141,6 +142,7 @@ static char *render(struct agent *a, size_t *ret_len)
 		"iofence_apply_failures_total %llu\n",
 		(unsigned long long)atomic_load(&a->stats.apply_failed));
 	write_counters(a, f, s);
+	follower_metrics(a, f);
 	fprintf(f,
 		"# HELP iofence_flow_events_total Verdict events read from the datapath.\n"
 		"# TYPE iofence_flow_events_total counter\n"
