@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * iofencectl on the datastore (cluster mode, docs/CLUSTER.md): apply and get policy with
- * --etcd-endpoints, diff (datastore or agent), endpoint put|delete, rollout status.
+ * iofencectl on the datastore (cluster mode, docs/CLUSTER.md): apply, diff and get policy
+ * with --etcd-endpoints, endpoint put|delete (rollout status: cmd_rollout.c).
  * Exit codes as everywhere: 0 ok, 1 user error (bad input, refused, concurrent writer),
  * 2 system error (etcd unreachable).
  */
@@ -15,6 +15,7 @@
 #include "agent/etcd/cluster.h"
 #include "client.h"
 #include "ctl.h"
+#include "policy/diff.h"
 #include "policy/parse.h"
 #include "policy/pb.h"
 
@@ -179,8 +180,10 @@ int cluster_get_policy(const struct ctl_opts *o)
 	char err[512] = "";
 	int r;
 
-	if (strcmp(fmt, "table") && strcmp(fmt, "json") && strcmp(fmt, "yaml")) {
-		fprintf(stderr, "iofencectl get policy: -o: \"%s\" is not yaml, json or table\n",
+	if (strcmp(fmt, "table") && strcmp(fmt, "json") && strcmp(fmt, "yaml") &&
+	    strcmp(fmt, "normalized")) {
+		fprintf(stderr,
+			"iofencectl get policy: -o: \"%s\" is not yaml, normalized, json or table\n",
 			fmt);
 		return CTL_USER_ERROR;
 	}
@@ -213,34 +216,6 @@ out:
 		iofence__v1__policy_document__free_unpacked(pb, NULL);
 	cluster_state_free(&st);
 	etcd_close(c);
-	return r;
-}
-
-/* The objects an agent enforces (diff without a datastore). */
-static int objs_of_agent(const struct ctl_opts *o, struct cluster_objs *objs)
-{
-	Iofence__V1__GetPolicyRequest req = IOFENCE__V1__GET_POLICY_REQUEST__INIT;
-	Iofence__V1__GetPolicyResponse *resp = NULL;
-	struct rpc_result res;
-	grpc_channel *ch = ctl_connect(o, o->agents[0]);
-	int r;
-
-	if (!ch)
-		return CTL_USER_ERROR;
-	r = rpc_unary(ch, RPC_METHOD_GET_POLICY, &req.base,
-		      &iofence__v1__get_policy_response__descriptor, o->timeout_ms,
-		      (ProtobufCMessage **)&resp, &res);
-	grpc_channel_destroy(ch);
-	if (!r && res.status == GRPC_STATUS_NOT_FOUND) {
-		rpc_result_free(&res);
-		return CTL_OK; /* nothing applied yet: everything is added */
-	}
-	r = ctl_report(o, o->agents[0], &res, r);
-	rpc_result_free(&res);
-	if (!r && resp->document && cluster_objs_from_pb(resp->document, objs))
-		r = CTL_SYSTEM_ERROR;
-	if (resp)
-		iofence__v1__get_policy_response__free_unpacked(resp, NULL);
 	return r;
 }
 
@@ -288,83 +263,58 @@ static const char *describe_key(const char *key, char *name, size_t len)
 	return "defaults";
 }
 
-int cmd_diff(int argc, char **argv)
+int cluster_diff_doc(const struct ctl_opts *o, const struct policy_document *doc)
 {
-	static const char usage[] = "iofencectl diff -f FILE [--agent ADDR | --etcd-endpoints URL] "
-				    "[-o table|json]";
-	static const char *const change_name[] = {['+'] = "added", ['~'] = "changed",
-						   ['-'] = "removed"};
-	struct cluster_objs want = {0}, have = {0};
+	Iofence__V1__PolicyDocument *pb = NULL;
+	struct policy_errors errs = {0};
+	struct policy_document *have = NULL;
 	struct cluster_state st = {0};
-	struct cluster_change *ch = NULL;
-	struct etcd *c = NULL;
-	struct ctl_opts o;
-	size_t n = 0, shown = 0;
-	char err[512] = "", last[1100] = "";
-	bool json;
+	struct policy_diff d = {0};
+	struct etcd *c = open_etcd(o);
+	bool json = o->output && !strcmp(o->output, "json");
+	char err[512] = "";
 	int r;
 
-	r = ctl_parse(argc, argv, "diff", OPT_F_FILE | OPT_F_OUTPUT, usage, &o);
-	if (r >= 0)
-		return r;
-	json = o.output && !strcmp(o.output, "json");
-	if (!o.file) {
-		fprintf(stderr, "iofencectl diff: -f FILE is required\nusage: %s\n", usage);
-		r = CTL_USER_ERROR;
+	if (!c)
+		return CTL_SYSTEM_ERROR;
+	r = cluster_read(c, o->etcd_prefix, 0, &st, err, sizeof(err));
+	if (r) {
+		r = etcd_fail(o, r, err);
 		goto out;
 	}
-	r = objs_of_file(&o, &want, false);
-	if (r)
-		goto out;
-	if (o.etcd_endpoints) {
-		c = open_etcd(&o);
-		r = c ? cluster_read(c, o.etcd_prefix, 0, &st, err, sizeof(err)) : -EINVAL;
-		if (r) {
-			r = c ? etcd_fail(&o, r, err) : CTL_SYSTEM_ERROR;
+	if (st.head) {
+		r = cluster_pb_from_objs(&st.objs, &pb, err, sizeof(err));
+		if (!r && policy_from_pb(pb, "<datastore>", &have, &errs))
+			snprintf(err, sizeof(err), "the datastore's policy does not validate");
+		if (r || !have) {
+			fprintf(stderr, "iofencectl diff: %s\n", err);
+			policy_errors_print(&errs, stderr);
+			r = CTL_SYSTEM_ERROR;
 			goto out;
 		}
-	} else {
-		r = objs_of_agent(&o, &have);
-		if (r)
-			goto out;
 	}
-	if (cluster_diff(o.etcd_endpoints ? &st.objs : &have, &want, &ch, &n)) {
+	if (policy_diff(have, doc, &d)) {
 		r = CTL_SYSTEM_ERROR;
 		goto out;
 	}
-	if (json)
-		printf("{\"equal\": %s, \"changes\": [", n ? "false" : "true");
-	for (size_t i = 0; i < n; i++) {
-		char name[1024], line[1100];
-		const char *object = describe_key(ch[i].key, name, sizeof(name));
-
-		/* the parts of a large group are one object */
-		snprintf(line, sizeof(line), "%c %s %s", ch[i].kind, object, name);
-		if (!strcmp(line, last))
-			continue;
-		snprintf(last, sizeof(last), "%s", line);
-		if (json) {
-			printf("%s\n  {\"change\": \"%s\", \"object\": \"%s\", \"name\": ",
-			       shown ? "," : "", change_name[(unsigned char)ch[i].kind], object);
-			json_str(stdout, name);
-			printf("}");
-		} else {
-			printf("%s\n", line);
-		}
-		shown++;
+	if (json) {
+		printf("{\"datastore\": ");
+		json_str(stdout, o->etcd_endpoints);
+		printf(", \"revision\": %lld, \"diff\": ", (long long)st.policy_revision);
+		policy_diff_write(&d, POLICY_FORMAT_JSON, stdout);
+		printf("}\n");
+	} else {
+		policy_diff_write(&d, POLICY_FORMAT_YAML, stdout);
 	}
-	if (json)
-		printf("%s]}\n", shown ? "\n" : "");
-	else if (!n)
-		printf("no changes\n");
-	r = n ? CTL_USER_ERROR : CTL_OK;
+	r = d.n ? CTL_USER_ERROR : CTL_OK;
 out:
-	free(ch);
-	cluster_objs_free(&want);
-	cluster_objs_free(&have);
+	policy_diff_free(&d);
+	policy_errors_free(&errs);
+	policy_document_free(have);
+	if (pb)
+		iofence__v1__policy_document__free_unpacked(pb, NULL);
 	cluster_state_free(&st);
 	etcd_close(c);
-	ctl_opts_free(&o);
 	return r;
 }
 

@@ -11,7 +11,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "agent.h"
+#include "agent/datapath/datapath.h"
+#include "config.h"
+#include "log.h"
 
 enum {
 	OPT_CONFIG = 256,
@@ -333,7 +335,6 @@ static int fill_defaults(struct agent_config *cfg)
 		return -ENOMEM;
 	return 0;
 }
-
 
 static void free_list(char **v, size_t n)
 {

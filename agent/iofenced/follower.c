@@ -15,6 +15,8 @@
  *   the last good one keeps enforcing and the status says why.
  */
 #include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,7 +26,10 @@
 
 #include "agent.h"
 #include "agent/etcd/cluster.h"
+#include "engine.h"
 #include "follower.h"
+#include "log.h"
+#include "snapshot.h"
 
 #define DELAY_BUCKETS 12
 static const double delay_le[DELAY_BUCKETS] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
@@ -71,6 +76,14 @@ struct follower {
 
 	int64_t lease;
 };
+
+static uint64_t now_usec(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
 
 static uint64_t realtime_ns(void)
 {
@@ -377,7 +390,7 @@ static void apply_mirror(struct follower *f)
 	f->busy = true;
 	f->job_done = false;
 	pthread_mutex_unlock(&f->lock);
-	engine_submit(f->a, job);
+	engine_submit(f->a->engine, job);
 	pthread_mutex_lock(&f->lock);
 	while (!f->job_done)
 		pthread_cond_wait(&f->cond, &f->lock);
@@ -537,8 +550,8 @@ int follower_start(struct agent *a, char *err, size_t err_len)
 		f->watch_end = NULL;
 	if (!f->prefix || !f->head_key || !f->status_key || !f->gen_root || !f->watch_end)
 		return -ENOMEM;
-	s = engine_current(a);
-	f->applied_rev = s ? (int64_t)s->revision : 0;
+	s = engine_current(a->engine);
+	f->applied_rev = s ? (int64_t)snapshot_revision(s) : 0;
 	f->attempted_rev = f->applied_rev;
 	f->policy_rev = f->applied_rev;
 	snapshot_unref(s);

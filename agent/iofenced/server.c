@@ -8,6 +8,8 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +24,11 @@
 
 #include "agent.h"
 #include "agent/rpc/rpc.h"
+#include "engine.h"
+#include "flows.h"
+#include "log.h"
+#include "reads.h"
+#include "server.h"
 
 enum method { M_APPLY, M_STATUS, M_POLICY, M_COUNTERS, M_WATCH, M_UNKNOWN, M_COUNT };
 
@@ -63,7 +70,6 @@ struct server {
 	struct tag shutdown_tag;
 	char **unix_paths;
 	int *lock_fds;
-	int state_lock_fd;
 	size_t n_unix;
 };
 
@@ -207,7 +213,8 @@ static void apply_complete(struct job *job)
 	job_free(job);
 }
 
-bool server_stream_send(void *ctx, grpc_byte_buffer *bb)
+/* The flow sink of a WatchFlows call: start sending one packed event (false if it cannot). */
+static bool stream_send(void *ctx, grpc_byte_buffer *bb)
 {
 	struct call *c = ctx;
 	grpc_op ops[2];
@@ -232,7 +239,8 @@ bool server_stream_send(void *ctx, grpc_byte_buffer *bb)
 	return true;
 }
 
-void server_stream_end(void *ctx)
+/* The watcher let go of the call. */
+static void stream_release(void *ctx)
 {
 	call_unref(ctx);
 }
@@ -301,7 +309,7 @@ static void handle_new(struct server *s, struct call *c)
 		iofence__v1__apply_response__init(&job->resp);
 		req = NULL;
 		call_ref(c);
-		engine_submit(a, job);
+		engine_submit(a->engine, job);
 		break;
 	}
 	case M_STATUS:
@@ -321,8 +329,9 @@ static void handle_new(struct server *s, struct call *c)
 		 * c->w is set before any batch of this call can complete (the completions read
 		 * it on another queue thread): register, then close watch, then first send.
 		 */
-		call_ref(c); /* the watcher's, released by server_stream_end() */
-		c->w = flows_add(a, (void *)req, c);
+		call_ref(c); /* the watcher's, released by stream_release() */
+		c->w = flows_add(a->flows, (void *)req,
+				 &(struct flow_sink){stream_send, stream_release, c});
 		if (!c->w) {
 			call_unref(c);
 			recv_close(c);
@@ -332,7 +341,7 @@ static void handle_new(struct server *s, struct call *c)
 			break;
 		}
 		recv_close(c);
-		flows_start(a, c->w);
+		flows_start(a->flows, c->w);
 		break;
 	default:
 		break;
@@ -360,7 +369,7 @@ static void handle(struct server *s, struct tag *t, bool ok)
 		break;
 	case T_CLOSE:
 		if (c->w)
-			flows_remove(s->a, c->w); /* frees it unless a send is in flight */
+			flows_remove(s->a->flows, c->w); /* frees it unless a send is in flight */
 		break;
 	case T_SEND:
 		if (c->stream_out) {
@@ -368,7 +377,7 @@ static void handle(struct server *s, struct tag *t, bool ok)
 			c->stream_out = NULL;
 		}
 		if (c->w)
-			flows_sent(s->a, c->w, ok);
+			flows_sent(s->a->flows, c->w, ok);
 		break;
 	}
 	call_unref(c);
@@ -407,7 +416,7 @@ static int mkdir_parents(const char *path)
 }
 
 /* A lock file next to each unix socket keeps a second agent from unlinking a live socket. */
-static int lock_path(const char *path, const char *what, int *ret_fd, char *err, size_t len)
+static int lock_path(const char *path, int *ret_fd, char *err, size_t len)
 {
 	char lock[4200];
 	int fd;
@@ -423,7 +432,7 @@ static int lock_path(const char *path, const char *what, int *ret_fd, char *err,
 		return -errno;
 	}
 	if (flock(fd, LOCK_EX | LOCK_NB)) {
-		snprintf(err, len, "%s: another agent is using this %s (%s is locked)", path, what,
+		snprintf(err, len, "%s: another agent is using this socket (%s is locked)", path,
 			 lock);
 		close(fd);
 		return -EBUSY;
@@ -461,15 +470,10 @@ int server_lock(struct agent *a, char *err, size_t len)
 
 	if (!s)
 		return -ENOMEM;
-	/* The store first: two agents must never share one. */
-	r = lock_path(a->cfg.state, "store", &fd, err, len);
-	if (r)
-		return r;
-	s->state_lock_fd = fd;
 	for (size_t i = 0; i < a->cfg.n_listen; i++) {
 		if (strncmp(a->cfg.listen[i], "unix:", 5))
 			continue;
-		r = lock_path(a->cfg.listen[i] + 5, "socket", &fd, err, len);
+		r = lock_path(a->cfg.listen[i] + 5, &fd, err, len);
 		if (r)
 			return r;
 		s->unix_paths[s->n_unix] = strdup(a->cfg.listen[i] + 5);
@@ -638,13 +642,6 @@ void server_shutdown_finish(struct agent *a)
 		unlink(lock);
 		close(s->lock_fds[i]);
 		free(s->unix_paths[i]);
-	}
-	if (s->state_lock_fd > 0) {
-		char lock[4200];
-
-		snprintf(lock, sizeof(lock), "%s.lock", a->cfg.state);
-		unlink(lock);
-		close(s->state_lock_fd);
 	}
 	free(s->unix_paths);
 	free(s->lock_fds);

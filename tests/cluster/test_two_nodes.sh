@@ -37,7 +37,7 @@ endpoints:
   - {name: b-srv, node: node-b, interface: hsrv, addresses: [10.82.0.3], groups: [server]}
 YAML
 cctl diff -f "$TMP/p.yaml" >"$TMP/diff.out"; rc=$?
-[ $rc = 1 ] && grep -q "+ group server" "$TMP/diff.out" || fail "diff before apply: rc $rc $(cat "$TMP/diff.out")"
+[ $rc = 1 ] && grep -qE "^\+ group +server" "$TMP/diff.out" || fail "diff before apply: rc $rc $(cat "$TMP/diff.out")"
 cctl apply -f "$TMP/p.yaml" >"$TMP/apply.out" || fail "apply: $(cat "$TMP/apply.out")"
 rev1=$(sed -n 's/^revision \([0-9]*\) written.*/\1/p' "$TMP/apply.out")
 [ -n "$rev1" ] || fail "apply output: $(cat "$TMP/apply.out")"
