@@ -15,6 +15,8 @@ struct server;
 struct flows;
 struct events;
 struct MHD_Daemon;
+struct follower;
+struct follower;
 struct modules;
 
 struct agent {
@@ -25,6 +27,7 @@ struct agent {
 	struct events *events;
 	struct server *server;
 	struct MHD_Daemon *metrics;
+	struct follower *follower; /* cluster mode, else NULL */
 	struct modules *modules; /* loadable modules (modules.h) */
 };
 

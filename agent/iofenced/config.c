@@ -39,6 +39,11 @@ enum {
 	OPT_VXT_PORT,
 	OPT_VXT_TUNNELS,
 	OPT_VXT_INNER,
+	OPT_ETCD_ENDPOINTS,
+	OPT_ETCD_PREFIX,
+	OPT_ETCD_CA,
+	OPT_ETCD_CERT,
+	OPT_ETCD_KEY,
 	OPT_HELP,
 	OPT_VERSION,
 };
@@ -66,6 +71,11 @@ static const struct option options[] = {
     {"vxlan-trace-port", required_argument, NULL, OPT_VXT_PORT},
     {"vxlan-trace-tunnel-capacity", required_argument, NULL, OPT_VXT_TUNNELS},
     {"vxlan-trace-inner-capacity", required_argument, NULL, OPT_VXT_INNER},
+    {"etcd-endpoints", required_argument, NULL, OPT_ETCD_ENDPOINTS},
+    {"etcd-prefix", required_argument, NULL, OPT_ETCD_PREFIX},
+    {"etcd-ca", required_argument, NULL, OPT_ETCD_CA},
+    {"etcd-cert", required_argument, NULL, OPT_ETCD_CERT},
+    {"etcd-key", required_argument, NULL, OPT_ETCD_KEY},
     {"help", no_argument, NULL, OPT_HELP},
     {"version", no_argument, NULL, OPT_VERSION},
     {0},
@@ -82,6 +92,8 @@ static void usage(FILE *out)
 		"                [--datapath bpf|none] [--cleanup]\n"
 		"                [--vxlan-trace-interface IF]... [--vxlan-trace-port N]...\n"
 		"                [--vxlan-trace-tunnel-capacity N] [--vxlan-trace-inner-capacity N]\n"
+		"                [--etcd-endpoints URL[,URL...] [--etcd-prefix P]\n"
+		"                 [--etcd-ca FILE --etcd-cert FILE --etcd-key FILE]]\n"
 		"  --listen ADDR   unix:PATH (mode 0600) or HOST:PORT (mTLS; plaintext only with\n"
 		"                  --insecure-tcp); repeatable. Default %s\n"
 		"  --log-level     error | warn | info | debug (default info)\n"
@@ -89,7 +101,9 @@ static void usage(FILE *out)
 		"  --failsafe      traffic the XDP prefilter never drops (default tcp:22; none)\n"
 		"  --cleanup       detach every program, remove the pins under --pin-dir, exit\n"
 		"  --vxlan-trace-interface  enable the vxlan-trace module on this underlay\n"
-		"                  interface at start (repeatable; ports default 4789)\n",
+		"                  interface at start (repeatable; ports default 4789)\n"
+		"  --etcd-endpoints  follow the policy in etcd (docs/CLUSTER.md); direct Apply is\n"
+		"                  then refused. --etcd-prefix default /iofence\n",
 		AGENT_DEFAULT_LISTEN);
 }
 
@@ -242,6 +256,20 @@ static int set_option(struct agent_config *cfg, int id, const char *v, char *err
 		return set_str(&cfg->tls_key, v);
 	case OPT_BPF_OBJECT:
 		return set_str(&cfg->bpf_object, v);
+	case OPT_ETCD_ENDPOINTS:
+		return set_str(&cfg->etcd_endpoints, v);
+	case OPT_ETCD_PREFIX:
+		if (v[0] != '/' || (strlen(v) > 1 && v[strlen(v) - 1] == '/')) {
+			snprintf(err, len, "etcd-prefix: \"%s\" must start and not end with /", v);
+			return -EINVAL;
+		}
+		return set_str(&cfg->etcd_prefix, v);
+	case OPT_ETCD_CA:
+		return set_str(&cfg->etcd_ca, v);
+	case OPT_ETCD_CERT:
+		return set_str(&cfg->etcd_cert, v);
+	case OPT_ETCD_KEY:
+		return set_str(&cfg->etcd_key, v);
 	case OPT_DATAPATH:
 		if (strcmp(v, "bpf") && strcmp(v, "none")) {
 			snprintf(err, len, "datapath: \"%s\" is not bpf or none", v);
@@ -354,6 +382,12 @@ static int fill_defaults(struct agent_config *cfg)
 		return -ENOMEM;
 	if (!cfg->n_failsafe && set_option(cfg, OPT_FAILSAFE, "tcp:22", NULL, 0))
 		return -ENOMEM;
+	if (cfg->etcd_endpoints && !*cfg->etcd_endpoints) {
+		free(cfg->etcd_endpoints);
+		cfg->etcd_endpoints = NULL;
+	}
+	if (!cfg->etcd_prefix && set_str(&cfg->etcd_prefix, "/iofence"))
+		return -ENOMEM;
 	return 0;
 }
 
@@ -456,6 +490,11 @@ int config_load(int argc, char **argv, struct agent_config *cfg, char *err, size
 	TAKE(tls_cert);
 	TAKE(tls_key);
 	TAKE(bpf_object);
+	TAKE(etcd_endpoints);
+	TAKE(etcd_prefix);
+	TAKE(etcd_ca);
+	TAKE(etcd_cert);
+	TAKE(etcd_key);
 #undef TAKE
 	/* lists given as flags replace the file's lists */
 	take_list(&cfg->failsafe, &cfg->n_failsafe, &flags.failsafe, &flags.n_failsafe);
@@ -508,6 +547,11 @@ void config_free(struct agent_config *cfg)
 	free(cfg->tls_cert);
 	free(cfg->tls_key);
 	free(cfg->bpf_object);
+	free(cfg->etcd_endpoints);
+	free(cfg->etcd_prefix);
+	free(cfg->etcd_ca);
+	free(cfg->etcd_cert);
+	free(cfg->etcd_key);
 	free_list(cfg->failsafe, cfg->n_failsafe);
 	free_list(cfg->vxt_ifaces, cfg->n_vxt_ifaces);
 	memset(cfg, 0, sizeof(*cfg));

@@ -25,6 +25,7 @@
 #include "engine.h"
 #include "events.h"
 #include "flows.h"
+#include "follower.h"
 #include "log.h"
 #include "metrics.h"
 #include "server.h"
@@ -90,6 +91,8 @@ static int run(struct agent *a)
 		r = events_run(a->events, err, sizeof(err));
 	if (!r)
 		r = metrics_start(a, err, sizeof(err));
+	if (!r)
+		r = follower_start(a, err, sizeof(err));
 	if (r) {
 		log_error("%s", err[0] ? err : strerror(-r));
 		return 2;
@@ -177,6 +180,7 @@ int main(int argc, char **argv)
 	a.started_unix = time(NULL);
 	r = run(&a);
 	server_shutdown_begin(&a);
+	follower_stop(&a); /* before the engine: its last job completes there */
 	engine_stop(a.engine);
 	events_free(a.events);
 	metrics_stop(&a);

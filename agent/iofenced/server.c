@@ -312,8 +312,18 @@ static void handle_new(struct server *s, struct call *c)
 	}
 	switch (c->m) {
 	case M_APPLY: {
-		struct job *job = calloc(1, sizeof(*job));
+		struct job *job = NULL;
 
+		if (a->cfg.etcd_endpoints) {
+			/* the datastore numbers revisions: a pushed one would fork the history */
+			snprintf(details, sizeof(details),
+				 "this node follows the datastore at %s (prefix %s): apply with "
+				 "iofencectl apply --etcd-endpoints",
+				 a->cfg.etcd_endpoints, a->cfg.etcd_prefix);
+			finish(c, GRPC_STATUS_FAILED_PRECONDITION, details, NULL, NULL, 0);
+			break;
+		}
+		job = calloc(1, sizeof(*job));
 		if (!job) {
 			finish(c, GRPC_STATUS_RESOURCE_EXHAUSTED, "out of memory", NULL, NULL, 0);
 			break;

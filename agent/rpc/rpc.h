@@ -54,6 +54,10 @@ struct rpc_tls {
 grpc_channel *rpc_channel_open(const char *addr, const struct rpc_tls *tls, char *err,
 			       size_t err_len);
 
+/* The same with up to 8 more channel arguments (reconnect backoff, keepalive). */
+grpc_channel *rpc_channel_open_ex(const char *addr, const struct rpc_tls *tls,
+				  const grpc_arg *extra, size_t n_extra, char *err, size_t err_len);
+
 /* The outcome of a client call. */
 struct rpc_result {
 	grpc_status_code status;
