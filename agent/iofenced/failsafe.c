@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent.h"
+#include "config.h"
 #include "failsafe.h"
 
 unsigned failsafe_listen_port(const char *listen)

@@ -10,8 +10,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent.h"
+#include <stdio.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "agent/datapath/datapath.h"
+#include "arena.h"
+#include "config.h"
+#include "engine.h"
 #include "guard.h"
+#include "log.h"
+#include "policy/image.h"
+#include "snapshot.h"
 
 enum guard_what { GW_LINK, GW_PIN, GW_ENDPOINT_ENTRY, GW_POLICY_ENTRY, GW_INACTIVE_SLOT, GW_MAX };
 
@@ -32,6 +42,8 @@ struct guard_ep {
 };
 
 struct guard {
+	struct engine *e;
+	const struct agent_config *cfg;
 	pthread_mutex_t lock;
 	struct guard_ep *eps;
 	size_t n_eps;
@@ -41,15 +53,46 @@ struct guard {
 	uint64_t ct_failures_seen[2];
 };
 
-int guard_init(struct agent *a)
+static uint64_t now_usec(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000ull + (uint64_t)ts.tv_nsec / 1000;
+}
+
+long guard_ms_since_process_start(void)
+{
+	char buf[1024], *p;
+	unsigned long long start = 0;
+	struct timespec now;
+	FILE *f = fopen("/proc/self/stat", "r");
+	size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
+
+	if (f)
+		fclose(f);
+	buf[n] = 0;
+	p = strrchr(buf, ')'); /* the command may hold spaces */
+	/* field 22, starttime: the 20th after the command's closing parenthesis */
+	for (int field = 2; p && field < 22; field++)
+		p = strchr(p + 1, ' ');
+	if (!p || sscanf(p + 1, "%llu", &start) != 1)
+		return -1;
+	clock_gettime(CLOCK_BOOTTIME, &now);
+	return (long)((double)now.tv_sec * 1000.0 + (double)now.tv_nsec / 1e6 -
+		      (double)start * 1000.0 / (double)sysconf(_SC_CLK_TCK));
+}
+
+struct guard *guard_new(struct engine *e, const struct agent_config *cfg)
 {
 	struct guard *g = calloc(1, sizeof(*g));
 
 	if (!g)
-		return -ENOMEM;
+		return NULL;
+	g->e = e;
+	g->cfg = cfg;
 	pthread_mutex_init(&g->lock, NULL);
-	a->guard = g;
-	return 0;
+	return g;
 }
 
 static void eps_free(struct guard_ep *eps, size_t n)
@@ -59,23 +102,21 @@ static void eps_free(struct guard_ep *eps, size_t n)
 	free(eps);
 }
 
-void guard_free(struct agent *a)
+void guard_free(struct guard *g)
 {
-	struct guard *g = a->guard;
-
 	if (!g)
 		return;
 	eps_free(g->eps, g->n_eps);
 	pthread_mutex_destroy(&g->lock);
 	free(g);
-	a->guard = NULL;
 }
 
-void guard_refresh(struct agent *a)
+void guard_refresh(struct guard *g)
 {
-	struct guard *g = a->guard;
-	struct snapshot *s = engine_current(a);
-	size_t n = s && s->image ? s->image->n_endpoints : 0;
+	struct snapshot *s = g ? engine_current(g->e) : NULL;
+	struct datapath *dp = g ? engine_datapath(g->e) : NULL;
+	const struct policy_image *img = s ? snapshot_image(s) : NULL;
+	size_t n = img ? img->n_endpoints : 0;
 	struct guard_ep *eps = calloc(n + 1, sizeof(*eps)), *old;
 
 	if (!g || !eps) {
@@ -84,11 +125,11 @@ void guard_refresh(struct agent *a)
 		return;
 	}
 	for (size_t i = 0; i < n; i++) {
-		eps[i].name = strdup(s->image->endpoints[i].name);
-		if (!a->dp)
+		eps[i].name = strdup(img->endpoints[i].name);
+		if (!dp)
 			snprintf(eps[i].reason, sizeof(eps[i].reason), "no datapath (--datapath none)");
 		else
-			eps[i].enforced = dp_endpoint_enforced(a->dp, s->image->endpoints[i].name,
+			eps[i].enforced = dp_endpoint_enforced(dp, img->endpoints[i].name,
 							       &eps[i].ifindex, eps[i].reason,
 							       sizeof(eps[i].reason));
 	}
@@ -102,10 +143,9 @@ void guard_refresh(struct agent *a)
 	snapshot_unref(s);
 }
 
-bool guard_endpoint_enforced(struct agent *a, const char *name, uint32_t ifindex, char *reason,
+bool guard_endpoint_enforced(struct guard *g, const char *name, uint32_t ifindex, char *reason,
 			     size_t len)
 {
-	struct guard *g = a->guard;
 	bool found = false, enforced = false;
 
 	snprintf(reason, len, "not verified yet");
@@ -129,47 +169,47 @@ bool guard_endpoint_enforced(struct agent *a, const char *name, uint32_t ifindex
 
 static void report(void *ctx, const char *what, const char *detail)
 {
-	struct agent *a = ctx;
+	struct guard *g = ctx;
 
 	for (int w = 0; w < GW_MAX; w++)
 		if (!strcmp(what, what_names[w]))
-			atomic_fetch_add(&a->guard->repairs[w], 1);
+			atomic_fetch_add(&g->repairs[w], 1);
 	log_warn("tamper: %s: %s", what, detail);
 }
 
 /* Writes the enforced revision again, whole, into the inactive slot and flips to it. */
-static void reenforce(struct agent *a)
+static void reenforce(struct guard *g, struct datapath *dp)
 {
-	struct snapshot *s = engine_current(a);
+	struct snapshot *s = engine_current(g->e);
+	const struct policy_document *doc = s ? snapshot_doc(s) : NULL;
 	struct policy_image *img = NULL;
-	char err[512];
+	char err[512] = "";
 	int r;
 
-	if (!s || !s->doc) {
+	if (!doc) {
 		snapshot_unref(s);
 		return;
 	}
-	r = policy_compile(s->doc, a->cfg.node, &img, err, sizeof(err));
+	r = policy_compile(doc, g->cfg->node, &img, err, sizeof(err));
 	if (!r) {
-		dp_distrust_slots(a->dp);
-		r = dp_apply(a->dp, img, err, sizeof(err));
+		dp_distrust_slots(dp);
+		r = dp_apply(dp, img, err, sizeof(err));
 	}
 	if (r)
 		log_error("tamper: writing revision %llu again failed: %s",
-			  (unsigned long long)s->revision, err);
+			  (unsigned long long)snapshot_revision(s), err);
 	else
 		log_warn("tamper: revision %llu written again whole and activated",
-			 (unsigned long long)s->revision);
+			 (unsigned long long)snapshot_revision(s));
 	policy_image_free(img);
 	snapshot_unref(s);
 }
 
-static void ct_pressure(struct agent *a)
+static void ct_pressure(struct guard *g, struct datapath *dp)
 {
-	struct guard *g = a->guard;
 	struct dp_ct_stats st[2];
 
-	if (dp_read_ct_stats(a->dp, st))
+	if (dp_read_ct_stats(dp, st))
 		return;
 	for (int f = 0; f < 2; f++) {
 		uint64_t pct = st[f].capacity ? st[f].entries * 100 / st[f].capacity : 0;
@@ -195,47 +235,48 @@ static void ct_pressure(struct agent *a)
 	}
 }
 
-int guard_next_ms(struct agent *a)
+int guard_next_ms(struct guard *g)
 {
 	uint64_t now = now_usec();
 
-	if (!a->guard || !a->dp)
+	if (!g || !engine_datapath(g->e))
 		return -1;
-	return a->guard->next_tick_us > now ? (int)((a->guard->next_tick_us - now) / 1000) : 0;
+	return g->next_tick_us > now ? (int)((g->next_tick_us - now) / 1000) : 0;
 }
 
-void guard_tick(struct agent *a)
+void guard_tick(struct guard *g)
 {
-	struct guard *g = a->guard;
+	struct datapath *dp = g ? engine_datapath(g->e) : NULL;
 	uint64_t now = now_usec();
 	int repaired;
 
-	if (!g || !a->dp || now < g->next_tick_us)
+	if (!dp || now < g->next_tick_us)
 		return;
 	g->next_tick_us = now + GUARD_PERIOD_MS * 1000ull;
-	ct_pressure(a);
-	repaired = dp_check_links(a->dp, report, a) + dp_check_pins(a->dp, report, a) +
-		   dp_check_endpoint_entries(a->dp, report, a);
+	ct_pressure(g, dp);
+	repaired = dp_check_links(dp, report, g) + dp_check_pins(dp, report, g) +
+		   dp_check_endpoint_entries(dp, report, g);
 	if (now >= g->next_verify_us) {
-		if (dp_verify_slots(a->dp, report, a) == 1) {
-			reenforce(a);
+		if (dp_verify_slots(dp, report, g) == 1) {
+			reenforce(g, dp);
 			repaired++;
 		}
 		/* a large image is verified less often: VERIFY_DUTY times its cost apart */
 		g->next_verify_us = now + (now_usec() - now) * VERIFY_DUTY;
 	}
-	guard_refresh(a);
+	guard_refresh(g);
 	log_debug("guard: checked in %.1f ms%s", (double)(now_usec() - now) / 1000.0,
 		  repaired ? ", repaired" : "");
 }
 
-int guard_status(struct agent *a, struct arena *ar, Iofence__V1__GetStatusResponse *r)
+int guard_status(struct guard *g, struct arena *ar, Iofence__V1__GetStatusResponse *r)
 {
+	struct datapath *dp = g ? engine_datapath(g->e) : NULL;
 	struct dp_ct_stats st[2];
 
-	for (int w = 0; a->guard && w < GW_MAX; w++)
-		r->repairs += atomic_load(&a->guard->repairs[w]);
-	if (!a->dp || dp_read_ct_stats(a->dp, st))
+	for (int w = 0; g && w < GW_MAX; w++)
+		r->repairs += atomic_load(&g->repairs[w]);
+	if (!dp || dp_read_ct_stats(dp, st))
 		return 0;
 	r->conntrack = arena_alloc(ar, 2 * sizeof(*r->conntrack));
 	if (!r->conntrack)
@@ -258,16 +299,17 @@ int guard_status(struct agent *a, struct arena *ar, Iofence__V1__GetStatusRespon
 	return 0;
 }
 
-void guard_write_metrics(struct agent *a, FILE *f)
+void guard_write_metrics(struct guard *g, FILE *f)
 {
+	struct datapath *dp = g ? engine_datapath(g->e) : NULL;
 	struct dp_ct_stats st[2];
 
 	fprintf(f, "# HELP iofence_repairs_total Datapath state found changed and repaired.\n"
 		   "# TYPE iofence_repairs_total counter\n");
 	for (int w = 0; w < GW_MAX; w++)
 		fprintf(f, "iofence_repairs_total{what=\"%s\"} %llu\n", what_names[w],
-			(unsigned long long)(a->guard ? atomic_load(&a->guard->repairs[w]) : 0));
-	if (!a->dp || dp_read_ct_stats(a->dp, st))
+			(unsigned long long)(g ? atomic_load(&g->repairs[w]) : 0));
+	if (!dp || dp_read_ct_stats(dp, st))
 		return;
 	static const struct {
 		const char *name, *type, *help;

@@ -17,30 +17,35 @@
 
 #include <iofence/v1/agent.pb-c.h>
 
-struct agent;
+struct agent_config;
 struct arena;
+struct engine;
+struct guard;
 
 #define GUARD_PERIOD_MS 1000
 
-int guard_init(struct agent *a);
-void guard_free(struct agent *a);
+/* The engine's guard (engine.c creates it; cfg and e outlive it). NULL on ENOMEM. */
+struct guard *guard_new(struct engine *e, const struct agent_config *cfg);
+void guard_free(struct guard *g);
 
 /* Apply thread: the periodic check (at most once per GUARD_PERIOD_MS; cheap otherwise). */
-void guard_tick(struct agent *a);
+void guard_tick(struct guard *g);
 /* Apply thread: the endpoints' enforcement changed (apply, link, cgroup): refresh the table. */
-void guard_refresh(struct agent *a);
-/* Milliseconds until the next tick is due (for the apply thread's wait). */
-int guard_next_ms(struct agent *a);
+void guard_refresh(struct guard *g);
+/* Milliseconds until the next tick is due (for the apply thread's wait); -1: no datapath. */
+int guard_next_ms(struct guard *g);
+/* Milliseconds since this process started (from /proc/self/stat, 1/HZ resolution). */
+long guard_ms_since_process_start(void);
 
 /*
  * Any thread: whether endpoint name is enforced, and why not (reason "" when it is). ifindex:
  * its interface's index now (0: none), which must be the one the check was made on.
  */
-bool guard_endpoint_enforced(struct agent *a, const char *name, uint32_t ifindex, char *reason,
+bool guard_endpoint_enforced(struct guard *g, const char *name, uint32_t ifindex, char *reason,
 			     size_t len);
 /* Any thread: the conntrack and repair fields of GetStatus. */
-int guard_status(struct agent *a, struct arena *ar, Iofence__V1__GetStatusResponse *r);
+int guard_status(struct guard *g, struct arena *ar, Iofence__V1__GetStatusResponse *r);
 /* Any thread: the iofence_conntrack_* and iofence_repairs_total metrics. */
-void guard_write_metrics(struct agent *a, FILE *f);
+void guard_write_metrics(struct guard *g, FILE *f);
 
 #endif /* IOFENCE_IOFENCED_GUARD_H */

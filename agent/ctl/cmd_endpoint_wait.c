@@ -51,7 +51,7 @@ static int poll_once(const struct ctl_opts *o, grpc_channel *ch, const char *nam
 	return r;
 }
 
-static int wait_enforced(int argc, char **argv)
+int ctl_endpoint_wait(int argc, char **argv)
 {
 	static const char usage[] = "iofencectl endpoint wait NAME --enforced [--timeout SEC] "
 				    "[--agent ADDR] [--ca F --cert F --key F]";
@@ -117,14 +117,5 @@ static int wait_enforced(int argc, char **argv)
 		return CTL_OK;
 	fprintf(stderr, "iofencectl endpoint wait: %s not enforced after %g s: %s\n", name,
 		timeout, why);
-	return CTL_USER_ERROR;
-}
-
-int cmd_endpoint(int argc, char **argv)
-{
-	if (argc >= 2 && !strcmp(argv[1], "wait"))
-		return wait_enforced(argc - 1, argv + 1);
-	fprintf(stderr, "usage: iofencectl endpoint wait NAME --enforced [--timeout SEC] "
-			"[--agent ADDR]\n");
 	return CTL_USER_ERROR;
 }
