@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "parse.h"
-#include "parse_doc.h"
+#include "parse_tree.h"
 #include "parse_node.h"
 #include "prefix.h"
 
@@ -328,8 +328,12 @@ static void document_field(struct parse_ctx *ctx, const char *key, struct tree_n
 static const char *const document_keys[] = {"revision", "defaults", "securityGroups",
 					    "endpoints", "prefilter", NULL};
 
-int parse_load_tree(const char *text, size_t len, const char *file, struct parse_tree *tree,
-		    struct tree_spans *spans, struct policy_errors *errs)
+/*
+ * Loads the one YAML document of text into an empty tree; syntax errors and extra documents go
+ * to errs. Return 0, -EINVAL or -ENOMEM; the tree is freed on error.
+ */
+static int load_tree(const char *text, size_t len, const char *file, struct parse_tree *tree,
+		     struct policy_errors *errs)
 {
 	struct parse_tree extra = {0};
 	yaml_parser_t parser;
@@ -340,7 +344,7 @@ int parse_load_tree(const char *text, size_t len, const char *file, struct parse
 	yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
 	r = parse_tree_reserve(tree, len);
 	if (r == 0)
-		r = parse_tree_load_spans(&parser, tree, spans);
+		r = parse_tree_load(&parser, tree);
 	if (r == -EINVAL) {
 		policy_errors_add(errs, file, (unsigned)parser.problem_mark.line + 1, "document",
 				  "syntax error: %s%s%s", parser.problem ? parser.problem : "invalid",
@@ -361,17 +365,15 @@ int parse_load_tree(const char *text, size_t len, const char *file, struct parse
 		}
 		parse_tree_free(&extra);
 	}
-	if (r < 0) {
+	if (r < 0)
 		parse_tree_free(tree);
-		if (spans)
-			tree_spans_free(spans);
-	}
 	yaml_parser_delete(&parser);
 	return r;
 }
 
-int parse_build_document(struct parse_tree *tree, const char *file, struct policy_errors *errs,
-			 struct policy_document **ret_doc)
+/* Reads and validates the document in tree. Return 0, -EINVAL (errors in errs) or -ENOMEM. */
+static int build_document(struct parse_tree *tree, const char *file, struct policy_errors *errs,
+			  struct policy_document **ret_doc)
 {
 	struct parse_ctx ctx = {.file = file, .errs = errs, .tree = tree};
 	struct policy_document *doc = calloc(1, sizeof(*doc));
@@ -414,10 +416,10 @@ int policy_parse_buffer(const char *text, size_t len, const char *file_name,
 	int r;
 
 	*ret_doc = NULL;
-	r = parse_load_tree(text, len, file, &tree, NULL, errs);
+	r = load_tree(text, len, file, &tree, errs);
 	if (r < 0)
 		return r;
-	r = parse_build_document(&tree, file, errs, ret_doc);
+	r = build_document(&tree, file, errs, ret_doc);
 	parse_tree_free(&tree);
 	return r;
 }
