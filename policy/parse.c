@@ -85,6 +85,7 @@ static void rule_field(struct parse_ctx *ctx, const char *key, struct tree_node 
 			     "0..255)",
 			     s);
 	} else if (strcmp(key, "ports") == 0) {
+		rule->ports_line = ctx->key_line;
 		if (!node_is_seq(ctx, v, path))
 			return;
 		free(rule->ports);
@@ -115,6 +116,7 @@ static void rule_field(struct parse_ctx *ctx, const char *key, struct tree_node 
 						    : POLICY_REMOTE_CIDR;
 		rule->has_cidr = true;
 	} else if (strcmp(key, "group") == 0) {
+		rule->group_line = ctx->key_line;
 		free(rule->group);
 		rule->group = NULL;
 		if (node_string(ctx, v, path, &rule->group) == 0)
@@ -183,6 +185,7 @@ static void endpoint_field(struct parse_ctx *ctx, const char *key, struct tree_n
 	} else if (strcmp(key, "cgroup") == 0) {
 		node_string(ctx, v, path, &ep->cgroup);
 	} else if (strcmp(key, "groups") == 0) {
+		ep->groups_line = ctx->key_line;
 		node_string_list(ctx, v, path, &ep->groups, &ep->n_groups);
 	} else if (strcmp(key, "ingress") == 0) {
 		node_enum(ctx, v, path, action_names, action_values, &ep->ingress);

@@ -186,6 +186,7 @@ void node_map_fields(struct parse_ctx *ctx, struct tree_node *map, const char *p
 			perr(ctx, key, field, "unknown key \"%s\"", name);
 			continue;
 		}
+		ctx->key_line = node_line(key);
 		fn(ctx, name, value, field, obj);
 	}
 }
