@@ -3,7 +3,7 @@
  * A compact YAML document tree for the policy parser, composed from libyaml's events. Node
  * ids, alias resolution and composer errors are those of yaml_parser_load(); the storage is
  * not: 16-byte nodes in one array, children ids in another, scalar text in large chunks. Small
- * nodes matter: on a VM a page fault costs tens of microseconds, and glibc returns blocks
+ * nodes matter: page faults are dear on a VM, and glibc returns blocks
  * over 32 MiB to the kernel on free, so a larger node array faults in anew on every parse.
  * Private to policy/parse*.c.
  */

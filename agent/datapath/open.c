@@ -19,15 +19,7 @@
 
 #include "dp_internal.h"
 
-#ifdef IOFENCE_HAVE_SKEL
 #include "iofence.skel.h"
-#endif
-
-#ifdef IOFENCE_BPF_OBJECT_BUILD
-#define IOFENCE_BPF_OBJECT_DEFAULT IOFENCE_BPF_OBJECT_BUILD
-#else
-#define IOFENCE_BPF_OBJECT_DEFAULT "/usr/lib/iofence/iofence.bpf.o"
-#endif
 
 const char *const dp_prog_names[DP_PROG_MAX] = {
     "iof_tc_from_ep",  "iof_tc_to_ep",	     "iof_xdp_prefilter",
@@ -42,8 +34,7 @@ static struct bpf_object *open_object(const char *path, char *err, size_t len)
 
 	if (!path && env && *env)
 		path = env;
-#ifdef IOFENCE_HAVE_SKEL
-	if (!path) {
+	if (!path) { /* the object the skeleton embeds */
 		size_t sz;
 		const void *bytes = iofence__elf_bytes(&sz);
 		DECLARE_LIBBPF_OPTS(bpf_object_open_opts, o, .object_name = "iofence");
@@ -53,9 +44,6 @@ static struct bpf_object *open_object(const char *path, char *err, size_t len)
 			dp_err(err, len, -errno, "open embedded BPF object: %s", strerror(errno));
 		return obj;
 	}
-#endif
-	if (!path)
-		path = IOFENCE_BPF_OBJECT_DEFAULT;
 	obj = bpf_object__open_file(path, NULL);
 	if (!obj)
 		dp_err(err, len, -errno, "open BPF object %s: %s", path, strerror(errno));
