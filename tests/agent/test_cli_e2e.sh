@@ -99,7 +99,7 @@ out=$(ctl a1 apply -f "$TMP/p2.yaml" 2>&1)
 echo "$out" | grep -q FAILED_PRECONDITION || fail "stale revision: $out"
 out=$("$CTL" apply -f "$SRC/tests/cli/bad.yaml" --agent "$(agent a1)" 2>&1)
 [ $? = 1 ] || fail "invalid policy should exit 1"
-echo "$out" | grep -q 'bad.yaml:9: securityGroups\[0\].rules\[2\].group' || fail "errors not listed: $out"
+echo "$out" | grep -q 'bad.yaml:12: securityGroups\[0\].rules\[2\].group' || fail "errors not listed: $out"
 "$CTL" status --agent "unix:$TMP/nonexistent.sock" >/dev/null 2>&1
 [ $? = 2 ] || fail "unreachable agent should exit 2"
 "$CTL" status --agent "unix:$TMP/nonexistent.sock" --agent "$(agent a1)" >/dev/null 2>&1
