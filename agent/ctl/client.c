@@ -22,6 +22,7 @@ enum {
 	O_FOLLOW,
 	O_REVISION,
 	O_DURATION,
+	O_LISTEN,
 };
 
 int ctl_parse(int argc, char **argv, const char *cmd, unsigned accepted, const char *usage,
@@ -40,6 +41,7 @@ int ctl_parse(int argc, char **argv, const char *cmd, unsigned accepted, const c
 	    {"follow", no_argument, NULL, O_FOLLOW},
 	    {"revision", required_argument, NULL, O_REVISION},
 	    {"duration", required_argument, NULL, O_DURATION},
+	    {"listen", required_argument, NULL, O_LISTEN},
 	    {"help", no_argument, NULL, 'h'},
 	    {0},
 	};
@@ -140,6 +142,10 @@ int ctl_parse(int argc, char **argv, const char *cmd, unsigned accepted, const c
 					cmd, optarg);
 				return CTL_USER_ERROR;
 			}
+			break;
+		case O_LISTEN:
+			need = OPT_F_LISTEN;
+			o->listen = optarg;
 			break;
 		default:
 			fprintf(stderr,

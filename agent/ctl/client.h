@@ -26,6 +26,7 @@ enum {
 	OPT_F_REVISION = 1 << 5,
 	OPT_F_OUTPUT = 1 << 6,
 	OPT_F_POSITIONAL = 1 << 7, /* one word: get policy|endpoints */
+	OPT_F_LISTEN = 1 << 15,	   /* dashboard --listen HOST:PORT */
 };
 
 struct ctl_opts {
@@ -39,6 +40,7 @@ struct ctl_opts {
 	const char *endpoint;
 	const char *verdict;
 	const char *positional;
+	const char *listen;
 	bool follow;
 	uint64_t revision;
 	double duration; /* flows without --follow: seconds to listen */
@@ -70,5 +72,6 @@ int cmd_status(int argc, char **argv);
 int cmd_get(int argc, char **argv);
 int cmd_counters(int argc, char **argv);
 int cmd_flows(int argc, char **argv);
+int cmd_dashboard(int argc, char **argv);
 
 #endif /* IOFENCE_CTL_CLIENT_H */

@@ -21,6 +21,8 @@ static const struct {
     {"get", cmd_get, "get policy|endpoints [--agent ADDR] [-o yaml|json|table]"},
     {"counters", cmd_counters, "counters [--agent ADDR] [--endpoint NAME] [-o table|json]"},
     {"flows", cmd_flows, "flows [--agent ADDR] [--follow] [--verdict deny] [-o table|json]"},
+    {"dashboard", cmd_dashboard,
+     "dashboard [--listen HOST:PORT] [--agent ADDR]...  web page of the cluster's health"},
     {"compile", cmd_compile,
      "compile -f FILE --node NAME [-o json|stats]   print the node's map image"},
 };
