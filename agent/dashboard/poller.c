@@ -13,10 +13,6 @@
 
 #include "poller.h"
 
-#ifndef RPC_METHOD_GET_TUNNELS
-#define RPC_METHOD_GET_TUNNELS "/iofence.v1.Agent/GetTunnels"
-#endif
-
 /* A deny stream is renewed this often, so a hung agent cannot hold its thread for long. */
 #define STREAM_RENEW_MS 10000
 

@@ -83,7 +83,7 @@ function renderTables() {
       data-name="${esc(n.name)}" data-health="${esc(n.health)}"
       data-bps="${(n.tunnel_bytes_per_sec + n.allowed_bytes_per_sec).toFixed(1)}">
       <td><b>${esc(n.name)}</b></td><td>${badge(n.health)}</td>
-      <td class="num">${n.revision || '–'}</td><td class="num">${n.enforced}/${n.endpoints}</td>
+      <td class="num">${n.revision || '–'}</td>
       <td class="num">${rate(n.tunnel_bytes_per_sec)}</td>
       <td class="num">${rate(n.allowed_bytes_per_sec)}</td>
       <td class="num">${drops(n).toFixed(1)}</td></tr>`).join('');
@@ -94,9 +94,8 @@ function renderTables() {
       <td><b>${esc(t.a)} ⇄ ${esc(t.b)}</b></td><td>${badge(t.health)}</td>
       <td class="num">${rate(t.ab_bytes_per_sec)}</td>
       <td class="num">${rate(t.ba_bytes_per_sec)}</td>
-      <td class="num">${t.packets_per_sec.toFixed(0)}</td>
       <td class="num">${t.recent_denies}</td></tr>`).join('') ||
-    '<tr><td colspan="6" class="none">no VXLAN traffic seen (vxlan-trace module off?)</td></tr>';
+    '<tr><td colspan="5" class="none">no VXLAN traffic seen (vxlan-trace module off?)</td></tr>';
   document.querySelectorAll('#tables tbody tr[data-id]').forEach((tr) =>
     tr.addEventListener('click', () => select(tr.dataset.id)));
 }
@@ -131,8 +130,10 @@ function renderDetails() {
         <div>revision</div><div>${n.revision || '–'}</div>
         <div>endpoints</div><div>${n.enforced} of ${n.endpoints} enforced</div>
         <div>uptime</div><div>${n.health === 'unreachable' ? '–' : duration(n.uptime_seconds)}</div>
-        <div>tunnels</div><div>${rate(n.tunnel_bytes_per_sec)}${n.tracing ? '' : ' (vxlan-trace off)'}</div>
-        <div>allowed</div><div>${rate(n.allowed_bytes_per_sec)}</div></div>
+        <div>tunnels</div><div>${n.health === 'unreachable' ? '–'
+          : rate(n.tunnel_bytes_per_sec) + (n.tracing ? '' : ' (vxlan-trace off)')}</div>
+        <div>allowed</div><div>${n.health === 'unreachable' ? '–'
+          : rate(n.allowed_bytes_per_sec)}</div></div>
       <h3>drops by reason</h3>` +
       (n.drops.length ? '<table>' + n.drops.map((x) =>
         `<tr><td>${esc(x.reason)}</td><td class="num">${x.packets_per_sec.toFixed(1)}/s</td>
