@@ -25,6 +25,9 @@ enum {
 	O_TO,
 	O_DRY_RUN,
 	O_STRICT,
+	O_FROM,
+	O_PROTO,
+	O_PORT,
 };
 
 int ctl_parse(int argc, char **argv, const char *cmd, unsigned accepted, const char *usage,
@@ -46,6 +49,9 @@ int ctl_parse(int argc, char **argv, const char *cmd, unsigned accepted, const c
 	    {"to", required_argument, NULL, O_TO},
 	    {"dry-run", no_argument, NULL, O_DRY_RUN},
 	    {"strict", no_argument, NULL, O_STRICT},
+	    {"from", required_argument, NULL, O_FROM},
+	    {"proto", required_argument, NULL, O_PROTO},
+	    {"port", required_argument, NULL, O_PORT},
 	    {"help", no_argument, NULL, 'h'},
 	    {0},
 	};
@@ -131,7 +137,29 @@ int ctl_parse(int argc, char **argv, const char *cmd, unsigned accepted, const c
 			need = OPT_F_APPLY;
 			*(c == O_DRY_RUN ? &o->dry_run : &o->strict) = true;
 			break;
+		case O_FROM:
+		case O_PROTO:
+			need = OPT_F_TRACE;
+			*(c == O_FROM ? &o->from : &o->proto) = optarg;
+			break;
+		case O_PORT: {
+			unsigned long port = strtoul(optarg, &end, 10);
+
+			need = OPT_F_TRACE;
+			if (*end || !*optarg || port < 1 || port > 65535) {
+				fprintf(stderr, "iofencectl %s: --port: \"%s\" is not 1..65535\n",
+					cmd, optarg);
+				return CTL_USER_ERROR;
+			}
+			o->port = (unsigned)port;
+			break;
+		}
 		case O_TO:
+			if (accepted & OPT_F_TRACE) { /* trace --to ADDR; rollback --to N */
+				o->to = optarg;
+				break;
+			}
+			/* fall through */
 		case O_REVISION:
 			need = OPT_F_REVISION;
 			o->revision = strtoull(optarg, &end, 10);

@@ -27,6 +27,7 @@ enum {
 	OPT_F_OUTPUT = 1 << 6,
 	OPT_F_POSITIONAL = 1 << 7, /* one word: get policy|endpoints */
 	OPT_F_APPLY = 1 << 8,	   /* --dry-run, --strict */
+	OPT_F_TRACE = 1 << 9,	   /* --from, --to ADDR, --proto, --port */
 };
 
 struct ctl_opts {
@@ -42,6 +43,8 @@ struct ctl_opts {
 	const char *positional;
 	bool follow;
 	bool dry_run, strict;
+	const char *from, *to, *proto; /* trace */
+	unsigned port;
 	uint64_t revision; /* --revision N, or rollback's --to N */
 	double duration; /* flows without --follow: seconds to listen */
 };
@@ -81,6 +84,7 @@ int cmd_apply_dry_run(const struct ctl_opts *o, const struct policy_document *do
 int cmd_diff(int argc, char **argv);
 int cmd_history(int argc, char **argv);
 int cmd_rollback(int argc, char **argv);
+int cmd_trace(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_get(int argc, char **argv);
 int cmd_counters(int argc, char **argv);

@@ -24,6 +24,7 @@ static const struct {
     {"diff", cmd_diff, "diff -f FILE [--agent ADDR]...  objects that differ from the enforced"},
     {"history", cmd_history, "history [--agent ADDR]...       stored revisions: time, size, source"},
     {"rollback", cmd_rollback, "rollback --to N [--agent ADDR]...  enforce revision N again"},
+    {"trace", cmd_trace, "trace --from A --to B --proto P --port N  why a flow gets its verdict"},
     {"compile", cmd_compile,
      "compile -f FILE --node NAME [-o json|stats]   print the node's map image"},
 };

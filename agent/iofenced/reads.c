@@ -401,6 +401,7 @@ int reads_counters(struct agent *a, const Iofence__V1__GetCountersRequest *req, 
 		const struct policy_group *g = &doc->groups[ir->group_index];
 		const struct policy_rule *rule = &g->rules[ir->rule_index];
 		Iofence__V1__RuleCounters *rc;
+		char label[256];
 
 		if (only && !endpoint_in_group(only, ir->group_index))
 			continue;
@@ -410,6 +411,9 @@ int reads_counters(struct agent *a, const Iofence__V1__GetCountersRequest *req, 
 		iofence__v1__rule_counters__init(rc);
 		rc->group = g->name;
 		rc->index = (uint32_t)ir->rule_index;
+		rc->name = rule->name ? rule->name : "";
+		policy_rule_label(doc, ir->group_index, ir->rule_index, label, sizeof(label));
+		rc->rule = arena_strdup(ar, label);
 		rc->action = (char *)action_name(rule->action);
 		rc->direction = rule->direction == POLICY_INGRESS ? "ingress" : "egress";
 		rc->priority = rule->priority;

@@ -30,17 +30,17 @@
 #include "reads.h"
 #include "server.h"
 
-enum method { M_APPLY, M_STATUS, M_POLICY, M_COUNTERS, M_WATCH, M_UNKNOWN, M_COUNT };
+enum method { M_APPLY, M_STATUS, M_POLICY, M_COUNTERS, M_WATCH, M_TRACE, M_UNKNOWN, M_COUNT };
 
 static const char *const method_path[M_COUNT] = {
     RPC_METHOD_APPLY,	     RPC_METHOD_GET_STATUS,  RPC_METHOD_GET_POLICY,
-    RPC_METHOD_GET_COUNTERS, RPC_METHOD_WATCH_FLOWS, NULL,
+    RPC_METHOD_GET_COUNTERS, RPC_METHOD_WATCH_FLOWS, RPC_METHOD_TRACE, NULL,
 };
 
 static const ProtobufCMessageDescriptor *const request_desc[M_COUNT] = {
     &iofence__v1__apply_request__descriptor,	   &iofence__v1__get_status_request__descriptor,
     &iofence__v1__get_policy_request__descriptor,  &iofence__v1__get_counters_request__descriptor,
-    &iofence__v1__watch_flows_request__descriptor, NULL,
+    &iofence__v1__watch_flows_request__descriptor, &iofence__v1__trace_request__descriptor, NULL,
 };
 
 #define ARMED 16
@@ -307,6 +307,9 @@ static void handle_new(struct server *s, struct call *c)
 		goto reply;
 	case M_POLICY:
 		st = reads_policy(a, (void *)req, &ar, &resp, details, sizeof(details));
+		goto reply;
+	case M_TRACE:
+		st = reads_trace(a, (void *)req, &ar, &resp, details, sizeof(details));
 		goto reply;
 	case M_COUNTERS:
 		st = reads_counters(a, (void *)req, &ar, &resp, details, sizeof(details));

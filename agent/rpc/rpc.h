@@ -17,6 +17,7 @@
 #define RPC_METHOD_GET_POLICY "/iofence.v1.Agent/GetPolicy"
 #define RPC_METHOD_GET_COUNTERS "/iofence.v1.Agent/GetCounters"
 #define RPC_METHOD_WATCH_FLOWS "/iofence.v1.Agent/WatchFlows"
+#define RPC_METHOD_TRACE "/iofence.v1.Agent/Trace"
 
 /* Trailing metadata key of an INVALID_ARGUMENT Apply: a serialized ValidationErrors. */
 #define RPC_ERRORS_MD_KEY "iofence-errors-bin"

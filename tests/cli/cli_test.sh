@@ -48,5 +48,8 @@ check "history bad output" 1 "$ctl" history -o xml
 check "dry-run of an invalid policy" 1 "$ctl" apply --dry-run -f "$src/tests/cli/bad.yaml"
 check "--dry-run only on apply" 1 "$ctl" status --dry-run
 check "get policy bad output" 1 "$ctl" get policy -o xml
+check "trace without --to" 1 "$ctl" trace --from a
+check "trace --port out of range" 1 "$ctl" trace --from a --to b --port 70000
+check "--from only on trace" 1 "$ctl" status --from a
 check "diff, agent unreachable" 2 "$ctl" diff -f "$src/deploy/examples/policy.yaml" --agent unix:/nonexistent/sock
 exit $fail
