@@ -502,7 +502,7 @@ static void *work_main(void *arg)
 			if (!write_status(f, !dirty))
 				last_alive = now;
 			else
-				last_alive = now - FOLLOWER_KEEPALIVE_MS * 1000ull + 500000;
+				last_alive = now - FOLLOWER_KEEPALIVE_MS * 1000ull + 1000000; /* 1 s */
 			pthread_mutex_lock(&f->lock);
 			continue;
 		}
