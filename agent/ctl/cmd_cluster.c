@@ -163,6 +163,9 @@ int cluster_apply(const struct ctl_opts *o)
 		r = etcd_fail(o, r, err);
 		goto out;
 	}
+	/* test aid: widen the window between the read and the guarded write */
+	if (getenv("IOFENCE_TEST_WRITE_DELAY_MS"))
+		usleep((useconds_t)atoi(getenv("IOFENCE_TEST_WRITE_DELAY_MS")) * 1000);
 	r = write_and_report(o, c, &st, &want, "apply");
 out:
 	cluster_state_free(&st);
