@@ -9,11 +9,11 @@
 #   (c) endpoint put/delete at --rate per second for --churn-seconds (lag)
 # plus each agent's own implementation delay (controller stamp to enforced) and the agents'
 # CPU and RSS. Usage: run.sh BUILD_DIR [--none 100] [--real 3] [--changes 30] [--rate 100]
-#                            [--churn-seconds 30] [--rules 10000]
+#                            [--churn-seconds 30] [--rules 10000] [--modes abc]
 set -u
 BUILD=$1
 shift
-NONE=100 REAL=3 CHANGES=30 RATE=100 CHURN=30 RULES=10000
+NONE=100 REAL=3 CHANGES=30 RATE=100 CHURN=30 RULES=10000 MODES=abc
 while [ $# -gt 0 ]; do
 	case $1 in
 	--none) NONE=$2 ;;
@@ -22,6 +22,7 @@ while [ $# -gt 0 ]; do
 	--rate) RATE=$2 ;;
 	--churn-seconds) CHURN=$2 ;;
 	--rules) RULES=$2 ;;
+	--modes) MODES=$2 ;;
 	*) echo "run.sh: unknown option $1" >&2; exit 1 ;;
 	esac
 	shift 2
@@ -83,11 +84,17 @@ cpu_ticks() { local t=0; for p in $AGENT_PIDS; do t=$((t + $(awk '{print $14 + $
 rss_kb() { local t=0 n=0; for p in $1; do t=$((t + $(awk '/VmRSS/ {print $2}' /proc/$p/status))); n=$((n + 1)); done; echo $((t / n)); }
 HZ=$(getconf CLK_TCK)
 
-"$BENCH" "$EPS" "$N" endpoint-adds "$CHANGES" | tee "$TMP/a.out" | grep RESULT || exit 1
-"$BENCH" "$EPS" "$N" rule-changes "$CHANGES" | tee "$TMP/b.out" | grep RESULT || exit 1
-t0=$(cpu_ticks)
-"$BENCH" "$EPS" "$N" churn "$RATE" "$CHURN" | tee "$TMP/c.out" | grep RESULT || exit 1
-t1=$(cpu_ticks)
+if [[ $MODES == *a* ]]; then
+	"$BENCH" "$EPS" "$N" endpoint-adds "$CHANGES" | tee "$TMP/a.out" | grep RESULT || exit 1
+fi
+if [[ $MODES == *b* ]]; then
+	"$BENCH" "$EPS" "$N" rule-changes "$CHANGES" | tee "$TMP/b.out" | grep RESULT || exit 1
+fi
+t0=$(cpu_ticks) t1=$t0 w0=$(date +%s.%N) w1=$w0
+if [[ $MODES == *c* ]]; then
+	"$BENCH" "$EPS" "$N" churn "$RATE" "$CHURN" | tee "$TMP/c.out" | grep RESULT
+	t1=$(cpu_ticks) w1=$(date +%s.%N)
+fi
 none_pids=$(echo $AGENT_PIDS | cut -d' ' -f1-"$NONE")
 real_pids=$([ "$REAL" -gt 0 ] && echo $AGENT_PIDS | cut -d' ' -f$((NONE + 1))-)
-echo "RESULT agents cpu_during_churn_per_agent=$(awk -v t=$((t1 - t0)) -v hz="$HZ" -v n="$N" -v s="$CHURN" 'BEGIN {printf "%.2f%%", 100 * t / hz / n / s}') rss_none_kb=$(rss_kb "$none_pids")${real_pids:+ rss_real_kb=$(rss_kb "$real_pids")} etcd_rss_kb=$(rss_kb "$ETCD_PIDS")"
+echo "RESULT agents churn_cpu_s_all_agents=$(awk -v t=$((t1 - t0)) -v hz="$HZ" 'BEGIN {printf "%.1f", t / hz}') churn_wall_s=$(awk -v a="$w0" -v b="$w1" 'BEGIN {printf "%.1f", b - a}') rss_none_kb=$(rss_kb "$none_pids")${real_pids:+ rss_real_kb=$(rss_kb "$real_pids")} etcd_rss_kb=$(rss_kb "$ETCD_PIDS")"
