@@ -6,6 +6,7 @@
 
 #include "client.h"
 #include "ctl.h"
+#include "ctl_extra.h"
 #include "policy/parse.h"
 
 static const struct {
@@ -30,6 +31,10 @@ static const struct {
     {"endpoint", cmd_endpoint, "endpoint put -f FILE | delete NODE/NAME --etcd-endpoints URL"},
     {"rollout", cmd_rollout,
      "rollout status [--wait] [--timeout S] [-o table|json] --etcd-endpoints URL"},
+    {"module", cmd_module,
+     "module enable|disable|list [vxlan-trace --interface IF [--port N]] [--agent ADDR]..."},
+    {"tunnels", cmd_tunnels,
+     "tunnels [--agent ADDR]... [--interval SEC] [--top N] [-o table|json]   VXLAN tunnels"},
 };
 
 static void usage(FILE *out)

@@ -17,6 +17,7 @@ struct events;
 struct MHD_Daemon;
 struct follower;
 struct follower;
+struct modules;
 
 struct agent {
 	struct agent_config cfg;
@@ -27,6 +28,7 @@ struct agent {
 	struct server *server;
 	struct MHD_Daemon *metrics;
 	struct follower *follower; /* cluster mode, else NULL */
+	struct modules *modules; /* loadable modules (modules.h) */
 };
 
 #endif /* IOFENCE_IOFENCED_AGENT_H */

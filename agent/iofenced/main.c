@@ -20,6 +20,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "agent.h"
+#include "modules.h"
 #include "agent/datapath/datapath.h"
 #include "engine.h"
 #include "events.h"
@@ -68,6 +69,7 @@ static int run(struct agent *a)
 	r = engine_start(a->engine);
 	if (r)
 		return r;
+	modules_start(a); /* after the datapath: its pins live under the same pin dir */
 	a->flows = flows_new(a->engine);
 	if (!a->flows) {
 		log_error("start: %s", strerror(ENOMEM));
@@ -184,6 +186,7 @@ int main(int argc, char **argv)
 	metrics_stop(&a);
 	server_shutdown_finish(&a);
 	flows_free(a.flows);
+	modules_stop(&a);
 	engine_free(a.engine);
 	grpc_shutdown_blocking();
 	log_info("stopped");

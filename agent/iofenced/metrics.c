@@ -13,6 +13,7 @@
 #include <microhttpd.h>
 
 #include "agent.h"
+#include "modules.h"
 #include "agent/datapath/datapath.h"
 #include "engine.h"
 #include "flows.h"
@@ -172,6 +173,7 @@ static char *render(struct agent *a, size_t *ret_len)
 			"iofence_flow_events_lost_total{cause=\"ratelimit\"} %llu\n",
 			(unsigned long long)ring, (unsigned long long)rate);
 	}
+	modules_metrics(a, f);
 	fclose(f);
 	snapshot_unref(s);
 	return buf;

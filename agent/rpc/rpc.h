@@ -17,6 +17,10 @@
 #define RPC_METHOD_GET_POLICY "/iofence.v1.Agent/GetPolicy"
 #define RPC_METHOD_GET_COUNTERS "/iofence.v1.Agent/GetCounters"
 #define RPC_METHOD_WATCH_FLOWS "/iofence.v1.Agent/WatchFlows"
+#define RPC_METHOD_ENABLE_MODULE "/iofence.v1.Agent/EnableModule"
+#define RPC_METHOD_DISABLE_MODULE "/iofence.v1.Agent/DisableModule"
+#define RPC_METHOD_LIST_MODULES "/iofence.v1.Agent/ListModules"
+#define RPC_METHOD_GET_TUNNELS "/iofence.v1.Agent/GetTunnels"
 
 /* Trailing metadata key of an INVALID_ARGUMENT Apply: a serialized ValidationErrors. */
 #define RPC_ERRORS_MD_KEY "iofence-errors-bin"
