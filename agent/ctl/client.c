@@ -22,6 +22,9 @@ enum {
 	O_FOLLOW,
 	O_REVISION,
 	O_DURATION,
+	O_TO,
+	O_DRY_RUN,
+	O_STRICT,
 };
 
 int ctl_parse(int argc, char **argv, const char *cmd, unsigned accepted, const char *usage,
@@ -40,6 +43,9 @@ int ctl_parse(int argc, char **argv, const char *cmd, unsigned accepted, const c
 	    {"follow", no_argument, NULL, O_FOLLOW},
 	    {"revision", required_argument, NULL, O_REVISION},
 	    {"duration", required_argument, NULL, O_DURATION},
+	    {"to", required_argument, NULL, O_TO},
+	    {"dry-run", no_argument, NULL, O_DRY_RUN},
+	    {"strict", no_argument, NULL, O_STRICT},
 	    {"help", no_argument, NULL, 'h'},
 	    {0},
 	};
@@ -120,13 +126,18 @@ int ctl_parse(int argc, char **argv, const char *cmd, unsigned accepted, const c
 			need = OPT_F_FOLLOW;
 			o->follow = true;
 			break;
+		case O_DRY_RUN:
+		case O_STRICT:
+			need = OPT_F_APPLY;
+			*(c == O_DRY_RUN ? &o->dry_run : &o->strict) = true;
+			break;
+		case O_TO:
 		case O_REVISION:
 			need = OPT_F_REVISION;
 			o->revision = strtoull(optarg, &end, 10);
-			if (*end) {
-				fprintf(stderr,
-					"iofencectl %s: --revision: \"%s\" is not a number\n", cmd,
-					optarg);
+			if (*end || !*optarg || *optarg == '-') {
+				fprintf(stderr, "iofencectl %s: %s: \"%s\" is not a number\n", cmd,
+					c == O_TO ? "--to" : "--revision", optarg);
 				return CTL_USER_ERROR;
 			}
 			break;

@@ -26,6 +26,7 @@ enum {
 	OPT_F_REVISION = 1 << 5,
 	OPT_F_OUTPUT = 1 << 6,
 	OPT_F_POSITIONAL = 1 << 7, /* one word: get policy|endpoints */
+	OPT_F_APPLY = 1 << 8,	   /* --dry-run, --strict */
 };
 
 struct ctl_opts {
@@ -40,7 +41,8 @@ struct ctl_opts {
 	const char *verdict;
 	const char *positional;
 	bool follow;
-	uint64_t revision;
+	bool dry_run, strict;
+	uint64_t revision; /* --revision N, or rollback's --to N */
 	double duration; /* flows without --follow: seconds to listen */
 };
 
@@ -65,7 +67,20 @@ void fmt_duration(uint64_t sec, char *buf, size_t len);
 /* Flag the grpc library as used (main shuts it down). */
 extern bool ctl_grpc_used;
 
+/*
+ * The document @agent enforces (@revision 0) or a stored revision, validated, into *ret_doc;
+ * *ret_doc is NULL when nothing is applied yet (revision 0 only). *ret_resp (may be NULL) gets
+ * the response. Returns an exit code; the reason is printed.
+ */
+struct policy_document;
+int ctl_fetch_policy(const struct ctl_opts *o, const char *agent, uint64_t revision,
+		     struct policy_document **ret_doc, Iofence__V1__GetPolicyResponse **ret_resp);
+
 int cmd_apply(int argc, char **argv);
+int cmd_apply_dry_run(const struct ctl_opts *o, const struct policy_document *doc);
+int cmd_diff(int argc, char **argv);
+int cmd_history(int argc, char **argv);
+int cmd_rollback(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_get(int argc, char **argv);
 int cmd_counters(int argc, char **argv);

@@ -74,8 +74,11 @@ static int get_policy(const struct ctl_opts *o)
 	grpc_channel *ch;
 	int r;
 
-	if (strcmp(fmt, "table") && strcmp(fmt, "json") && strcmp(fmt, "yaml")) {
-		fprintf(stderr, "iofencectl get policy: -o: \"%s\" is not yaml, json or table\n",
+	if (strcmp(fmt, "table") && strcmp(fmt, "json") && strcmp(fmt, "yaml") &&
+	    strcmp(fmt, "normalized")) {
+		fprintf(stderr,
+			"iofencectl get policy: -o: \"%s\" is not yaml, normalized, json or "
+			"table\n",
 			fmt);
 		return CTL_USER_ERROR;
 	}
@@ -99,7 +102,12 @@ static int get_policy(const struct ctl_opts *o)
 	}
 	doc->revision = resp->revision;
 	doc->has_revision = true;
-	if (!strcmp(fmt, "table"))
+	if (!strcmp(fmt, "yaml") && resp->source && *resp->source) {
+		/* what the user wrote, comments and order kept */
+		fputs(resp->source, stdout);
+		if (resp->source[strlen(resp->source) - 1] != '\n')
+			putchar('\n');
+	} else if (!strcmp(fmt, "table"))
 		print_table(doc, resp->revision);
 	else if (policy_write(doc, !strcmp(fmt, "json") ? POLICY_FORMAT_JSON : POLICY_FORMAT_YAML,
 			      stdout))
@@ -114,7 +122,11 @@ out:
 int cmd_get(int argc, char **argv)
 {
 	static const char usage[] =
-	    "iofencectl get policy|endpoints [--agent ADDR] [--revision N] [-o yaml|json|table]";
+	    "iofencectl get policy|endpoints [--agent ADDR] [--revision N] "
+	    "[-o yaml|normalized|json|table]\n"
+	    "  policy -o yaml (default): the text as applied when it was applied from a file "
+	    "(comments kept),\n"
+	    "  else the normalized document; -o normalized: always the normalized document";
 	struct ctl_opts o;
 	int r;
 

@@ -15,12 +15,15 @@ static const struct {
 } commands[] = {
     {"validate", cmd_validate, "validate -f FILE          check a policy offline"},
     {"apply", cmd_apply,
-     "apply -f FILE [--agent ADDR]...  push a policy to agents (per-agent result table)"},
+     "apply -f FILE [--agent ADDR]... [--dry-run]  push a policy to agents (result table)"},
     {"status", cmd_status,
      "status [--agent ADDR]...       node, revision, endpoints, modules, uptime"},
     {"get", cmd_get, "get policy|endpoints [--agent ADDR] [-o yaml|json|table]"},
     {"counters", cmd_counters, "counters [--agent ADDR] [--endpoint NAME] [-o table|json]"},
     {"flows", cmd_flows, "flows [--agent ADDR] [--follow] [--verdict deny] [-o table|json]"},
+    {"diff", cmd_diff, "diff -f FILE [--agent ADDR]...  objects that differ from the enforced"},
+    {"history", cmd_history, "history [--agent ADDR]...       stored revisions: time, size, source"},
+    {"rollback", cmd_rollback, "rollback --to N [--agent ADDR]...  enforce revision N again"},
     {"compile", cmd_compile,
      "compile -f FILE --node NAME [-o json|stats]   print the node's map image"},
 };

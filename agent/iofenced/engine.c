@@ -34,6 +34,7 @@
 #include "policy/errors.h"
 #include "policy/parse.h"
 #include "policy/pb.h"
+#include "policy/write.h"
 #include "store/store.h"
 
 /* The heap is trimmed after applies have paused this long. */
@@ -291,6 +292,49 @@ static int compile_and_swap(struct engine *e, struct policy_document *doc,
 	return GRPC_STATUS_OK;
 }
 
+/* Map entries an image wrote (the Apply response's and the CLI's figure). */
+static uint64_t image_entries(const struct policy_image *img)
+{
+	return img->n_remote4 + img->n_remote6 + img->n_policy + img->n_any_ports +
+	       img->n_any_groups + img->n_prefilter + img->n_endpoints;
+}
+
+/*
+ * A re-apply of the enforced document (same objects; no revision, or one not newer than the
+ * enforced one) is acknowledged as unchanged: nothing is compiled, swapped or stored, so
+ * re-running the same apply is safe and leaves the history as it was. A newer explicit
+ * revision with the same content is applied (a datastore's revision must be reached).
+ */
+static bool answer_unchanged(struct engine *e, const struct policy_document *doc,
+			     struct job *job)
+{
+	struct snapshot *cur = engine_current(e);
+	const struct policy_document *enforced = cur ? snapshot_doc(cur) : NULL;
+	uint64_t rev = cur ? snapshot_revision(cur) : 0;
+	struct policy_document same;
+	bool unchanged = false;
+
+	if (enforced && (!doc->has_revision || doc->revision <= rev)) {
+		same = *doc;
+		same.revision = enforced->revision;
+		same.has_revision = enforced->has_revision;
+		unchanged = policy_document_equal(&same, enforced);
+	}
+	if (unchanged) {
+		const struct policy_image *img = snapshot_image(cur);
+
+		job->resp.revision = rev;
+		job->resp.node = e->cfg->node;
+		job->resp.unchanged = true;
+		job->resp.endpoints = img ? (uint32_t)img->n_endpoints : 0;
+		job->resp.entries = img ? image_entries(img) : 0;
+		job->status = GRPC_STATUS_OK;
+		log_info("apply: document unchanged from revision %llu", (unsigned long long)rev);
+	}
+	snapshot_unref(cur);
+	return unchanged;
+}
+
 /* Returns the snapshot retired by the apply, freed after the ack (a large document's free
  * takes milliseconds). */
 static struct snapshot *do_apply(struct engine *e, struct job *job)
@@ -338,6 +382,8 @@ static struct snapshot *do_apply(struct engine *e, struct job *job)
 		set_status(job, GRPC_STATUS_INTERNAL, "parse: %s", strerror(-r));
 		goto out;
 	}
+	if (answer_unchanged(e, doc, job))
+		goto out;
 	if (doc->has_revision && doc->revision <= e->store_latest) {
 		set_status(job, GRPC_STATUS_FAILED_PRECONDITION,
 			   "revision %llu is not newer than the applied revision %llu",
@@ -416,8 +462,7 @@ static struct snapshot *do_apply(struct engine *e, struct job *job)
 	job->resp.revision = rev;
 	job->resp.node = e->cfg->node;
 	job->resp.endpoints = (uint32_t)img->n_endpoints;
-	job->resp.entries = img->n_remote4 + img->n_remote6 + img->n_policy + img->n_any_ports +
-			    img->n_any_groups + img->n_prefilter + img->n_endpoints;
+	job->resp.entries = image_entries(img);
 	job->resp.compile_usec = compile_usec;
 	job->resp.apply_usec = now_usec() - t0;
 	job->status = GRPC_STATUS_OK;
@@ -808,5 +853,28 @@ int engine_stored(struct engine *e, uint64_t revision, struct store_revision *re
 	if (!r)
 		store_list(e->store, ret_revisions, ret_n);
 	pthread_mutex_unlock(&e->store_mutex);
+	return r;
+}
+
+int engine_history(struct engine *e, void (*fn)(void *ctx, const struct store_revision *rev),
+		   void *ctx, size_t *n)
+{
+	uint64_t *revs = NULL;
+	size_t count = 0, cap = *n;
+	int r;
+
+	pthread_mutex_lock(&e->store_mutex);
+	r = store_list(e->store, &revs, &count);
+	for (size_t i = 0; !r && fn && i < count && i < cap; i++) {
+		struct store_revision sr = {0};
+
+		if (store_get(e->store, revs[i], &sr))
+			continue; /* pruned or unreadable: left out */
+		fn(ctx, &sr);
+		store_revision_free(&sr);
+	}
+	pthread_mutex_unlock(&e->store_mutex);
+	free(revs);
+	*n = count;
 	return r;
 }

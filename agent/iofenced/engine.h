@@ -86,4 +86,11 @@ void engine_apply_stats(struct engine *e, struct apply_stats *ret);
 int engine_stored(struct engine *e, uint64_t revision, struct store_revision *ret,
 		  uint64_t **ret_revisions, size_t *ret_n);
 
+/*
+ * The stored revisions, newest first: fn(ctx, revision) for at most *n of them (fn NULL: none),
+ * under the store lock; *n is then the number stored. 0 or -errno.
+ */
+int engine_history(struct engine *e, void (*fn)(void *ctx, const struct store_revision *rev),
+		   void *ctx, size_t *n);
+
 #endif /* IOFENCE_IOFENCED_ENGINE_H */

@@ -178,6 +178,62 @@ static void free_doc(void *p)
 	iofence__v1__policy_document__free_unpacked(p, NULL);
 }
 
+struct history_fill {
+	struct arena *ar;
+	Iofence__V1__GetPolicyResponse *r;
+	uint64_t enforced;
+	bool oom;
+};
+
+static void history_add(void *ctx, const struct store_revision *sr)
+{
+	struct history_fill *f = ctx;
+	Iofence__V1__StoredRevision *h = arena_alloc(f->ar, sizeof(*h));
+
+	if (!h) {
+		f->oom = true;
+		return;
+	}
+	iofence__v1__stored_revision__init(h);
+	h->revision = sr->revision;
+	h->committed_at_unix = sr->committed_unix > 0 ? (uint64_t)sr->committed_unix : 0;
+	h->size = sr->doc_len;
+	h->source_name = arena_strdup(f->ar, sr->source_name ? sr->source_name : "");
+	h->enforced = sr->revision == f->enforced;
+	f->r->history[f->r->n_history++] = h;
+}
+
+/* The stored revisions, newest first, with time, size and source (GetPolicy with history). */
+static int reads_history(struct agent *a, struct arena *ar, ProtobufCMessage **ret,
+			 char *details, size_t len)
+{
+	struct snapshot *s = engine_current(a->engine);
+	struct history_fill f = {.ar = ar, .r = arena_alloc(ar, sizeof(*f.r)),
+				 .enforced = s ? snapshot_revision(s) : 0};
+	size_t n = 0;
+	int rc = -ENOMEM;
+
+	snapshot_unref(s);
+	if (f.r) {
+		iofence__v1__get_policy_response__init(f.r);
+		f.r->revision = f.enforced;
+		rc = engine_history(a->engine, NULL, NULL, &n);
+	}
+	if (!rc) {
+		/* sized by the count read first: a commit in between is left out */
+		f.r->history = arena_alloc(ar, (n + 1) * sizeof(*f.r->history));
+		rc = f.r->history ? engine_history(a->engine, history_add, &f, &n) : -ENOMEM;
+	}
+	if (!rc && f.oom)
+		rc = -ENOMEM;
+	if (rc) {
+		snprintf(details, len, "history: %s", strerror(-rc));
+		return rc == -ENOMEM ? GRPC_STATUS_RESOURCE_EXHAUSTED : GRPC_STATUS_INTERNAL;
+	}
+	*ret = &f.r->base;
+	return GRPC_STATUS_OK;
+}
+
 int reads_policy(struct agent *a, const Iofence__V1__GetPolicyRequest *req, struct arena *ar,
 		 ProtobufCMessage **ret, char *details, size_t len)
 {
@@ -189,6 +245,10 @@ int reads_policy(struct agent *a, const Iofence__V1__GetPolicyRequest *req, stru
 	size_t n = 0;
 	int rc;
 
+	if (req->history) {
+		snapshot_unref(s);
+		return reads_history(a, ar, ret, details, len);
+	}
 	if (!r) {
 		snapshot_unref(s);
 		snprintf(details, len, "out of memory");
