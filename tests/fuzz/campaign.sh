@@ -21,10 +21,17 @@ for t in $TARGETS; do
 	mkdir -p "$WORK/$t/corpus" "$SRC/$t/corpus"
 	dict=${DICT[$t]:+-dict=${DICT[$t]}}
 	if [ "${FUZZ_MERGE:-0}" = 1 ]; then
-		# Only inputs that add coverage over what is kept go into the source tree.
-		"$bin" -merge=1 -max_len="${MAXLEN[$t]}" "$SRC/$t/corpus" "$WORK/$t/corpus" \
-			>"$WORK/$t/merge.log" 2>&1
-		echo "$t: merged ($(ls "$SRC/$t/corpus" | wc -l) inputs kept)"
+		# The kept corpus: the named seeds and regressions, and a minimal set of inputs
+		# (by edge coverage) of everything found, under their SHA-1 names.
+		min=$WORK/$t/min
+		rm -rf "$min" && mkdir -p "$min"
+		"$bin" -merge=1 -use_counters=0 -max_len="${MAXLEN[$t]}" "$min" "$SRC/$t/corpus" \
+			"$WORK/$t/corpus" >"$WORK/$t/merge.log" 2>&1 || { echo "$t: merge failed"; continue; }
+		find "$SRC/$t/corpus" -type f -regextype egrep -regex '.*/[0-9a-f]{40}' -delete
+		for f in "$SRC/$t/corpus"/*; do rm -f "$min/$(sha1sum <"$f" | cut -c1-40)"; done
+		cp "$min"/* "$SRC/$t/corpus/" 2>/dev/null
+		echo "$t: $(ls "$SRC/$t/corpus" | wc -l) inputs kept," \
+			"$(du -sh --apparent-size "$SRC/$t/corpus" | cut -f1)"
 		continue
 	fi
 	echo "$t: $RUNS runs, log $WORK/$t/log"
