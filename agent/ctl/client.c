@@ -25,6 +25,12 @@ enum {
 	O_TO,
 	O_DRY_RUN,
 	O_STRICT,
+	O_ETCD_ENDPOINTS,
+	O_ETCD_PREFIX,
+	O_ETCD_CA,
+	O_ETCD_CERT,
+	O_ETCD_KEY,
+	O_WAIT,
 };
 
 int ctl_parse(int argc, char **argv, const char *cmd, unsigned accepted, const char *usage,
@@ -46,6 +52,12 @@ int ctl_parse(int argc, char **argv, const char *cmd, unsigned accepted, const c
 	    {"to", required_argument, NULL, O_TO},
 	    {"dry-run", no_argument, NULL, O_DRY_RUN},
 	    {"strict", no_argument, NULL, O_STRICT},
+	    {"etcd-endpoints", required_argument, NULL, O_ETCD_ENDPOINTS},
+	    {"etcd-prefix", required_argument, NULL, O_ETCD_PREFIX},
+	    {"etcd-ca", required_argument, NULL, O_ETCD_CA},
+	    {"etcd-cert", required_argument, NULL, O_ETCD_CERT},
+	    {"etcd-key", required_argument, NULL, O_ETCD_KEY},
+	    {"wait", no_argument, NULL, O_WAIT},
 	    {"help", no_argument, NULL, 'h'},
 	    {0},
 	};
@@ -95,6 +107,26 @@ int ctl_parse(int argc, char **argv, const char *cmd, unsigned accepted, const c
 				return CTL_USER_ERROR;
 			}
 			o->timeout_ms = (int)(t * 1000);
+			o->timeout_set = true;
+			break;
+		case O_ETCD_ENDPOINTS:
+			o->etcd_endpoints = optarg;
+			break;
+		case O_ETCD_PREFIX:
+			o->etcd_prefix = optarg;
+			break;
+		case O_ETCD_CA:
+			o->etcd_tls.ca = optarg;
+			break;
+		case O_ETCD_CERT:
+			o->etcd_tls.cert = optarg;
+			break;
+		case O_ETCD_KEY:
+			o->etcd_tls.key = optarg;
+			break;
+		case O_WAIT:
+			need = OPT_F_WAIT;
+			o->wait = true;
 			break;
 		}
 		case 'o':
@@ -178,6 +210,16 @@ int ctl_parse(int argc, char **argv, const char *cmd, unsigned accepted, const c
 	if ((o->tls.cert || o->tls.key) && !(o->tls.cert && o->tls.key && o->tls.ca)) {
 		fprintf(stderr, "iofencectl %s: --ca, --cert and --key go together\n", cmd);
 		return CTL_USER_ERROR;
+	}
+	if (!o->etcd_endpoints) {
+		const char *env = getenv("IOFENCE_ETCD_ENDPOINTS");
+
+		o->etcd_endpoints = env && *env ? env : NULL;
+	}
+	if (!o->etcd_prefix) {
+		const char *env = getenv("IOFENCE_ETCD_PREFIX");
+
+		o->etcd_prefix = env && *env ? env : "/iofence";
 	}
 	if (!o->n_agents) {
 		const char *env = getenv("IOFENCE_AGENT");

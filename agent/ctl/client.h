@@ -27,6 +27,7 @@ enum {
 	OPT_F_OUTPUT = 1 << 6,
 	OPT_F_POSITIONAL = 1 << 7, /* one word: get policy|endpoints */
 	OPT_F_APPLY = 1 << 8,	   /* --dry-run, --strict */
+	OPT_F_WAIT = 1 << 9,
 };
 
 struct ctl_opts {
@@ -44,6 +45,12 @@ struct ctl_opts {
 	bool dry_run, strict;
 	uint64_t revision; /* --revision N, or rollback's --to N */
 	double duration; /* flows without --follow: seconds to listen */
+	bool timeout_set;
+	/* cluster mode: --etcd-endpoints (or IOFENCE_ETCD_ENDPOINTS) */
+	const char *etcd_endpoints;
+	const char *etcd_prefix;
+	struct rpc_tls etcd_tls;
+	bool wait;
 };
 
 /* Parses argv; returns -1 on success (continue) or an exit code (usage error, --help). */
@@ -85,5 +92,16 @@ int cmd_status(int argc, char **argv);
 int cmd_get(int argc, char **argv);
 int cmd_counters(int argc, char **argv);
 int cmd_flows(int argc, char **argv);
+
+/* cmd_cluster.c: the commands on the datastore (cluster mode) */
+int cluster_apply(const struct ctl_opts *o);
+int cluster_get_policy(const struct ctl_opts *o);
+/* diff against the datastore's policy: exit 0 equal, 1 different */
+int cluster_diff_doc(const struct ctl_opts *o, const struct policy_document *doc);
+int cmd_endpoint(int argc, char **argv);
+int cmd_rollout(int argc, char **argv);
+/* cmd_get.c: prints a document message as get policy does (-o yaml|json|table) */
+int ctl_print_policy_pb(const Iofence__V1__PolicyDocument *pb, uint64_t revision,
+			const char *fmt);
 
 #endif /* IOFENCE_CTL_CLIENT_H */

@@ -153,9 +153,19 @@ int cmd_apply(int argc, char **argv)
 		r = CTL_USER_ERROR;
 		goto out;
 	}
+	if (o.etcd_endpoints && !o.dry_run) {
+		r = cluster_apply(&o);
+		goto out;
+	}
 	r = ctl_load_policy(o.file, &doc);
 	if (r)
 		goto out;
+	if (o.dry_run && o.etcd_endpoints) {
+		/* what the write would change, object by object; nothing written */
+		r = cluster_diff_doc(&o, doc);
+		r = r == CTL_USER_ERROR ? CTL_OK : r;
+		goto out;
+	}
 	if (o.dry_run) {
 		r = cmd_apply_dry_run(&o, doc);
 		goto out;

@@ -61,6 +61,7 @@ int cmd_diff(int argc, char **argv)
 {
 	static const char usage[] =
 	    "iofencectl diff -f FILE [--agent ADDR]... [--ca F --cert F --key F] "
+	    "[--etcd-endpoints URL[,URL...]] "
 	    "[--timeout SEC] [-o table|json]\n"
 	    "  exit 0: every agent enforces the same objects; 1: one differs";
 	struct policy_document *doc = NULL;
@@ -79,6 +80,12 @@ int cmd_diff(int argc, char **argv)
 		return CTL_USER_ERROR;
 	}
 	r = ctl_load_policy(o.file, &doc);
+	if (!r && o.etcd_endpoints) {
+		r = cluster_diff_doc(&o, doc);
+		policy_document_free(doc);
+		ctl_opts_free(&o);
+		return r;
+	}
 	if (json && !r)
 		printf("{\"agents\": [");
 	for (size_t i = 0; !r && i < o.n_agents; i++) {

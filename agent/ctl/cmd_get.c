@@ -63,6 +63,32 @@ static void print_table(const struct policy_document *doc, uint64_t rev)
 	}
 }
 
+int ctl_print_policy_pb(const Iofence__V1__PolicyDocument *pb, uint64_t revision,
+			const char *fmt)
+{
+	struct policy_errors errs = {0};
+	struct policy_document *doc = NULL;
+	int r = CTL_OK;
+
+	if (!pb || policy_from_pb(pb, "<agent>", &doc, &errs)) {
+		fprintf(stderr, "iofencectl get policy: the document does not validate\n");
+		policy_errors_print(&errs, stderr);
+		r = CTL_SYSTEM_ERROR;
+		goto out;
+	}
+	doc->revision = revision;
+	doc->has_revision = true;
+	if (!strcmp(fmt, "table"))
+		print_table(doc, revision);
+	else if (policy_write(doc, !strcmp(fmt, "json") ? POLICY_FORMAT_JSON : POLICY_FORMAT_YAML,
+			      stdout))
+		r = CTL_SYSTEM_ERROR;
+out:
+	policy_errors_free(&errs);
+	policy_document_free(doc);
+	return r;
+}
+
 static int get_policy(const struct ctl_opts *o)
 {
 	Iofence__V1__GetPolicyRequest req = IOFENCE__V1__GET_POLICY_REQUEST__INIT;
@@ -122,7 +148,7 @@ out:
 int cmd_get(int argc, char **argv)
 {
 	static const char usage[] =
-	    "iofencectl get policy|endpoints [--agent ADDR] [--revision N] "
+	    "iofencectl get policy|endpoints [--agent ADDR | --etcd-endpoints URL] [--revision N] "
 	    "[-o yaml|normalized|json|table]\n"
 	    "  policy -o yaml (default): the text as applied when it was applied from a file "
 	    "(comments kept),\n"
@@ -135,7 +161,7 @@ int cmd_get(int argc, char **argv)
 	if (r >= 0)
 		return r;
 	if (o.positional && !strcmp(o.positional, "policy")) {
-		r = get_policy(&o);
+		r = o.etcd_endpoints ? cluster_get_policy(&o) : get_policy(&o);
 	} else if (o.positional && !strcmp(o.positional, "endpoints")) {
 		r = ctl_get_endpoints(&o);
 	} else {

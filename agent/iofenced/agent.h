@@ -15,6 +15,9 @@ struct server;
 struct flows;
 struct events;
 struct MHD_Daemon;
+struct follower;
+struct follower;
+struct modules;
 
 struct agent {
 	struct agent_config cfg;
@@ -24,6 +27,8 @@ struct agent {
 	struct events *events;
 	struct server *server;
 	struct MHD_Daemon *metrics;
+	struct follower *follower; /* cluster mode, else NULL */
+	struct modules *modules; /* loadable modules (modules.h) */
 };
 
 #endif /* IOFENCE_IOFENCED_AGENT_H */

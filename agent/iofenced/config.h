@@ -30,6 +30,14 @@ struct agent_config {
 	char **failsafe; /* PROTO:PORT never dropped by the prefilter; default tcp:22 */
 	size_t n_failsafe;
 	bool xdp_generic;
+	/* cluster mode (follower.c): NULL endpoints = direct Apply */
+	char *etcd_endpoints, *etcd_prefix, *etcd_ca, *etcd_cert, *etcd_key;
+	/* vxlan-trace enabled at start when interfaces are given (modules.c) */
+	char **vxt_ifaces;
+	size_t n_vxt_ifaces;
+	unsigned vxt_ports[4];
+	size_t n_vxt_ports;
+	unsigned vxt_tunnel_capacity, vxt_inner_capacity; /* 0: default */
 };
 
 /* Return: 0, 1 when --help/--version was printed, or -EINVAL with a reason in err. */

@@ -20,10 +20,12 @@
 #include <systemd/sd-daemon.h>
 
 #include "agent.h"
+#include "modules.h"
 #include "agent/datapath/datapath.h"
 #include "engine.h"
 #include "events.h"
 #include "flows.h"
+#include "follower.h"
 #include "log.h"
 #include "metrics.h"
 #include "server.h"
@@ -67,6 +69,7 @@ static int run(struct agent *a)
 	r = engine_start(a->engine);
 	if (r)
 		return r;
+	modules_start(a); /* after the datapath: its pins live under the same pin dir */
 	a->flows = flows_new(a->engine);
 	if (!a->flows) {
 		log_error("start: %s", strerror(ENOMEM));
@@ -88,6 +91,8 @@ static int run(struct agent *a)
 		r = events_run(a->events, err, sizeof(err));
 	if (!r)
 		r = metrics_start(a, err, sizeof(err));
+	if (!r)
+		r = follower_start(a, err, sizeof(err));
 	if (r) {
 		log_error("%s", err[0] ? err : strerror(-r));
 		return 2;
@@ -175,11 +180,13 @@ int main(int argc, char **argv)
 	a.started_unix = time(NULL);
 	r = run(&a);
 	server_shutdown_begin(&a);
+	follower_stop(&a); /* before the engine: its last job completes there */
 	engine_stop(a.engine);
 	events_free(a.events);
 	metrics_stop(&a);
 	server_shutdown_finish(&a);
 	flows_free(a.flows);
+	modules_stop(&a);
 	engine_free(a.engine);
 	grpc_shutdown_blocking();
 	log_info("stopped");

@@ -13,9 +13,11 @@
 #include <microhttpd.h>
 
 #include "agent.h"
+#include "modules.h"
 #include "agent/datapath/datapath.h"
 #include "engine.h"
 #include "flows.h"
+#include "follower.h"
 #include "log.h"
 #include "metrics.h"
 
@@ -149,6 +151,7 @@ static char *render(struct agent *a, size_t *ret_len)
 		"iofence_apply_failures_total %llu\n",
 		(unsigned long long)st.failed);
 	write_counters(dp, f, s);
+	follower_metrics(a, f);
 	fprintf(f,
 		"# HELP iofence_flow_events_total Verdict events read from the datapath.\n"
 		"# TYPE iofence_flow_events_total counter\n"
@@ -170,6 +173,7 @@ static char *render(struct agent *a, size_t *ret_len)
 			"iofence_flow_events_lost_total{cause=\"ratelimit\"} %llu\n",
 			(unsigned long long)ring, (unsigned long long)rate);
 	}
+	modules_metrics(a, f);
 	fclose(f);
 	snapshot_unref(s);
 	return buf;

@@ -19,6 +19,7 @@
 #include "agent/datapath/datapath.h"
 #include "engine.h"
 #include "flows.h"
+#include "modules.h"
 #include "reads.h"
 #include "policy/parse.h"
 #include "policy/prefix.h"
@@ -83,12 +84,15 @@ int reads_status(struct agent *a, struct arena *ar, ProtobufCMessage **ret, char
 	r->version = AGENT_VERSION;
 	r->applied_at_unix = s ? (uint64_t)snapshot_applied_unix(s) : 0;
 	r->active_slot = dp ? dp_active_slot(dp) : 0;
+	max_mod = img ? img->n_endpoints * 4 + img->n_prefilter + 1 : 0;
+	/* room for the loadable modules' programs after the policy programs (modules.c) */
+	r->modules = arena_alloc(ar, (max_mod + MODULES_STATUS_MAX) * sizeof(*r->modules));
+	if (!r->modules)
+		goto nomem;
 	if (!img)
 		goto out;
-	max_mod = img->n_endpoints * 4 + img->n_prefilter + 1;
 	r->endpoints = arena_alloc(ar, (img->n_endpoints + 1) * sizeof(*r->endpoints));
-	r->modules = arena_alloc(ar, max_mod * sizeof(*r->modules));
-	if (!r->endpoints || !r->modules)
+	if (!r->endpoints)
 		goto nomem;
 	for (size_t i = 0; i < img->n_endpoints; i++) {
 		const struct policy_endpoint *ep = &doc->endpoints[img->endpoints[i].doc_index];
@@ -162,6 +166,7 @@ int reads_status(struct agent *a, struct arena *ar, ProtobufCMessage **ret, char
 			goto nomem;
 	r->n_modules = n_mod;
 out:
+	modules_status(a, ar, r);
 	/* The snapshot's strings are referenced: keep it alive as long as the arena. */
 	if (s)
 		arena_defer(ar, (void (*)(void *))snapshot_unref, s);

@@ -25,6 +25,7 @@
 #include <grpc/support/time.h>
 
 #include "agent.h"
+#include "modules.h"
 #include "agent/rpc/rpc.h"
 #include "engine.h"
 #include "flows.h"
@@ -32,17 +33,42 @@
 #include "reads.h"
 #include "server.h"
 
-enum method { M_APPLY, M_STATUS, M_POLICY, M_COUNTERS, M_WATCH, M_UNKNOWN, M_COUNT };
+enum method {
+	M_APPLY,
+	M_STATUS,
+	M_POLICY,
+	M_COUNTERS,
+	M_WATCH,
+	M_MOD_ENABLE,
+	M_MOD_DISABLE,
+	M_MOD_LIST,
+	M_TUNNELS,
+	M_UNKNOWN,
+	M_COUNT
+};
 
 static const char *const method_path[M_COUNT] = {
-    RPC_METHOD_APPLY,	     RPC_METHOD_GET_STATUS,  RPC_METHOD_GET_POLICY,
-    RPC_METHOD_GET_COUNTERS, RPC_METHOD_WATCH_FLOWS, NULL,
+    [M_APPLY] = RPC_METHOD_APPLY,
+    [M_STATUS] = RPC_METHOD_GET_STATUS,
+    [M_POLICY] = RPC_METHOD_GET_POLICY,
+    [M_COUNTERS] = RPC_METHOD_GET_COUNTERS,
+    [M_WATCH] = RPC_METHOD_WATCH_FLOWS,
+    [M_MOD_ENABLE] = RPC_METHOD_ENABLE_MODULE,
+    [M_MOD_DISABLE] = RPC_METHOD_DISABLE_MODULE,
+    [M_MOD_LIST] = RPC_METHOD_LIST_MODULES,
+    [M_TUNNELS] = RPC_METHOD_GET_TUNNELS,
 };
 
 static const ProtobufCMessageDescriptor *const request_desc[M_COUNT] = {
-    &iofence__v1__apply_request__descriptor,	   &iofence__v1__get_status_request__descriptor,
-    &iofence__v1__get_policy_request__descriptor,  &iofence__v1__get_counters_request__descriptor,
-    &iofence__v1__watch_flows_request__descriptor, NULL,
+    [M_APPLY] = &iofence__v1__apply_request__descriptor,
+    [M_STATUS] = &iofence__v1__get_status_request__descriptor,
+    [M_POLICY] = &iofence__v1__get_policy_request__descriptor,
+    [M_COUNTERS] = &iofence__v1__get_counters_request__descriptor,
+    [M_WATCH] = &iofence__v1__watch_flows_request__descriptor,
+    [M_MOD_ENABLE] = &iofence__v1__module_request__descriptor,
+    [M_MOD_DISABLE] = &iofence__v1__module_request__descriptor,
+    [M_MOD_LIST] = &iofence__v1__list_modules_request__descriptor,
+    [M_TUNNELS] = &iofence__v1__get_tunnels_request__descriptor,
 };
 
 #define ARMED 16
@@ -311,8 +337,18 @@ static void handle_new(struct server *s, struct call *c)
 	}
 	switch (c->m) {
 	case M_APPLY: {
-		struct job *job = calloc(1, sizeof(*job));
+		struct job *job = NULL;
 
+		if (a->cfg.etcd_endpoints) {
+			/* the datastore numbers revisions: a pushed one would fork the history */
+			snprintf(details, sizeof(details),
+				 "this node follows the datastore at %s (prefix %s): apply with "
+				 "iofencectl apply --etcd-endpoints",
+				 a->cfg.etcd_endpoints, a->cfg.etcd_prefix);
+			finish(c, GRPC_STATUS_FAILED_PRECONDITION, details, NULL, NULL, 0);
+			break;
+		}
+		job = calloc(1, sizeof(*job));
 		if (!job) {
 			finish(c, GRPC_STATUS_RESOURCE_EXHAUSTED, "out of memory", NULL, NULL, 0);
 			break;
@@ -334,6 +370,18 @@ static void handle_new(struct server *s, struct call *c)
 		goto reply;
 	case M_POLICY:
 		st = reads_policy(a, (void *)req, &ar, &resp, details, sizeof(details));
+		goto reply;
+	case M_MOD_ENABLE:
+		st = modules_enable(a, (void *)req, &ar, &resp, details, sizeof(details));
+		goto reply;
+	case M_MOD_DISABLE:
+		st = modules_disable(a, (void *)req, &ar, &resp, details, sizeof(details));
+		goto reply;
+	case M_MOD_LIST:
+		st = modules_list(a, &ar, &resp, details, sizeof(details));
+		goto reply;
+	case M_TUNNELS:
+		st = modules_tunnels(a, (void *)req, &ar, &resp, details, sizeof(details));
 		goto reply;
 	case M_COUNTERS:
 		st = reads_counters(a, (void *)req, &ar, &resp, details, sizeof(details));

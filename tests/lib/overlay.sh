@@ -7,13 +7,17 @@
 #                                    vx0 = kernel VXLAN (VNI $OV_VNI, dstport 4789, nolearning,
 #                                    unicast head-end replication to every peer, no multicast),
 #                                    br0 = bridge of vx0 and the workloads' host-side veths
-#   workload namespace $OV_PFX-W:    eth0 = 10.210.0.X/24 and fd00:210::X/64 (one L2 overlay)
+#   workload namespace $OV_PFX-W:    eth0 = 10.210.0.X/24 and fd00:210::X/64 (one L2 overlay),
+#                                    MAC 02:21:00:00:XX:XX; every other node's vx0 gets a static
+#                                    FDB entry MAC -> this node, so known unicast goes to one
+#                                    peer only (the all-zeros entries flood ARP/ND to all)
 #
 # Outer family: OV_OUTER=4 (default) or 6, before ov_node. Workload MTU 1400 so that a full
 # frame fits in a VXLAN packet over either outer family on the 1500-byte underlay.
 # Source it from bash (needs root, iproute2, nsenter); it defines functions only:
 #   OV_PFX=iofov-mytest-$$; source tests/lib/overlay.sh
 #   ov_fabric; ov_node n1 1; ov_node n2 2; ov_mesh; ov_workload n1 w1 vw1 11; ...
+#   (create every node before the workloads: a workload's FDB entries go to the nodes there)
 #   ov_build N [WORKLOADS_PER_NODE]  (nodes n1..nN, workloads wIK on host veths vwIK,
 #                                     address index I*10+K)
 #   ov_in NAME CMD...  (run in $OV_PFX-NAME with nsenter --net, keeping /sys/fs/bpf visible)
@@ -26,6 +30,7 @@ OV_OUTER=${OV_OUTER:-4}
 OV_MTU=${OV_MTU:-1400}
 OV_NODES=()            # node names, in creation order
 declare -A OV_NODE_IDX # node name -> index I
+declare -A OV_WL_NODE  # workload name -> node name
 
 ov_in() {
 	local ns=$OV_PFX-$1
@@ -90,9 +95,19 @@ ov_workload() {
 	ip -n "$nodens" link set "$hif" mtu "$OV_MTU" master br0 up
 	ip -n "$ns" link set lo up
 	ip -n "$ns" link set eth0 mtu "$OV_MTU"
+	local mac
+	mac=$(printf "02:21:00:00:%02x:%02x" $((x / 256)) $((x % 256)))
+	ip -n "$ns" link set eth0 address "$mac"
 	ip -n "$ns" addr add "10.210.0.$x/24" dev eth0
 	ip -n "$ns" addr add "$(ov_inner_addr "$x" 6)/64" dev eth0 nodad
 	ip -n "$ns" link set eth0 up
+	OV_WL_NODE[$2]=$1
+	local n
+	for n in "${OV_NODES[@]}"; do
+		[ "$n" = "$1" ] && continue
+		bridge -n "$OV_PFX-$n" fdb append "$mac" dev vx0 \
+			dst "$(ov_outer_addr "${OV_NODE_IDX[$1]}")"
+	done
 }
 
 # ov_build N [K]: fabric, nodes n1..nN, full mesh, K (default 1) workloads per node named
