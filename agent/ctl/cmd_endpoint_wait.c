@@ -45,7 +45,7 @@ static int poll_once(const struct ctl_opts *o, grpc_channel *ch, const char *nam
 		if (strcmp(e->name, name))
 			continue;
 		r = e->enforced;
-		snprintf(why, len, "%s", *e->enforced_reason ? e->enforced_reason : "not enforced");
+		snprintf(why, len, "%s", *e->reason ? e->reason : "not enforced");
 	}
 	iofence__v1__get_status_response__free_unpacked(s, NULL);
 	return r;

@@ -59,10 +59,11 @@ static void json_endpoints(const Iofence__V1__GetStatusResponse *s, const char *
 		json_strings(e->addresses, e->n_addresses);
 		printf(", \"groups\": ");
 		json_strings(e->groups, e->n_groups);
-		printf(", \"enforced\": %s, \"enforced_reason\": ", e->enforced ? "true" : "false");
-		json_str(stdout, e->enforced_reason);
-		printf(", \"ingress\": \"%s\", \"egress\": \"%s\", \"mode\": \"%s\"}", e->ingress,
-		       e->egress, e->mode);
+		printf(", \"enforced\": %s, \"ingress\": \"%s\", \"egress\": \"%s\", \"mode\": "
+		       "\"%s\", \"reason\": ",
+		       e->enforced ? "true" : "false", e->ingress, e->egress, e->mode);
+		json_str(stdout, e->reason);
+		printf("}");
 	}
 	printf("%s%s]", s->n_endpoints ? "\n" : "", s->n_endpoints ? indent : "");
 }
@@ -91,6 +92,8 @@ static void table_endpoints(const Iofence__V1__GetStatusResponse *s)
 		printf("%-20s %-16s %-8u %-32s %-20s %-9s %-7s %-7s %s\n", e->name,
 		       *e->interface ? e->interface : e->cgroup, e->ifindex, addrs, groups,
 		       e->enforced ? "yes" : "no", e->ingress, e->egress, e->mode);
+		if (*e->reason)
+			printf("%-20s not enforced: %s\n", "", e->reason);
 	}
 }
 
@@ -192,6 +195,8 @@ int cmd_status(int argc, char **argv)
 			printf(", \"applied_at_unix\": %llu, \"active_slot\": %u, \"endpoints\": ",
 			       (unsigned long long)s->applied_at_unix, s->active_slot);
 			json_endpoints(s, "  ");
+			printf(", \"warnings\": ");
+			json_strings(s->warnings, s->n_warnings);
 			printf(", \"modules\": [");
 			for (size_t j = 0; j < s->n_modules; j++) {
 				const Iofence__V1__Module *m = s->modules[j];
@@ -242,6 +247,9 @@ int cmd_status(int argc, char **argv)
 			printf("%-36s %-16s %9llu %10s %8s %9s %s\n", o.agents[i], s->node,
 			       (unsigned long long)s->revision, eps, mods, up, s->version);
 		}
+		for (size_t i = 0; i < o.n_agents; i++)
+			for (size_t w = 0; st[i] && w < st[i]->n_warnings; w++)
+				printf("warning: %s: %s\n", o.agents[i], st[i]->warnings[w]);
 	}
 	for (size_t i = 0; i < o.n_agents; i++)
 		if (st[i])
