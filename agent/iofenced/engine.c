@@ -423,8 +423,7 @@ static struct snapshot *do_apply(struct agent *a, struct job *job)
 	job->resp.revision = rev;
 	job->resp.node = a->cfg.node;
 	job->resp.endpoints = (uint32_t)img->n_endpoints;
-	job->resp.entries = img->n_remote4 + img->n_remote6 + img->n_policy + img->n_any_ports +
-			    img->n_any_groups + img->n_prefilter + img->n_endpoints;
+	job->resp.entries = policy_image_entries(img) + img->n_prefilter + img->n_endpoints;
 	job->resp.compile_usec = compile_usec;
 	job->resp.apply_usec = now_usec() - t0;
 	job->status = GRPC_STATUS_OK;
