@@ -24,6 +24,7 @@ void policy_document_free(struct policy_document *doc)
 		for (size_t r = 0; r < grp->n_rules; r++) {
 			free(grp->rules[r].ports);
 			free(grp->rules[r].group);
+			free(grp->rules[r].name);
 		}
 		free(grp->rules);
 		free(grp->name);

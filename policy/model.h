@@ -69,6 +69,7 @@ struct policy_rule {
 	bool has_cidr;             /* cidr was given (even if group was given too: an error) */
 	char *group;               /* POLICY_REMOTE_GROUP: name as written */
 	size_t group_index;        /* POLICY_REMOTE_GROUP: index in document.groups (validated) */
+	char *name;                /* optional label (unique in its group), NULL if none */
 	unsigned line;             /* source line of the rule, 0 if unknown */
 };
 

@@ -119,14 +119,18 @@ static void rule_field(struct parse_ctx *ctx, const char *key, struct tree_node 
 		rule->group = NULL;
 		if (node_string(ctx, v, path, &rule->group) == 0)
 			rule->remote_kind = POLICY_REMOTE_GROUP;
+	} else if (strcmp(key, "name") == 0) {
+		free(rule->name);
+		rule->name = NULL;
+		node_string(ctx, v, path, &rule->name);
 	}
 }
 
 static void parse_rules(struct parse_ctx *ctx, struct tree_node *v, const char *path,
 			struct policy_group *grp)
 {
-	static const char *const keys[] = {"direction", "action", "priority", "protocol",
-					   "ports",     "cidr",   "group",    NULL};
+	static const char *const keys[] = {"name",  "direction", "action", "priority",
+					   "protocol", "ports", "cidr",   "group", NULL};
 
 	if (!node_is_seq(ctx, v, path))
 		return;
@@ -324,20 +328,56 @@ static void document_field(struct parse_ctx *ctx, const char *key, struct tree_n
 static const char *const document_keys[] = {"revision", "defaults", "securityGroups",
 					    "endpoints", "prefilter", NULL};
 
+/*
+ * Refuses a text with more than DIRECTIVES_MAX lines that begin with "%TAG": libyaml compares
+ * every tag directive with every other one, and a policy needs none.
+ */
+#define DIRECTIVES_MAX 16
+
+static int check_directives(const char *text, size_t len, const char *file,
+			    struct policy_errors *errs)
+{
+	size_t n = 0, line = 1;
+
+	for (const char *p = text, *end = text + len; p < end; line++) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+
+		if ((size_t)(end - p) >= 4 && memcmp(p, "%TAG", 4) == 0 && ++n > DIRECTIVES_MAX) {
+			policy_errors_add(errs, file, (unsigned)line, "document",
+					  "more than %d %%TAG directives", DIRECTIVES_MAX);
+			return -EINVAL;
+		}
+		p = nl ? nl + 1 : end;
+	}
+	return 0;
+}
+
 int parse_load_tree(const char *text, size_t len, const char *file, struct parse_tree *tree,
 		    struct tree_spans *spans, struct policy_errors *errs)
+{
+	return parse_load_tree_until(text, len, file, 0, tree, spans, errs);
+}
+
+int parse_load_tree_until(const char *text, size_t len, const char *file, uint64_t deadline_usec,
+			  struct parse_tree *tree, struct tree_spans *spans,
+			  struct policy_errors *errs)
 {
 	struct parse_tree extra = {0};
 	yaml_parser_t parser;
 	int r;
 
+	r = check_directives(text, len, file, errs);
+	if (r < 0)
+		return r;
 	if (!yaml_parser_initialize(&parser))
 		return -ENOMEM;
 	yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
 	r = parse_tree_reserve(tree, len);
 	if (r == 0)
-		r = parse_tree_load_spans(&parser, tree, spans);
-	if (r == -EINVAL) {
+		r = parse_tree_load_until(&parser, tree, spans, deadline_usec);
+	if (r == -E2BIG || r == -ETIME || r == -ENOMEM) {
+		/* later documents are not read: the error is about this one */
+	} else if (r == -EINVAL) {
 		policy_errors_add(errs, file, (unsigned)parser.problem_mark.line + 1, "document",
 				  "syntax error: %s%s%s", parser.problem ? parser.problem : "invalid",
 				  parser.context ? " " : "", parser.context ? parser.context : "");
@@ -345,7 +385,7 @@ int parse_load_tree(const char *text, size_t len, const char *file, struct parse
 		policy_errors_add(errs, file, 1, "document", "empty document");
 		r = -EINVAL;
 	} else if (r > 0) {
-		r = parse_tree_load(&parser, &extra);
+		r = parse_tree_load_until(&parser, &extra, NULL, deadline_usec);
 		if (r > 0) {
 			policy_errors_add(errs, file, extra.nodes[0].line, "document",
 					  "more than one YAML document; put everything in one");
@@ -356,6 +396,15 @@ int parse_load_tree(const char *text, size_t len, const char *file, struct parse
 					  parser.problem ? parser.problem : "invalid");
 		}
 		parse_tree_free(&extra);
+	}
+	if (r == -E2BIG) {
+		policy_errors_add(errs, file, (unsigned)parser.problem_mark.line + 1, "document",
+				  "lists and mappings nested deeper than %d levels",
+				  PARSE_TREE_DEPTH_MAX);
+		r = -EINVAL;
+	} else if (r == -ETIME) {
+		policy_errors_add(errs, file, (unsigned)parser.problem_mark.line + 1, "document",
+				  "not read within the time allowed (stopped at this line)");
 	}
 	if (r < 0) {
 		parse_tree_free(tree);
@@ -405,12 +454,19 @@ out:
 int policy_parse_buffer(const char *text, size_t len, const char *file_name,
 			struct policy_document **ret_doc, struct policy_errors *errs)
 {
+	return policy_parse_buffer_until(text, len, file_name, 0, ret_doc, errs);
+}
+
+int policy_parse_buffer_until(const char *text, size_t len, const char *file_name,
+			      uint64_t deadline_usec, struct policy_document **ret_doc,
+			      struct policy_errors *errs)
+{
 	const char *file = file_name ? file_name : "<input>";
 	struct parse_tree tree = {0};
 	int r;
 
 	*ret_doc = NULL;
-	r = parse_load_tree(text, len, file, &tree, NULL, errs);
+	r = parse_load_tree_until(text, len, file, deadline_usec, &tree, NULL, errs);
 	if (r < 0)
 		return r;
 	r = parse_build_document(&tree, file, errs, ret_doc);

@@ -7,6 +7,7 @@
 #define IOFENCE_POLICY_PARSE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "errors.h"
 #include "model.h"
@@ -22,6 +23,19 @@
  */
 int policy_parse_buffer(const char *text, size_t len, const char *file_name,
 			struct policy_document **ret_doc, struct policy_errors *errs);
+
+/*
+ * Limits that bound the work of any text (docs/AGENT.md, "Bounds"): lists and mappings nest
+ * at most PARSE_TREE_DEPTH_MAX (64) levels, at most 16 %TAG directives; each refused with a
+ * `file:line: document: ...` error, and parsing is linear in the text's size.
+ *
+ * policy_parse_buffer_until() - policy_parse_buffer() that gives up once CLOCK_MONOTONIC
+ * passes @deadline_usec (microseconds; 0: never): -ETIME, with an error naming the line
+ * reached.
+ */
+int policy_parse_buffer_until(const char *text, size_t len, const char *file_name,
+			      uint64_t deadline_usec, struct policy_document **ret_doc,
+			      struct policy_errors *errs);
 
 /*
  * The last document read by policy_parse_reuse(), kept (text, tree and item spans; up to

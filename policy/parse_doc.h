@@ -18,6 +18,11 @@
 int parse_load_tree(const char *text, size_t len, const char *file, struct parse_tree *tree,
 		    struct tree_spans *spans, struct policy_errors *errs);
 
+/* As parse_load_tree(), -ETIME (with an error) once CLOCK_MONOTONIC passes deadline_usec. */
+int parse_load_tree_until(const char *text, size_t len, const char *file, uint64_t deadline_usec,
+			  struct parse_tree *tree, struct tree_spans *spans,
+			  struct policy_errors *errs);
+
 /*
  * Reads and validates the document in tree (whose nodes must be unvisited: seen false).
  * Return 0, -EINVAL (errors in errs) or -ENOMEM.

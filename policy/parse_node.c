@@ -153,6 +153,7 @@ void node_map_fields(struct parse_ctx *ctx, struct tree_node *map, const char *p
 		     const char *const *allowed, map_field_fn fn, void *obj)
 {
 	const int *pairs = ctx->tree->kids + map->at;
+	uint64_t seen = 0; /* allowed[i] seen: duplicates found in one pass, not pairwise */
 
 	for (size_t p = 0; p < map->n; p++) {
 		struct tree_node *key = node_get(ctx, pairs[2 * p]);
@@ -160,7 +161,6 @@ void node_map_fields(struct parse_ctx *ctx, struct tree_node *map, const char *p
 		char field[PATH_MAX_LEN];
 		const char *name;
 		size_t i;
-		bool dup = false;
 
 		if (!key || !value)
 			continue;
@@ -170,22 +170,18 @@ void node_map_fields(struct parse_ctx *ctx, struct tree_node *map, const char *p
 		}
 		name = key->value;
 		field_path_key(field, path, name);
-		for (size_t prev = 0; prev < p && !dup; prev++) {
-			const struct tree_node *pk = tree_node(ctx->tree, pairs[2 * prev]);
-
-			dup = pk && pk->kind == TREE_SCALAR && strcmp(pk->value, name) == 0;
-		}
-		if (dup) {
-			perr(ctx, key, field, "duplicate key");
-			continue;
-		}
 		for (i = 0; allowed[i]; i++)
 			if (strcmp(allowed[i], name) == 0)
 				break;
-		if (!allowed[i]) {
+		if (!allowed[i] || i >= 64) {
 			perr(ctx, key, field, "unknown key \"%s\"", name);
 			continue;
 		}
+		if (seen & (1ull << i)) {
+			perr(ctx, key, field, "duplicate key");
+			continue;
+		}
+		seen |= 1ull << i;
 		fn(ctx, name, value, field, obj);
 	}
 }

@@ -59,7 +59,8 @@ int node_enum(struct parse_ctx *ctx, struct tree_node *n, const char *path, cons
 bool node_is_seq(struct parse_ctx *ctx, struct tree_node *n, const char *path);
 bool node_is_map(struct parse_ctx *ctx, struct tree_node *n, const char *path);
 
-/* Iterates a mapping, rejecting duplicate keys and keys not in allowed (NULL-terminated). */
+/* Iterates a mapping, rejecting duplicate keys and keys not in allowed (NULL-terminated, at
+ * most 64 names). */
 typedef void (*map_field_fn)(struct parse_ctx *ctx, const char *key, struct tree_node *value,
 			     const char *path, void *obj);
 void node_map_fields(struct parse_ctx *ctx, struct tree_node *map, const char *path,

@@ -8,6 +8,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "parse_tree.h"
 
@@ -26,6 +27,15 @@ struct anchor {
 	yaml_mark_t mark;
 };
 
+/*
+ * Anchors are found by name through an open-addressing index (slot: anchor index + 1, 0 for
+ * empty; at most half full): a linear search made a document of many anchors quadratic.
+ */
+struct anchor_index {
+	uint32_t *slots;
+	size_t n_slots; /* a power of two, or 0 */
+};
+
 /* A collection whose end event has not come yet; its children wait on the scratch stack. */
 struct open_node {
 	int id;
@@ -40,6 +50,7 @@ struct loader {
 	struct parse_tree *tree;
 	struct anchor *anchors;
 	size_t n_anchors, cap_anchors;
+	struct anchor_index index;
 	struct open_node *open;
 	size_t n_open, cap_open;
 	int *scratch;
@@ -48,7 +59,11 @@ struct loader {
 	uint32_t *bscratch;
 	size_t n_bscratch, cap_bscratch;
 	size_t last_end; /* where the last scalar or flow collection ended */
+	uint64_t deadline_usec; /* CLOCK_MONOTONIC; 0: none */
 };
+
+/* The clock is read once every this many events (~100 µs of parsing). */
+#define DEADLINE_EVENTS 1024
 
 int parse_tree_grow(void **items, size_t *cap, size_t need, size_t size)
 {
@@ -167,23 +182,73 @@ static int add_child(struct loader *l, int id, yaml_mark_t mark)
 	return 0;
 }
 
+static size_t anchor_hash(const char *name)
+{
+	size_t h = 14695981039346656037ull; /* FNV-1a */
+
+	for (; *name; name++)
+		h = (h ^ (unsigned char)*name) * 1099511628211ull;
+	return h;
+}
+
+/* The slot of name in the index: the anchor's, or the empty one where it would go. */
+static uint32_t *anchor_slot(const struct loader *l, const char *name)
+{
+	size_t mask = l->index.n_slots - 1, i = anchor_hash(name) & mask;
+
+	while (l->index.slots[i] && strcmp(l->anchors[l->index.slots[i] - 1].name, name))
+		i = (i + 1) & mask;
+	return &l->index.slots[i];
+}
+
+/* The anchor named name, or NULL. */
+static const struct anchor *find_anchor(const struct loader *l, const char *name)
+{
+	uint32_t slot = l->index.n_slots ? *anchor_slot(l, name) : 0;
+
+	return slot ? &l->anchors[slot - 1] : NULL;
+}
+
+/* Doubles the index (rehashing every anchor) when one more would fill it past half. */
+static int grow_anchor_index(struct loader *l)
+{
+	struct anchor_index old = l->index;
+	size_t n = old.n_slots ? old.n_slots * 2 : 64;
+
+	if (l->n_anchors + 1 <= old.n_slots / 2)
+		return 0;
+	if (n > UINT32_MAX)
+		return -ENOMEM;
+	l->index.slots = calloc(n, sizeof(*l->index.slots));
+	if (!l->index.slots) {
+		l->index = old;
+		return -ENOMEM;
+	}
+	l->index.n_slots = n;
+	for (size_t i = 0; i < l->n_anchors; i++)
+		*anchor_slot(l, l->anchors[i].name) = (uint32_t)i + 1;
+	free(old.slots);
+	return 0;
+}
+
 /* Takes ownership of anchor (may be NULL). As libyaml: a repeated anchor is an error. */
 static int register_anchor(struct loader *l, int id, yaml_char_t *anchor, yaml_mark_t mark)
 {
 	if (!anchor)
 		return 0;
-	for (size_t i = 0; i < l->n_anchors; i++)
-		if (strcmp(l->anchors[i].name, (char *)anchor) == 0) {
-			free(anchor);
-			return composer_error(l->parser, "found duplicate anchor; first occurrence",
-					      "second occurrence", mark);
-		}
-	if (parse_tree_grow((void **)&l->anchors, &l->cap_anchors, l->n_anchors + 1,
+	if (find_anchor(l, (char *)anchor)) {
+		free(anchor);
+		return composer_error(l->parser, "found duplicate anchor; first occurrence",
+				      "second occurrence", mark);
+	}
+	if (grow_anchor_index(l) ||
+	    parse_tree_grow((void **)&l->anchors, &l->cap_anchors, l->n_anchors + 1,
 			    sizeof(*l->anchors))) {
 		free(anchor);
 		return -ENOMEM;
 	}
 	l->anchors[l->n_anchors++] = (struct anchor){(char *)anchor, id, mark};
+	*anchor_slot(l, (char *)anchor) = (uint32_t)l->n_anchors;
 	return 0;
 }
 
@@ -235,6 +300,12 @@ static int load_collection_start(struct loader *l, yaml_event_t *ev, enum tree_k
 	int id, r;
 
 	*anchor = NULL;
+	if (l->n_open >= PARSE_TREE_DEPTH_MAX) {
+		/* libyaml's scanner keeps a stack per flow level: deeper is quadratic */
+		free(name);
+		l->parser->problem_mark = ev->start_mark;
+		return -E2BIG;
+	}
 	r = add_node(l, ev, kind, &id);
 	if (r < 0) {
 		free(name);
@@ -308,14 +379,12 @@ static int load_collection_end(struct loader *l, const yaml_event_t *ev)
 
 static int load_alias(struct loader *l, const yaml_event_t *ev)
 {
-	const char *name = (const char *)ev->data.alias.anchor;
+	const struct anchor *a = find_anchor(l, (const char *)ev->data.alias.anchor);
 
-	for (size_t i = 0; i < l->n_anchors; i++)
-		if (strcmp(l->anchors[i].name, name) == 0) {
-			l->last_end = ev->end_mark.index;
-			return add_child(l, l->anchors[i].id, ev->start_mark);
-		}
-	return composer_error(l->parser, NULL, "found undefined alias", ev->start_mark);
+	if (!a)
+		return composer_error(l->parser, NULL, "found undefined alias", ev->start_mark);
+	l->last_end = ev->end_mark.index;
+	return add_child(l, a->id, ev->start_mark);
 }
 
 static int load_event(struct loader *l, yaml_event_t *ev)
@@ -344,12 +413,24 @@ static int next_event(yaml_parser_t *parser, yaml_event_t *ev)
 	return 0;
 }
 
+static bool past(uint64_t deadline_usec)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u >= deadline_usec;
+}
+
 static int load_document(struct loader *l)
 {
 	yaml_event_t ev;
 	int r;
 
-	for (;;) {
+	for (unsigned events = 1;; events++) {
+		if (l->deadline_usec && events % DEADLINE_EVENTS == 0 && past(l->deadline_usec)) {
+			l->parser->problem_mark = l->parser->mark;
+			return -ETIME;
+		}
 		r = next_event(l->parser, &ev);
 		if (r < 0)
 			return r;
@@ -373,7 +454,14 @@ int parse_tree_load(yaml_parser_t *parser, struct parse_tree *tree)
 
 int parse_tree_load_spans(yaml_parser_t *parser, struct parse_tree *tree, struct tree_spans *spans)
 {
-	struct loader l = {.parser = parser, .tree = tree, .spans = spans};
+	return parse_tree_load_until(parser, tree, spans, 0);
+}
+
+int parse_tree_load_until(yaml_parser_t *parser, struct parse_tree *tree, struct tree_spans *spans,
+			  uint64_t deadline_usec)
+{
+	struct loader l = {
+	    .parser = parser, .tree = tree, .spans = spans, .deadline_usec = deadline_usec};
 	yaml_event_t ev;
 	int r;
 
@@ -397,6 +485,7 @@ int parse_tree_load_spans(yaml_parser_t *parser, struct parse_tree *tree, struct
 	for (size_t i = 0; i < l.n_anchors; i++)
 		free(l.anchors[i].name);
 	free(l.anchors);
+	free(l.index.slots);
 	free(l.open);
 	free(l.scratch);
 	free(l.bscratch);

@@ -21,6 +21,13 @@ enum tree_kind {
 	TREE_MAPPING = 3,
 };
 
+/*
+ * Lists and mappings nested deeper than this are refused (a policy document needs 6 levels):
+ * libyaml's scanner walks a stack of every open flow collection for each token, which makes
+ * deep nesting quadratic, and the loader stops it before that stack grows.
+ */
+#define PARSE_TREE_DEPTH_MAX 64
+
 struct tree_node {
 	uint8_t kind;  /* enum tree_kind */
 	bool quoted;   /* scalar written in single or double quotes */
@@ -82,7 +89,9 @@ struct parse_tree {
  * leaves them, composer errors (undefined alias, duplicate anchor) included.
  *
  * Return: 1 when a document was loaded; 0 at the end of the stream; -EINVAL on a syntax
- * error; -ENOMEM when memory (libyaml's too) runs out, or past 4G children ids.
+ * error; -E2BIG when lists and mappings nest deeper than PARSE_TREE_DEPTH_MAX (the first
+ * too deep one's mark in parser->problem_mark); -ENOMEM when memory (libyaml's too) runs
+ * out, or past 4G children ids.
  */
 int parse_tree_load(yaml_parser_t *parser, struct parse_tree *tree);
 
@@ -91,6 +100,13 @@ int parse_tree_load(yaml_parser_t *parser, struct parse_tree *tree);
  * with spans->text set to the parser's input; meaningful only for ASCII text).
  */
 int parse_tree_load_spans(yaml_parser_t *parser, struct parse_tree *tree, struct tree_spans *spans);
+
+/*
+ * As parse_tree_load_spans(), giving up with -ETIME once CLOCK_MONOTONIC passes deadline_usec
+ * (0: never; the mark reached in parser->problem_mark).
+ */
+int parse_tree_load_until(yaml_parser_t *parser, struct parse_tree *tree, struct tree_spans *spans,
+			  uint64_t deadline_usec);
 
 void tree_spans_free(struct tree_spans *spans);
 

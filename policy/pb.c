@@ -93,7 +93,7 @@ static int rule_to_pb(const struct policy_rule *rule, Iofence__V1__Rule **ret)
 	if (!m)
 		return -ENOMEM;
 	iofence__v1__rule__init(m);
-	m->cidr = m->group = NULL;
+	m->cidr = m->group = m->name = NULL;
 	m->direction = rule->direction == POLICY_EGRESS ? IOFENCE__V1__DIRECTION__DIRECTION_EGRESS
 							: IOFENCE__V1__DIRECTION__DIRECTION_INGRESS;
 	m->action = action_to_pb(rule->action);
@@ -104,7 +104,8 @@ static int rule_to_pb(const struct policy_rule *rule, Iofence__V1__Rule **ret)
 	m->line = rule->line;
 	m->cidr = rule->has_cidr ? prefix_to_string(&rule->cidr, false) : strdup("");
 	m->group = dup_or_empty(rule->group);
-	if (!m->cidr || !m->group)
+	m->name = dup_or_empty(rule->name);
+	if (!m->cidr || !m->group || !m->name)
 		return -ENOMEM;
 	m->ports = calloc(rule->n_ports ? rule->n_ports : 1, sizeof(*m->ports));
 	if (!m->ports)
@@ -472,6 +473,7 @@ static void rule_from_pb(struct pb_ctx *ctx, const Iofence__V1__Rule *m, const c
 	rule->group = opt_str(ctx, m->group, path, ".group");
 	if (rule->group)
 		rule->remote_kind = POLICY_REMOTE_GROUP;
+	rule->name = opt_str(ctx, m->name, path, ".name");
 }
 
 static void group_from_pb(struct pb_ctx *ctx, const Iofence__V1__SecurityGroup *m,

@@ -354,6 +354,37 @@ static const char *group_name(const void *items, size_t i)
 	return ((const struct policy_group *)items)[i].name;
 }
 
+static const char *rule_name(const void *items, size_t i)
+{
+	return ((const struct policy_rule *)items)[i].name;
+}
+
+static unsigned rule_line(const void *items, size_t i)
+{
+	return ((const struct policy_rule *)items)[i].line;
+}
+
+/* Rule names label counters, flows and trace: unique within their group. */
+static int validate_rule_names(const struct policy_group *grp, size_t g, const char *file,
+			       struct policy_errors *errs)
+{
+	struct name_index *idx;
+	size_t n = 0;
+	char what[64];
+
+	for (size_t r = 0; r < grp->n_rules && !n; r++)
+		n = grp->rules[r].name != NULL;
+	if (!n)
+		return 0;
+	idx = index_names(grp->n_rules, rule_name, grp->rules, &n);
+	if (!idx)
+		return -ENOMEM;
+	snprintf(what, sizeof(what), "securityGroups[%zu].rules", g);
+	report_duplicates(idx, n, file, errs, what, rule_line, grp->rules);
+	free(idx);
+	return 0;
+}
+
 static const char *endpoint_name(const void *items, size_t i)
 {
 	return ((const struct policy_endpoint *)items)[i].name;
@@ -387,6 +418,8 @@ int policy_validate(struct policy_document *doc, const char *file, struct policy
 		}
 		for (size_t r = 0; r < grp->n_rules; r++)
 			validate_rule(&grp->rules[r], g, r, file, gidx, n_gidx, errs);
+		if (validate_rule_names(grp, g, file, errs) < 0)
+			oom = true;
 	}
 	for (size_t e = 0; e < doc->n_endpoints; e++)
 		if (validate_endpoint(&doc->endpoints[e], e, file, gidx, n_gidx, errs) < 0)

@@ -352,6 +352,8 @@ static void write_rule(struct sink *s, const struct policy_rule *rule)
 	char buf[32];
 
 	s->ops->map_start(s);
+	if (rule->name)
+		put_str(s, "name", rule->name);
 	put_str(s, "direction", rule->direction == POLICY_EGRESS ? "egress" : "ingress");
 	put_str(s, "action", action_name(rule->action));
 	put_uint(s, "priority", rule->priority);
@@ -561,12 +563,13 @@ static bool prefixes_eq(const struct policy_prefix *a, size_t na, const struct p
 	return true;
 }
 
-static bool rule_eq(const struct policy_rule *a, const struct policy_rule *b)
+bool policy_rule_equal(const struct policy_rule *a, const struct policy_rule *b)
 {
 	if (a->direction != b->direction || a->action != b->action ||
 	    a->priority != b->priority || a->protocol != b->protocol ||
 	    a->n_ports != b->n_ports || a->remote_kind != b->remote_kind ||
-	    a->has_cidr != b->has_cidr || !str_eq(a->group, b->group))
+	    a->has_cidr != b->has_cidr || !str_eq(a->group, b->group) ||
+	    !str_eq(a->name, b->name))
 		return false;
 	if (a->has_cidr && !prefix_equal(&a->cidr, &b->cidr))
 		return false;
@@ -581,7 +584,7 @@ static bool group_eq(const struct policy_group *a, const struct policy_group *b)
 	if (!str_eq(a->name, b->name) || a->n_rules != b->n_rules)
 		return false;
 	for (size_t r = 0; r < a->n_rules; r++)
-		if (!rule_eq(&a->rules[r], &b->rules[r]))
+		if (!policy_rule_equal(&a->rules[r], &b->rules[r]))
 			return false;
 	return true;
 }

@@ -34,4 +34,7 @@ int policy_write_buffer(const struct policy_document *doc, enum policy_format fm
  */
 bool policy_document_equal(const struct policy_document *a, const struct policy_document *b);
 
+/* True if two rules say the same thing (name included; source line not). */
+bool policy_rule_equal(const struct policy_rule *a, const struct policy_rule *b);
+
 #endif /* IOFENCE_POLICY_WRITE_H */

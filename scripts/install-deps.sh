@@ -16,6 +16,7 @@ PACKAGES=(
   # tests
   iproute2 iputils-ping netcat-openbsd valgrind python3 python3-grpcio python3-protobuf
   openssl systemd procps util-linux
+  etcd-server etcd-client   # cluster-mode tests (a real etcd per test)
   # benchmarks
   iptables nftables xdp-tools iperf3 gnuplot-nox
 )

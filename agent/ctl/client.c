@@ -22,6 +22,15 @@ enum {
 	O_FOLLOW,
 	O_REVISION,
 	O_DURATION,
+	O_TO,
+	O_DRY_RUN,
+	O_STRICT,
+	O_ETCD_ENDPOINTS,
+	O_ETCD_PREFIX,
+	O_ETCD_CA,
+	O_ETCD_CERT,
+	O_ETCD_KEY,
+	O_WAIT,
 };
 
 int ctl_parse(int argc, char **argv, const char *cmd, unsigned accepted, const char *usage,
@@ -40,6 +49,15 @@ int ctl_parse(int argc, char **argv, const char *cmd, unsigned accepted, const c
 	    {"follow", no_argument, NULL, O_FOLLOW},
 	    {"revision", required_argument, NULL, O_REVISION},
 	    {"duration", required_argument, NULL, O_DURATION},
+	    {"to", required_argument, NULL, O_TO},
+	    {"dry-run", no_argument, NULL, O_DRY_RUN},
+	    {"strict", no_argument, NULL, O_STRICT},
+	    {"etcd-endpoints", required_argument, NULL, O_ETCD_ENDPOINTS},
+	    {"etcd-prefix", required_argument, NULL, O_ETCD_PREFIX},
+	    {"etcd-ca", required_argument, NULL, O_ETCD_CA},
+	    {"etcd-cert", required_argument, NULL, O_ETCD_CERT},
+	    {"etcd-key", required_argument, NULL, O_ETCD_KEY},
+	    {"wait", no_argument, NULL, O_WAIT},
 	    {"help", no_argument, NULL, 'h'},
 	    {0},
 	};
@@ -89,6 +107,26 @@ int ctl_parse(int argc, char **argv, const char *cmd, unsigned accepted, const c
 				return CTL_USER_ERROR;
 			}
 			o->timeout_ms = (int)(t * 1000);
+			o->timeout_set = true;
+			break;
+		case O_ETCD_ENDPOINTS:
+			o->etcd_endpoints = optarg;
+			break;
+		case O_ETCD_PREFIX:
+			o->etcd_prefix = optarg;
+			break;
+		case O_ETCD_CA:
+			o->etcd_tls.ca = optarg;
+			break;
+		case O_ETCD_CERT:
+			o->etcd_tls.cert = optarg;
+			break;
+		case O_ETCD_KEY:
+			o->etcd_tls.key = optarg;
+			break;
+		case O_WAIT:
+			need = OPT_F_WAIT;
+			o->wait = true;
 			break;
 		}
 		case 'o':
@@ -120,13 +158,18 @@ int ctl_parse(int argc, char **argv, const char *cmd, unsigned accepted, const c
 			need = OPT_F_FOLLOW;
 			o->follow = true;
 			break;
+		case O_DRY_RUN:
+		case O_STRICT:
+			need = OPT_F_APPLY;
+			*(c == O_DRY_RUN ? &o->dry_run : &o->strict) = true;
+			break;
+		case O_TO:
 		case O_REVISION:
 			need = OPT_F_REVISION;
 			o->revision = strtoull(optarg, &end, 10);
-			if (*end) {
-				fprintf(stderr,
-					"iofencectl %s: --revision: \"%s\" is not a number\n", cmd,
-					optarg);
+			if (*end || !*optarg || *optarg == '-') {
+				fprintf(stderr, "iofencectl %s: %s: \"%s\" is not a number\n", cmd,
+					c == O_TO ? "--to" : "--revision", optarg);
 				return CTL_USER_ERROR;
 			}
 			break;
@@ -167,6 +210,16 @@ int ctl_parse(int argc, char **argv, const char *cmd, unsigned accepted, const c
 	if ((o->tls.cert || o->tls.key) && !(o->tls.cert && o->tls.key && o->tls.ca)) {
 		fprintf(stderr, "iofencectl %s: --ca, --cert and --key go together\n", cmd);
 		return CTL_USER_ERROR;
+	}
+	if (!o->etcd_endpoints) {
+		const char *env = getenv("IOFENCE_ETCD_ENDPOINTS");
+
+		o->etcd_endpoints = env && *env ? env : NULL;
+	}
+	if (!o->etcd_prefix) {
+		const char *env = getenv("IOFENCE_ETCD_PREFIX");
+
+		o->etcd_prefix = env && *env ? env : "/iofence";
 	}
 	if (!o->n_agents) {
 		const char *env = getenv("IOFENCE_AGENT");

@@ -26,6 +26,8 @@ enum {
 	OPT_F_REVISION = 1 << 5,
 	OPT_F_OUTPUT = 1 << 6,
 	OPT_F_POSITIONAL = 1 << 7, /* one word: get policy|endpoints */
+	OPT_F_APPLY = 1 << 8,	   /* --dry-run, --strict */
+	OPT_F_WAIT = 1 << 9,
 };
 
 struct ctl_opts {
@@ -40,8 +42,15 @@ struct ctl_opts {
 	const char *verdict;
 	const char *positional;
 	bool follow;
-	uint64_t revision;
+	bool dry_run, strict;
+	uint64_t revision; /* --revision N, or rollback's --to N */
 	double duration; /* flows without --follow: seconds to listen */
+	bool timeout_set;
+	/* cluster mode: --etcd-endpoints (or IOFENCE_ETCD_ENDPOINTS) */
+	const char *etcd_endpoints;
+	const char *etcd_prefix;
+	struct rpc_tls etcd_tls;
+	bool wait;
 };
 
 /* Parses argv; returns -1 on success (continue) or an exit code (usage error, --help). */
@@ -65,10 +74,34 @@ void fmt_duration(uint64_t sec, char *buf, size_t len);
 /* Flag the grpc library as used (main shuts it down). */
 extern bool ctl_grpc_used;
 
+/*
+ * The document @agent enforces (@revision 0) or a stored revision, validated, into *ret_doc;
+ * *ret_doc is NULL when nothing is applied yet (revision 0 only). *ret_resp (may be NULL) gets
+ * the response. Returns an exit code; the reason is printed.
+ */
+struct policy_document;
+int ctl_fetch_policy(const struct ctl_opts *o, const char *agent, uint64_t revision,
+		     struct policy_document **ret_doc, Iofence__V1__GetPolicyResponse **ret_resp);
+
 int cmd_apply(int argc, char **argv);
+int cmd_apply_dry_run(const struct ctl_opts *o, const struct policy_document *doc);
+int cmd_diff(int argc, char **argv);
+int cmd_history(int argc, char **argv);
+int cmd_rollback(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_get(int argc, char **argv);
 int cmd_counters(int argc, char **argv);
 int cmd_flows(int argc, char **argv);
+
+/* cmd_cluster.c: the commands on the datastore (cluster mode) */
+int cluster_apply(const struct ctl_opts *o);
+int cluster_get_policy(const struct ctl_opts *o);
+/* diff against the datastore's policy: exit 0 equal, 1 different */
+int cluster_diff_doc(const struct ctl_opts *o, const struct policy_document *doc);
+int cmd_endpoint(int argc, char **argv);
+int cmd_rollout(int argc, char **argv);
+/* cmd_get.c: prints a document message as get policy does (-o yaml|json|table) */
+int ctl_print_policy_pb(const Iofence__V1__PolicyDocument *pb, uint64_t revision,
+			const char *fmt);
 
 #endif /* IOFENCE_CTL_CLIENT_H */

@@ -65,7 +65,9 @@ static const char *result_text(const struct apply_target *t)
 {
 	if (t->local_err)
 		return t->local_err == -EPROTO ? "bad answer" : strerror(-t->local_err);
-	return t->res.status == GRPC_STATUS_OK ? "applied" : rpc_status_name(t->res.status);
+	if (t->res.status == GRPC_STATUS_OK)
+		return t->resp->unchanged ? "unchanged" : "applied";
+	return rpc_status_name(t->res.status);
 }
 
 static void print_json(const struct apply_target *ts, size_t n)
@@ -77,8 +79,8 @@ static void print_json(const struct apply_target *ts, size_t n)
 
 		printf("%s\n  {\"agent\": ", i ? "," : "");
 		json_str(stdout, t->agent);
-		printf(", \"ok\": %s, \"code\": \"%s\"", ok ? "true" : "false",
-		       t->local_err ? "INTERNAL" : rpc_status_name(t->res.status));
+		printf(", \"ok\": %s, \"code\": \"%s\", \"result\": \"%s\"", ok ? "true" : "false",
+		       t->local_err ? "INTERNAL" : rpc_status_name(t->res.status), result_text(t));
 		if (ok) {
 			printf(", \"node\": ");
 			json_str(stdout, t->resp->node);
@@ -104,8 +106,12 @@ static void print_table(const struct apply_target *ts, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		const struct apply_target *t = &ts[i];
 
-		if (!t->local_err && t->res.status == GRPC_STATUS_OK)
-			printf("%-36s %-20s %-16s %9llu %9u %9llu %8.1fms\n", t->agent, "applied",
+		if (!t->local_err && t->res.status == GRPC_STATUS_OK && t->resp->unchanged)
+			printf("%-36s %-20s %-16s %9llu %9u %9llu %10s\n", t->agent, "unchanged",
+			       t->resp->node, (unsigned long long)t->resp->revision,
+			       t->resp->endpoints, (unsigned long long)t->resp->entries, "-");
+		else if (!t->local_err && t->res.status == GRPC_STATUS_OK)
+			printf("%-36s %-20s %-16s %9llu %9u %9llu %8.1fms\n", t->agent, result_text(t),
 			       t->resp->node, (unsigned long long)t->resp->revision,
 			       t->resp->endpoints, (unsigned long long)t->resp->entries,
 			       t->resp->apply_usec / 1e3);
@@ -120,15 +126,18 @@ static void print_table(const struct apply_target *ts, size_t n)
 int cmd_apply(int argc, char **argv)
 {
 	static const char usage[] =
-	    "iofencectl apply -f FILE [--agent ADDR]... [--ca F --cert F --key F] "
-	    "[--timeout SEC] [-o table|json]";
+	    "iofencectl apply -f FILE [--agent ADDR]... [--dry-run] [--ca F --cert F --key F] "
+	    "[--timeout SEC] [-o table|json]\n"
+	    "  --dry-run  validate, compile for each agent's node, print what would change and "
+	    "the map fill; change nothing";
 	struct ctl_opts o;
 	struct policy_document *doc = NULL;
 	struct apply_target *ts = NULL;
 	char *source = NULL;
 	int r, worst = CTL_OK;
 
-	r = ctl_parse(argc, argv, "apply", OPT_F_FILE | OPT_F_MULTI | OPT_F_OUTPUT, usage, &o);
+	r = ctl_parse(argc, argv, "apply", OPT_F_FILE | OPT_F_MULTI | OPT_F_OUTPUT | OPT_F_APPLY,
+		      usage, &o);
 	if (r >= 0)
 		return r;
 	if (!o.file) {
@@ -141,9 +150,23 @@ int cmd_apply(int argc, char **argv)
 		r = CTL_USER_ERROR;
 		goto out;
 	}
+	if (o.etcd_endpoints && !o.dry_run) {
+		r = cluster_apply(&o);
+		goto out;
+	}
 	r = ctl_load_policy(o.file, &doc);
 	if (r)
 		goto out;
+	if (o.dry_run && o.etcd_endpoints) {
+		/* what the write would change, object by object; nothing written */
+		r = cluster_diff_doc(&o, doc);
+		r = r == CTL_USER_ERROR ? CTL_OK : r;
+		goto out;
+	}
+	if (o.dry_run) {
+		r = cmd_apply_dry_run(&o, doc);
+		goto out;
+	}
 	source = rpc_read_file(o.file, NULL);
 	if (!source) {
 		fprintf(stderr, "iofencectl apply: %s: %s\n", o.file, strerror(errno));

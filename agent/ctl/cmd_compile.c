@@ -113,23 +113,41 @@ static void print_json(const struct policy_document *doc, const struct policy_im
 	printf("\n  ]\n}\n");
 }
 
+size_t ctl_map_fill(const struct policy_image *img, struct ctl_map_fill out[CTL_MAPS])
+{
+	const struct ctl_map_fill maps[CTL_MAPS] = {
+	    {"endpoints", img->n_endpoints, IOF_MAX_ENDPOINTS},
+	    {"rules", img->n_rules, IOF_MAX_RULES},
+	    {"iof_remote4", policy_image_remotes(img, 4), IOF_MAX_REMOTE_ENTRIES},
+	    {"iof_remote6", policy_image_remotes(img, 6), IOF_MAX_REMOTE_ENTRIES},
+	    {"iof_policy", img->n_policy, IOF_MAX_POLICY_ENTRIES},
+	    {"iof_any_ports", img->n_any_ports, IOF_MAX_ANY_PORTS},
+	    {"iof_any_group", img->n_any_groups, IOF_MAX_PROFILES * IOF_ANY_GROUPS},
+	    {"iof_prefilter", img->n_prefilter, IOF_MAX_PREFILTER_ENTRIES},
+	};
+
+	memcpy(out, maps, sizeof(maps));
+	return policy_image_entries(img) + img->n_prefilter;
+}
+
+void ctl_print_fill(const struct policy_image *img, const char *indent)
+{
+	struct ctl_map_fill fill[CTL_MAPS];
+
+	ctl_map_fill(img, fill);
+	printf("%s%-14s %10s %10s %6s\n", indent, "map", "entries", "capacity", "fill");
+	for (size_t i = 0; i < CTL_MAPS; i++)
+		printf("%s%-14s %10zu %10u %5.1f%%\n", indent, fill[i].map, fill[i].entries,
+		       fill[i].capacity, 100.0 * (double)fill[i].entries / fill[i].capacity);
+}
+
 static void print_stats(const struct policy_image *img, double ms)
 {
-	size_t total = policy_image_entries(img) + img->n_prefilter;
+	struct ctl_map_fill fill[CTL_MAPS];
+	size_t total = ctl_map_fill(img, fill);
 
 	printf("compiled in %.1f ms\n", ms);
-	printf("%-14s %10s %10s\n", "map", "entries", "capacity");
-	printf("%-14s %10zu %10u\n", "endpoints", img->n_endpoints, IOF_MAX_ENDPOINTS);
-	printf("%-14s %10zu %10u\n", "rules", img->n_rules, IOF_MAX_RULES);
-	printf("%-14s %10zu %10u\n", "iof_remote4", policy_image_remotes(img, 4),
-	       IOF_MAX_REMOTE_ENTRIES);
-	printf("%-14s %10zu %10u\n", "iof_remote6", policy_image_remotes(img, 6),
-	       IOF_MAX_REMOTE_ENTRIES);
-	printf("%-14s %10zu %10u\n", "iof_policy", img->n_policy, IOF_MAX_POLICY_ENTRIES);
-	printf("%-14s %10zu %10u\n", "iof_any_ports", img->n_any_ports, IOF_MAX_ANY_PORTS);
-	printf("%-14s %10zu %10u\n", "iof_any_group", img->n_any_groups,
-	       IOF_MAX_PROFILES * IOF_ANY_GROUPS);
-	printf("%-14s %10zu %10u\n", "iof_prefilter", img->n_prefilter, IOF_MAX_PREFILTER_ENTRIES);
+	ctl_print_fill(img, "");
 	printf("remote classes %zu, profiles %zu, map entries in all %zu\n", img->n_remote_classes,
 	       img->n_profiles, total);
 	printf("\n%-24s %8s %14s\n", "endpoint", "profile", "policy entries");

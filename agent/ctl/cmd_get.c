@@ -63,6 +63,32 @@ static void print_table(const struct policy_document *doc, uint64_t rev)
 	}
 }
 
+int ctl_print_policy_pb(const Iofence__V1__PolicyDocument *pb, uint64_t revision,
+			const char *fmt)
+{
+	struct policy_errors errs = {0};
+	struct policy_document *doc = NULL;
+	int r = CTL_OK;
+
+	if (!pb || policy_from_pb(pb, "<agent>", &doc, &errs)) {
+		fprintf(stderr, "iofencectl get policy: the document does not validate\n");
+		policy_errors_print(&errs, stderr);
+		r = CTL_SYSTEM_ERROR;
+		goto out;
+	}
+	doc->revision = revision;
+	doc->has_revision = true;
+	if (!strcmp(fmt, "table"))
+		print_table(doc, revision);
+	else if (policy_write(doc, !strcmp(fmt, "json") ? POLICY_FORMAT_JSON : POLICY_FORMAT_YAML,
+			      stdout))
+		r = CTL_SYSTEM_ERROR;
+out:
+	policy_errors_free(&errs);
+	policy_document_free(doc);
+	return r;
+}
+
 static int get_policy(const struct ctl_opts *o)
 {
 	Iofence__V1__GetPolicyRequest req = IOFENCE__V1__GET_POLICY_REQUEST__INIT;
@@ -74,8 +100,11 @@ static int get_policy(const struct ctl_opts *o)
 	grpc_channel *ch;
 	int r;
 
-	if (strcmp(fmt, "table") && strcmp(fmt, "json") && strcmp(fmt, "yaml")) {
-		fprintf(stderr, "iofencectl get policy: -o: \"%s\" is not yaml, json or table\n",
+	if (strcmp(fmt, "table") && strcmp(fmt, "json") && strcmp(fmt, "yaml") &&
+	    strcmp(fmt, "normalized")) {
+		fprintf(stderr,
+			"iofencectl get policy: -o: \"%s\" is not yaml, normalized, json or "
+			"table\n",
 			fmt);
 		return CTL_USER_ERROR;
 	}
@@ -99,7 +128,12 @@ static int get_policy(const struct ctl_opts *o)
 	}
 	doc->revision = resp->revision;
 	doc->has_revision = true;
-	if (!strcmp(fmt, "table"))
+	if (!strcmp(fmt, "yaml") && resp->source && *resp->source) {
+		/* what the user wrote, comments and order kept */
+		fputs(resp->source, stdout);
+		if (resp->source[strlen(resp->source) - 1] != '\n')
+			putchar('\n');
+	} else if (!strcmp(fmt, "table"))
 		print_table(doc, resp->revision);
 	else if (policy_write(doc, !strcmp(fmt, "json") ? POLICY_FORMAT_JSON : POLICY_FORMAT_YAML,
 			      stdout))
@@ -114,7 +148,11 @@ out:
 int cmd_get(int argc, char **argv)
 {
 	static const char usage[] =
-	    "iofencectl get policy|endpoints [--agent ADDR] [--revision N] [-o yaml|json|table]";
+	    "iofencectl get policy|endpoints [--agent ADDR | --etcd-endpoints URL] [--revision N] "
+	    "[-o yaml|normalized|json|table]\n"
+	    "  policy -o yaml (default): the text as applied when it was applied from a file "
+	    "(comments kept),\n"
+	    "  else the normalized document; -o normalized: always the normalized document";
 	struct ctl_opts o;
 	int r;
 
@@ -123,7 +161,7 @@ int cmd_get(int argc, char **argv)
 	if (r >= 0)
 		return r;
 	if (o.positional && !strcmp(o.positional, "policy")) {
-		r = get_policy(&o);
+		r = o.etcd_endpoints ? cluster_get_policy(&o) : get_policy(&o);
 	} else if (o.positional && !strcmp(o.positional, "endpoints")) {
 		r = ctl_get_endpoints(&o);
 	} else {

@@ -14,6 +14,17 @@ enum ctl_exit {
 /* Parses and validates FILE, printing every error; returns a ctl_exit code. */
 int ctl_load_policy(const char *file, struct policy_document **ret);
 
+/* The fill of each map an image writes (cmd_compile.c); returns the map entries in all. */
+#define CTL_MAPS 8
+struct ctl_map_fill {
+	const char *map;
+	size_t entries;
+	unsigned capacity;
+};
+struct policy_image;
+size_t ctl_map_fill(const struct policy_image *img, struct ctl_map_fill out[CTL_MAPS]);
+void ctl_print_fill(const struct policy_image *img, const char *indent);
+
 int cmd_validate(int argc, char **argv);
 int cmd_compile(int argc, char **argv);
 

@@ -6,6 +6,7 @@
 
 #include "client.h"
 #include "ctl.h"
+#include "ctl_extra.h"
 #include "policy/parse.h"
 
 static const struct {
@@ -15,14 +16,25 @@ static const struct {
 } commands[] = {
     {"validate", cmd_validate, "validate -f FILE          check a policy offline"},
     {"apply", cmd_apply,
-     "apply -f FILE [--agent ADDR]...  push a policy to agents (per-agent result table)"},
+     "apply -f FILE [--agent ADDR]... [--dry-run]  push a policy to agents (result table)"},
     {"status", cmd_status,
      "status [--agent ADDR]...       node, revision, endpoints, modules, uptime"},
     {"get", cmd_get, "get policy|endpoints [--agent ADDR] [-o yaml|json|table]"},
     {"counters", cmd_counters, "counters [--agent ADDR] [--endpoint NAME] [-o table|json]"},
     {"flows", cmd_flows, "flows [--agent ADDR] [--follow] [--verdict deny] [-o table|json]"},
+    {"diff", cmd_diff,
+     "diff -f FILE [--agent ADDR]... | --etcd-endpoints URL  objects that differ from the enforced"},
+    {"history", cmd_history, "history [--agent ADDR]...       stored revisions: time, size, source"},
+    {"rollback", cmd_rollback, "rollback --to N [--agent ADDR]...  enforce revision N again"},
     {"compile", cmd_compile,
      "compile -f FILE --node NAME [-o json|stats]   print the node's map image"},
+    {"endpoint", cmd_endpoint, "endpoint put -f FILE | delete NODE/NAME --etcd-endpoints URL"},
+    {"rollout", cmd_rollout,
+     "rollout status [--wait] [--timeout S] [-o table|json] --etcd-endpoints URL"},
+    {"module", cmd_module,
+     "module enable|disable|list [vxlan-trace --interface IF [--port N]] [--agent ADDR]..."},
+    {"tunnels", cmd_tunnels,
+     "tunnels [--agent ADDR]... [--interval SEC] [--top N] [-o table|json]   VXLAN tunnels"},
 };
 
 static void usage(FILE *out)
@@ -32,6 +44,8 @@ static void usage(FILE *out)
 		fprintf(out, "  %s\n", commands[i].help);
 	fprintf(out,
 		"\nADDR: unix:PATH or HOST:PORT (mTLS with --ca --cert --key); default %s\n"
+		"cluster mode: --etcd-endpoints URL[,URL] (or IOFENCE_ETCD_ENDPOINTS), --etcd-prefix,\n"
+		"  --etcd-ca --etcd-cert --etcd-key: apply, diff, get policy work on the datastore\n"
 		"exit: 0 ok, 1 user error (bad input, refused policy), 2 system error\n",
 		CTL_DEFAULT_AGENT);
 }

@@ -96,6 +96,16 @@ int dp_events_consume(struct datapath *dp, void (*cb)(const struct iof_event *ev
 		      void *ctx);
 int dp_events_lost(struct datapath *dp, enum iof_events_lost_cause cause, uint64_t *ret);
 
+/*
+ * dp_hook_pinned() - whether the hook ("tc/<ifname>/ingress", "tc/<ifname>/egress",
+ * "xdp/<ifname>") holds a pinned attachment, and the id of the program behind its link (0 for
+ * a legacy tc filter, which has no link).
+ */
+bool dp_hook_pinned(struct datapath *dp, const char *hook, uint32_t *ret_prog_id);
+
+/* "policy", "default", ...: the name metrics and flow events give a drop reason. */
+const char *dp_drop_reason_name(unsigned reason);
+
 /* Closes file descriptors; pinned state keeps enforcing (the agent's SIGTERM path). */
 void dp_close(struct datapath *dp);
 

@@ -15,8 +15,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "agent.h"
 #include "cgwatch.h"
+#include "engine.h"
+#include "log.h"
 
 int cgwatch_open(struct cgwatch *w)
 {
@@ -45,7 +46,7 @@ static void watch_above(struct cgwatch *w, const char *path)
 			/* Adding an existing watch returns the same one: no duplicates. */
 			if (inotify_add_watch(w->fd, dir,
 					      IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO |
-						      IN_ONLYDIR) < 0)
+						  IN_ONLYDIR) < 0)
 				log_warn("cgroup watch on %s: %s", dir, strerror(errno));
 			return;
 		}
@@ -60,7 +61,7 @@ static int find(const struct cgwatch *w, const char *path)
 	return -1;
 }
 
-static void submit(struct agent *a, const char *path, bool exists)
+static void submit(struct engine *e, const char *path, bool exists)
 {
 	struct job *job = calloc(1, sizeof(*job));
 
@@ -71,25 +72,26 @@ static void submit(struct agent *a, const char *path, bool exists)
 	}
 	job->kind = JOB_CGROUP;
 	job->up = exists;
-	engine_submit(a, job);
+	engine_submit(e, job);
 }
 
-void cgwatch_rescan(struct agent *a, struct cgwatch *w)
+void cgwatch_rescan(struct engine *e, struct cgwatch *w)
 {
 	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
-	struct snapshot *s = engine_current(a);
+	struct snapshot *s = engine_current(e);
+	const struct policy_document *doc = s ? snapshot_doc(s) : NULL;
 	char **paths = NULL;
 	bool *exists = NULL;
 	size_t n = 0;
 
 	while (read(w->fd, buf, sizeof(buf)) > 0)
 		; /* the events only say "look again" */
-	if (s) {
-		paths = calloc(s->doc->n_endpoints + 1, sizeof(*paths));
-		exists = calloc(s->doc->n_endpoints + 1, sizeof(*exists));
+	if (doc) {
+		paths = calloc(doc->n_endpoints + 1, sizeof(*paths));
+		exists = calloc(doc->n_endpoints + 1, sizeof(*exists));
 	}
-	for (size_t i = 0; paths && exists && i < s->doc->n_endpoints; i++) {
-		const char *cg = s->doc->endpoints[i].cgroup;
+	for (size_t i = 0; paths && exists && i < doc->n_endpoints; i++) {
+		const char *cg = doc->endpoints[i].cgroup;
 		int old;
 
 		if (!cg || !(paths[n] = strdup(cg)))
@@ -99,7 +101,7 @@ void cgwatch_rescan(struct agent *a, struct cgwatch *w)
 		/* A path new to the watch may have appeared after the apply looked: say so
 		 * (attaching is idempotent). */
 		if (old < 0 ? exists[n] : w->exists[old] != exists[n])
-			submit(a, cg, exists[n]);
+			submit(e, cg, exists[n]);
 		watch_above(w, cg);
 		n++;
 	}

@@ -6,10 +6,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-struct agent;
+struct engine;
 
 struct cgwatch {
-	int fd; /* inotify, non-blocking: add to epoll */
+	int fd;	      /* inotify, non-blocking: add to epoll */
 	char **paths; /* endpoint cgroups of the current revision ... */
 	bool *exists; /* ... and whether each existed when last looked at */
 	size_t n;
@@ -17,7 +17,7 @@ struct cgwatch {
 
 int cgwatch_open(struct cgwatch *w);
 /* Drains the inotify fd, compares, submits JOB_CGROUP for changes, re-arms watches. */
-void cgwatch_rescan(struct agent *a, struct cgwatch *w);
+void cgwatch_rescan(struct engine *e, struct cgwatch *w);
 void cgwatch_forget(struct cgwatch *w);
 void cgwatch_close(struct cgwatch *w);
 

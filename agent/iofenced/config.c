@@ -10,8 +10,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <net/if.h>
 
-#include "agent.h"
+#include "agent/datapath/datapath.h"
+#include "config.h"
+#include "log.h"
 
 enum {
 	OPT_CONFIG = 256,
@@ -32,6 +35,15 @@ enum {
 	OPT_EVENTS_PER_SEC,
 	OPT_FAILSAFE,
 	OPT_XDP_GENERIC,
+	OPT_VXT_IFACE,
+	OPT_VXT_PORT,
+	OPT_VXT_TUNNELS,
+	OPT_VXT_INNER,
+	OPT_ETCD_ENDPOINTS,
+	OPT_ETCD_PREFIX,
+	OPT_ETCD_CA,
+	OPT_ETCD_CERT,
+	OPT_ETCD_KEY,
 	OPT_HELP,
 	OPT_VERSION,
 };
@@ -55,6 +67,15 @@ static const struct option options[] = {
     {"events-per-sec", required_argument, NULL, OPT_EVENTS_PER_SEC},
     {"failsafe", required_argument, NULL, OPT_FAILSAFE},
     {"xdp-generic", optional_argument, NULL, OPT_XDP_GENERIC},
+    {"vxlan-trace-interface", required_argument, NULL, OPT_VXT_IFACE},
+    {"vxlan-trace-port", required_argument, NULL, OPT_VXT_PORT},
+    {"vxlan-trace-tunnel-capacity", required_argument, NULL, OPT_VXT_TUNNELS},
+    {"vxlan-trace-inner-capacity", required_argument, NULL, OPT_VXT_INNER},
+    {"etcd-endpoints", required_argument, NULL, OPT_ETCD_ENDPOINTS},
+    {"etcd-prefix", required_argument, NULL, OPT_ETCD_PREFIX},
+    {"etcd-ca", required_argument, NULL, OPT_ETCD_CA},
+    {"etcd-cert", required_argument, NULL, OPT_ETCD_CERT},
+    {"etcd-key", required_argument, NULL, OPT_ETCD_KEY},
     {"help", no_argument, NULL, OPT_HELP},
     {"version", no_argument, NULL, OPT_VERSION},
     {0},
@@ -69,13 +90,34 @@ static void usage(FILE *out)
 		"                [--keep N] [--events-per-sec N] [--bpf-object FILE]\n"
 		"                [--failsafe tcp|udp:PORT|none]... [--xdp-generic]\n"
 		"                [--datapath bpf|none] [--cleanup]\n"
+		"                [--vxlan-trace-interface IF]... [--vxlan-trace-port N]...\n"
+		"                [--vxlan-trace-tunnel-capacity N] [--vxlan-trace-inner-capacity N]\n"
+		"                [--etcd-endpoints URL[,URL...] [--etcd-prefix P]\n"
+		"                 [--etcd-ca FILE --etcd-cert FILE --etcd-key FILE]]\n"
 		"  --listen ADDR   unix:PATH (mode 0600) or HOST:PORT (mTLS; plaintext only with\n"
 		"                  --insecure-tcp); repeatable. Default %s\n"
 		"  --log-level     error | warn | info | debug (default info)\n"
 		"  --datapath none test aid: serve the API without loading BPF (no enforcement)\n"
 		"  --failsafe      traffic the XDP prefilter never drops (default tcp:22; none)\n"
-		"  --cleanup       detach every program, remove the pins under --pin-dir, exit\n",
+		"  --cleanup       detach every program, remove the pins under --pin-dir, exit\n"
+		"  --vxlan-trace-interface  enable the vxlan-trace module on this underlay\n"
+		"                  interface at start (repeatable; ports default 4789)\n"
+		"  --etcd-endpoints  follow the policy in etcd (docs/CLUSTER.md); direct Apply is\n"
+		"                  then refused. --etcd-prefix default /iofence\n",
 		AGENT_DEFAULT_LISTEN);
+}
+
+static int append(char ***list, size_t *n, const char *v)
+{
+	char **p = realloc(*list, (*n + 1) * sizeof(*p));
+
+	if (!p)
+		return -ENOMEM;
+	*list = p;
+	if (!(p[*n] = strdup(v)))
+		return -ENOMEM;
+	(*n)++;
+	return 0;
 }
 
 static int set_str(char **dst, const char *v)
@@ -158,6 +200,35 @@ static int set_option(struct agent_config *cfg, int id, const char *v, char *err
 	}
 	case OPT_XDP_GENERIC:
 		return parse_bool(v, &cfg->xdp_generic);
+	case OPT_VXT_IFACE:
+		if (!*v || strlen(v) >= IF_NAMESIZE || cfg->n_vxt_ifaces >= 16) {
+			snprintf(err, len, "vxlan-trace-interface: \"%s\" is not an interface name "
+				 "(at most 16)", v);
+			return -EINVAL;
+		}
+		return append(&cfg->vxt_ifaces, &cfg->n_vxt_ifaces, v);
+	case OPT_VXT_PORT: {
+		unsigned port;
+
+		if (parse_uint(v, 1, &port) || port > 65535 || cfg->n_vxt_ports >= 4) {
+			snprintf(err, len, "vxlan-trace-port: \"%s\" is not a UDP port (at most 4)",
+				 v);
+			return -EINVAL;
+		}
+		cfg->vxt_ports[cfg->n_vxt_ports++] = port;
+		return 0;
+	}
+	case OPT_VXT_TUNNELS:
+	case OPT_VXT_INNER:
+		if (parse_uint(v, 1, id == OPT_VXT_TUNNELS ? &cfg->vxt_tunnel_capacity
+							  : &cfg->vxt_inner_capacity)) {
+			snprintf(err, len, "%s: \"%s\" is not a number >= 1",
+				 id == OPT_VXT_TUNNELS ? "vxlan-trace-tunnel-capacity"
+						       : "vxlan-trace-inner-capacity",
+				 v);
+			return -EINVAL;
+		}
+		return 0;
 	case OPT_METRICS:
 		return set_str(&cfg->metrics, v);
 	case OPT_LOG_LEVEL:
@@ -185,6 +256,20 @@ static int set_option(struct agent_config *cfg, int id, const char *v, char *err
 		return set_str(&cfg->tls_key, v);
 	case OPT_BPF_OBJECT:
 		return set_str(&cfg->bpf_object, v);
+	case OPT_ETCD_ENDPOINTS:
+		return set_str(&cfg->etcd_endpoints, v);
+	case OPT_ETCD_PREFIX:
+		if (v[0] != '/' || (strlen(v) > 1 && v[strlen(v) - 1] == '/')) {
+			snprintf(err, len, "etcd-prefix: \"%s\" must start and not end with /", v);
+			return -EINVAL;
+		}
+		return set_str(&cfg->etcd_prefix, v);
+	case OPT_ETCD_CA:
+		return set_str(&cfg->etcd_ca, v);
+	case OPT_ETCD_CERT:
+		return set_str(&cfg->etcd_cert, v);
+	case OPT_ETCD_KEY:
+		return set_str(&cfg->etcd_key, v);
 	case OPT_DATAPATH:
 		if (strcmp(v, "bpf") && strcmp(v, "none")) {
 			snprintf(err, len, "datapath: \"%s\" is not bpf or none", v);
@@ -297,9 +382,14 @@ static int fill_defaults(struct agent_config *cfg)
 		return -ENOMEM;
 	if (!cfg->n_failsafe && set_option(cfg, OPT_FAILSAFE, "tcp:22", NULL, 0))
 		return -ENOMEM;
+	if (cfg->etcd_endpoints && !*cfg->etcd_endpoints) {
+		free(cfg->etcd_endpoints);
+		cfg->etcd_endpoints = NULL;
+	}
+	if (!cfg->etcd_prefix && set_str(&cfg->etcd_prefix, "/iofence"))
+		return -ENOMEM;
 	return 0;
 }
-
 
 static void free_list(char **v, size_t n)
 {
@@ -400,10 +490,24 @@ int config_load(int argc, char **argv, struct agent_config *cfg, char *err, size
 	TAKE(tls_cert);
 	TAKE(tls_key);
 	TAKE(bpf_object);
+	TAKE(etcd_endpoints);
+	TAKE(etcd_prefix);
+	TAKE(etcd_ca);
+	TAKE(etcd_cert);
+	TAKE(etcd_key);
 #undef TAKE
 	/* lists given as flags replace the file's lists */
 	take_list(&cfg->failsafe, &cfg->n_failsafe, &flags.failsafe, &flags.n_failsafe);
 	take_list(&cfg->listen, &cfg->n_listen, &flags.listen, &flags.n_listen);
+	take_list(&cfg->vxt_ifaces, &cfg->n_vxt_ifaces, &flags.vxt_ifaces, &flags.n_vxt_ifaces);
+	if (flags.n_vxt_ports) {
+		memcpy(cfg->vxt_ports, flags.vxt_ports, sizeof(cfg->vxt_ports));
+		cfg->n_vxt_ports = flags.n_vxt_ports;
+	}
+	if (flags.vxt_tunnel_capacity)
+		cfg->vxt_tunnel_capacity = flags.vxt_tunnel_capacity;
+	if (flags.vxt_inner_capacity)
+		cfg->vxt_inner_capacity = flags.vxt_inner_capacity;
 	if (flags.log_level >= 0)
 		cfg->log_level = flags.log_level;
 	if (insecure_set)
@@ -443,6 +547,12 @@ void config_free(struct agent_config *cfg)
 	free(cfg->tls_cert);
 	free(cfg->tls_key);
 	free(cfg->bpf_object);
+	free(cfg->etcd_endpoints);
+	free(cfg->etcd_prefix);
+	free(cfg->etcd_ca);
+	free(cfg->etcd_cert);
+	free(cfg->etcd_key);
 	free_list(cfg->failsafe, cfg->n_failsafe);
+	free_list(cfg->vxt_ifaces, cfg->n_vxt_ifaces);
 	memset(cfg, 0, sizeof(*cfg));
 }

@@ -13,18 +13,28 @@
  * store's latest revision over it. Acknowledged therefore always means durable and enforced.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <malloc.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 #include <arpa/inet.h>
 
-#include "agent.h"
+#include <grpc/status.h>
+
+#include "agent/datapath/datapath.h"
+#include "engine.h"
+#include "log.h"
 #include "policy/errors.h"
 #include "policy/parse.h"
 #include "policy/pb.h"
+#include "policy/write.h"
 #include "store/store.h"
 
 /* The heap is trimmed after applies have paused this long. */
@@ -33,7 +43,57 @@
 const double apply_bucket_le[APPLY_BUCKETS] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
 					       0.1,   0.25,   0.5,   1,	   2.5,	  10};
 
-uint64_t now_usec(void)
+/* The publish subscribers a list holds at most. */
+#define MAX_SUBSCRIBERS 8
+
+struct engine {
+	const struct agent_config *cfg;
+	int store_lock_fd; /* flock of <state>.lock, -1 when not held */
+	struct store *store;
+	pthread_mutex_t store_mutex; /* store handle: apply thread and readers */
+	uint64_t store_latest;	     /* newest stored revision (apply thread) */
+	struct datapath *dp;	     /* NULL with --datapath=none */
+
+	pthread_mutex_t snap_lock;
+	struct snapshot *current;  /* NULL: nothing applied */
+	struct snapshot *previous; /* the revision before (slim), for events of the old slot */
+	struct {
+		void (*fn)(void *ctx);
+		void *ctx;
+	} subscribers[MAX_SUBSCRIBERS];
+	size_t n_subscribers;
+
+	pthread_mutex_t q_lock;
+	pthread_cond_t q_cond;
+	struct job *q_head, *q_tail;
+	bool q_stop;
+	bool trim_pending;	    /* an apply left heap to give back (apply thread only) */
+	struct policy_reuse *reuse; /* the last source document read (apply thread only) */
+	pthread_t apply_thread;
+	bool running;
+
+	atomic_uint_fast64_t apply_ok, apply_failed;
+	atomic_uint_fast64_t apply_bucket[APPLY_BUCKETS]; /* non-cumulative */
+	atomic_uint_fast64_t apply_usec_sum;
+};
+
+static int mkdir_parents(const char *path)
+{
+	char buf[4096];
+
+	snprintf(buf, sizeof(buf), "%s", path);
+	for (char *p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = 0;
+		if (mkdir(buf, 0755) && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	return 0;
+}
+
+static uint64_t now_usec(void)
 {
 	struct timespec ts;
 
@@ -41,103 +101,26 @@ uint64_t now_usec(void)
 	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
-struct snapshot *snapshot_ref(struct snapshot *s)
-{
-	if (s)
-		atomic_fetch_add(&s->refs, 1);
-	return s;
-}
-
-static void names_free(struct snapshot_names *n)
-{
-	if (!n)
-		return;
-	for (size_t i = 0; n->endpoints && i < n->n_endpoints; i++)
-		free(n->endpoints[i]);
-	for (size_t i = 0; n->groups && i < n->n_groups; i++)
-		free(n->groups[i]);
-	free(n->endpoints);
-	free(n->groups);
-	free(n->rules);
-	free(n);
-}
-
-/* The names of s's endpoints and rules, copied (NULL on ENOMEM: events then show numbers). */
-static struct snapshot_names *names_of(const struct snapshot *s)
-{
-	const struct policy_image *img = s->image;
-	struct snapshot_names *n = calloc(1, sizeof(*n));
-	bool oom = !n;
-
-	if (oom || !img || !s->doc)
-		return n;
-	n->endpoints = calloc(img->n_endpoints + 1, sizeof(*n->endpoints));
-	n->groups = calloc(s->doc->n_groups + 1, sizeof(*n->groups));
-	n->rules = calloc(img->n_rules + 1, sizeof(*n->rules));
-	oom = !n->endpoints || !n->groups || !n->rules;
-	for (size_t i = 0; !oom && i < img->n_endpoints; i++, n->n_endpoints++)
-		oom = !(n->endpoints[i] = strdup(img->endpoints[i].name));
-	for (size_t i = 0; !oom && i < s->doc->n_groups; i++, n->n_groups++)
-		oom = !(n->groups[i] = strdup(s->doc->groups[i].name));
-	for (size_t i = 0; !oom && i < img->n_rules; i++)
-		n->rules[i] =
-		    (struct snapshot_rule_name){.group = (uint32_t)img->rules[i].group_index,
-						.index = (uint32_t)img->rules[i].rule_index};
-	n->n_rules = oom ? 0 : img->n_rules;
-	if (oom) {
-		names_free(n);
-		n = NULL;
-	}
-	return n;
-}
-
-/* A snapshot of s's revision with its names only (see struct snapshot_names), or NULL. */
-static struct snapshot *snapshot_slim(const struct snapshot *s)
-{
-	struct snapshot *slim = s ? calloc(1, sizeof(*slim)) : NULL;
-
-	if (!slim)
-		return NULL;
-	atomic_store(&slim->refs, 1);
-	slim->revision = s->revision;
-	slim->applied_unix = s->applied_unix;
-	slim->names = names_of(s);
-	slim->source_name = s->source_name ? strdup(s->source_name) : NULL;
-	return slim;
-}
-
-void snapshot_unref(struct snapshot *s)
-{
-	if (!s || atomic_fetch_sub(&s->refs, 1) != 1)
-		return;
-	names_free(s->names);
-	policy_image_free(s->image);
-	policy_document_free(s->doc);
-	free(s->source);
-	free(s->source_name);
-	free(s);
-}
-
-struct snapshot *engine_current(struct agent *a)
+struct snapshot *engine_current(struct engine *e)
 {
 	struct snapshot *s;
 
-	pthread_mutex_lock(&a->snap_lock);
-	s = snapshot_ref(a->current);
-	pthread_mutex_unlock(&a->snap_lock);
+	pthread_mutex_lock(&e->snap_lock);
+	s = snapshot_ref(e->current);
+	pthread_mutex_unlock(&e->snap_lock);
 	return s;
 }
 
-struct snapshot *engine_snapshot_of(struct agent *a, uint64_t revision)
+struct snapshot *engine_snapshot_of(struct engine *e, uint64_t revision)
 {
 	struct snapshot *s = NULL;
 
-	pthread_mutex_lock(&a->snap_lock);
-	if (a->current && a->current->revision == revision)
-		s = snapshot_ref(a->current);
-	else if (a->previous && a->previous->revision == revision)
-		s = snapshot_ref(a->previous);
-	pthread_mutex_unlock(&a->snap_lock);
+	pthread_mutex_lock(&e->snap_lock);
+	if (e->current && snapshot_revision(e->current) == revision)
+		s = snapshot_ref(e->current);
+	else if (e->previous && snapshot_revision(e->previous) == revision)
+		s = snapshot_ref(e->previous);
+	pthread_mutex_unlock(&e->snap_lock);
 	return s;
 }
 
@@ -145,18 +128,34 @@ struct snapshot *engine_snapshot_of(struct agent *a, uint64_t revision)
  * Makes s current and a slim copy of the current one previous. Returns the snapshot the caller
  * unrefs when it has time (with readers gone, freeing a large document takes milliseconds).
  */
-static struct snapshot *publish(struct agent *a, struct snapshot *s)
+static struct snapshot *publish(struct engine *e, struct snapshot *s)
 {
-	struct snapshot *slim = snapshot_slim(a->current), *old_prev, *old_cur;
+	struct snapshot *slim = snapshot_slim(e->current), *old_prev, *old_cur;
 
-	pthread_mutex_lock(&a->snap_lock);
-	old_prev = a->previous;
-	old_cur = a->current;
-	a->previous = slim;
-	a->current = s;
-	pthread_mutex_unlock(&a->snap_lock);
+	pthread_mutex_lock(&e->snap_lock);
+	old_prev = e->previous;
+	old_cur = e->current;
+	e->previous = slim;
+	e->current = s;
+	pthread_mutex_unlock(&e->snap_lock);
 	snapshot_unref(old_prev);
 	return old_cur;
+}
+
+/* Tells the subscribers a new revision is current (apply thread). */
+static void announce(struct engine *e)
+{
+	for (size_t i = 0; i < e->n_subscribers; i++)
+		e->subscribers[i].fn(e->subscribers[i].ctx);
+}
+
+int engine_on_publish(struct engine *e, void (*fn)(void *ctx), void *ctx)
+{
+	if (e->n_subscribers == MAX_SUBSCRIBERS)
+		return -ENOSPC;
+	e->subscribers[e->n_subscribers].fn = fn;
+	e->subscribers[e->n_subscribers++].ctx = ctx;
+	return 0;
 }
 
 void job_free(struct job *job)
@@ -171,17 +170,17 @@ void job_free(struct job *job)
 	free(job);
 }
 
-void engine_submit(struct agent *a, struct job *job)
+void engine_submit(struct engine *e, struct job *job)
 {
 	job->next = NULL;
-	pthread_mutex_lock(&a->q_lock);
-	if (a->q_tail)
-		a->q_tail->next = job;
+	pthread_mutex_lock(&e->q_lock);
+	if (e->q_tail)
+		e->q_tail->next = job;
 	else
-		a->q_head = job;
-	a->q_tail = job;
-	pthread_cond_signal(&a->q_cond);
-	pthread_mutex_unlock(&a->q_lock);
+		e->q_head = job;
+	e->q_tail = job;
+	pthread_cond_signal(&e->q_cond);
+	pthread_mutex_unlock(&e->q_lock);
 }
 
 static void set_status(struct job *job, int status, const char *fmt, ...)
@@ -249,28 +248,28 @@ static void set_validation_errors(struct job *job, const struct policy_errors *e
 	free(ptrs);
 }
 
-static void observe_apply(struct agent *a, uint64_t usec, bool ok)
+static void observe_apply(struct engine *e, uint64_t usec, bool ok)
 {
 	double s = (double)usec / 1e6;
 	size_t i;
 
-	atomic_fetch_add(ok ? &a->stats.apply_ok : &a->stats.apply_failed, 1);
+	atomic_fetch_add(ok ? &e->apply_ok : &e->apply_failed, 1);
 	if (!ok)
 		return;
-	atomic_fetch_add(&a->stats.apply_usec_sum, usec);
+	atomic_fetch_add(&e->apply_usec_sum, usec);
 	for (i = 0; i < APPLY_BUCKETS && s > apply_bucket_le[i]; i++)
 		;
 	if (i < APPLY_BUCKETS)
-		atomic_fetch_add(&a->stats.apply_bucket[i], 1);
+		atomic_fetch_add(&e->apply_bucket[i], 1);
 }
 
 /* Compiles doc and swaps it into the datapath. grpc status; message in err. */
-static int compile_and_swap(struct agent *a, struct policy_document *doc,
+static int compile_and_swap(struct engine *e, struct policy_document *doc,
 			    struct policy_image **ret_img, uint64_t *compile_usec,
 			    uint64_t *dp_usec, char *err, size_t len)
 {
 	uint64_t t0 = now_usec();
-	int r = policy_compile(doc, a->cfg.node, ret_img, err, len);
+	int r = policy_compile(doc, e->cfg->node, ret_img, err, len);
 
 	*compile_usec = now_usec() - t0;
 	*dp_usec = 0;
@@ -280,10 +279,10 @@ static int compile_and_swap(struct agent *a, struct policy_document *doc,
 		snprintf(err, len, "compile: %s", strerror(-r));
 		return GRPC_STATUS_INTERNAL;
 	}
-	if (!a->dp)
+	if (!e->dp)
 		return GRPC_STATUS_OK;
 	t0 = now_usec();
-	r = dp_apply(a->dp, *ret_img, err, len);
+	r = dp_apply(e->dp, *ret_img, err, len);
 	*dp_usec = now_usec() - t0;
 	if (r) {
 		policy_image_free(*ret_img);
@@ -293,9 +292,51 @@ static int compile_and_swap(struct agent *a, struct policy_document *doc,
 	return GRPC_STATUS_OK;
 }
 
+/* Map entries an image wrote (the Apply response's and the CLI's figure). */
+static uint64_t image_entries(const struct policy_image *img)
+{
+	return policy_image_entries(img) + img->n_prefilter + img->n_endpoints;
+}
+
+/*
+ * A re-apply of the enforced document (same objects; no revision, or one not newer than the
+ * enforced one) is acknowledged as unchanged: nothing is compiled, swapped or stored, so
+ * re-running the same apply is safe and leaves the history as it was. A newer explicit
+ * revision with the same content is applied (a datastore's revision must be reached).
+ */
+static bool answer_unchanged(struct engine *e, const struct policy_document *doc,
+			     struct job *job)
+{
+	struct snapshot *cur = engine_current(e);
+	const struct policy_document *enforced = cur ? snapshot_doc(cur) : NULL;
+	uint64_t rev = cur ? snapshot_revision(cur) : 0;
+	struct policy_document same;
+	bool unchanged = false;
+
+	if (enforced && (!doc->has_revision || doc->revision <= rev)) {
+		same = *doc;
+		same.revision = enforced->revision;
+		same.has_revision = enforced->has_revision;
+		unchanged = policy_document_equal(&same, enforced);
+	}
+	if (unchanged) {
+		const struct policy_image *img = snapshot_image(cur);
+
+		job->resp.revision = rev;
+		job->resp.node = e->cfg->node;
+		job->resp.unchanged = true;
+		job->resp.endpoints = img ? (uint32_t)img->n_endpoints : 0;
+		job->resp.entries = img ? image_entries(img) : 0;
+		job->status = GRPC_STATUS_OK;
+		log_info("apply: document unchanged from revision %llu", (unsigned long long)rev);
+	}
+	snapshot_unref(cur);
+	return unchanged;
+}
+
 /* Returns the snapshot retired by the apply, freed after the ack (a large document's free
  * takes milliseconds). */
-static struct snapshot *do_apply(struct agent *a, struct job *job)
+static struct snapshot *do_apply(struct engine *e, struct job *job)
 {
 	const Iofence__V1__ApplyRequest *req = job->req;
 	const char *name = req->source_name && *req->source_name ? req->source_name : NULL;
@@ -318,9 +359,9 @@ static struct snapshot *do_apply(struct agent *a, struct job *job)
 	}
 	if (req->source && *req->source) {
 		/* controllers resend whole documents: re-parse only the items that changed */
-		if (!a->reuse)
-			a->reuse = policy_reuse_new();
-		r = a->reuse ? policy_parse_reuse(a->reuse, req->source, strlen(req->source),
+		if (!e->reuse)
+			e->reuse = policy_reuse_new();
+		r = e->reuse ? policy_parse_reuse(e->reuse, req->source, strlen(req->source),
 						  name ? name : "<source>", &doc, &errs)
 			     : -ENOMEM;
 	} else if (req->document)
@@ -340,15 +381,17 @@ static struct snapshot *do_apply(struct agent *a, struct job *job)
 		set_status(job, GRPC_STATUS_INTERNAL, "parse: %s", strerror(-r));
 		goto out;
 	}
-	if (doc->has_revision && doc->revision <= a->store_latest) {
+	if (answer_unchanged(e, doc, job))
+		goto out;
+	if (doc->has_revision && doc->revision <= e->store_latest) {
 		set_status(job, GRPC_STATUS_FAILED_PRECONDITION,
 			   "revision %llu is not newer than the applied revision %llu",
-			   (unsigned long long)doc->revision, (unsigned long long)a->store_latest);
+			   (unsigned long long)doc->revision, (unsigned long long)e->store_latest);
 		log_warn("apply refused: %s", job->details);
 		goto out;
 	}
 	if (!doc->has_revision) {
-		doc->revision = a->store_latest + 1;
+		doc->revision = e->store_latest + 1;
 		doc->has_revision = true;
 	}
 	rev = doc->revision;
@@ -365,7 +408,7 @@ static struct snapshot *do_apply(struct agent *a, struct job *job)
 	}
 	packed_len = iofence__v1__policy_document__get_packed_size(pb ? pb : req->document);
 	packed = malloc(packed_len ? packed_len : 1);
-	snap = calloc(1, sizeof(*snap));
+	snap = snapshot_new();
 	if (!snap || !packed) {
 		set_status(job, GRPC_STATUS_RESOURCE_EXHAUSTED, "out of memory");
 		goto out;
@@ -374,31 +417,32 @@ static struct snapshot *do_apply(struct agent *a, struct job *job)
 	policy_pb_free(pb);
 	pb = NULL;
 	t_packed = now_usec();
-	st = compile_and_swap(a, doc, &img, &compile_usec, &dp_usec, err, sizeof(err));
+	st = compile_and_swap(e, doc, &img, &compile_usec, &dp_usec, err, sizeof(err));
 	if (st != GRPC_STATUS_OK) {
 		set_status(job, st, "revision %llu: %s", (unsigned long long)rev, err);
 		log_error("apply of revision %llu failed: %s", (unsigned long long)rev, err);
 		goto out;
 	}
 	t_store = now_usec();
-	pthread_mutex_lock(&a->store_lock);
-	r = store_commit(a->store, rev, packed, packed_len, name ? name : "");
+	pthread_mutex_lock(&e->store_mutex);
+	r = store_commit(e->store, rev, packed, packed_len, name ? name : "");
 	if (r)
 		snprintf(err, sizeof(err), "store: %s: %s", strerror(-r),
-			 store_last_error(a->store));
-	pthread_mutex_unlock(&a->store_lock);
+			 store_last_error(e->store));
+	pthread_mutex_unlock(&e->store_mutex);
 	if (r) {
 		/* Not durable: put the previous revision back before saying no. */
-		prev = engine_current(a);
-		if (prev && a->dp) {
+		prev = engine_current(e);
+		if (prev && e->dp) {
 			/* Published images keep no entries (memory): compile them again. */
 			struct policy_image *back = NULL;
 			char err2[256];
 
-			if (policy_compile(prev->doc, a->cfg.node, &back, err2, sizeof(err2)) ||
-			    dp_apply(a->dp, back, err2, sizeof(err2)))
+			if (policy_compile(snapshot_doc(prev), e->cfg->node, &back, err2,
+					   sizeof(err2)) ||
+			    dp_apply(e->dp, back, err2, sizeof(err2)))
 				log_error("rollback to revision %llu failed: %s",
-					  (unsigned long long)prev->revision, err2);
+					  (unsigned long long)snapshot_revision(prev), err2);
 			policy_image_free(back);
 		}
 		snapshot_unref(prev);
@@ -408,31 +452,25 @@ static struct snapshot *do_apply(struct agent *a, struct job *job)
 		log_error("apply of revision %llu failed: %s", (unsigned long long)rev, err);
 		goto out;
 	}
-	a->store_latest = rev;
+	e->store_latest = rev;
 	free(packed);
 	packed = NULL;
 	policy_image_release_entries(img); /* in the maps now; keep only the names */
-	atomic_store(&snap->refs, 1);
-	snap->revision = rev;
-	snap->doc = doc;
-	snap->image = img;
-	snap->applied_unix = time(NULL);
-	if (req->source && *req->source)
-		snap->source = strdup(req->source);
-	snap->source_name = strdup(name ? name : "");
+	snapshot_set(snap, rev, doc, img, req->source && *req->source ? strdup(req->source) : NULL,
+		     strdup(name ? name : ""), time(NULL));
 	job->resp.revision = rev;
-	job->resp.node = a->cfg.node;
+	job->resp.node = e->cfg->node;
 	job->resp.endpoints = (uint32_t)img->n_endpoints;
-	job->resp.entries = policy_image_entries(img) + img->n_prefilter + img->n_endpoints;
+	job->resp.entries = image_entries(img);
 	job->resp.compile_usec = compile_usec;
 	job->resp.apply_usec = now_usec() - t0;
 	job->status = GRPC_STATUS_OK;
-	retired = publish(a, snap);
-	events_rescan_cgroups(a);
+	retired = publish(e, snap);
+	announce(e);
 	log_debug("revision %llu: parse+validate %.1f ms (%zu bytes parsed), pack %.1f ms, "
 		  "compile %.1f ms, datapath %.1f ms, store commit %.1f ms",
 		  (unsigned long long)rev, (t_parsed - t0) / 1e3,
-		  req->source && *req->source ? policy_reuse_stats(a->reuse)->reread_bytes : 0,
+		  req->source && *req->source ? policy_reuse_stats(e->reuse)->reread_bytes : 0,
 		  (t_packed - t_parsed) / 1e3, compile_usec / 1e3, dp_usec / 1e3,
 		  (now_usec() - t_store) / 1e3);
 	log_info("applied revision %llu: %zu local endpoints, %zu rules, %llu entries, "
@@ -444,24 +482,24 @@ static struct snapshot *do_apply(struct agent *a, struct job *job)
 	img = NULL;
 	snap = NULL;
 out:
-	observe_apply(a, now_usec() - t0, job->status == GRPC_STATUS_OK);
-	free(snap);
+	observe_apply(e, now_usec() - t0, job->status == GRPC_STATUS_OK);
+	snapshot_unref(snap);
 	free(packed);
 	policy_image_free(img);
 	policy_document_free(doc);
 	policy_pb_free(pb);
 	policy_errors_free(&errs);
-	a->trim_pending = true;
+	e->trim_pending = true;
 	return retired;
 }
 
-static void do_cgroup(struct agent *a, struct job *job)
+static void do_cgroup(struct engine *e, struct job *job)
 {
 	int r;
 
-	if (!a->dp)
+	if (!e->dp)
 		return;
-	r = dp_cgroup_changed(a->dp, job->cgroup, job->up);
+	r = dp_cgroup_changed(e->dp, job->cgroup, job->up);
 	if (r)
 		log_warn("cgroup %s %s: %s", job->cgroup, job->up ? "appeared" : "went away",
 			 strerror(-r));
@@ -469,13 +507,13 @@ static void do_cgroup(struct agent *a, struct job *job)
 		log_info("cgroup %s %s", job->cgroup, job->up ? "appeared" : "went away");
 }
 
-static void do_link(struct agent *a, struct job *job)
+static void do_link(struct engine *e, struct job *job)
 {
 	int r;
 
-	if (!a->dp)
+	if (!e->dp)
 		return;
-	r = dp_link_changed(a->dp, job->ifname, job->ifindex, job->up);
+	r = dp_link_changed(e->dp, job->ifname, job->ifindex, job->up);
 	if (r)
 		log_warn("link %s (%d) %s: %s", job->ifname, job->ifindex,
 			 job->up ? "added" : "removed", strerror(-r));
@@ -486,16 +524,16 @@ static void do_link(struct agent *a, struct job *job)
 
 static void *apply_main(void *arg)
 {
-	struct agent *a = arg;
+	struct engine *e = arg;
 	struct job *job;
 
 	for (;;) {
-		pthread_mutex_lock(&a->q_lock);
-		while (!a->q_head && !a->q_stop) {
+		pthread_mutex_lock(&e->q_lock);
+		while (!e->q_head && !e->q_stop) {
 			struct timespec idle;
 
-			if (!a->trim_pending) {
-				pthread_cond_wait(&a->q_cond, &a->q_lock);
+			if (!e->trim_pending) {
+				pthread_cond_wait(&e->q_cond, &e->q_lock);
 				continue;
 			}
 			/*
@@ -507,10 +545,10 @@ static void *apply_main(void *arg)
 			idle.tv_nsec += TRIM_IDLE_MS * 1000000L;
 			idle.tv_sec += idle.tv_nsec / 1000000000L;
 			idle.tv_nsec %= 1000000000L;
-			if (pthread_cond_timedwait(&a->q_cond, &a->q_lock, &idle) == ETIMEDOUT &&
-			    !a->q_head) {
-				a->trim_pending = false;
-				pthread_mutex_unlock(&a->q_lock);
+			if (pthread_cond_timedwait(&e->q_cond, &e->q_lock, &idle) == ETIMEDOUT &&
+			    !e->q_head) {
+				e->trim_pending = false;
+				pthread_mutex_unlock(&e->q_lock);
 				malloc_trim(0);
 				{
 					struct mallinfo2 mi = mallinfo2();
@@ -520,58 +558,64 @@ static void *apply_main(void *arg)
 					    "mmapped",
 					    mi.uordblks >> 10, mi.fordblks >> 10, mi.hblkhd >> 10);
 				}
-				pthread_mutex_lock(&a->q_lock);
+				pthread_mutex_lock(&e->q_lock);
 			}
 		}
-		job = a->q_head;
+		job = e->q_head;
 		if (job) {
-			a->q_head = job->next;
-			if (!a->q_head)
-				a->q_tail = NULL;
+			e->q_head = job->next;
+			if (!e->q_head)
+				e->q_tail = NULL;
 		}
-		pthread_mutex_unlock(&a->q_lock);
+		pthread_mutex_unlock(&e->q_lock);
 		if (!job)
 			break; /* stopping and drained */
 		if (job->kind == JOB_LINK || job->kind == JOB_CGROUP) {
-			if (!a->q_stop && job->kind == JOB_LINK)
-				do_link(a, job);
-			else if (!a->q_stop)
-				do_cgroup(a, job);
+			if (!e->q_stop && job->kind == JOB_LINK)
+				do_link(e, job);
+			else if (!e->q_stop)
+				do_cgroup(e, job);
 			job_free(job);
 			continue;
 		}
 		struct snapshot *retired = NULL;
 
-		if (a->q_stop)
+		if (e->q_stop)
 			set_status(job, GRPC_STATUS_UNAVAILABLE, "agent is shutting down");
 		else
-			retired = do_apply(a, job);
+			retired = do_apply(e, job);
 
 		job->complete(job);
 
 		snapshot_unref(retired);
 	}
-	policy_reuse_free(a->reuse);
-	a->reuse = NULL;
+	policy_reuse_free(e->reuse);
+	e->reuse = NULL;
 	return NULL;
 }
 
-int engine_run(struct agent *a)
+int engine_run(struct engine *e)
 {
-	return -pthread_create(&a->apply_thread, NULL, apply_main, a);
+	int r = -pthread_create(&e->apply_thread, NULL, apply_main, e);
+
+	e->running = !r;
+	return r;
 }
 
-void engine_stop(struct agent *a)
+void engine_stop(struct engine *e)
 {
-	pthread_mutex_lock(&a->q_lock);
-	a->q_stop = true;
-	pthread_cond_broadcast(&a->q_cond);
-	pthread_mutex_unlock(&a->q_lock);
-	pthread_join(a->apply_thread, NULL);
+	if (!e || !e->running)
+		return;
+	e->running = false;
+	pthread_mutex_lock(&e->q_lock);
+	e->q_stop = true;
+	pthread_cond_broadcast(&e->q_cond);
+	pthread_mutex_unlock(&e->q_lock);
+	pthread_join(e->apply_thread, NULL);
 }
 
 /* Restores the store's latest revision into the datapath unless its active slot has it. */
-static int restore(struct agent *a)
+static int restore(struct engine *e)
 {
 	struct store_revision sr = {0};
 	Iofence__V1__PolicyDocument *pb = NULL;
@@ -582,29 +626,29 @@ static int restore(struct agent *a)
 	char err[512];
 	int r;
 
-	r = store_latest(a->store, &sr);
+	r = store_latest(e->store, &sr);
 	if (r == -ENOENT) {
-		log_info("store %s is empty: nothing to restore%s", a->cfg.state,
-			 a->dp && dp_active_revision(a->dp)
+		log_info("store %s is empty: nothing to restore%s", e->cfg->state,
+			 e->dp && dp_active_revision(e->dp)
 			     ? " (the datapath keeps enforcing its pinned revision)"
 			     : "");
 		return 0;
 	}
 	if (r) {
-		log_error("store %s: cannot read the latest revision: %s", a->cfg.state,
+		log_error("store %s: cannot read the latest revision: %s", e->cfg->state,
 			  strerror(-r));
 		return 2;
 	}
 	pb = iofence__v1__policy_document__unpack(NULL, sr.doc_len, sr.doc);
 	if (!pb || policy_from_pb(pb, "<store>", &doc, &errs)) {
 		log_error("store %s: revision %llu does not decode as a policy document",
-			  a->cfg.state, (unsigned long long)sr.revision);
+			  e->cfg->state, (unsigned long long)sr.revision);
 		r = 2;
 		goto out;
 	}
 	doc->revision = sr.revision;
 	doc->has_revision = true;
-	r = policy_compile(doc, a->cfg.node, &img, err, sizeof(err));
+	r = policy_compile(doc, e->cfg->node, &img, err, sizeof(err));
 	if (r) {
 		log_error("restore of revision %llu: compile: %s", (unsigned long long)sr.revision,
 			  r == -E2BIG ? err : strerror(-r));
@@ -617,10 +661,10 @@ static int restore(struct agent *a)
 	 * (same revision, so no flow is re-judged): that is how the datapath learns the image it
 	 * needs to attach interfaces that appeared, and detach ones that went, while no agent ran.
 	 */
-	if (a->dp) {
-		bool adopted = dp_active_revision(a->dp) == sr.revision;
+	if (e->dp) {
+		bool adopted = dp_active_revision(e->dp) == sr.revision;
 
-		r = dp_apply(a->dp, img, err, sizeof(err));
+		r = dp_apply(e->dp, img, err, sizeof(err));
 		if (r) {
 			log_error("restore of revision %llu: datapath: %s",
 				  (unsigned long long)sr.revision, err);
@@ -631,24 +675,19 @@ static int restore(struct agent *a)
 			 adopted ? "adopted from the pinned datapath and reconciled"
 				 : "restored from the store");
 	}
-	snap = calloc(1, sizeof(*snap));
+	snap = snapshot_new();
 	if (!snap) {
 		r = 2;
 		goto out;
 	}
-	atomic_store(&snap->refs, 1);
-	snap->revision = sr.revision;
-	snap->doc = doc;
 	if (img)
 		policy_image_release_entries(img);
-	snap->image = img;
-	snap->source_name = sr.source_name;
-	snap->applied_unix = time(NULL);
+	snapshot_set(snap, sr.revision, doc, img, NULL, sr.source_name, time(NULL));
 	sr.source_name = NULL;
 	doc = NULL;
 	img = NULL;
-	a->store_latest = snap->revision;
-	snapshot_unref(publish(a, snap));
+	e->store_latest = sr.revision;
+	snapshot_unref(publish(e, snap));
 	r = 0;
 out:
 	policy_image_free(img);
@@ -660,32 +699,67 @@ out:
 	return r;
 }
 
-int engine_start(struct agent *a)
+struct engine *engine_new(const struct agent_config *cfg)
+{
+	struct engine *e = calloc(1, sizeof(*e));
+	pthread_condattr_t ca;
+
+	if (!e)
+		return NULL;
+	e->cfg = cfg;
+	e->store_lock_fd = -1;
+	pthread_mutex_init(&e->store_mutex, NULL);
+	pthread_mutex_init(&e->snap_lock, NULL);
+	pthread_mutex_init(&e->q_lock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&e->q_cond, &ca);
+	pthread_condattr_destroy(&ca);
+	return e;
+}
+
+int engine_lock_store(struct engine *e, char *err, size_t len)
+{
+	char lock[4200];
+	int fd, r;
+
+	r = mkdir_parents(e->cfg->state);
+	if (r) {
+		snprintf(err, len, "%s: cannot create its directory: %s", e->cfg->state,
+			 strerror(-r));
+		return r;
+	}
+	snprintf(lock, sizeof(lock), "%s.lock", e->cfg->state);
+	fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		snprintf(err, len, "%s: %s", lock, strerror(errno));
+		return -errno;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB)) {
+		snprintf(err, len, "%s: another agent is using this store (%s is locked)",
+			 e->cfg->state, lock);
+		close(fd);
+		return -EBUSY;
+	}
+	e->store_lock_fd = fd;
+	return 0;
+}
+
+int engine_start(struct engine *e)
 {
 	char err[512] = "";
 	int r;
 
-	pthread_mutex_init(&a->store_lock, NULL);
-	pthread_mutex_init(&a->snap_lock, NULL);
-	pthread_mutex_init(&a->q_lock, NULL);
-	{
-		pthread_condattr_t ca;
-
-		pthread_condattr_init(&ca);
-		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-		pthread_cond_init(&a->q_cond, &ca);
-		pthread_condattr_destroy(&ca);
-	}
-	r = store_open(a->cfg.state, &a->store, err, sizeof(err));
+	r = store_open(e->cfg->state, &e->store, err, sizeof(err));
 	if (r) {
 		log_error("store: %s", err[0] ? err : strerror(-r));
 		return 2;
 	}
-	store_set_keep(a->store, a->cfg.keep);
-	if (!a->cfg.datapath_none) {
+	store_set_keep(e->store, e->cfg->keep);
+	if (!e->cfg->datapath_none) {
 		struct dp_options opts = {
-		    .pin_dir = a->cfg.pin_dir,
-		    .bpf_object = a->cfg.bpf_object,
+		    .pin_dir = e->cfg->pin_dir,
+		    .bpf_object = e->cfg->bpf_object,
 		    .config =
 			{
 			    .ct_timeout_tcp_ns = 3600ull * 1000000000ull,
@@ -693,17 +767,17 @@ int engine_start(struct agent *a)
 			    .ct_timeout_tcp_closing_ns = 10ull * 1000000000ull,
 			    .ct_timeout_udp_ns = 60ull * 1000000000ull,
 			    .ct_timeout_other_ns = 30ull * 1000000000ull,
-			    .events_per_sec = a->cfg.events_per_sec,
+			    .events_per_sec = e->cfg->events_per_sec,
 			    .flags = IOF_CFG_EVENT_ALLOWS,
 			},
 		};
 
-		opts.xdp_generic = a->cfg.xdp_generic;
-		for (size_t i = 0; i < a->cfg.n_failsafe; i++) {
+		opts.xdp_generic = e->cfg->xdp_generic;
+		for (size_t i = 0; i < e->cfg->n_failsafe; i++) {
 			unsigned port;
 			char proto[8];
 
-			if (sscanf(a->cfg.failsafe[i], "%7[a-z]:%u", proto, &port) != 2)
+			if (sscanf(e->cfg->failsafe[i], "%7[a-z]:%u", proto, &port) != 2)
 				continue; /* "none" */
 			for (int fam = 4; fam <= 6 && opts.n_failsafe < IOF_FAILSAFE_MAX;
 			     fam += 2) {
@@ -715,27 +789,91 @@ int engine_start(struct agent *a)
 				f->family = (uint8_t)fam;
 			}
 		}
-		r = dp_open(&opts, &a->dp, err, sizeof(err));
+		r = dp_open(&opts, &e->dp, err, sizeof(err));
 		if (r) {
 			log_error("datapath: %s", err[0] ? err : strerror(-r));
 			return 2;
 		}
 		log_info("datapath: %s pin dir %s (active revision %llu)",
-			 dp_adopted(a->dp) ? "adopted" : "created", a->cfg.pin_dir,
-			 (unsigned long long)dp_active_revision(a->dp));
+			 dp_adopted(e->dp) ? "adopted" : "created", e->cfg->pin_dir,
+			 (unsigned long long)dp_active_revision(e->dp));
 	} else {
 		log_warn("datapath: none (test mode): policies are stored but NOT enforced");
 	}
-	return restore(a);
+	return restore(e);
 }
 
-void engine_close(struct agent *a)
+void engine_free(struct engine *e)
 {
-	snapshot_unref(publish(a, NULL));
-	snapshot_unref(publish(a, NULL));
-	if (a->dp)
-		dp_close(a->dp);
-	a->dp = NULL;
-	store_close(a->store);
-	a->store = NULL;
+	if (!e)
+		return;
+	snapshot_unref(publish(e, NULL));
+	snapshot_unref(publish(e, NULL));
+	if (e->dp)
+		dp_close(e->dp);
+	store_close(e->store);
+	if (e->store_lock_fd >= 0) {
+		char lock[4200];
+
+		snprintf(lock, sizeof(lock), "%s.lock", e->cfg->state);
+		unlink(lock);
+		close(e->store_lock_fd);
+	}
+	pthread_mutex_destroy(&e->store_mutex);
+	pthread_mutex_destroy(&e->snap_lock);
+	pthread_mutex_destroy(&e->q_lock);
+	pthread_cond_destroy(&e->q_cond);
+	free(e);
+}
+
+struct datapath *engine_datapath(struct engine *e)
+{
+	return e->dp;
+}
+
+void engine_apply_stats(struct engine *e, struct apply_stats *ret)
+{
+	ret->ok = atomic_load(&e->apply_ok);
+	ret->failed = atomic_load(&e->apply_failed);
+	ret->usec_sum = atomic_load(&e->apply_usec_sum);
+	for (size_t i = 0; i < APPLY_BUCKETS; i++)
+		ret->bucket[i] = atomic_load(&e->apply_bucket[i]);
+}
+
+int engine_stored(struct engine *e, uint64_t revision, struct store_revision *ret,
+		  uint64_t **ret_revisions, size_t *ret_n)
+{
+	int r;
+
+	*ret_revisions = NULL;
+	*ret_n = 0;
+	pthread_mutex_lock(&e->store_mutex);
+	r = store_get(e->store, revision, ret);
+	if (!r)
+		store_list(e->store, ret_revisions, ret_n);
+	pthread_mutex_unlock(&e->store_mutex);
+	return r;
+}
+
+int engine_history(struct engine *e, void (*fn)(void *ctx, const struct store_revision *rev),
+		   void *ctx, size_t *n)
+{
+	uint64_t *revs = NULL;
+	size_t count = 0, cap = *n;
+	int r;
+
+	pthread_mutex_lock(&e->store_mutex);
+	r = store_list(e->store, &revs, &count);
+	for (size_t i = 0; !r && fn && i < count && i < cap; i++) {
+		struct store_revision sr = {0};
+
+		if (store_get(e->store, revs[i], &sr))
+			continue; /* pruned or unreadable: left out */
+		fn(ctx, &sr);
+		store_revision_free(&sr);
+	}
+	pthread_mutex_unlock(&e->store_mutex);
+	free(revs);
+	*n = count;
+	return r;
 }

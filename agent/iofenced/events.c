@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <pthread.h>
 #include <unistd.h>
 
 #include <netlink/msg.h>
@@ -18,11 +19,17 @@
 #include <netlink/route/link.h>
 #include <linux/rtnetlink.h>
 
-#include "agent.h"
+#include "agent/datapath/datapath.h"
 #include "cgwatch.h"
+#include "engine.h"
+#include "events.h"
+#include "flows.h"
+#include "log.h"
 
 struct events {
-	struct agent *a;
+	struct engine *engine;
+	struct flows *flows;
+	struct datapath *dp; /* NULL with --datapath=none */
 	pthread_t thread;
 	bool running;
 	int epfd, stopfd, rescanfd;
@@ -31,22 +38,24 @@ struct events {
 };
 
 /* True if the applied revision names this interface (endpoint or prefilter uplink). */
-static bool interface_wanted(struct agent *a, const char *ifname)
+static bool interface_wanted(struct engine *e, const char *ifname)
 {
-	struct snapshot *s = engine_current(a);
+	struct snapshot *s = engine_current(e);
+	const struct policy_document *doc = s ? snapshot_doc(s) : NULL;
+	const struct policy_image *img = s ? snapshot_image(s) : NULL;
 	bool wanted = false;
 
-	for (size_t i = 0; s && !wanted && i < s->doc->n_endpoints; i++)
-		wanted = s->doc->endpoints[i].interface &&
-			 !strcmp(s->doc->endpoints[i].interface, ifname);
-	for (size_t i = 0; s && !wanted && i < s->image->n_prefilter; i++)
-		wanted = !strcmp(s->image->prefilter[i].interface, ifname);
+	for (size_t i = 0; doc && !wanted && i < doc->n_endpoints; i++)
+		wanted =
+		    doc->endpoints[i].interface && !strcmp(doc->endpoints[i].interface, ifname);
+	for (size_t i = 0; img && !wanted && i < img->n_prefilter; i++)
+		wanted = !strcmp(img->prefilter[i].interface, ifname);
 	snapshot_unref(s);
 	return wanted;
 }
 
 struct link_msg {
-	struct agent *a;
+	struct engine *engine;
 	bool up;
 };
 
@@ -57,7 +66,7 @@ static void link_obj(struct nl_object *obj, void *arg)
 	const char *name = rtnl_link_get_name(link);
 	struct job *job;
 
-	if (!name || !interface_wanted(m->a, name))
+	if (!name || !interface_wanted(m->engine, name))
 		return;
 	job = calloc(1, sizeof(*job));
 	if (!job)
@@ -68,13 +77,13 @@ static void link_obj(struct nl_object *obj, void *arg)
 	job->up = m->up;
 	log_debug("netlink: %s %s (ifindex %d)", m->up ? "new link" : "deleted link", name,
 		  job->ifindex);
-	engine_submit(m->a, job);
+	engine_submit(m->engine, job);
 }
 
 static int link_cb(struct nl_msg *msg, void *arg)
 {
 	struct nlmsghdr *h = nlmsg_hdr(msg);
-	struct link_msg m = {.a = arg, .up = h->nlmsg_type == RTM_NEWLINK};
+	struct link_msg m = {.engine = arg, .up = h->nlmsg_type == RTM_NEWLINK};
 
 	if (h->nlmsg_type != RTM_NEWLINK && h->nlmsg_type != RTM_DELLINK)
 		return NL_OK;
@@ -111,15 +120,15 @@ static void *events_main(void *arg)
 
 				if (fd == e->rescanfd && read(e->rescanfd, &v, sizeof(v)) < 0)
 					continue;
-				cgwatch_rescan(e->a, &e->cg);
+				cgwatch_rescan(e->engine, &e->cg);
 			} else if (e->nl && fd == nl_socket_get_fd(e->nl)) {
 				int r = nl_recvmsgs_default(e->nl);
 
 				if (r < 0 && r != -NLE_AGAIN)
 					log_warn("netlink: %s (link events may have been missed)",
 						 nl_geterror(r));
-			} else if (e->a->dp) {
-				dp_events_consume(e->a->dp, on_event, e->a);
+			} else if (e->dp) {
+				dp_events_consume(e->dp, on_event, e->flows);
 			}
 		}
 	}
@@ -133,15 +142,28 @@ static int watch_fd(struct events *e, int fd)
 	return epoll_ctl(e->epfd, EPOLL_CTL_ADD, fd, &ev) ? -errno : 0;
 }
 
-int events_start(struct agent *a, char *err, size_t err_len)
+/* The engine published a revision: look at the endpoints' cgroups again (apply thread). */
+static void rescan_cgroups(void *ctx)
+{
+	struct events *e = ctx;
+	uint64_t one = 1;
+
+	if (write(e->rescanfd, &one, sizeof(one)) < 0)
+		log_warn("cgroup watch: cannot wake the event loop: %s", strerror(errno));
+}
+
+struct events *events_new(struct engine *engine, struct flows *flows, char *err, size_t err_len)
 {
 	struct events *e = calloc(1, sizeof(*e));
 	int r;
 
-	if (!e)
-		return -ENOMEM;
-	a->events = e;
-	e->a = a;
+	if (!e) {
+		snprintf(err, err_len, "event loop: out of memory");
+		return NULL;
+	}
+	e->engine = engine;
+	e->flows = flows;
+	e->dp = engine_datapath(engine);
 	e->epfd = epoll_create1(EPOLL_CLOEXEC);
 	e->stopfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	e->rescanfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -149,15 +171,15 @@ int events_start(struct agent *a, char *err, size_t err_len)
 	if (e->epfd < 0 || e->stopfd < 0 || e->rescanfd < 0 || watch_fd(e, e->stopfd) ||
 	    watch_fd(e, e->rescanfd) || cgwatch_open(&e->cg) || watch_fd(e, e->cg.fd)) {
 		snprintf(err, err_len, "event loop: %s", strerror(errno));
-		return -errno;
+		goto err;
 	}
 	e->nl = nl_socket_alloc();
 	if (!e->nl) {
 		snprintf(err, err_len, "netlink: out of memory");
-		return -ENOMEM;
+		goto err;
 	}
 	nl_socket_disable_seq_check(e->nl);
-	nl_socket_modify_cb(e->nl, NL_CB_VALID, NL_CB_CUSTOM, link_cb, a);
+	nl_socket_modify_cb(e->nl, NL_CB_VALID, NL_CB_CUSTOM, link_cb, engine);
 	r = nl_connect(e->nl, NETLINK_ROUTE);
 	if (!r)
 		r = nl_socket_add_memberships(e->nl, RTNLGRP_LINK, 0);
@@ -165,17 +187,29 @@ int events_start(struct agent *a, char *err, size_t err_len)
 		r = nl_socket_set_nonblocking(e->nl);
 	if (r) {
 		snprintf(err, err_len, "netlink: %s", nl_geterror(r));
-		return -EIO;
+		goto err;
 	}
 	nl_socket_set_buffer_size(e->nl, 1 << 20, 0);
 	r = watch_fd(e, nl_socket_get_fd(e->nl));
-	if (!r && a->dp && dp_events_fd(a->dp) >= 0)
-		r = watch_fd(e, dp_events_fd(a->dp));
+	if (!r && e->dp && dp_events_fd(e->dp) >= 0)
+		r = watch_fd(e, dp_events_fd(e->dp));
+	if (!r)
+		r = engine_on_publish(engine, rescan_cgroups, e);
 	if (r) {
 		snprintf(err, err_len, "event loop: %s", strerror(-r));
-		return r;
+		goto err;
 	}
-	cgwatch_rescan(a, &e->cg); /* the restored revision's cgroups */
+	return e;
+err:
+	events_free(e);
+	return NULL;
+}
+
+int events_run(struct events *e, char *err, size_t err_len)
+{
+	int r;
+
+	cgwatch_rescan(e->engine, &e->cg); /* the restored revision's cgroups */
 	r = -pthread_create(&e->thread, NULL, events_main, e);
 	if (r) {
 		snprintf(err, err_len, "event loop: %s", strerror(-r));
@@ -185,9 +219,8 @@ int events_start(struct agent *a, char *err, size_t err_len)
 	return 0;
 }
 
-void events_stop(struct agent *a)
+void events_free(struct events *e)
 {
-	struct events *e = a->events;
 	uint64_t one = 1;
 
 	if (!e)
@@ -207,14 +240,4 @@ void events_stop(struct agent *a)
 		close(e->rescanfd);
 	cgwatch_close(&e->cg);
 	free(e);
-	a->events = NULL;
-}
-
-void events_rescan_cgroups(struct agent *a)
-{
-	struct events *e = a->events;
-	uint64_t one = 1;
-
-	if (e && e->rescanfd >= 0 && write(e->rescanfd, &one, sizeof(one)) < 0)
-		log_warn("cgroup watch: cannot wake the event loop: %s", strerror(errno));
 }

@@ -12,15 +12,21 @@
 #include <string.h>
 #include <time.h>
 
-#include "agent.h"
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "agent/datapath/datapath.h"
 #include "agent/rpc/rpc.h"
+#include "engine.h"
+#include "flows.h"
+#include "log.h"
 
 #define WATCH_QUEUE 1024
 #define MAX_WATCHERS 256
 
 struct watcher {
 	struct watcher *next;
-	void *call;
+	struct flow_sink sink;
 	char verdict[8];
 	char *endpoint; /* NULL: all */
 	struct iof_event q[WATCH_QUEUE];
@@ -32,37 +38,46 @@ struct watcher {
 };
 
 struct flows {
+	struct engine *engine;
+	atomic_uint_fast64_t seen, dropped;
 	pthread_mutex_t lock;
 	struct watcher *list;
 	size_t n;
 	int64_t mono_to_real_ns;
 };
 
-int flows_init(struct agent *a)
+struct flows *flows_new(struct engine *e)
 {
 	struct flows *f = calloc(1, sizeof(*f));
 	struct timespec m, r;
 
 	if (!f)
-		return -ENOMEM;
+		return NULL;
+	f->engine = e;
 	pthread_mutex_init(&f->lock, NULL);
 	clock_gettime(CLOCK_MONOTONIC, &m);
 	clock_gettime(CLOCK_REALTIME, &r);
 	f->mono_to_real_ns = ((int64_t)r.tv_sec - m.tv_sec) * 1000000000 + (r.tv_nsec - m.tv_nsec);
-	a->flows = f;
-	return 0;
+	return f;
 }
 
-void flows_free(struct agent *a)
+void flows_free(struct flows *f)
 {
-	struct flows *f = a->flows;
-
 	if (!f)
 		return;
 	/* Every watcher went with its call (server shutdown cancels them all). */
 	pthread_mutex_destroy(&f->lock);
 	free(f);
-	a->flows = NULL;
+}
+
+uint64_t flows_events_seen(struct flows *f)
+{
+	return atomic_load(&f->seen);
+}
+
+uint64_t flows_events_dropped(struct flows *f)
+{
+	return atomic_load(&f->dropped);
 }
 
 static const char *verdict_of(const struct iof_event *ev)
@@ -96,38 +111,33 @@ static const char *proto_name(unsigned p)
 }
 
 /* Names of the endpoint and rule an event refers to, from the revision that judged it. */
-static void resolve(struct agent *a, const struct iof_event *ev, char *ep, size_t ep_len,
+static void resolve(struct flows *f, const struct iof_event *ev, char *ep, size_t ep_len,
 		    char *rule, size_t rule_len)
 {
-	struct snapshot *s = engine_snapshot_of(a, ev->revision);
-	const struct snapshot_names *names;
-	const struct policy_image *img;
+	struct snapshot *s = engine_snapshot_of(f->engine, ev->revision);
+	const char *name;
 
 	if (!s)
-		s = engine_current(a);
-	img = s ? s->image : NULL;
-	names = s ? s->names : NULL;
-	snprintf(ep, ep_len, "#%u", ev->endpoint_index);
+		s = engine_current(f->engine);
+	name = s ? snapshot_endpoint_name(s, ev->endpoint_index) : NULL;
+	if (name)
+		snprintf(ep, ep_len, "%s", name);
+	else
+		snprintf(ep, ep_len, "#%u", ev->endpoint_index);
 	rule[0] = 0;
-	if (img && ev->endpoint_index < img->n_endpoints)
-		snprintf(ep, ep_len, "%s", img->endpoints[ev->endpoint_index].name);
-	else if (names && ev->endpoint_index < names->n_endpoints)
-		snprintf(ep, ep_len, "%s", names->endpoints[ev->endpoint_index]);
-	if (ev->rule_id == IOF_RULE_NONE)
-		;
-	else if (img && ev->rule_id < img->n_rules)
-		snprintf(rule, rule_len, "%s[%zu]",
-			 s->doc->groups[img->rules[ev->rule_id].group_index].name,
-			 img->rules[ev->rule_id].rule_index);
-	else if (names && ev->rule_id < names->n_rules &&
-		 names->rules[ev->rule_id].group < names->n_groups)
-		snprintf(rule, rule_len, "%s[%u]", names->groups[names->rules[ev->rule_id].group],
-			 names->rules[ev->rule_id].index);
+	if (ev->rule_id != IOF_RULE_NONE && s)
+		snapshot_rule_name(s, ev->rule_id, rule, rule_len);
 	snapshot_unref(s);
 }
 
-void flows_event_to_pb(struct agent *a, const struct iof_event *ev, Iofence__V1__FlowEvent *out,
-		       struct flow_strings *str)
+/* Strings a converted FlowEvent points into. */
+struct flow_strings {
+	char endpoint[128], rule[192], src[48], dst[48];
+};
+
+/* Converts a ring buffer record into a FlowEvent. */
+static void event_to_pb(struct flows *f, const struct iof_event *ev, Iofence__V1__FlowEvent *out,
+			struct flow_strings *str)
 {
 	char remote[48], local[48];
 	const char *p = proto_name(ev->proto);
@@ -135,17 +145,17 @@ void flows_event_to_pb(struct agent *a, const struct iof_event *ev, Iofence__V1_
 	bool ingress = ev->dir == IOF_DIR_INGRESS;
 
 	iofence__v1__flow_event__init(out);
-	resolve(a, ev, str->endpoint, sizeof(str->endpoint), str->rule, sizeof(str->rule));
+	resolve(f, ev, str->endpoint, sizeof(str->endpoint), str->rule, sizeof(str->rule));
 	format_addr(ev->remote, ev->family, remote, sizeof(remote));
 	format_addr(ev->local, ev->family, local, sizeof(local));
 	memcpy(str->src, ingress ? remote : local, sizeof(str->src));
 	memcpy(str->dst, ingress ? local : remote, sizeof(str->dst));
-	out->time_unix_nano = ev->ts_ns + (uint64_t)a->flows->mono_to_real_ns;
+	out->time_unix_nano = ev->ts_ns + (uint64_t)f->mono_to_real_ns;
 	out->endpoint = str->endpoint;
 	out->direction = ingress ? "ingress" : "egress";
 	out->verdict = (char *)verdict_of(ev);
 	if (ev->reason != IOF_DROP_NONE)
-		out->reason = (char *)drop_reason_name(ev->reason);
+		out->reason = (char *)dp_drop_reason_name(ev->reason);
 	else
 		out->reason = ev->rule_id == IOF_RULE_NONE ? "default" : "policy";
 	out->family = ev->family == 6 ? "ipv6" : "ipv4";
@@ -165,15 +175,15 @@ void flows_event_to_pb(struct agent *a, const struct iof_event *ev, Iofence__V1_
 
 static void watcher_free(struct watcher *w)
 {
-	void *call = w->call;
+	struct flow_sink sink = w->sink;
 
 	free(w->endpoint);
 	free(w);
-	server_stream_end(call);
+	sink.release(sink.ctx);
 }
 
 /* Sends the next queued event if none is in flight. Called with the lock held. */
-static void pump(struct agent *a, struct watcher *w)
+static void pump(struct flows *f, struct watcher *w)
 {
 	Iofence__V1__FlowEvent msg;
 	struct flow_strings str;
@@ -181,7 +191,7 @@ static void pump(struct agent *a, struct watcher *w)
 
 	if (w->sending || w->dead || w->removed || !w->count)
 		return;
-	flows_event_to_pb(a, &w->q[w->head], &msg, &str);
+	event_to_pb(f, &w->q[w->head], &msg, &str);
 	w->head = (w->head + 1) % WATCH_QUEUE;
 	w->count--;
 	msg.events_lost = w->lost;
@@ -189,16 +199,16 @@ static void pump(struct agent *a, struct watcher *w)
 	bb = rpc_pack(&msg.base);
 	if (!bb)
 		return;
-	w->sending = server_stream_send(w->call, bb);
+	w->sending = w->sink.send(w->sink.ctx, bb);
 	if (!w->sending) {
 		grpc_byte_buffer_destroy(bb);
 		w->dead = true;
 	}
 }
 
-struct watcher *flows_add(struct agent *a, const Iofence__V1__WatchFlowsRequest *req, void *call)
+struct watcher *flows_add(struct flows *f, const Iofence__V1__WatchFlowsRequest *req,
+			  const struct flow_sink *sink)
 {
-	struct flows *f = a->flows;
 	struct watcher *w;
 
 	if (req->verdict && *req->verdict && strcmp(req->verdict, "allow") &&
@@ -207,7 +217,7 @@ struct watcher *flows_add(struct agent *a, const Iofence__V1__WatchFlowsRequest 
 	w = calloc(1, sizeof(*w));
 	if (!w)
 		return NULL;
-	w->call = call;
+	w->sink = *sink;
 	snprintf(w->verdict, sizeof(w->verdict), "%s", req->verdict ? req->verdict : "");
 	if (req->endpoint && *req->endpoint)
 		w->endpoint = strdup(req->endpoint);
@@ -228,25 +238,23 @@ struct watcher *flows_add(struct agent *a, const Iofence__V1__WatchFlowsRequest 
 	return w;
 }
 
-void flows_start(struct agent *a, struct watcher *w)
+void flows_start(struct flows *f, struct watcher *w)
 {
-	struct flows *f = a->flows;
 	bool free_now;
 
 	/* Initial metadata now, so the client sees the stream open before the first event. */
 	pthread_mutex_lock(&f->lock);
-	w->sending = server_stream_send(w->call, NULL);
+	w->sending = w->sink.send(w->sink.ctx, NULL);
 	if (!w->sending)
-		pump(a, w);
+		pump(f, w);
 	free_now = w->removed && !w->sending;
 	pthread_mutex_unlock(&f->lock);
 	if (free_now)
 		watcher_free(w);
 }
 
-void flows_remove(struct agent *a, struct watcher *w)
+void flows_remove(struct flows *f, struct watcher *w)
 {
-	struct flows *f = a->flows;
 	bool free_now;
 
 	pthread_mutex_lock(&f->lock);
@@ -265,49 +273,47 @@ void flows_remove(struct agent *a, struct watcher *w)
 		watcher_free(w);
 }
 
-void flows_sent(struct agent *a, struct watcher *w, bool ok)
+void flows_sent(struct flows *f, struct watcher *w, bool ok)
 {
-	struct flows *f = a->flows;
 	bool free_now;
 
 	pthread_mutex_lock(&f->lock);
 	w->sending = false;
 	if (!ok)
 		w->dead = true;
-	pump(a, w);
+	pump(f, w);
 	free_now = w->removed && !w->sending;
 	pthread_mutex_unlock(&f->lock);
 	if (free_now)
 		watcher_free(w);
 }
 
-void flows_dispatch(struct agent *a, const struct iof_event *ev)
+void flows_dispatch(struct flows *f, const struct iof_event *ev)
 {
-	struct flows *f = a->flows;
 	const char *verdict = verdict_of(ev);
 	char ep[128], rule[192];
 	bool resolved = false;
 
-	atomic_fetch_add(&a->stats.events_seen, 1);
+	atomic_fetch_add(&f->seen, 1);
 	pthread_mutex_lock(&f->lock);
 	for (struct watcher *w = f->list; w; w = w->next) {
 		if (w->dead || (w->verdict[0] && strcmp(w->verdict, verdict)))
 			continue;
 		if (w->endpoint) {
 			if (!resolved)
-				resolve(a, ev, ep, sizeof(ep), rule, sizeof(rule));
+				resolve(f, ev, ep, sizeof(ep), rule, sizeof(rule));
 			resolved = true;
 			if (strcmp(w->endpoint, ep))
 				continue;
 		}
 		if (w->count == WATCH_QUEUE) {
 			w->lost++;
-			atomic_fetch_add(&a->stats.events_dropped, 1);
+			atomic_fetch_add(&f->dropped, 1);
 			continue;
 		}
 		w->q[(w->head + w->count) % WATCH_QUEUE] = *ev;
 		w->count++;
-		pump(a, w);
+		pump(f, w);
 	}
 	pthread_mutex_unlock(&f->lock);
 }

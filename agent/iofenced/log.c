@@ -10,7 +10,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "agent.h"
+#include "log.h"
 
 static atomic_int log_level = LOG_INFO;
 static const char *const level_names[] = {"error", "warn", "info", "debug"};

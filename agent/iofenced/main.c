@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * iofenced: the per-node agent (CONTRACT.md). Starts the parts in order — store and datapath
- * with the restored revision, apply worker, gRPC server, event loop, metrics — signals
- * readiness, and on SIGTERM stops serving while the pinned datapath keeps enforcing.
+ * with the restored revision, flows and the event loop's fds, apply worker, gRPC server, event
+ * loop thread, metrics — so each part exists before another can call it; signals readiness,
+ * and on SIGTERM stops serving while the pinned datapath keeps enforcing.
  */
 #include <errno.h>
 #include <malloc.h>
@@ -13,13 +14,21 @@
 #include <string.h>
 #include <time.h>
 
-#include <grpc/support/log.h>
-#ifdef IOFENCED_HAVE_DATAPATH
 #include <bpf/libbpf.h>
-#endif
+#include <grpc/grpc.h>
+#include <grpc/support/log.h>
 #include <systemd/sd-daemon.h>
 
 #include "agent.h"
+#include "modules.h"
+#include "agent/datapath/datapath.h"
+#include "engine.h"
+#include "events.h"
+#include "flows.h"
+#include "follower.h"
+#include "log.h"
+#include "metrics.h"
+#include "server.h"
 
 static void grpc_log(gpr_log_func_args *args)
 {
@@ -28,7 +37,6 @@ static void grpc_log(gpr_log_func_args *args)
 	log_msg(level, "grpc: %s", args->message);
 }
 
-#ifdef IOFENCED_HAVE_DATAPATH
 /* libbpf's own messages (probes that are expected to fail, verifier logs) at debug level. */
 static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
@@ -38,7 +46,6 @@ static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap
 	log_msg(level == LIBBPF_WARN ? LOG_DEBUG : LOG_DEBUG, "libbpf: %s", buf);
 	return 0;
 }
-#endif
 
 static int run(struct agent *a)
 {
@@ -46,37 +53,57 @@ static int run(struct agent *a)
 	sigset_t set;
 	int sig, r;
 
-	r = server_lock(a, err, sizeof(err));
+	a->engine = engine_new(&a->cfg);
+	if (!a->engine) {
+		log_error("start: %s", strerror(ENOMEM));
+		return 2;
+	}
+	/* The store first: two agents must never share one. */
+	r = engine_lock_store(a->engine, err, sizeof(err));
+	if (!r)
+		r = server_lock(a, err, sizeof(err));
 	if (r) {
 		log_error("%s", err[0] ? err : strerror(-r));
 		return 2;
 	}
-	r = engine_start(a);
+	r = engine_start(a->engine);
 	if (r)
 		return r;
-	r = flows_init(a);
-	if (!r)
-		r = engine_run(a);
+	modules_start(a); /* after the datapath: its pins live under the same pin dir */
+	a->flows = flows_new(a->engine);
+	if (!a->flows) {
+		log_error("start: %s", strerror(ENOMEM));
+		return 2;
+	}
+	/* Before the apply worker runs: its publishes wake the event loop through an eventfd. */
+	a->events = events_new(a->engine, a->flows, err, sizeof(err));
+	if (!a->events) {
+		log_error("%s", err);
+		return 2;
+	}
+	r = engine_run(a->engine);
 	if (r) {
 		log_error("start: %s", strerror(-r));
 		return 2;
 	}
 	r = server_start(a, err, sizeof(err));
 	if (!r)
-		r = events_start(a, err, sizeof(err));
+		r = events_run(a->events, err, sizeof(err));
 	if (!r)
 		r = metrics_start(a, err, sizeof(err));
+	if (!r)
+		r = follower_start(a, err, sizeof(err));
 	if (r) {
 		log_error("%s", err[0] ? err : strerror(-r));
 		return 2;
 	}
 	{
-		struct snapshot *s = engine_current(a);
+		struct snapshot *s = engine_current(a->engine);
+		unsigned long long rev = s ? snapshot_revision(s) : 0;
 
-		sd_notifyf(0, "READY=1\nSTATUS=enforcing revision %llu",
-			   (unsigned long long)(s ? s->revision : 0));
+		sd_notifyf(0, "READY=1\nSTATUS=enforcing revision %llu", rev);
 		log_info("iofenced %s ready: node %s, revision %llu", AGENT_VERSION, a->cfg.node,
-			 (unsigned long long)(s ? s->revision : 0));
+			 rev);
 		snapshot_unref(s);
 	}
 	sigemptyset(&set);
@@ -130,9 +157,7 @@ int main(int argc, char **argv)
 		return r < 0 ? 1 : 0;
 	}
 	log_set_level(a.cfg.log_level);
-#ifdef IOFENCED_HAVE_DATAPATH
 	libbpf_set_print(libbpf_log);
-#endif
 	if (a.cfg.cleanup) {
 		r = dp_cleanup(a.cfg.pin_dir, err, sizeof(err));
 		if (r)
@@ -155,13 +180,14 @@ int main(int argc, char **argv)
 	a.started_unix = time(NULL);
 	r = run(&a);
 	server_shutdown_begin(&a);
-	if (a.apply_thread)
-		engine_stop(&a);
-	events_stop(&a);
+	follower_stop(&a); /* before the engine: its last job completes there */
+	engine_stop(a.engine);
+	events_free(a.events);
 	metrics_stop(&a);
 	server_shutdown_finish(&a);
-	flows_free(&a);
-	engine_close(&a);
+	flows_free(a.flows);
+	modules_stop(&a);
+	engine_free(a.engine);
 	grpc_shutdown_blocking();
 	log_info("stopped");
 	config_free(&a.cfg);

@@ -13,6 +13,13 @@
 #include <microhttpd.h>
 
 #include "agent.h"
+#include "modules.h"
+#include "agent/datapath/datapath.h"
+#include "engine.h"
+#include "flows.h"
+#include "follower.h"
+#include "log.h"
+#include "metrics.h"
 
 static void escape_label(FILE *f, const char *s)
 {
@@ -26,7 +33,7 @@ static void escape_label(FILE *f, const char *s)
 	}
 }
 
-static void write_counters(struct agent *a, FILE *f, struct snapshot *s)
+static void write_counters(struct datapath *dp, FILE *f, struct snapshot *s)
 {
 	static const struct {
 		enum iof_ep_counter_kind kind;
@@ -38,15 +45,16 @@ static void write_counters(struct agent *a, FILE *f, struct snapshot *s)
 	    {IOF_EPC_EGRESS_DENY, "egress", "deny"},
 	    {IOF_EPC_AUDIT_WOULD_DROP, "any", "audit-would-drop"},
 	};
-	const struct policy_image *img = s ? s->image : NULL;
+	const struct policy_image *img = s ? snapshot_image(s) : NULL;
+	const struct policy_document *doc = s ? snapshot_doc(s) : NULL;
 	struct iof_counter c;
 
 	fprintf(f, "# HELP iofence_endpoint_packets_total Packets judged per endpoint.\n"
 		   "# TYPE iofence_endpoint_packets_total counter\n");
-	for (size_t i = 0; img && a->dp && i < img->n_endpoints; i++)
+	for (size_t i = 0; img && dp && i < img->n_endpoints; i++)
 		for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
 			memset(&c, 0, sizeof(c));
-			dp_read_endpoint_counter(a->dp, (uint32_t)i, kinds[k].kind, &c);
+			dp_read_endpoint_counter(dp, (uint32_t)i, kinds[k].kind, &c);
 			fprintf(f, "iofence_endpoint_packets_total{endpoint=\"");
 			escape_label(f, img->endpoints[i].name);
 			fprintf(f, "\",direction=\"%s\",verdict=\"%s\"} %llu\n", kinds[k].dir,
@@ -54,12 +62,12 @@ static void write_counters(struct agent *a, FILE *f, struct snapshot *s)
 		}
 	fprintf(f, "# HELP iofence_rule_packets_total Packets of new flows decided per rule.\n"
 		   "# TYPE iofence_rule_packets_total counter\n");
-	for (size_t i = 0; img && a->dp && i < img->n_rules; i++) {
-		const struct policy_group *g = &s->doc->groups[img->rules[i].group_index];
+	for (size_t i = 0; img && dp && i < img->n_rules; i++) {
+		const struct policy_group *g = &doc->groups[img->rules[i].group_index];
 		const struct policy_rule *r = &g->rules[img->rules[i].rule_index];
 
 		memset(&c, 0, sizeof(c));
-		dp_read_rule_counter(a->dp, (uint32_t)i, &c);
+		dp_read_rule_counter(dp, (uint32_t)i, &c);
 		fprintf(f, "iofence_rule_packets_total{group=\"");
 		escape_label(f, g->name);
 		fprintf(f, "\",index=\"%zu\",action=\"%s\"} %llu\n", img->rules[i].rule_index,
@@ -69,15 +77,15 @@ static void write_counters(struct agent *a, FILE *f, struct snapshot *s)
 		   "# TYPE iofence_drops_total counter\n");
 	for (unsigned r = 1; r < IOF_DROP_MAX; r++) {
 		memset(&c, 0, sizeof(c));
-		if (a->dp)
-			dp_read_drops(a->dp, r, &c);
-		fprintf(f, "iofence_drops_total{reason=\"%s\"} %llu\n", drop_reason_name(r),
+		if (dp)
+			dp_read_drops(dp, r, &c);
+		fprintf(f, "iofence_drops_total{reason=\"%s\"} %llu\n", dp_drop_reason_name(r),
 			(unsigned long long)c.packets);
 	}
-	if (a->dp) {
+	if (dp) {
 		struct dp_fill fill = {0};
 
-		if (!dp_read_fill(a->dp, &fill)) {
+		if (!dp_read_fill(dp, &fill)) {
 			fprintf(f,
 				"# HELP iofence_map_entries Entries in use per map.\n"
 				"# TYPE iofence_map_entries gauge\n"
@@ -101,14 +109,17 @@ static void write_counters(struct agent *a, FILE *f, struct snapshot *s)
 				"iofence_map_capacity{map=\"iof_ct4\"} %u\n"
 				"iofence_map_capacity{map=\"iof_ct6\"} %u\n",
 				IOF_MAX_ENDPOINTS, IOF_MAX_REMOTE_ENTRIES, IOF_MAX_REMOTE_ENTRIES,
-				IOF_MAX_POLICY_ENTRIES, IOF_MAX_PREFILTER_ENTRIES, IOF_CT_MAX, IOF_CT_MAX);
+				IOF_MAX_POLICY_ENTRIES, IOF_MAX_PREFILTER_ENTRIES, IOF_CT_MAX,
+				IOF_CT_MAX);
 		}
 	}
 }
 
 static char *render(struct agent *a, size_t *ret_len)
 {
-	struct snapshot *s = engine_current(a);
+	struct snapshot *s = engine_current(a->engine);
+	struct datapath *dp = engine_datapath(a->engine);
+	struct apply_stats st;
 	uint64_t cum = 0;
 	char *buf = NULL;
 	FILE *f = open_memstream(&buf, ret_len);
@@ -121,26 +132,26 @@ static char *render(struct agent *a, size_t *ret_len)
 		   "# TYPE iofence_applied_revision gauge\n"
 		   "iofence_applied_revision{node=\"");
 	escape_label(f, a->cfg.node);
-	fprintf(f, "\"} %llu\n", (unsigned long long)(s ? s->revision : 0));
+	fprintf(f, "\"} %llu\n", (unsigned long long)(s ? snapshot_revision(s) : 0));
+	engine_apply_stats(a->engine, &st);
 	fprintf(f, "# HELP iofence_apply_duration_seconds Apply latency, request to enforced.\n"
 		   "# TYPE iofence_apply_duration_seconds histogram\n");
 	for (size_t i = 0; i < APPLY_BUCKETS; i++) {
-		cum += atomic_load(&a->stats.apply_bucket[i]);
+		cum += st.bucket[i];
 		fprintf(f, "iofence_apply_duration_seconds_bucket{le=\"%g\"} %llu\n",
 			apply_bucket_le[i], (unsigned long long)cum);
 	}
 	fprintf(f, "iofence_apply_duration_seconds_bucket{le=\"+Inf\"} %llu\n",
-		(unsigned long long)atomic_load(&a->stats.apply_ok));
-	fprintf(f, "iofence_apply_duration_seconds_sum %.6f\n",
-		(double)atomic_load(&a->stats.apply_usec_sum) / 1e6);
-	fprintf(f, "iofence_apply_duration_seconds_count %llu\n",
-		(unsigned long long)atomic_load(&a->stats.apply_ok));
+		(unsigned long long)st.ok);
+	fprintf(f, "iofence_apply_duration_seconds_sum %.6f\n", (double)st.usec_sum / 1e6);
+	fprintf(f, "iofence_apply_duration_seconds_count %llu\n", (unsigned long long)st.ok);
 	fprintf(f,
 		"# HELP iofence_apply_failures_total Applies refused or failed.\n"
 		"# TYPE iofence_apply_failures_total counter\n"
 		"iofence_apply_failures_total %llu\n",
-		(unsigned long long)atomic_load(&a->stats.apply_failed));
-	write_counters(a, f, s);
+		(unsigned long long)st.failed);
+	write_counters(dp, f, s);
+	follower_metrics(a, f);
 	fprintf(f,
 		"# HELP iofence_flow_events_total Verdict events read from the datapath.\n"
 		"# TYPE iofence_flow_events_total counter\n"
@@ -148,13 +159,13 @@ static char *render(struct agent *a, size_t *ret_len)
 		"# HELP iofence_flow_events_dropped_total Events dropped for slow watchers.\n"
 		"# TYPE iofence_flow_events_dropped_total counter\n"
 		"iofence_flow_events_dropped_total %llu\n",
-		(unsigned long long)atomic_load(&a->stats.events_seen),
-		(unsigned long long)atomic_load(&a->stats.events_dropped));
-	if (a->dp) {
+		(unsigned long long)flows_events_seen(a->flows),
+		(unsigned long long)flows_events_dropped(a->flows));
+	if (dp) {
 		uint64_t ring = 0, rate = 0;
 
-		dp_events_lost(a->dp, IOF_EVLOST_RINGBUF, &ring);
-		dp_events_lost(a->dp, IOF_EVLOST_RATELIMIT, &rate);
+		dp_events_lost(dp, IOF_EVLOST_RINGBUF, &ring);
+		dp_events_lost(dp, IOF_EVLOST_RATELIMIT, &rate);
 		fprintf(f,
 			"# HELP iofence_flow_events_lost_total Events the datapath did not write.\n"
 			"# TYPE iofence_flow_events_lost_total counter\n"
@@ -162,6 +173,7 @@ static char *render(struct agent *a, size_t *ret_len)
 			"iofence_flow_events_lost_total{cause=\"ratelimit\"} %llu\n",
 			(unsigned long long)ring, (unsigned long long)rate);
 	}
+	modules_metrics(a, f);
 	fclose(f);
 	snapshot_unref(s);
 	return buf;

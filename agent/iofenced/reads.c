@@ -11,11 +11,16 @@
 #include <time.h>
 #include <limits.h>
 #include <unistd.h>
-#ifdef IOFENCED_HAVE_DATAPATH
-#include <bpf/bpf.h>
-#endif
+#include <net/if.h>
+
+#include <grpc/status.h>
 
 #include "agent.h"
+#include "agent/datapath/datapath.h"
+#include "engine.h"
+#include "flows.h"
+#include "modules.h"
+#include "reads.h"
 #include "policy/parse.h"
 #include "policy/prefix.h"
 #include "store/store.h"
@@ -45,38 +50,6 @@ static bool cgroup_exists(const char *path)
 	return path && stat(path, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
-/*
- * Whether the datapath holds a pinned link for a hook (rel under <pin-dir>/links/, the
- * datapath's layout) and the program behind it. A legacy tc attachment has a folder, no link.
- */
-static bool pinned_link(struct agent *a, const char *rel, uint32_t *ret_prog_id)
-{
-	char path[PATH_MAX];
-	struct stat st;
-
-	*ret_prog_id = 0;
-	if (!a->dp)
-		return false;
-	snprintf(path, sizeof(path), "%s/links/%s", a->cfg.pin_dir, rel);
-	if (stat(path, &st))
-		return false;
-#ifdef IOFENCED_HAVE_DATAPATH
-	if (!S_ISDIR(st.st_mode)) {
-		struct bpf_link_info info;
-		__u32 len = sizeof(info);
-		int fd = bpf_obj_get(path);
-
-		memset(&info, 0, sizeof(info));
-		if (fd >= 0) {
-			if (!bpf_obj_get_info_by_fd(fd, &info, &len))
-				*ret_prog_id = info.prog_id;
-			close(fd);
-		}
-	}
-#endif
-	return true;
-}
-
 static Iofence__V1__Module *module(struct arena *ar, const char *name, const char *kind,
 				   const char *attach, bool attached)
 {
@@ -96,28 +69,33 @@ int reads_status(struct agent *a, struct arena *ar, ProtobufCMessage **ret, char
 		 size_t len)
 {
 	Iofence__V1__GetStatusResponse *r = arena_alloc(ar, sizeof(*r));
-	struct snapshot *s = engine_current(a);
-	const struct policy_image *img = s ? s->image : NULL;
+	struct snapshot *s = engine_current(a->engine);
+	const struct policy_image *img = s ? snapshot_image(s) : NULL;
+	const struct policy_document *doc = s ? snapshot_doc(s) : NULL;
+	struct datapath *dp = engine_datapath(a->engine);
 	size_t n_mod = 0, max_mod;
 
 	if (!r)
 		goto nomem;
 	iofence__v1__get_status_response__init(r);
 	r->node = a->cfg.node;
-	r->revision = s ? s->revision : 0;
+	r->revision = s ? snapshot_revision(s) : 0;
 	r->uptime_seconds = (uint64_t)(time(NULL) - a->started_unix);
 	r->version = AGENT_VERSION;
-	r->applied_at_unix = s ? (uint64_t)s->applied_unix : 0;
-	r->active_slot = a->dp ? dp_active_slot(a->dp) : 0;
+	r->applied_at_unix = s ? (uint64_t)snapshot_applied_unix(s) : 0;
+	r->active_slot = dp ? dp_active_slot(dp) : 0;
+	max_mod = img ? img->n_endpoints * 4 + img->n_prefilter + 1 : 0;
+	/* room for the loadable modules' programs after the policy programs (modules.c) */
+	r->modules = arena_alloc(ar, (max_mod + MODULES_STATUS_MAX) * sizeof(*r->modules));
+	if (!r->modules)
+		goto nomem;
 	if (!img)
 		goto out;
-	max_mod = img->n_endpoints * 4 + img->n_prefilter + 1;
 	r->endpoints = arena_alloc(ar, (img->n_endpoints + 1) * sizeof(*r->endpoints));
-	r->modules = arena_alloc(ar, max_mod * sizeof(*r->modules));
-	if (!r->endpoints || !r->modules)
+	if (!r->endpoints)
 		goto nomem;
 	for (size_t i = 0; i < img->n_endpoints; i++) {
-		const struct policy_endpoint *ep = &s->doc->endpoints[img->endpoints[i].doc_index];
+		const struct policy_endpoint *ep = &doc->endpoints[img->endpoints[i].doc_index];
 		Iofence__V1__EndpointStatus *e = arena_alloc(ar, sizeof(*e));
 		unsigned ifindex = ep->interface ? if_nametoindex(ep->interface) : 0;
 		bool cg = cgroup_exists(ep->cgroup);
@@ -133,11 +111,10 @@ int reads_status(struct agent *a, struct arena *ar, ProtobufCMessage **ret, char
 		e->groups = ep->groups;
 		e->n_groups = ep->n_groups;
 		e->ifindex = ifindex;
-		e->enforced = a->dp && (ifindex || cg);
-		e->ingress =
-		    (char *)action_name(policy_endpoint_default(s->doc, ep, POLICY_INGRESS));
-		e->egress = (char *)action_name(policy_endpoint_default(s->doc, ep, POLICY_EGRESS));
-		e->mode = policy_endpoint_mode(s->doc, ep) == POLICY_AUDIT ? "audit" : "enforce";
+		e->enforced = dp && (ifindex || cg);
+		e->ingress = (char *)action_name(policy_endpoint_default(doc, ep, POLICY_INGRESS));
+		e->egress = (char *)action_name(policy_endpoint_default(doc, ep, POLICY_EGRESS));
+		e->mode = policy_endpoint_mode(doc, ep) == POLICY_AUDIT ? "audit" : "enforce";
 		r->endpoints[r->n_endpoints++] = e;
 		if (ep->interface) {
 			char name[128];
@@ -149,7 +126,7 @@ int reads_status(struct agent *a, struct arena *ar, ProtobufCMessage **ret, char
 
 				snprintf(name, sizeof(name), "tc/%s/%s", ep->interface,
 					 h ? "egress" : "ingress");
-				att = pinned_link(a, name, &prog) && ifindex;
+				att = dp && dp_hook_pinned(dp, name, &prog) && ifindex;
 				m = module(ar, name, "tc", ep->interface, att);
 				if (m)
 					m->prog_id = prog;
@@ -160,9 +137,9 @@ int reads_status(struct agent *a, struct arena *ar, ProtobufCMessage **ret, char
 			char name[256];
 
 			snprintf(name, sizeof(name), "cgroup/%s/connect", ep->name);
-			r->modules[n_mod++] = module(ar, name, "cgroup", ep->cgroup, a->dp && cg);
+			r->modules[n_mod++] = module(ar, name, "cgroup", ep->cgroup, dp && cg);
 			snprintf(name, sizeof(name), "cgroup/%s/skb", ep->name);
-			r->modules[n_mod++] = module(ar, name, "cgroup", ep->cgroup, a->dp && cg);
+			r->modules[n_mod++] = module(ar, name, "cgroup", ep->cgroup, dp && cg);
 		}
 	}
 	for (size_t i = 0; i < img->n_prefilter && n_mod < max_mod; i++) {
@@ -174,7 +151,7 @@ int reads_status(struct agent *a, struct arena *ar, ProtobufCMessage **ret, char
 			dup |= r->modules[j] && !strcmp(r->modules[j]->name, name);
 		if (!dup) {
 			uint32_t prog = 0;
-			bool att = pinned_link(a, name, &prog) &&
+			bool att = dp && dp_hook_pinned(dp, name, &prog) &&
 				   if_nametoindex(img->prefilter[i].interface);
 			Iofence__V1__Module *m =
 			    module(ar, name, "xdp", img->prefilter[i].interface, att);
@@ -189,6 +166,7 @@ int reads_status(struct agent *a, struct arena *ar, ProtobufCMessage **ret, char
 			goto nomem;
 	r->n_modules = n_mod;
 out:
+	modules_status(a, ar, r);
 	/* The snapshot's strings are referenced: keep it alive as long as the arena. */
 	if (s)
 		arena_defer(ar, (void (*)(void *))snapshot_unref, s);
@@ -205,17 +183,77 @@ static void free_doc(void *p)
 	iofence__v1__policy_document__free_unpacked(p, NULL);
 }
 
+struct history_fill {
+	struct arena *ar;
+	Iofence__V1__GetPolicyResponse *r;
+	uint64_t enforced;
+	bool oom;
+};
+
+static void history_add(void *ctx, const struct store_revision *sr)
+{
+	struct history_fill *f = ctx;
+	Iofence__V1__StoredRevision *h = arena_alloc(f->ar, sizeof(*h));
+
+	if (!h) {
+		f->oom = true;
+		return;
+	}
+	iofence__v1__stored_revision__init(h);
+	h->revision = sr->revision;
+	h->committed_at_unix = sr->committed_unix > 0 ? (uint64_t)sr->committed_unix : 0;
+	h->size = sr->doc_len;
+	h->source_name = arena_strdup(f->ar, sr->source_name ? sr->source_name : "");
+	h->enforced = sr->revision == f->enforced;
+	f->r->history[f->r->n_history++] = h;
+}
+
+/* The stored revisions, newest first, with time, size and source (GetPolicy with history). */
+static int reads_history(struct agent *a, struct arena *ar, ProtobufCMessage **ret,
+			 char *details, size_t len)
+{
+	struct snapshot *s = engine_current(a->engine);
+	struct history_fill f = {.ar = ar, .r = arena_alloc(ar, sizeof(*f.r)),
+				 .enforced = s ? snapshot_revision(s) : 0};
+	size_t n = 0;
+	int rc = -ENOMEM;
+
+	snapshot_unref(s);
+	if (f.r) {
+		iofence__v1__get_policy_response__init(f.r);
+		f.r->revision = f.enforced;
+		rc = engine_history(a->engine, NULL, NULL, &n);
+	}
+	if (!rc) {
+		/* sized by the count read first: a commit in between is left out */
+		f.r->history = arena_alloc(ar, (n + 1) * sizeof(*f.r->history));
+		rc = f.r->history ? engine_history(a->engine, history_add, &f, &n) : -ENOMEM;
+	}
+	if (!rc && f.oom)
+		rc = -ENOMEM;
+	if (rc) {
+		snprintf(details, len, "history: %s", strerror(-rc));
+		return rc == -ENOMEM ? GRPC_STATUS_RESOURCE_EXHAUSTED : GRPC_STATUS_INTERNAL;
+	}
+	*ret = &f.r->base;
+	return GRPC_STATUS_OK;
+}
+
 int reads_policy(struct agent *a, const Iofence__V1__GetPolicyRequest *req, struct arena *ar,
 		 ProtobufCMessage **ret, char *details, size_t len)
 {
 	Iofence__V1__GetPolicyResponse *r = arena_alloc(ar, sizeof(*r));
-	struct snapshot *s =
-	    req->revision ? engine_snapshot_of(a, req->revision) : engine_current(a);
+	struct snapshot *s = req->revision ? engine_snapshot_of(a->engine, req->revision)
+					   : engine_current(a->engine);
 	struct store_revision sr = {0};
 	uint64_t *revs = NULL, rev;
 	size_t n = 0;
 	int rc;
 
+	if (req->history) {
+		snapshot_unref(s);
+		return reads_history(a, ar, ret, details, len);
+	}
 	if (!r) {
 		snapshot_unref(s);
 		snprintf(details, len, "out of memory");
@@ -226,12 +264,8 @@ int reads_policy(struct agent *a, const Iofence__V1__GetPolicyRequest *req, stru
 		snprintf(details, len, "no policy applied yet");
 		return GRPC_STATUS_NOT_FOUND;
 	}
-	rev = req->revision ? req->revision : s->revision;
-	pthread_mutex_lock(&a->store_lock);
-	rc = store_get(a->store, rev, &sr);
-	if (!rc)
-		store_list(a->store, &revs, &n);
-	pthread_mutex_unlock(&a->store_lock);
+	rev = req->revision ? req->revision : snapshot_revision(s);
+	rc = engine_stored(a->engine, rev, &sr, &revs, &n);
 	if (rc) {
 		snapshot_unref(s);
 		snprintf(details, len, "revision %llu: %s", (unsigned long long)rev,
@@ -244,8 +278,8 @@ int reads_policy(struct agent *a, const Iofence__V1__GetPolicyRequest *req, stru
 	store_revision_free(&sr);
 	if (r->document)
 		arena_defer(ar, free_doc, r->document);
-	if (s && s->source)
-		r->source = arena_strdup(ar, s->source);
+	if (s && snapshot_source(s))
+		r->source = arena_strdup(ar, snapshot_source(s));
 	r->stored_revisions = arena_alloc(ar, (n + 1) * sizeof(uint64_t));
 	if (r->stored_revisions) {
 		memcpy(r->stored_revisions, revs, n * sizeof(uint64_t));
@@ -321,8 +355,10 @@ int reads_counters(struct agent *a, const Iofence__V1__GetCountersRequest *req, 
 		   ProtobufCMessage **ret, char *details, size_t len)
 {
 	Iofence__V1__GetCountersResponse *r = arena_alloc(ar, sizeof(*r));
-	struct snapshot *s = engine_current(a);
-	const struct policy_image *img = s ? s->image : NULL;
+	struct snapshot *s = engine_current(a->engine);
+	const struct policy_image *img = s ? snapshot_image(s) : NULL;
+	const struct policy_document *doc = s ? snapshot_doc(s) : NULL;
+	struct datapath *dp = engine_datapath(a->engine);
 	const struct policy_endpoint *only = NULL;
 	struct iof_counter c;
 	int status = GRPC_STATUS_OK;
@@ -330,12 +366,12 @@ int reads_counters(struct agent *a, const Iofence__V1__GetCountersRequest *req, 
 	if (!r)
 		goto nomem;
 	iofence__v1__get_counters_response__init(r);
-	r->revision = s ? s->revision : 0;
-	r->events_dropped = atomic_load(&a->stats.events_dropped);
+	r->revision = s ? snapshot_revision(s) : 0;
+	r->events_dropped = flows_events_dropped(a->flows);
 	if (req->endpoint && *req->endpoint) {
 		for (size_t i = 0; img && i < img->n_endpoints; i++)
 			if (!strcmp(img->endpoints[i].name, req->endpoint))
-				only = &s->doc->endpoints[img->endpoints[i].doc_index];
+				only = &doc->endpoints[img->endpoints[i].doc_index];
 		if (!only) {
 			snprintf(details, len, "endpoint \"%s\" is not enforced on node %s",
 				 req->endpoint, a->cfg.node);
@@ -352,10 +388,10 @@ int reads_counters(struct agent *a, const Iofence__V1__GetCountersRequest *req, 
 		if (!d)
 			goto nomem;
 		iofence__v1__drop_reason__init(d);
-		d->reason = (char *)drop_reason_name(reason);
+		d->reason = (char *)dp_drop_reason_name(reason);
 		memset(&c, 0, sizeof(c));
-		if (a->dp)
-			dp_read_drops(a->dp, reason, &c);
+		if (dp)
+			dp_read_drops(dp, reason, &c);
 		d->packets = c.packets;
 		r->drops[r->n_drops++] = d;
 	}
@@ -367,7 +403,7 @@ int reads_counters(struct agent *a, const Iofence__V1__GetCountersRequest *req, 
 		goto nomem;
 	for (size_t i = 0; i < img->n_rules; i++) {
 		const struct image_rule *ir = &img->rules[i];
-		const struct policy_group *g = &s->doc->groups[ir->group_index];
+		const struct policy_group *g = &doc->groups[ir->group_index];
 		const struct policy_rule *rule = &g->rules[ir->rule_index];
 		Iofence__V1__RuleCounters *rc;
 
@@ -382,10 +418,10 @@ int reads_counters(struct agent *a, const Iofence__V1__GetCountersRequest *req, 
 		rc->action = (char *)action_name(rule->action);
 		rc->direction = rule->direction == POLICY_INGRESS ? "ingress" : "egress";
 		rc->priority = rule->priority;
-		rc->summary = rule_summary(ar, s->doc, rule);
+		rc->summary = rule_summary(ar, doc, rule);
 		memset(&c, 0, sizeof(c));
-		if (a->dp)
-			dp_read_rule_counter(a->dp, (uint32_t)i, &c);
+		if (dp)
+			dp_read_rule_counter(dp, (uint32_t)i, &c);
 		rc->matched = counter(ar, &c);
 		if (!rc->matched)
 			goto nomem;
@@ -403,8 +439,8 @@ int reads_counters(struct agent *a, const Iofence__V1__GetCountersRequest *req, 
 		iofence__v1__endpoint_counters__init(ec);
 		ec->name = (char *)img->endpoints[i].name;
 		memset(k, 0, sizeof(k));
-		for (int kind = 0; a->dp && kind < IOF_EP_COUNTER_KINDS; kind++)
-			dp_read_endpoint_counter(a->dp, (uint32_t)i, kind, &k[kind]);
+		for (int kind = 0; dp && kind < IOF_EP_COUNTER_KINDS; kind++)
+			dp_read_endpoint_counter(dp, (uint32_t)i, kind, &k[kind]);
 		ec->ingress_allowed = counter(ar, &k[IOF_EPC_INGRESS_ALLOW]);
 		ec->ingress_denied = counter(ar, &k[IOF_EPC_INGRESS_DENY]);
 		ec->egress_allowed = counter(ar, &k[IOF_EPC_EGRESS_ALLOW]);

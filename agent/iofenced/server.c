@@ -8,6 +8,8 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,19 +23,50 @@
 #include <grpc/support/time.h>
 
 #include "agent.h"
+#include "modules.h"
 #include "agent/rpc/rpc.h"
+#include "engine.h"
+#include "flows.h"
+#include "log.h"
+#include "reads.h"
+#include "server.h"
 
-enum method { M_APPLY, M_STATUS, M_POLICY, M_COUNTERS, M_WATCH, M_UNKNOWN, M_COUNT };
+enum method {
+	M_APPLY,
+	M_STATUS,
+	M_POLICY,
+	M_COUNTERS,
+	M_WATCH,
+	M_MOD_ENABLE,
+	M_MOD_DISABLE,
+	M_MOD_LIST,
+	M_TUNNELS,
+	M_UNKNOWN,
+	M_COUNT
+};
 
 static const char *const method_path[M_COUNT] = {
-    RPC_METHOD_APPLY,	     RPC_METHOD_GET_STATUS,  RPC_METHOD_GET_POLICY,
-    RPC_METHOD_GET_COUNTERS, RPC_METHOD_WATCH_FLOWS, NULL,
+    [M_APPLY] = RPC_METHOD_APPLY,
+    [M_STATUS] = RPC_METHOD_GET_STATUS,
+    [M_POLICY] = RPC_METHOD_GET_POLICY,
+    [M_COUNTERS] = RPC_METHOD_GET_COUNTERS,
+    [M_WATCH] = RPC_METHOD_WATCH_FLOWS,
+    [M_MOD_ENABLE] = RPC_METHOD_ENABLE_MODULE,
+    [M_MOD_DISABLE] = RPC_METHOD_DISABLE_MODULE,
+    [M_MOD_LIST] = RPC_METHOD_LIST_MODULES,
+    [M_TUNNELS] = RPC_METHOD_GET_TUNNELS,
 };
 
 static const ProtobufCMessageDescriptor *const request_desc[M_COUNT] = {
-    &iofence__v1__apply_request__descriptor,	   &iofence__v1__get_status_request__descriptor,
-    &iofence__v1__get_policy_request__descriptor,  &iofence__v1__get_counters_request__descriptor,
-    &iofence__v1__watch_flows_request__descriptor, NULL,
+    [M_APPLY] = &iofence__v1__apply_request__descriptor,
+    [M_STATUS] = &iofence__v1__get_status_request__descriptor,
+    [M_POLICY] = &iofence__v1__get_policy_request__descriptor,
+    [M_COUNTERS] = &iofence__v1__get_counters_request__descriptor,
+    [M_WATCH] = &iofence__v1__watch_flows_request__descriptor,
+    [M_MOD_ENABLE] = &iofence__v1__module_request__descriptor,
+    [M_MOD_DISABLE] = &iofence__v1__module_request__descriptor,
+    [M_MOD_LIST] = &iofence__v1__list_modules_request__descriptor,
+    [M_TUNNELS] = &iofence__v1__get_tunnels_request__descriptor,
 };
 
 #define ARMED 16
@@ -63,7 +96,6 @@ struct server {
 	struct tag shutdown_tag;
 	char **unix_paths;
 	int *lock_fds;
-	int state_lock_fd;
 	size_t n_unix;
 };
 
@@ -207,7 +239,8 @@ static void apply_complete(struct job *job)
 	job_free(job);
 }
 
-bool server_stream_send(void *ctx, grpc_byte_buffer *bb)
+/* The flow sink of a WatchFlows call: start sending one packed event (false if it cannot). */
+static bool stream_send(void *ctx, grpc_byte_buffer *bb)
 {
 	struct call *c = ctx;
 	grpc_op ops[2];
@@ -232,7 +265,8 @@ bool server_stream_send(void *ctx, grpc_byte_buffer *bb)
 	return true;
 }
 
-void server_stream_end(void *ctx)
+/* The watcher let go of the call. */
+static void stream_release(void *ctx)
 {
 	call_unref(ctx);
 }
@@ -278,8 +312,18 @@ static void handle_new(struct server *s, struct call *c)
 	}
 	switch (c->m) {
 	case M_APPLY: {
-		struct job *job = calloc(1, sizeof(*job));
+		struct job *job = NULL;
 
+		if (a->cfg.etcd_endpoints) {
+			/* the datastore numbers revisions: a pushed one would fork the history */
+			snprintf(details, sizeof(details),
+				 "this node follows the datastore at %s (prefix %s): apply with "
+				 "iofencectl apply --etcd-endpoints",
+				 a->cfg.etcd_endpoints, a->cfg.etcd_prefix);
+			finish(c, GRPC_STATUS_FAILED_PRECONDITION, details, NULL, NULL, 0);
+			break;
+		}
+		job = calloc(1, sizeof(*job));
 		if (!job) {
 			finish(c, GRPC_STATUS_RESOURCE_EXHAUSTED, "out of memory", NULL, NULL, 0);
 			break;
@@ -291,7 +335,7 @@ static void handle_new(struct server *s, struct call *c)
 		iofence__v1__apply_response__init(&job->resp);
 		req = NULL;
 		call_ref(c);
-		engine_submit(a, job);
+		engine_submit(a->engine, job);
 		break;
 	}
 	case M_STATUS:
@@ -299,6 +343,18 @@ static void handle_new(struct server *s, struct call *c)
 		goto reply;
 	case M_POLICY:
 		st = reads_policy(a, (void *)req, &ar, &resp, details, sizeof(details));
+		goto reply;
+	case M_MOD_ENABLE:
+		st = modules_enable(a, (void *)req, &ar, &resp, details, sizeof(details));
+		goto reply;
+	case M_MOD_DISABLE:
+		st = modules_disable(a, (void *)req, &ar, &resp, details, sizeof(details));
+		goto reply;
+	case M_MOD_LIST:
+		st = modules_list(a, &ar, &resp, details, sizeof(details));
+		goto reply;
+	case M_TUNNELS:
+		st = modules_tunnels(a, (void *)req, &ar, &resp, details, sizeof(details));
 		goto reply;
 	case M_COUNTERS:
 		st = reads_counters(a, (void *)req, &ar, &resp, details, sizeof(details));
@@ -311,8 +367,9 @@ static void handle_new(struct server *s, struct call *c)
 		 * c->w is set before any batch of this call can complete (the completions read
 		 * it on another queue thread): register, then close watch, then first send.
 		 */
-		call_ref(c); /* the watcher's, released by server_stream_end() */
-		c->w = flows_add(a, (void *)req, c);
+		call_ref(c); /* the watcher's, released by stream_release() */
+		c->w = flows_add(a->flows, (void *)req,
+				 &(struct flow_sink){stream_send, stream_release, c});
 		if (!c->w) {
 			call_unref(c);
 			recv_close(c);
@@ -322,7 +379,7 @@ static void handle_new(struct server *s, struct call *c)
 			break;
 		}
 		recv_close(c);
-		flows_start(a, c->w);
+		flows_start(a->flows, c->w);
 		break;
 	default:
 		break;
@@ -350,7 +407,7 @@ static void handle(struct server *s, struct tag *t, bool ok)
 		break;
 	case T_CLOSE:
 		if (c->w)
-			flows_remove(s->a, c->w); /* frees it unless a send is in flight */
+			flows_remove(s->a->flows, c->w); /* frees it unless a send is in flight */
 		break;
 	case T_SEND:
 		if (c->stream_out) {
@@ -358,7 +415,7 @@ static void handle(struct server *s, struct tag *t, bool ok)
 			c->stream_out = NULL;
 		}
 		if (c->w)
-			flows_sent(s->a, c->w, ok);
+			flows_sent(s->a->flows, c->w, ok);
 		break;
 	}
 	call_unref(c);
@@ -397,7 +454,7 @@ static int mkdir_parents(const char *path)
 }
 
 /* A lock file next to each unix socket keeps a second agent from unlinking a live socket. */
-static int lock_path(const char *path, const char *what, int *ret_fd, char *err, size_t len)
+static int lock_path(const char *path, int *ret_fd, char *err, size_t len)
 {
 	char lock[4200];
 	int fd;
@@ -413,7 +470,7 @@ static int lock_path(const char *path, const char *what, int *ret_fd, char *err,
 		return -errno;
 	}
 	if (flock(fd, LOCK_EX | LOCK_NB)) {
-		snprintf(err, len, "%s: another agent is using this %s (%s is locked)", path, what,
+		snprintf(err, len, "%s: another agent is using this socket (%s is locked)", path,
 			 lock);
 		close(fd);
 		return -EBUSY;
@@ -451,15 +508,10 @@ int server_lock(struct agent *a, char *err, size_t len)
 
 	if (!s)
 		return -ENOMEM;
-	/* The store first: two agents must never share one. */
-	r = lock_path(a->cfg.state, "store", &fd, err, len);
-	if (r)
-		return r;
-	s->state_lock_fd = fd;
 	for (size_t i = 0; i < a->cfg.n_listen; i++) {
 		if (strncmp(a->cfg.listen[i], "unix:", 5))
 			continue;
-		r = lock_path(a->cfg.listen[i] + 5, "socket", &fd, err, len);
+		r = lock_path(a->cfg.listen[i] + 5, &fd, err, len);
 		if (r)
 			return r;
 		s->unix_paths[s->n_unix] = strdup(a->cfg.listen[i] + 5);
@@ -628,13 +680,6 @@ void server_shutdown_finish(struct agent *a)
 		unlink(lock);
 		close(s->lock_fds[i]);
 		free(s->unix_paths[i]);
-	}
-	if (s->state_lock_fd > 0) {
-		char lock[4200];
-
-		snprintf(lock, sizeof(lock), "%s.lock", a->cfg.state);
-		unlink(lock);
-		close(s->state_lock_fd);
 	}
 	free(s->unix_paths);
 	free(s->lock_fds);

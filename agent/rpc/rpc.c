@@ -124,7 +124,13 @@ void rpc_message_size_args(grpc_arg args[2])
 grpc_channel *rpc_channel_open(const char *addr, const struct rpc_tls *tls, char *err,
 			       size_t err_len)
 {
-	grpc_arg args[2];
+	return rpc_channel_open_ex(addr, tls, NULL, 0, err, err_len);
+}
+
+grpc_channel *rpc_channel_open_ex(const char *addr, const struct rpc_tls *tls,
+				  const grpc_arg *extra, size_t n_extra, char *err, size_t err_len)
+{
+	grpc_arg args[2 + 8];
 	grpc_channel_args cargs = {.num_args = 2, .args = args};
 	grpc_channel_credentials *creds;
 	char *ca = NULL, *cert = NULL, *key = NULL;
@@ -132,6 +138,8 @@ grpc_channel *rpc_channel_open(const char *addr, const struct rpc_tls *tls, char
 	bool is_unix = !strncmp(addr, "unix:", 5);
 
 	rpc_message_size_args(args);
+	for (size_t i = 0; i < n_extra && i < 8; i++)
+		args[cargs.num_args++] = extra[i];
 
 	if (is_unix ? !addr[5] : !strchr(addr, ':')) {
 		snprintf(err, err_len, "%s: not an address (unix:PATH or HOST:PORT)", addr);

@@ -17,6 +17,10 @@
 #define RPC_METHOD_GET_POLICY "/iofence.v1.Agent/GetPolicy"
 #define RPC_METHOD_GET_COUNTERS "/iofence.v1.Agent/GetCounters"
 #define RPC_METHOD_WATCH_FLOWS "/iofence.v1.Agent/WatchFlows"
+#define RPC_METHOD_ENABLE_MODULE "/iofence.v1.Agent/EnableModule"
+#define RPC_METHOD_DISABLE_MODULE "/iofence.v1.Agent/DisableModule"
+#define RPC_METHOD_LIST_MODULES "/iofence.v1.Agent/ListModules"
+#define RPC_METHOD_GET_TUNNELS "/iofence.v1.Agent/GetTunnels"
 
 /* Trailing metadata key of an INVALID_ARGUMENT Apply: a serialized ValidationErrors. */
 #define RPC_ERRORS_MD_KEY "iofence-errors-bin"
@@ -49,6 +53,10 @@ struct rpc_tls {
  */
 grpc_channel *rpc_channel_open(const char *addr, const struct rpc_tls *tls, char *err,
 			       size_t err_len);
+
+/* The same with up to 8 more channel arguments (reconnect backoff, keepalive). */
+grpc_channel *rpc_channel_open_ex(const char *addr, const struct rpc_tls *tls,
+				  const grpc_arg *extra, size_t n_extra, char *err, size_t err_len);
 
 /* The outcome of a client call. */
 struct rpc_result {

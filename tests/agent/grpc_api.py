@@ -111,9 +111,14 @@ def run(sock):
     r = stub.Apply(pb.ApplyRequest(source=POLICY.format(rev=5), source_name="p.yaml"), timeout=10)
     check(r.revision == 5 and r.endpoints == 2, "Apply(source) revision 5")
 
-    # Stale revision.
+    # The enforced document again: unchanged, nothing stored.
+    r = stub.Apply(pb.ApplyRequest(source=POLICY.format(rev=5)), timeout=10)
+    check(r.unchanged and r.revision == 5, "Apply of the enforced document: unchanged")
+
+    # Stale revision of another document.
     try:
-        stub.Apply(pb.ApplyRequest(source=POLICY.format(rev=5)), timeout=10)
+        stub.Apply(pb.ApplyRequest(source=POLICY.format(rev=5).replace("[80]", "[81]")),
+                   timeout=10)
         check(False, "stale revision refused")
     except grpc.RpcError as e:
         check(e.code() == grpc.StatusCode.FAILED_PRECONDITION, "stale revision: FAILED_PRECONDITION")

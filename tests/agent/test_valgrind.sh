@@ -35,7 +35,9 @@ tcp_blocked cli 10.82.0.3 9000
 ctl a counters -o json >/dev/null || fail "counters"
 ctl a status -o json >/dev/null || fail "status"
 ctl a get policy >/dev/null || fail "get policy"
-ctl a apply -f "$TMP/p.yaml" >/dev/null 2>&1 && fail "stale apply acknowledged"
+ctl a apply -f "$TMP/p.yaml" | grep -q unchanged || fail "re-apply not unchanged"
+sed 's/\[8080\]/[8081]/' "$TMP/p.yaml" >"$TMP/stale.yaml"
+ctl a apply -f "$TMP/stale.yaml" >/dev/null 2>&1 && fail "stale apply acknowledged"
 "$CTL" apply -f "$SRC/tests/cli/bad.yaml" --agent "$(agent a)" >/dev/null 2>&1
 in_ns "$PFX-n" curl -sf http://127.0.0.1:19106/metrics | grep -q '^iofence_applied_revision' \
 	|| fail "metrics"

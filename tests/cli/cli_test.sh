@@ -38,4 +38,15 @@ python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert len(d["endpo
   || { echo "FAIL: json output"; fail=1; }
 check "compile other node" 0 "$ctl" compile -f "$src/deploy/examples/policy.yaml" --node elsewhere -o json
 check "compile bad output" 1 "$ctl" compile -f "$src/deploy/examples/policy.yaml" --node n -o xml
+check "compile shows the map fill" 0 "$ctl" compile -f "$src/deploy/examples/policy.yaml" --node demo-node
+grep -q '^iof_policy .*%$' "$out" || { echo "FAIL: stats lack the fill"; fail=1; }
+# revision commands: usage errors exit 1 before any agent is reached
+check "diff without -f" 1 "$ctl" diff --agent unix:/nonexistent
+check "rollback without --to" 1 "$ctl" rollback --agent unix:/nonexistent
+check "rollback --to not a number" 1 "$ctl" rollback --to x
+check "history bad output" 1 "$ctl" history -o xml
+check "dry-run of an invalid policy" 1 "$ctl" apply --dry-run -f "$src/tests/cli/bad.yaml"
+check "--dry-run only on apply" 1 "$ctl" status --dry-run
+check "get policy bad output" 1 "$ctl" get policy -o xml
+check "diff, agent unreachable" 2 "$ctl" diff -f "$src/deploy/examples/policy.yaml" --agent unix:/nonexistent/sock
 exit $fail

@@ -137,6 +137,20 @@ static void test_duplicate_group_names(void **state)
 			    "line 2)");
 }
 
+static void test_duplicate_rule_names_in_one_group(void **state)
+{
+	assert_parse_errors("securityGroups:\n"
+			    "  - name: g\n"
+			    "    rules:\n"
+			    "      - {name: web, direction: ingress}\n"
+			    "      - {name: dns, direction: egress}\n"
+			    "      - {name: web, direction: egress}\n"
+			    "  - name: h\n"
+			    "    rules: [{name: web, direction: ingress}]\n",
+			    "t.yaml:6: securityGroups[0].rules[2].name: duplicate name \"web\" (first "
+			    "defined at line 4)");
+}
+
 static void test_duplicate_endpoint_names(void **state)
 {
 	assert_parse_errors("endpoints:\n"
@@ -453,6 +467,7 @@ int main(void)
 		cmocka_unit_test(test_unknown_group_reference),
 		cmocka_unit_test(test_rule_with_cidr_and_group),
 		cmocka_unit_test(test_duplicate_group_names),
+		cmocka_unit_test(test_duplicate_rule_names_in_one_group),
 		cmocka_unit_test(test_duplicate_endpoint_names),
 		cmocka_unit_test(test_endpoint_addresses_must_be_unicast),
 		cmocka_unit_test(test_address_owned_by_two_endpoints),

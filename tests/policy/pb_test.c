@@ -49,6 +49,19 @@ static void test_yaml_to_pb_to_model_is_equal(void **state)
 	policy_document_free(back);
 }
 
+static void test_rule_names_cross_the_wire(void **state)
+{
+	struct policy_document *doc = parse_ok("securityGroups: [{name: g, rules: ["
+					       "{name: dns, direction: egress}, {direction: egress}]}]\n");
+	struct policy_document *back = through_the_wire(doc);
+
+	assert_true(policy_document_equal(doc, back));
+	assert_string_equal(back->groups[0].rules[0].name, "dns");
+	assert_null(back->groups[0].rules[1].name);
+	policy_document_free(doc);
+	policy_document_free(back);
+}
+
 static void test_pb_fields_are_explicit(void **state)
 {
 	struct policy_document *doc = parse_data_file("contract.yaml");
@@ -266,6 +279,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_yaml_to_pb_to_model_is_equal),
 		cmocka_unit_test(test_pb_fields_are_explicit),
+		cmocka_unit_test(test_rule_names_cross_the_wire),
 		cmocka_unit_test(test_unset_message_fields_mean_defaults),
 		cmocka_unit_test(test_message_gets_the_same_checks_as_yaml),
 		cmocka_unit_test(test_message_strings_must_be_utf8),

@@ -197,6 +197,7 @@ static void test_strings_that_need_quoting_round_trip(void **state)
 static void test_empty_lists_and_no_revision_round_trip(void **state)
 {
 	round_trip("securityGroups: [{name: g, rules: []}]\n");
+	round_trip("securityGroups: [{name: g, rules: [{name: \"web: http\", direction: egress}]}]\n");
 	round_trip("prefilter: [{node: n, interfaces: [eth0], deny: []}]\n");
 	round_trip("revision: 0\nendpoints: [{name: e, node: n, interface: i}]\n");
 	round_trip("revision: 4611686018427387903\n"

@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
-/* Small helpers of the agent: the per-response arena, names of datapath enums. */
+/* The per-response arena: one RPC answer allocated in blocks, freed at once. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent.h"
+#include "arena.h"
 
 struct arena_block {
 	struct arena_block *next;
@@ -93,21 +93,4 @@ void arena_free(struct arena *ar)
 		ar->head = b->next;
 		free(b);
 	}
-}
-
-const char *drop_reason_name(unsigned reason)
-{
-	static const char *const names[IOF_DROP_MAX] = {
-	    [IOF_DROP_NONE] = "none",
-	    [IOF_DROP_POLICY] = "policy",
-	    [IOF_DROP_DEFAULT] = "default",
-	    [IOF_DROP_PREFILTER] = "prefilter",
-	    [IOF_DROP_REVOKED] = "revoked",
-	    [IOF_DROP_MALFORMED] = "malformed",
-	    [IOF_DROP_FRAGMENT] = "fragment",
-	    [IOF_DROP_UNKNOWN_EP] = "unknown-endpoint",
-	    [IOF_DROP_AUDIT] = "audit-would-drop",
-	};
-
-	return reason < IOF_DROP_MAX ? names[reason] : "unknown";
 }

@@ -1,0 +1,502 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * iofencectl on the datastore (cluster mode, docs/CLUSTER.md): apply, diff and get policy
+ * with --etcd-endpoints, endpoint put|delete (rollout status: cmd_rollout.c).
+ * Exit codes as everywhere: 0 ok, 1 user error (bad input, refused, concurrent writer),
+ * 2 system error (etcd unreachable).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "agent/etcd/cluster.h"
+#include "client.h"
+#include "ctl.h"
+#include "policy/diff.h"
+#include "policy/parse.h"
+#include "policy/pb.h"
+
+static struct etcd *open_etcd(const struct ctl_opts *o)
+{
+	struct etcd *c = NULL;
+	char err[512];
+
+	if (!o->etcd_endpoints) {
+		fprintf(stderr,
+			"iofencectl %s: --etcd-endpoints (or IOFENCE_ETCD_ENDPOINTS) is required\n",
+			o->cmd);
+		return NULL;
+	}
+	if (!ctl_grpc_used) {
+		ctl_grpc_used = true;
+		grpc_init();
+	}
+	if (etcd_open(o->etcd_endpoints, &o->etcd_tls, &c, err, sizeof(err))) {
+		fprintf(stderr, "iofencectl %s: %s\n", o->cmd, err);
+		return NULL;
+	}
+	return c;
+}
+
+/* Exit code and message for an etcd failure. */
+static int etcd_fail(const struct ctl_opts *o, int r, const char *err)
+{
+	fprintf(stderr, "iofencectl %s: %s\n", o->cmd,
+		r == -EAGAIN ? err : r == -ENOMEM ? "out of memory" : err);
+	return r == -ENOENT || r == -ESTALE ? CTL_USER_ERROR : CTL_SYSTEM_ERROR;
+}
+
+static char *writer_name(const char *what, const char *file)
+{
+	char host[128] = "?", *s;
+
+	gethostname(host, sizeof(host) - 1);
+	if (asprintf(&s, "iofencectl %s %s@%s", what, file ? file : "", host) < 0)
+		return NULL;
+	return s;
+}
+
+/* The objects of FILE (validated first: errors printed, exit code returned). */
+static int objs_of_file(const struct ctl_opts *o, struct cluster_objs *want, bool warn_rev)
+{
+	struct policy_document *doc = NULL;
+	Iofence__V1__PolicyDocument *pb = NULL;
+	int r = ctl_load_policy(o->file, &doc);
+
+	if (r)
+		return r;
+	if (warn_rev && doc->has_revision)
+		fprintf(stderr,
+			"iofencectl %s: warning: %s: revision %llu ignored: the datastore numbers "
+			"revisions in cluster mode\n",
+			o->cmd, o->file, (unsigned long long)doc->revision);
+	if (policy_to_pb(doc, &pb) || cluster_objs_from_pb(pb, want))
+		r = CTL_SYSTEM_ERROR;
+	policy_pb_free(pb);
+	policy_document_free(doc);
+	return r;
+}
+
+/* Validates the document OBJS make, printing the errors. */
+static int validate_objs(const struct ctl_opts *o, const struct cluster_objs *objs,
+			 const char *name)
+{
+	Iofence__V1__PolicyDocument *pb = NULL;
+	struct policy_errors errs = {0};
+	struct policy_document *doc = NULL;
+	char err[512];
+	int r = cluster_pb_from_objs(objs, &pb, err, sizeof(err));
+
+	if (r) {
+		fprintf(stderr, "iofencectl %s: the datastore's policy: %s\n", o->cmd, err);
+		return CTL_SYSTEM_ERROR;
+	}
+	r = policy_from_pb(pb, name, &doc, &errs);
+	if (r) {
+		policy_errors_print(&errs, stderr);
+		r = r == -EINVAL ? CTL_USER_ERROR : CTL_SYSTEM_ERROR;
+	}
+	policy_errors_free(&errs);
+	policy_document_free(doc);
+	iofence__v1__policy_document__free_unpacked(pb, NULL);
+	return r;
+}
+
+/* Writes WANT over ST and reports; shared by apply and endpoint put|delete. */
+static int write_and_report(const struct ctl_opts *o, struct etcd *c,
+			    const struct cluster_state *st, const struct cluster_objs *want,
+			    const char *what)
+{
+	struct cluster_write_result res;
+	char err[512] = "", *writer = writer_name(what, o->file);
+	bool json = o->output && !strcmp(o->output, "json");
+	int r = cluster_write(c, o->etcd_prefix, st, want, writer, &res, err, sizeof(err));
+
+	free(writer);
+	if (r == 1) {
+		if (json)
+			printf("{\"changed\": false, \"revision\": %lld}\n",
+			       (long long)st->policy_revision);
+		else
+			printf("unchanged\n");
+		return CTL_OK;
+	}
+	if (r == -ESTALE) {
+		fprintf(stderr, "iofencectl %s: changed since read, nothing written\n", o->cmd);
+		return CTL_USER_ERROR;
+	}
+	if (r)
+		return etcd_fail(o, r, err);
+	if (json)
+		printf("{\"changed\": true, \"revision\": %lld, \"puts\": %zu, \"deletes\": %zu, "
+		       "\"transactions\": %zu, \"new_generation\": %s}\n",
+		       (long long)res.revision, res.puts, res.deletes, res.txns,
+		       res.new_generation ? "true" : "false");
+	else
+		printf("revision %lld written: %zu object%s put, %zu deleted (%zu transaction%s%s)\n",
+		       (long long)res.revision, res.puts, res.puts == 1 ? "" : "s", res.deletes,
+		       res.txns, res.txns == 1 ? "" : "s",
+		       res.new_generation ? ", new generation" : "");
+	return CTL_OK;
+}
+
+int cluster_apply(const struct ctl_opts *o)
+{
+	struct cluster_objs want = {0};
+	struct cluster_state st = {0};
+	struct etcd *c = NULL;
+	char err[512] = "";
+	int r = objs_of_file(o, &want, true);
+
+	if (r)
+		goto out;
+	c = open_etcd(o);
+	if (!c) {
+		r = CTL_SYSTEM_ERROR;
+		goto out;
+	}
+	r = cluster_read(c, o->etcd_prefix, 0, &st, err, sizeof(err));
+	if (r) {
+		r = etcd_fail(o, r, err);
+		goto out;
+	}
+	r = write_and_report(o, c, &st, &want, "apply");
+out:
+	cluster_state_free(&st);
+	cluster_objs_free(&want);
+	etcd_close(c);
+	return r;
+}
+
+int cluster_get_policy(const struct ctl_opts *o)
+{
+	const char *fmt = o->output ? o->output : "yaml";
+	Iofence__V1__PolicyDocument *pb = NULL;
+	struct cluster_state st = {0};
+	struct etcd *c;
+	char err[512] = "";
+	int r;
+
+	if (strcmp(fmt, "table") && strcmp(fmt, "json") && strcmp(fmt, "yaml") &&
+	    strcmp(fmt, "normalized")) {
+		fprintf(stderr,
+			"iofencectl get policy: -o: \"%s\" is not yaml, normalized, json or table\n",
+			fmt);
+		return CTL_USER_ERROR;
+	}
+	c = open_etcd(o);
+	if (!c)
+		return CTL_SYSTEM_ERROR;
+	r = cluster_read(c, o->etcd_prefix, (int64_t)o->revision, &st, err, sizeof(err));
+	if (r == -ENOENT)
+		fprintf(stderr, "iofencectl get: revision %llu is not in the datastore (%s)\n",
+			(unsigned long long)o->revision, err);
+	if (r) {
+		r = r == -ENOENT ? CTL_USER_ERROR : etcd_fail(o, r, err);
+		goto out;
+	}
+	if (!st.head) {
+		fprintf(stderr, "iofencectl get: no policy in the datastore at %s (prefix %s)\n",
+			o->etcd_endpoints, o->etcd_prefix);
+		r = CTL_USER_ERROR;
+		goto out;
+	}
+	r = cluster_pb_from_objs(&st.objs, &pb, err, sizeof(err));
+	if (r) {
+		fprintf(stderr, "iofencectl get: %s\n", err);
+		r = CTL_SYSTEM_ERROR;
+		goto out;
+	}
+	r = ctl_print_policy_pb(pb, (uint64_t)st.policy_revision, fmt);
+out:
+	if (pb)
+		iofence__v1__policy_document__free_unpacked(pb, NULL);
+	cluster_state_free(&st);
+	etcd_close(c);
+	return r;
+}
+
+/* An escaped key part up to '#', '/' or its end, unescaped into name. */
+static void unescape(const char *p, char *name, size_t len)
+{
+	size_t n = 0;
+
+	for (; *p && *p != '#' && *p != '/' && n + 1 < len; p++) {
+		unsigned ch;
+
+		if (*p == '%' && sscanf(p + 1, "%2x", &ch) == 1) {
+			name[n++] = (char)ch;
+			p += 2;
+		} else {
+			name[n++] = *p;
+		}
+	}
+	name[n] = 0;
+}
+
+/* "groups/web#0001" -> "group" with name "web"; "endpoints/n/e" -> "endpoint", "n/e". */
+static const char *describe_key(const char *key, char *name, size_t len)
+{
+	static const struct {
+		const char *dir, *object;
+	} kinds[] = {{"groups/", "group"}, {"endpoints/", "endpoint"}, {"prefilter/", "prefilter"}};
+
+	snprintf(name, len, "%s", key);
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+		const char *p = key + strlen(kinds[i].dir), *slash;
+
+		if (strncmp(key, kinds[i].dir, strlen(kinds[i].dir)))
+			continue;
+		unescape(p, name, len);
+		slash = strchr(p, '/');
+		if (slash && strlen(name) + 2 < len) {
+			size_t n = strlen(name);
+
+			name[n] = '/';
+			unescape(slash + 1, name + n + 1, len - n - 1);
+		}
+		return kinds[i].object;
+	}
+	return "defaults";
+}
+
+int cluster_diff_doc(const struct ctl_opts *o, const struct policy_document *doc)
+{
+	Iofence__V1__PolicyDocument *pb = NULL;
+	struct policy_errors errs = {0};
+	struct policy_document *have = NULL;
+	struct cluster_state st = {0};
+	struct policy_diff d = {0};
+	struct etcd *c = open_etcd(o);
+	bool json = o->output && !strcmp(o->output, "json");
+	char err[512] = "";
+	int r;
+
+	if (!c)
+		return CTL_SYSTEM_ERROR;
+	r = cluster_read(c, o->etcd_prefix, 0, &st, err, sizeof(err));
+	if (r) {
+		r = etcd_fail(o, r, err);
+		goto out;
+	}
+	if (st.head) {
+		r = cluster_pb_from_objs(&st.objs, &pb, err, sizeof(err));
+		if (!r && policy_from_pb(pb, "<datastore>", &have, &errs))
+			snprintf(err, sizeof(err), "the datastore's policy does not validate");
+		if (r || !have) {
+			fprintf(stderr, "iofencectl diff: %s\n", err);
+			policy_errors_print(&errs, stderr);
+			r = CTL_SYSTEM_ERROR;
+			goto out;
+		}
+	}
+	if (policy_diff(have, doc, &d)) {
+		r = CTL_SYSTEM_ERROR;
+		goto out;
+	}
+	if (json) {
+		printf("{\"datastore\": ");
+		json_str(stdout, o->etcd_endpoints);
+		printf(", \"revision\": %lld, \"diff\": ", (long long)st.policy_revision);
+		policy_diff_write(&d, POLICY_FORMAT_JSON, stdout);
+		printf("}\n");
+	} else {
+		policy_diff_write(&d, POLICY_FORMAT_YAML, stdout);
+	}
+	r = d.n ? CTL_USER_ERROR : CTL_OK;
+out:
+	policy_diff_free(&d);
+	policy_errors_free(&errs);
+	policy_document_free(have);
+	if (pb)
+		iofence__v1__policy_document__free_unpacked(pb, NULL);
+	cluster_state_free(&st);
+	etcd_close(c);
+	return r;
+}
+
+/* One endpoint from FILE (a YAML/JSON mapping, or a document with one endpoint), validated
+ * against the datastore's groups; packed into *val. */
+static int endpoint_of_file(const struct ctl_opts *o, const struct cluster_state *st,
+			    char **key, uint8_t **val, size_t *len, char **name)
+{
+	size_t tlen = 0, cap;
+	char *text = rpc_read_file(o->file, &tlen), *doc, *line, *save = NULL;
+	struct policy_document *mini = NULL;
+	Iofence__V1__PolicyDocument *pb = NULL;
+	struct policy_errors errs = {0};
+	size_t n = 0, groups;
+	bool first = true;
+	int r;
+
+	if (!text) {
+		fprintf(stderr, "iofencectl endpoint: %s: %s\n", o->file, strerror(errno));
+		return CTL_USER_ERROR;
+	}
+	/* "endpoints:\n  - LINE1\n    LINE2..." and the datastore's group names */
+	cap = tlen * 2 + 64;
+	for (size_t i = 0; i < st->objs.n; i++)
+		cap += strlen(st->objs.v[i].key) + 32;
+	doc = malloc(cap);
+	if (!doc) {
+		free(text);
+		return CTL_SYSTEM_ERROR;
+	}
+	n += (size_t)sprintf(doc, "endpoints:\n");
+	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		if (!strcmp(line, "---"))
+			line = "";
+		n += (size_t)sprintf(doc + n, "%s%s\n", first ? "  - " : "    ", line);
+		first = false;
+	}
+	n += (size_t)sprintf(doc + n, "securityGroups:\n");
+	groups = 0;
+	for (size_t i = 0; i < st->objs.n; i++) {
+		char gname[1024];
+
+		if (strncmp(st->objs.v[i].key, "groups/", 7) || strchr(st->objs.v[i].key, '#'))
+			continue;
+		describe_key(st->objs.v[i].key, gname, sizeof(gname));
+		n += (size_t)sprintf(doc + n, "  - {name: \"%s\", rules: []}\n", gname);
+		groups++;
+	}
+	if (!groups)
+		n += (size_t)sprintf(doc + n, "  []\n");
+	r = policy_parse_buffer(doc, n, o->file, &mini, &errs);
+	free(doc);
+	free(text);
+	if (r) {
+		/* the file's lines are one further down in the wrapped text */
+		for (size_t i = 0; i < errs.n; i++)
+			if (errs.items[i].line > 1)
+				errs.items[i].line--;
+		policy_errors_print(&errs, stderr);
+		policy_errors_free(&errs);
+		return r == -EINVAL ? CTL_USER_ERROR : CTL_SYSTEM_ERROR;
+	}
+	policy_errors_free(&errs);
+	if (mini->n_endpoints != 1 || policy_to_pb(mini, &pb)) {
+		fprintf(stderr, "iofencectl endpoint: %s: one endpoint expected\n", o->file);
+		policy_document_free(mini);
+		return CTL_USER_ERROR;
+	}
+	*len = iofence__v1__endpoint__get_packed_size(pb->endpoints[0]);
+	*val = malloc(*len + 1);
+	*key = cluster_key_endpoint(pb->endpoints[0]->node, pb->endpoints[0]->name);
+	*name = strdup(pb->endpoints[0]->name);
+	if (*val)
+		iofence__v1__endpoint__pack(pb->endpoints[0], *val);
+	policy_pb_free(pb);
+	policy_document_free(mini);
+	return *val && *key && *name ? CTL_OK : CTL_SYSTEM_ERROR;
+}
+
+/* Whether key is "endpoints/<any node>/<escaped NAME>". */
+static bool is_endpoint_named(const char *key, const char *name)
+{
+	char buf[1024];
+	const char *slash;
+
+	if (strncmp(key, "endpoints/", 10))
+		return false;
+	slash = strchr(key + 10, '/');
+	if (!slash)
+		return false;
+	unescape(slash + 1, buf, sizeof(buf));
+	return !strcmp(buf, name);
+}
+
+int cmd_endpoint(int argc, char **argv)
+{
+	static const char usage[] = "iofencectl endpoint put -f FILE | delete NODE/NAME "
+				    "--etcd-endpoints URL[,URL...] [-o table|json]";
+	struct cluster_objs want = {0};
+	struct cluster_state st = {0};
+	struct etcd *c = NULL;
+	struct ctl_opts o;
+	char err[512] = "", *key = NULL, *name = NULL;
+	uint8_t *val = NULL;
+	size_t len = 0;
+	bool put;
+	int r;
+
+	if (argc < 2 || (strcmp(argv[1], "put") && strcmp(argv[1], "delete"))) {
+		fprintf(stderr, "iofencectl endpoint: put or delete?\nusage: %s\n", usage);
+		return CTL_USER_ERROR;
+	}
+	put = !strcmp(argv[1], "put");
+	r = ctl_parse(argc - 1, argv + 1, put ? "endpoint put" : "endpoint delete",
+		      (put ? OPT_F_FILE : OPT_F_POSITIONAL) | OPT_F_OUTPUT, usage, &o);
+	if (r >= 0)
+		return r;
+	if (put ? !o.file : !o.positional || !strchr(o.positional, '/')) {
+		fprintf(stderr, "iofencectl endpoint: %s\nusage: %s\n",
+			put ? "-f FILE is required" : "NODE/NAME is required", usage);
+		r = CTL_USER_ERROR;
+		goto out;
+	}
+	c = open_etcd(&o);
+	if (!c) {
+		r = CTL_SYSTEM_ERROR;
+		goto out;
+	}
+	r = cluster_read(c, o.etcd_prefix, 0, &st, err, sizeof(err));
+	if (r) {
+		r = etcd_fail(&o, r, err);
+		goto out;
+	}
+	if (!st.head) {
+		fprintf(stderr, "%s: no policy in the datastore yet: apply one first\n", o.cmd);
+		r = CTL_USER_ERROR;
+		goto out;
+	}
+	if (put) {
+		r = endpoint_of_file(&o, &st, &key, &val, &len, &name);
+		if (r)
+			goto out;
+	} else {
+		char *slash = strchr(o.positional, '/');
+
+		name = strdup(slash + 1);
+		*slash = 0;
+		key = cluster_key_endpoint(o.positional, name);
+		*slash = '/';
+		if (!key || !name) {
+			r = CTL_SYSTEM_ERROR;
+			goto out;
+		}
+		if (cluster_objs_find(&st.objs, key) < 0) {
+			fprintf(stderr, "iofencectl endpoint delete: no endpoint %s\n",
+				o.positional);
+			r = CTL_USER_ERROR;
+			goto out;
+		}
+	}
+	/* the datastore's objects with this one endpoint put (moved, if on another node) or gone */
+	for (size_t i = 0; i < st.objs.n; i++)
+		if (!is_endpoint_named(st.objs.v[i].key, name) &&
+		    cluster_objs_add(&want, st.objs.v[i].key, st.objs.v[i].val, st.objs.v[i].len,
+				     0)) {
+			r = CTL_SYSTEM_ERROR;
+			goto out;
+		}
+	if (put && cluster_objs_put(&want, key, val, len, 0)) {
+		r = CTL_SYSTEM_ERROR;
+		goto out;
+	}
+	r = validate_objs(&o, &want, put ? o.file : "<endpoint delete>");
+	if (!r)
+		r = write_and_report(&o, c, &st, &want, o.cmd + strlen("endpoint "));
+out:
+	free(key);
+	free(val);
+	free(name);
+	cluster_objs_free(&want);
+	cluster_state_free(&st);
+	etcd_close(c);
+	ctl_opts_free(&o);
+	return r;
+}

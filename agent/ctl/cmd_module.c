@@ -1,0 +1,189 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * iofencectl module enable NAME --interface IF [--port N]... [--tunnel-capacity N]
+ *                   [--inner-capacity N] [--agent ADDR]...
+ * iofencectl module disable NAME [--agent ADDR]...
+ * iofencectl module list [--agent ADDR]... [-o table|json]
+ * Loadable modules at run time (today: vxlan-trace), on one or many agents.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "client.h"
+#include "ctl.h"
+#include "ctl_extra.h"
+
+static const char usage[] =
+    "iofencectl module enable vxlan-trace --interface IF [--interface IF]... [--port N]...\n"
+    "                  [--tunnel-capacity N] [--inner-capacity N] [--agent ADDR]...\n"
+    "       iofencectl module disable vxlan-trace [--agent ADDR]...\n"
+    "       iofencectl module list [--agent ADDR]... [-o table|json]";
+
+static void print_state_table(const char *agent, const Iofence__V1__ModuleState *m)
+{
+	char ifs[256] = "-", ports[64] = "-";
+	size_t used = 0, att = 0;
+
+	if (m->config) {
+		for (size_t i = 0; i < m->config->n_interfaces && used + 2 < sizeof(ifs); i++)
+			used += (size_t)snprintf(ifs + used, sizeof(ifs) - used, "%s%s",
+						 i ? "," : "", m->config->interfaces[i]);
+		used = 0;
+		for (size_t i = 0; i < m->config->n_ports && used + 2 < sizeof(ports); i++)
+			used += (size_t)snprintf(ports + used, sizeof(ports) - used, "%s%u",
+						 i ? "," : "", m->config->ports[i]);
+	}
+	for (size_t i = 0; i < m->n_programs; i++)
+		att += m->programs[i]->attached;
+	printf("%-36s %-14s %-9s %-24s %-12s %zu/%zu %s\n", agent, m->name, m->state, ifs, ports,
+	       att, m->n_programs, m->error && *m->error ? m->error : "");
+}
+
+static void print_state_json(const char *agent, const Iofence__V1__ModuleState *m)
+{
+	printf("{\"agent\": ");
+	json_str(stdout, agent);
+	printf(", \"name\": ");
+	json_str(stdout, m->name);
+	printf(", \"state\": \"%s\", \"error\": ", m->state);
+	json_str(stdout, m->error);
+	printf(", \"enabled_at_unix\": %llu, \"interfaces\": [", (unsigned long long)m->enabled_at_unix);
+	for (size_t i = 0; m->config && i < m->config->n_interfaces; i++) {
+		printf("%s", i ? ", " : "");
+		json_str(stdout, m->config->interfaces[i]);
+	}
+	printf("], \"ports\": [");
+	for (size_t i = 0; m->config && i < m->config->n_ports; i++)
+		printf("%s%u", i ? ", " : "", m->config->ports[i]);
+	printf("], \"tunnel_capacity\": %u, \"inner_capacity\": %u, \"programs\": [",
+	       m->config ? m->config->tunnel_capacity : 0, m->config ? m->config->inner_capacity : 0);
+	for (size_t i = 0; i < m->n_programs; i++) {
+		printf("%s{\"name\": ", i ? ", " : "");
+		json_str(stdout, m->programs[i]->name);
+		printf(", \"prog_id\": %u, \"attached\": %s}", m->programs[i]->prog_id,
+		       m->programs[i]->attached ? "true" : "false");
+	}
+	printf("]}");
+}
+
+static void header(void)
+{
+	printf("%-36s %-14s %-9s %-24s %-12s %s\n", "AGENT", "MODULE", "STATE", "INTERFACES",
+	       "PORTS", "ATTACHED");
+}
+
+int cmd_module(int argc, char **argv)
+{
+	struct ctl_extra x;
+	struct ctl_opts o;
+	const char *verb, *name = NULL;
+	int r, worst = CTL_OK;
+	bool json;
+
+	if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
+		printf("usage: %s\n", usage);
+		return argc < 2 ? CTL_USER_ERROR : CTL_OK;
+	}
+	verb = argv[1];
+	if (strcmp(verb, "enable") && strcmp(verb, "disable") && strcmp(verb, "list")) {
+		fprintf(stderr, "iofencectl module: \"%s\" is not enable, disable or list\nusage: %s\n",
+			verb, usage);
+		return CTL_USER_ERROR;
+	}
+	argc--, argv++;
+	if (strcmp(verb, "list")) {
+		if (argc < 2 || argv[1][0] == '-') {
+			fprintf(stderr, "iofencectl module %s: which module? (vxlan-trace)\n", verb);
+			return CTL_USER_ERROR;
+		}
+		name = argv[1];
+		argv[1] = argv[0]; /* drop the name: the rest are options */
+		argc--, argv++;
+	}
+	r = ctl_extra_parse(&argc, argv, !strcmp(verb, "enable") ? CTL_X_MODULE : 0, &x);
+	if (r >= 0)
+		return r;
+	r = ctl_parse(argc, argv, "module", OPT_F_MULTI | (strcmp(verb, "list") ? 0 : OPT_F_OUTPUT),
+		      usage, &o);
+	if (r >= 0)
+		return r;
+	if (o.output && strcmp(o.output, "table") && strcmp(o.output, "json")) {
+		fprintf(stderr, "iofencectl module: -o: \"%s\" is not table or json\n", o.output);
+		ctl_opts_free(&o);
+		return CTL_USER_ERROR;
+	}
+	json = o.output && !strcmp(o.output, "json");
+	if (!strcmp(verb, "enable") && !x.n_ifaces) {
+		fprintf(stderr, "iofencectl module enable: --interface is required\n");
+		ctl_opts_free(&o);
+		return CTL_USER_ERROR;
+	}
+	if (json)
+		printf("{\"modules\": [");
+	else
+		header();
+	size_t printed = 0;
+
+	for (size_t i = 0; i < o.n_agents; i++) {
+		Iofence__V1__ModuleRequest req = IOFENCE__V1__MODULE_REQUEST__INIT;
+		Iofence__V1__ModuleConfig cfg = IOFENCE__V1__MODULE_CONFIG__INIT;
+		Iofence__V1__ListModulesRequest lreq = IOFENCE__V1__LIST_MODULES_REQUEST__INIT;
+		ProtobufCMessage *resp = NULL;
+		struct rpc_result res;
+		grpc_channel *ch = ctl_connect(&o, o.agents[i]);
+
+		if (!ch) {
+			worst = CTL_SYSTEM_ERROR;
+			continue;
+		}
+		req.name = (char *)name;
+		if (!strcmp(verb, "enable")) {
+			cfg.interfaces = (char **)x.ifaces;
+			cfg.n_interfaces = x.n_ifaces;
+			cfg.ports = x.ports;
+			cfg.n_ports = x.n_ports;
+			cfg.tunnel_capacity = x.tunnel_capacity;
+			cfg.inner_capacity = x.inner_capacity;
+			req.config = &cfg;
+			r = rpc_unary(ch, RPC_METHOD_ENABLE_MODULE, &req.base,
+				      &iofence__v1__module_state__descriptor, o.timeout_ms, &resp, &res);
+		} else if (!strcmp(verb, "disable")) {
+			r = rpc_unary(ch, RPC_METHOD_DISABLE_MODULE, &req.base,
+				      &iofence__v1__module_state__descriptor, o.timeout_ms, &resp, &res);
+		} else {
+			r = rpc_unary(ch, RPC_METHOD_LIST_MODULES, &lreq.base,
+				      &iofence__v1__list_modules_response__descriptor, o.timeout_ms,
+				      &resp, &res);
+		}
+		grpc_channel_destroy(ch);
+		r = ctl_report(&o, o.agents[i], &res, r);
+		rpc_result_free(&res);
+		if (r > worst)
+			worst = r;
+		if (r || !resp)
+			continue;
+		if (!strcmp(verb, "list")) {
+			const Iofence__V1__ListModulesResponse *l = (void *)resp;
+
+			for (size_t j = 0; j < l->n_modules; j++) {
+				if (json) {
+					printf("%s\n  ", printed++ ? "," : "");
+					print_state_json(o.agents[i], l->modules[j]);
+				} else {
+					print_state_table(o.agents[i], l->modules[j]);
+				}
+			}
+		} else if (json) {
+			printf("%s\n  ", printed++ ? "," : "");
+			print_state_json(o.agents[i], (void *)resp);
+		} else {
+			print_state_table(o.agents[i], (void *)resp);
+		}
+		protobuf_c_message_free_unpacked(resp, NULL);
+	}
+	if (json)
+		printf("%s]}\n", printed ? "\n" : "");
+	ctl_opts_free(&o);
+	return worst;
+}

@@ -1,0 +1,91 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The vxlan-trace module's loader and reader (bpf/vxlan_trace.bpf.c): loads its own object
+ * beside the policy programs (it shares no map with them, so enabling or disabling it never
+ * touches enforcement), attaches its program pair with tcx links to underlay interfaces and
+ * pins everything under <pin-dir>/modules/vxlan-trace:
+ *   maps/{tunnels,inner,stats,ports}   progs/{ingress,egress}   links/<ifname>/{ingress,egress}
+ * A later process adopts the pins (vxt_open with no config) and keeps counting without a gap.
+ * Functions return 0 or -errno with a one-line reason in err.
+ */
+#ifndef IOFENCE_AGENT_DATAPATH_MODULE_VXLAN_H
+#define IOFENCE_AGENT_DATAPATH_MODULE_VXLAN_H
+
+#include <net/if.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "bpf/vxlan_trace.h"
+
+#define VXT_MODULE_NAME "vxlan-trace"
+#define VXT_IFACES_MAX 16
+
+struct vxt_config {
+	char ifaces[VXT_IFACES_MAX][IF_NAMESIZE];
+	size_t n_ifaces;
+	uint16_t ports[VXT_PORTS_MAX]; /* 0 = unused */
+	size_t n_ports;		       /* 0: VXT_DEFAULT_PORT */
+	uint32_t tunnel_capacity;      /* 0: VXT_TUNNELS_DEFAULT */
+	uint32_t inner_capacity;       /* 0: VXT_INNER_DEFAULT */
+};
+
+/* One attached hook, for status. */
+struct vxt_hook {
+	char iface[IF_NAMESIZE];
+	const char *hook; /* "ingress" | "egress" */
+	uint32_t prog_id;
+	bool attached; /* a live link (false: the interface is gone, or was never there) */
+};
+
+struct vxt_module;
+
+/* True if pin_dir holds an enabled vxlan-trace module. */
+bool vxt_pinned(const char *pin_dir);
+
+/*
+ * vxt_open() - with cfg: enable (load and pin, or adopt the pinned module and reconcile it to
+ * cfg: ports rewritten, interfaces attached and detached; a change of capacity reloads the
+ * maps, which starts the counts over). With cfg NULL: adopt the pinned module as it is
+ * (-ENOENT if none). An interface of cfg that does not exist is an error (-ENODEV).
+ */
+int vxt_open(const char *pin_dir, const struct vxt_config *cfg, struct vxt_module **ret,
+	     char *err, size_t err_len);
+/* Closes file descriptors; the pinned module keeps counting. */
+void vxt_close(struct vxt_module *m);
+/* Detaches and unpins everything of the module (with or without an open handle). */
+int vxt_disable(const char *pin_dir, char *err, size_t err_len);
+
+/* The effective configuration (defaults filled in, capacities from the maps). */
+void vxt_get_config(const struct vxt_module *m, struct vxt_config *ret);
+/* Hooks of the module: up to max, returns how many. */
+size_t vxt_hooks(const struct vxt_module *m, struct vxt_hook *ret, size_t max);
+
+/* What the reader got from the maps. Times are bpf_ktime_get_boot_ns(). */
+struct vxt_tunnel_row {
+	struct vxt_tunnel_key key;
+	struct vxt_count count;
+};
+struct vxt_inner_row {
+	struct vxt_inner_key key;
+	struct vxt_count count;
+};
+struct vxt_snapshot {
+	struct vxt_tunnel_row *tunnels;
+	size_t n_tunnels;
+	struct vxt_inner_row *inner; /* sorted by bytes, largest first */
+	size_t n_inner;
+	uint64_t stats[VXT_STAT_MAX];		     /* summed over CPUs */
+	uint64_t tunnel_evictions, inner_evictions; /* inserts - entries */
+	int64_t boot_to_unix_ns;		     /* add to a boot time to get unix time */
+};
+
+/* Reads both tables and the counters (inner rows kept: all). Free with vxt_snapshot_free. */
+int vxt_read(struct vxt_module *m, struct vxt_snapshot *ret, char *err, size_t err_len);
+void vxt_snapshot_free(struct vxt_snapshot *s);
+
+/* Same reader over raw map fds (tests with the skeleton). */
+int vxt_read_fds(int tunnels_fd, int inner_fd, int stats_fd, struct vxt_snapshot *ret, char *err,
+		 size_t err_len);
+
+#endif /* IOFENCE_AGENT_DATAPATH_MODULE_VXLAN_H */

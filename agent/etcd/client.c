@@ -1,0 +1,218 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * etcd client: the endpoint list, one channel per endpoint (created on first use, short
+ * reconnect backoff so that a restarted member is used again within seconds) and unary calls
+ * that move on to the next endpoint when one is unreachable or has no leader.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "etcd_internal.h"
+
+struct etcd_ep {
+	char *url;  /* as given, with scheme */
+	char *addr; /* HOST:PORT for gRPC */
+	bool tls;
+	grpc_channel *ch;
+};
+
+struct etcd {
+	char *list;
+	struct etcd_ep *eps;
+	size_t n;
+	size_t cur;
+	struct rpc_tls tls;
+	pthread_mutex_t lock;
+};
+
+int etcd_open(const char *endpoints, const struct rpc_tls *tls, struct etcd **ret, char *err,
+	      size_t err_len)
+{
+	struct etcd *c = calloc(1, sizeof(*c));
+	char *copy = endpoints ? strdup(endpoints) : NULL, *save = NULL, *tok;
+
+	if (!c || !copy) {
+		free(c);
+		free(copy);
+		return -ENOMEM;
+	}
+	pthread_mutex_init(&c->lock, NULL);
+	c->list = strdup(endpoints);
+	if (tls)
+		c->tls = *tls;
+	for (tok = strtok_r(copy, ", ", &save); tok; tok = strtok_r(NULL, ", ", &save)) {
+		struct etcd_ep *n = realloc(c->eps, (c->n + 1) * sizeof(*n));
+		const char *hp = tok;
+		bool is_tls = false;
+
+		if (!n)
+			goto nomem;
+		c->eps = n;
+		if (!strncmp(tok, "http://", 7))
+			hp = tok + 7;
+		else if (!strncmp(tok, "https://", 8)) {
+			hp = tok + 8;
+			is_tls = true;
+		}
+		if (!*hp || !strchr(hp, ':') || strchr(hp, '/') != strrchr(hp, '/')) {
+			snprintf(err, err_len, "etcd endpoint \"%s\" is not http://HOST:PORT", tok);
+			free(copy);
+			etcd_close(c);
+			return -EINVAL;
+		}
+		if (is_tls && !c->tls.ca) {
+			snprintf(err, err_len, "etcd endpoint %s needs --etcd-ca", tok);
+			free(copy);
+			etcd_close(c);
+			return -EINVAL;
+		}
+		memset(&c->eps[c->n], 0, sizeof(c->eps[c->n]));
+		c->eps[c->n].url = strdup(tok);
+		c->eps[c->n].addr = strndup(hp, strcspn(hp, "/"));
+		c->eps[c->n].tls = is_tls;
+		c->n++;
+		if (!c->eps[c->n - 1].url || !c->eps[c->n - 1].addr)
+			goto nomem;
+	}
+	free(copy);
+	if (!c->n) {
+		snprintf(err, err_len, "no etcd endpoint given");
+		etcd_close(c);
+		return -EINVAL;
+	}
+	*ret = c;
+	return 0;
+nomem:
+	free(copy);
+	etcd_close(c);
+	return -ENOMEM;
+}
+
+void etcd_close(struct etcd *c)
+{
+	if (!c)
+		return;
+	for (size_t i = 0; i < c->n; i++) {
+		if (c->eps[i].ch)
+			grpc_channel_destroy(c->eps[i].ch);
+		free(c->eps[i].url);
+		free(c->eps[i].addr);
+	}
+	free(c->eps);
+	free(c->list);
+	pthread_mutex_destroy(&c->lock);
+	free(c);
+}
+
+const char *etcd_current(const struct etcd *c)
+{
+	return c->eps[c->cur % c->n].url;
+}
+
+const char *etcd_endpoints(const struct etcd *c)
+{
+	return c->list;
+}
+
+/* The channel of endpoint i (created on first use). Caller holds c->lock. */
+static grpc_channel *channel_of(struct etcd *c, size_t i, char *err, size_t err_len)
+{
+	struct etcd_ep *ep = &c->eps[i];
+	grpc_arg extra[] = {
+	    {.type = GRPC_ARG_INTEGER,
+	     .key = (char *)GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS,
+	     .value.integer = 200},
+	    {.type = GRPC_ARG_INTEGER,
+	     .key = (char *)GRPC_ARG_MIN_RECONNECT_BACKOFF_MS,
+	     .value.integer = 200},
+	    {.type = GRPC_ARG_INTEGER,
+	     .key = (char *)GRPC_ARG_MAX_RECONNECT_BACKOFF_MS,
+	     .value.integer = 2000},
+	    /* etcd refuses pings more often than every 5 s (--grpc-keepalive-min-time) */
+	    {.type = GRPC_ARG_INTEGER, .key = (char *)GRPC_ARG_KEEPALIVE_TIME_MS, .value.integer = 10000},
+	    {.type = GRPC_ARG_INTEGER, .key = (char *)GRPC_ARG_KEEPALIVE_TIMEOUT_MS, .value.integer = 5000},
+	};
+	struct rpc_tls none = {0};
+
+	if (!ep->ch)
+		ep->ch = rpc_channel_open_ex(ep->addr, ep->tls ? &c->tls : &none, extra,
+					     sizeof(extra) / sizeof(extra[0]), err, err_len);
+	return ep->ch;
+}
+
+
+
+/* The channel to try on attempt N (0 = the current endpoint); sets it current. */
+grpc_channel *etcd_channel(struct etcd *c, size_t attempt, char *err, size_t err_len)
+{
+	grpc_channel *ch;
+	size_t i;
+
+	pthread_mutex_lock(&c->lock);
+	i = (c->cur + attempt) % c->n;
+	c->cur = i;
+	ch = channel_of(c, i, err, err_len);
+	pthread_mutex_unlock(&c->lock);
+	return ch;
+}
+
+
+size_t etcd_count(const struct etcd *c)
+{
+	return c->n;
+}
+
+/* Whether a status means "try another member": unreachable, no leader, timed out. */
+static bool retryable(grpc_status_code st)
+{
+	return st == GRPC_STATUS_UNAVAILABLE || st == GRPC_STATUS_DEADLINE_EXCEEDED ||
+	       st == GRPC_STATUS_CANCELLED || st == GRPC_STATUS_UNKNOWN;
+}
+
+int etcd_call(struct etcd *c, const char *method, const ProtobufCMessage *req,
+	      const ProtobufCMessageDescriptor *desc, int timeout_ms, ProtobufCMessage **ret,
+	      char *err, size_t err_len)
+{
+	int r = -EAGAIN;
+
+	*ret = NULL;
+	snprintf(err, err_len, "no etcd endpoint");
+	for (size_t attempt = 0; attempt < c->n; attempt++) {
+		struct rpc_result res;
+		grpc_channel *ch = etcd_channel(c, attempt ? 1 : 0, err, err_len);
+		int lr;
+
+		if (!ch)
+			return -EINVAL;
+		lr = rpc_unary(ch, method, req, desc, timeout_ms, ret, &res);
+		if (lr == -ENOMEM) {
+			rpc_result_free(&res);
+			return lr;
+		}
+		if (res.status == GRPC_STATUS_OK) {
+			rpc_result_free(&res);
+			if (lr)
+				snprintf(err, err_len, "%s: the answer does not parse",
+					 etcd_current(c));
+			return lr ? -EPROTO : 0;
+		}
+		snprintf(err, err_len, "etcd %s: %s%s%s", etcd_current(c),
+			 rpc_status_name(res.status), res.details && *res.details ? ": " : "",
+			 res.details ? res.details : "");
+		r = retryable(res.status) ? -EAGAIN : -EIO;
+		rpc_result_free(&res);
+		if (r != -EAGAIN)
+			return r;
+	}
+	return r;
+}
+
+void etcd_rotate(struct etcd *c)
+{
+	pthread_mutex_lock(&c->lock);
+	c->cur = (c->cur + 1) % c->n;
+	pthread_mutex_unlock(&c->lock);
+}

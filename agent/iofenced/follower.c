@@ -1,0 +1,641 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * The follower (cluster mode, docs/CLUSTER.md). Two threads:
+ *
+ * - watch: reads the policy whole (head + its generation) at one revision, then watches
+ *   [PREFIX/gen/, PREFIX/head] from the next revision and keeps the mirror of the current
+ *   generation up to date, one watch response (whole revisions) at a time. A head that moves
+ *   to another generation makes it read that generation at the head's revision. A lost stream
+ *   is reopened from the revision after the last one seen (backoff with jitter, next
+ *   endpoint); a compacted one makes it read the policy whole again.
+ * - work: when the mirror's policy revision is newer than the one enforced, waits the batch
+ *   window, turns the mirror into a PolicyDocument and submits it to the engine as an apply
+ *   job with the etcd revision as its revision; then writes the node's status key (under a
+ *   lease it keeps alive). A revision that does not decode or is refused stays unenforced:
+ *   the last good one keeps enforcing and the status says why.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "agent.h"
+#include "agent/etcd/cluster.h"
+#include "engine.h"
+#include "follower.h"
+#include "log.h"
+#include "snapshot.h"
+
+#define DELAY_BUCKETS 12
+static const double delay_le[DELAY_BUCKETS] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+					       0.5,   1,    2.5,   5,	   10,	30};
+
+struct follower {
+	struct agent *a;
+	struct etcd *etcd;
+	char *prefix, *head_key, *status_key, *gen_root, *watch_end;
+	pthread_t watch_thread, work_thread;
+	bool watch_started, work_started;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	atomic_bool stop;
+
+	/* the mirror (lock) */
+	bool have_head;
+	uint64_t gen;
+	char *gen_dir;
+	struct cluster_objs objs;
+	int64_t seen_rev;	 /* last etcd revision taken from the watch */
+	int64_t policy_rev;	 /* newest policy revision in the mirror */
+	uint64_t written_ns;	 /* controller's stamp of policy_rev (0: unknown) */
+	int64_t attempted_rev;	 /* newest revision submitted (applied or failed) */
+	int64_t applied_rev;	 /* enforced */
+	int64_t failed_rev;	 /* newest refused revision (0: none since the last good) */
+	char error[512];
+	bool busy;		 /* a job is with the engine */
+	bool status_dirty;
+	struct etcd_watch *watch; /* to cancel it at stop */
+
+	/* connection state and metrics */
+	atomic_bool connected;
+	atomic_llong disconnected_since;
+	atomic_uint_fast64_t delay_bucket[DELAY_BUCKETS];
+	atomic_uint_fast64_t delay_count;
+	atomic_uint_fast64_t delay_usec_sum;
+	double last_delay;
+
+	/* job completion (lock) */
+	bool job_done;
+	int job_status;
+	char job_details[512];
+
+	int64_t lease;
+};
+
+static uint64_t now_usec(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+static uint64_t realtime_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* Waits on f->cond until ms pass or stop (lock held). */
+static void wait_ms(struct follower *f, long ms)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	ts.tv_sec += ms / 1000;
+	ts.tv_nsec += (ms % 1000) * 1000000L;
+	ts.tv_sec += ts.tv_nsec / 1000000000L;
+	ts.tv_nsec %= 1000000000L;
+	if (!f->stop)
+		pthread_cond_timedwait(&f->cond, &f->lock, &ts);
+}
+
+static void set_connected(struct follower *f, bool up, const char *why)
+{
+	bool was = atomic_exchange(&f->connected, up);
+
+	if (was == up)
+		return;
+	if (up) {
+		atomic_store(&f->disconnected_since, 0);
+		log_info("datastore: connected to %s", etcd_current(f->etcd));
+	} else {
+		atomic_store(&f->disconnected_since, (long long)time(NULL));
+		log_warn("datastore: disconnected (%s); enforcing revision %lld meanwhile", why,
+			 (long long)f->applied_rev);
+	}
+}
+
+/* Makes ST (head + objects read at one revision) the mirror. Lock held. */
+static void install(struct follower *f, struct cluster_state *st)
+{
+	cluster_objs_free(&f->objs);
+	f->objs = st->objs;
+	memset(&st->objs, 0, sizeof(st->objs));
+	f->have_head = st->head != NULL;
+	f->gen = st->head ? st->head->generation : 0;
+	free(f->gen_dir);
+	f->gen_dir = cluster_key_gen_dir(f->prefix, f->gen);
+	if (st->revision > f->seen_rev)
+		f->seen_rev = st->revision;
+	if (st->policy_revision != f->policy_rev) {
+		f->policy_rev = st->policy_revision;
+		f->written_ns = st->head ? st->head->written_unix_nano : 0;
+	}
+	pthread_cond_broadcast(&f->cond);
+}
+
+/* Reads the policy whole (at AT, 0: newest) into the mirror. */
+static int resync(struct follower *f, int64_t at, char *err, size_t len)
+{
+	struct cluster_state st;
+	int r = cluster_read(f->etcd, f->prefix, at, &st, err, len);
+
+	if (!r) {
+		pthread_mutex_lock(&f->lock);
+		install(f, &st);
+		pthread_mutex_unlock(&f->lock);
+		log_info("datastore: read the policy at revision %lld (policy revision %lld, %zu "
+			 "objects)",
+			 (long long)st.revision, (long long)st.policy_revision, f->objs.n);
+	}
+	cluster_state_free(&st);
+	return r;
+}
+
+/*
+ * Applies one watch response to the mirror. Returns 0, or the revision whose generation must
+ * be read (the head moved to another generation), or -1 when the whole policy must be read.
+ */
+static int64_t take_events(struct follower *f, const Etcdserverpb__WatchResponse *wr)
+{
+	int64_t rev = 0, reload = 0;
+	bool changed = false;
+	uint64_t written = 0;
+
+	pthread_mutex_lock(&f->lock);
+	for (size_t i = 0; i < wr->n_events; i++) {
+		const Mvccpb__Event *ev = wr->events[i];
+		const Mvccpb__KeyValue *kv = ev->kv;
+		size_t glen = f->gen_dir ? strlen(f->gen_dir) : 0;
+		char *key;
+
+		if (!kv)
+			continue;
+		key = strndup((const char *)kv->key.data, kv->key.len);
+		if (!key)
+			continue;
+		if (kv->mod_revision > rev)
+			rev = kv->mod_revision;
+		if (!strcmp(key, f->head_key)) {
+			Iofence__V1__ClusterHead *h =
+			    ev->type == MVCCPB__EVENT__EVENT_TYPE__PUT
+				? iofence__v1__cluster_head__unpack(NULL, kv->value.len,
+								    kv->value.data)
+				: NULL;
+
+			changed = true;
+			if (ev->type == MVCCPB__EVENT__EVENT_TYPE__DELETE) {
+				/* no policy: an empty document */
+				f->have_head = false;
+				cluster_objs_free(&f->objs);
+			} else if (!h) {
+				snprintf(f->error, sizeof(f->error),
+					 "%s does not decode as a ClusterHead", f->head_key);
+				f->failed_rev = kv->mod_revision;
+				f->attempted_rev = kv->mod_revision;
+				f->status_dirty = true;
+				changed = false;
+			} else {
+				if (!f->have_head || h->generation != f->gen)
+					reload = kv->mod_revision;
+				written = h->written_unix_nano;
+				f->have_head = true;
+			}
+			if (h)
+				iofence__v1__cluster_head__free_unpacked(h, NULL);
+		} else if (glen && !strncmp(key, f->gen_dir, glen) && key[glen]) {
+			if (ev->type == MVCCPB__EVENT__EVENT_TYPE__DELETE)
+				cluster_objs_del(&f->objs, key + glen);
+			else
+				cluster_objs_put(&f->objs, key + glen, kv->value.data, kv->value.len,
+						 kv->mod_revision);
+			changed = true;
+		}
+		free(key);
+	}
+	if (rev > f->seen_rev)
+		f->seen_rev = rev;
+	if (reload)
+		reload = rev; /* read the new generation as of the response's last revision */
+	if (changed && !reload) {
+		f->policy_rev = rev;
+		f->written_ns = written;
+		pthread_cond_broadcast(&f->cond);
+	}
+	pthread_mutex_unlock(&f->lock);
+	return reload;
+}
+
+static long backoff_next(long *backoff)
+{
+	long ms = *backoff / 2 + (long)(random() % (*backoff + 1)); /* jitter: 0.5x .. 1.5x */
+
+	*backoff = *backoff * 2 > 5000 ? 5000 : *backoff * 2;
+	return ms;
+}
+
+static void *watch_main(void *arg)
+{
+	struct follower *f = arg;
+	bool need_full = true;
+	long backoff = 100;
+	char err[512];
+
+	while (!f->stop) {
+		Etcdserverpb__WatchResponse *wr = NULL;
+		struct etcd_watch *w = NULL;
+		int64_t start;
+		int r;
+
+		if (need_full) {
+			r = resync(f, 0, err, sizeof(err));
+			if (r)
+				goto retry;
+			need_full = false;
+		}
+		pthread_mutex_lock(&f->lock);
+		start = f->seen_rev + 1;
+		pthread_mutex_unlock(&f->lock);
+		r = etcd_watch_open(f->etcd, f->gen_root, f->watch_end, start, &w, err, sizeof(err));
+		if (r)
+			goto retry;
+		pthread_mutex_lock(&f->lock);
+		f->watch = f->stop ? NULL : w;
+		pthread_mutex_unlock(&f->lock);
+		while (f->watch && (r = etcd_watch_next(w, &wr, err, sizeof(err))) == 1) {
+			int64_t reload;
+
+			if (wr->canceled) {
+				snprintf(err, sizeof(err), "watch canceled at %lld: %s",
+					 (long long)wr->compact_revision,
+					 wr->cancel_reason ? wr->cancel_reason : "");
+				need_full = wr->compact_revision > 0;
+				if (need_full)
+					log_warn("datastore: revision %lld was compacted (now %lld): "
+						 "reading the policy whole",
+						 (long long)start, (long long)wr->compact_revision);
+				etcdserverpb__watch_response__free_unpacked(wr, NULL);
+				break;
+			}
+			if (wr->created) {
+				set_connected(f, true, NULL);
+				backoff = 100;
+			}
+			reload = take_events(f, wr);
+			etcdserverpb__watch_response__free_unpacked(wr, NULL);
+			if (reload && resync(f, reload, err, sizeof(err))) {
+				need_full = true;
+				break;
+			}
+		}
+		pthread_mutex_lock(&f->lock);
+		f->watch = NULL;
+		pthread_mutex_unlock(&f->lock);
+		etcd_watch_close(w);
+		if (need_full && !f->stop) {
+			/* compacted or a generation that could not be read: no backoff needed */
+			continue;
+		}
+	retry:
+		if (f->stop)
+			break;
+		set_connected(f, false, err);
+		etcd_rotate(f->etcd);
+		pthread_mutex_lock(&f->lock);
+		wait_ms(f, backoff_next(&backoff));
+		pthread_mutex_unlock(&f->lock);
+	}
+	return NULL;
+}
+
+static void job_done(struct job *job)
+{
+	struct follower *f = job->ctx;
+
+	pthread_mutex_lock(&f->lock);
+	f->job_status = job->status;
+	snprintf(f->job_details, sizeof(f->job_details), "%s",
+		 job->details ? job->details : rpc_status_name(job->status));
+	f->job_done = true;
+	pthread_cond_broadcast(&f->cond);
+	pthread_mutex_unlock(&f->lock);
+	job_free(job);
+}
+
+static void observe_delay(struct follower *f, double s)
+{
+	size_t i;
+
+	for (i = 0; i < DELAY_BUCKETS && s > delay_le[i]; i++)
+		;
+	if (i < DELAY_BUCKETS)
+		atomic_fetch_add(&f->delay_bucket[i], 1);
+	atomic_fetch_add(&f->delay_count, 1);
+	atomic_fetch_add(&f->delay_usec_sum, (uint64_t)(s * 1e6));
+	f->last_delay = s;
+}
+
+/* Builds and submits the mirror's policy; waits for the engine. Lock held (released inside). */
+static void apply_mirror(struct follower *f)
+{
+	Iofence__V1__PolicyDocument *doc = NULL;
+	Iofence__V1__ApplyRequest *req;
+	struct job *job;
+	int64_t rev;
+	uint64_t written;
+	char err[512] = "";
+	int r;
+
+	/* the batch window: events of the next few milliseconds join this apply */
+	wait_ms(f, FOLLOWER_BATCH_MS);
+	rev = f->policy_rev;
+	written = f->written_ns;
+	r = cluster_pb_from_objs(&f->objs, &doc, err, sizeof(err));
+	f->attempted_rev = rev;
+	if (r) {
+		f->failed_rev = rev;
+		snprintf(f->error, sizeof(f->error), "revision %lld: %s", (long long)rev,
+			 r == -ENOMEM ? "out of memory" : err);
+		log_error("datastore: %s (still enforcing revision %lld)", f->error,
+			  (long long)f->applied_rev);
+		f->status_dirty = true;
+		return;
+	}
+	doc->revision = (uint64_t)rev;
+	doc->has_revision = true;
+	req = calloc(1, sizeof(*req));
+	job = calloc(1, sizeof(*job));
+	if (!req || !job) {
+		free(req);
+		free(job);
+		iofence__v1__policy_document__free_unpacked(doc, NULL);
+		return;
+	}
+	iofence__v1__apply_request__init(req);
+	req->document = doc;
+	req->source_name = strdup("etcd");
+	job->kind = JOB_APPLY;
+	job->req = req;
+	job->complete = job_done;
+	job->ctx = f;
+	iofence__v1__apply_response__init(&job->resp);
+	f->busy = true;
+	f->job_done = false;
+	pthread_mutex_unlock(&f->lock);
+	engine_submit(f->a->engine, job);
+	pthread_mutex_lock(&f->lock);
+	while (!f->job_done)
+		pthread_cond_wait(&f->cond, &f->lock);
+	f->busy = false;
+	if (f->job_status == GRPC_STATUS_OK) {
+		f->applied_rev = rev;
+		f->failed_rev = 0;
+		f->error[0] = 0;
+		if (written) {
+			double d = ((double)realtime_ns() - (double)written) / 1e9;
+
+			observe_delay(f, d < 0 ? 0 : d);
+		}
+	} else {
+		char *nl;
+
+		f->failed_rev = rev;
+		snprintf(f->error, sizeof(f->error), "revision %lld: %s: %s", (long long)rev,
+			 rpc_status_name(f->job_status), f->job_details);
+		nl = strchr(f->error, '\n');
+		if (nl)
+			*nl = 0;
+		log_error("datastore: %s (still enforcing revision %lld)", f->error,
+			  (long long)f->applied_rev);
+	}
+	f->status_dirty = true;
+}
+
+/* Writes the status key (lease granted or kept alive first). Lock not held. */
+static int write_status(struct follower *f, bool keepalive)
+{
+	Iofence__V1__NodeStatus ns = IOFENCE__V1__NODE_STATUS__INIT;
+	char err[512], api[1024] = "";
+	size_t alen = 0, len;
+	uint8_t *buf;
+	int r = 0;
+
+	if (f->lease && keepalive) {
+		int64_t ttl = 0;
+
+		r = etcd_lease_keepalive(f->etcd, f->lease, &ttl, err, sizeof(err));
+		if (r || ttl <= 0)
+			f->lease = 0;
+		if (!r && ttl > 0)
+			return 0;
+	}
+	if (!f->lease) {
+		r = etcd_lease_grant(f->etcd, FOLLOWER_LEASE_TTL, &f->lease, err, sizeof(err));
+		if (r) {
+			f->lease = 0;
+			log_debug("datastore: status lease: %s", err);
+			return r;
+		}
+	}
+	for (size_t i = 0; i < f->a->cfg.n_listen; i++)
+		alen += (size_t)snprintf(api + alen, sizeof(api) - alen, "%s%s", i ? "," : "",
+					 f->a->cfg.listen[i]);
+	pthread_mutex_lock(&f->lock);
+	ns.node = f->a->cfg.node;
+	ns.applied_revision = (uint64_t)f->applied_rev;
+	ns.datastore_revision = (uint64_t)f->policy_rev;
+	ns.version = (char *)AGENT_VERSION;
+	ns.api = api;
+	ns.error = f->error;
+	ns.failed_revision = (uint64_t)f->failed_rev;
+	ns.connected = atomic_load(&f->connected);
+	ns.disconnected_since_unix = (uint64_t)atomic_load(&f->disconnected_since);
+	ns.updated_unix = (uint64_t)time(NULL);
+	ns.last_delay_seconds = f->last_delay;
+	len = iofence__v1__node_status__get_packed_size(&ns);
+	buf = malloc(len + 1);
+	if (buf)
+		iofence__v1__node_status__pack(&ns, buf);
+	f->status_dirty = false;
+	pthread_mutex_unlock(&f->lock);
+	if (!buf)
+		return -ENOMEM;
+	r = etcd_put(f->etcd, f->status_key, buf, len, f->lease, 3000, err, sizeof(err));
+	free(buf);
+	if (r) {
+		log_debug("datastore: status: %s", err);
+		f->lease = 0; /* expired or unreachable: a new lease next time */
+		pthread_mutex_lock(&f->lock);
+		f->status_dirty = true;
+		pthread_mutex_unlock(&f->lock);
+	}
+	return r;
+}
+
+static void *work_main(void *arg)
+{
+	struct follower *f = arg;
+	uint64_t last_alive = 0;
+
+	pthread_mutex_lock(&f->lock);
+	while (!f->stop) {
+		uint64_t now;
+		bool dirty;
+
+		if (f->policy_rev != f->attempted_rev && f->policy_rev != f->applied_rev &&
+		    !f->busy) {
+			apply_mirror(f);
+			continue;
+		}
+		now = now_usec();
+		dirty = f->status_dirty && atomic_load(&f->connected);
+		if (dirty || now - last_alive >= FOLLOWER_KEEPALIVE_MS * 1000ull) {
+			pthread_mutex_unlock(&f->lock);
+			if (!write_status(f, !dirty))
+				last_alive = now;
+			else
+				last_alive = now - FOLLOWER_KEEPALIVE_MS * 1000ull + 500000;
+			pthread_mutex_lock(&f->lock);
+			continue;
+		}
+		wait_ms(f, 200);
+	}
+	pthread_mutex_unlock(&f->lock);
+	return NULL;
+}
+
+int follower_start(struct agent *a, char *err, size_t err_len)
+{
+	struct rpc_tls tls = {a->cfg.etcd_ca, a->cfg.etcd_cert, a->cfg.etcd_key};
+	struct follower *f;
+	struct snapshot *s;
+	int r;
+
+	if (!a->cfg.etcd_endpoints)
+		return 0;
+	f = calloc(1, sizeof(*f));
+	if (!f)
+		return -ENOMEM;
+	a->follower = f;
+	f->a = a;
+	pthread_mutex_init(&f->lock, NULL);
+	{
+		pthread_condattr_t ca;
+
+		pthread_condattr_init(&ca);
+		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+		pthread_cond_init(&f->cond, &ca);
+		pthread_condattr_destroy(&ca);
+	}
+	srandom((unsigned)(time(NULL) ^ getpid()));
+	r = etcd_open(a->cfg.etcd_endpoints, &tls, &f->etcd, err, err_len);
+	if (r)
+		return r;
+	f->prefix = strdup(a->cfg.etcd_prefix);
+	f->head_key = cluster_key_head(f->prefix);
+	if (asprintf(&f->status_key, "%s/status/%s", f->prefix, a->cfg.node) < 0)
+		f->status_key = NULL;
+	if (asprintf(&f->gen_root, "%s/gen/", f->prefix) < 0)
+		f->gen_root = NULL;
+	/* [PREFIX/gen/, PREFIX/head] and nothing else (status keys sort after "head") */
+	if (asprintf(&f->watch_end, "%s/head\x01", f->prefix) < 0)
+		f->watch_end = NULL;
+	if (!f->prefix || !f->head_key || !f->status_key || !f->gen_root || !f->watch_end)
+		return -ENOMEM;
+	s = engine_current(a->engine);
+	f->applied_rev = s ? (int64_t)snapshot_revision(s) : 0;
+	f->attempted_rev = f->applied_rev;
+	f->policy_rev = f->applied_rev;
+	snapshot_unref(s);
+	atomic_store(&f->disconnected_since, (long long)time(NULL));
+	r = -pthread_create(&f->watch_thread, NULL, watch_main, f);
+	f->watch_started = !r;
+	if (!r)
+		r = -pthread_create(&f->work_thread, NULL, work_main, f);
+	f->work_started = !r;
+	if (r)
+		snprintf(err, err_len, "follower: %s", strerror(-r));
+	else
+		log_info("following the datastore at %s (prefix %s), enforcing revision %lld",
+			 a->cfg.etcd_endpoints, f->prefix, (long long)f->applied_rev);
+	return r;
+}
+
+void follower_stop(struct agent *a)
+{
+	struct follower *f = a->follower;
+
+	if (!f)
+		return;
+	pthread_mutex_lock(&f->lock);
+	f->stop = true;
+	if (f->watch)
+		etcd_watch_cancel(f->watch);
+	pthread_cond_broadcast(&f->cond);
+	pthread_mutex_unlock(&f->lock);
+	if (f->watch_started)
+		pthread_join(f->watch_thread, NULL);
+	if (f->work_started)
+		pthread_join(f->work_thread, NULL);
+	etcd_close(f->etcd);
+	cluster_objs_free(&f->objs);
+	free(f->prefix);
+	free(f->head_key);
+	free(f->status_key);
+	free(f->gen_root);
+	free(f->watch_end);
+	free(f->gen_dir);
+	pthread_mutex_destroy(&f->lock);
+	pthread_cond_destroy(&f->cond);
+	free(f);
+	a->follower = NULL;
+}
+
+void follower_metrics(struct agent *a, FILE *out)
+{
+	struct follower *f = a->follower;
+	uint64_t cum = 0;
+	int64_t seen;
+
+	if (!f)
+		return;
+	pthread_mutex_lock(&f->lock);
+	seen = f->policy_rev;
+	pthread_mutex_unlock(&f->lock);
+	fprintf(out,
+		"# HELP iofence_datastore_connected 1 while the agent watches the datastore.\n"
+		"# TYPE iofence_datastore_connected gauge\n"
+		"iofence_datastore_connected %d\n"
+		"# HELP iofence_datastore_disconnected_since_seconds Unix time the connection was "
+		"lost (0: connected).\n"
+		"# TYPE iofence_datastore_disconnected_since_seconds gauge\n"
+		"iofence_datastore_disconnected_since_seconds %lld\n"
+		"# HELP iofence_datastore_revision Newest policy revision seen in the datastore.\n"
+		"# TYPE iofence_datastore_revision gauge\n"
+		"iofence_datastore_revision %lld\n"
+		"# HELP iofence_policy_implementation_delay_seconds Controller write to enforced.\n"
+		"# TYPE iofence_policy_implementation_delay_seconds histogram\n",
+		atomic_load(&f->connected) ? 1 : 0, (long long)atomic_load(&f->disconnected_since),
+		(long long)seen);
+	for (size_t i = 0; i < DELAY_BUCKETS; i++) {
+		cum += atomic_load(&f->delay_bucket[i]);
+		fprintf(out,
+			"iofence_policy_implementation_delay_seconds_bucket{le=\"%g\"} %llu\n",
+			delay_le[i], (unsigned long long)cum);
+	}
+	fprintf(out,
+		"iofence_policy_implementation_delay_seconds_bucket{le=\"+Inf\"} %llu\n"
+		"iofence_policy_implementation_delay_seconds_sum %.6f\n"
+		"iofence_policy_implementation_delay_seconds_count %llu\n",
+		(unsigned long long)atomic_load(&f->delay_count),
+		(double)atomic_load(&f->delay_usec_sum) / 1e6,
+		(unsigned long long)atomic_load(&f->delay_count));
+}

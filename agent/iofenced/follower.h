@@ -1,0 +1,26 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Cluster mode (docs/CLUSTER.md): the follower keeps a mirror of the policy in etcd, submits
+ * each new policy revision to the engine as a PolicyDocument and writes the node's leased
+ * status key. Started after the engine restored the store's last revision (fail-static).
+ */
+#ifndef IOFENCE_IOFENCED_FOLLOWER_H
+#define IOFENCE_IOFENCED_FOLLOWER_H
+
+#include <stdio.h>
+
+struct agent;
+
+/* Starts the follower when cfg.etcd_endpoints is set (0 otherwise too). */
+int follower_start(struct agent *a, char *err, size_t err_len);
+void follower_stop(struct agent *a);
+/* Writes the iofence_datastore_* and implementation delay metrics. */
+void follower_metrics(struct agent *a, FILE *f);
+
+/* Batch window: events arriving within it after the first one are applied together. */
+#define FOLLOWER_BATCH_MS 10
+/* TTL of the status key's lease, and how often it is kept alive. */
+#define FOLLOWER_LEASE_TTL 10
+#define FOLLOWER_KEEPALIVE_MS 3000
+
+#endif /* IOFENCE_IOFENCED_FOLLOWER_H */

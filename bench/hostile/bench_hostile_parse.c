@@ -1,0 +1,275 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * bench/hostile: the policy parser on hostile documents (deep nesting in YAML and JSON, many
+ * keys, anchors, tag directives, errors), each at growing sizes. Prints a markdown table of
+ * milliseconds and nanoseconds per byte; a linear parser keeps ns/byte flat as size grows
+ * (the ratio column: ns/byte at the largest size over the smallest).
+ *   bench_hostile_parse [--sizes 50000,200000,800000] [--max-ms 5000]
+ * A shape whose parse took more than --max-ms is not run at larger sizes.
+ */
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "policy/parse.h"
+
+struct text {
+	char *s;
+	size_t len, cap;
+};
+
+static void put(struct text *t, const char *s)
+{
+	size_t n = strlen(s);
+
+	if (t->len + n + 1 > t->cap) {
+		t->cap = (t->len + n + 1) * 2;
+		t->s = realloc(t->s, t->cap);
+		if (!t->s) {
+			perror("realloc");
+			exit(1);
+		}
+	}
+	memcpy(t->s + t->len, s, n + 1);
+	t->len += n;
+}
+
+static void repeat(struct text *t, const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		put(t, s);
+}
+
+/* Each shape writes a document of about size bytes. */
+static void flow_seq_depth(struct text *t, size_t size)
+{
+	put(t, "securityGroups: ");
+	repeat(t, "[", size / 2);
+	repeat(t, "]", size / 2);
+	put(t, "\n");
+}
+
+static void json_object_depth(struct text *t, size_t size)
+{
+	put(t, "{\"securityGroups\": ");
+	repeat(t, "{\"a\":", size / 6);
+	put(t, "1");
+	repeat(t, "}", size / 6);
+	put(t, "}\n");
+}
+
+static void json_array_depth(struct text *t, size_t size)
+{
+	repeat(t, "[", size / 2);
+	repeat(t, "]", size / 2);
+}
+
+static void flow_open_only(struct text *t, size_t size)
+{
+	put(t, "securityGroups: ");
+	repeat(t, "[{a: ", size / 5);
+}
+
+static void block_seq_depth(struct text *t, size_t size)
+{
+	put(t, "securityGroups:\n");
+	repeat(t, "- ", size / 2);
+	put(t, "x\n");
+}
+
+static void block_map_depth(struct text *t, size_t size)
+{
+	char line[64];
+
+	put(t, "securityGroups:\n");
+	for (size_t d = 1; t->len < size; d++) {
+		repeat(t, " ", d);
+		snprintf(line, sizeof(line), "k%zu:\n", d);
+		put(t, line);
+	}
+	put(t, "\n");
+}
+
+static void many_keys(struct text *t, size_t size)
+{
+	char key[48];
+
+	put(t, "securityGroups:\n  - name: g\n    rules:\n      - {direction: ingress");
+	for (size_t i = 0; t->len < size; i++) {
+		snprintf(key, sizeof(key), ", k%zu: 1", i);
+		put(t, key);
+	}
+	put(t, "}\n");
+}
+
+static void many_same_keys(struct text *t, size_t size)
+{
+	put(t, "securityGroups:\n  - name: g\n    rules:\n      - {direction: ingress");
+	repeat(t, ", priority: 1", size / 13);
+	put(t, "}\n");
+}
+
+static void many_anchors(struct text *t, size_t size)
+{
+	char item[48];
+
+	put(t, "securityGroups: [");
+	for (size_t i = 0; t->len < size; i++) {
+		snprintf(item, sizeof(item), "%s&a%zu 1", i ? ", " : "", i);
+		put(t, item);
+	}
+	put(t, "]\n");
+}
+
+static void many_aliases(struct text *t, size_t size)
+{
+	put(t, "securityGroups: [&a 1");
+	repeat(t, ", *a", size / 4);
+	put(t, "]\n");
+}
+
+static void many_tag_directives(struct text *t, size_t size)
+{
+	char line[64];
+
+	for (size_t i = 0; t->len < size; i++) {
+		snprintf(line, sizeof(line), "%%TAG !t%zu! tag:x,2000:\n", i);
+		put(t, line);
+	}
+	put(t, "---\nsecurityGroups: []\n");
+}
+
+static void many_errors(struct text *t, size_t size)
+{
+	put(t, "securityGroups:\n  - name: g\n    rules:\n      - direction: ingress\n"
+	       "        protocol: tcp\n        ports: [");
+	repeat(t, "0, ", size / 3);
+	put(t, "1]\n");
+}
+
+static void long_scalar(struct text *t, size_t size)
+{
+	put(t, "securityGroups:\n  - name: \"");
+	repeat(t, "a \\t", size / 4);
+	put(t, "\"\n");
+}
+
+static void many_lines_in_flow(struct text *t, size_t size)
+{
+	put(t, "securityGroups: [\n");
+	repeat(t, "[\n", size / 2);
+}
+
+struct shape {
+	const char *name;
+	void (*make)(struct text *t, size_t size);
+};
+
+static const struct shape shapes[] = {
+    {"YAML flow lists nested", flow_seq_depth},
+    {"JSON objects nested", json_object_depth},
+    {"JSON arrays nested", json_array_depth},
+    {"flow collections opened, never closed", flow_open_only},
+    {"flow lists nested, one a line", many_lines_in_flow},
+    {"block lists nested (- - -)", block_seq_depth},
+    {"block mappings nested (indented)", block_map_depth},
+    {"one mapping, many unknown keys", many_keys},
+    {"one mapping, one key repeated", many_same_keys},
+    {"many anchors", many_anchors},
+    {"many aliases", many_aliases},
+    {"many %TAG directives", many_tag_directives},
+    {"many errors (bad ports)", many_errors},
+    {"one long quoted scalar", long_scalar},
+};
+
+static double now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static double parse_ms(const struct text *t, int *ret_r, char *first, size_t first_len)
+{
+	struct policy_errors errs = {0};
+	struct policy_document *doc = NULL;
+	double t0 = now_ms(), ms;
+
+	*ret_r = policy_parse_buffer(t->s, t->len, "hostile.yaml", &doc, &errs);
+	ms = now_ms() - t0;
+	first[0] = '\0';
+	if (errs.n)
+		policy_error_format(&errs.items[0], first, first_len);
+	policy_document_free(doc);
+	policy_errors_free(&errs);
+	return ms;
+}
+
+static size_t parse_sizes(const char *arg, size_t *sizes, size_t max)
+{
+	size_t n = 0;
+	char *copy = strdup(arg), *tok, *save = NULL;
+
+	for (tok = strtok_r(copy, ",", &save); tok && n < max; tok = strtok_r(NULL, ",", &save))
+		sizes[n++] = strtoull(tok, NULL, 10);
+	free(copy);
+	return n;
+}
+
+int main(int argc, char **argv)
+{
+	size_t sizes[8] = {50000, 200000, 800000}, n_sizes = 3;
+	double max_ms = 5000;
+
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--sizes") && i + 1 < argc)
+			n_sizes = parse_sizes(argv[++i], sizes, 8);
+		else if (!strcmp(argv[i], "--max-ms") && i + 1 < argc)
+			max_ms = atof(argv[++i]);
+		else {
+			fprintf(stderr, "usage: %s [--sizes a,b,c] [--max-ms N]\n", argv[0]);
+			return 2;
+		}
+	}
+	printf("| shape |");
+	for (size_t s = 0; s < n_sizes; s++)
+		printf(" %zu B ms (ns/B) |", sizes[s]);
+	printf(" ns/B ratio | first error |\n|---|");
+	for (size_t s = 0; s < n_sizes; s++)
+		printf("---:|");
+	printf("---:|---|\n");
+	for (size_t k = 0; k < sizeof(shapes) / sizeof(shapes[0]); k++) {
+		double first_nsb = 0, last_nsb = 0;
+		char err[256] = "", e[256];
+		bool stopped = false;
+
+		printf("| %s |", shapes[k].name);
+		for (size_t s = 0; s < n_sizes; s++) {
+			struct text t = {0};
+			double ms;
+			int r;
+
+			if (stopped) {
+				printf(" - |");
+				continue;
+			}
+			shapes[k].make(&t, sizes[s]);
+			ms = parse_ms(&t, &r, e, sizeof(e));
+			last_nsb = ms * 1e6 / (double)t.len;
+			if (s == 0) {
+				first_nsb = last_nsb;
+				snprintf(err, sizeof(err), "%s", r == 0 ? "(valid)" : e);
+			}
+			printf(" %.1f (%.0f) |", ms, last_nsb);
+			fflush(stdout);
+			stopped = ms > max_ms;
+			free(t.s);
+		}
+		printf(" %.2f | %.90s |\n", first_nsb > 0 ? last_nsb / first_nsb : 0, err);
+	}
+	return 0;
+}
