@@ -27,8 +27,6 @@ const char *const dp_prog_names[DP_PROG_MAX] = {
     "iof_cg_sendmsg6", "iof_cg_skb_ingress", "iof_cg_skb_egress",
 };
 
-#define NS(x) ((uint64_t)(x)*1000000000ull)
-
 /* The whole of a file, in a buffer the caller frees. */
 static int read_file(const char *path, void **ret, size_t *ret_len)
 {
@@ -207,16 +205,17 @@ static int write_settings(struct datapath *dp, const struct dp_options *opts, ch
 	__u32 key = 0, bits, old_bits = 0;
 	int fd = dp->fds.failsafe, r;
 
+	/* unset timeouts take the one set of defaults, the BPF side's (IOF_CT_DEFAULT_*) */
 	if (!cfg.ct_timeout_tcp_ns)
-		cfg.ct_timeout_tcp_ns = NS(6 * 3600);
+		cfg.ct_timeout_tcp_ns = IOF_CT_DEFAULT_TCP_NS;
 	if (!cfg.ct_timeout_tcp_syn_ns)
-		cfg.ct_timeout_tcp_syn_ns = NS(60);
+		cfg.ct_timeout_tcp_syn_ns = IOF_CT_DEFAULT_TCP_SYN_NS;
 	if (!cfg.ct_timeout_tcp_closing_ns)
-		cfg.ct_timeout_tcp_closing_ns = NS(10);
+		cfg.ct_timeout_tcp_closing_ns = IOF_CT_DEFAULT_TCP_CLOSING_NS;
 	if (!cfg.ct_timeout_udp_ns)
-		cfg.ct_timeout_udp_ns = NS(60);
+		cfg.ct_timeout_udp_ns = IOF_CT_DEFAULT_UDP_NS;
 	if (!cfg.ct_timeout_other_ns)
-		cfg.ct_timeout_other_ns = NS(60);
+		cfg.ct_timeout_other_ns = IOF_CT_DEFAULT_OTHER_NS;
 	if (opts->n_failsafe > IOF_FAILSAFE_MAX)
 		return dp_err(err, len, -E2BIG,
 			      "iof_failsafe: %zu entries exceed the capacity of %d",
@@ -270,6 +269,7 @@ int dp_open(const struct dp_options *opts, struct datapath **ret, char *err, siz
 		return dp_err(err, err_len, -ENOMEM, "out of memory");
 	for (int i = 0; i < DP_PROG_MAX; i++)
 		dp->prog_fd[i] = -1;
+	pthread_mutex_init(&dp->fill_lock, NULL);
 	dp_delta_init(&dp->delta);
 	dp->pin_dir = strdup(opts->pin_dir ? opts->pin_dir : DP_DEFAULT_PIN_DIR);
 	dp->xdp_generic = opts->xdp_generic;
@@ -366,6 +366,7 @@ void dp_close(struct datapath *dp)
 		iofence__destroy(dp->skel);
 	free(dp->obj_bytes);
 	free_image_copy(dp);
+	pthread_mutex_destroy(&dp->fill_lock);
 	dp_delta_free(&dp->delta);
 	free(dp->pin_dir);
 	free(dp);

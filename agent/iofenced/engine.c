@@ -67,8 +67,7 @@ struct engine {
 	pthread_cond_t q_cond;
 	struct job *q_head, *q_tail;
 	bool q_stop;
-	bool trim_pending;	    /* an apply left heap to give back (apply thread only) */
-	struct policy_reuse *reuse; /* the last source document read (apply thread only) */
+	bool trim_pending; /* an apply left heap to give back (apply thread only) */
 	pthread_t apply_thread;
 	bool running;
 
@@ -340,6 +339,8 @@ static struct snapshot *do_apply(struct engine *e, struct job *job)
 {
 	const Iofence__V1__ApplyRequest *req = job->req;
 	const char *name = req->source_name && *req->source_name ? req->source_name : NULL;
+	/* the text GetPolicy gives back: what the user wrote, comments included */
+	const char *shown = req->source && *req->source ? req->source : req->document_source;
 	struct policy_errors errs = {0};
 	struct policy_document *doc = NULL;
 	struct policy_image *img = NULL;
@@ -357,14 +358,15 @@ static struct snapshot *do_apply(struct engine *e, struct job *job)
 			   "ApplyRequest: set either document or source, not both");
 		goto out;
 	}
-	if (req->source && *req->source) {
-		/* controllers resend whole documents: re-parse only the items that changed */
-		if (!e->reuse)
-			e->reuse = policy_reuse_new();
-		r = e->reuse ? policy_parse_reuse(e->reuse, req->source, strlen(req->source),
-						  name ? name : "<source>", &doc, &errs)
-			     : -ENOMEM;
-	} else if (req->document)
+	if (!req->document && req->document_source && *req->document_source) {
+		set_status(job, GRPC_STATUS_INVALID_ARGUMENT,
+			   "ApplyRequest: document_source goes with document");
+		goto out;
+	}
+	if (req->source && *req->source)
+		r = policy_parse_buffer(req->source, strlen(req->source), name ? name : "<source>",
+					&doc, &errs);
+	else if (req->document)
 		r = policy_from_pb(req->document, name ? name : "<grpc>", &doc, &errs);
 	else {
 		set_status(job, GRPC_STATUS_INVALID_ARGUMENT,
@@ -456,7 +458,7 @@ static struct snapshot *do_apply(struct engine *e, struct job *job)
 	free(packed);
 	packed = NULL;
 	policy_image_release_entries(img); /* in the maps now; keep only the names */
-	snapshot_set(snap, rev, doc, img, req->source && *req->source ? strdup(req->source) : NULL,
+	snapshot_set(snap, rev, doc, img, shown && *shown ? strdup(shown) : NULL,
 		     strdup(name ? name : ""), time(NULL));
 	job->resp.revision = rev;
 	job->resp.node = e->cfg->node;
@@ -467,12 +469,12 @@ static struct snapshot *do_apply(struct engine *e, struct job *job)
 	job->status = GRPC_STATUS_OK;
 	retired = publish(e, snap);
 	announce(e);
-	log_debug("revision %llu: parse+validate %.1f ms (%zu bytes parsed), pack %.1f ms, "
+	log_debug("revision %llu: %s %.1f ms, pack %.1f ms, "
 		  "compile %.1f ms, datapath %.1f ms, store commit %.1f ms",
-		  (unsigned long long)rev, (t_parsed - t0) / 1e3,
-		  req->source && *req->source ? policy_reuse_stats(e->reuse)->reread_bytes : 0,
-		  (t_packed - t_parsed) / 1e3, compile_usec / 1e3, dp_usec / 1e3,
-		  (now_usec() - t_store) / 1e3);
+		  (unsigned long long)rev,
+		  req->source && *req->source ? "parse+validate" : "read+validate",
+		  (t_parsed - t0) / 1e3, (t_packed - t_parsed) / 1e3, compile_usec / 1e3,
+		  dp_usec / 1e3, (now_usec() - t_store) / 1e3);
 	log_info("applied revision %llu: %zu local endpoints, %zu rules, %llu entries, "
 		 "compile %.1f ms, total %.1f ms",
 		 (unsigned long long)rev, img->n_endpoints, img->n_rules,
@@ -589,8 +591,6 @@ static void *apply_main(void *arg)
 
 		snapshot_unref(retired);
 	}
-	policy_reuse_free(e->reuse);
-	e->reuse = NULL;
 	return NULL;
 }
 
@@ -762,11 +762,7 @@ int engine_start(struct engine *e)
 		    .bpf_object = e->cfg->bpf_object,
 		    .config =
 			{
-			    .ct_timeout_tcp_ns = 3600ull * 1000000000ull,
-			    .ct_timeout_tcp_syn_ns = 60ull * 1000000000ull,
-			    .ct_timeout_tcp_closing_ns = 10ull * 1000000000ull,
-			    .ct_timeout_udp_ns = 60ull * 1000000000ull,
-			    .ct_timeout_other_ns = 30ull * 1000000000ull,
+			    /* conntrack timeouts: the datapath's defaults (IOF_CT_DEFAULT_*) */
 			    .events_per_sec = e->cfg->events_per_sec,
 			    .flags = IOF_CFG_EVENT_ALLOWS,
 			},
