@@ -341,9 +341,9 @@ static const char *dir_name(uint8_t dir)
 	return dir == VXT_DIR_EGRESS ? "egress" : "ingress";
 }
 
-static uint64_t unix_ns(const struct vxt_snapshot *s, uint64_t boot_ns)
+static uint64_t unix_ns(const struct vxt_snapshot *s, uint64_t mono_ns)
 {
-	return boot_ns ? (uint64_t)((int64_t)boot_ns + s->boot_to_unix_ns) : 0;
+	return mono_ns ? (uint64_t)((int64_t)mono_ns + s->mono_to_unix_ns) : 0;
 }
 
 /* Does the tunnel key pass the request's filters? */
