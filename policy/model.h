@@ -71,6 +71,7 @@ struct policy_rule {
 	size_t group_index;        /* POLICY_REMOTE_GROUP: index in document.groups (validated) */
 	char *name;                /* optional label (unique in its group), NULL if none */
 	unsigned line;             /* source line of the rule, 0 if unknown */
+	unsigned ports_line, group_line; /* of its ports: and group: keys, 0 if unknown */
 };
 
 struct policy_group {
@@ -90,6 +91,7 @@ struct policy_endpoint {
 	char **groups;        /* names as written */
 	size_t *group_index;  /* resolved indexes into document.groups (validated) */
 	size_t n_groups;
+	unsigned groups_line; /* of the groups: key, 0 if unknown */
 	int ingress; /* POLICY_INHERIT or enum policy_action */
 	int egress;  /* POLICY_INHERIT or enum policy_action */
 	int mode;    /* POLICY_INHERIT or enum policy_mode */

@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "parse.h"
-#include "parse_doc.h"
+#include "parse_tree.h"
 #include "parse_node.h"
 #include "prefix.h"
 
@@ -85,6 +85,7 @@ static void rule_field(struct parse_ctx *ctx, const char *key, struct tree_node 
 			     "0..255)",
 			     s);
 	} else if (strcmp(key, "ports") == 0) {
+		rule->ports_line = ctx->key_line;
 		if (!node_is_seq(ctx, v, path))
 			return;
 		free(rule->ports);
@@ -115,6 +116,7 @@ static void rule_field(struct parse_ctx *ctx, const char *key, struct tree_node 
 						    : POLICY_REMOTE_CIDR;
 		rule->has_cidr = true;
 	} else if (strcmp(key, "group") == 0) {
+		rule->group_line = ctx->key_line;
 		free(rule->group);
 		rule->group = NULL;
 		if (node_string(ctx, v, path, &rule->group) == 0)
@@ -183,6 +185,7 @@ static void endpoint_field(struct parse_ctx *ctx, const char *key, struct tree_n
 	} else if (strcmp(key, "cgroup") == 0) {
 		node_string(ctx, v, path, &ep->cgroup);
 	} else if (strcmp(key, "groups") == 0) {
+		ep->groups_line = ctx->key_line;
 		node_string_list(ctx, v, path, &ep->groups, &ep->n_groups);
 	} else if (strcmp(key, "ingress") == 0) {
 		node_enum(ctx, v, path, action_names, action_values, &ep->ingress);
@@ -352,15 +355,13 @@ static int check_directives(const char *text, size_t len, const char *file,
 	return 0;
 }
 
-int parse_load_tree(const char *text, size_t len, const char *file, struct parse_tree *tree,
-		    struct tree_spans *spans, struct policy_errors *errs)
-{
-	return parse_load_tree_until(text, len, file, 0, tree, spans, errs);
-}
-
-int parse_load_tree_until(const char *text, size_t len, const char *file, uint64_t deadline_usec,
-			  struct parse_tree *tree, struct tree_spans *spans,
-			  struct policy_errors *errs)
+/*
+ * Loads the one YAML document of text into an empty tree; syntax errors, extra documents and
+ * the limits go to errs. -ETIME (with an error) once CLOCK_MONOTONIC passes deadline_usec (0:
+ * never). Return 0, -EINVAL, -ETIME or -ENOMEM; the tree is freed on error.
+ */
+static int load_tree_until(const char *text, size_t len, const char *file, uint64_t deadline_usec,
+			   struct parse_tree *tree, struct policy_errors *errs)
 {
 	struct parse_tree extra = {0};
 	yaml_parser_t parser;
@@ -374,7 +375,7 @@ int parse_load_tree_until(const char *text, size_t len, const char *file, uint64
 	yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
 	r = parse_tree_reserve(tree, len);
 	if (r == 0)
-		r = parse_tree_load_until(&parser, tree, spans, deadline_usec);
+		r = parse_tree_load_until(&parser, tree, deadline_usec);
 	if (r == -E2BIG || r == -ETIME || r == -ENOMEM) {
 		/* later documents are not read: the error is about this one */
 	} else if (r == -EINVAL) {
@@ -385,7 +386,7 @@ int parse_load_tree_until(const char *text, size_t len, const char *file, uint64
 		policy_errors_add(errs, file, 1, "document", "empty document");
 		r = -EINVAL;
 	} else if (r > 0) {
-		r = parse_tree_load_until(&parser, &extra, NULL, deadline_usec);
+		r = parse_tree_load_until(&parser, &extra, deadline_usec);
 		if (r > 0) {
 			policy_errors_add(errs, file, extra.nodes[0].line, "document",
 					  "more than one YAML document; put everything in one");
@@ -406,17 +407,15 @@ int parse_load_tree_until(const char *text, size_t len, const char *file, uint64
 		policy_errors_add(errs, file, (unsigned)parser.problem_mark.line + 1, "document",
 				  "not read within the time allowed (stopped at this line)");
 	}
-	if (r < 0) {
+	if (r < 0)
 		parse_tree_free(tree);
-		if (spans)
-			tree_spans_free(spans);
-	}
 	yaml_parser_delete(&parser);
 	return r;
 }
 
-int parse_build_document(struct parse_tree *tree, const char *file, struct policy_errors *errs,
-			 struct policy_document **ret_doc)
+/* Reads and validates the document in tree. Return 0, -EINVAL (errors in errs) or -ENOMEM. */
+static int build_document(struct parse_tree *tree, const char *file, struct policy_errors *errs,
+			  struct policy_document **ret_doc)
 {
 	struct parse_ctx ctx = {.file = file, .errs = errs, .tree = tree};
 	struct policy_document *doc = calloc(1, sizeof(*doc));
@@ -466,10 +465,10 @@ int policy_parse_buffer_until(const char *text, size_t len, const char *file_nam
 	int r;
 
 	*ret_doc = NULL;
-	r = parse_load_tree_until(text, len, file, deadline_usec, &tree, NULL, errs);
+	r = load_tree_until(text, len, file, deadline_usec, &tree, errs);
 	if (r < 0)
 		return r;
-	r = parse_build_document(&tree, file, errs, ret_doc);
+	r = build_document(&tree, file, errs, ret_doc);
 	parse_tree_free(&tree);
 	return r;
 }

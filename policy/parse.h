@@ -37,38 +37,6 @@ int policy_parse_buffer_until(const char *text, size_t len, const char *file_nam
 			      uint64_t deadline_usec, struct policy_document **ret_doc,
 			      struct policy_errors *errs);
 
-/*
- * The last document read by policy_parse_reuse(), kept (text, tree and item spans; up to
- * 4 MiB of ASCII text) so that the next one re-parses only the items whose lines changed.
- * Use from one thread at a time.
- */
-struct policy_reuse;
-
-struct policy_reuse_stats {
-	unsigned long whole;  /* documents parsed whole */
-	unsigned long reused; /* documents read by re-parsing changed items only */
-	size_t reread_bytes;  /* text the last document had parsed */
-};
-
-struct policy_reuse *policy_reuse_new(void);
-void policy_reuse_free(struct policy_reuse *reuse);
-const struct policy_reuse_stats *policy_reuse_stats(const struct policy_reuse *reuse);
-
-/**
- * policy_parse_reuse() - policy_parse_buffer() with what @reuse keeps of the last document:
- * the same document (lines included) or the same errors, usually much sooner for a document
- * that differs from the last in a few items. A document with errors is not kept.
- */
-int policy_parse_reuse(struct policy_reuse *reuse, const char *text, size_t len,
-		       const char *file_name, struct policy_document **ret_doc,
-		       struct policy_errors *errs);
-
-/*
- * Tests: 1 if the tree @reuse keeps equals a whole parse of the text it keeps (every node,
- * line and child), 0 if not, -1 if it keeps none.
- */
-int policy_reuse_check(const struct policy_reuse *reuse);
-
 /* As policy_parse_buffer() on a file's contents; -errno if it cannot be read (also in errs). */
 int policy_parse_file(const char *path, struct policy_document **ret_doc,
 		      struct policy_errors *errs);
@@ -80,8 +48,7 @@ int policy_parse_file(const char *path, struct policy_document **ret_doc,
  *
  * Return: 0 or -EINVAL (errors appended to @errs).
  */
-int policy_validate(struct policy_document *doc, const char *file_name,
-		    struct policy_errors *errs);
+int policy_validate(struct policy_document *doc, const char *file_name, struct policy_errors *errs);
 
 /* Parses "80" or "8000-8080" (1..65535, lo <= hi). Return 0 or -EINVAL / -ERANGE. */
 int policy_parse_port_range(const char *text, struct policy_port_range *ret);

@@ -182,6 +182,7 @@ void node_map_fields(struct parse_ctx *ctx, struct tree_node *map, const char *p
 			continue;
 		}
 		seen |= 1ull << i;
+		ctx->key_line = node_line(key);
 		fn(ctx, name, value, field, obj);
 	}
 }

@@ -19,6 +19,7 @@ struct parse_ctx {
 	struct policy_errors *errs;
 	bool alias_reported;
 	int oom;
+	unsigned key_line; /* line of the key whose value a map_field_fn reads */
 };
 
 #define PATH_MAX_LEN FIELD_PATH_LEN

@@ -40,9 +40,6 @@ struct anchor_index {
 struct open_node {
 	int id;
 	size_t base;
-	bool block;	 /* block style, its item bounds recorded (spans only) */
-	uint32_t column; /* of its items' "-" or keys; UINT32_MAX before the first */
-	size_t bbase;	 /* its bounds so far wait on the bounds scratch stack */
 };
 
 struct loader {
@@ -55,14 +52,10 @@ struct loader {
 	size_t n_open, cap_open;
 	int *scratch;
 	size_t n_scratch, cap_scratch;
-	struct tree_spans *spans; /* NULL: not recorded */
-	uint32_t *bscratch;
-	size_t n_bscratch, cap_bscratch;
-	size_t last_end; /* where the last scalar or flow collection ended */
 	uint64_t deadline_usec; /* CLOCK_MONOTONIC; 0: none */
 };
 
-/* The clock is read once every this many events (~100 µs of parsing). */
+/* The clock is read once every this many events. */
 #define DEADLINE_EVENTS 1024
 
 int parse_tree_grow(void **items, size_t *cap, size_t need, size_t size)
@@ -117,64 +110,11 @@ static int composer_error(yaml_parser_t *parser, const char *context, const char
 	return -EINVAL;
 }
 
-static bool all_spaces(const char *s, size_t from, size_t to)
-{
-	for (size_t i = from; i < to; i++)
-		if (s[i] != ' ')
-			return false;
-	return true;
-}
-
-/*
- * The bound of a block collection's child that starts at mark: its line start when it begins
- * its line as an item ("- " after the indentation) or a key, in o's column.
- */
-static uint32_t child_bound(struct open_node *o, const char *text, bool seq, yaml_mark_t m)
-{
-	size_t line = m.index - m.column, p = line, column;
-
-	if (seq) {
-		while (p < m.index && text[p] == ' ')
-			p++;
-		if (p >= m.index || text[p] != '-' || p + 1 >= m.index ||
-		    !all_spaces(text, p + 1, m.index))
-			return (uint32_t)line | TREE_BOUND_NOT;
-		column = p - line;
-	} else {
-		if (!all_spaces(text, line, m.index))
-			return (uint32_t)line | TREE_BOUND_NOT;
-		column = m.column;
-	}
-	if (o->column == UINT32_MAX)
-		o->column = (uint32_t)column;
-	return (uint32_t)line | (o->column == column ? 0 : TREE_BOUND_NOT);
-}
-
-/* Records where a child of a block collection begins: items, and a mapping's keys. */
-static int add_bound(struct loader *l, struct open_node *o, yaml_mark_t m)
-{
-	bool seq = l->tree->nodes[o->id - 1].kind == TREE_SEQUENCE;
-
-	if (!seq && (l->n_scratch - o->base) % 2)
-		return 0; /* a value */
-	if (m.index >= TREE_BOUND_NOT)
-		return -ENOMEM; /* past what a bound holds */
-	if (parse_tree_grow((void **)&l->bscratch, &l->cap_bscratch, l->n_bscratch + 1,
-			    sizeof(uint32_t)))
-		return -ENOMEM;
-	l->bscratch[l->n_bscratch++] = child_bound(o, l->spans->text, seq, m);
-	return 0;
-}
-
 /* The child id goes to the innermost open collection (the root has none). */
-static int add_child(struct loader *l, int id, yaml_mark_t mark)
+static int add_child(struct loader *l, int id)
 {
-	struct open_node *o = l->n_open ? &l->open[l->n_open - 1] : NULL;
-
-	if (!o)
+	if (!l->n_open)
 		return 0;
-	if (o->block && add_bound(l, o, mark) < 0)
-		return -ENOMEM;
 	if (parse_tree_grow((void **)&l->scratch, &l->cap_scratch, l->n_scratch + 1, sizeof(int)) <
 	    0)
 		return -ENOMEM;
@@ -265,7 +205,7 @@ static int add_node(struct loader *l, const yaml_event_t *ev, enum tree_kind kin
 	n = &t->nodes[t->n_nodes++];
 	*n = (struct tree_node){.kind = (uint8_t)kind, .line = (uint32_t)ev->start_mark.line + 1};
 	*ret_id = (int)t->n_nodes;
-	return add_child(l, *ret_id, ev->start_mark);
+	return add_child(l, *ret_id);
 }
 
 static int load_scalar(struct loader *l, yaml_event_t *ev)
@@ -284,7 +224,6 @@ static int load_scalar(struct loader *l, yaml_event_t *ev)
 	l->tree->nodes[id - 1].value = value;
 	l->tree->nodes[id - 1].quoted =
 	    style == YAML_SINGLE_QUOTED_SCALAR_STYLE || style == YAML_DOUBLE_QUOTED_SCALAR_STYLE;
-	l->last_end = ev->end_mark.index;
 	ev->data.scalar.anchor = NULL;
 	return register_anchor(l, id, anchor, ev->start_mark);
 }
@@ -294,9 +233,6 @@ static int load_collection_start(struct loader *l, yaml_event_t *ev, enum tree_k
 	yaml_char_t **anchor = kind == TREE_SEQUENCE ? &ev->data.sequence_start.anchor
 						     : &ev->data.mapping_start.anchor;
 	yaml_char_t *name = *anchor;
-	bool block = kind == TREE_SEQUENCE
-			 ? ev->data.sequence_start.style == YAML_BLOCK_SEQUENCE_STYLE
-			 : ev->data.mapping_start.style == YAML_BLOCK_MAPPING_STYLE;
 	int id, r;
 
 	*anchor = NULL;
@@ -316,39 +252,12 @@ static int load_collection_start(struct loader *l, yaml_event_t *ev, enum tree_k
 		return r;
 	if (parse_tree_grow((void **)&l->open, &l->cap_open, l->n_open + 1, sizeof(*l->open)) < 0)
 		return -ENOMEM;
-	l->open[l->n_open++] =
-	    (struct open_node){id, l->n_scratch, block && l->spans, UINT32_MAX, l->n_bscratch};
-	return 0;
-}
-
-/* Moves a block collection's bounds, closed by its end mark, from the scratch to spans. */
-static int record_block(struct loader *l, const struct open_node *o, yaml_mark_t end)
-{
-	struct tree_spans *sp = l->spans;
-	size_t n = l->n_bscratch - o->bbase, line = end.index - end.column;
-	uint32_t end_bound = (uint32_t)line;
-
-	l->n_bscratch = o->bbase;
-	if (o->column == UINT32_MAX || !n)
-		return 0; /* no item begins its own line */
-	if (!all_spaces(sp->text, line, end.index) || line < l->last_end)
-		end_bound |= TREE_BOUND_NOT; /* the next token shares the last item's line */
-	if (sp->n_bounds + n + 1 >= TREE_BOUND_NOT ||
-	    parse_tree_grow((void **)&sp->bounds, &sp->cap_bounds, sp->n_bounds + n + 1,
-			    sizeof(uint32_t)) ||
-	    parse_tree_grow((void **)&sp->blocks, &sp->cap_blocks, sp->n_blocks + 1,
-			    sizeof(*sp->blocks)))
-		return -ENOMEM;
-	sp->blocks[sp->n_blocks++] = (struct tree_block){
-	    o->id, l->tree->nodes[o->id - 1].kind, o->column, (uint32_t)n, (uint32_t)sp->n_bounds};
-	memcpy(sp->bounds + sp->n_bounds, l->bscratch + o->bbase, n * sizeof(uint32_t));
-	sp->bounds[sp->n_bounds + n] = end_bound;
-	sp->n_bounds += n + 1;
+	l->open[l->n_open++] = (struct open_node){id, l->n_scratch};
 	return 0;
 }
 
 /* Moves the children of the innermost open collection from the scratch stack to tree.kids. */
-static int load_collection_end(struct loader *l, const yaml_event_t *ev)
+static int load_collection_end(struct loader *l)
 {
 	struct parse_tree *t = l->tree;
 	struct open_node o;
@@ -358,10 +267,6 @@ static int load_collection_end(struct loader *l, const yaml_event_t *ev)
 	if (!l->n_open)
 		return composer_error(l->parser, NULL, NULL, l->parser->mark);
 	o = l->open[--l->n_open];
-	if (!o.block)
-		l->last_end = ev->end_mark.index; /* "]" or "}" (or a block one, unrecorded) */
-	else if (record_block(l, &o, ev->start_mark) < 0)
-		return -ENOMEM;
 	count = l->n_scratch - o.base;
 	if (t->n_kids + count > UINT32_MAX)
 		return -ENOMEM;
@@ -383,8 +288,7 @@ static int load_alias(struct loader *l, const yaml_event_t *ev)
 
 	if (!a)
 		return composer_error(l->parser, NULL, "found undefined alias", ev->start_mark);
-	l->last_end = ev->end_mark.index;
-	return add_child(l, a->id, ev->start_mark);
+	return add_child(l, a->id);
 }
 
 static int load_event(struct loader *l, yaml_event_t *ev)
@@ -398,7 +302,7 @@ static int load_event(struct loader *l, yaml_event_t *ev)
 		return load_collection_start(l, ev, TREE_MAPPING);
 	case YAML_SEQUENCE_END_EVENT:
 	case YAML_MAPPING_END_EVENT:
-		return load_collection_end(l, ev);
+		return load_collection_end(l);
 	case YAML_ALIAS_EVENT:
 		return load_alias(l, ev);
 	default: /* the parser does not produce others inside a document */
@@ -449,19 +353,12 @@ static int load_document(struct loader *l)
 
 int parse_tree_load(yaml_parser_t *parser, struct parse_tree *tree)
 {
-	return parse_tree_load_spans(parser, tree, NULL);
+	return parse_tree_load_until(parser, tree, 0);
 }
 
-int parse_tree_load_spans(yaml_parser_t *parser, struct parse_tree *tree, struct tree_spans *spans)
+int parse_tree_load_until(yaml_parser_t *parser, struct parse_tree *tree, uint64_t deadline_usec)
 {
-	return parse_tree_load_until(parser, tree, spans, 0);
-}
-
-int parse_tree_load_until(yaml_parser_t *parser, struct parse_tree *tree, struct tree_spans *spans,
-			  uint64_t deadline_usec)
-{
-	struct loader l = {
-	    .parser = parser, .tree = tree, .spans = spans, .deadline_usec = deadline_usec};
+	struct loader l = {.parser = parser, .tree = tree, .deadline_usec = deadline_usec};
 	yaml_event_t ev;
 	int r;
 
@@ -488,36 +385,7 @@ int parse_tree_load_until(yaml_parser_t *parser, struct parse_tree *tree, struct
 	free(l.index.slots);
 	free(l.open);
 	free(l.scratch);
-	free(l.bscratch);
 	return r;
-}
-
-void parse_tree_adopt_text(struct parse_tree *to, struct parse_tree *from)
-{
-	struct text_chunk **last = &to->text;
-
-	while (*last)
-		last = &(*last)->next;
-	*last = from->text;
-	from->text = NULL;
-}
-
-void tree_spans_free(struct tree_spans *spans)
-{
-	free(spans->blocks);
-	free(spans->bounds);
-	*spans = (struct tree_spans){0};
-}
-
-int tree_subtree_end(const struct parse_tree *tree, int id)
-{
-	const struct tree_node *n = tree_node(tree, id);
-
-	while (n && tree_kid_count(n)) {
-		id = tree->kids[n->at + tree_kid_count(n) - 1];
-		n = tree_node(tree, id);
-	}
-	return id + 1;
 }
 
 int parse_tree_reserve(struct parse_tree *tree, size_t text_len)

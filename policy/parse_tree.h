@@ -3,7 +3,7 @@
  * A compact YAML document tree for the policy parser, composed from libyaml's events. Node
  * ids, alias resolution and composer errors are those of yaml_parser_load(); the storage is
  * not: 16-byte nodes in one array, children ids in another, scalar text in large chunks. Small
- * nodes matter: on a VM a page fault costs tens of microseconds, and glibc returns blocks
+ * nodes matter: page faults are dear on a VM, and glibc returns blocks
  * over 32 MiB to the kernel on free, so a larger node array faults in anew on every parse.
  * Private to policy/parse*.c.
  */
@@ -46,32 +46,6 @@ _Static_assert(sizeof(struct tree_node) == 16, "tree_node is 16 bytes");
 
 struct text_chunk;
 
-/*
- * Where the items of a block collection begin in the text, for re-parsing a changed item
- * alone (parse_reuse.c). A sequence's item, or a mapping's pair, i spans the whole lines
- * [bound(at + i), bound(at + i + 1)); bound(at + n) is where the collection ends. An item
- * qualifies only when it begins its own line ("- " or the key after the indentation) and its
- * end is known; TREE_BOUND_NOT marks the bound of one that does not.
- */
-#define TREE_BOUND_NOT 0x80000000u
-#define tree_bound(b) ((b) & ~TREE_BOUND_NOT)
-
-struct tree_block {
-	int id;		 /* the collection's node id */
-	uint8_t kind;	 /* TREE_SEQUENCE or TREE_MAPPING */
-	uint32_t column; /* of the items' "-" or of the keys */
-	uint32_t n;	 /* items or pairs */
-	uint32_t at;	 /* n + 1 bounds at tree_spans.bounds[at] */
-};
-
-struct tree_spans {
-	const char *text; /* the text being loaded: char offsets are byte offsets (ASCII) */
-	struct tree_block *blocks;
-	size_t n_blocks, cap_blocks;
-	uint32_t *bounds; /* byte offsets, or with TREE_BOUND_NOT */
-	size_t n_bounds, cap_bounds;
-};
-
 struct parse_tree {
 	struct tree_node *nodes; /* node id i (1-based, as libyaml's) is nodes[i - 1] */
 	size_t n_nodes, cap_nodes;
@@ -96,25 +70,10 @@ struct parse_tree {
 int parse_tree_load(yaml_parser_t *parser, struct parse_tree *tree);
 
 /*
- * As parse_tree_load(), also recording the block collections' item bounds into spans (empty,
- * with spans->text set to the parser's input; meaningful only for ASCII text).
+ * As parse_tree_load(), giving up with -ETIME once CLOCK_MONOTONIC passes deadline_usec (0:
+ * never; the mark reached in parser->problem_mark).
  */
-int parse_tree_load_spans(yaml_parser_t *parser, struct parse_tree *tree, struct tree_spans *spans);
-
-/*
- * As parse_tree_load_spans(), giving up with -ETIME once CLOCK_MONOTONIC passes deadline_usec
- * (0: never; the mark reached in parser->problem_mark).
- */
-int parse_tree_load_until(yaml_parser_t *parser, struct parse_tree *tree, struct tree_spans *spans,
-			  uint64_t deadline_usec);
-
-void tree_spans_free(struct tree_spans *spans);
-
-/* Moves from's scalar text to to (whose nodes may point into it); from keeps its nodes. */
-void parse_tree_adopt_text(struct parse_tree *to, struct parse_tree *from);
-
-/* Id one past the last node of id's subtree (ids are in document order; no aliases). */
-int tree_subtree_end(const struct parse_tree *tree, int id);
+int parse_tree_load_until(yaml_parser_t *parser, struct parse_tree *tree, uint64_t deadline_usec);
 
 /*
  * Sizes an empty tree for a document of text_len bytes (a guess: one node per 6 bytes), so

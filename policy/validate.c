@@ -163,7 +163,7 @@ static void validate_rule(struct policy_rule *rule, size_t g, size_t r, const ch
 		snprintf(num, sizeof(num), "%d", rule->protocol);
 		snprintf(field, sizeof(field), "securityGroups[%zu].rules[%zu]", g, r);
 		snprintf(sub, sizeof(sub), "%s.ports", field);
-		policy_errors_add(errs, file, rule->line, sub,
+		policy_errors_add(errs, file, rule->ports_line ? rule->ports_line : rule->line, sub,
 				  "ports need protocol tcp, udp or sctp; protocol %s has no ports",
 				  name ? name : num);
 	}
@@ -175,8 +175,8 @@ static void validate_rule(struct policy_rule *rule, size_t g, size_t r, const ch
 	if (rule->group && find_group(groups, n_groups, rule->group, &rule->group_index) < 0) {
 		snprintf(field, sizeof(field), "securityGroups[%zu].rules[%zu]", g, r);
 		snprintf(sub, sizeof(sub), "%s.group", field);
-		policy_errors_add(errs, file, rule->line, sub, "unknown security group \"%s\"",
-				  rule->group);
+		policy_errors_add(errs, file, rule->group_line ? rule->group_line : rule->line, sub,
+				  "unknown security group \"%s\"", rule->group);
 	}
 }
 
@@ -306,8 +306,8 @@ static int validate_endpoint(struct policy_endpoint *ep, size_t e, const char *f
 		if (find_group(groups, n_groups, ep->groups[g], &ep->group_index[g]) == 0)
 			continue;
 		snprintf(field, sizeof(field), "endpoints[%zu].groups[%zu]", e, g);
-		policy_errors_add(errs, file, ep->line, field, "unknown security group \"%s\"",
-				  ep->groups[g]);
+		policy_errors_add(errs, file, ep->groups_line ? ep->groups_line : ep->line, field,
+				  "unknown security group \"%s\"", ep->groups[g]);
 	}
 	return 0;
 }

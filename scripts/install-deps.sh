@@ -13,10 +13,12 @@ PACKAGES=(
   libgrpc-dev protobuf-compiler protobuf-compiler-grpc
   libsqlite3-dev sqlite3 libyaml-dev
   libmicrohttpd-dev libsystemd-dev libcmocka-dev
+  libgraphviz-dev graphviz   # dashboard: graph layout and SVG (libgvc and its plugins)
   # tests
   iproute2 iputils-ping netcat-openbsd valgrind python3 python3-grpcio python3-protobuf
   openssl systemd procps util-linux
   etcd-server etcd-client   # cluster-mode tests (a real etcd per test)
+  chromium   # dashboard test and demo: renders the page headless (DOM and screenshot)
   # benchmarks
   iptables nftables xdp-tools iperf3 gnuplot-nox
 )

@@ -31,6 +31,7 @@ enum {
 	O_ETCD_CERT,
 	O_ETCD_KEY,
 	O_WAIT,
+	O_LISTEN,
 };
 
 int ctl_parse(int argc, char **argv, const char *cmd, unsigned accepted, const char *usage,
@@ -58,6 +59,7 @@ int ctl_parse(int argc, char **argv, const char *cmd, unsigned accepted, const c
 	    {"etcd-cert", required_argument, NULL, O_ETCD_CERT},
 	    {"etcd-key", required_argument, NULL, O_ETCD_KEY},
 	    {"wait", no_argument, NULL, O_WAIT},
+	    {"listen", required_argument, NULL, O_LISTEN},
 	    {"help", no_argument, NULL, 'h'},
 	    {0},
 	};
@@ -183,6 +185,10 @@ int ctl_parse(int argc, char **argv, const char *cmd, unsigned accepted, const c
 					cmd, optarg);
 				return CTL_USER_ERROR;
 			}
+			break;
+		case O_LISTEN:
+			need = OPT_F_LISTEN;
+			o->listen = optarg;
 			break;
 		default:
 			fprintf(stderr,

@@ -28,6 +28,7 @@ enum {
 	OPT_F_POSITIONAL = 1 << 7, /* one word: get policy|endpoints */
 	OPT_F_APPLY = 1 << 8,	   /* --dry-run, --strict */
 	OPT_F_WAIT = 1 << 9,
+	OPT_F_LISTEN = 1 << 15,	   /* dashboard --listen HOST:PORT */
 };
 
 struct ctl_opts {
@@ -41,6 +42,7 @@ struct ctl_opts {
 	const char *endpoint;
 	const char *verdict;
 	const char *positional;
+	const char *listen;
 	bool follow;
 	bool dry_run, strict;
 	uint64_t revision; /* --revision N, or rollback's --to N */
@@ -92,6 +94,7 @@ int cmd_status(int argc, char **argv);
 int cmd_get(int argc, char **argv);
 int cmd_counters(int argc, char **argv);
 int cmd_flows(int argc, char **argv);
+int cmd_dashboard(int argc, char **argv);
 
 /* cmd_cluster.c: the commands on the datastore (cluster mode) */
 int cluster_apply(const struct ctl_opts *o);

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * iofencectl apply -f FILE [--agent ADDR]...: validate locally, then push the source text to
- * every agent concurrently (one thread each), print a per-agent result table (or -o json)
- * and exit non-zero if any agent did not acknowledge.
+ * iofencectl apply -f FILE [--agent ADDR]...: validate locally, then push the document (as a
+ * PolicyDocument message, the file's text attached for `get policy -o yaml`) to every agent
+ * concurrently (one thread each), print a per-agent result table (or -o json) and exit
+ * non-zero if any agent did not acknowledge.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -12,10 +13,12 @@
 
 #include "client.h"
 #include "ctl.h"
+#include "policy/pb.h"
 
 struct apply_target {
 	const struct ctl_opts *o;
 	const char *agent;
+	Iofence__V1__PolicyDocument *document;
 	const char *source;
 	pthread_t thread;
 	struct rpc_result res;
@@ -37,7 +40,8 @@ static void *apply_one(void *arg)
 		return NULL;
 	}
 	t->connected = true;
-	req.source = (char *)t->source;
+	req.document = t->document;
+	req.document_source = (char *)t->source;
 	req.source_name = (char *)t->o->file;
 	t->local_err =
 	    rpc_unary(ch, RPC_METHOD_APPLY, &req.base, &iofence__v1__apply_response__descriptor,
@@ -58,6 +62,9 @@ static void print_errors(const struct apply_target *t)
 	for (size_t i = 0; i < ve->n_errors; i++)
 		fprintf(stderr, "%s: %s:%u: %s: %s\n", t->agent, ve->errors[i]->file,
 			ve->errors[i]->line, ve->errors[i]->field, ve->errors[i]->message);
+	if (ve->more)
+		fprintf(stderr, "%s: ... and %u more error%s\n", t->agent, ve->more,
+			ve->more == 1 ? "" : "s");
 	iofence__v1__validation_errors__free_unpacked(ve, NULL);
 }
 
@@ -133,6 +140,7 @@ int cmd_apply(int argc, char **argv)
 	struct ctl_opts o;
 	struct policy_document *doc = NULL;
 	struct apply_target *ts = NULL;
+	Iofence__V1__PolicyDocument *pb = NULL;
 	char *source = NULL;
 	int r, worst = CTL_OK;
 
@@ -174,7 +182,7 @@ int cmd_apply(int argc, char **argv)
 		goto out;
 	}
 	ts = calloc(o.n_agents, sizeof(*ts));
-	if (!ts) {
+	if (!ts || policy_to_pb(doc, &pb)) {
 		r = CTL_SYSTEM_ERROR;
 		goto out;
 	}
@@ -183,6 +191,7 @@ int cmd_apply(int argc, char **argv)
 	for (size_t i = 0; i < o.n_agents; i++) {
 		ts[i].o = &o;
 		ts[i].agent = o.agents[i];
+		ts[i].document = pb;
 		ts[i].source = source;
 		if (pthread_create(&ts[i].thread, NULL, apply_one, &ts[i])) {
 			ts[i].local_err = -EAGAIN;
@@ -215,6 +224,7 @@ int cmd_apply(int argc, char **argv)
 	r = worst;
 out:
 	free(ts);
+	policy_pb_free(pb);
 	free(source);
 	policy_document_free(doc);
 	ctl_opts_free(&o);

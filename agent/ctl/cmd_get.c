@@ -120,6 +120,13 @@ static int get_policy(const struct ctl_opts *o)
 	rpc_result_free(&res);
 	if (r)
 		return r;
+	if (!strcmp(fmt, "yaml") && resp->source && *resp->source) {
+		/* the text the revision was applied from, as the user wrote it */
+		fputs(resp->source, stdout);
+		if (resp->source[strlen(resp->source) - 1] != '\n')
+			putchar('\n');
+		goto out;
+	}
 	if (!resp->document || policy_from_pb(resp->document, "<agent>", &doc, &errs)) {
 		fprintf(stderr, "iofencectl get policy: the agent's document does not validate\n");
 		policy_errors_print(&errs, stderr);

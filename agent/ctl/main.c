@@ -26,6 +26,8 @@ static const struct {
      "diff -f FILE [--agent ADDR]... | --etcd-endpoints URL  objects that differ from the enforced"},
     {"history", cmd_history, "history [--agent ADDR]...       stored revisions: time, size, source"},
     {"rollback", cmd_rollback, "rollback --to N [--agent ADDR]...  enforce revision N again"},
+    {"dashboard", cmd_dashboard,
+     "dashboard [--listen HOST:PORT] [--agent ADDR]...  web page of the cluster's health"},
     {"compile", cmd_compile,
      "compile -f FILE --node NAME [-o json|stats]   print the node's map image"},
     {"endpoint", cmd_endpoint, "endpoint put -f FILE | delete NODE/NAME --etcd-endpoints URL"},

@@ -249,6 +249,7 @@ int dp_apply(struct datapath *dp, const struct policy_image *img, char *err, siz
 	for (size_t i = 0; i < img->n_prefilter; i++)
 		dp->fill.prefilter += !!pfs[i].ifindex;
 	dp->fill_valid = true;
+	dp_fill_publish(dp);
 	r = reconcile(dp, eps, img->n_endpoints, cgids, pfs, img->n_prefilter, err, err_len);
 	/* the image is enforced even if a hook failed: keep it for dp_link_changed() */
 	dp_image_copy_free(dp);
@@ -370,17 +371,22 @@ static void link_down(struct datapath *dp, const char *ifname, uint32_t ifindex)
 
 int dp_link_changed(struct datapath *dp, const char *ifname, int ifindex, bool up)
 {
+	int r;
+
 	if (!ifname)
 		return -EINVAL;
 	if (!up) {
 		link_down(dp, ifname, ifindex > 0 ? (uint32_t)ifindex : 0);
+		dp_fill_publish(dp);
 		return 0;
 	}
 	if (ifindex <= 0)
 		ifindex = (int)if_nametoindex(ifname);
 	if (ifindex <= 0)
 		return -ENODEV;
-	return link_up(dp, ifname, (uint32_t)ifindex);
+	r = link_up(dp, ifname, (uint32_t)ifindex);
+	dp_fill_publish(dp);
+	return r;
 }
 
 static int cgroup_appeared(struct datapath *dp, const char *path)
@@ -457,11 +463,14 @@ static void cgroup_gone(struct datapath *dp, const char *path)
 
 int dp_cgroup_changed(struct datapath *dp, const char *path, bool exists)
 {
+	int r = 0;
+
 	if (!path)
 		return -EINVAL;
-	if (!exists) {
+	if (!exists)
 		cgroup_gone(dp, path);
-		return 0;
-	}
-	return cgroup_appeared(dp, path);
+	else
+		r = cgroup_appeared(dp, path);
+	dp_fill_publish(dp);
+	return r;
 }

@@ -81,11 +81,21 @@ int dp_read_endpoint_counter(struct datapath *dp, uint32_t endpoint_index,
 			     enum iof_ep_counter_kind kind, struct iof_counter *ret);
 int dp_read_drops(struct datapath *dp, enum iof_drop_reason reason, struct iof_counter *ret);
 
-/* Fill levels for metrics: entries in use per map (the active slot's share). */
+/*
+ * Fill levels for metrics: entries in use per map (the active slot's share), as the last
+ * change left them; conntrack as dp_count_conntrack() last counted it (0 before). Safe from
+ * any thread; never walks the conntrack maps.
+ */
 struct dp_fill {
 	size_t endpoints, remote4, remote6, policy, prefilter, ct4, ct6;
 };
 int dp_read_fill(struct datapath *dp, struct dp_fill *ret);
+
+/*
+ * dp_count_conntrack() - count the conntrack entries for dp_read_fill(). Reads every entry
+ * (in batches): call it off any request path, at a modest period (the agent's event loop).
+ */
+void dp_count_conntrack(struct datapath *dp);
 
 /*
  * Verdict events: the ring buffer's fd for the agent's poll loop, and a consumer that calls

@@ -7,6 +7,7 @@
 #define IOFENCE_AGENT_DATAPATH_INTERNAL_H
 
 #include <stdarg.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -92,8 +93,13 @@ struct datapath {
 	struct dp_prefilter *pfs;
 	size_t n_pfs;
 	uint64_t revision;
-	struct dp_fill fill;
+	struct dp_fill fill; /* the apply thread's count (ct4, ct6 unused) ... */
 	bool fill_valid;
+	/* ... published for readers by dp_fill_publish() at the end of each change, and the
+	 * conntrack counts dp_count_conntrack() samples, both under fill_lock */
+	pthread_mutex_t fill_lock;
+	struct dp_fill fill_shown;
+	bool fill_shown_valid;
 	struct dp_delta delta; /* what the slots hold, for delta writes (image_delta.h) */
 };
 
@@ -103,6 +109,9 @@ static inline struct iof_endpoint_val dp_endpoint_val(const struct dp_endpoint *
 	return (struct iof_endpoint_val){
 	    .profile = ep->profile, .endpoint_index = ep->index, .any_ports = ep->any_ports};
 }
+
+/* Makes dp->fill what dp_read_fill() reports (apply thread, after a change). */
+void dp_fill_publish(struct datapath *dp);
 
 /* err helper: writes "fmt" into err, returns r. */
 int dp_err(char *err, size_t len, int r, const char *fmt, ...)

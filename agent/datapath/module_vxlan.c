@@ -527,7 +527,7 @@ int vxt_read_fds(int tunnels_fd, int inner_fd, int stats_fd, struct vxt_snapshot
 		if (!r)
 			r = read_table(tunnels_fd, sizeof(struct vxt_tunnel_key),
 				       (void **)&ret->tunnels, &ret->n_tunnels);
-		if (!r)
+		if (!r && inner_fd >= 0)
 			r = read_table(inner_fd, sizeof(struct vxt_inner_key), (void **)&ret->inner,
 				       &ret->n_inner);
 		if (!r)
@@ -539,7 +539,8 @@ int vxt_read_fds(int tunnels_fd, int inner_fd, int stats_fd, struct vxt_snapshot
 			break;
 	}
 	ret->tunnel_evictions = evictions(before[VXT_STAT_TUNNEL_INSERTS], ret->n_tunnels);
-	ret->inner_evictions = evictions(before[VXT_STAT_INNER_INSERTS], ret->n_inner);
+	ret->inner_evictions =
+	    inner_fd >= 0 ? evictions(before[VXT_STAT_INNER_INSERTS], ret->n_inner) : 0;
 	qsort(ret->inner, ret->n_inner, sizeof(*ret->inner), by_bytes_desc);
 	clock_gettime(CLOCK_REALTIME, &rt);
 	clock_gettime(CLOCK_MONOTONIC, &bt);
@@ -552,6 +553,11 @@ int vxt_read(struct vxt_module *m, struct vxt_snapshot *ret, char *err, size_t l
 {
 	return vxt_read_fds(m->map_fd[MAP_TUNNELS], m->map_fd[MAP_INNER], m->map_fd[MAP_STATS], ret,
 			    err, len);
+}
+
+int vxt_read_tunnels(struct vxt_module *m, struct vxt_snapshot *ret, char *err, size_t len)
+{
+	return vxt_read_fds(m->map_fd[MAP_TUNNELS], -1, m->map_fd[MAP_STATS], ret, err, len);
 }
 
 void vxt_snapshot_free(struct vxt_snapshot *s)

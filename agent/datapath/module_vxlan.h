@@ -83,8 +83,10 @@ struct vxt_snapshot {
 /* Reads both tables and the counters (inner rows kept: all). Free with vxt_snapshot_free. */
 int vxt_read(struct vxt_module *m, struct vxt_snapshot *ret, char *err, size_t err_len);
 void vxt_snapshot_free(struct vxt_snapshot *s);
+/* The tunnel table and counters only (metrics scrapes: bounded by the tunnel capacity). */
+int vxt_read_tunnels(struct vxt_module *m, struct vxt_snapshot *ret, char *err, size_t err_len);
 
-/* Same reader over raw map fds (tests with the skeleton). */
+/* Same reader over raw map fds (tests with the skeleton); inner_fd < 0: skip that table. */
 int vxt_read_fds(int tunnels_fd, int inner_fd, int stats_fd, struct vxt_snapshot *ret, char *err,
 		 size_t err_len);
 

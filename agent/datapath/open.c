@@ -19,23 +19,13 @@
 
 #include "dp_internal.h"
 
-#ifdef IOFENCE_HAVE_SKEL
 #include "iofence.skel.h"
-#endif
-
-#ifdef IOFENCE_BPF_OBJECT_BUILD
-#define IOFENCE_BPF_OBJECT_DEFAULT IOFENCE_BPF_OBJECT_BUILD
-#else
-#define IOFENCE_BPF_OBJECT_DEFAULT "/usr/lib/iofence/iofence.bpf.o"
-#endif
 
 const char *const dp_prog_names[DP_PROG_MAX] = {
     "iof_tc_from_ep",  "iof_tc_to_ep",	     "iof_xdp_prefilter",
     "iof_cg_connect4", "iof_cg_connect6",    "iof_cg_sendmsg4",
     "iof_cg_sendmsg6", "iof_cg_skb_ingress", "iof_cg_skb_egress",
 };
-
-#define NS(x) ((uint64_t)(x)*1000000000ull)
 
 static struct bpf_object *open_object(const char *path, char *err, size_t len)
 {
@@ -44,8 +34,7 @@ static struct bpf_object *open_object(const char *path, char *err, size_t len)
 
 	if (!path && env && *env)
 		path = env;
-#ifdef IOFENCE_HAVE_SKEL
-	if (!path) {
+	if (!path) { /* the object the skeleton embeds */
 		size_t sz;
 		const void *bytes = iofence__elf_bytes(&sz);
 		DECLARE_LIBBPF_OPTS(bpf_object_open_opts, o, .object_name = "iofence");
@@ -55,9 +44,6 @@ static struct bpf_object *open_object(const char *path, char *err, size_t len)
 			dp_err(err, len, -errno, "open embedded BPF object: %s", strerror(errno));
 		return obj;
 	}
-#endif
-	if (!path)
-		path = IOFENCE_BPF_OBJECT_DEFAULT;
 	obj = bpf_object__open_file(path, NULL);
 	if (!obj)
 		dp_err(err, len, -errno, "open BPF object %s: %s", path, strerror(errno));
@@ -191,16 +177,17 @@ static int write_settings(struct datapath *dp, const struct dp_options *opts, ch
 	__u32 key = 0, bits, old_bits = 0;
 	int fd = dp->fds.failsafe, r;
 
+	/* unset timeouts take the one set of defaults, the BPF side's (IOF_CT_DEFAULT_*) */
 	if (!cfg.ct_timeout_tcp_ns)
-		cfg.ct_timeout_tcp_ns = NS(6 * 3600);
+		cfg.ct_timeout_tcp_ns = IOF_CT_DEFAULT_TCP_NS;
 	if (!cfg.ct_timeout_tcp_syn_ns)
-		cfg.ct_timeout_tcp_syn_ns = NS(60);
+		cfg.ct_timeout_tcp_syn_ns = IOF_CT_DEFAULT_TCP_SYN_NS;
 	if (!cfg.ct_timeout_tcp_closing_ns)
-		cfg.ct_timeout_tcp_closing_ns = NS(10);
+		cfg.ct_timeout_tcp_closing_ns = IOF_CT_DEFAULT_TCP_CLOSING_NS;
 	if (!cfg.ct_timeout_udp_ns)
-		cfg.ct_timeout_udp_ns = NS(60);
+		cfg.ct_timeout_udp_ns = IOF_CT_DEFAULT_UDP_NS;
 	if (!cfg.ct_timeout_other_ns)
-		cfg.ct_timeout_other_ns = NS(60);
+		cfg.ct_timeout_other_ns = IOF_CT_DEFAULT_OTHER_NS;
 	if (opts->n_failsafe > IOF_FAILSAFE_MAX)
 		return dp_err(err, len, -E2BIG,
 			      "iof_failsafe: %zu entries exceed the capacity of %d",
@@ -254,6 +241,7 @@ int dp_open(const struct dp_options *opts, struct datapath **ret, char *err, siz
 		return dp_err(err, err_len, -ENOMEM, "out of memory");
 	for (int i = 0; i < DP_PROG_MAX; i++)
 		dp->prog_fd[i] = -1;
+	pthread_mutex_init(&dp->fill_lock, NULL);
 	dp_delta_init(&dp->delta);
 	dp->pin_dir = strdup(opts->pin_dir ? opts->pin_dir : DP_DEFAULT_PIN_DIR);
 	dp->xdp_generic = opts->xdp_generic;
@@ -348,6 +336,7 @@ void dp_close(struct datapath *dp)
 	}
 	bpf_object__close(dp->obj);
 	free_image_copy(dp);
+	pthread_mutex_destroy(&dp->fill_lock);
 	dp_delta_free(&dp->delta);
 	free(dp->pin_dir);
 	free(dp);

@@ -67,36 +67,106 @@ int dp_read_drops(struct datapath *dp, enum iof_drop_reason reason, struct iof_c
 	return read_percpu(dp->fds.drops, (__u32)reason, ret);
 }
 
-int dp_read_fill(struct datapath *dp, struct dp_fill *ret)
+void dp_fill_publish(struct datapath *dp)
+{
+	pthread_mutex_lock(&dp->fill_lock);
+	dp->fill_shown.endpoints = dp->fill.endpoints;
+	dp->fill_shown.remote4 = dp->fill.remote4;
+	dp->fill_shown.remote6 = dp->fill.remote6;
+	dp->fill_shown.policy = dp->fill.policy;
+	dp->fill_shown.prefilter = dp->fill.prefilter;
+	dp->fill_shown_valid = dp->fill_valid;
+	pthread_mutex_unlock(&dp->fill_lock);
+}
+
+/* The active slot's entries, counted in the maps: adopted pins, nothing applied yet. */
+static void count_active_slot(struct datapath *dp, struct dp_fill *ret)
 {
 	int slot = (int)dp_active_slot(dp);
+	size_t listed = 0; /* the listed ports count as policy entries */
+	size_t *count[DP_TRIE_KINDS] = {&ret->remote4, &ret->remote6, &ret->policy, &listed};
 
-	if (dp->fill_valid) {
-		*ret = dp->fill;
-	} else { /* adopted, nothing applied yet: count the active slot */
-		ret->endpoints =
-		    dp_count_slot_keys(dp->fds.endpoints, sizeof(struct iof_endpoint_key), slot);
-		/* failures leave 0: the fill level is a metric, not a state */
-		ret->remote4 = ret->remote6 = ret->policy = 0;
-		size_t listed = 0; /* the listed ports count as policy entries */
-		size_t *count[DP_TRIE_KINDS] = {&ret->remote4, &ret->remote6, &ret->policy,
-						&listed};
+	/* failures leave 0: the fill level is a metric, not a state */
+	ret->endpoints =
+	    dp_count_slot_keys(dp->fds.endpoints, sizeof(struct iof_endpoint_key), slot);
+	ret->remote4 = ret->remote6 = ret->policy = 0;
+	for (int k = 0; k < DP_TRIE_KINDS; k++) {
+		struct dp_trie_entries e = dp_trie_entries_of(NULL, &dp->fds, (enum dp_trie_kind)k);
 
-		for (int k = 0; k < DP_TRIE_KINDS; k++) {
-			struct dp_trie_entries e =
-			    dp_trie_entries_of(NULL, &dp->fds, (enum dp_trie_kind)k);
-
-			dp_slot_entry_count(&e, (uint8_t)slot, count[k]);
-		}
-		ret->policy += listed;
-		ret->prefilter =
-		    dp_count_slot_keys(dp->fds.prefilter4, sizeof(struct iof_prefilter4_key),
-				       slot) +
-		    dp_count_slot_keys(dp->fds.prefilter6, sizeof(struct iof_prefilter6_key), slot);
+		dp_slot_entry_count(&e, (uint8_t)slot, count[k]);
 	}
-	ret->ct4 = dp_count_slot_keys(dp->fds.ct4, sizeof(struct iof_ct4_key), -1);
-	ret->ct6 = dp_count_slot_keys(dp->fds.ct6, sizeof(struct iof_ct_key), -1);
+	ret->policy += listed;
+	ret->prefilter =
+	    dp_count_slot_keys(dp->fds.prefilter4, sizeof(struct iof_prefilter4_key), slot) +
+	    dp_count_slot_keys(dp->fds.prefilter6, sizeof(struct iof_prefilter6_key), slot);
+}
+
+int dp_read_fill(struct datapath *dp, struct dp_fill *ret)
+{
+	bool valid;
+
+	pthread_mutex_lock(&dp->fill_lock);
+	*ret = dp->fill_shown;
+	valid = dp->fill_shown_valid;
+	pthread_mutex_unlock(&dp->fill_lock);
+	if (!valid) {
+		struct dp_fill slot = {0};
+
+		count_active_slot(dp, &slot);
+		slot.ct4 = ret->ct4;
+		slot.ct6 = ret->ct6;
+		*ret = slot;
+	}
 	return 0;
+}
+
+/* Entries in a hash map: batches of keys where the kernel has them, else key by key. */
+static size_t count_entries(int fd)
+{
+	struct bpf_map_info info = {0};
+	__u32 info_len = sizeof(info), n, batch = 4096;
+	size_t total = 0;
+	void *keys = NULL, *vals = NULL, *in = NULL, *out = NULL;
+	int r = 0;
+
+	if (fd < 0 || bpf_obj_get_info_by_fd(fd, &info, &info_len))
+		return 0;
+	keys = malloc((size_t)batch * info.key_size);
+	vals = malloc((size_t)batch * info.value_size);
+	out = malloc(info.key_size > 8 ? info.key_size : 8);
+	in = malloc(info.key_size > 8 ? info.key_size : 8);
+	if (!keys || !vals || !out || !in)
+		goto out;
+	for (bool first = true;; first = false) {
+		n = batch;
+		r = bpf_map_lookup_batch(fd, first ? NULL : in, out, keys, vals, &n, NULL);
+		if (r && errno != ENOENT)
+			break;
+		total += n;
+		if (r) { /* ENOENT: that was the last batch */
+			r = 0;
+			break;
+		}
+		memcpy(in, out, info.key_size > 8 ? info.key_size : 8);
+	}
+	if (r) /* no batch operations on this map or kernel */
+		total = dp_count_slot_keys(fd, info.key_size, -1);
+out:
+	free(keys);
+	free(vals);
+	free(in);
+	free(out);
+	return total;
+}
+
+void dp_count_conntrack(struct datapath *dp)
+{
+	size_t ct4 = count_entries(dp->fds.ct4), ct6 = count_entries(dp->fds.ct6);
+
+	pthread_mutex_lock(&dp->fill_lock);
+	dp->fill_shown.ct4 = ct4;
+	dp->fill_shown.ct6 = ct6;
+	pthread_mutex_unlock(&dp->fill_lock);
 }
 
 static int on_event(void *ctx, void *data, size_t size)

@@ -3,7 +3,8 @@
  * The agent's event loop thread: verdict records from the datapath's ring buffer (to the
  * flow watchers), link events from a NETLINK_ROUTE socket (libnl-route), so an endpoint
  * is enforced the moment its interface appears, and cgroup folders appearing or going
- * (cgwatch.c, inotify). All are waited for with epoll: no polling.
+ * (cgwatch.c, inotify). All are waited for with epoll: no polling. A timer also has the
+ * conntrack entries counted now and then, so a metrics scrape never walks them.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -11,6 +12,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/timerfd.h>
 #include <pthread.h>
 #include <unistd.h>
 
@@ -26,13 +28,16 @@
 #include "flows.h"
 #include "log.h"
 
+/* Seconds between two counts of the conntrack entries (each reads every entry). */
+#define CT_COUNT_PERIOD_S 10
+
 struct events {
 	struct engine *engine;
 	struct flows *flows;
 	struct datapath *dp; /* NULL with --datapath=none */
 	pthread_t thread;
 	bool running;
-	int epfd, stopfd, rescanfd;
+	int epfd, stopfd, rescanfd, ctfd;
 	struct nl_sock *nl;
 	struct cgwatch cg;
 };
@@ -121,6 +126,11 @@ static void *events_main(void *arg)
 				if (fd == e->rescanfd && read(e->rescanfd, &v, sizeof(v)) < 0)
 					continue;
 				cgwatch_rescan(e->engine, &e->cg);
+			} else if (fd == e->ctfd) {
+				uint64_t expirations;
+
+				if (read(e->ctfd, &expirations, sizeof(expirations)) > 0 && e->dp)
+					dp_count_conntrack(e->dp);
 			} else if (e->nl && fd == nl_socket_get_fd(e->nl)) {
 				int r = nl_recvmsgs_default(e->nl);
 
@@ -167,9 +177,11 @@ struct events *events_new(struct engine *engine, struct flows *flows, char *err,
 	e->epfd = epoll_create1(EPOLL_CLOEXEC);
 	e->stopfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	e->rescanfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	e->ctfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 	e->cg.fd = -1;
-	if (e->epfd < 0 || e->stopfd < 0 || e->rescanfd < 0 || watch_fd(e, e->stopfd) ||
-	    watch_fd(e, e->rescanfd) || cgwatch_open(&e->cg) || watch_fd(e, e->cg.fd)) {
+	if (e->epfd < 0 || e->stopfd < 0 || e->rescanfd < 0 || e->ctfd < 0 ||
+	    watch_fd(e, e->stopfd) || watch_fd(e, e->rescanfd) || watch_fd(e, e->ctfd) ||
+	    cgwatch_open(&e->cg) || watch_fd(e, e->cg.fd)) {
 		snprintf(err, err_len, "event loop: %s", strerror(errno));
 		goto err;
 	}
@@ -207,9 +219,15 @@ err:
 
 int events_run(struct events *e, char *err, size_t err_len)
 {
+	struct itimerspec period = {.it_interval.tv_sec = CT_COUNT_PERIOD_S,
+				    .it_value.tv_nsec = 1}; /* the first count right away */
 	int r;
 
 	cgwatch_rescan(e->engine, &e->cg); /* the restored revision's cgroups */
+	if (e->dp && timerfd_settime(e->ctfd, 0, &period, NULL)) {
+		snprintf(err, err_len, "event loop: timer: %s", strerror(errno));
+		return -errno;
+	}
 	r = -pthread_create(&e->thread, NULL, events_main, e);
 	if (r) {
 		snprintf(err, err_len, "event loop: %s", strerror(-r));
@@ -238,6 +256,8 @@ void events_free(struct events *e)
 		close(e->stopfd);
 	if (e->rescanfd >= 0)
 		close(e->rescanfd);
+	if (e->ctfd >= 0)
+		close(e->ctfd);
 	cgwatch_close(&e->cg);
 	free(e);
 }

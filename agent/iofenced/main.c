@@ -142,8 +142,7 @@ int main(int argc, char **argv)
 	 * An apply allocates and frees a document's worth of heap on two threads. glibc would
 	 * give the pages back after every free (trim threshold, per-thread arenas, mmapped large
 	 * blocks) and fault them in again on the next apply, which on a large document costs more
-	 * than the apply's work (a page fault costs ~20 µs on some VMs). Keep them while applies
-	 * run; the engine trims once they pause. One arena, because malloc_trim() cannot shrink
+	 * than the apply's work (page faults are dear on VMs). Keep them while applies run; the engine trims once they pause. One arena, because malloc_trim() cannot shrink
 	 * the top of a thread's arena, which would keep a large document's pages resident.
 	 */
 	mallopt(M_ARENA_MAX, 1);

@@ -517,7 +517,7 @@ void modules_metrics(struct agent *a, FILE *f)
 	if (!m)
 		return;
 	pthread_mutex_lock(&m->lock);
-	rc = m->vxt ? vxt_read(m->vxt, &s, NULL, 0) : -ENOENT;
+	rc = m->vxt ? vxt_read_tunnels(m->vxt, &s, NULL, 0) : -ENOENT; /* inner: API only */
 	pthread_mutex_unlock(&m->lock);
 	fprintf(f, "# HELP iofence_module_enabled Loadable module enabled (1) or not (0).\n"
 		   "# TYPE iofence_module_enabled gauge\n"
@@ -557,15 +557,10 @@ void modules_metrics(struct agent *a, FILE *f)
 		"iofence_vxlan_packets_total{outcome=\"non_vxlan\"} %llu\n"
 		"# HELP iofence_vxlan_evictions_total Entries pushed out of a full table.\n"
 		"# TYPE iofence_vxlan_evictions_total counter\n"
-		"iofence_vxlan_evictions_total{table=\"tunnel\"} %llu\n"
-		"iofence_vxlan_evictions_total{table=\"inner\"} %llu\n"
-		"# HELP iofence_vxlan_inner_pairs Inner pairs in the table.\n"
-		"# TYPE iofence_vxlan_inner_pairs gauge\n"
-		"iofence_vxlan_inner_pairs %zu\n",
+		"iofence_vxlan_evictions_total{table=\"tunnel\"} %llu\n",
 		(unsigned long long)s.stats[VXT_STAT_PACKETS],
 		(unsigned long long)s.stats[VXT_STAT_MALFORMED],
 		(unsigned long long)s.stats[VXT_STAT_NON_VXLAN],
-		(unsigned long long)s.tunnel_evictions, (unsigned long long)s.inner_evictions,
-		s.n_inner);
+		(unsigned long long)s.tunnel_evictions);
 	vxt_snapshot_free(&s);
 }

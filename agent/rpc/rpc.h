@@ -25,7 +25,7 @@
 /* Trailing metadata key of an INVALID_ARGUMENT Apply: a serialized ValidationErrors. */
 #define RPC_ERRORS_MD_KEY "iofence-errors-bin"
 
-/* Messages up to this size in both directions (a 100k-rule document is ~10 MB). */
+/* Messages up to this size in both directions: the largest documents with room to spare. */
 #define RPC_MAX_MESSAGE (256 << 20)
 
 /* Fills args[0..1] with the receive and send limits of RPC_MAX_MESSAGE (server and client). */

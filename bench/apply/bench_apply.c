@@ -5,7 +5,8 @@
  *    timed from send until a probe packet run through the endpoint's TC program sees the new
  *    verdict (with --netns and --pin-dir; probe.h), and from send to acknowledgement (the
  *    agent acks once the new revision is committed and enforced), p50/p99, with the document
- *    sent as YAML source (what iofencectl does) and as a PolicyDocument message;
+ *    sent as YAML source (the agent parses it) and as a PolicyDocument message with its YAML
+ *    attached for display (what iofencectl sends);
  *  - GetStatus calls per second from C concurrent clients (one channel each);
  *  - the agent's RSS idle and after the largest document.
  * Usage: bench_apply --agent ADDR --pid PID [--rules 100,10000,100000] [--count 100]
@@ -214,12 +215,13 @@ static int bench_size(grpc_channel *ch, size_t n, unsigned count, bool as_messag
 		double dt, t_send, at;
 
 		revision++;
+		yaml = yaml_doc(n, i * 7919, revision);
 		if (as_message) {
 			m.ports[0].lo = m.ports[0].hi = rule0_port(i * 7919);
 			m.doc.revision = revision;
 			req.document = &m.doc;
+			req.document_source = yaml;
 		} else {
-			yaml = yaml_doc(n, i * 7919, revision);
 			req.source = yaml;
 		}
 		if (probe_netns && !probe && i == 1) { /* the warm-up apply attached the endpoint */

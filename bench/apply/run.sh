@@ -6,32 +6,28 @@
 set -u
 BUILD=${1:?usage: run.sh BUILD_DIR [options]}
 shift
-NS=iofbench-apply-$$
-PIN=/sys/fs/bpf/$NS
+NET_TAG=bench-apply
+PFX=iofbench-apply-$$
+NS=$PFX-node
 TMP=$(mktemp -d /tmp/iofbench.XXXXXX)
-AGENT=""
-cleanup() {
-	[ -n "$AGENT" ] && kill "$AGENT" 2>/dev/null && wait "$AGENT" 2>/dev/null
-	[ -d "$PIN" ] && "$BUILD/agent/iofenced/iofenced" --cleanup --pin-dir "$PIN" --log-level error
-	ip netns del "$NS" 2>/dev/null
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
+IOFENCED=$BUILD/agent/iofenced/iofenced
+CTL=$BUILD/agent/ctl/iofencectl
+# shellcheck source=../../tests/lib/net.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../../tests/lib/net.sh"
 [ "$(id -u)" = 0 ] || { echo "run.sh: needs root"; exit 2; }
-ip netns add "$NS"
-ip -n "$NS" link set lo up
+net_require
+net_reap_stale iofbench-apply
+
+net_ns_add "$NS"
 ip -n "$NS" link add bench0 type veth peer name bench0p
 ip -n "$NS" link set bench0 up
 ip -n "$NS" link set bench0p up
-nsenter --net=/var/run/netns/"$NS" "$BUILD/agent/iofenced/iofenced" --node bench \
-	--state "$TMP/state.db" --listen "unix:$TMP/sock" --pin-dir "$PIN" --keep 3 \
-	--log-level "${IOFBENCH_LOG:-warn}" 2>"$TMP/log" &
-AGENT=$!
-for _ in $(seq 100); do "$BUILD/agent/ctl/iofencectl" status --agent "unix:$TMP/sock" >/dev/null 2>&1 && break; sleep 0.1; done
+net_start_agent a "$NS" bench --keep 3 --log-level "${IOFBENCH_LOG:-warn}"
 sleep 1
 echo "iofenced $(uname -r), $(nproc) CPUs, $(date -u +%FT%TZ)"
-"$BUILD/bench/apply/bench_apply" --agent "unix:$TMP/sock" --pid "$AGENT" \
-	--netns /var/run/netns/"$NS" --pin-dir "$PIN" "$@"
+"$BUILD/bench/apply/bench_apply" --agent "$(agent a)" --pid "${AGENT_PID[a]}" \
+	--netns /var/run/netns/"$NS" --pin-dir "/sys/fs/bpf/$PFX-a" "$@"
 rc=$?
-[ $rc = 0 ] && [ "${IOFBENCH_LOG:-warn}" != debug ] || grep -v libbpf "$TMP/log" | grep -E "${IOFBENCH_GREP:-parse+validate}" | tail -${IOFBENCH_TAIL:-6}
+[ $rc = 0 ] && [ "${IOFBENCH_LOG:-warn}" != debug ] ||
+	grep -v libbpf "$TMP/a/log" | grep -E "${IOFBENCH_GREP:-validate [0-9.]+ ms}" | tail -${IOFBENCH_TAIL:-6}
 exit $rc

@@ -14,6 +14,7 @@ serve srv udp 5353
 # policy REV PORTS: srv accepts tcp PORTS from the client group; everything else denied.
 policy() {
 	cat <<YAML
+# written by test_cli_e2e
 revision: $1
 defaults: {ingress: deny, egress: allow}
 securityGroups:
@@ -29,7 +30,7 @@ endpoints:
 YAML
 }
 
-start_agent a1 n n1
+start_agent a1 n n1 --metrics 127.0.0.1:21101
 ctl a1 flows --follow -o json >"$TMP/flows.json" 2>"$TMP/flows.err" &
 PIDS+=($!)
 sleep 0.3
@@ -98,7 +99,7 @@ out=$(ctl a1 apply -f "$TMP/p2.yaml" 2>&1)
 echo "$out" | grep -q FAILED_PRECONDITION || fail "stale revision: $out"
 out=$("$CTL" apply -f "$SRC/tests/cli/bad.yaml" --agent "$(agent a1)" 2>&1)
 [ $? = 1 ] || fail "invalid policy should exit 1"
-echo "$out" | grep -q 'bad.yaml:9: securityGroups\[0\].rules\[2\].group' || fail "errors not listed: $out"
+echo "$out" | grep -q 'bad.yaml:12: securityGroups\[0\].rules\[2\].group' || fail "errors not listed: $out"
 "$CTL" status --agent "unix:$TMP/nonexistent.sock" >/dev/null 2>&1
 [ $? = 2 ] || fail "unreachable agent should exit 2"
 "$CTL" status --agent "unix:$TMP/nonexistent.sock" --agent "$(agent a1)" >/dev/null 2>&1
@@ -132,6 +133,9 @@ ctl a1 status -o json >"$TMP/st.json" || fail "status"
 ctl a1 get policy -o json >"$TMP/gp.json" || fail "get policy"
 [ "$(json "$TMP/gp.json" 'd["revision"]')" = 3 ] || fail "get policy revision"
 ctl a1 get policy --revision 1 -o yaml | grep -q '^revision: 1' || fail "get policy --revision 1"
+# The applied revision comes back as written, comments included.
+ctl a1 get policy -o yaml >"$TMP/gp.yaml" || fail "get policy -o yaml"
+cmp -s "$TMP/gp.yaml" "$TMP/p3.yaml" || fail "get policy -o yaml is not the text applied"
 ctl a1 get policy -o table | grep -q '^server' || fail "get policy -o table"
 ctl a1 get endpoints -o json >"$TMP/ge.json" || fail "get endpoints"
 [ "$(json "$TMP/ge.json" 'sorted(e["name"] for e in d["endpoints"])')" = "['cli', 'srv']" ] \
@@ -148,6 +152,17 @@ grep -q '"endpoint": "srv".*"verdict": "allow".*"dport": 8080.*"rule": "server\[
 grep -q '"reason": "revoked"' "$TMP/flows.json" || log "note: no revoked event reported"
 ctl a1 flows --verdict deny --duration 0.3 >/dev/null || fail "flows without --follow"
 log "flow events match"
+
+# The metrics show the conntrack entries the traffic made (counted off the scrape path).
+ct_seen=
+for _ in $(seq 30); do
+	in_ns "$PFX-n" curl -sf http://127.0.0.1:21101/metrics >"$TMP/metrics.txt" || fail "metrics"
+	grep -q '^iofence_map_entries{map="iof_ct4"} [1-9]' "$TMP/metrics.txt" && { ct_seen=1; break; }
+	sleep 1
+done
+[ -n "$ct_seen" ] || fail "metrics count no conntrack entry: $(grep iof_ct "$TMP/metrics.txt")"
+grep -q '^iofence_map_entries{map="iof_endpoints"} 2$' "$TMP/metrics.txt" \
+	|| fail "metrics: endpoints entries $(grep iof_endpoints "$TMP/metrics.txt")"
 
 stop_agent a1 TERM || fail "agent exit code on SIGTERM"
 # Enforcement outlives the agent.

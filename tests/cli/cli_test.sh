@@ -19,10 +19,10 @@ trap 'rm -f "$out" "$err"' EXIT
 check "valid policy" 0 "$ctl" validate -f "$src/deploy/examples/policy.yaml"
 check "invalid policy" 1 "$ctl" validate -f "$src/tests/cli/bad.yaml"
 for want in \
-  'bad.yaml:4: securityGroups\[0\].rules\[0\].ports: ports need protocol tcp, udp or sctp' \
+  'bad.yaml:6: securityGroups\[0\].rules\[0\].ports: ports need protocol tcp, udp or sctp' \
   'bad.yaml:7: securityGroups\[0\].rules\[1\].direction: "sideways" is not one of ingress | egress' \
   'bad.yaml:8: securityGroups\[0\].rules\[1\].cidr: "10.0.0.1/8" has host bits set' \
-  'bad.yaml:9: securityGroups\[0\].rules\[2\].group: unknown security group "nosuch"' \
+  'bad.yaml:12: securityGroups\[0\].rules\[2\].group: unknown security group "nosuch"' \
   'bad.yaml:10: securityGroups\[0\].rules\[2\].ports\[0\]: port range "90-80" is reversed' \
   'bad.yaml:17: endpoints\[0\].addresses\[0\]: 224.0.0.1: multicast address' \
   'bad.yaml: 6 errors'; do

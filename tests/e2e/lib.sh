@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
-# Shared helpers of the e2e tests: a node namespace holding the host-side veths (where dpctl
-# runs and the programs attach), workload namespaces routed through it (IPv4 and IPv6), and a
-# cleanup that runs on every exit. Names: iofe2e-<test>-<pid>-<role>; pins under
+# Helpers of the e2e tests, on top of tests/lib/net.sh (namespaces, cleanup): a node namespace
+# holding the host-side veths (where dpctl runs and the programs attach), workload namespaces
+# routed through it (IPv4 and IPv6). Names: iofe2e-<test>-<pid>-<role>; pins under
 # /sys/fs/bpf/iofe2e-<test>-<pid> (bpffs). Usage: source lib.sh TEST DPCTL E2E_NET
 # shellcheck disable=SC2034
 set -u
@@ -9,7 +9,8 @@ set -u
 E2E_TEST=$1
 DPCTL=$2
 NET=$3
-SKIP=249
+NET_TAG=$E2E_TEST
+NET_CHECK=1
 PFX=iofe2e-$E2E_TEST-$$
 NODE=$PFX-node
 CLI=$PFX-cli
@@ -17,31 +18,17 @@ SRV=$PFX-srv
 OUT=$PFX-out
 PIN=/sys/fs/bpf/$PFX
 TMP=/tmp/$PFX # also holds pids, for the cleanup after a killed run
-PIDS=()
+# shellcheck source=../lib/net.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/net.sh"
+PINS+=("$PIN")
 CGROUP=""
 FAILSAFE=(--failsafe tcp:22 --failsafe tcp:2222)
-
-log() { echo "[$E2E_TEST] $*"; }
-fail() {
-	echo "[$E2E_TEST] FAIL: $*" >&2
-	exit 1
-}
-skip() {
-	echo "[$E2E_TEST] SKIP: $*"
-	exit $SKIP
-}
 
 [ "$(id -u)" = 0 ] || skip "needs root"
 command -v nsenter >/dev/null && command -v ip >/dev/null || skip "needs iproute2 and nsenter"
 [ -d /sys/fs/bpf ] || skip "no /sys/fs/bpf"
 "$DPCTL" probe || skip "cannot load BPF programs here"
 mkdir -p "$TMP"
-
-in_ns() {
-	local ns=$1
-	shift
-	nsenter --net=/var/run/netns/"$ns" "$@"
-}
 
 dpctl() {
 	local cmd=$1
@@ -62,43 +49,24 @@ dpctl_bg() {
 	fail "dpctl not ready: $(cat "$out")"
 }
 
-# bg_ns NS CMD...: starts CMD in namespace NS in the background; killed at the end.
-bg_ns() {
-	local ns=$1
-	shift
-	nsenter --net=/var/run/netns/"$ns" "$@" &
-	track $!
-}
-
 cgroup2_mount() {
 	awk '$9 == "cgroup2" { print $5; exit }' /proc/self/mountinfo
 }
 
-cleanup() {
-	local rc=$?
-	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
-	sleep 0.1
-	for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
-	for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
+# The pins are dpctl's: removed inside the node namespace while it exists, else from here.
+net_unpin() {
 	if ip netns list | grep -q "^$NODE"; then
-		in_ns "$NODE" "$DPCTL" cleanup --pin-dir "$PIN" >/dev/null 2>&1
+		in_ns "$NODE" "$DPCTL" cleanup --pin-dir "$1" >/dev/null 2>&1
 	fi
-	[ -d "$PIN" ] && "$DPCTL" cleanup --pin-dir "$PIN" >/dev/null 2>&1
-	for ns in $(ip netns list | awk '{print $1}' | grep "^$PFX-"); do ip netns del "$ns"; done
+	[ -d "$1" ] && "$DPCTL" cleanup --pin-dir "$1" >/dev/null 2>&1
+}
+remove_cgroup() {
 	if [ -n "$CGROUP" ] && [ -d "$CGROUP" ]; then
 		while read -r p; do kill -9 "$p" 2>/dev/null; done <"$CGROUP/cgroup.procs"
 		rmdir "$CGROUP" 2>/dev/null || { sleep 0.5; rmdir "$CGROUP"; }
 	fi
-	rm -rf "$TMP"
-	if [ $rc = 0 ]; then
-		left=$(ip netns list | grep -c "^$PFX-")
-		[ "$left" = 0 ] && [ ! -e "$PIN" ] || { echo "[$E2E_TEST] FAIL: left behind"; rc=1; }
-	fi
-	[ $rc = 0 ] && echo "[$E2E_TEST] PASS"
-	exit $rc
 }
-trap cleanup EXIT
-trap 'exit 1' INT TERM
+NET_CLEANUP_HOOKS+=(remove_cgroup)
 
 # track PID: a process of ours to kill at the end (or after this run was killed, by the next).
 track() {
@@ -118,15 +86,7 @@ for d in /tmp/iofe2e-"$E2E_TEST"-*; do
 	fi
 	rm -rf "$d"
 done
-for ns in $(ip netns list | awk '{print $1}' | grep "^iofe2e-$E2E_TEST-"); do
-	pid=${ns#iofe2e-"$E2E_TEST"-}
-	pid=${pid%%-*}
-	kill -0 "$pid" 2>/dev/null || ip netns del "$ns"
-done
-for d in /sys/fs/bpf/iofe2e-"$E2E_TEST"-*; do
-	[ -d "$d" ] || continue
-	kill -0 "${d##*-}" 2>/dev/null || "$DPCTL" cleanup --pin-dir "$d" >/dev/null 2>&1
-done
+net_reap_stale "iofe2e-$E2E_TEST"
 cg2=$(cgroup2_mount)
 for d in "$cg2"/iofe2e-"$E2E_TEST"-*; do
 	[ -d "$d" ] || continue

@@ -76,17 +76,31 @@ static void test_port_zero_and_65536(void **state)
 
 static void test_ports_need_a_protocol_with_ports(void **state)
 {
+	/* at the ports: line, not the rule's first */
 	assert_parse_errors(RULE_DOC("        protocol: icmp\n"
 				     "        ports: [80]\n"),
-			    "t.yaml:4: securityGroups[0].rules[0].ports: ports need protocol tcp, udp "
+			    "t.yaml:6: securityGroups[0].rules[0].ports: ports need protocol tcp, udp "
 			    "or sctp; protocol icmp has no ports");
 	assert_parse_errors(RULE_DOC("        ports: [80]\n"),
-			    "t.yaml:4: securityGroups[0].rules[0].ports: ports need protocol tcp, udp "
+			    "t.yaml:5: securityGroups[0].rules[0].ports: ports need protocol tcp, udp "
 			    "or sctp; protocol any has no ports");
 	assert_parse_errors(RULE_DOC("        protocol: 47\n"
 				     "        ports: [80]\n"),
-			    "t.yaml:4: securityGroups[0].rules[0].ports: ports need protocol tcp, udp "
+			    "t.yaml:6: securityGroups[0].rules[0].ports: ports need protocol tcp, udp "
 			    "or sctp; protocol 47 has no ports");
+	/* a block list: still the ports: line, not its first item's */
+	assert_parse_errors(RULE_DOC("        protocol: icmp\n"
+				     "        ports:\n"
+				     "          - 80\n"),
+			    "t.yaml:6: securityGroups[0].rules[0].ports: ports need protocol tcp, udp "
+			    "or sctp; protocol icmp has no ports");
+	/* a flow-style rule is one line */
+	assert_parse_errors("securityGroups:\n"
+			    "  - name: g\n"
+			    "    rules:\n"
+			    "      - {direction: ingress, protocol: icmp, ports: [80]}\n",
+			    "t.yaml:4: securityGroups[0].rules[0].ports: ports need protocol tcp, udp "
+			    "or sctp; protocol icmp has no ports");
 }
 
 static void test_bad_protocol(void **state)
@@ -101,15 +115,20 @@ static void test_bad_protocol(void **state)
 
 static void test_unknown_group_reference(void **state)
 {
+	/* at the group: line, not the rule's first */
+	assert_parse_errors(RULE_DOC("        protocol: tcp\n"
+				     "        group: nope\n"),
+			    "t.yaml:6: securityGroups[0].rules[0].group: unknown security group "
+			    "\"nope\"");
 	assert_parse_errors(RULE_DOC("        group: nope\n"),
-			    "t.yaml:4: securityGroups[0].rules[0].group: unknown security group "
+			    "t.yaml:5: securityGroups[0].rules[0].group: unknown security group "
 			    "\"nope\"");
 	assert_parse_errors("endpoints:\n"
 			    "  - name: e\n"
 			    "    node: n\n"
 			    "    interface: veth0\n"
 			    "    groups: [nope]\n",
-			    "t.yaml:2: endpoints[0].groups[0]: unknown security group \"nope\"");
+			    "t.yaml:5: endpoints[0].groups[0]: unknown security group \"nope\"");
 }
 
 static void test_rule_with_cidr_and_group(void **state)
@@ -412,9 +431,9 @@ static void test_several_errors_in_one_file_all_reported(void **state)
 			    "t.yaml:18: endpoints[0].addresses[1]: 224.0.0.5: multicast address is not "
 			    "a unicast address\n"
 			    "t.yaml:25: endpoints[1].color: unknown key \"color\"\n"
-			    "t.yaml:11: securityGroups[0].rules[1].group: unknown security group "
+			    "t.yaml:13: securityGroups[0].rules[1].group: unknown security group "
 			    "\"db\"\n"
-			    "t.yaml:15: endpoints[0].groups[1]: unknown security group \"cache\"\n"
+			    "t.yaml:19: endpoints[0].groups[1]: unknown security group \"cache\"\n"
 			    "t.yaml:20: endpoints[1].addresses[0]: address 10.0.0.5 is already an "
 			    "address of endpoint \"web-1\"");
 }

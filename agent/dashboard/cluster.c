@@ -1,0 +1,133 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * The dashboard's model: each agent's last answers, a ring of counter and tunnel samples for
+ * rates, the recent denies of its flow stream, and the underlay addresses it was seen using.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cluster.h"
+
+int cluster_init(struct cluster *c, const char *const *addrs, size_t n)
+{
+	memset(c, 0, sizeof(*c));
+	pthread_mutex_init(&c->lock, NULL);
+	c->agents = calloc(n ? n : 1, sizeof(*c->agents));
+	if (!c->agents)
+		return -ENOMEM;
+	c->n_agents = n;
+	for (size_t i = 0; i < n; i++) {
+		c->agents[i].addr = strdup(addrs[i]);
+		if (!c->agents[i].addr)
+			return -ENOMEM;
+		snprintf(c->agents[i].error, sizeof(c->agents[i].error), "not polled yet");
+	}
+	return 0;
+}
+
+static void sample_free(struct cluster_sample *s)
+{
+	if (s->counters)
+		iofence__v1__get_counters_response__free_unpacked(s->counters, NULL);
+	if (s->tunnels)
+		iofence__v1__get_tunnels_response__free_unpacked(s->tunnels, NULL);
+	memset(s, 0, sizeof(*s));
+}
+
+void cluster_free(struct cluster *c)
+{
+	for (size_t i = 0; i < c->n_agents; i++) {
+		struct cluster_agent *a = &c->agents[i];
+
+		for (unsigned j = 0; j < CLUSTER_HISTORY; j++)
+			sample_free(&a->hist[j]);
+		if (a->status)
+			iofence__v1__get_status_response__free_unpacked(a->status, NULL);
+		free(a->addr);
+	}
+	free(c->agents);
+	pthread_mutex_destroy(&c->lock);
+}
+
+static void learn_underlay(struct cluster_agent *a, const char *addr)
+{
+	if (!addr || !*addr)
+		return;
+	for (unsigned i = 0; i < a->n_underlay; i++)
+		if (!strcmp(a->underlay[i], addr))
+			return;
+	if (a->n_underlay < CLUSTER_ADDRS)
+		snprintf(a->underlay[a->n_underlay++], sizeof(a->underlay[0]), "%s", addr);
+}
+
+void cluster_poll_ok(struct cluster *c, size_t agent, Iofence__V1__GetStatusResponse *status,
+		     Iofence__V1__GetCountersResponse *counters,
+		     Iofence__V1__GetTunnelsResponse *tunnels, uint64_t time_ns)
+{
+	struct cluster_agent *a = &c->agents[agent];
+	struct cluster_sample *s;
+
+	pthread_mutex_lock(&c->lock);
+	a->polled = a->reachable = true;
+	a->error[0] = 0;
+	if (a->status)
+		iofence__v1__get_status_response__free_unpacked(a->status, NULL);
+	a->status = status;
+	/* A node's own underlay addresses: the source of what it sends, the target of what
+	 * it receives. They stay known when the node stops answering. */
+	for (size_t i = 0; tunnels && i < tunnels->n_tunnels; i++) {
+		const Iofence__V1__TunnelStats *t = tunnels->tunnels[i];
+
+		learn_underlay(a, strcmp(t->direction, "egress") ? t->outer_dst : t->outer_src);
+	}
+	a->head = a->n_hist ? (a->head + 1) % CLUSTER_HISTORY : 0;
+	if (a->n_hist < CLUSTER_HISTORY)
+		a->n_hist++;
+	s = &a->hist[a->head];
+	sample_free(s);
+	s->time_ns = time_ns;
+	s->counters = counters;
+	s->tunnels = tunnels;
+	pthread_mutex_unlock(&c->lock);
+}
+
+void cluster_poll_failed(struct cluster *c, size_t agent, const char *why)
+{
+	struct cluster_agent *a = &c->agents[agent];
+
+	pthread_mutex_lock(&c->lock);
+	a->polled = true;
+	a->reachable = false;
+	snprintf(a->error, sizeof(a->error), "%s", why);
+	/* Rates restart from the next answer: a gap must not read as a burst. */
+	for (unsigned j = 0; j < CLUSTER_HISTORY; j++)
+		sample_free(&a->hist[j]);
+	a->n_hist = a->head = 0;
+	pthread_mutex_unlock(&c->lock);
+}
+
+void cluster_add_deny(struct cluster *c, size_t agent, const Iofence__V1__FlowEvent *ev)
+{
+	struct cluster_agent *a = &c->agents[agent];
+	struct cluster_deny *d;
+
+	pthread_mutex_lock(&c->lock);
+	a->deny_head = a->n_denies ? (a->deny_head + 1) % CLUSTER_DENIES : 0;
+	if (a->n_denies < CLUSTER_DENIES)
+		a->n_denies++;
+	d = &a->denies[a->deny_head];
+	memset(d, 0, sizeof(*d));
+	d->time_ns = ev->time_unix_nano;
+	snprintf(d->endpoint, sizeof(d->endpoint), "%s", ev->endpoint);
+	snprintf(d->direction, sizeof(d->direction), "%s", ev->direction);
+	snprintf(d->reason, sizeof(d->reason), "%s", ev->reason);
+	snprintf(d->protocol, sizeof(d->protocol), "%s", ev->protocol);
+	snprintf(d->src, sizeof(d->src), "%s", ev->src);
+	snprintf(d->dst, sizeof(d->dst), "%s", ev->dst);
+	snprintf(d->rule, sizeof(d->rule), "%s", ev->rule);
+	d->sport = ev->sport;
+	d->dport = ev->dport;
+	pthread_mutex_unlock(&c->lock);
+}
