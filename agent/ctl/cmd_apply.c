@@ -62,6 +62,9 @@ static void print_errors(const struct apply_target *t)
 	for (size_t i = 0; i < ve->n_errors; i++)
 		fprintf(stderr, "%s: %s:%u: %s: %s\n", t->agent, ve->errors[i]->file,
 			ve->errors[i]->line, ve->errors[i]->field, ve->errors[i]->message);
+	if (ve->more)
+		fprintf(stderr, "%s: ... and %u more error%s\n", t->agent, ve->more,
+			ve->more == 1 ? "" : "s");
 	iofence__v1__validation_errors__free_unpacked(ve, NULL);
 }
 
