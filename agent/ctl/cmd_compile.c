@@ -160,6 +160,20 @@ static void print_stats(const struct policy_image *img, double ms)
 	}
 }
 
+/* A node no endpoint or prefilter names compiles to an empty image: say so. */
+static void warn_unknown_node(const struct policy_document *doc, const char *file,
+			      const char *node)
+{
+	for (size_t i = 0; i < doc->n_endpoints; i++)
+		if (!strcmp(doc->endpoints[i].node, node))
+			return;
+	for (size_t i = 0; i < doc->n_prefilters; i++)
+		if (!strcmp(doc->prefilters[i].node, node))
+			return;
+	fprintf(stderr, "%s: warning: node %s: no endpoint and no prefilter is on this node (the "
+		"image is empty)\n", file, node);
+}
+
 int cmd_compile(int argc, char **argv)
 {
 	static const struct option opts[] = {{"file", required_argument, NULL, 'f'},
@@ -200,6 +214,7 @@ int cmd_compile(int argc, char **argv)
 	r = ctl_load_policy(file, &doc);
 	if (r)
 		return r;
+	warn_unknown_node(doc, file, node);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	r = policy_compile(doc, node, &img, msg, sizeof(msg));
 	clock_gettime(CLOCK_MONOTONIC, &t1);

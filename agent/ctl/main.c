@@ -26,6 +26,7 @@ static const struct {
      "diff -f FILE [--agent ADDR]... | --etcd-endpoints URL  objects that differ from the enforced"},
     {"history", cmd_history, "history [--agent ADDR]...       stored revisions: time, size, source"},
     {"rollback", cmd_rollback, "rollback --to N [--agent ADDR]...  enforce revision N again"},
+    {"trace", cmd_trace, "trace --from A --to B --proto P --port N  why a flow gets its verdict"},
     {"dashboard", cmd_dashboard,
      "dashboard [--listen HOST:PORT] [--agent ADDR]...  web page of the cluster's health"},
     {"compile", cmd_compile,

@@ -35,6 +35,7 @@
 #include "policy/parse.h"
 #include "policy/pb.h"
 #include "policy/write.h"
+#include "warnings.h"
 #include "store/store.h"
 
 /* The heap is trimmed after applies have paused this long. */
@@ -166,6 +167,9 @@ void job_free(struct job *job)
 	free(job->details);
 	free(job->errors);
 	free(job->cgroup);
+	for (size_t i = 0; i < job->n_warnings; i++)
+		free(job->warnings[i]);
+	free(job->warnings);
 	free(job);
 }
 
@@ -196,13 +200,74 @@ static void set_status(struct job *job, int status, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* The client has cancelled the call, or its deadline has passed: nobody waits for the answer. */
+static bool job_gone(const struct job *job, uint64_t now)
+{
+	return (job->abandoned && job->abandoned(job->ctx)) ||
+	       (job->deadline_usec && now >= job->deadline_usec);
+}
+
+static void refuse_unstarted(struct job *job)
+{
+	/* a passed deadline cancels the call too: it is named first */
+	bool late = job->deadline_usec && now_usec() >= job->deadline_usec;
+
+	set_status(job, late ? GRPC_STATUS_DEADLINE_EXCEEDED : GRPC_STATUS_CANCELLED,
+		   "apply not started: %s", late ? "deadline passed" : "the client cancelled");
+	log_warn("%s", job->details);
+}
+
+/*
+ * The document was not read by read_by: the client's deadline (DEADLINE_EXCEEDED) or the
+ * worker's budget (RESOURCE_EXHAUSTED), with the parser's error naming the line reached.
+ */
+static void refuse_late(struct job *job, const struct policy_errors *errs, uint64_t read_by,
+			uint64_t spent_usec)
+{
+	char where[600] = "";
+
+	if (errs && errs->n)
+		policy_error_format(&errs->items[errs->n - 1], where, sizeof(where));
+	if (job_gone(job, read_by))
+		set_status(job, GRPC_STATUS_DEADLINE_EXCEEDED,
+			   "apply stopped after %.0f ms: the client's deadline passed%s%s",
+			   spent_usec / 1e3, *where ? ": " : "", where);
+	else
+		set_status(job, GRPC_STATUS_RESOURCE_EXHAUSTED,
+			   "apply stopped: the document was not read within the apply budget of "
+			   "%d ms%s%s",
+			   APPLY_READ_BUDGET_MS, *where ? ": " : "", where);
+	log_warn("%s", job->details);
+}
+
 /* INVALID_ARGUMENT with every error: lines in the details (capped), all in the trailer. */
+/*
+ * The status details and the errors trailer share gRPC's 8 KiB metadata limit (a client
+ * refuses the whole answer past it): details up to DETAILS_MAX bytes as sent (percent-encoded
+ * where not printable ASCII), the trailer's packed errors up to TRAILER_MAX (base64 on the
+ * wire: 4/3 of it).
+ */
+#define DETAILS_MAX 3500
+#define TRAILER_MAX 2048
+
+/* Bytes s takes in grpc-message, which percent-encodes all but printable ASCII. */
+static size_t details_len(const char *s)
+{
+	size_t n = 0;
+
+	for (; *s; s++)
+		n += (unsigned char)*s < 0x20 || (unsigned char)*s > 0x7e || *s == '%' ? 3 : 1;
+	return n;
+}
+
 static void set_validation_errors(struct job *job, const struct policy_errors *errs)
 {
 	Iofence__V1__ValidationErrors msg = IOFENCE__V1__VALIDATION_ERRORS__INIT;
 	Iofence__V1__ValidationError *items = calloc(errs->n ? errs->n : 1, sizeof(*items));
 	Iofence__V1__ValidationError **ptrs = calloc(errs->n ? errs->n : 1, sizeof(*ptrs));
-	size_t cap = 3500, len = 0, total = errs->n + errs->dropped, shown = 0;
+	size_t cap = DETAILS_MAX, len = 0, wire = 0, total = errs->n + errs->dropped, shown = 0;
+	size_t listed = 0, packed = 0, item;
+	bool full = false;
 	char *text = malloc(cap + 200);
 
 	job->status = GRPC_STATUS_INVALID_ARGUMENT;
@@ -224,8 +289,15 @@ static void set_validation_errors(struct job *job, const struct policy_errors *e
 		items[i].field = e->field ? e->field : (char *)"";
 		items[i].message = e->message ? e->message : (char *)"";
 		ptrs[i] = &items[i];
+		item = iofence__v1__validation_error__get_packed_size(&items[i]) + 4;
+		full = full || packed + item > TRAILER_MAX;
+		if (!full) {
+			packed += item;
+			listed++;
+		}
 		policy_error_format(e, line, sizeof(line));
-		if (len + strlen(line) + 1 < cap) {
+		if (wire + details_len(line) + 1 < cap) {
+			wire += details_len(line) + 1;
 			len += (size_t)sprintf(text + len, "%s%s", len ? "\n" : "", line);
 			shown++;
 		}
@@ -233,8 +305,9 @@ static void set_validation_errors(struct job *job, const struct policy_errors *e
 	if (shown < total)
 		sprintf(text + len, "%s... and %zu more error%s", len ? "\n" : "", total - shown,
 			total - shown == 1 ? "" : "s");
-	msg.n_errors = errs->n;
+	msg.n_errors = listed;
 	msg.errors = ptrs;
+	msg.more = (uint32_t)(total - listed);
 	job->errors_len = iofence__v1__validation_errors__get_packed_size(&msg);
 	job->errors = malloc(job->errors_len ? job->errors_len : 1);
 	if (job->errors)
@@ -297,6 +370,37 @@ static uint64_t image_entries(const struct policy_image *img)
 	return policy_image_entries(img) + img->n_prefilter + img->n_endpoints;
 }
 
+static void add_warning(void *ctx, const char *line)
+{
+	struct job *job = ctx;
+	char **v = realloc(job->warnings, (job->n_warnings + 1) * sizeof(*v));
+
+	if (!v)
+		return;
+	job->warnings = v;
+	if ((v[job->n_warnings] = strdup(line)))
+		job->n_warnings++;
+}
+
+/*
+ * Collects the document's warnings on this node into the response (and the log); with
+ * ApplyRequest.strict a document with warnings is refused. True when refused.
+ */
+static bool note_warnings(struct engine *e, const struct policy_document *doc, struct job *job)
+{
+	warnings_of(doc, e->cfg->node, doc->has_revision, e->dp != NULL, add_warning, job);
+	job->resp.warnings = job->warnings;
+	job->resp.n_warnings = job->n_warnings;
+	for (size_t i = 0; i < job->n_warnings; i++)
+		log_warn("apply: warning: %s", job->warnings[i]);
+	if (!job->req->strict || !job->n_warnings)
+		return false;
+	set_status(job, GRPC_STATUS_FAILED_PRECONDITION, "strict: %zu warning%s: %s%s",
+		   job->n_warnings, job->n_warnings == 1 ? "" : "s", job->warnings[0],
+		   job->n_warnings > 1 ? "; ..." : "");
+	return true;
+}
+
 /*
  * A re-apply of the enforced document (same objects; no revision, or one not newer than the
  * enforced one) is acknowledged as unchanged: nothing is compiled, swapped or stored, so
@@ -350,8 +454,12 @@ static struct snapshot *do_apply(struct engine *e, struct job *job)
 	uint8_t *packed = NULL;
 	size_t packed_len;
 	uint64_t t0 = now_usec(), compile_usec = 0, dp_usec = 0, t_parsed, t_packed, t_store, rev;
+	uint64_t read_by = t0 + APPLY_READ_BUDGET_MS * 1000ull;
 	char err[512] = "";
 	int r, st;
+
+	if (job->deadline_usec && job->deadline_usec < read_by)
+		read_by = job->deadline_usec;
 
 	if (req->document && req->source && *req->source) {
 		set_status(job, GRPC_STATUS_INVALID_ARGUMENT,
@@ -364,8 +472,8 @@ static struct snapshot *do_apply(struct engine *e, struct job *job)
 		goto out;
 	}
 	if (req->source && *req->source)
-		r = policy_parse_buffer(req->source, strlen(req->source), name ? name : "<source>",
-					&doc, &errs);
+		r = policy_parse_buffer_until(req->source, strlen(req->source),
+					      name ? name : "<source>", read_by, &doc, &errs);
 	else if (req->document)
 		r = policy_from_pb(req->document, name ? name : "<grpc>", &doc, &errs);
 	else {
@@ -374,7 +482,10 @@ static struct snapshot *do_apply(struct engine *e, struct job *job)
 		goto out;
 	}
 	t_parsed = now_usec();
-	if (r == -EINVAL) {
+	if (r == -ETIME || (r == 0 && t_parsed >= read_by)) {
+		refuse_late(job, &errs, read_by, t_parsed - t0);
+		goto out;
+	} else if (r == -EINVAL) {
 		set_validation_errors(job, &errs);
 		log_warn("apply refused: %zu validation error%s", errs.n + errs.dropped,
 			 errs.n + errs.dropped == 1 ? "" : "s");
@@ -383,6 +494,8 @@ static struct snapshot *do_apply(struct engine *e, struct job *job)
 		set_status(job, GRPC_STATUS_INTERNAL, "parse: %s", strerror(-r));
 		goto out;
 	}
+	if (note_warnings(e, doc, job))
+		goto out;
 	if (answer_unchanged(e, doc, job))
 		goto out;
 	if (doc->has_revision && doc->revision <= e->store_latest) {
@@ -419,6 +532,10 @@ static struct snapshot *do_apply(struct engine *e, struct job *job)
 	policy_pb_free(pb);
 	pb = NULL;
 	t_packed = now_usec();
+	if (t_packed >= read_by || job_gone(job, t_packed)) {
+		refuse_late(job, NULL, read_by, t_packed - t0);
+		goto out;
+	}
 	st = compile_and_swap(e, doc, &img, &compile_usec, &dp_usec, err, sizeof(err));
 	if (st != GRPC_STATUS_OK) {
 		set_status(job, st, "revision %llu: %s", (unsigned long long)rev, err);
@@ -584,6 +701,8 @@ static void *apply_main(void *arg)
 
 		if (e->q_stop)
 			set_status(job, GRPC_STATUS_UNAVAILABLE, "agent is shutting down");
+		else if (job_gone(job, now_usec()))
+			refuse_unstarted(job);
 		else
 			retired = do_apply(e, job);
 

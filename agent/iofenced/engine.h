@@ -36,6 +36,10 @@ struct job {
 	void *errors;  /* packed ValidationErrors or NULL */
 	size_t errors_len;
 	Iofence__V1__ApplyResponse resp;
+	char **warnings; /* malloc'ed lines resp.warnings points to */
+	size_t n_warnings;
+	uint64_t deadline_usec;	      /* the client's, CLOCK_MONOTONIC microseconds; 0: none */
+	bool (*abandoned)(void *ctx); /* the client has cancelled (NULL: cannot tell) */
 	/* JOB_LINK */
 	char ifname[IF_NAMESIZE];
 	int ifindex;
@@ -45,6 +49,14 @@ struct job {
 };
 
 void job_free(struct job *job);
+
+/*
+ * What one apply may hold the worker for (docs/AGENT.md, "Bounds"): reading its document
+ * (parse, validate, revision check, pack) stops at this budget, or at the client's deadline
+ * when that comes first; compile and the datapath write are bounded by the maps' capacity.
+ * An apply whose client has cancelled, or whose deadline has passed, is not started.
+ */
+#define APPLY_READ_BUDGET_MS 2000
 
 /* Apply latency histogram: buckets in seconds, non-cumulative counts. */
 #define APPLY_BUCKETS 12

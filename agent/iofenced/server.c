@@ -10,11 +10,13 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <grpc/byte_buffer.h>
@@ -41,6 +43,7 @@ enum method {
 	M_MOD_DISABLE,
 	M_MOD_LIST,
 	M_TUNNELS,
+	M_TRACE,
 	M_UNKNOWN,
 	M_COUNT
 };
@@ -55,6 +58,7 @@ static const char *const method_path[M_COUNT] = {
     [M_MOD_DISABLE] = RPC_METHOD_DISABLE_MODULE,
     [M_MOD_LIST] = RPC_METHOD_LIST_MODULES,
     [M_TUNNELS] = RPC_METHOD_GET_TUNNELS,
+    [M_TRACE] = RPC_METHOD_TRACE,
 };
 
 static const ProtobufCMessageDescriptor *const request_desc[M_COUNT] = {
@@ -67,6 +71,7 @@ static const ProtobufCMessageDescriptor *const request_desc[M_COUNT] = {
     [M_MOD_DISABLE] = &iofence__v1__module_request__descriptor,
     [M_MOD_LIST] = &iofence__v1__list_modules_request__descriptor,
     [M_TUNNELS] = &iofence__v1__get_tunnels_request__descriptor,
+    [M_TRACE] = &iofence__v1__trace_request__descriptor,
 };
 
 #define ARMED 16
@@ -109,6 +114,7 @@ struct call {
 	grpc_byte_buffer *payload;
 	grpc_call_details details;
 	int cancelled;
+	atomic_bool gone; /* the client cancelled (or the deadline passed) before the end */
 	grpc_byte_buffer *out;
 	grpc_byte_buffer *stream_out;
 	grpc_slice status_details;
@@ -227,6 +233,28 @@ static void finish(struct call *c, int status, const char *details, grpc_byte_bu
 	}
 }
 
+static bool call_gone(void *ctx)
+{
+	return atomic_load(&((struct call *)ctx)->gone);
+}
+
+/* A call's deadline on CLOCK_MONOTONIC in microseconds (the engine's clock); 0: none. */
+static uint64_t deadline_usec(gpr_timespec deadline)
+{
+	gpr_timespec left;
+	struct timespec now;
+	int64_t usec;
+
+	if (deadline.tv_sec == INT64_MAX || deadline.clock_type == GPR_TIMESPAN)
+		return 0;
+	left = gpr_time_sub(gpr_convert_clock_type(deadline, GPR_CLOCK_MONOTONIC),
+			    gpr_now(GPR_CLOCK_MONOTONIC));
+	usec = left.tv_sec * 1000000 + left.tv_nsec / 1000;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (uint64_t)now.tv_sec * 1000000u + (uint64_t)now.tv_nsec / 1000u +
+	       (usec > 0 ? (uint64_t)usec : 0);
+}
+
 static void apply_complete(struct job *job)
 {
 	struct call *c = job->ctx;
@@ -332,6 +360,8 @@ static void handle_new(struct server *s, struct call *c)
 		job->req = (Iofence__V1__ApplyRequest *)req;
 		job->complete = apply_complete;
 		job->ctx = c;
+		job->abandoned = call_gone;
+		job->deadline_usec = deadline_usec(c->deadline);
 		iofence__v1__apply_response__init(&job->resp);
 		req = NULL;
 		call_ref(c);
@@ -343,6 +373,9 @@ static void handle_new(struct server *s, struct call *c)
 		goto reply;
 	case M_POLICY:
 		st = reads_policy(a, (void *)req, &ar, &resp, details, sizeof(details));
+		goto reply;
+	case M_TRACE:
+		st = reads_trace(a, (void *)req, &ar, &resp, details, sizeof(details));
 		goto reply;
 	case M_MOD_ENABLE:
 		st = modules_enable(a, (void *)req, &ar, &resp, details, sizeof(details));
@@ -406,6 +439,8 @@ static void handle(struct server *s, struct tag *t, bool ok)
 	case T_DONE:
 		break;
 	case T_CLOSE:
+		if (c->cancelled)
+			atomic_store(&c->gone, true);
 		if (c->w)
 			flows_remove(s->a->flows, c->w); /* frees it unless a send is in flight */
 		break;

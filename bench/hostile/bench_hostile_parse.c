@@ -4,7 +4,7 @@
  * keys, anchors, tag directives, errors), each at growing sizes. Prints a markdown table of
  * milliseconds and nanoseconds per byte; a linear parser keeps ns/byte flat as size grows
  * (the ratio column: ns/byte at the largest size over the smallest).
- *   bench_hostile_parse [--sizes 50000,200000,800000] [--max-ms 5000]
+ *   bench_hostile_parse [--sizes 50000,200000,800000] [--max-ms 5000] [--shape TEXT]
  * A shape whose parse took more than --max-ms is not run at larger sizes.
  */
 #include <stdbool.h>
@@ -224,14 +224,18 @@ int main(int argc, char **argv)
 {
 	size_t sizes[8] = {50000, 200000, 800000}, n_sizes = 3;
 	double max_ms = 5000;
+	const char *only = NULL; /* shapes whose name contains it */
 
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--sizes") && i + 1 < argc)
 			n_sizes = parse_sizes(argv[++i], sizes, 8);
 		else if (!strcmp(argv[i], "--max-ms") && i + 1 < argc)
 			max_ms = atof(argv[++i]);
+		else if (!strcmp(argv[i], "--shape") && i + 1 < argc)
+			only = argv[++i];
 		else {
-			fprintf(stderr, "usage: %s [--sizes a,b,c] [--max-ms N]\n", argv[0]);
+			fprintf(stderr, "usage: %s [--sizes a,b,c] [--max-ms N] [--shape TEXT]\n",
+				argv[0]);
 			return 2;
 		}
 	}
@@ -247,6 +251,8 @@ int main(int argc, char **argv)
 		char err[256] = "", e[256];
 		bool stopped = false;
 
+		if (only && !strstr(shapes[k].name, only))
+			continue;
 		printf("| %s |", shapes[k].name);
 		for (size_t s = 0; s < n_sizes; s++) {
 			struct text t = {0};

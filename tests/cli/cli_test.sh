@@ -37,6 +37,9 @@ check "compile json" 0 "$ctl" compile -f "$src/deploy/examples/policy.yaml" --no
 python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert len(d["endpoints"]) == 3 and d["policy"]' "$out" \
   || { echo "FAIL: json output"; fail=1; }
 check "compile other node" 0 "$ctl" compile -f "$src/deploy/examples/policy.yaml" --node elsewhere -o json
+check "compile for an unknown node warns" 0 "$ctl" compile -f "$src/deploy/examples/policy.yaml" --node nosuch
+grep -q "warning: node nosuch: no endpoint and no prefilter is on this node" "$err" \
+  || { echo "FAIL: compile --node unknown: no warning"; fail=1; }
 check "compile bad output" 1 "$ctl" compile -f "$src/deploy/examples/policy.yaml" --node n -o xml
 check "compile shows the map fill" 0 "$ctl" compile -f "$src/deploy/examples/policy.yaml" --node demo-node
 grep -q '^iof_policy .*%$' "$out" || { echo "FAIL: stats lack the fill"; fail=1; }
@@ -48,5 +51,8 @@ check "history bad output" 1 "$ctl" history -o xml
 check "dry-run of an invalid policy" 1 "$ctl" apply --dry-run -f "$src/tests/cli/bad.yaml"
 check "--dry-run only on apply" 1 "$ctl" status --dry-run
 check "get policy bad output" 1 "$ctl" get policy -o xml
+check "trace without --to" 1 "$ctl" trace --from a
+check "trace --port out of range" 1 "$ctl" trace --from a --to b --port 70000
+check "--from only on trace" 1 "$ctl" status --from a
 check "diff, agent unreachable" 2 "$ctl" diff -f "$src/deploy/examples/policy.yaml" --agent unix:/nonexistent/sock
 exit $fail

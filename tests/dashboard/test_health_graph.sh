@@ -34,12 +34,14 @@ log "three agents, overlay policy applied, vxlan-trace: $TRACING"
 serve w21 tcp 80
 serve w31 tcp 5432
 # Allowed streams client->web and web->db; a denied stream client->db (pings it may not send).
-in_ns "$PFX-w11" $PROBE hold 10.210.0.21 80 300 >/dev/null 2>&1 &
-PIDS+=($!)
-in_ns "$PFX-w21" $PROBE hold 10.210.0.31 5432 300 >/dev/null 2>&1 &
-PIDS+=($!)
-in_ns "$PFX-w11" ping -q -i 0.2 10.210.0.31 >/dev/null 2>&1 &
-PIDS+=($!)
+# nsenter itself in the background (not the in_ns function, a subshell): $! is the process
+# that cleanup kills.
+for w in "w11 $PROBE hold 10.210.0.21 80 300" "w21 $PROBE hold 10.210.0.31 5432 300" \
+	"w11 ping -q -i 0.2 10.210.0.31"; do
+	# shellcheck disable=SC2086
+	nsenter --net=/var/run/netns/"$PFX-${w%% *}" ${w#* } >/dev/null 2>&1 &
+	PIDS+=($!)
+done
 
 "$CTL" dashboard --listen "$LISTEN" "${AGENTS[@]}" 2>"$TMP/dashboard.log" &
 DASH_PID=$!

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# bench/hostile: how long the agent takes to answer hostile Apply requests sent by several
+# clients at once, and to acknowledge (enforced and committed) valid applies sent among them.
+# An agent with the real datapath in a node namespace (tests/agent/lib.sh); root.
+#   bench/hostile/run.sh BUILD_DIR [--seconds 20] [--clients 4] [--size 200000]
+# Prints a markdown table (docs/BENCHMARKS.md, "Hostile requests"); also the parser alone:
+# build/bench/hostile/bench_hostile_parse.
+set -u
+[ -f "$(realpath "$1")/tests/agent/py/iofence/v1/agent_pb2_grpc.py" ] && /usr/bin/python3 -c "import grpc" 2>/dev/null || { echo "SKIP: no Python gRPC stubs or grpcio"; exit 249; }
+BUILD=$(realpath "$1")
+shift
+SECONDS_=20 CLIENTS=4 SIZE=200000
+while [ $# -gt 0 ]; do
+	case $1 in
+	--seconds) SECONDS_=$2 ;;
+	--clients) CLIENTS=$2 ;;
+	--size) SIZE=$2 ;;
+	*) echo "usage: $0 BUILD_DIR [--seconds S] [--clients N] [--size BYTES]" >&2; exit 2 ;;
+	esac
+	shift 2
+done
+SRCDIR=$(cd "$(dirname "$0")/../.." && pwd)
+source "$SRCDIR/tests/agent/lib.sh" hostilebench "$BUILD/agent/iofenced/iofenced" \
+	"$BUILD/agent/ctl/iofencectl" "$SRCDIR"
+
+node n
+workload n cli hcli 10.77.0.2 fd77::2
+workload n srv hsrv 10.77.0.3 fd77::3
+for port in 8080 9090; do
+	cat >"$TMP/p$port.yaml" <<YAML
+defaults: {ingress: deny, egress: allow}
+securityGroups:
+  - name: client
+    rules: []
+  - name: server
+    rules:
+      - {direction: ingress, protocol: tcp, ports: [$port], group: client}
+endpoints:
+  - {name: cli, node: n1, interface: hcli, addresses: [10.77.0.2], groups: [client]}
+  - {name: srv, node: n1, interface: hsrv, addresses: [10.77.0.3], groups: [server]}
+YAML
+done
+start_agent a n n1 --log-level info
+/usr/bin/python3 "$SRCDIR/tests/agent/grpc_hostile.py" "$BUILD/tests/agent/py" "$TMP/a/sock" \
+	"$TMP/a/log" bench "$SECONDS_" "$CLIENTS" "$SIZE" "$TMP/p8080.yaml" "$TMP/p9090.yaml" ||
+	fail "bench"
+echo "agent RSS after: $(($(awk '/VmRSS/ {print $2}' /proc/"${AGENT_PID[a]}"/status) / 1024)) MiB"

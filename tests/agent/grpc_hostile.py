@@ -1,0 +1,199 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
+# Hostile Apply requests against a running iofenced (unix socket), from Python grpcio.
+#   grpc_hostile.py PYDIR SOCK LOG check   : each hostile shape refused with INVALID_ARGUMENT
+#       and a file:line, an apply whose deadline passed in the queue or whose client cancelled
+#       is not started (the agent's log says so), then the valid policy (argv[5]) is applied.
+#   grpc_hostile.py PYDIR SOCK LOG bench SECONDS THREADS SIZE POLICY_A POLICY_B : THREADS
+#       clients send hostile requests of SIZE bytes for SECONDS while valid applies alternate
+#       between the two policies every 0.25 s; prints the answer times (no assertion).
+import os
+import re
+import sys
+import threading
+import time
+
+PYDIR, SOCK, LOG, MODE = sys.argv[1:5]
+sys.path.insert(0, PYDIR)
+import grpc  # noqa: E402
+from iofence.v1 import agent_pb2 as pb  # noqa: E402
+from iofence.v1 import agent_pb2_grpc as pbg  # noqa: E402
+
+failures = []
+
+
+def check(cond, what):
+    print(("ok: " if cond else "FAIL: ") + what, flush=True)
+    if not cond:
+        failures.append(what)
+
+
+def shapes(size):
+    """Hostile sources of about size bytes: name -> text."""
+    n = size // 2
+    keys = "".join(", k%d: 1" % i for i in range(size // 10))
+    anchors = ", ".join("&a%d 1" % i for i in range(size // 9))
+    tags = "".join("%%TAG !t%d! tag:x,2000:\n" % i for i in range(size // 24))
+    return {
+        "YAML flow lists nested": "securityGroups: " + "[" * n + "]" * n,
+        "JSON objects nested": '{"securityGroups": ' + '{"a":' * (size // 5) + "1" +
+                               "}" * (size // 5) + "}",
+        "JSON arrays nested": "[" * n + "]" * n,
+        "flow collections never closed": "x: " + "[{a: " * (size // 5),
+        "block lists nested": "securityGroups:\n" + "- " * n + "x\n",
+        "many unknown keys": "securityGroups:\n  - name: g\n    rules:\n      - {direction: "
+                             "ingress" + keys + "}\n",
+        "many anchors": "securityGroups: [" + anchors + "]\n",
+        "many %TAG directives": tags + "---\nsecurityGroups: []\n",
+        "bytes that are not text": "securityGroups: \x01\x02" * (size // 18),
+    }
+
+
+def stub_for():
+    ch = grpc.insecure_channel("unix:" + SOCK, options=[
+        ("grpc.max_receive_message_length", 256 << 20),
+        ("grpc.max_send_message_length", 256 << 20)])
+    return ch, pbg.AgentStub(ch)
+
+
+last_trailer = {}
+
+
+def apply(stub, text, name, timeout=30):
+    """(status code name, details, seconds); the errors trailer in last_trailer (this thread)"""
+    t0 = time.monotonic()
+    try:
+        r = stub.Apply(pb.ApplyRequest(source=text, source_name=name), timeout=timeout)
+        return "OK", "revision %d" % r.revision, time.monotonic() - t0
+    except grpc.RpcError as e:
+        md = dict(e.trailing_metadata() or ())
+        last_trailer[threading.get_ident()] = pb.ValidationErrors.FromString(
+            md.get("iofence-errors-bin", b""))
+        return e.code().name, e.details() or "", time.monotonic() - t0
+
+
+def big_policy(rev, n):
+    rules = "\n".join(
+        "      - {direction: ingress, protocol: tcp, ports: [%d], cidr: 10.%d.%d.0/24}"
+        % (1 + i % 60000, (i >> 16) & 255, (i >> 8) & 255) for i in range(n))
+    return ("revision: %d\nsecurityGroups:\n  - name: big\n    rules:\n%s\nendpoints:\n"
+            "  - {name: big, node: n1, interface: none0, addresses: [10.99.0.1], "
+            "groups: [big]}\n" % (rev, rules))
+
+
+def log_has(text):
+    with open(LOG) as f:
+        return text in f.read()
+
+
+def run_check(valid):
+    ch, stub = stub_for()
+    for name, text in shapes(200000).items():
+        code, details, secs = apply(stub, text, "h.yaml")
+        first = details.splitlines()[0] if details else ""
+        check(code == "INVALID_ARGUMENT" and re.match(r"^h\.yaml:\d+: \S+: ", first),
+              "%s (%d bytes): %s in %.0f ms: %s" % (name, len(text), code, secs * 1e3,
+                                                   first[:100]))
+        ve = last_trailer.get(threading.get_ident())
+        check(ve is not None and len(ve.errors) >= 1 and ve.errors[0].line > 0,
+              "%s: the errors trailer lists %d error(s) with lines, %d more" % (
+                  name, len(ve.errors) if ve else 0, ve.more if ve else 0))
+    # Errors that echo what they refuse: the details and the trailer stay under gRPC's
+    # metadata limit (the client would refuse the whole answer otherwise).
+    code, details, _ = apply(stub, "securityGroups:\n  - name: g\n    rules:\n      - {" +
+                             ", ".join("\u00e9%05d: 1" % i for i in range(2000)) + "}\n",
+                             "h.yaml")
+    ve = last_trailer.get(threading.get_ident())
+    check(code == "INVALID_ARGUMENT" and ve.more > 0 and "more errors" in details,
+          "2,000 errors with non-ASCII keys: %s, %d in the trailer and %d more" % (
+              code, len(ve.errors), ve.more))
+    # Something that holds the worker, then one whose deadline passes in the queue.
+    base = stub.GetStatus(pb.GetStatusRequest(), timeout=5).revision
+    # (8 MB: sent and decoded in well under 0.25 s; the worker then holds it ~1 s)
+    held = stub.Apply.future(pb.ApplyRequest(source=big_policy(base + 1, 100000)), timeout=60)
+    time.sleep(0.25)
+    code, _, _ = apply(stub, big_policy(base + 2, 10), "late.yaml", timeout=0.1)
+    check(code == "DEADLINE_EXCEEDED", "apply with a 100 ms deadline behind a large one: %s" %
+          code)
+    cancelled = stub.Apply.future(pb.ApplyRequest(source=big_policy(base + 3, 10)), timeout=60)
+    time.sleep(0.03)
+    cancelled.cancel()
+    try:
+        held.result()
+    except grpc.RpcError as e:
+        check(False, "the large apply: %s %s" % (e.code().name, e.details()))
+    time.sleep(0.3)
+    st = stub.GetStatus(pb.GetStatusRequest(), timeout=5)
+    check(st.revision == base + 1, "neither the late nor the cancelled apply was applied "
+          "(revision %d)" % st.revision)
+    check(log_has("apply not started: deadline passed"), "agent log: not started: deadline")
+    check(log_has("apply not started: the client cancelled"), "agent log: not started: cancel")
+    code, details, secs = apply(stub, open(valid).read(), "valid.yaml")
+    check(code == "OK", "the valid policy after them: %s %s in %.0f ms" % (code, details,
+                                                                         secs * 1e3))
+    ch.close()
+
+
+def percentile(xs, p):
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(p * len(xs)))] if xs else float("nan")
+
+
+def run_bench(seconds, threads, size, policy_a, policy_b):
+    texts = list(shapes(size).items())
+    stop = time.monotonic() + seconds
+    hostile = []
+    lock = threading.Lock()
+
+    def flood(k):
+        ch, stub = stub_for()
+        i = k
+        while time.monotonic() < stop:
+            name, text = texts[i % len(texts)]
+            code, _, secs = apply(stub, text, "h.yaml")
+            with lock:
+                hostile.append((name, code, secs))
+            i += 1
+        ch.close()
+
+    workers = [threading.Thread(target=flood, args=(k,)) for k in range(threads)]
+    for w in workers:
+        w.start()
+    ch, stub = stub_for()
+    docs = [open(policy_a).read(), open(policy_b).read()]
+    valid = []
+    n = 0
+    while time.monotonic() < stop:
+        code, details, secs = apply(stub, docs[n % 2], "valid.yaml")
+        valid.append((code, secs))
+        n += 1
+        time.sleep(0.25)
+    for w in workers:
+        w.join()
+    ch.close()
+    hs = [s for _, _, s in hostile]
+    vs = [s for c, s in valid if c == "OK"]
+    codes = sorted(set(c for _, c, _ in hostile))
+    print("| requests | count | answered as | p50 ms | p99 ms | max ms |")
+    print("|---|---:|---|---:|---:|---:|")
+    print("| hostile, %d B, %d clients | %d | %s | %.1f | %.1f | %.1f |" % (
+        size, threads, len(hs), ",".join(codes), percentile(hs, .5) * 1e3,
+        percentile(hs, .99) * 1e3, max(hs) * 1e3))
+    print("| valid applies among them | %d | %d OK | %.1f | %.1f | %.1f |" % (
+        len(valid), len(vs), percentile(vs, .5) * 1e3, percentile(vs, .99) * 1e3,
+        max(vs) * 1e3 if vs else float("nan")))
+    for name, _ in texts:
+        xs = [s for n_, _, s in hostile if n_ == name]
+        if xs:
+            print("|   %s | %d | | %.1f | %.1f | %.1f |" % (
+                name, len(xs), percentile(xs, .5) * 1e3, percentile(xs, .99) * 1e3,
+                max(xs) * 1e3))
+    check(len(vs) == len(valid), "every valid apply acknowledged")
+
+
+if MODE == "check":
+    run_check(sys.argv[5])
+else:
+    run_bench(float(sys.argv[5]), int(sys.argv[6]), int(sys.argv[7]), sys.argv[8], sys.argv[9])
+print("PASS" if not failures else "FAILED: %d" % len(failures))
+sys.exit(1 if failures else 0)
