@@ -411,30 +411,34 @@ static int write_status(struct follower *f, bool keepalive)
 static void *work_main(void *arg)
 {
 	struct follower *f = arg;
-	uint64_t last_alive = 0;
+	uint64_t last_alive = 0, last_put = 0;
 
 	pthread_mutex_lock(&f->lock);
 	while (!f->stop) {
-		uint64_t now;
-		bool dirty;
+		uint64_t now = now_usec();
+		bool dirty = f->status_dirty && atomic_load(&f->connected);
+		bool put_due = dirty && now - last_put >= FOLLOWER_STATUS_MIN_MS * 1000ull;
 
-		if (f->m.policy_rev != f->attempted_rev && f->m.policy_rev != f->applied_rev &&
-		    !f->busy) {
+		/* the status of an apply goes out before the next apply starts (unless one went
+		 * out less than FOLLOWER_STATUS_MIN_MS ago): under churn the node keeps
+		 * reporting progress instead of only when it has caught up */
+		if (!put_due && f->m.policy_rev != f->attempted_rev &&
+		    f->m.policy_rev != f->applied_rev && !f->busy) {
 			apply_mirror(f);
 			continue;
 		}
-		now = now_usec();
-		dirty = f->status_dirty && atomic_load(&f->connected);
-		if (dirty || now - last_alive >= FOLLOWER_KEEPALIVE_MS * 1000ull) {
+		if (put_due || now - last_alive >= FOLLOWER_KEEPALIVE_MS * 1000ull) {
 			pthread_mutex_unlock(&f->lock);
-			if (!write_status(f, !dirty))
+			if (!write_status(f, !put_due))
 				last_alive = now;
 			else
 				last_alive = now - FOLLOWER_KEEPALIVE_MS * 1000ull + 1000000; /* 1 s */
+			if (put_due)
+				last_put = now;
 			pthread_mutex_lock(&f->lock);
 			continue;
 		}
-		wait_ms(f, 200);
+		wait_ms(f, dirty ? FOLLOWER_STATUS_MIN_MS : 200);
 	}
 	pthread_mutex_unlock(&f->lock);
 	return NULL;
