@@ -24,7 +24,7 @@
 
 struct dp_options {
 	const char *pin_dir;	/* DP_DEFAULT_PIN_DIR if NULL */
-	const char *bpf_object; /* path of iofence.bpf.o; NULL: the build's or installed one */
+	const char *bpf_object; /* path of an iofence.bpf.o; NULL: the one the build embeds */
 	struct iof_config config;
 	struct iof_failsafe failsafe[IOF_FAILSAFE_MAX]; /* anti-lockout set for the prefilter */
 	size_t n_failsafe;

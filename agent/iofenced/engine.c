@@ -367,8 +367,7 @@ static int compile_and_swap(struct engine *e, struct policy_document *doc,
 /* Map entries an image wrote (the Apply response's and the CLI's figure). */
 static uint64_t image_entries(const struct policy_image *img)
 {
-	return img->n_remote4 + img->n_remote6 + img->n_policy + img->n_any_ports +
-	       img->n_any_groups + img->n_prefilter + img->n_endpoints;
+	return policy_image_entries(img) + img->n_prefilter + img->n_endpoints;
 }
 
 static void add_warning(void *ctx, const char *line)
