@@ -29,7 +29,7 @@ static const struct {
     {"rollback", cmd_rollback, "rollback --to N [--agent ADDR]...  enforce revision N again"},
     {"trace", cmd_trace, "trace --from A --to B --proto P --port N  why a flow gets its verdict"},
     {"dashboard", cmd_dashboard,
-     "dashboard [--listen HOST:PORT] [--agent ADDR]...  web page of the cluster's health"},
+     "dashboard [--listen HOST:PORT] [--agent ADDR]... | --etcd-endpoints URL  cluster health page"},
     {"compile", cmd_compile,
      "compile -f FILE --node NAME [-o json|stats]   print the node's map image"},
     {"endpoint", cmd_endpoint, "endpoint put -f FILE | delete NODE/NAME --etcd-endpoints URL"},
