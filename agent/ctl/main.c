@@ -43,7 +43,7 @@ static const struct {
 
 static void usage(FILE *out)
 {
-	fprintf(out, "usage: iofencectl COMMAND [OPTIONS]\n\ncommands:\n");
+	fprintf(out, "usage: iofencectl COMMAND [OPTIONS] | --version | COMMAND --help\n\ncommands:\n");
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		fprintf(out, "  %s\n", commands[i].help);
 	fprintf(out,
@@ -106,6 +106,10 @@ int ctl_load_policy(const char *file, struct policy_document **ret)
 
 int main(int argc, char **argv)
 {
+	if (argc >= 2 && (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version"))) {
+		printf("iofencectl %s\n", IOFENCE_VERSION);
+		return CTL_OK;
+	}
 	if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
 		usage(argc < 2 ? stderr : stdout);
 		return argc < 2 ? CTL_USER_ERROR : CTL_OK;

@@ -38,6 +38,8 @@ printf 'securityGroup:\n  - name: web\n    rules: []\nendpoints:\n  - {name: e, 
 printf 'securityGroups:\n  - name: web\n    rules: [\nendpoints: []\n' | "$ctl" validate -f - >"$out" 2>"$err"
 grep -q '^<stdin>:5: document: syntax error at column 1: .* (begun at line 3, column 12)$' "$err" \
   || { echo "FAIL: syntax error column: $(cat "$err")"; fail=1; }
+check "--version" 0 "$ctl" --version
+grep -Eq '^iofencectl [0-9]+\.[0-9]+\.[0-9]+( \(git [0-9a-f]+\))?$' "$out" || { echo "FAIL: --version: $(cat "$out")"; fail=1; }
 check "missing file" 1 "$ctl" validate -f /nonexistent/policy.yaml
 check "no -f" 1 "$ctl" validate
 check "unknown command" 1 "$ctl" frobnicate
