@@ -17,16 +17,17 @@
  *   iof_any_ports     HASH iof_any_port_key -> iof_policy_val (listed any-remote ports)
  *   iof_any_group     ARRAY by iof_any_group_index() of iof_policy_val (their groups' verdict)
  *
- * What a new flow costs (the one statement of it; README and docs/BENCHMARKS.md quote it):
- * after its endpoint (iof_endpoints), at most IOF_NEW_FLOW_LOOKUPS_MAX map lookups in all,
- * whatever the rule count:
- *   1. iof_endpoints: attach id -> profile, endpoint index, listed port groups;
- *   2. the remote's class: iof_remote4/6_host (exact), and on a miss the profile's remote trie;
+ * What a new flow costs (the one statement of it; README and docs/BENCHMARKS.md say the same):
+ * at most IOF_NEW_FLOW_LOOKUPS_MAX (six) map lookups, whatever the rule count, besides what
+ * every packet reads (iof_state, conntrack):
+ *   1. iof_endpoints: attach id -> profile, endpoint index, listed port groups (one);
+ *   2. the remote's class: iof_remote4/6_host (exact), and on a miss the profile's remote trie
+ *      (one or two);
  *   3. only for a class with rules in the packet's direction: the profile's class part of
- *      iof_policy; its verdict ends the search when it is IOF_F_FINAL;
+ *      iof_policy (none or one); its verdict ends the search when it is IOF_F_FINAL;
  *   4. the any-remote verdict: in a listed group, iof_any_ports and on a miss the group's
- *      iof_any_group entry; otherwise the profile's any part of iof_policy. The lower rank of
- *      3 and 4 wins.
+ *      iof_any_group entry (one or two); otherwise the profile's any part of iof_policy (one).
+ *      The lower rank of 3 and 4 wins.
  * (The arrays of maps are looked up too, but the verifier inlines those array lookups.)
  * Priorities and deny-over-allow are resolved by the compiler into one rank per rule, never by
  * a loop in the kernel.

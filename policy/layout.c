@@ -54,38 +54,6 @@ struct layout_table layout_table_of(const struct policy_image *img, enum layout_
 #undef RECORDS
 }
 
-struct iof_policy_key layout_policy_key(uint8_t dir, uint32_t plen, uint32_t remote_class,
-					uint8_t proto, uint16_t dport)
-{
-	struct iof_policy_key k = {
-	    .prefixlen = plen, .dir = dir, .proto = proto, .dport = htons(dport)};
-
-	memcpy(k.remote_class, &remote_class, sizeof(k.remote_class));
-	return k;
-}
-
-uint32_t layout_policy_class(const struct iof_policy_key *k)
-{
-	uint32_t cls;
-
-	memcpy(&cls, k->remote_class, sizeof(cls));
-	return cls;
-}
-
-uint32_t layout_policy_part(const struct iof_policy_key *k)
-{
-	return k->prefixlen <= IOF_POLICY_PLEN_ENDPOINT || layout_policy_class(k) == IOF_CLASS_ANY
-		   ? IOF_POLICY_PART_ANY
-		   : IOF_POLICY_PART_CLASS;
-}
-
-struct layout_policy layout_policy_entry(uint32_t profile, struct iof_policy_key key,
-					 struct iof_policy_val val)
-{
-	return (struct layout_policy){
-	    .trie = iof_policy_index(0, profile, layout_policy_part(&key)), .key = key, .val = val};
-}
-
 bool layout_remote4_entry(uint32_t profile, const struct policy_prefix *p,
 			  struct iof_remote_val val, struct layout_remote4 *trie,
 			  struct layout_host4 *host)

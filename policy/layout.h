@@ -11,6 +11,7 @@
 #ifndef IOFENCE_POLICY_LAYOUT_H
 #define IOFENCE_POLICY_LAYOUT_H
 
+#include <arpa/inet.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -126,15 +127,43 @@ static inline void layout_set_slot(void *key, uint8_t slot)
 	((uint8_t *)key)[IOF_KEY_SLOT_OFFSET] = slot;
 }
 
-/* The policy key of {dir, class, proto, port} at prefix length plen (IOF_POLICY_PLEN_*). */
-struct iof_policy_key layout_policy_key(uint8_t dir, uint32_t plen, uint32_t remote_class,
-					uint8_t proto, uint16_t dport);
-uint32_t layout_policy_class(const struct iof_policy_key *k);
+/* The policy key of {dir, class, proto, port (host order)} at prefix length plen. */
+static inline struct iof_policy_key layout_policy_key(uint8_t dir, uint32_t plen,
+						      uint32_t remote_class, uint8_t proto,
+						      uint16_t dport)
+{
+	struct iof_policy_key k = {.prefixlen = plen,
+				   .dir = dir,
+				   .proto = proto,
+				   .dport = htons(dport)};
+
+	__builtin_memcpy(k.remote_class, &remote_class, sizeof(k.remote_class));
+	return k;
+}
+
+static inline uint32_t layout_policy_class(const struct iof_policy_key *k)
+{
+	uint32_t cls;
+
+	__builtin_memcpy(&cls, k->remote_class, sizeof(cls));
+	return cls;
+}
+
 /* The part a policy key goes to: the any part for IOF_CLASS_ANY and the endpoint defaults. */
-uint32_t layout_policy_part(const struct iof_policy_key *k);
+static inline uint32_t layout_policy_part(const struct iof_policy_key *k)
+{
+	return k->prefixlen <= IOF_POLICY_PLEN_ENDPOINT || layout_policy_class(k) == IOF_CLASS_ANY
+		   ? IOF_POLICY_PART_ANY
+		   : IOF_POLICY_PART_CLASS;
+}
+
 /* A policy record of profile (its trie from the key's part). */
-struct layout_policy layout_policy_entry(uint32_t profile, struct iof_policy_key key,
-					 struct iof_policy_val val);
+static inline struct layout_policy layout_policy_entry(uint32_t profile, struct iof_policy_key key,
+						       struct iof_policy_val val)
+{
+	return (struct layout_policy){
+	    .trie = iof_policy_index(0, profile, layout_policy_part(&key)), .key = key, .val = val};
+}
 
 /*
  * A remote prefix of profile with its class: a host address (/32, /128) goes to the host table

@@ -179,7 +179,7 @@ int cmd_apply(int argc, char **argv)
 		r = cmd_apply_dry_run(&o, doc);
 		goto out;
 	}
-	source = rpc_read_file(o.file, NULL);
+	source = ctl_read_input(o.file);
 	if (!source) {
 		fprintf(stderr, "iofencectl apply: %s: %s\n", o.file, strerror(errno));
 		r = CTL_USER_ERROR;

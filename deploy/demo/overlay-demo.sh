@@ -147,8 +147,16 @@ probe db web 10.210.0.21 tcp 80 denied
 bg w11 $PROBE hold 10.210.0.21 80 120 >/dev/null 2>&1
 bg w21 $PROBE hold 10.210.0.31 5432 120 >/dev/null 2>&1
 bg w11 ping -q -i 0.2 10.210.0.31 >/dev/null 2>&1
-"$CTL" dashboard --listen "$LISTEN" "${AGENTS[@]}" 2>"$STATE/dashboard.log" &
-PIDS+=($!)
+# The dashboard finds the agents through the status keys in cluster mode (it then runs on the
+# fabric, beside etcd, and so does the browser that renders it).
+DASH_NS=()
+if [ ${#CLUSTER[@]} -gt 0 ]; then
+	DASH_NS=(nsenter --net=/var/run/netns/"$OV_PFX-fabric")
+	bg fabric "$CTL" dashboard --listen "$LISTEN" "${CLUSTER[@]}" 2>"$STATE/dashboard.log"
+else
+	"$CTL" dashboard --listen "$LISTEN" "${AGENTS[@]}" 2>"$STATE/dashboard.log" &
+	PIDS+=($!)
+fi
 sleep 4
 
 for i in 1 2 3; do
@@ -160,8 +168,9 @@ echo
 echo "== iofencectl tunnels (the vxlan-trace module on every node's underlay)"
 "$CTL" tunnels "${AGENTS[@]}"
 echo
-echo "== health page (iofencectl dashboard --listen $LISTEN, rendered by headless Chromium)"
-if python3 "$HERE/snapshot.py" "http://$LISTEN/#select=tunnel-0-1" "$OUT/health.html" \
+echo "== health page (iofencectl dashboard --listen $LISTEN ${CLUSTER[*]:---agent ...}," \
+	"rendered by headless Chromium)"
+if "${DASH_NS[@]}" python3 "$HERE/snapshot.py" "http://$LISTEN/#select=tunnel-0-1" "$OUT/health.html" \
 	"$OUT/health.png"; then
 	echo "  $OUT/health.html"
 	echo "  $OUT/health.png"

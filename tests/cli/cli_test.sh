@@ -28,6 +28,18 @@ for want in \
   'bad.yaml: 6 errors'; do
   grep -q -- "$want" "$err" || { echo "FAIL: missing error: $want"; fail=1; }
 done
+# -f - reads standard input; misspellings get the closest name; syntax errors a column
+if "$ctl" validate -f - <"$src/deploy/examples/policy.yaml" >"$out" 2>"$err"; then echo "ok: validate -f -"
+else echo "FAIL: validate -f - (stdin)"; fail=1; fi
+printf 'securityGroup:\n  - name: web\n    rules: []\nendpoints:\n  - {name: e, node: n, interface: v, addresses: [10.0.0.1], groups: [wbe]}\n' \
+  | "$ctl" validate -f - >"$out" 2>"$err"
+[ "$(cat "$err")" = '<stdin>:1: securityGroup: unknown key "securityGroup"; did you mean securityGroups?
+-: 1 error' ] || { echo "FAIL: one error with a suggestion: $(cat "$err")"; fail=1; }
+printf 'securityGroups:\n  - name: web\n    rules: [\nendpoints: []\n' | "$ctl" validate -f - >"$out" 2>"$err"
+grep -q '^<stdin>:5: document: syntax error at column 1: .* (begun at line 3, column 12)$' "$err" \
+  || { echo "FAIL: syntax error column: $(cat "$err")"; fail=1; }
+check "--version" 0 "$ctl" --version
+grep -Eq '^iofencectl [0-9]+\.[0-9]+\.[0-9]+( \(git [0-9a-f]+\))?$' "$out" || { echo "FAIL: --version: $(cat "$out")"; fail=1; }
 check "missing file" 1 "$ctl" validate -f /nonexistent/policy.yaml
 check "no -f" 1 "$ctl" validate
 check "unknown command" 1 "$ctl" frobnicate
