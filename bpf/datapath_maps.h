@@ -1,22 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Datapath maps other than the policy image (those are in policy_maps.h): conntrack,
- * counters, verdict events, the XDP prefilter, the failsafe set and node configuration.
- * Shared by the BPF programs in bpf/ and user space (agent/datapath); uapi types only.
+ * Datapath maps other than the policy image (whose keys and values are in policy_layout.h):
+ * conntrack, counters, verdict events, the XDP prefilter, the failsafe set and node
+ * configuration. Shared by the BPF programs in bpf/ and user space (agent/datapath); uapi
+ * types only.
  *
- * Map names (pinned under <pin-dir>/maps/<name>, adopted by name on restart):
- *   iof_state         ARRAY[1] of iof_state, BPF_F_MMAPABLE      (policy_maps.h)
- *   iof_endpoints     HASH iof_endpoint_key -> iof_endpoint_val   (policy_maps.h)
- *   iof_remote4/6     ARRAY_OF_MAPS[IOF_SLOTS * IOF_MAX_PROFILES], iof_profile_index() ->
- *                     LPM_TRIE of the profile's iof_remote4/6_key -> iof_remote_val entries
- *   iof_policy        ARRAY_OF_MAPS[IOF_SLOTS * IOF_MAX_PROFILES * IOF_POLICY_PARTS],
- *                     iof_policy_index() -> LPM_TRIE of that profile's iof_policy_key ->
- *                     iof_policy_val entries (policy_maps.h) of one part; see below
- *   iof_remote4_host  HASH iof_remote4_host_key -> iof_remote_val (see below)
- *   iof_remote6_host  HASH iof_remote6_host_key -> iof_remote_val
- *   iof_any_ports     HASH iof_any_port_hkey -> iof_policy_val (policy_maps.h)
- *   iof_any_group     ARRAY[IOF_SLOTS * IOF_MAX_PROFILES * IOF_ANY_GROUPS] of iof_policy_val,
- *                     iof_any_group_index() (policy_maps.h)
+ * Map names (pinned under <pin-dir>/maps/<name>, adopted by name on restart; the policy maps
+ * are listed in policy_layout.h):
  *   iof_ct4           LRU_HASH iof_ct4_key -> iof_ct_val (IPv4 flows)
  *   iof_ct6           LRU_HASH iof_ct_key -> iof_ct_val (IPv6 flows)
  *   iof_rule_counters PERCPU_ARRAY[IOF_SLOTS * IOF_MAX_RULES] of iof_counter
@@ -26,7 +16,8 @@
  *   iof_events_lost   PERCPU_ARRAY[IOF_EVLOST_MAX] of __u64: records not written, by cause
  *   iof_event_bucket  PERCPU_ARRAY[1]: the events' token bucket (BPF-private state)
  *   iof_prefilter4/6  LPM_TRIE iof_prefilter4/6_key -> __u8 (1 = deny), shorter prefixes
- *   iof_prefilter4/6_host HASH, same keys: the /32 and /128 entries, looked up first
+ *   iof_prefilter4/6_host ARRAY_OF_MAPS[IOF_SLOTS] of HASH, keys iof_prefilter4/6_host_key:
+ *                     the /32 and /128 entries, looked up first
  *   iof_failsafe      ARRAY[IOF_FAILSAFE_MAX] of iof_failsafe
  *   iof_config        ARRAY[1] of iof_config
  *   iof_cg_ids        CGROUP_STORAGE, key __u64 (cgroup id, shared by all attach types of
@@ -51,121 +42,9 @@
 
 #include <linux/types.h>
 
-#include "policy_maps.h"
+#include "policy_layout.h"
 
 #define IOF_CT_MAX 262144 /* per family: iof_ct4 and iof_ct6 each */
-
-/*
- * iof_policy, iof_remote4 and iof_remote6 hold one LPM trie per {slot, profile}. Every entry
- * of those maps covers its profile (policy: prefixlen >= IOF_POLICY_PLEN_ENDPOINT; remote:
- * prefixlen >= IOF_REMOTE_PREFIX_BASE), so a lookup never matches another profile's entry and
- * the profile's own trie gives exactly the longest match of one global trie (as
- * policy_image_lookup() computes it); but its depth follows the profile's entries, not the
- * node's, so the new-flow cost grows with what one endpoint's rules need, not the node's.
- * dp_image_write creates the inner tries (BPF_F_NO_PREALLOC; max_entries
- * IOF_MAX_POLICY_ENTRIES or IOF_MAX_REMOTE_ENTRIES: they must match the templates).
- * The outer maps are arrays indexed by iof_profile_index(): the verifier inlines an array
- * lookup, where a hash of maps hashed and compared a key on each of a new flow's two or three
- * profile lookups. Profiles are numbered densely from 0 and are at most one per endpoint.
- */
-#define IOF_MAX_PROFILES IOF_MAX_ENDPOINTS
-
-static inline __u32 iof_profile_index(__u8 slot, __u32 profile)
-{
-	return (__u32)slot * IOF_MAX_PROFILES + profile;
-}
-
-/*
- * iof_policy holds two tries per {slot, profile}: the entries of the profile's remote classes
- * (IOF_POLICY_PART_CLASS) and those of IOF_CLASS_ANY with the endpoint defaults
- * (IOF_POLICY_PART_ANY). Together they hold exactly the entries of the profile's one trie; a
- * new flow looks up the class part only for a class with rules, then the any part. Splitting
- * them keeps each walk to its own entries: a lookup of IOF_CLASS_ANY in the one trie went down
- * past every class's branch (~15 nodes at 100k rules) to reach the few any-remote entries.
- * A class-part miss means the class has no entry for the packet: the any part decides.
- */
-#define IOF_POLICY_PART_CLASS 0
-#define IOF_POLICY_PART_ANY 1
-#define IOF_POLICY_PARTS 2
-
-static inline __u32 iof_policy_index(__u8 slot, __u32 profile, __u32 part)
-{
-	return iof_profile_index(slot, profile) * IOF_POLICY_PARTS + part;
-}
-
-/*
- * Keys of the inner tries: an image key (policy_maps.h) without the {slot, profile} that its
- * trie stands for. Each node of an LPM walk compares the key's data from its first byte on, a
- * word at a time, so bytes that every entry of a trie shares cost a compare on every node.
- * Without them a policy key's data is 8 bytes, one compare per node, as is an IPv4 address.
- * Prefix lengths shrink accordingly (dp_inner_key() in agent/datapath makes these keys):
- *   policy: IOF_POLICY_PLEN_ENDPOINT (64) -> 8 (dir), IOF_POLICY_PLEN_CLASS (96) -> 40,
- *           IOF_POLICY_PLEN_PROTO + n (112 + n) -> 48 + n
- *   remote: IOF_REMOTE_PREFIX_BASE + n -> n
- */
-struct iof_policy_trie_key {
-	__u32 prefixlen;
-	__u8 dir;
-	__u8 remote_class[4]; /* the __u32 class in host order: every entry has all or none of it */
-	__u8 proto;
-	__be16 dport;
-};
-
-#define IOF_PTRIE_PLEN_ENDPOINT 8
-#define IOF_PTRIE_PLEN_CLASS 40
-#define IOF_PTRIE_PLEN_PROTO 48
-#define IOF_PTRIE_PLEN_MAX 64
-
-struct iof_remote4_trie_key {
-	__u32 prefixlen;
-	__u8 addr[4];
-};
-
-struct iof_remote6_trie_key {
-	__u32 prefixlen;
-	__u8 addr[16];
-};
-
-/*
- * Host-address table of the remote tries: every iof_remote4/6 entry of full length (/32, /128:
- * group members, host CIDRs) is written here by dp_image_write, and only here. The program
- * looks an address up here first: an address with a full-length entry has that entry as its
- * longest match, so a hit gives exactly the one trie's class at hash cost; on a miss the
- * longest match is among the shorter prefixes, which is all the inner trie holds. Keeping the
- * hosts out of the trie keeps its walk short for every other address: at 100k rules a
- * profile's remote trie held ~200 member addresses beside ~370 CIDRs, and a pod address that
- * matched no member still went down their branches.
- * The slot is at byte 4, as in every slotted key.
- */
-struct iof_remote4_host_key {
-	__u32 profile;
-	__u8 slot;
-	__u8 pad[3];
-	__u8 addr[4];
-};
-
-struct iof_remote6_host_key {
-	__u32 profile;
-	__u8 slot;
-	__u8 pad[3];
-	__u8 addr[16];
-};
-
-/* iof_any_group: the index of a listed group's unlisted-port verdict (policy_maps.h). */
-static inline __u32 iof_any_group_index(__u8 slot, __u32 profile, __u32 group)
-{
-	return iof_profile_index(slot, profile) * IOF_ANY_GROUPS + group;
-}
-
-/* iof_any_ports: an iof_any_port_key (policy_maps.h) as the host keys are laid out. */
-struct iof_any_port_hkey {
-	__u32 profile;
-	__u8 slot;
-	__u8 pad[3];
-	__u8 dir;
-	__u8 proto;
-	__be16 dport;
-};
 
 /*
  * Conntrack, from the endpoint's point of view: one entry per endpoint hook and flow. A flow is
@@ -377,18 +256,14 @@ static inline __u32 iof_failsafe_bit(__u8 family, __u8 proto)
 	return 0;
 }
 
-_Static_assert(sizeof(struct iof_remote4_host_key) == 12, "iof_remote4_host_key layout");
-_Static_assert(sizeof(struct iof_remote6_host_key) == 24, "iof_remote6_host_key layout");
 _Static_assert(sizeof(struct iof_ct_key) == 44, "iof_ct_key layout");
-_Static_assert(sizeof(struct iof_policy_trie_key) == 12, "iof_policy_trie_key layout");
-_Static_assert(sizeof(struct iof_any_port_hkey) == 12, "iof_any_port_hkey layout");
-_Static_assert(sizeof(struct iof_remote4_trie_key) == 8, "iof_remote4_trie_key layout");
-_Static_assert(sizeof(struct iof_remote6_trie_key) == 20, "iof_remote6_trie_key layout");
 _Static_assert(sizeof(struct iof_ct4_key) == 20, "iof_ct4_key layout");
 _Static_assert(sizeof(struct iof_ct_val) == 32, "iof_ct_val layout");
 _Static_assert(sizeof(struct iof_event) == 80, "iof_event layout");
 _Static_assert(sizeof(struct iof_prefilter4_key) == 16, "iof_prefilter4_key layout");
 _Static_assert(sizeof(struct iof_prefilter6_key) == 28, "iof_prefilter6_key layout");
+IOF_FIELD(iof_prefilter4_key, slot, IOF_KEY_SLOT_OFFSET);
+IOF_FIELD(iof_prefilter6_key, slot, IOF_KEY_SLOT_OFFSET);
 _Static_assert(sizeof(struct iof_prefilter4_host_key) == 8, "iof_prefilter4_host_key layout");
 _Static_assert(sizeof(struct iof_prefilter6_host_key) == 20, "iof_prefilter6_host_key layout");
 _Static_assert(sizeof(struct iof_failsafe) == 24, "iof_failsafe layout");

@@ -2,7 +2,7 @@
 /*
  * The datapath's map definitions (BPF side only). Every .bpf.c includes this header; the
  * definitions are __weak so that `bpftool gen object` merges them into one map per name when
- * it links the hook families into iofence.bpf.o. Layouts come from policy_maps.h and
+ * it links the hook families into iofence.bpf.o. Layouts come from policy_layout.h and
  * datapath_maps.h; nothing here defines a struct shared with user space.
  */
 #ifndef IOFENCE_BPF_MAPS_H
@@ -42,7 +42,7 @@ struct iof_remote4_trie {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(max_entries, IOF_MAX_REMOTE_ENTRIES);
-	__uint(key_size, sizeof(struct iof_remote4_trie_key));
+	__uint(key_size, sizeof(struct iof_remote4_key));
 	__uint(value_size, sizeof(struct iof_remote_val));
 };
 
@@ -58,7 +58,7 @@ struct iof_remote6_trie {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(max_entries, IOF_MAX_REMOTE_ENTRIES);
-	__uint(key_size, sizeof(struct iof_remote6_trie_key));
+	__uint(key_size, sizeof(struct iof_remote6_key));
 	__uint(value_size, sizeof(struct iof_remote_val));
 };
 
@@ -89,7 +89,7 @@ struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(max_entries, IOF_SLOTS * IOF_MAX_ANY_PORTS);
-	__type(key, struct iof_any_port_hkey);
+	__type(key, struct iof_any_port_key);
 	__type(value, struct iof_policy_val);
 } iof_any_ports __weak SEC(".maps");
 
@@ -101,7 +101,7 @@ struct {
 } iof_any_group __weak SEC(".maps");
 
 /*
- * A policy trie of one {slot, profile, part}: iof_policy_trie_key (datapath_maps.h). Sizes, not
+ * A policy trie of one {slot, profile, part}: iof_policy_key (policy_layout.h). Sizes, not
  * types: an object that never looks it up carries only a forward declaration of the key, and
  * the linker could not merge the weak definitions.
  */
@@ -109,7 +109,7 @@ struct iof_policy_trie {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(max_entries, IOF_MAX_POLICY_ENTRIES);
-	__uint(key_size, sizeof(struct iof_policy_trie_key));
+	__uint(key_size, sizeof(struct iof_policy_key));
 	__uint(value_size, sizeof(struct iof_policy_val));
 };
 

@@ -1,11 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The new-flow verdict, exactly as policy_image_lookup() (policy/image.c) models it: endpoint
- * lookup, remote class {slot, profile, address} (host table, else the profile's remote trie),
- * then LPM for {dir, class, proto, dport} in the profile's class part of iof_policy (an array
- * of tries by {slot, profile, part}, datapath_maps.h) and, unless that verdict is IOF_F_FINAL
- * or the class is IOF_CLASS_ANY, LPM for IOF_CLASS_ANY in its any part; the lower rank wins.
- * At most six lookups, whatever the rule count.
+ * The new-flow verdict: the lookups policy_layout.h counts (at most IOF_NEW_FLOW_LOOKUPS_MAX,
+ * whatever the rule count), in the order it lists them. policy_image_lookup() (policy/image.c)
+ * walks the same maps, in the same order, over a compiled image.
  */
 #ifndef IOFENCE_BPF_VERDICT_H
 #define IOFENCE_BPF_VERDICT_H
@@ -50,7 +47,7 @@ static __always_inline __u32 iof_remote_lookup(__u8 slot, __u32 profile, __u32 p
 
 	if (family == 4) {
 		struct iof_remote4_host_key hk = {.profile = profile, .slot = slot};
-		struct iof_remote4_trie_key k = {.prefixlen = 32};
+		struct iof_remote4_key k = {.prefixlen = 32};
 
 		__builtin_memcpy(hk.addr, remote, 4);
 		rv = bpf_map_lookup_elem(&iof_remote4_host, &hk);
@@ -65,7 +62,7 @@ static __always_inline __u32 iof_remote_lookup(__u8 slot, __u32 profile, __u32 p
 		rv = bpf_map_lookup_elem(trie, &k);
 	} else {
 		struct iof_remote6_host_key hk = {.profile = profile, .slot = slot};
-		struct iof_remote6_trie_key k = {.prefixlen = 128};
+		struct iof_remote6_key k = {.prefixlen = 128};
 
 		__builtin_memcpy(hk.addr, remote, 16);
 		rv = bpf_map_lookup_elem(&iof_remote6_host, &hk);
@@ -101,19 +98,19 @@ static __always_inline int iof_proto_has_ports(__u8 proto)
 }
 
 /*
- * The any part's verdict for pk (remote class IOF_CLASS_ANY): in a listed group (policy_maps.h)
+ * The any part's verdict for pk (remote class IOF_CLASS_ANY): in a listed group (policy_layout.h)
  * a port by exact match (iof_any_ports), the group's other ports by its iof_any_group entry;
  * otherwise the LPM walk.
  */
 static __always_inline struct iof_policy_val *
-iof_any_verdict(__u8 slot, const struct iof_endpoint_val *ep, struct iof_policy_trie_key *pk)
+iof_any_verdict(__u8 slot, const struct iof_endpoint_val *ep, struct iof_policy_key *pk)
 {
 	__u32 part = iof_policy_index(slot, ep->profile, IOF_POLICY_PART_ANY);
 	int group = iof_any_group_of(pk->dir, pk->proto);
 	void *trie;
 
 	if (group >= 0 && (ep->any_ports & (1u << group))) {
-		struct iof_any_port_hkey hk = {.profile = ep->profile,
+		struct iof_any_port_key hk = {.profile = ep->profile,
 					       .slot = slot,
 					       .dir = pk->dir,
 					       .proto = pk->proto,
@@ -144,8 +141,8 @@ static __always_inline int iof_judge(__u8 slot, __u32 attach_id, __u8 dir, __u8 
 
 	if (!ep || ep->profile >= IOF_MAX_PROFILES)
 		return -1;
-	struct iof_policy_trie_key pk = {
-	    .prefixlen = IOF_PTRIE_PLEN_MAX,
+	struct iof_policy_key pk = {
+	    .prefixlen = IOF_POLICY_PLEN_MAX,
 	    .dir = dir,
 	    .proto = proto,
 	    .dport = iof_proto_has_ports(proto) ? dport : 0,

@@ -4,15 +4,18 @@
  * a TC program pair on a node's underlay interfaces that counts VXLAN traffic and never
  * changes or drops a packet (it always returns TC_ACT_UNSPEC).
  *
- * vxt_tunnels  LRU hash {outer src, outer dst, VNI, outer family, direction} -> vxt_count
- * vxt_inner    LRU hash {that tunnel key, inner src, inner dst, inner family, protocol}
+ * vxt_tunnels  per-CPU LRU hash {outer src, outer dst, VNI, outer family, direction}
+ *                       -> vxt_count
+ * vxt_inner    per-CPU LRU hash {that tunnel key, inner src, inner dst, inner family, protocol}
  *                       -> vxt_count
  * vxt_stats    per-CPU array of __u64 indexed by enum vxt_stat
  * vxt_ports    array of one struct vxt_ports: the UDP destination ports that mean VXLAN
  *
  * Capacities are the maps' max_entries, set by the loader before load (vxt_tunnels default
- * VXT_TUNNELS_DEFAULT, vxt_inner VXT_INNER_DEFAULT). Values are updated with atomic adds, so
- * one entry is shared by all CPUs; first_seen/last_seen are bpf_ktime_get_boot_ns().
+ * VXT_TUNNELS_DEFAULT, vxt_inner VXT_INNER_DEFAULT). Each CPU adds to its own value of an
+ * entry (no atomic operation on the packet path); a reader sums packets and bytes over CPUs
+ * and takes the earliest first_seen and the latest last_seen (bpf_ktime_get_coarse_ns():
+ * CLOCK_MONOTONIC to a tick; 0 on a CPU that never saw the entry).
  *
  * Evictions: the program counts every new key it inserts (VXT_STAT_*_INSERTS, counted only
  * when the BPF_NOEXIST update succeeds, so a key raced in by two CPUs counts once). Nothing

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * The compiler: a validated document and a node name in, the node's map image out
- * (policy/image.h, bpf/policy_maps.h).
+ * (policy/image.h: records of the kernel layout, policy/layout.h).
  *
  * Steps: pick the local endpoints and the rules of their groups (rule ids), rank the rules
  * (priority, deny before allow, document order), find the remote selectors and classes
@@ -350,12 +350,11 @@ static int emit_profile(struct compile_ctx *ctx, const struct profile_key *keys,
 		img->endpoints[keys[p].local].any_ports = any_ports;
 	}
 	for (size_t i = 0; i < ctx->n_tmpl; i++) {
-		struct image_policy *e = VEC_PUSH(img->policy, img->n_policy, ctx->cap_policy);
+		struct layout_policy *e = VEC_PUSH(img->policy, img->n_policy, ctx->cap_policy);
 
 		if (!e)
 			return -ENOMEM;
-		*e = ctx->tmpl[i];
-		e->key.profile = profile;
+		*e = layout_policy_entry(profile, ctx->tmpl[i].key, ctx->tmpl[i].val);
 	}
 	if (img->n_policy > IOF_MAX_POLICY_ENTRIES) {
 		snprintf(ctx->msg, ctx->msg_len, "iof_policy: more than %u entries (capacity %u)",
@@ -386,7 +385,9 @@ static int compile_profiles(struct compile_ctx *ctx)
 
 		while (end < n_ep && same_profile(&keys[p], &keys[end]))
 			end++;
-		size_t first4 = ctx->img->n_remote4, first6 = ctx->img->n_remote6;
+		struct policy_image *img = ctx->img;
+		size_t first4 = img->n_remote4, first6 = img->n_remote6;
+		size_t firsth4 = img->n_host4, firsth6 = img->n_host6;
 
 		ctx->n_tmpl = 0;
 		err = profile_classes(ctx, &keys[p], (uint32_t)ctx->img->n_profiles, &s);
@@ -394,12 +395,15 @@ static int compile_profiles(struct compile_ctx *ctx)
 			err = compile_direction(ctx, &keys[p], POLICY_INGRESS, &s);
 		if (!err)
 			err = compile_direction(ctx, &keys[p], POLICY_EGRESS, &s);
-		for (size_t i = first4; !err && i < ctx->img->n_remote4; i++)
-			ctx->img->remote4[i].val.flags =
-			    s.class_dirs[ctx->img->remote4[i].val.remote_class];
-		for (size_t i = first6; !err && i < ctx->img->n_remote6; i++)
-			ctx->img->remote6[i].val.flags =
-			    s.class_dirs[ctx->img->remote6[i].val.remote_class];
+		/* a class's directions are known once both are compiled */
+		for (size_t i = first4; !err && i < img->n_remote4; i++)
+			img->remote4[i].val.flags = s.class_dirs[img->remote4[i].val.remote_class];
+		for (size_t i = first6; !err && i < img->n_remote6; i++)
+			img->remote6[i].val.flags = s.class_dirs[img->remote6[i].val.remote_class];
+		for (size_t i = firsth4; !err && i < img->n_host4; i++)
+			img->host4[i].val.flags = s.class_dirs[img->host4[i].val.remote_class];
+		for (size_t i = firsth6; !err && i < img->n_host6; i++)
+			img->host6[i].val.flags = s.class_dirs[img->host6[i].val.remote_class];
 		if (!err)
 			err = emit_profile(ctx, keys, p, end);
 		p = end;

@@ -1,14 +1,15 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * Policy entries of one remote class: the best rule for every (protocol, port) point, as
- * LPM entries that fall back correctly.
- *   prefixlen 96:       best any-protocol rule (omitted if none: falls back to the default)
- *   prefixlen 112:      best rule for protocol p, all ports (omitted if it is the 96 one)
- *   prefixlen 112 + n:  port ranges where a port rule beats the 112 verdict, split into
- *                       masked-port prefixes
+ * LPM entries that fall back correctly (iof_policy_key, bpf/policy_layout.h).
+ *   IOF_POLICY_PLEN_CLASS:      best any-protocol rule (omitted if none: falls back to the
+ *                               default)
+ *   IOF_POLICY_PLEN_PROTO:      best rule for protocol p, all ports (omitted if it is the
+ *                               class one)
+ *   IOF_POLICY_PLEN_PROTO + n:  port ranges where a port rule beats the protocol verdict,
+ *                               split into masked-port prefixes
  * Rules arrive sorted by rank, so "best" is "first that matches".
  */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,17 +20,15 @@
 static int push_entry(struct compile_ctx *ctx, enum policy_direction dir, uint32_t cls,
 		      unsigned plen, uint8_t proto, uint16_t dport, const struct iof_policy_val *val)
 {
-	struct image_policy *e = VEC_PUSH(ctx->tmpl, ctx->n_tmpl, ctx->cap_tmpl);
+	struct layout_policy *e = VEC_PUSH(ctx->tmpl, ctx->n_tmpl, ctx->cap_tmpl);
 
 	if (!e)
 		return -ENOMEM;
-	memset(e, 0, sizeof(*e));
-	e->key.prefixlen = plen;
-	e->key.dir = dir == POLICY_INGRESS ? IOF_DIR_INGRESS : IOF_DIR_EGRESS;
-	e->key.remote_class = cls;
-	e->key.proto = proto;
-	e->key.dport = htons(dport);
-	e->val = *val;
+	/* the profile's trie is set when the template is emitted */
+	*e = layout_policy_entry(
+	    0, layout_policy_key(dir == POLICY_INGRESS ? IOF_DIR_INGRESS : IOF_DIR_EGRESS, plen, cls,
+				 proto, dport),
+	    *val);
 	return 0;
 }
 

@@ -46,9 +46,10 @@ struct compile_ctx {
 	size_t cap_set;
 
 	/* Policy entries of the profile being compiled (endpoint field left 0). */
-	struct image_policy *tmpl;
+	struct layout_policy *tmpl;
 	size_t n_tmpl, cap_tmpl;
-	size_t cap_remote4, cap_remote6, cap_policy, cap_any_ports, cap_any_groups;
+	size_t cap_remote4, cap_remote6, cap_host4, cap_host6, cap_policy, cap_any_ports,
+	    cap_any_groups;
 	const uint32_t *final_any; /* compile_class_entries: any-remote rules to outrank */
 	size_t n_final_any;
 	bool all_final;

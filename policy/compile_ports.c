@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * The listed any-remote ports of one profile (policy_maps.h: iof_any_port_key): for each
+ * The listed any-remote ports of one profile (bpf/policy_layout.h: iof_any_ports): for each
  * direction and port protocol, the IOF_CLASS_ANY port entries of the profile's template expanded
  * to one entry per covered port holding the longest match among them, when they cover at most
  * IOF_ANY_PORTS_GROUP_MAX ports and the image has room.
@@ -29,10 +29,10 @@ static int covered_cmp(const void *a, const void *b)
 	return (int)y->plen - (int)x->plen;
 }
 
-static bool in_group(const struct image_policy *e, uint8_t dir, uint8_t proto)
+static bool in_group(const struct layout_policy *e, uint8_t dir, uint8_t proto)
 {
-	return e->key.remote_class == IOF_CLASS_ANY && e->key.dir == dir && e->key.proto == proto &&
-	       e->key.prefixlen > IOF_POLICY_PLEN_PROTO;
+	return layout_policy_class(&e->key) == IOF_CLASS_ANY && e->key.dir == dir &&
+	       e->key.proto == proto && e->key.prefixlen > IOF_POLICY_PLEN_PROTO;
 }
 
 /* Ports the group's entries cover, overlaps counted; stops counting past the cap. */
@@ -54,7 +54,7 @@ static int list_group(struct compile_ctx *ctx, struct covered *cov, size_t n, ui
 	size_t k = 0;
 
 	for (size_t i = 0; i < ctx->n_tmpl; i++) {
-		const struct image_policy *e = &ctx->tmpl[i];
+		const struct layout_policy *e = &ctx->tmpl[i];
 
 		if (!in_group(e, dir, proto))
 			continue;
@@ -70,17 +70,12 @@ static int list_group(struct compile_ctx *ctx, struct covered *cov, size_t n, ui
 	for (size_t i = 0; i < k; i++) {
 		if (i && cov[i].port == cov[i - 1].port)
 			continue; /* a shorter prefix: the longest match is listed already */
-		struct image_any_port *a = VEC_PUSH(img->any_ports, img->n_any_ports, *cap);
+		struct layout_any_port *a = VEC_PUSH(img->any_ports, img->n_any_ports, *cap);
 
 		if (!a)
 			return -ENOMEM;
-		memset(a, 0, sizeof(*a));
-		a->key.prefixlen = IOF_ANY_PORT_PLEN;
-		a->key.profile = profile;
-		a->key.dir = dir;
-		a->key.proto = proto;
-		a->key.dport = htons(cov[i].port);
-		a->val = ctx->tmpl[cov[i].entry].val;
+		*a = layout_any_port_entry(profile, dir, proto, cov[i].port,
+					   ctx->tmpl[cov[i].entry].val);
 	}
 	return 0;
 }
@@ -88,14 +83,14 @@ static int list_group(struct compile_ctx *ctx, struct covered *cov, size_t n, ui
 /* The group's longest match above its port entries: protocol, class or endpoint default. */
 static int list_group_verdict(struct compile_ctx *ctx, uint32_t profile, uint8_t dir, uint8_t proto)
 {
-	const struct image_policy *best = NULL;
-	struct image_any_group *g;
+	const struct layout_policy *best = NULL;
+	struct layout_any_group *g;
 
 	for (size_t i = 0; i < ctx->n_tmpl; i++) {
-		const struct image_policy *e = &ctx->tmpl[i];
+		const struct layout_policy *e = &ctx->tmpl[i];
 		uint32_t plen = e->key.prefixlen;
 
-		if (e->key.remote_class != IOF_CLASS_ANY || e->key.dir != dir ||
+		if (layout_policy_class(&e->key) != IOF_CLASS_ANY || e->key.dir != dir ||
 		    plen > IOF_POLICY_PLEN_PROTO ||
 		    (plen == IOF_POLICY_PLEN_PROTO && e->key.proto != proto))
 			continue;
@@ -107,8 +102,7 @@ static int list_group_verdict(struct compile_ctx *ctx, uint32_t profile, uint8_t
 	g = VEC_PUSH(ctx->img->any_groups, ctx->img->n_any_groups, ctx->cap_any_groups);
 	if (!g)
 		return -ENOMEM;
-	*g = (struct image_any_group){
-	    .profile = profile, .group = (uint32_t)iof_any_group_of(dir, proto), .val = best->val};
+	*g = layout_any_group_entry(profile, (uint32_t)iof_any_group_of(dir, proto), best->val);
 	return 0;
 }
 

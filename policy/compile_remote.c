@@ -269,27 +269,36 @@ static int push_remote(struct compile_ctx *ctx, uint32_t profile, const struct p
 		       uint32_t cls)
 {
 	struct policy_image *img = ctx->img;
+	struct iof_remote_val val = {.remote_class = cls};
 
 	if (p->family == 4) {
-		struct image_remote4 *r = VEC_PUSH(img->remote4, img->n_remote4, ctx->cap_remote4);
+		struct layout_remote4 trie;
+		struct layout_host4 host, *h;
+		struct layout_remote4 *t;
 
-		if (!r)
-			return -ENOMEM;
-		memset(r, 0, sizeof(*r));
-		r->key.prefixlen = IOF_REMOTE_PREFIX_BASE + p->len;
-		r->key.profile = profile;
-		memcpy(r->key.addr, p->addr, 4);
-		r->val.remote_class = cls;
+		if (layout_remote4_entry(profile, p, val, &trie, &host)) {
+			if (!(h = VEC_PUSH(img->host4, img->n_host4, ctx->cap_host4)))
+				return -ENOMEM;
+			*h = host;
+		} else {
+			if (!(t = VEC_PUSH(img->remote4, img->n_remote4, ctx->cap_remote4)))
+				return -ENOMEM;
+			*t = trie;
+		}
 	} else {
-		struct image_remote6 *r = VEC_PUSH(img->remote6, img->n_remote6, ctx->cap_remote6);
+		struct layout_remote6 trie;
+		struct layout_host6 host, *h;
+		struct layout_remote6 *t;
 
-		if (!r)
-			return -ENOMEM;
-		memset(r, 0, sizeof(*r));
-		r->key.prefixlen = IOF_REMOTE_PREFIX_BASE + p->len;
-		r->key.profile = profile;
-		memcpy(r->key.addr, p->addr, 16);
-		r->val.remote_class = cls;
+		if (layout_remote6_entry(profile, p, val, &trie, &host)) {
+			if (!(h = VEC_PUSH(img->host6, img->n_host6, ctx->cap_host6)))
+				return -ENOMEM;
+			*h = host;
+		} else {
+			if (!(t = VEC_PUSH(img->remote6, img->n_remote6, ctx->cap_remote6)))
+				return -ENOMEM;
+			*t = trie;
+		}
 	}
 	return 0;
 }

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * A map image: the exact entries of the policy maps (bpf/policy_maps.h) for one node and one
- * revision, as the compiler produces them, plus the tables user space needs to name what the
- * counters count. Keys carry slot 0; the loader sets the slot as it writes them, and writes
- * one iof_endpoints entry per endpoint (attach id -> profile, endpoint index).
+ * A map image: the exact entries of the policy maps for one node and one revision, as records of
+ * the kernel layout (policy/layout.h, bpf/policy_layout.h) with slot 0, plus the tables user
+ * space needs to name what the counters count. The loader sets the slot as it writes them, and
+ * writes one iof_endpoints entry per endpoint (attach id -> profile, endpoint index).
  */
 #ifndef IOFENCE_POLICY_IMAGE_H
 #define IOFENCE_POLICY_IMAGE_H
@@ -11,38 +11,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../bpf/policy_maps.h"
+#include "layout.h"
 #include "model.h"
 
 struct image_index;
-
-struct image_remote4 {
-	struct iof_remote4_key key;
-	struct iof_remote_val val;
-};
-
-struct image_remote6 {
-	struct iof_remote6_key key;
-	struct iof_remote_val val;
-};
-
-struct image_policy {
-	struct iof_policy_key key;
-	struct iof_policy_val val;
-};
-
-/* A listed any-remote port (policy_maps.h: iof_any_port_key). */
-struct image_any_port {
-	struct iof_any_port_key key;
-	struct iof_policy_val val;
-};
-
-/* A listed group's verdict for its unlisted ports (policy_maps.h: iof_any_group). */
-struct image_any_group {
-	uint32_t profile;
-	uint32_t group; /* iof_any_group_of() */
-	struct iof_policy_val val;
-};
 
 /* One local endpoint: endpoint_index is its position in image.endpoints. */
 struct image_endpoint {
@@ -50,7 +22,7 @@ struct image_endpoint {
 	const char *name; /* borrowed from the document */
 	const char *interface;
 	const char *cgroup;
-	uint32_t profile;   /* iof_policy_key.profile of its entries */
+	uint32_t profile;   /* iof_endpoint_val.profile: the tries and keys of its entries */
 	uint16_t any_ports; /* iof_endpoint_val.any_ports: its profile's listed port groups */
 };
 
@@ -68,15 +40,19 @@ struct image_prefilter {
 
 struct policy_image {
 	uint64_t revision;
-	struct image_remote4 *remote4;
+	struct layout_remote4 *remote4; /* the remote tries' entries: prefixes shorter than hosts */
 	size_t n_remote4;
-	struct image_remote6 *remote6;
+	struct layout_remote6 *remote6;
 	size_t n_remote6;
-	struct image_policy *policy;
+	struct layout_host4 *host4; /* the host addresses */
+	size_t n_host4;
+	struct layout_host6 *host6;
+	size_t n_host6;
+	struct layout_policy *policy;
 	size_t n_policy;
-	struct image_any_port *any_ports; /* derived from policy: its any-remote ports, listed */
+	struct layout_any_port *any_ports; /* a profile's any-remote port entries, listed */
 	size_t n_any_ports;
-	struct image_any_group *any_groups; /* and the other ports' verdicts of those groups */
+	struct layout_any_group *any_groups; /* and the other ports' verdicts of those groups */
 	size_t n_any_groups;
 	struct image_endpoint *endpoints;
 	size_t n_endpoints;
@@ -97,7 +73,7 @@ struct policy_image {
  * @ret_image: set to a new image, freed with policy_image_free().
  * @msg: receives, on -E2BIG, which map does not fit and the numbers (may be NULL).
  *
- * Return: 0, -ENOMEM, or -E2BIG when a map capacity of policy_maps.h would be exceeded
+ * Return: 0, -ENOMEM, or -E2BIG when a map capacity of policy_layout.h would be exceeded
  * (the image is not produced).
  */
 int policy_compile(const struct policy_document *doc, const char *node,
@@ -105,8 +81,21 @@ int policy_compile(const struct policy_document *doc, const char *node,
 
 void policy_image_free(struct policy_image *image);
 
+/* Remote prefixes of a family (the trie's and the host table's entries). */
+static inline size_t policy_image_remotes(const struct policy_image *img, int family)
+{
+	return family == 4 ? img->n_remote4 + img->n_host4 : img->n_remote6 + img->n_host6;
+}
+
+/* Entries of the policy maps (the tries, the host tables, the listed ports and groups). */
+static inline size_t policy_image_entries(const struct policy_image *img)
+{
+	return policy_image_remotes(img, 4) + policy_image_remotes(img, 6) + img->n_policy +
+	       img->n_any_ports + img->n_any_groups;
+}
+
 /*
- * Frees the map entries (remote4, remote6, policy, and the lookup index) once they are in the
+ * Frees the map entries (the tries', host tables', listed ports', and the lookup index) once they are in the
  * maps, keeping the tables that name what counters count (endpoints, rules, prefilter) and
  * the entry counts. The image can no longer be looked up or written (-ENODATA).
  */
@@ -132,17 +121,22 @@ struct image_verdict {
 	bool audit;
 	bool is_default;  /* no rule matched: endpoint default */
 	uint32_t rule_id; /* IOF_RULE_NONE for a default */
-	unsigned lookups; /* map lookups made (remote + policy): at most 3 */
+	unsigned lookups; /* map lookups made: at most IOF_NEW_FLOW_LOOKUPS_MAX */
+	bool class_part;  /* the class part was looked up */
+	bool any_part;	  /* the any-remote verdict was looked up (not skipped by a final one) */
+	bool listed;	  /* that verdict came from a listed group (iof_any_ports or its group) */
 };
 
 /**
- * policy_image_lookup() - judge a new flow exactly as the BPF program does: one LPM lookup in
- * the remote trie of the packet's family, one in the policy trie for the remote class and,
- * unless that verdict is final, one for IOF_CLASS_ANY; the lower rank wins. Kernel
- * longest-prefix-match semantics over the image's entries (slot 0). The first call builds an
- * index (not thread-safe); later calls are read-only.
+ * policy_image_lookup() - judge a new flow over the image's records exactly as the BPF program
+ * (bpf/verdict.h) walks the maps: the endpoint, the host table then the profile's remote trie,
+ * the class part unless the class has no rules in the direction, and unless that verdict is
+ * final the any-remote verdict (a listed group's port, else its group entry; otherwise the any
+ * part); the lower rank wins. Kernel longest-prefix-match and exact-match semantics, one trie
+ * per {profile, part} as in the maps. The first call builds an index (not thread-safe); later
+ * calls are read-only.
  *
- * Return: 0, or -ENOENT when the policy lookup misses (unknown endpoint: the program drops).
+ * Return: 0, or -ENOENT when a lookup the program fails closed on misses (unknown endpoint).
  */
 int policy_image_lookup(const struct policy_image *image, const struct image_packet *pkt,
 			struct image_verdict *ret_verdict);

@@ -2,6 +2,7 @@
 /*
  * Lifetime and small queries of the policy model (policy/model.h).
  */
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "model.h"
@@ -73,4 +74,15 @@ enum policy_mode policy_endpoint_mode(const struct policy_document *doc,
 bool policy_prefix_contains(const struct policy_prefix *p, const struct policy_prefix *a)
 {
 	return prefix_covers(p, a);
+}
+
+void policy_rule_label(const struct policy_document *doc, size_t group, size_t rule, char *buf,
+		       size_t len)
+{
+	const struct policy_group *g = &doc->groups[group];
+
+	if (g->rules[rule].name)
+		snprintf(buf, len, "%s/%s", g->name, g->rules[rule].name);
+	else
+		snprintf(buf, len, "%s[%zu]", g->name, rule);
 }

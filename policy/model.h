@@ -135,6 +135,13 @@ enum policy_action policy_endpoint_default(const struct policy_document *doc,
 enum policy_mode policy_endpoint_mode(const struct policy_document *doc,
 				      const struct policy_endpoint *ep);
 
+/*
+ * A rule's label in counters, flows, metrics, diff and trace: "group/name" when the rule is
+ * named (stable when rules are reordered), else "group[index]".
+ */
+void policy_rule_label(const struct policy_document *doc, size_t group, size_t rule, char *buf,
+		       size_t len);
+
 /* True if prefix p contains address a (a is a host address of any family). */
 bool policy_prefix_contains(const struct policy_prefix *p, const struct policy_prefix *a);
 

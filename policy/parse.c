@@ -379,9 +379,20 @@ static int load_tree_until(const char *text, size_t len, const char *file, uint6
 	if (r == -E2BIG || r == -ETIME || r == -ENOMEM) {
 		/* later documents are not read: the error is about this one */
 	} else if (r == -EINVAL) {
-		policy_errors_add(errs, file, (unsigned)parser.problem_mark.line + 1, "document",
-				  "syntax error: %s%s%s", parser.problem ? parser.problem : "invalid",
-				  parser.context ? " " : "", parser.context ? parser.context : "");
+		if (parser.context && !strncmp(parser.context, "while ", 6))
+			policy_errors_add(errs, file, (unsigned)parser.problem_mark.line + 1,
+					  "document",
+					  "syntax error at column %u: %s %s (begun at line %u, column %u)",
+					  (unsigned)parser.problem_mark.column + 1,
+					  parser.problem ? parser.problem : "invalid", parser.context,
+					  (unsigned)parser.context_mark.line + 1,
+					  (unsigned)parser.context_mark.column + 1);
+		else
+			policy_errors_add(errs, file, (unsigned)parser.problem_mark.line + 1,
+					  "document", "syntax error at column %u: %s%s%s",
+					  (unsigned)parser.problem_mark.column + 1,
+					  parser.problem ? parser.problem : "invalid",
+					  parser.context ? " " : "", parser.context ? parser.context : "");
 	} else if (r == 0) {
 		policy_errors_add(errs, file, 1, "document", "empty document");
 		r = -EINVAL;
@@ -413,6 +424,30 @@ static int load_tree_until(const char *text, size_t len, const char *file, uint6
 	return r;
 }
 
+/*
+ * A misspelled top-level key leaves its whole section unread: the references into it
+ * ("unknown security group") and the emptiness of the document follow from that one error,
+ * so they are not reported again.
+ */
+static void drop_cascade(struct policy_errors *errs, size_t from)
+{
+	size_t kept = from;
+
+	for (size_t i = from; i < errs->n; i++) {
+		struct policy_error *e = &errs->items[i];
+
+		if (e->message && (!strncmp(e->message, "unknown security group", 22) ||
+				   !strncmp(e->message, "empty document", 14))) {
+			free(e->file);
+			free(e->field);
+			free(e->message);
+			continue;
+		}
+		errs->items[kept++] = *e;
+	}
+	errs->n = kept;
+}
+
 /* Reads and validates the document in tree. Return 0, -EINVAL (errors in errs) or -ENOMEM. */
 static int build_document(struct parse_tree *tree, const char *file, struct policy_errors *errs,
 			  struct policy_document **ret_doc)
@@ -437,10 +472,14 @@ static int build_document(struct parse_tree *tree, const char *file, struct poli
 		goto out;
 	}
 	/* with aliases left out the cross-references would report phantom errors */
+	size_t before_validate = errs->n;
+
 	if (!ctx.alias_reported && policy_validate(doc, ctx.file, errs) == -ENOMEM) {
 		r = -ENOMEM;
 		goto out;
 	}
+	if (ctx.unknown_top_key)
+		drop_cascade(errs, before_validate);
 	r = errs->n + errs->dropped > errors_before ? -EINVAL : 0;
 out:
 	if (r < 0)

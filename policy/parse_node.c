@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "parse_node.h"
+#include "suggest.h"
 
 struct tree_node *node_get(struct parse_ctx *ctx, int id)
 {
@@ -174,7 +175,15 @@ void node_map_fields(struct parse_ctx *ctx, struct tree_node *map, const char *p
 			if (strcmp(allowed[i], name) == 0)
 				break;
 		if (!allowed[i] || i >= 64) {
-			perr(ctx, key, field, "unknown key \"%s\"", name);
+			const char *hint = policy_closest(name, allowed, 0);
+
+			if (hint)
+				perr(ctx, key, field, "unknown key \"%s\"; did you mean %s?", name,
+				     hint);
+			else
+				perr(ctx, key, field, "unknown key \"%s\"", name);
+			if (path[0] == '\0')
+				ctx->unknown_top_key = true;
 			continue;
 		}
 		if (seen & (1ull << i)) {

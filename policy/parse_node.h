@@ -20,6 +20,7 @@ struct parse_ctx {
 	bool alias_reported;
 	int oom;
 	unsigned key_line; /* line of the key whose value a map_field_fn reads */
+	bool unknown_top_key; /* a top-level key was misspelled: its section was not read */
 };
 
 #define PATH_MAX_LEN FIELD_PATH_LEN

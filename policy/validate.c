@@ -12,6 +12,7 @@
 
 #include "parse.h"
 #include "prefix.h"
+#include "suggest.h"
 
 static const struct {
 	const char *name;
@@ -149,6 +150,25 @@ static unsigned endpoint_line(const void *items, size_t i)
 	return ((const struct policy_endpoint *)items)[i].line;
 }
 
+/* "unknown security group", with the closest defined name when one is close. */
+static void report_unknown_group(struct policy_errors *errs, const char *file, unsigned line,
+				 const char *field, const char *name, const struct name_index *groups,
+				 size_t n_groups)
+{
+	const char *names[256];
+	size_t n = n_groups < 256 ? n_groups : 256; /* a hint, not a search of every group */
+	const char *hint;
+
+	for (size_t i = 0; i < n; i++)
+		names[i] = groups[i].name;
+	hint = n ? policy_closest(name, names, n) : NULL;
+	if (hint)
+		policy_errors_add(errs, file, line, field,
+				  "unknown security group \"%s\"; did you mean %s?", name, hint);
+	else
+		policy_errors_add(errs, file, line, field, "unknown security group \"%s\"", name);
+}
+
 /* The field path of rule r of group g is formatted only for an error: most rules have none. */
 static void validate_rule(struct policy_rule *rule, size_t g, size_t r, const char *file,
 			  const struct name_index *groups, size_t n_groups,
@@ -175,8 +195,8 @@ static void validate_rule(struct policy_rule *rule, size_t g, size_t r, const ch
 	if (rule->group && find_group(groups, n_groups, rule->group, &rule->group_index) < 0) {
 		snprintf(field, sizeof(field), "securityGroups[%zu].rules[%zu]", g, r);
 		snprintf(sub, sizeof(sub), "%s.group", field);
-		policy_errors_add(errs, file, rule->group_line ? rule->group_line : rule->line, sub,
-				  "unknown security group \"%s\"", rule->group);
+		report_unknown_group(errs, file, rule->group_line ? rule->group_line : rule->line,
+				     sub, rule->group, groups, n_groups);
 	}
 }
 
@@ -306,8 +326,8 @@ static int validate_endpoint(struct policy_endpoint *ep, size_t e, const char *f
 		if (find_group(groups, n_groups, ep->groups[g], &ep->group_index[g]) == 0)
 			continue;
 		snprintf(field, sizeof(field), "endpoints[%zu].groups[%zu]", e, g);
-		policy_errors_add(errs, file, ep->groups_line ? ep->groups_line : ep->line, field,
-				  "unknown security group \"%s\"", ep->groups[g]);
+		report_unknown_group(errs, file, ep->groups_line ? ep->groups_line : ep->line, field,
+				     ep->groups[g], groups, n_groups);
 	}
 	return 0;
 }

@@ -32,6 +32,9 @@ enum {
 	O_ETCD_KEY,
 	O_WAIT,
 	O_LISTEN,
+	O_FROM,
+	O_PROTO,
+	O_PORT,
 };
 
 int ctl_parse(int argc, char **argv, const char *cmd, unsigned accepted, const char *usage,
@@ -60,6 +63,9 @@ int ctl_parse(int argc, char **argv, const char *cmd, unsigned accepted, const c
 	    {"etcd-key", required_argument, NULL, O_ETCD_KEY},
 	    {"wait", no_argument, NULL, O_WAIT},
 	    {"listen", required_argument, NULL, O_LISTEN},
+	    {"from", required_argument, NULL, O_FROM},
+	    {"proto", required_argument, NULL, O_PROTO},
+	    {"port", required_argument, NULL, O_PORT},
 	    {"help", no_argument, NULL, 'h'},
 	    {0},
 	};
@@ -165,7 +171,29 @@ int ctl_parse(int argc, char **argv, const char *cmd, unsigned accepted, const c
 			need = OPT_F_APPLY;
 			*(c == O_DRY_RUN ? &o->dry_run : &o->strict) = true;
 			break;
+		case O_FROM:
+		case O_PROTO:
+			need = OPT_F_TRACE;
+			*(c == O_FROM ? &o->from : &o->proto) = optarg;
+			break;
+		case O_PORT: {
+			unsigned long port = strtoul(optarg, &end, 10);
+
+			need = OPT_F_TRACE;
+			if (*end || !*optarg || port < 1 || port > 65535) {
+				fprintf(stderr, "iofencectl %s: --port: \"%s\" is not 1..65535\n",
+					cmd, optarg);
+				return CTL_USER_ERROR;
+			}
+			o->port = (unsigned)port;
+			break;
+		}
 		case O_TO:
+			if (accepted & OPT_F_TRACE) { /* trace --to ADDR; rollback --to N */
+				o->to = optarg;
+				break;
+			}
+			/* fall through */
 		case O_REVISION:
 			need = OPT_F_REVISION;
 			o->revision = strtoull(optarg, &end, 10);

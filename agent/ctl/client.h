@@ -29,6 +29,7 @@ enum {
 	OPT_F_APPLY = 1 << 8,	   /* --dry-run, --strict */
 	OPT_F_WAIT = 1 << 9,
 	OPT_F_LISTEN = 1 << 15,	   /* dashboard --listen HOST:PORT */
+	OPT_F_TRACE = 1 << 10,	   /* --from, --to ADDR, --proto, --port */
 };
 
 struct ctl_opts {
@@ -45,6 +46,8 @@ struct ctl_opts {
 	const char *listen;
 	bool follow;
 	bool dry_run, strict;
+	const char *from, *to, *proto; /* trace */
+	unsigned port;
 	uint64_t revision; /* --revision N, or rollback's --to N */
 	double duration; /* flows without --follow: seconds to listen */
 	bool timeout_set;
@@ -90,6 +93,7 @@ int cmd_apply_dry_run(const struct ctl_opts *o, const struct policy_document *do
 int cmd_diff(int argc, char **argv);
 int cmd_history(int argc, char **argv);
 int cmd_rollback(int argc, char **argv);
+int cmd_trace(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_get(int argc, char **argv);
 int cmd_counters(int argc, char **argv);

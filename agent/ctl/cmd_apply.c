@@ -43,6 +43,7 @@ static void *apply_one(void *arg)
 	req.document = t->document;
 	req.document_source = (char *)t->source;
 	req.source_name = (char *)t->o->file;
+	req.strict = t->o->strict;
 	t->local_err =
 	    rpc_unary(ch, RPC_METHOD_APPLY, &req.base, &iofence__v1__apply_response__descriptor,
 		      t->o->timeout_ms, (ProtobufCMessage **)&t->resp, &t->res);
@@ -133,10 +134,13 @@ static void print_table(const struct apply_target *ts, size_t n)
 int cmd_apply(int argc, char **argv)
 {
 	static const char usage[] =
-	    "iofencectl apply -f FILE [--agent ADDR]... [--dry-run] [--ca F --cert F --key F] "
+	    "iofencectl apply -f FILE [--agent ADDR]... [--dry-run] [--strict] [--ca F --cert F --key F] "
 	    "[--timeout SEC] [-o table|json]\n"
 	    "  --dry-run  validate, compile for each agent's node, print what would change and "
-	    "the map fill; change nothing";
+	    "the map fill; change nothing\n"
+	    "  --strict   refuse (exit 1, nothing applied) a document with warnings: no endpoint "
+	    "on the agent's node,\n"
+	    "             an endpoint's interface or cgroup missing, no revision";
 	struct ctl_opts o;
 	struct policy_document *doc = NULL;
 	struct apply_target *ts = NULL;
@@ -175,7 +179,7 @@ int cmd_apply(int argc, char **argv)
 		r = cmd_apply_dry_run(&o, doc);
 		goto out;
 	}
-	source = rpc_read_file(o.file, NULL);
+	source = ctl_read_input(o.file);
 	if (!source) {
 		fprintf(stderr, "iofencectl apply: %s: %s\n", o.file, strerror(errno));
 		r = CTL_USER_ERROR;
@@ -215,6 +219,9 @@ int cmd_apply(int argc, char **argv)
 				result_text(&ts[i]), ts[i].res.details ? ": " : "",
 				ts[i].res.details ? ts[i].res.details : "");
 		print_errors(&ts[i]);
+		for (size_t w = 0; ts[i].resp && w < ts[i].resp->n_warnings; w++)
+			fprintf(stderr, "iofencectl apply: %s: warning: %s\n", ts[i].agent,
+				ts[i].resp->warnings[w]);
 		if (e > worst)
 			worst = e;
 		if (ts[i].resp)

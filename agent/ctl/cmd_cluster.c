@@ -163,6 +163,9 @@ int cluster_apply(const struct ctl_opts *o)
 		r = etcd_fail(o, r, err);
 		goto out;
 	}
+	/* test aid: widen the window between the read and the guarded write */
+	if (getenv("IOFENCE_TEST_WRITE_DELAY_MS"))
+		usleep((useconds_t)atoi(getenv("IOFENCE_TEST_WRITE_DELAY_MS")) * 1000);
 	r = write_and_report(o, c, &st, &want, "apply");
 out:
 	cluster_state_free(&st);
@@ -318,10 +321,23 @@ out:
 	return r;
 }
 
-/* One endpoint from FILE (a YAML/JSON mapping, or a document with one endpoint), validated
- * against the datastore's groups; packed into *val. */
+/* Whether TEXT has a line that starts with WORD (a top-level YAML key). */
+static bool has_top_key(const char *text, const char *word)
+{
+	size_t len = strlen(word);
+
+	for (const char *p = text; p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
+		if (!strncmp(p, word, len))
+			return true;
+	return false;
+}
+
+/*
+ * The endpoints of FILE: one endpoint as a YAML/JSON mapping, or a document with an
+ * `endpoints:` list; checked against the datastore's groups. Into EPS, keyed as stored.
+ */
 static int endpoint_of_file(const struct ctl_opts *o, const struct cluster_state *st,
-			    char **key, uint8_t **val, size_t *len, char **name)
+			    struct cluster_objs *eps)
 {
 	size_t tlen = 0, cap;
 	char *text = rpc_read_file(o->file, &tlen), *doc, *line, *save = NULL;
@@ -329,7 +345,7 @@ static int endpoint_of_file(const struct ctl_opts *o, const struct cluster_state
 	Iofence__V1__PolicyDocument *pb = NULL;
 	struct policy_errors errs = {0};
 	size_t n = 0, groups;
-	bool first = true;
+	bool first = true, wrapped;
 	int r;
 
 	if (!text) {
@@ -345,13 +361,25 @@ static int endpoint_of_file(const struct ctl_opts *o, const struct cluster_state
 		free(text);
 		return CTL_SYSTEM_ERROR;
 	}
-	n += (size_t)sprintf(doc, "endpoints:\n");
-	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+	wrapped = !has_top_key(text, "endpoints:");
+	if (!wrapped) {
+		memcpy(doc, text, tlen);
+		n = tlen;
+		if (n && doc[n - 1] != '\n')
+			doc[n++] = '\n';
+		doc[n] = 0;
+	} else {
+		n += (size_t)sprintf(doc, "endpoints:\n");
+	}
+	for (line = wrapped ? strtok_r(text, "\n", &save) : NULL; line;
+	     line = strtok_r(NULL, "\n", &save)) {
 		if (!strcmp(line, "---"))
 			line = "";
 		n += (size_t)sprintf(doc + n, "%s%s\n", first ? "  - " : "    ", line);
 		first = false;
 	}
+	if (!wrapped && has_top_key(text, "securityGroups:"))
+		goto parse;
 	n += (size_t)sprintf(doc + n, "securityGroups:\n");
 	groups = 0;
 	for (size_t i = 0; i < st->objs.n; i++) {
@@ -365,12 +393,13 @@ static int endpoint_of_file(const struct ctl_opts *o, const struct cluster_state
 	}
 	if (!groups)
 		n += (size_t)sprintf(doc + n, "  []\n");
+parse:
 	r = policy_parse_buffer(doc, n, o->file, &mini, &errs);
 	free(doc);
 	free(text);
 	if (r) {
 		/* the file's lines are one further down in the wrapped text */
-		for (size_t i = 0; i < errs.n; i++)
+		for (size_t i = 0; wrapped && i < errs.n; i++)
 			if (errs.items[i].line > 1)
 				errs.items[i].line--;
 		policy_errors_print(&errs, stderr);
@@ -378,20 +407,35 @@ static int endpoint_of_file(const struct ctl_opts *o, const struct cluster_state
 		return r == -EINVAL ? CTL_USER_ERROR : CTL_SYSTEM_ERROR;
 	}
 	policy_errors_free(&errs);
-	if (mini->n_endpoints != 1 || policy_to_pb(mini, &pb)) {
-		fprintf(stderr, "iofencectl endpoint: %s: one endpoint expected\n", o->file);
+	if (!mini->n_endpoints || policy_to_pb(mini, &pb)) {
+		fprintf(stderr, "iofencectl endpoint: %s: no endpoint in it\n", o->file);
 		policy_document_free(mini);
 		return CTL_USER_ERROR;
 	}
-	*len = iofence__v1__endpoint__get_packed_size(pb->endpoints[0]);
-	*val = malloc(*len + 1);
-	*key = cluster_key_endpoint(pb->endpoints[0]->node, pb->endpoints[0]->name);
-	*name = strdup(pb->endpoints[0]->name);
-	if (*val)
-		iofence__v1__endpoint__pack(pb->endpoints[0], *val);
+	r = CTL_OK;
+	for (size_t i = 0; !r && i < pb->n_endpoints; i++) {
+		size_t len = iofence__v1__endpoint__get_packed_size(pb->endpoints[i]);
+		uint8_t *val = malloc(len + 1);
+		char *key = cluster_key_endpoint(pb->endpoints[i]->node, pb->endpoints[i]->name);
+
+		if (val && key)
+			iofence__v1__endpoint__pack(pb->endpoints[i], val);
+		if (!val || !key || cluster_objs_put(eps, key, val, len, 0))
+			r = CTL_SYSTEM_ERROR;
+		free(val);
+		free(key);
+	}
 	policy_pb_free(pb);
 	policy_document_free(mini);
-	return *val && *key && *name ? CTL_OK : CTL_SYSTEM_ERROR;
+	return r;
+}
+
+/* The unescaped name of "endpoints/<node>/<name>". */
+static void endpoint_name(const char *key, char *name, size_t len)
+{
+	const char *slash = strchr(key + strlen("endpoints/"), '/');
+
+	unescape(slash ? slash + 1 : "", name, len);
 }
 
 /* Whether key is "endpoints/<any node>/<escaped NAME>". */
@@ -413,13 +457,11 @@ int cmd_endpoint(int argc, char **argv)
 {
 	static const char usage[] = "iofencectl endpoint put -f FILE | delete NODE/NAME "
 				    "--etcd-endpoints URL[,URL...] [-o table|json]";
-	struct cluster_objs want = {0};
+	struct cluster_objs want = {0}, eps = {0};
 	struct cluster_state st = {0};
 	struct etcd *c = NULL;
 	struct ctl_opts o;
 	char err[512] = "", *key = NULL, *name = NULL;
-	uint8_t *val = NULL;
-	size_t len = 0;
 	bool put;
 	int r;
 
@@ -454,7 +496,7 @@ int cmd_endpoint(int argc, char **argv)
 		goto out;
 	}
 	if (put) {
-		r = endpoint_of_file(&o, &st, &key, &val, &len, &name);
+		r = endpoint_of_file(&o, &st, &eps);
 		if (r)
 			goto out;
 	} else {
@@ -475,25 +517,34 @@ int cmd_endpoint(int argc, char **argv)
 			goto out;
 		}
 	}
-	/* the datastore's objects with this one endpoint put (moved, if on another node) or gone */
-	for (size_t i = 0; i < st.objs.n; i++)
-		if (!is_endpoint_named(st.objs.v[i].key, name) &&
-		    cluster_objs_add(&want, st.objs.v[i].key, st.objs.v[i].val, st.objs.v[i].len,
-				     0)) {
+	/* the datastore's objects with these endpoints put (moved, if on another node) or gone */
+	for (size_t i = 0; i < st.objs.n; i++) {
+		bool named = name && is_endpoint_named(st.objs.v[i].key, name);
+
+		for (size_t j = 0; j < eps.n && !named; j++) {
+			char ename[1024];
+
+			endpoint_name(eps.v[j].key, ename, sizeof(ename));
+			named = is_endpoint_named(st.objs.v[i].key, ename);
+		}
+		if (!named && cluster_objs_add(&want, st.objs.v[i].key, st.objs.v[i].val,
+					       st.objs.v[i].len, 0)) {
 			r = CTL_SYSTEM_ERROR;
 			goto out;
 		}
-	if (put && cluster_objs_put(&want, key, val, len, 0)) {
-		r = CTL_SYSTEM_ERROR;
-		goto out;
 	}
+	for (size_t j = 0; j < eps.n; j++)
+		if (cluster_objs_put(&want, eps.v[j].key, eps.v[j].val, eps.v[j].len, 0)) {
+			r = CTL_SYSTEM_ERROR;
+			goto out;
+		}
 	r = validate_objs(&o, &want, put ? o.file : "<endpoint delete>");
 	if (!r)
 		r = write_and_report(&o, c, &st, &want, o.cmd + strlen("endpoint "));
 out:
 	free(key);
-	free(val);
 	free(name);
+	cluster_objs_free(&eps);
 	cluster_objs_free(&want);
 	cluster_state_free(&st);
 	etcd_close(c);

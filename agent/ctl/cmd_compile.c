@@ -45,13 +45,25 @@ static void print_json_string(const char *s)
 	putchar('"');
 }
 
-static void print_remote(size_t i, const uint8_t *addr, unsigned family, uint32_t prefixlen,
+static void print_remote(size_t i, const uint8_t *addr, unsigned family, uint32_t len,
 			 uint32_t profile, uint32_t remote_class)
 {
 	printf("%s\n    {\"prefix\": ", i ? "," : "");
-	print_prefix(addr, family, prefixlen - IOF_REMOTE_PREFIX_BASE);
+	print_prefix(addr, family, len);
 	printf(", \"profile\": %u, \"class\": %u}", profile, remote_class);
 }
+
+/* A family's remote prefixes: the trie's entries, then the host table's. */
+#define PRINT_REMOTES(img, fam, trie_arr, n_trie, host_arr, n_host)                                \
+	do {                                                                                       \
+		for (size_t i = 0; i < (n_trie); i++)                                              \
+			print_remote(i, (trie_arr)[i].key.addr, fam, (trie_arr)[i].key.prefixlen,  \
+				     (trie_arr)[i].trie, (trie_arr)[i].val.remote_class);          \
+		for (size_t i = 0; i < (n_host); i++)                                              \
+			print_remote((n_trie) + i, (host_arr)[i].key.addr, fam,                    \
+				     fam == 4 ? 32 : 128, (host_arr)[i].key.profile,               \
+				     (host_arr)[i].val.remote_class);                              \
+	} while (0)
 
 static void print_json(const struct policy_document *doc, const struct policy_image *img)
 {
@@ -71,25 +83,23 @@ static void print_json(const struct policy_document *doc, const struct policy_im
 		       doc->groups[r->group_index].rules[r->rule_index].line);
 	}
 	printf("\n  ],\n  \"remote4\": [");
-	for (size_t i = 0; i < img->n_remote4; i++)
-		print_remote(i, img->remote4[i].key.addr, 4, img->remote4[i].key.prefixlen,
-			     img->remote4[i].key.profile, img->remote4[i].val.remote_class);
+	PRINT_REMOTES(img, 4, img->remote4, img->n_remote4, img->host4, img->n_host4);
 	printf("\n  ],\n  \"remote6\": [");
-	for (size_t i = 0; i < img->n_remote6; i++)
-		print_remote(i, img->remote6[i].key.addr, 6, img->remote6[i].key.prefixlen,
-			     img->remote6[i].key.profile, img->remote6[i].val.remote_class);
+	PRINT_REMOTES(img, 6, img->remote6, img->n_remote6, img->host6, img->n_host6);
 	printf("\n  ],\n  \"policy\": [");
 	for (size_t i = 0; i < img->n_policy; i++) {
 		const struct iof_policy_key *k = &img->policy[i].key;
 		const struct iof_policy_val *v = &img->policy[i].val;
 
 		printf("%s\n    {\"prefixlen\": %u, \"dir\": \"%s\", \"profile\": %u, "
-		       "\"class\": %u, \"proto\": %u, \"dport\": %u, \"action\": \"%s\", "
-		       "\"flags\": %u, \"rule\": %d, \"rank\": %u}",
+		       "\"part\": \"%s\", \"class\": %u, \"proto\": %u, \"dport\": %u, "
+		       "\"action\": \"%s\", \"flags\": %u, \"rule\": %d, \"rank\": %u}",
 		       i ? "," : "", k->prefixlen, k->dir == IOF_DIR_INGRESS ? "ingress" : "egress",
-		       k->profile, k->remote_class, k->proto, ntohs(k->dport),
-		       action_name(v->action), v->flags,
-		       v->rule_id == IOF_RULE_NONE ? -1 : (int)v->rule_id, v->rank);
+		       img->policy[i].trie / IOF_POLICY_PARTS,
+		       img->policy[i].trie % IOF_POLICY_PARTS == IOF_POLICY_PART_ANY ? "any"
+										     : "class",
+		       layout_policy_class(k), k->proto, ntohs(k->dport), action_name(v->action),
+		       v->flags, v->rule_id == IOF_RULE_NONE ? -1 : (int)v->rule_id, v->rank);
 	}
 	printf("\n  ],\n  \"prefilter\": [");
 	for (size_t i = 0; i < img->n_prefilter; i++) {
@@ -108,8 +118,8 @@ size_t ctl_map_fill(const struct policy_image *img, struct ctl_map_fill out[CTL_
 	const struct ctl_map_fill maps[CTL_MAPS] = {
 	    {"endpoints", img->n_endpoints, IOF_MAX_ENDPOINTS},
 	    {"rules", img->n_rules, IOF_MAX_RULES},
-	    {"iof_remote4", img->n_remote4, IOF_MAX_REMOTE_ENTRIES},
-	    {"iof_remote6", img->n_remote6, IOF_MAX_REMOTE_ENTRIES},
+	    {"iof_remote4", policy_image_remotes(img, 4), IOF_MAX_REMOTE_ENTRIES},
+	    {"iof_remote6", policy_image_remotes(img, 6), IOF_MAX_REMOTE_ENTRIES},
 	    {"iof_policy", img->n_policy, IOF_MAX_POLICY_ENTRIES},
 	    {"iof_any_ports", img->n_any_ports, IOF_MAX_ANY_PORTS},
 	    {"iof_any_group", img->n_any_groups, IOF_MAX_PROFILES * IOF_ANY_GROUPS},
@@ -117,8 +127,7 @@ size_t ctl_map_fill(const struct policy_image *img, struct ctl_map_fill out[CTL_
 	};
 
 	memcpy(out, maps, sizeof(maps));
-	return img->n_remote4 + img->n_remote6 + img->n_policy + img->n_any_ports +
-	       img->n_any_groups + img->n_prefilter;
+	return policy_image_entries(img) + img->n_prefilter;
 }
 
 void ctl_print_fill(const struct policy_image *img, const char *indent)
@@ -146,9 +155,23 @@ static void print_stats(const struct policy_image *img, double ms)
 		size_t n = 0;
 
 		for (size_t k = 0; k < img->n_policy; k++)
-			n += img->policy[k].key.profile == img->endpoints[i].profile;
+			n += img->policy[k].trie / IOF_POLICY_PARTS == img->endpoints[i].profile;
 		printf("%-24s %8u %14zu\n", img->endpoints[i].name, img->endpoints[i].profile, n);
 	}
+}
+
+/* A node no endpoint or prefilter names compiles to an empty image: say so. */
+static void warn_unknown_node(const struct policy_document *doc, const char *file,
+			      const char *node)
+{
+	for (size_t i = 0; i < doc->n_endpoints; i++)
+		if (!strcmp(doc->endpoints[i].node, node))
+			return;
+	for (size_t i = 0; i < doc->n_prefilters; i++)
+		if (!strcmp(doc->prefilters[i].node, node))
+			return;
+	fprintf(stderr, "%s: warning: node %s: no endpoint and no prefilter is on this node (the "
+		"image is empty)\n", file, node);
 }
 
 int cmd_compile(int argc, char **argv)
@@ -191,6 +214,7 @@ int cmd_compile(int argc, char **argv)
 	r = ctl_load_policy(file, &doc);
 	if (r)
 		return r;
+	warn_unknown_node(doc, file, node);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	r = policy_compile(doc, node, &img, msg, sizeof(msg));
 	clock_gettime(CLOCK_MONOTONIC, &t1);

@@ -39,7 +39,11 @@ static void print_json(const Iofence__V1__GetCountersResponse *r)
 	for (size_t i = 0; i < r->n_rules; i++) {
 		const Iofence__V1__RuleCounters *c = r->rules[i];
 
-		printf("%s\n  {\"group\": ", i ? "," : "");
+		printf("%s\n  {\"rule\": ", i ? "," : "");
+		json_str(stdout, c->rule);
+		printf(", \"name\": ");
+		json_str(stdout, c->name);
+		printf(", \"group\": ");
 		json_str(stdout, c->group);
 		printf(
 		    ", \"index\": %u, \"action\": \"%s\", \"direction\": \"%s\", \"priority\": %u, "
@@ -87,10 +91,7 @@ static void print_table(const Iofence__V1__GetCountersResponse *r)
 	       "PACKETS", "BYTES", "MATCH");
 	for (size_t i = 0; i < r->n_rules; i++) {
 		const Iofence__V1__RuleCounters *c = r->rules[i];
-		char name[160];
-
-		snprintf(name, sizeof(name), "%s[%u]", c->group, c->index);
-		printf("%-20s %-6s %-8s %8u %12llu %12llu  %s\n", name, c->action, c->direction,
+		printf("%-20s %-6s %-8s %8u %12llu %12llu  %s\n", c->rule, c->action, c->direction,
 		       c->priority, pk(c->matched), by(c->matched), c->summary);
 	}
 	printf("\n%-20s %12s\n", "DROP REASON", "PACKETS");

@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "agent/dashboard/dashboard.h"
 #include "client.h"
@@ -15,12 +16,18 @@
 int cmd_dashboard(int argc, char **argv)
 {
 	static const char usage[] =
-	    "iofencectl dashboard [--listen HOST:PORT] [--agent ADDR]... [--ca F --cert F --key F] "
-	    "[--timeout SEC]";
+	    "iofencectl dashboard [--listen HOST:PORT] [--agent ADDR]... [--etcd-endpoints URL] "
+	    "[--ca F --cert F --key F] [--timeout SEC]";
 	struct dashboard_config cfg = {.listen = "127.0.0.1:8080", .poll_ms = 1000};
 	struct ctl_opts o;
+	bool explicit_agents = false;
 	sigset_t sigs;
 	int r;
+
+	for (int i = 1; i < argc; i++)
+		if (!strcmp(argv[i], "--agent") || !strncmp(argv[i], "--agent=", 8) ||
+		    !strcmp(argv[i], "-a"))
+			explicit_agents = true;
 
 	r = ctl_parse(argc, argv, "dashboard", OPT_F_MULTI | OPT_F_LISTEN, usage, &o);
 	if (r >= 0)
@@ -28,7 +35,11 @@ int cmd_dashboard(int argc, char **argv)
 	if (o.listen)
 		cfg.listen = o.listen;
 	cfg.agents = o.agents;
-	cfg.n_agents = o.n_agents;
+	/* Cluster mode without --agent: the agents come from the status keys. */
+	cfg.n_agents = o.etcd_endpoints && !explicit_agents ? 0 : o.n_agents;
+	cfg.etcd_endpoints = o.etcd_endpoints;
+	cfg.etcd_prefix = o.etcd_prefix;
+	cfg.etcd_tls = o.etcd_tls;
 	cfg.tls = o.tls;
 	/* A node that does not answer within the poll period shows as unreachable; --timeout
 	 * (default 10 s for other commands) only shortens it. */

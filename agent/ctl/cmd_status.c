@@ -60,8 +60,10 @@ static void json_endpoints(const Iofence__V1__GetStatusResponse *s, const char *
 		printf(", \"groups\": ");
 		json_strings(e->groups, e->n_groups);
 		printf(", \"enforced\": %s, \"ingress\": \"%s\", \"egress\": \"%s\", \"mode\": "
-		       "\"%s\"}",
+		       "\"%s\", \"reason\": ",
 		       e->enforced ? "true" : "false", e->ingress, e->egress, e->mode);
+		json_str(stdout, e->reason);
+		printf("}");
 	}
 	printf("%s%s]", s->n_endpoints ? "\n" : "", s->n_endpoints ? indent : "");
 }
@@ -90,6 +92,8 @@ static void table_endpoints(const Iofence__V1__GetStatusResponse *s)
 		printf("%-20s %-16s %-8u %-32s %-20s %-9s %-7s %-7s %s\n", e->name,
 		       *e->interface ? e->interface : e->cgroup, e->ifindex, addrs, groups,
 		       e->enforced ? "yes" : "no", e->ingress, e->egress, e->mode);
+		if (*e->reason)
+			printf("%-20s not enforced: %s\n", "", e->reason);
 	}
 }
 
@@ -191,6 +195,8 @@ int cmd_status(int argc, char **argv)
 			printf(", \"applied_at_unix\": %llu, \"active_slot\": %u, \"endpoints\": ",
 			       (unsigned long long)s->applied_at_unix, s->active_slot);
 			json_endpoints(s, "  ");
+			printf(", \"warnings\": ");
+			json_strings(s->warnings, s->n_warnings);
 			printf(", \"modules\": [");
 			for (size_t j = 0; j < s->n_modules; j++) {
 				const Iofence__V1__Module *m = s->modules[j];
@@ -227,6 +233,9 @@ int cmd_status(int argc, char **argv)
 			printf("%-36s %-16s %9llu %10s %8s %9s %s\n", o.agents[i], s->node,
 			       (unsigned long long)s->revision, eps, mods, up, s->version);
 		}
+		for (size_t i = 0; i < o.n_agents; i++)
+			for (size_t w = 0; st[i] && w < st[i]->n_warnings; w++)
+				printf("warning: %s: %s\n", o.agents[i], st[i]->warnings[w]);
 	}
 	for (size_t i = 0; i < o.n_agents; i++)
 		if (st[i])

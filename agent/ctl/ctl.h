@@ -11,7 +11,10 @@ enum ctl_exit {
 	CTL_SYSTEM_ERROR = 2, /* unreachable agent, permission, out of memory */
 };
 
-/* Parses and validates FILE, printing every error; returns a ctl_exit code. */
+/* A file's text (NUL-terminated, malloc'ed), or standard input's for "-"; NULL with errno. */
+char *ctl_read_input(const char *file);
+
+/* Parses and validates FILE ("-": standard input), printing every error; a ctl_exit code. */
 int ctl_load_policy(const char *file, struct policy_document **ret);
 
 /* The fill of each map an image writes (cmd_compile.c); returns the map entries in all. */

@@ -2,6 +2,7 @@
 /* iofencectl: the operator's CLI (CONTRACT.md). This file dispatches to the commands. */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "client.h"
@@ -26,8 +27,9 @@ static const struct {
      "diff -f FILE [--agent ADDR]... | --etcd-endpoints URL  objects that differ from the enforced"},
     {"history", cmd_history, "history [--agent ADDR]...       stored revisions: time, size, source"},
     {"rollback", cmd_rollback, "rollback --to N [--agent ADDR]...  enforce revision N again"},
+    {"trace", cmd_trace, "trace --from A --to B --proto P --port N  why a flow gets its verdict"},
     {"dashboard", cmd_dashboard,
-     "dashboard [--listen HOST:PORT] [--agent ADDR]...  web page of the cluster's health"},
+     "dashboard [--listen HOST:PORT] [--agent ADDR]... | --etcd-endpoints URL  cluster health page"},
     {"compile", cmd_compile,
      "compile -f FILE --node NAME [-o json|stats]   print the node's map image"},
     {"endpoint", cmd_endpoint, "endpoint put -f FILE | delete NODE/NAME --etcd-endpoints URL"},
@@ -41,7 +43,7 @@ static const struct {
 
 static void usage(FILE *out)
 {
-	fprintf(out, "usage: iofencectl COMMAND [OPTIONS]\n\ncommands:\n");
+	fprintf(out, "usage: iofencectl COMMAND [OPTIONS] | --version | COMMAND --help\n\ncommands:\n");
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		fprintf(out, "  %s\n", commands[i].help);
 	fprintf(out,
@@ -52,10 +54,40 @@ static void usage(FILE *out)
 		CTL_DEFAULT_AGENT);
 }
 
+char *ctl_read_input(const char *file)
+{
+	static char *stdin_text; /* standard input can be read once: kept for every reader */
+	static size_t stdin_len;
+
+	if (strcmp(file, "-"))
+		return rpc_read_file(file, NULL);
+	if (!stdin_text) {
+		FILE *mem = open_memstream(&stdin_text, &stdin_len);
+		char buf[65536];
+		size_t n;
+
+		if (!mem)
+			return NULL;
+		while ((n = fread(buf, 1, sizeof(buf), stdin)) > 0)
+			fwrite(buf, 1, n, mem);
+		if (fclose(mem) || ferror(stdin)) {
+			free(stdin_text);
+			stdin_text = NULL;
+			errno = EIO;
+			return NULL;
+		}
+	}
+	return strdup(stdin_text);
+}
+
 int ctl_load_policy(const char *file, struct policy_document **ret)
 {
 	struct policy_errors errs = {0};
-	int r = policy_parse_file(file, ret, &errs);
+	char *text = strcmp(file, "-") ? NULL : ctl_read_input(file);
+	int r = !strcmp(file, "-") ? (text ? policy_parse_buffer(text, strlen(text), "<stdin>", ret,
+								 &errs)
+					   : -errno)
+				   : policy_parse_file(file, ret, &errs);
 
 	if (r) {
 		policy_errors_print(&errs, stderr);
@@ -63,6 +95,9 @@ int ctl_load_policy(const char *file, struct policy_document **ret)
 			fprintf(stderr, "%s: %zu error%s\n", file, errs.n + errs.dropped,
 				errs.n + errs.dropped == 1 ? "" : "s");
 	}
+	if (r && r != -EINVAL && !strcmp(file, "-"))
+		fprintf(stderr, "iofencectl: standard input: %s\n", strerror(-r));
+	free(text);
 	policy_errors_free(&errs);
 	if (!r)
 		return CTL_OK;
@@ -71,6 +106,10 @@ int ctl_load_policy(const char *file, struct policy_document **ret)
 
 int main(int argc, char **argv)
 {
+	if (argc >= 2 && (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version"))) {
+		printf("iofencectl %s\n", IOFENCE_VERSION);
+		return CTL_OK;
+	}
 	if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
 		usage(argc < 2 ? stderr : stdout);
 		return argc < 2 ? CTL_USER_ERROR : CTL_OK;

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "cluster.h"
+#include "datastore.h"
 
 int cluster_init(struct cluster *c, const char *const *addrs, size_t n)
 {
@@ -48,6 +49,7 @@ void cluster_free(struct cluster *c)
 		free(a->addr);
 	}
 	free(c->agents);
+	datastore_statuses_free(c->ds_status, c->n_ds_status);
 	pthread_mutex_destroy(&c->lock);
 }
 
@@ -105,6 +107,21 @@ void cluster_poll_failed(struct cluster *c, size_t agent, const char *why)
 	for (unsigned j = 0; j < CLUSTER_HISTORY; j++)
 		sample_free(&a->hist[j]);
 	a->n_hist = a->head = 0;
+	pthread_mutex_unlock(&c->lock);
+}
+
+void cluster_datastore(struct cluster *c, Iofence__V1__NodeStatus **statuses, size_t n,
+		       const char *why)
+{
+	pthread_mutex_lock(&c->lock);
+	c->ds_ok = statuses != NULL;
+	snprintf(c->ds_error, sizeof(c->ds_error), "%s", statuses ? "" : why);
+	/* Unreadable: keep the last statuses, the page says the datastore is unreachable. */
+	if (statuses) {
+		datastore_statuses_free(c->ds_status, c->n_ds_status);
+		c->ds_status = statuses;
+		c->n_ds_status = n;
+	}
 	pthread_mutex_unlock(&c->lock);
 }
 

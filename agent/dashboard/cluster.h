@@ -50,6 +50,11 @@ struct cluster {
 	pthread_mutex_t lock;
 	struct cluster_agent *agents;
 	size_t n_agents;
+	/* cluster mode: the status keys last read from the datastore */
+	bool ds_enabled, ds_ok;
+	char ds_error[160];
+	Iofence__V1__NodeStatus **ds_status;
+	size_t n_ds_status;
 };
 
 int cluster_init(struct cluster *c, const char *const *addrs, size_t n);
@@ -60,6 +65,9 @@ void cluster_poll_ok(struct cluster *c, size_t agent, Iofence__V1__GetStatusResp
 		     Iofence__V1__GetCountersResponse *counters,
 		     Iofence__V1__GetTunnelsResponse *tunnels, uint64_t time_ns);
 void cluster_poll_failed(struct cluster *c, size_t agent, const char *why);
+/* The status keys read (ownership passes), or why they could not be (statuses NULL). */
+void cluster_datastore(struct cluster *c, Iofence__V1__NodeStatus **statuses, size_t n,
+		       const char *why);
 void cluster_add_deny(struct cluster *c, size_t agent, const Iofence__V1__FlowEvent *ev);
 
 struct view_drop {
@@ -77,7 +85,7 @@ struct view_flow {
 
 struct view_node {
 	char id[16], name[64], agent[128];
-	const char *health; /* converged | pending | unreachable | unknown */
+	const char *health; /* converged | pending | failed | absent | unreachable | unknown */
 	char detail[160];
 	uint64_t revision, uptime;
 	unsigned endpoints, enforced;
@@ -106,7 +114,9 @@ struct view_tunnel {
 };
 
 struct cluster_view {
-	uint64_t time_ns, revision; /* revision: the highest a node enforces */
+	uint64_t time_ns, revision;   /* revision: the highest a node enforces or has seen */
+	bool datastore, datastore_ok; /* cluster mode; the status keys were read */
+	char datastore_error[160];
 	struct view_node *nodes;
 	size_t n_nodes;
 	struct view_tunnel *tunnels;

@@ -16,6 +16,9 @@ struct dashboard_config {
 	const char *const *agents; /* agent ADDRs to poll */
 	size_t n_agents;
 	struct rpc_tls tls;
+	const char *etcd_endpoints; /* cluster mode: agents and rollout state from status keys */
+	const char *etcd_prefix;
+	struct rpc_tls etcd_tls;
 	int poll_ms;	 /* period of the agent polls */
 	int deadline_ms; /* deadline of each poll call: a slower agent counts as unreachable */
 };

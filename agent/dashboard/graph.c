@@ -49,6 +49,8 @@ static const struct {
     {"pending", "#fff5dd", "#d08c0b", "rounded,filled"},
     {"unreachable", "#fdeae8", "#d2453b", "rounded,filled,dashed"},
     {"unknown", "#f0f1f3", "#8a94a0", "rounded,filled,dotted"},
+    {"failed", "#fdeae8", "#d2453b", "rounded,filled"},
+    {"absent", "#f3ecea", "#a0524b", "rounded,filled,dashed"},
     {"ok", NULL, "#2e9d5b", "solid"},
     {"idle", NULL, "#9aa5b1", "solid"},
     {"denies", NULL, "#d08c0b", "solid"},

@@ -11,6 +11,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "agent/etcd/etcd.h"
+#include "datastore.h"
 #include "poller.h"
 
 /* A deny stream is renewed this often, so a hung agent cannot hold its thread for long. */
@@ -33,6 +35,8 @@ struct poller {
 	pthread_cond_t wake;
 	bool stopping;
 	struct worker *workers;
+	pthread_t datastore_thread;
+	bool datastore_started;
 };
 
 static uint64_t realtime_ns(void)
@@ -191,6 +195,32 @@ static void *deny_loop(void *arg)
 	return NULL;
 }
 
+/* Cluster mode: the status keys, every poll period. */
+static void *datastore_loop(void *arg)
+{
+	struct poller *p = arg;
+	const struct dashboard_config *cfg = p->cfg;
+	struct etcd *e = NULL;
+	char why[160];
+
+	if (etcd_open(cfg->etcd_endpoints, &cfg->etcd_tls, &e, why, sizeof(why))) {
+		cluster_datastore(p->c, NULL, 0, why);
+		return NULL;
+	}
+	do {
+		Iofence__V1__NodeStatus **st;
+		size_t n;
+
+		if (datastore_read_statuses(e, cfg->etcd_prefix, cfg->deadline_ms, &st, &n, why,
+					    sizeof(why)))
+			cluster_datastore(p->c, NULL, 0, why);
+		else
+			cluster_datastore(p->c, st, n, NULL);
+	} while (!nap(p, cfg->poll_ms));
+	etcd_close(e);
+	return NULL;
+}
+
 struct poller *poller_start(struct cluster *c, const struct dashboard_config *cfg)
 {
 	struct poller *p = calloc(1, sizeof(*p));
@@ -205,6 +235,15 @@ struct poller *poller_start(struct cluster *c, const struct dashboard_config *cf
 	if (!p->workers) {
 		free(p);
 		return NULL;
+	}
+	if (cfg->etcd_endpoints) {
+		p->datastore_started =
+		    !pthread_create(&p->datastore_thread, NULL, datastore_loop, p);
+		if (!p->datastore_started) {
+			poller_stop(p);
+			errno = EAGAIN;
+			return NULL;
+		}
 	}
 	for (size_t i = 0; i < c->n_agents; i++) {
 		struct worker *w = &p->workers[i];
@@ -239,6 +278,8 @@ void poller_stop(struct poller *p)
 		if (p->workers[i].deny_started)
 			pthread_join(p->workers[i].deny_thread, NULL);
 	}
+	if (p->datastore_started)
+		pthread_join(p->datastore_thread, NULL);
 	pthread_mutex_destroy(&p->lock);
 	pthread_cond_destroy(&p->wake);
 	free(p->workers);

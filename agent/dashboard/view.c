@@ -98,6 +98,43 @@ static void node_counters(struct view_node *vn, const struct cluster_agent *a)
 	}
 }
 
+static const Iofence__V1__NodeStatus *status_key(const struct cluster *c, const char *node)
+{
+	for (size_t i = 0; i < c->n_ds_status; i++)
+		if (!strcmp(c->ds_status[i]->node, node))
+			return c->ds_status[i];
+	return NULL;
+}
+
+/* Cluster mode: the node's rollout state from its status key; false if it says nothing new. */
+static bool node_rollout(struct view_node *vn, const struct cluster *c, uint64_t revision)
+{
+	const Iofence__V1__NodeStatus *st = status_key(c, vn->name);
+
+	if (!c->ds_enabled || !c->ds_ok)
+		return false;
+	if (!st) {
+		vn->health = "absent";
+		snprintf(vn->detail, sizeof(vn->detail), "no status key in the datastore");
+	} else if (*st->error && st->failed_revision > st->applied_revision) {
+		vn->health = "failed";
+		snprintf(vn->detail, sizeof(vn->detail), "revision %llu failed: %s",
+			 (unsigned long long)st->failed_revision, st->error);
+	} else if (st->applied_revision < revision) {
+		vn->health = "pending";
+		snprintf(vn->detail, sizeof(vn->detail), "enforces revision %llu of %llu",
+			 (unsigned long long)st->applied_revision, (unsigned long long)revision);
+	} else if (!st->connected) {
+		vn->health = "pending";
+		snprintf(vn->detail, sizeof(vn->detail),
+			 "not connected to the datastore: enforcing revision %llu",
+			 (unsigned long long)st->applied_revision);
+	} else {
+		return false;
+	}
+	return true;
+}
+
 static void node_status(struct view_node *vn, const struct cluster_agent *a, uint64_t revision)
 {
 	const Iofence__V1__GetStatusResponse *s = a->status;
@@ -377,6 +414,12 @@ struct cluster_view *cluster_view_build(struct cluster *c)
 		if (c->agents[i].reachable && c->agents[i].status &&
 		    c->agents[i].status->revision > v->revision)
 			v->revision = c->agents[i].status->revision;
+	v->datastore = c->ds_enabled;
+	v->datastore_ok = c->ds_ok;
+	snprintf(v->datastore_error, sizeof(v->datastore_error), "%s", c->ds_error);
+	for (size_t i = 0; c->ds_ok && i < c->n_ds_status; i++)
+		if (c->ds_status[i]->datastore_revision > v->revision)
+			v->revision = c->ds_status[i]->datastore_revision;
 	v->n_nodes = c->n_agents;
 	for (size_t i = 0; i < c->n_agents; i++) {
 		struct view_node *vn = &v->nodes[i];
@@ -384,6 +427,8 @@ struct cluster_view *cluster_view_build(struct cluster *c)
 
 		snprintf(vn->id, sizeof(vn->id), "node-%zu", i);
 		node_status(vn, a, v->revision);
+		if (a->reachable)
+			node_rollout(vn, c, v->revision);
 		if (a->reachable)
 			node_counters(vn, a);
 		for (unsigned k = 0; k < a->n_denies && vn->n_denies < VIEW_TOP; k++)

@@ -133,6 +133,9 @@ char *view_json(const struct cluster_view *v, const struct view_meta *meta, cons
 	fprintf(f, "{\"time_unix_nano\":%llu,\"revision\":%llu,\"refresh_ms\":%d,\"datastore\":",
 		(unsigned long long)v->time_ns, (unsigned long long)v->revision, meta->refresh_ms);
 	str(f, meta->datastore);
+	fprintf(f, ",\"datastore_ok\":%s,\"datastore_error\":",
+		!v->datastore || v->datastore_ok ? "true" : "false");
+	str(f, v->datastore_error);
 	fputs(",\"nodes\":[", f);
 	for (size_t i = 0; i < v->n_nodes; i++) {
 		fputs(i ? ",\n" : "\n", f);

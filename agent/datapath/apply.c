@@ -241,8 +241,8 @@ int dp_apply(struct datapath *dp, const struct policy_image *img, char *err, siz
 	}
 	dp_delta_activated(&dp->delta, img); /* on ENOMEM: whole writes from now on */
 	dp->revision = img->revision;
-	dp->fill = (struct dp_fill){.remote4 = img->n_remote4,
-				    .remote6 = img->n_remote6,
+	dp->fill = (struct dp_fill){.remote4 = policy_image_remotes(img, 4),
+				    .remote6 = policy_image_remotes(img, 6),
 				    .policy = img->n_policy + img->n_any_ports};
 	for (size_t i = 0; i < img->n_endpoints; i++)
 		dp->fill.endpoints += !!eps[i].ifindex + !!eps[i].cg_id;

@@ -24,7 +24,7 @@
 
 struct dp_options {
 	const char *pin_dir;	/* DP_DEFAULT_PIN_DIR if NULL */
-	const char *bpf_object; /* path of iofence.bpf.o; NULL: the build's or installed one */
+	const char *bpf_object; /* path of an iofence.bpf.o; NULL: the one the build embeds */
 	struct iof_config config;
 	struct iof_failsafe failsafe[IOF_FAILSAFE_MAX]; /* anti-lockout set for the prefilter */
 	size_t n_failsafe;
@@ -112,6 +112,31 @@ int dp_events_lost(struct datapath *dp, enum iof_events_lost_cause cause, uint64
  * a legacy tc filter, which has no link).
  */
 bool dp_hook_pinned(struct datapath *dp, const char *hook, uint32_t *ret_prog_id);
+
+/* One flow at one endpoint, for dp_trace_live(). */
+struct dp_trace_flow {
+	const char *interface, *cgroup; /* the endpoint's (NULL: none) */
+	enum policy_direction direction;
+	const struct policy_prefix *local, *remote; /* host addresses of one family */
+	uint8_t proto;
+	uint16_t dport; /* 0: any (protocols without ports) */
+};
+
+struct dp_trace_live {
+	bool attached;	    /* the endpoint has its iof_endpoints entry in the active slot */
+	uint32_t attach_id; /* of that entry (ifindex, or IOF_EP_CGROUP_BIT | cgroup id) */
+	struct iof_endpoint_val val;
+	size_t ct_entries;    /* unexpired conntrack entries of the flow (any source port) */
+	struct iof_ct_val ct; /* the most recently seen one */
+	uint64_t ct_idle_ns;
+};
+
+/*
+ * dp_trace_live() - what the live maps hold for flow f: the endpoint's entry in the active
+ * slot (found by its interface's ifindex or its cgroup's id) and the flow's conntrack entries.
+ * Map reads only (safe from any thread). Return: 0.
+ */
+int dp_trace_live(struct datapath *dp, const struct dp_trace_flow *f, struct dp_trace_live *ret);
 
 /* "policy", "default", ...: the name metrics and flow events give a drop reason. */
 const char *dp_drop_reason_name(unsigned reason);

@@ -17,6 +17,7 @@
 #include "image_write.h"
 
 struct bpf_object;
+struct iofence;
 struct ring_buffer;
 
 enum dp_prog_id {
@@ -77,7 +78,9 @@ struct datapath {
 	char *pin_dir;
 	bool adopted;
 	bool xdp_generic;
-	struct bpf_object *obj;
+	struct iofence *skel;	 /* the loaded object: maps and programs by name */
+	struct bpf_object *obj;	 /* skel->obj */
+	void *obj_bytes;	 /* the object file given at run time, if any */
 	int prog_fd[DP_PROG_MAX]; /* the programs hooks run (pinned ones unless upgraded) */
 	struct dp_map_fds fds;
 	int cg_ids_fd; /* iof_cg_ids */

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-/* Delta writes of the per-profile tries: see image_delta.h. */
+/* Delta writes of the layout's tables: see image_delta.h. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -148,19 +148,16 @@ static int set_put(struct dp_entry_set *s, const char *key, uint64_t h, const ch
 	return 0;
 }
 
-static int set_from_image(struct dp_entry_set *s, const struct dp_trie_entries *e)
+/* The records of a table (their slotted keys carry slot 0). */
+static int set_from_image(struct dp_entry_set *s, const struct layout_table *t)
 {
-	char key[64];
-
-	set_reset(s, e->key_size, e->val_size);
-	if (set_reserve(s, e->n))
+	set_reset(s, t->id_size, t->val_size);
+	if (set_reserve(s, t->n))
 		return -ENOMEM;
-	for (size_t i = 0; i < e->n; i++) {
-		const char *ent = e->base + i * e->entry_size;
+	for (size_t i = 0; i < t->n; i++) {
+		const char *rec = layout_record(t, i);
 
-		memcpy(key, ent, e->key_size);
-		key[DP_KEY_SLOT_OFFSET] = 0;
-		if (set_put(s, key, rec_hash(s, key), ent + e->val_off))
+		if (set_put(s, rec, rec_hash(s, rec), rec + t->id_size))
 			return -ENOMEM;
 	}
 	return 0;
@@ -178,7 +175,7 @@ void dp_delta_init(struct dp_delta *d)
 
 void dp_delta_free(struct dp_delta *d)
 {
-	for (int k = 0; k < DP_TRIE_KINDS; k++) {
+	for (int k = 0; k < LAYOUT_TABLES; k++) {
 		set_reset(&d->cur[k], 0, 0);
 		set_reset(&d->back[k], 0, 0);
 		set_reset(&d->next[k], 0, 0);
@@ -190,23 +187,23 @@ void dp_delta_free(struct dp_delta *d)
 
 /* ---- writing ---- */
 
-/* Inner tries of one slot, opened on first use. */
+/* One table's map in one slot; for an array of tries, its inner tries opened on first use. */
 struct inner_fds {
-	int outer_fd;
+	int outer_fd; /* the array of tries, or the hash map */
 	uint8_t slot;
-	const struct dp_trie_entries *e;
+	const struct layout_table *t;
 	int *fd; /* by trie number; -1 not opened yet */
 	size_t n;
 };
 
-/* The slot's inner trie number t (dp_entry_trie), opened or created on first use. */
+/* The slot's inner trie number t, opened or created on first use. */
 static int inner_fd(struct inner_fds *in, uint32_t t)
 {
-	__u32 ok = dp_trie_index(in->e, in->slot, t);
+	__u32 ok = dp_trie_index(in->t, in->slot, t);
 	uint32_t id;
 	int fd;
 
-	if (t >= dp_tries_per_slot(in->e))
+	if (t >= in->t->tries_per_slot)
 		return -E2BIG;
 	if (t >= in->n) {
 		size_t n = t + 16;
@@ -226,7 +223,7 @@ static int inner_fd(struct inner_fds *in, uint32_t t)
 		if (fd < 0)
 			return -errno;
 	} else {
-		fd = dp_trie_create(in->e);
+		fd = dp_trie_create(in->t);
 		if (fd < 0)
 			return fd;
 		/* the slot is inactive: no packet looks at the trie while it fills */
@@ -260,34 +257,30 @@ static int map_put(int fd, const void *key, const void *val)
 	return 0;
 }
 
-/* One entry into the slot (val NULL: delete): its trie, or the exact-match table (full length). */
-static int put_entry(struct inner_fds *in, const char *stored_key, const char *val)
+/* One entry into the slot (val NULL: delete): into its trie, or the hash map with slot set. */
+static int put_entry(struct inner_fds *in, const char *id, const char *val)
 {
-	const struct dp_trie_entries *e = in->e;
-	char key[64], hk[32], ik[32];
-	uint32_t t;
+	const struct layout_table *t = in->t;
+	char key[64];
 	int fd;
 
-	if (dp_key_profile(stored_key) >= IOF_MAX_PROFILES)
-		return -E2BIG;
-	memcpy(key, stored_key, e->key_size);
-	key[DP_KEY_SLOT_OFFSET] = (char)in->slot;
-	t = dp_entry_trie(e, key);
-	if (t == DP_TRIE_NONE)
-		return dp_host_key(e, key, in->slot, hk) ? map_put(e->host_fd, hk, val) : -EINVAL;
-	fd = inner_fd(in, t);
+	if (!t->tries) {
+		memcpy(key, id, t->id_size);
+		layout_set_slot(key, in->slot);
+		return map_put(in->outer_fd, key, val);
+	}
+	fd = inner_fd(in, layout_record_trie(id));
 	if (fd < 0)
 		return fd;
-	dp_inner_key(e, key, ik);
-	return map_put(fd, ik, val);
+	return map_put(fd, id + t->key_off, val);
 }
 
 /* Tries with entries in the slot (in cur or back) but none in next are dropped. */
 static int drop_empty_tries(const struct dp_entry_set *cur, const struct dp_entry_set *back,
-			    const struct dp_entry_set *next, const struct dp_trie_entries *e,
-			    uint8_t slot)
+			    const struct dp_entry_set *next, const struct layout_table *t,
+			    int outer_fd, uint8_t slot)
 {
-	uint32_t n_tries = dp_tries_per_slot(e);
+	uint32_t n_tries = t->tries_per_slot;
 	uint8_t *seen = calloc(n_tries, 1); /* 1: in next, 2: dropped */
 	const struct dp_entry_set *old[2] = {cur, back};
 	int err = 0;
@@ -295,21 +288,21 @@ static int drop_empty_tries(const struct dp_entry_set *cur, const struct dp_entr
 	if (!seen)
 		return -ENOMEM;
 	for (size_t i = 0; i < next->n; i++) {
-		uint32_t t = dp_entry_trie(e, rec_at(next, i));
+		uint32_t k = layout_record_trie(rec_at(next, i));
 
-		if (t < n_tries)
-			seen[t] = 1;
+		if (k < n_tries)
+			seen[k] = 1;
 	}
 	for (int o = 0; o < 2 && !err; o++)
 		for (size_t i = 0; i < old[o]->n && !err; i++) {
-			uint32_t t = dp_entry_trie(e, rec_at(old[o], i));
+			uint32_t k = layout_record_trie(rec_at(old[o], i));
 			__u32 idx;
 
-			if (t >= n_tries || seen[t])
+			if (k >= n_tries || seen[k])
 				continue;
-			seen[t] = 2;
-			idx = dp_trie_index(e, slot, t);
-			if (bpf_map_delete_elem(e->outer_fd, &idx) && errno != ENOENT)
+			seen[k] = 2;
+			idx = dp_trie_index(t, slot, k);
+			if (bpf_map_delete_elem(outer_fd, &idx) && errno != ENOENT)
 				err = -errno;
 		}
 	free(seen);
@@ -385,7 +378,7 @@ static int diff_slot(const struct dp_entry_set *cur, const struct dp_entry_set *
 
 static void drop_next(struct dp_delta *d)
 {
-	for (int k = 0; k < DP_TRIE_KINDS; k++)
+	for (int k = 0; k < LAYOUT_TABLES; k++)
 		set_reset(&d->next[k], 0, 0);
 	d->next_img = NULL;
 }
@@ -393,41 +386,45 @@ static void drop_next(struct dp_delta *d)
 int dp_delta_write_tries(struct dp_delta *d, const struct dp_map_fds *fds,
 			 const struct policy_image *img, uint8_t slot, size_t *ret_written)
 {
-	struct dp_trie_entries e[DP_TRIE_KINDS];
-	struct ops o[DP_TRIE_KINDS] = {0};
+	struct layout_table e[LAYOUT_TABLES];
+	struct ops o[LAYOUT_TABLES] = {0};
 	size_t changes = 0, total = 0;
 	int err = 0;
 
 	*ret_written = 0;
 	drop_next(d);
-	for (int k = 0; k < DP_TRIE_KINDS && !err; k++) {
-		e[k] = dp_trie_entries_of(img, fds, (enum dp_trie_kind)k);
+	for (int k = 0; k < LAYOUT_TABLES && !err; k++) {
+		e[k] = layout_table_of(img, (enum layout_table_id)k);
 		err = set_from_image(&d->next[k], &e[k]);
 	}
 	if (!err)
 		d->next_img = img; /* dp_delta_activated() takes the sets over */
 	if (!d->cur_valid || !d->back_valid)
 		err = err ? err : -E2BIG;
-	for (int k = 0; k < DP_TRIE_KINDS && !err; k++) {
+	for (int k = 0; k < LAYOUT_TABLES && !err; k++) {
 		err = diff_slot(&d->cur[k], &d->back[k], &d->next[k], &o[k]);
 		changes += o[k].n;
 		total += e[k].n;
 	}
 	if (!err && changes * DELTA_MAX_SHARE > total + 64)
 		err = -E2BIG; /* batched whole writes are cheaper */
-	for (int k = 0; k < DP_TRIE_KINDS && !err; k++) {
-		struct inner_fds in = {.outer_fd = e[k].outer_fd, .slot = slot, .e = &e[k]};
+	for (int k = 0; k < LAYOUT_TABLES && !err; k++) {
+		int fd = dp_table_fd(fds, (enum layout_table_id)k);
+		struct inner_fds in = {.outer_fd = fd, .slot = slot, .t = &e[k]};
 		size_t ksz = d->next[k].key_size;
 
+		if (fd < 0)
+			err = -EBADF;
 		for (size_t i = 0; i < o[k].n && !err; i++)
 			err = put_entry(&in, o[k].v[i].rec,
 					o[k].v[i].del ? NULL : o[k].v[i].rec + ksz);
 		*ret_written += o[k].n;
 		inner_close(&in);
-		if (!err)
-			err = drop_empty_tries(&d->cur[k], &d->back[k], &d->next[k], &e[k], slot);
+		if (!err && e[k].tries)
+			err =
+			    drop_empty_tries(&d->cur[k], &d->back[k], &d->next[k], &e[k], fd, slot);
 	}
-	for (int k = 0; k < DP_TRIE_KINDS; k++)
+	for (int k = 0; k < LAYOUT_TABLES; k++)
 		free(o[k].v);
 	return err;
 }
@@ -437,13 +434,13 @@ int dp_delta_activated(struct dp_delta *d, const struct policy_image *img)
 	bool back_ok = d->cur_valid;
 	int err = 0;
 
-	for (int k = 0; k < DP_TRIE_KINDS && !err; k++) {
-		struct dp_trie_entries e = dp_trie_entries_of(img, NULL, (enum dp_trie_kind)k);
+	for (int k = 0; k < LAYOUT_TABLES && !err; k++) {
+		struct layout_table e = layout_table_of(img, (enum layout_table_id)k);
 		struct dp_entry_set *next = &d->next[k], *cur = &d->cur[k], *back = &d->back[k];
 
 		if (d->next_img != img)
 			err = set_from_image(next, &e);
-		set_reset(back, e.key_size, e.val_size);
+		set_reset(back, e.id_size, e.val_size);
 		/* back: how the previous image (now in the inactive slot) differs from img */
 		for (size_t i = 0; back_ok && !err && i < cur->n; i++) {
 			const char *r = rec_at(cur, i);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Delta writes of the per-profile tries (iof_remote4/6, iof_policy and the remote host cache).
+ * Delta writes of the tables of policy/layout.h (the per-profile tries iof_remote4/6 and
+ * iof_policy, the remote host tables, the listed ports).
  *
  * A one-rule change to a large policy changes a handful of map entries, but writing the whole
  * image into the inactive slot costs one LPM insertion per entry (~2 µs each here). So the
@@ -22,7 +23,10 @@
 
 #include "image_write.h"
 
-/* Map entries by key: records of key (slot byte 0) and value, with a hash index. */
+/*
+ * Map entries by identity: records of identity (a layout record's trie number and key, slot 0)
+ * and value, with a hash index.
+ */
 struct dp_entry_set {
 	size_t key_size, val_size, rec_size; /* rec_size = key_size + val_size + 1 (present) */
 	size_t n, cap;
@@ -32,13 +36,13 @@ struct dp_entry_set {
 };
 
 struct dp_delta {
-	struct dp_entry_set cur[DP_TRIE_KINDS];	 /* the active slot's entries */
-	struct dp_entry_set back[DP_TRIE_KINDS]; /* inactive slot = cur overridden by these */
+	struct dp_entry_set cur[LAYOUT_TABLES];	 /* the active slot's entries */
+	struct dp_entry_set back[LAYOUT_TABLES]; /* inactive slot = cur overridden by these */
 	bool cur_valid;				 /* cur describes the active slot */
 	bool back_valid;			 /* cur + back describe the inactive slot */
 	uint32_t rules_used[2], eps_used[2];	 /* counter ranges each slot may have touched */
 	bool prefilter_used[2];			 /* the slot may hold prefilter entries */
-	struct dp_entry_set next[DP_TRIE_KINDS]; /* the image last written, until activated */
+	struct dp_entry_set next[LAYOUT_TABLES]; /* the image last written, until activated */
 	const struct policy_image *next_img;
 };
 

@@ -16,6 +16,7 @@
 
 #include "bpf/datapath_maps.h"
 #include "image_write.h"
+#include "iofence.skel.h"
 
 #define BATCH 65536
 #ifndef ENOTSUPP
@@ -33,30 +34,46 @@ static void set_err(char *err, size_t len, const char *fmt, ...)
 	va_end(ap);
 }
 
-int dp_map_fds_from_object(struct bpf_object *obj, struct dp_map_fds *fds)
+void dp_map_fds_from_skel(const struct iofence *skel, struct dp_map_fds *fds)
 {
-	static const struct {
-		const char *name;
-		size_t off;
-	} maps[] = {
-#define M(f) {"iof_" #f, offsetof(struct dp_map_fds, f)}
-	    M(state),	  M(endpoints),	    M(remote4),		M(remote6),
-	    M(policy),	  M(remote4_host),  M(remote6_host),	M(ct4),
-	    M(ct6),	  M(rule_counters), M(ep_counters),	M(drops),
-	    M(events),	  M(events_lost),   M(prefilter4),	M(prefilter6),
-	    M(failsafe),  M(config),	    M(prefilter4_host), M(prefilter6_host),
-	    M(any_ports), M(any_group),
-#undef M
+	const typeof(skel->maps) *m = &skel->maps;
+
+	*fds = (struct dp_map_fds){
+	    .state = bpf_map__fd(m->iof_state),
+	    .endpoints = bpf_map__fd(m->iof_endpoints),
+	    .remote4 = bpf_map__fd(m->iof_remote4),
+	    .remote6 = bpf_map__fd(m->iof_remote6),
+	    .policy = bpf_map__fd(m->iof_policy),
+	    .remote4_host = bpf_map__fd(m->iof_remote4_host),
+	    .remote6_host = bpf_map__fd(m->iof_remote6_host),
+	    .ct4 = bpf_map__fd(m->iof_ct4),
+	    .ct6 = bpf_map__fd(m->iof_ct6),
+	    .rule_counters = bpf_map__fd(m->iof_rule_counters),
+	    .ep_counters = bpf_map__fd(m->iof_ep_counters),
+	    .drops = bpf_map__fd(m->iof_drops),
+	    .events = bpf_map__fd(m->iof_events),
+	    .events_lost = bpf_map__fd(m->iof_events_lost),
+	    .prefilter4 = bpf_map__fd(m->iof_prefilter4),
+	    .prefilter6 = bpf_map__fd(m->iof_prefilter6),
+	    .failsafe = bpf_map__fd(m->iof_failsafe),
+	    .config = bpf_map__fd(m->iof_config),
+	    .prefilter4_host = bpf_map__fd(m->iof_prefilter4_host),
+	    .prefilter6_host = bpf_map__fd(m->iof_prefilter6_host),
+	    .any_ports = bpf_map__fd(m->iof_any_ports),
+	    .any_group = bpf_map__fd(m->iof_any_group),
+	    .cg_ids = bpf_map__fd(m->iof_cg_ids),
 	};
-	int missing = 0;
+}
 
-	for (size_t i = 0; i < sizeof(maps) / sizeof(maps[0]); i++) {
-		int fd = bpf_object__find_map_fd_by_name(obj, maps[i].name);
+int dp_table_fd(const struct dp_map_fds *fds, enum layout_table_id t)
+{
+	const int fd[LAYOUT_TABLES] = {
+	    [LAYOUT_REMOTE4] = fds->remote4,	[LAYOUT_REMOTE6] = fds->remote6,
+	    [LAYOUT_POLICY] = fds->policy,	[LAYOUT_HOST4] = fds->remote4_host,
+	    [LAYOUT_HOST6] = fds->remote6_host, [LAYOUT_ANY_PORTS] = fds->any_ports,
+	};
 
-		*(int *)((char *)fds + maps[i].off) = fd < 0 ? -1 : fd;
-		missing |= fd < 0;
-	}
-	return missing ? -ENOENT : 0;
+	return (unsigned)t < LAYOUT_TABLES ? fd[t] : -1;
 }
 
 int dp_update_many(int fd, const void *keys, size_t key_size, const void *vals, size_t val_size,
@@ -85,233 +102,101 @@ int dp_update_many(int fd, const void *keys, size_t key_size, const void *vals, 
 	return 0;
 }
 
-struct dp_trie_entries dp_trie_entries_of(const struct policy_image *img,
-					  const struct dp_map_fds *fds, enum dp_trie_kind kind)
-{
-#define ENTRIES(arr, count, type)                                                                  \
-	.base = img ? (const char *)(arr) : NULL, .n = img ? (count) : 0,                          \
-	.entry_size = sizeof(type), .key_size = sizeof(((type *)0)->key),                          \
-	.val_off = offsetof(type, val), .val_size = sizeof(((type *)0)->val)
-	switch (kind) {
-	case DP_TRIE_REMOTE4:
-		return (struct dp_trie_entries){
-		    ENTRIES(img->remote4, img->n_remote4, struct image_remote4),
-		    .map = "iof_remote4",
-		    .outer_fd = fds ? fds->remote4 : -1,
-		    .host_fd = fds ? fds->remote4_host : -1,
-		    .full_prefixlen = IOF_REMOTE_PREFIX_BASE + 32,
-		    .parts = 1,
-		    .inner_key_size = sizeof(struct iof_remote4_trie_key),
-		    .inner_name = "iof_remote4_p",
-		    .inner_max = IOF_MAX_REMOTE_ENTRIES};
-	case DP_TRIE_REMOTE6:
-		return (struct dp_trie_entries){
-		    ENTRIES(img->remote6, img->n_remote6, struct image_remote6),
-		    .map = "iof_remote6",
-		    .outer_fd = fds ? fds->remote6 : -1,
-		    .host_fd = fds ? fds->remote6_host : -1,
-		    .full_prefixlen = IOF_REMOTE_PREFIX_BASE + 128,
-		    .parts = 1,
-		    .inner_key_size = sizeof(struct iof_remote6_trie_key),
-		    .inner_name = "iof_remote6_p",
-		    .inner_max = IOF_MAX_REMOTE_ENTRIES};
-	case DP_TRIE_ANY_PORTS:
-		return (struct dp_trie_entries){
-		    ENTRIES(img->any_ports, img->n_any_ports, struct image_any_port),
-		    .map = "iof_any_ports",
-		    .outer_fd = -1,
-		    .host_fd = fds ? fds->any_ports : -1,
-		    .full_prefixlen = IOF_ANY_PORT_PLEN,
-		    .parts = 1};
-	default:
-		return (struct dp_trie_entries){
-		    ENTRIES(img->policy, img->n_policy, struct image_policy),
-		    .map = "iof_policy",
-		    .outer_fd = fds ? fds->policy : -1,
-		    .host_fd = -1,
-		    .full_prefixlen = 0,
-		    .parts = IOF_POLICY_PARTS,
-		    .inner_key_size = sizeof(struct iof_policy_trie_key),
-		    .inner_name = "iof_policy_p",
-		    .inner_max = IOF_MAX_POLICY_ENTRIES};
-	}
-#undef ENTRIES
-}
-
-int dp_trie_create(const struct dp_trie_entries *e)
+int dp_trie_create(const struct layout_table *t)
 {
 	LIBBPF_OPTS(bpf_map_create_opts, copts, .map_flags = BPF_F_NO_PREALLOC);
-	int fd = bpf_map_create(BPF_MAP_TYPE_LPM_TRIE, e->inner_name, (uint32_t)e->inner_key_size,
-				(uint32_t)e->val_size, e->inner_max, &copts);
+	int fd =
+	    bpf_map_create(BPF_MAP_TYPE_LPM_TRIE, t->trie_name, (uint32_t)(t->id_size - t->key_off),
+			   (uint32_t)t->val_size, t->trie_max, &copts);
 
 	return fd < 0 ? -errno : fd;
 }
 
-uint32_t dp_entry_trie(const struct dp_trie_entries *e, const void *key)
+/* t's records into its hash map, slot set. */
+static int write_table(const struct layout_table *t, int fd, uint8_t slot)
 {
-	uint32_t profile = dp_key_profile(key), plen, cls;
-
-	memcpy(&plen, key, sizeof(plen));
-	if (e->parts == 1)
-		return e->full_prefixlen && plen == e->full_prefixlen ? DP_TRIE_NONE : profile;
-	/* iof_policy: the endpoint defaults (no class bits) and IOF_CLASS_ANY make the any part */
-	memcpy(&cls, (const char *)key + offsetof(struct iof_policy_key, remote_class),
-	       sizeof(cls));
-	return profile * IOF_POLICY_PARTS +
-	       (plen <= IOF_POLICY_PLEN_ENDPOINT || cls == IOF_CLASS_ANY ? IOF_POLICY_PART_ANY
-									 : IOF_POLICY_PART_CLASS);
-}
-
-/* A policy image key's prefix length in iof_policy_trie_key terms (datapath_maps.h). */
-static uint32_t policy_trie_plen(uint32_t plen)
-{
-	if (plen <= IOF_POLICY_PLEN_ENDPOINT)
-		return IOF_PTRIE_PLEN_ENDPOINT;
-	if (plen <= IOF_POLICY_PLEN_CLASS)
-		return plen - IOF_POLICY_PLEN_CLASS + IOF_PTRIE_PLEN_CLASS;
-	if (plen <= IOF_POLICY_PLEN_PROTO)
-		return IOF_PTRIE_PLEN_PROTO; /* the image's proto byte is followed by a pad byte */
-	return plen - IOF_POLICY_PLEN_PROTO + IOF_PTRIE_PLEN_PROTO;
-}
-
-size_t dp_inner_key(const struct dp_trie_entries *e, const void *key, void *out)
-{
-	uint32_t plen;
-
-	memcpy(&plen, key, sizeof(plen));
-	if (e->parts == IOF_POLICY_PARTS) {
-		const struct iof_policy_key *k = key;
-		struct iof_policy_trie_key t = {.prefixlen = policy_trie_plen(plen),
-						.dir = k->dir,
-						.proto = k->proto,
-						.dport = k->dport};
-
-		memcpy(t.remote_class, &k->remote_class, sizeof(t.remote_class));
-		memcpy(out, &t, sizeof(t));
-		return sizeof(t);
-	}
-	/* remote keys: {prefixlen, slot, pad, profile, address}; the address is what is left */
-	plen = plen > IOF_REMOTE_PREFIX_BASE ? plen - IOF_REMOTE_PREFIX_BASE : 0;
-	memcpy(out, &plen, sizeof(plen));
-	memcpy((char *)out + sizeof(plen), (const char *)key + DP_KEY_PROFILE_OFFSET + 4,
-	       e->inner_key_size - sizeof(plen));
-	return e->inner_key_size;
-}
-
-size_t dp_host_key(const struct dp_trie_entries *e, const void *key, uint8_t slot, void *hk)
-{
-	const char *k = key;
-	size_t size = dp_host_key_size(e);
-	uint32_t plen;
-	char *h = hk;
-
-	memcpy(&plen, k, sizeof(plen));
-	if (e->host_fd < 0 || plen != e->full_prefixlen || size <= 8 || size > 32)
-		return 0;
-	/* {__u32 profile, __u8 slot, 3 pad, address}: the address follows the profile in the key */
-	memset(h, 0, 8);
-	memcpy(h, k + DP_KEY_PROFILE_OFFSET, 4);
-	h[4] = (char)slot;
-	memcpy(h + 8, k + DP_KEY_PROFILE_OFFSET + 4, size - 8);
-	return size;
-}
-
-/* e's full-length entries (remote hosts, listed ports) into its exact-match table. */
-static int write_host_entries(const struct dp_trie_entries *e, uint8_t slot)
-{
-	char *keys = malloc((e->n + 1) * 32), *vals = malloc((e->n + 1) * e->val_size);
-	size_t n = 0, ksz = 0;
+	char *keys = malloc(t->n * t->id_size + 1), *vals = malloc(t->n * t->val_size + 1);
 	int err = -ENOMEM;
 
-	if (!keys || !vals)
-		goto out;
-	for (size_t i = 0; i < e->n; i++) {
-		const char *ent = e->base + i * e->entry_size;
-		char hk[32];
+	if (keys && vals) {
+		for (size_t i = 0; i < t->n; i++) {
+			const char *rec = layout_record(t, i);
 
-		ksz = dp_host_key(e, ent, slot, hk); /* the same size for every key of a kind */
-		if (!ksz)
-			continue;
-		memcpy(keys + n * ksz, hk, ksz);
-		memcpy(vals + n * e->val_size, ent + e->val_off, e->val_size);
-		n++;
+			memcpy(keys + i * t->id_size, rec, t->id_size);
+			layout_set_slot(keys + i * t->id_size, slot);
+			memcpy(vals + i * t->val_size, rec + t->id_size, t->val_size);
+		}
+		err = dp_update_many(fd, keys, t->id_size, vals, t->val_size, t->n);
 	}
-	err = dp_update_many(e->host_fd, keys, ksz, vals, e->val_size, n);
-out:
 	free(keys);
 	free(vals);
 	return err;
 }
 
-static uint32_t entry_trie(const struct dp_trie_entries *m, size_t i)
-{
-	return dp_entry_trie(m, m->base + i * m->entry_size);
-}
-
 /*
- * An array of tries (iof_policy, iof_remote4/6; datapath_maps.h): the entries bucketed by inner
- * trie (dp_entry_trie), one inner LPM trie created and filled in batches per bucket, then
- * published at its index in the slot. A packet sees a trie only once it is complete. The
- * full-length entries (dp_entry_trie: DP_TRIE_NONE) go to the kind's exact-match table.
+ * An array of tries (iof_policy, iof_remote4/6): the records bucketed by trie, one inner LPM trie
+ * created and filled in batches per bucket, then all of them published at their indexes in the
+ * slot with one batched update: every update of an array of maps waits for an RCU grace period,
+ * a batch once. A packet sees a trie only once it is complete.
  */
-static int write_profile_tries(const struct dp_trie_entries *m, uint8_t slot)
+static int write_tries(const struct layout_table *t, int outer_fd, uint8_t slot)
 {
-	uint32_t n_tries = 0;
-	size_t *start = NULL;
+	size_t ksz = t->id_size - t->key_off, *start = NULL, n_made = 0;
+	uint32_t n_tries = 0, *idx = NULL;
 	char *keys = NULL, *vals = NULL;
-	int err = -ENOMEM;
+	int err = -ENOMEM, *fds = NULL;
 
-	for (size_t i = 0; i < m->n; i++)
-		if (dp_key_profile(m->base + i * m->entry_size) >= IOF_MAX_PROFILES)
+	for (size_t i = 0; i < t->n; i++) {
+		uint32_t trie = layout_record_trie(layout_record(t, i));
+
+		if (trie >= t->tries_per_slot)
 			return -E2BIG;
-	if (m->outer_fd < 0) /* a kind without tries */
-		return write_host_entries(m, slot);
-	for (size_t i = 0; i < m->n; i++)
-		if (entry_trie(m, i) != DP_TRIE_NONE && entry_trie(m, i) >= n_tries)
-			n_tries = entry_trie(m, i) + 1;
+		if (trie >= n_tries)
+			n_tries = trie + 1;
+	}
 	start = calloc(n_tries + 2, sizeof(*start));
-	keys = malloc((m->n + 1) * m->inner_key_size);
-	vals = malloc((m->n + 1) * m->val_size);
-	if (!start || !keys || !vals)
+	idx = malloc((n_tries + 1) * sizeof(*idx));
+	fds = malloc((n_tries + 1) * sizeof(*fds));
+	keys = malloc((t->n + 1) * ksz);
+	vals = malloc((t->n + 1) * t->val_size);
+	if (!start || !idx || !fds || !keys || !vals)
 		goto out;
-	for (size_t i = 0; i < m->n; i++) /* counting sort by trie */
-		if (entry_trie(m, i) != DP_TRIE_NONE)
-			start[entry_trie(m, i) + 2]++;
-	for (size_t t = 2; t < n_tries + 2; t++)
-		start[t] += start[t - 1];
-	for (size_t i = 0; i < m->n; i++) {
-		const char *e = m->base + i * m->entry_size;
-		size_t at;
+	for (size_t i = 0; i < t->n; i++) /* counting sort by trie */
+		start[layout_record_trie(layout_record(t, i)) + 2]++;
+	for (size_t k = 2; k < n_tries + 2; k++)
+		start[k] += start[k - 1];
+	for (size_t i = 0; i < t->n; i++) {
+		const char *rec = layout_record(t, i);
+		size_t at = start[layout_record_trie(rec) + 1]++;
 
-		if (entry_trie(m, i) == DP_TRIE_NONE)
-			continue;
-		at = start[entry_trie(m, i) + 1]++;
-		dp_inner_key(m, e, keys + at * m->inner_key_size);
-		memcpy(vals + at * m->val_size, e + m->val_off, m->val_size);
+		memcpy(keys + at * ksz, rec + t->key_off, ksz);
+		memcpy(vals + at * t->val_size, rec + t->id_size, t->val_size);
 	}
 	err = 0;
-	for (uint32_t t = 0; t < n_tries && !err; t++) {
-		__u32 idx = dp_trie_index(m, slot, t);
-		size_t n = start[t + 1] - start[t];
+	for (uint32_t k = 0; k < n_tries && !err; k++) {
+		size_t n = start[k + 1] - start[k];
 		int fd;
 
 		if (!n)
 			continue;
-		fd = dp_trie_create(m);
+		fd = dp_trie_create(t);
 		if (fd < 0) {
 			err = fd;
 			break;
 		}
-		err = dp_update_many(fd, keys + start[t] * m->inner_key_size, m->inner_key_size,
-				     vals + start[t] * m->val_size, m->val_size, n);
-		if (!err && bpf_map_update_elem(m->outer_fd, &idx, &fd, BPF_ANY))
-			err = -errno;
-		close(fd); /* the outer map holds it now */
+		idx[n_made] = dp_trie_index(t, slot, k);
+		fds[n_made++] = fd;
+		err = dp_update_many(fd, keys + start[k] * ksz, ksz, vals + start[k] * t->val_size,
+				     t->val_size, n);
 	}
-	if (!err && m->host_fd >= 0)
-		err = write_host_entries(m, slot);
+	if (!err)
+		err = dp_update_many(outer_fd, idx, sizeof(*idx), fds, sizeof(*fds), n_made);
 out:
+	for (size_t i = 0; i < n_made; i++)
+		close(fds[i]); /* the outer map holds them now */
 	free(start);
+	free(idx);
+	free(fds);
 	free(keys);
 	free(vals);
 	return err;
@@ -326,7 +211,7 @@ size_t dp_count_slot_keys(int fd, size_t key_size, int slot)
 	if (fd < 0 || key_size > sizeof(cur))
 		return 0;
 	while (bpf_map_get_next_key(fd, prev, next) == 0) {
-		if (slot < 0 || next[DP_KEY_SLOT_OFFSET] == slot)
+		if (slot < 0 || next[IOF_KEY_SLOT_OFFSET] == slot)
 			n++;
 		memcpy(cur, next, key_size);
 		prev = cur;
@@ -334,16 +219,23 @@ size_t dp_count_slot_keys(int fd, size_t key_size, int slot)
 	return n;
 }
 
-int dp_slot_entry_count(const struct dp_trie_entries *e, uint8_t slot, size_t *ret)
+int dp_slot_entry_count(const struct dp_map_fds *fds, enum layout_table_id table, uint8_t slot,
+			size_t *ret)
 {
+	struct layout_table t = layout_table_of(NULL, table);
+	int outer = dp_table_fd(fds, table);
 	char ik[64], iprev[64];
 	size_t n = 0;
 
-	for (uint32_t t = 0; e->outer_fd >= 0 && t < dp_tries_per_slot(e); t++) {
-		__u32 k = dp_trie_index(e, slot, t), id;
+	if (!t.tries) {
+		*ret = dp_count_slot_keys(outer, t.id_size, slot);
+		return 0;
+	}
+	for (uint32_t k = 0; outer >= 0 && k < t.tries_per_slot; k++) {
+		__u32 idx = dp_trie_index(&t, slot, k), id;
 		int fd;
 
-		if (bpf_map_lookup_elem(e->outer_fd, &k, &id))
+		if (bpf_map_lookup_elem(outer, &idx, &id))
 			continue; /* no such trie */
 		fd = bpf_map_get_fd_by_id(id);
 		if (fd < 0)
@@ -354,7 +246,6 @@ int dp_slot_entry_count(const struct dp_trie_entries *e, uint8_t slot, size_t *r
 		}
 		close(fd);
 	}
-	n += dp_count_slot_keys(e->host_fd, dp_host_key_size(e), slot);
 	*ret = n;
 	return 0;
 }
@@ -397,8 +288,8 @@ static int write_any_groups(int fd, const struct policy_image *img, uint8_t slot
 
 	if (keys && vals) {
 		for (size_t i = 0; i < img->n_any_groups; i++) {
-			keys[i] = iof_any_group_index(slot, img->any_groups[i].profile,
-						      img->any_groups[i].group);
+			/* the records' indexes are slot 0's */
+			keys[i] = iof_any_group_index(slot, 0, 0) + img->any_groups[i].index;
 			vals[i] = img->any_groups[i].val;
 		}
 		err =
@@ -420,11 +311,14 @@ int dp_image_write_some(const struct dp_map_fds *fds, const struct policy_image 
 		set_err(err, err_len, "slot %u: only %u slots", slot, IOF_SLOTS);
 		return -EINVAL;
 	}
-	for (int k = 0; k < DP_TRIE_KINDS && !ret && (what & DP_SLOT_TRIES); k++) {
-		struct dp_trie_entries e = dp_trie_entries_of(img, fds, (enum dp_trie_kind)k);
+	for (int k = 0; k < LAYOUT_TABLES && !ret && (what & DP_SLOT_TRIES); k++) {
+		struct layout_table t = layout_table_of(img, (enum layout_table_id)k);
+		int fd = dp_table_fd(fds, (enum layout_table_id)k);
 
-		map = e.map;
-		ret = write_profile_tries(&e, slot);
+		map = t.map;
+		ret = fd < 0	? -EBADF
+		      : t.tries ? write_tries(&t, fd, slot)
+				: write_table(&t, fd, slot);
 	}
 	if (!ret && (what & DP_SLOT_OTHER)) {
 		map = "iof_prefilter";
@@ -451,7 +345,7 @@ int dp_image_write(const struct dp_map_fds *fds, const struct policy_image *img,
 				   prefilter_ifindex, err, err_len);
 }
 
-/* Collects the keys of one slot (key byte DP_KEY_SLOT_OFFSET == slot) and deletes them. */
+/* Collects the keys of one slot (key byte IOF_KEY_SLOT_OFFSET == slot) and deletes them. */
 static int clear_map(int fd, size_t key_size, uint8_t slot)
 {
 	size_t cap = 4096, n = 0;
@@ -463,7 +357,7 @@ static int clear_map(int fd, size_t key_size, uint8_t slot)
 		goto out;
 	}
 	while (!bpf_map_get_next_key(fd, prev, cur)) {
-		if ((uint8_t)cur[DP_KEY_SLOT_OFFSET] == slot) {
+		if ((uint8_t)cur[IOF_KEY_SLOT_OFFSET] == slot) {
 			if (n == cap) {
 				char *grown = realloc(keys, 2 * cap * key_size);
 
@@ -509,16 +403,32 @@ out:
 	return err;
 }
 
-/* Empties slot's part of e's array of tries (the inner tries go when their last user does). */
-static int clear_profiles(const struct dp_trie_entries *e, uint8_t slot)
+/*
+ * Empties slot's part of t's array of tries (the inner tries go when their last user does).
+ * Every update or delete of an array of maps waits for an RCU grace period: only present tries
+ * are deleted, in one batch where the kernel has batched deletes.
+ */
+static int clear_tries(const struct layout_table *t, int outer_fd, uint8_t slot)
 {
-	for (uint32_t t = 0; e->outer_fd >= 0 && t < dp_tries_per_slot(e); t++) {
-		__u32 k = dp_trie_index(e, slot, t);
+	__u32 *present = malloc(t->tries_per_slot * sizeof(*present)), id, n = 0, count;
+	LIBBPF_OPTS(bpf_map_batch_opts, opts);
+	int err = 0;
 
-		if (bpf_map_delete_elem(e->outer_fd, &k) && errno != ENOENT)
-			return -errno;
+	if (!present)
+		return -ENOMEM;
+	for (uint32_t k = 0; outer_fd >= 0 && k < t->tries_per_slot; k++) {
+		__u32 idx = dp_trie_index(t, slot, k);
+
+		if (!bpf_map_lookup_elem(outer_fd, &idx, &id))
+			present[n++] = idx;
 	}
-	return 0;
+	count = n;
+	if (n && bpf_map_delete_batch(outer_fd, present, &count, &opts))
+		for (__u32 i = 0; i < n && !err; i++) /* no batched deletes: one by one */
+			if (bpf_map_delete_elem(outer_fd, &present[i]) && errno != ENOENT)
+				err = -errno;
+	free(present);
+	return err;
 }
 
 /* Zeroes elements [first, first + n) of a per-CPU array of struct iof_counter. */
@@ -555,11 +465,13 @@ int dp_slot_clear_some(const struct dp_map_fds *fds, uint8_t slot, unsigned what
 
 	if (slot >= IOF_SLOTS || n_rules > IOF_MAX_RULES || n_endpoints > IOF_MAX_ENDPOINTS)
 		return -EINVAL;
-	for (int k = 0; k < DP_TRIE_KINDS && (what & DP_SLOT_TRIES); k++) {
-		struct dp_trie_entries e = dp_trie_entries_of(NULL, fds, (enum dp_trie_kind)k);
+	for (int k = 0; k < LAYOUT_TABLES && (what & DP_SLOT_TRIES); k++) {
+		struct layout_table t = layout_table_of(NULL, (enum layout_table_id)k);
+		int fd = dp_table_fd(fds, (enum layout_table_id)k);
 
-		if ((err = clear_profiles(&e, slot)) ||
-		    (e.host_fd >= 0 && (err = clear_map(e.host_fd, dp_host_key_size(&e), slot))))
+		if ((err = t.tries   ? clear_tries(&t, fd, slot)
+			   : fd >= 0 ? clear_map(fd, t.id_size, slot)
+				     : 0))
 			return err;
 	}
 	if ((what & DP_SLOT_ENDPOINTS) &&

@@ -435,15 +435,37 @@ static int stats_sum(int fd, uint64_t out[VXT_STAT_MAX])
 	return 0;
 }
 
-/* Every entry of an LRU hash into a growing array of rows {key, count}. */
+/* A per-CPU value summed: packets and bytes added, the earliest first and latest last seen. */
+static void fold(const struct vxt_count *v, int ncpu, struct vxt_count *ret)
+{
+	memset(ret, 0, sizeof(*ret));
+	for (int c = 0; c < ncpu; c++) {
+		ret->packets += v[c].packets;
+		ret->bytes += v[c].bytes;
+		if (v[c].first_seen && (!ret->first_seen || v[c].first_seen < ret->first_seen))
+			ret->first_seen = v[c].first_seen;
+		if (v[c].last_seen > ret->last_seen)
+			ret->last_seen = v[c].last_seen;
+	}
+}
+
+/* Every entry of a per-CPU LRU hash into a growing array of rows {key, summed count}. */
 static int read_table(int fd, size_t key_size, void **rows, size_t *n_rows)
 {
-	size_t row = key_size + sizeof(struct vxt_count), cap = 0, n = 0;
+	size_t row = key_size + sizeof(struct vxt_count), cap = 0, n = 0, walked = 0;
 	uint8_t key[sizeof(struct vxt_inner_key)], next[sizeof(struct vxt_inner_key)];
+	int ncpu = libbpf_num_possible_cpus();
+	struct vxt_count *per_cpu;
 	uint8_t *buf = NULL;
 	void *prev = NULL;
 
-	while (bpf_map_get_next_key(fd, prev, next) == 0) {
+	if (ncpu <= 0)
+		return -EINVAL;
+	per_cpu = calloc((size_t)ncpu, sizeof(*per_cpu));
+	if (!per_cpu)
+		return -ENOMEM;
+	/* Bounded: a key evicted under the walk restarts it from the first key. */
+	while (bpf_map_get_next_key(fd, prev, next) == 0 && walked++ < (VXT_CAPACITY_MAX << 1)) {
 		memcpy(key, next, key_size);
 		prev = key;
 		if (n == cap) {
@@ -452,16 +474,19 @@ static int read_table(int fd, size_t key_size, void **rows, size_t *n_rows)
 
 			if (!p) {
 				free(buf);
+				free(per_cpu);
 				return -ENOMEM;
 			}
 			buf = p;
 			cap = c;
 		}
-		memcpy(buf + n * row, key, key_size);
-		if (bpf_map_lookup_elem(fd, key, buf + n * row + key_size))
+		if (bpf_map_lookup_elem(fd, key, per_cpu))
 			continue; /* evicted meanwhile */
+		memcpy(buf + n * row, key, key_size);
+		fold(per_cpu, ncpu, (struct vxt_count *)(buf + n * row + key_size));
 		n++;
 	}
+	free(per_cpu);
 	*rows = buf;
 	*n_rows = n;
 	return 0;
@@ -502,7 +527,7 @@ int vxt_read_fds(int tunnels_fd, int inner_fd, int stats_fd, struct vxt_snapshot
 		if (!r)
 			r = read_table(tunnels_fd, sizeof(struct vxt_tunnel_key),
 				       (void **)&ret->tunnels, &ret->n_tunnels);
-		if (!r)
+		if (!r && inner_fd >= 0)
 			r = read_table(inner_fd, sizeof(struct vxt_inner_key), (void **)&ret->inner,
 				       &ret->n_inner);
 		if (!r)
@@ -514,11 +539,12 @@ int vxt_read_fds(int tunnels_fd, int inner_fd, int stats_fd, struct vxt_snapshot
 			break;
 	}
 	ret->tunnel_evictions = evictions(before[VXT_STAT_TUNNEL_INSERTS], ret->n_tunnels);
-	ret->inner_evictions = evictions(before[VXT_STAT_INNER_INSERTS], ret->n_inner);
+	ret->inner_evictions =
+	    inner_fd >= 0 ? evictions(before[VXT_STAT_INNER_INSERTS], ret->n_inner) : 0;
 	qsort(ret->inner, ret->n_inner, sizeof(*ret->inner), by_bytes_desc);
 	clock_gettime(CLOCK_REALTIME, &rt);
-	clock_gettime(CLOCK_BOOTTIME, &bt);
-	ret->boot_to_unix_ns = ((int64_t)rt.tv_sec - bt.tv_sec) * 1000000000LL +
+	clock_gettime(CLOCK_MONOTONIC, &bt);
+	ret->mono_to_unix_ns = ((int64_t)rt.tv_sec - bt.tv_sec) * 1000000000LL +
 			       ((int64_t)rt.tv_nsec - bt.tv_nsec);
 	return 0;
 }
@@ -527,6 +553,11 @@ int vxt_read(struct vxt_module *m, struct vxt_snapshot *ret, char *err, size_t l
 {
 	return vxt_read_fds(m->map_fd[MAP_TUNNELS], m->map_fd[MAP_INNER], m->map_fd[MAP_STATS], ret,
 			    err, len);
+}
+
+int vxt_read_tunnels(struct vxt_module *m, struct vxt_snapshot *ret, char *err, size_t len)
+{
+	return vxt_read_fds(m->map_fd[MAP_TUNNELS], -1, m->map_fd[MAP_STATS], ret, err, len);
 }
 
 void vxt_snapshot_free(struct vxt_snapshot *s)

@@ -61,7 +61,7 @@ void vxt_get_config(const struct vxt_module *m, struct vxt_config *ret);
 /* Hooks of the module: up to max, returns how many. */
 size_t vxt_hooks(const struct vxt_module *m, struct vxt_hook *ret, size_t max);
 
-/* What the reader got from the maps. Times are bpf_ktime_get_boot_ns(). */
+/* What the reader got from the maps. Times are CLOCK_MONOTONIC (bpf_ktime_get_coarse_ns()). */
 struct vxt_tunnel_row {
 	struct vxt_tunnel_key key;
 	struct vxt_count count;
@@ -77,14 +77,16 @@ struct vxt_snapshot {
 	size_t n_inner;
 	uint64_t stats[VXT_STAT_MAX];		     /* summed over CPUs */
 	uint64_t tunnel_evictions, inner_evictions; /* inserts - entries */
-	int64_t boot_to_unix_ns;		     /* add to a boot time to get unix time */
+	int64_t mono_to_unix_ns;		     /* add to a monotonic time to get unix time */
 };
 
 /* Reads both tables and the counters (inner rows kept: all). Free with vxt_snapshot_free. */
 int vxt_read(struct vxt_module *m, struct vxt_snapshot *ret, char *err, size_t err_len);
 void vxt_snapshot_free(struct vxt_snapshot *s);
+/* The tunnel table and counters only (metrics scrapes: bounded by the tunnel capacity). */
+int vxt_read_tunnels(struct vxt_module *m, struct vxt_snapshot *ret, char *err, size_t err_len);
 
-/* Same reader over raw map fds (tests with the skeleton). */
+/* Same reader over raw map fds (tests with the skeleton); inner_fd < 0: skip that table. */
 int vxt_read_fds(int tunnels_fd, int inner_fd, int stats_fd, struct vxt_snapshot *ret, char *err,
 		 size_t err_len);
 

@@ -27,34 +27,64 @@ const char *const dp_prog_names[DP_PROG_MAX] = {
     "iof_cg_sendmsg6", "iof_cg_skb_ingress", "iof_cg_skb_egress",
 };
 
-static struct bpf_object *open_object(const char *path, char *err, size_t len)
+/* The whole of a file, in a buffer the caller frees. */
+static int read_file(const char *path, void **ret, size_t *ret_len)
 {
-	struct bpf_object *obj;
+	FILE *f = fopen(path, "rb");
+	char *buf = NULL;
+	long n = 0;
+	int r = 0;
+
+	if (!f)
+		return -errno;
+	if (fseek(f, 0, SEEK_END) || (n = ftell(f)) < 0 || fseek(f, 0, SEEK_SET))
+		r = -errno;
+	else if (!(buf = malloc((size_t)n + 1)))
+		r = -ENOMEM;
+	else if (fread(buf, 1, (size_t)n, f) != (size_t)n)
+		r = -EIO;
+	fclose(f);
+	if (r) {
+		free(buf);
+		return r;
+	}
+	*ret = buf;
+	*ret_len = (size_t)n;
+	return 0;
+}
+
+/*
+ * The skeleton, opened from the object embedded in the build or, when a path is given (option
+ * or IOFENCE_BPF_OBJECT), from that file: it must hold the same maps and programs, which the
+ * skeleton names (map fds come from it, dp_map_fds_from_skel).
+ */
+static struct iofence *open_skel(struct datapath *dp, const char *path, char *err, size_t len)
+{
+	DECLARE_LIBBPF_OPTS(bpf_object_open_opts, o, .object_name = "iofence");
 	const char *env = getenv("IOFENCE_BPF_OBJECT");
+	struct iofence *skel = calloc(1, sizeof(*skel));
+	int r = skel ? iofence__create_skeleton(skel) : -ENOMEM;
 
 	if (!path && env && *env)
 		path = env;
-	if (!path) { /* the object the skeleton embeds */
-		size_t sz;
-		const void *bytes = iofence__elf_bytes(&sz);
-		DECLARE_LIBBPF_OPTS(bpf_object_open_opts, o, .object_name = "iofence");
-
-		obj = bpf_object__open_mem(bytes, sz, &o);
-		if (!obj)
-			dp_err(err, len, -errno, "open embedded BPF object: %s", strerror(errno));
-		return obj;
+	if (!r && path) {
+		r = read_file(path, &dp->obj_bytes, &skel->skeleton->data_sz);
+		if (r) {
+			dp_err(err, len, r, "read BPF object %s: %s", path, strerror(-r));
+			goto fail;
+		}
+		skel->skeleton->data = dp->obj_bytes;
 	}
-	obj = bpf_object__open_file(path, NULL);
-	if (!obj)
-		dp_err(err, len, -errno, "open BPF object %s: %s", path, strerror(errno));
-	return obj;
-}
-
-static int map_fd(struct bpf_object *obj, const char *name)
-{
-	struct bpf_map *m = bpf_object__find_map_by_name(obj, name);
-
-	return m ? bpf_map__fd(m) : -1;
+	if (!r)
+		r = bpf_object__open_skeleton(skel->skeleton, &o);
+	if (!r)
+		return skel;
+	dp_err(err, len, r, "open BPF object %s: %s", path ? path : "(embedded)", strerror(-r));
+fail:
+	if (skel)
+		iofence__destroy(skel);
+	errno = -r;
+	return NULL;
 }
 
 static int prog_tag(int fd, unsigned char tag[BPF_TAG_SIZE])
@@ -75,9 +105,10 @@ static int load_object(struct datapath *dp, const struct dp_options *opts, char 
 	char path[PATH_MAX];
 	int r;
 
-	dp->obj = open_object(opts->bpf_object, err, len);
-	if (!dp->obj)
+	dp->skel = open_skel(dp, opts->bpf_object, err, len);
+	if (!dp->skel)
 		return -errno ?: -EINVAL;
+	dp->obj = dp->skel->obj;
 	bpf_object__for_each_map(m, dp->obj)
 	{
 		if (bpf_map__is_internal(m))
@@ -88,17 +119,14 @@ static int load_object(struct datapath *dp, const struct dp_options *opts, char 
 			return dp_err(err, len, r, "%s: set pin path: %s", bpf_map__name(m),
 				      strerror(-r));
 	}
-	r = bpf_object__load(dp->obj);
+	r = iofence__load(dp->skel);
 	if (r)
 		return dp_err(err, len, r,
 			      "load BPF object: %s (a pinned map of an incompatible layout needs "
 			      "a cleanup of %s)",
 			      strerror(-r), dp->pin_dir);
-	dp_map_fds_from_object(dp->obj, &dp->fds);
-	dp->cg_ids_fd = map_fd(dp->obj, "iof_cg_ids");
-	if (dp->fds.state < 0 || dp->fds.endpoints < 0 || dp->fds.policy < 0)
-		return dp_err(err, len, -ENOENT,
-			      "BPF object lacks iof_state/iof_endpoints/iof_policy");
+	dp_map_fds_from_skel(dp->skel, &dp->fds);
+	dp->cg_ids_fd = dp->fds.cg_ids;
 	return 0;
 }
 
@@ -334,7 +362,9 @@ void dp_close(struct datapath *dp)
 		if (dp->prog_fd[i] >= 0 && (!p || bpf_program__fd(p) != dp->prog_fd[i]))
 			close(dp->prog_fd[i]);
 	}
-	bpf_object__close(dp->obj);
+	if (dp->skel)
+		iofence__destroy(dp->skel);
+	free(dp->obj_bytes);
 	free_image_copy(dp);
 	pthread_mutex_destroy(&dp->fill_lock);
 	dp_delta_free(&dp->delta);

@@ -83,19 +83,22 @@ void dp_fill_publish(struct datapath *dp)
 static void count_active_slot(struct datapath *dp, struct dp_fill *ret)
 {
 	int slot = (int)dp_active_slot(dp);
-	size_t listed = 0; /* the listed ports count as policy entries */
-	size_t *count[DP_TRIE_KINDS] = {&ret->remote4, &ret->remote6, &ret->policy, &listed};
+	/* the host tables count as remote entries, the listed ports as policy entries */
+	size_t *count[LAYOUT_TABLES] = {
+	    [LAYOUT_REMOTE4] = &ret->remote4, [LAYOUT_REMOTE6] = &ret->remote6,
+	    [LAYOUT_POLICY] = &ret->policy,   [LAYOUT_HOST4] = &ret->remote4,
+	    [LAYOUT_HOST6] = &ret->remote6,   [LAYOUT_ANY_PORTS] = &ret->policy};
 
 	/* failures leave 0: the fill level is a metric, not a state */
 	ret->endpoints =
 	    dp_count_slot_keys(dp->fds.endpoints, sizeof(struct iof_endpoint_key), slot);
 	ret->remote4 = ret->remote6 = ret->policy = 0;
-	for (int k = 0; k < DP_TRIE_KINDS; k++) {
-		struct dp_trie_entries e = dp_trie_entries_of(NULL, &dp->fds, (enum dp_trie_kind)k);
+	for (int k = 0; k < LAYOUT_TABLES; k++) {
+		size_t n = 0;
 
-		dp_slot_entry_count(&e, (uint8_t)slot, count[k]);
+		dp_slot_entry_count(&dp->fds, (enum layout_table_id)k, (uint8_t)slot, &n);
+		*count[k] += n;
 	}
-	ret->policy += listed;
 	ret->prefilter =
 	    dp_count_slot_keys(dp->fds.prefilter4, sizeof(struct iof_prefilter4_key), slot) +
 	    dp_count_slot_keys(dp->fds.prefilter6, sizeof(struct iof_prefilter6_key), slot);

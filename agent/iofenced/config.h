@@ -6,7 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define AGENT_VERSION "0.1.0"
+#define AGENT_VERSION IOFENCE_VERSION /* from the build (CMakeLists.txt) */
 #define AGENT_DEFAULT_CONFIG "/etc/iofence/iofenced.conf"
 #define AGENT_DEFAULT_STATE "/var/lib/iofence/state.db"
 #define AGENT_DEFAULT_LISTEN "unix:/run/iofence/iofenced.sock"

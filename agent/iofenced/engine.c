@@ -35,6 +35,7 @@
 #include "policy/parse.h"
 #include "policy/pb.h"
 #include "policy/write.h"
+#include "warnings.h"
 #include "store/store.h"
 
 /* The heap is trimmed after applies have paused this long. */
@@ -166,6 +167,9 @@ void job_free(struct job *job)
 	free(job->details);
 	free(job->errors);
 	free(job->cgroup);
+	for (size_t i = 0; i < job->n_warnings; i++)
+		free(job->warnings[i]);
+	free(job->warnings);
 	free(job);
 }
 
@@ -363,8 +367,38 @@ static int compile_and_swap(struct engine *e, struct policy_document *doc,
 /* Map entries an image wrote (the Apply response's and the CLI's figure). */
 static uint64_t image_entries(const struct policy_image *img)
 {
-	return img->n_remote4 + img->n_remote6 + img->n_policy + img->n_any_ports +
-	       img->n_any_groups + img->n_prefilter + img->n_endpoints;
+	return policy_image_entries(img) + img->n_prefilter + img->n_endpoints;
+}
+
+static void add_warning(void *ctx, const char *line)
+{
+	struct job *job = ctx;
+	char **v = realloc(job->warnings, (job->n_warnings + 1) * sizeof(*v));
+
+	if (!v)
+		return;
+	job->warnings = v;
+	if ((v[job->n_warnings] = strdup(line)))
+		job->n_warnings++;
+}
+
+/*
+ * Collects the document's warnings on this node into the response (and the log); with
+ * ApplyRequest.strict a document with warnings is refused. True when refused.
+ */
+static bool note_warnings(struct engine *e, const struct policy_document *doc, struct job *job)
+{
+	warnings_of(doc, e->cfg->node, doc->has_revision, e->dp != NULL, add_warning, job);
+	job->resp.warnings = job->warnings;
+	job->resp.n_warnings = job->n_warnings;
+	for (size_t i = 0; i < job->n_warnings; i++)
+		log_warn("apply: warning: %s", job->warnings[i]);
+	if (!job->req->strict || !job->n_warnings)
+		return false;
+	set_status(job, GRPC_STATUS_FAILED_PRECONDITION, "strict: %zu warning%s: %s%s",
+		   job->n_warnings, job->n_warnings == 1 ? "" : "s", job->warnings[0],
+		   job->n_warnings > 1 ? "; ..." : "");
+	return true;
 }
 
 /*
@@ -460,6 +494,8 @@ static struct snapshot *do_apply(struct engine *e, struct job *job)
 		set_status(job, GRPC_STATUS_INTERNAL, "parse: %s", strerror(-r));
 		goto out;
 	}
+	if (note_warnings(e, doc, job))
+		goto out;
 	if (answer_unchanged(e, doc, job))
 		goto out;
 	if (doc->has_revision && doc->revision <= e->store_latest) {

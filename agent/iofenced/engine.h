@@ -36,6 +36,8 @@ struct job {
 	void *errors;  /* packed ValidationErrors or NULL */
 	size_t errors_len;
 	Iofence__V1__ApplyResponse resp;
+	char **warnings; /* malloc'ed lines resp.warnings points to */
+	size_t n_warnings;
 	uint64_t deadline_usec;	      /* the client's, CLOCK_MONOTONIC microseconds; 0: none */
 	bool (*abandoned)(void *ctx); /* the client has cancelled (NULL: cannot tell) */
 	/* JOB_LINK */

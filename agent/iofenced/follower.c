@@ -26,6 +26,7 @@
 
 #include "agent.h"
 #include "agent/etcd/cluster.h"
+#include "agent/etcd/mirror.h"
 #include "engine.h"
 #include "follower.h"
 #include "log.h"
@@ -46,13 +47,7 @@ struct follower {
 	atomic_bool stop;
 
 	/* the mirror (lock) */
-	bool have_head;
-	uint64_t gen;
-	char *gen_dir;
-	struct cluster_objs objs;
-	int64_t seen_rev;	 /* last etcd revision taken from the watch */
-	int64_t policy_rev;	 /* newest policy revision in the mirror */
-	uint64_t written_ns;	 /* controller's stamp of policy_rev (0: unknown) */
+	struct cluster_mirror m;
 	int64_t attempted_rev;	 /* newest revision submitted (applied or failed) */
 	int64_t applied_rev;	 /* enforced */
 	int64_t failed_rev;	 /* newest refused revision (0: none since the last good) */
@@ -123,25 +118,6 @@ static void set_connected(struct follower *f, bool up, const char *why)
 	}
 }
 
-/* Makes ST (head + objects read at one revision) the mirror. Lock held. */
-static void install(struct follower *f, struct cluster_state *st)
-{
-	cluster_objs_free(&f->objs);
-	f->objs = st->objs;
-	memset(&st->objs, 0, sizeof(st->objs));
-	f->have_head = st->head != NULL;
-	f->gen = st->head ? st->head->generation : 0;
-	free(f->gen_dir);
-	f->gen_dir = cluster_key_gen_dir(f->prefix, f->gen);
-	if (st->revision > f->seen_rev)
-		f->seen_rev = st->revision;
-	if (st->policy_revision != f->policy_rev) {
-		f->policy_rev = st->policy_revision;
-		f->written_ns = st->head ? st->head->written_unix_nano : 0;
-	}
-	pthread_cond_broadcast(&f->cond);
-}
-
 /* Reads the policy whole (at AT, 0: newest) into the mirror. */
 static int resync(struct follower *f, int64_t at, char *err, size_t len)
 {
@@ -150,11 +126,12 @@ static int resync(struct follower *f, int64_t at, char *err, size_t len)
 
 	if (!r) {
 		pthread_mutex_lock(&f->lock);
-		install(f, &st);
+		r = cluster_mirror_install(&f->m, &st);
+		pthread_cond_broadcast(&f->cond);
 		pthread_mutex_unlock(&f->lock);
 		log_info("datastore: read the policy at revision %lld (policy revision %lld, %zu "
 			 "objects)",
-			 (long long)st.revision, (long long)st.policy_revision, f->objs.n);
+			 (long long)st.revision, (long long)st.policy_revision, f->m.objs.n);
 	}
 	cluster_state_free(&st);
 	return r;
@@ -162,74 +139,25 @@ static int resync(struct follower *f, int64_t at, char *err, size_t len)
 
 /*
  * Applies one watch response to the mirror. Returns 0, or the revision whose generation must
- * be read (the head moved to another generation), or -1 when the whole policy must be read.
+ * be read whole (the head moved to another generation).
  */
 static int64_t take_events(struct follower *f, const Etcdserverpb__WatchResponse *wr)
 {
-	int64_t rev = 0, reload = 0;
-	bool changed = false;
-	uint64_t written = 0;
+	bool changed;
+	int64_t reload;
 
 	pthread_mutex_lock(&f->lock);
-	for (size_t i = 0; i < wr->n_events; i++) {
-		const Mvccpb__Event *ev = wr->events[i];
-		const Mvccpb__KeyValue *kv = ev->kv;
-		size_t glen = f->gen_dir ? strlen(f->gen_dir) : 0;
-		char *key;
-
-		if (!kv)
-			continue;
-		key = strndup((const char *)kv->key.data, kv->key.len);
-		if (!key)
-			continue;
-		if (kv->mod_revision > rev)
-			rev = kv->mod_revision;
-		if (!strcmp(key, f->head_key)) {
-			Iofence__V1__ClusterHead *h =
-			    ev->type == MVCCPB__EVENT__EVENT_TYPE__PUT
-				? iofence__v1__cluster_head__unpack(NULL, kv->value.len,
-								    kv->value.data)
-				: NULL;
-
-			changed = true;
-			if (ev->type == MVCCPB__EVENT__EVENT_TYPE__DELETE) {
-				/* no policy: an empty document */
-				f->have_head = false;
-				cluster_objs_free(&f->objs);
-			} else if (!h) {
-				snprintf(f->error, sizeof(f->error),
-					 "%s does not decode as a ClusterHead", f->head_key);
-				f->failed_rev = kv->mod_revision;
-				f->attempted_rev = kv->mod_revision;
-				f->status_dirty = true;
-				changed = false;
-			} else {
-				if (!f->have_head || h->generation != f->gen)
-					reload = kv->mod_revision;
-				written = h->written_unix_nano;
-				f->have_head = true;
-			}
-			if (h)
-				iofence__v1__cluster_head__free_unpacked(h, NULL);
-		} else if (glen && !strncmp(key, f->gen_dir, glen) && key[glen]) {
-			if (ev->type == MVCCPB__EVENT__EVENT_TYPE__DELETE)
-				cluster_objs_del(&f->objs, key + glen);
-			else
-				cluster_objs_put(&f->objs, key + glen, kv->value.data, kv->value.len,
-						 kv->mod_revision);
-			changed = true;
-		}
-		free(key);
+	reload = cluster_mirror_take(&f->m, wr, &changed);
+	if (f->m.bad_rev > f->attempted_rev) {
+		f->failed_rev = f->attempted_rev = f->m.bad_rev;
+		snprintf(f->error, sizeof(f->error), "revision %lld: %s", (long long)f->m.bad_rev,
+			 f->m.bad);
+		log_error("datastore: %s (still enforcing revision %lld)", f->error,
+			  (long long)f->applied_rev);
+		f->status_dirty = true;
 	}
-	if (rev > f->seen_rev)
-		f->seen_rev = rev;
-	if (reload)
-		reload = rev; /* read the new generation as of the response's last revision */
-	if (changed && !reload) {
-		f->policy_rev = rev;
-		f->written_ns = written;
+	if (changed)
 		pthread_cond_broadcast(&f->cond);
-	}
 	pthread_mutex_unlock(&f->lock);
 	return reload;
 }
@@ -262,7 +190,7 @@ static void *watch_main(void *arg)
 			need_full = false;
 		}
 		pthread_mutex_lock(&f->lock);
-		start = f->seen_rev + 1;
+		start = f->m.seen_rev + 1;
 		pthread_mutex_unlock(&f->lock);
 		r = etcd_watch_open(f->etcd, f->gen_root, f->watch_end, start, &w, err, sizeof(err));
 		if (r)
@@ -356,9 +284,9 @@ static void apply_mirror(struct follower *f)
 
 	/* the batch window: events of the next few milliseconds join this apply */
 	wait_ms(f, FOLLOWER_BATCH_MS);
-	rev = f->policy_rev;
-	written = f->written_ns;
-	r = cluster_pb_from_objs(&f->objs, &doc, err, sizeof(err));
+	rev = f->m.policy_rev;
+	written = f->m.written_ns;
+	r = cluster_pb_from_objs(&f->m.objs, &doc, err, sizeof(err));
 	f->attempted_rev = rev;
 	if (r) {
 		f->failed_rev = rev;
@@ -451,7 +379,7 @@ static int write_status(struct follower *f, bool keepalive)
 	pthread_mutex_lock(&f->lock);
 	ns.node = f->a->cfg.node;
 	ns.applied_revision = (uint64_t)f->applied_rev;
-	ns.datastore_revision = (uint64_t)f->policy_rev;
+	ns.datastore_revision = (uint64_t)f->m.policy_rev;
 	ns.version = (char *)AGENT_VERSION;
 	ns.api = api;
 	ns.error = f->error;
@@ -483,30 +411,34 @@ static int write_status(struct follower *f, bool keepalive)
 static void *work_main(void *arg)
 {
 	struct follower *f = arg;
-	uint64_t last_alive = 0;
+	uint64_t last_alive = 0, last_put = 0;
 
 	pthread_mutex_lock(&f->lock);
 	while (!f->stop) {
-		uint64_t now;
-		bool dirty;
+		uint64_t now = now_usec();
+		bool dirty = f->status_dirty && atomic_load(&f->connected);
+		bool put_due = dirty && now - last_put >= FOLLOWER_STATUS_MIN_MS * 1000ull;
 
-		if (f->policy_rev != f->attempted_rev && f->policy_rev != f->applied_rev &&
-		    !f->busy) {
+		/* the status of an apply goes out before the next apply starts (unless one went
+		 * out less than FOLLOWER_STATUS_MIN_MS ago): under churn the node keeps
+		 * reporting progress instead of only when it has caught up */
+		if (!put_due && f->m.policy_rev != f->attempted_rev &&
+		    f->m.policy_rev != f->applied_rev && !f->busy) {
 			apply_mirror(f);
 			continue;
 		}
-		now = now_usec();
-		dirty = f->status_dirty && atomic_load(&f->connected);
-		if (dirty || now - last_alive >= FOLLOWER_KEEPALIVE_MS * 1000ull) {
+		if (put_due || now - last_alive >= FOLLOWER_KEEPALIVE_MS * 1000ull) {
 			pthread_mutex_unlock(&f->lock);
-			if (!write_status(f, !dirty))
+			if (!write_status(f, !put_due))
 				last_alive = now;
 			else
-				last_alive = now - FOLLOWER_KEEPALIVE_MS * 1000ull + 500000;
+				last_alive = now - FOLLOWER_KEEPALIVE_MS * 1000ull + 1000000; /* 1 s */
+			if (put_due)
+				last_put = now;
 			pthread_mutex_lock(&f->lock);
 			continue;
 		}
-		wait_ms(f, 200);
+		wait_ms(f, dirty ? FOLLOWER_STATUS_MIN_MS : 200);
 	}
 	pthread_mutex_unlock(&f->lock);
 	return NULL;
@@ -540,6 +472,8 @@ int follower_start(struct agent *a, char *err, size_t err_len)
 	if (r)
 		return r;
 	f->prefix = strdup(a->cfg.etcd_prefix);
+	if (cluster_mirror_init(&f->m, a->cfg.etcd_prefix))
+		return -ENOMEM;
 	f->head_key = cluster_key_head(f->prefix);
 	if (asprintf(&f->status_key, "%s/status/%s", f->prefix, a->cfg.node) < 0)
 		f->status_key = NULL;
@@ -553,7 +487,7 @@ int follower_start(struct agent *a, char *err, size_t err_len)
 	s = engine_current(a->engine);
 	f->applied_rev = s ? (int64_t)snapshot_revision(s) : 0;
 	f->attempted_rev = f->applied_rev;
-	f->policy_rev = f->applied_rev;
+	f->m.policy_rev = f->applied_rev;
 	snapshot_unref(s);
 	atomic_store(&f->disconnected_since, (long long)time(NULL));
 	r = -pthread_create(&f->watch_thread, NULL, watch_main, f);
@@ -586,13 +520,12 @@ void follower_stop(struct agent *a)
 	if (f->work_started)
 		pthread_join(f->work_thread, NULL);
 	etcd_close(f->etcd);
-	cluster_objs_free(&f->objs);
+	cluster_mirror_free(&f->m);
 	free(f->prefix);
 	free(f->head_key);
 	free(f->status_key);
 	free(f->gen_root);
 	free(f->watch_end);
-	free(f->gen_dir);
 	pthread_mutex_destroy(&f->lock);
 	pthread_cond_destroy(&f->cond);
 	free(f);
@@ -608,7 +541,7 @@ void follower_metrics(struct agent *a, FILE *out)
 	if (!f)
 		return;
 	pthread_mutex_lock(&f->lock);
-	seen = f->policy_rev;
+	seen = f->m.policy_rev;
 	pthread_mutex_unlock(&f->lock);
 	fprintf(out,
 		"# HELP iofence_datastore_connected 1 while the agent watches the datastore.\n"

@@ -22,5 +22,7 @@ void follower_metrics(struct agent *a, FILE *f);
 /* TTL of the status key's lease, and how often it is kept alive. */
 #define FOLLOWER_LEASE_TTL 10
 #define FOLLOWER_KEEPALIVE_MS 3000
+/* Status puts of one node at most this often (etcd load under churn: N nodes x applies/s). */
+#define FOLLOWER_STATUS_MIN_MS 100
 
 #endif /* IOFENCE_IOFENCED_FOLLOWER_H */

@@ -60,15 +60,22 @@ static void write_counters(struct datapath *dp, FILE *f, struct snapshot *s)
 			fprintf(f, "\",direction=\"%s\",verdict=\"%s\"} %llu\n", kinds[k].dir,
 				kinds[k].verdict, (unsigned long long)c.packets);
 		}
-	fprintf(f, "# HELP iofence_rule_packets_total Packets of new flows decided per rule.\n"
+	fprintf(f, "# HELP iofence_rule_packets_total Packets of new flows decided per rule "
+		   "(rule: group/name, or group[index] for an unnamed rule).\n"
 		   "# TYPE iofence_rule_packets_total counter\n");
 	for (size_t i = 0; img && dp && i < img->n_rules; i++) {
 		const struct policy_group *g = &doc->groups[img->rules[i].group_index];
 		const struct policy_rule *r = &g->rules[img->rules[i].rule_index];
 
+		char label[256];
+
 		memset(&c, 0, sizeof(c));
 		dp_read_rule_counter(dp, (uint32_t)i, &c);
-		fprintf(f, "iofence_rule_packets_total{group=\"");
+		policy_rule_label(doc, img->rules[i].group_index, img->rules[i].rule_index, label,
+				  sizeof(label));
+		fprintf(f, "iofence_rule_packets_total{rule=\"");
+		escape_label(f, label);
+		fprintf(f, "\",group=\"");
 		escape_label(f, g->name);
 		fprintf(f, "\",index=\"%zu\",action=\"%s\"} %llu\n", img->rules[i].rule_index,
 			r->action == POLICY_DENY ? "deny" : "allow", (unsigned long long)c.packets);

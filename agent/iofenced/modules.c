@@ -341,9 +341,9 @@ static const char *dir_name(uint8_t dir)
 	return dir == VXT_DIR_EGRESS ? "egress" : "ingress";
 }
 
-static uint64_t unix_ns(const struct vxt_snapshot *s, uint64_t boot_ns)
+static uint64_t unix_ns(const struct vxt_snapshot *s, uint64_t mono_ns)
 {
-	return boot_ns ? (uint64_t)((int64_t)boot_ns + s->boot_to_unix_ns) : 0;
+	return mono_ns ? (uint64_t)((int64_t)mono_ns + s->mono_to_unix_ns) : 0;
 }
 
 /* Does the tunnel key pass the request's filters? */
@@ -517,7 +517,7 @@ void modules_metrics(struct agent *a, FILE *f)
 	if (!m)
 		return;
 	pthread_mutex_lock(&m->lock);
-	rc = m->vxt ? vxt_read(m->vxt, &s, NULL, 0) : -ENOENT;
+	rc = m->vxt ? vxt_read_tunnels(m->vxt, &s, NULL, 0) : -ENOENT; /* inner: API only */
 	pthread_mutex_unlock(&m->lock);
 	fprintf(f, "# HELP iofence_module_enabled Loadable module enabled (1) or not (0).\n"
 		   "# TYPE iofence_module_enabled gauge\n"
@@ -557,15 +557,10 @@ void modules_metrics(struct agent *a, FILE *f)
 		"iofence_vxlan_packets_total{outcome=\"non_vxlan\"} %llu\n"
 		"# HELP iofence_vxlan_evictions_total Entries pushed out of a full table.\n"
 		"# TYPE iofence_vxlan_evictions_total counter\n"
-		"iofence_vxlan_evictions_total{table=\"tunnel\"} %llu\n"
-		"iofence_vxlan_evictions_total{table=\"inner\"} %llu\n"
-		"# HELP iofence_vxlan_inner_pairs Inner pairs in the table.\n"
-		"# TYPE iofence_vxlan_inner_pairs gauge\n"
-		"iofence_vxlan_inner_pairs %zu\n",
+		"iofence_vxlan_evictions_total{table=\"tunnel\"} %llu\n",
 		(unsigned long long)s.stats[VXT_STAT_PACKETS],
 		(unsigned long long)s.stats[VXT_STAT_MALFORMED],
 		(unsigned long long)s.stats[VXT_STAT_NON_VXLAN],
-		(unsigned long long)s.tunnel_evictions, (unsigned long long)s.inner_evictions,
-		s.n_inner);
+		(unsigned long long)s.tunnel_evictions);
 	vxt_snapshot_free(&s);
 }

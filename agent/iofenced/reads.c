@@ -24,6 +24,7 @@
 #include "policy/parse.h"
 #include "policy/prefix.h"
 #include "store/store.h"
+#include "warnings.h"
 
 static const char *action_name(int action)
 {
@@ -65,6 +66,20 @@ static Iofence__V1__Module *module(struct arena *ar, const char *name, const cha
 	return m;
 }
 
+struct status_ctx {
+	struct arena *ar;
+	Iofence__V1__GetStatusResponse *r;
+};
+
+static void status_warning(void *ctx, const char *line)
+{
+	struct status_ctx *c = ctx;
+	char *s = arena_strdup(c->ar, line);
+
+	if (s)
+		c->r->warnings[c->r->n_warnings++] = s;
+}
+
 int reads_status(struct agent *a, struct arena *ar, ProtobufCMessage **ret, char *details,
 		 size_t len)
 {
@@ -91,6 +106,10 @@ int reads_status(struct agent *a, struct arena *ar, ProtobufCMessage **ret, char
 		goto nomem;
 	if (!img)
 		goto out;
+	r->warnings = arena_alloc(ar, (doc->n_endpoints + 2) * sizeof(*r->warnings));
+	if (!r->warnings)
+		goto nomem;
+	warnings_of(doc, a->cfg.node, true, dp != NULL, status_warning, &(struct status_ctx){ar, r});
 	r->endpoints = arena_alloc(ar, (img->n_endpoints + 1) * sizeof(*r->endpoints));
 	if (!r->endpoints)
 		goto nomem;
@@ -99,6 +118,7 @@ int reads_status(struct agent *a, struct arena *ar, ProtobufCMessage **ret, char
 		Iofence__V1__EndpointStatus *e = arena_alloc(ar, sizeof(*e));
 		unsigned ifindex = ep->interface ? if_nametoindex(ep->interface) : 0;
 		bool cg = cgroup_exists(ep->cgroup);
+		char why[400];
 
 		if (!e)
 			goto nomem;
@@ -112,6 +132,8 @@ int reads_status(struct agent *a, struct arena *ar, ProtobufCMessage **ret, char
 		e->n_groups = ep->n_groups;
 		e->ifindex = ifindex;
 		e->enforced = dp && (ifindex || cg);
+		e->reason = (char *)warnings_endpoint_reason(ep, dp != NULL, why, sizeof(why));
+		e->reason = e->reason ? arena_strdup(ar, e->reason) : (char *)"";
 		e->ingress = (char *)action_name(policy_endpoint_default(doc, ep, POLICY_INGRESS));
 		e->egress = (char *)action_name(policy_endpoint_default(doc, ep, POLICY_EGRESS));
 		e->mode = policy_endpoint_mode(doc, ep) == POLICY_AUDIT ? "audit" : "enforce";
@@ -406,6 +428,7 @@ int reads_counters(struct agent *a, const Iofence__V1__GetCountersRequest *req, 
 		const struct policy_group *g = &doc->groups[ir->group_index];
 		const struct policy_rule *rule = &g->rules[ir->rule_index];
 		Iofence__V1__RuleCounters *rc;
+		char label[256];
 
 		if (only && !endpoint_in_group(only, ir->group_index))
 			continue;
@@ -415,6 +438,9 @@ int reads_counters(struct agent *a, const Iofence__V1__GetCountersRequest *req, 
 		iofence__v1__rule_counters__init(rc);
 		rc->group = g->name;
 		rc->index = (uint32_t)ir->rule_index;
+		rc->name = rule->name ? rule->name : "";
+		policy_rule_label(doc, ir->group_index, ir->rule_index, label, sizeof(label));
+		rc->rule = arena_strdup(ar, label);
 		rc->action = (char *)action_name(rule->action);
 		rc->direction = rule->direction == POLICY_INGRESS ? "ingress" : "egress";
 		rc->priority = rule->priority;

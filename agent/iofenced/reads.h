@@ -19,4 +19,8 @@ int reads_policy(struct agent *a, const Iofence__V1__GetPolicyRequest *req, stru
 int reads_counters(struct agent *a, const Iofence__V1__GetCountersRequest *req, struct arena *ar,
 		   ProtobufCMessage **ret, char *details, size_t len);
 
+/* trace.c: Trace, from the enforced revision (reference evaluator, image lookup, live maps). */
+int reads_trace(struct agent *a, const Iofence__V1__TraceRequest *req, struct arena *ar,
+		ProtobufCMessage **ret, char *details, size_t len);
+
 #endif /* IOFENCE_IOFENCED_READS_H */

@@ -43,6 +43,7 @@ enum method {
 	M_MOD_DISABLE,
 	M_MOD_LIST,
 	M_TUNNELS,
+	M_TRACE,
 	M_UNKNOWN,
 	M_COUNT
 };
@@ -57,6 +58,7 @@ static const char *const method_path[M_COUNT] = {
     [M_MOD_DISABLE] = RPC_METHOD_DISABLE_MODULE,
     [M_MOD_LIST] = RPC_METHOD_LIST_MODULES,
     [M_TUNNELS] = RPC_METHOD_GET_TUNNELS,
+    [M_TRACE] = RPC_METHOD_TRACE,
 };
 
 static const ProtobufCMessageDescriptor *const request_desc[M_COUNT] = {
@@ -69,6 +71,7 @@ static const ProtobufCMessageDescriptor *const request_desc[M_COUNT] = {
     [M_MOD_DISABLE] = &iofence__v1__module_request__descriptor,
     [M_MOD_LIST] = &iofence__v1__list_modules_request__descriptor,
     [M_TUNNELS] = &iofence__v1__get_tunnels_request__descriptor,
+    [M_TRACE] = &iofence__v1__trace_request__descriptor,
 };
 
 #define ARMED 16
@@ -370,6 +373,9 @@ static void handle_new(struct server *s, struct call *c)
 		goto reply;
 	case M_POLICY:
 		st = reads_policy(a, (void *)req, &ar, &resp, details, sizeof(details));
+		goto reply;
+	case M_TRACE:
+		st = reads_trace(a, (void *)req, &ar, &resp, details, sizeof(details));
 		goto reply;
 	case M_MOD_ENABLE:
 		st = modules_enable(a, (void *)req, &ar, &resp, details, sizeof(details));

@@ -22,6 +22,7 @@ struct snapshot_names {
 	size_t n_groups;
 	struct snapshot_rule_name {
 		uint32_t group, index; /* groups[group], rule index in the group */
+		char *name;	       /* the rule's name: (NULL: none) */
 	} * rules;		       /* by rule id */
 	size_t n_rules;
 };
@@ -72,6 +73,8 @@ static void names_free(struct snapshot_names *n)
 		free(n->endpoints[i]);
 	for (size_t i = 0; n->groups && i < n->n_groups; i++)
 		free(n->groups[i]);
+	for (size_t i = 0; n->rules && i < n->n_rules; i++)
+		free(n->rules[i].name);
 	free(n->endpoints);
 	free(n->groups);
 	free(n->rules);
@@ -95,11 +98,17 @@ static struct snapshot_names *names_of(const struct snapshot *s)
 		oom = !(n->endpoints[i] = strdup(img->endpoints[i].name));
 	for (size_t i = 0; !oom && i < s->doc->n_groups; i++, n->n_groups++)
 		oom = !(n->groups[i] = strdup(s->doc->groups[i].name));
-	for (size_t i = 0; !oom && i < img->n_rules; i++)
+	for (size_t i = 0; !oom && i < img->n_rules; i++, n->n_rules++) {
+		const char *name = s->doc->groups[img->rules[i].group_index]
+				       .rules[img->rules[i].rule_index]
+				       .name;
+
 		n->rules[i] =
 		    (struct snapshot_rule_name){.group = (uint32_t)img->rules[i].group_index,
-						.index = (uint32_t)img->rules[i].rule_index};
-	n->n_rules = oom ? 0 : img->n_rules;
+						.index = (uint32_t)img->rules[i].rule_index,
+						.name = name ? strdup(name) : NULL};
+		oom = name && !n->rules[i].name;
+	}
 	if (oom) {
 		names_free(n);
 		n = NULL;
@@ -172,12 +181,17 @@ bool snapshot_rule_name(const struct snapshot *s, uint32_t id, char *buf, size_t
 	const struct snapshot_names *n = s->names;
 
 	if (s->image && s->doc && id < s->image->n_rules) {
-		snprintf(buf, len, "%s[%zu]", s->doc->groups[s->image->rules[id].group_index].name,
-			 s->image->rules[id].rule_index);
+		policy_rule_label(s->doc, s->image->rules[id].group_index,
+				  s->image->rules[id].rule_index, buf, len);
 		return true;
 	}
 	if (n && id < n->n_rules && n->rules[id].group < n->n_groups) {
-		snprintf(buf, len, "%s[%u]", n->groups[n->rules[id].group], n->rules[id].index);
+		if (n->rules[id].name)
+			snprintf(buf, len, "%s/%s", n->groups[n->rules[id].group],
+				 n->rules[id].name);
+		else
+			snprintf(buf, len, "%s[%u]", n->groups[n->rules[id].group],
+				 n->rules[id].index);
 		return true;
 	}
 	return false;

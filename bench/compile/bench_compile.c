@@ -220,8 +220,7 @@ int main(int argc, char **argv)
 			t[k] = bench_now_s() - t0;
 		}
 		qsort(t, (size_t)repeat, sizeof(double), bench_cmp_double);
-		size_t entries = img->n_policy + img->n_remote4 + img->n_remote6 +
-				 img->n_any_ports + img->n_any_groups;
+		size_t entries = policy_image_entries(img);
 		double per_rule = (double)img->n_policy / (double)rules[i];
 		double all_per_rule = (double)entries / (double)rules[i];
 
@@ -233,8 +232,9 @@ int main(int argc, char **argv)
 		last_all = all_per_rule;
 		last_ms = t[repeat / 2] * 1e3;
 		printf("| %zu | %zu | %zu | %.1f | %zu | %zu | %zu | %zu | %.2f | %.2f |\n",
-		       rules[i], img->n_endpoints, img->n_profiles, last_ms, img->n_remote4,
-		       img->n_remote6, img->n_remote_classes, img->n_policy, per_rule,
+		       rules[i], img->n_endpoints, img->n_profiles, last_ms,
+		       policy_image_remotes(img, 4), policy_image_remotes(img, 6),
+		       img->n_remote_classes, img->n_policy, per_rule,
 		       all_per_rule);
 		policy_image_free(img);
 		policy_document_free(doc);

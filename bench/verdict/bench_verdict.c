@@ -184,8 +184,7 @@ static int side_load(struct gen_rng *rng, size_t rules, size_t endpoints, uint8_
 	s->slot = slot;
 	s->revision = ++h.revision;
 	s->rules = rules;
-	s->entries =
-	    img->n_policy + img->n_remote4 + img->n_remote6 + img->n_any_ports + img->n_any_groups;
+	s->entries = policy_image_entries(img);
 	for (int fam = 0; fam < 2; fam++) {
 		make_flows(rng, doc, img, fam ? 6 : 4, &s->f[fam]);
 		if (!s->f[fam].n_deny || !s->f[fam].n_allow) {

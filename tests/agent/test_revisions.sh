@@ -110,3 +110,24 @@ rc=0
 [ $rc = 1 ] && grep -q "revision 99 is not stored (never applied, or pruned); kept: 1, 2, 3" "$TMP/err" \
 	|| fail "rollback to a missing revision: exit $rc $(cat "$TMP/err")"
 log "rollback: revision 1 enforced again as revision 3; a missing revision refused"
+
+# No silent no-ops: warnings on apply, refused with --strict, visible in status and endpoints.
+"$CTL" apply -f "$TMP/p2.yaml" --agent "$(agent a2)" >/dev/null 2>"$TMP/err" || fail "apply on a2"
+grep -q "warning: node n2: no endpoint and no prefilter of the document is on this node" "$TMP/err" \
+	&& grep -q "warning: the document has no revision" "$TMP/err" || fail "a2 warnings: $(cat "$TMP/err")"
+"$CTL" status --agent "$(agent a2)" | grep -q "^warning: .*node n2: no endpoint" || fail "status warning"
+sed 's/^endpoints:$/endpoints:\n  - {name: ghost, node: n1, interface: nosuch0, addresses: [10.79.0.9], groups: [client]}/' \
+	"$TMP/p1.yaml" >"$TMP/ghost.yaml"
+rc=0
+"$CTL" apply --strict -f "$TMP/ghost.yaml" --agent "$(agent a1)" >/dev/null 2>"$TMP/err" || rc=$?
+[ $rc = 1 ] && grep -q "FAILED_PRECONDITION.*strict: 2 warnings: endpoint ghost: interface nosuch0 does not exist" "$TMP/err" \
+	|| fail "apply --strict: exit $rc $(cat "$TMP/err")"
+"$CTL" diff -f "$TMP/ghost.yaml" --agent "$(agent a1)" >/dev/null && fail "--strict applied something"
+"$CTL" apply -f "$TMP/ghost.yaml" --agent "$(agent a1)" >/dev/null 2>"$TMP/err" || fail "apply ghost"
+grep -q "warning: endpoint ghost: interface nosuch0 does not exist (enforced when it appears)" "$TMP/err" \
+	|| fail "ghost warning: $(cat "$TMP/err")"
+"$CTL" get endpoints --agent "$(agent a1)" -o json >"$TMP/eps.json"
+[ "$(json "$TMP/eps.json" '[(e["name"], e["enforced"], e["reason"]) for e in d["endpoints"] if e["name"] == "ghost"]')" \
+	= "[('ghost', False, 'interface nosuch0 does not exist (enforced when it appears)')]" ] \
+	|| fail "get endpoints reason: $(cat "$TMP/eps.json")"
+log "warnings: printed by apply, refused by --strict, shown by status and get endpoints"

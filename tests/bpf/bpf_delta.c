@@ -1,12 +1,15 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * Delta writes of the per-profile tries (agent/datapath/image_delta.c) against the real maps:
- * a policy is changed a little at a time (an action, a port, a CIDR, a priority, an endpoint's
+ * Delta writes of the layout's tables (agent/datapath/image_delta.c) against the real maps: a
+ * policy is changed a little at a time (an action, a port, a CIDR, a priority, an endpoint's
  * default, a rule or an endpoint hidden and restored, now and then a new document) and each
  * revision is written into the inactive slot the way dp_apply() does it, delta when it can.
- * After every flip both slots are dumped (outer maps, every inner trie, the host caches) and
- * must hold exactly the entries of their images: the active slot the new one, the inactive
- * slot the previous one, which the next delta write starts from.
+ * The expectation is built apart from the delta code: a second set of the maps (the same object
+ * loaded again, its programs not) gets each revision by a whole-image write into the same slot.
+ * After every flip both slots of both sets are dumped straight from the kernel (outer maps,
+ * every inner trie, the host tables and listed ports; keys with their slot byte cleared) and
+ * must be equal map by map: the active slot holds the new image, the inactive slot the
+ * previous one, which the next delta write starts from.
  *   test_bpf_delta [rounds]    (IOFENCE_SEED reproduces a run)
  */
 #include <errno.h>
@@ -20,22 +23,24 @@
 #include "gen.h"
 #include "harness.h"
 
-#define SLOT_OFFSET 4
 #define KEY_MAX 64
+#define VAL_MAX 16
 
 /*
- * Sorted "kind | key | value" records of one slot or one image. Trie entries are keyed by their
- * trie's number in the slot and their inner key ({u32 trie, iof_*_trie_key}), host-table
- * entries by their key with slot byte 0.
+ * Sorted "map | key | value" records of one slot of one map set. Trie entries are keyed by
+ * their trie's index within the slot and their key ({u32 trie, key}), hash entries by their key
+ * with the slot byte 0.
  */
 struct dump {
-	char (*rec)[1 + KEY_MAX + 16];
+	char (*rec)[1 + KEY_MAX + VAL_MAX];
 	size_t n, cap;
 };
 
-static void dump_add(struct dump *d, char kind, const void *key, size_t ksz, const void *val,
+static void dump_add(struct dump *d, char map, const void *key, size_t ksz, const void *val,
 		     size_t vsz)
 {
+	if (ksz > KEY_MAX || vsz > VAL_MAX)
+		abort();
 	if (d->n == d->cap) {
 		d->cap = d->cap ? 2 * d->cap : 1024;
 		d->rec = realloc(d->rec, d->cap * sizeof(*d->rec));
@@ -43,21 +48,10 @@ static void dump_add(struct dump *d, char kind, const void *key, size_t ksz, con
 			abort();
 	}
 	memset(d->rec[d->n], 0, sizeof(d->rec[d->n]));
-	d->rec[d->n][0] = kind;
+	d->rec[d->n][0] = map;
 	memcpy(d->rec[d->n] + 1, key, ksz);
 	memcpy(d->rec[d->n] + 1 + KEY_MAX, val, vsz);
 	d->n++;
-}
-
-/* A trie entry's record: {t, inner key}. */
-static void dump_add_trie(struct dump *d, char kind, uint32_t t, const void *ik, size_t iksz,
-			  const void *val, size_t vsz)
-{
-	char key[KEY_MAX];
-
-	memcpy(key, &t, sizeof(t));
-	memcpy(key + sizeof(t), ik, iksz);
-	dump_add(d, kind, key, sizeof(t) + iksz, val, vsz);
 }
 
 static int rec_cmp(const void *a, const void *b)
@@ -65,98 +59,111 @@ static int rec_cmp(const void *a, const void *b)
 	return memcmp(a, b, sizeof(((struct dump *)0)->rec[0]));
 }
 
-/* Every entry of slot's inner tries of kind k. */
-static void dump_outer(struct dump *d, char kind, struct harness *h, enum dp_trie_kind k,
-		       uint8_t slot)
+static struct bpf_map_info map_info(int fd)
 {
-	struct dp_trie_entries e = dp_trie_entries_of(NULL, &h->fds, k);
+	struct bpf_map_info info;
+	__u32 len = sizeof(info);
 
-	for (__u32 t = 0; t < dp_tries_per_slot(&e); t++) {
-		char ik[KEY_MAX], iprev[KEY_MAX], val[16];
-		__u32 idx = dp_trie_index(&e, slot, t), id;
+	memset(&info, 0, sizeof(info));
+	if (bpf_obj_get_info_by_fd(fd, &info, &len))
+		abort();
+	return info;
+}
+
+/* Every entry of slot's inner tries of an array of tries (max_entries / IOF_SLOTS per slot). */
+static void dump_outer(struct dump *d, char map, int outer_fd, uint8_t slot)
+{
+	__u32 per_slot = map_info(outer_fd).max_entries / IOF_SLOTS;
+
+	for (__u32 t = 0; t < per_slot; t++) {
+		char key[KEY_MAX], ik[KEY_MAX], iprev[KEY_MAX], val[VAL_MAX];
+		__u32 idx = slot * per_slot + t, id;
+		struct bpf_map_info info;
 		void *q = NULL;
 		int fd;
 
-		if (bpf_map_lookup_elem(e.outer_fd, &idx, &id))
+		if (bpf_map_lookup_elem(outer_fd, &idx, &id))
 			continue;
 		fd = bpf_map_get_fd_by_id(id);
 		if (fd < 0)
 			abort();
+		info = map_info(fd);
 		for (; !bpf_map_get_next_key(fd, q, ik); q = iprev) {
-			memcpy(iprev, ik, e.inner_key_size);
-			if (!bpf_map_lookup_elem(fd, ik, val))
-				dump_add_trie(d, kind, t, ik, e.inner_key_size, val, e.val_size);
+			memcpy(iprev, ik, info.key_size);
+			if (bpf_map_lookup_elem(fd, ik, val))
+				continue;
+			memcpy(key, &t, sizeof(t));
+			memcpy(key + sizeof(t), ik, info.key_size);
+			dump_add(d, map, key, sizeof(t) + info.key_size, val, info.value_size);
 		}
 		close(fd);
 	}
 }
 
-/* Host cache entries of slot: key {profile, slot, pad, addr}. */
-static void dump_hosts(struct dump *d, char kind, int fd, uint8_t slot, size_t ksz, size_t vsz)
+/* Entries of slot in a slotted hash map. */
+static void dump_hash(struct dump *d, char map, int fd, uint8_t slot)
 {
-	char k[KEY_MAX], prev[KEY_MAX], val[16];
+	struct bpf_map_info info = map_info(fd);
+	char k[KEY_MAX], prev[KEY_MAX], val[VAL_MAX];
 	void *p = NULL;
 
 	for (; !bpf_map_get_next_key(fd, p, k); p = prev) {
-		memcpy(prev, k, ksz);
-		if ((uint8_t)k[4] == slot && !bpf_map_lookup_elem(fd, k, val)) {
-			char key[KEY_MAX] = {0};
-
-			memcpy(key, k, ksz);
-			key[SLOT_OFFSET] = 0;
-			dump_add(d, kind, key, ksz, val, vsz);
-		}
+		memcpy(prev, k, info.key_size);
+		if ((uint8_t)k[IOF_KEY_SLOT_OFFSET] != slot || bpf_map_lookup_elem(fd, k, val))
+			continue;
+		k[IOF_KEY_SLOT_OFFSET] = 0;
+		dump_add(d, map, k, info.key_size, val, info.value_size);
 	}
 }
 
-static void dump_slot(struct harness *h, uint8_t slot, struct dump *d)
+static void dump_slot(const struct dp_map_fds *fds, uint8_t slot, struct dump *d)
 {
 	d->n = 0;
-	dump_outer(d, 'r', h, DP_TRIE_REMOTE4, slot);
-	dump_outer(d, 's', h, DP_TRIE_REMOTE6, slot);
-	dump_outer(d, 'p', h, DP_TRIE_POLICY, slot);
-	dump_hosts(d, 'h', h->fds.remote4_host, slot, sizeof(struct iof_remote4_host_key),
-		   sizeof(struct iof_remote_val));
-	dump_hosts(d, 'i', h->fds.remote6_host, slot, sizeof(struct iof_remote6_host_key),
-		   sizeof(struct iof_remote_val));
-	dump_hosts(d, 'a', h->fds.any_ports, slot, sizeof(struct iof_any_port_hkey),
-		   sizeof(struct iof_policy_val));
-	qsort(d->rec, d->n, sizeof(*d->rec), rec_cmp);
-}
-
-/* What the slot should hold for img: each entry in its trie, full-length remotes in the table. */
-static void dump_image(struct harness *h, const struct policy_image *img, struct dump *d)
-{
-	static const char kinds[DP_TRIE_KINDS][2] = {{'r', 'h'}, {'s', 'i'}, {'p', 0}, {0, 'a'}};
-
-	d->n = 0;
-	for (int k = 0; k < DP_TRIE_KINDS; k++) {
-		struct dp_trie_entries e = dp_trie_entries_of(img, &h->fds, (enum dp_trie_kind)k);
-
-		for (size_t i = 0; i < e.n; i++) {
-			const char *ent = e.base + i * e.entry_size;
-			uint32_t t = dp_entry_trie(&e, ent);
-			char key[KEY_MAX];
-			size_t ksz;
-
-			if (t == DP_TRIE_NONE) {
-				ksz = dp_host_key(&e, ent, 0, key);
-				if (!ksz || !kinds[k][1])
-					abort();
-				dump_add(d, kinds[k][1], key, ksz, ent + e.val_off, e.val_size);
-			} else {
-				ksz = dp_inner_key(&e, ent, key);
-				dump_add_trie(d, kinds[k][0], t, key, ksz, ent + e.val_off,
-					      e.val_size);
-			}
-		}
-	}
+	dump_outer(d, 'r', fds->remote4, slot);
+	dump_outer(d, 's', fds->remote6, slot);
+	dump_outer(d, 'p', fds->policy, slot);
+	dump_hash(d, 'h', fds->remote4_host, slot);
+	dump_hash(d, 'i', fds->remote6_host, slot);
+	dump_hash(d, 'a', fds->any_ports, slot);
 	qsort(d->rec, d->n, sizeof(*d->rec), rec_cmp);
 }
 
 static bool same(const struct dump *a, const struct dump *b)
 {
 	return a->n == b->n && !memcmp(a->rec, b->rec, a->n * sizeof(*a->rec));
+}
+
+/* A second set of the maps: the object loaded again without its programs. */
+static struct iofence *reference_open(struct dp_map_fds *fds)
+{
+	struct iofence *skel = iofence__open();
+	struct bpf_program *prog;
+
+	if (!skel)
+		abort();
+	bpf_object__for_each_program(prog, skel->obj) bpf_program__set_autoload(prog, false);
+	if (iofence__load(skel))
+		abort();
+	dp_map_fds_from_skel(skel, fds);
+	return skel;
+}
+
+/* Whole-image write of img into the reference set's slot. */
+static int reference_write(const struct dp_map_fds *fds, const struct policy_image *img,
+			   uint8_t slot, char *msg, size_t len)
+{
+	int err = dp_slot_clear_some(fds, slot, DP_SLOT_TRIES, 0, 0);
+
+	return err ? err : dp_image_write_some(fds, img, slot, DP_SLOT_TRIES, NULL, NULL, msg, len);
+}
+
+/* Both sets' slot, map by map. */
+static bool slots_agree(const struct dp_map_fds *got_fds, const struct dp_map_fds *want_fds,
+			uint8_t slot, struct dump *got, struct dump *want)
+{
+	dump_slot(got_fds, slot, got);
+	dump_slot(want_fds, slot, want);
+	return same(got, want);
 }
 
 /* Hidden tails: rules and endpoints cut off by a mutation, restored later (and before free). */
@@ -270,12 +277,15 @@ int main(int argc, char **argv)
 	struct policy_image *prev = NULL;
 	struct dp_delta d;
 	struct dump got = {0}, want = {0};
+	struct dp_map_fds ref_fds;
+	struct iofence *ref;
 	size_t written_total = 0, entries_total = 0;
 	int failed = 0;
 
 	printf("bpf_delta: seed %llu (IOFENCE_SEED=%llu reproduces), %u rounds\n",
 	       (unsigned long long)seed, (unsigned long long)seed, rounds);
 	harness_open(&h);
+	ref = reference_open(&ref_fds);
 	dp_delta_init(&d);
 	doc = new_doc(&rng, &hid);
 	for (unsigned round = 0; round < rounds && !failed; round++) {
@@ -320,22 +330,21 @@ int main(int argc, char **argv)
 		if (!ASSERT_EQ(dp_delta_activated(&d, img), 0, "activated"))
 			failed = 1;
 		written_total += written;
-		entries_total += img->n_remote4 + img->n_remote6 + img->n_policy;
-		dump_slot(&h, slot, &got);
-		dump_image(&h, img, &want);
-		if (!ASSERT_TRUE(same(&got, &want),
-				 "round %u: active slot %u holds %zu entries, the image %zu", round,
-				 slot, got.n, want.n))
+		entries_total += policy_image_entries(img) - img->n_any_groups;
+		if (!ASSERT_EQ(reference_write(&ref_fds, img, slot, msg, sizeof(msg)), 0, msg))
 			failed = 1;
-		if (prev) {
-			dump_slot(&h, slot ^ 1, &got);
-			dump_image(&h, prev, &want);
-			if (!ASSERT_TRUE(same(&got, &want),
+		if (!ASSERT_TRUE(slots_agree(&h.fds, &ref_fds, slot, &got, &want),
+				 "round %u: active slot %u holds %zu entries, a whole write %zu",
+				 round, slot, got.n, want.n))
+			failed = 1;
+		if (!ASSERT_EQ(want.n, policy_image_entries(img) - img->n_any_groups,
+			       "entries of a whole write"))
+			failed = 1;
+		if (prev && !ASSERT_TRUE(slots_agree(&h.fds, &ref_fds, slot ^ 1, &got, &want),
 					 "round %u: inactive slot holds %zu entries, the previous "
-					 "image %zu",
+					 "image's whole write %zu",
 					 round, got.n, want.n))
-				failed = 1;
-		}
+			failed = 1;
 		policy_image_free(prev);
 		prev = img;
 	}
@@ -351,6 +360,7 @@ int main(int argc, char **argv)
 	free(got.rec);
 	free(want.rec);
 	dp_delta_free(&d);
+	iofence__destroy(ref);
 	harness_close(&h);
 	printf("bpf_delta: %s\n", failed ? "FAIL" : "ok");
 	return failed;

@@ -4,7 +4,8 @@
  * protocol, both directions, audit mode; the program's verdict and the rule its event names
  * must equal the reference evaluator's. Conntrack is kept out (IOF_CFG_BENCH_NO_CT_INSERT) so
  * every packet is judged as a new flow. At least 100,000 packets (IOFENCE_CASES overrides);
- * the seed is printed and IOFENCE_SEED reproduces a run.
+ * the seed is printed and IOFENCE_SEED reproduces a run. A run in which no rule decided or
+ * nothing was denied fails: it would check too little.
  */
 #include <arpa/inet.h>
 #include <stdlib.h>
@@ -180,6 +181,10 @@ int main(void)
 		policy_document_free(doc);
 	}
 	if (!failed && !ASSERT_EQ(harness_ct_count(&h), 0, "conntrack entries with no-insert"))
+		failed = 1;
+	if (!failed && !ASSERT_TRUE(st.by_rule && st.denied,
+				    "coverage: %llu decided by a rule, %llu denied", st.by_rule,
+				    st.denied))
 		failed = 1;
 	printf("bpf_differential: %llu packets over %llu policies %s (%llu IPv6, %llu VLAN, "
 	       "%llu with IPv6 extension headers; %llu denied, %llu audit, %llu decided by a "

@@ -63,10 +63,7 @@ void harness_open(struct harness *h)
 	h->skel = iofence__open_and_load();
 	if (!h->skel)
 		skip("cannot load iofence.bpf.o (no BPF support?)");
-	if (dp_map_fds_from_object(h->skel->obj, &h->fds)) {
-		fprintf(stderr, "maps missing from the object\n");
-		exit(1);
-	}
+	dp_map_fds_from_skel(h->skel, &h->fds);
 	h->rb = ring_buffer__new(h->fds.events, on_event, h, NULL);
 	if (!h->rb) {
 		fprintf(stderr, "ring_buffer__new: %s\n", strerror(errno));

@@ -56,7 +56,8 @@ cworkload() {
 etcd_start() {
 	local i=$1 cluster=${2:-m1=http://$EIP:$((CL_PORT + 6))} state=new
 	[ -d "$TMP/etcd$i" ] && state=existing
-	in_ns "$NET" etcd --name "m$i" --data-dir "$TMP/etcd$i" \
+	# nsenter execs etcd: $! is etcd's own PID (killed by PID at the end)
+	nsenter --net=/var/run/netns/"$NET" etcd --name "m$i" --data-dir "$TMP/etcd$i" \
 		--listen-client-urls "http://$EIP:$((CL_PORT + i))" \
 		--advertise-client-urls "http://$EIP:$((CL_PORT + i))" \
 		--listen-peer-urls "http://$EIP:$((CL_PORT + 5 + i))" \

@@ -166,24 +166,25 @@ static int parse_args(int argc, char **argv, struct args *a)
 /* Makes iof_remote4 one entry too big (for the capacity test). */
 static int oversize(struct policy_image *img, const char *map)
 {
-	size_t n = IOF_MAX_REMOTE_ENTRIES + 1;
-	struct image_remote4 *r;
+	size_t n = IOF_MAX_REMOTE_ENTRIES + 1 - img->n_remote4;
+	struct layout_host4 *r;
 
 	if (strcmp(map, "remote4") || !img->n_remote4)
 		return -EINVAL;
-	r = realloc(img->remote4, n * sizeof(*r));
+	r = realloc(img->host4, n * sizeof(*r));
 	if (!r)
 		return -ENOMEM;
-	for (size_t i = img->n_remote4; i < n; i++) {
-		r[i] = r[0];
-		r[i].key.prefixlen = IOF_REMOTE_PREFIX_BASE + 32;
-		r[i].key.addr[0] = 100;
-		r[i].key.addr[1] = (uint8_t)(i >> 16);
-		r[i].key.addr[2] = (uint8_t)(i >> 8);
-		r[i].key.addr[3] = (uint8_t)i;
+	for (size_t i = img->n_host4; i < n; i++) {
+		struct policy_prefix p = {
+		    .family = 4,
+		    .len = 32,
+		    .addr = {100, (uint8_t)(i >> 16), (uint8_t)(i >> 8), (uint8_t)i}};
+		struct layout_remote4 unused;
+
+		layout_remote4_entry(img->remote4[0].trie, &p, img->remote4[0].val, &unused, &r[i]);
 	}
-	img->remote4 = r;
-	img->n_remote4 = n;
+	img->host4 = r;
+	img->n_host4 = n;
 	return 0;
 }
 

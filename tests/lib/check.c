@@ -31,9 +31,10 @@ int check_image_case(const struct policy_document *doc, const struct policy_imag
 	st->cases++;
 	st->by_rule += want.rule != NULL;
 	st->denied += want.action == POLICY_DENY;
-	st->three_lookups += got.lookups == 3;
-	if (got.lookups > 3) {
-		describe(out, pkt, local, "more than 3 lookups");
+	st->both_parts += got.class_part && got.any_part;
+	st->listed += got.listed;
+	if (got.lookups > IOF_NEW_FLOW_LOOKUPS_MAX) {
+		describe(out, pkt, local, "more lookups than IOF_NEW_FLOW_LOOKUPS_MAX");
 		return -1;
 	}
 	if (got.action != want.action || got.audit != want.audit ||
@@ -53,4 +54,13 @@ int check_image_case(const struct policy_document *doc, const struct policy_imag
 		return -1;
 	}
 	return 0;
+}
+
+int check_coverage(const struct check_stats *st, FILE *out)
+{
+	if (st->cases && st->by_rule && st->denied)
+		return 0;
+	fprintf(out, "coverage: %llu cases, %llu decided by a rule, %llu denied: too little\n",
+		st->cases, st->by_rule, st->denied);
+	return -1;
 }

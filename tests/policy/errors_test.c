@@ -255,10 +255,11 @@ static void test_endpoint_needs_name_node_and_attachment(void **state)
 static void test_unknown_keys(void **state)
 {
 	assert_parse_errors("revison: 3\n" RULE_DOC("        prot: tcp\n"),
-			    "t.yaml:1: revison: unknown key \"revison\"\n"
+			    "t.yaml:1: revison: unknown key \"revison\"; did you mean revision?\n"
 			    "t.yaml:6: securityGroups[0].rules[0].prot: unknown key \"prot\"");
 	assert_parse_errors(EP_DOC("    adresses: [10.0.0.1]\n"),
-			    "t.yaml:6: endpoints[0].adresses: unknown key \"adresses\"");
+			    "t.yaml:6: endpoints[0].adresses: unknown key \"adresses\"; did you mean "
+			    "addresses?");
 }
 
 static void test_duplicate_keys(void **state)
@@ -294,7 +295,7 @@ static void test_wrong_types(void **state)
 	assert_parse_errors("revision: seven\n" RULE_DOC(""),
 			    "t.yaml:1: revision: expected a non-negative integer, got \"seven\"");
 	assert_parse_errors(EP_DOC("    name2: x\n    mode: [audit]\n"),
-			    "t.yaml:6: endpoints[0].name2: unknown key \"name2\"\n"
+			    "t.yaml:6: endpoints[0].name2: unknown key \"name2\"; did you mean name?\n"
 			    "t.yaml:7: endpoints[0].mode: expected a value, got a list");
 }
 
@@ -352,14 +353,32 @@ static void test_yaml_syntax_error(void **state)
 			    "  - name: g\n"
 			    "    rules: [\n"
 			    "endpoints: []\n",
-			    "t.yaml:5: document: syntax error: did not find expected ',' or ']' while "
-			    "parsing a flow sequence");
+			    "t.yaml:5: document: syntax error at column 1: did not find expected ',' "
+			    "or ']' while parsing a flow sequence (begun at line 3, column 12)");
 	assert_parse_errors("a: b\n c: d\n",
-			    "t.yaml:2: document: syntax error: mapping values are not allowed in this "
-			    "context");
+			    "t.yaml:2: document: syntax error at column 3: mapping values are not "
+			    "allowed in this context");
 	assert_parse_errors("{\"securityGroups\": [}\n",
-			    "t.yaml:1: document: syntax error: did not find expected node content "
-			    "while parsing a flow node");
+			    "t.yaml:1: document: syntax error at column 21: did not find expected node "
+			    "content while parsing a flow node (begun at line 1, column 21)");
+}
+
+static void test_a_misspelled_top_level_key_is_one_error_with_a_suggestion(void **state)
+{
+	/* the unread section's references and the empty document are not reported again */
+	assert_parse_errors("securityGroup:\n"
+			    "  - name: web\n"
+			    "    rules: []\n"
+			    "endpoints:\n"
+			    "  - {name: e, node: n, interface: v, addresses: [10.0.0.1], groups: [web]}\n",
+			    "t.yaml:1: securityGroup: unknown key \"securityGroup\"; did you mean "
+			    "securityGroups?");
+	assert_parse_errors("endpoint: []\n", "t.yaml:1: endpoint: unknown key \"endpoint\"; did "
+						 "you mean endpoints?");
+	assert_parse_errors("securityGroups: [{name: web, rules: []}]\n"
+			    "endpoints: [{name: e, node: n, interface: v, groups: [wbe]}]\n",
+			    "t.yaml:2: endpoints[0].groups[0]: unknown security group \"wbe\"; did "
+			    "you mean web?");
 }
 
 static void test_more_than_one_document(void **state)
@@ -487,6 +506,7 @@ int main(void)
 		cmocka_unit_test(test_rule_with_cidr_and_group),
 		cmocka_unit_test(test_duplicate_group_names),
 		cmocka_unit_test(test_duplicate_rule_names_in_one_group),
+		cmocka_unit_test(test_a_misspelled_top_level_key_is_one_error_with_a_suggestion),
 		cmocka_unit_test(test_duplicate_endpoint_names),
 		cmocka_unit_test(test_endpoint_addresses_must_be_unicast),
 		cmocka_unit_test(test_address_owned_by_two_endpoints),

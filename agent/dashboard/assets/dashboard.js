@@ -55,7 +55,8 @@ function renderSummary() {
     `<span class="pill">revision <b>${s.revision}</b></span>` +
     `<span class="pill">nodes <b>${conv}/${s.nodes.length}</b> converged</span>` +
     (bad ? `<span class="pill bad"><b>${bad}</b> unreachable</span>` : '') +
-    `<span class="pill">datastore <b>${esc(s.datastore)}</b></span>` +
+    `<span class="pill${s.datastore_ok ? '' : ' bad'}" title="${esc(s.datastore_error)}">` +
+    `datastore <b>${esc(s.datastore)}</b>${s.datastore_ok ? '' : ' unreachable'}</span>` +
     `<span class="pill">updated <b>${t}</b> UTC</span>`;
 }
 

@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The follower's copy of the policy in etcd: the head and the objects of its generation, at
+ * one etcd revision, kept up to date one watch response (whole revisions) at a time.
+ */
+#ifndef IOFENCE_AGENT_ETCD_MIRROR_H
+#define IOFENCE_AGENT_ETCD_MIRROR_H
+
+#include "cluster.h"
+
+struct cluster_mirror {
+	char *prefix, *head_key, *gen_dir;
+	bool have_head;
+	uint64_t gen;
+	struct cluster_objs objs;
+	int64_t seen_rev;    /* last etcd revision taken in */
+	int64_t policy_rev;  /* revision of the mirror's policy */
+	uint64_t written_ns; /* the controller's stamp of policy_rev (0: unknown) */
+	int64_t bad_rev;     /* a head that did not decode, with its reason */
+	char bad[256];
+};
+
+int cluster_mirror_init(struct cluster_mirror *m, const char *prefix);
+void cluster_mirror_free(struct cluster_mirror *m);
+/* Makes what cluster_read() read the mirror (takes st's objects). */
+int cluster_mirror_install(struct cluster_mirror *m, struct cluster_state *st);
+
+/*
+ * cluster_mirror_take() - one watch response into the mirror. Sets *changed when the policy
+ * changed (policy_rev is then the response's last revision). Returns 0, or the revision at
+ * which the policy must be read whole (the head moved to another generation) with *changed
+ * false.
+ */
+int64_t cluster_mirror_take(struct cluster_mirror *m, const Etcdserverpb__WatchResponse *wr,
+			    bool *changed);
+
+#endif /* IOFENCE_AGENT_ETCD_MIRROR_H */

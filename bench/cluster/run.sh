@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# bench/cluster: 3 etcd members (127.0.0.1:21451-21453, peers 21456-21458) and N agents on this
+# machine, all following them: --none N agents with --datapath none and --real R agents with
+# the real datapath (their endpoints' interfaces do not exist here: compile and map writes are
+# real, attachments are not). A policy of --rules rules in 100 groups (default 10k), two
+# endpoints per node. Then, timed from the write to ALL agents enforcing (their status keys):
+#   (a) one endpoint added, --changes times      (b) one rule changed, --changes times
+#   (c) endpoint put/delete at --rate per second for --churn-seconds (lag)
+# plus each agent's own implementation delay (controller stamp to enforced) and the agents'
+# CPU and RSS. Usage: run.sh BUILD_DIR [--none 100] [--real 3] [--changes 30] [--rate 100]
+#                            [--churn-seconds 30] [--rules 10000] [--modes abc]
+set -u
+BUILD=$1
+shift
+NONE=100 REAL=3 CHANGES=30 RATE=100 CHURN=30 RULES=10000 MODES=abc
+while [ $# -gt 0 ]; do
+	case $1 in
+	--none) NONE=$2 ;;
+	--real) REAL=$2 ;;
+	--changes) CHANGES=$2 ;;
+	--rate) RATE=$2 ;;
+	--churn-seconds) CHURN=$2 ;;
+	--rules) RULES=$2 ;;
+	--modes) MODES=$2 ;;
+	*) echo "run.sh: unknown option $1" >&2; exit 1 ;;
+	esac
+	shift 2
+done
+SKIP=249
+IOFENCED=$BUILD/agent/iofenced/iofenced
+CTL=$BUILD/agent/ctl/iofencectl
+BENCH=$BUILD/bench/cluster/bench_cluster
+GEN="/usr/bin/python3 $(dirname "$0")/../../tests/cluster/gen_doc.py"
+[ "$(id -u)" = 0 ] || { echo "bench/cluster: needs root"; exit $SKIP; }
+command -v etcd >/dev/null || { echo "bench/cluster: needs etcd"; exit $SKIP; }
+TMP=$(mktemp -d /tmp/iofbench-cluster.XXXXXX)
+PIDS=()
+PINS=()
+cleanup() {
+	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
+	for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
+	for pin in "${PINS[@]}"; do [ -d "$pin" ] && "$IOFENCED" --cleanup --pin-dir "$pin" --log-level error; done
+	rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+EPS=http://127.0.0.1:21451,http://127.0.0.1:21452,http://127.0.0.1:21453
+cluster=m1=http://127.0.0.1:21456,m2=http://127.0.0.1:21457,m3=http://127.0.0.1:21458
+for i in 1 2 3; do
+	etcd --name "m$i" --data-dir "$TMP/etcd$i" --listen-client-urls "http://127.0.0.1:$((21450 + i))" \
+		--advertise-client-urls "http://127.0.0.1:$((21450 + i))" \
+		--listen-peer-urls "http://127.0.0.1:$((21455 + i))" \
+		--initial-advertise-peer-urls "http://127.0.0.1:$((21455 + i))" \
+		--initial-cluster "$cluster" >"$TMP/etcd$i.log" 2>&1 &
+	PIDS+=($!)
+	ETCD_PIDS+=" $!"
+done
+for _ in $(seq 100); do etcdctl --endpoints "$EPS" endpoint health >/dev/null 2>&1 && break; sleep 0.1; done
+N=$((NONE + REAL))
+$GEN 100 $((RULES / 100 > 0 ? RULES / 100 : 1)) 1000 "$N" >"$TMP/policy.yaml"
+"$CTL" apply -f "$TMP/policy.yaml" --etcd-endpoints "$EPS" >/dev/null || { echo "apply failed"; exit 1; }
+AGENT_PIDS=""
+for i in $(seq 0 $((N - 1))); do
+	# spread the agents over the members: each starts with another endpoint
+	e1=$((21451 + i % 3)) e2=$((21451 + (i + 1) % 3)) e3=$((21451 + (i + 2) % 3))
+	dp=(--datapath none)
+	if [ "$i" -ge "$NONE" ]; then
+		dp=(--pin-dir "/sys/fs/bpf/iofbench-cluster-$$-$i")
+		PINS+=("/sys/fs/bpf/iofbench-cluster-$$-$i")
+	fi
+	"$IOFENCED" --node "node-$i" --state "$TMP/a$i.db" --listen "unix:$TMP/a$i.sock" "${dp[@]}" \
+		--etcd-endpoints "http://127.0.0.1:$e1,http://127.0.0.1:$e2,http://127.0.0.1:$e3" \
+		--log-level warn 2>"$TMP/a$i.log" &
+	PIDS+=($!)
+	AGENT_PIDS+=" $!"
+done
+"$CTL" rollout status --wait --timeout 300 --etcd-endpoints "$EPS" >"$TMP/rollout" \
+	|| { tail -3 "$TMP/rollout"; echo "agents did not converge"; exit 1; }
+echo "bench/cluster: $NONE agents --datapath none + $REAL real, $RULES rules, 3 etcd members, converged"
+
+cpu_ticks() { local t=0; for p in $AGENT_PIDS; do t=$((t + $(awk '{print $14 + $15}' /proc/$p/stat))); done; echo $t; }
+rss_kb() { local t=0 n=0; for p in $1; do t=$((t + $(awk '/VmRSS/ {print $2}' /proc/$p/status))); n=$((n + 1)); done; echo $((t / n)); }
+HZ=$(getconf CLK_TCK)
+
+if [[ $MODES == *a* ]]; then
+	"$BENCH" "$EPS" "$N" endpoint-adds "$CHANGES" | tee "$TMP/a.out" | grep RESULT || exit 1
+fi
+if [[ $MODES == *b* ]]; then
+	"$BENCH" "$EPS" "$N" rule-changes "$CHANGES" | tee "$TMP/b.out" | grep RESULT || exit 1
+fi
+t0=$(cpu_ticks) t1=$t0 w0=$(date +%s.%N) w1=$w0
+if [[ $MODES == *c* ]]; then
+	"$BENCH" "$EPS" "$N" churn "$RATE" "$CHURN" | tee "$TMP/c.out" | grep RESULT
+	t1=$(cpu_ticks) w1=$(date +%s.%N)
+fi
+none_pids=$(echo $AGENT_PIDS | cut -d' ' -f1-"$NONE")
+real_pids=$([ "$REAL" -gt 0 ] && echo $AGENT_PIDS | cut -d' ' -f$((NONE + 1))-)
+echo "RESULT agents churn_cpu_s_all_agents=$(awk -v t=$((t1 - t0)) -v hz="$HZ" 'BEGIN {printf "%.1f", t / hz}') churn_wall_s=$(awk -v a="$w0" -v b="$w1" 'BEGIN {printf "%.1f", b - a}') rss_none_kb=$(rss_kb "$none_pids")${real_pids:+ rss_real_kb=$(rss_kb "$real_pids")} etcd_rss_kb=$(rss_kb "$ETCD_PIDS")"
