@@ -154,7 +154,8 @@ static int exact_index_build(struct exact_index *ei, const struct layout_table *
 	ei->recs = malloc(t->n * t->rec_size + 1);
 	if (!ei->recs)
 		return -ENOMEM;
-	memcpy(ei->recs, t->base, t->n * t->rec_size);
+	if (t->n) /* base is NULL in an image without records */
+		memcpy(ei->recs, t->base, t->n * t->rec_size);
 	qsort_r(ei->recs, t->n, t->rec_size, exact_cmp, &ei->t);
 	return 0;
 }

@@ -28,7 +28,9 @@ for t in $TARGETS; do
 		"$bin" -merge=1 -use_counters=0 -max_len="${MAXLEN[$t]}" "$min" "$SRC/$t/corpus" \
 			"$WORK/$t/corpus" >"$WORK/$t/merge.log" 2>&1 || { echo "$t: merge failed"; continue; }
 		find "$SRC/$t/corpus" -type f -regextype egrep -regex '.*/[0-9a-f]{40}' -delete
-		for f in "$SRC/$t/corpus"/*; do rm -f "$min/$(sha1sum <"$f" | cut -c1-40)"; done
+		for f in "$SRC/$t/corpus"/*; do
+			[ -f "$f" ] && rm -f "$min/$(sha1sum <"$f" | cut -c1-40)"
+		done
 		cp "$min"/* "$SRC/$t/corpus/" 2>/dev/null
 		echo "$t: $(ls "$SRC/$t/corpus" | wc -l) inputs kept," \
 			"$(du -sh --apparent-size "$SRC/$t/corpus" | cut -f1)"
