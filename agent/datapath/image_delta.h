@@ -4,7 +4,7 @@
  * iof_policy, the remote host tables, the listed ports).
  *
  * A one-rule change to a large policy changes a handful of map entries, but writing the whole
- * image into the inactive slot costs one LPM insertion per entry (~2 µs each here). So the
+ * image into the inactive slot costs one LPM insertion per entry (see docs/BENCHMARKS.md). So the
  * datapath remembers the entries of the active slot ("cur") and how the inactive slot differs
  * from them ("back": key -> value or absent), and brings the inactive slot to a new image by
  * writing only the entries whose values differ and deleting the ones that went. After the flip
