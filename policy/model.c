@@ -2,8 +2,11 @@
 /*
  * Lifetime and small queries of the policy model (policy/model.h).
  */
+#include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "model.h"
 #include "prefix.h"
@@ -15,12 +18,18 @@ static void free_strings(char **v, size_t n)
 	free(v);
 }
 
-void policy_document_free(struct policy_document *doc)
+struct policy_shared {
+	atomic_long refs;
+	struct policy_group *groups;
+	size_t n_groups;
+	struct policy_prefilter *prefilters;
+	size_t n_prefilters;
+};
+
+static void free_groups(struct policy_group *groups, size_t n)
 {
-	if (!doc)
-		return;
-	for (size_t g = 0; g < doc->n_groups; g++) {
-		struct policy_group *grp = &doc->groups[g];
+	for (size_t g = 0; g < n; g++) {
+		struct policy_group *grp = &groups[g];
 
 		for (size_t r = 0; r < grp->n_rules; r++) {
 			free(grp->rules[r].ports);
@@ -30,27 +39,74 @@ void policy_document_free(struct policy_document *doc)
 		free(grp->rules);
 		free(grp->name);
 	}
-	free(doc->groups);
-	for (size_t e = 0; e < doc->n_endpoints; e++) {
-		struct policy_endpoint *ep = &doc->endpoints[e];
+	free(groups);
+}
 
-		free(ep->name);
-		free(ep->node);
-		free(ep->interface);
-		free(ep->cgroup);
-		free(ep->addresses);
-		free_strings(ep->groups, ep->n_groups);
-		free(ep->group_index);
+static void free_prefilters(struct policy_prefilter *prefilters, size_t n)
+{
+	for (size_t p = 0; p < n; p++) {
+		free(prefilters[p].node);
+		free_strings(prefilters[p].interfaces, prefilters[p].n_interfaces);
+		free(prefilters[p].deny);
 	}
+	free(prefilters);
+}
+
+static void shared_unref(struct policy_shared *sh)
+{
+	if (atomic_fetch_sub(&sh->refs, 1) != 1)
+		return;
+	free_groups(sh->groups, sh->n_groups);
+	free_prefilters(sh->prefilters, sh->n_prefilters);
+	free(sh);
+}
+
+int policy_document_share(struct policy_document *doc, struct policy_document *derived)
+{
+	if (!doc->shared) {
+		doc->shared = calloc(1, sizeof(*doc->shared));
+		if (!doc->shared)
+			return -ENOMEM;
+		atomic_init(&doc->shared->refs, 1);
+		doc->shared->groups = doc->groups;
+		doc->shared->n_groups = doc->n_groups;
+		doc->shared->prefilters = doc->prefilters;
+		doc->shared->n_prefilters = doc->n_prefilters;
+	}
+	atomic_fetch_add(&doc->shared->refs, 1);
+	derived->shared = doc->shared;
+	derived->groups = doc->groups;
+	derived->n_groups = doc->n_groups;
+	derived->prefilters = doc->prefilters;
+	derived->n_prefilters = doc->n_prefilters;
+	return 0;
+}
+
+void policy_endpoint_clear(struct policy_endpoint *ep)
+{
+	free(ep->name);
+	free(ep->node);
+	free(ep->interface);
+	free(ep->cgroup);
+	free(ep->addresses);
+	free_strings(ep->groups, ep->n_groups);
+	free(ep->group_index);
+	memset(ep, 0, sizeof(*ep));
+}
+
+void policy_document_free(struct policy_document *doc)
+{
+	if (!doc)
+		return;
+	if (doc->shared) {
+		shared_unref(doc->shared);
+	} else {
+		free_groups(doc->groups, doc->n_groups);
+		free_prefilters(doc->prefilters, doc->n_prefilters);
+	}
+	for (size_t e = 0; e < doc->n_endpoints; e++)
+		policy_endpoint_clear(&doc->endpoints[e]);
 	free(doc->endpoints);
-	for (size_t p = 0; p < doc->n_prefilters; p++) {
-		struct policy_prefilter *pf = &doc->prefilters[p];
-
-		free(pf->node);
-		free_strings(pf->interfaces, pf->n_interfaces);
-		free(pf->deny);
-	}
-	free(doc->prefilters);
 	free(doc);
 }
 

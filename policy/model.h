@@ -113,6 +113,13 @@ struct policy_prefilter {
 	unsigned line;
 };
 
+/*
+ * Groups and prefilters shared by documents derived from one another (policy/derive.h), so an
+ * endpoint change does not copy 10k rules: immutable once shared, freed with the last document
+ * that refers to them.
+ */
+struct policy_shared;
+
 struct policy_document {
 	uint64_t revision; /* 0 when absent */
 	bool has_revision;
@@ -123,10 +130,18 @@ struct policy_document {
 	size_t n_endpoints;
 	struct policy_prefilter *prefilters;
 	size_t n_prefilters;
+	struct policy_shared *shared; /* NULL: the document owns its groups and prefilters */
 };
 
 /* Frees everything a document owns, then the document itself. Accepts NULL. */
 void policy_document_free(struct policy_document *doc);
+/*
+ * Gives derived the groups and prefilters of doc, shared (doc's become shared too when they
+ * were not). Neither document may change them afterwards. 0 or -ENOMEM.
+ */
+int policy_document_share(struct policy_document *doc, struct policy_document *derived);
+/* Frees one endpoint's fields (not the struct). */
+void policy_endpoint_clear(struct policy_endpoint *ep);
 
 /* Effective per-endpoint settings (override or document default). */
 enum policy_action policy_endpoint_default(const struct policy_document *doc,

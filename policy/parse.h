@@ -50,6 +50,15 @@ int policy_parse_file(const char *path, struct policy_document **ret_doc,
  */
 int policy_validate(struct policy_document *doc, const char *file_name, struct policy_errors *errs);
 
+/*
+ * policy_validate_endpoints() - the checks of policy_validate() that involve endpoints (names
+ * unique, groups defined, attachable, addresses owned once), for a document whose groups and
+ * prefilters were validated before (policy/derive.h): its cost follows the endpoints, not the
+ * rules. Return: 0, -EINVAL (errors appended to @errs) or -ENOMEM.
+ */
+int policy_validate_endpoints(struct policy_document *doc, const char *file_name,
+			      struct policy_errors *errs);
+
 /* Parses "80" or "8000-8080" (1..65535, lo <= hi). Return 0 or -EINVAL / -ERANGE. */
 int policy_parse_port_range(const char *text, struct policy_port_range *ret);
 

@@ -531,6 +531,22 @@ static void endpoint_from_pb(struct pb_ctx *ctx, const Iofence__V1__Endpoint *m,
 	read_mode(ctx, m->mode, path, ".mode", POLICY_INHERIT, &ep->mode);
 }
 
+int policy_endpoint_from_pb(const Iofence__V1__Endpoint *m, const char *source_name,
+			    const char *path, struct policy_endpoint *ep,
+			    struct policy_errors *errs)
+{
+	struct pb_ctx ctx = {.file = source_name ? source_name : "<message>", .errs = errs};
+	size_t errors_before = errs->n + errs->dropped;
+
+	memset(ep, 0, sizeof(*ep));
+	endpoint_from_pb(&ctx, m, path, ep);
+	if (ctx.oom) {
+		policy_endpoint_clear(ep);
+		return -ENOMEM;
+	}
+	return errs->n + errs->dropped > errors_before ? -EINVAL : 0;
+}
+
 static void prefilter_from_pb(struct pb_ctx *ctx, const Iofence__V1__Prefilter *m,
 			      const char *path, struct policy_prefilter *pf)
 {

@@ -40,4 +40,12 @@ void policy_pb_free(Iofence__V1__PolicyDocument *msg);
 int policy_from_pb(const Iofence__V1__PolicyDocument *msg, const char *source_name,
 		   struct policy_document **ret, struct policy_errors *errs);
 
+/*
+ * One endpoint of a message into ep (the field checks of policy_from_pb(), errors at
+ * "<path>.<field>"; no cross-reference checks). Return: 0, -EINVAL (errors in @errs) or -ENOMEM.
+ */
+int policy_endpoint_from_pb(const Iofence__V1__Endpoint *m, const char *source_name,
+			    const char *path, struct policy_endpoint *ep,
+			    struct policy_errors *errs);
+
 #endif /* IOFENCE_POLICY_PB_H */

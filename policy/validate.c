@@ -410,6 +410,35 @@ static const char *endpoint_name(const void *items, size_t i)
 	return ((const struct policy_endpoint *)items)[i].name;
 }
 
+int policy_validate_endpoints(struct policy_document *doc, const char *file,
+			      struct policy_errors *errs)
+{
+	size_t before = errs->n + errs->dropped, n_gidx = 0, n_eidx = 0;
+	struct name_index *gidx, *eidx;
+	int r = 0;
+
+	if (!doc->n_groups && !doc->n_endpoints && !doc->n_prefilters)
+		policy_errors_add(errs, file, 1, "document",
+				  "empty document: no securityGroups, endpoints or prefilter");
+	gidx = index_names(doc->n_groups, group_name, doc->groups, &n_gidx);
+	eidx = index_names(doc->n_endpoints, endpoint_name, doc->endpoints, &n_eidx);
+	if (!gidx || !eidx) {
+		free(gidx);
+		free(eidx);
+		return -ENOMEM;
+	}
+	report_duplicates(eidx, n_eidx, file, errs, "endpoints", endpoint_line, doc->endpoints);
+	for (size_t e = 0; !r && e < doc->n_endpoints; e++)
+		r = validate_endpoint(&doc->endpoints[e], e, file, gidx, n_gidx, errs);
+	if (!r)
+		r = validate_address_owners(doc, file, errs);
+	free(gidx);
+	free(eidx);
+	if (r)
+		return r;
+	return errs->n + errs->dropped > before ? -EINVAL : 0;
+}
+
 int policy_validate(struct policy_document *doc, const char *file, struct policy_errors *errs)
 {
 	size_t before = errs->n + errs->dropped, n_gidx = 0, n_eidx = 0;

@@ -57,11 +57,11 @@ static int latest_number(struct store *store, int64_t *ret)
 	return rc == SQLITE_OK ? 0 : (sql_errno(store->db, rc) ?: -EIO);
 }
 
-static int insert(struct store *store, uint64_t revision, const void *doc, size_t doc_len,
-		  const char *source_name)
+static int insert(struct store *store, uint64_t revision, uint64_t base, const void *doc,
+		  size_t doc_len, const char *source_name)
 {
 	static const char sql[] = "INSERT INTO revisions (revision, doc, source_name, "
-				  "committed_unix, doc_hash) VALUES (?, ?, ?, ?, ?)";
+				  "committed_unix, doc_hash, base) VALUES (?, ?, ?, ?, ?, ?)";
 	sqlite3_stmt *stmt = NULL;
 	int rc;
 
@@ -78,6 +78,8 @@ static int insert(struct store *store, uint64_t revision, const void *doc, size_
 	if (rc == SQLITE_OK)
 		rc = sqlite3_bind_int64(stmt, 5, (sqlite3_int64)store_doc_hash(doc, doc_len));
 	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int64(stmt, 6, (sqlite3_int64)base);
+	if (rc == SQLITE_OK)
 		rc = sqlite3_step(stmt);
 	if (rc != SQLITE_DONE)
 		store_note_error(store, rc);
@@ -85,8 +87,18 @@ static int insert(struct store *store, uint64_t revision, const void *doc, size_
 	return rc == SQLITE_DONE ? 0 : (sql_errno(store->db, rc) ?: -EIO);
 }
 
-int store_commit(struct store *store, uint64_t revision, const void *doc, size_t doc_len,
-		 const char *source_name)
+/*
+ * Keeps the newest `keep` revisions and the chain of deltas they stand on: everything below
+ * the newest whole document at or below the oldest kept revision goes.
+ */
+static const char prune_sql[] =
+    "DELETE FROM revisions WHERE revision < ("
+    "  SELECT coalesce(max(revision), 0) FROM revisions WHERE base = 0 AND revision <= ("
+    "    SELECT min(revision) FROM (SELECT revision FROM revisions"
+    "                               ORDER BY revision DESC LIMIT ?)))";
+
+static int commit(struct store *store, uint64_t revision, uint64_t base, const void *doc,
+		  size_t doc_len, const char *source_name)
 {
 	int64_t latest = 0;
 	int r;
@@ -100,16 +112,12 @@ int store_commit(struct store *store, uint64_t revision, const void *doc, size_t
 	r = latest_number(store, &latest);
 	if (r < 0)
 		return rollback(store, r);
-	if (revision <= (uint64_t)latest)
+	if (revision <= (uint64_t)latest || (base && base != (uint64_t)latest))
 		return rollback(store, -ESTALE);
-	r = insert(store, revision, doc, doc_len, source_name);
+	r = insert(store, revision, base, doc, doc_len, source_name);
 	if (r < 0)
 		return rollback(store, r);
-	/* Keep the newest `keep`: everything at or below the keep+1-th newest goes. */
-	r = exec_int(store,
-		     "DELETE FROM revisions WHERE revision <= "
-		     "(SELECT revision FROM revisions ORDER BY revision DESC LIMIT 1 OFFSET ?)",
-		     store->keep, 0);
+	r = exec_int(store, prune_sql, store->keep, 0);
 	if (r < 0)
 		return rollback(store, r);
 	/* With synchronous=FULL, COMMIT returns after the WAL frames are fsync'ed. */
@@ -117,6 +125,20 @@ int store_commit(struct store *store, uint64_t revision, const void *doc, size_t
 	if (r < 0)
 		return rollback(store, r);
 	return 0;
+}
+
+int store_commit(struct store *store, uint64_t revision, const void *doc, size_t doc_len,
+		 const char *source_name)
+{
+	return commit(store, revision, 0, doc, doc_len, source_name);
+}
+
+int store_commit_delta(struct store *store, uint64_t revision, uint64_t base, const void *delta,
+		       size_t delta_len, const char *source_name)
+{
+	if (!base)
+		return -EINVAL;
+	return commit(store, revision, base, delta, delta_len, source_name);
 }
 
 static int read_row(struct store *store, sqlite3_stmt *stmt, struct store_revision *ret)
@@ -128,6 +150,7 @@ static int read_row(struct store *store, sqlite3_stmt *stmt, struct store_revisi
 	    .revision = (uint64_t)sqlite3_column_int64(stmt, 0),
 	    .doc_len = len,
 	    .committed_unix = sqlite3_column_int64(stmt, 3),
+	    .base = (uint64_t)sqlite3_column_int64(stmt, 5),
 	};
 
 	if ((uint64_t)sqlite3_column_int64(stmt, 4) != store_doc_hash(doc, len)) {
@@ -175,7 +198,7 @@ static int read_one(struct store *store, const char *sql, int64_t revision,
 }
 
 #define SELECT_REVISION                                                                            \
-	"SELECT revision, doc, source_name, committed_unix, doc_hash FROM revisions "
+	"SELECT revision, doc, source_name, committed_unix, doc_hash, base FROM revisions "
 
 int store_latest(struct store *store, struct store_revision *ret)
 {

@@ -13,7 +13,7 @@
 /* PRAGMA application_id of every iofence store: 'IOFC'. */
 #define STORE_APPLICATION_ID 0x494f4643
 /* PRAGMA user_version written by this agent; older files are migrated on open. */
-#define STORE_SCHEMA_VERSION 2
+#define STORE_SCHEMA_VERSION 3
 /* Revisions kept after each commit unless store_set_keep() says otherwise. */
 #define STORE_DEFAULT_KEEP 10
 
@@ -22,6 +22,7 @@ struct store;
 
 struct store_revision {
 	uint64_t revision;
+	uint64_t base; /* 0: doc is a whole document; else doc is a delta on top of revision base */
 	void *doc; /* the document bytes as committed (malloc'ed, never NULL) */
 	size_t doc_len;
 	char *source_name;
@@ -70,6 +71,22 @@ int store_set_keep(struct store *store, unsigned keep);
  */
 int store_commit(struct store *store, uint64_t revision, const void *doc, size_t doc_len,
 		 const char *source_name);
+
+/**
+ * store_commit_delta() - durably store one revision as a delta on top of the latest one
+ * @revision: must be greater than every stored revision
+ * @base: must be the latest stored revision (the delta's meaning depends on it)
+ * @delta: the delta's bytes, opaque to the store (the caller knows how to apply them)
+ *
+ * Like store_commit(), in one transaction. Pruning keeps the newest K revisions and every
+ * revision their deltas need: back to the newest whole document at or below the oldest kept
+ * one. A writer bounds the length of its delta chains by committing a whole document now and
+ * then (reading a revision reads its chain).
+ *
+ * Return: as store_commit(); -ESTALE also when @base is not the latest revision.
+ */
+int store_commit_delta(struct store *store, uint64_t revision, uint64_t base, const void *delta,
+		       size_t delta_len, const char *source_name);
 
 /*
  * The newest revision into @ret (free with store_revision_free()). -ENOENT if the store is empty,

@@ -70,6 +70,11 @@ char *cluster_key_status_dir(const char *prefix);
 char *cluster_key_gen_dir(const char *prefix, uint64_t gen);
 /* "endpoints/<node>/<name>" for endpoint delete. */
 char *cluster_key_endpoint(const char *node, const char *name);
+/* The order of two endpoints' keys (the order of a document read from the objects). */
+int cluster_endpoint_key_cmp(const char *node_a, const char *name_a, const char *node_b,
+			     const char *name_b);
+/* The node and name (unescaped, malloc'ed) of an endpoint key; -EINVAL when KEY is not one. */
+int cluster_key_endpoint_split(const char *key, char **ret_node, char **ret_name);
 
 /* What a controller read: the head and the generation's objects at one revision. */
 struct cluster_state {

@@ -175,12 +175,80 @@ static void make_key(char *buf, size_t cap, const char *kind, const char *a, con
 		snprintf(buf + len, cap - len, "#%04u", part);
 }
 
+int cluster_endpoint_key_cmp(const char *node_a, const char *name_a, const char *node_b,
+			     const char *name_b)
+{
+	char a[1024], b[1024];
+
+	make_key(a, sizeof(a), "endpoints", node_a, name_a, 0);
+	make_key(b, sizeof(b), "endpoints", node_b, name_b, 0);
+	return strcmp(a, b);
+}
+
 char *cluster_key_endpoint(const char *node, const char *name)
 {
 	char buf[1024];
 
 	make_key(buf, sizeof(buf), "endpoints", node, name, 0);
 	return strdup(buf);
+}
+
+static int hex_value(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1; /* escape() writes upper case only */
+}
+
+/* name unescaped into a new string, or NULL (ENOMEM, or a bad escape: EINVAL). */
+static char *unescape(const char *s, size_t len)
+{
+	char *out = malloc(len + 1), *o = out;
+
+	if (!out)
+		return NULL;
+	for (size_t i = 0; i < len; i++) {
+		int hi, lo;
+
+		if (s[i] != '%') {
+			*o++ = s[i];
+			continue;
+		}
+		hi = i + 2 < len ? hex_value(s[i + 1]) : -1;
+		lo = i + 2 < len ? hex_value(s[i + 2]) : -1;
+		if (hi < 0 || lo < 0 || (hi | lo) == 0) {
+			free(out);
+			errno = EINVAL;
+			return NULL;
+		}
+		*o++ = (char)(hi << 4 | lo);
+		i += 2;
+	}
+	*o = 0;
+	return out;
+}
+
+int cluster_key_endpoint_split(const char *key, char **ret_node, char **ret_name)
+{
+	const char *node, *slash;
+
+	*ret_node = *ret_name = NULL;
+	if (strncmp(key, "endpoints/", 10))
+		return -EINVAL;
+	node = key + 10;
+	slash = strchr(node, '/');
+	if (!slash || slash == node || !slash[1] || strchr(slash + 1, '/') || strchr(key, '#'))
+		return -EINVAL;
+	*ret_node = unescape(node, (size_t)(slash - node));
+	*ret_name = *ret_node ? unescape(slash + 1, strlen(slash + 1)) : NULL;
+	if (!*ret_name) {
+		free(*ret_node);
+		*ret_node = NULL;
+		return errno == EINVAL ? -EINVAL : -ENOMEM;
+	}
+	return 0;
 }
 
 char *cluster_key_head(const char *prefix)

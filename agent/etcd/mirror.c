@@ -23,6 +23,7 @@ int cluster_mirror_init(struct cluster_mirror *m, const char *prefix)
 void cluster_mirror_free(struct cluster_mirror *m)
 {
 	cluster_objs_free(&m->objs);
+	cluster_objs_free(&m->changed);
 	free(m->prefix);
 	free(m->head_key);
 	free(m->gen_dir);
@@ -42,6 +43,7 @@ int cluster_mirror_install(struct cluster_mirror *m, struct cluster_state *st)
 	memset(&st->objs, 0, sizeof(st->objs));
 	m->have_head = st->head != NULL;
 	m->gen = st->head ? st->head->generation : 0;
+	cluster_mirror_forget_changes(m, true);
 	if (st->revision > m->seen_rev)
 		m->seen_rev = st->revision;
 	if (st->policy_revision != m->policy_rev) {
@@ -62,6 +64,7 @@ static int take_head(struct cluster_mirror *m, const Mvccpb__Event *ev, uint64_t
 		/* no policy: an empty document */
 		m->have_head = false;
 		cluster_objs_free(&m->objs);
+		cluster_mirror_forget_changes(m, true);
 		*written = 0;
 		return 1;
 	}
@@ -109,9 +112,11 @@ int64_t cluster_mirror_take(struct cluster_mirror *m, const Etcdserverpb__WatchR
 		} else if (!strncmp(key, m->gen_dir, glen) && key[glen] && !reload) {
 			if (ev->type == MVCCPB__EVENT__EVENT_TYPE__DELETE)
 				cluster_objs_del(&m->objs, key + glen);
-			else
-				cluster_objs_put(&m->objs, key + glen, kv->value.data,
-						 kv->value.len, kv->mod_revision);
+			else if (cluster_objs_put(&m->objs, key + glen, kv->value.data,
+						  kv->value.len, kv->mod_revision))
+				m->changed_all = true; /* the next apply reads the mirror whole */
+			if (!m->changed_all && cluster_objs_put(&m->changed, key + glen, "", 0, 0))
+				m->changed_all = true;
 			*changed = true;
 		}
 		free(key);
@@ -126,5 +131,68 @@ int64_t cluster_mirror_take(struct cluster_mirror *m, const Etcdserverpb__WatchR
 		m->policy_rev = rev;
 		m->written_ns = written;
 	}
+	return 0;
+}
+
+void cluster_mirror_forget_changes(struct cluster_mirror *m, bool all)
+{
+	cluster_objs_free(&m->changed);
+	m->changed_all = all;
+}
+
+int cluster_mirror_changes(struct cluster_mirror *m, uint64_t base, Iofence__V1__PolicyDelta **ret,
+			   bool *endpoints_only)
+{
+	Iofence__V1__PolicyDelta *d;
+	size_t n = m->changed.n;
+	int r = 0;
+
+	*ret = NULL;
+	*endpoints_only = false;
+	if (m->changed_all) {
+		cluster_mirror_forget_changes(m, false);
+		return 0;
+	}
+	d = calloc(1, sizeof(*d));
+	if (d) {
+		iofence__v1__policy_delta__init(d);
+		d->base_revision = base;
+		d->changes = calloc(n ? n : 1, sizeof(*d->changes));
+	}
+	if (!d || !d->changes)
+		r = -ENOMEM;
+	*endpoints_only = true;
+	for (size_t i = 0; !r && i < n; i++) {
+		const char *key = m->changed.v[i].key;
+		long at = cluster_objs_find(&m->objs, key);
+		Iofence__V1__ClusterObjectChange *c = calloc(1, sizeof(*c));
+
+		if (!c) {
+			r = -ENOMEM;
+			break;
+		}
+		iofence__v1__cluster_object_change__init(c);
+		d->changes[d->n_changes++] = c;
+		c->key = strdup(key);
+		c->removed = at < 0;
+		if (at >= 0) {
+			c->value.len = m->objs.v[at].len;
+			c->value.data = malloc(c->value.len ? c->value.len : 1);
+			if (c->value.data && c->value.len)
+				memcpy(c->value.data, m->objs.v[at].val, c->value.len);
+		}
+		if (!c->key || (at >= 0 && !c->value.data))
+			r = -ENOMEM;
+		*endpoints_only &= !strncmp(key, "endpoints/", 10);
+	}
+	/* the message is freed as protobuf-c would free an unpacked one (free() throughout) */
+	if (r) {
+		if (d)
+			iofence__v1__policy_delta__free_unpacked(d, NULL);
+		cluster_mirror_forget_changes(m, true);
+		return r;
+	}
+	cluster_mirror_forget_changes(m, false);
+	*ret = d;
 	return 0;
 }

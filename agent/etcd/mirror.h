@@ -18,6 +18,9 @@ struct cluster_mirror {
 	uint64_t written_ns; /* the controller's stamp of policy_rev (0: unknown) */
 	int64_t bad_rev;     /* a head that did not decode, with its reason */
 	char bad[256];
+	/* what changed since the last cluster_mirror_take_changes() */
+	struct cluster_objs changed; /* the keys (no values) */
+	bool changed_all;	      /* read whole, or the head went: every object */
 };
 
 int cluster_mirror_init(struct cluster_mirror *m, const char *prefix);
@@ -33,5 +36,16 @@ int cluster_mirror_install(struct cluster_mirror *m, struct cluster_state *st);
  */
 int64_t cluster_mirror_take(struct cluster_mirror *m, const Etcdserverpb__WatchResponse *wr,
 			    bool *changed);
+
+/*
+ * cluster_mirror_changes() - the objects that changed since the last call, as a PolicyDelta
+ * on base (their values as the mirror holds them now; a key no longer there is removed), and
+ * forgets them. NULL in *ret when everything changed (a whole read, the head's generation
+ * moved or went). *endpoints_only says whether every change is of an endpoint object.
+ * 0 or -ENOMEM (then everything counts as changed next time).
+ */
+int cluster_mirror_changes(struct cluster_mirror *m, uint64_t base, Iofence__V1__PolicyDelta **ret,
+			   bool *endpoints_only);
+void cluster_mirror_forget_changes(struct cluster_mirror *m, bool all);
 
 #endif /* IOFENCE_AGENT_ETCD_MIRROR_H */

@@ -32,6 +32,7 @@
 #include "engine.h"
 #include "failsafe.h"
 #include "guard.h"
+#include "journal.h"
 #include "log.h"
 #include "policy/errors.h"
 #include "policy/parse.h"
@@ -55,6 +56,7 @@ struct engine {
 	struct store *store;
 	pthread_mutex_t store_mutex; /* store handle: apply thread and readers */
 	uint64_t store_latest;	     /* newest stored revision (apply thread) */
+	size_t journal_depth;	     /* deltas stored since the last whole document */
 	struct datapath *dp;	     /* NULL with --datapath=none */
 
 	pthread_mutex_t snap_lock;
@@ -167,6 +169,8 @@ void job_free(struct job *job)
 		return;
 	if (job->req)
 		iofence__v1__apply_request__free_unpacked(job->req, NULL);
+	if (job->delta)
+		iofence__v1__policy_delta__free_unpacked(job->delta, NULL);
 	free(job->details);
 	free(job->errors);
 	free(job->cgroup);
@@ -440,6 +444,64 @@ static bool answer_unchanged(struct engine *e, const struct policy_document *doc
 	return unchanged;
 }
 
+/* The revision can be stored as its delta (journal.h) rather than as the whole document. */
+static bool journal_fits(const struct engine *e, const Iofence__V1__PolicyDelta *delta)
+{
+	return delta && e->store_latest && delta->base_revision == e->store_latest &&
+	       e->journal_depth + 1 < JOURNAL_WHOLE_EVERY;
+}
+
+/* Packs msg (a PolicyDocument or PolicyDelta) for the store. */
+static uint8_t *pack_message(const ProtobufCMessage *msg, size_t *len)
+{
+	uint8_t *buf;
+
+	*len = protobuf_c_message_get_packed_size(msg);
+	buf = malloc(*len ? *len : 1);
+	if (buf)
+		protobuf_c_message_pack(msg, buf);
+	return buf;
+}
+
+/* Commits rev (whole or as its delta); err says why not. 0 or -errno. */
+static int store_revision(struct engine *e, uint64_t rev, bool journal, uint64_t base,
+			  const uint8_t *packed, size_t packed_len, const char *name, char *err,
+			  size_t len)
+{
+	int r;
+
+	pthread_mutex_lock(&e->store_mutex);
+	r = journal ? store_commit_delta(e->store, rev, base, packed, packed_len, name)
+		    : store_commit(e->store, rev, packed, packed_len, name);
+	if (r)
+		snprintf(err, len, "store: %s: %s", strerror(-r), store_last_error(e->store));
+	pthread_mutex_unlock(&e->store_mutex);
+	if (!r) {
+		e->store_latest = rev;
+		e->journal_depth = journal ? e->journal_depth + 1 : 0;
+	}
+	return r;
+}
+
+/* A commit failed after the swap: put the enforced revision's image back. */
+static void swap_back(struct engine *e)
+{
+	struct snapshot *prev = engine_current(e);
+
+	if (prev && e->dp) {
+		/* Published images keep no entries (memory): compile them again. */
+		struct policy_image *back = NULL;
+		char err2[256];
+
+		if (policy_compile(snapshot_doc(prev), e->cfg->node, &back, err2, sizeof(err2)) ||
+		    dp_apply(e->dp, back, err2, sizeof(err2)))
+			log_error("rollback to revision %llu failed: %s",
+				  (unsigned long long)snapshot_revision(prev), err2);
+		policy_image_free(back);
+	}
+	snapshot_unref(prev);
+}
+
 /* Returns the snapshot retired by the apply, freed after the ack (a large document's free
  * takes milliseconds). */
 static struct snapshot *do_apply(struct engine *e, struct job *job)
@@ -452,10 +514,11 @@ static struct snapshot *do_apply(struct engine *e, struct job *job)
 	struct policy_document *doc = NULL;
 	struct policy_image *img = NULL;
 	Iofence__V1__PolicyDocument *pb = NULL;
-	struct snapshot *snap = NULL, *prev;
+	struct snapshot *snap = NULL;
 	struct snapshot *retired = NULL;
 	uint8_t *packed = NULL;
 	size_t packed_len;
+	bool journal = false;
 	uint64_t t0 = now_usec(), compile_usec = 0, dp_usec = 0, t_parsed, t_packed, t_store, rev;
 	uint64_t read_by = t0 + APPLY_READ_BUDGET_MS * 1000ull;
 	char err[512] = "";
@@ -524,14 +587,16 @@ static struct snapshot *do_apply(struct engine *e, struct job *job)
 		set_status(job, GRPC_STATUS_RESOURCE_EXHAUSTED, "out of memory");
 		goto out;
 	}
-	packed_len = iofence__v1__policy_document__get_packed_size(pb ? pb : req->document);
-	packed = malloc(packed_len ? packed_len : 1);
+	journal = journal_fits(e, job->delta);
+	if (journal)
+		packed = pack_message(&job->delta->base, &packed_len);
+	else
+		packed = pack_message(pb ? &pb->base : &req->document->base, &packed_len);
 	snap = snapshot_new();
 	if (!snap || !packed) {
 		set_status(job, GRPC_STATUS_RESOURCE_EXHAUSTED, "out of memory");
 		goto out;
 	}
-	iofence__v1__policy_document__pack(pb ? pb : req->document, packed);
 	policy_pb_free(pb);
 	pb = NULL;
 	t_packed = now_usec();
@@ -546,35 +611,17 @@ static struct snapshot *do_apply(struct engine *e, struct job *job)
 		goto out;
 	}
 	t_store = now_usec();
-	pthread_mutex_lock(&e->store_mutex);
-	r = store_commit(e->store, rev, packed, packed_len, name ? name : "");
-	if (r)
-		snprintf(err, sizeof(err), "store: %s: %s", strerror(-r),
-			 store_last_error(e->store));
-	pthread_mutex_unlock(&e->store_mutex);
+	r = store_revision(e, rev, journal, journal ? job->delta->base_revision : 0, packed,
+			   packed_len, name ? name : "", err, sizeof(err));
 	if (r) {
 		/* Not durable: put the previous revision back before saying no. */
-		prev = engine_current(e);
-		if (prev && e->dp) {
-			/* Published images keep no entries (memory): compile them again. */
-			struct policy_image *back = NULL;
-			char err2[256];
-
-			if (policy_compile(snapshot_doc(prev), e->cfg->node, &back, err2,
-					   sizeof(err2)) ||
-			    dp_apply(e->dp, back, err2, sizeof(err2)))
-				log_error("rollback to revision %llu failed: %s",
-					  (unsigned long long)snapshot_revision(prev), err2);
-			policy_image_free(back);
-		}
-		snapshot_unref(prev);
+		swap_back(e);
 		set_status(job,
 			   r == -ESTALE ? GRPC_STATUS_FAILED_PRECONDITION : GRPC_STATUS_UNAVAILABLE,
 			   "revision %llu: %s", (unsigned long long)rev, err);
 		log_error("apply of revision %llu failed: %s", (unsigned long long)rev, err);
 		goto out;
 	}
-	e->store_latest = rev;
 	free(packed);
 	packed = NULL;
 	policy_image_release_entries(img); /* in the maps now; keep only the names */
@@ -590,11 +637,11 @@ static struct snapshot *do_apply(struct engine *e, struct job *job)
 	retired = publish(e, snap);
 	announce(e);
 	log_debug("revision %llu: %s %.1f ms, pack %.1f ms, "
-		  "compile %.1f ms, datapath %.1f ms, store commit %.1f ms",
+		  "compile %.1f ms, datapath %.1f ms, store commit (%s) %.1f ms",
 		  (unsigned long long)rev,
 		  req->source && *req->source ? "parse+validate" : "read+validate",
 		  (t_parsed - t0) / 1e3, (t_packed - t_parsed) / 1e3, compile_usec / 1e3,
-		  dp_usec / 1e3, (now_usec() - t_store) / 1e3);
+		  dp_usec / 1e3, journal ? "delta" : "whole", (now_usec() - t_store) / 1e3);
 	log_info("applied revision %llu: %zu local endpoints, %zu rules, %llu entries, "
 		 "compile %.1f ms, total %.1f ms",
 		 (unsigned long long)rev, img->n_endpoints, img->n_rules,
@@ -612,6 +659,114 @@ out:
 	policy_pb_free(pb);
 	policy_errors_free(&errs);
 	e->trim_pending = true;
+	return retired;
+}
+
+/*
+ * JOB_DELTA: endpoints of other nodes changed (cluster mode). The document is the enforced
+ * one with the endpoint changes applied: groups and prefilters shared, only the endpoints
+ * checked again (policy/derive.h); compiled and swapped like any revision (the datapath
+ * writes the entries that changed), stored as the delta.
+ */
+static struct snapshot *do_delta(struct engine *e, struct job *job)
+{
+	const Iofence__V1__PolicyDelta *delta = job->delta;
+	struct snapshot *cur = engine_current(e), *snap = NULL, *retired = NULL;
+	uint64_t rev = job->delta_revision, t0 = now_usec(), compile_usec = 0, dp_usec = 0;
+	uint64_t t_derived, t_store;
+	struct journal_endpoints je = {0};
+	struct policy_errors errs = {0};
+	struct policy_document *doc = NULL;
+	struct policy_image *img = NULL;
+	Iofence__V1__PolicyDocument *pb = NULL;
+	uint8_t *packed = NULL;
+	size_t packed_len = 0;
+	bool journal;
+	char err[512] = "";
+	int r, st;
+
+	if (!cur || !delta || snapshot_revision(cur) != delta->base_revision ||
+	    e->store_latest != delta->base_revision || rev <= delta->base_revision) {
+		set_status(job, GRPC_STATUS_FAILED_PRECONDITION,
+			   "revision %llu: a delta on revision %llu, but revision %llu is enforced",
+			   (unsigned long long)rev,
+			   (unsigned long long)(delta ? delta->base_revision : 0),
+			   (unsigned long long)(cur ? snapshot_revision(cur) : 0));
+		goto out;
+	}
+	r = journal_endpoints_of(delta, &je, err, sizeof(err));
+	if (!r)
+		/* the enforced document only gains a pointer to what it shares (readers never
+		 * look at it) */
+		r = policy_derive_endpoints((struct policy_document *)snapshot_doc(cur), je.changes,
+					    je.n, journal_endpoint_order, "<etcd>", &doc, &errs);
+	if (r == -ENOMEM) {
+		set_status(job, GRPC_STATUS_RESOURCE_EXHAUSTED, "out of memory");
+		goto out;
+	} else if (r && errs.n) {
+		set_validation_errors(job, &errs);
+		goto out;
+	} else if (r) {
+		set_status(job, GRPC_STATUS_INVALID_ARGUMENT, "revision %llu: %s",
+			   (unsigned long long)rev, err);
+		goto out;
+	}
+	doc->revision = rev;
+	doc->has_revision = true;
+	t_derived = now_usec();
+	st = compile_and_swap(e, doc, &img, &compile_usec, &dp_usec, err, sizeof(err));
+	if (st != GRPC_STATUS_OK) {
+		set_status(job, st, "revision %llu: %s", (unsigned long long)rev, err);
+		log_error("apply of revision %llu failed: %s", (unsigned long long)rev, err);
+		goto out;
+	}
+	journal = journal_fits(e, delta);
+	if (journal)
+		packed = pack_message(&delta->base, &packed_len);
+	else if (!policy_to_pb(doc, &pb))
+		packed = pack_message(&pb->base, &packed_len);
+	snap = snapshot_new();
+	t_store = now_usec();
+	r = packed && snap ? store_revision(e, rev, journal, delta->base_revision, packed,
+					    packed_len, "etcd", err, sizeof(err))
+			   : -ENOMEM;
+	if (r) {
+		swap_back(e);
+		set_status(job, r == -ENOMEM ? GRPC_STATUS_RESOURCE_EXHAUSTED
+					     : GRPC_STATUS_UNAVAILABLE,
+			   "revision %llu: %s", (unsigned long long)rev,
+			   r == -ENOMEM ? "out of memory" : err);
+		log_error("apply of revision %llu failed: %s", (unsigned long long)rev,
+			  job->details);
+		goto out;
+	}
+	policy_image_release_entries(img);
+	snapshot_set(snap, rev, doc, img, NULL, strdup("etcd"), time(NULL));
+	job->status = GRPC_STATUS_OK;
+	retired = publish(e, snap);
+	announce(e);
+	log_debug("revision %llu: %zu endpoint change%s on revision %llu: derive+validate %.2f ms, "
+		  "compile %.2f ms, datapath %.2f ms, store commit (%s) %.2f ms",
+		  (unsigned long long)rev, je.n, je.n == 1 ? "" : "s",
+		  (unsigned long long)delta->base_revision, (t_derived - t0) / 1e3,
+		  compile_usec / 1e3, dp_usec / 1e3, journal ? "delta" : "whole",
+		  (now_usec() - t_store) / 1e3);
+	log_info("applied revision %llu: %zu endpoint change%s, %zu local endpoints, total %.1f ms",
+		 (unsigned long long)rev, je.n, je.n == 1 ? "" : "s", img->n_endpoints,
+		 (now_usec() - t0) / 1e3);
+	doc = NULL;
+	img = NULL;
+	snap = NULL;
+out:
+	observe_apply(e, now_usec() - t0, job->status == GRPC_STATUS_OK);
+	snapshot_unref(cur);
+	snapshot_unref(snap);
+	free(packed);
+	policy_pb_free(pb);
+	policy_image_free(img);
+	policy_document_free(doc);
+	policy_errors_free(&errs);
+	journal_endpoints_free(&je);
 	return retired;
 }
 
@@ -723,6 +878,8 @@ static void *apply_main(void *arg)
 			set_status(job, GRPC_STATUS_UNAVAILABLE, "agent is shutting down");
 		else if (job_gone(job, now_usec()))
 			refuse_unstarted(job);
+		else if (job->kind == JOB_DELTA)
+			retired = do_delta(e, job);
 		else
 			retired = do_apply(e, job);
 		guard_refresh(e->guard);
@@ -765,7 +922,7 @@ static int restore(struct engine *e)
 	char err[512];
 	int r;
 
-	r = store_latest(e->store, &sr);
+	r = journal_read(e->store, 0, &sr, &e->journal_depth);
 	if (r == -ENOENT) {
 		log_info("store %s is empty: nothing to restore%s", e->cfg->state,
 			 e->dp && dp_active_revision(e->dp)
@@ -998,7 +1155,7 @@ int engine_stored(struct engine *e, uint64_t revision, struct store_revision *re
 	*ret_revisions = NULL;
 	*ret_n = 0;
 	pthread_mutex_lock(&e->store_mutex);
-	r = store_get(e->store, revision, ret);
+	r = journal_read(e->store, revision, ret, NULL);
 	if (!r)
 		store_list(e->store, ret_revisions, ret_n);
 	pthread_mutex_unlock(&e->store_mutex);

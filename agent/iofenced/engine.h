@@ -22,7 +22,11 @@ struct engine;
 struct datapath;
 struct store_revision;
 
-enum job_kind { JOB_APPLY, JOB_LINK, JOB_CGROUP };
+/*
+ * JOB_APPLY: a whole document (req). JOB_DELTA: endpoint changes on top of the enforced
+ * revision (cluster mode: endpoints of other nodes), without rebuilding the document.
+ */
+enum job_kind { JOB_APPLY, JOB_LINK, JOB_CGROUP, JOB_DELTA };
 
 struct job {
 	struct job *next;
@@ -40,6 +44,13 @@ struct job {
 	size_t n_warnings;
 	uint64_t deadline_usec;	      /* the client's, CLOCK_MONOTONIC microseconds; 0: none */
 	bool (*abandoned)(void *ctx); /* the client has cancelled (NULL: cannot tell) */
+	/*
+	 * Cluster mode (owned): the revision's changed objects since delta->base_revision. With
+	 * JOB_APPLY optional, the store then keeps it instead of the whole document (journal.h);
+	 * with JOB_DELTA the changes themselves (endpoints only), making revision delta_revision.
+	 */
+	Iofence__V1__PolicyDelta *delta;
+	uint64_t delta_revision;
 	/* JOB_LINK */
 	char ifname[IF_NAMESIZE];
 	int ifindex;

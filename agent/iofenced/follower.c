@@ -9,9 +9,11 @@
  *   is reopened from the revision after the last one seen (backoff with jitter, next
  *   endpoint); a compacted one makes it read the policy whole again.
  * - work: when the mirror's policy revision is newer than the one enforced, waits the batch
- *   window, turns the mirror into a PolicyDocument and submits it to the engine as an apply
- *   job with the etcd revision as its revision; then writes the node's status key (under a
- *   lease it keeps alive). A revision that does not decode or is refused stays unenforced:
+ *   window and submits the revision to the engine: only the changed endpoints when nothing
+ *   else changed (a JOB_DELTA: no document rebuilt), else the mirror as a whole PolicyDocument
+ *   with the etcd revision as its revision (and its changed objects, which the store keeps
+ *   instead of the document); then writes the node's status key (under a lease it keeps
+ *   alive). A revision that does not decode or is refused stays unenforced:
  *   the last good one keeps enforcing and the status says why.
  */
 #include <errno.h>
@@ -53,6 +55,7 @@ struct follower {
 	int64_t failed_rev;	 /* newest refused revision (0: none since the last good) */
 	char error[512];
 	bool busy;		 /* a job is with the engine */
+	bool need_whole;	 /* the next apply sends the whole document, no delta */
 	bool status_dirty;
 	struct etcd_watch *watch; /* to cancel it at stop */
 
@@ -271,47 +274,87 @@ static void observe_delay(struct follower *f, double s)
 	f->last_delay = s;
 }
 
-/* Builds and submits the mirror's policy; waits for the engine. Lock held (released inside). */
-static void apply_mirror(struct follower *f)
+/*
+ * The job of the mirror's revision: only the changed endpoints when nothing else changed
+ * since the enforced revision (JOB_DELTA), else the whole document (with its changes for the
+ * store's journal when they are known). NULL with err set when the mirror does not decode.
+ */
+static struct job *job_of_mirror(struct follower *f, int64_t rev, char *err, size_t len)
 {
 	Iofence__V1__PolicyDocument *doc = NULL;
-	Iofence__V1__ApplyRequest *req;
-	struct job *job;
-	int64_t rev;
-	uint64_t written;
-	char err[512] = "";
+	Iofence__V1__PolicyDelta *delta = NULL;
+	Iofence__V1__ApplyRequest *req = NULL;
+	struct job *job = calloc(1, sizeof(*job));
+	bool endpoints_only = false;
 	int r;
 
-	/* the batch window: events of the next few milliseconds join this apply */
-	wait_ms(f, FOLLOWER_BATCH_MS);
-	rev = f->m.policy_rev;
-	written = f->m.written_ns;
-	r = cluster_pb_from_objs(&f->m.objs, &doc, err, sizeof(err));
-	f->attempted_rev = rev;
-	if (r) {
-		f->failed_rev = rev;
-		snprintf(f->error, sizeof(f->error), "revision %lld: %s", (long long)rev,
-			 r == -ENOMEM ? "out of memory" : err);
-		log_error("datastore: %s (still enforcing revision %lld)", f->error,
-			  (long long)f->applied_rev);
-		f->status_dirty = true;
-		return;
+	if (!job || cluster_mirror_changes(&f->m, (uint64_t)f->applied_rev, &delta,
+					   &endpoints_only)) {
+		snprintf(err, len, "out of memory");
+		goto fail;
+	}
+	/* a refused revision left the store and the mirror's changes apart: whole again */
+	if (f->need_whole || !f->applied_rev) {
+		if (delta)
+			iofence__v1__policy_delta__free_unpacked(delta, NULL);
+		delta = NULL;
+	}
+	job->delta = delta;
+	if (delta && endpoints_only) {
+		job->kind = JOB_DELTA;
+		job->delta_revision = (uint64_t)rev;
+		return job;
+	}
+	/* many changes: the store keeps the whole document rather than a long delta */
+	if (delta && delta->n_changes > f->m.objs.n / 4) {
+		iofence__v1__policy_delta__free_unpacked(delta, NULL);
+		job->delta = NULL;
+	}
+	r = cluster_pb_from_objs(&f->m.objs, &doc, err, len);
+	req = r ? NULL : calloc(1, sizeof(*req));
+	if (!req) {
+		if (r == -ENOMEM || !r)
+			snprintf(err, len, "out of memory");
+		goto fail;
 	}
 	doc->revision = (uint64_t)rev;
 	doc->has_revision = true;
-	req = calloc(1, sizeof(*req));
-	job = calloc(1, sizeof(*job));
-	if (!req || !job) {
-		free(req);
-		free(job);
-		iofence__v1__policy_document__free_unpacked(doc, NULL);
-		return;
-	}
 	iofence__v1__apply_request__init(req);
 	req->document = doc;
 	req->source_name = strdup("etcd");
 	job->kind = JOB_APPLY;
 	job->req = req;
+	return job;
+fail:
+	if (doc)
+		iofence__v1__policy_document__free_unpacked(doc, NULL);
+	job_free(job);
+	return NULL;
+}
+
+/* Builds and submits the mirror's policy; waits for the engine. Lock held (released inside). */
+static void apply_mirror(struct follower *f)
+{
+	struct job *job;
+	int64_t rev;
+	uint64_t written;
+	char err[512] = "";
+
+	/* the batch window: events of the next few milliseconds join this apply */
+	wait_ms(f, FOLLOWER_BATCH_MS);
+	rev = f->m.policy_rev;
+	written = f->m.written_ns;
+	job = job_of_mirror(f, rev, err, sizeof(err));
+	f->attempted_rev = rev;
+	if (!job) {
+		f->failed_rev = rev;
+		f->need_whole = true;
+		snprintf(f->error, sizeof(f->error), "revision %lld: %s", (long long)rev, err);
+		log_error("datastore: %s (still enforcing revision %lld)", f->error,
+			  (long long)f->applied_rev);
+		f->status_dirty = true;
+		return;
+	}
 	job->complete = job_done;
 	job->ctx = f;
 	iofence__v1__apply_response__init(&job->resp);
@@ -326,6 +369,7 @@ static void apply_mirror(struct follower *f)
 	if (f->job_status == GRPC_STATUS_OK) {
 		f->applied_rev = rev;
 		f->failed_rev = 0;
+		f->need_whole = false;
 		f->error[0] = 0;
 		if (written) {
 			double d = ((double)realtime_ns() - (double)written) / 1e9;
@@ -336,6 +380,7 @@ static void apply_mirror(struct follower *f)
 		char *nl;
 
 		f->failed_rev = rev;
+		f->need_whole = true;
 		snprintf(f->error, sizeof(f->error), "revision %lld: %s: %s", (long long)rev,
 			 rpc_status_name(f->job_status), f->job_details);
 		nl = strchr(f->error, '\n');

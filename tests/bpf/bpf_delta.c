@@ -22,149 +22,7 @@
 #include "agent/datapath/image_delta.h"
 #include "gen.h"
 #include "harness.h"
-
-#define KEY_MAX 64
-#define VAL_MAX 16
-
-/*
- * Sorted "map | key | value" records of one slot of one map set. Trie entries are keyed by
- * their trie's index within the slot and their key ({u32 trie, key}), hash entries by their key
- * with the slot byte 0.
- */
-struct dump {
-	char (*rec)[1 + KEY_MAX + VAL_MAX];
-	size_t n, cap;
-};
-
-static void dump_add(struct dump *d, char map, const void *key, size_t ksz, const void *val,
-		     size_t vsz)
-{
-	if (ksz > KEY_MAX || vsz > VAL_MAX)
-		abort();
-	if (d->n == d->cap) {
-		d->cap = d->cap ? 2 * d->cap : 1024;
-		d->rec = realloc(d->rec, d->cap * sizeof(*d->rec));
-		if (!d->rec)
-			abort();
-	}
-	memset(d->rec[d->n], 0, sizeof(d->rec[d->n]));
-	d->rec[d->n][0] = map;
-	memcpy(d->rec[d->n] + 1, key, ksz);
-	memcpy(d->rec[d->n] + 1 + KEY_MAX, val, vsz);
-	d->n++;
-}
-
-static int rec_cmp(const void *a, const void *b)
-{
-	return memcmp(a, b, sizeof(((struct dump *)0)->rec[0]));
-}
-
-static struct bpf_map_info map_info(int fd)
-{
-	struct bpf_map_info info;
-	__u32 len = sizeof(info);
-
-	memset(&info, 0, sizeof(info));
-	if (bpf_obj_get_info_by_fd(fd, &info, &len))
-		abort();
-	return info;
-}
-
-/* Every entry of slot's inner tries of an array of tries (max_entries / IOF_SLOTS per slot). */
-static void dump_outer(struct dump *d, char map, int outer_fd, uint8_t slot)
-{
-	__u32 per_slot = map_info(outer_fd).max_entries / IOF_SLOTS;
-
-	for (__u32 t = 0; t < per_slot; t++) {
-		char key[KEY_MAX], ik[KEY_MAX], iprev[KEY_MAX], val[VAL_MAX];
-		__u32 idx = slot * per_slot + t, id;
-		struct bpf_map_info info;
-		void *q = NULL;
-		int fd;
-
-		if (bpf_map_lookup_elem(outer_fd, &idx, &id))
-			continue;
-		fd = bpf_map_get_fd_by_id(id);
-		if (fd < 0)
-			abort();
-		info = map_info(fd);
-		for (; !bpf_map_get_next_key(fd, q, ik); q = iprev) {
-			memcpy(iprev, ik, info.key_size);
-			if (bpf_map_lookup_elem(fd, ik, val))
-				continue;
-			memcpy(key, &t, sizeof(t));
-			memcpy(key + sizeof(t), ik, info.key_size);
-			dump_add(d, map, key, sizeof(t) + info.key_size, val, info.value_size);
-		}
-		close(fd);
-	}
-}
-
-/* Entries of slot in a slotted hash map. */
-static void dump_hash(struct dump *d, char map, int fd, uint8_t slot)
-{
-	struct bpf_map_info info = map_info(fd);
-	char k[KEY_MAX], prev[KEY_MAX], val[VAL_MAX];
-	void *p = NULL;
-
-	for (; !bpf_map_get_next_key(fd, p, k); p = prev) {
-		memcpy(prev, k, info.key_size);
-		if ((uint8_t)k[IOF_KEY_SLOT_OFFSET] != slot || bpf_map_lookup_elem(fd, k, val))
-			continue;
-		k[IOF_KEY_SLOT_OFFSET] = 0;
-		dump_add(d, map, k, info.key_size, val, info.value_size);
-	}
-}
-
-static void dump_slot(const struct dp_map_fds *fds, uint8_t slot, struct dump *d)
-{
-	d->n = 0;
-	dump_outer(d, 'r', fds->remote4, slot);
-	dump_outer(d, 's', fds->remote6, slot);
-	dump_outer(d, 'p', fds->policy, slot);
-	dump_hash(d, 'h', fds->remote4_host, slot);
-	dump_hash(d, 'i', fds->remote6_host, slot);
-	dump_hash(d, 'a', fds->any_ports, slot);
-	qsort(d->rec, d->n, sizeof(*d->rec), rec_cmp);
-}
-
-static bool same(const struct dump *a, const struct dump *b)
-{
-	return a->n == b->n && !memcmp(a->rec, b->rec, a->n * sizeof(*a->rec));
-}
-
-/* A second set of the maps: the object loaded again without its programs. */
-static struct iofence *reference_open(struct dp_map_fds *fds)
-{
-	struct iofence *skel = iofence__open();
-	struct bpf_program *prog;
-
-	if (!skel)
-		abort();
-	bpf_object__for_each_program(prog, skel->obj) bpf_program__set_autoload(prog, false);
-	if (iofence__load(skel))
-		abort();
-	dp_map_fds_from_skel(skel, fds);
-	return skel;
-}
-
-/* Whole-image write of img into the reference set's slot. */
-static int reference_write(const struct dp_map_fds *fds, const struct policy_image *img,
-			   uint8_t slot, char *msg, size_t len)
-{
-	int err = dp_slot_clear_some(fds, slot, DP_SLOT_TRIES, 0, 0);
-
-	return err ? err : dp_image_write_some(fds, img, slot, DP_SLOT_TRIES, NULL, NULL, msg, len);
-}
-
-/* Both sets' slot, map by map. */
-static bool slots_agree(const struct dp_map_fds *got_fds, const struct dp_map_fds *want_fds,
-			uint8_t slot, struct dump *got, struct dump *want)
-{
-	dump_slot(got_fds, slot, got);
-	dump_slot(want_fds, slot, want);
-	return same(got, want);
-}
+#include "slot_dump.h"
 
 /* Hidden tails: rules and endpoints cut off by a mutation, restored later (and before free). */
 struct hidden {
@@ -276,7 +134,7 @@ int main(int argc, char **argv)
 	struct policy_document *doc;
 	struct policy_image *prev = NULL;
 	struct dp_delta d;
-	struct dump got = {0}, want = {0};
+	struct slot_dump got = {0}, want = {0};
 	struct dp_map_fds ref_fds;
 	struct iofence *ref;
 	size_t written_total = 0, entries_total = 0;
@@ -285,7 +143,7 @@ int main(int argc, char **argv)
 	printf("bpf_delta: seed %llu (IOFENCE_SEED=%llu reproduces), %u rounds\n",
 	       (unsigned long long)seed, (unsigned long long)seed, rounds);
 	harness_open(&h);
-	ref = reference_open(&ref_fds);
+	ref = slot_reference_open(&ref_fds);
 	dp_delta_init(&d);
 	doc = new_doc(&rng, &hid);
 	for (unsigned round = 0; round < rounds && !failed; round++) {
@@ -331,7 +189,7 @@ int main(int argc, char **argv)
 			failed = 1;
 		written_total += written;
 		entries_total += policy_image_entries(img) - img->n_any_groups;
-		if (!ASSERT_EQ(reference_write(&ref_fds, img, slot, msg, sizeof(msg)), 0, msg))
+		if (!ASSERT_EQ(slot_reference_write(&ref_fds, img, slot, msg, sizeof(msg)), 0, msg))
 			failed = 1;
 		if (!ASSERT_TRUE(slots_agree(&h.fds, &ref_fds, slot, &got, &want),
 				 "round %u: active slot %u holds %zu entries, a whole write %zu",
@@ -357,8 +215,8 @@ int main(int argc, char **argv)
 	restore(doc, &hid);
 	policy_document_free(doc);
 	free(hid.n_rules);
-	free(got.rec);
-	free(want.rec);
+	slot_dump_free(&got);
+	slot_dump_free(&want);
 	dp_delta_free(&d);
 	iofence__destroy(ref);
 	harness_close(&h);

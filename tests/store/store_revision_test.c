@@ -250,6 +250,61 @@ static void test_large_document_round_trips(void **state)
 	free(doc);
 }
 
+static void test_delta_on_a_base_other_than_the_latest_is_stale(void **state)
+{
+	struct fx *fx = *state;
+	static const uint64_t want[] = {2, 1};
+
+	commit_text(fx->store, 1, "whole 1");
+	assert_int_equal(store_commit_delta(fx->store, 2, 1, "d2", 2, "etcd"), 0);
+	assert_int_equal(store_commit_delta(fx->store, 3, 1, "d3", 2, "etcd"), -ESTALE);
+	assert_int_equal(store_commit_delta(fx->store, 3, 0, "d3", 2, "etcd"), -EINVAL);
+	assert_revisions(fx->store, want, 2);
+}
+
+static void test_delta_reads_back_with_its_base(void **state)
+{
+	struct fx *fx = *state;
+	struct store_revision rev;
+
+	commit_text(fx->store, 4, "whole 4");
+	assert_int_equal(store_commit_delta(fx->store, 9, 4, "delta 9", 7, "etcd"), 0);
+	assert_int_equal(store_latest(fx->store, &rev), 0);
+	assert_int_equal(rev.revision, 9);
+	assert_int_equal(rev.base, 4);
+	assert_memory_equal(rev.doc, "delta 9", 7);
+	store_revision_free(&rev);
+	assert_int_equal(store_get(fx->store, 4, &rev), 0);
+	assert_int_equal(rev.base, 0);
+	store_revision_free(&rev);
+}
+
+static void test_pruning_keeps_the_chain_the_kept_deltas_need(void **state)
+{
+	struct fx *fx = *state;
+	/* keep 3: revisions 6..8 are deltas on 5, 5 on 4, 4 on 3 (whole): 3 stays */
+	static const uint64_t chain[] = {8, 7, 6, 5, 4, 3};
+	static const uint64_t longer[] = {10, 9, 8, 7, 6, 5, 4, 3};
+
+	assert_int_equal(store_set_keep(fx->store, 3), 0);
+	commit_text(fx->store, 1, "whole 1");
+	commit_text(fx->store, 2, "whole 2");
+	commit_text(fx->store, 3, "whole 3");
+	for (uint64_t r = 4; r <= 8; r++)
+		assert_int_equal(store_commit_delta(fx->store, r, r - 1, "d", 1, "etcd"), 0);
+	assert_revisions(fx->store, chain, 6);
+	/* 8 still needs 3; once the oldest kept revision is whole (9), the rest goes */
+	commit_text(fx->store, 9, "whole 9");
+	assert_int_equal(store_commit_delta(fx->store, 10, 9, "d", 1, "etcd"), 0);
+	assert_revisions(fx->store, longer, 8);
+	commit_text(fx->store, 11, "whole 11");
+	{
+		static const uint64_t want[] = {11, 10, 9};
+
+		assert_revisions(fx->store, want, 3);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -269,6 +324,11 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_list_is_newest_first_and_survives_reopen, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_large_document_round_trips, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_delta_on_a_base_other_than_the_latest_is_stale,
+					    setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_delta_reads_back_with_its_base, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_pruning_keeps_the_chain_the_kept_deltas_need,
+					    setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("store_revision", tests, NULL, NULL);
