@@ -221,6 +221,57 @@ static int txn_del(struct txn *t, const char *dir, const char *rel)
 	return 0;
 }
 
+/* Deletes [key, end) (both copied). */
+static int txn_del_between(struct txn *t, const char *key, const char *end)
+{
+	Etcdserverpb__RequestOp *op = &t->ops[t->n];
+	Etcdserverpb__DeleteRangeRequest *d = &t->dels[t->n];
+	char *k = strdup(key), *e = strdup(end);
+
+	if (!k || !e) {
+		free(k);
+		free(e);
+		return -ENOMEM;
+	}
+	t->keys[t->n_keys++] = k;
+	t->keys[t->n_keys++] = e;
+	etcdserverpb__request_op__init(op);
+	etcdserverpb__delete_range_request__init(d);
+	d->key.data = (uint8_t *)k;
+	d->key.len = strlen(k);
+	d->range_end.data = (uint8_t *)e;
+	d->range_end.len = strlen(e);
+	op->request_case = ETCDSERVERPB__REQUEST_OP__REQUEST_REQUEST_DELETE_RANGE;
+	op->request_delete_range = d;
+	t->opp[t->n++] = op;
+	t->req.n_success = t->n;
+	t->bytes += strlen(k) + strlen(e) + 16;
+	return 0;
+}
+
+/*
+ * Every generation but the current one (gdir), in the transaction that writes the head: the
+ * old generation of a flip, and orphans of a controller killed while staging. A controller
+ * staging right now loses nothing it could still use: this write moves the head, so its own
+ * guarded flip fails anyway ("changed since read").
+ */
+static int txn_del_other_generations(struct txn *t, const char *prefix, const char *gdir)
+{
+	char *root = NULL, *root_end = NULL, *gdir_end = etcd_prefix_end(gdir);
+	int r = -ENOMEM;
+
+	if (asprintf(&root, "%s/gen/", prefix) >= 0 && (root_end = etcd_prefix_end(root)) &&
+	    gdir_end) {
+		r = txn_del_between(t, root, gdir);
+		if (!r)
+			r = txn_del_between(t, gdir_end, root_end);
+	}
+	free(root);
+	free(root_end);
+	free(gdir_end);
+	return r;
+}
+
 /* Runs the txn: 0 succeeded (*rev set), -ESTALE compare failed, or an etcd error. */
 static int txn_run(struct etcd *c, struct txn *t, int64_t *rev, char *err, size_t err_len)
 {
@@ -284,7 +335,7 @@ int cluster_write(struct etcd *c, const char *prefix, const struct cluster_state
 {
 	Iofence__V1__ClusterHead head = IOFENCE__V1__CLUSTER_HEAD__INIT;
 	struct cluster_change *ch = NULL;
-	char *hkey = cluster_key_head(prefix), *gdir = NULL, *old_dir = NULL;
+	char *hkey = cluster_key_head(prefix), *gdir = NULL;
 	uint8_t *hval = NULL;
 	size_t n_ch = 0, hlen, bytes = 0;
 	struct timespec now;
@@ -309,7 +360,8 @@ int cluster_write(struct etcd *c, const char *prefix, const struct cluster_state
 	head.written_unix_nano = (uint64_t)now.tv_sec * 1000000000ull + (uint64_t)now.tv_nsec;
 	head.writer = (char *)(writer ? writer : "");
 	head.objects = (uint32_t)want->n;
-	res->new_generation = !st->head || n_ch + 1 > ETCD_TXN_MAX_OPS || bytes > ETCD_TXN_MAX_BYTES;
+	/* + 3: the head and the two ranges of other generations */
+	res->new_generation = !st->head || n_ch + 3 > ETCD_TXN_MAX_OPS || bytes > ETCD_TXN_MAX_BYTES;
 	head.generation = res->new_generation ? new_generation(st->head ? st->head->generation : 0)
 					      : st->head->generation;
 	hlen = iofence__v1__cluster_head__get_packed_size(&head);
@@ -323,13 +375,15 @@ int cluster_write(struct etcd *c, const char *prefix, const struct cluster_state
 
 	if (!res->new_generation) {
 		/* in place: the changed objects and the head in one guarded transaction */
-		r = txn_init(&t, hkey, st->head_mod, n_ch + 1);
+		r = txn_init(&t, hkey, st->head_mod, n_ch + 3);
 		for (size_t i = 0; !r && i < n_ch; i++)
 			r = ch[i].kind == '-' ? txn_del(&t, gdir, ch[i].key)
 					      : txn_put(&t, gdir, ch[i].key, ch[i].new_obj->val,
 							ch[i].new_obj->len);
 		if (!r)
 			r = txn_put(&t, hkey, NULL, hval, hlen);
+		if (!r)
+			r = txn_del_other_generations(&t, prefix, gdir);
 		if (!r)
 			r = txn_run(c, &t, &res->revision, err, err_len);
 		res->txns = 1;
@@ -356,15 +410,13 @@ int cluster_write(struct etcd *c, const char *prefix, const struct cluster_state
 			goto out;
 		}
 	}
-	/* the flip: head to the new generation and the old one deleted, in one revision */
+	/* the flip: head to the new generation and the others deleted, in one revision */
 	txn_free(&t);
-	r = txn_init(&t, hkey, st->head_mod, 2);
+	r = txn_init(&t, hkey, st->head_mod, 3);
 	if (!r)
 		r = txn_put(&t, hkey, NULL, hval, hlen);
-	if (!r && st->head) {
-		old_dir = cluster_key_gen_dir(prefix, st->head->generation);
-		r = old_dir ? txn_del(&t, old_dir, NULL) : -ENOMEM;
-	}
+	if (!r)
+		r = txn_del_other_generations(&t, prefix, gdir);
 	if (!r)
 		r = txn_run(c, &t, &res->revision, err, err_len);
 	res->txns++;
@@ -379,7 +431,6 @@ out:
 	free(ch);
 	free(hval);
 	free(gdir);
-	free(old_dir);
 	free(hkey);
 	return r;
 }
