@@ -80,21 +80,26 @@ done
 	|| { tail -3 "$TMP/rollout"; echo "agents did not converge"; exit 1; }
 echo "bench/cluster: $NONE agents --datapath none + $REAL real, $RULES rules, 3 etcd members, converged"
 
-cpu_ticks() { local t=0; for p in $AGENT_PIDS; do t=$((t + $(awk '{print $14 + $15}' /proc/$p/stat))); done; echo $t; }
+cpu_ticks() { local t=0; for p in $1; do t=$((t + $(awk '{print $14 + $15}' /proc/$p/stat))); done; echo $t; }
 rss_kb() { local t=0 n=0; for p in $1; do t=$((t + $(awk '/VmRSS/ {print $2}' /proc/$p/status))); n=$((n + 1)); done; echo $((t / n)); }
 HZ=$(getconf CLK_TCK)
+# CPU seconds of the agents and of the etcd members while one mode ran, and the load average
+cpu_line() { # cpu_line MODE AGENT_TICKS0 ETCD_TICKS0 WALL0
+	echo "RESULT cpu mode=$1 agents_cpu_s=$(awk -v t=$(($(cpu_ticks "$AGENT_PIDS") - $2)) -v hz="$HZ" 'BEGIN {printf "%.1f", t / hz}') etcd_cpu_s=$(awk -v t=$(($(cpu_ticks "$ETCD_PIDS") - $3)) -v hz="$HZ" 'BEGIN {printf "%.1f", t / hz}') wall_s=$(awk -v a="$4" -v b="$(date +%s.%N)" 'BEGIN {printf "%.1f", b - a}') loadavg=$(cut -d' ' -f1-3 /proc/loadavg | tr ' ' /)"
+}
+run_mode() { # run_mode MODE ARGS...
+	local m=$1 a0 e0 w0
+	shift
+	a0=$(cpu_ticks "$AGENT_PIDS") e0=$(cpu_ticks "$ETCD_PIDS") w0=$(date +%s.%N)
+	"$BENCH" "$EPS" "$N" "$m" "$@" | tee "$TMP/$m.out" | grep RESULT
+	local rc=${PIPESTATUS[0]}
+	cpu_line "$m" "$a0" "$e0" "$w0"
+	return "$rc"
+}
 
-if [[ $MODES == *a* ]]; then
-	"$BENCH" "$EPS" "$N" endpoint-adds "$CHANGES" | tee "$TMP/a.out" | grep RESULT || exit 1
-fi
-if [[ $MODES == *b* ]]; then
-	"$BENCH" "$EPS" "$N" rule-changes "$CHANGES" | tee "$TMP/b.out" | grep RESULT || exit 1
-fi
-t0=$(cpu_ticks) t1=$t0 w0=$(date +%s.%N) w1=$w0
-if [[ $MODES == *c* ]]; then
-	"$BENCH" "$EPS" "$N" churn "$RATE" "$CHURN" | tee "$TMP/c.out" | grep RESULT
-	t1=$(cpu_ticks) w1=$(date +%s.%N)
-fi
+if [[ $MODES == *a* ]]; then run_mode endpoint-adds "$CHANGES" || exit 1; fi
+if [[ $MODES == *b* ]]; then run_mode rule-changes "$CHANGES" || exit 1; fi
+if [[ $MODES == *c* ]]; then run_mode churn "$RATE" "$CHURN"; fi
 none_pids=$(echo $AGENT_PIDS | cut -d' ' -f1-"$NONE")
 real_pids=$([ "$REAL" -gt 0 ] && echo $AGENT_PIDS | cut -d' ' -f$((NONE + 1))-)
-echo "RESULT agents churn_cpu_s_all_agents=$(awk -v t=$((t1 - t0)) -v hz="$HZ" 'BEGIN {printf "%.1f", t / hz}') churn_wall_s=$(awk -v a="$w0" -v b="$w1" 'BEGIN {printf "%.1f", b - a}') rss_none_kb=$(rss_kb "$none_pids")${real_pids:+ rss_real_kb=$(rss_kb "$real_pids")} etcd_rss_kb=$(rss_kb "$ETCD_PIDS")"
+echo "RESULT agents rss_none_kb=$(rss_kb "$none_pids")${real_pids:+ rss_real_kb=$(rss_kb "$real_pids")} etcd_rss_kb=$(rss_kb "$ETCD_PIDS")"
