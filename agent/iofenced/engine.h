@@ -11,7 +11,6 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <net/if.h>
 
 #include <iofence/v1/agent.pb-c.h>
 
@@ -24,9 +23,9 @@ struct store_revision;
 
 /*
  * JOB_APPLY: a whole document (req). JOB_DELTA: endpoint changes on top of the enforced
- * revision (cluster mode: endpoints of other nodes), without rebuilding the document.
+ * revision (cluster mode), without rebuilding the document.
  */
-enum job_kind { JOB_APPLY, JOB_LINK, JOB_CGROUP, JOB_DELTA };
+enum job_kind { JOB_APPLY, JOB_CGROUP, JOB_DELTA };
 
 struct job {
 	struct job *next;
@@ -51,11 +50,8 @@ struct job {
 	 */
 	Iofence__V1__PolicyDelta *delta;
 	uint64_t delta_revision;
-	/* JOB_LINK */
-	char ifname[IF_NAMESIZE];
-	int ifindex;
-	bool up; /* also JOB_CGROUP: the cgroup exists */
 	/* JOB_CGROUP */
+	bool up;      /* the cgroup exists */
 	char *cgroup; /* malloc'ed path */
 };
 
