@@ -26,8 +26,10 @@ int policy_parse_buffer(const char *text, size_t len, const char *file_name,
 
 /*
  * Limits that bound the work of any text (docs/AGENT.md, "Bounds"): lists and mappings nest
- * at most PARSE_TREE_DEPTH_MAX (64) levels, at most 16 %TAG directives; each refused with a
- * `file:line: document: ...` error, and parsing is linear in the text's size.
+ * at most 64 levels, a mapping has at most 64 keys, a text at most 64 anchors, no alias and
+ * at most 16 %TAG directives, each refused with a `file:line: document: ...` error where it
+ * was found; the walk stops after 100 errors with `too many errors`. Parsing is linear in the
+ * text's size.
  *
  * policy_parse_buffer_until() - policy_parse_buffer() that gives up once CLOCK_MONOTONIC
  * passes @deadline_usec (microseconds; 0: never): -ETIME, with an error naming the line

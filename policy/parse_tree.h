@@ -22,16 +22,24 @@ enum tree_kind {
 };
 
 /*
- * Lists and mappings nested deeper than this are refused (a policy document needs 6 levels):
- * libyaml's scanner walks a stack of every open flow collection for each token, which makes
- * deep nesting quadratic, and the loader stops it before that stack grows.
+ * What the loader refuses, so that no text costs more than its size in plain nodes
+ * (docs/AGENT.md, "Bounds"). Each stops the load at once, with the message in
+ * parser->problem and the place in parser->problem_mark:
+ * - lists and mappings nested deeper than PARSE_TREE_DEPTH_MAX (a policy needs 6): libyaml's
+ *   scanner walks a stack of every open flow collection for each token, which makes deep
+ *   nesting quadratic; the loader stops before that stack grows;
+ * - a mapping with more than PARSE_TREE_KEYS_MAX keys (a policy's have at most 9): each
+ *   extra key would only be an error, and a few hundred thousand of them cost a second;
+ * - more than PARSE_TREE_ANCHORS_MAX anchors (&name): they serve aliases only;
+ * - any alias (*name): not supported (following one would multiply the work).
  */
 #define PARSE_TREE_DEPTH_MAX 64
+#define PARSE_TREE_KEYS_MAX 64
+#define PARSE_TREE_ANCHORS_MAX 64
 
 struct tree_node {
 	uint8_t kind;  /* enum tree_kind */
 	bool quoted;   /* scalar written in single or double quotes */
-	bool seen;     /* visited by the parser: a second visit means an alias */
 	uint32_t line; /* 1-based line of the node's first character */
 	union {
 		const char *value; /* scalar: NUL-terminated text */
@@ -63,9 +71,9 @@ struct parse_tree {
  * leaves them, composer errors (undefined alias, duplicate anchor) included.
  *
  * Return: 1 when a document was loaded; 0 at the end of the stream; -EINVAL on a syntax
- * error; -E2BIG when lists and mappings nest deeper than PARSE_TREE_DEPTH_MAX (the first
- * too deep one's mark in parser->problem_mark); -ENOMEM when memory (libyaml's too) runs
- * out, or past 4G children ids.
+ * error; -E2BIG when the text passes one of the limits above, -ENOTSUP at an alias (the
+ * message in parser->problem, the place in parser->problem_mark); -ENOMEM when memory
+ * (libyaml's too) runs out, or past 4G children ids.
  */
 int parse_tree_load(yaml_parser_t *parser, struct parse_tree *tree);
 

@@ -1,0 +1,90 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The work the engine does for others (job.c): an apply (from the API or the datastore
+ * follower), a link or a cgroup that came or went; and how an apply's answer is set.
+ */
+#ifndef IOFENCE_IOFENCED_JOB_H
+#define IOFENCE_IOFENCED_JOB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+#include <net/if.h>
+
+#include <iofence/v1/agent.pb-c.h>
+
+#include "policy/errors.h"
+#include "policy/model.h"
+
+enum job_kind { JOB_APPLY, JOB_LINK, JOB_CGROUP };
+
+struct job {
+	struct job *next;      /* the engine's queue */
+	struct job *read_next; /* the reader's queue (JOB_APPLY) */
+	enum job_kind kind;
+	/* JOB_APPLY */
+	Iofence__V1__ApplyRequest *req;	   /* owned by the job */
+	void (*complete)(struct job *job); /* called once with the answer; frees the job */
+	void *ctx;
+	int status;    /* grpc_status_code */
+	char *details; /* malloc'ed */
+	void *errors;  /* packed ValidationErrors or NULL */
+	size_t errors_len;
+	Iofence__V1__ApplyResponse resp;
+	char **warnings; /* malloc'ed lines resp.warnings points to */
+	size_t n_warnings;
+	uint64_t deadline_usec;	      /* the client's, CLOCK_MONOTONIC microseconds; 0: none */
+	bool (*abandoned)(void *ctx); /* the client has cancelled (NULL: cannot tell) */
+	/* JOB_APPLY, the read stage (reader.h): set before read_done */
+	struct policy_document *doc; /* read and validated; NULL when status says why not */
+	uint64_t read_start_usec, read_end_usec; /* start 0: not started (client gone, stopping) */
+	bool read_done; /* under the engine's queue lock */
+	/* JOB_LINK */
+	char ifname[IF_NAMESIZE];
+	int ifindex;
+	bool up; /* also JOB_CGROUP: the cgroup exists */
+	/* JOB_CGROUP */
+	char *cgroup; /* malloc'ed path */
+};
+
+/*
+ * What one apply may cost (docs/AGENT.md, "Bounds"): reading its document (parse and
+ * validate on a reader thread, then the revision check and pack on the worker) stops at this
+ * budget, or at the client's deadline when that comes first; compile and the datapath write
+ * are bounded by the maps' capacity. An apply whose client has cancelled, or whose deadline
+ * has passed, is not started.
+ */
+#define APPLY_READ_BUDGET_MS 2000
+
+static inline uint64_t monotonic_usec(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+void job_free(struct job *job);
+
+/* The client has cancelled the call, or its deadline has passed: nobody waits for the answer. */
+bool job_gone(const struct job *job, uint64_t now_usec);
+
+void job_set_status(struct job *job, int status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* CANCELLED or DEADLINE_EXCEEDED for an apply not started (logged). */
+void job_refuse_unstarted(struct job *job);
+
+/*
+ * The document was not read by read_by: the client's deadline (DEADLINE_EXCEEDED) or the
+ * budget (RESOURCE_EXHAUSTED), with the parser's last error (errs may be NULL) naming the line
+ * reached (logged).
+ */
+void job_refuse_late(struct job *job, const struct policy_errors *errs, uint64_t read_by,
+		     uint64_t spent_usec);
+
+/* INVALID_ARGUMENT with every error: lines in the details (capped), the rest in the trailer. */
+void job_set_validation_errors(struct job *job, const struct policy_errors *errs);
+
+#endif /* IOFENCE_IOFENCED_JOB_H */
