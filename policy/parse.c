@@ -357,11 +357,13 @@ static int check_directives(const char *text, size_t len, const char *file,
 
 /*
  * Loads the one YAML document of text into an empty tree; syntax errors, extra documents and
- * the limits go to errs. -ETIME (with an error) once CLOCK_MONOTONIC passes deadline_usec (0:
- * never). Return 0, -EINVAL, -ETIME or -ENOMEM; the tree is freed on error.
+ * the limits go to errs. -ETIME (with an error) once CLOCK_MONOTONIC passes deadline_usec or
+ * the thread's CPU clock passes cpu_deadline_usec (0: never). Return 0, -EINVAL, -ETIME or -ENOMEM;
+ * the tree is freed on error.
  */
 static int load_tree_until(const char *text, size_t len, const char *file, uint64_t deadline_usec,
-			   struct parse_tree *tree, struct policy_errors *errs)
+			   uint64_t cpu_deadline_usec, struct parse_tree *tree,
+			   struct policy_errors *errs)
 {
 	struct parse_tree extra = {0};
 	yaml_parser_t parser;
@@ -375,7 +377,7 @@ static int load_tree_until(const char *text, size_t len, const char *file, uint6
 	yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
 	r = parse_tree_reserve(tree, len);
 	if (r == 0)
-		r = parse_tree_load_until(&parser, tree, deadline_usec);
+		r = parse_tree_load_until(&parser, tree, deadline_usec, cpu_deadline_usec);
 	if (r == -E2BIG || r == -ENOTSUP || r == -ETIME || r == -ENOMEM) {
 		/* later documents are not read: the error is about this one */
 	} else if (r == -EINVAL) {
@@ -397,7 +399,7 @@ static int load_tree_until(const char *text, size_t len, const char *file, uint6
 		policy_errors_add(errs, file, 1, "document", "empty document");
 		r = -EINVAL;
 	} else if (r > 0) {
-		r = parse_tree_load_until(&parser, &extra, deadline_usec);
+		r = parse_tree_load_until(&parser, &extra, deadline_usec, cpu_deadline_usec);
 		if (r > 0) {
 			policy_errors_add(errs, file, extra.nodes[0].line, "document",
 					  "more than one YAML document; put everything in one");
@@ -495,19 +497,22 @@ out:
 int policy_parse_buffer(const char *text, size_t len, const char *file_name,
 			struct policy_document **ret_doc, struct policy_errors *errs)
 {
-	return policy_parse_buffer_until(text, len, file_name, 0, ret_doc, errs);
+	return policy_parse_buffer_until(text, len, file_name, NULL, ret_doc, errs);
 }
 
 int policy_parse_buffer_until(const char *text, size_t len, const char *file_name,
-			      uint64_t deadline_usec, struct policy_document **ret_doc,
-			      struct policy_errors *errs)
+			      const struct policy_parse_stop *stop,
+			      struct policy_document **ret_doc, struct policy_errors *errs)
 {
 	const char *file = file_name ? file_name : "<input>";
 	struct parse_tree tree = {0};
+	uint64_t cpu_by = stop && stop->cpu_usec
+			      ? parse_tree_clock_usec(CLOCK_THREAD_CPUTIME_ID) + stop->cpu_usec
+			      : 0;
 	int r;
 
 	*ret_doc = NULL;
-	r = load_tree_until(text, len, file, deadline_usec, &tree, errs);
+	r = load_tree_until(text, len, file, stop ? stop->deadline_usec : 0, cpu_by, &tree, errs);
 	if (r < 0)
 		return r;
 	r = build_document(&tree, file, errs, ret_doc);

@@ -35,7 +35,8 @@ struct loader {
 	size_t n_open, cap_open;
 	int *scratch;
 	size_t n_scratch, cap_scratch;
-	uint64_t deadline_usec; /* CLOCK_MONOTONIC; 0: none */
+	uint64_t deadline_usec;	    /* CLOCK_MONOTONIC; 0: none */
+	uint64_t cpu_deadline_usec; /* CLOCK_THREAD_CPUTIME_ID; 0: none */
 };
 
 /* The clock is read once every this many events. */
@@ -267,12 +268,19 @@ static int next_event(yaml_parser_t *parser, yaml_event_t *ev)
 	return 0;
 }
 
-static bool past(uint64_t deadline_usec)
+uint64_t parse_tree_clock_usec(clockid_t clock)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u >= deadline_usec;
+	clock_gettime(clock, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+static bool past(const struct loader *l)
+{
+	return (l->deadline_usec && parse_tree_clock_usec(CLOCK_MONOTONIC) >= l->deadline_usec) ||
+	       (l->cpu_deadline_usec &&
+		parse_tree_clock_usec(CLOCK_THREAD_CPUTIME_ID) >= l->cpu_deadline_usec);
 }
 
 static int load_document(struct loader *l)
@@ -281,7 +289,7 @@ static int load_document(struct loader *l)
 	int r;
 
 	for (unsigned events = 1;; events++) {
-		if (l->deadline_usec && events % DEADLINE_EVENTS == 0 && past(l->deadline_usec)) {
+		if (events % DEADLINE_EVENTS == 0 && past(l)) {
 			l->parser->problem_mark = l->parser->mark;
 			return -ETIME;
 		}
@@ -303,12 +311,16 @@ static int load_document(struct loader *l)
 
 int parse_tree_load(yaml_parser_t *parser, struct parse_tree *tree)
 {
-	return parse_tree_load_until(parser, tree, 0);
+	return parse_tree_load_until(parser, tree, 0, 0);
 }
 
-int parse_tree_load_until(yaml_parser_t *parser, struct parse_tree *tree, uint64_t deadline_usec)
+int parse_tree_load_until(yaml_parser_t *parser, struct parse_tree *tree, uint64_t deadline_usec,
+			  uint64_t cpu_deadline_usec)
 {
-	struct loader l = {.parser = parser, .tree = tree, .deadline_usec = deadline_usec};
+	struct loader l = {.parser = parser,
+			   .tree = tree,
+			   .deadline_usec = deadline_usec,
+			   .cpu_deadline_usec = cpu_deadline_usec};
 	yaml_event_t ev;
 	int r;
 

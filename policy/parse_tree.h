@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 #include <yaml.h>
 
 enum tree_kind {
@@ -78,10 +79,15 @@ struct parse_tree {
 int parse_tree_load(yaml_parser_t *parser, struct parse_tree *tree);
 
 /*
- * As parse_tree_load(), giving up with -ETIME once CLOCK_MONOTONIC passes deadline_usec (0:
+ * As parse_tree_load(), giving up with -ETIME once CLOCK_MONOTONIC passes deadline_usec or the
+ * calling thread's CPU clock (CLOCK_THREAD_CPUTIME_ID) passes cpu_deadline_usec (each 0:
  * never; the mark reached in parser->problem_mark).
  */
-int parse_tree_load_until(yaml_parser_t *parser, struct parse_tree *tree, uint64_t deadline_usec);
+int parse_tree_load_until(yaml_parser_t *parser, struct parse_tree *tree, uint64_t deadline_usec,
+			  uint64_t cpu_deadline_usec);
+
+/* The clock's time in microseconds (CLOCK_MONOTONIC, CLOCK_THREAD_CPUTIME_ID). */
+uint64_t parse_tree_clock_usec(clockid_t clock);
 
 /*
  * Sizes an empty tree for a document of text_len bytes (a guess: one node per 6 bytes), so

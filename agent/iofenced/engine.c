@@ -358,18 +358,13 @@ static struct snapshot *do_apply(struct engine *e, struct job *job)
 	size_t packed_len;
 	uint64_t read_usec = job->read_end_usec - job->read_start_usec;
 	uint64_t t0 = now_usec(), compile_usec = 0, dp_usec = 0, t_packed, t_store, rev;
-	/* what is left of the read budget bounds the revision check and pack */
-	uint64_t read_by = t0 + (read_usec < APPLY_READ_BUDGET_MS * 1000ull
-				     ? APPLY_READ_BUDGET_MS * 1000ull - read_usec
-				     : 0);
+	uint64_t cpu0 = thread_cpu_usec(); /* the read budget also bounds the check and pack */
 	char err[512] = "";
 	int r, st;
 
 	job->doc = NULL;
 	if (!doc) /* the reader's answer is in the job */
 		goto out;
-	if (job->deadline_usec && job->deadline_usec < read_by)
-		read_by = job->deadline_usec;
 	if (note_warnings(e, doc, job))
 		goto out;
 	if (answer_unchanged(e, doc, job))
@@ -409,8 +404,9 @@ static struct snapshot *do_apply(struct engine *e, struct job *job)
 	policy_pb_free(pb);
 	pb = NULL;
 	t_packed = now_usec();
-	if (t_packed >= read_by || job_gone(job, t_packed)) {
-		job_refuse_late(job, NULL, read_by, read_usec + t_packed - t0);
+	if (job->read_cpu_usec + thread_cpu_usec() - cpu0 >= APPLY_READ_BUDGET_MS * 1000ull ||
+	    job_gone(job, t_packed)) {
+		job_refuse_late(job, NULL, read_usec + t_packed - t0);
 		goto out;
 	}
 	st = compile_and_swap(e, doc, &img, &compile_usec, &dp_usec, err, sizeof(err));

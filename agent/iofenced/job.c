@@ -57,18 +57,13 @@ void job_refuse_unstarted(struct job *job)
 	log_warn("%s", job->details);
 }
 
-/*
- * The document was not read by read_by: the client's deadline (DEADLINE_EXCEEDED) or the
- * worker's budget (RESOURCE_EXHAUSTED), with the parser's error naming the line reached.
- */
-void job_refuse_late(struct job *job, const struct policy_errors *errs, uint64_t read_by,
-		     uint64_t spent_usec)
+void job_refuse_late(struct job *job, const struct policy_errors *errs, uint64_t spent_usec)
 {
 	char where[600] = "";
 
 	if (errs && errs->n)
 		policy_error_format(&errs->items[errs->n - 1], where, sizeof(where));
-	if (job_gone(job, read_by))
+	if (job_gone(job, monotonic_usec()))
 		job_set_status(job, GRPC_STATUS_DEADLINE_EXCEEDED,
 			       "apply stopped after %.0f ms: the client's deadline passed%s%s",
 			       spent_usec / 1e3, *where ? ": " : "", where);
@@ -76,7 +71,7 @@ void job_refuse_late(struct job *job, const struct policy_errors *errs, uint64_t
 		job_set_status(
 		    job, GRPC_STATUS_RESOURCE_EXHAUSTED,
 		    "apply stopped: the document was not read within the apply budget of "
-		    "%d ms%s%s",
+		    "%d ms of CPU time%s%s",
 		    APPLY_READ_BUDGET_MS, *where ? ": " : "", where);
 	log_warn("%s", job->details);
 }

@@ -39,6 +39,7 @@ struct job {
 	/* JOB_APPLY, the read stage (reader.h): set before read_done */
 	struct policy_document *doc; /* read and validated; NULL when status says why not */
 	uint64_t read_start_usec, read_end_usec; /* start 0: not started (client gone, stopping) */
+	uint64_t read_cpu_usec;			 /* CPU time the read took */
 	bool read_done; /* under the engine's queue lock */
 	/* JOB_LINK */
 	char ifname[IF_NAMESIZE];
@@ -50,19 +51,31 @@ struct job {
 
 /*
  * What one apply may cost (docs/AGENT.md, "Bounds"): reading its document (parse and
- * validate on a reader thread, then the revision check and pack on the worker) stops at this
- * budget, or at the client's deadline when that comes first; compile and the datapath write
- * are bounded by the maps' capacity. An apply whose client has cancelled, or whose deadline
- * has passed, is not started.
+ * validate on a reader thread, then the revision check and pack on the worker) stops when it
+ * has taken this much CPU time, or at the client's deadline when that comes first; compile
+ * and the datapath write are bounded by the maps' capacity. CPU time, not wall-clock time:
+ * a busy machine slows a read down without making the document any more costly. An apply
+ * whose client has cancelled, or whose deadline has passed, is not started.
  */
 #define APPLY_READ_BUDGET_MS 2000
 
-static inline uint64_t monotonic_usec(void)
+static inline uint64_t clock_usec(clockid_t clock)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	clock_gettime(clock, &ts);
 	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+static inline uint64_t monotonic_usec(void)
+{
+	return clock_usec(CLOCK_MONOTONIC);
+}
+
+/* CPU time of the calling thread. */
+static inline uint64_t thread_cpu_usec(void)
+{
+	return clock_usec(CLOCK_THREAD_CPUTIME_ID);
 }
 
 void job_free(struct job *job);
@@ -77,12 +90,11 @@ void job_set_status(struct job *job, int status, const char *fmt, ...)
 void job_refuse_unstarted(struct job *job);
 
 /*
- * The document was not read by read_by: the client's deadline (DEADLINE_EXCEEDED) or the
- * budget (RESOURCE_EXHAUSTED), with the parser's last error (errs may be NULL) naming the line
- * reached (logged).
+ * The document was not read in time: the client's deadline passed (DEADLINE_EXCEEDED) or the
+ * read budget was spent (RESOURCE_EXHAUSTED), after spent_usec; the parser's last error (errs
+ * may be NULL) names the line reached (logged).
  */
-void job_refuse_late(struct job *job, const struct policy_errors *errs, uint64_t read_by,
-		     uint64_t spent_usec);
+void job_refuse_late(struct job *job, const struct policy_errors *errs, uint64_t spent_usec);
 
 /* INVALID_ARGUMENT with every error: lines in the details (capped), the rest in the trailer. */
 void job_set_validation_errors(struct job *job, const struct policy_errors *errs);

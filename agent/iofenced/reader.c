@@ -39,11 +39,11 @@ static void reader_read(struct job *job)
 	const char *name = req->source_name && *req->source_name ? req->source_name : NULL;
 	struct policy_errors errs = {0};
 	struct policy_document *doc = NULL;
-	uint64_t t0 = monotonic_usec(), read_by = t0 + APPLY_READ_BUDGET_MS * 1000ull, t;
+	const uint64_t budget = APPLY_READ_BUDGET_MS * 1000ull;
+	struct policy_parse_stop stop = {.deadline_usec = job->deadline_usec, .cpu_usec = budget};
+	uint64_t t0 = monotonic_usec(), cpu0 = thread_cpu_usec();
 	int r;
 
-	if (job->deadline_usec && job->deadline_usec < read_by)
-		read_by = job->deadline_usec;
 	if (job_gone(job, t0)) {
 		job_refuse_unstarted(job);
 		return;
@@ -63,7 +63,7 @@ static void reader_read(struct job *job)
 		size_t len = strlen(req->source);
 
 		log_debug("apply: reading %s (%zu bytes)", name ? name : "<source>", len);
-		r = policy_parse_buffer_until(req->source, len, name ? name : "<source>", read_by,
+		r = policy_parse_buffer_until(req->source, len, name ? name : "<source>", &stop,
 					      &doc, &errs);
 	} else if (req->document) {
 		log_debug("apply: reading %s (a PolicyDocument)", name ? name : "<grpc>");
@@ -73,9 +73,9 @@ static void reader_read(struct job *job)
 			       "ApplyRequest: neither document nor source is set");
 		goto out;
 	}
-	t = monotonic_usec();
-	if (r == -ETIME || (r == 0 && t >= read_by)) {
-		job_refuse_late(job, &errs, read_by, t - t0);
+	job->read_cpu_usec = thread_cpu_usec() - cpu0;
+	if (r == -ETIME || (r == 0 && job->read_cpu_usec >= budget)) {
+		job_refuse_late(job, &errs, monotonic_usec() - t0);
 	} else if (r == -EINVAL) {
 		job_set_validation_errors(job, &errs);
 		log_warn("apply refused: %zu validation error%s", errs.n + errs.dropped,

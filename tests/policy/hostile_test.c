@@ -198,20 +198,25 @@ static void test_many_tag_directives(void **state)
 	assert_parse_errors(s, "t.yaml:17: document: more than 16 %TAG directives");
 }
 
-static void test_a_passed_deadline_stops_the_parse(void **state)
+/* A text of n rules (valid but for their direction), about 16 bytes each. */
+static char *many_rules(size_t n)
 {
-	size_t n = 200000;
-	char *s = nest("securityGroups:\n  - name: g\n    rules: [", "", "", 0, "");
+	struct text t = {0};
+
+	add(&t, "securityGroups:\n  - name: g\n    rules: [");
+	for (size_t i = 0; i < n; i++)
+		add(&t, "%s{direction: x}", i ? ", " : "");
+	add(&t, "]\n");
+	return t.s;
+}
+
+static void expect_stopped(const struct policy_parse_stop *stop)
+{
+	char *s = many_rules(200000);
 	struct policy_errors errs = {0};
 	struct policy_document *doc = NULL;
-	size_t len = strlen(s);
 
-	s = realloc(s, len + n * 16 + 8);
-	assert_non_null(s);
-	for (size_t i = 0; i < n; i++)
-		len += (size_t)sprintf(s + len, "%s{direction: x}", i ? ", " : "");
-	strcpy(s + len, "]\n");
-	assert_int_equal(policy_parse_buffer_until(s, strlen(s), "t.yaml", 1, &doc, &errs),
+	assert_int_equal(policy_parse_buffer_until(s, strlen(s), "t.yaml", stop, &doc, &errs),
 			 -ETIME);
 	assert_null(doc);
 	assert_int_equal(errs.n, 1);
@@ -220,6 +225,16 @@ static void test_a_passed_deadline_stops_the_parse(void **state)
 			    "not read within the time allowed (stopped at this line)");
 	policy_errors_free(&errs);
 	free(s);
+}
+
+static void test_a_passed_deadline_stops_the_parse(void **state)
+{
+	expect_stopped(&(struct policy_parse_stop){.deadline_usec = 1});
+}
+
+static void test_a_spent_cpu_budget_stops_the_parse(void **state)
+{
+	expect_stopped(&(struct policy_parse_stop){.cpu_usec = 1});
 }
 
 int main(void)
@@ -237,6 +252,7 @@ int main(void)
 	    cmocka_unit_test(test_errors_stop_at_the_limit),
 	    cmocka_unit_test(test_many_tag_directives),
 	    cmocka_unit_test(test_a_passed_deadline_stops_the_parse),
+	    cmocka_unit_test(test_a_spent_cpu_budget_stops_the_parse),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
