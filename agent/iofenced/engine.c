@@ -195,8 +195,8 @@ static void read_done(void *ctx, struct job *job)
 }
 
 /*
- * Unlinks and returns the next job the worker may take (under q_lock): the first link or
- * cgroup job, or the first apply once its document is read, whichever is queued first.
+ * Unlinks and returns the next job the worker may take (under q_lock): the first cgroup
+ * job, or the first apply once its document is read, whichever is queued first.
  * Applies keep their order: none overtakes an earlier one still being read.
  */
 static struct job *take_ready(struct engine *e)
@@ -498,21 +498,6 @@ static void do_cgroup(struct engine *e, struct job *job)
 		log_info("cgroup %s %s", job->cgroup, job->up ? "appeared" : "went away");
 }
 
-static void do_link(struct engine *e, struct job *job)
-{
-	int r;
-
-	if (!e->dp)
-		return;
-	r = dp_link_changed(e->dp, job->ifname, job->ifindex, job->up);
-	if (r)
-		log_warn("link %s (%d) %s: %s", job->ifname, job->ifindex,
-			 job->up ? "added" : "removed", strerror(-r));
-	else
-		log_info("link %s (ifindex %d) %s", job->ifname, job->ifindex,
-			 job->up ? "appeared" : "went away");
-}
-
 /* Stops the reader: the reads in progress finish, later applies are refused at once. */
 static void stop_reader(struct engine *e)
 {
@@ -585,10 +570,8 @@ static void *apply_main(void *arg)
 		pthread_mutex_unlock(&e->q_lock);
 		if (!job)
 			break; /* stopping and drained */
-		if (job->kind == JOB_LINK || job->kind == JOB_CGROUP) {
-			if (!e->q_stop && job->kind == JOB_LINK)
-				do_link(e, job);
-			else if (!e->q_stop)
+		if (job->kind == JOB_CGROUP) {
+			if (!e->q_stop)
 				do_cgroup(e, job);
 			job_free(job);
 			guard_refresh(e->guard);

@@ -51,8 +51,8 @@ void engine_free(struct engine *e);
 
 /*
  * Queues a job for the apply worker (never blocks on an apply). Applies are applied in the
- * order they were queued, each once its document is read; links and cgroups do not wait
- * for a document being read.
+ * order they were queued, each once its document is read; cgroup jobs do not wait for a
+ * document being read.
  */
 void engine_submit(struct engine *e, struct job *job);
 /* The applied revision (a reference, or NULL); release with snapshot_unref(). */

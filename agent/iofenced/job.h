@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The work the engine does for others (job.c): an apply (from the API or the datastore
- * follower), a link or a cgroup that came or went; and how an apply's answer is set.
+ * follower), a cgroup that came or went; and how an apply's answer is set.
  */
 #ifndef IOFENCE_IOFENCED_JOB_H
 #define IOFENCE_IOFENCED_JOB_H
@@ -10,14 +10,13 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
-#include <net/if.h>
 
 #include <iofence/v1/agent.pb-c.h>
 
 #include "policy/errors.h"
 #include "policy/model.h"
 
-enum job_kind { JOB_APPLY, JOB_LINK, JOB_CGROUP };
+enum job_kind { JOB_APPLY, JOB_CGROUP };
 
 struct job {
 	struct job *next;      /* the engine's queue */
@@ -41,11 +40,8 @@ struct job {
 	uint64_t read_start_usec, read_end_usec; /* start 0: not started (client gone, stopping) */
 	uint64_t read_cpu_usec;			 /* CPU time the read took */
 	bool read_done; /* under the engine's queue lock */
-	/* JOB_LINK */
-	char ifname[IF_NAMESIZE];
-	int ifindex;
-	bool up; /* also JOB_CGROUP: the cgroup exists */
 	/* JOB_CGROUP */
+	bool up;      /* the cgroup exists */
 	char *cgroup; /* malloc'ed path */
 };
 
