@@ -36,6 +36,9 @@ struct ctl_opts {
 	const char *cmd;
 	const char **agents;
 	size_t n_agents;
+	bool agents_given; /* --agent on the command line (else the default or IOFENCE_AGENT) */
+	char **found_agents; /* owned: the agents ctl_find_agents() read from the datastore */
+	size_t n_found_agents;
 	struct rpc_tls tls;
 	int timeout_ms;
 	const char *output;
@@ -62,6 +65,13 @@ struct ctl_opts {
 int ctl_parse(int argc, char **argv, const char *cmd, unsigned accepted, const char *usage,
 	      struct ctl_opts *o);
 void ctl_opts_free(struct ctl_opts *o);
+/*
+ * ctl_find_agents() - cluster mode without --agent: o->agents become every node's agent from
+ * the datastore's status keys (the first API address each node reports). Does nothing
+ * otherwise. Returns an exit code (the reason printed): no node has a status key is 1, an
+ * unreachable datastore 2.
+ */
+int ctl_find_agents(struct ctl_opts *o);
 
 /* A channel to one agent; prints the reason and returns NULL on failure. */
 grpc_channel *ctl_connect(const struct ctl_opts *o, const char *agent);

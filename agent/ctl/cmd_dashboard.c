@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * iofencectl dashboard [--listen HOST:PORT] [--agent ADDR]...: serves a web page of the
- * cluster's health (agent/dashboard/) until interrupted.
+ * iofencectl dashboard [--listen HOST:PORT] [--agent ADDR]... | --etcd-endpoints URL: serves a
+ * web page of the cluster's health (agent/dashboard/) until interrupted. In cluster mode
+ * without --agent the nodes come from the datastore's status keys, read again every refresh.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -20,14 +21,8 @@ int cmd_dashboard(int argc, char **argv)
 	    "[--ca F --cert F --key F] [--timeout SEC]";
 	struct dashboard_config cfg = {.listen = "127.0.0.1:8080", .poll_ms = 1000};
 	struct ctl_opts o;
-	bool explicit_agents = false;
 	sigset_t sigs;
 	int r;
-
-	for (int i = 1; i < argc; i++)
-		if (!strcmp(argv[i], "--agent") || !strncmp(argv[i], "--agent=", 8) ||
-		    !strcmp(argv[i], "-a"))
-			explicit_agents = true;
 
 	r = ctl_parse(argc, argv, "dashboard", OPT_F_MULTI | OPT_F_LISTEN, usage, &o);
 	if (r >= 0)
@@ -36,7 +31,7 @@ int cmd_dashboard(int argc, char **argv)
 		cfg.listen = o.listen;
 	cfg.agents = o.agents;
 	/* Cluster mode without --agent: the agents come from the status keys. */
-	cfg.n_agents = o.etcd_endpoints && !explicit_agents ? 0 : o.n_agents;
+	cfg.n_agents = o.etcd_endpoints && !o.agents_given ? 0 : o.n_agents;
 	cfg.etcd_endpoints = o.etcd_endpoints;
 	cfg.etcd_prefix = o.etcd_prefix;
 	cfg.etcd_tls = o.etcd_tls;

@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <iofence/v1/agent.pb-c.h>
+
 enum {
 	CTL_X_MODULE = 1 << 0,	/* --interface, --port, --tunnel-capacity, --inner-capacity */
 	CTL_X_TUNNELS = 1 << 1, /* --top, --interval */
@@ -28,6 +30,12 @@ struct ctl_extra {
 int ctl_extra_parse(int *argc, char **argv, unsigned which, struct ctl_extra *x);
 
 int cmd_module(int argc, char **argv);
+/* A module's state as module list prints it (also in status): a table row (with its reasons
+ * on lines of their own) under ctl_module_table_header(), or a JSON object (agent NULL: no
+ * "agent" key). */
+void ctl_module_table_header(void);
+void ctl_module_table_row(const char *agent, const Iofence__V1__ModuleState *m);
+void ctl_module_json(const char *agent, const Iofence__V1__ModuleState *m);
 int cmd_tunnels(int argc, char **argv);
 
 #endif /* IOFENCE_CTL_EXTRA_H */

@@ -2,7 +2,8 @@
 /*
  * The agent's event loop thread: verdict records from the datapath's ring buffer (to the
  * flow watchers), link events from a NETLINK_ROUTE socket (libnl-route), so an endpoint
- * is enforced the moment its interface appears, and cgroup folders appearing or going
+ * is enforced the moment its interface appears (and a loadable module attaches to its
+ * interface, through the link hook), and cgroup folders appearing or going
  * (cgwatch.c, inotify). All are waited for with epoll: no polling. A timer also has the
  * conntrack entries counted now and then, so a metrics scrape never walks them.
  */
@@ -40,6 +41,8 @@ struct events {
 	int epfd, stopfd, rescanfd, ctfd;
 	struct nl_sock *nl;
 	struct cgwatch cg;
+	events_link_fn on_link; /* set before events_run(), read by the loop thread only */
+	void *on_link_ctx;
 };
 
 /* True if the applied revision names this interface (endpoint or prefilter uplink). */
@@ -60,7 +63,7 @@ static bool interface_wanted(struct engine *e, const char *ifname)
 }
 
 struct link_msg {
-	struct engine *engine;
+	struct events *events;
 	bool up;
 };
 
@@ -71,7 +74,9 @@ static void link_obj(struct nl_object *obj, void *arg)
 	const char *name = rtnl_link_get_name(link);
 	struct job *job;
 
-	if (!name || !interface_wanted(m->engine, name))
+	if (name && m->events->on_link)
+		m->events->on_link(m->events->on_link_ctx, name);
+	if (!name || !interface_wanted(m->events->engine, name))
 		return;
 	job = calloc(1, sizeof(*job));
 	if (!job)
@@ -82,13 +87,13 @@ static void link_obj(struct nl_object *obj, void *arg)
 	job->up = m->up;
 	log_debug("netlink: %s %s (ifindex %d)", m->up ? "new link" : "deleted link", name,
 		  job->ifindex);
-	engine_submit(m->engine, job);
+	engine_submit(m->events->engine, job);
 }
 
 static int link_cb(struct nl_msg *msg, void *arg)
 {
 	struct nlmsghdr *h = nlmsg_hdr(msg);
-	struct link_msg m = {.engine = arg, .up = h->nlmsg_type == RTM_NEWLINK};
+	struct link_msg m = {.events = arg, .up = h->nlmsg_type == RTM_NEWLINK};
 
 	if (h->nlmsg_type != RTM_NEWLINK && h->nlmsg_type != RTM_DELLINK)
 		return NL_OK;
@@ -134,9 +139,12 @@ static void *events_main(void *arg)
 			} else if (e->nl && fd == nl_socket_get_fd(e->nl)) {
 				int r = nl_recvmsgs_default(e->nl);
 
-				if (r < 0 && r != -NLE_AGAIN)
+				if (r < 0 && r != -NLE_AGAIN) {
 					log_warn("netlink: %s (link events may have been missed)",
 						 nl_geterror(r));
+					if (e->on_link) /* every interface looked at again */
+						e->on_link(e->on_link_ctx, NULL);
+				}
 			} else if (e->dp) {
 				dp_events_consume(e->dp, on_event, e->flows);
 			}
@@ -191,7 +199,7 @@ struct events *events_new(struct engine *engine, struct flows *flows, char *err,
 		goto err;
 	}
 	nl_socket_disable_seq_check(e->nl);
-	nl_socket_modify_cb(e->nl, NL_CB_VALID, NL_CB_CUSTOM, link_cb, engine);
+	nl_socket_modify_cb(e->nl, NL_CB_VALID, NL_CB_CUSTOM, link_cb, e);
 	r = nl_connect(e->nl, NETLINK_ROUTE);
 	if (!r)
 		r = nl_socket_add_memberships(e->nl, RTNLGRP_LINK, 0);
@@ -215,6 +223,15 @@ struct events *events_new(struct engine *engine, struct flows *flows, char *err,
 err:
 	events_free(e);
 	return NULL;
+}
+
+int events_on_link(struct events *e, events_link_fn fn, void *ctx)
+{
+	if (e->running)
+		return -EBUSY;
+	e->on_link = fn;
+	e->on_link_ctx = ctx;
+	return 0;
 }
 
 int events_run(struct events *e, char *err, size_t err_len)

@@ -81,6 +81,11 @@ static int run(struct agent *a)
 		log_error("%s", err);
 		return 2;
 	}
+	r = modules_follow_links(a);
+	if (r) {
+		log_error("start: modules: %s", strerror(-r));
+		return 2;
+	}
 	r = engine_run(a->engine);
 	if (r) {
 		log_error("start: %s", strerror(-r));
