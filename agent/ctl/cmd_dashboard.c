@@ -1,8 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * iofencectl dashboard [--listen HOST:PORT] [--agent ADDR]... | --etcd-endpoints URL: serves a
- * web page of the cluster's health (agent/dashboard/) until interrupted. In cluster mode
- * without --agent the nodes come from the datastore's status keys, read again every refresh.
+ * iofencectl dashboard [--listen HOST:PORT] [--agent ADDR]...: serves a web page of the
+ * cluster's health (agent/dashboard/) until interrupted.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -16,15 +15,12 @@
 
 int cmd_dashboard(int argc, char **argv)
 {
-	static const char usage[] =
-	    "iofencectl dashboard [--listen HOST:PORT] [--agent ADDR]... [--etcd-endpoints URL] "
-	    "[--ca F --cert F --key F] [--timeout SEC]";
 	struct dashboard_config cfg = {.listen = "127.0.0.1:8080", .poll_ms = 1000};
 	struct ctl_opts o;
 	sigset_t sigs;
 	int r;
 
-	r = ctl_parse(argc, argv, "dashboard", OPT_F_MULTI | OPT_F_LISTEN, usage, &o);
+	r = ctl_parse(argc, argv, "dashboard", &o);
 	if (r >= 0)
 		return r;
 	if (o.listen)

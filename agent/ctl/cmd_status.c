@@ -10,7 +10,6 @@
 
 #include "client.h"
 #include "ctl.h"
-#include "ctl_extra.h"
 
 /* GetStatus of one agent; exit code, *ret on success. */
 static int fetch(const struct ctl_opts *o, const char *agent, Iofence__V1__GetStatusResponse **ret,
@@ -166,15 +165,12 @@ static void print_modules_table(const struct ctl_opts *o, Iofence__V1__GetStatus
 
 int cmd_status(int argc, char **argv)
 {
-	static const char usage[] =
-	    "iofencectl status [--agent ADDR]... [--ca F --cert F --key F] [--timeout SEC] "
-	    "[-o table|json]";
 	Iofence__V1__GetStatusResponse **st;
 	struct ctl_opts o;
 	int r, worst = CTL_OK;
 	bool json;
 
-	r = ctl_parse(argc, argv, "status", OPT_F_MULTI | OPT_F_OUTPUT, usage, &o);
+	r = ctl_parse(argc, argv, "status", &o);
 	if (r >= 0)
 		return r;
 	if (o.output && strcmp(o.output, "table") && strcmp(o.output, "json")) {

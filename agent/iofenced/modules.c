@@ -5,7 +5,7 @@
  * links on underlay interfaces, sharing nothing with enforcement, so enabling, reconfiguring
  * or disabling it never touches a policy map or link. Its pins survive the agent and are
  * adopted at start; the config file can enable it at start (vxlan-trace-interface = IF).
- * An enabled module follows its interfaces through the event loop's link events: it waits
+ * An enabled module follows its interfaces through the link watcher's events: it waits
  * for one that does not exist and attaches when it appears, also after a re-creation.
  * Answered on the server threads under one lock (enable/disable are rare; reads are short).
  */
@@ -22,7 +22,7 @@
 #include "agent/datapath/datapath.h"
 #include "agent/datapath/module_vxlan.h"
 #include "engine.h"
-#include "events.h"
+#include "linkwatch.h"
 #include "log.h"
 #include "modules.h"
 #include "modules_state.h"
@@ -221,7 +221,7 @@ static void log_changes(const struct vxt_attachment *was, size_t n_was,
 	}
 }
 
-/* Every link event (event loop thread): the module follows its interfaces. */
+/* Every link event (link watcher's thread): the module follows its interfaces. */
 static void on_link(void *ctx, const char *ifname)
 {
 	struct modules *m = ctx;
@@ -239,18 +239,13 @@ static void on_link(void *ctx, const char *ifname)
 	pthread_mutex_unlock(&m->lock);
 }
 
-int modules_follow_links(struct agent *a)
+void modules_follow_links(struct agent *a)
 {
-	int r;
-
 	if (!a->modules || !engine_datapath(a->engine))
-		return 0;
-	r = events_on_link(a->events, on_link, a->modules);
-	if (r)
-		return r;
-	/* Links that came or went between the module's start and the subscription. */
+		return;
+	linkwatch_on_link(a->linkwatch, on_link, a->modules);
+	/* Links that came or went between the module's start and the hook. */
 	on_link(a->modules, NULL);
-	return 0;
 }
 
 int modules_enable(struct agent *a, const Iofence__V1__ModuleRequest *req, struct arena *ar,

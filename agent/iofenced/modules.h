@@ -18,8 +18,8 @@ struct agent;
 
 /* Adopts pinned modules and enables those the config names; failures are logged, not fatal. */
 int modules_start(struct agent *a);
-/* After events_new(): enabled modules follow their interfaces' link events from now on. */
-int modules_follow_links(struct agent *a);
+/* After modules_start(): enabled modules follow their interfaces' link events from now on. */
+void modules_follow_links(struct agent *a);
 /* Closes the modules' descriptors; their pins keep them running. */
 void modules_stop(struct agent *a);
 /* The RPCs; each returns a grpc_status_code and the response in *ret (arena memory). */
