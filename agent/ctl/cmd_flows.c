@@ -80,9 +80,6 @@ static void print_event(const Iofence__V1__FlowEvent *ev, bool json)
 
 int cmd_flows(int argc, char **argv)
 {
-	static const char usage[] =
-	    "iofencectl flows [--agent ADDR] [--follow | --duration SEC] "
-	    "[--verdict allow|deny|audit] [--endpoint NAME] [-o table|json]";
 	Iofence__V1__WatchFlowsRequest req = IOFENCE__V1__WATCH_FLOWS_REQUEST__INIT;
 	struct stopper stop = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
 	Iofence__V1__FlowEvent *ev;
@@ -94,8 +91,7 @@ int cmd_flows(int argc, char **argv)
 	bool json;
 	int r, n;
 
-	r = ctl_parse(argc, argv, "flows",
-		      OPT_F_OUTPUT | OPT_F_ENDPOINT | OPT_F_VERDICT | OPT_F_FOLLOW, usage, &o);
+	r = ctl_parse(argc, argv, "flows", &o);
 	if (r >= 0)
 		return r;
 	if (o.output && strcmp(o.output, "table") && strcmp(o.output, "json")) {
