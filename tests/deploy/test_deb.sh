@@ -71,7 +71,7 @@ mkdir -p "$TMP/staged"
 DESTDIR="$TMP/staged" cmake --install "$BUILD" --prefix /usr >/dev/null || fail "cmake --install"
 if [ -d "$TMP/staged/usr/share/man" ]; then
 	(cd "$TMP/staged" && find usr/share/man -type f) | while read -r page; do
-		grep -qx "/$page" "$TMP/contents" || fail "the .deb lacks /$page, which cmake --install installs"
+		grep -qxE "/$page(.gz)?" "$TMP/contents" || fail "the .deb lacks /$page, which cmake --install installs"
 	done || exit 1
 fi
 log "contents: Documentation= targets, changelog, copyright, man pages"
