@@ -22,6 +22,8 @@ enum {
 	O_FOLLOW,
 	O_REVISION,
 	O_DURATION,
+	O_LAST,
+	O_SINCE_SEQ,
 	O_TO,
 	O_DRY_RUN,
 	O_STRICT,
@@ -53,6 +55,8 @@ int ctl_parse(int argc, char **argv, const char *cmd, unsigned accepted, const c
 	    {"follow", no_argument, NULL, O_FOLLOW},
 	    {"revision", required_argument, NULL, O_REVISION},
 	    {"duration", required_argument, NULL, O_DURATION},
+	    {"last", required_argument, NULL, O_LAST},
+	    {"since-seq", required_argument, NULL, O_SINCE_SEQ},
 	    {"to", required_argument, NULL, O_TO},
 	    {"dry-run", no_argument, NULL, O_DRY_RUN},
 	    {"strict", no_argument, NULL, O_STRICT},
@@ -203,7 +207,33 @@ int ctl_parse(int argc, char **argv, const char *cmd, unsigned accepted, const c
 				return CTL_USER_ERROR;
 			}
 			break;
+		case O_LAST: {
+			unsigned long n = strtoul(optarg, &end, 10);
+
+			need = OPT_F_FOLLOW;
+			if (*end || !*optarg || *optarg == '-' || n > 1000000) {
+				fprintf(stderr,
+					"iofencectl %s: --last: \"%s\" is not a number of events "
+					"(0 to 1000000)\n",
+					cmd, optarg);
+				return CTL_USER_ERROR;
+			}
+			o->last = (unsigned)n;
+			o->last_set = true;
+			break;
+		}
+		case O_SINCE_SEQ:
+			need = OPT_F_FOLLOW;
+			o->since_seq = strtoull(optarg, &end, 10);
+			if (*end || !*optarg || *optarg == '-') {
+				fprintf(stderr, "iofencectl %s: --since-seq: \"%s\" is not a number\n",
+					cmd, optarg);
+				return CTL_USER_ERROR;
+			}
+			o->since_seq_set = true;
+			break;
 		case O_DURATION:
+			o->duration_set = true;
 			need = OPT_F_FOLLOW;
 			o->duration = strtod(optarg, &end);
 			if (*end || o->duration < 0) {

@@ -50,6 +50,11 @@ struct ctl_opts {
 	unsigned port;
 	uint64_t revision; /* --revision N, or rollback's --to N */
 	double duration; /* flows without --follow: seconds to listen */
+	bool duration_set;
+	unsigned last; /* flows --last N: events of the agent's history to show first */
+	bool last_set;
+	uint64_t since_seq; /* flows --since-seq N: the history after event N */
+	bool since_seq_set;
 	bool timeout_set;
 	/* cluster mode: --etcd-endpoints (or IOFENCE_ETCD_ENDPOINTS) */
 	const char *etcd_endpoints;

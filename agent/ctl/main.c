@@ -22,7 +22,9 @@ static const struct {
      "status [--agent ADDR]...       node, revision, endpoints, modules, uptime"},
     {"get", cmd_get, "get policy|endpoints [--agent ADDR] [-o yaml|json|table]"},
     {"counters", cmd_counters, "counters [--agent ADDR] [--endpoint NAME] [-o table|json]"},
-    {"flows", cmd_flows, "flows [--agent ADDR] [--follow] [--verdict deny] [-o table|json]"},
+    {"flows", cmd_flows,
+     "flows [--agent ADDR] [--follow | --duration SEC] [--last N] [--since-seq N] "
+     "[--verdict deny] [-o table|json]"},
     {"diff", cmd_diff,
      "diff -f FILE [--agent ADDR]... | --etcd-endpoints URL  objects that differ from the enforced"},
     {"history", cmd_history, "history [--agent ADDR]...       stored revisions: time, size, source"},

@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "counter_ledger.h"
 #include "datapath.h"
 #include "image_delta.h"
 #include "image_write.h"
@@ -85,8 +86,11 @@ struct datapath {
 	struct dp_map_fds fds;
 	int cg_ids_fd; /* iof_cg_ids */
 	struct ring_buffer *events;
-	void (*event_cb)(const struct iof_event *ev, void *ctx);
+	dp_event_fn event_cb;
 	void *event_ctx;
+	uint64_t event_seq;	   /* of the record being read */
+	void *events_consumer;	   /* the ring's consumer page, mapped read-only */
+	size_t events_consumer_len;
 
 	struct dp_attachment *atts;
 	size_t n_atts, cap_atts;
@@ -106,6 +110,8 @@ struct datapath {
 	struct dp_delta delta; /* what the slots hold, for delta writes (image_delta.h) */
 	bool slot_verified; /* the active slot's tries matched what was written (verify.c) */
 	_Atomic uint64_t ct_evicted[2]; /* conntrack evictions derived so far (ct_stats.c) */
+	struct dp_ledger ledger;	/* counter identities (counter_ledger.h) */
+	bool ledger_open;
 };
 
 /* ep's iof_endpoints value (the same for its interface and its cgroup entry). */

@@ -33,6 +33,7 @@ enum {
 	OPT_BPF_OBJECT,
 	OPT_KEEP,
 	OPT_EVENTS_PER_SEC,
+	OPT_FLOW_HISTORY,
 	OPT_FAILSAFE,
 	OPT_XDP_GENERIC,
 	OPT_VXT_IFACE,
@@ -65,6 +66,7 @@ static const struct option options[] = {
     {"bpf-object", required_argument, NULL, OPT_BPF_OBJECT},
     {"keep", required_argument, NULL, OPT_KEEP},
     {"events-per-sec", required_argument, NULL, OPT_EVENTS_PER_SEC},
+    {"flow-history", required_argument, NULL, OPT_FLOW_HISTORY},
     {"failsafe", required_argument, NULL, OPT_FAILSAFE},
     {"xdp-generic", optional_argument, NULL, OPT_XDP_GENERIC},
     {"vxlan-trace-interface", required_argument, NULL, OPT_VXT_IFACE},
@@ -87,7 +89,8 @@ static void usage(FILE *out)
 		"usage: iofenced [--config FILE] [--node NAME] [--state PATH] [--listen ADDR]...\n"
 		"                [--pin-dir DIR] [--metrics HOST:PORT] [--log-level LEVEL]\n"
 		"                [--insecure-tcp] [--tls-ca FILE --tls-cert FILE --tls-key FILE]\n"
-		"                [--keep N] [--events-per-sec N] [--bpf-object FILE]\n"
+		"                [--keep N] [--events-per-sec N] [--flow-history N]\n"
+		"                [--bpf-object FILE]\n"
 		"                [--failsafe tcp|udp:PORT|none]... [--xdp-generic]\n"
 		"                [--datapath bpf|none] [--cleanup]\n"
 		"                [--vxlan-trace-interface IF]... [--vxlan-trace-port N]...\n"
@@ -98,6 +101,7 @@ static void usage(FILE *out)
 		"                  --insecure-tcp); repeatable. Default %s\n"
 		"  --log-level     error | warn | info | debug (default info)\n"
 		"  --datapath none test aid: serve the API without loading BPF (no enforcement)\n"
+		"  --flow-history N  verdict events kept for `iofencectl flows` (default 4096, 0: none)\n"
 		"  --failsafe      traffic the XDP prefilter never drops (default tcp:22; none);\n"
 		"                  the TCP ports of --listen are always added\n"
 		"  --cleanup       detach every program, remove the pins under --pin-dir, exit\n"
@@ -290,6 +294,14 @@ static int set_option(struct agent_config *cfg, int id, const char *v, char *err
 			return -EINVAL;
 		}
 		return 0;
+	case OPT_FLOW_HISTORY:
+		if (parse_uint(v, 0, &cfg->flow_history) || cfg->flow_history > 1000000) {
+			snprintf(err, len, "flow-history: \"%s\" is not a number from 0 to 1000000",
+				 v);
+			return -EINVAL;
+		}
+		cfg->flow_history_set = true;
+		return 0;
 	}
 	return -EINVAL;
 }
@@ -421,6 +433,7 @@ int config_load(int argc, char **argv, struct agent_config *cfg, char *err, size
 	cfg->log_level = LOG_INFO;
 	cfg->keep = 10;
 	cfg->events_per_sec = 1000;
+	cfg->flow_history = 4096;
 	optind = 1;
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
@@ -517,6 +530,8 @@ int config_load(int argc, char **argv, struct agent_config *cfg, char *err, size
 		cfg->keep = flags.keep;
 	if (ev_set)
 		cfg->events_per_sec = flags.events_per_sec;
+	if (flags.flow_history_set)
+		cfg->flow_history = flags.flow_history;
 	if (dp_set)
 		cfg->datapath_none = flags.datapath_none;
 	cfg->cleanup |= flags.cleanup;

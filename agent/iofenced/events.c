@@ -96,9 +96,9 @@ static int link_cb(struct nl_msg *msg, void *arg)
 	return NL_OK;
 }
 
-static void on_event(const struct iof_event *ev, void *ctx)
+static void on_event(const struct iof_event *ev, uint64_t seq, void *ctx)
 {
-	flows_dispatch(ctx, ev);
+	flows_dispatch(ctx, ev, seq);
 }
 
 static void *events_main(void *arg)
@@ -203,8 +203,13 @@ struct events *events_new(struct engine *engine, struct flows *flows, char *err,
 	}
 	nl_socket_set_buffer_size(e->nl, 1 << 20, 0);
 	r = watch_fd(e, nl_socket_get_fd(e->nl));
-	if (!r && e->dp && dp_events_fd(e->dp) >= 0)
+	if (!r && e->dp && dp_events_fd(e->dp) >= 0) {
+		uint64_t seq;
+
 		r = watch_fd(e, dp_events_fd(e->dp));
+		if (!dp_events_next_seq(e->dp, &seq)) /* numbering goes on from the last run's */
+			flows_set_next_seq(flows, seq);
+	}
 	if (!r)
 		r = engine_on_publish(engine, rescan_cgroups, e);
 	if (r) {

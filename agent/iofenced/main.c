@@ -70,7 +70,7 @@ static int run(struct agent *a)
 	if (r)
 		return r;
 	modules_start(a); /* after the datapath: its pins live under the same pin dir */
-	a->flows = flows_new(a->engine);
+	a->flows = flows_new(a->engine, a->cfg.flow_history);
 	if (!a->flows) {
 		log_error("start: %s", strerror(ENOMEM));
 		return 2;
