@@ -17,6 +17,7 @@ PACKAGES=(
   # tests
   iproute2 iputils-ping netcat-openbsd valgrind python3 python3-grpcio python3-protobuf
   openssl systemd procps util-linux
+  man-db groff-base zsh   # cli_docs test: man pages render without warnings; zsh completion
   etcd-server etcd-client   # cluster-mode tests (a real etcd per test)
   chromium   # dashboard test and demo: renders the page headless (DOM and screenshot)
   # benchmarks

@@ -13,59 +13,61 @@
 #include <iofence/v1/agent.pb-c.h>
 
 #include "agent/rpc/rpc.h"
+#include "config.h"
 
 #define CTL_DEFAULT_AGENT "unix:/run/iofence/iofenced.sock"
-
-/* Options a command accepts (bit mask). */
-enum {
-	OPT_F_FILE = 1 << 0,
-	OPT_F_MULTI = 1 << 1, /* --agent repeatable */
-	OPT_F_ENDPOINT = 1 << 2,
-	OPT_F_VERDICT = 1 << 3,
-	OPT_F_FOLLOW = 1 << 4,
-	OPT_F_REVISION = 1 << 5,
-	OPT_F_OUTPUT = 1 << 6,
-	OPT_F_POSITIONAL = 1 << 7, /* one word: get policy|endpoints */
-	OPT_F_APPLY = 1 << 8,	   /* --dry-run, --strict */
-	OPT_F_WAIT = 1 << 9,
-	OPT_F_LISTEN = 1 << 15,	   /* dashboard --listen HOST:PORT */
-	OPT_F_TRACE = 1 << 10,	   /* --from, --to ADDR, --proto, --port */
-};
 
 struct ctl_opts {
 	const char *cmd;
 	const char **agents;
 	size_t n_agents;
+	bool agents_given; /* by flag, environment or config file, not the built-in default */
 	struct rpc_tls tls;
 	int timeout_ms;
-	const char *output;
+	bool timeout_set;
+	const char *output; /* NULL: the command's default */
 	const char *file;
 	const char *endpoint;
 	const char *verdict;
-	const char *positional;
+	const char *positional; /* the command's operand (get policy, endpoint wait NAME) */
 	const char *listen;
 	bool follow;
 	bool dry_run, strict;
+	bool wait, enforced;
 	const char *from, *to, *proto; /* trace */
 	unsigned port;
 	uint64_t revision; /* --revision N, or rollback's --to N */
-	double duration; /* flows without --follow: seconds to listen */
+	double duration;   /* flows without --follow: seconds to listen */
 	bool duration_set;
-	unsigned last; /* flows --last N: events of the agent's history to show first */
+	uint32_t last; /* flows --last N: the agent's most recent events shown first */
 	bool last_set;
-	uint64_t since_seq; /* flows --since-seq N: the history after event N */
+	uint64_t since_seq; /* flows --since-seq N: the held events after event N */
 	bool since_seq_set;
-	bool timeout_set;
+	const char *node;  /* compile --node */
+	/* module enable */
+	const char *ifaces[16];
+	size_t n_ifaces;
+	uint32_t ports[4];
+	size_t n_ports;
+	uint32_t tunnel_capacity, inner_capacity;
+	/* tunnels */
+	uint32_t top;	 /* inner pairs shown; default 10 */
+	double interval; /* seconds between the two samples of a rate; default 1 */
 	/* cluster mode: --etcd-endpoints (or IOFENCE_ETCD_ENDPOINTS) */
 	const char *etcd_endpoints;
 	const char *etcd_prefix;
 	struct rpc_tls etcd_tls;
-	bool wait;
+	/* storage of values that came from the environment and the config file */
+	struct ctl_config config;
+	char *env_agents;
 };
 
-/* Parses argv; returns -1 on success (continue) or an exit code (usage error, --help). */
-int ctl_parse(int argc, char **argv, const char *cmd, unsigned accepted, const char *usage,
-	      struct ctl_opts *o);
+/*
+ * ctl_parse() - the options of command @cmd ("apply", "endpoint wait") as commands.c lists
+ * them, then the environment and the config file for what no flag set (options.c).
+ * Return: -1 to go on, or an exit code (usage error printed, or 0 after --help).
+ */
+int ctl_parse(int argc, char **argv, const char *cmd, struct ctl_opts *o);
 void ctl_opts_free(struct ctl_opts *o);
 
 /* A channel to one agent; prints the reason and returns NULL on failure. */
@@ -104,6 +106,8 @@ int cmd_get(int argc, char **argv);
 int cmd_counters(int argc, char **argv);
 int cmd_flows(int argc, char **argv);
 int cmd_dashboard(int argc, char **argv);
+int cmd_module(int argc, char **argv);
+int cmd_tunnels(int argc, char **argv);
 
 /* cmd_cluster.c: the commands on the datastore (cluster mode) */
 int cluster_apply(const struct ctl_opts *o);

@@ -133,14 +133,6 @@ static void print_table(const struct apply_target *ts, size_t n)
 
 int cmd_apply(int argc, char **argv)
 {
-	static const char usage[] =
-	    "iofencectl apply -f FILE [--agent ADDR]... [--dry-run] [--strict] [--ca F --cert F --key F] "
-	    "[--timeout SEC] [-o table|json]\n"
-	    "  --dry-run  validate, compile for each agent's node, print what would change and "
-	    "the map fill; change nothing\n"
-	    "  --strict   refuse (exit 1, nothing applied) a document with warnings: no endpoint "
-	    "on the agent's node,\n"
-	    "             an endpoint's interface or cgroup missing, no revision";
 	struct ctl_opts o;
 	struct policy_document *doc = NULL;
 	struct apply_target *ts = NULL;
@@ -148,12 +140,11 @@ int cmd_apply(int argc, char **argv)
 	char *source = NULL;
 	int r, worst = CTL_OK;
 
-	r = ctl_parse(argc, argv, "apply", OPT_F_FILE | OPT_F_MULTI | OPT_F_OUTPUT | OPT_F_APPLY,
-		      usage, &o);
+	r = ctl_parse(argc, argv, "apply", &o);
 	if (r >= 0)
 		return r;
 	if (!o.file) {
-		fprintf(stderr, "iofencectl apply: -f FILE is required\nusage: %s\n", usage);
+		fprintf(stderr, "iofencectl apply: -f FILE is required (see iofencectl apply --help)\n");
 		r = CTL_USER_ERROR;
 		goto out;
 	}

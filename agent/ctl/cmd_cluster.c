@@ -455,8 +455,6 @@ static bool is_endpoint_named(const char *key, const char *name)
 
 int cmd_endpoint(int argc, char **argv)
 {
-	static const char usage[] = "iofencectl endpoint put -f FILE | delete NODE/NAME "
-				    "--etcd-endpoints URL[,URL...] [-o table|json]";
 	struct cluster_objs want = {0}, eps = {0};
 	struct cluster_state st = {0};
 	struct etcd *c = NULL;
@@ -468,17 +466,16 @@ int cmd_endpoint(int argc, char **argv)
 	if (argc >= 2 && !strcmp(argv[1], "wait"))
 		return ctl_endpoint_wait(argc - 1, argv + 1);
 	if (argc < 2 || (strcmp(argv[1], "put") && strcmp(argv[1], "delete"))) {
-		fprintf(stderr, "iofencectl endpoint: put, delete or wait?\nusage: %s\n", usage);
+		fprintf(stderr, "iofencectl endpoint: put, delete or wait? (see iofencectl endpoint --help)\n");
 		return CTL_USER_ERROR;
 	}
 	put = !strcmp(argv[1], "put");
-	r = ctl_parse(argc - 1, argv + 1, put ? "endpoint put" : "endpoint delete",
-		      (put ? OPT_F_FILE : OPT_F_POSITIONAL) | OPT_F_OUTPUT, usage, &o);
+	r = ctl_parse(argc - 1, argv + 1, put ? "endpoint put" : "endpoint delete", &o);
 	if (r >= 0)
 		return r;
 	if (put ? !o.file : !o.positional || !strchr(o.positional, '/')) {
-		fprintf(stderr, "iofencectl endpoint: %s\nusage: %s\n",
-			put ? "-f FILE is required" : "NODE/NAME is required", usage);
+		fprintf(stderr, "iofencectl %s: %s (see iofencectl %s --help)\n", o.cmd,
+			put ? "-f FILE is required" : "NODE/NAME is required", o.cmd);
 		r = CTL_USER_ERROR;
 		goto out;
 	}

@@ -5,11 +5,11 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
+#include "client.h"
 #include "ctl.h"
 #include "bpf/datapath_maps.h"
 #include "policy/image.h"
@@ -176,44 +176,31 @@ static void warn_unknown_node(const struct policy_document *doc, const char *fil
 
 int cmd_compile(int argc, char **argv)
 {
-	static const struct option opts[] = {{"file", required_argument, NULL, 'f'},
-					     {"node", required_argument, NULL, 'n'},
-					     {"output", required_argument, NULL, 'o'},
-					     {"help", no_argument, NULL, 'h'},
-					     {0}};
-	const char *file = NULL, *node = NULL, *output = "stats";
+	const char *file, *node, *output;
 	struct policy_document *doc = NULL;
 	struct policy_image *img = NULL;
 	struct timespec t0, t1;
+	struct ctl_opts o;
 	char msg[200] = "";
-	int c, r;
+	int r;
 
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "f:n:o:h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'f':
-			file = optarg;
-			break;
-		case 'n':
-			node = optarg;
-			break;
-		case 'o':
-			output = optarg;
-			break;
-		case 'h':
-			printf("usage: iofencectl compile -f FILE --node NAME [-o json|stats]\n");
-			return CTL_OK;
-		default:
-			return CTL_USER_ERROR;
-		}
-	}
-	if (!file || !node || (strcmp(output, "json") && strcmp(output, "stats"))) {
-		fprintf(stderr, "usage: iofencectl compile -f FILE --node NAME [-o json|stats]\n");
+	r = ctl_parse(argc, argv, "compile", &o);
+	if (r >= 0)
+		return r;
+	file = o.file;
+	node = o.node;
+	output = o.output ? o.output : "stats";
+	if (!file || !node) {
+		fprintf(stderr, "iofencectl compile: -f FILE and --node NAME are required (see "
+				"iofencectl compile --help)\n");
+		ctl_opts_free(&o);
 		return CTL_USER_ERROR;
 	}
 	r = ctl_load_policy(file, &doc);
-	if (r)
+	if (r) {
+		ctl_opts_free(&o);
 		return r;
+	}
 	warn_unknown_node(doc, file, node);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	r = policy_compile(doc, node, &img, msg, sizeof(msg));
@@ -234,5 +221,6 @@ int cmd_compile(int argc, char **argv)
 	}
 	policy_image_free(img);
 	policy_document_free(doc);
+	ctl_opts_free(&o);
 	return r;
 }

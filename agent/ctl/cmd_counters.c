@@ -110,8 +110,6 @@ static void print_table(const Iofence__V1__GetCountersResponse *r)
 
 int cmd_counters(int argc, char **argv)
 {
-	static const char usage[] =
-	    "iofencectl counters [--agent ADDR] [--endpoint NAME] [-o table|json]";
 	Iofence__V1__GetCountersRequest req = IOFENCE__V1__GET_COUNTERS_REQUEST__INIT;
 	Iofence__V1__GetCountersResponse *resp = NULL;
 	struct rpc_result res;
@@ -119,7 +117,7 @@ int cmd_counters(int argc, char **argv)
 	grpc_channel *ch;
 	int r;
 
-	r = ctl_parse(argc, argv, "counters", OPT_F_OUTPUT | OPT_F_ENDPOINT, usage, &o);
+	r = ctl_parse(argc, argv, "counters", &o);
 	if (r >= 0)
 		return r;
 	if (o.output && strcmp(o.output, "table") && strcmp(o.output, "json")) {

@@ -15,28 +15,19 @@
 
 int cmd_dashboard(int argc, char **argv)
 {
-	static const char usage[] =
-	    "iofencectl dashboard [--listen HOST:PORT] [--agent ADDR]... [--etcd-endpoints URL] "
-	    "[--ca F --cert F --key F] [--timeout SEC]";
 	struct dashboard_config cfg = {.listen = "127.0.0.1:8080", .poll_ms = 1000};
 	struct ctl_opts o;
-	bool explicit_agents = false;
 	sigset_t sigs;
 	int r;
 
-	for (int i = 1; i < argc; i++)
-		if (!strcmp(argv[i], "--agent") || !strncmp(argv[i], "--agent=", 8) ||
-		    !strcmp(argv[i], "-a"))
-			explicit_agents = true;
-
-	r = ctl_parse(argc, argv, "dashboard", OPT_F_MULTI | OPT_F_LISTEN, usage, &o);
+	r = ctl_parse(argc, argv, "dashboard", &o);
 	if (r >= 0)
 		return r;
 	if (o.listen)
 		cfg.listen = o.listen;
 	cfg.agents = o.agents;
 	/* Cluster mode without --agent: the agents come from the status keys. */
-	cfg.n_agents = o.etcd_endpoints && !explicit_agents ? 0 : o.n_agents;
+	cfg.n_agents = o.etcd_endpoints && !o.agents_given ? 0 : o.n_agents;
 	cfg.etcd_endpoints = o.etcd_endpoints;
 	cfg.etcd_prefix = o.etcd_prefix;
 	cfg.etcd_tls = o.etcd_tls;

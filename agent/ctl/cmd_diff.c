@@ -59,23 +59,18 @@ int ctl_fetch_policy(const struct ctl_opts *o, const char *agent, uint64_t revis
 
 int cmd_diff(int argc, char **argv)
 {
-	static const char usage[] =
-	    "iofencectl diff -f FILE [--agent ADDR]... [--ca F --cert F --key F] "
-	    "[--etcd-endpoints URL[,URL...]] "
-	    "[--timeout SEC] [-o table|json]\n"
-	    "  exit 0: every agent enforces the same objects; 1: one differs";
 	struct policy_document *doc = NULL;
 	struct ctl_opts o;
 	bool json;
 	int r, worst = CTL_OK;
 
-	r = ctl_parse(argc, argv, "diff", OPT_F_FILE | OPT_F_MULTI | OPT_F_OUTPUT, usage, &o);
+	r = ctl_parse(argc, argv, "diff", &o);
 	if (r >= 0)
 		return r;
 	json = o.output && !strcmp(o.output, "json");
 	if (!o.file || (o.output && !json && strcmp(o.output, "table"))) {
-		fprintf(stderr, "iofencectl diff: %s\nusage: %s\n",
-			o.file ? "-o is table or json" : "-f FILE is required", usage);
+		fprintf(stderr, "iofencectl diff: %s (see iofencectl diff --help)\n",
+			o.file ? "-o is table or json" : "-f FILE is required");
 		ctl_opts_free(&o);
 		return CTL_USER_ERROR;
 	}

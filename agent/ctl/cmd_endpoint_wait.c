@@ -53,48 +53,24 @@ static int poll_once(const struct ctl_opts *o, grpc_channel *ch, const char *nam
 
 int ctl_endpoint_wait(int argc, char **argv)
 {
-	static const char usage[] = "iofencectl endpoint wait NAME --enforced [--timeout SEC] "
-				    "[--agent ADDR] [--ca F --cert F --key F]";
-	const char *name = NULL;
-	double timeout = 30, start;
-	char **rest = calloc((size_t)argc + 1, sizeof(*rest)), why[160] = "";
-	int n = 0, r;
-	bool enforced_flag = false;
+	const char *name;
+	double timeout, start;
+	char why[160] = "";
 	struct ctl_opts o;
 	grpc_channel *ch;
+	int r;
 
-	if (!rest)
-		return CTL_SYSTEM_ERROR;
-	rest[n++] = argv[0];
-	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--enforced")) {
-			enforced_flag = true;
-		} else if (!strcmp(argv[i], "--timeout") && i + 1 < argc) {
-			char *end;
-
-			timeout = strtod(argv[++i], &end);
-			if (*end || timeout < 0) {
-				fprintf(stderr, "iofencectl endpoint wait: --timeout: \"%s\" is not "
-						"a number of seconds\n", argv[i]);
-				free(rest);
-				return CTL_USER_ERROR;
-			}
-		} else if (argv[i][0] != '-' && !name && (i == 1 || strncmp(argv[i - 1], "--", 2) ||
-					!strcmp(argv[i - 1], "--enforced"))) {
-			name = argv[i];
-		} else {
-			rest[n++] = argv[i];
-		}
-	}
-	if (!name || !enforced_flag) {
-		fprintf(stderr, "usage: %s\n", usage);
-		free(rest);
-		return CTL_USER_ERROR;
-	}
-	r = ctl_parse(n, rest, "endpoint wait", 0, usage, &o);
-	free(rest);
+	r = ctl_parse(argc, argv, "endpoint wait", &o);
 	if (r >= 0)
 		return r;
+	name = o.positional;
+	if (!name || !o.enforced) {
+		fprintf(stderr, "iofencectl endpoint wait: NAME and --enforced are required (see "
+				"iofencectl endpoint wait --help)\n");
+		ctl_opts_free(&o);
+		return CTL_USER_ERROR;
+	}
+	timeout = o.timeout_set ? o.timeout_ms / 1000.0 : 30;
 	if (o.timeout_ms > 2000)
 		o.timeout_ms = 2000; /* one poll; the wait is bounded by --timeout */
 	ch = ctl_connect(&o, o.agents[0]);

@@ -253,9 +253,6 @@ static int follow(const struct ctl_opts *o, Iofence__V1__WatchFlowsRequest *req,
 
 int cmd_flows(int argc, char **argv)
 {
-	static const char usage[] =
-	    "iofencectl flows [--agent ADDR] [--follow | --duration SEC] [--last N] "
-	    "[--since-seq N] [--verdict allow|deny|audit] [--endpoint NAME] [-o table|json]";
 	Iofence__V1__WatchFlowsRequest req = IOFENCE__V1__WATCH_FLOWS_REQUEST__INIT;
 	struct stopper stop = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
 	struct stream_run run;
@@ -265,8 +262,7 @@ int cmd_flows(int argc, char **argv)
 	bool json;
 	int r;
 
-	r = ctl_parse(argc, argv, "flows",
-		      OPT_F_OUTPUT | OPT_F_ENDPOINT | OPT_F_VERDICT | OPT_F_FOLLOW, usage, &o);
+	r = ctl_parse(argc, argv, "flows", &o);
 	if (r >= 0)
 		return r;
 	if (o.output && strcmp(o.output, "table") && strcmp(o.output, "json")) {

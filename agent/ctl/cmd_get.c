@@ -154,17 +154,10 @@ out:
 
 int cmd_get(int argc, char **argv)
 {
-	static const char usage[] =
-	    "iofencectl get policy|endpoints [--agent ADDR | --etcd-endpoints URL] [--revision N] "
-	    "[-o yaml|normalized|json|table]\n"
-	    "  policy -o yaml (default): the text as applied when it was applied from a file "
-	    "(comments kept),\n"
-	    "  else the normalized document; -o normalized: always the normalized document";
 	struct ctl_opts o;
 	int r;
 
-	r = ctl_parse(argc, argv, "get", OPT_F_OUTPUT | OPT_F_POSITIONAL | OPT_F_REVISION, usage,
-		      &o);
+	r = ctl_parse(argc, argv, "get", &o);
 	if (r >= 0)
 		return r;
 	if (o.positional && !strcmp(o.positional, "policy")) {
@@ -172,7 +165,7 @@ int cmd_get(int argc, char **argv)
 	} else if (o.positional && !strcmp(o.positional, "endpoints")) {
 		r = ctl_get_endpoints(&o);
 	} else {
-		fprintf(stderr, "iofencectl get: what? policy or endpoints\nusage: %s\n", usage);
+		fprintf(stderr, "iofencectl get: what? policy or endpoints (see iofencectl get --help)\n");
 		r = CTL_USER_ERROR;
 	}
 	ctl_opts_free(&o);

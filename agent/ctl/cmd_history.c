@@ -85,14 +85,11 @@ static void print_history(const char *agent, const Iofence__V1__GetPolicyRespons
 
 int cmd_history(int argc, char **argv)
 {
-	static const char usage[] =
-	    "iofencectl history [--agent ADDR]... [--ca F --cert F --key F] [--timeout SEC] "
-	    "[-o table|json]\n  '*' marks the enforced revision";
 	struct ctl_opts o;
 	bool json;
 	int r, worst = CTL_OK;
 
-	r = ctl_parse(argc, argv, "history", OPT_F_MULTI | OPT_F_OUTPUT, usage, &o);
+	r = ctl_parse(argc, argv, "history", &o);
 	if (r >= 0)
 		return r;
 	json = o.output && !strcmp(o.output, "json");
@@ -199,17 +196,14 @@ static int rollback_one(const struct ctl_opts *o, const char *agent)
 
 int cmd_rollback(int argc, char **argv)
 {
-	static const char usage[] =
-	    "iofencectl rollback --to N [--agent ADDR]... [--ca F --cert F --key F] "
-	    "[--timeout SEC]\n  enforces stored revision N again, as a new revision";
 	struct ctl_opts o;
 	int r, worst = CTL_OK;
 
-	r = ctl_parse(argc, argv, "rollback", OPT_F_MULTI | OPT_F_REVISION, usage, &o);
+	r = ctl_parse(argc, argv, "rollback", &o);
 	if (r >= 0)
 		return r;
 	if (!o.revision) {
-		fprintf(stderr, "iofencectl rollback: --to N is required\nusage: %s\n", usage);
+		fprintf(stderr, "iofencectl rollback: --to N is required (see iofencectl rollback --help)\n");
 		ctl_opts_free(&o);
 		return CTL_USER_ERROR;
 	}

@@ -12,13 +12,6 @@
 
 #include "client.h"
 #include "ctl.h"
-#include "ctl_extra.h"
-
-static const char usage[] =
-    "iofencectl module enable vxlan-trace --interface IF [--interface IF]... [--port N]...\n"
-    "                  [--tunnel-capacity N] [--inner-capacity N] [--agent ADDR]...\n"
-    "       iofencectl module disable vxlan-trace [--agent ADDR]...\n"
-    "       iofencectl module list [--agent ADDR]... [-o table|json]";
 
 static void print_state_table(const char *agent, const Iofence__V1__ModuleState *m)
 {
@@ -75,46 +68,35 @@ static void header(void)
 
 int cmd_module(int argc, char **argv)
 {
-	struct ctl_extra x;
 	struct ctl_opts o;
 	const char *verb, *name = NULL;
+	char entry[32];
 	int r, worst = CTL_OK;
 	bool json;
 
-	if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
-		printf("usage: %s\n", usage);
-		return argc < 2 ? CTL_USER_ERROR : CTL_OK;
-	}
-	verb = argv[1];
+	verb = argc >= 2 ? argv[1] : "";
 	if (strcmp(verb, "enable") && strcmp(verb, "disable") && strcmp(verb, "list")) {
-		fprintf(stderr, "iofencectl module: \"%s\" is not enable, disable or list\nusage: %s\n",
-			verb, usage);
+		fprintf(stderr, "iofencectl module: \"%s\" is not enable, disable or list (see "
+				"iofencectl module --help)\n", verb);
 		return CTL_USER_ERROR;
 	}
-	argc--, argv++;
-	if (strcmp(verb, "list")) {
-		if (argc < 2 || argv[1][0] == '-') {
-			fprintf(stderr, "iofencectl module %s: which module? (vxlan-trace)\n", verb);
-			return CTL_USER_ERROR;
-		}
-		name = argv[1];
-		argv[1] = argv[0]; /* drop the name: the rest are options */
-		argc--, argv++;
+	snprintf(entry, sizeof(entry), "module %s", verb);
+	r = ctl_parse(argc - 1, argv + 1, entry, &o);
+	if (r >= 0)
+		return r;
+	name = o.positional;
+	if (strcmp(verb, "list") && !name) {
+		fprintf(stderr, "iofencectl %s: which module? (vxlan-trace)\n", entry);
+		ctl_opts_free(&o);
+		return CTL_USER_ERROR;
 	}
-	r = ctl_extra_parse(&argc, argv, !strcmp(verb, "enable") ? CTL_X_MODULE : 0, &x);
-	if (r >= 0)
-		return r;
-	r = ctl_parse(argc, argv, "module", OPT_F_MULTI | (strcmp(verb, "list") ? 0 : OPT_F_OUTPUT),
-		      usage, &o);
-	if (r >= 0)
-		return r;
 	if (o.output && strcmp(o.output, "table") && strcmp(o.output, "json")) {
 		fprintf(stderr, "iofencectl module: -o: \"%s\" is not table or json\n", o.output);
 		ctl_opts_free(&o);
 		return CTL_USER_ERROR;
 	}
 	json = o.output && !strcmp(o.output, "json");
-	if (!strcmp(verb, "enable") && !x.n_ifaces) {
+	if (!strcmp(verb, "enable") && !o.n_ifaces) {
 		fprintf(stderr, "iofencectl module enable: --interface is required\n");
 		ctl_opts_free(&o);
 		return CTL_USER_ERROR;
@@ -139,12 +121,12 @@ int cmd_module(int argc, char **argv)
 		}
 		req.name = (char *)name;
 		if (!strcmp(verb, "enable")) {
-			cfg.interfaces = (char **)x.ifaces;
-			cfg.n_interfaces = x.n_ifaces;
-			cfg.ports = x.ports;
-			cfg.n_ports = x.n_ports;
-			cfg.tunnel_capacity = x.tunnel_capacity;
-			cfg.inner_capacity = x.inner_capacity;
+			cfg.interfaces = (char **)o.ifaces;
+			cfg.n_interfaces = o.n_ifaces;
+			cfg.ports = o.ports;
+			cfg.n_ports = o.n_ports;
+			cfg.tunnel_capacity = o.tunnel_capacity;
+			cfg.inner_capacity = o.inner_capacity;
 			req.config = &cfg;
 			r = rpc_unary(ch, RPC_METHOD_ENABLE_MODULE, &req.base,
 				      &iofence__v1__module_state__descriptor, o.timeout_ms, &resp, &res);

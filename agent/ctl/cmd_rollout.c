@@ -249,8 +249,6 @@ static double mono_s(void)
 
 int cmd_rollout(int argc, char **argv)
 {
-	static const char usage[] = "iofencectl rollout status [--wait] [--timeout S] "
-				    "[-o table|json] --etcd-endpoints URL[,URL...]";
 	struct rollout ro = {0};
 	struct etcd *c = NULL;
 	struct ctl_opts o;
@@ -258,15 +256,13 @@ int cmd_rollout(int argc, char **argv)
 	double deadline;
 	int r;
 
-	r = ctl_parse(argc, argv, "rollout", OPT_F_POSITIONAL | OPT_F_OUTPUT | OPT_F_WAIT, usage,
-		      &o);
+	if (argc < 2 || strcmp(argv[1], "status")) {
+		fprintf(stderr, "iofencectl rollout: status? (see iofencectl rollout --help)\n");
+		return CTL_USER_ERROR;
+	}
+	r = ctl_parse(argc - 1, argv + 1, "rollout status", &o);
 	if (r >= 0)
 		return r;
-	if (!o.positional || strcmp(o.positional, "status")) {
-		fprintf(stderr, "iofencectl rollout: status?\nusage: %s\n", usage);
-		r = CTL_USER_ERROR;
-		goto out;
-	}
 	if (o.output && strcmp(o.output, "table") && strcmp(o.output, "json")) {
 		fprintf(stderr, "iofencectl rollout: -o: \"%s\" is not table or json\n", o.output);
 		r = CTL_USER_ERROR;

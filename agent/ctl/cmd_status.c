@@ -148,15 +148,12 @@ int ctl_get_endpoints(const struct ctl_opts *o)
 
 int cmd_status(int argc, char **argv)
 {
-	static const char usage[] =
-	    "iofencectl status [--agent ADDR]... [--ca F --cert F --key F] [--timeout SEC] "
-	    "[-o table|json]";
 	Iofence__V1__GetStatusResponse **st;
 	struct ctl_opts o;
 	int r, worst = CTL_OK;
 	bool json;
 
-	r = ctl_parse(argc, argv, "status", OPT_F_MULTI | OPT_F_OUTPUT, usage, &o);
+	r = ctl_parse(argc, argv, "status", &o);
 	if (r >= 0)
 		return r;
 	if (o.output && strcmp(o.output, "table") && strcmp(o.output, "json")) {

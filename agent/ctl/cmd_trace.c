@@ -102,26 +102,18 @@ static void print_json(const char *agent, const Iofence__V1__TraceResponse *r, b
 
 int cmd_trace(int argc, char **argv)
 {
-	static const char usage[] =
-	    "iofencectl trace --from ADDR|ENDPOINT --to ADDR|ENDPOINT --proto PROTO [--port N] "
-	    "[--agent ADDR]... [-o table|json]\n"
-	    "  --proto  tcp | udp | sctp | icmp | icmpv6 | 0..255 (default tcp)\n"
-	    "  --port   destination port, required for tcp, udp and sctp\n"
-	    "  exit 0 traced (whatever the verdict); 2 when the datapath disagrees with the "
-	    "reference evaluator";
 	Iofence__V1__TraceRequest req = IOFENCE__V1__TRACE_REQUEST__INIT;
 	struct ctl_opts o;
 	bool json;
 	int r, worst = CTL_OK;
 
-	r = ctl_parse(argc, argv, "trace", OPT_F_MULTI | OPT_F_OUTPUT | OPT_F_TRACE, usage, &o);
+	r = ctl_parse(argc, argv, "trace", &o);
 	if (r >= 0)
 		return r;
 	json = o.output && !strcmp(o.output, "json");
 	if (!o.from || !o.to || (o.output && !json && strcmp(o.output, "table"))) {
-		fprintf(stderr, "iofencectl trace: %s\nusage: %s\n",
-			!o.from || !o.to ? "--from and --to are required" : "-o is table or json",
-			usage);
+		fprintf(stderr, "iofencectl trace: %s (see iofencectl trace --help)\n",
+			!o.from || !o.to ? "--from and --to are required" : "-o is table or json");
 		ctl_opts_free(&o);
 		return CTL_USER_ERROR;
 	}

@@ -15,10 +15,6 @@
 
 #include "client.h"
 #include "ctl.h"
-#include "ctl_extra.h"
-
-static const char usage[] =
-    "iofencectl tunnels [--agent ADDR]... [--interval SEC] [--top N] [-o table|json]";
 
 struct link {
 	const char *src, *dst, *family, *node, *direction;
@@ -109,15 +105,11 @@ int cmd_tunnels(int argc, char **argv)
 	Iofence__V1__InnerPair **inner = NULL;
 	struct link *links = NULL;
 	size_t n_links = 0, n_inner = 0, cap_inner = 0;
-	struct ctl_extra x;
 	struct ctl_opts o;
 	int r, worst = CTL_OK;
 	bool json;
 
-	r = ctl_extra_parse(&argc, argv, CTL_X_TUNNELS, &x);
-	if (r >= 0)
-		return r;
-	r = ctl_parse(argc, argv, "tunnels", OPT_F_MULTI | OPT_F_OUTPUT, usage, &o);
+	r = ctl_parse(argc, argv, "tunnels", &o);
 	if (r >= 0)
 		return r;
 	if (o.output && strcmp(o.output, "table") && strcmp(o.output, "json")) {
@@ -132,16 +124,16 @@ int cmd_tunnels(int argc, char **argv)
 		worst = CTL_SYSTEM_ERROR;
 		goto out;
 	}
-	if (x.interval > 0) {
-		struct timespec ts = {(time_t)x.interval,
-				      (long)((x.interval - (double)(time_t)x.interval) * 1e9)};
+	if (o.interval > 0) {
+		struct timespec ts = {(time_t)o.interval,
+				      (long)((o.interval - (double)(time_t)o.interval) * 1e9)};
 
 		for (size_t i = 0; i < o.n_agents; i++)
-			s1[i] = sample(&o, o.agents[i], x.top, &r);
+			s1[i] = sample(&o, o.agents[i], o.top, &r);
 		nanosleep(&ts, NULL);
 	}
 	for (size_t i = 0; i < o.n_agents; i++) {
-		s2[i] = sample(&o, o.agents[i], x.top, &r);
+		s2[i] = sample(&o, o.agents[i], o.top, &r);
 		if (r > worst)
 			worst = r;
 	}
@@ -176,7 +168,7 @@ int cmd_tunnels(int argc, char **argv)
 			l->packets = t->packets;
 			l->bytes = t->bytes;
 			l->last_seen = t->last_seen_unix_nano;
-			rates(x.interval > 0 ? s1[i] : NULL, s2[i], t, &l->pps, &l->bps);
+			rates(o.interval > 0 ? s1[i] : NULL, s2[i], t, &l->pps, &l->bps);
 		}
 		for (size_t j = 0; s2[i] && j < s2[i]->n_inner; j++) {
 			if (n_inner == cap_inner) {
@@ -195,10 +187,10 @@ int cmd_tunnels(int argc, char **argv)
 	}
 	if (n_inner)
 		qsort(inner, n_inner, sizeof(*inner), cmp_inner);
-	if (n_inner > x.top)
-		n_inner = x.top;
+	if (n_inner > o.top)
+		n_inner = o.top;
 	if (json) {
-		printf("{\"interval_seconds\": %g, \"nodes\": [", x.interval);
+		printf("{\"interval_seconds\": %g, \"nodes\": [", o.interval);
 		size_t printed = 0;
 
 		for (size_t i = 0; i < o.n_agents; i++) {
@@ -223,7 +215,7 @@ int cmd_tunnels(int argc, char **argv)
 				const Iofence__V1__TunnelStats *t = s->tunnels[j];
 				double pps, bps;
 
-				rates(x.interval > 0 ? s1[i] : NULL, s, t, &pps, &bps);
+				rates(o.interval > 0 ? s1[i] : NULL, s, t, &pps, &bps);
 				printf("%s\n    {\"outer_src\": \"%s\", \"outer_dst\": \"%s\", \"vni\": %u, "
 				       "\"direction\": \"%s\", \"family\": \"%s\", \"packets\": %llu, "
 				       "\"bytes\": %llu, \"packets_per_second\": %.3f, "

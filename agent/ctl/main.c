@@ -7,53 +7,27 @@
 
 #include "client.h"
 #include "ctl.h"
-#include "ctl_extra.h"
+#include "commands.h"
 #include "policy/parse.h"
-
-static const struct {
-	const char *name;
-	int (*run)(int argc, char **argv);
-	const char *help;
-} commands[] = {
-    {"validate", cmd_validate, "validate -f FILE          check a policy offline"},
-    {"apply", cmd_apply,
-     "apply -f FILE [--agent ADDR]... [--dry-run]  push a policy to agents (result table)"},
-    {"status", cmd_status,
-     "status [--agent ADDR]...       node, revision, endpoints, modules, uptime"},
-    {"get", cmd_get, "get policy|endpoints [--agent ADDR] [-o yaml|json|table]"},
-    {"counters", cmd_counters, "counters [--agent ADDR] [--endpoint NAME] [-o table|json]"},
-    {"flows", cmd_flows,
-     "flows [--agent ADDR] [--follow | --duration SEC] [--last N] [--since-seq N] "
-     "[--verdict deny] [-o table|json]"},
-    {"diff", cmd_diff,
-     "diff -f FILE [--agent ADDR]... | --etcd-endpoints URL  objects that differ from the enforced"},
-    {"history", cmd_history, "history [--agent ADDR]...       stored revisions: time, size, source"},
-    {"rollback", cmd_rollback, "rollback --to N [--agent ADDR]...  enforce revision N again"},
-    {"trace", cmd_trace, "trace --from A --to B --proto P --port N  why a flow gets its verdict"},
-    {"dashboard", cmd_dashboard,
-     "dashboard [--listen HOST:PORT] [--agent ADDR]... | --etcd-endpoints URL  cluster health page"},
-    {"compile", cmd_compile,
-     "compile -f FILE --node NAME [-o json|stats]   print the node's map image"},
-    {"endpoint", cmd_endpoint,
-     "endpoint put -f FILE | delete NODE/NAME --etcd-endpoints URL | wait NAME --enforced"},
-    {"rollout", cmd_rollout,
-     "rollout status [--wait] [--timeout S] [-o table|json] --etcd-endpoints URL"},
-    {"module", cmd_module,
-     "module enable|disable|list [vxlan-trace --interface IF [--port N]] [--agent ADDR]..."},
-    {"tunnels", cmd_tunnels,
-     "tunnels [--agent ADDR]... [--interval SEC] [--top N] [-o table|json]   VXLAN tunnels"},
-};
 
 static void usage(FILE *out)
 {
-	fprintf(out, "usage: iofencectl COMMAND [OPTIONS] | --version | COMMAND --help\n\ncommands:\n");
-	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		fprintf(out, "  %s\n", commands[i].help);
+	fprintf(out, "usage: iofencectl COMMAND [OPTIONS] | --version | COMMAND --help\n\n"
+		     "commands:\n");
+	for (size_t i = 0; i < ctl_n_commands; i++) {
+		const struct ctl_command *c = &ctl_commands[i];
+		char head[48];
+
+		snprintf(head, sizeof(head), "%s%s%s", c->name, c->operand ? " " : "",
+			 c->operand ? c->operand : "");
+		fprintf(out, "  %-26s %s\n", head, c->summary);
+	}
 	fprintf(out,
 		"\nADDR: unix:PATH or HOST:PORT (mTLS with --ca --cert --key); default %s\n"
-		"cluster mode: --etcd-endpoints URL[,URL] (or IOFENCE_ETCD_ENDPOINTS), --etcd-prefix,\n"
-		"  --etcd-ca --etcd-cert --etcd-key: apply, diff, get policy work on the datastore\n"
-		"exit: 0 ok, 1 user error (bad input, refused policy), 2 system error\n",
+		"settings: flag > environment > config file (~/.config/iofence/config or --config)"
+		" > default\n"
+		"exit: 0 ok, 1 user error (bad input, refused policy), 2 system error\n"
+		"man iofencectl(8), iofence-policy(5)\n",
 		CTL_DEFAULT_AGENT);
 }
 
@@ -107,8 +81,25 @@ int ctl_load_policy(const char *file, struct policy_document **ret)
 	return r == -EINVAL || r == -ENOENT || r == -EISDIR ? CTL_USER_ERROR : CTL_SYSTEM_ERROR;
 }
 
+/* The entry argv[1] names, or the first of a command with verbs ("module"). */
+static const struct ctl_command *dispatch(const char *word)
+{
+	size_t len = strlen(word);
+
+	for (size_t i = 0; i < ctl_n_commands; i++) {
+		const char *name = ctl_commands[i].name;
+
+		if (!strncmp(name, word, len) && (!name[len] || name[len] == ' '))
+			return &ctl_commands[i];
+	}
+	return NULL;
+}
+
 int main(int argc, char **argv)
 {
+	const struct ctl_command *cmd;
+	int r;
+
 	if (argc >= 2 && (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version"))) {
 		printf("iofencectl %s\n", IOFENCE_VERSION);
 		return CTL_OK;
@@ -117,15 +108,20 @@ int main(int argc, char **argv)
 		usage(argc < 2 ? stderr : stdout);
 		return argc < 2 ? CTL_USER_ERROR : CTL_OK;
 	}
-	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		if (!strcmp(argv[1], commands[i].name)) {
-			int r = commands[i].run(argc - 1, argv + 1);
-
-			if (ctl_grpc_used)
-				grpc_shutdown_blocking();
-			return r;
-		}
-	fprintf(stderr, "iofencectl: unknown command \"%s\"\n", argv[1]);
-	usage(stderr);
-	return CTL_USER_ERROR;
+	if (!strncmp(argv[1], "--help-", 7)) /* hidden: man page, completions (docgen.c) */
+		return ctl_docgen(argv[1] + 7);
+	cmd = dispatch(argv[1]);
+	if (!cmd) {
+		fprintf(stderr, "iofencectl: unknown command \"%s\"\n", argv[1]);
+		usage(stderr);
+		return CTL_USER_ERROR;
+	}
+	/* `module --help`: every verb's options */
+	if (argc == 3 && (!strcmp(argv[2], "--help") || !strcmp(argv[2], "-h")) &&
+	    ctl_group_help(stdout, argv[1]))
+		return CTL_OK;
+	r = cmd->run(argc - 1, argv + 1);
+	if (ctl_grpc_used)
+		grpc_shutdown_blocking();
+	return r;
 }

@@ -7,9 +7,11 @@
  */
 #include <errno.h>
 #include <net/if.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <bpf/bpf.h>
 
@@ -264,6 +266,103 @@ static int reconcile(struct datapath *dp, const struct dp_endpoint *eps, size_t 
 	return first;
 }
 
+static const struct policy_prefix *uplink_item(const void *list, size_t i, uint32_t *ifindex)
+{
+	const struct dp_prefilter *pf = (const struct dp_prefilter *)list + i;
+
+	*ifindex = pf->ifindex;
+	return &pf->prefix;
+}
+
+/*
+ * Under dp->lock, before slot is activated: interfaces that came or went while it was written
+ * were handled by the link watcher against the active slot only; the new slot's endpoint and
+ * prefilter entries follow them here, so no interface is left out of the revision that
+ * becomes active (or kept in it after it went).
+ */
+static int follow_links(struct datapath *dp, struct dp_endpoint *eps, size_t n_eps,
+			struct dp_prefilter *pfs, size_t n_pfs, uint32_t slot, char *err,
+			size_t len)
+{
+	bool uplinks = false;
+	int r;
+
+	for (size_t i = 0; i < n_eps; i++) {
+		struct dp_endpoint *ep = &eps[i];
+		uint32_t now = ep->interface ? if_nametoindex(ep->interface) : 0;
+		struct iof_endpoint_key k = {.slot = (__u8)slot};
+		struct iof_endpoint_val v = dp_endpoint_val(ep);
+
+		if (now == ep->ifindex)
+			continue;
+		k.attach_id = ep->ifindex;
+		if (ep->ifindex)
+			bpf_map_delete_elem(dp->fds.endpoints, &k);
+		k.attach_id = now;
+		if (now && bpf_map_update_elem(dp->fds.endpoints, &k, &v, BPF_ANY))
+			return dp_err(err, len, -errno, "iof_endpoints: %s: %s", ep->name,
+				      strerror(errno));
+		ep->ifindex = now;
+	}
+	for (size_t i = 0; i < n_pfs; i++) {
+		struct dp_prefilter *pf = &pfs[i];
+		uint32_t now = pf->interface ? if_nametoindex(pf->interface) : 0;
+
+		if (now == pf->ifindex)
+			continue;
+		if (pf->ifindex)
+			dp_prefilter_entry(&dp->fds, &pf->prefix, (uint8_t)slot, pf->ifindex, true);
+		r = now ? dp_prefilter_entry(&dp->fds, &pf->prefix, (uint8_t)slot, now, false) : 0;
+		if (r)
+			return dp_err(err, len, r, "prefilter %s: %s", pf->interface, strerror(-r));
+		pf->ifindex = now;
+		uplinks = true;
+	}
+	r = uplinks ? dp_prefilter_hosts_write(&dp->fds, (uint8_t)slot, pfs, n_pfs, uplink_item)
+		    : 0;
+	return r ? dp_err(err, len, r, "prefilter hosts: %s", strerror(-r)) : 0;
+}
+
+/* Under dp->lock: activates the written slot and attaches; eps and pfs become dp's copy. */
+static int activate(struct datapath *dp, const struct policy_image *img, uint32_t slot,
+		    struct dp_endpoint **eps, const uint64_t *cgids, struct dp_prefilter **pfs,
+		    uint64_t link_events, char *err, size_t err_len)
+{
+	int r = 0;
+
+	if (dp->link_events != link_events)
+		r = follow_links(dp, *eps, img->n_endpoints, *pfs, img->n_prefilter, slot, err,
+				 err_len);
+	if (!r && (r = dp_slot_activate(dp->fds.state, slot, img->revision)))
+		dp_err(err, err_len, r, "activate slot %u: %s", slot, strerror(-r));
+	if (r) {
+		dp->delta.back_valid = false; /* the slot holds img, not what back says */
+		return r;
+	}
+	dp_delta_activated(&dp->delta, img); /* on ENOMEM: whole writes from now on */
+	dp->revision = img->revision;
+	dp->fill = (struct dp_fill){.remote4 = policy_image_remotes(img, 4),
+				    .remote6 = policy_image_remotes(img, 6),
+				    .policy = img->n_policy + img->n_any_ports};
+	for (size_t i = 0; i < img->n_endpoints; i++)
+		dp->fill.endpoints += !!(*eps)[i].ifindex + !!(*eps)[i].cg_id;
+	for (size_t i = 0; i < img->n_prefilter; i++)
+		dp->fill.prefilter += !!(*pfs)[i].ifindex;
+	dp->fill_valid = true;
+	dp->slot_verified = true; /* just written */
+	dp_fill_publish(dp);
+	r = reconcile(dp, *eps, img->n_endpoints, cgids, *pfs, img->n_prefilter, err, err_len);
+	/* the image is enforced even if a hook failed: keep it for dp_link_changed() */
+	dp_image_copy_free(dp);
+	dp->eps = *eps;
+	dp->n_eps = img->n_endpoints;
+	dp->pfs = *pfs;
+	dp->n_pfs = img->n_prefilter;
+	*eps = NULL;
+	*pfs = NULL;
+	return r;
+}
+
 int dp_apply(struct datapath *dp, const struct policy_image *img, char *err, size_t err_len)
 {
 	if (img->entries_released) {
@@ -274,6 +373,7 @@ int dp_apply(struct datapath *dp, const struct policy_image *img, char *err, siz
 	struct dp_endpoint *eps = calloc(img->n_endpoints + 1, sizeof(*eps));
 	struct dp_prefilter *pfs = calloc(img->n_prefilter + 1, sizeof(*pfs));
 	uint64_t *cgids = calloc(img->n_endpoints + 1, sizeof(*cgids));
+	uint64_t link_events;
 	char msg[256];
 	uint32_t slot;
 	int r;
@@ -287,52 +387,23 @@ int dp_apply(struct datapath *dp, const struct policy_image *img, char *err, siz
 		dp_err(err, err_len, r, "%s", msg);
 		goto out;
 	}
+	pthread_mutex_lock(&dp->lock);
 	r = resolve(dp, img, eps, cgids, pfs, err, err_len);
+	link_events = dp->link_events;
+	pthread_mutex_unlock(&dp->lock);
 	if (r)
 		goto out;
-	slot = dp_active_slot(dp) ^ 1;
+	slot = dp_active_slot(dp) ^ 1; /* only this thread flips it */
 	r = write_slot(dp, img, slot, eps, pfs, err, err_len);
 	if (r)
 		goto out;
-	r = dp_slot_activate(dp->fds.state, slot, img->revision);
-	if (r) {
-		dp->delta.back_valid = false; /* the slot holds img, not what back says */
-		dp_err(err, err_len, r, "activate slot %u: %s", slot, strerror(-r));
-		goto out;
-	}
-	dp_delta_activated(&dp->delta, img); /* on ENOMEM: whole writes from now on */
-	dp->revision = img->revision;
-	dp->fill = (struct dp_fill){.remote4 = policy_image_remotes(img, 4),
-				    .remote6 = policy_image_remotes(img, 6),
-				    .policy = img->n_policy + img->n_any_ports};
-	for (size_t i = 0; i < img->n_endpoints; i++)
-		dp->fill.endpoints += !!eps[i].ifindex + !!eps[i].cg_id;
-	for (size_t i = 0; i < img->n_prefilter; i++)
-		dp->fill.prefilter += !!pfs[i].ifindex;
-	dp->fill_valid = true;
-	dp->slot_verified = true; /* just written */
-	dp_fill_publish(dp);
-	r = reconcile(dp, eps, img->n_endpoints, cgids, pfs, img->n_prefilter, err, err_len);
-	/* the image is enforced even if a hook failed: keep it for dp_link_changed() */
-	dp_image_copy_free(dp);
-	dp->eps = eps;
-	dp->n_eps = img->n_endpoints;
-	dp->pfs = pfs;
-	dp->n_pfs = img->n_prefilter;
-	eps = NULL;
-	pfs = NULL;
+	pthread_mutex_lock(&dp->lock);
+	r = activate(dp, img, slot, &eps, cgids, &pfs, link_events, err, err_len);
+	pthread_mutex_unlock(&dp->lock);
 out:
 	free_copy(eps, img->n_endpoints, pfs, img->n_prefilter);
 	free(cgids);
 	return r;
-}
-
-static const struct policy_prefix *uplink_item(const void *list, size_t i, uint32_t *ifindex)
-{
-	const struct dp_prefilter *pf = (const struct dp_prefilter *)list + i;
-
-	*ifindex = pf->ifindex;
-	return &pf->prefix;
 }
 
 /* The active slot's host deny-lists again, after an uplink came or went. */
@@ -341,10 +412,20 @@ static int rewrite_hosts(struct datapath *dp, uint32_t slot)
 	return dp_prefilter_hosts_write(&dp->fds, (uint8_t)slot, dp->pfs, dp->n_pfs, uplink_item);
 }
 
-static int link_up(struct datapath *dp, const char *ifname, uint32_t ifindex)
+static uint64_t now_usec(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000ull + (uint64_t)ts.tv_nsec / 1000;
+}
+
+/* 2 if it attached hooks, 1 if the image names the interface but they were in place, or -errno. */
+static int link_up(struct datapath *dp, const char *ifname, uint32_t ifindex, uint64_t *hooks_usec)
 {
 	uint32_t slot = dp_active_slot(dp);
-	bool tc = false, xdp = false;
+	struct dp_attachment *att = dp_att_find(dp, DP_ATT_TC, ifname);
+	bool tc = false, xdp = false, fresh = !att || att->ifindex != ifindex;
 	char msg[256];
 	int r;
 
@@ -385,18 +466,22 @@ static int link_up(struct datapath *dp, const char *ifname, uint32_t ifindex)
 	if (xdp && (r = rewrite_hosts(dp, slot)))
 		return r;
 	/* entries first, hooks second: no packet meets a hook without its endpoint */
+	uint64_t t0 = now_usec();
+
 	if (tc && (r = dp_attach_tc(dp, ifname, ifindex, msg, sizeof(msg))))
 		return r;
 	if (xdp && (r = dp_attach_xdp(dp, ifname, ifindex, msg, sizeof(msg))))
 		return r;
-	return 0;
+	*hooks_usec = now_usec() - t0;
+	return tc || xdp ? 1 + (tc && fresh) : 0;
 }
 
-static void link_down(struct datapath *dp, const char *ifname, uint32_t ifindex)
+/* 1 if the image named the interface. */
+static int link_down(struct datapath *dp, const char *ifname, uint32_t ifindex)
 {
 	uint32_t slot = dp_active_slot(dp);
 	struct dp_attachment *att;
-	bool gone = false;
+	bool gone = false, named = false;
 
 	for (size_t i = 0; i < dp->n_eps; i++) {
 		struct dp_endpoint *ep = &dp->eps[i];
@@ -405,6 +490,7 @@ static void link_down(struct datapath *dp, const char *ifname, uint32_t ifindex)
 		if (!ep->interface || strcmp(ep->interface, ifname) || !ep->ifindex ||
 		    (ifindex && ep->ifindex != ifindex))
 			continue;
+		named = true;
 		bpf_map_delete_elem(dp->fds.endpoints, &k);
 		ep->ifindex = 0;
 		dp->fill.endpoints--;
@@ -427,27 +513,36 @@ static void link_down(struct datapath *dp, const char *ifname, uint32_t ifindex)
 		if (att && (!ifindex || att->ifindex == ifindex)) {
 			dp_detach(dp, att);
 			dp_att_remove(dp, (size_t)(att - dp->atts));
+			named = true;
 		}
 	}
+	return named || gone;
 }
 
-int dp_link_changed(struct datapath *dp, const char *ifname, int ifindex, bool up)
+int dp_link_changed(struct datapath *dp, const char *ifname, int ifindex, bool up,
+		    struct dp_link_timing *ret_timing)
 {
+	struct dp_link_timing t = {0};
+	uint64_t t0 = now_usec();
 	int r;
 
 	if (!ifname)
 		return -EINVAL;
-	if (!up) {
-		link_down(dp, ifname, ifindex > 0 ? (uint32_t)ifindex : 0);
-		dp_fill_publish(dp);
-		return 0;
-	}
-	if (ifindex <= 0)
+	if (up && ifindex <= 0)
 		ifindex = (int)if_nametoindex(ifname);
-	if (ifindex <= 0)
+	if (up && ifindex <= 0)
 		return -ENODEV;
-	r = link_up(dp, ifname, (uint32_t)ifindex);
+	pthread_mutex_lock(&dp->lock);
+	t.lock_wait_usec = now_usec() - t0;
+	dp->link_events++; /* an apply writing the other slot follows it (follow_links) */
+	if (up)
+		r = link_up(dp, ifname, (uint32_t)ifindex, &t.hooks_usec);
+	else
+		r = link_down(dp, ifname, ifindex > 0 ? (uint32_t)ifindex : 0);
 	dp_fill_publish(dp);
+	pthread_mutex_unlock(&dp->lock);
+	if (ret_timing)
+		*ret_timing = t;
 	return r;
 }
 
@@ -529,10 +624,12 @@ int dp_cgroup_changed(struct datapath *dp, const char *path, bool exists)
 
 	if (!path)
 		return -EINVAL;
+	pthread_mutex_lock(&dp->lock);
 	if (!exists)
 		cgroup_gone(dp, path);
 	else
 		r = cgroup_appeared(dp, path);
 	dp_fill_publish(dp);
+	pthread_mutex_unlock(&dp->lock);
 	return r;
 }

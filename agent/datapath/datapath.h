@@ -7,8 +7,11 @@
  * moment in which an endpoint is unenforced. Used by iofenced and the tests.
  *
  * All functions return 0 or -errno and, where they take err/err_len, write a one-line reason.
- * Not thread-safe: the agent calls it from its apply thread only (reads of counters are safe
- * from another thread: dp_read_* only read maps).
+ * Threads: one thread changes images and checks them (dp_apply, dp_cgroup_changed, the
+ * dp_check_* and dp_verify_slots: the agent's apply thread); dp_link_changed() and
+ * dp_endpoint_enforced() may run on another thread at the same time (they take the
+ * datapath's lock, which dp_apply takes only to activate a written slot); dp_read_* only
+ * read maps and are safe from any thread.
  */
 #ifndef IOFENCE_AGENT_DATAPATH_H
 #define IOFENCE_AGENT_DATAPATH_H
@@ -72,9 +75,19 @@ int dp_apply(struct datapath *dp, const struct policy_image *img, char *err, siz
 /*
  * dp_link_changed() - an interface appeared (up = true) or disappeared: attach to it and add
  * its iof_endpoints entry in the active slot if the image names it, or forget it. Called from
- * the agent's netlink watcher.
+ * the agent's netlink watcher, on its own thread: an apply writing the other slot meanwhile
+ * follows the change before it activates that slot, so the endpoint's entry and hooks always
+ * belong to the active slot's revision. Return: 2 when it attached an endpoint's hooks, 1
+ * when the enforced image names the interface (endpoint or prefilter uplink) and nothing
+ * new was attached, 0 when it does not name it, or -errno. ret_timing (NULL: not wanted)
+ * says where the time went.
  */
-int dp_link_changed(struct datapath *dp, const char *ifname, int ifindex, bool up);
+struct dp_link_timing {
+	uint64_t lock_wait_usec; /* waiting for an apply's activation or a check to finish */
+	uint64_t hooks_usec;	 /* creating and pinning the links (bpf_link_create takes rtnl) */
+};
+int dp_link_changed(struct datapath *dp, const char *ifname, int ifindex, bool up,
+		    struct dp_link_timing *ret_timing);
 
 /*
  * dp_cgroup_changed() - the cgroup v2 folder at path was created (exists = true) or removed:

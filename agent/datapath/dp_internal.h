@@ -92,6 +92,14 @@ struct datapath {
 	void *events_consumer;	   /* the ring's consumer page, mapped read-only */
 	size_t events_consumer_len;
 
+	/*
+	 * The attachments, the image copy (eps, pfs), the flip of the active slot and that
+	 * slot's endpoint and prefilter entries: the link watcher's thread (dp_link_changed) and
+	 * the apply thread change them under this lock. A slot is written outside it and only
+	 * its activation takes it, so a link event never waits for a slot being written.
+	 */
+	pthread_mutex_t lock;
+	uint64_t link_events; /* dp_link_changed() calls handled (under lock) */
 	struct dp_attachment *atts;
 	size_t n_atts, cap_atts;
 
@@ -108,7 +116,8 @@ struct datapath {
 	struct dp_fill fill_shown;
 	bool fill_shown_valid;
 	struct dp_delta delta; /* what the slots hold, for delta writes (image_delta.h) */
-	bool slot_verified; /* the active slot's tries matched what was written (verify.c) */
+	bool slot_verified; /* the active slot's tries matched what was written (verify.c);
+			     * written under lock */
 	_Atomic uint64_t ct_evicted[2]; /* conntrack evictions derived so far (ct_stats.c) */
 	struct dp_ledger ledger;	/* counter identities (counter_ledger.h) */
 	bool ledger_open;

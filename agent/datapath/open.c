@@ -276,6 +276,7 @@ int dp_open(const struct dp_options *opts, struct datapath **ret, char *err, siz
 	for (int i = 0; i < DP_PROG_MAX; i++)
 		dp->prog_fd[i] = -1;
 	pthread_mutex_init(&dp->fill_lock, NULL);
+	pthread_mutex_init(&dp->lock, NULL);
 	dp_delta_init(&dp->delta);
 	dp->slot_verified = true; /* nothing known to differ yet */
 	dp->pin_dir = strdup(opts->pin_dir ? opts->pin_dir : DP_DEFAULT_PIN_DIR);
@@ -378,6 +379,7 @@ void dp_close(struct datapath *dp)
 	pthread_mutex_destroy(&dp->fill_lock);
 	if (dp->ledger_open)
 		dp_ledger_close(&dp->ledger);
+	pthread_mutex_destroy(&dp->lock);
 	dp_delta_free(&dp->delta);
 	free(dp->pin_dir);
 	free(dp);

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <net/if.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,7 +56,7 @@ static int repin(const char *path, int fd)
 	return bpf_obj_pin(fd, path) ? -errno : 1;
 }
 
-int dp_check_pins(struct datapath *dp, dp_report_fn report, void *ctx)
+static int check_pins(struct datapath *dp, dp_report_fn report, void *ctx)
 {
 	char path[PATH_MAX], msg[PATH_MAX + 64];
 	struct bpf_map *m;
@@ -132,7 +133,7 @@ static const char *cgroup_path_of(const struct datapath *dp, uint32_t cg_id)
 	return NULL;
 }
 
-int dp_check_links(struct datapath *dp, dp_report_fn report, void *ctx)
+static int check_links(struct datapath *dp, dp_report_fn report, void *ctx)
 {
 	char msg[512], err[256];
 	int n = 0;
@@ -170,7 +171,7 @@ int dp_check_links(struct datapath *dp, dp_report_fn report, void *ctx)
 }
 
 /* The active slot's iof_endpoints entries: each endpoint's, with its value, and no other. */
-int dp_check_endpoint_entries(struct datapath *dp, dp_report_fn report, void *ctx)
+static int check_endpoint_entries(struct datapath *dp, dp_report_fn report, void *ctx)
 {
 	uint8_t slot = (uint8_t)dp_active_slot(dp);
 	struct iof_endpoint_key k, next, *prev = NULL;
@@ -220,6 +221,13 @@ int dp_check_endpoint_entries(struct datapath *dp, dp_report_fn report, void *ct
 	return n;
 }
 
+static void set_verified(struct datapath *dp, bool verified)
+{
+	pthread_mutex_lock(&dp->lock); /* dp_endpoint_enforced() reads it on other threads */
+	dp->slot_verified = verified;
+	pthread_mutex_unlock(&dp->lock);
+}
+
 int dp_verify_slots(struct datapath *dp, dp_report_fn report, void *ctx)
 {
 	uint8_t active = (uint8_t)dp_active_slot(dp);
@@ -227,7 +235,7 @@ int dp_verify_slots(struct datapath *dp, dp_report_fn report, void *ctx)
 	int r = dp_delta_verify_slot(&dp->delta, &dp->fds, active, true, what, sizeof(what));
 
 	if (r == 1) {
-		dp->slot_verified = false;
+		set_verified(dp, false);
 		dp->delta.cur_valid = false; /* what cur says is not what the slot holds */
 		dp->delta.back_valid = false;
 		snprintf(msg, sizeof(msg), "active slot %u: %s", active, what);
@@ -235,7 +243,7 @@ int dp_verify_slots(struct datapath *dp, dp_report_fn report, void *ctx)
 		return 1;
 	}
 	if (r == 0)
-		dp->slot_verified = true;
+		set_verified(dp, true);
 	r = dp_delta_verify_slot(&dp->delta, &dp->fds, active ^ 1, false, what, sizeof(what));
 	if (r == 1) {
 		dp->delta.back_valid = false;
@@ -251,8 +259,8 @@ bool dp_slot_trusted(const struct datapath *dp)
 	return dp->slot_verified;
 }
 
-bool dp_endpoint_enforced(struct datapath *dp, const char *name, uint32_t *ret_ifindex,
-			  char *reason, size_t len)
+static bool endpoint_enforced(struct datapath *dp, const char *name, uint32_t *ret_ifindex,
+			      char *reason, size_t len)
 {
 	uint8_t slot = (uint8_t)dp_active_slot(dp);
 
@@ -315,4 +323,45 @@ void dp_distrust_slots(struct datapath *dp)
 {
 	dp->delta.cur_valid = false;
 	dp->delta.back_valid = false;
+}
+
+int dp_check_pins(struct datapath *dp, dp_report_fn report, void *ctx)
+{
+	int n;
+
+	pthread_mutex_lock(&dp->lock);
+	n = check_pins(dp, report, ctx);
+	pthread_mutex_unlock(&dp->lock);
+	return n;
+}
+
+int dp_check_links(struct datapath *dp, dp_report_fn report, void *ctx)
+{
+	int n;
+
+	pthread_mutex_lock(&dp->lock);
+	n = check_links(dp, report, ctx);
+	pthread_mutex_unlock(&dp->lock);
+	return n;
+}
+
+int dp_check_endpoint_entries(struct datapath *dp, dp_report_fn report, void *ctx)
+{
+	int n;
+
+	pthread_mutex_lock(&dp->lock);
+	n = check_endpoint_entries(dp, report, ctx);
+	pthread_mutex_unlock(&dp->lock);
+	return n;
+}
+
+bool dp_endpoint_enforced(struct datapath *dp, const char *name, uint32_t *ret_ifindex,
+			  char *reason, size_t len)
+{
+	bool enforced;
+
+	pthread_mutex_lock(&dp->lock);
+	enforced = endpoint_enforced(dp, name, ret_ifindex, reason, len);
+	pthread_mutex_unlock(&dp->lock);
+	return enforced;
 }

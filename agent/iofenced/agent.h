@@ -14,6 +14,7 @@ struct engine;
 struct server;
 struct flows;
 struct events;
+struct linkwatch;
 struct MHD_Daemon;
 struct follower;
 struct follower;
@@ -25,6 +26,7 @@ struct agent {
 	struct engine *engine;
 	struct flows *flows;
 	struct events *events;
+	struct linkwatch *linkwatch; /* link events, on a thread of its own */
 	struct server *server;
 	struct MHD_Daemon *metrics;
 	struct follower *follower; /* cluster mode, else NULL */

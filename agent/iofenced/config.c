@@ -15,102 +15,7 @@
 #include "agent/datapath/datapath.h"
 #include "config.h"
 #include "log.h"
-
-enum {
-	OPT_CONFIG = 256,
-	OPT_NODE,
-	OPT_STATE,
-	OPT_LISTEN,
-	OPT_PIN_DIR,
-	OPT_METRICS,
-	OPT_LOG_LEVEL,
-	OPT_INSECURE_TCP,
-	OPT_CLEANUP,
-	OPT_TLS_CA,
-	OPT_TLS_CERT,
-	OPT_TLS_KEY,
-	OPT_DATAPATH,
-	OPT_BPF_OBJECT,
-	OPT_KEEP,
-	OPT_EVENTS_PER_SEC,
-	OPT_FLOW_HISTORY,
-	OPT_FAILSAFE,
-	OPT_XDP_GENERIC,
-	OPT_VXT_IFACE,
-	OPT_VXT_PORT,
-	OPT_VXT_TUNNELS,
-	OPT_VXT_INNER,
-	OPT_ETCD_ENDPOINTS,
-	OPT_ETCD_PREFIX,
-	OPT_ETCD_CA,
-	OPT_ETCD_CERT,
-	OPT_ETCD_KEY,
-	OPT_HELP,
-	OPT_VERSION,
-};
-
-static const struct option options[] = {
-    {"config", required_argument, NULL, OPT_CONFIG},
-    {"node", required_argument, NULL, OPT_NODE},
-    {"state", required_argument, NULL, OPT_STATE},
-    {"listen", required_argument, NULL, OPT_LISTEN},
-    {"pin-dir", required_argument, NULL, OPT_PIN_DIR},
-    {"metrics", required_argument, NULL, OPT_METRICS},
-    {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
-    {"insecure-tcp", optional_argument, NULL, OPT_INSECURE_TCP},
-    {"cleanup", no_argument, NULL, OPT_CLEANUP},
-    {"tls-ca", required_argument, NULL, OPT_TLS_CA},
-    {"tls-cert", required_argument, NULL, OPT_TLS_CERT},
-    {"tls-key", required_argument, NULL, OPT_TLS_KEY},
-    {"datapath", required_argument, NULL, OPT_DATAPATH},
-    {"bpf-object", required_argument, NULL, OPT_BPF_OBJECT},
-    {"keep", required_argument, NULL, OPT_KEEP},
-    {"events-per-sec", required_argument, NULL, OPT_EVENTS_PER_SEC},
-    {"flow-history", required_argument, NULL, OPT_FLOW_HISTORY},
-    {"failsafe", required_argument, NULL, OPT_FAILSAFE},
-    {"xdp-generic", optional_argument, NULL, OPT_XDP_GENERIC},
-    {"vxlan-trace-interface", required_argument, NULL, OPT_VXT_IFACE},
-    {"vxlan-trace-port", required_argument, NULL, OPT_VXT_PORT},
-    {"vxlan-trace-tunnel-capacity", required_argument, NULL, OPT_VXT_TUNNELS},
-    {"vxlan-trace-inner-capacity", required_argument, NULL, OPT_VXT_INNER},
-    {"etcd-endpoints", required_argument, NULL, OPT_ETCD_ENDPOINTS},
-    {"etcd-prefix", required_argument, NULL, OPT_ETCD_PREFIX},
-    {"etcd-ca", required_argument, NULL, OPT_ETCD_CA},
-    {"etcd-cert", required_argument, NULL, OPT_ETCD_CERT},
-    {"etcd-key", required_argument, NULL, OPT_ETCD_KEY},
-    {"help", no_argument, NULL, OPT_HELP},
-    {"version", no_argument, NULL, OPT_VERSION},
-    {0},
-};
-
-static void usage(FILE *out)
-{
-	fprintf(out,
-		"usage: iofenced [--config FILE] [--node NAME] [--state PATH] [--listen ADDR]...\n"
-		"                [--pin-dir DIR] [--metrics HOST:PORT] [--log-level LEVEL]\n"
-		"                [--insecure-tcp] [--tls-ca FILE --tls-cert FILE --tls-key FILE]\n"
-		"                [--keep N] [--events-per-sec N] [--flow-history N]\n"
-		"                [--bpf-object FILE]\n"
-		"                [--failsafe tcp|udp:PORT|none]... [--xdp-generic]\n"
-		"                [--datapath bpf|none] [--cleanup]\n"
-		"                [--vxlan-trace-interface IF]... [--vxlan-trace-port N]...\n"
-		"                [--vxlan-trace-tunnel-capacity N] [--vxlan-trace-inner-capacity N]\n"
-		"                [--etcd-endpoints URL[,URL...] [--etcd-prefix P]\n"
-		"                 [--etcd-ca FILE --etcd-cert FILE --etcd-key FILE]]\n"
-		"  --listen ADDR   unix:PATH (mode 0600) or HOST:PORT (mTLS; plaintext only with\n"
-		"                  --insecure-tcp); repeatable. Default %s\n"
-		"  --log-level     error | warn | info | debug (default info)\n"
-		"  --datapath none test aid: serve the API without loading BPF (no enforcement)\n"
-		"  --flow-history N  verdict events kept for `iofencectl flows` (default 4096, 0: none)\n"
-		"  --failsafe      traffic the XDP prefilter never drops (default tcp:22; none);\n"
-		"                  the TCP ports of --listen are always added\n"
-		"  --cleanup       detach every program, remove the pins under --pin-dir, exit\n"
-		"  --vxlan-trace-interface  enable the vxlan-trace module on this underlay\n"
-		"                  interface at start (repeatable; ports default 4789)\n"
-		"  --etcd-endpoints  follow the policy in etcd (docs/CLUSTER.md); direct Apply is\n"
-		"                  then refused. --etcd-prefix default /iofence\n",
-		AGENT_DEFAULT_LISTEN);
-}
+#include "options.h"
 
 static int append(char ***list, size_t *n, const char *v)
 {
@@ -334,7 +239,7 @@ static int read_file(struct agent_config *cfg, const char *path, bool only_runti
 	}
 	while (fgets(line, sizeof(line), f)) {
 		char *s = trim(line), *key, *val, *eq;
-		const struct option *o;
+		const struct optdoc_option *o = NULL;
 		char sub[512];
 
 		lineno++;
@@ -354,19 +259,18 @@ static int read_file(struct agent_config *cfg, const char *path, bool only_runti
 			val[strlen(val) - 1] = 0;
 			val++;
 		}
-		for (o = options; o->name; o++)
-			if (!strcmp(o->name, key))
-				break;
-		if (!o->name || o->val == OPT_CONFIG || o->val == OPT_HELP ||
-		    o->val == OPT_VERSION) {
+		for (size_t i = 0; i < agent_n_options && !o; i++)
+			if (!strcmp(agent_options[i].name, key))
+				o = &agent_options[i];
+		if (!o || o->flags & OPTDOC_NO_FILE) {
 			snprintf(err, len, "%s:%u: %s: unknown setting", path, lineno, key);
 			r = -EINVAL;
 			break;
 		}
-		if (only_runtime && o->val != OPT_LOG_LEVEL)
+		if (only_runtime && o->id != OPT_LOG_LEVEL)
 			continue;
 		sub[0] = 0;
-		r = set_option(cfg, o->val, val, sub, sizeof(sub));
+		r = set_option(cfg, o->id, val, sub, sizeof(sub));
 		if (r) {
 			snprintf(err, len, "%s:%u: %s", path, lineno, sub[0] ? sub : strerror(-r));
 			break;
@@ -427,6 +331,8 @@ int config_load(int argc, char **argv, struct agent_config *cfg, char *err, size
 {
 	struct agent_config flags = {.log_level = -1};
 	bool insecure_set = false, keep_set = false, ev_set = false, dp_set = false;
+	struct option options[agent_n_options + 1];
+	char shorts[2 * agent_n_options + 2];
 	int opt, r = 0;
 
 	memset(cfg, 0, sizeof(*cfg));
@@ -434,15 +340,19 @@ int config_load(int argc, char **argv, struct agent_config *cfg, char *err, size
 	cfg->keep = 10;
 	cfg->events_per_sec = 1000;
 	cfg->flow_history = 4096;
+	if (argc == 2 && !strcmp(argv[1], "--help-man")) { /* hidden: the build makes iofenced.8 */
+		agent_options_man(stdout);
+		return 1;
+	}
+	optdoc_getopt(agent_options, agent_n_options, options, shorts);
 	optind = 1;
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, shorts, options, NULL)) != -1) {
 		char sub[512] = "";
 
 		switch (opt) {
 		case OPT_HELP:
-		case 'h':
-			usage(stdout);
+			agent_options_help(stdout);
 			r = 1;
 			goto out;
 		case OPT_VERSION:

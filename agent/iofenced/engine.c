@@ -629,21 +629,6 @@ static void do_cgroup(struct engine *e, struct job *job)
 		log_info("cgroup %s %s", job->cgroup, job->up ? "appeared" : "went away");
 }
 
-static void do_link(struct engine *e, struct job *job)
-{
-	int r;
-
-	if (!e->dp)
-		return;
-	r = dp_link_changed(e->dp, job->ifname, job->ifindex, job->up);
-	if (r)
-		log_warn("link %s (%d) %s: %s", job->ifname, job->ifindex,
-			 job->up ? "added" : "removed", strerror(-r));
-	else
-		log_info("link %s (ifindex %d) %s", job->ifname, job->ifindex,
-			 job->up ? "appeared" : "went away");
-}
-
 static void *apply_main(void *arg)
 {
 	struct engine *e = arg;
@@ -708,10 +693,8 @@ static void *apply_main(void *arg)
 		pthread_mutex_unlock(&e->q_lock);
 		if (!job)
 			break; /* stopping and drained */
-		if (job->kind == JOB_LINK || job->kind == JOB_CGROUP) {
-			if (!e->q_stop && job->kind == JOB_LINK)
-				do_link(e, job);
-			else if (!e->q_stop)
+		if (job->kind == JOB_CGROUP) {
+			if (!e->q_stop)
 				do_cgroup(e, job);
 			job_free(job);
 			guard_refresh(e->guard);

@@ -11,7 +11,6 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <net/if.h>
 
 #include <iofence/v1/agent.pb-c.h>
 
@@ -22,7 +21,7 @@ struct engine;
 struct datapath;
 struct store_revision;
 
-enum job_kind { JOB_APPLY, JOB_LINK, JOB_CGROUP };
+enum job_kind { JOB_APPLY, JOB_CGROUP };
 
 struct job {
 	struct job *next;
@@ -40,11 +39,8 @@ struct job {
 	size_t n_warnings;
 	uint64_t deadline_usec;	      /* the client's, CLOCK_MONOTONIC microseconds; 0: none */
 	bool (*abandoned)(void *ctx); /* the client has cancelled (NULL: cannot tell) */
-	/* JOB_LINK */
-	char ifname[IF_NAMESIZE];
-	int ifindex;
-	bool up; /* also JOB_CGROUP: the cgroup exists */
 	/* JOB_CGROUP */
+	bool up;      /* the cgroup exists */
 	char *cgroup; /* malloc'ed path */
 };
 

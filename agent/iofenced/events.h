@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The event loop (events.c): ring buffer records to the flows, link events and cgroup
- * changes to the engine. events_new() makes every fd it needs and subscribes to the engine's
+ * The event loop (events.c): ring buffer records to the flows, cgroup changes to the
+ * engine. events_new() makes every fd it needs and subscribes to the engine's
  * publishes, so it is ready before the engine can call it; events_run() starts its thread.
  */
 #ifndef IOFENCE_IOFENCED_EVENTS_H

@@ -44,7 +44,8 @@ struct guard_ep {
 struct guard {
 	struct engine *e;
 	const struct agent_config *cfg;
-	pthread_mutex_t lock;
+	pthread_mutex_t lock;	      /* eps */
+	pthread_mutex_t refresh_lock; /* one refresh at a time: the newest table wins */
 	struct guard_ep *eps;
 	size_t n_eps;
 	atomic_uint_fast64_t repairs[GW_MAX];
@@ -92,6 +93,7 @@ struct guard *guard_new(struct engine *e, const struct agent_config *cfg)
 	g->e = e;
 	g->cfg = cfg;
 	pthread_mutex_init(&g->lock, NULL);
+	pthread_mutex_init(&g->refresh_lock, NULL);
 	return g;
 }
 
@@ -108,10 +110,11 @@ void guard_free(struct guard *g)
 		return;
 	eps_free(g->eps, g->n_eps);
 	pthread_mutex_destroy(&g->lock);
+	pthread_mutex_destroy(&g->refresh_lock);
 	free(g);
 }
 
-void guard_refresh(struct guard *g)
+static void refresh(struct guard *g)
 {
 	struct snapshot *s = g ? engine_current(g->e) : NULL;
 	struct datapath *dp = g ? engine_datapath(g->e) : NULL;
@@ -141,6 +144,15 @@ void guard_refresh(struct guard *g)
 	pthread_mutex_unlock(&g->lock);
 	eps_free(old, n_old);
 	snapshot_unref(s);
+}
+
+void guard_refresh(struct guard *g)
+{
+	if (g)
+		pthread_mutex_lock(&g->refresh_lock);
+	refresh(g);
+	if (g)
+		pthread_mutex_unlock(&g->refresh_lock);
 }
 
 bool guard_endpoint_enforced(struct guard *g, const char *name, uint32_t ifindex, char *reason,

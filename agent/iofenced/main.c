@@ -24,6 +24,7 @@
 #include "agent/datapath/datapath.h"
 #include "engine.h"
 #include "events.h"
+#include "linkwatch.h"
 #include "flows.h"
 #include "follower.h"
 #include "log.h"
@@ -66,9 +67,20 @@ static int run(struct agent *a)
 		log_error("%s", err[0] ? err : strerror(-r));
 		return 2;
 	}
+	/* Subscribed before the restore: a link that appears meanwhile waits on the socket. */
+	a->linkwatch = linkwatch_new(a->engine, err, sizeof(err));
+	if (!a->linkwatch) {
+		log_error("%s", err);
+		return 2;
+	}
 	r = engine_start(a->engine);
 	if (r)
 		return r;
+	r = linkwatch_run(a->linkwatch, err, sizeof(err));
+	if (r) {
+		log_error("%s", err);
+		return 2;
+	}
 	modules_start(a); /* after the datapath: its pins live under the same pin dir */
 	a->flows = flows_new(a->engine, a->cfg.flow_history);
 	if (!a->flows) {
@@ -181,6 +193,7 @@ int main(int argc, char **argv)
 	server_shutdown_begin(&a);
 	follower_stop(&a); /* before the engine: its last job completes there */
 	engine_stop(a.engine);
+	linkwatch_free(a.linkwatch); /* before the datapath closes */
 	events_free(a.events);
 	metrics_stop(&a);
 	server_shutdown_finish(&a);

@@ -19,6 +19,7 @@
 #include "flows.h"
 #include "follower.h"
 #include "guard.h"
+#include "linkwatch.h"
 #include "log.h"
 #include "metrics.h"
 
@@ -82,6 +83,7 @@ static char *render(struct agent *a, size_t *ret_len)
 	}
 	modules_metrics(a, f);
 	guard_write_metrics(engine_guard(a->engine), f);
+	linkwatch_write_metrics(a->linkwatch, f);
 	fclose(f);
 	snapshot_unref(s);
 	return buf;

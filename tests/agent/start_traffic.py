@@ -6,6 +6,14 @@
 #                                                workload replies), writes their arrival
 #                                                times (kernel receive timestamps, realtime:
 #                                                a busy receiver reads late) to OUT on SIGTERM
+#   start_traffic.py linkup IF NEWNAME MASTER    renames IF, enslaves it to MASTER and sets
+#                                                it up with one RTM_NEWLINK (run it in the
+#                                                node's namespace with nsenter);
+#                                                prints the time (realtime) just before it
+#                                                was sent: the link cannot have carried a
+#                                                packet earlier (a `date` after `ip` can run
+#                                                long after the link came up on a busy box)
+import os
 import signal
 import socket
 import struct
@@ -63,8 +71,30 @@ def recv(port, out):
             pass
 
 
+def linkup(ifname, newname, master):
+    index, master_index = socket.if_nametoindex(ifname), socket.if_nametoindex(master)
+
+    def attr(kind, data):
+        a = struct.pack("HH", 4 + len(data), kind) + data
+        return a + b"\0" * (-len(a) % 4)
+
+    IFLA_IFNAME, IFLA_MASTER, RTM_NEWLINK, IFF_UP = 3, 10, 16, 1
+    body = struct.pack("BxHiII", socket.AF_UNSPEC, 0, index, IFF_UP, IFF_UP)
+    body += attr(IFLA_IFNAME, newname.encode() + b"\0") + attr(IFLA_MASTER, struct.pack("I", master_index))
+    msg = struct.pack("IHHII", 16 + len(body), RTM_NEWLINK, 1 | 4, 1, 0) + body  # REQUEST|ACK
+    s = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 0)
+    t = time.time()
+    s.send(msg)
+    err = struct.unpack("i", s.recv(4096)[16:20])[0]
+    if err:
+        sys.exit("linkup %s: %s" % (ifname, os.strerror(-err)))
+    print("%.6f" % t)
+
+
 if __name__ == "__main__":
-    if sys.argv[1] == "send":
+    if sys.argv[1] == "linkup":
+        linkup(*sys.argv[2:5])
+    elif sys.argv[1] == "send":
         send(sys.argv[2], int(sys.argv[3]), float(sys.argv[4]), float(sys.argv[5]))
     else:
         recv(int(sys.argv[2]), sys.argv[3])

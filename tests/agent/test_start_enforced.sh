@@ -11,6 +11,11 @@
 #    lasting hole: the workload's replies must not open the denied flow);
 #  - agent stopped, the interface created and up, agent started: prints how long after the
 #    agent's start denied datagrams were still delivered; none more than 1 s after it.
+# While the workloads start, applies run back to back in the background (APPLY_RULES rules a
+# revision, default 300; 0: none), so link events meet applies in progress (the link watcher
+# attaches beside the apply worker; an apply activating its slot follows the link). The
+# agent's own timing of each attach (from its log) is printed: from the event to the hooks,
+# the watcher's wait for a CPU, for the datapath lock, and the links' creation.
 # Usage: test_start_enforced.sh IOFENCED IOFENCECTL SRC BIN [STARTS] [RACE]   (DEBUG=1: the
 # delivery times of each start without the wait, and the guard's check durations)
 source "$(dirname "$0")/lib.sh" start "$@"
@@ -33,12 +38,47 @@ endpoints:
 YAML
 start_agent A n node-n
 ctl A apply -f "$TMP/p.yaml" >/dev/null || fail "apply"
+
+# The background applies: two documents that differ in every rule's port, each with the
+# endpoints above (w stays in every revision) and APPLY_RULES rules on atk.
+APPLY_RULES=${APPLY_RULES:-300}
+for v in 0 1; do
+	python3 - "$APPLY_RULES" "$v" >"$TMP/load$v.yaml" <<'PY'
+import sys
+n, v = int(sys.argv[1]), int(sys.argv[2])
+print("defaults: {ingress: deny, egress: allow}\nsecurityGroups:\n  - name: bulk\n    rules:")
+for i in range(n):
+    print("      - {direction: ingress, protocol: tcp, ports: [%d], cidr: 10.%d.%d.0/24}"
+          % (1000 + 2 * i + v, 100 + i // 256, i % 256))
+print("endpoints:\n  - {name: atk, node: node-n, interface: hatk, addresses: [10.91.0.2], groups: [bulk]}")
+print("  - {name: w, node: node-n, interface: hw, addresses: [10.91.0.3]}")
+PY
+done
+APPLIES=$TMP/applies
+apply_loop() {
+	local v=0
+	while :; do
+		ctl A apply -f "$TMP/load$v.yaml" >/dev/null 2>&1 && echo ok >>"$APPLIES"
+		v=$((1 - v))
+	done
+}
+load_start() {
+	[ "$APPLY_RULES" -gt 0 ] || return 0
+	apply_loop &
+	LOAD=$!
+	PIDS+=($LOAD)
+}
+load_stop() {
+	[ "$APPLY_RULES" -gt 0 ] || return 0
+	kill "$LOAD" 2>/dev/null
+	wait "$LOAD" 2>/dev/null
+}
 in_ns "$PFX-atk" ip neigh replace 10.91.0.3 lladdr 02:00:0a:5b:00:03 dev eth0
 
 # start WAIT: the workload's interface comes. WAIT 1: created with its peer in the workload's
 # namespace, enslaved while down, `endpoint wait`, then up. WAIT 0: created in the workload's
 # namespace, moved to the node's, then renamed, enslaved and set up by one netlink message
-# (the agent first hears of hw when it is already up). Prints the time it came up.
+# (the agent first hears of hw when it is already up). Prints the time just before it came up.
 start() {
 	ip -n "$N" link del hw 2>/dev/null
 	if [ "$1" = 1 ]; then
@@ -53,12 +93,13 @@ start() {
 		ip -n "$N" link set hw master br0 || fail "enslave"
 		ctl A endpoint wait w --enforced --timeout 10 >/dev/null ||
 			fail "endpoint wait w --enforced did not succeed"
+		date +%s.%N
 		ip -n "$N" link set hw up
 	else
 		ip -n "$PFX-w" link set tmpw netns "$N"
-		ip -n "$N" link set tmpw name hw master br0 up || fail "rename, enslave, up"
+		nsenter --net=/var/run/netns/"$N" $TRAFFIC linkup tmpw hw br0 ||
+			fail "rename, enslave, up"
 	fi
-	date +%s.%N
 }
 
 # phase WAIT COUNT OUT: COUNT starts under denied traffic; the delivered datagrams' times
@@ -82,21 +123,36 @@ phase() {
 	wait "$tx" 2>/dev/null
 }
 
+load_start
 phase 1 "$STARTS" "$TMP/wait"
 delivered=$(grep -c . "$TMP/wait.rx")
 log "with endpoint wait: $STARTS starts, $delivered denied datagrams delivered"
 [ "$delivered" = 0 ] || fail "$delivered denied datagrams delivered with endpoint wait"
 
 phase 0 "$RACE" "$TMP/race"
+load_stop
+[ "$APPLY_RULES" -gt 0 ] && log "background applies of $APPLY_RULES rules: $(grep -c . "$APPLIES" 2>/dev/null || echo 0) done during the starts"
 [ -n "${DEBUG:-}" ] && grep "guard: checked" "$TMP/A/log" | tail -5
+grep "link hw .* appeared: entry and hooks" "$TMP/A/log" | python3 -c '
+import re, sys
+cols = {"event to hooks": [], "wait for a CPU": [], "datapath lock": [], "links created": []}
+for l in sys.stdin:
+    m = re.search(r"([0-9.]+) ms after the watcher woke \(it waited ([0-9.]+) ms for a CPU; ([0-9.]+) ms for the datapath lock; links created and pinned in ([0-9.]+) ms", l)
+    if m:
+        for k, v in zip(cols, m.groups()):
+            cols[k].append(float(v))
+def q(v):
+    v = sorted(v)
+    return "p50 %.2f, p99 %.2f, max %.2f ms" % (v[len(v) // 2], v[min(len(v) - 1, int(0.99 * len(v)))], v[-1]) if v else "none"
+print("[start] agent, %d attaches of hw: " % len(cols["event to hooks"]) + "; ".join("%s %s" % (k, q(v)) for k, v in cols.items()))'
 python3 - "$TMP/race.up" "$TMP/race.rx" ${DEBUG:+debug} <<'PY' || fail "denied datagrams delivered more than 1 s after the link came up"
 import sys
 ups = [float(l) for l in open(sys.argv[1]) if l.strip()]
 rxs = [float(l) for l in open(sys.argv[2]) if l.strip()]
 wins, late = [], 0
 for i, up in enumerate(ups):
-    nxt = ups[i + 1] - 0.05 if i + 1 < len(ups) else float("inf")
-    mine = [t - up for t in rxs if up - 0.05 <= t < nxt]
+    nxt = ups[i + 1] if i + 1 < len(ups) else float("inf")
+    mine = [t - up for t in rxs if up <= t < nxt]
     wins.append(max(mine) * 1000 if mine else 0.0)
     late += sum(1 for d in mine if d > 1.0)
     if len(sys.argv) > 3: print(i, ["%.1f" % (d * 1000) for d in mine][-6:])

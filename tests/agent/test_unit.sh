@@ -44,6 +44,7 @@ rc=0
 rc=0
 "$IOFENCED" --log-level loud 2>"$TMP/err" || rc=$?
 [ $rc = 1 ] || fail "bad flag value: rc $rc"
-bash -c "source '$SRC/deploy/bash-completion/iofencectl' && complete -p iofencectl" >/dev/null \
+# generated beside the binary from its option table (tests/cli/cli_docs_test.sh checks it)
+bash -c "source '$(dirname "$CTL")/iofencectl.bash' && complete -p iofencectl" >/dev/null \
 	|| fail "bash completion"
 echo "[unit] PASS"

@@ -245,7 +245,7 @@ static void poll_cgroups(struct datapath *dp, const struct args *a, bool *presen
 		present[i] = now;
 		r = dp_cgroup_changed(dp, a->cgroups[i], now);
 		printf("cgroup %s %s: %s\n", a->cgroups[i], now ? "appeared" : "removed",
-		       r ? strerror(-r) : "ok");
+		       r < 0 ? strerror(-r) : r ? "ok" : "not an endpoint's");
 		fflush(stdout);
 	}
 }
@@ -287,10 +287,10 @@ static void watch_links(struct datapath *dp, const struct args *a)
 			if (!name)
 				continue;
 			int r =
-			    dp_link_changed(dp, name, ifi->ifi_index, h->nlmsg_type == RTM_NEWLINK);
+			    dp_link_changed(dp, name, ifi->ifi_index, h->nlmsg_type == RTM_NEWLINK, NULL);
 			printf("link %s %s ifindex %d: %s\n", name,
 			       h->nlmsg_type == RTM_NEWLINK ? "up" : "down", ifi->ifi_index,
-			       r ? strerror(-r) : "ok");
+			       r < 0 ? strerror(-r) : r ? "ok" : "not an endpoint's");
 			fflush(stdout);
 		}
 	}

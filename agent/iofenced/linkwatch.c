@@ -1,0 +1,280 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * The link watcher (linkwatch.h): a NETLINK_ROUTE socket (libnl-route) served by a thread of
+ * its own, which attaches an endpoint's interface as soon as the kernel reports it: its
+ * entry in the active slot, then its two tcx links from the loaded programs
+ * (dp_link_changed, under the datapath's lock, so an apply activating the other slot is
+ * never half-seen). Each endpoint event is timed: from the thread's wake-up to the hooks
+ * attached, and how long the thread waited for a CPU after the kernel woke it (its run-queue
+ * delay, from /proc/thread-self/schedstat): on a busy machine that wait is the floor of the
+ * enforcement latency, not something the agent can shorten.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <linux/rtnetlink.h>
+#include <netlink/msg.h>
+#include <netlink/netlink.h>
+#include <netlink/route/link.h>
+
+#include "agent/datapath/datapath.h"
+#include "engine.h"
+#include "guard.h"
+#include "linkwatch.h"
+#include "log.h"
+
+/* Histogram buckets (seconds) of the attach time and the run-queue delay. */
+#define LW_BUCKETS 10
+static const double lw_bucket_le[LW_BUCKETS] = {0.0005, 0.001, 0.002, 0.005, 0.01,
+						0.02,	0.05,  0.1,   0.5,   1};
+
+struct lw_histogram {
+	atomic_uint_fast64_t bucket[LW_BUCKETS + 1]; /* non-cumulative; the last is +Inf */
+	atomic_uint_fast64_t usec_sum, count;
+};
+
+struct linkwatch {
+	struct engine *engine;
+	struct datapath *dp;
+	pthread_t thread;
+	bool running;
+	int stopfd;
+	struct nl_sock *nl;
+	int schedstat_fd;	/* /proc/thread-self/schedstat of the thread */
+	uint64_t wake_usec;	/* when the thread last woke with messages */
+	uint64_t wake_delay_ns; /* the run-queue wait before that wake-up ran */
+	uint64_t run_delay_ns;	/* schedstat's run-queue total at the last read */
+	bool handled;		/* an endpoint's link changed in this batch */
+	struct lw_histogram attach, delay;
+};
+
+static uint64_t now_usec(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000ull + (uint64_t)ts.tv_nsec / 1000;
+}
+
+static void observe(struct lw_histogram *h, uint64_t usec)
+{
+	size_t i = 0;
+
+	while (i < LW_BUCKETS && (double)usec / 1e6 > lw_bucket_le[i])
+		i++;
+	atomic_fetch_add(&h->bucket[i], 1);
+	atomic_fetch_add(&h->usec_sum, usec);
+	atomic_fetch_add(&h->count, 1);
+}
+
+/* The thread's run-queue wait so far (ns; schedstat's second field), 0 when unknown. */
+static uint64_t run_delay_total(struct linkwatch *lw)
+{
+	char buf[128];
+	unsigned long long on_cpu, waited;
+	ssize_t n = lw->schedstat_fd >= 0 ? pread(lw->schedstat_fd, buf, sizeof(buf) - 1, 0) : -1;
+
+	if (n <= 0)
+		return 0;
+	buf[n] = 0;
+	return sscanf(buf, "%llu %llu", &on_cpu, &waited) == 2 ? waited : 0;
+}
+
+static void link_obj(struct nl_object *obj, void *arg)
+{
+	struct linkwatch *lw = arg;
+	struct rtnl_link *link = (struct rtnl_link *)obj;
+	const char *name = rtnl_link_get_name(link);
+	int ifindex = rtnl_link_get_ifindex(link);
+	bool up = nl_object_get_msgtype(obj) == RTM_NEWLINK;
+	struct dp_link_timing t;
+	uint64_t t0 = now_usec();
+	int r;
+
+	if (!name)
+		return;
+	r = dp_link_changed(lw->dp, name, ifindex, up, &t);
+	if (r == 0)
+		return; /* not an interface of the enforced image */
+	lw->handled = true;
+	if (r == -ENODEV) { /* gone again before we got to it: its RTM_DELLINK follows */
+		log_debug("link %s (ifindex %d): gone before it was attached", name, ifindex);
+		return;
+	}
+	if (r < 0) {
+		log_warn("link %s (ifindex %d) %s: %s", name, ifindex, up ? "added" : "removed",
+			 strerror(-r));
+		return;
+	}
+	if (!up) {
+		log_info("link %s (ifindex %d) went away", name, ifindex);
+		return;
+	}
+	if (r == 1)
+		return; /* already attached (the link's flags or master changed) */
+	uint64_t done = now_usec();
+
+	observe(&lw->attach, done - lw->wake_usec);
+	log_info("link %s (ifindex %d) appeared: entry and hooks in %.2f ms, %.2f ms after the "
+		 "watcher woke (it waited %.2f ms for a CPU; %.2f ms for the datapath lock; links "
+		 "created and pinned in %.2f ms)",
+		 name, ifindex, (double)(done - t0) / 1e3, (double)(done - lw->wake_usec) / 1e3,
+		 (double)lw->wake_delay_ns / 1e6, (double)t.lock_wait_usec / 1e3,
+		 (double)t.hooks_usec / 1e3);
+}
+
+static int link_cb(struct nl_msg *msg, void *arg)
+{
+	int type = nlmsg_hdr(msg)->nlmsg_type;
+
+	if (type == RTM_NEWLINK || type == RTM_DELLINK)
+		nl_msg_parse(msg, link_obj, arg);
+	return NL_OK;
+}
+
+static void *linkwatch_main(void *arg)
+{
+	struct linkwatch *lw = arg;
+	struct pollfd fds[2] = {{.fd = lw->stopfd, .events = POLLIN},
+				{.fd = nl_socket_get_fd(lw->nl), .events = POLLIN}};
+
+	lw->schedstat_fd = open("/proc/thread-self/schedstat", O_RDONLY | O_CLOEXEC);
+	lw->run_delay_ns = run_delay_total(lw);
+	for (;;) {
+		int r, n = poll(fds, 2, -1);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			log_error("link watcher: poll: %s", strerror(errno));
+			break;
+		}
+		if (fds[0].revents)
+			break;
+		lw->wake_usec = now_usec();
+		uint64_t total = run_delay_total(lw);
+
+		/* asleep in poll the thread is on no run queue: what accrued is this wake-up's */
+		lw->wake_delay_ns = total > lw->run_delay_ns ? total - lw->run_delay_ns : 0;
+		lw->handled = false;
+		r = nl_recvmsgs_default(lw->nl);
+		if (r < 0 && r != -NLE_AGAIN)
+			log_warn("netlink: %s (link events may have been missed)", nl_geterror(r));
+		if (lw->handled) {
+			observe(&lw->delay, lw->wake_delay_ns / 1000);
+			guard_refresh(engine_guard(lw->engine)); /* GetStatus: enforced now */
+		}
+		lw->run_delay_ns = run_delay_total(lw);
+	}
+	if (lw->schedstat_fd >= 0)
+		close(lw->schedstat_fd);
+	return NULL;
+}
+
+struct linkwatch *linkwatch_new(struct engine *e, char *err, size_t err_len)
+{
+	struct linkwatch *lw = calloc(1, sizeof(*lw));
+	int r;
+
+	if (!lw) {
+		snprintf(err, err_len, "link watcher: out of memory");
+		return NULL;
+	}
+	lw->engine = e;
+	lw->schedstat_fd = -1;
+	lw->stopfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	lw->nl = nl_socket_alloc();
+	if (lw->stopfd < 0 || !lw->nl) {
+		snprintf(err, err_len, "link watcher: %s", strerror(lw->nl ? errno : ENOMEM));
+		goto err;
+	}
+	nl_socket_disable_seq_check(lw->nl);
+	nl_socket_modify_cb(lw->nl, NL_CB_VALID, NL_CB_CUSTOM, link_cb, lw);
+	r = nl_connect(lw->nl, NETLINK_ROUTE);
+	if (!r)
+		r = nl_socket_add_memberships(lw->nl, RTNLGRP_LINK, 0);
+	if (!r)
+		r = nl_socket_set_nonblocking(lw->nl);
+	if (r) {
+		snprintf(err, err_len, "netlink: %s", nl_geterror(r));
+		goto err;
+	}
+	nl_socket_set_buffer_size(lw->nl, 1 << 20, 0);
+	return lw;
+err:
+	linkwatch_free(lw);
+	return NULL;
+}
+
+int linkwatch_run(struct linkwatch *lw, char *err, size_t err_len)
+{
+	int r;
+
+	lw->dp = engine_datapath(lw->engine);
+	if (!lw->dp)
+		return 0; /* --datapath none: nothing to attach */
+	r = -pthread_create(&lw->thread, NULL, linkwatch_main, lw);
+	if (r) {
+		snprintf(err, err_len, "link watcher: %s", strerror(-r));
+		return r;
+	}
+	lw->running = true;
+	return 0;
+}
+
+void linkwatch_free(struct linkwatch *lw)
+{
+	uint64_t one = 1;
+
+	if (!lw)
+		return;
+	if (lw->running) {
+		if (write(lw->stopfd, &one, sizeof(one)) < 0)
+			log_error("link watcher: cannot stop: %s", strerror(errno));
+		pthread_join(lw->thread, NULL);
+	}
+	if (lw->nl)
+		nl_socket_free(lw->nl);
+	if (lw->stopfd >= 0)
+		close(lw->stopfd);
+	free(lw);
+}
+
+static void write_histogram(FILE *f, const char *name, const char *help,
+			    const struct lw_histogram *h)
+{
+	uint64_t cum = 0;
+
+	fprintf(f, "# HELP %s %s\n# TYPE %s histogram\n", name, help, name);
+	for (size_t i = 0; i < LW_BUCKETS; i++) {
+		cum += atomic_load(&h->bucket[i]);
+		fprintf(f, "%s_bucket{le=\"%g\"} %llu\n", name, lw_bucket_le[i],
+			(unsigned long long)cum);
+	}
+	cum += atomic_load(&h->bucket[LW_BUCKETS]);
+	fprintf(f, "%s_bucket{le=\"+Inf\"} %llu\n%s_sum %.6f\n%s_count %llu\n", name,
+		(unsigned long long)cum, name, (double)atomic_load(&h->usec_sum) / 1e6, name,
+		(unsigned long long)atomic_load(&h->count));
+}
+
+void linkwatch_write_metrics(struct linkwatch *lw, FILE *f)
+{
+	if (!lw)
+		return;
+	write_histogram(f, "iofence_link_attach_seconds",
+			"From the link watcher's wake-up to an appeared endpoint interface's "
+			"entry and hooks in place.",
+			&lw->attach);
+	write_histogram(f, "iofence_link_run_delay_seconds",
+			"How long the link watcher waited for a CPU after a link event woke it.",
+			&lw->delay);
+}

@@ -1,0 +1,29 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The link watcher (linkwatch.c): a thread of its own that hears RTM_NEWLINK/RTM_DELLINK and
+ * enforces an endpoint's interface the moment it appears (dp_link_changed), independently of
+ * the apply worker, so an apply or a check in progress never delays it.
+ */
+#ifndef IOFENCE_IOFENCED_LINKWATCH_H
+#define IOFENCE_IOFENCED_LINKWATCH_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+struct engine;
+struct linkwatch;
+
+/*
+ * Opens and subscribes the netlink socket. Call before engine_start(): a link that appears
+ * while the revision is restored is queued on the socket and handled once the thread runs.
+ * NULL with a reason in err.
+ */
+struct linkwatch *linkwatch_new(struct engine *e, char *err, size_t err_len);
+/* Starts the thread once the engine has its datapath (no thread with --datapath none). */
+int linkwatch_run(struct linkwatch *lw, char *err, size_t err_len);
+/* Stops the thread (before the datapath closes) and frees lw; NULL is fine. */
+void linkwatch_free(struct linkwatch *lw);
+/* Any thread: iofence_link_attach_seconds and iofence_link_run_delay_seconds. */
+void linkwatch_write_metrics(struct linkwatch *lw, FILE *f);
+
+#endif /* IOFENCE_IOFENCED_LINKWATCH_H */
