@@ -39,6 +39,7 @@ struct job {
 	size_t n_warnings;
 	uint64_t deadline_usec;	      /* the client's, CLOCK_MONOTONIC microseconds; 0: none */
 	bool (*abandoned)(void *ctx); /* the client has cancelled (NULL: cannot tell) */
+	bool dry_run;		      /* ApplyDryRun: validate, decide, warn; change nothing */
 	/* JOB_CGROUP */
 	bool up;      /* the cgroup exists */
 	char *cgroup; /* malloc'ed path */
