@@ -44,7 +44,11 @@ def shapes(size):
         "many unknown keys": "securityGroups:\n  - name: g\n    rules:\n      - {direction: "
                              "ingress" + keys + "}\n",
         "many anchors": "securityGroups: [" + anchors + "]\n",
+        "many aliases": "securityGroups: [&a 1" + ", *a" * (size // 4) + "]\n",
         "many %TAG directives": tags + "---\nsecurityGroups: []\n",
+        "many errors (bad ports)": "securityGroups:\n  - name: g\n    rules:\n      - "
+                                   "direction: ingress\n        protocol: tcp\n        "
+                                   "ports: [" + "0, " * (size // 3) + "1]\n",
         "bytes that are not text": "securityGroups: \x01\x02" * (size // 18),
     }
 
@@ -100,18 +104,21 @@ def run_check(valid):
                   name, len(ve.errors) if ve else 0, ve.more if ve else 0))
     # Errors that echo what they refuse: the details and the trailer stay under gRPC's
     # metadata limit (the client would refuse the whole answer otherwise).
-    code, details, _ = apply(stub, "securityGroups:\n  - name: g\n    rules:\n      - {" +
-                             ", ".join("\u00e9%05d: 1" % i for i in range(2000)) + "}\n",
-                             "h.yaml")
+    # (the parser stops after 100 errors, which is still more than the answer holds)
+    code, details, _ = apply(stub, "securityGroups:\n  - name: g\n    rules:\n" + "".join(
+        "      - {direction: ingress, \u00e9%05d: 1}\n" % i for i in range(2000)), "h.yaml")
     ve = last_trailer.get(threading.get_ident())
     check(code == "INVALID_ARGUMENT" and ve.more > 0 and "more errors" in details,
-          "2,000 errors with non-ASCII keys: %s, %d in the trailer and %d more" % (
+          "2,000 rules with a non-ASCII key: %s, %d errors in the trailer and %d more" % (
               code, len(ve.errors), ve.more))
     # Something that holds the worker, then one whose deadline passes in the queue.
     base = stub.GetStatus(pb.GetStatusRequest(), timeout=5).revision
-    # (8 MB: sent and decoded in well under 0.25 s; the worker then holds it ~1 s)
-    held = stub.Apply.future(pb.ApplyRequest(source=big_policy(base + 1, 100000)), timeout=60)
-    time.sleep(0.25)
+    # (8 MB: read ~1 s, then the worker holds it; applies after it wait for it, in order)
+    held = stub.Apply.future(pb.ApplyRequest(source=big_policy(base + 1, 100000),
+                                             source_name="held.yaml"), timeout=60)
+    t_end = time.monotonic() + 30
+    while not log_has("apply: reading held.yaml") and time.monotonic() < t_end:
+        time.sleep(0.01)
     code, _, _ = apply(stub, big_policy(base + 2, 10), "late.yaml", timeout=0.1)
     check(code == "DEADLINE_EXCEEDED", "apply with a 100 ms deadline behind a large one: %s" %
           code)
