@@ -7,6 +7,7 @@
 
 #include <grpc/support/log.h>
 
+#include "agent/etcd/cluster.h"
 #include "agent/rpc/tls_check.h"
 #include "client.h"
 #include "ctl.h"
@@ -28,6 +29,37 @@ void ctl_grpc_init(void)
 	gpr_set_log_function(quiet);
 	gpr_set_log_verbosity(GPR_LOG_SEVERITY_ERROR);
 	grpc_init();
+}
+
+int ctl_find_agents(struct ctl_opts *o)
+{
+	char err[512] = "", **found;
+	size_t n;
+	int r;
+
+	if (!o->etcd_endpoints || o->agents_given)
+		return CTL_OK;
+	ctl_grpc_init();
+	r = cluster_discover_agents(o->etcd_endpoints, &o->etcd_tls, o->etcd_prefix, o->timeout_ms,
+				    &found, &n, err, sizeof(err));
+	if (r) {
+		fprintf(stderr, "iofencectl %s: datastore %s: %s\n", o->cmd, o->etcd_endpoints,
+			err);
+		return r == -ENOENT ? CTL_USER_ERROR : CTL_SYSTEM_ERROR;
+	}
+	free(o->agents);
+	o->agents = calloc(n, sizeof(*o->agents));
+	if (!o->agents) {
+		cluster_agents_free(found, n);
+		o->n_agents = 0;
+		return CTL_SYSTEM_ERROR;
+	}
+	for (size_t i = 0; i < n; i++)
+		o->agents[i] = found[i];
+	o->n_agents = n;
+	o->found_agents = found;
+	o->n_found_agents = n;
+	return CTL_OK;
 }
 
 grpc_channel *ctl_connect(const struct ctl_opts *o, const char *agent)

@@ -157,8 +157,10 @@ const struct ctl_command ctl_commands[] = {
      {AGENT_OPTS}},
     {"module list", NULL, NULL, "the modules and their state", cmd_module, true,
      {TABLE_OR_JSON, AGENT_OPTS}},
-    {"tunnels", NULL, NULL, "VXLAN tunnels seen by the vxlan-trace module, with rates",
-     cmd_tunnels, true, {{O_INTERVAL}, {O_TOP}, TABLE_OR_JSON, AGENT_OPTS}},
+    {"tunnels", NULL, NULL,
+     "VXLAN tunnels seen by the vxlan-trace module, with rates (agents from --agent, or from "
+     "the datastore's status keys)",
+     cmd_tunnels, true, {{O_INTERVAL}, {O_TOP}, TABLE_OR_JSON, AGENT_OPTS, ETCD_OPTS}},
     {"dashboard", NULL, NULL,
      "serve a cluster health page (agents from --agent, or from the datastore's status keys)",
      cmd_dashboard, true, {{O_LISTEN}, AGENT_OPTS, ETCD_OPTS}},

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "agent/etcd/cluster.h"
 #include "agent/rpc/tls_check.h"
 #include "client.h"
 #include "commands.h"
@@ -384,5 +385,8 @@ void ctl_opts_free(struct ctl_opts *o)
 	o->n_agents = 0;
 	free(o->env_agents);
 	o->env_agents = NULL;
+	cluster_agents_free(o->found_agents, o->n_found_agents);
+	o->found_agents = NULL;
+	o->n_found_agents = 0;
 	ctl_config_free(&o->config);
 }

@@ -82,6 +82,7 @@ static int run(struct agent *a)
 		return 2;
 	}
 	modules_start(a); /* after the datapath: its pins live under the same pin dir */
+	modules_follow_links(a);
 	a->flows = flows_new(a->engine);
 	if (!a->flows) {
 		log_error("start: %s", strerror(ENOMEM));
