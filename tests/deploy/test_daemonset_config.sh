@@ -8,6 +8,7 @@
 # (overlays on /etc, /var/lib, /run; a fresh bpffs), so the host is not touched. Checks: the node
 # name, mTLS with the node's own certificate and the controller's, metrics on the node address,
 # and the etcd settings read (the endpoint is closed: the agent runs fail-static, disconnected).
+# The package's own iofenced.conf (systemd) gets the same etcd check.
 # Ports: 22643 (API) and 22605 (metrics) replace 9443 and 9105, the tests' range.
 #   test_daemonset_config.sh IOFENCED IOFENCECTL SRC_DIR
 source "$(dirname "$0")/lib.sh" dsconfig
@@ -43,6 +44,23 @@ if [ "${DT_INNER:-}" = 1 ]; then
 		|| { grep datastore "$ROOT/metrics"; fail "etcd settings not in effect"; }
 	kill -TERM $agent
 	wait $agent || fail "agent exit code after SIGTERM"
+
+	# The same for the package's /etc/iofence/iofenced.conf (systemd): its etcd lines switched
+	# on, the client certificate where the file says.
+	sed -e 's/^# etcd-/etcd-/' -e 's|^etcd-endpoints = .*|etcd-endpoints = https://127.0.0.1:22601|' \
+		"$SRC/deploy/iofenced.conf" >/etc/iofence/iofenced.conf
+	grep -q '^etcd-cert = /etc/iofence/etcd/agent.pem' /etc/iofence/iofenced.conf || fail "shipped etcd-cert path"
+	cp /etc/iofence/etcd/ca.crt /etc/iofence/etcd/ca.pem
+	cp /etc/iofence/etcd/tls.crt /etc/iofence/etcd/agent.pem
+	cp /etc/iofence/etcd/tls.key /etc/iofence/etcd/agent-key.pem
+	"$IOFENCED" --config /etc/iofence/iofenced.conf --metrics 127.0.0.1:22606 2>"$ROOT/agent2.log" &
+	agent=$!
+	for _ in $(seq 100); do "$CTL" status >/dev/null 2>&1 && break; sleep 0.1; done
+	/usr/bin/python3 -c 'import urllib.request,sys; sys.stdout.write(urllib.request.urlopen("http://127.0.0.1:22606/metrics", timeout=5).read().decode())' \
+		>"$ROOT/metrics2" || { kill $agent; cat "$ROOT/agent2.log" >&2; fail "agent with the package's configuration"; }
+	grep -q '^iofence_datastore_connected 0' "$ROOT/metrics2" || fail "package config: etcd settings not in effect"
+	kill -TERM $agent
+	wait $agent || fail "agent exit code after SIGTERM (package config)"
 	exit 0
 fi
 
@@ -88,4 +106,5 @@ NETNS+=("$NS")
 DT_INNER=1 ROOT=$ROOT nsenter --net=/var/run/netns/"$NS" unshare --mount --propagation private \
 	bash "$0" "$@" || { [ -f "$ROOT/agent.log" ] && tail -20 "$ROOT/agent.log"; fail "agent with the DaemonSet's configuration"; }
 log "node name, mTLS (node certificate, controller certificate), metrics, etcd settings: as configured"
+log "the package's iofenced.conf with its etcd lines on: agent runs, follows (disconnected) etcd"
 log "PASS"
