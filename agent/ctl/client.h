@@ -40,6 +40,11 @@ struct ctl_opts {
 	unsigned port;
 	uint64_t revision; /* --revision N, or rollback's --to N */
 	double duration;   /* flows without --follow: seconds to listen */
+	bool duration_set;
+	uint32_t last; /* flows --last N: the agent's most recent events shown first */
+	bool last_set;
+	uint64_t since_seq; /* flows --since-seq N: the held events after event N */
+	bool since_seq_set;
 	const char *node;  /* compile --node */
 	/* module enable */
 	const char *ifaces[16];

@@ -127,8 +127,23 @@ static int set_value(struct ctl_opts *o, const struct optdoc_option *opt, const 
 		o->follow = true;
 		break;
 	case O_DURATION:
+		o->duration_set = true;
 		r = seconds(o, where, v, true, &o->duration);
 		break;
+	case O_LAST:
+		o->last_set = true;
+		r = number(o, where, v, 0, 1000000, &o->last);
+		break;
+	case O_SINCE_SEQ: {
+		char *end;
+
+		errno = 0;
+		o->since_seq = strtoull(v, &end, 10);
+		if (!*v || *end || *v == '-' || errno)
+			return bad(o, where, v, "an event sequence number");
+		o->since_seq_set = true;
+		break;
+	}
 	case O_REVISION:
 	case O_TO_REVISION: {
 		char *end;

@@ -100,6 +100,7 @@ int reads_status(struct agent *a, struct arena *ar, ProtobufCMessage **ret, char
 	r->version = AGENT_VERSION;
 	r->applied_at_unix = s ? (uint64_t)snapshot_applied_unix(s) : 0;
 	r->active_slot = dp ? dp_active_slot(dp) : 0;
+	r->flow_next_seq = flows_next_seq(a->flows);
 	if (guard_status(engine_guard(a->engine), ar, r))
 		goto nomem;
 	max_mod = img ? img->n_endpoints * 4 + img->n_prefilter + 1 : 0;
@@ -422,6 +423,8 @@ int reads_counters(struct agent *a, const Iofence__V1__GetCountersRequest *req, 
 		if (dp)
 			dp_read_drops(dp, reason, &c);
 		d->packets = c.packets;
+		d->bytes = c.bytes;
+		d->real_drop = reason != IOF_DROP_AUDIT;
 		r->drops[r->n_drops++] = d;
 	}
 	if (!img)
@@ -454,7 +457,7 @@ int reads_counters(struct agent *a, const Iofence__V1__GetCountersRequest *req, 
 		rc->summary = rule_summary(ar, doc, rule);
 		memset(&c, 0, sizeof(c));
 		if (dp)
-			dp_read_rule_counter(dp, (uint32_t)i, &c);
+			dp_read_rule_total(dp, ir->identity, &c);
 		rc->matched = counter(ar, &c);
 		if (!rc->matched)
 			goto nomem;
@@ -473,7 +476,7 @@ int reads_counters(struct agent *a, const Iofence__V1__GetCountersRequest *req, 
 		ec->name = (char *)img->endpoints[i].name;
 		memset(k, 0, sizeof(k));
 		for (int kind = 0; dp && kind < IOF_EP_COUNTER_KINDS; kind++)
-			dp_read_endpoint_counter(dp, (uint32_t)i, kind, &k[kind]);
+			dp_read_endpoint_total(dp, img->endpoints[i].identity, kind, &k[kind]);
 		ec->ingress_allowed = counter(ar, &k[IOF_EPC_INGRESS_ALLOW]);
 		ec->ingress_denied = counter(ar, &k[IOF_EPC_INGRESS_DENY]);
 		ec->egress_allowed = counter(ar, &k[IOF_EPC_EGRESS_ALLOW]);

@@ -296,6 +296,12 @@ static bool stream_send(void *ctx, grpc_byte_buffer *bb)
 	return true;
 }
 
+/* A history-only stream replayed everything: end the call. */
+static void stream_finish(void *ctx)
+{
+	finish(ctx, GRPC_STATUS_OK, "", NULL, NULL, 0);
+}
+
 /* The watcher let go of the call. */
 static void stream_release(void *ctx)
 {
@@ -407,7 +413,7 @@ static void handle_new(struct server *s, struct call *c)
 		 */
 		call_ref(c); /* the watcher's, released by stream_release() */
 		c->w = flows_add(a->flows, (void *)req,
-				 &(struct flow_sink){stream_send, stream_release, c});
+				 &(struct flow_sink){stream_send, stream_release, stream_finish, c});
 		if (!c->w) {
 			call_unref(c);
 			recv_close(c);
