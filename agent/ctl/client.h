@@ -40,6 +40,11 @@ struct ctl_opts {
 	unsigned port;
 	uint64_t revision; /* --revision N, or rollback's --to N */
 	double duration;   /* flows without --follow: seconds to listen */
+	bool duration_set;
+	uint32_t last; /* flows --last N: the agent's most recent events shown first */
+	bool last_set;
+	uint64_t since_seq; /* flows --since-seq N: the held events after event N */
+	bool since_seq_set;
 	const char *node;  /* compile --node */
 	/* module enable */
 	const char *ifaces[16];
@@ -89,6 +94,8 @@ void fmt_duration(uint64_t sec, char *buf, size_t len);
 
 /* Flag the grpc library as used (main shuts it down). */
 extern bool ctl_grpc_used;
+/* grpc_init() once, with gRPC core's own logging silenced; sets ctl_grpc_used. */
+void ctl_grpc_init(void);
 
 /*
  * The document @agent enforces (@revision 0) or a stored revision, validated, into *ret_doc;

@@ -83,7 +83,7 @@ static int run(struct agent *a)
 	}
 	modules_start(a); /* after the datapath: its pins live under the same pin dir */
 	modules_follow_links(a);
-	a->flows = flows_new(a->engine);
+	a->flows = flows_new(a->engine, a->cfg.flow_history);
 	if (!a->flows) {
 		log_error("start: %s", strerror(ENOMEM));
 		return 2;
