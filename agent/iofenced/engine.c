@@ -292,7 +292,7 @@ static bool note_warnings(struct engine *e, const struct policy_document *doc, s
 	warnings_of(doc, e->cfg->node, doc->has_revision, e->dp != NULL, add_warning, job);
 	job->resp.warnings = job->warnings;
 	job->resp.n_warnings = job->n_warnings;
-	for (size_t i = 0; i < job->n_warnings; i++)
+	for (size_t i = 0; i < job->n_warnings && !job->dry_run; i++)
 		log_warn("apply: warning: %s", job->warnings[i]);
 	if (!job->req->strict || !job->n_warnings)
 		return false;
@@ -377,6 +377,12 @@ static struct snapshot *do_apply(struct engine *e, struct job *job)
 		log_warn("apply refused: %s", job->details);
 		goto out;
 	}
+	if (job->dry_run) { /* decided and warned: what apply would say, nothing changed */
+		job->resp.revision = doc->has_revision ? doc->revision : e->store_latest + 1;
+		job->resp.node = e->cfg->node;
+		job->status = GRPC_STATUS_OK;
+		goto out;
+	}
 	if (!doc->has_revision) {
 		doc->revision = e->store_latest + 1;
 		doc->has_revision = true;
@@ -417,7 +423,8 @@ static struct snapshot *do_apply(struct engine *e, struct job *job)
 	}
 	t_store = now_usec();
 	pthread_mutex_lock(&e->store_mutex);
-	r = store_commit(e->store, rev, packed, packed_len, name ? name : "");
+	r = store_commit_source(e->store, rev, packed, packed_len, name ? name : "",
+				shown && *shown ? shown : NULL);
 	if (r)
 		snprintf(err, sizeof(err), "store: %s: %s", strerror(-r),
 			 store_last_error(e->store));
@@ -474,7 +481,8 @@ static struct snapshot *do_apply(struct engine *e, struct job *job)
 	img = NULL;
 	snap = NULL;
 out:
-	observe_apply(e, read_usec + now_usec() - t0, job->status == GRPC_STATUS_OK);
+	if (!job->dry_run)
+		observe_apply(e, read_usec + now_usec() - t0, job->status == GRPC_STATUS_OK);
 	snapshot_unref(snap);
 	free(packed);
 	policy_image_free(img);
@@ -694,7 +702,8 @@ static int restore(struct engine *e)
 	}
 	if (img)
 		policy_image_release_entries(img);
-	snapshot_set(snap, sr.revision, doc, img, NULL, sr.source_name, time(NULL));
+	snapshot_set(snap, sr.revision, doc, img, sr.source, sr.source_name, time(NULL));
+	sr.source = NULL;
 	sr.source_name = NULL;
 	doc = NULL;
 	img = NULL;
