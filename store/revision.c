@@ -58,10 +58,10 @@ static int latest_number(struct store *store, int64_t *ret)
 }
 
 static int insert(struct store *store, uint64_t revision, uint64_t base, const void *doc,
-		  size_t doc_len, const char *source_name)
+		  size_t doc_len, const char *source_name, const char *source)
 {
 	static const char sql[] = "INSERT INTO revisions (revision, doc, source_name, "
-				  "committed_unix, doc_hash, base) VALUES (?, ?, ?, ?, ?, ?)";
+				  "committed_unix, doc_hash, source, base) VALUES (?, ?, ?, ?, ?, ?, ?)";
 	sqlite3_stmt *stmt = NULL;
 	int rc;
 
@@ -78,7 +78,10 @@ static int insert(struct store *store, uint64_t revision, uint64_t base, const v
 	if (rc == SQLITE_OK)
 		rc = sqlite3_bind_int64(stmt, 5, (sqlite3_int64)store_doc_hash(doc, doc_len));
 	if (rc == SQLITE_OK)
-		rc = sqlite3_bind_int64(stmt, 6, (sqlite3_int64)base);
+		rc = source ? sqlite3_bind_text(stmt, 6, source, -1, SQLITE_STATIC)
+			    : sqlite3_bind_null(stmt, 6);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int64(stmt, 7, (sqlite3_int64)base);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_step(stmt);
 	if (rc != SQLITE_DONE)
@@ -98,7 +101,7 @@ static const char prune_sql[] =
     "                               ORDER BY revision DESC LIMIT ?)))";
 
 static int commit(struct store *store, uint64_t revision, uint64_t base, const void *doc,
-		  size_t doc_len, const char *source_name)
+		  size_t doc_len, const char *source_name, const char *source)
 {
 	int64_t latest = 0;
 	int r;
@@ -114,7 +117,7 @@ static int commit(struct store *store, uint64_t revision, uint64_t base, const v
 		return rollback(store, r);
 	if (revision <= (uint64_t)latest || (base && base != (uint64_t)latest))
 		return rollback(store, -ESTALE);
-	r = insert(store, revision, base, doc, doc_len, source_name);
+	r = insert(store, revision, base, doc, doc_len, source_name, source);
 	if (r < 0)
 		return rollback(store, r);
 	r = exec_int(store, prune_sql, store->keep, 0);
@@ -130,7 +133,13 @@ static int commit(struct store *store, uint64_t revision, uint64_t base, const v
 int store_commit(struct store *store, uint64_t revision, const void *doc, size_t doc_len,
 		 const char *source_name)
 {
-	return commit(store, revision, 0, doc, doc_len, source_name);
+	return commit(store, revision, 0, doc, doc_len, source_name, NULL);
+}
+
+int store_commit_source(struct store *store, uint64_t revision, const void *doc, size_t doc_len,
+			const char *source_name, const char *source)
+{
+	return commit(store, revision, 0, doc, doc_len, source_name, source);
 }
 
 int store_commit_delta(struct store *store, uint64_t revision, uint64_t base, const void *delta,
@@ -138,7 +147,7 @@ int store_commit_delta(struct store *store, uint64_t revision, uint64_t base, co
 {
 	if (!base)
 		return -EINVAL;
-	return commit(store, revision, base, delta, delta_len, source_name);
+	return commit(store, revision, base, delta, delta_len, source_name, NULL);
 }
 
 static int read_row(struct store *store, sqlite3_stmt *stmt, struct store_revision *ret)
@@ -146,11 +155,12 @@ static int read_row(struct store *store, sqlite3_stmt *stmt, struct store_revisi
 	const void *doc = sqlite3_column_blob(stmt, 1);
 	size_t len = (size_t)sqlite3_column_bytes(stmt, 1);
 	const char *source = (const char *)sqlite3_column_text(stmt, 2);
+	const char *text = (const char *)sqlite3_column_text(stmt, 5);
 	struct store_revision rev = {
 	    .revision = (uint64_t)sqlite3_column_int64(stmt, 0),
 	    .doc_len = len,
 	    .committed_unix = sqlite3_column_int64(stmt, 3),
-	    .base = (uint64_t)sqlite3_column_int64(stmt, 5),
+	    .base = (uint64_t)sqlite3_column_int64(stmt, 6),
 	};
 
 	if ((uint64_t)sqlite3_column_int64(stmt, 4) != store_doc_hash(doc, len)) {
@@ -161,7 +171,8 @@ static int read_row(struct store *store, sqlite3_stmt *stmt, struct store_revisi
 	}
 	rev.doc = malloc(len ? len : 1);
 	rev.source_name = strdup(source ? source : "");
-	if (!rev.doc || !rev.source_name) {
+	rev.source = text ? strdup(text) : NULL;
+	if (!rev.doc || !rev.source_name || (text && !rev.source)) {
 		store_revision_free(&rev);
 		return -ENOMEM;
 	}
@@ -198,7 +209,7 @@ static int read_one(struct store *store, const char *sql, int64_t revision,
 }
 
 #define SELECT_REVISION                                                                            \
-	"SELECT revision, doc, source_name, committed_unix, doc_hash, base FROM revisions "
+	"SELECT revision, doc, source_name, committed_unix, doc_hash, source, base FROM revisions "
 
 int store_latest(struct store *store, struct store_revision *ret)
 {
@@ -260,6 +271,8 @@ void store_revision_free(struct store_revision *rev)
 		return;
 	free(rev->doc);
 	free(rev->source_name);
+	free(rev->source);
 	rev->doc = NULL;
 	rev->source_name = NULL;
+	rev->source = NULL;
 }

@@ -29,7 +29,8 @@ static const struct migration migrations[] = {
     {2, "document checksums",
      "ALTER TABLE revisions ADD COLUMN doc_hash INTEGER NOT NULL DEFAULT 0;"
      "UPDATE revisions SET doc_hash = iofence_doc_hash(doc);"},
-    {3, "journal revisions (a delta on top of a base revision)",
+    {3, "source texts", "ALTER TABLE revisions ADD COLUMN source TEXT;"},
+    {4, "journal revisions (a delta on top of a base revision)",
      "ALTER TABLE revisions ADD COLUMN base INTEGER NOT NULL DEFAULT 0;"},
 };
 

@@ -94,6 +94,8 @@ void fmt_duration(uint64_t sec, char *buf, size_t len);
 
 /* Flag the grpc library as used (main shuts it down). */
 extern bool ctl_grpc_used;
+/* grpc_init() once, with gRPC core's own logging silenced; sets ctl_grpc_used. */
+void ctl_grpc_init(void);
 
 /*
  * The document @agent enforces (@revision 0) or a stored revision, validated, into *ret_doc;

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "agent/etcd/cluster.h"
+#include "agent/rpc/tls_check.h"
 #include "client.h"
 #include "commands.h"
 #include "ctl.h"
@@ -371,6 +372,14 @@ int ctl_parse(int argc, char **argv, const char *name, struct ctl_opts *o)
 	if ((o->tls.cert || o->tls.key) && !(o->tls.cert && o->tls.key && o->tls.ca)) {
 		r = usage_error(o, "--ca, --cert and --key go together%s", "");
 		goto fail;
+	}
+	if (o->tls.ca) { /* the client's own files, before any connection */
+		r = rpc_tls_check_local(&o->tls, err, sizeof(err));
+		if (r) {
+			fprintf(stderr, "iofencectl %s: TLS: %s\n", name, err);
+			r = CTL_USER_ERROR;
+			goto fail;
+		}
 	}
 	if (!o->etcd_prefix)
 		o->etcd_prefix = "/iofence";

@@ -294,7 +294,7 @@ static bool note_warnings(struct engine *e, const struct policy_document *doc, s
 	warnings_of(doc, e->cfg->node, doc->has_revision, e->dp != NULL, add_warning, job);
 	job->resp.warnings = job->warnings;
 	job->resp.n_warnings = job->n_warnings;
-	for (size_t i = 0; i < job->n_warnings; i++)
+	for (size_t i = 0; i < job->n_warnings && !job->dry_run; i++)
 		log_warn("apply: warning: %s", job->warnings[i]);
 	if (!job->req->strict || !job->n_warnings)
 		return false;
@@ -361,14 +361,14 @@ static uint8_t *pack_message(const ProtobufCMessage *msg, size_t *len)
 
 /* Commits rev (whole or as its delta); err says why not. 0 or -errno. */
 static int store_revision(struct engine *e, uint64_t rev, bool journal, uint64_t base,
-			  const uint8_t *packed, size_t packed_len, const char *name, char *err,
-			  size_t len)
+			  const uint8_t *packed, size_t packed_len, const char *name,
+			  const char *source, char *err, size_t len)
 {
 	int r;
 
 	pthread_mutex_lock(&e->store_mutex);
 	r = journal ? store_commit_delta(e->store, rev, base, packed, packed_len, name)
-		    : store_commit(e->store, rev, packed, packed_len, name);
+		    : store_commit_source(e->store, rev, packed, packed_len, name, source);
 	if (r)
 		snprintf(err, len, "store: %s: %s", strerror(-r), store_last_error(e->store));
 	pthread_mutex_unlock(&e->store_mutex);
@@ -438,6 +438,12 @@ static struct snapshot *do_apply(struct engine *e, struct job *job)
 		log_warn("apply refused: %s", job->details);
 		goto out;
 	}
+	if (job->dry_run) { /* decided and warned: what apply would say, nothing changed */
+		job->resp.revision = doc->has_revision ? doc->revision : e->store_latest + 1;
+		job->resp.node = e->cfg->node;
+		job->status = GRPC_STATUS_OK;
+		goto out;
+	}
 	if (!doc->has_revision) {
 		doc->revision = e->store_latest + 1;
 		doc->has_revision = true;
@@ -480,7 +486,8 @@ static struct snapshot *do_apply(struct engine *e, struct job *job)
 	}
 	t_store = now_usec();
 	r = store_revision(e, rev, journal, journal ? job->delta->base_revision : 0, packed,
-			   packed_len, name ? name : "", err, sizeof(err));
+			   packed_len, name ? name : "", shown && *shown ? shown : NULL, err,
+			   sizeof(err));
 	if (r) {
 		/* Not durable: put the previous revision back before saying no. */
 		swap_back(e);
@@ -519,7 +526,8 @@ static struct snapshot *do_apply(struct engine *e, struct job *job)
 	img = NULL;
 	snap = NULL;
 out:
-	observe_apply(e, read_usec + now_usec() - t0, job->status == GRPC_STATUS_OK);
+	if (!job->dry_run)
+		observe_apply(e, read_usec + now_usec() - t0, job->status == GRPC_STATUS_OK);
 	snapshot_unref(snap);
 	free(packed);
 	policy_image_free(img);
@@ -595,7 +603,7 @@ static struct snapshot *do_delta(struct engine *e, struct job *job)
 	snap = snapshot_new();
 	t_store = now_usec();
 	r = packed && snap ? store_revision(e, rev, journal, delta->base_revision, packed,
-					    packed_len, "etcd", err, sizeof(err))
+					    packed_len, "etcd", NULL, err, sizeof(err))
 			   : -ENOMEM;
 	if (r) {
 		swap_back(e);
@@ -849,7 +857,8 @@ static int restore(struct engine *e)
 	}
 	if (img)
 		policy_image_release_entries(img);
-	snapshot_set(snap, sr.revision, doc, img, NULL, sr.source_name, time(NULL));
+	snapshot_set(snap, sr.revision, doc, img, sr.source, sr.source_name, time(NULL));
+	sr.source = NULL;
 	sr.source_name = NULL;
 	doc = NULL;
 	img = NULL;

@@ -39,6 +39,7 @@ struct job {
 	size_t n_warnings;
 	uint64_t deadline_usec;	      /* the client's, CLOCK_MONOTONIC microseconds; 0: none */
 	bool (*abandoned)(void *ctx); /* the client has cancelled (NULL: cannot tell) */
+	bool dry_run;		      /* ApplyDryRun: validate, decide, warn; change nothing */
 	/* JOB_APPLY, the read stage (reader.h): set before read_done */
 	struct policy_document *doc; /* read and validated; NULL when status says why not */
 	uint64_t read_start_usec, read_end_usec; /* start 0: not started (client gone, stopping) */

@@ -302,10 +302,13 @@ int reads_policy(struct agent *a, const Iofence__V1__GetPolicyRequest *req, stru
 	r->revision = rev;
 	r->committed_at_unix = sr.committed_unix > 0 ? (uint64_t)sr.committed_unix : 0;
 	r->document = iofence__v1__policy_document__unpack(NULL, sr.doc_len, sr.doc);
+	/* what the user wrote: kept in the store with its revision, so also after a restart */
+	if (sr.source)
+		r->source = arena_strdup(ar, sr.source);
 	store_revision_free(&sr);
 	if (r->document)
 		arena_defer(ar, free_doc, r->document);
-	if (s && snapshot_source(s))
+	if (!r->source && s && snapshot_source(s) && rev == snapshot_revision(s))
 		r->source = arena_strdup(ar, snapshot_source(s));
 	r->stored_revisions = arena_alloc(ar, (n + 1) * sizeof(uint64_t));
 	if (r->stored_revisions) {

@@ -44,6 +44,7 @@ enum method {
 	M_MOD_LIST,
 	M_TUNNELS,
 	M_TRACE,
+	M_APPLY_DRY_RUN,
 	M_UNKNOWN,
 	M_COUNT
 };
@@ -59,6 +60,7 @@ static const char *const method_path[M_COUNT] = {
     [M_MOD_LIST] = RPC_METHOD_LIST_MODULES,
     [M_TUNNELS] = RPC_METHOD_GET_TUNNELS,
     [M_TRACE] = RPC_METHOD_TRACE,
+    [M_APPLY_DRY_RUN] = RPC_METHOD_APPLY_DRY_RUN,
 };
 
 static const ProtobufCMessageDescriptor *const request_desc[M_COUNT] = {
@@ -72,6 +74,7 @@ static const ProtobufCMessageDescriptor *const request_desc[M_COUNT] = {
     [M_MOD_LIST] = &iofence__v1__list_modules_request__descriptor,
     [M_TUNNELS] = &iofence__v1__get_tunnels_request__descriptor,
     [M_TRACE] = &iofence__v1__trace_request__descriptor,
+    [M_APPLY_DRY_RUN] = &iofence__v1__apply_request__descriptor,
 };
 
 #define ARMED 16
@@ -345,10 +348,11 @@ static void handle_new(struct server *s, struct call *c)
 		return;
 	}
 	switch (c->m) {
-	case M_APPLY: {
+	case M_APPLY:
+	case M_APPLY_DRY_RUN: {
 		struct job *job = NULL;
 
-		if (a->cfg.etcd_endpoints) {
+		if (a->cfg.etcd_endpoints && c->m == M_APPLY) {
 			/* the datastore numbers revisions: a pushed one would fork the history */
 			snprintf(details, sizeof(details),
 				 "this node follows the datastore at %s (prefix %s): apply with "
@@ -363,6 +367,7 @@ static void handle_new(struct server *s, struct call *c)
 			break;
 		}
 		job->kind = JOB_APPLY;
+		job->dry_run = c->m == M_APPLY_DRY_RUN;
 		job->req = (Iofence__V1__ApplyRequest *)req;
 		job->complete = apply_complete;
 		job->ctx = c;
