@@ -18,6 +18,11 @@
  *   iof_rule_counters PERCPU_ARRAY[IOF_SLOTS * IOF_MAX_RULES] of iof_counter
  *   iof_ep_counters   PERCPU_ARRAY[IOF_SLOTS * IOF_MAX_ENDPOINTS * IOF_EP_COUNTER_KINDS]
  *   iof_drops         PERCPU_ARRAY[IOF_DROP_MAX] of iof_counter (by enum iof_drop_reason)
+ *   iof_rule_owner    ARRAY[IOF_SLOTS * IOF_MAX_RULES] of __u64: the counter identity of each
+ *                     slot's rule ids (0: none); user space only (see "Counter identities")
+ *   iof_ep_owner      ARRAY[IOF_SLOTS * IOF_MAX_ENDPOINTS] of __u64: the same for endpoints
+ *   iof_count_base    HASH iof_count_base_key -> iof_counter: what retired slots counted, per
+ *                     identity; user space only
  *   iof_events        RINGBUF of iof_event (IOF_EVENTS_RING_BYTES)
  *   iof_events_lost   PERCPU_ARRAY[IOF_EVLOST_MAX] of __u64: records not written, by cause
  *   iof_event_bucket  PERCPU_ARRAY[1]: the events' token bucket (BPF-private state)
@@ -163,6 +168,27 @@ enum iof_ep_counter_kind {
 	IOF_EP_COUNTER_KINDS = 5,
 };
 
+/*
+ * Counter identities. The programs count per slot and rule id (or endpoint index), and a slot's
+ * counters start from zero when an image is written into it; a rule or endpoint keeps its
+ * counters across applies through its identity: a 64-bit hash of its label ("group/name" for a
+ * named rule, so it survives reordering; "group[index]" otherwise; the endpoint's name). The
+ * agent records each slot's identities (iof_rule_owner, iof_ep_owner) and, before an image
+ * overwrites a slot, adds what the slot counted into iof_count_base. An identity's total is
+ * its base plus what both slots count under it now (agent/datapath/counter_ledger.c). All
+ * three maps are pinned with the others, so totals survive agent restarts.
+ */
+#define IOF_COUNT_BASE_RULE 0xff /* iof_count_base_key.kind of a rule; else iof_ep_counter_kind */
+
+struct iof_count_base_key {
+	__u64 identity;
+	__u32 kind;
+	__u32 pad;
+};
+
+#define IOF_COUNT_BASE_MAX                                                                         \
+	(IOF_SLOTS * IOF_MAX_RULES + IOF_SLOTS * IOF_MAX_ENDPOINTS * IOF_EP_COUNTER_KINDS)
+
 enum iof_drop_reason {
 	IOF_DROP_NONE = 0,
 	IOF_DROP_POLICY = 1,	 /* a deny rule */
@@ -172,7 +198,7 @@ enum iof_drop_reason {
 	IOF_DROP_MALFORMED = 5,	 /* truncated or unparsable headers */
 	IOF_DROP_FRAGMENT = 6,	 /* non-first fragment without a flow */
 	IOF_DROP_UNKNOWN_EP = 7, /* hook on an interface/cgroup with no endpoint in this slot */
-	IOF_DROP_AUDIT = 8,	 /* audit-would-drop (passed, counted) */
+	IOF_DROP_AUDIT = 8,	 /* audit-would-drop: passed, counted apart from real drops */
 	IOF_DROP_MAX = 9,
 };
 
@@ -193,14 +219,19 @@ struct iof_event {
 	__be16 local_port;
 	__u8 remote[16];
 	__u8 local[16];
-	__u32 len; /* packet length */
-	__u32 pad;
+	__u32 len;	/* packet length */
+	__u8 icmp_type; /* with IOF_EV_ICMP: the ICMP(v6) type and code of the packet */
+	__u8 icmp_code;
+	__u16 pad;
 };
 
 #define IOF_EV_NEW_FLOW 0x01 /* judged as a new flow (or re-checked after a flip) */
 #define IOF_EV_AUDIT 0x02    /* endpoint in audit mode; reason IOF_DROP_AUDIT: would drop */
+#define IOF_EV_ICMP 0x04     /* icmp_type and icmp_code are set (ports are 0, or the echo id) */
 
 #define IOF_EVENTS_RING_BYTES (4u << 20)
+/* A record in the ring: the kernel's 8-byte header, then the event (8-byte aligned). */
+#define IOF_EVENT_RECORD_BYTES (8 + sizeof(struct iof_event))
 
 /* iof_events_lost index */
 enum iof_events_lost_cause {
@@ -300,6 +331,9 @@ _Static_assert(sizeof(struct iof_ct_val) == 32, "iof_ct_val layout");
 _Static_assert(sizeof(struct iof_ct_stats) == 48, "iof_ct_stats layout");
 _Static_assert(sizeof(struct iof_ifname_key) == 20, "iof_ifname_key layout");
 _Static_assert(sizeof(struct iof_event) == 80, "iof_event layout");
+/* fixed-size records: the ring position of a record is its sequence number (flows history) */
+_Static_assert(sizeof(struct iof_event) % 8 == 0, "iof_event: ring records of one size");
+_Static_assert(sizeof(struct iof_count_base_key) == 16, "iof_count_base_key layout");
 _Static_assert(sizeof(struct iof_prefilter4_key) == 16, "iof_prefilter4_key layout");
 _Static_assert(sizeof(struct iof_prefilter6_key) == 28, "iof_prefilter6_key layout");
 IOF_FIELD(iof_prefilter4_key, slot, IOF_KEY_SLOT_OFFSET);

@@ -55,7 +55,8 @@ struct iof_event_info {
 	__u8 dir;
 	__u8 action;
 	__u8 reason;
-	__u8 flags;
+	__u8 flags; /* IOF_EV_* */
+	__u8 icmp_type, icmp_code; /* with IOF_EV_ICMP */
 };
 
 static __always_inline void iof_event_emit(const struct iof_config *cfg, __u64 now,
@@ -87,6 +88,8 @@ static __always_inline void iof_event_emit(const struct iof_config *cfg, __u64 n
 	__builtin_memcpy(ev->remote, k->remote, 16);
 	__builtin_memcpy(ev->local, k->local, 16);
 	ev->len = len;
+	ev->icmp_type = info->icmp_type;
+	ev->icmp_code = info->icmp_code;
 	ev->pad = 0;
 	bpf_ringbuf_submit(ev, 0);
 }

@@ -21,7 +21,17 @@ struct iof_flow {
 	__u64 now;
 	__u32 len;
 	__u8 dir;
+	__u8 icmp; /* IOF_EV_ICMP when icmp_type and icmp_code hold the packet's */
+	__u8 icmp_type, icmp_code;
 };
+
+/* The event record's description of f's packet beyond the flow key (ICMP type and code). */
+static __always_inline void iof_event_packet(const struct iof_flow *f, struct iof_event_info *info)
+{
+	info->flags |= f->icmp;
+	info->icmp_type = f->icmp_type;
+	info->icmp_code = f->icmp_code;
+}
 
 static __always_inline void iof_drop_event(struct iof_flow *f, const struct iof_ct_key *k,
 					   enum iof_drop_reason reason, __u32 rule_id,
@@ -38,6 +48,7 @@ static __always_inline void iof_drop_event(struct iof_flow *f, const struct iof_
 	};
 
 	iof_count_drop(reason, f->len);
+	iof_event_packet(f, &info);
 	iof_event_emit(f->cfg, f->now, k, &info, f->len);
 }
 
@@ -75,6 +86,7 @@ static __always_inline int iof_apply(struct iof_flow *f, const struct iof_ct_key
 		    .flags = flags,
 		};
 
+		iof_event_packet(f, &info);
 		iof_event_emit(f->cfg, f->now, k, &info, f->len);
 	}
 	return 1;
@@ -136,6 +148,14 @@ static __always_inline int iof_ct_hit(struct iof_flow *f, const struct iof_ct_ke
 	iof_ct_update(ct, k->proto, f->dir, tcp_flags, f->now);
 	iof_count_rule(f->view.slot, ct->rule_id, f->len);
 	iof_count_ep_verdict(f->view.slot, ct->endpoint_index, f->dir, 1, f->len);
+	/*
+	 * A flow admitted only by audit mode: each packet in its opening direction is one that
+	 * enforcement would have dropped (its replies would not exist).
+	 */
+	if (ct->audit && ct->dir == f->dir) {
+		iof_count_ep(f->view.slot, ct->endpoint_index, IOF_EPC_AUDIT_WOULD_DROP, f->len);
+		iof_count_drop(IOF_DROP_AUDIT, f->len);
+	}
 	return 1;
 }
 
@@ -243,6 +263,12 @@ static __always_inline int iof_enforce(struct iof_pkt *p, __u32 attach_id, __u8 
 	f.now = bpf_ktime_get_coarse_ns(); /* timeouts need no better than a tick */
 	if (iof_view_read(&f.view))
 		return 0;
+	if (p->frag != IOF_FRAG_NONFIRST && ((p->family == 4 && p->proto == IPPROTO_ICMP) ||
+					     (p->family == 6 && p->proto == IPPROTO_ICMPV6))) {
+		f.icmp = IOF_EV_ICMP;
+		f.icmp_type = p->icmp_type;
+		f.icmp_code = p->icmp_code;
+	}
 	if (p->frag == IOF_FRAG_NONFIRST)
 		return iof_nonfirst_fragment(&f, p);
 	if (p->is_error) {

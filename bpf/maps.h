@@ -176,6 +176,29 @@ struct {
 	__type(value, struct iof_counter);
 } iof_drops __weak SEC(".maps");
 
+/* Counter identities (datapath_maps.h): user space reads and writes them, the programs never. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, IOF_SLOTS * IOF_MAX_RULES);
+	__type(key, __u32);
+	__type(value, __u64);
+} iof_rule_owner __weak SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, IOF_SLOTS * IOF_MAX_ENDPOINTS);
+	__type(key, __u32);
+	__type(value, __u64);
+} iof_ep_owner __weak SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, IOF_COUNT_BASE_MAX);
+	__type(key, struct iof_count_base_key);
+	__type(value, struct iof_counter);
+} iof_count_base __weak SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, IOF_EVENTS_RING_BYTES);

@@ -70,6 +70,7 @@ struct iof_pkt {
 	__be16 inner_sport, inner_dport;
 	__u8 saddr[16], daddr[16];
 	__u8 inner_saddr[16], inner_daddr[16];
+	__u8 icmp_type, icmp_code; /* ICMP(v6) packets: for flow events */
 } __attribute__((aligned(8))); /* addresses copy as words, not bytes */
 
 struct iof_vlan_hdr {
@@ -184,6 +185,8 @@ static __always_inline int iof_parse_l4(void *l4, void *end, struct iof_pkt *p)
 	if (p->family == 4 && p->proto == IPPROTO_ICMP) {
 		struct iof_icmp *ic = l4; /* bounds checked by iof_parse_ports */
 
+		p->icmp_type = ic->type;
+		p->icmp_code = ic->code;
 		if (ic->type == ICMP_DEST_UNREACH || ic->type == ICMP_TIME_EXCEEDED ||
 		    ic->type == ICMP_PARAMETERPROB)
 			iof_parse_icmp_inner(ic + 1, end, p);
@@ -192,6 +195,8 @@ static __always_inline int iof_parse_l4(void *l4, void *end, struct iof_pkt *p)
 
 		if (ic->type >= 133 && ic->type <= 137)
 			return IOF_PARSE_PASS; /* neighbour discovery, router solicit/advert */
+		p->icmp_type = ic->type;
+		p->icmp_code = ic->code;
 		if (ic->type >= ICMPV6_DEST_UNREACH && ic->type <= ICMPV6_PARAMPROB)
 			iof_parse_icmp_inner(ic + 1, end, p);
 	}

@@ -41,6 +41,7 @@ static int collect_endpoints(struct compile_ctx *ctx, const char *node)
 		ie->name = ep->name;
 		ie->interface = ep->interface;
 		ie->cgroup = ep->cgroup;
+		ie->identity = policy_counter_identity("endpoint", ep->name);
 	}
 	return 0;
 }
@@ -82,8 +83,12 @@ static int collect_rules(struct compile_ctx *ctx)
 		for (size_t r = 0; r < doc->groups[g].n_rules; r++) {
 			size_t id = ctx->group_first[g] + r;
 
+			char label[POLICY_RULE_LABEL_MAX];
+
 			img->rules[id].group_index = g;
 			img->rules[id].rule_index = r;
+			policy_rule_label(doc, g, r, label, sizeof(label));
+			img->rules[id].identity = policy_counter_identity("rule", label);
 			ctx->rule[id] = &doc->groups[g].rules[r];
 		}
 	}

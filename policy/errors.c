@@ -13,9 +13,18 @@
 void policy_errors_add(struct policy_errors *errs, const char *file, unsigned line,
 		       const char *field, const char *fmt, ...)
 {
+	va_list ap;
+
+	va_start(ap, fmt);
+	policy_errors_vadd(errs, file, line, field, fmt, ap);
+	va_end(ap);
+}
+
+void policy_errors_vadd(struct policy_errors *errs, const char *file, unsigned line,
+			const char *field, const char *fmt, va_list ap)
+{
 	size_t limit = errs->limit ? errs->limit : DEFAULT_LIMIT;
 	struct policy_error *err;
-	va_list ap;
 
 	if (errs->n >= limit)
 		goto drop;
@@ -32,10 +41,8 @@ void policy_errors_add(struct policy_errors *errs, const char *file, unsigned li
 	err->file = strdup(file ? file : "<input>");
 	err->field = strdup(field && *field ? field : "document");
 	err->line = line;
-	va_start(ap, fmt);
 	if (vasprintf(&err->message, fmt, ap) < 0)
 		err->message = NULL;
-	va_end(ap);
 	if (!err->file || !err->field || !err->message) {
 		free(err->file);
 		free(err->field);

@@ -6,6 +6,7 @@
 #ifndef IOFENCE_POLICY_ERRORS_H
 #define IOFENCE_POLICY_ERRORS_H
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 
@@ -28,6 +29,11 @@ struct policy_errors {
 void policy_errors_add(struct policy_errors *errs, const char *file, unsigned line,
 		       const char *field, const char *fmt, ...)
 	__attribute__((format(printf, 5, 6)));
+
+/* As policy_errors_add() with a va_list. */
+void policy_errors_vadd(struct policy_errors *errs, const char *file, unsigned line,
+			const char *field, const char *fmt, va_list ap)
+    __attribute__((format(printf, 5, 0)));
 
 /* Writes "file:line: field: message" into buf (truncated to len). */
 void policy_error_format(const struct policy_error *err, char *buf, size_t len);

@@ -24,12 +24,14 @@ struct image_endpoint {
 	const char *cgroup;
 	uint32_t profile;   /* iof_endpoint_val.profile: the tries and keys of its entries */
 	uint16_t any_ports; /* iof_endpoint_val.any_ports: its profile's listed port groups */
+	uint64_t identity;  /* its counters' identity: policy_counter_identity() of its name */
 };
 
 /* One local rule: rule_id is its position in image.rules. */
 struct image_rule {
 	size_t group_index; /* index in document.groups */
 	size_t rule_index;  /* index in group.rules */
+	uint64_t identity;  /* its counters' identity: policy_counter_identity() of its label */
 };
 
 /* Prefilter deny entry: interface name (borrowed) and prefix. */

@@ -76,6 +76,22 @@ bool policy_prefix_contains(const struct policy_prefix *p, const struct policy_p
 	return prefix_covers(p, a);
 }
 
+uint64_t policy_counter_identity(const char *kind, const char *label)
+{
+	uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a 64 */
+	const char *parts[2] = {kind, label};
+
+	for (int i = 0; i < 2; i++) {
+		/* each part with its terminating NUL: ("ab", "c") and ("a", "bc") differ */
+		for (const unsigned char *c = (const unsigned char *)parts[i];; c++) {
+			h = (h ^ *c) * 0x100000001b3ull;
+			if (!*c)
+				break;
+		}
+	}
+	return h ? h : 1;
+}
+
 void policy_rule_label(const struct policy_document *doc, size_t group, size_t rule, char *buf,
 		       size_t len)
 {

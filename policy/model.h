@@ -141,6 +141,14 @@ enum policy_mode policy_endpoint_mode(const struct policy_document *doc,
  */
 void policy_rule_label(const struct policy_document *doc, size_t group, size_t rule, char *buf,
 		       size_t len);
+#define POLICY_RULE_LABEL_MAX 256
+
+/*
+ * The identity under which the datapath keeps a rule's or an endpoint's counters across
+ * applies (bpf/datapath_maps.h, "Counter identities"): a 64-bit FNV-1a hash of kind ("rule",
+ * "endpoint") and label (policy_rule_label(), or the endpoint's name); never 0.
+ */
+uint64_t policy_counter_identity(const char *kind, const char *label);
 
 /* True if prefix p contains address a (a is a host address of any family). */
 bool policy_prefix_contains(const struct policy_prefix *p, const struct policy_prefix *a);

@@ -91,7 +91,7 @@ static void rule_field(struct parse_ctx *ctx, const char *key, struct tree_node 
 		free(rule->ports);
 		rule->ports = alloc_items(ctx, seq_len(v), sizeof(*rule->ports));
 		rule->n_ports = 0;
-		for (size_t i = 0; rule->ports && i < seq_len(v); i++) {
+		for (size_t i = 0; rule->ports && !ctx->stopped && i < seq_len(v); i++) {
 			struct tree_node *item = node_item(ctx, v, i);
 			char field[PATH_MAX_LEN];
 			const char *s;
@@ -137,7 +137,7 @@ static void parse_rules(struct parse_ctx *ctx, struct tree_node *v, const char *
 	if (!node_is_seq(ctx, v, path))
 		return;
 	grp->rules = alloc_items(ctx, seq_len(v), sizeof(*grp->rules));
-	for (size_t i = 0; grp->rules && i < seq_len(v); i++) {
+	for (size_t i = 0; grp->rules && !ctx->stopped && i < seq_len(v); i++) {
 		struct tree_node *item = node_item(ctx, v, i);
 		struct policy_rule *rule = &grp->rules[grp->n_rules++];
 		char field[PATH_MAX_LEN];
@@ -197,7 +197,7 @@ static void endpoint_field(struct parse_ctx *ctx, const char *key, struct tree_n
 		if (!node_is_seq(ctx, v, path))
 			return;
 		ep->addresses = alloc_items(ctx, seq_len(v), sizeof(*ep->addresses));
-		for (size_t i = 0; ep->addresses && i < seq_len(v); i++) {
+		for (size_t i = 0; ep->addresses && !ctx->stopped && i < seq_len(v); i++) {
 			struct tree_node *item = node_item(ctx, v, i);
 			struct policy_prefix *a = &ep->addresses[ep->n_addresses];
 			char field[PATH_MAX_LEN];
@@ -228,7 +228,7 @@ static void prefilter_field(struct parse_ctx *ctx, const char *key, struct tree_
 		if (!node_is_seq(ctx, v, path))
 			return;
 		pf->deny = alloc_items(ctx, seq_len(v), sizeof(*pf->deny));
-		for (size_t i = 0; pf->deny && i < seq_len(v); i++) {
+		for (size_t i = 0; pf->deny && !ctx->stopped && i < seq_len(v); i++) {
 			struct tree_node *item = node_item(ctx, v, i);
 			char field[PATH_MAX_LEN];
 
@@ -267,7 +267,7 @@ static void *parse_list(struct parse_ctx *ctx, struct tree_node *v, const char *
 	if (!node_is_seq(ctx, v, path))
 		return NULL;
 	items = alloc_items(ctx, seq_len(v), size);
-	for (size_t i = 0; items && i < seq_len(v); i++) {
+	for (size_t i = 0; items && !ctx->stopped && i < seq_len(v); i++) {
 		struct tree_node *item = node_item(ctx, v, i);
 		void *obj = items + size * (*ret_n)++;
 		char field[PATH_MAX_LEN];
@@ -357,11 +357,13 @@ static int check_directives(const char *text, size_t len, const char *file,
 
 /*
  * Loads the one YAML document of text into an empty tree; syntax errors, extra documents and
- * the limits go to errs. -ETIME (with an error) once CLOCK_MONOTONIC passes deadline_usec (0:
- * never). Return 0, -EINVAL, -ETIME or -ENOMEM; the tree is freed on error.
+ * the limits go to errs. -ETIME (with an error) once CLOCK_MONOTONIC passes deadline_usec or
+ * the thread's CPU clock passes cpu_deadline_usec (0: never). Return 0, -EINVAL, -ETIME or -ENOMEM;
+ * the tree is freed on error.
  */
 static int load_tree_until(const char *text, size_t len, const char *file, uint64_t deadline_usec,
-			   struct parse_tree *tree, struct policy_errors *errs)
+			   uint64_t cpu_deadline_usec, struct parse_tree *tree,
+			   struct policy_errors *errs)
 {
 	struct parse_tree extra = {0};
 	yaml_parser_t parser;
@@ -375,8 +377,8 @@ static int load_tree_until(const char *text, size_t len, const char *file, uint6
 	yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
 	r = parse_tree_reserve(tree, len);
 	if (r == 0)
-		r = parse_tree_load_until(&parser, tree, deadline_usec);
-	if (r == -E2BIG || r == -ETIME || r == -ENOMEM) {
+		r = parse_tree_load_until(&parser, tree, deadline_usec, cpu_deadline_usec);
+	if (r == -E2BIG || r == -ENOTSUP || r == -ETIME || r == -ENOMEM) {
 		/* later documents are not read: the error is about this one */
 	} else if (r == -EINVAL) {
 		if (parser.context && !strncmp(parser.context, "while ", 6))
@@ -397,7 +399,7 @@ static int load_tree_until(const char *text, size_t len, const char *file, uint6
 		policy_errors_add(errs, file, 1, "document", "empty document");
 		r = -EINVAL;
 	} else if (r > 0) {
-		r = parse_tree_load_until(&parser, &extra, deadline_usec);
+		r = parse_tree_load_until(&parser, &extra, deadline_usec, cpu_deadline_usec);
 		if (r > 0) {
 			policy_errors_add(errs, file, extra.nodes[0].line, "document",
 					  "more than one YAML document; put everything in one");
@@ -409,10 +411,9 @@ static int load_tree_until(const char *text, size_t len, const char *file, uint6
 		}
 		parse_tree_free(&extra);
 	}
-	if (r == -E2BIG) {
+	if (r == -E2BIG || r == -ENOTSUP) {
 		policy_errors_add(errs, file, (unsigned)parser.problem_mark.line + 1, "document",
-				  "lists and mappings nested deeper than %d levels",
-				  PARSE_TREE_DEPTH_MAX);
+				  "%s", parser.problem);
 		r = -EINVAL;
 	} else if (r == -ETIME) {
 		policy_errors_add(errs, file, (unsigned)parser.problem_mark.line + 1, "document",
@@ -471,10 +472,14 @@ static int build_document(struct parse_tree *tree, const char *file, struct poli
 		r = -ENOMEM;
 		goto out;
 	}
-	/* with aliases left out the cross-references would report phantom errors */
+	/* a document read in part would give the cross-references phantom errors */
+	if (ctx.stopped)
+		policy_errors_add(errs, file, ctx.stop_line, "document",
+				  "too many errors (%d): the rest of the document was not read",
+				  PARSE_ERRORS_MAX);
 	size_t before_validate = errs->n;
 
-	if (!ctx.alias_reported && policy_validate(doc, ctx.file, errs) == -ENOMEM) {
+	if (!ctx.stopped && policy_validate(doc, ctx.file, errs) == -ENOMEM) {
 		r = -ENOMEM;
 		goto out;
 	}
@@ -492,19 +497,22 @@ out:
 int policy_parse_buffer(const char *text, size_t len, const char *file_name,
 			struct policy_document **ret_doc, struct policy_errors *errs)
 {
-	return policy_parse_buffer_until(text, len, file_name, 0, ret_doc, errs);
+	return policy_parse_buffer_until(text, len, file_name, NULL, ret_doc, errs);
 }
 
 int policy_parse_buffer_until(const char *text, size_t len, const char *file_name,
-			      uint64_t deadline_usec, struct policy_document **ret_doc,
-			      struct policy_errors *errs)
+			      const struct policy_parse_stop *stop,
+			      struct policy_document **ret_doc, struct policy_errors *errs)
 {
 	const char *file = file_name ? file_name : "<input>";
 	struct parse_tree tree = {0};
+	uint64_t cpu_by = stop && stop->cpu_usec
+			      ? parse_tree_clock_usec(CLOCK_THREAD_CPUTIME_ID) + stop->cpu_usec
+			      : 0;
 	int r;
 
 	*ret_doc = NULL;
-	r = load_tree_until(text, len, file, deadline_usec, &tree, errs);
+	r = load_tree_until(text, len, file, stop ? stop->deadline_usec : 0, cpu_by, &tree, errs);
 	if (r < 0)
 		return r;
 	r = build_document(&tree, file, errs, ret_doc);

@@ -26,16 +26,23 @@ int policy_parse_buffer(const char *text, size_t len, const char *file_name,
 
 /*
  * Limits that bound the work of any text (docs/AGENT.md, "Bounds"): lists and mappings nest
- * at most PARSE_TREE_DEPTH_MAX (64) levels, at most 16 %TAG directives; each refused with a
- * `file:line: document: ...` error, and parsing is linear in the text's size.
+ * at most 64 levels, a mapping has at most 64 keys, a text at most 64 anchors, no alias and
+ * at most 16 %TAG directives, each refused with a `file:line: document: ...` error where it
+ * was found; the walk stops after 100 errors with `too many errors`. Parsing is linear in the
+ * text's size.
  *
- * policy_parse_buffer_until() - policy_parse_buffer() that gives up once CLOCK_MONOTONIC
- * passes @deadline_usec (microseconds; 0: never): -ETIME, with an error naming the line
- * reached.
+ * policy_parse_buffer_until() - policy_parse_buffer() that gives up at @stop: -ETIME, with an
+ * error naming the line reached. The CPU time is the budget of the work a text may cost, which
+ * a busy machine does not shorten; the deadline is the caller's (a client's) wall clock.
  */
+struct policy_parse_stop {
+	uint64_t deadline_usec; /* CLOCK_MONOTONIC microseconds; 0: none */
+	uint64_t cpu_usec;	/* CPU time of the calling thread spent parsing; 0: none */
+};
+
 int policy_parse_buffer_until(const char *text, size_t len, const char *file_name,
-			      uint64_t deadline_usec, struct policy_document **ret_doc,
-			      struct policy_errors *errs);
+			      const struct policy_parse_stop *stop,
+			      struct policy_document **ret_doc, struct policy_errors *errs);
 
 /* As policy_parse_buffer() on a file's contents; -errno if it cannot be read (also in errs). */
 int policy_parse_file(const char *path, struct policy_document **ret_doc,

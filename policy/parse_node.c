@@ -4,6 +4,7 @@
  * the offending node.
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,24 +12,23 @@
 #include "parse_node.h"
 #include "suggest.h"
 
+void perr(struct parse_ctx *ctx, const struct tree_node *n, const char *path, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (ctx->stopped)
+		return;
+	va_start(ap, fmt);
+	policy_errors_vadd(ctx->errs, ctx->file, n ? node_line(n) : 0, path, fmt, ap);
+	va_end(ap);
+	ctx->stop_line = n ? node_line(n) : ctx->stop_line;
+	ctx->stopped = ++ctx->n_errors >= PARSE_ERRORS_MAX;
+}
+
+/* The loader refuses aliases (parse_tree.h), so every id names a node visited once. */
 struct tree_node *node_get(struct parse_ctx *ctx, int id)
 {
-	struct tree_node *n = tree_node(ctx->tree, id);
-
-	if (n) {
-		/*
-		 * An alias is a second visit. It is not followed: that would double what it
-		 * points to (and a self-referencing alias, or nested ones, multiply the work).
-		 */
-		if (n->seen) {
-			if (!ctx->alias_reported)
-				perr(ctx, n, "document", "YAML aliases (*name) are not supported");
-			ctx->alias_reported = true;
-			return NULL;
-		}
-		n->seen = true;
-	}
-	return n;
+	return tree_node(ctx->tree, id);
 }
 
 const char *node_kind(const struct tree_node *n)
@@ -156,7 +156,7 @@ void node_map_fields(struct parse_ctx *ctx, struct tree_node *map, const char *p
 	const int *pairs = ctx->tree->kids + map->at;
 	uint64_t seen = 0; /* allowed[i] seen: duplicates found in one pass, not pairwise */
 
-	for (size_t p = 0; p < map->n; p++) {
+	for (size_t p = 0; !ctx->stopped && p < map->n; p++) {
 		struct tree_node *key = node_get(ctx, pairs[2 * p]);
 		struct tree_node *value = node_get(ctx, pairs[2 * p + 1]);
 		char field[PATH_MAX_LEN];
@@ -211,7 +211,7 @@ int node_string_list(struct parse_ctx *ctx, struct tree_node *n, const char *pat
 		ctx->oom = 1;
 		return -ENOMEM;
 	}
-	for (size_t i = 0; i < count; i++) {
+	for (size_t i = 0; !ctx->stopped && i < count; i++) {
 		struct tree_node *item = node_item(ctx, n, i);
 		char field[PATH_MAX_LEN];
 

@@ -13,14 +13,23 @@
 #include "field_path.h"
 #include "parse_tree.h"
 
+/*
+ * The walk stops after this many errors, as a compiler does: the first ones are reported
+ * with their lines, then "too many errors". A text of a million bad values would otherwise
+ * cost a formatted error each (docs/AGENT.md, "Bounds").
+ */
+#define PARSE_ERRORS_MAX 100
+
 struct parse_ctx {
 	struct parse_tree *tree;
 	const char *file;
 	struct policy_errors *errs;
-	bool alias_reported;
 	int oom;
 	unsigned key_line; /* line of the key whose value a map_field_fn reads */
 	bool unknown_top_key; /* a top-level key was misspelled: its section was not read */
+	size_t n_errors;      /* errors this walk reported */
+	bool stopped;	      /* PARSE_ERRORS_MAX reached: every loop ends, nothing more is read */
+	unsigned stop_line;   /* line of the last error reported */
 };
 
 #define PATH_MAX_LEN FIELD_PATH_LEN
@@ -30,14 +39,14 @@ static inline unsigned node_line(const struct tree_node *n)
 	return n->line;
 }
 
-/* Reports an error at node n with field path. */
-#define perr(ctx, n, path, ...)                                                                \
-	policy_errors_add((ctx)->errs, (ctx)->file, (n) ? node_line(n) : 0, path, __VA_ARGS__)
+/* Reports an error at node n (may be NULL: line 0) with field path; counts to the limit. */
+void perr(struct parse_ctx *ctx, const struct tree_node *n, const char *path, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
 struct tree_node *node_get(struct parse_ctx *ctx, int id);
 const char *node_kind(const struct tree_node *n);
 
-/* Item i of a sequence (i < n->n), NULL for a repeated visit (an alias). */
+/* Item i of a sequence (i < n->n). */
 static inline struct tree_node *node_item(struct parse_ctx *ctx, const struct tree_node *n,
 					  size_t i)
 {

@@ -20,22 +20,6 @@ struct text_chunk {
 	char data[];
 };
 
-/* An anchor of the document being loaded (libyaml scopes them to one document). */
-struct anchor {
-	char *name;
-	int id;
-	yaml_mark_t mark;
-};
-
-/*
- * Anchors are found by name through an open-addressing index (slot: anchor index + 1, 0 for
- * empty; at most half full): a linear search made a document of many anchors quadratic.
- */
-struct anchor_index {
-	uint32_t *slots;
-	size_t n_slots; /* a power of two, or 0 */
-};
-
 /* A collection whose end event has not come yet; its children wait on the scratch stack. */
 struct open_node {
 	int id;
@@ -45,14 +29,14 @@ struct open_node {
 struct loader {
 	yaml_parser_t *parser;
 	struct parse_tree *tree;
-	struct anchor *anchors;
-	size_t n_anchors, cap_anchors;
-	struct anchor_index index;
+	char *anchors[PARSE_TREE_ANCHORS_MAX]; /* names, to refuse a repeated one as libyaml does */
+	size_t n_anchors;
 	struct open_node *open;
 	size_t n_open, cap_open;
 	int *scratch;
 	size_t n_scratch, cap_scratch;
-	uint64_t deadline_usec; /* CLOCK_MONOTONIC; 0: none */
+	uint64_t deadline_usec;	    /* CLOCK_MONOTONIC; 0: none */
+	uint64_t cpu_deadline_usec; /* CLOCK_THREAD_CPUTIME_ID; 0: none */
 };
 
 /* The clock is read once every this many events. */
@@ -110,11 +94,28 @@ static int composer_error(yaml_parser_t *parser, const char *context, const char
 	return -EINVAL;
 }
 
-/* The child id goes to the innermost open collection (the root has none). */
-static int add_child(struct loader *l, int id)
+#define STR_(x) #x
+#define STR(x) STR_(x)
+
+/* Stops the load at mark for a limit of parse_tree.h: -E2BIG, problem in the parser. */
+static int limit_passed(struct loader *l, const char *problem, yaml_mark_t mark)
 {
-	if (!l->n_open)
+	l->parser->problem = problem;
+	l->parser->problem_mark = mark;
+	return -E2BIG;
+}
+
+/* The child id goes to the innermost open collection (the root has none). */
+static int add_child(struct loader *l, int id, yaml_mark_t mark)
+{
+	const struct open_node *o = l->n_open ? &l->open[l->n_open - 1] : NULL;
+
+	if (!o)
 		return 0;
+	if (l->n_scratch - o->base == 2 * PARSE_TREE_KEYS_MAX &&
+	    l->tree->nodes[o->id - 1].kind == TREE_MAPPING)
+		return limit_passed(l, "a mapping with more than " STR(PARSE_TREE_KEYS_MAX) " keys",
+				    mark);
 	if (parse_tree_grow((void **)&l->scratch, &l->cap_scratch, l->n_scratch + 1, sizeof(int)) <
 	    0)
 		return -ENOMEM;
@@ -122,73 +123,24 @@ static int add_child(struct loader *l, int id)
 	return 0;
 }
 
-static size_t anchor_hash(const char *name)
-{
-	size_t h = 14695981039346656037ull; /* FNV-1a */
-
-	for (; *name; name++)
-		h = (h ^ (unsigned char)*name) * 1099511628211ull;
-	return h;
-}
-
-/* The slot of name in the index: the anchor's, or the empty one where it would go. */
-static uint32_t *anchor_slot(const struct loader *l, const char *name)
-{
-	size_t mask = l->index.n_slots - 1, i = anchor_hash(name) & mask;
-
-	while (l->index.slots[i] && strcmp(l->anchors[l->index.slots[i] - 1].name, name))
-		i = (i + 1) & mask;
-	return &l->index.slots[i];
-}
-
-/* The anchor named name, or NULL. */
-static const struct anchor *find_anchor(const struct loader *l, const char *name)
-{
-	uint32_t slot = l->index.n_slots ? *anchor_slot(l, name) : 0;
-
-	return slot ? &l->anchors[slot - 1] : NULL;
-}
-
-/* Doubles the index (rehashing every anchor) when one more would fill it past half. */
-static int grow_anchor_index(struct loader *l)
-{
-	struct anchor_index old = l->index;
-	size_t n = old.n_slots ? old.n_slots * 2 : 64;
-
-	if (l->n_anchors + 1 <= old.n_slots / 2)
-		return 0;
-	if (n > UINT32_MAX)
-		return -ENOMEM;
-	l->index.slots = calloc(n, sizeof(*l->index.slots));
-	if (!l->index.slots) {
-		l->index = old;
-		return -ENOMEM;
-	}
-	l->index.n_slots = n;
-	for (size_t i = 0; i < l->n_anchors; i++)
-		*anchor_slot(l, l->anchors[i].name) = (uint32_t)i + 1;
-	free(old.slots);
-	return 0;
-}
-
 /* Takes ownership of anchor (may be NULL). As libyaml: a repeated anchor is an error. */
-static int register_anchor(struct loader *l, int id, yaml_char_t *anchor, yaml_mark_t mark)
+static int register_anchor(struct loader *l, yaml_char_t *anchor, yaml_mark_t mark)
 {
 	if (!anchor)
 		return 0;
-	if (find_anchor(l, (char *)anchor)) {
-		free(anchor);
-		return composer_error(l->parser, "found duplicate anchor; first occurrence",
-				      "second occurrence", mark);
+	for (size_t i = 0; i < l->n_anchors; i++) {
+		if (!strcmp(l->anchors[i], (char *)anchor)) {
+			free(anchor);
+			return composer_error(l->parser, "found duplicate anchor; first occurrence",
+					      "second occurrence", mark);
+		}
 	}
-	if (grow_anchor_index(l) ||
-	    parse_tree_grow((void **)&l->anchors, &l->cap_anchors, l->n_anchors + 1,
-			    sizeof(*l->anchors))) {
+	if (l->n_anchors == PARSE_TREE_ANCHORS_MAX) {
 		free(anchor);
-		return -ENOMEM;
+		return limit_passed(l, "more than " STR(PARSE_TREE_ANCHORS_MAX) " anchors (&name)",
+				    mark);
 	}
-	l->anchors[l->n_anchors++] = (struct anchor){(char *)anchor, id, mark};
-	*anchor_slot(l, (char *)anchor) = (uint32_t)l->n_anchors;
+	l->anchors[l->n_anchors++] = (char *)anchor;
 	return 0;
 }
 
@@ -205,7 +157,7 @@ static int add_node(struct loader *l, const yaml_event_t *ev, enum tree_kind kin
 	n = &t->nodes[t->n_nodes++];
 	*n = (struct tree_node){.kind = (uint8_t)kind, .line = (uint32_t)ev->start_mark.line + 1};
 	*ret_id = (int)t->n_nodes;
-	return add_child(l, *ret_id);
+	return add_child(l, *ret_id, ev->start_mark);
 }
 
 static int load_scalar(struct loader *l, yaml_event_t *ev)
@@ -225,7 +177,7 @@ static int load_scalar(struct loader *l, yaml_event_t *ev)
 	l->tree->nodes[id - 1].quoted =
 	    style == YAML_SINGLE_QUOTED_SCALAR_STYLE || style == YAML_DOUBLE_QUOTED_SCALAR_STYLE;
 	ev->data.scalar.anchor = NULL;
-	return register_anchor(l, id, anchor, ev->start_mark);
+	return register_anchor(l, anchor, ev->start_mark);
 }
 
 static int load_collection_start(struct loader *l, yaml_event_t *ev, enum tree_kind kind)
@@ -237,17 +189,17 @@ static int load_collection_start(struct loader *l, yaml_event_t *ev, enum tree_k
 
 	*anchor = NULL;
 	if (l->n_open >= PARSE_TREE_DEPTH_MAX) {
-		/* libyaml's scanner keeps a stack per flow level: deeper is quadratic */
 		free(name);
-		l->parser->problem_mark = ev->start_mark;
-		return -E2BIG;
+		return limit_passed(
+		    l, "lists and mappings nested deeper than " STR(PARSE_TREE_DEPTH_MAX) " levels",
+		    ev->start_mark);
 	}
 	r = add_node(l, ev, kind, &id);
 	if (r < 0) {
 		free(name);
 		return r;
 	}
-	r = register_anchor(l, id, name, ev->start_mark);
+	r = register_anchor(l, name, ev->start_mark);
 	if (r < 0)
 		return r;
 	if (parse_tree_grow((void **)&l->open, &l->cap_open, l->n_open + 1, sizeof(*l->open)) < 0)
@@ -282,13 +234,12 @@ static int load_collection_end(struct loader *l)
 	return 0;
 }
 
+/* Aliases are refused: following one repeats what it names, and nested ones multiply it. */
 static int load_alias(struct loader *l, const yaml_event_t *ev)
 {
-	const struct anchor *a = find_anchor(l, (const char *)ev->data.alias.anchor);
-
-	if (!a)
-		return composer_error(l->parser, NULL, "found undefined alias", ev->start_mark);
-	return add_child(l, a->id);
+	l->parser->problem = "YAML aliases (*name) are not supported";
+	l->parser->problem_mark = ev->start_mark;
+	return -ENOTSUP;
 }
 
 static int load_event(struct loader *l, yaml_event_t *ev)
@@ -317,12 +268,19 @@ static int next_event(yaml_parser_t *parser, yaml_event_t *ev)
 	return 0;
 }
 
-static bool past(uint64_t deadline_usec)
+uint64_t parse_tree_clock_usec(clockid_t clock)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u >= deadline_usec;
+	clock_gettime(clock, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+static bool past(const struct loader *l)
+{
+	return (l->deadline_usec && parse_tree_clock_usec(CLOCK_MONOTONIC) >= l->deadline_usec) ||
+	       (l->cpu_deadline_usec &&
+		parse_tree_clock_usec(CLOCK_THREAD_CPUTIME_ID) >= l->cpu_deadline_usec);
 }
 
 static int load_document(struct loader *l)
@@ -331,7 +289,7 @@ static int load_document(struct loader *l)
 	int r;
 
 	for (unsigned events = 1;; events++) {
-		if (l->deadline_usec && events % DEADLINE_EVENTS == 0 && past(l->deadline_usec)) {
+		if (events % DEADLINE_EVENTS == 0 && past(l)) {
 			l->parser->problem_mark = l->parser->mark;
 			return -ETIME;
 		}
@@ -353,12 +311,16 @@ static int load_document(struct loader *l)
 
 int parse_tree_load(yaml_parser_t *parser, struct parse_tree *tree)
 {
-	return parse_tree_load_until(parser, tree, 0);
+	return parse_tree_load_until(parser, tree, 0, 0);
 }
 
-int parse_tree_load_until(yaml_parser_t *parser, struct parse_tree *tree, uint64_t deadline_usec)
+int parse_tree_load_until(yaml_parser_t *parser, struct parse_tree *tree, uint64_t deadline_usec,
+			  uint64_t cpu_deadline_usec)
 {
-	struct loader l = {.parser = parser, .tree = tree, .deadline_usec = deadline_usec};
+	struct loader l = {.parser = parser,
+			   .tree = tree,
+			   .deadline_usec = deadline_usec,
+			   .cpu_deadline_usec = cpu_deadline_usec};
 	yaml_event_t ev;
 	int r;
 
@@ -380,9 +342,7 @@ int parse_tree_load_until(yaml_parser_t *parser, struct parse_tree *tree, uint64
 	yaml_event_delete(&ev); /* DOCUMENT-START */
 	r = load_document(&l);
 	for (size_t i = 0; i < l.n_anchors; i++)
-		free(l.anchors[i].name);
-	free(l.anchors);
-	free(l.index.slots);
+		free(l.anchors[i]);
 	free(l.open);
 	free(l.scratch);
 	return r;

@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 #include <yaml.h>
 
 enum tree_kind {
@@ -22,16 +23,24 @@ enum tree_kind {
 };
 
 /*
- * Lists and mappings nested deeper than this are refused (a policy document needs 6 levels):
- * libyaml's scanner walks a stack of every open flow collection for each token, which makes
- * deep nesting quadratic, and the loader stops it before that stack grows.
+ * What the loader refuses, so that no text costs more than its size in plain nodes
+ * (docs/AGENT.md, "Bounds"). Each stops the load at once, with the message in
+ * parser->problem and the place in parser->problem_mark:
+ * - lists and mappings nested deeper than PARSE_TREE_DEPTH_MAX (a policy needs 6): libyaml's
+ *   scanner walks a stack of every open flow collection for each token, which makes deep
+ *   nesting quadratic; the loader stops before that stack grows;
+ * - a mapping with more than PARSE_TREE_KEYS_MAX keys (a policy's have at most 9): each
+ *   extra key would only be an error, and a few hundred thousand of them cost a second;
+ * - more than PARSE_TREE_ANCHORS_MAX anchors (&name): they serve aliases only;
+ * - any alias (*name): not supported (following one would multiply the work).
  */
 #define PARSE_TREE_DEPTH_MAX 64
+#define PARSE_TREE_KEYS_MAX 64
+#define PARSE_TREE_ANCHORS_MAX 64
 
 struct tree_node {
 	uint8_t kind;  /* enum tree_kind */
 	bool quoted;   /* scalar written in single or double quotes */
-	bool seen;     /* visited by the parser: a second visit means an alias */
 	uint32_t line; /* 1-based line of the node's first character */
 	union {
 		const char *value; /* scalar: NUL-terminated text */
@@ -63,17 +72,22 @@ struct parse_tree {
  * leaves them, composer errors (undefined alias, duplicate anchor) included.
  *
  * Return: 1 when a document was loaded; 0 at the end of the stream; -EINVAL on a syntax
- * error; -E2BIG when lists and mappings nest deeper than PARSE_TREE_DEPTH_MAX (the first
- * too deep one's mark in parser->problem_mark); -ENOMEM when memory (libyaml's too) runs
- * out, or past 4G children ids.
+ * error; -E2BIG when the text passes one of the limits above, -ENOTSUP at an alias (the
+ * message in parser->problem, the place in parser->problem_mark); -ENOMEM when memory
+ * (libyaml's too) runs out, or past 4G children ids.
  */
 int parse_tree_load(yaml_parser_t *parser, struct parse_tree *tree);
 
 /*
- * As parse_tree_load(), giving up with -ETIME once CLOCK_MONOTONIC passes deadline_usec (0:
+ * As parse_tree_load(), giving up with -ETIME once CLOCK_MONOTONIC passes deadline_usec or the
+ * calling thread's CPU clock (CLOCK_THREAD_CPUTIME_ID) passes cpu_deadline_usec (each 0:
  * never; the mark reached in parser->problem_mark).
  */
-int parse_tree_load_until(yaml_parser_t *parser, struct parse_tree *tree, uint64_t deadline_usec);
+int parse_tree_load_until(yaml_parser_t *parser, struct parse_tree *tree, uint64_t deadline_usec,
+			  uint64_t cpu_deadline_usec);
+
+/* The clock's time in microseconds (CLOCK_MONOTONIC, CLOCK_THREAD_CPUTIME_ID). */
+uint64_t parse_tree_clock_usec(clockid_t clock);
 
 /*
  * Sizes an empty tree for a document of text_len bytes (a guess: one node per 6 bytes), so

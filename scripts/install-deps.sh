@@ -20,6 +20,8 @@ PACKAGES=(
   man-db groff-base zsh   # cli_docs test: man pages render without warnings; zsh completion
   etcd-server etcd-client   # cluster-mode tests (a real etcd per test)
   chromium   # dashboard test and demo: renders the page headless (DOM and screenshot)
+  # deployment: the container image (scripts/build-image.sh), the .deb's lint, manifest tests
+  mmdebstrap eatmydata buildah podman runc lintian python3-yaml
   # benchmarks
   iptables nftables xdp-tools iperf3 gnuplot-nox
 )
@@ -39,6 +41,19 @@ if [ "${#missing[@]}" -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -q
   apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+# The manifest schema check (tests/deploy): npm packages pinned by their lock file, installed
+# outside the tree so that the tests need no network. Node itself may come from elsewhere.
+K8S_VALIDATE=/usr/local/lib/iofence/k8s-validate
+lock=$(dirname "$0")/../tests/deploy/k8s-validate/package-lock.json
+if ! cmp -s "$lock" "$K8S_VALIDATE/package-lock.json"; then
+  command -v npm >/dev/null || apt-get install -y -q --no-install-recommends npm
+  mkdir -p "$K8S_VALIDATE"
+  cp "$lock" "$(dirname "$lock")/package.json" "$K8S_VALIDATE/"
+  echo "install-deps: npm ci in $K8S_VALIDATE"
+  (cd "$K8S_VALIDATE" && npm ci --no-audit --no-fund --loglevel=error) \
+    || { rm -f "$K8S_VALIDATE/package-lock.json"; echo "install-deps: npm ci failed" >&2; exit 1; }
 fi
 
 # bpffs is where pinned maps and links live; a fresh machine may not have it mounted.

@@ -58,10 +58,10 @@ static int latest_number(struct store *store, int64_t *ret)
 }
 
 static int insert(struct store *store, uint64_t revision, const void *doc, size_t doc_len,
-		  const char *source_name)
+		  const char *source_name, const char *source)
 {
 	static const char sql[] = "INSERT INTO revisions (revision, doc, source_name, "
-				  "committed_unix, doc_hash) VALUES (?, ?, ?, ?, ?)";
+				  "committed_unix, doc_hash, source) VALUES (?, ?, ?, ?, ?, ?)";
 	sqlite3_stmt *stmt = NULL;
 	int rc;
 
@@ -78,6 +78,9 @@ static int insert(struct store *store, uint64_t revision, const void *doc, size_
 	if (rc == SQLITE_OK)
 		rc = sqlite3_bind_int64(stmt, 5, (sqlite3_int64)store_doc_hash(doc, doc_len));
 	if (rc == SQLITE_OK)
+		rc = source ? sqlite3_bind_text(stmt, 6, source, -1, SQLITE_STATIC)
+			    : sqlite3_bind_null(stmt, 6);
+	if (rc == SQLITE_OK)
 		rc = sqlite3_step(stmt);
 	if (rc != SQLITE_DONE)
 		store_note_error(store, rc);
@@ -87,6 +90,12 @@ static int insert(struct store *store, uint64_t revision, const void *doc, size_
 
 int store_commit(struct store *store, uint64_t revision, const void *doc, size_t doc_len,
 		 const char *source_name)
+{
+	return store_commit_source(store, revision, doc, doc_len, source_name, NULL);
+}
+
+int store_commit_source(struct store *store, uint64_t revision, const void *doc, size_t doc_len,
+			const char *source_name, const char *source)
 {
 	int64_t latest = 0;
 	int r;
@@ -102,7 +111,7 @@ int store_commit(struct store *store, uint64_t revision, const void *doc, size_t
 		return rollback(store, r);
 	if (revision <= (uint64_t)latest)
 		return rollback(store, -ESTALE);
-	r = insert(store, revision, doc, doc_len, source_name);
+	r = insert(store, revision, doc, doc_len, source_name, source);
 	if (r < 0)
 		return rollback(store, r);
 	/* Keep the newest `keep`: everything at or below the keep+1-th newest goes. */
@@ -124,6 +133,7 @@ static int read_row(struct store *store, sqlite3_stmt *stmt, struct store_revisi
 	const void *doc = sqlite3_column_blob(stmt, 1);
 	size_t len = (size_t)sqlite3_column_bytes(stmt, 1);
 	const char *source = (const char *)sqlite3_column_text(stmt, 2);
+	const char *text = (const char *)sqlite3_column_text(stmt, 5);
 	struct store_revision rev = {
 	    .revision = (uint64_t)sqlite3_column_int64(stmt, 0),
 	    .doc_len = len,
@@ -138,7 +148,8 @@ static int read_row(struct store *store, sqlite3_stmt *stmt, struct store_revisi
 	}
 	rev.doc = malloc(len ? len : 1);
 	rev.source_name = strdup(source ? source : "");
-	if (!rev.doc || !rev.source_name) {
+	rev.source = text ? strdup(text) : NULL;
+	if (!rev.doc || !rev.source_name || (text && !rev.source)) {
 		store_revision_free(&rev);
 		return -ENOMEM;
 	}
@@ -175,7 +186,7 @@ static int read_one(struct store *store, const char *sql, int64_t revision,
 }
 
 #define SELECT_REVISION                                                                            \
-	"SELECT revision, doc, source_name, committed_unix, doc_hash FROM revisions "
+	"SELECT revision, doc, source_name, committed_unix, doc_hash, source FROM revisions "
 
 int store_latest(struct store *store, struct store_revision *ret)
 {
@@ -237,6 +248,8 @@ void store_revision_free(struct store_revision *rev)
 		return;
 	free(rev->doc);
 	free(rev->source_name);
+	free(rev->source);
 	rev->doc = NULL;
 	rev->source_name = NULL;
+	rev->source = NULL;
 }

@@ -29,6 +29,7 @@ static const struct migration migrations[] = {
     {2, "document checksums",
      "ALTER TABLE revisions ADD COLUMN doc_hash INTEGER NOT NULL DEFAULT 0;"
      "UPDATE revisions SET doc_hash = iofence_doc_hash(doc);"},
+    {3, "source texts", "ALTER TABLE revisions ADD COLUMN source TEXT;"},
 };
 
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) == STORE_SCHEMA_VERSION,

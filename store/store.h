@@ -13,7 +13,7 @@
 /* PRAGMA application_id of every iofence store: 'IOFC'. */
 #define STORE_APPLICATION_ID 0x494f4643
 /* PRAGMA user_version written by this agent; older files are migrated on open. */
-#define STORE_SCHEMA_VERSION 2
+#define STORE_SCHEMA_VERSION 3
 /* Revisions kept after each commit unless store_set_keep() says otherwise. */
 #define STORE_DEFAULT_KEEP 10
 
@@ -25,6 +25,7 @@ struct store_revision {
 	void *doc; /* the document bytes as committed (malloc'ed, never NULL) */
 	size_t doc_len;
 	char *source_name;
+	char *source; /* the text the document was read from (comments kept), or NULL */
 	int64_t committed_unix; /* wall clock at commit, seconds since the epoch */
 };
 
@@ -70,6 +71,13 @@ int store_set_keep(struct store *store, unsigned keep);
  */
 int store_commit(struct store *store, uint64_t revision, const void *doc, size_t doc_len,
 		 const char *source_name);
+
+/*
+ * store_commit_source() - store_commit() that also keeps @source, the text the document was
+ * read from (NULL: none), so that GetPolicy returns what the user wrote after a restart too.
+ */
+int store_commit_source(struct store *store, uint64_t revision, const void *doc, size_t doc_len,
+			const char *source_name, const char *source);
 
 /*
  * The newest revision into @ret (free with store_revision_free()). -ENOENT if the store is empty,

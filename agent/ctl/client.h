@@ -22,6 +22,8 @@ struct ctl_opts {
 	const char **agents;
 	size_t n_agents;
 	bool agents_given; /* by flag, environment or config file, not the built-in default */
+	char **found_agents; /* owned: the agents ctl_find_agents() read from the datastore */
+	size_t n_found_agents;
 	struct rpc_tls tls;
 	int timeout_ms;
 	bool timeout_set;
@@ -38,6 +40,11 @@ struct ctl_opts {
 	unsigned port;
 	uint64_t revision; /* --revision N, or rollback's --to N */
 	double duration;   /* flows without --follow: seconds to listen */
+	bool duration_set;
+	uint32_t last; /* flows --last N: the agent's most recent events shown first */
+	bool last_set;
+	uint64_t since_seq; /* flows --since-seq N: the held events after event N */
+	bool since_seq_set;
 	const char *node;  /* compile --node */
 	/* module enable */
 	const char *ifaces[16];
@@ -64,6 +71,13 @@ struct ctl_opts {
  */
 int ctl_parse(int argc, char **argv, const char *cmd, struct ctl_opts *o);
 void ctl_opts_free(struct ctl_opts *o);
+/*
+ * ctl_find_agents() - cluster mode (--etcd-endpoints) without agents given: o->agents become
+ * every node's agent from the datastore's status keys (the first API address each node
+ * reports). Does nothing otherwise. Returns an exit code (the reason printed): no node with a
+ * status key is 1, an unreachable datastore 2.
+ */
+int ctl_find_agents(struct ctl_opts *o);
 
 /* A channel to one agent; prints the reason and returns NULL on failure. */
 grpc_channel *ctl_connect(const struct ctl_opts *o, const char *agent);
@@ -80,6 +94,8 @@ void fmt_duration(uint64_t sec, char *buf, size_t len);
 
 /* Flag the grpc library as used (main shuts it down). */
 extern bool ctl_grpc_used;
+/* grpc_init() once, with gRPC core's own logging silenced; sets ctl_grpc_used. */
+void ctl_grpc_init(void);
 
 /*
  * The document @agent enforces (@revision 0) or a stored revision, validated, into *ret_doc;
@@ -102,6 +118,12 @@ int cmd_counters(int argc, char **argv);
 int cmd_flows(int argc, char **argv);
 int cmd_dashboard(int argc, char **argv);
 int cmd_module(int argc, char **argv);
+/* A module's state as `module list` prints it (also in status): a table row (its reasons on
+ * lines of their own) under ctl_module_table_header(), or a JSON object (agent NULL: no
+ * "agent" key). */
+void ctl_module_table_header(void);
+void ctl_module_table_row(const char *agent, const Iofence__V1__ModuleState *m);
+void ctl_module_json(const char *agent, const Iofence__V1__ModuleState *m);
 int cmd_tunnels(int argc, char **argv);
 
 /* cmd_cluster.c: the commands on the datastore (cluster mode) */

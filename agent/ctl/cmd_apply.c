@@ -181,8 +181,7 @@ int cmd_apply(int argc, char **argv)
 		r = CTL_SYSTEM_ERROR;
 		goto out;
 	}
-	ctl_grpc_used = true;
-	grpc_init();
+	ctl_grpc_init();
 	for (size_t i = 0; i < o.n_agents; i++) {
 		ts[i].o = &o;
 		ts[i].agent = o.agents[i];

@@ -30,10 +30,7 @@ static struct etcd *open_etcd(const struct ctl_opts *o)
 			o->cmd);
 		return NULL;
 	}
-	if (!ctl_grpc_used) {
-		ctl_grpc_used = true;
-		grpc_init();
-	}
+	ctl_grpc_init();
 	if (etcd_open(o->etcd_endpoints, &o->etcd_tls, &c, err, sizeof(err))) {
 		fprintf(stderr, "iofencectl %s: %s\n", o->cmd, err);
 		return NULL;

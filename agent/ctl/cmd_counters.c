@@ -58,6 +58,10 @@ static void print_json(const Iofence__V1__GetCountersResponse *r)
 	for (size_t i = 0; i < r->n_drops; i++)
 		printf("%s\"%s\": %llu", i ? ", " : "", r->drops[i]->reason,
 		       (unsigned long long)r->drops[i]->packets);
+	printf("},\n \"drop_bytes\": {");
+	for (size_t i = 0; i < r->n_drops; i++)
+		printf("%s\"%s\": %llu", i ? ", " : "", r->drops[i]->reason,
+		       (unsigned long long)r->drops[i]->bytes);
 	printf("},\n \"events_dropped\": %llu}\n", (unsigned long long)r->events_dropped);
 }
 
@@ -94,10 +98,12 @@ static void print_table(const Iofence__V1__GetCountersResponse *r)
 		printf("%-20s %-6s %-8s %8u %12llu %12llu  %s\n", c->rule, c->action, c->direction,
 		       c->priority, pk(c->matched), by(c->matched), c->summary);
 	}
-	printf("\n%-20s %12s\n", "DROP REASON", "PACKETS");
+	printf("\n%-20s %12s %14s\n", "DROP REASON", "PACKETS", "BYTES");
 	for (size_t i = 0; i < r->n_drops; i++)
-		printf("%-20s %12llu\n", r->drops[i]->reason,
-		       (unsigned long long)r->drops[i]->packets);
+		printf("%-20s %12llu %14llu%s\n", r->drops[i]->reason,
+		       (unsigned long long)r->drops[i]->packets,
+		       (unsigned long long)r->drops[i]->bytes,
+		       r->drops[i]->real_drop ? "" : "  (passed: audit mode)");
 	printf("\nflow events dropped for slow watchers: %llu\n",
 	       (unsigned long long)r->events_dropped);
 }

@@ -40,8 +40,7 @@ int cmd_dashboard(int argc, char **argv)
 	sigaddset(&sigs, SIGINT);
 	sigaddset(&sigs, SIGTERM);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-	ctl_grpc_used = true;
-	grpc_init();
+	ctl_grpc_init();
 	r = dashboard_run(&cfg);
 	ctl_opts_free(&o);
 	return r ? (r == -EINVAL ? CTL_USER_ERROR : CTL_SYSTEM_ERROR) : CTL_OK;

@@ -13,44 +13,82 @@
 #include "client.h"
 #include "ctl.h"
 
-static void print_state_table(const char *agent, const Iofence__V1__ModuleState *m)
+void ctl_module_table_header(void)
 {
-	char ifs[256] = "-", ports[64] = "-";
-	size_t used = 0, att = 0;
-
-	if (m->config) {
-		for (size_t i = 0; i < m->config->n_interfaces && used + 2 < sizeof(ifs); i++)
-			used += (size_t)snprintf(ifs + used, sizeof(ifs) - used, "%s%s",
-						 i ? "," : "", m->config->interfaces[i]);
-		used = 0;
-		for (size_t i = 0; i < m->config->n_ports && used + 2 < sizeof(ports); i++)
-			used += (size_t)snprintf(ports + used, sizeof(ports) - used, "%s%u",
-						 i ? "," : "", m->config->ports[i]);
-	}
-	for (size_t i = 0; i < m->n_programs; i++)
-		att += m->programs[i]->attached;
-	printf("%-36s %-14s %-9s %-24s %-12s %zu/%zu %s\n", agent, m->name, m->state, ifs, ports,
-	       att, m->n_programs, m->error && *m->error ? m->error : "");
+	printf("%-36s %-12s %-9s %-28s %-10s %-14s %-16s %s\n", "AGENT", "MODULE", "STATE",
+	       "INTERFACES", "PORTS", "TUNNELS", "INNER PAIRS", "EVICTIONS");
 }
 
-static void print_state_json(const char *agent, const Iofence__V1__ModuleState *m)
+void ctl_module_table_row(const char *agent, const Iofence__V1__ModuleState *m)
 {
-	printf("{\"agent\": ");
-	json_str(stdout, agent);
-	printf(", \"name\": ");
+	const Iofence__V1__ModuleConfig *c = m->config;
+	char ifs[256] = "-", ports[64] = "-", tun[32] = "-", inner[32] = "-", ev[24] = "-";
+	size_t used = 0;
+
+	for (size_t i = 0; i < m->n_attachments && used + 2 < sizeof(ifs); i++)
+		used += (size_t)snprintf(ifs + used, sizeof(ifs) - used, "%s%s:%s", i ? "," : "",
+					 m->attachments[i]->interface, m->attachments[i]->state);
+	used = 0;
+	for (size_t i = 0; c && i < c->n_ports && used + 2 < sizeof(ports); i++)
+		used += (size_t)snprintf(ports + used, sizeof(ports) - used, "%s%u", i ? "," : "",
+					 c->ports[i]);
+	if (c) {
+		snprintf(tun, sizeof(tun), "%llu/%u", (unsigned long long)m->tunnel_entries,
+			 c->tunnel_capacity);
+		snprintf(inner, sizeof(inner), "%llu/%u", (unsigned long long)m->inner_entries,
+			 c->inner_capacity);
+		snprintf(ev, sizeof(ev), "%llu",
+			 (unsigned long long)(m->tunnel_evictions + m->inner_evictions));
+	}
+	printf("%-36s %-12s %-9s %-28s %-10s %-14s %-16s %s\n", agent, m->name, m->state, ifs,
+	       ports, tun, inner, ev);
+	if (m->error && *m->error)
+		printf("%-36s %s: %s\n", "", m->name, m->error);
+	for (size_t i = 0; i < m->n_attachments; i++)
+		if (*m->attachments[i]->reason)
+			printf("%-36s %s: %s: %s\n", "", m->name, m->attachments[i]->state,
+			       m->attachments[i]->reason);
+}
+
+void ctl_module_json(const char *agent, const Iofence__V1__ModuleState *m)
+{
+	const Iofence__V1__ModuleConfig *c = m->config;
+
+	printf("{");
+	if (agent) {
+		printf("\"agent\": ");
+		json_str(stdout, agent);
+		printf(", ");
+	}
+	printf("\"name\": ");
 	json_str(stdout, m->name);
 	printf(", \"state\": \"%s\", \"error\": ", m->state);
 	json_str(stdout, m->error);
-	printf(", \"enabled_at_unix\": %llu, \"interfaces\": [", (unsigned long long)m->enabled_at_unix);
-	for (size_t i = 0; m->config && i < m->config->n_interfaces; i++) {
+	printf(", \"enabled_at_unix\": %llu, \"interfaces\": [",
+	       (unsigned long long)m->enabled_at_unix);
+	for (size_t i = 0; c && i < c->n_interfaces; i++) {
 		printf("%s", i ? ", " : "");
-		json_str(stdout, m->config->interfaces[i]);
+		json_str(stdout, c->interfaces[i]);
+	}
+	printf("], \"attachments\": [");
+	for (size_t i = 0; i < m->n_attachments; i++) {
+		const Iofence__V1__ModuleAttachment *a = m->attachments[i];
+
+		printf("%s{\"interface\": ", i ? ", " : "");
+		json_str(stdout, a->interface);
+		printf(", \"state\": \"%s\", \"ifindex\": %u, \"reason\": ", a->state, a->ifindex);
+		json_str(stdout, a->reason);
+		printf("}");
 	}
 	printf("], \"ports\": [");
-	for (size_t i = 0; m->config && i < m->config->n_ports; i++)
-		printf("%s%u", i ? ", " : "", m->config->ports[i]);
-	printf("], \"tunnel_capacity\": %u, \"inner_capacity\": %u, \"programs\": [",
-	       m->config ? m->config->tunnel_capacity : 0, m->config ? m->config->inner_capacity : 0);
+	for (size_t i = 0; c && i < c->n_ports; i++)
+		printf("%s%u", i ? ", " : "", c->ports[i]);
+	printf("], \"tunnel_capacity\": %u, \"inner_capacity\": %u, \"tunnel_entries\": %llu, "
+	       "\"inner_entries\": %llu, \"tunnel_evictions\": %llu, \"inner_evictions\": %llu, "
+	       "\"programs\": [",
+	       c ? c->tunnel_capacity : 0, c ? c->inner_capacity : 0,
+	       (unsigned long long)m->tunnel_entries, (unsigned long long)m->inner_entries,
+	       (unsigned long long)m->tunnel_evictions, (unsigned long long)m->inner_evictions);
 	for (size_t i = 0; i < m->n_programs; i++) {
 		printf("%s{\"name\": ", i ? ", " : "");
 		json_str(stdout, m->programs[i]->name);
@@ -58,12 +96,6 @@ static void print_state_json(const char *agent, const Iofence__V1__ModuleState *
 		       m->programs[i]->attached ? "true" : "false");
 	}
 	printf("]}");
-}
-
-static void header(void)
-{
-	printf("%-36s %-14s %-9s %-24s %-12s %s\n", "AGENT", "MODULE", "STATE", "INTERFACES",
-	       "PORTS", "ATTACHED");
 }
 
 int cmd_module(int argc, char **argv)
@@ -104,7 +136,7 @@ int cmd_module(int argc, char **argv)
 	if (json)
 		printf("{\"modules\": [");
 	else
-		header();
+		ctl_module_table_header();
 	size_t printed = 0;
 
 	for (size_t i = 0; i < o.n_agents; i++) {
@@ -151,16 +183,16 @@ int cmd_module(int argc, char **argv)
 			for (size_t j = 0; j < l->n_modules; j++) {
 				if (json) {
 					printf("%s\n  ", printed++ ? "," : "");
-					print_state_json(o.agents[i], l->modules[j]);
+					ctl_module_json(o.agents[i], l->modules[j]);
 				} else {
-					print_state_table(o.agents[i], l->modules[j]);
+					ctl_module_table_row(o.agents[i], l->modules[j]);
 				}
 			}
 		} else if (json) {
 			printf("%s\n  ", printed++ ? "," : "");
-			print_state_json(o.agents[i], (void *)resp);
+			ctl_module_json(o.agents[i], (void *)resp);
 		} else {
-			print_state_table(o.agents[i], (void *)resp);
+			ctl_module_table_row(o.agents[i], (void *)resp);
 		}
 		protobuf_c_message_free_unpacked(resp, NULL);
 	}

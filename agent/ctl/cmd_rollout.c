@@ -274,10 +274,7 @@ int cmd_rollout(int argc, char **argv)
 		r = CTL_USER_ERROR;
 		goto out;
 	}
-	if (!ctl_grpc_used) {
-		ctl_grpc_used = true;
-		grpc_init();
-	}
+	ctl_grpc_init();
 	if (etcd_open(o.etcd_endpoints, &o.etcd_tls, &c, err, sizeof(err))) {
 		fprintf(stderr, "iofencectl rollout: %s\n", err);
 		r = CTL_USER_ERROR;

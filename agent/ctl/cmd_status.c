@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * iofencectl status [--agent ADDR]...: node, applied revision, endpoints, modules, uptime of
- * each agent (table or -o json). Also the endpoint listing of `get endpoints`.
+ * iofencectl status [--agent ADDR]...: node, applied revision, endpoints, programs, uptime of
+ * each agent, and its loadable modules with their state (table or -o json). Also the endpoint
+ * listing of `get endpoints`.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -146,6 +147,22 @@ int ctl_get_endpoints(const struct ctl_opts *o)
 	return CTL_OK;
 }
 
+/* The loadable modules of every agent that answered, under their own header. */
+static void print_modules_table(const struct ctl_opts *o, Iofence__V1__GetStatusResponse **st)
+{
+	bool any = false;
+
+	for (size_t i = 0; i < o->n_agents; i++)
+		any = any || (st[i] && st[i]->n_loadable_modules);
+	if (!any)
+		return;
+	printf("\n");
+	ctl_module_table_header();
+	for (size_t i = 0; i < o->n_agents; i++)
+		for (size_t j = 0; st[i] && j < st[i]->n_loadable_modules; j++)
+			ctl_module_table_row(o->agents[i], st[i]->loadable_modules[j]);
+}
+
 int cmd_status(int argc, char **argv)
 {
 	Iofence__V1__GetStatusResponse **st;
@@ -205,8 +222,13 @@ int cmd_status(int argc, char **argv)
 				printf(", \"prog_id\": %u, \"attached\": %s}", m->prog_id,
 				       m->attached ? "true" : "false");
 			}
-			printf("%s], \"repairs\": %llu, \"conntrack\": [", s->n_modules ? "\n  " : "",
-			       (unsigned long long)s->repairs);
+			printf("%s], \"loadable_modules\": [", s->n_modules ? "\n  " : "");
+			for (size_t j = 0; j < s->n_loadable_modules; j++) {
+				printf("%s\n    ", j ? "," : "");
+				ctl_module_json(NULL, s->loadable_modules[j]);
+			}
+			printf("%s], \"repairs\": %llu, \"conntrack\": [",
+			       s->n_loadable_modules ? "\n  " : "", (unsigned long long)s->repairs);
 			for (size_t j = 0; j < s->n_conntrack; j++) {
 				const Iofence__V1__ConntrackStatus *c = s->conntrack[j];
 
@@ -224,7 +246,7 @@ int cmd_status(int argc, char **argv)
 		printf("\n]}\n");
 	} else {
 		printf("%-36s %-16s %9s %10s %8s %9s %s\n", "AGENT", "NODE", "REVISION",
-		       "ENDPOINTS", "MODULES", "UPTIME", "VERSION");
+		       "ENDPOINTS", "PROGRAMS", "UPTIME", "VERSION");
 		for (size_t i = 0; i < o.n_agents; i++) {
 			const Iofence__V1__GetStatusResponse *s = st[i];
 			size_t enf = 0, att = 0;
@@ -247,6 +269,7 @@ int cmd_status(int argc, char **argv)
 		for (size_t i = 0; i < o.n_agents; i++)
 			for (size_t w = 0; st[i] && w < st[i]->n_warnings; w++)
 				printf("warning: %s: %s\n", o.agents[i], st[i]->warnings[w]);
+		print_modules_table(&o, st);
 	}
 	for (size_t i = 0; i < o.n_agents; i++)
 		if (st[i])

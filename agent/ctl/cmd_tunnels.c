@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * iofencectl tunnels [--agent ADDR]... [--interval SEC] [--top N] [-o table|json]
- * The vxlan-trace statistics of every agent, aggregated: tunnels host -> host per VNI with
+ * iofencectl tunnels [--agent ADDR]... | --etcd-endpoints URL[,URL]  [--interval SEC] [--top N]
+ *                    [-o table|json]
+ * The vxlan-trace statistics of every agent (given, or in cluster mode every node with a status
+ * key in the datastore), aggregated: tunnels host -> host per VNI with
  * packets and bytes per second (two samples --interval apart; with --interval 0 the average
  * over each entry's first..last seen), the top inner pairs across nodes, and each node's
  * malformed / non-VXLAN / eviction counts. A tunnel's figures come from the sender's egress
@@ -118,6 +120,9 @@ int cmd_tunnels(int argc, char **argv)
 		return CTL_USER_ERROR;
 	}
 	json = o.output && !strcmp(o.output, "json");
+	worst = ctl_find_agents(&o);
+	if (worst)
+		goto out;
 	s1 = calloc(o.n_agents, sizeof(*s1));
 	s2 = calloc(o.n_agents, sizeof(*s2));
 	if (!s1 || !s2) {

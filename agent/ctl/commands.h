@@ -49,6 +49,8 @@ enum ctl_option_id {
 	O_TOP,
 	O_INTERVAL,
 	O_ENFORCED,
+	O_LAST,	     /* flows --last N */
+	O_SINCE_SEQ, /* flows --since-seq N */
 };
 
 /* One option as a command uses it: NULL fields take the global table's text. */

@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "agent/etcd/cluster.h"
+#include "agent/rpc/tls_check.h"
 #include "client.h"
 #include "commands.h"
 #include "ctl.h"
@@ -125,8 +127,23 @@ static int set_value(struct ctl_opts *o, const struct optdoc_option *opt, const 
 		o->follow = true;
 		break;
 	case O_DURATION:
+		o->duration_set = true;
 		r = seconds(o, where, v, true, &o->duration);
 		break;
+	case O_LAST:
+		o->last_set = true;
+		r = number(o, where, v, 0, 1000000, &o->last);
+		break;
+	case O_SINCE_SEQ: {
+		char *end;
+
+		errno = 0;
+		o->since_seq = strtoull(v, &end, 10);
+		if (!*v || *end || *v == '-' || errno)
+			return bad(o, where, v, "an event sequence number");
+		o->since_seq_set = true;
+		break;
+	}
 	case O_REVISION:
 	case O_TO_REVISION: {
 		char *end;
@@ -356,6 +373,14 @@ int ctl_parse(int argc, char **argv, const char *name, struct ctl_opts *o)
 		r = usage_error(o, "--ca, --cert and --key go together%s", "");
 		goto fail;
 	}
+	if (o->tls.ca) { /* the client's own files, before any connection */
+		r = rpc_tls_check_local(&o->tls, err, sizeof(err));
+		if (r) {
+			fprintf(stderr, "iofencectl %s: TLS: %s\n", name, err);
+			r = CTL_USER_ERROR;
+			goto fail;
+		}
+	}
 	if (!o->etcd_prefix)
 		o->etcd_prefix = "/iofence";
 	if (!o->n_agents && add_agent(o, CTL_DEFAULT_AGENT) >= 0) {
@@ -375,5 +400,8 @@ void ctl_opts_free(struct ctl_opts *o)
 	o->n_agents = 0;
 	free(o->env_agents);
 	o->env_agents = NULL;
+	cluster_agents_free(o->found_agents, o->n_found_agents);
+	o->found_agents = NULL;
+	o->n_found_agents = 0;
 	ctl_config_free(&o->config);
 }

@@ -8,24 +8,97 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "agent/etcd/cluster.h"
 #include "cluster.h"
-#include "datastore.h"
+
+/* Appends an agent at addr (lock held or not yet shared); its index or -ENOMEM. */
+static long add_agent(struct cluster *c, const char *addr, const char *node)
+{
+	struct cluster_agent *a;
+
+	if (c->n_agents == c->cap_agents) {
+		size_t cap = c->cap_agents ? 2 * c->cap_agents : 8;
+		void *p = realloc(c->agents, cap * sizeof(*c->agents));
+
+		if (!p)
+			return -ENOMEM;
+		c->agents = p;
+		c->cap_agents = cap;
+	}
+	a = calloc(1, sizeof(*a));
+	if (!a)
+		return -ENOMEM;
+	a->addr = strdup(addr);
+	a->node = node ? strdup(node) : NULL;
+	if (!a->addr || (node && !a->node)) {
+		free(a->addr);
+		free(a->node);
+		free(a);
+		return -ENOMEM;
+	}
+	snprintf(a->error, sizeof(a->error), "not polled yet");
+	c->agents[c->n_agents] = a;
+	return (long)c->n_agents++;
+}
 
 int cluster_init(struct cluster *c, const char *const *addrs, size_t n)
 {
 	memset(c, 0, sizeof(*c));
 	pthread_mutex_init(&c->lock, NULL);
-	c->agents = calloc(n ? n : 1, sizeof(*c->agents));
-	if (!c->agents)
-		return -ENOMEM;
-	c->n_agents = n;
-	for (size_t i = 0; i < n; i++) {
-		c->agents[i].addr = strdup(addrs[i]);
-		if (!c->agents[i].addr)
+	for (size_t i = 0; i < n; i++)
+		if (add_agent(c, addrs[i], NULL) < 0)
 			return -ENOMEM;
-		snprintf(c->agents[i].error, sizeof(c->agents[i].error), "not polled yet");
-	}
 	return 0;
+}
+
+long cluster_add_node(struct cluster *c, const char *node, const char *addr, bool *ret_new)
+{
+	long r = -1;
+
+	*ret_new = false;
+	pthread_mutex_lock(&c->lock);
+	for (size_t i = 0; i < c->n_agents && r < 0; i++) {
+		struct cluster_agent *a = c->agents[i];
+
+		if (!a->node || strcmp(a->node, node))
+			continue;
+		r = (long)i;
+		if (strcmp(a->addr, addr)) {
+			char *moved = strdup(addr);
+
+			if (!moved) {
+				r = -ENOMEM;
+				break;
+			}
+			free(a->addr);
+			a->addr = moved;
+			a->addr_gen++;
+		}
+	}
+	if (r == -1) {
+		r = add_agent(c, addr, node);
+		*ret_new = r >= 0;
+	}
+	pthread_mutex_unlock(&c->lock);
+	return r;
+}
+
+void cluster_agent_addr(struct cluster *c, size_t i, char *buf, size_t len, unsigned *ret_gen)
+{
+	pthread_mutex_lock(&c->lock);
+	snprintf(buf, len, "%s", c->agents[i]->addr);
+	*ret_gen = c->agents[i]->addr_gen;
+	pthread_mutex_unlock(&c->lock);
+}
+
+size_t cluster_n_agents(struct cluster *c)
+{
+	size_t n;
+
+	pthread_mutex_lock(&c->lock);
+	n = c->n_agents;
+	pthread_mutex_unlock(&c->lock);
+	return n;
 }
 
 static void sample_free(struct cluster_sample *s)
@@ -40,16 +113,18 @@ static void sample_free(struct cluster_sample *s)
 void cluster_free(struct cluster *c)
 {
 	for (size_t i = 0; i < c->n_agents; i++) {
-		struct cluster_agent *a = &c->agents[i];
+		struct cluster_agent *a = c->agents[i];
 
 		for (unsigned j = 0; j < CLUSTER_HISTORY; j++)
 			sample_free(&a->hist[j]);
 		if (a->status)
 			iofence__v1__get_status_response__free_unpacked(a->status, NULL);
 		free(a->addr);
+		free(a->node);
+		free(a);
 	}
 	free(c->agents);
-	datastore_statuses_free(c->ds_status, c->n_ds_status);
+	cluster_statuses_free(c->ds_status, c->n_ds_status);
 	pthread_mutex_destroy(&c->lock);
 }
 
@@ -68,10 +143,11 @@ void cluster_poll_ok(struct cluster *c, size_t agent, Iofence__V1__GetStatusResp
 		     Iofence__V1__GetCountersResponse *counters,
 		     Iofence__V1__GetTunnelsResponse *tunnels, uint64_t time_ns)
 {
-	struct cluster_agent *a = &c->agents[agent];
+	struct cluster_agent *a;
 	struct cluster_sample *s;
 
 	pthread_mutex_lock(&c->lock);
+	a = c->agents[agent];
 	a->polled = a->reachable = true;
 	a->error[0] = 0;
 	if (a->status)
@@ -97,9 +173,10 @@ void cluster_poll_ok(struct cluster *c, size_t agent, Iofence__V1__GetStatusResp
 
 void cluster_poll_failed(struct cluster *c, size_t agent, const char *why)
 {
-	struct cluster_agent *a = &c->agents[agent];
+	struct cluster_agent *a;
 
 	pthread_mutex_lock(&c->lock);
+	a = c->agents[agent];
 	a->polled = true;
 	a->reachable = false;
 	snprintf(a->error, sizeof(a->error), "%s", why);
@@ -118,7 +195,7 @@ void cluster_datastore(struct cluster *c, Iofence__V1__NodeStatus **statuses, si
 	snprintf(c->ds_error, sizeof(c->ds_error), "%s", statuses ? "" : why);
 	/* Unreadable: keep the last statuses, the page says the datastore is unreachable. */
 	if (statuses) {
-		datastore_statuses_free(c->ds_status, c->n_ds_status);
+		cluster_statuses_free(c->ds_status, c->n_ds_status);
 		c->ds_status = statuses;
 		c->n_ds_status = n;
 	}
@@ -127,10 +204,11 @@ void cluster_datastore(struct cluster *c, Iofence__V1__NodeStatus **statuses, si
 
 void cluster_add_deny(struct cluster *c, size_t agent, const Iofence__V1__FlowEvent *ev)
 {
-	struct cluster_agent *a = &c->agents[agent];
+	struct cluster_agent *a;
 	struct cluster_deny *d;
 
 	pthread_mutex_lock(&c->lock);
+	a = c->agents[agent];
 	a->deny_head = a->n_denies ? (a->deny_head + 1) % CLUSTER_DENIES : 0;
 	if (a->n_denies < CLUSTER_DENIES)
 		a->n_denies++;

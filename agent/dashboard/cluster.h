@@ -34,7 +34,9 @@ struct cluster_sample {
 };
 
 struct cluster_agent {
-	char *addr;
+	char *addr;	    /* changes when the node's status key names another address */
+	unsigned addr_gen;  /* bumped with addr: the poller reconnects */
+	char *node;	    /* cluster mode: the node whose status key named this agent */
 	bool polled, reachable;
 	char error[160];
 	Iofence__V1__GetStatusResponse *status; /* the last one answered, kept when unreachable */
@@ -48,8 +50,8 @@ struct cluster_agent {
 
 struct cluster {
 	pthread_mutex_t lock;
-	struct cluster_agent *agents;
-	size_t n_agents;
+	struct cluster_agent **agents; /* each stays where it is: pollers keep its index */
+	size_t n_agents, cap_agents;
 	/* cluster mode: the status keys last read from the datastore */
 	bool ds_enabled, ds_ok;
 	char ds_error[160];
@@ -59,6 +61,15 @@ struct cluster {
 
 int cluster_init(struct cluster *c, const char *const *addrs, size_t n);
 void cluster_free(struct cluster *c);
+/*
+ * cluster_add_node() - cluster mode: the agent of NODE is at ADDR (from its status key). A
+ * node seen before keeps its agent (its address updated if it moved); a new one is added.
+ * Return: the agent's index and *ret_new, or -ENOMEM.
+ */
+long cluster_add_node(struct cluster *c, const char *node, const char *addr, bool *ret_new);
+/* A copy of agent I's address (its generation in *ret_gen), for a poller to connect to. */
+void cluster_agent_addr(struct cluster *c, size_t i, char *buf, size_t len, unsigned *ret_gen);
+size_t cluster_n_agents(struct cluster *c);
 
 /* One poll's answers (ownership passes to the model; tunnels may be NULL). */
 void cluster_poll_ok(struct cluster *c, size_t agent, Iofence__V1__GetStatusResponse *status,

@@ -16,7 +16,8 @@ struct dashboard_config {
 	const char *const *agents; /* agent ADDRs to poll */
 	size_t n_agents;
 	struct rpc_tls tls;
-	const char *etcd_endpoints; /* cluster mode: agents and rollout state from status keys */
+	const char *etcd_endpoints; /* cluster mode: rollout state from the status keys, and the
+				       agents too when n_agents is 0 (found as nodes join) */
 	const char *etcd_prefix;
 	struct rpc_tls etcd_tls;
 	int poll_ms;	 /* period of the agent polls */

@@ -3,6 +3,8 @@
  * Polls every agent in parallel: a thread per agent for the periodic reads, a thread per
  * agent for its deny stream. A failed read marks the node unreachable at once and drops the
  * channel, so that the next poll reconnects without gRPC's reconnect backoff in the way.
+ * In cluster mode a thread reads the status keys every period: without --agent they also
+ * say which agents there are, so a node that joins later gets its pollers then.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -11,8 +13,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "agent/etcd/cluster.h"
 #include "agent/etcd/etcd.h"
-#include "datastore.h"
 #include "poller.h"
 
 /* A deny stream is renewed this often, so a hung agent cannot hold its thread for long. */
@@ -34,7 +36,10 @@ struct poller {
 	pthread_mutex_t lock;
 	pthread_cond_t wake;
 	bool stopping;
-	struct worker *workers;
+	struct worker **workers; /* under lock: added by the datastore thread */
+	size_t n_workers, cap_workers;
+	struct etcd *etcd; /* cluster mode */
+	bool discover;	   /* cluster mode without --agent: agents from the status keys */
 	pthread_t datastore_thread;
 	bool datastore_started;
 };
@@ -133,12 +138,18 @@ static void *poll_loop(void *arg)
 	struct worker *w = arg;
 	const struct dashboard_config *cfg = w->p->cfg;
 	grpc_channel *ch = NULL;
-	char why[160];
+	unsigned gen = 0, now_gen;
+	char why[160], addr[256];
 
 	do {
+		cluster_agent_addr(w->p->c, w->agent, addr, sizeof(addr), &now_gen);
+		if (ch && now_gen != gen) { /* the node's agent moved */
+			grpc_channel_destroy(ch);
+			ch = NULL;
+		}
+		gen = now_gen;
 		if (!ch)
-			ch = rpc_channel_open(w->p->c->agents[w->agent].addr, &cfg->tls, why,
-					      sizeof(why));
+			ch = rpc_channel_open(addr, &cfg->tls, why, sizeof(why));
 		if (!ch || poll_once(w, ch, why, sizeof(why))) {
 			cluster_poll_failed(w->p->c, w->agent, why);
 			if (ch)
@@ -179,11 +190,14 @@ static void follow_denies(struct worker *w, grpc_channel *ch)
 static void *deny_loop(void *arg)
 {
 	struct worker *w = arg;
-	char why[160];
+	char why[160], addr[256];
+	unsigned gen;
 
 	while (!stopping(w->p)) {
-		grpc_channel *ch = rpc_channel_open(w->p->c->agents[w->agent].addr, &w->p->cfg->tls,
-						    why, sizeof(why));
+		grpc_channel *ch;
+
+		cluster_agent_addr(w->p->c, w->agent, addr, sizeof(addr), &gen);
+		ch = rpc_channel_open(addr, &w->p->cfg->tls, why, sizeof(why));
 
 		if (ch) {
 			follow_denies(w, ch);
@@ -195,64 +209,108 @@ static void *deny_loop(void *arg)
 	return NULL;
 }
 
+/* Starts the pollers of agent I (lock not held). */
+static int add_worker(struct poller *p, size_t agent)
+{
+	struct worker *w = calloc(1, sizeof(*w));
+	int r = 0;
+
+	if (!w)
+		return -ENOMEM;
+	w->p = p;
+	w->agent = agent;
+	pthread_mutex_lock(&p->lock);
+	if (p->n_workers == p->cap_workers) {
+		size_t cap = p->cap_workers ? 2 * p->cap_workers : 8;
+		void *n = realloc(p->workers, cap * sizeof(*p->workers));
+
+		if (!n) {
+			pthread_mutex_unlock(&p->lock);
+			free(w);
+			return -ENOMEM;
+		}
+		p->workers = n;
+		p->cap_workers = cap;
+	}
+	p->workers[p->n_workers++] = w; /* joined at stop, started or not */
+	w->poll_started = !pthread_create(&w->poll_thread, NULL, poll_loop, w);
+	w->deny_started = !pthread_create(&w->deny_thread, NULL, deny_loop, w);
+	if (!w->poll_started || !w->deny_started)
+		r = -EAGAIN;
+	pthread_mutex_unlock(&p->lock);
+	return r;
+}
+
+/* Discovery: agents for the nodes whose status keys are new (or whose agent moved). */
+static void follow_nodes(struct poller *p, Iofence__V1__NodeStatus **st, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		char *addr = cluster_status_agent(st[i]);
+		bool added;
+		long k;
+
+		if (!addr)
+			continue;
+		k = cluster_add_node(p->c, st[i]->node, addr, &added);
+		free(addr);
+		if (k >= 0 && added && add_worker(p, (size_t)k))
+			fprintf(stderr, "iofencectl dashboard: node %s: cannot start its pollers\n",
+				st[i]->node);
+	}
+}
+
 /* Cluster mode: the status keys, every poll period. */
 static void *datastore_loop(void *arg)
 {
 	struct poller *p = arg;
 	const struct dashboard_config *cfg = p->cfg;
-	struct etcd *e = NULL;
 	char why[160];
 
-	if (etcd_open(cfg->etcd_endpoints, &cfg->etcd_tls, &e, why, sizeof(why))) {
-		cluster_datastore(p->c, NULL, 0, why);
-		return NULL;
-	}
 	do {
 		Iofence__V1__NodeStatus **st;
 		size_t n;
 
-		if (datastore_read_statuses(e, cfg->etcd_prefix, cfg->deadline_ms, &st, &n, why,
-					    sizeof(why)))
+		if (cluster_read_statuses(p->etcd, cfg->etcd_prefix, cfg->deadline_ms, &st, &n, why,
+					  sizeof(why))) {
 			cluster_datastore(p->c, NULL, 0, why);
-		else
-			cluster_datastore(p->c, st, n, NULL);
+			continue;
+		}
+		if (p->discover)
+			follow_nodes(p, st, n);
+		cluster_datastore(p->c, st, n, NULL);
 	} while (!nap(p, cfg->poll_ms));
-	etcd_close(e);
 	return NULL;
 }
 
-struct poller *poller_start(struct cluster *c, const struct dashboard_config *cfg)
+struct poller *poller_start(struct cluster *c, const struct dashboard_config *cfg, bool discover)
 {
 	struct poller *p = calloc(1, sizeof(*p));
+	size_t n = cluster_n_agents(c);
+	char why[160];
 
 	if (!p)
 		return NULL;
 	p->c = c;
 	p->cfg = cfg;
+	p->discover = discover;
 	pthread_mutex_init(&p->lock, NULL);
 	pthread_cond_init(&p->wake, NULL);
-	p->workers = calloc(c->n_agents ? c->n_agents : 1, sizeof(*p->workers));
-	if (!p->workers) {
-		free(p);
-		return NULL;
-	}
-	if (cfg->etcd_endpoints) {
-		p->datastore_started =
-		    !pthread_create(&p->datastore_thread, NULL, datastore_loop, p);
-		if (!p->datastore_started) {
+	for (size_t i = 0; i < n; i++)
+		if (add_worker(p, i)) {
 			poller_stop(p);
 			errno = EAGAIN;
 			return NULL;
 		}
-	}
-	for (size_t i = 0; i < c->n_agents; i++) {
-		struct worker *w = &p->workers[i];
-
-		w->p = p;
-		w->agent = i;
-		w->poll_started = !pthread_create(&w->poll_thread, NULL, poll_loop, w);
-		w->deny_started = !pthread_create(&w->deny_thread, NULL, deny_loop, w);
-		if (!w->poll_started || !w->deny_started) {
+	if (cfg->etcd_endpoints) {
+		if (etcd_open(cfg->etcd_endpoints, &cfg->etcd_tls, &p->etcd, why, sizeof(why))) {
+			fprintf(stderr, "iofencectl dashboard: --etcd-endpoints: %s\n", why);
+			poller_stop(p);
+			errno = EINVAL;
+			return NULL;
+		}
+		p->datastore_started =
+		    !pthread_create(&p->datastore_thread, NULL, datastore_loop, p);
+		if (!p->datastore_started) {
 			poller_stop(p);
 			errno = EAGAIN;
 			return NULL;
@@ -268,18 +326,25 @@ void poller_stop(struct poller *p)
 	pthread_mutex_lock(&p->lock);
 	p->stopping = true;
 	pthread_cond_broadcast(&p->wake);
-	for (size_t i = 0; i < p->c->n_agents; i++)
-		if (p->workers[i].stream)
-			rpc_stream_cancel(p->workers[i].stream);
 	pthread_mutex_unlock(&p->lock);
-	for (size_t i = 0; i < p->c->n_agents; i++) {
-		if (p->workers[i].poll_started)
-			pthread_join(p->workers[i].poll_thread, NULL);
-		if (p->workers[i].deny_started)
-			pthread_join(p->workers[i].deny_thread, NULL);
-	}
+	/* The datastore thread first: it is the one that adds workers. */
 	if (p->datastore_started)
 		pthread_join(p->datastore_thread, NULL);
+	etcd_close(p->etcd);
+	pthread_mutex_lock(&p->lock);
+	for (size_t i = 0; i < p->n_workers; i++)
+		if (p->workers[i]->stream)
+			rpc_stream_cancel(p->workers[i]->stream);
+	pthread_mutex_unlock(&p->lock);
+	for (size_t i = 0; i < p->n_workers; i++) {
+		struct worker *w = p->workers[i];
+
+		if (w->poll_started)
+			pthread_join(w->poll_thread, NULL);
+		if (w->deny_started)
+			pthread_join(w->deny_thread, NULL);
+		free(w);
+	}
 	pthread_mutex_destroy(&p->lock);
 	pthread_cond_destroy(&p->wake);
 	free(p->workers);

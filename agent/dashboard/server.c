@@ -15,9 +15,7 @@
 
 #include <microhttpd.h>
 
-#include "agent/etcd/etcd.h"
 #include "assets.h"
-#include "datastore.h"
 #include "dashboard.h"
 #include "graph.h"
 #include "poller.h"
@@ -118,48 +116,6 @@ static int parse_listen(const char *listen, struct sockaddr_storage *ss)
 	return 0;
 }
 
-/* Cluster mode without --agent: the agents named by the status keys (their first API address). */
-static int discover(const struct dashboard_config *cfg, char ***ret, size_t *ret_n)
-{
-	Iofence__V1__NodeStatus **st = NULL;
-	struct etcd *e;
-	char why[160] = "";
-	size_t n = 0, found = 0;
-	char **v;
-
-	if (etcd_open(cfg->etcd_endpoints, &cfg->etcd_tls, &e, why, sizeof(why)))
-		goto fail;
-	/* Agents may still be starting: wait a little for their keys. */
-	for (int i = 0; i < 20; i++) {
-		if (!datastore_read_statuses(e, cfg->etcd_prefix, 1000, &st, &n, why,
-					     sizeof(why)) &&
-		    n)
-			break;
-		datastore_statuses_free(st, n);
-		st = NULL;
-		n = 0;
-		usleep(250000);
-	}
-	etcd_close(e);
-	v = calloc(n ? n : 1, sizeof(*v));
-	for (size_t i = 0; v && i < n; i++)
-		if (*st[i]->api)
-			v[found++] = strndup(st[i]->api, strcspn(st[i]->api, ","));
-	datastore_statuses_free(st, n);
-	if (!v || !found) {
-		free(v);
-		if (!*why)
-			snprintf(why, sizeof(why), "no agent has a status key");
-		goto fail;
-	}
-	*ret = v;
-	*ret_n = found;
-	return 0;
-fail:
-	fprintf(stderr, "iofencectl dashboard: %s: %s\n", cfg->etcd_endpoints, why);
-	return -EHOSTUNREACH;
-}
-
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
 	fputs("iofencectl dashboard: ", stderr);
@@ -172,8 +128,8 @@ int dashboard_run(const struct dashboard_config *cfg)
 	struct sockaddr_storage ss;
 	struct MHD_Daemon *d = NULL;
 	struct poller *p = NULL;
-	char **found = NULL;
-	size_t n_found = 0;
+	/* Cluster mode without --agent: the agents come from the status keys, as nodes join. */
+	bool discover = cfg->etcd_endpoints && !cfg->n_agents;
 	sigset_t sigs;
 	int r, sig;
 
@@ -181,18 +137,12 @@ int dashboard_run(const struct dashboard_config *cfg)
 		fprintf(stderr, "iofencectl dashboard: --listen %s: not HOST:PORT\n", cfg->listen);
 		return -EINVAL;
 	}
-	if (cfg->etcd_endpoints && !cfg->n_agents) {
-		r = discover(cfg, &found, &n_found);
-		if (r)
-			return r;
-	}
 	if (cfg->etcd_endpoints)
 		snprintf(s.datastore, sizeof(s.datastore), "etcd %s", cfg->etcd_endpoints);
 	else
 		snprintf(s.datastore, sizeof(s.datastore), "direct: %zu agent%s", cfg->n_agents,
 			 cfg->n_agents == 1 ? "" : "s");
-	r = found ? cluster_init(&s.cluster, (const char *const *)found, n_found)
-		  : cluster_init(&s.cluster, cfg->agents, cfg->n_agents);
+	r = cluster_init(&s.cluster, cfg->agents, cfg->n_agents);
 	s.cluster.ds_enabled = cfg->etcd_endpoints != NULL;
 	if (r)
 		goto out;
@@ -202,7 +152,7 @@ int dashboard_run(const struct dashboard_config *cfg)
 		r = -ENOTSUP;
 		goto out;
 	}
-	p = poller_start(&s.cluster, cfg);
+	p = poller_start(&s.cluster, cfg, discover);
 	if (!p) {
 		r = -errno;
 		goto out;
@@ -228,8 +178,5 @@ out:
 	poller_stop(p);
 	graph_renderer_free(s.graph);
 	cluster_free(&s.cluster);
-	for (size_t i = 0; i < n_found; i++)
-		free(found[i]);
-	free(found);
 	return r;
 }

@@ -106,8 +106,13 @@ static const Iofence__V1__NodeStatus *status_key(const struct cluster *c, const 
 	return NULL;
 }
 
-/* Cluster mode: the node's rollout state from its status key; false if it says nothing new. */
-static bool node_rollout(struct view_node *vn, const struct cluster *c, uint64_t revision)
+/*
+ * Cluster mode: the node's rollout state from its status key; false if it says nothing new.
+ * A node without a key (its lease expired) is absent whether its agent answers or not; the
+ * rest of the key's story only for an agent that answers (else it is unreachable).
+ */
+static bool node_rollout(struct view_node *vn, const struct cluster *c,
+			 const struct cluster_agent *a, uint64_t revision)
 {
 	const Iofence__V1__NodeStatus *st = status_key(c, vn->name);
 
@@ -115,7 +120,10 @@ static bool node_rollout(struct view_node *vn, const struct cluster *c, uint64_t
 		return false;
 	if (!st) {
 		vn->health = "absent";
-		snprintf(vn->detail, sizeof(vn->detail), "no status key in the datastore");
+		snprintf(vn->detail, sizeof(vn->detail), "no status key in the datastore%s%s",
+			 a->reachable ? "" : "; agent: ", a->reachable ? "" : a->error);
+	} else if (!a->reachable) {
+		return false;
 	} else if (*st->error && st->failed_revision > st->applied_revision) {
 		vn->health = "failed";
 		snprintf(vn->detail, sizeof(vn->detail), "revision %llu failed: %s",
@@ -140,7 +148,8 @@ static void node_status(struct view_node *vn, const struct cluster_agent *a, uin
 	const Iofence__V1__GetStatusResponse *s = a->status;
 
 	snprintf(vn->agent, sizeof(vn->agent), "%s", a->addr);
-	snprintf(vn->name, sizeof(vn->name), "%s", s && *s->node ? s->node : a->addr);
+	snprintf(vn->name, sizeof(vn->name), "%s",
+		 s && *s->node ? s->node : a->node ? a->node : a->addr);
 	if (s) {
 		vn->revision = s->revision;
 		vn->uptime = s->uptime_seconds;
@@ -174,8 +183,8 @@ static void node_status(struct view_node *vn, const struct cluster_agent *a, uin
 static int underlay_owner(struct cluster *c, struct cluster_view *v, const char *addr)
 {
 	for (size_t i = 0; i < c->n_agents; i++)
-		for (unsigned j = 0; j < c->agents[i].n_underlay; j++)
-			if (!strcmp(c->agents[i].underlay[j], addr))
+		for (unsigned j = 0; j < c->agents[i]->n_underlay; j++)
+			if (!strcmp(c->agents[i]->underlay[j], addr))
 				return (int)i;
 	for (size_t i = c->n_agents; i < v->n_nodes; i++)
 		if (!strcmp(v->nodes[i].name, addr))
@@ -195,7 +204,7 @@ static int underlay_owner(struct cluster *c, struct cluster_view *v, const char 
 static int workload_owner(const struct cluster *c, const char *addr)
 {
 	for (size_t i = 0; i < c->n_agents; i++) {
-		const Iofence__V1__GetStatusResponse *s = c->agents[i].status;
+		const Iofence__V1__GetStatusResponse *s = c->agents[i]->status;
 
 		for (size_t j = 0; s && j < s->n_endpoints; j++)
 			for (size_t k = 0; k < s->endpoints[j]->n_addresses; k++)
@@ -260,7 +269,7 @@ static bool reports_tunnels(const struct cluster *c, int node)
 
 	if (node < 0 || (size_t)node >= c->n_agents)
 		return false;
-	a = &c->agents[node];
+	a = c->agents[node];
 	return a->reachable && newest(a) && newest(a)->tunnels && newest(a)->tunnels->enabled;
 }
 
@@ -273,7 +282,7 @@ struct pair_rates {
 static void agent_tunnels(struct cluster *c, struct cluster_view *v, unsigned x,
 			  struct pair_rates *pr)
 {
-	const struct cluster_agent *a = &c->agents[x];
+	const struct cluster_agent *a = c->agents[x];
 	const struct cluster_sample *n = newest(a), *b = base(a);
 	const Iofence__V1__GetTunnelsResponse *tn, *tb;
 
@@ -363,7 +372,7 @@ static void finish_tunnels(struct cluster *c, struct cluster_view *v, const stru
 
 			if (x >= c->n_agents)
 				continue;
-			a = &c->agents[x];
+			a = c->agents[x];
 			for (unsigned k = 0; k < a->n_denies; k++) {
 				const struct cluster_deny *d =
 				    &a->denies[(a->deny_head + CLUSTER_DENIES - k) %
@@ -380,8 +389,8 @@ static void finish_tunnels(struct cluster *c, struct cluster_view *v, const stru
 					t->denies[t->n_denies++] = *d;
 			}
 		}
-		if ((t->a < c->n_agents && !c->agents[t->a].reachable) ||
-		    (t->b < c->n_agents && !c->agents[t->b].reachable))
+		if ((t->a < c->n_agents && !c->agents[t->a]->reachable) ||
+		    (t->b < c->n_agents && !c->agents[t->b]->reachable))
 			t->health = "down";
 		else if (t->recent_denies)
 			t->health = "denies";
@@ -395,25 +404,28 @@ static void finish_tunnels(struct cluster *c, struct cluster_view *v, const stru
 struct cluster_view *cluster_view_build(struct cluster *c)
 {
 	struct cluster_view *v = calloc(1, sizeof(*v));
-	size_t max_nodes = c->n_agents + VIEW_EXTRA;
 	struct pair_rates *pr = NULL;
+	size_t max_nodes;
 
 	if (!v)
 		return NULL;
+	/* Under the lock: the datastore adds nodes as they join. */
+	pthread_mutex_lock(&c->lock);
+	max_nodes = c->n_agents + VIEW_EXTRA;
 	v->nodes = calloc(max_nodes, sizeof(*v->nodes));
 	v->tunnels = calloc(max_nodes * max_nodes / 2 + 1, sizeof(*v->tunnels));
 	pr = calloc(max_nodes * max_nodes / 2 + 1, sizeof(*pr));
 	if (!v->nodes || !v->tunnels || !pr) {
+		pthread_mutex_unlock(&c->lock);
 		free(pr);
 		cluster_view_free(v);
 		return NULL;
 	}
 	v->time_ns = now_ns();
-	pthread_mutex_lock(&c->lock);
 	for (size_t i = 0; i < c->n_agents; i++)
-		if (c->agents[i].reachable && c->agents[i].status &&
-		    c->agents[i].status->revision > v->revision)
-			v->revision = c->agents[i].status->revision;
+		if (c->agents[i]->reachable && c->agents[i]->status &&
+		    c->agents[i]->status->revision > v->revision)
+			v->revision = c->agents[i]->status->revision;
 	v->datastore = c->ds_enabled;
 	v->datastore_ok = c->ds_ok;
 	snprintf(v->datastore_error, sizeof(v->datastore_error), "%s", c->ds_error);
@@ -423,12 +435,11 @@ struct cluster_view *cluster_view_build(struct cluster *c)
 	v->n_nodes = c->n_agents;
 	for (size_t i = 0; i < c->n_agents; i++) {
 		struct view_node *vn = &v->nodes[i];
-		const struct cluster_agent *a = &c->agents[i];
+		const struct cluster_agent *a = c->agents[i];
 
 		snprintf(vn->id, sizeof(vn->id), "node-%zu", i);
 		node_status(vn, a, v->revision);
-		if (a->reachable)
-			node_rollout(vn, c, v->revision);
+		node_rollout(vn, c, a, v->revision);
 		if (a->reachable)
 			node_counters(vn, a);
 		for (unsigned k = 0; k < a->n_denies && vn->n_denies < VIEW_TOP; k++)
@@ -436,7 +447,7 @@ struct cluster_view *cluster_view_build(struct cluster *c)
 			    a->denies[(a->deny_head + CLUSTER_DENIES - k) % CLUSTER_DENIES];
 	}
 	for (size_t i = 0; i < c->n_agents; i++)
-		if (c->agents[i].reachable)
+		if (c->agents[i]->reachable)
 			agent_tunnels(c, v, (unsigned)i, pr);
 	finish_tunnels(c, v, pr);
 	pthread_mutex_unlock(&c->lock);

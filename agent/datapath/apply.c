@@ -160,6 +160,11 @@ static int write_slot(struct datapath *dp, const struct policy_image *img, uint3
 		ids[i] = eps[i].ifindex ?: (eps[i].cg_id ? IOF_EP_CGROUP_BIT | eps[i].cg_id : 0);
 	for (size_t i = 0; i < img->n_prefilter; i++)
 		pf_ifindex[i] = pfs[i].ifindex;
+	/*
+	 * Counters first: what the slot counted goes to its identities' bases. A failure costs
+	 * counts (dp_counter_errors() says so), never enforcement.
+	 */
+	dp_ledger_retire(&dp->ledger, (uint8_t)slot, img);
 	r = dp_slot_clear_some(&dp->fds, (uint8_t)slot,
 			       DP_SLOT_ENDPOINTS |
 				   (d->prefilter_used[slot] ? DP_SLOT_PREFILTER : 0),

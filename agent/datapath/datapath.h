@@ -96,11 +96,21 @@ int dp_link_changed(struct datapath *dp, const char *ifname, int ifindex, bool u
  */
 int dp_cgroup_changed(struct datapath *dp, const char *path, bool exists);
 
-/* Counters (summed over CPUs) of the active slot. */
-int dp_read_rule_counter(struct datapath *dp, uint32_t rule_id, struct iof_counter *ret);
+/*
+ * Counters, summed over CPUs. A rule's or endpoint's total is kept per identity (image_rule and
+ * image_endpoint .identity; bpf/datapath_maps.h "Counter identities"): monotonic across applies
+ * and agent restarts for as long as the identity is in the enforced image. Drops are per reason
+ * since the maps were created. dp_read_endpoint_counter() reads the total of the endpoint at
+ * that index of the active slot (tools without the image). dp_counter_errors() counts applies
+ * that could not carry every count over (the base map full, a failed map read).
+ */
+int dp_read_rule_total(struct datapath *dp, uint64_t identity, struct iof_counter *ret);
+int dp_read_endpoint_total(struct datapath *dp, uint64_t identity, enum iof_ep_counter_kind kind,
+			   struct iof_counter *ret);
 int dp_read_endpoint_counter(struct datapath *dp, uint32_t endpoint_index,
 			     enum iof_ep_counter_kind kind, struct iof_counter *ret);
 int dp_read_drops(struct datapath *dp, enum iof_drop_reason reason, struct iof_counter *ret);
+uint64_t dp_counter_errors(struct datapath *dp);
 
 /*
  * Fill levels for metrics: entries in use per map (the active slot's share), as the last
@@ -133,8 +143,14 @@ void dp_count_conntrack(struct datapath *dp);
  * cb for each record. dp_events_lost() counts records the BPF side could not reserve.
  */
 int dp_events_fd(struct datapath *dp);
-int dp_events_consume(struct datapath *dp, void (*cb)(const struct iof_event *ev, void *ctx),
-		      void *ctx);
+/*
+ * seq: the record's sequence number, from 1 for the ring's first record ever; it goes on
+ * across agent restarts (the ring is pinned) and starts again only with a new ring.
+ * dp_events_next_seq(): the number the next record read will have.
+ */
+typedef void (*dp_event_fn)(const struct iof_event *ev, uint64_t seq, void *ctx);
+int dp_events_consume(struct datapath *dp, dp_event_fn cb, void *ctx);
+int dp_events_next_seq(struct datapath *dp, uint64_t *ret);
 int dp_events_lost(struct datapath *dp, enum iof_events_lost_cause cause, uint64_t *ret);
 
 /*

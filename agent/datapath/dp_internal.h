@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "counter_ledger.h"
 #include "datapath.h"
 #include "image_delta.h"
 #include "image_write.h"
@@ -85,8 +86,11 @@ struct datapath {
 	struct dp_map_fds fds;
 	int cg_ids_fd; /* iof_cg_ids */
 	struct ring_buffer *events;
-	void (*event_cb)(const struct iof_event *ev, void *ctx);
+	dp_event_fn event_cb;
 	void *event_ctx;
+	uint64_t event_seq;	   /* of the record being read */
+	void *events_consumer;	   /* the ring's consumer page, mapped read-only */
+	size_t events_consumer_len;
 
 	/*
 	 * The attachments, the image copy (eps, pfs), the flip of the active slot and that
@@ -123,6 +127,8 @@ struct datapath {
 	bool slot_verified; /* the active slot's tries matched what was written (verify.c);
 			     * written under lock */
 	_Atomic uint64_t ct_evicted[2]; /* conntrack evictions derived so far (ct_stats.c) */
+	struct dp_ledger ledger;	/* counter identities (counter_ledger.h) */
+	bool ledger_open;
 };
 
 /* ep's iof_endpoints value (the same for its interface and its cgroup entry). */

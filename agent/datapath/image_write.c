@@ -65,6 +65,9 @@ void dp_map_fds_from_skel(const struct iofence *skel, struct dp_map_fds *fds)
 	    .ct_stats = bpf_map__fd(m->iof_ct_stats),
 	    .ep_settle = bpf_map__fd(m->iof_ep_settle),
 	    .ep_ifnames = bpf_map__fd(m->iof_ep_ifnames),
+	    .rule_owner = bpf_map__fd(m->iof_rule_owner),
+	    .ep_owner = bpf_map__fd(m->iof_ep_owner),
+	    .count_base = bpf_map__fd(m->iof_count_base),
 	};
 }
 
@@ -434,8 +437,7 @@ static int clear_tries(const struct layout_table *t, int outer_fd, uint8_t slot)
 	return err;
 }
 
-/* Zeroes elements [first, first + n) of a per-CPU array of struct iof_counter. */
-static int zero_counters(int fd, uint32_t first, uint32_t n)
+int dp_zero_counters(int fd, uint32_t first, uint32_t n)
 {
 	int cpus = libbpf_num_possible_cpus();
 	size_t val_size = (size_t)(cpus > 0 ? cpus : 1) * sizeof(struct iof_counter);
@@ -487,11 +489,11 @@ int dp_slot_clear_some(const struct dp_map_fds *fds, uint8_t slot, unsigned what
 	     (err = dp_prefilter_hosts_clear(fds, slot))))
 		return err;
 	if (fds->rule_counters >= 0 && n_rules &&
-	    (err = zero_counters(fds->rule_counters, slot * IOF_MAX_RULES, n_rules)))
+	    (err = dp_zero_counters(fds->rule_counters, slot * IOF_MAX_RULES, n_rules)))
 		return err;
 	if (fds->ep_counters >= 0 && n_endpoints)
 		err =
-		    zero_counters(fds->ep_counters, slot * IOF_MAX_ENDPOINTS * IOF_EP_COUNTER_KINDS,
+		    dp_zero_counters(fds->ep_counters, slot * IOF_MAX_ENDPOINTS * IOF_EP_COUNTER_KINDS,
 				  n_endpoints * IOF_EP_COUNTER_KINDS);
 	return err;
 }

@@ -28,6 +28,7 @@ struct dp_map_fds {
 	int ct_stats;   /* conntrack counters (datapath_maps.h) */
 	int ep_settle;  /* fail-closed start: provisional flows (datapath_maps.h) */
 	int ep_ifnames; /* endpoints by interface name, for a starting agent */
+	int rule_owner, ep_owner, count_base; /* counter identities (counter_ledger.h) */
 };
 
 /* The fds of a loaded skeleton's maps. */
@@ -47,6 +48,9 @@ int dp_trie_create(const struct layout_table *t);
 
 /* Keys of hash map fd whose slot byte (IOF_KEY_SLOT_OFFSET) is slot (-1: all); 0 if fd < 0. */
 size_t dp_count_slot_keys(int fd, size_t key_size, int slot);
+
+/* Zeroes elements [first, first + n) of a per-CPU array of struct iof_counter. */
+int dp_zero_counters(int fd, uint32_t first, uint32_t n);
 
 /* Updates n entries (keys and values packed) in batches; one by one if batches fail. */
 int dp_update_many(int fd, const void *keys, size_t key_size, const void *vals, size_t val_size,

@@ -31,6 +31,7 @@ struct vxt_module {
 	int map_fd[4];	     /* in map_pins order */
 	int prog_fd[2];	     /* ingress, egress */
 	struct vxt_config cfg;
+	char failed[VXT_IFACES_MAX][160]; /* per cfg.ifaces: why the last attach failed, or "" */
 };
 
 enum { MAP_TUNNELS, MAP_INNER, MAP_STATS, MAP_PORTS };
@@ -177,19 +178,23 @@ static int link_ifindex(int fd, uint32_t *prog_id)
 	return (int)info.xdp.ifindex; /* tcx links start with ifindex too (older uapi header) */
 }
 
-/* Attaches both hooks to ifname unless live links to it are pinned already. */
+/*
+ * Records ifname as configured (its links/ folder) and attaches both hooks to it unless live
+ * links to it are pinned already. -ENODEV: no such interface now (the module waits for it).
+ */
 static int attach_iface(struct vxt_module *m, const char *ifname, char *err, size_t len)
 {
 	char path[PATH_MAX], dir[PATH_MAX];
-	unsigned ifindex = if_nametoindex(ifname);
+	unsigned ifindex;
 	int r;
 
-	if (!ifindex)
-		return dp_err(err, len, -ENODEV, "vxlan-trace: interface %s not found", ifname);
 	snprintf(dir, sizeof(dir), "%s/links/%s", m->base, ifname);
 	r = dp_mkdir_p(dir, 0700);
 	if (r)
 		return dp_err(err, len, r, "vxlan-trace: create %s: %s", dir, strerror(-r));
+	ifindex = if_nametoindex(ifname);
+	if (!ifindex)
+		return dp_err(err, len, -ENODEV, "vxlan-trace: waiting for interface %s", ifname);
 	for (size_t h = 0; h < 2; h++) {
 		int fd;
 
@@ -219,14 +224,23 @@ static int attach_iface(struct vxt_module *m, const char *ifname, char *err, siz
 	return 0;
 }
 
-static void detach_iface(const char *base, const char *ifname)
+/* Unpins ifname's links (the last reference: the kernel detaches them); the folder stays. */
+static void drop_links(const char *base, const char *ifname)
 {
 	char path[PATH_MAX];
 
 	for (size_t h = 0; h < 2; h++) {
 		snprintf(path, sizeof(path), "%s/links/%s/%s", base, ifname, hook_names[h]);
-		unlink(path); /* the last reference: the kernel detaches the link */
+		unlink(path);
 	}
+}
+
+/* Forgets ifname: its links and its record. */
+static void detach_iface(const char *base, const char *ifname)
+{
+	char path[PATH_MAX];
+
+	drop_links(base, ifname);
 	snprintf(path, sizeof(path), "%s/links/%s", base, ifname);
 	rmdir(path);
 }
@@ -295,13 +309,6 @@ int vxt_open(const char *pin_dir, const struct vxt_config *cfg, struct vxt_modul
 		return dp_err(err, len, -ENOENT, "vxlan-trace: not enabled");
 	}
 	if (cfg) {
-		for (size_t i = 0; i < cfg->n_ifaces; i++)
-			if (!if_nametoindex(cfg->ifaces[i])) {
-				module_free(m);
-				return dp_err(err, len, -ENODEV,
-					      "vxlan-trace: interface %s not found",
-					      cfg->ifaces[i]);
-			}
 		r = dp_bpffs_prepare(pin_dir ? pin_dir : DP_DEFAULT_PIN_DIR, err, len);
 		if (r) {
 			module_free(m);
@@ -336,20 +343,14 @@ int vxt_open(const char *pin_dir, const struct vxt_config *cfg, struct vxt_modul
 			for (size_t i = 0; i < n; i++)
 				if (!cfg_has_iface(cfg, have[i]))
 					detach_iface(m->base, have[i]);
-			for (size_t i = 0; !r && i < cfg->n_ifaces; i++)
+			for (size_t i = 0; !r && i < cfg->n_ifaces; i++) {
 				r = attach_iface(m, cfg->ifaces[i], err, len);
+				if (r == -ENODEV)
+					r = 0; /* waited for */
+			}
 		}
 	} else {
 		r = open_pins(m, err, len);
-		if (!r) {
-			/* Interfaces recreated while nobody watched: attach again where they are. */
-			char have[VXT_IFACES_MAX][IF_NAMESIZE];
-			size_t n = pinned_ifaces(m->base, have, VXT_IFACES_MAX);
-
-			for (size_t i = 0; i < n; i++)
-				if (if_nametoindex(have[i]))
-					attach_iface(m, have[i], NULL, 0);
-		}
 	}
 	if (r) {
 		module_free(m);
@@ -358,8 +359,74 @@ int vxt_open(const char *pin_dir, const struct vxt_config *cfg, struct vxt_modul
 		return r;
 	}
 	read_config(m);
+	/* Adopted: interfaces created, deleted or re-created while nobody watched. */
+	vxt_sync(m);
 	*ret = m;
 	return 0;
+}
+
+void vxt_sync(struct vxt_module *m)
+{
+	for (size_t i = 0; i < m->cfg.n_ifaces; i++) {
+		const char *ifname = m->cfg.ifaces[i];
+		int r;
+
+		if (!if_nametoindex(ifname)) {
+			drop_links(m->base, ifname); /* links of a vanished device */
+			m->failed[i][0] = 0;
+			continue;
+		}
+		r = attach_iface(m, ifname, m->failed[i], sizeof(m->failed[i]));
+		if (!r || r == -ENODEV) /* -ENODEV: gone again meanwhile */
+			m->failed[i][0] = 0;
+	}
+}
+
+/* Whether both hooks have live links to ifindex. */
+static bool hooks_live(const struct vxt_module *m, const char *ifname, unsigned ifindex)
+{
+	char path[PATH_MAX];
+	bool live = ifindex != 0;
+
+	for (size_t h = 0; live && h < 2; h++) {
+		int fd;
+
+		snprintf(path, sizeof(path), "%s/links/%s/%s", m->base, ifname, hook_names[h]);
+		fd = bpf_obj_get(path);
+		live = fd >= 0 && (unsigned)link_ifindex(fd, NULL) == ifindex;
+		if (fd >= 0)
+			close(fd);
+	}
+	return live;
+}
+
+size_t vxt_attachments(const struct vxt_module *m, struct vxt_attachment *ret, size_t max)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < m->cfg.n_ifaces && n < max; i++) {
+		struct vxt_attachment *a = &ret[n++];
+		unsigned ifindex = if_nametoindex(m->cfg.ifaces[i]);
+
+		memset(a, 0, sizeof(*a));
+		snprintf(a->iface, sizeof(a->iface), "%s", m->cfg.ifaces[i]);
+		if (hooks_live(m, a->iface, ifindex)) {
+			a->state = VXT_ATTACHED;
+			a->ifindex = ifindex;
+		} else if (!ifindex) {
+			a->state = VXT_WAITING;
+			snprintf(a->reason, sizeof(a->reason), "interface %s does not exist",
+				 a->iface);
+		} else if (m->failed[i][0]) {
+			a->state = VXT_FAILED;
+			snprintf(a->reason, sizeof(a->reason), "%s", m->failed[i]);
+		} else {
+			a->state = VXT_WAITING; /* its link event is on its way */
+			snprintf(a->reason, sizeof(a->reason), "interface %s appeared: attaching",
+				 a->iface);
+		}
+	}
+	return n;
 }
 
 int vxt_disable(const char *pin_dir, char *err, size_t len)
@@ -412,143 +479,6 @@ size_t vxt_hooks(const struct vxt_module *m, struct vxt_hook *ret, size_t max)
 	return n;
 }
 
-/* ---- reader ---- */
-
-static int stats_sum(int fd, uint64_t out[VXT_STAT_MAX])
-{
-	int ncpu = libbpf_num_possible_cpus();
-	uint64_t *v;
-
-	if (ncpu <= 0)
-		return -EINVAL;
-	v = calloc((size_t)ncpu, sizeof(*v));
-	if (!v)
-		return -ENOMEM;
-	for (__u32 i = 0; i < VXT_STAT_MAX; i++) {
-		out[i] = 0;
-		if (bpf_map_lookup_elem(fd, &i, v))
-			continue;
-		for (int c = 0; c < ncpu; c++)
-			out[i] += v[c];
-	}
-	free(v);
-	return 0;
-}
-
-/* A per-CPU value summed: packets and bytes added, the earliest first and latest last seen. */
-static void fold(const struct vxt_count *v, int ncpu, struct vxt_count *ret)
-{
-	memset(ret, 0, sizeof(*ret));
-	for (int c = 0; c < ncpu; c++) {
-		ret->packets += v[c].packets;
-		ret->bytes += v[c].bytes;
-		if (v[c].first_seen && (!ret->first_seen || v[c].first_seen < ret->first_seen))
-			ret->first_seen = v[c].first_seen;
-		if (v[c].last_seen > ret->last_seen)
-			ret->last_seen = v[c].last_seen;
-	}
-}
-
-/* Every entry of a per-CPU LRU hash into a growing array of rows {key, summed count}. */
-static int read_table(int fd, size_t key_size, void **rows, size_t *n_rows)
-{
-	size_t row = key_size + sizeof(struct vxt_count), cap = 0, n = 0, walked = 0;
-	uint8_t key[sizeof(struct vxt_inner_key)], next[sizeof(struct vxt_inner_key)];
-	int ncpu = libbpf_num_possible_cpus();
-	struct vxt_count *per_cpu;
-	uint8_t *buf = NULL;
-	void *prev = NULL;
-
-	if (ncpu <= 0)
-		return -EINVAL;
-	per_cpu = calloc((size_t)ncpu, sizeof(*per_cpu));
-	if (!per_cpu)
-		return -ENOMEM;
-	/* Bounded: a key evicted under the walk restarts it from the first key. */
-	while (bpf_map_get_next_key(fd, prev, next) == 0 && walked++ < (VXT_CAPACITY_MAX << 1)) {
-		memcpy(key, next, key_size);
-		prev = key;
-		if (n == cap) {
-			size_t c = cap ? cap * 2 : 64;
-			void *p = realloc(buf, c * row);
-
-			if (!p) {
-				free(buf);
-				free(per_cpu);
-				return -ENOMEM;
-			}
-			buf = p;
-			cap = c;
-		}
-		if (bpf_map_lookup_elem(fd, key, per_cpu))
-			continue; /* evicted meanwhile */
-		memcpy(buf + n * row, key, key_size);
-		fold(per_cpu, ncpu, (struct vxt_count *)(buf + n * row + key_size));
-		n++;
-	}
-	free(per_cpu);
-	*rows = buf;
-	*n_rows = n;
-	return 0;
-}
-
-static int by_bytes_desc(const void *a, const void *b)
-{
-	const struct vxt_inner_row *x = a, *y = b;
-
-	if (x->count.bytes != y->count.bytes)
-		return x->count.bytes < y->count.bytes ? 1 : -1;
-	return x->count.packets < y->count.packets ? 1 : x->count.packets > y->count.packets ? -1 : 0;
-}
-
-static uint64_t evictions(uint64_t inserts, size_t entries)
-{
-	return inserts > entries ? inserts - entries : 0;
-}
-
-int vxt_read_fds(int tunnels_fd, int inner_fd, int stats_fd, struct vxt_snapshot *ret, char *err,
-		 size_t len)
-{
-	_Static_assert(sizeof(struct vxt_tunnel_row) ==
-			   sizeof(struct vxt_tunnel_key) + sizeof(struct vxt_count),
-		       "rows are packed {key, count}");
-	_Static_assert(sizeof(struct vxt_inner_row) ==
-			   sizeof(struct vxt_inner_key) + sizeof(struct vxt_count),
-		       "rows are packed {key, count}");
-	uint64_t before[VXT_STAT_MAX];
-	struct timespec rt, bt;
-	int r = 0;
-
-	memset(ret, 0, sizeof(*ret));
-	/* An insert during the walk would look like an eviction: walk again until none. */
-	for (int attempt = 0; attempt < 4; attempt++) {
-		vxt_snapshot_free(ret);
-		r = stats_sum(stats_fd, before);
-		if (!r)
-			r = read_table(tunnels_fd, sizeof(struct vxt_tunnel_key),
-				       (void **)&ret->tunnels, &ret->n_tunnels);
-		if (!r && inner_fd >= 0)
-			r = read_table(inner_fd, sizeof(struct vxt_inner_key), (void **)&ret->inner,
-				       &ret->n_inner);
-		if (!r)
-			r = stats_sum(stats_fd, ret->stats);
-		if (r)
-			return dp_err(err, len, r, "vxlan-trace: read tables: %s", strerror(-r));
-		if (before[VXT_STAT_TUNNEL_INSERTS] == ret->stats[VXT_STAT_TUNNEL_INSERTS] &&
-		    before[VXT_STAT_INNER_INSERTS] == ret->stats[VXT_STAT_INNER_INSERTS])
-			break;
-	}
-	ret->tunnel_evictions = evictions(before[VXT_STAT_TUNNEL_INSERTS], ret->n_tunnels);
-	ret->inner_evictions =
-	    inner_fd >= 0 ? evictions(before[VXT_STAT_INNER_INSERTS], ret->n_inner) : 0;
-	qsort(ret->inner, ret->n_inner, sizeof(*ret->inner), by_bytes_desc);
-	clock_gettime(CLOCK_REALTIME, &rt);
-	clock_gettime(CLOCK_MONOTONIC, &bt);
-	ret->mono_to_unix_ns = ((int64_t)rt.tv_sec - bt.tv_sec) * 1000000000LL +
-			       ((int64_t)rt.tv_nsec - bt.tv_nsec);
-	return 0;
-}
-
 int vxt_read(struct vxt_module *m, struct vxt_snapshot *ret, char *err, size_t len)
 {
 	return vxt_read_fds(m->map_fd[MAP_TUNNELS], m->map_fd[MAP_INNER], m->map_fd[MAP_STATS], ret,
@@ -560,11 +490,8 @@ int vxt_read_tunnels(struct vxt_module *m, struct vxt_snapshot *ret, char *err, 
 	return vxt_read_fds(m->map_fd[MAP_TUNNELS], -1, m->map_fd[MAP_STATS], ret, err, len);
 }
 
-void vxt_snapshot_free(struct vxt_snapshot *s)
+int vxt_count(struct vxt_module *m, struct vxt_counts *ret)
 {
-	free(s->tunnels);
-	free(s->inner);
-	s->tunnels = NULL;
-	s->inner = NULL;
-	s->n_tunnels = s->n_inner = 0;
+	return vxt_count_fds(m->map_fd[MAP_TUNNELS], m->map_fd[MAP_INNER], m->map_fd[MAP_STATS],
+			     ret);
 }

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -127,6 +128,11 @@ static int load_object(struct datapath *dp, const struct dp_options *opts, char 
 			      strerror(-r), dp->pin_dir);
 	dp_map_fds_from_skel(dp->skel, &dp->fds);
 	dp->cg_ids_fd = dp->fds.cg_ids;
+	r = dp_ledger_open(&dp->ledger, dp->fds.rule_owner, dp->fds.ep_owner, dp->fds.count_base,
+			   dp->fds.rule_counters, dp->fds.ep_counters);
+	dp->ledger_open = true;
+	if (r)
+		return dp_err(err, len, r, "read counter identities: %s", strerror(-r));
 	return 0;
 }
 
@@ -362,6 +368,8 @@ void dp_close(struct datapath *dp)
 	if (!dp)
 		return;
 	ring_buffer__free(dp->events);
+	if (dp->events_consumer)
+		munmap(dp->events_consumer, dp->events_consumer_len);
 	dp_atts_free(dp);
 	for (int i = 0; i < DP_PROG_MAX; i++) {
 		struct bpf_program *p =
@@ -375,6 +383,8 @@ void dp_close(struct datapath *dp)
 	free(dp->obj_bytes);
 	free_image_copy(dp);
 	pthread_mutex_destroy(&dp->fill_lock);
+	if (dp->ledger_open)
+		dp_ledger_close(&dp->ledger);
 	pthread_mutex_destroy(&dp->lock);
 	dp_delta_free(&dp->delta);
 	free(dp->pin_dir);

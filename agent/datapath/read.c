@@ -1,12 +1,15 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * Reading the datapath for metrics and flow logs: per-CPU counters summed, fill levels of
+ * Reading the datapath for metrics and flow logs: counters (per identity through the counter
+ * ledger, drops per reason), fill levels of
  * the active slot, and the verdict event ring buffer. Only map reads: safe from a thread other
  * than the apply thread.
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -40,24 +43,35 @@ static int read_percpu(int fd, __u32 key, struct iof_counter *ret)
 	return 0;
 }
 
-int dp_read_rule_counter(struct datapath *dp, uint32_t rule_id, struct iof_counter *ret)
+int dp_read_rule_total(struct datapath *dp, uint64_t identity, struct iof_counter *ret)
 {
-	if (rule_id >= IOF_MAX_RULES)
-		return -EINVAL;
-	return read_percpu(dp->fds.rule_counters, dp_active_slot(dp) * IOF_MAX_RULES + rule_id,
-			   ret);
+	return dp_ledger_rule_total(&dp->ledger, identity, ret);
+}
+
+int dp_read_endpoint_total(struct datapath *dp, uint64_t identity, enum iof_ep_counter_kind kind,
+			   struct iof_counter *ret)
+{
+	return dp_ledger_endpoint_total(&dp->ledger, identity, kind, ret);
 }
 
 int dp_read_endpoint_counter(struct datapath *dp, uint32_t endpoint_index,
 			     enum iof_ep_counter_kind kind, struct iof_counter *ret)
 {
-	__u32 key;
+	uint64_t id =
+	    dp_ledger_endpoint_at(&dp->ledger, (uint8_t)dp_active_slot(dp), endpoint_index);
 
-	if (endpoint_index >= IOF_MAX_ENDPOINTS || (unsigned)kind >= IOF_EP_COUNTER_KINDS)
-		return -EINVAL;
-	key = ((dp_active_slot(dp) * IOF_MAX_ENDPOINTS) + endpoint_index) * IOF_EP_COUNTER_KINDS +
-	      (__u32)kind;
-	return read_percpu(dp->fds.ep_counters, key, ret);
+	*ret = (struct iof_counter){0};
+	return id ? dp_ledger_endpoint_total(&dp->ledger, id, kind, ret) : -ENOENT;
+}
+
+uint64_t dp_counter_errors(struct datapath *dp)
+{
+	uint64_t n;
+
+	pthread_mutex_lock(&dp->ledger.lock);
+	n = dp->ledger.errors;
+	pthread_mutex_unlock(&dp->ledger.lock);
+	return n;
 }
 
 int dp_read_drops(struct datapath *dp, enum iof_drop_reason reason, struct iof_counter *ret)
@@ -177,18 +191,54 @@ static int on_event(void *ctx, void *data, size_t size)
 	struct datapath *dp = ctx;
 
 	if (size >= sizeof(struct iof_event) && dp->event_cb)
-		dp->event_cb(data, dp->event_ctx);
+		dp->event_cb(data, dp->event_seq, dp->event_ctx);
+	dp->event_seq++;
 	return 0;
 }
 
 static int events_open(struct datapath *dp)
 {
+	long page = sysconf(_SC_PAGESIZE);
+	void *cons;
+
 	if (dp->events)
 		return 0;
 	if (dp->fds.events < 0)
 		return -ENOENT;
+	/* the consumer page, read-only: where the next record starts (events_next_seq) */
+	cons = mmap(NULL, (size_t)page, PROT_READ, MAP_SHARED, dp->fds.events, 0);
+	if (cons == MAP_FAILED)
+		return -errno;
 	dp->events = ring_buffer__new(dp->fds.events, on_event, dp, NULL);
-	return dp->events ? 0 : -errno;
+	if (!dp->events) {
+		int r = -errno;
+
+		munmap(cons, (size_t)page);
+		return r;
+	}
+	dp->events_consumer = cons;
+	dp->events_consumer_len = (size_t)page;
+	return 0;
+}
+
+/*
+ * Every record is IOF_EVENT_RECORD_BYTES and none is discarded, so the consumer position (kept
+ * by the pinned ring, through agent restarts) counts the records ever read.
+ */
+static uint64_t next_seq(const struct datapath *dp)
+{
+	return __atomic_load_n((const uint64_t *)dp->events_consumer, __ATOMIC_ACQUIRE) /
+		   IOF_EVENT_RECORD_BYTES +
+	       1;
+}
+
+int dp_events_next_seq(struct datapath *dp, uint64_t *ret)
+{
+	int r = events_open(dp);
+
+	if (!r)
+		*ret = next_seq(dp);
+	return r;
 }
 
 int dp_events_fd(struct datapath *dp)
@@ -198,13 +248,13 @@ int dp_events_fd(struct datapath *dp)
 	return r ? r : ring_buffer__epoll_fd(dp->events);
 }
 
-int dp_events_consume(struct datapath *dp, void (*cb)(const struct iof_event *ev, void *ctx),
-		      void *ctx)
+int dp_events_consume(struct datapath *dp, dp_event_fn cb, void *ctx)
 {
 	int r = events_open(dp);
 
 	if (r)
 		return r;
+	dp->event_seq = next_seq(dp); /* no one else consumes: the first record's */
 	dp->event_cb = cb;
 	dp->event_ctx = ctx;
 	r = ring_buffer__consume(dp->events);

@@ -7,7 +7,7 @@
  *   PREFIX/gen/<G>/groups/<name>[#NNNN]       SecurityGroup (large ones in parts)
  *   PREFIX/gen/<G>/endpoints/<node>/<name>    Endpoint
  *   PREFIX/gen/<G>/prefilter/<node>[#NNNN]    Prefilter
- *   PREFIX/status/<node>                      NodeStatus, under the agent's lease
+ *   PREFIX/status/<node>                      NodeStatus, under the agent's lease (status.c)
  *
  * <G> is 16 hex digits. Names are escaped (%XX) outside [A-Za-z0-9._:@-]. Every policy write
  * puts PREFIX/head in the same transaction, so head's mod_revision is the policy revision.
@@ -117,5 +117,25 @@ struct cluster_write_result {
 int cluster_write(struct etcd *c, const char *prefix, const struct cluster_state *st,
 		  const struct cluster_objs *want, const char *writer,
 		  struct cluster_write_result *res, char *err, size_t err_len);
+
+/* ---- the nodes' status keys (status.c) ---- */
+
+/* Every status key now, as NodeStatus messages (keys that do not decode are skipped). Return
+ * 0, or an etcd_call() error with the reason in err. Free with cluster_statuses_free(). */
+int cluster_read_statuses(struct etcd *e, const char *prefix, int timeout_ms,
+			  Iofence__V1__NodeStatus ***ret, size_t *ret_n, char *err, size_t err_len);
+void cluster_statuses_free(Iofence__V1__NodeStatus **v, size_t n);
+/* The address to reach a node's agent: the first of its API addresses (malloc'ed), or NULL
+ * with errno ENOENT (it listens nowhere) or ENOMEM. */
+char *cluster_status_agent(const Iofence__V1__NodeStatus *st);
+/*
+ * cluster_discover_agents() - the agents of every node with a status key (a live lease), read
+ * once from ENDPOINTS. Return 0 with at least one address, -ENOENT when no node has a status
+ * key, an etcd error (-EAGAIN unreachable, ...); the reason in err. Free with
+ * cluster_agents_free().
+ */
+int cluster_discover_agents(const char *endpoints, const struct rpc_tls *tls, const char *prefix,
+			    int timeout_ms, char ***ret, size_t *ret_n, char *err, size_t err_len);
+void cluster_agents_free(char **agents, size_t n);
 
 #endif /* IOFENCE_AGENT_ETCD_CLUSTER_H */

@@ -199,6 +199,14 @@ static int set_option(struct agent_config *cfg, int id, const char *v, char *err
 			return -EINVAL;
 		}
 		return 0;
+	case OPT_FLOW_HISTORY:
+		if (parse_uint(v, 0, &cfg->flow_history) || cfg->flow_history > 1000000) {
+			snprintf(err, len, "flow-history: \"%s\" is not a number from 0 to 1000000",
+				 v);
+			return -EINVAL;
+		}
+		cfg->flow_history_set = true;
+		return 0;
 	}
 	return -EINVAL;
 }
@@ -331,6 +339,7 @@ int config_load(int argc, char **argv, struct agent_config *cfg, char *err, size
 	cfg->log_level = LOG_INFO;
 	cfg->keep = 10;
 	cfg->events_per_sec = 1000;
+	cfg->flow_history = 4096;
 	if (argc == 2 && !strcmp(argv[1], "--help-man")) { /* hidden: the build makes iofenced.8 */
 		agent_options_man(stdout);
 		return 1;
@@ -431,6 +440,8 @@ int config_load(int argc, char **argv, struct agent_config *cfg, char *err, size
 		cfg->keep = flags.keep;
 	if (ev_set)
 		cfg->events_per_sec = flags.events_per_sec;
+	if (flags.flow_history_set)
+		cfg->flow_history = flags.flow_history;
 	if (dp_set)
 		cfg->datapath_none = flags.datapath_none;
 	cfg->cleanup |= flags.cleanup;

@@ -27,6 +27,8 @@ struct agent_config {
 	bool datapath_none; /* --datapath=none: test aid, no enforcement */
 	unsigned keep;	    /* revisions kept in the store */
 	unsigned events_per_sec;
+	unsigned flow_history; /* events kept for WatchFlows replays (flows.c) */
+	bool flow_history_set;
 	char **failsafe; /* PROTO:PORT never dropped by the prefilter; default tcp:22 */
 	size_t n_failsafe;
 	bool xdp_generic;

@@ -37,6 +37,7 @@
 #include "policy/parse.h"
 #include "policy/pb.h"
 #include "policy/write.h"
+#include "reader.h"
 #include "warnings.h"
 #include "store/store.h"
 
@@ -70,6 +71,8 @@ struct engine {
 	pthread_cond_t q_cond;
 	struct job *q_head, *q_tail;
 	bool q_stop;
+	struct reader *reader; /* reads applies' documents (NULL: not running) */
+	bool reader_stopped;   /* an apply queued now is refused at once */
 	bool trim_pending; /* an apply left heap to give back (apply thread only) */
 	pthread_t apply_thread;
 	bool running;
@@ -161,21 +164,6 @@ int engine_on_publish(struct engine *e, void (*fn)(void *ctx), void *ctx)
 	return 0;
 }
 
-void job_free(struct job *job)
-{
-	if (!job)
-		return;
-	if (job->req)
-		iofence__v1__apply_request__free_unpacked(job->req, NULL);
-	free(job->details);
-	free(job->errors);
-	free(job->cgroup);
-	for (size_t i = 0; i < job->n_warnings; i++)
-		free(job->warnings[i]);
-	free(job->warnings);
-	free(job);
-}
-
 void engine_submit(struct engine *e, struct job *job)
 {
 	job->next = NULL;
@@ -185,142 +173,52 @@ void engine_submit(struct engine *e, struct job *job)
 	else
 		e->q_head = job;
 	e->q_tail = job;
+	if (job->kind == JOB_APPLY && e->reader_stopped) {
+		job_set_status(job, GRPC_STATUS_UNAVAILABLE, "agent is shutting down");
+		job->read_done = true;
+	} else if (job->kind == JOB_APPLY && e->reader) {
+		reader_submit(e->reader, job); /* queued before engine_run: submitted there */
+	}
 	pthread_cond_signal(&e->q_cond);
 	pthread_mutex_unlock(&e->q_lock);
 }
 
-static void set_status(struct job *job, int status, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void set_status(struct job *job, int status, const char *fmt, ...)
+/* The reader is done with job (a reader thread): the worker may take it. */
+static void read_done(void *ctx, struct job *job)
 {
-	va_list ap;
+	struct engine *e = ctx;
 
-	job->status = status;
-	free(job->details);
-	va_start(ap, fmt);
-	if (vasprintf(&job->details, fmt, ap) < 0)
-		job->details = NULL;
-	va_end(ap);
-}
-
-/* The client has cancelled the call, or its deadline has passed: nobody waits for the answer. */
-static bool job_gone(const struct job *job, uint64_t now)
-{
-	return (job->abandoned && job->abandoned(job->ctx)) ||
-	       (job->deadline_usec && now >= job->deadline_usec);
-}
-
-static void refuse_unstarted(struct job *job)
-{
-	/* a passed deadline cancels the call too: it is named first */
-	bool late = job->deadline_usec && now_usec() >= job->deadline_usec;
-
-	set_status(job, late ? GRPC_STATUS_DEADLINE_EXCEEDED : GRPC_STATUS_CANCELLED,
-		   "apply not started: %s", late ? "deadline passed" : "the client cancelled");
-	log_warn("%s", job->details);
+	pthread_mutex_lock(&e->q_lock);
+	job->read_done = true;
+	pthread_cond_broadcast(&e->q_cond);
+	pthread_mutex_unlock(&e->q_lock);
 }
 
 /*
- * The document was not read by read_by: the client's deadline (DEADLINE_EXCEEDED) or the
- * worker's budget (RESOURCE_EXHAUSTED), with the parser's error naming the line reached.
+ * Unlinks and returns the next job the worker may take (under q_lock): the first cgroup
+ * job, or the first apply once its document is read, whichever is queued first.
+ * Applies keep their order: none overtakes an earlier one still being read.
  */
-static void refuse_late(struct job *job, const struct policy_errors *errs, uint64_t read_by,
-			uint64_t spent_usec)
+static struct job *take_ready(struct engine *e)
 {
-	char where[600] = "";
+	struct job *prev = NULL;
+	bool apply_waits = false;
 
-	if (errs && errs->n)
-		policy_error_format(&errs->items[errs->n - 1], where, sizeof(where));
-	if (job_gone(job, read_by))
-		set_status(job, GRPC_STATUS_DEADLINE_EXCEEDED,
-			   "apply stopped after %.0f ms: the client's deadline passed%s%s",
-			   spent_usec / 1e3, *where ? ": " : "", where);
-	else
-		set_status(job, GRPC_STATUS_RESOURCE_EXHAUSTED,
-			   "apply stopped: the document was not read within the apply budget of "
-			   "%d ms%s%s",
-			   APPLY_READ_BUDGET_MS, *where ? ": " : "", where);
-	log_warn("%s", job->details);
-}
-
-/* INVALID_ARGUMENT with every error: lines in the details (capped), all in the trailer. */
-/*
- * The status details and the errors trailer share gRPC's 8 KiB metadata limit (a client
- * refuses the whole answer past it): details up to DETAILS_MAX bytes as sent (percent-encoded
- * where not printable ASCII), the trailer's packed errors up to TRAILER_MAX (base64 on the
- * wire: 4/3 of it).
- */
-#define DETAILS_MAX 3500
-#define TRAILER_MAX 2048
-
-/* Bytes s takes in grpc-message, which percent-encodes all but printable ASCII. */
-static size_t details_len(const char *s)
-{
-	size_t n = 0;
-
-	for (; *s; s++)
-		n += (unsigned char)*s < 0x20 || (unsigned char)*s > 0x7e || *s == '%' ? 3 : 1;
-	return n;
-}
-
-static void set_validation_errors(struct job *job, const struct policy_errors *errs)
-{
-	Iofence__V1__ValidationErrors msg = IOFENCE__V1__VALIDATION_ERRORS__INIT;
-	Iofence__V1__ValidationError *items = calloc(errs->n ? errs->n : 1, sizeof(*items));
-	Iofence__V1__ValidationError **ptrs = calloc(errs->n ? errs->n : 1, sizeof(*ptrs));
-	size_t cap = DETAILS_MAX, len = 0, wire = 0, total = errs->n + errs->dropped, shown = 0;
-	size_t listed = 0, packed = 0, item;
-	bool full = false;
-	char *text = malloc(cap + 200);
-
-	job->status = GRPC_STATUS_INVALID_ARGUMENT;
-	if (!items || !ptrs || !text) {
-		free(items);
-		free(ptrs);
-		free(text);
-		set_status(job, GRPC_STATUS_INVALID_ARGUMENT, "policy refused (out of memory)");
-		return;
-	}
-	text[0] = 0;
-	for (size_t i = 0; i < errs->n; i++) {
-		const struct policy_error *e = &errs->items[i];
-		char line[1024];
-
-		iofence__v1__validation_error__init(&items[i]);
-		items[i].file = e->file ? e->file : (char *)"";
-		items[i].line = e->line;
-		items[i].field = e->field ? e->field : (char *)"";
-		items[i].message = e->message ? e->message : (char *)"";
-		ptrs[i] = &items[i];
-		item = iofence__v1__validation_error__get_packed_size(&items[i]) + 4;
-		full = full || packed + item > TRAILER_MAX;
-		if (!full) {
-			packed += item;
-			listed++;
+	for (struct job *j = e->q_head; j; prev = j, j = j->next) {
+		if (j->kind == JOB_APPLY && (apply_waits || !j->read_done)) {
+			apply_waits = true;
+			continue;
 		}
-		policy_error_format(e, line, sizeof(line));
-		if (wire + details_len(line) + 1 < cap) {
-			wire += details_len(line) + 1;
-			len += (size_t)sprintf(text + len, "%s%s", len ? "\n" : "", line);
-			shown++;
-		}
+		if (prev)
+			prev->next = j->next;
+		else
+			e->q_head = j->next;
+		if (e->q_tail == j)
+			e->q_tail = prev;
+		j->next = NULL;
+		return j;
 	}
-	if (shown < total)
-		sprintf(text + len, "%s... and %zu more error%s", len ? "\n" : "", total - shown,
-			total - shown == 1 ? "" : "s");
-	msg.n_errors = listed;
-	msg.errors = ptrs;
-	msg.more = (uint32_t)(total - listed);
-	job->errors_len = iofence__v1__validation_errors__get_packed_size(&msg);
-	job->errors = malloc(job->errors_len ? job->errors_len : 1);
-	if (job->errors)
-		iofence__v1__validation_errors__pack(&msg, job->errors);
-	else
-		job->errors_len = 0;
-	free(job->details);
-	job->details = text;
-	free(items);
-	free(ptrs);
+	return NULL;
 }
 
 static void observe_apply(struct engine *e, uint64_t usec, bool ok)
@@ -394,13 +292,13 @@ static bool note_warnings(struct engine *e, const struct policy_document *doc, s
 	warnings_of(doc, e->cfg->node, doc->has_revision, e->dp != NULL, add_warning, job);
 	job->resp.warnings = job->warnings;
 	job->resp.n_warnings = job->n_warnings;
-	for (size_t i = 0; i < job->n_warnings; i++)
+	for (size_t i = 0; i < job->n_warnings && !job->dry_run; i++)
 		log_warn("apply: warning: %s", job->warnings[i]);
 	if (!job->req->strict || !job->n_warnings)
 		return false;
-	set_status(job, GRPC_STATUS_FAILED_PRECONDITION, "strict: %zu warning%s: %s%s",
-		   job->n_warnings, job->n_warnings == 1 ? "" : "s", job->warnings[0],
-		   job->n_warnings > 1 ? "; ..." : "");
+	job_set_status(job, GRPC_STATUS_FAILED_PRECONDITION, "strict: %zu warning%s: %s%s",
+		       job->n_warnings, job->n_warnings == 1 ? "" : "s", job->warnings[0],
+		       job->n_warnings > 1 ? "; ..." : "");
 	return true;
 }
 
@@ -440,72 +338,49 @@ static bool answer_unchanged(struct engine *e, const struct policy_document *doc
 	return unchanged;
 }
 
-/* Returns the snapshot retired by the apply, freed after the ack (a large document's free
- * takes milliseconds). */
+/*
+ * Applies the document the reader read for job (or answers why there is none). Returns the
+ * snapshot retired by the apply, freed after the ack (a large document's free takes
+ * milliseconds).
+ */
 static struct snapshot *do_apply(struct engine *e, struct job *job)
 {
 	const Iofence__V1__ApplyRequest *req = job->req;
 	const char *name = req->source_name && *req->source_name ? req->source_name : NULL;
 	/* the text GetPolicy gives back: what the user wrote, comments included */
 	const char *shown = req->source && *req->source ? req->source : req->document_source;
-	struct policy_errors errs = {0};
-	struct policy_document *doc = NULL;
+	struct policy_document *doc = job->doc;
 	struct policy_image *img = NULL;
 	Iofence__V1__PolicyDocument *pb = NULL;
 	struct snapshot *snap = NULL, *prev;
 	struct snapshot *retired = NULL;
 	uint8_t *packed = NULL;
 	size_t packed_len;
-	uint64_t t0 = now_usec(), compile_usec = 0, dp_usec = 0, t_parsed, t_packed, t_store, rev;
-	uint64_t read_by = t0 + APPLY_READ_BUDGET_MS * 1000ull;
+	uint64_t read_usec = job->read_end_usec - job->read_start_usec;
+	uint64_t t0 = now_usec(), compile_usec = 0, dp_usec = 0, t_packed, t_store, rev;
+	uint64_t cpu0 = thread_cpu_usec(); /* the read budget also bounds the check and pack */
 	char err[512] = "";
 	int r, st;
 
-	if (job->deadline_usec && job->deadline_usec < read_by)
-		read_by = job->deadline_usec;
-
-	if (req->document && req->source && *req->source) {
-		set_status(job, GRPC_STATUS_INVALID_ARGUMENT,
-			   "ApplyRequest: set either document or source, not both");
+	job->doc = NULL;
+	if (!doc) /* the reader's answer is in the job */
 		goto out;
-	}
-	if (!req->document && req->document_source && *req->document_source) {
-		set_status(job, GRPC_STATUS_INVALID_ARGUMENT,
-			   "ApplyRequest: document_source goes with document");
-		goto out;
-	}
-	if (req->source && *req->source)
-		r = policy_parse_buffer_until(req->source, strlen(req->source),
-					      name ? name : "<source>", read_by, &doc, &errs);
-	else if (req->document)
-		r = policy_from_pb(req->document, name ? name : "<grpc>", &doc, &errs);
-	else {
-		set_status(job, GRPC_STATUS_INVALID_ARGUMENT,
-			   "ApplyRequest: neither document nor source is set");
-		goto out;
-	}
-	t_parsed = now_usec();
-	if (r == -ETIME || (r == 0 && t_parsed >= read_by)) {
-		refuse_late(job, &errs, read_by, t_parsed - t0);
-		goto out;
-	} else if (r == -EINVAL) {
-		set_validation_errors(job, &errs);
-		log_warn("apply refused: %zu validation error%s", errs.n + errs.dropped,
-			 errs.n + errs.dropped == 1 ? "" : "s");
-		goto out;
-	} else if (r) {
-		set_status(job, GRPC_STATUS_INTERNAL, "parse: %s", strerror(-r));
-		goto out;
-	}
 	if (note_warnings(e, doc, job))
 		goto out;
 	if (answer_unchanged(e, doc, job))
 		goto out;
 	if (doc->has_revision && doc->revision <= e->store_latest) {
-		set_status(job, GRPC_STATUS_FAILED_PRECONDITION,
-			   "revision %llu is not newer than the applied revision %llu",
-			   (unsigned long long)doc->revision, (unsigned long long)e->store_latest);
+		job_set_status(job, GRPC_STATUS_FAILED_PRECONDITION,
+			       "revision %llu is not newer than the applied revision %llu",
+			       (unsigned long long)doc->revision,
+			       (unsigned long long)e->store_latest);
 		log_warn("apply refused: %s", job->details);
+		goto out;
+	}
+	if (job->dry_run) { /* decided and warned: what apply would say, nothing changed */
+		job->resp.revision = doc->has_revision ? doc->revision : e->store_latest + 1;
+		job->resp.node = e->cfg->node;
+		job->status = GRPC_STATUS_OK;
 		goto out;
 	}
 	if (!doc->has_revision) {
@@ -521,33 +396,35 @@ static struct snapshot *do_apply(struct engine *e, struct job *job)
 		req->document->revision = rev;
 		req->document->has_revision = true;
 	} else if (policy_to_pb(doc, &pb)) {
-		set_status(job, GRPC_STATUS_RESOURCE_EXHAUSTED, "out of memory");
+		job_set_status(job, GRPC_STATUS_RESOURCE_EXHAUSTED, "out of memory");
 		goto out;
 	}
 	packed_len = iofence__v1__policy_document__get_packed_size(pb ? pb : req->document);
 	packed = malloc(packed_len ? packed_len : 1);
 	snap = snapshot_new();
 	if (!snap || !packed) {
-		set_status(job, GRPC_STATUS_RESOURCE_EXHAUSTED, "out of memory");
+		job_set_status(job, GRPC_STATUS_RESOURCE_EXHAUSTED, "out of memory");
 		goto out;
 	}
 	iofence__v1__policy_document__pack(pb ? pb : req->document, packed);
 	policy_pb_free(pb);
 	pb = NULL;
 	t_packed = now_usec();
-	if (t_packed >= read_by || job_gone(job, t_packed)) {
-		refuse_late(job, NULL, read_by, t_packed - t0);
+	if (job->read_cpu_usec + thread_cpu_usec() - cpu0 >= APPLY_READ_BUDGET_MS * 1000ull ||
+	    job_gone(job, t_packed)) {
+		job_refuse_late(job, NULL, read_usec + t_packed - t0);
 		goto out;
 	}
 	st = compile_and_swap(e, doc, &img, &compile_usec, &dp_usec, err, sizeof(err));
 	if (st != GRPC_STATUS_OK) {
-		set_status(job, st, "revision %llu: %s", (unsigned long long)rev, err);
+		job_set_status(job, st, "revision %llu: %s", (unsigned long long)rev, err);
 		log_error("apply of revision %llu failed: %s", (unsigned long long)rev, err);
 		goto out;
 	}
 	t_store = now_usec();
 	pthread_mutex_lock(&e->store_mutex);
-	r = store_commit(e->store, rev, packed, packed_len, name ? name : "");
+	r = store_commit_source(e->store, rev, packed, packed_len, name ? name : "",
+				shown && *shown ? shown : NULL);
 	if (r)
 		snprintf(err, sizeof(err), "store: %s: %s", strerror(-r),
 			 store_last_error(e->store));
@@ -568,9 +445,9 @@ static struct snapshot *do_apply(struct engine *e, struct job *job)
 			policy_image_free(back);
 		}
 		snapshot_unref(prev);
-		set_status(job,
-			   r == -ESTALE ? GRPC_STATUS_FAILED_PRECONDITION : GRPC_STATUS_UNAVAILABLE,
-			   "revision %llu: %s", (unsigned long long)rev, err);
+		job_set_status(
+		    job, r == -ESTALE ? GRPC_STATUS_FAILED_PRECONDITION : GRPC_STATUS_UNAVAILABLE,
+		    "revision %llu: %s", (unsigned long long)rev, err);
 		log_error("apply of revision %llu failed: %s", (unsigned long long)rev, err);
 		goto out;
 	}
@@ -585,16 +462,16 @@ static struct snapshot *do_apply(struct engine *e, struct job *job)
 	job->resp.endpoints = (uint32_t)img->n_endpoints;
 	job->resp.entries = image_entries(img);
 	job->resp.compile_usec = compile_usec;
-	job->resp.apply_usec = now_usec() - t0;
+	job->resp.apply_usec = read_usec + now_usec() - t0;
 	job->status = GRPC_STATUS_OK;
 	retired = publish(e, snap);
 	announce(e);
 	log_debug("revision %llu: %s %.1f ms, pack %.1f ms, "
 		  "compile %.1f ms, datapath %.1f ms, store commit %.1f ms",
 		  (unsigned long long)rev,
-		  req->source && *req->source ? "parse+validate" : "read+validate",
-		  (t_parsed - t0) / 1e3, (t_packed - t_parsed) / 1e3, compile_usec / 1e3,
-		  dp_usec / 1e3, (now_usec() - t_store) / 1e3);
+		  req->source && *req->source ? "parse+validate" : "read+validate", read_usec / 1e3,
+		  (t_packed - t0) / 1e3, compile_usec / 1e3, dp_usec / 1e3,
+		  (now_usec() - t_store) / 1e3);
 	log_info("applied revision %llu: %zu local endpoints, %zu rules, %llu entries, "
 		 "compile %.1f ms, total %.1f ms",
 		 (unsigned long long)rev, img->n_endpoints, img->n_rules,
@@ -604,13 +481,13 @@ static struct snapshot *do_apply(struct engine *e, struct job *job)
 	img = NULL;
 	snap = NULL;
 out:
-	observe_apply(e, now_usec() - t0, job->status == GRPC_STATUS_OK);
+	if (!job->dry_run)
+		observe_apply(e, read_usec + now_usec() - t0, job->status == GRPC_STATUS_OK);
 	snapshot_unref(snap);
 	free(packed);
 	policy_image_free(img);
 	policy_document_free(doc);
 	policy_pb_free(pb);
-	policy_errors_free(&errs);
 	e->trim_pending = true;
 	return retired;
 }
@@ -629,6 +506,19 @@ static void do_cgroup(struct engine *e, struct job *job)
 		log_info("cgroup %s %s", job->cgroup, job->up ? "appeared" : "went away");
 }
 
+/* Stops the reader: the reads in progress finish, later applies are refused at once. */
+static void stop_reader(struct engine *e)
+{
+	struct reader *reader;
+
+	pthread_mutex_lock(&e->q_lock);
+	reader = e->reader;
+	e->reader = NULL;
+	e->reader_stopped = true;
+	pthread_mutex_unlock(&e->q_lock);
+	reader_stop(reader);
+}
+
 static void *apply_main(void *arg)
 {
 	struct engine *e = arg;
@@ -636,7 +526,8 @@ static void *apply_main(void *arg)
 
 	for (;;) {
 		pthread_mutex_lock(&e->q_lock);
-		while (!e->q_head && !e->q_stop) {
+		/* idle while nothing is ready: the queue is empty or its applies are being read */
+		while (!(job = take_ready(e)) && !(e->q_stop && !e->q_head)) {
 			struct timespec idle;
 
 			int guard_ms = guard_next_ms(e->guard);
@@ -684,12 +575,6 @@ static void *apply_main(void *arg)
 				pthread_mutex_lock(&e->q_lock);
 			}
 		}
-		job = e->q_head;
-		if (job) {
-			e->q_head = job->next;
-			if (!e->q_head)
-				e->q_tail = NULL;
-		}
 		pthread_mutex_unlock(&e->q_lock);
 		if (!job)
 			break; /* stopping and drained */
@@ -703,10 +588,10 @@ static void *apply_main(void *arg)
 		struct snapshot *retired = NULL;
 
 		if (e->q_stop)
-			set_status(job, GRPC_STATUS_UNAVAILABLE, "agent is shutting down");
-		else if (job_gone(job, now_usec()))
-			refuse_unstarted(job);
-		else
+			job_set_status(job, GRPC_STATUS_UNAVAILABLE, "agent is shutting down");
+		else if (job->doc && job_gone(job, now_usec()))
+			job_refuse_unstarted(job);
+		else if (job->read_start_usec) /* else not started: the reader's answer is set */
 			retired = do_apply(e, job);
 		guard_refresh(e->guard);
 		job->complete(job);
@@ -718,9 +603,21 @@ static void *apply_main(void *arg)
 
 int engine_run(struct engine *e)
 {
-	int r = -pthread_create(&e->apply_thread, NULL, apply_main, e);
+	struct reader *reader = reader_start(read_done, e);
+	int r;
 
+	if (!reader)
+		return -errno;
+	pthread_mutex_lock(&e->q_lock);
+	e->reader = reader;
+	for (struct job *j = e->q_head; j; j = j->next) /* applies queued before the start */
+		if (j->kind == JOB_APPLY && !j->read_done)
+			reader_submit(reader, j);
+	pthread_mutex_unlock(&e->q_lock);
+	r = -pthread_create(&e->apply_thread, NULL, apply_main, e);
 	e->running = !r;
+	if (r)
+		stop_reader(e);
 	return r;
 }
 
@@ -729,6 +626,7 @@ void engine_stop(struct engine *e)
 	if (!e || !e->running)
 		return;
 	e->running = false;
+	stop_reader(e); /* every queued apply is then read, or refused */
 	pthread_mutex_lock(&e->q_lock);
 	e->q_stop = true;
 	pthread_cond_broadcast(&e->q_cond);
@@ -804,7 +702,8 @@ static int restore(struct engine *e)
 	}
 	if (img)
 		policy_image_release_entries(img);
-	snapshot_set(snap, sr.revision, doc, img, NULL, sr.source_name, time(NULL));
+	snapshot_set(snap, sr.revision, doc, img, sr.source, sr.source_name, time(NULL));
+	sr.source = NULL;
 	sr.source_name = NULL;
 	doc = NULL;
 	img = NULL;

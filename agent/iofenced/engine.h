@@ -2,7 +2,9 @@
 /*
  * The engine (engine.c): the store, the datapath, the one apply worker and the published
  * snapshot. Other parts queue jobs, read the current snapshot, and learn of a new revision
- * through the publish subscribers they register before the worker starts.
+ * through the publish subscribers they register before the worker starts. An apply's
+ * document is read (parsed, validated) by the reader's threads (reader.h) before the worker
+ * takes it, so a large or hostile document does not hold the applies queued behind it.
  */
 #ifndef IOFENCE_IOFENCED_ENGINE_H
 #define IOFENCE_IOFENCED_ENGINE_H
@@ -12,47 +14,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <iofence/v1/agent.pb-c.h>
-
 #include "config.h"
+#include "job.h"
 #include "snapshot.h"
 
 struct engine;
 struct datapath;
 struct store_revision;
-
-enum job_kind { JOB_APPLY, JOB_CGROUP };
-
-struct job {
-	struct job *next;
-	enum job_kind kind;
-	/* JOB_APPLY */
-	Iofence__V1__ApplyRequest *req;	   /* owned by the job */
-	void (*complete)(struct job *job); /* called on the apply thread; frees the job */
-	void *ctx;
-	int status;    /* grpc_status_code */
-	char *details; /* malloc'ed */
-	void *errors;  /* packed ValidationErrors or NULL */
-	size_t errors_len;
-	Iofence__V1__ApplyResponse resp;
-	char **warnings; /* malloc'ed lines resp.warnings points to */
-	size_t n_warnings;
-	uint64_t deadline_usec;	      /* the client's, CLOCK_MONOTONIC microseconds; 0: none */
-	bool (*abandoned)(void *ctx); /* the client has cancelled (NULL: cannot tell) */
-	/* JOB_CGROUP */
-	bool up;      /* the cgroup exists */
-	char *cgroup; /* malloc'ed path */
-};
-
-void job_free(struct job *job);
-
-/*
- * What one apply may hold the worker for (docs/AGENT.md, "Bounds"): reading its document
- * (parse, validate, revision check, pack) stops at this budget, or at the client's deadline
- * when that comes first; compile and the datapath write are bounded by the maps' capacity.
- * An apply whose client has cancelled, or whose deadline has passed, is not started.
- */
-#define APPLY_READ_BUDGET_MS 2000
 
 /* Apply latency histogram: buckets in seconds, non-cumulative counts. */
 #define APPLY_BUCKETS 12
@@ -81,7 +49,11 @@ void engine_stop(struct engine *e);
 /* Closes the datapath (pins keep enforcing) and the store, unlocks it, frees e. */
 void engine_free(struct engine *e);
 
-/* Queues a job for the apply worker (never blocks on an apply). */
+/*
+ * Queues a job for the apply worker (never blocks on an apply). Applies are applied in the
+ * order they were queued, each once its document is read; cgroup jobs do not wait for a
+ * document being read.
+ */
 void engine_submit(struct engine *e, struct job *job);
 /* The applied revision (a reference, or NULL); release with snapshot_unref(). */
 struct snapshot *engine_current(struct engine *e);

@@ -35,9 +35,9 @@ struct events {
 	struct cgwatch cg;
 };
 
-static void on_event(const struct iof_event *ev, void *ctx)
+static void on_event(const struct iof_event *ev, uint64_t seq, void *ctx)
 {
-	flows_dispatch(ctx, ev);
+	flows_dispatch(ctx, ev, seq);
 }
 
 static void *events_main(void *arg)
@@ -119,8 +119,13 @@ struct events *events_new(struct engine *engine, struct flows *flows, char *err,
 		goto err;
 	}
 	r = 0;
-	if (e->dp && dp_events_fd(e->dp) >= 0)
+	if (e->dp && dp_events_fd(e->dp) >= 0) {
+		uint64_t seq;
+
 		r = watch_fd(e, dp_events_fd(e->dp));
+		if (!r && !dp_events_next_seq(e->dp, &seq)) /* numbering goes on from the last run */
+			flows_set_next_seq(flows, seq);
+	}
 	if (!r)
 		r = engine_on_publish(engine, rescan_cgroups, e);
 	if (r) {

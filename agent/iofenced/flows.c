@@ -1,9 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * WatchFlows fan-out: verdict records from the ring buffer go to every watcher whose filter
- * matches, through a bounded queue per watcher with one send in flight. A watcher that reads
- * slower than events arrive loses the overflow and is told how many it lost in the next
- * event's events_lost; the event loop never waits for a watcher.
+ * WatchFlows fan-out: verdict records from the ring buffer go into the history
+ * (flow_history.h) and to every watcher whose filter matches, through a bounded queue per
+ * watcher with one send in flight. A watcher that reads slower than events arrive loses the
+ * overflow and is told how many it lost in the next event's events_lost; the event loop never
+ * waits for a watcher. A new watcher may first replay from the history (the latest N, all, or
+ * everything after a sequence number when a client reconnects); it reads the history at its
+ * own pace and joins the live queue once it has caught up.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -18,6 +21,7 @@
 #include "agent/datapath/datapath.h"
 #include "agent/rpc/rpc.h"
 #include "engine.h"
+#include "flow_history.h"
 #include "flows.h"
 #include "log.h"
 
@@ -29,12 +33,18 @@ struct watcher {
 	struct flow_sink sink;
 	char verdict[8];
 	char *endpoint; /* NULL: all */
-	struct iof_event q[WATCH_QUEUE];
+	struct flow_record q[WATCH_QUEUE];
 	size_t head, count;
-	uint64_t lost; /* dropped since the last event sent */
-	bool sending;  /* one send in flight */
-	bool removed;  /* the call ended: free once no send is in flight */
-	bool dead;     /* a send failed: stop sending */
+	uint64_t lost;	   /* dropped since the last event sent */
+	bool sending;	   /* one send in flight */
+	bool removed;	   /* the call ended: free once no send is in flight */
+	bool dead;	   /* a send failed: stop sending */
+	bool replaying;	   /* reading the history from replay_next, not the live queue */
+	bool history_only; /* end the stream once the replay is done */
+	bool finished;	   /* the end was sent */
+	uint64_t replay_next;
+	uint64_t missed; /* for the first event: what a resumed stream cannot get */
+	bool seq_reset, sent_any;
 };
 
 struct flows {
@@ -44,15 +54,20 @@ struct flows {
 	struct watcher *list;
 	size_t n;
 	int64_t mono_to_real_ns;
+	struct flow_history history;
 };
 
-struct flows *flows_new(struct engine *e)
+struct flows *flows_new(struct engine *e, size_t history)
 {
 	struct flows *f = calloc(1, sizeof(*f));
 	struct timespec m, r;
 
 	if (!f)
 		return NULL;
+	if (flow_history_init(&f->history, history)) {
+		free(f);
+		return NULL;
+	}
 	f->engine = e;
 	pthread_mutex_init(&f->lock, NULL);
 	clock_gettime(CLOCK_MONOTONIC, &m);
@@ -66,6 +81,7 @@ void flows_free(struct flows *f)
 	if (!f)
 		return;
 	/* Every watcher went with its call (server shutdown cancels them all). */
+	flow_history_free(&f->history);
 	pthread_mutex_destroy(&f->lock);
 	free(f);
 }
@@ -167,8 +183,14 @@ static void event_to_pb(struct flows *f, const struct iof_event *ev, Iofence__V1
 	out->protocol = (char *)p;
 	out->src = str->src;
 	out->dst = str->dst;
-	out->sport = ntohs(ingress ? ev->remote_port : ev->local_port);
-	out->dport = ntohs(ingress ? ev->local_port : ev->remote_port);
+	if (ev->flags & IOF_EV_ICMP) { /* the ports of an ICMP flow are its echo id, not ports */
+		out->icmp = true;
+		out->icmp_type = ev->icmp_type;
+		out->icmp_code = ev->icmp_code;
+	} else {
+		out->sport = ntohs(ingress ? ev->remote_port : ev->local_port);
+		out->dport = ntohs(ingress ? ev->local_port : ev->remote_port);
+	}
 	out->rule = str->rule;
 	out->revision = ev->revision;
 }
@@ -182,28 +204,138 @@ static void watcher_free(struct watcher *w)
 	sink.release(sink.ctx);
 }
 
-/* Sends the next queued event if none is in flight. Called with the lock held. */
-static void pump(struct flows *f, struct watcher *w)
+/* Whether ev passes w's filter (ep: the event's endpoint name, resolved once by the caller). */
+static bool matches(struct flows *f, const struct watcher *w, const struct iof_event *ev, char *ep,
+		    size_t ep_len, bool *resolved)
+{
+	char rule[192];
+
+	if (w->verdict[0] && strcmp(w->verdict, verdict_of(ev)))
+		return false;
+	if (!w->endpoint)
+		return true;
+	if (!*resolved)
+		resolve(f, ev, ep, ep_len, rule, sizeof(rule));
+	*resolved = true;
+	return !strcmp(w->endpoint, ep);
+}
+
+/*
+ * The next history record w replays, or NULL once it has caught up. Records overwritten
+ * before w read them count as lost. Called with the lock held.
+ */
+static const struct flow_record *replay_next(struct flows *f, struct watcher *w)
+{
+	const struct flow_history *h = &f->history;
+	uint64_t oldest = flow_history_oldest(h);
+
+	if (w->replay_next < oldest) {
+		if (w->sent_any)
+			w->lost += oldest - w->replay_next;
+		w->replay_next = oldest;
+	}
+	for (size_t i = flow_history_find(h, w->replay_next); i < h->count; i++) {
+		const struct flow_record *rec = flow_history_at(h, i);
+		char ep[128];
+		bool resolved = false;
+
+		w->replay_next = rec->seq + 1;
+		if (matches(f, w, &rec->ev, ep, sizeof(ep), &resolved))
+			return rec;
+	}
+	w->replay_next = h->next_seq;
+	return NULL;
+}
+
+/* Sends one record; a sink that refuses it makes the watcher dead. */
+static void send_record(struct flows *f, struct watcher *w, const struct flow_record *rec)
 {
 	Iofence__V1__FlowEvent msg;
 	struct flow_strings str;
 	grpc_byte_buffer *bb;
 
-	if (w->sending || w->dead || w->removed || !w->count)
-		return;
-	event_to_pb(f, &w->q[w->head], &msg, &str);
-	w->head = (w->head + 1) % WATCH_QUEUE;
-	w->count--;
+	event_to_pb(f, &rec->ev, &msg, &str);
+	msg.seq = rec->seq;
 	msg.events_lost = w->lost;
 	w->lost = 0;
+	if (!w->sent_any) {
+		msg.missed = w->missed;
+		msg.seq_reset = w->seq_reset;
+	}
 	bb = rpc_pack(&msg.base);
 	if (!bb)
 		return;
+	w->sent_any = true;
 	w->sending = w->sink.send(w->sink.ctx, bb);
 	if (!w->sending) {
 		grpc_byte_buffer_destroy(bb);
 		w->dead = true;
 	}
+}
+
+/* Sends the next event (history first, then the queue) if none is in flight. Lock held. */
+static void pump(struct flows *f, struct watcher *w)
+{
+	const struct flow_record *rec;
+
+	if (w->sending || w->dead || w->removed || w->finished)
+		return;
+	if (w->replaying) {
+		rec = replay_next(f, w);
+		if (rec) {
+			send_record(f, w, rec);
+			return;
+		}
+		w->replaying = false; /* caught up: live events from here on */
+		if (w->history_only) {
+			w->finished = true;
+			w->sink.finish(w->sink.ctx);
+			return;
+		}
+	}
+	if (!w->count)
+		return;
+	rec = &w->q[w->head];
+	w->head = (w->head + 1) % WATCH_QUEUE;
+	w->count--;
+	send_record(f, w, rec);
+}
+
+/* Where w's replay starts (lock held): the request's recent, all or resume choice. */
+static void replay_start(struct flows *f, struct watcher *w,
+			 const Iofence__V1__WatchFlowsRequest *req)
+{
+	const struct flow_history *h = &f->history;
+	uint64_t oldest = flow_history_oldest(h);
+
+	w->replay_next = h->next_seq; /* nothing to replay */
+	if (req->resume) {
+		if (req->after_seq >= h->next_seq) { /* beyond this ring's numbering: a new ring */
+			w->seq_reset = true;
+			w->replay_next = oldest;
+		} else if (req->after_seq + 1 < oldest) {
+			w->missed = oldest - (req->after_seq + 1);
+			w->replay_next = oldest;
+		} else {
+			w->replay_next = req->after_seq + 1;
+		}
+	} else if (req->all_recent) {
+		w->replay_next = oldest;
+	} else if (req->recent) {
+		uint32_t found = 0;
+
+		for (size_t i = h->count; i-- > 0 && found < req->recent;) {
+			const struct flow_record *rec = flow_history_at(h, i);
+			char ep[128];
+			bool resolved = false;
+
+			if (matches(f, w, &rec->ev, ep, sizeof(ep), &resolved)) {
+				found++;
+				w->replay_next = rec->seq;
+			}
+		}
+	}
+	w->replaying = w->replay_next < h->next_seq || w->history_only;
 }
 
 struct watcher *flows_add(struct flows *f, const Iofence__V1__WatchFlowsRequest *req,
@@ -221,6 +353,7 @@ struct watcher *flows_add(struct flows *f, const Iofence__V1__WatchFlowsRequest 
 	snprintf(w->verdict, sizeof(w->verdict), "%s", req->verdict ? req->verdict : "");
 	if (req->endpoint && *req->endpoint)
 		w->endpoint = strdup(req->endpoint);
+	w->history_only = req->history_only;
 	pthread_mutex_lock(&f->lock);
 	if (f->n >= MAX_WATCHERS) {
 		pthread_mutex_unlock(&f->lock);
@@ -228,13 +361,14 @@ struct watcher *flows_add(struct flows *f, const Iofence__V1__WatchFlowsRequest 
 		free(w);
 		return NULL;
 	}
+	replay_start(f, w, req);
 	w->next = f->list;
 	f->list = w;
 	f->n++;
 	w->sending = true; /* until flows_start() has sent the initial metadata */
 	pthread_mutex_unlock(&f->lock);
-	log_debug("flow watcher added (verdict \"%s\", endpoint \"%s\")", w->verdict,
-		  w->endpoint ? w->endpoint : "");
+	log_debug("flow watcher added (verdict \"%s\", endpoint \"%s\", replay from %llu)",
+		  w->verdict, w->endpoint ? w->endpoint : "", (unsigned long long)w->replay_next);
 	return w;
 }
 
@@ -288,30 +422,47 @@ void flows_sent(struct flows *f, struct watcher *w, bool ok)
 		watcher_free(w);
 }
 
-void flows_dispatch(struct flows *f, const struct iof_event *ev)
+uint64_t flows_next_seq(struct flows *f)
 {
-	const char *verdict = verdict_of(ev);
-	char ep[128], rule[192];
+	uint64_t seq;
+
+	pthread_mutex_lock(&f->lock);
+	seq = f->history.next_seq;
+	pthread_mutex_unlock(&f->lock);
+	return seq;
+}
+
+void flows_set_next_seq(struct flows *f, uint64_t seq)
+{
+	pthread_mutex_lock(&f->lock);
+	flow_history_set_next(&f->history, seq);
+	pthread_mutex_unlock(&f->lock);
+}
+
+void flows_dispatch(struct flows *f, const struct iof_event *ev, uint64_t seq)
+{
+	struct flow_record rec = {.ev = *ev, .seq = seq};
+	char ep[128];
 	bool resolved = false;
 
 	atomic_fetch_add(&f->seen, 1);
 	pthread_mutex_lock(&f->lock);
+	flow_history_push(&f->history, ev, seq);
 	for (struct watcher *w = f->list; w; w = w->next) {
-		if (w->dead || (w->verdict[0] && strcmp(w->verdict, verdict)))
+		if (w->dead || w->finished)
 			continue;
-		if (w->endpoint) {
-			if (!resolved)
-				resolve(f, ev, ep, sizeof(ep), rule, sizeof(rule));
-			resolved = true;
-			if (strcmp(w->endpoint, ep))
-				continue;
+		if (w->replaying) { /* the record is in the history: the replay gets to it */
+			pump(f, w);
+			continue;
 		}
+		if (!matches(f, w, ev, ep, sizeof(ep), &resolved))
+			continue;
 		if (w->count == WATCH_QUEUE) {
 			w->lost++;
 			atomic_fetch_add(&f->dropped, 1);
 			continue;
 		}
-		w->q[(w->head + w->count) % WATCH_QUEUE] = *ev;
+		w->q[(w->head + w->count) % WATCH_QUEUE] = rec;
 		w->count++;
 		pump(f, w);
 	}

@@ -55,7 +55,26 @@ struct linkwatch {
 	uint64_t run_delay_ns;	/* schedstat's run-queue total at the last read */
 	bool handled;		/* an endpoint's link changed in this batch */
 	struct lw_histogram attach, delay;
+	pthread_mutex_t hook_lock; /* the modules' hook may be set while the thread runs */
+	linkwatch_fn hook;
+	void *hook_ctx;
 };
+
+static void call_hook(struct linkwatch *lw, const char *ifname)
+{
+	pthread_mutex_lock(&lw->hook_lock);
+	if (lw->hook)
+		lw->hook(lw->hook_ctx, ifname);
+	pthread_mutex_unlock(&lw->hook_lock);
+}
+
+void linkwatch_on_link(struct linkwatch *lw, linkwatch_fn fn, void *ctx)
+{
+	pthread_mutex_lock(&lw->hook_lock);
+	lw->hook = fn;
+	lw->hook_ctx = ctx;
+	pthread_mutex_unlock(&lw->hook_lock);
+}
 
 static uint64_t now_usec(void)
 {
@@ -103,6 +122,7 @@ static void link_obj(struct nl_object *obj, void *arg)
 	if (!name)
 		return;
 	r = dp_link_changed(lw->dp, name, ifindex, up, &t);
+	call_hook(lw, name); /* after the endpoint: its attach is the one timed */
 	if (r == 0)
 		return; /* not an interface of the enforced image */
 	lw->handled = true;
@@ -167,8 +187,10 @@ static void *linkwatch_main(void *arg)
 		lw->wake_delay_ns = total > lw->run_delay_ns ? total - lw->run_delay_ns : 0;
 		lw->handled = false;
 		r = nl_recvmsgs_default(lw->nl);
-		if (r < 0 && r != -NLE_AGAIN)
+		if (r < 0 && r != -NLE_AGAIN) {
 			log_warn("netlink: %s (link events may have been missed)", nl_geterror(r));
+			call_hook(lw, NULL);
+		}
 		if (lw->handled) {
 			observe(&lw->delay, lw->wake_delay_ns / 1000);
 			guard_refresh(engine_guard(lw->engine)); /* GetStatus: enforced now */
@@ -191,6 +213,7 @@ struct linkwatch *linkwatch_new(struct engine *e, char *err, size_t err_len)
 	}
 	lw->engine = e;
 	lw->schedstat_fd = -1;
+	pthread_mutex_init(&lw->hook_lock, NULL);
 	lw->stopfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	lw->nl = nl_socket_alloc();
 	if (lw->stopfd < 0 || !lw->nl) {
@@ -246,6 +269,7 @@ void linkwatch_free(struct linkwatch *lw)
 		nl_socket_free(lw->nl);
 	if (lw->stopfd >= 0)
 		close(lw->stopfd);
+	pthread_mutex_destroy(&lw->hook_lock);
 	free(lw);
 }
 

@@ -2,7 +2,8 @@
 /*
  * The link watcher (linkwatch.c): a thread of its own that hears RTM_NEWLINK/RTM_DELLINK and
  * enforces an endpoint's interface the moment it appears (dp_link_changed), independently of
- * the apply worker, so an apply or a check in progress never delays it.
+ * the apply worker, so an apply or a check in progress never delays it; a loadable module
+ * follows its interfaces through its hook.
  */
 #ifndef IOFENCE_IOFENCED_LINKWATCH_H
 #define IOFENCE_IOFENCED_LINKWATCH_H
@@ -19,6 +20,13 @@ struct linkwatch;
  * NULL with a reason in err.
  */
 struct linkwatch *linkwatch_new(struct engine *e, char *err, size_t err_len);
+/*
+ * linkwatch_on_link() - FN(CTX, IFNAME) on the watcher's thread for every link added, changed
+ * or removed (IFNAME NULL: events were lost, look at every interface again), after the
+ * endpoint's own handling. One hook (the loadable modules); any thread, any time.
+ */
+typedef void (*linkwatch_fn)(void *ctx, const char *ifname);
+void linkwatch_on_link(struct linkwatch *lw, linkwatch_fn fn, void *ctx);
 /* Starts the thread once the engine has its datapath (no thread with --datapath none). */
 int linkwatch_run(struct linkwatch *lw, char *err, size_t err_len);
 /* Stops the thread (before the datapath closes) and frees lw; NULL is fine. */

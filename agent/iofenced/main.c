@@ -82,7 +82,8 @@ static int run(struct agent *a)
 		return 2;
 	}
 	modules_start(a); /* after the datapath: its pins live under the same pin dir */
-	a->flows = flows_new(a->engine);
+	modules_follow_links(a);
+	a->flows = flows_new(a->engine, a->cfg.flow_history);
 	if (!a->flows) {
 		log_error("start: %s", strerror(ENOMEM));
 		return 2;

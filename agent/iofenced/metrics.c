@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * Prometheus text exposition on --metrics HOST:PORT (libmicrohttpd, its own thread):
- * applied revision, apply latency histogram, per-endpoint and per-rule packet counters,
- * drops by reason, map fill levels and flow events dropped for slow watchers.
+ * applied revision, apply latency histogram, the datapath's counters (metrics_counters.c),
+ * flow events, modules, repairs and, in cluster mode, the datastore's state.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -23,107 +23,6 @@
 #include "log.h"
 #include "metrics.h"
 
-static void escape_label(FILE *f, const char *s)
-{
-	for (; s && *s; s++) {
-		if (*s == '"' || *s == '\\')
-			fputc('\\', f);
-		if (*s == '\n')
-			fputs("\\n", f);
-		else
-			fputc(*s, f);
-	}
-}
-
-static void write_counters(struct datapath *dp, FILE *f, struct snapshot *s)
-{
-	static const struct {
-		enum iof_ep_counter_kind kind;
-		const char *dir, *verdict;
-	} kinds[] = {
-	    {IOF_EPC_INGRESS_ALLOW, "ingress", "allow"},
-	    {IOF_EPC_INGRESS_DENY, "ingress", "deny"},
-	    {IOF_EPC_EGRESS_ALLOW, "egress", "allow"},
-	    {IOF_EPC_EGRESS_DENY, "egress", "deny"},
-	    {IOF_EPC_AUDIT_WOULD_DROP, "any", "audit-would-drop"},
-	};
-	const struct policy_image *img = s ? snapshot_image(s) : NULL;
-	const struct policy_document *doc = s ? snapshot_doc(s) : NULL;
-	struct iof_counter c;
-
-	fprintf(f, "# HELP iofence_endpoint_packets_total Packets judged per endpoint.\n"
-		   "# TYPE iofence_endpoint_packets_total counter\n");
-	for (size_t i = 0; img && dp && i < img->n_endpoints; i++)
-		for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
-			memset(&c, 0, sizeof(c));
-			dp_read_endpoint_counter(dp, (uint32_t)i, kinds[k].kind, &c);
-			fprintf(f, "iofence_endpoint_packets_total{endpoint=\"");
-			escape_label(f, img->endpoints[i].name);
-			fprintf(f, "\",direction=\"%s\",verdict=\"%s\"} %llu\n", kinds[k].dir,
-				kinds[k].verdict, (unsigned long long)c.packets);
-		}
-	fprintf(f, "# HELP iofence_rule_packets_total Packets of new flows decided per rule "
-		   "(rule: group/name, or group[index] for an unnamed rule).\n"
-		   "# TYPE iofence_rule_packets_total counter\n");
-	for (size_t i = 0; img && dp && i < img->n_rules; i++) {
-		const struct policy_group *g = &doc->groups[img->rules[i].group_index];
-		const struct policy_rule *r = &g->rules[img->rules[i].rule_index];
-
-		char label[256];
-
-		memset(&c, 0, sizeof(c));
-		dp_read_rule_counter(dp, (uint32_t)i, &c);
-		policy_rule_label(doc, img->rules[i].group_index, img->rules[i].rule_index, label,
-				  sizeof(label));
-		fprintf(f, "iofence_rule_packets_total{rule=\"");
-		escape_label(f, label);
-		fprintf(f, "\",group=\"");
-		escape_label(f, g->name);
-		fprintf(f, "\",index=\"%zu\",action=\"%s\"} %llu\n", img->rules[i].rule_index,
-			r->action == POLICY_DENY ? "deny" : "allow", (unsigned long long)c.packets);
-	}
-	fprintf(f, "# HELP iofence_drops_total Packets dropped by reason.\n"
-		   "# TYPE iofence_drops_total counter\n");
-	for (unsigned r = 1; r < IOF_DROP_MAX; r++) {
-		memset(&c, 0, sizeof(c));
-		if (dp)
-			dp_read_drops(dp, r, &c);
-		fprintf(f, "iofence_drops_total{reason=\"%s\"} %llu\n", dp_drop_reason_name(r),
-			(unsigned long long)c.packets);
-	}
-	if (dp) {
-		struct dp_fill fill = {0};
-
-		if (!dp_read_fill(dp, &fill)) {
-			fprintf(f,
-				"# HELP iofence_map_entries Entries in use per map.\n"
-				"# TYPE iofence_map_entries gauge\n"
-				"iofence_map_entries{map=\"iof_endpoints\"} %zu\n"
-				"iofence_map_entries{map=\"iof_remote4\"} %zu\n"
-				"iofence_map_entries{map=\"iof_remote6\"} %zu\n"
-				"iofence_map_entries{map=\"iof_policy\"} %zu\n"
-				"iofence_map_entries{map=\"iof_prefilter\"} %zu\n"
-				"iofence_map_entries{map=\"iof_ct4\"} %zu\n"
-				"iofence_map_entries{map=\"iof_ct6\"} %zu\n",
-				fill.endpoints, fill.remote4, fill.remote6, fill.policy,
-				fill.prefilter, fill.ct4, fill.ct6);
-			fprintf(f,
-				"# HELP iofence_map_capacity Capacity per map and slot.\n"
-				"# TYPE iofence_map_capacity gauge\n"
-				"iofence_map_capacity{map=\"iof_endpoints\"} %u\n"
-				"iofence_map_capacity{map=\"iof_remote4\"} %u\n"
-				"iofence_map_capacity{map=\"iof_remote6\"} %u\n"
-				"iofence_map_capacity{map=\"iof_policy\"} %u\n"
-				"iofence_map_capacity{map=\"iof_prefilter\"} %u\n"
-				"iofence_map_capacity{map=\"iof_ct4\"} %u\n"
-				"iofence_map_capacity{map=\"iof_ct6\"} %u\n",
-				IOF_MAX_ENDPOINTS, IOF_MAX_REMOTE_ENTRIES, IOF_MAX_REMOTE_ENTRIES,
-				IOF_MAX_POLICY_ENTRIES, IOF_MAX_PREFILTER_ENTRIES, IOF_CT_MAX,
-				IOF_CT_MAX);
-		}
-	}
-}
-
 static char *render(struct agent *a, size_t *ret_len)
 {
 	struct snapshot *s = engine_current(a->engine);
@@ -140,7 +39,7 @@ static char *render(struct agent *a, size_t *ret_len)
 	fprintf(f, "# HELP iofence_applied_revision Revision enforced (0: none).\n"
 		   "# TYPE iofence_applied_revision gauge\n"
 		   "iofence_applied_revision{node=\"");
-	escape_label(f, a->cfg.node);
+	metrics_escape_label(f, a->cfg.node);
 	fprintf(f, "\"} %llu\n", (unsigned long long)(s ? snapshot_revision(s) : 0));
 	engine_apply_stats(a->engine, &st);
 	fprintf(f, "# HELP iofence_apply_duration_seconds Apply latency, request to enforced.\n"
@@ -159,7 +58,7 @@ static char *render(struct agent *a, size_t *ret_len)
 		"# TYPE iofence_apply_failures_total counter\n"
 		"iofence_apply_failures_total %llu\n",
 		(unsigned long long)st.failed);
-	write_counters(dp, f, s);
+	metrics_write_counters(dp, f, s);
 	follower_metrics(a, f);
 	fprintf(f,
 		"# HELP iofence_flow_events_total Verdict events read from the datapath.\n"

@@ -39,6 +39,10 @@ const struct optdoc_option agent_options[] = {
      "revisions kept in the store (history and rollback)", 0},
     {OPT_EVENTS_PER_SEC, "events-per-sec", 0, OPTDOC_TEXT, "N", NULL, "1000", NULL,
      "flow events per second the datapath may report (0: none)", 0},
+    {OPT_FLOW_HISTORY, "flow-history", 0, OPTDOC_TEXT, "N", NULL, "4096", NULL,
+     "verdict events the agent keeps for `iofencectl flows` without --follow and for "
+     "streams that reconnect, about 90 bytes each (0: none, at most 1000000)",
+     0},
     {OPT_BPF_OBJECT, "bpf-object", 0, OPTDOC_FILE, "FILE", NULL, "the object built in", NULL,
      "load the BPF programs from this object file", 0},
     {OPT_FAILSAFE, "failsafe", 0, OPTDOC_TEXT, "PROTO:PORT", NULL, "tcp:22", NULL,

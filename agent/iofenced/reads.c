@@ -100,6 +100,7 @@ int reads_status(struct agent *a, struct arena *ar, ProtobufCMessage **ret, char
 	r->version = AGENT_VERSION;
 	r->applied_at_unix = s ? (uint64_t)snapshot_applied_unix(s) : 0;
 	r->active_slot = dp ? dp_active_slot(dp) : 0;
+	r->flow_next_seq = flows_next_seq(a->flows);
 	if (guard_status(engine_guard(a->engine), ar, r))
 		goto nomem;
 	max_mod = img ? img->n_endpoints * 4 + img->n_prefilter + 1 : 0;
@@ -301,10 +302,13 @@ int reads_policy(struct agent *a, const Iofence__V1__GetPolicyRequest *req, stru
 	r->revision = rev;
 	r->committed_at_unix = sr.committed_unix > 0 ? (uint64_t)sr.committed_unix : 0;
 	r->document = iofence__v1__policy_document__unpack(NULL, sr.doc_len, sr.doc);
+	/* what the user wrote: kept in the store with its revision, so also after a restart */
+	if (sr.source)
+		r->source = arena_strdup(ar, sr.source);
 	store_revision_free(&sr);
 	if (r->document)
 		arena_defer(ar, free_doc, r->document);
-	if (s && snapshot_source(s))
+	if (!r->source && s && snapshot_source(s) && rev == snapshot_revision(s))
 		r->source = arena_strdup(ar, snapshot_source(s));
 	r->stored_revisions = arena_alloc(ar, (n + 1) * sizeof(uint64_t));
 	if (r->stored_revisions) {
@@ -419,6 +423,8 @@ int reads_counters(struct agent *a, const Iofence__V1__GetCountersRequest *req, 
 		if (dp)
 			dp_read_drops(dp, reason, &c);
 		d->packets = c.packets;
+		d->bytes = c.bytes;
+		d->real_drop = reason != IOF_DROP_AUDIT;
 		r->drops[r->n_drops++] = d;
 	}
 	if (!img)
@@ -451,7 +457,7 @@ int reads_counters(struct agent *a, const Iofence__V1__GetCountersRequest *req, 
 		rc->summary = rule_summary(ar, doc, rule);
 		memset(&c, 0, sizeof(c));
 		if (dp)
-			dp_read_rule_counter(dp, (uint32_t)i, &c);
+			dp_read_rule_total(dp, ir->identity, &c);
 		rc->matched = counter(ar, &c);
 		if (!rc->matched)
 			goto nomem;
@@ -470,7 +476,7 @@ int reads_counters(struct agent *a, const Iofence__V1__GetCountersRequest *req, 
 		ec->name = (char *)img->endpoints[i].name;
 		memset(k, 0, sizeof(k));
 		for (int kind = 0; dp && kind < IOF_EP_COUNTER_KINDS; kind++)
-			dp_read_endpoint_counter(dp, (uint32_t)i, kind, &k[kind]);
+			dp_read_endpoint_total(dp, img->endpoints[i].identity, kind, &k[kind]);
 		ec->ingress_allowed = counter(ar, &k[IOF_EPC_INGRESS_ALLOW]);
 		ec->ingress_denied = counter(ar, &k[IOF_EPC_INGRESS_DENY]);
 		ec->egress_allowed = counter(ar, &k[IOF_EPC_EGRESS_ALLOW]);

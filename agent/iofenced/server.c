@@ -44,6 +44,7 @@ enum method {
 	M_MOD_LIST,
 	M_TUNNELS,
 	M_TRACE,
+	M_APPLY_DRY_RUN,
 	M_UNKNOWN,
 	M_COUNT
 };
@@ -59,6 +60,7 @@ static const char *const method_path[M_COUNT] = {
     [M_MOD_LIST] = RPC_METHOD_LIST_MODULES,
     [M_TUNNELS] = RPC_METHOD_GET_TUNNELS,
     [M_TRACE] = RPC_METHOD_TRACE,
+    [M_APPLY_DRY_RUN] = RPC_METHOD_APPLY_DRY_RUN,
 };
 
 static const ProtobufCMessageDescriptor *const request_desc[M_COUNT] = {
@@ -72,6 +74,7 @@ static const ProtobufCMessageDescriptor *const request_desc[M_COUNT] = {
     [M_MOD_LIST] = &iofence__v1__list_modules_request__descriptor,
     [M_TUNNELS] = &iofence__v1__get_tunnels_request__descriptor,
     [M_TRACE] = &iofence__v1__trace_request__descriptor,
+    [M_APPLY_DRY_RUN] = &iofence__v1__apply_request__descriptor,
 };
 
 #define ARMED 16
@@ -293,6 +296,12 @@ static bool stream_send(void *ctx, grpc_byte_buffer *bb)
 	return true;
 }
 
+/* A history-only stream replayed everything: end the call. */
+static void stream_finish(void *ctx)
+{
+	finish(ctx, GRPC_STATUS_OK, "", NULL, NULL, 0);
+}
+
 /* The watcher let go of the call. */
 static void stream_release(void *ctx)
 {
@@ -339,10 +348,11 @@ static void handle_new(struct server *s, struct call *c)
 		return;
 	}
 	switch (c->m) {
-	case M_APPLY: {
+	case M_APPLY:
+	case M_APPLY_DRY_RUN: {
 		struct job *job = NULL;
 
-		if (a->cfg.etcd_endpoints) {
+		if (a->cfg.etcd_endpoints && c->m == M_APPLY) {
 			/* the datastore numbers revisions: a pushed one would fork the history */
 			snprintf(details, sizeof(details),
 				 "this node follows the datastore at %s (prefix %s): apply with "
@@ -357,6 +367,7 @@ static void handle_new(struct server *s, struct call *c)
 			break;
 		}
 		job->kind = JOB_APPLY;
+		job->dry_run = c->m == M_APPLY_DRY_RUN;
 		job->req = (Iofence__V1__ApplyRequest *)req;
 		job->complete = apply_complete;
 		job->ctx = c;
@@ -402,7 +413,7 @@ static void handle_new(struct server *s, struct call *c)
 		 */
 		call_ref(c); /* the watcher's, released by stream_release() */
 		c->w = flows_add(a->flows, (void *)req,
-				 &(struct flow_sink){stream_send, stream_release, c});
+				 &(struct flow_sink){stream_send, stream_release, stream_finish, c});
 		if (!c->w) {
 			call_unref(c);
 			recv_close(c);

@@ -22,6 +22,7 @@
 #define RPC_METHOD_LIST_MODULES "/iofence.v1.Agent/ListModules"
 #define RPC_METHOD_GET_TUNNELS "/iofence.v1.Agent/GetTunnels"
 #define RPC_METHOD_TRACE "/iofence.v1.Agent/Trace"
+#define RPC_METHOD_APPLY_DRY_RUN "/iofence.v1.Agent/ApplyDryRun"
 
 /* Trailing metadata key of an INVALID_ARGUMENT Apply: a serialized ValidationErrors. */
 #define RPC_ERRORS_MD_KEY "iofence-errors-bin"

@@ -86,20 +86,25 @@ ov_workload n1 w1 vw1 11
 ov_workload n2 w2 vw2 21
 
 agent() { echo "unix:$TMP/$1.sock"; }
-start_agent() { # NAME NODE
+spawn_agent() { # NAME NODE
 	nsenter --net=/var/run/netns/"$OV_PFX-$2" "$IOFENCED" --node "$2" --state "$TMP/$1.db" \
 		--listen "$(agent "$1")" --pin-dir "/sys/fs/bpf/$OV_PFX-$1" --log-level warn \
 		2>>"$TMP/$1.log" &
 	PIDS+=($!)
-	for _ in $(seq 100); do
+}
+wait_agent() { # NAME
+	for _ in $(seq 600); do
 		"$CTL" status --agent "$(agent "$1")" >/dev/null 2>&1 && return 0
 		sleep 0.1
 	done
 	echo "agent $1 did not start: $(cat "$TMP/$1.log")" >&2
 	exit 1
 }
-start_agent A1 n1
-start_agent A2 n2
+# Both agents load their programs at once (the verifier's time is most of a start).
+spawn_agent A1 n1
+spawn_agent A2 n2
+wait_agent A1
+wait_agent A2
 cat >"$TMP/p.yaml" <<YAML
 revision: 1
 defaults: {ingress: deny, egress: allow}
@@ -130,32 +135,23 @@ module() { # on|off
 	done
 }
 
-# Program ids: the policy programs of both agents and, when on, the module's.
-prog_ids() { # on|off -> "kind id" lines
-	for a in A1 A2; do
-		"$CTL" status --agent "$(agent $a)" -o json | python3 -c '
+# Program ids ("kind id" lines) from both agents' status: the policy programs (tc/...) and,
+# when on, the module's (vxlan-trace/...). One Python for both answers: process starts are
+# most of a quick run's time.
+prog_ids() {
+	for a in A1 A2; do "$CTL" status --agent "$(agent $a)" -o json; done | python3 -c '
 import json, sys
-for m in json.load(sys.stdin)["agents"][0]["modules"]:
-    if m["prog_id"] and m["name"].startswith("tc/"):
-        print("policy", m["prog_id"])'
-		if [ "$1" = on ]; then
-			"$CTL" module list --agent "$(agent $a)" -o json | python3 -c '
-import json, sys
-for m in json.load(sys.stdin)["modules"]:
-    for p in m["programs"]:
-        if p["prog_id"]:
-            print("module", p["prog_id"])'
-		fi
-	done
-}
-# Sum of run_time_ns and run_cnt per kind over the given programs.
-prog_stats() { # file of "kind id" -> "kind ns cnt" lines
-	while read -r kind id; do
-		bpftool prog show id "$id" -j | python3 -c '
-import json, sys
-d = json.load(sys.stdin)
-print(sys.argv[1], d.get("run_time_ns", 0), d.get("run_cnt", 0))' "$kind"
-	done <"$1"
+text, dec, i = sys.stdin.read(), json.JSONDecoder(), 0
+while i < len(text):
+    if text[i].isspace():
+        i += 1
+        continue
+    d, i = dec.raw_decode(text, i)
+    for m in d["agents"][0]["modules"]:
+        kind = "policy" if m["name"].startswith("tc/") else \
+               "module" if m["name"].startswith("vxlan-trace/") else None
+        if kind and m["prog_id"] and m["attached"]:
+            print(kind, m["prog_id"])'
 }
 
 tcp_run() {
@@ -181,24 +177,29 @@ for rep in $(seq "$RUNS"); do
 	[ $((rep % 2)) = 0 ] && order="on off"
 	for mode in $order; do
 		module "$mode"
-		prog_ids "$mode" >"$TMP/ids"
+		prog_ids >"$TMP/ids"
 		for fig in tcp udp; do
-			prog_stats "$TMP/ids" >"$TMP/s0"
+			bpftool prog show -j >"$TMP/s0"
 			v=$(${fig}_run)
-			prog_stats "$TMP/ids" >"$TMP/s1"
-			python3 - "$TMP/s0" "$TMP/s1" "$rep" "$mode" "$fig" "$v" >>"$OUT/raw.tsv" <<'PY'
-import sys
+			bpftool prog show -j >"$TMP/s1"
+			python3 - "$TMP/ids" "$TMP/s0" "$TMP/s1" "$rep" "$mode" "$fig" "$v" >>"$OUT/raw.tsv" <<'PY'
+import json, sys
+kinds = {}
+for line in open(sys.argv[1]):
+    k, pid = line.split()
+    kinds[int(pid)] = k
 def load(p):
     t = {}
-    for line in open(p):
-        k, ns, cnt = line.split()
-        a = t.setdefault(k, [0, 0])
-        a[0] += int(ns); a[1] += int(cnt)
+    for prog in json.load(open(p)):
+        k = kinds.get(prog["id"])
+        if k:
+            a = t.setdefault(k, [0, 0])
+            a[0] += prog.get("run_time_ns", 0); a[1] += prog.get("run_cnt", 0)
     return t
-s0, s1 = load(sys.argv[1]), load(sys.argv[2])
+s0, s1 = load(sys.argv[2]), load(sys.argv[3])
 d = {k: (s1[k][0] - s0.get(k, [0, 0])[0], s1[k][1] - s0.get(k, [0, 0])[1]) for k in s1}
 m, p = d.get("module", (0, 0)), d.get("policy", (0, 0))
-print("\t".join(sys.argv[3:7] + [str(m[0]), str(m[1]), str(p[0]), str(p[1])]))
+print("\t".join(sys.argv[4:8] + [str(m[0]), str(m[1]), str(p[0]), str(p[1])]))
 PY
 			echo "rep $rep module $mode $fig: $v" >&2
 		done

@@ -1,23 +1,35 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 # iofence demo: three workloads (client, web, db) in network namespaces bridged in a node
-# namespace, one iofenced enforcing deploy/examples/policy.yaml on them, real traffic probes
-# printed as an allowed/denied matrix with counters and flow events.
+# namespace, one iofenced enforcing the example policy on them, real traffic probes printed as
+# an allowed/denied matrix with counters and flow events.
 #
-#   deploy/demo/demo.sh BUILD_DIR [--keep]
+#   deploy/demo/demo.sh BUILD_DIR [--keep]          from a build tree (scripts/run.sh --single)
+#   /usr/share/iofence/demo/demo.sh [--keep]       as installed by the .deb: the installed binaries
 #
-# Everything it creates is named iofdemo-* (namespaces), /sys/fs/bpf/iofdemo (pins) and a temp
-# state dir; it is all removed on exit unless --keep is given (then run it again to clean up).
+# The policy is ../examples/policy.yaml beside this script (IOFDEMO_POLICY overrides it).
+# Everything it creates is named iofdemo-* (namespaces), /sys/fs/bpf/iofdemo (pins) and
+# /var/lib/iofence-demo (state); it is all removed on exit unless --keep is given (then run it
+# again to clean up). It needs python3, iproute2, iputils-ping and nsenter (util-linux).
 set -u
-BUILD=${1:?usage: demo.sh BUILD_DIR [--keep]}
-KEEP=0
-[ "${2:-}" = --keep ] && KEEP=1
+BUILD="" KEEP=0
+for arg in "$@"; do
+	case $arg in
+	--keep) KEEP=1 ;;
+	-*) echo "usage: demo.sh [BUILD_DIR] [--keep]" >&2; exit 2 ;;
+	*) BUILD=$arg ;;
+	esac
+done
 HERE=$(cd "$(dirname "$0")" && pwd)
-SRC=$(cd "$HERE/../.." && pwd)
-IOFENCED=$BUILD/agent/iofenced/iofenced
-CTL=$BUILD/agent/ctl/iofencectl
+if [ -n "$BUILD" ]; then
+	IOFENCED=$BUILD/agent/iofenced/iofenced
+	CTL=$BUILD/agent/ctl/iofencectl
+else
+	IOFENCED=/usr/sbin/iofenced
+	CTL=/usr/bin/iofencectl
+fi
 PROBE="/usr/bin/python3 $HERE/probe.py"
-POLICY=${IOFDEMO_POLICY:-$SRC/deploy/examples/policy.yaml}
+POLICY=${IOFDEMO_POLICY:-$(cd "$HERE/../examples" 2>/dev/null && pwd)/policy.yaml}
 NODE=iofdemo-node
 PIN=/sys/fs/bpf/iofdemo
 STATE=/var/lib/iofence-demo
@@ -27,7 +39,11 @@ SERVER_PIDS=()
 
 [ "$(id -u)" = 0 ] || { echo "demo.sh: needs root (network namespaces, BPF)" >&2; exit 2; }
 for f in "$IOFENCED" "$CTL"; do
-	[ -x "$f" ] || { echo "demo.sh: $f not built (cmake --build $BUILD)" >&2; exit 2; }
+	[ -x "$f" ] || { echo "demo.sh: $f not found (build it, or install the .deb)" >&2; exit 2; }
+done
+[ -f "$POLICY" ] || { echo "demo.sh: policy $POLICY not found" >&2; exit 2; }
+for tool in /usr/bin/python3 ip ping nsenter; do
+	command -v $tool >/dev/null || { echo "demo.sh: needs $tool (python3, iproute2, iputils-ping, util-linux)" >&2; exit 2; }
 done
 mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf
 
@@ -107,7 +123,7 @@ echo $AGENT_PID >>"$STATE/pids"
 for _ in $(seq 100); do ctl status >/dev/null 2>&1 && break; sleep 0.1; done
 ctl status >/dev/null || { cat "$STATE/iofenced.log"; echo "demo.sh: agent did not start" >&2; exit 2; }
 
-echo "== iofencectl apply -f deploy/examples/policy.yaml"
+echo "== iofencectl apply -f $POLICY"
 ctl apply -f "$POLICY" || { cat "$STATE/iofenced.log"; exit 1; }
 echo
 ctl get endpoints

@@ -182,6 +182,6 @@ if [ $failures = 0 ]; then
 	echo "demo: every probe matched the policy"
 else
 	echo "demo: $failures probe(s) did not match the policy" >&2
-	tail -20 "$STATE"/n*.log >&2
+	tail -n 20 "$STATE"/n*.log >&2
 	exit 1
 fi

@@ -59,6 +59,14 @@ start_agent() {
 	shift 2
 	net_start_agent "$name" "$PFX-$node" "$@"
 }
+# spawn_agent NAME NODE NODE_NAME [ARGS...] and wait_agent NAME: the same in two steps, so
+# that several agents start in parallel.
+spawn_agent() {
+	local name=$1 node=$2
+	shift 2
+	net_spawn_agent "$name" "$PFX-$node" "$@"
+}
+wait_agent() { net_wait_agent "$1"; }
 
 tcp_ok() { in_ns "$PFX-$1" $PROBE tcp "$2" "$3" 1.5 || fail "tcp $2:$3 from $1 should connect"; }
 tcp_blocked() { ! in_ns "$PFX-$1" $PROBE tcp "$2" "$3" 0.7 || fail "tcp $2:$3 from $1 should be blocked"; }

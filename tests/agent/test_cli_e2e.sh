@@ -31,7 +31,8 @@ YAML
 }
 
 start_agent a1 n n1 --metrics 127.0.0.1:21101
-ctl a1 flows --follow -o json >"$TMP/flows.json" 2>"$TMP/flows.err" &
+# iofencectl itself in the background ($! its PID): a follower outlives its agent
+"$CTL" flows --follow --agent "$(agent a1)" -o json >"$TMP/flows.json" 2>"$TMP/flows.err" &
 PIDS+=($!)
 sleep 0.3
 

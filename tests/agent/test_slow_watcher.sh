@@ -23,7 +23,7 @@ endpoints:
 YAML
 start_agent a n n1 --events-per-sec 1000000 --metrics 127.0.0.1:19107
 ctl a apply -f "$TMP/p.yaml" >/dev/null || fail "apply"
-ctl a flows --follow -o json >"$TMP/fast.json" 2>/dev/null &
+"$CTL" flows --follow --agent "$(agent a)" -o json >"$TMP/fast.json" 2>/dev/null &
 PIDS+=($!)
 /usr/bin/python3 - "$BIN/py" "$(agent a)" "$PFX-cli" "$SRC/deploy/demo/probe.py" <<'PY' >"$TMP/py.out" 2>&1 || { cat "$TMP/py.out"; fail "slow watcher"; }
 import subprocess, sys, time

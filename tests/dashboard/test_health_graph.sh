@@ -18,7 +18,8 @@ ov_build 3 1
 # Neighbours settled before any policy (the policy denies these pings).
 ov_wait_ready w11 10.210.0.21 10.210.0.31
 ov_wait_ready w21 10.210.0.31
-for i in 1 2 3; do start_agent "n$i" "n$i" "node-$i"; done
+for i in 1 2 3; do spawn_agent "n$i" "n$i" "node-$i"; done
+for i in 1 2 3; do wait_agent "n$i"; done
 AGENTS=(--agent "$(agent n1)" --agent "$(agent n2)" --agent "$(agent n3)")
 "$CTL" apply -f "$SRC/deploy/examples/overlay.yaml" "${AGENTS[@]}" >/dev/null || fail "apply"
 TRACING=0

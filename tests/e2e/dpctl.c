@@ -339,10 +339,11 @@ struct event_tally {
 	bool list;
 };
 
-static void on_event(const struct iof_event *ev, void *ctx)
+static void on_event(const struct iof_event *ev, uint64_t seq, void *ctx)
 {
 	struct event_tally *t = ctx;
 
+	(void)seq;
 	t->total++;
 	if (ev->action == IOF_ACT_DENY)
 		t->deny++;

@@ -110,10 +110,11 @@ net_cleanup() {
 trap net_cleanup EXIT
 trap 'exit 1' INT TERM
 
-# net_start_agent NAME NS NODE_NAME [ARGS...]: iofenced in namespace NS with state, socket and log
-# under $TMP/NAME and pins under /sys/fs/bpf/$PFX-NAME; waits until it answers. Later ARGS
-# win over the defaults (--log-level debug).
-net_start_agent() {
+# net_spawn_agent NAME NS NODE_NAME [ARGS...]: iofenced in namespace NS with state, socket and
+# log under $TMP/NAME and pins under /sys/fs/bpf/$PFX-NAME, not waited for (net_wait_agent):
+# agents spawned together load their programs in parallel. Later ARGS win over the defaults
+# (--log-level debug).
+net_spawn_agent() {
 	local name=$1 ns=$2 node_name=$3
 	shift 3
 	mkdir -p "$TMP/$name"
@@ -125,12 +126,23 @@ net_start_agent() {
 	AGENT_PID[$name]=$!
 	AGENT_NS[$name]=$ns
 	track $!
+}
+
+# net_wait_agent NAME: until the spawned agent answers (fails if it exits first).
+net_wait_agent() {
+	local name=$1
 	for _ in $(seq 600); do
 		"$CTL" status --agent "unix:$TMP/$name/sock" >/dev/null 2>&1 && return 0
 		kill -0 "${AGENT_PID[$name]}" 2>/dev/null || fail "agent $name exited at start"
 		sleep 0.1
 	done
 	fail "agent $name did not answer"
+}
+
+# net_start_agent NAME NS NODE_NAME [ARGS...]: net_spawn_agent, then net_wait_agent.
+net_start_agent() {
+	net_spawn_agent "$@"
+	net_wait_agent "$1"
 }
 
 # stop_agent NAME [SIGNAL]: stops it and returns its exit code.

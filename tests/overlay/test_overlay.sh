@@ -45,9 +45,10 @@ cat >"$TMP/n3.conf" <<CONF
 vxlan-trace-interface = ul0
 vxlan-trace-port = $OV_PORT
 CONF
-start_agent A1 n1 n1 --metrics "127.0.0.1:$METRICS_PORT"
-start_agent A2 n2 n2
-start_agent A3 n3 n3 --config "$TMP/n3.conf"
+spawn_agent A1 n1 n1 --metrics "127.0.0.1:$METRICS_PORT"
+spawn_agent A2 n2 n2
+spawn_agent A3 n3 n3 --config "$TMP/n3.conf"
+for a in A1 A2 A3; do wait_agent $a; done
 AGENTS=(--agent "$(agent A1)" --agent "$(agent A2)" --agent "$(agent A3)")
 "$CTL" apply -f "$TMP/p.yaml" "${AGENTS[@]}" >/dev/null || fail "apply to three agents"
 ov_wait_ready w11 10.210.0.21 10.210.0.31

@@ -392,7 +392,7 @@ static void test_aliases_are_refused(void **state)
 	assert_parse_errors("securityGroups:\n"
 			    "  - &g {name: g, rules: []}\n"
 			    "  - *g\n",
-			    "t.yaml:2: document: YAML aliases (*name) are not supported");
+			    "t.yaml:3: document: YAML aliases (*name) are not supported");
 }
 
 static void test_prefilter_needs_node_and_interfaces(void **state)

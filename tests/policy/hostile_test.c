@@ -1,11 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * Hostile documents: nesting past the limit in YAML and JSON (flow and block), many keys,
- * anchors and %TAG directives, and a deadline that has passed. Each is refused with the
- * `file:line: field: message` a user sees. How long they take is measured by
- * bench/hostile (a test asserts no wall-clock time).
+ * anchors, aliases, errors and %TAG directives, and a deadline that has passed. Each is refused
+ * with the `file:line: field: message` a user sees. How long they take is measured by bench/hostile
+ * (a test asserts no wall-clock time).
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,42 +69,123 @@ static void test_nesting_at_the_limit_is_read(void **state)
 	expect_errors(nest("securityGroups: ", "[", "]", 64, "\n"), TOO_DEEP(1));
 }
 
-static void test_many_unknown_and_repeated_keys(void **state)
+/* A growing text: appends with printf formats, failing the test on ENOMEM. */
+struct text {
+	char *s;
+	size_t len, cap;
+};
+
+static void add(struct text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void add(struct text *t, const char *fmt, ...)
 {
-	size_t n = 20000, len = 0, cap = 100 + n * 32;
-	char *s = malloc(cap);
+	va_list ap;
+	int n;
+
+	for (;;) {
+		va_start(ap, fmt);
+		n = vsnprintf(t->s ? t->s + t->len : NULL, t->s ? t->cap - t->len : 0, fmt, ap);
+		va_end(ap);
+		assert_true(n >= 0);
+		if (t->s && (size_t)n < t->cap - t->len)
+			break;
+		t->cap = (t->cap + (size_t)n + 1) * 2;
+		t->s = realloc(t->s, t->cap);
+		assert_non_null(t->s);
+	}
+	t->len += (size_t)n;
+}
+
+#define RULE_OPEN "securityGroups:\n  - name: g\n    rules:\n      - {direction: ingress"
+
+static void test_a_mapping_past_64_keys_is_refused(void **state)
+{
+	struct text t = {0};
+
+	/* the 65th key stops the load: none of 20,000 keys is reported one by one */
+	add(&t, RULE_OPEN);
+	for (size_t i = 0; i < 20000; i++)
+		add(&t, ",\n        k%zu: 1", i);
+	add(&t, "}\n");
+	expect_errors(t.s, "t.yaml:68: document: a mapping with more than 64 keys");
+}
+
+static void test_unknown_and_repeated_keys_below_the_limit_are_each_reported(void **state)
+{
+	struct text t = {0};
 	struct policy_errors errs = {0};
 	struct policy_document *doc = NULL;
 
-	assert_non_null(s);
-	len += (size_t)snprintf(s, cap, "securityGroups:\n  - name: g\n    rules:\n"
-					 "      - {direction: ingress");
-	for (size_t i = 0; i < n; i++)
-		len += (size_t)snprintf(s + len, cap - len, ", k%zu: 1, priority: 1", i);
-	snprintf(s + len, cap - len, "}\n");
-	assert_int_equal(policy_parse_buffer(s, strlen(s), "t.yaml", &doc, &errs), -EINVAL);
+	add(&t, RULE_OPEN);
+	for (size_t i = 0; i < 31; i++) /* 1 + 62 keys */
+		add(&t, ", k%zu: 1, priority: 1", i);
+	add(&t, "}\n");
+	assert_int_equal(policy_parse_buffer(t.s, t.len, "t.yaml", &doc, &errs), -EINVAL);
 	assert_null(doc);
-	assert_int_equal(errs.n + errs.dropped, 2 * n - 1);
+	assert_int_equal(errs.n, 2 * 31 - 1);
 	assert_string_equal(errs.items[0].message, "unknown key \"k0\"");
 	assert_string_equal(errs.items[1].field, "securityGroups[0].rules[0].k1");
 	assert_string_equal(errs.items[2].message, "duplicate key");
 	policy_errors_free(&errs);
-	free(s);
+	free(t.s);
 }
 
-static void test_many_anchors_and_a_duplicate(void **state)
+static void test_anchors_past_64_are_refused(void **state)
 {
-	size_t n = 20000, len = 0, cap = 100 + n * 24;
-	char *s = malloc(cap);
+	struct text t = {0};
 
-	assert_non_null(s);
-	len += (size_t)snprintf(s, cap, "x: [");
-	for (size_t i = 0; i < n; i++)
-		len += (size_t)snprintf(s + len, cap - len, "&a%zu 1, ", i);
-	snprintf(s + len, cap - len, "&a%zu 2]\n", n / 2);
-	assert_parse_errors(s, "t.yaml:1: document: syntax error at column 208895: second "
-			       "occurrence found duplicate anchor; first occurrence");
-	free(s);
+	add(&t, "x: [");
+	for (size_t i = 0; i < 20000; i++)
+		add(&t, "&a%zu 1,\n", i);
+	add(&t, "1]\n");
+	expect_errors(t.s, "t.yaml:65: document: more than 64 anchors (&name)");
+}
+
+static void test_a_repeated_anchor_is_refused(void **state)
+{
+	struct text t = {0};
+
+	add(&t, "x: [");
+	for (size_t i = 0; i < 10; i++)
+		add(&t, "&a%zu 1, ", i);
+	add(&t, "&a5 2]\n");
+	expect_errors(t.s, "t.yaml:1: document: syntax error at column 75: second occurrence "
+			   "found duplicate anchor; first occurrence");
+}
+
+static void test_the_first_alias_stops_the_load(void **state)
+{
+	struct text t = {0};
+
+	/* a million aliases of one anchor: refused at the first, on its line */
+	add(&t, "securityGroups:\n  - &a 1\n");
+	for (size_t i = 0; i < 1000000; i++)
+		add(&t, "  - *a\n");
+	expect_errors(t.s, "t.yaml:3: document: YAML aliases (*name) are not supported");
+}
+
+static void test_errors_stop_at_the_limit(void **state)
+{
+	struct text t = {0};
+	struct policy_errors errs = {0};
+	struct policy_document *doc = NULL;
+
+	add(&t, "securityGroups:\n  - name: g\n    rules:\n      - direction: ingress\n"
+		"        protocol: tcp\n        ports:\n");
+	for (size_t i = 0; i < 200000; i++) /* line 7 + i */
+		add(&t, "          - 0\n");
+	assert_int_equal(policy_parse_buffer(t.s, t.len, "t.yaml", &doc, &errs), -EINVAL);
+	assert_null(doc);
+	/* the first 100 with their lines, then one that says the rest was not read */
+	assert_int_equal(errs.n, 101);
+	assert_int_equal(errs.dropped, 0);
+	assert_int_equal(errs.items[0].line, 7);
+	assert_string_equal(errs.items[99].field, "securityGroups[0].rules[0].ports[99]");
+	assert_int_equal(errs.items[100].line, 106);
+	assert_string_equal(errs.items[100].field, "document");
+	assert_string_equal(errs.items[100].message,
+			    "too many errors (100): the rest of the document was not read");
+	policy_errors_free(&errs);
+	free(t.s);
 }
 
 static void test_many_tag_directives(void **state)
@@ -116,20 +198,25 @@ static void test_many_tag_directives(void **state)
 	assert_parse_errors(s, "t.yaml:17: document: more than 16 %TAG directives");
 }
 
-static void test_a_passed_deadline_stops_the_parse(void **state)
+/* A text of n rules (valid but for their direction), about 16 bytes each. */
+static char *many_rules(size_t n)
 {
-	size_t n = 200000;
-	char *s = nest("securityGroups:\n  - name: g\n    rules: [", "", "", 0, "");
+	struct text t = {0};
+
+	add(&t, "securityGroups:\n  - name: g\n    rules: [");
+	for (size_t i = 0; i < n; i++)
+		add(&t, "%s{direction: x}", i ? ", " : "");
+	add(&t, "]\n");
+	return t.s;
+}
+
+static void expect_stopped(const struct policy_parse_stop *stop)
+{
+	char *s = many_rules(200000);
 	struct policy_errors errs = {0};
 	struct policy_document *doc = NULL;
-	size_t len = strlen(s);
 
-	s = realloc(s, len + n * 16 + 8);
-	assert_non_null(s);
-	for (size_t i = 0; i < n; i++)
-		len += (size_t)sprintf(s + len, "%s{direction: x}", i ? ", " : "");
-	strcpy(s + len, "]\n");
-	assert_int_equal(policy_parse_buffer_until(s, strlen(s), "t.yaml", 1, &doc, &errs),
+	assert_int_equal(policy_parse_buffer_until(s, strlen(s), "t.yaml", stop, &doc, &errs),
 			 -ETIME);
 	assert_null(doc);
 	assert_int_equal(errs.n, 1);
@@ -140,6 +227,16 @@ static void test_a_passed_deadline_stops_the_parse(void **state)
 	free(s);
 }
 
+static void test_a_passed_deadline_stops_the_parse(void **state)
+{
+	expect_stopped(&(struct policy_parse_stop){.deadline_usec = 1});
+}
+
+static void test_a_spent_cpu_budget_stops_the_parse(void **state)
+{
+	expect_stopped(&(struct policy_parse_stop){.cpu_usec = 1});
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -147,10 +244,15 @@ int main(void)
 	    cmocka_unit_test(test_json_nesting_past_the_limit_is_refused),
 	    cmocka_unit_test(test_block_nesting_past_the_limit_is_refused),
 	    cmocka_unit_test(test_nesting_at_the_limit_is_read),
-	    cmocka_unit_test(test_many_unknown_and_repeated_keys),
-	    cmocka_unit_test(test_many_anchors_and_a_duplicate),
+	    cmocka_unit_test(test_a_mapping_past_64_keys_is_refused),
+	    cmocka_unit_test(test_unknown_and_repeated_keys_below_the_limit_are_each_reported),
+	    cmocka_unit_test(test_anchors_past_64_are_refused),
+	    cmocka_unit_test(test_a_repeated_anchor_is_refused),
+	    cmocka_unit_test(test_the_first_alias_stops_the_load),
+	    cmocka_unit_test(test_errors_stop_at_the_limit),
 	    cmocka_unit_test(test_many_tag_directives),
 	    cmocka_unit_test(test_a_passed_deadline_stops_the_parse),
+	    cmocka_unit_test(test_a_spent_cpu_budget_stops_the_parse),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -250,6 +250,26 @@ static void test_large_document_round_trips(void **state)
 	free(doc);
 }
 
+static void test_source_text_is_kept_with_its_revision_across_reopen(void **state)
+{
+	static const char text[] = "# the web tier\nrevision: 2\nendpoints: []\n";
+	struct fx *fx = *state;
+	struct store_revision rev;
+	char err[512];
+
+	assert_int_equal(store_commit_source(fx->store, 1, "one", 3, "a.yaml", NULL), 0);
+	assert_int_equal(store_commit_source(fx->store, 2, "two", 3, "b.yaml", text), 0);
+	store_close(fx->store);
+	assert_int_equal(store_open(fx->path, &fx->store, err, sizeof(err)), 0);
+	assert_int_equal(store_get(fx->store, 2, &rev), 0);
+	assert_non_null(rev.source);
+	assert_string_equal(rev.source, text);
+	store_revision_free(&rev);
+	assert_int_equal(store_get(fx->store, 1, &rev), 0);
+	assert_null(rev.source); /* sent as messages only: no text to give back */
+	store_revision_free(&rev);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -269,6 +289,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_list_is_newest_first_and_survives_reopen, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_large_document_round_trips, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_source_text_is_kept_with_its_revision_across_reopen, setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("store_revision", tests, NULL, NULL);

@@ -46,15 +46,22 @@ function select(id) {
   render();
 }
 
+// A node whose figures are stale: its agent does not answer, or its status key is gone.
+function silent(n) {
+  return n.health === 'unreachable' || n.health === 'absent';
+}
+
 function renderSummary() {
   const s = state;
   const bad = s.nodes.filter((n) => n.health === 'unreachable').length;
+  const gone = s.nodes.filter((n) => n.health === 'absent').length;
   const conv = s.nodes.filter((n) => n.health === 'converged').length;
   const t = new Date(s.time_unix_nano / 1e6).toISOString().substr(11, 8);
   $('#summary').innerHTML =
     `<span class="pill">revision <b>${s.revision}</b></span>` +
     `<span class="pill">nodes <b>${conv}/${s.nodes.length}</b> converged</span>` +
     (bad ? `<span class="pill bad"><b>${bad}</b> unreachable</span>` : '') +
+    (gone ? `<span class="pill bad"><b>${gone}</b> absent</span>` : '') +
     `<span class="pill${s.datastore_ok ? '' : ' bad'}" title="${esc(s.datastore_error)}">` +
     `datastore <b>${esc(s.datastore)}</b>${s.datastore_ok ? '' : ' unreachable'}</span>` +
     `<span class="pill">updated <b>${t}</b> UTC</span>`;
@@ -130,10 +137,10 @@ function renderDetails() {
       <div class="kv"><div>agent</div><div>${esc(n.agent)}</div>
         <div>revision</div><div>${n.revision || '–'}</div>
         <div>endpoints</div><div>${n.enforced} of ${n.endpoints} enforced</div>
-        <div>uptime</div><div>${n.health === 'unreachable' ? '–' : duration(n.uptime_seconds)}</div>
-        <div>tunnels</div><div>${n.health === 'unreachable' ? '–'
+        <div>uptime</div><div>${silent(n) ? '–' : duration(n.uptime_seconds)}</div>
+        <div>tunnels</div><div>${silent(n) ? '–'
           : rate(n.tunnel_bytes_per_sec) + (n.tracing ? '' : ' (vxlan-trace off)')}</div>
-        <div>allowed</div><div>${n.health === 'unreachable' ? '–'
+        <div>allowed</div><div>${silent(n) ? '–'
           : rate(n.allowed_bytes_per_sec)}</div></div>
       <h3>drops by reason</h3>` +
       (n.drops.length ? '<table>' + n.drops.map((x) =>

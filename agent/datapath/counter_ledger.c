@@ -1,0 +1,380 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * The counter ledger (counter_ledger.h): per-identity bases in iof_count_base, each slot's
+ * owners in iof_rule_owner / iof_ep_owner (pinned, so a restarted agent knows them), and in
+ * memory sorted by identity for the readers.
+ */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "counter_ledger.h"
+#include "image_write.h"
+
+static int owner_cmp(const void *a, const void *b)
+{
+	const struct ledger_owner *x = a, *y = b;
+
+	return (x->identity > y->identity) - (x->identity < y->identity);
+}
+
+static const struct ledger_owner *owner_find(const struct ledger_owner *v, size_t n,
+					     uint64_t identity)
+{
+	struct ledger_owner key = {.identity = identity};
+
+	return n ? bsearch(&key, v, n, sizeof(*v), owner_cmp) : NULL;
+}
+
+/*
+ * Elements [first, first + n) of an array map (value_size bytes each, per CPU for a per-CPU
+ * array) into out, in batches: the batch token of an array is the key before the next one.
+ */
+static int read_range(int fd, uint32_t first, uint32_t n, size_t value_size, void *out)
+{
+	uint32_t *keys = malloc((n ? n : 1) * sizeof(*keys)), token = first - 1, next = 0;
+	uint32_t done = 0;
+	int r = keys ? 0 : -ENOMEM;
+
+	while (!r && done < n) {
+		__u32 count = n - done;
+
+		r = bpf_map_lookup_batch(fd, first + done ? &token : NULL, &next, keys + done,
+					 (char *)out + (size_t)done * value_size, &count, NULL);
+		if (r == -ENOENT && count) /* the map's end: fine if we got what we asked */
+			r = 0;
+		if (r)
+			break;
+		if (!count) {
+			r = -EIO;
+			break;
+		}
+		done += count;
+		token = next;
+	}
+	free(keys);
+	return r;
+}
+
+/* Sums of counters [first, first + n) of a per-CPU counter array, over the CPUs. */
+static int read_counters(int fd, uint32_t first, uint32_t n, struct iof_counter *ret)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	struct iof_counter *vals;
+	int r;
+
+	if (ncpu < 0)
+		return ncpu;
+	vals = calloc((size_t)n * (size_t)ncpu + 1, sizeof(*vals));
+	if (!vals)
+		return -ENOMEM;
+	r = read_range(fd, first, n, (size_t)ncpu * sizeof(*vals), vals);
+	for (uint32_t i = 0; !r && i < n; i++) {
+		ret[i] = (struct iof_counter){0};
+		for (int c = 0; c < ncpu; c++) {
+			ret[i].packets += vals[(size_t)i * ncpu + c].packets;
+			ret[i].bytes += vals[(size_t)i * ncpu + c].bytes;
+		}
+	}
+	free(vals);
+	return r;
+}
+
+/* The nonzero owners among a slot's pinned identities, sorted; span: one past the last. */
+static int load_owners(int fd, uint32_t first, uint32_t n, struct ledger_owner **ret, size_t *ret_n,
+		       uint32_t *ret_span)
+{
+	uint64_t *ids = calloc(n, sizeof(*ids));
+	struct ledger_owner *v = NULL;
+	size_t count = 0;
+	int r = ids ? read_range(fd, first, n, sizeof(*ids), ids) : -ENOMEM;
+
+	*ret_span = 0;
+	for (uint32_t i = 0; !r && i < n; i++)
+		count += ids[i] != 0;
+	if (!r && !(v = calloc(count + 1, sizeof(*v))))
+		r = -ENOMEM;
+	count = 0;
+	for (uint32_t i = 0; !r && i < n; i++) {
+		if (!ids[i])
+			continue;
+		v[count++] = (struct ledger_owner){.identity = ids[i], .index = i};
+		*ret_span = i + 1;
+	}
+	free(ids);
+	if (r) {
+		free(v);
+		return r;
+	}
+	qsort(v, count, sizeof(*v), owner_cmp);
+	*ret = v;
+	*ret_n = count;
+	return 0;
+}
+
+int dp_ledger_open(struct dp_ledger *l, int rule_owner_fd, int ep_owner_fd, int base_fd,
+		   int rule_counters_fd, int ep_counters_fd)
+{
+	int r = 0;
+
+	memset(l, 0, sizeof(*l));
+	pthread_mutex_init(&l->lock, NULL);
+	l->rule_owner_fd = rule_owner_fd;
+	l->ep_owner_fd = ep_owner_fd;
+	l->base_fd = base_fd;
+	l->rule_counters_fd = rule_counters_fd;
+	l->ep_counters_fd = ep_counters_fd;
+	for (uint8_t s = 0; !r && s < IOF_SLOTS; s++) {
+		struct ledger_slot *ls = &l->slot[s];
+
+		r = load_owners(rule_owner_fd, s * IOF_MAX_RULES, IOF_MAX_RULES, &ls->rules,
+				&ls->n_rules, &ls->rules_span);
+		if (!r)
+			r = load_owners(ep_owner_fd, s * IOF_MAX_ENDPOINTS, IOF_MAX_ENDPOINTS,
+					&ls->eps, &ls->n_eps, &ls->eps_span);
+	}
+	return r;
+}
+
+static void slot_free(struct ledger_slot *ls)
+{
+	free(ls->rules);
+	free(ls->eps);
+	*ls = (struct ledger_slot){0};
+}
+
+void dp_ledger_close(struct dp_ledger *l)
+{
+	for (int s = 0; s < IOF_SLOTS; s++)
+		slot_free(&l->slot[s]);
+	pthread_mutex_destroy(&l->lock);
+}
+
+static int base_add(struct dp_ledger *l, uint64_t identity, uint32_t kind,
+		    const struct iof_counter *c)
+{
+	struct iof_count_base_key k = {.identity = identity, .kind = kind};
+	struct iof_counter v = {0};
+
+	if (!c->packets && !c->bytes)
+		return 0;
+	if (bpf_map_lookup_elem(l->base_fd, &k, &v) && errno != ENOENT)
+		return -errno;
+	v.packets += c->packets;
+	v.bytes += c->bytes;
+	return bpf_map_update_elem(l->base_fd, &k, &v, BPF_ANY) ? -errno : 0;
+}
+
+static void base_forget(struct dp_ledger *l, uint64_t identity, uint32_t kind)
+{
+	struct iof_count_base_key k = {.identity = identity, .kind = kind};
+
+	bpf_map_delete_elem(l->base_fd, &k); /* ENOENT: it never counted */
+}
+
+/*
+ * Adds a slot's counters to the bases of their owners, then zeroes them (not if they could not
+ * be read: the image writer clears them anyway, but the error is reported).
+ */
+static int harvest(struct dp_ledger *l, uint8_t slot)
+{
+	const struct ledger_slot *ls = &l->slot[slot];
+	uint32_t n_rule = ls->rules_span, n_ep = ls->eps_span * IOF_EP_COUNTER_KINDS;
+	uint32_t first_rule = slot * IOF_MAX_RULES;
+	uint32_t first_ep = slot * IOF_MAX_ENDPOINTS * IOF_EP_COUNTER_KINDS;
+	struct iof_counter *rc = calloc((size_t)n_rule + 1, sizeof(*rc));
+	struct iof_counter *ec = calloc((size_t)n_ep + 1, sizeof(*ec));
+	int r = rc && ec ? 0 : -ENOMEM, add = 0;
+
+	if (!r && n_rule)
+		r = read_counters(l->rule_counters_fd, first_rule, n_rule, rc);
+	if (!r && n_ep)
+		r = read_counters(l->ep_counters_fd, first_ep, n_ep, ec);
+	for (size_t i = 0; !r && i < ls->n_rules; i++)
+		add =
+		    base_add(l, ls->rules[i].identity, IOF_COUNT_BASE_RULE, &rc[ls->rules[i].index])
+			?: add;
+	for (size_t i = 0; !r && i < ls->n_eps; i++)
+		for (uint32_t k = 0; k < IOF_EP_COUNTER_KINDS; k++)
+			add = base_add(l, ls->eps[i].identity, k,
+				       &ec[ls->eps[i].index * IOF_EP_COUNTER_KINDS + k])
+				  ?: add;
+	free(rc);
+	free(ec);
+	if (r)
+		return r;
+	if (n_rule)
+		r = dp_zero_counters(l->rule_counters_fd, first_rule, n_rule);
+	if (!r && n_ep)
+		r = dp_zero_counters(l->ep_counters_fd, first_ep, n_ep);
+	return add ?: r;
+}
+
+/* Pinned owners of a slot: ids at [0, n), zeros up to old_span. */
+static int write_owners(int fd, uint32_t first, const struct ledger_owner *v, size_t n,
+			uint32_t old_span, uint32_t *ret_span)
+{
+	uint32_t span = (uint32_t)n > old_span ? (uint32_t)n : old_span;
+	uint32_t *keys = calloc(span + 1, sizeof(*keys));
+	uint64_t *ids = calloc(span + 1, sizeof(*ids));
+	int r = keys && ids ? 0 : -ENOMEM;
+
+	for (uint32_t i = 0; !r && i < span; i++)
+		keys[i] = first + i;
+	for (size_t i = 0; !r && i < n; i++)
+		ids[v[i].index] = v[i].identity;
+	if (!r && span)
+		r = dp_update_many(fd, keys, sizeof(*keys), ids, sizeof(*ids), span);
+	free(keys);
+	free(ids);
+	*ret_span = r ? old_span : (uint32_t)n;
+	return r;
+}
+
+/* The owners of img: rule ids and endpoint indexes are image positions. */
+static int owners_of(const struct policy_image *img, struct ledger_slot *ret)
+{
+	ret->rules = calloc(img->n_rules + 1, sizeof(*ret->rules));
+	ret->eps = calloc(img->n_endpoints + 1, sizeof(*ret->eps));
+	if (!ret->rules || !ret->eps) {
+		slot_free(ret);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < img->n_rules; i++)
+		ret->rules[i] = (struct ledger_owner){img->rules[i].identity, (uint32_t)i};
+	for (size_t i = 0; i < img->n_endpoints; i++)
+		ret->eps[i] = (struct ledger_owner){img->endpoints[i].identity, (uint32_t)i};
+	ret->n_rules = img->n_rules;
+	ret->n_eps = img->n_endpoints;
+	qsort(ret->rules, ret->n_rules, sizeof(*ret->rules), owner_cmp);
+	qsort(ret->eps, ret->n_eps, sizeof(*ret->eps), owner_cmp);
+	return 0;
+}
+
+/* Bases of the identities that leave slot old and are in neither next nor other. */
+static void forget_departed(struct dp_ledger *l, const struct ledger_slot *old,
+			    const struct ledger_slot *next, const struct ledger_slot *other)
+{
+	for (size_t i = 0; i < old->n_rules; i++) {
+		uint64_t id = old->rules[i].identity;
+
+		if (!owner_find(next->rules, next->n_rules, id) &&
+		    !owner_find(other->rules, other->n_rules, id))
+			base_forget(l, id, IOF_COUNT_BASE_RULE);
+	}
+	for (size_t i = 0; i < old->n_eps; i++) {
+		uint64_t id = old->eps[i].identity;
+
+		if (owner_find(next->eps, next->n_eps, id) ||
+		    owner_find(other->eps, other->n_eps, id))
+			continue;
+		for (uint32_t k = 0; k < IOF_EP_COUNTER_KINDS; k++)
+			base_forget(l, id, k);
+	}
+}
+
+int dp_ledger_retire(struct dp_ledger *l, uint8_t slot, const struct policy_image *img)
+{
+	struct ledger_slot next = {0}, *ls = &l->slot[slot];
+	int r, w;
+
+	if (slot >= IOF_SLOTS)
+		return -EINVAL;
+	r = owners_of(img, &next);
+	if (r)
+		return r;
+	pthread_mutex_lock(&l->lock);
+	r = harvest(l, slot);
+	w = write_owners(l->rule_owner_fd, slot * IOF_MAX_RULES, next.rules, next.n_rules,
+			 ls->rules_span, &next.rules_span);
+	w = write_owners(l->ep_owner_fd, slot * IOF_MAX_ENDPOINTS, next.eps, next.n_eps,
+			 ls->eps_span, &next.eps_span)
+		?: w;
+	forget_departed(l, ls, &next, &l->slot[slot ^ 1]);
+	slot_free(ls);
+	*ls = next;
+	if (r || w)
+		l->errors++;
+	pthread_mutex_unlock(&l->lock);
+	return r ?: w;
+}
+
+static int read_one(int fd, uint32_t key, struct iof_counter *acc)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	struct iof_counter *vals;
+	int r = 0;
+
+	if (ncpu < 0)
+		return ncpu;
+	vals = calloc((size_t)ncpu, sizeof(*vals));
+	if (!vals)
+		return -ENOMEM;
+	if (bpf_map_lookup_elem(fd, &key, vals))
+		r = -errno;
+	for (int c = 0; !r && c < ncpu; c++) {
+		acc->packets += vals[c].packets;
+		acc->bytes += vals[c].bytes;
+	}
+	free(vals);
+	return r;
+}
+
+/* base + what the slots count now under identity (kind: IOF_COUNT_BASE_RULE or an ep kind). */
+static int total(struct dp_ledger *l, uint64_t identity, uint32_t kind, struct iof_counter *ret)
+{
+	struct iof_count_base_key k = {.identity = identity, .kind = kind};
+	bool rule = kind == IOF_COUNT_BASE_RULE;
+	int r = 0;
+
+	*ret = (struct iof_counter){0};
+	pthread_mutex_lock(&l->lock);
+	if (bpf_map_lookup_elem(l->base_fd, &k, ret) && errno != ENOENT)
+		r = -errno;
+	for (uint8_t s = 0; !r && s < IOF_SLOTS; s++) {
+		const struct ledger_slot *ls = &l->slot[s];
+		const struct ledger_owner *o = rule ? owner_find(ls->rules, ls->n_rules, identity)
+						    : owner_find(ls->eps, ls->n_eps, identity);
+
+		if (!o)
+			continue;
+		r = rule
+			? read_one(l->rule_counters_fd, s * IOF_MAX_RULES + o->index, ret)
+			: read_one(l->ep_counters_fd,
+				   (s * IOF_MAX_ENDPOINTS + o->index) * IOF_EP_COUNTER_KINDS + kind,
+				   ret);
+	}
+	pthread_mutex_unlock(&l->lock);
+	return r;
+}
+
+int dp_ledger_rule_total(struct dp_ledger *l, uint64_t identity, struct iof_counter *ret)
+{
+	return total(l, identity, IOF_COUNT_BASE_RULE, ret);
+}
+
+int dp_ledger_endpoint_total(struct dp_ledger *l, uint64_t identity, enum iof_ep_counter_kind kind,
+			     struct iof_counter *ret)
+{
+	if ((unsigned)kind >= IOF_EP_COUNTER_KINDS)
+		return -EINVAL;
+	return total(l, identity, (uint32_t)kind, ret);
+}
+
+uint64_t dp_ledger_endpoint_at(struct dp_ledger *l, uint8_t slot, uint32_t index)
+{
+	uint64_t id = 0;
+
+	if (slot >= IOF_SLOTS)
+		return 0;
+	pthread_mutex_lock(&l->lock);
+	for (size_t i = 0; i < l->slot[slot].n_eps; i++)
+		if (l->slot[slot].eps[i].index == index)
+			id = l->slot[slot].eps[i].identity;
+	pthread_mutex_unlock(&l->lock);
+	return id;
+}

@@ -1,0 +1,99 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The work the engine does for others (job.c): an apply (from the API or the datastore
+ * follower), a cgroup that came or went; and how an apply's answer is set.
+ */
+#ifndef IOFENCE_IOFENCED_JOB_H
+#define IOFENCE_IOFENCED_JOB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include <iofence/v1/agent.pb-c.h>
+
+#include "policy/errors.h"
+#include "policy/model.h"
+
+enum job_kind { JOB_APPLY, JOB_CGROUP };
+
+struct job {
+	struct job *next;      /* the engine's queue */
+	struct job *read_next; /* the reader's queue (JOB_APPLY) */
+	enum job_kind kind;
+	/* JOB_APPLY */
+	Iofence__V1__ApplyRequest *req;	   /* owned by the job */
+	void (*complete)(struct job *job); /* called once with the answer; frees the job */
+	void *ctx;
+	int status;    /* grpc_status_code */
+	char *details; /* malloc'ed */
+	void *errors;  /* packed ValidationErrors or NULL */
+	size_t errors_len;
+	Iofence__V1__ApplyResponse resp;
+	char **warnings; /* malloc'ed lines resp.warnings points to */
+	size_t n_warnings;
+	uint64_t deadline_usec;	      /* the client's, CLOCK_MONOTONIC microseconds; 0: none */
+	bool (*abandoned)(void *ctx); /* the client has cancelled (NULL: cannot tell) */
+	bool dry_run;		      /* ApplyDryRun: validate, decide, warn; change nothing */
+	/* JOB_APPLY, the read stage (reader.h): set before read_done */
+	struct policy_document *doc; /* read and validated; NULL when status says why not */
+	uint64_t read_start_usec, read_end_usec; /* start 0: not started (client gone, stopping) */
+	uint64_t read_cpu_usec;			 /* CPU time the read took */
+	bool read_done; /* under the engine's queue lock */
+	/* JOB_CGROUP */
+	bool up;      /* the cgroup exists */
+	char *cgroup; /* malloc'ed path */
+};
+
+/*
+ * What one apply may cost (docs/AGENT.md, "Bounds"): reading its document (parse and
+ * validate on a reader thread, then the revision check and pack on the worker) stops when it
+ * has taken this much CPU time, or at the client's deadline when that comes first; compile
+ * and the datapath write are bounded by the maps' capacity. CPU time, not wall-clock time:
+ * a busy machine slows a read down without making the document any more costly. An apply
+ * whose client has cancelled, or whose deadline has passed, is not started.
+ */
+#define APPLY_READ_BUDGET_MS 2000
+
+static inline uint64_t clock_usec(clockid_t clock)
+{
+	struct timespec ts;
+
+	clock_gettime(clock, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+static inline uint64_t monotonic_usec(void)
+{
+	return clock_usec(CLOCK_MONOTONIC);
+}
+
+/* CPU time of the calling thread. */
+static inline uint64_t thread_cpu_usec(void)
+{
+	return clock_usec(CLOCK_THREAD_CPUTIME_ID);
+}
+
+void job_free(struct job *job);
+
+/* The client has cancelled the call, or its deadline has passed: nobody waits for the answer. */
+bool job_gone(const struct job *job, uint64_t now_usec);
+
+void job_set_status(struct job *job, int status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* CANCELLED or DEADLINE_EXCEEDED for an apply not started (logged). */
+void job_refuse_unstarted(struct job *job);
+
+/*
+ * The document was not read in time: the client's deadline passed (DEADLINE_EXCEEDED) or the
+ * read budget was spent (RESOURCE_EXHAUSTED), after spent_usec; the parser's last error (errs
+ * may be NULL) names the line reached (logged).
+ */
+void job_refuse_late(struct job *job, const struct policy_errors *errs, uint64_t spent_usec);
+
+/* INVALID_ARGUMENT with every error: lines in the details (capped), the rest in the trailer. */
+void job_set_validation_errors(struct job *job, const struct policy_errors *errs);
+
+#endif /* IOFENCE_IOFENCED_JOB_H */

@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The read stage of an apply (reader.c): a few threads parse and validate the documents of
+ * queued applies, each within the read budget, and hand them back to the engine, whose one
+ * worker then applies them in the order they came. A large or hostile document thus holds
+ * one reader thread, not every apply queued behind it.
+ */
+#ifndef IOFENCE_IOFENCED_READER_H
+#define IOFENCE_IOFENCED_READER_H
+
+#include "job.h"
+
+/* More threads than hostile clients keep a valid document from waiting for a free one. */
+#define READER_THREADS_MIN 4
+
+struct reader;
+
+/*
+ * Starts max(READER_THREADS_MIN, online CPUs) threads. done(ctx, job) is called once per
+ * submitted job, on a reader thread (or in reader_stop), when its read is over: job->doc is
+ * set, or job's status and details say why not. NULL with errno set on failure.
+ */
+struct reader *reader_start(void (*done)(void *ctx, struct job *job), void *ctx);
+
+/* Queues an apply job for reading (never blocks on a read). */
+void reader_submit(struct reader *r, struct job *job);
+
+/*
+ * Lets the reads in progress finish, answers the queued ones UNAVAILABLE (through done),
+ * joins the threads and frees r. NULL is ignored.
+ */
+void reader_stop(struct reader *r);
+
+#endif /* IOFENCE_IOFENCED_READER_H */
