@@ -131,7 +131,8 @@ struct iof_ct_stats {
  * delivered packets to the workload unjudged; the workload's replies to them would open flows
  * at its egress hook, and the denied inbound flow would then pass as their "replies". So for
  * IOF_SETTLE_NS after such an attach (iof_ep_settle) a flow opened by the endpoint other than
- * with a TCP SYN (UDP, other protocols) is provisional: a packet entering the workload on it
+ * with a TCP SYN or an ICMP echo request (packets that cannot answer one: UDP, other
+ * protocols) is provisional: a packet entering the workload on it
  * is judged by the ingress policy as a new flow would be, for the flow's whole life. An
  * interface attached while down (the orchestrator waited for enforcement before bringing the
  * link up) has no such window and no settle entry.

@@ -172,8 +172,14 @@ static __always_inline struct iof_ct_val *iof_ct_find(struct iof_flow *f,
 	return ct;
 }
 
+/*
+ * opens_only: the packet can open a flow but never answer one (a TCP SYN, an ICMP echo
+ * request), so a flow it opens in an endpoint's settle window cannot be a reply to a packet
+ * that reached the workload before its enforcement, and is not provisional.
+ */
 static __always_inline void iof_ct_insert(struct iof_flow *f, const struct iof_ct_key *k,
-					  const struct iof_decision *d, __u8 tcp_flags, __u8 flags)
+					  const struct iof_decision *d, __u8 tcp_flags, __u8 flags,
+					  __u8 opens_only)
 {
 	struct iof_ct_val v = {
 	    .last_seen_ns = f->now,
@@ -187,7 +193,7 @@ static __always_inline void iof_ct_insert(struct iof_flow *f, const struct iof_c
 
 	if (f->cfg && (f->cfg->flags & IOF_CFG_BENCH_NO_CT_INSERT))
 		return;
-	if (f->dir == IOF_DIR_EGRESS && k->proto != IPPROTO_TCP) {
+	if (f->dir == IOF_DIR_EGRESS && !opens_only) {
 		__u64 *until = bpf_map_lookup_elem(&iof_ep_settle, &k->attach_id);
 
 		if (until && f->now < *until)
@@ -212,7 +218,7 @@ static __always_inline void iof_frag_companion(struct iof_flow *f, const struct 
 		return; /* the flow's own entry serves */
 	fk.local_port = 0;
 	fk.remote_port = 0;
-	iof_ct_insert(f, &fk, &d, 0, IOF_CT_F_FRAG);
+	iof_ct_insert(f, &fk, &d, 0, IOF_CT_F_FRAG, k->proto == IPPROTO_TCP);
 }
 
 /* A non-first fragment: it passes only by an entry with both ports 0 (see IOF_CT_F_FRAG). */
@@ -323,7 +329,8 @@ static __always_inline int iof_enforce(struct iof_pkt *p, __u32 attach_id, __u8 
 	if (!p->is_error && p->is_echo != IOF_ECHO_REPLY &&
 	    (p->proto != IPPROTO_TCP ||
 	     ((p->tcp_flags & IOF_TCP_SYN) && !(p->tcp_flags & IOF_TCP_ACK))))
-		iof_ct_insert(&f, &f.key, &d, p->tcp_flags, 0);
+		iof_ct_insert(&f, &f.key, &d, p->tcp_flags, 0,
+			      p->proto == IPPROTO_TCP || p->is_echo == IOF_ECHO_REQUEST);
 	if (p->frag == IOF_FRAG_FIRST)
 		iof_frag_companion(&f, &f.key, d.rule_id, d.endpoint_index);
 	return 1;

@@ -3,7 +3,8 @@
  * Fail-closed start and conntrack pressure through the TC programs (BPF_PROG_TEST_RUN):
  * within an endpoint's settle window (iof_ep_settle) a flow it opens other than by a TCP SYN
  * is provisional and packets entering the workload on it are judged by the ingress policy;
- * outside it they pass as replies; an ICMP echo reply opens no flow; iof_ct_stats counts
+ * outside it they pass as replies (an ICMP echo request opens a normal flow even within it:
+ * it answers nothing); an ICMP echo reply opens no flow; iof_ct_stats counts
  * inserts exactly when the table is driven to twice its capacity (the LRU evicts, nothing
  * fails). Policies go through the real compiler.
  */
@@ -115,6 +116,24 @@ static bool test_echo_reply_opens_no_flow(void)
 	return ok;
 }
 
+/* The workload pings out in its settle window: an echo request answers nothing, so the
+ * flow it opens is a normal one and the echo reply passes (ingress denies ICMP here). */
+static bool test_echo_request_in_the_window_is_not_provisional(void)
+{
+	struct pkt_spec request = {.proto = 1, .icmp_type = 8, .sport = 78};
+	struct pkt_spec reply = {.proto = 1, .icmp_type = 0, .sport = 78};
+	bool ok = true;
+
+	pkt_addr(&request, EP, "10.9.9.9");
+	pkt_addr(&reply, "10.9.9.9", EP);
+	harness_clear_ct(&h);
+	ok &= ASSERT_TRUE(settle(true), "open the settle window");
+	ok &= ASSERT_EQ(run(&request, true), TC_ACT_OK, "the workload's echo request leaves");
+	ok &= ASSERT_EQ(run(&reply, false), TC_ACT_OK, "its echo reply passes as a reply");
+	ok &= ASSERT_TRUE(settle(false), "close the settle window");
+	return ok;
+}
+
 static struct iof_ct_stats ct_stats(void)
 {
 	int ncpu = libbpf_num_possible_cpus();
@@ -177,6 +196,7 @@ int main(void)
 	    T(test_reply_to_an_unjudged_packet_does_not_open_the_denied_flow),
 	    T(test_provisional_flow_passes_what_ingress_allows),
 	    T(test_echo_reply_opens_no_flow),
+	    T(test_echo_request_in_the_window_is_not_provisional),
 	    T(test_conntrack_pressure_is_counted),
 #undef T
 	};
