@@ -341,6 +341,8 @@ static int activate(struct datapath *dp, const struct policy_image *img, uint32_
 	}
 	dp_delta_activated(&dp->delta, img); /* on ENOMEM: whole writes from now on */
 	dp->revision = img->revision;
+	dp->slot = slot;
+	dp->slot_known = true;
 	dp->fill = (struct dp_fill){.remote4 = policy_image_remotes(img, 4),
 				    .remote6 = policy_image_remotes(img, 6),
 				    .policy = img->n_policy + img->n_any_ports};
@@ -360,6 +362,12 @@ static int activate(struct datapath *dp, const struct policy_image *img, uint32_
 	dp->n_pfs = img->n_prefilter;
 	*eps = NULL;
 	*pfs = NULL;
+	/* what the guard compares the active slot's iof_any_group with (none on ENOMEM) */
+	dp->any_groups = malloc((img->n_any_groups + 1) * sizeof(*dp->any_groups));
+	if (dp->any_groups && img->n_any_groups) {
+		memcpy(dp->any_groups, img->any_groups, img->n_any_groups * sizeof(*dp->any_groups));
+		dp->n_any_groups = img->n_any_groups;
+	}
 	return r;
 }
 

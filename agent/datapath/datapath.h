@@ -168,6 +168,13 @@ int dp_check_links(struct datapath *dp, dp_report_fn report, void *ctx);
 int dp_check_pins(struct datapath *dp, dp_report_fn report, void *ctx);
 int dp_check_endpoint_entries(struct datapath *dp, dp_report_fn report, void *ctx);
 int dp_verify_slots(struct datapath *dp, dp_report_fn report, void *ctx);
+/*
+ * dp_check_slot_maps() - the other maps a verdict depends on (verify_maps.c), repaired where
+ * they differ from what this process wrote: iof_state (what "state": the slot and revision it
+ * activated), the active slot's iof_any_group entries ("any_group"), its prefilter deny-lists
+ * ("prefilter"), iof_config ("config") and iof_failsafe ("failsafe"). Returns how many.
+ */
+int dp_check_slot_maps(struct datapath *dp, dp_report_fn report, void *ctx);
 /* The next dp_apply() writes whole, trusting nothing it remembers of the slots. */
 void dp_distrust_slots(struct datapath *dp);
 /* False while the active slot's policy is known to differ from what was written. */

@@ -107,6 +107,14 @@ struct datapath {
 	size_t n_eps;
 	struct dp_prefilter *pfs;
 	size_t n_pfs;
+	struct layout_any_group *any_groups; /* the active slot's iof_any_group entries */
+	size_t n_any_groups;
+	uint32_t slot; /* the slot this process activated last (verify_maps.c) */
+	bool slot_known;
+	/* what write_settings() wrote into iof_config and iof_failsafe (verify_maps.c) */
+	struct iof_config config_written;
+	struct iof_failsafe failsafe_written[IOF_FAILSAFE_MAX];
+	bool settings_written;
 	uint64_t revision;
 	struct dp_fill fill; /* the apply thread's count (ct4, ct6 unused) ... */
 	bool fill_valid;

@@ -240,11 +240,15 @@ static int write_settings(struct datapath *dp, const struct dp_options *opts, ch
 		}
 		if (bpf_map_update_elem(fd, &key, &fs, BPF_ANY))
 			r = dp_err(err, len, -errno, "iof_failsafe: %s", strerror(errno));
+		dp->failsafe_written[key] = fs;
 	}
-	if (r || !(old_bits & ~bits))
-		return r;
-	cfg.flags &= ~old_bits | bits;
-	return write_config(dp->fds.config, &cfg, err, len);
+	if (!r && (old_bits & ~bits)) {
+		cfg.flags &= ~old_bits | bits;
+		r = write_config(dp->fds.config, &cfg, err, len);
+	}
+	dp->config_written = cfg;
+	dp->settings_written = !r && dp->fds.config >= 0 && fd >= 0;
+	return r;
 }
 
 static void read_revision(struct datapath *dp)
@@ -352,9 +356,11 @@ static void free_image_copy(struct datapath *dp)
 	for (size_t i = 0; i < dp->n_pfs; i++)
 		free(dp->pfs[i].interface);
 	free(dp->pfs);
+	free(dp->any_groups);
 	dp->eps = NULL;
 	dp->pfs = NULL;
-	dp->n_eps = dp->n_pfs = 0;
+	dp->any_groups = NULL;
+	dp->n_eps = dp->n_pfs = dp->n_any_groups = 0;
 }
 
 void dp_close(struct datapath *dp)

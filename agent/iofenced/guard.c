@@ -23,10 +23,23 @@
 #include "policy/image.h"
 #include "snapshot.h"
 
-enum guard_what { GW_LINK, GW_PIN, GW_ENDPOINT_ENTRY, GW_POLICY_ENTRY, GW_INACTIVE_SLOT, GW_MAX };
+enum guard_what {
+	GW_LINK,
+	GW_PIN,
+	GW_ENDPOINT_ENTRY,
+	GW_POLICY_ENTRY,
+	GW_INACTIVE_SLOT,
+	GW_STATE,
+	GW_ANY_GROUP,
+	GW_PREFILTER,
+	GW_CONFIG,
+	GW_FAILSAFE,
+	GW_MAX
+};
 
-static const char *const what_names[GW_MAX] = {"link", "pin", "endpoint_entry", "policy_entry",
-					       "inactive_slot"};
+static const char *const what_names[GW_MAX] = {
+    "link",  "pin",	  "endpoint_entry", "policy_entry", "inactive_slot",
+    "state", "any_group", "prefilter",	    "config",	    "failsafe"};
 
 /* Fill above which a warning is logged, and below which it is cleared again (percent). */
 #define CT_WARN_PCT 90
@@ -267,7 +280,7 @@ void guard_tick(struct guard *g)
 	g->next_tick_us = now + GUARD_PERIOD_MS * 1000ull;
 	ct_pressure(g, dp);
 	repaired = dp_check_links(dp, report, g) + dp_check_pins(dp, report, g) +
-		   dp_check_endpoint_entries(dp, report, g);
+		   dp_check_slot_maps(dp, report, g) + dp_check_endpoint_entries(dp, report, g);
 	if (now >= g->next_verify_us) {
 		if (dp_verify_slots(dp, report, g) == 1) {
 			reenforce(g, dp);

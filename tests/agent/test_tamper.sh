@@ -3,8 +3,11 @@
 # Tamper repair: what is changed behind the agent's back is found and repaired (logged,
 # counted in iofence_repairs_total{what}): an endpoint's tcx links detached with bpftool, a
 # deny entry deleted from the active slot's policy trie (also: the applies after it never
-# enforce the damaged image), an endpoint entry deleted, pins removed. Prints the time each
-# repair took (the target is 5 s; not asserted: the machine is shared).
+# enforce the damaged image), an endpoint entry deleted, pins removed; then the other maps a
+# verdict depends on: iof_state's active slot flipped, an iof_any_group entry zeroed, the
+# prefilter's deny entries deleted (trie and host map), iof_config and iof_failsafe zeroed.
+# Prints the time each repair took (the target is 5 s; not asserted: the machine is shared)
+# and checks iof_repairs_total{what} counted it.
 source "$(dirname "$0")/lib.sh" tamper "$@"
 command -v bpftool >/dev/null || skip "needs bpftool"
 
@@ -22,13 +25,16 @@ securityGroups:
       - {direction: ingress, protocol: tcp, cidr: 10.90.0.0/24, priority: 100}
       - {direction: ingress, action: deny, protocol: tcp, ports: [21211], cidr: 10.90.0.0/24, priority: 10}
       - {direction: ingress, protocol: udp, ports: [$((21220 + $1))], cidr: 10.90.0.0/24}
+      - {direction: ingress, action: deny, protocol: tcp, ports: [22101, 22102], priority: 50}
 endpoints:
   - {name: cli, node: node-n, interface: hcli, addresses: [10.90.0.2]}
   - {name: srv, node: node-n, interface: hsrv, addresses: [10.90.0.3], groups: [web]}
+prefilter:
+  - {node: node-n, interfaces: [hcli], deny: [198.51.100.0/24, 203.0.113.7]}
 YAML
 }
 PIN=/sys/fs/bpf/$PFX-A
-start_agent A n node-n
+start_agent A n node-n --metrics 127.0.0.1:22150
 policy 1 >"$TMP/p1.yaml"
 ctl A apply -f "$TMP/p1.yaml" >/dev/null || fail "apply 1"
 tcp_ok cli 10.90.0.3 21210
@@ -118,6 +124,125 @@ pinned() { [ -e "$PIN/links/tc/hsrv/ingress" ] && [ -e "$PIN/maps/iof_ct4" ] && 
 t=$(wait_for 15 pinned) || fail "removed pins not restored in 15 s"
 grep -q "tamper: pin" "$TMP/A/log" || fail "pin repair not logged"
 log "removed pins: pinned again after ${t}s"
+
+# 5. The other maps a verdict depends on. Each: tamper, then wait for the guard's repair,
+# its log line and its count in iofence_repairs_total{what}.
+metric() { in_ns "$PFX-n" curl -sf http://127.0.0.1:22150/metrics | awk -v w="iofence_repairs_total{what=\"$1\"}" '$1 == w {print $2}'; }
+# repaired WHAT T0 CHECK...: waits until CHECK passes, the log names WHAT and the metric counts
+# it; prints the time from T0 (when the tampering began) to the agent's log line of the repair.
+repaired() {
+	local what=$1 t0=$2 line
+	shift 2
+	wait_for 15 "$@" >/dev/null || fail "$what: not repaired in 15 s"
+	line=$(grep "tamper: $what:" "$TMP/A/log" | tail -1)
+	[ -n "$line" ] || fail "$what: repair not logged"
+	[ "$(metric "$what")" -ge 1 ] 2>/dev/null || fail "$what: iofence_repairs_total{what=\"$what\"} is $(metric "$what")"
+	log "$what: repaired $(python3 -c '
+import datetime, sys
+t = datetime.datetime.fromisoformat(sys.argv[1].split("Z")[0]).replace(tzinfo=datetime.timezone.utc)
+print("%.2f" % (t.timestamp() - float(sys.argv[2])))' "$line" "$t0") s after it was tampered with (${line#*tamper: })"
+}
+hexkey() { python3 -c "import struct,sys; print(' '.join('0x%02x' % b for b in struct.pack(sys.argv[1], *map(int, sys.argv[2:]))))" "$@"; }
+# lookup MAP KEY: the value's bytes, or an outer map's inner map id; fails when absent.
+lookup() {
+	bpftool -j map lookup pinned "$PIN/maps/$1" key $2 | python3 -c '
+import json, sys
+d = json.load(sys.stdin) or sys.exit(1)
+v = d.get("inner_map_id", d.get("value"))
+print(" ".join(v) if isinstance(v, list) else v)'
+}
+zeros() { python3 -c "print(' '.join(['0x00'] * len('$1'.split())))"; }
+slot=$(ctl A status -o json | json /dev/stdin "d['agents'][0]['active_slot']")
+
+# iof_state: the other slot (an older revision) made active.
+state0=$(lookup iof_state "$(hexkey '<I' 0)")
+flipped=$(python3 -c 'import sys; b=sys.argv[1].split(); b[0]="0x%02x" % (int(b[0], 16) ^ 1); print(" ".join(b))' "$state0")
+t0=$(date +%s.%N)
+bpftool map update pinned "$PIN/maps/iof_state" key $(hexkey '<I' 0) value $flipped ||
+	fail "tamper iof_state"
+state_back() { [ "$(lookup iof_state "$(hexkey '<I' 0)")" = "$state0" ]; }
+repaired state "$t0" state_back
+
+# iof_any_group: the entries of srv's listed port groups zeroed.
+ep=$(lookup iof_endpoints "$(hexkey '<IB3x' "$ifx" "$slot")")
+groups=$(python3 -c '
+import sys
+b = bytes(int(x, 16) for x in sys.argv[1].split())
+profile, ports = int.from_bytes(b[0:4], "little"), int.from_bytes(b[6:8], "little")
+slot = int(sys.argv[2])
+print(" ".join(str((slot * 4096 + profile) * 6 + g) for g in range(6) if ports >> g & 1))' "$ep" "$slot")
+[ -n "$groups" ] || fail "srv has no listed port group (iof_endpoint_val.any_ports is 0)"
+for g in $groups; do
+	eval "group_$g=\"\$(lookup iof_any_group \"\$(hexkey '<I' $g)\")\""
+done
+t0=$(date +%s.%N)
+for g in $groups; do
+	bpftool map update pinned "$PIN/maps/iof_any_group" key $(hexkey '<I' "$g") \
+		value $(zeros "$(eval echo "\$group_$g")") || fail "tamper iof_any_group $g"
+done
+groups_back() {
+	for g in $groups; do
+		[ "$(lookup iof_any_group "$(hexkey '<I' "$g")")" = "$(eval echo "\$group_$g")" ] || return 1
+	done
+}
+repaired any_group "$t0" groups_back
+
+# The prefilter: its trie entries (198.51.100.0/24) and its host map (203.0.113.7) emptied.
+# the active slot's host map of the IPv4 deny-list (its id, from the outer map's value)
+inner_id() {
+	lookup iof_prefilter4_host "$(hexkey '<I' "$slot")" 2>/dev/null |
+		python3 -c 'import sys; v=sys.stdin.read().split(); print(int.from_bytes(bytes(int(b, 16) for b in v), "little") if len(v) > 1 else v[0])'
+}
+# the keys of the active slot in the IPv4 deny-list trie (the slot is the key's fifth byte)
+pf_keys() {
+	bpftool -j map dump pinned "$PIN/maps/iof_prefilter4" | python3 -c '
+import json, sys
+for e in json.load(sys.stdin):
+    if int(e["key"][4], 16) == int(sys.argv[1]):
+        print(" ".join(e["key"]))' "$slot"
+}
+pf_trie() { pf_keys | grep -c .; }
+pf_hosts() {
+	local id
+	id=$(inner_id) || { echo 0; return; }
+	bpftool -j map dump id "$id" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))'
+}
+trie0=$(pf_trie) hosts0=$(pf_hosts)
+[ "$trie0" -ge 1 ] && [ "$hosts0" -ge 1 ] || fail "no prefilter entries to tamper with ($trie0 in the trie, $hosts0 hosts)"
+# the host map first (a repair of the trie replaces it too), then the trie
+id=$(inner_id)
+bpftool -j map dump id "$id" | python3 -c '
+import json, sys
+for e in json.load(sys.stdin):
+    print(" ".join(e["key"]))' >"$TMP/pf_hosts"
+t0=$(date +%s.%N)
+while read -r key; do
+	bpftool map delete id "$id" key $key || fail "tamper iof_prefilter4_host"
+done <"$TMP/pf_hosts"
+pf_back() { [ "$(pf_trie)" = "$trie0" ] && [ "$(pf_hosts)" = "$hosts0" ]; }
+repaired prefilter "$t0" pf_back
+pf_keys >"$TMP/pf_keys"
+t0=$(date +%s.%N)
+while read -r key; do
+	bpftool map delete pinned "$PIN/maps/iof_prefilter4" key $key || fail "tamper iof_prefilter4"
+done <"$TMP/pf_keys"
+repaired prefilter "$t0" pf_back
+
+# iof_config (timeouts, flags) and iof_failsafe (tcp:22 in entry 0) zeroed.
+config0=$(lookup iof_config "$(hexkey '<I' 0)")
+fs0=$(lookup iof_failsafe "$(hexkey '<I' 0)")
+key0=$(hexkey '<I' 0) zconfig=$(zeros "$config0") zfs=$(zeros "$fs0")
+config_back() { [ "$(lookup iof_config "$key0")" = "$config0" ]; }
+fs_back() { [ "$(lookup iof_failsafe "$key0")" = "$fs0" ]; }
+t0=$(date +%s.%N)
+bpftool map update pinned "$PIN/maps/iof_config" key $key0 value $zconfig || fail "tamper iof_config"
+repaired config "$t0" config_back
+t0=$(date +%s.%N)
+bpftool map update pinned "$PIN/maps/iof_failsafe" key $key0 value $zfs || fail "tamper iof_failsafe"
+repaired failsafe "$t0" fs_back
+tcp_ok cli 10.90.0.3 21210
+blocked 21211 || fail "denied port open after the repairs"
+
 stop_agent A || fail "agent did not stop cleanly"
 blocked 21211 || fail "denied port open while the agent is stopped"
 start_agent A n node-n
