@@ -303,24 +303,16 @@ int dp_ledger_retire(struct dp_ledger *l, uint8_t slot, const struct policy_imag
 	return r ?: w;
 }
 
+/* Adds counter key of a per-CPU counter array, summed over the CPUs, to acc. */
 static int read_one(int fd, uint32_t key, struct iof_counter *acc)
 {
-	int ncpu = libbpf_num_possible_cpus();
-	struct iof_counter *vals;
-	int r = 0;
+	struct iof_counter sum;
+	int r = read_counters(fd, key, 1, &sum);
 
-	if (ncpu < 0)
-		return ncpu;
-	vals = calloc((size_t)ncpu, sizeof(*vals));
-	if (!vals)
-		return -ENOMEM;
-	if (bpf_map_lookup_elem(fd, &key, vals))
-		r = -errno;
-	for (int c = 0; !r && c < ncpu; c++) {
-		acc->packets += vals[c].packets;
-		acc->bytes += vals[c].bytes;
+	if (!r) {
+		acc->packets += sum.packets;
+		acc->bytes += sum.bytes;
 	}
-	free(vals);
 	return r;
 }
 
