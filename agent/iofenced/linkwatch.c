@@ -7,7 +7,7 @@
  * never half-seen). Each endpoint event is timed: from the thread's wake-up to the hooks
  * attached, and how long the thread waited for a CPU after the kernel woke it (its run-queue
  * delay, from /proc/thread-self/schedstat). The thread runs at a low SCHED_FIFO priority
- * (--link-watcher-rt-priority) so that other processes' CPU load does not delay it; events
+ * (--attach-rt-priority) so that other processes' CPU load does not delay it; events
  * lost to a full socket buffer (ENOBUFS) are made up for by a resync of every interface the
  * image names (dp_links_resync).
  */
