@@ -2,7 +2,7 @@
 /*
  * `iofenced`, the command: enforces the endpoints whose interfaces appeared while no agent ran
  * (dp_early_enforce: their entries and hooks from the pinned programs and maps), then execs
- * the agent proper, iofenced-agent, installed beside it, with the same arguments. The agent
+ * the agent proper, iofenced-agent (libexec/iofence/), with the same arguments. The agent
  * links gRPC, protobuf-c, sqlite, libmicrohttpd and ~80 shared objects in all: the dynamic
  * linker spends ~40 ms of CPU before its main() runs, several times that on a loaded machine.
  * This program links libc and libbpf only, so the attach runs a few milliseconds after the
@@ -24,9 +24,13 @@
 
 #define AGENT_NAME "iofenced-agent"
 
-/* The agent beside this program (its own path from /proc/self/exe). */
+/*
+ * The agent: beside this program in a build tree, in ../libexec/iofence/ when installed (the
+ * path of this program from /proc/self/exe).
+ */
 static int agent_path(char *path, size_t len)
 {
+	static const char *const where[] = {"/" AGENT_NAME, "/../libexec/iofence/" AGENT_NAME};
 	ssize_t n = readlink("/proc/self/exe", path, len - 1);
 	char *slash;
 
@@ -34,10 +38,16 @@ static int agent_path(char *path, size_t len)
 		return -errno;
 	path[n] = 0;
 	slash = strrchr(path, '/');
-	if (!slash || (size_t)(slash - path) + sizeof("/" AGENT_NAME) > len)
-		return -ENAMETOOLONG;
-	strcpy(slash + 1, AGENT_NAME);
-	return 0;
+	if (!slash)
+		return -ENOENT;
+	for (size_t i = 0; i < sizeof(where) / sizeof(where[0]); i++) {
+		if ((size_t)(slash - path) + strlen(where[i]) + 1 > len)
+			return -ENAMETOOLONG;
+		strcpy(slash, where[i]);
+		if (!access(path, X_OK))
+			return 0;
+	}
+	return -ENOENT;
 }
 
 /* Help, version and cleanup runs attach nothing: the agent answers them. */
@@ -101,7 +111,7 @@ int main(int argc, char **argv)
 	int r = agent_path(agent, sizeof(agent));
 
 	if (r) {
-		fprintf(stderr, "iofenced: cannot find %s beside /proc/self/exe: %s\n",
+		fprintf(stderr, "iofenced: cannot find %s beside it or in ../libexec/iofence: %s\n",
 			AGENT_NAME, strerror(-r));
 		return 2;
 	}
