@@ -45,8 +45,6 @@ static const char *const what_names[GW_MAX] = {
 /* Fill above which a warning is logged, and below which it is cleared again (percent). */
 #define CT_WARN_PCT 90
 #define CT_CLEAR_PCT 85
-/* Verifying the policy tries costs one lookup per entry: at most this share of the time. */
-#define VERIFY_DUTY 20
 
 struct guard_ep {
 	char *name;
@@ -279,8 +277,11 @@ void guard_tick(struct guard *g)
 			reenforce(g, dp);
 			repaired++;
 		}
-		/* a large image is verified less often: VERIFY_DUTY times its cost apart */
-		g->next_verify_us = now + (now_usec() - now) * VERIFY_DUTY;
+		/* a large image is verified less often: GUARD_VERIFY_DUTY times its cost apart */
+		uint64_t apart = (now_usec() - now) * GUARD_VERIFY_DUTY;
+		const uint64_t max_apart = GUARD_VERIFY_EVERY_MAX_MS * 1000ull;
+
+		g->next_verify_us = now + (apart < max_apart ? apart : max_apart);
 	}
 	guard_refresh(g);
 	log_debug("guard: checked in %.1f ms%s", (double)(now_usec() - now) / 1000.0,

@@ -23,6 +23,14 @@ struct engine;
 struct guard;
 
 #define GUARD_PERIOD_MS 1000
+/*
+ * Verifying the policy tries reads every entry of both slots (~87 ms of CPU at 10k rules,
+ * docs/BENCHMARKS.md): at most a GUARD_VERIFY_DUTY-th of the time, yet at least every
+ * GUARD_VERIFY_EVERY_MAX_MS, which keeps detection and repair of a tampered entry within 5 s
+ * whatever the image's size costs.
+ */
+#define GUARD_VERIFY_DUTY 40
+#define GUARD_VERIFY_EVERY_MAX_MS 4000
 
 /* The engine's guard (engine.c creates it; cfg and e outlive it). NULL on ENOMEM. */
 struct guard *guard_new(struct engine *e, const struct agent_config *cfg);
