@@ -5,8 +5,9 @@
  * N-rule image (tests/lib gen.c) and then, alternately, the same image with one rule changed:
  *  - each guard check (links, pins, slot maps, endpoint entries) and the policy-trie
  *    verification of both slots (dp_verify_slots), CPU ms per pass, and what they cost per
- *    second of agent life on the guard's schedule (checks every GUARD_PERIOD_MS, the
- *    verification at most VERIFY_DUTY-th of the time);
+ *    second of agent life on the guard's schedule (guard.h: checks every GUARD_PERIOD_MS,
+ *    the verification at most a GUARD_VERIFY_DUTY-th of the time, at least every
+ *    GUARD_VERIFY_EVERY_MAX_MS);
  *  - the counter ledger's share of an apply (dp_ledger_retire on a slot), with no rule
  *    counted and with every rule of the slot counted (the worst case: a base each);
  *  - dp_apply of a one-rule change, CPU and wall ms.
@@ -26,15 +27,13 @@
 #include "agent/datapath/counter_ledger.h"
 #include "agent/datapath/datapath.h"
 #include "agent/datapath/dp_internal.h"
+#include "agent/iofenced/guard.h" /* the guard's schedule */
 #include "gen.h"
 #include "policy/image.h"
 #include "tests/lib/bench_util.h"
 
 #define SKIP 249
 #define MAX_RUNS 200
-/* The guard's schedule (agent/iofenced/guard.h and guard.c). */
-#define GUARD_PERIOD_S 1.0
-#define VERIFY_DUTY 20
 
 static double cpu_ms(void)
 {
@@ -120,12 +119,14 @@ static void bench_guard_pass(struct datapath *dp, int passes)
 		   median(eps.v, eps.n);
 	double v = median(verify.v, verify.n);
 	/* the guard verifies again (cost of the whole tick) * VERIFY_DUTY after it began */
-	double verify_every_s = (c + v) * VERIFY_DUTY / 1e3;
+	double verify_every_s = (c + v) * GUARD_VERIFY_DUTY / 1e3;
 	double per_s;
 
-	if (verify_every_s < GUARD_PERIOD_S)
-		verify_every_s = GUARD_PERIOD_S;
-	per_s = c / GUARD_PERIOD_S + v / verify_every_s;
+	if (verify_every_s > GUARD_VERIFY_EVERY_MAX_MS / 1e3)
+		verify_every_s = GUARD_VERIFY_EVERY_MAX_MS / 1e3;
+	if (verify_every_s < GUARD_PERIOD_MS / 1e3)
+		verify_every_s = GUARD_PERIOD_MS / 1e3;
+	per_s = c / (GUARD_PERIOD_MS / 1e3) + v / verify_every_s;
 	printf("| guard checks: links / pins / slot maps / endpoint entries | %.2f / %.2f / %.2f "
 	       "/ %.2f ms CPU a pass |\n",
 	       median(links.v, links.n), median(pins.v, pins.n), median(maps.v, maps.n),
