@@ -38,7 +38,10 @@ void guard_free(struct guard *g);
 
 /* Apply thread: the periodic check (at most once per GUARD_PERIOD_MS; cheap otherwise). */
 void guard_tick(struct guard *g);
-/* Any thread: the endpoints' enforcement changed (apply, link, cgroup): refresh the table. */
+/*
+ * Any thread: the endpoints' enforcement changed (apply, link, cgroup): refresh the table.
+ * Never waits for a refresh in progress on another thread: that one refreshes again.
+ */
 void guard_refresh(struct guard *g);
 /* Milliseconds until the next tick is due (for the apply thread's wait); -1: no datapath. */
 int guard_next_ms(struct guard *g);
