@@ -46,7 +46,8 @@ static void put_message(struct wire *w, uint32_t field, const struct wire *inner
 {
 	put_varint(w, (uint64_t)field << 3 | 2);
 	put_varint(w, inner->len);
-	memcpy(w->b + w->len, inner->b, inner->len);
+	if (inner->len) /* an empty message may have no bytes at all */
+		memcpy(w->b + w->len, inner->b, inner->len);
 	w->len += inner->len;
 }
 
