@@ -1,12 +1,20 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * The global functions of the enforcement pipeline (flow.h): the new-flow verdict and the
- * event record. Linked into iofence.bpf.o beside the hooks that call them.
+ * The global functions of the enforcement pipeline (flow.h): a parsed packet judged, the
+ * new-flow verdict and the event record. Linked into iofence.bpf.o beside the hooks that call
+ * them.
  */
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 
 #include "flow.h"
+
+__noinline int iof_flow_enforce(struct iof_pkt *p, __u32 attach_id, __u32 dir, __u32 len)
+{
+	if (!p)
+		return 0;
+	return iof_enforce(p, attach_id, (__u8)dir, len);
+}
 
 __noinline int iof_flow_judge(const struct iof_ct_key *k, __u32 slot, __u32 dir, __u32 dport,
 			      struct iof_decision *d)

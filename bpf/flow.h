@@ -29,6 +29,8 @@ int iof_flow_judge(const struct iof_ct_key *k, __u32 slot, __u32 dir, __u32 dpor
 /* An event record of k's packet, if the rate limit of iof_config lets it through. */
 int iof_flow_event(const struct iof_ct_key *k, const struct iof_event_info *info, __u64 now,
 		   __u32 len);
+/* iof_enforce() below, for the TC and cgroup_skb hooks: 1 to pass, 0 to drop. */
+int iof_flow_enforce(struct iof_pkt *p, __u32 attach_id, __u32 dir, __u32 len);
 
 /* Per-packet context. */
 struct iof_flow {
