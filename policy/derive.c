@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * Documents derived by endpoint changes (policy/derive.h): the endpoints are copied (a few
- * hundred small records), the rules are shared.
+ * Documents derived by changes (policy/derive.h): the endpoints are copied (a few hundred
+ * small records), the rules of unchanged groups are shared, a changed group is read anew.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -129,36 +129,88 @@ static int apply_change(struct policy_document *doc, const struct policy_endpoin
 	return 0;
 }
 
-int policy_derive_endpoints(struct policy_document *base,
-			    const struct policy_endpoint_change *changes, size_t n,
-			    policy_endpoint_order order, const char *source_name,
-			    struct policy_document **ret, struct policy_errors *errs)
+static long find_group(const struct policy_document *doc, const char *name)
+{
+	for (size_t g = 0; g < doc->n_groups; g++)
+		if (doc->groups[g].name && !strcmp(doc->groups[g].name, name))
+			return (long)g;
+	return -1;
+}
+
+/* Replaces the changed groups of doc (its array is its own: policy_document_share). */
+static int replace_groups(struct policy_document *doc, const struct policy_changes *ch,
+			  const char *file, struct policy_errors *errs)
+{
+	size_t *which = malloc((ch->n_groups ? ch->n_groups : 1) * sizeof(*which));
+	int r = which ? 0 : -ENOMEM;
+
+	for (size_t i = 0; !r && i < ch->n_groups; i++) {
+		const struct policy_group_change *c = &ch->groups[i];
+		long at = find_group(doc, c->name);
+		struct policy_group grp;
+		char path[64];
+
+		if (at < 0) {
+			policy_errors_add(errs, file, 0, "securityGroups",
+					  "group \"%s\" is not in revision %llu: a group added "
+					  "or removed needs the document read whole",
+					  c->name, (unsigned long long)doc->revision);
+			r = -EINVAL;
+			break;
+		}
+		snprintf(path, sizeof(path), "securityGroups[%ld]", at);
+		r = policy_group_from_pb(c->put, file, path, &grp, errs);
+		if (!r && (!grp.name || strcmp(grp.name, c->name))) {
+			policy_errors_add(errs, file, 0, path,
+					  "name \"%s\" where \"%s\" was expected",
+					  grp.name ? grp.name : "", c->name);
+			policy_group_clear(&grp);
+			r = -EINVAL;
+		}
+		if (r)
+			break;
+		policy_group_clear(&doc->groups[at]);
+		doc->groups[at] = grp;
+		which[i] = (size_t)at;
+	}
+	if (!r && ch->n_groups)
+		r = policy_validate_groups(doc, which, ch->n_groups, file, errs);
+	free(which);
+	return r;
+}
+
+int policy_derive(struct policy_document *base, const struct policy_changes *ch,
+		  const char *source_name, struct policy_document **ret,
+		  struct policy_errors *errs)
 {
 	const char *file = source_name ? source_name : "<delta>";
 	struct policy_document *doc = calloc(1, sizeof(*doc));
+	size_t n = ch->n_endpoints;
 	int r = 0;
 
 	*ret = NULL;
 	if (!doc)
 		return -ENOMEM;
 	doc->defaults = base->defaults;
+	doc->revision = base->revision; /* for the errors; the caller sets the new one */
 	/* room for every put to be an addition */
 	doc->endpoints = calloc(base->n_endpoints + n + 1, sizeof(*doc->endpoints));
 	if (!doc->endpoints || policy_document_share(base, doc)) {
 		r = -ENOMEM;
 		goto out;
 	}
+	r = replace_groups(doc, ch, file, errs);
 	for (size_t e = 0; !r && e < base->n_endpoints; e++) {
 		r = endpoint_copy(&doc->endpoints[e], &base->endpoints[e]);
 		if (!r)
 			doc->n_endpoints++;
 	}
 	for (size_t i = 0; !r && i < n; i++)
-		if (!changes[i].put)
-			r = apply_change(doc, &changes[i], order, file, errs);
+		if (!ch->endpoints[i].put)
+			r = apply_change(doc, &ch->endpoints[i], ch->order, file, errs);
 	for (size_t i = 0; !r && i < n; i++)
-		if (changes[i].put)
-			r = apply_change(doc, &changes[i], order, file, errs);
+		if (ch->endpoints[i].put)
+			r = apply_change(doc, &ch->endpoints[i], ch->order, file, errs);
 	if (!r)
 		r = policy_validate_endpoints(doc, file, errs);
 out:
@@ -166,6 +218,7 @@ out:
 		policy_document_free(doc);
 		return r;
 	}
+	doc->revision = 0;
 	*ret = doc;
 	return 0;
 }

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * A document derived from another by endpoint changes only: what an agent in cluster mode
- * does when a workload of another node starts or stops. The groups and prefilters are shared
- * with the base document (not copied), and only the endpoints are checked again, so the cost
- * follows the number of endpoints, not the number of rules.
+ * A document derived from another by changes of endpoints and of security groups: what an
+ * agent in cluster mode does when a workload starts or stops, or a group's rules change. The
+ * groups that did not change and the prefilters are shared with the base document (not
+ * copied), and only what changed is checked again, so the cost follows the size of the
+ * change, not the number of rules.
  */
 #ifndef IOFENCE_POLICY_DERIVE_H
 #define IOFENCE_POLICY_DERIVE_H
@@ -21,28 +22,44 @@ struct policy_endpoint_change {
 	const Iofence__V1__Endpoint *put;
 };
 
+/* One security group replaced, by name (the group must exist in the base document). */
+struct policy_group_change {
+	const char *name;
+	const Iofence__V1__SecurityGroup *put;
+};
+
+/* The order of a document's endpoints (a new one is inserted where it belongs). */
+typedef int (*policy_endpoint_order)(const struct policy_endpoint *a,
+				     const struct policy_endpoint *b);
+
+struct policy_changes {
+	const struct policy_endpoint_change *endpoints;
+	size_t n_endpoints;
+	const struct policy_group_change *groups;
+	size_t n_groups;
+	policy_endpoint_order order; /* NULL: new endpoints go last */
+};
+
 /**
- * policy_derive_endpoints() - base with the endpoint changes applied, in order
+ * policy_derive() - base with the changes applied
  * @base: a validated document; its groups and prefilters become shared (policy_document_share)
- * @order: the order of base's endpoints (a new endpoint is inserted where it belongs, so the
- *         document equals one read whole in that order); NULL: new endpoints go last
  * @source_name: file name of the errors ("<etcd>")
  * @ret: the new document (revision unset), validated as policy_validate() would
  *
- * Removals are applied first, then puts (an endpoint moved to another node is a removal and a
- * put of the same name). A replaced endpoint keeps its place.
+ * Groups are replaced in place (a group keeps its index, so the rules of the other groups,
+ * shared, still name the right ones); adding or removing a group is not a change this
+ * function makes (the indexes would move): read the document whole. The changed groups are
+ * checked (their rules, their remote groups, names unique), then the endpoints: removals are
+ * applied first, then puts (an endpoint moved to another node is a removal and a put of the
+ * same name), a replaced endpoint keeps its place, and removing an endpoint that is not there
+ * changes nothing (added and removed again within one batch). The endpoints are checked again
+ * whenever anything changed (a group's name appears in their lists).
  *
- * Removing an endpoint that is not there changes nothing (added and removed again within
- * one batch of changes).
- *
- * Return: 0; -EINVAL with the errors in @errs (a put whose name differs from the change's, or
- * an endpoint check: unknown group, address of another endpoint...); -ENOMEM.
+ * Return: 0; -EINVAL with the errors in @errs (a put whose name differs from the change's, a
+ * group that is not in base, a rule or endpoint check...); -ENOMEM.
  */
-typedef int (*policy_endpoint_order)(const struct policy_endpoint *a,
-				     const struct policy_endpoint *b);
-int policy_derive_endpoints(struct policy_document *base,
-			    const struct policy_endpoint_change *changes, size_t n,
-			    policy_endpoint_order order, const char *source_name,
-			    struct policy_document **ret, struct policy_errors *errs);
+int policy_derive(struct policy_document *base, const struct policy_changes *changes,
+		  const char *source_name, struct policy_document **ret,
+		  struct policy_errors *errs);
 
 #endif /* IOFENCE_POLICY_DERIVE_H */

@@ -18,27 +18,50 @@ static void free_strings(char **v, size_t n)
 	free(v);
 }
 
+/* The prefilters of documents derived from one another. */
 struct policy_shared {
 	atomic_long refs;
-	struct policy_group *groups;
-	size_t n_groups;
 	struct policy_prefilter *prefilters;
 	size_t n_prefilters;
 };
 
+/* One group's name and rules, shared: freed by the last document that holds it. */
+struct policy_group_hold {
+	atomic_long refs;
+	char *name;
+	struct policy_rule *rules;
+	size_t n_rules;
+};
+
+static void free_rules(struct policy_rule *rules, size_t n)
+{
+	for (size_t r = 0; r < n; r++) {
+		free(rules[r].ports);
+		free(rules[r].group);
+		free(rules[r].name);
+	}
+	free(rules);
+}
+
+void policy_group_clear(struct policy_group *grp)
+{
+	struct policy_group_hold *h = grp->hold;
+
+	if (!h) {
+		free_rules(grp->rules, grp->n_rules);
+		free(grp->name);
+	} else if (atomic_fetch_sub(&h->refs, 1) == 1) {
+		free_rules(h->rules, h->n_rules);
+		free(h->name);
+		free(h);
+	}
+	memset(grp, 0, sizeof(*grp));
+}
+
 static void free_groups(struct policy_group *groups, size_t n)
 {
-	for (size_t g = 0; g < n; g++) {
-		struct policy_group *grp = &groups[g];
-
-		for (size_t r = 0; r < grp->n_rules; r++) {
-			free(grp->rules[r].ports);
-			free(grp->rules[r].group);
-			free(grp->rules[r].name);
-		}
-		free(grp->rules);
-		free(grp->name);
-	}
+	for (size_t g = 0; g < n; g++)
+		policy_group_clear(&groups[g]);
 	free(groups);
 }
 
@@ -56,26 +79,56 @@ static void shared_unref(struct policy_shared *sh)
 {
 	if (atomic_fetch_sub(&sh->refs, 1) != 1)
 		return;
-	free_groups(sh->groups, sh->n_groups);
 	free_prefilters(sh->prefilters, sh->n_prefilters);
 	free(sh);
 }
 
+/* Every group of doc under a hold (only the hold field of doc's groups is written). */
+static int hold_groups(struct policy_document *doc)
+{
+	for (size_t g = 0; g < doc->n_groups; g++) {
+		struct policy_group *grp = &doc->groups[g];
+		struct policy_group_hold *h;
+
+		if (grp->hold)
+			continue;
+		h = calloc(1, sizeof(*h));
+		if (!h)
+			return -ENOMEM;
+		atomic_init(&h->refs, 1);
+		h->name = grp->name;
+		h->rules = grp->rules;
+		h->n_rules = grp->n_rules;
+		grp->hold = h;
+	}
+	return 0;
+}
+
 int policy_document_share(struct policy_document *doc, struct policy_document *derived)
 {
+	struct policy_group *groups = malloc((doc->n_groups ? doc->n_groups : 1) * sizeof(*groups));
+
+	if (!groups || hold_groups(doc)) {
+		free(groups);
+		return -ENOMEM;
+	}
 	if (!doc->shared) {
 		doc->shared = calloc(1, sizeof(*doc->shared));
-		if (!doc->shared)
+		if (!doc->shared) {
+			free(groups);
 			return -ENOMEM;
+		}
 		atomic_init(&doc->shared->refs, 1);
-		doc->shared->groups = doc->groups;
-		doc->shared->n_groups = doc->n_groups;
 		doc->shared->prefilters = doc->prefilters;
 		doc->shared->n_prefilters = doc->n_prefilters;
 	}
+	for (size_t g = 0; g < doc->n_groups; g++) {
+		groups[g] = doc->groups[g];
+		atomic_fetch_add(&groups[g].hold->refs, 1);
+	}
 	atomic_fetch_add(&doc->shared->refs, 1);
 	derived->shared = doc->shared;
-	derived->groups = doc->groups;
+	derived->groups = groups;
 	derived->n_groups = doc->n_groups;
 	derived->prefilters = doc->prefilters;
 	derived->n_prefilters = doc->n_prefilters;
@@ -98,12 +151,11 @@ void policy_document_free(struct policy_document *doc)
 {
 	if (!doc)
 		return;
-	if (doc->shared) {
+	free_groups(doc->groups, doc->n_groups);
+	if (doc->shared)
 		shared_unref(doc->shared);
-	} else {
-		free_groups(doc->groups, doc->n_groups);
+	else
 		free_prefilters(doc->prefilters, doc->n_prefilters);
-	}
 	for (size_t e = 0; e < doc->n_endpoints; e++)
 		policy_endpoint_clear(&doc->endpoints[e]);
 	free(doc->endpoints);

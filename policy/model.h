@@ -74,11 +74,15 @@ struct policy_rule {
 	unsigned ports_line, group_line; /* of its ports: and group: keys, 0 if unknown */
 };
 
+/* A group's name and rules once documents derived from one another share them. */
+struct policy_group_hold;
+
 struct policy_group {
 	char *name;
 	struct policy_rule *rules;
 	size_t n_rules;
 	unsigned line;
+	struct policy_group_hold *hold; /* NULL: the document owns name and rules */
 };
 
 struct policy_endpoint {
@@ -114,9 +118,9 @@ struct policy_prefilter {
 };
 
 /*
- * Groups and prefilters shared by documents derived from one another (policy/derive.h), so an
- * endpoint change does not copy 10k rules: immutable once shared, freed with the last document
- * that refers to them.
+ * Groups (each on its own) and prefilters (all together) are shared by documents derived from
+ * one another (policy/derive.h), so a change of one endpoint or one group does not copy 10k
+ * rules: immutable once shared, freed with the last document that refers to them.
  */
 struct policy_shared;
 
@@ -130,16 +134,20 @@ struct policy_document {
 	size_t n_endpoints;
 	struct policy_prefilter *prefilters;
 	size_t n_prefilters;
-	struct policy_shared *shared; /* NULL: the document owns its groups and prefilters */
+	struct policy_shared *shared; /* NULL: the document owns its prefilters */
 };
 
 /* Frees everything a document owns, then the document itself. Accepts NULL. */
 void policy_document_free(struct policy_document *doc);
 /*
  * Gives derived the groups and prefilters of doc, shared (doc's become shared too when they
- * were not). Neither document may change them afterwards. 0 or -ENOMEM.
+ * were not): derived gets its own array of groups whose names and rules are doc's. Neither
+ * document may change what they share afterwards; derived may replace a whole group of its
+ * array (policy_group_clear() first). 0 or -ENOMEM.
  */
 int policy_document_share(struct policy_document *doc, struct policy_document *derived);
+/* Frees (or lets go of, when shared) one group's name and rules (not the struct). */
+void policy_group_clear(struct policy_group *grp);
 /* Frees one endpoint's fields (not the struct). */
 void policy_endpoint_clear(struct policy_endpoint *ep);
 

@@ -66,6 +66,15 @@ int policy_validate(struct policy_document *doc, const char *file_name, struct p
 int policy_validate_endpoints(struct policy_document *doc, const char *file_name,
 			      struct policy_errors *errs);
 
+/*
+ * policy_validate_groups() - the checks of policy_validate() for the groups at which[0..n)
+ * (their rules, rule names, remote groups defined) and group names unique, for a document
+ * whose other groups were validated before (policy/derive.h). Return: 0, -EINVAL (errors
+ * appended to @errs) or -ENOMEM.
+ */
+int policy_validate_groups(struct policy_document *doc, const size_t *which, size_t n,
+			   const char *file_name, struct policy_errors *errs);
+
 /* Parses "80" or "8000-8080" (1..65535, lo <= hi). Return 0 or -EINVAL / -ERANGE. */
 int policy_parse_port_range(const char *text, struct policy_port_range *ret);
 

@@ -547,6 +547,21 @@ int policy_endpoint_from_pb(const Iofence__V1__Endpoint *m, const char *source_n
 	return errs->n + errs->dropped > errors_before ? -EINVAL : 0;
 }
 
+int policy_group_from_pb(const Iofence__V1__SecurityGroup *m, const char *source_name,
+			 const char *path, struct policy_group *grp, struct policy_errors *errs)
+{
+	struct pb_ctx ctx = {.file = source_name ? source_name : "<message>", .errs = errs};
+	size_t errors_before = errs->n + errs->dropped;
+
+	memset(grp, 0, sizeof(*grp));
+	group_from_pb(&ctx, m, path, grp);
+	if (ctx.oom) {
+		policy_group_clear(grp);
+		return -ENOMEM;
+	}
+	return errs->n + errs->dropped > errors_before ? -EINVAL : 0;
+}
+
 static void prefilter_from_pb(struct pb_ctx *ctx, const Iofence__V1__Prefilter *m,
 			      const char *path, struct policy_prefilter *pf)
 {

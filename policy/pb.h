@@ -48,4 +48,12 @@ int policy_endpoint_from_pb(const Iofence__V1__Endpoint *m, const char *source_n
 			    const char *path, struct policy_endpoint *ep,
 			    struct policy_errors *errs);
 
+/*
+ * One security group of a message into grp (the field checks of policy_from_pb(), errors at
+ * "<path>.rules[i]..."; no cross-reference checks: policy_validate_groups()). Return: 0,
+ * -EINVAL (errors in @errs) or -ENOMEM.
+ */
+int policy_group_from_pb(const Iofence__V1__SecurityGroup *m, const char *source_name,
+			 const char *path, struct policy_group *grp, struct policy_errors *errs);
+
 #endif /* IOFENCE_POLICY_PB_H */

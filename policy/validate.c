@@ -405,6 +405,40 @@ static int validate_rule_names(const struct policy_group *grp, size_t g, const c
 	return 0;
 }
 
+/* One group's own checks and its rules' references (resolves rule.group_index). */
+static int validate_group(struct policy_document *doc, size_t g, const char *file,
+			  const struct name_index *gidx, size_t n_gidx, struct policy_errors *errs)
+{
+	struct policy_group *grp = &doc->groups[g];
+	char field[96];
+
+	if (!grp->name) {
+		snprintf(field, sizeof(field), "securityGroups[%zu]", g);
+		policy_errors_add(errs, file, grp->line, field, "name is required");
+	}
+	for (size_t r = 0; r < grp->n_rules; r++)
+		validate_rule(&grp->rules[r], g, r, file, gidx, n_gidx, errs);
+	return validate_rule_names(grp, g, file, errs);
+}
+
+int policy_validate_groups(struct policy_document *doc, const size_t *which, size_t n,
+			   const char *file, struct policy_errors *errs)
+{
+	size_t before = errs->n + errs->dropped, n_gidx = 0;
+	struct name_index *gidx = index_names(doc->n_groups, group_name, doc->groups, &n_gidx);
+	int r = 0;
+
+	if (!gidx)
+		return -ENOMEM;
+	report_duplicates(gidx, n_gidx, file, errs, "securityGroups", group_line, doc->groups);
+	for (size_t i = 0; !r && i < n; i++)
+		r = validate_group(doc, which[i], file, gidx, n_gidx, errs);
+	free(gidx);
+	if (r)
+		return r;
+	return errs->n + errs->dropped > before ? -EINVAL : 0;
+}
+
 static const char *endpoint_name(const void *items, size_t i)
 {
 	return ((const struct policy_endpoint *)items)[i].name;
@@ -476,19 +510,9 @@ int policy_validate(struct policy_document *doc, const char *file, struct policy
 			  doc->groups);
 	report_duplicates(ix.endpoints, ix.n_endpoints, file, errs, "endpoints", endpoint_line,
 			  doc->endpoints);
-	for (size_t g = 0; g < doc->n_groups; g++) {
-		struct policy_group *grp = &doc->groups[g];
-		char field[96];
-
-		if (!grp->name) {
-			snprintf(field, sizeof(field), "securityGroups[%zu]", g);
-			policy_errors_add(errs, file, grp->line, field, "name is required");
-		}
-		for (size_t r = 0; r < grp->n_rules; r++)
-			validate_rule(&grp->rules[r], g, r, file, ix.groups, ix.n_groups, errs);
-		if (validate_rule_names(grp, g, file, errs) < 0)
+	for (size_t g = 0; g < doc->n_groups; g++)
+		if (validate_group(doc, g, file, ix.groups, ix.n_groups, errs) < 0)
 			oom = true;
-	}
 	for (size_t e = 0; e < doc->n_endpoints; e++)
 		if (validate_endpoint(&doc->endpoints[e], e, file, ix.groups, ix.n_groups, errs) <
 		    0)

@@ -75,6 +75,9 @@ int cluster_endpoint_key_cmp(const char *node_a, const char *name_a, const char 
 			     const char *name_b);
 /* The node and name (unescaped, malloc'ed) of an endpoint key; -EINVAL when KEY is not one. */
 int cluster_key_endpoint_split(const char *key, char **ret_node, char **ret_name);
+/* The name (unescaped, malloc'ed) of a group stored in one object ("groups/<name>", no part);
+ * -EINVAL when KEY is not one. */
+int cluster_key_group_name(const char *key, char **ret_name);
 
 /* What a controller read: the head and the generation's objects at one revision. */
 struct cluster_state {

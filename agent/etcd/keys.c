@@ -251,6 +251,19 @@ int cluster_key_endpoint_split(const char *key, char **ret_node, char **ret_name
 	return 0;
 }
 
+int cluster_key_group_name(const char *key, char **ret_name)
+{
+	const char *name = key + 7;
+
+	*ret_name = NULL;
+	if (strncmp(key, "groups/", 7) || !*name || strchr(name, '/') || strchr(name, '#'))
+		return -EINVAL;
+	*ret_name = unescape(name, strlen(name));
+	if (!*ret_name)
+		return errno == EINVAL ? -EINVAL : -ENOMEM;
+	return 0;
+}
+
 char *cluster_key_head(const char *prefix)
 {
 	char *s;

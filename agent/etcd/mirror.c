@@ -140,15 +140,29 @@ void cluster_mirror_forget_changes(struct cluster_mirror *m, bool all)
 	m->changed_all = all;
 }
 
+/* A change derive can take: an endpoint, or a group that is there in one object. */
+static bool derivable_change(const struct cluster_mirror *m, const char *key, long at)
+{
+	size_t len = strlen(key);
+
+	if (!strncmp(key, "endpoints/", 10))
+		return true;
+	if (strncmp(key, "groups/", 7) || at < 0 || strchr(key, '#'))
+		return false;
+	/* parts sort right after the group's first key: "groups/NAME#0001" */
+	return (size_t)at + 1 >= m->objs.n || strncmp(m->objs.v[at + 1].key, key, len) ||
+	       m->objs.v[at + 1].key[len] != '#';
+}
+
 int cluster_mirror_changes(struct cluster_mirror *m, uint64_t base, Iofence__V1__PolicyDelta **ret,
-			   bool *endpoints_only)
+			   bool *derivable)
 {
 	Iofence__V1__PolicyDelta *d;
 	size_t n = m->changed.n;
 	int r = 0;
 
 	*ret = NULL;
-	*endpoints_only = false;
+	*derivable = false;
 	if (m->changed_all) {
 		cluster_mirror_forget_changes(m, false);
 		return 0;
@@ -161,7 +175,7 @@ int cluster_mirror_changes(struct cluster_mirror *m, uint64_t base, Iofence__V1_
 	}
 	if (!d || !d->changes)
 		r = -ENOMEM;
-	*endpoints_only = true;
+	*derivable = true;
 	for (size_t i = 0; !r && i < n; i++) {
 		const char *key = m->changed.v[i].key;
 		long at = cluster_objs_find(&m->objs, key);
@@ -183,7 +197,7 @@ int cluster_mirror_changes(struct cluster_mirror *m, uint64_t base, Iofence__V1_
 		}
 		if (!c->key || (at >= 0 && !c->value.data))
 			r = -ENOMEM;
-		*endpoints_only &= !strncmp(key, "endpoints/", 10);
+		*derivable &= derivable_change(m, key, at);
 	}
 	/* the message is freed as protobuf-c would free an unpacked one (free() throughout) */
 	if (r) {

@@ -41,11 +41,13 @@ int64_t cluster_mirror_take(struct cluster_mirror *m, const Etcdserverpb__WatchR
  * cluster_mirror_changes() - the objects that changed since the last call, as a PolicyDelta
  * on base (their values as the mirror holds them now; a key no longer there is removed), and
  * forgets them. NULL in *ret when everything changed (a whole read, the head's generation
- * moved or went). *endpoints_only says whether every change is of an endpoint object.
- * 0 or -ENOMEM (then everything counts as changed next time).
+ * moved or went). *derivable says whether every change is of an endpoint, or of a security
+ * group that is still there and is one object (not stored in parts): changes a document can
+ * be derived from (policy/derive.h). 0 or -ENOMEM (then everything counts as changed next
+ * time).
  */
 int cluster_mirror_changes(struct cluster_mirror *m, uint64_t base, Iofence__V1__PolicyDelta **ret,
-			   bool *endpoints_only);
+			   bool *derivable);
 void cluster_mirror_forget_changes(struct cluster_mirror *m, bool all);
 
 #endif /* IOFENCE_AGENT_ETCD_MIRROR_H */

@@ -538,10 +538,11 @@ out:
 }
 
 /*
- * JOB_DELTA: only endpoints changed (cluster mode). The document is the enforced
- * one with the endpoint changes applied: groups and prefilters shared, only the endpoints
- * checked again (policy/derive.h); compiled and swapped like any revision (the datapath
- * writes the entries that changed), stored as the delta.
+ * JOB_DELTA: only endpoints and security groups changed (cluster mode). The document is the
+ * enforced one with the changes applied: unchanged groups and prefilters shared, the changed
+ * groups and the endpoints checked again (policy/derive.h); compiled and swapped like any
+ * revision (the compiler reads only the groups of this node's endpoints, the datapath writes
+ * the entries that changed), stored as the delta.
  */
 static struct snapshot *do_delta(struct engine *e, struct job *job)
 {
@@ -549,7 +550,7 @@ static struct snapshot *do_delta(struct engine *e, struct job *job)
 	struct snapshot *cur = engine_current(e), *snap = NULL, *retired = NULL;
 	uint64_t rev = job->delta_revision, t0 = now_usec(), compile_usec = 0, dp_usec = 0;
 	uint64_t t_derived, t_store;
-	struct journal_endpoints je = {0};
+	struct journal_changes jc = {0};
 	struct policy_errors errs = {0};
 	struct policy_document *doc = NULL;
 	struct policy_image *img = NULL;
@@ -569,12 +570,12 @@ static struct snapshot *do_delta(struct engine *e, struct job *job)
 			   (unsigned long long)(cur ? snapshot_revision(cur) : 0));
 		goto out;
 	}
-	r = journal_endpoints_of(delta, &je, err, sizeof(err));
+	r = journal_changes_of(delta, &jc, err, sizeof(err));
 	if (!r)
-		/* the enforced document only gains a pointer to what it shares (readers never
-		 * look at it) */
-		r = policy_derive_endpoints((struct policy_document *)snapshot_doc(cur), je.changes,
-					    je.n, journal_endpoint_order, "<etcd>", &doc, &errs);
+		/* the enforced document only gains pointers to what it shares (readers never
+		 * look at them) */
+		r = policy_derive((struct policy_document *)snapshot_doc(cur), &jc.changes, "<etcd>",
+				  &doc, &errs);
 	if (r == -ENOMEM) {
 		job_set_status(job, GRPC_STATUS_RESOURCE_EXHAUSTED, "out of memory");
 		goto out;
@@ -620,14 +621,18 @@ static struct snapshot *do_delta(struct engine *e, struct job *job)
 	job->status = GRPC_STATUS_OK;
 	retired = publish(e, snap);
 	announce(e);
-	log_debug("revision %llu: %zu endpoint change%s on revision %llu: derive+validate %.2f ms, "
-		  "compile %.2f ms, datapath %.2f ms, store commit (%s) %.2f ms",
-		  (unsigned long long)rev, je.n, je.n == 1 ? "" : "s",
+	log_debug("revision %llu: %zu endpoint and %zu group change%s on revision %llu: "
+		  "derive+validate %.2f ms, compile %.2f ms, datapath %.2f ms, store commit (%s) "
+		  "%.2f ms",
+		  (unsigned long long)rev, jc.changes.n_endpoints, jc.changes.n_groups,
+		  jc.changes.n_endpoints + jc.changes.n_groups == 1 ? "" : "s",
 		  (unsigned long long)delta->base_revision, (t_derived - t0) / 1e3,
 		  compile_usec / 1e3, dp_usec / 1e3, journal ? "delta" : "whole",
 		  (now_usec() - t_store) / 1e3);
-	log_info("applied revision %llu: %zu endpoint change%s, %zu local endpoints, total %.1f ms",
-		 (unsigned long long)rev, je.n, je.n == 1 ? "" : "s", img->n_endpoints,
+	log_info("applied revision %llu: %zu endpoint and %zu group change%s, %zu local endpoints, "
+		 "total %.1f ms",
+		 (unsigned long long)rev, jc.changes.n_endpoints, jc.changes.n_groups,
+		 jc.changes.n_endpoints + jc.changes.n_groups == 1 ? "" : "s", img->n_endpoints,
 		 (now_usec() - t0) / 1e3);
 	doc = NULL;
 	img = NULL;
@@ -641,7 +646,7 @@ out:
 	policy_image_free(img);
 	policy_document_free(doc);
 	policy_errors_free(&errs);
-	journal_endpoints_free(&je);
+	journal_changes_free(&jc);
 	return retired;
 }
 

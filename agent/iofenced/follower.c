@@ -9,8 +9,9 @@
  *   is reopened from the revision after the last one seen (backoff with jitter, next
  *   endpoint); a compacted one makes it read the policy whole again.
  * - work: when the mirror's policy revision is newer than the one enforced, waits the batch
- *   window and submits the revision to the engine: only the changed endpoints when nothing
- *   else changed (a JOB_DELTA: no document rebuilt), else the mirror as a whole PolicyDocument
+ *   window and submits the revision to the engine: only the changed endpoints and groups when
+ *   nothing else changed (a JOB_DELTA: no whole document rebuilt), else the mirror as a whole
+ *   PolicyDocument
  *   with the etcd revision as its revision (and its changed objects, which the store keeps
  *   instead of the document); then writes the node's status key (under a lease it keeps
  *   alive). A revision that does not decode or is refused stays unenforced:
@@ -274,10 +275,34 @@ static void observe_delay(struct follower *f, double s)
 	f->last_delay = s;
 }
 
+/* Every group the delta changes is in the enforced document (replaced, not added). */
+static bool groups_enforced(struct follower *f, const Iofence__V1__PolicyDelta *delta)
+{
+	struct snapshot *s = engine_current(f->a->engine);
+	const struct policy_document *doc = s ? snapshot_doc(s) : NULL;
+	bool all = doc != NULL;
+
+	for (size_t i = 0; all && i < delta->n_changes; i++) {
+		char *name = NULL;
+		bool found = false;
+
+		if (strncmp(delta->changes[i]->key, "groups/", 7))
+			continue;
+		if (!cluster_key_group_name(delta->changes[i]->key, &name))
+			for (size_t g = 0; !found && g < doc->n_groups; g++)
+				found = doc->groups[g].name && !strcmp(doc->groups[g].name, name);
+		free(name);
+		all = found;
+	}
+	snapshot_unref(s);
+	return all;
+}
+
 /*
- * The job of the mirror's revision: only the changed endpoints when nothing else changed
- * since the enforced revision (JOB_DELTA), else the whole document (with its changes for the
- * store's journal when they are known). NULL with err set when the mirror does not decode.
+ * The job of the mirror's revision: only the changed endpoints and groups when nothing else
+ * changed since the enforced revision and no group came or went (JOB_DELTA), else the whole
+ * document (with its changes for the store's journal when they are known). NULL with err set
+ * when the mirror does not decode.
  */
 static struct job *job_of_mirror(struct follower *f, int64_t rev, char *err, size_t len)
 {
@@ -285,11 +310,11 @@ static struct job *job_of_mirror(struct follower *f, int64_t rev, char *err, siz
 	Iofence__V1__PolicyDelta *delta = NULL;
 	Iofence__V1__ApplyRequest *req = NULL;
 	struct job *job = calloc(1, sizeof(*job));
-	bool endpoints_only = false;
+	bool derivable = false;
 	int r;
 
-	if (!job || cluster_mirror_changes(&f->m, (uint64_t)f->applied_rev, &delta,
-					   &endpoints_only)) {
+	if (!job ||
+	    cluster_mirror_changes(&f->m, (uint64_t)f->applied_rev, &delta, &derivable)) {
 		snprintf(err, len, "out of memory");
 		goto fail;
 	}
@@ -300,7 +325,7 @@ static struct job *job_of_mirror(struct follower *f, int64_t rev, char *err, siz
 		delta = NULL;
 	}
 	job->delta = delta;
-	if (delta && endpoints_only) {
+	if (delta && derivable && groups_enforced(f, delta)) {
 		job->kind = JOB_DELTA;
 		job->delta_revision = (uint64_t)rev;
 		return job;

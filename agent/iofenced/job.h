@@ -17,8 +17,9 @@
 #include "policy/model.h"
 
 /*
- * JOB_APPLY: a whole document (req), read by the reader first. JOB_DELTA: endpoint changes on
- * top of the enforced revision (cluster mode), without reading or rebuilding a document.
+ * JOB_APPLY: a whole document (req), read by the reader first. JOB_DELTA: endpoint and group
+ * changes on top of the enforced revision (cluster mode), without reading or rebuilding a
+ * whole document.
  */
 enum job_kind { JOB_APPLY, JOB_CGROUP, JOB_DELTA };
 
@@ -48,7 +49,7 @@ struct job {
 	/*
 	 * Cluster mode (owned): the revision's changed objects since delta->base_revision. With
 	 * JOB_APPLY optional, the store then keeps it instead of the whole document (journal.h);
-	 * with JOB_DELTA the changes themselves (endpoints only), making revision delta_revision.
+	 * with JOB_DELTA the changes themselves (endpoints, groups), making revision delta_revision.
 	 */
 	Iofence__V1__PolicyDelta *delta;
 	uint64_t delta_revision;

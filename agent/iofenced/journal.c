@@ -97,56 +97,116 @@ out:
 	return r;
 }
 
-void journal_endpoints_free(struct journal_endpoints *je)
+void journal_changes_free(struct journal_changes *jc)
 {
-	for (size_t i = 0; i < je->n; i++) {
-		if (je->msgs[i])
-			iofence__v1__endpoint__free_unpacked(je->msgs[i], NULL);
-		free(je->names[i]);
-	}
-	free(je->changes);
-	free(je->msgs);
-	free(je->names);
-	memset(je, 0, sizeof(*je));
+	for (size_t i = 0; i < jc->changes.n_endpoints; i++)
+		if (jc->endpoint_msgs[i])
+			iofence__v1__endpoint__free_unpacked(jc->endpoint_msgs[i], NULL);
+	for (size_t i = 0; i < jc->changes.n_groups; i++)
+		if (jc->group_msgs[i])
+			iofence__v1__security_group__free_unpacked(jc->group_msgs[i], NULL);
+	for (size_t i = 0; i < jc->n_names; i++)
+		free(jc->names[i]);
+	free(jc->endpoints);
+	free(jc->groups);
+	free(jc->endpoint_msgs);
+	free(jc->group_msgs);
+	free(jc->names);
+	memset(jc, 0, sizeof(*jc));
 }
 
-int journal_endpoints_of(const Iofence__V1__PolicyDelta *delta, struct journal_endpoints *ret,
-			 char *err, size_t err_len)
+/* One endpoint change into jc's next slot. */
+static int endpoint_change(const Iofence__V1__ClusterObjectChange *c, struct journal_changes *jc,
+			   char *err, size_t err_len)
 {
-	size_t n = delta->n_changes;
+	size_t i = jc->changes.n_endpoints;
+	char *node = NULL, *name = NULL;
+	int r = cluster_key_endpoint_split(c->key, &node, &name);
+
+	free(node);
+	if (r) {
+		snprintf(err, err_len, "%s: %s", c->key,
+			 r == -ENOMEM ? "out of memory" : "not an endpoint key");
+		return r;
+	}
+	jc->names[jc->n_names++] = name;
+	jc->changes.n_endpoints++;
+	jc->endpoints[i].name = name;
+	if (c->removed)
+		return 0;
+	jc->endpoint_msgs[i] = iofence__v1__endpoint__unpack(NULL, c->value.len, c->value.data);
+	if (!jc->endpoint_msgs[i]) {
+		snprintf(err, err_len, "%s does not decode as an Endpoint", c->key);
+		return -EINVAL;
+	}
+	jc->endpoints[i].put = jc->endpoint_msgs[i];
+	return 0;
+}
+
+/* One group change into jc's next slot (a removal is not one: the group indexes move). */
+static int group_change(const Iofence__V1__ClusterObjectChange *c, struct journal_changes *jc,
+			char *err, size_t err_len)
+{
+	size_t i = jc->changes.n_groups;
+	char *name = NULL;
+	int r = cluster_key_group_name(c->key, &name);
+
+	if (r) {
+		snprintf(err, err_len, "%s: %s", c->key,
+			 r == -ENOMEM ? "out of memory" : "not a group key");
+		return r;
+	}
+	jc->names[jc->n_names++] = name;
+	jc->changes.n_groups++;
+	jc->groups[i].name = name;
+	if (c->removed) {
+		snprintf(err, err_len, "%s: a group removed needs the document read whole", c->key);
+		return -EINVAL;
+	}
+	jc->group_msgs[i] =
+	    iofence__v1__security_group__unpack(NULL, c->value.len, c->value.data);
+	if (!jc->group_msgs[i]) {
+		snprintf(err, err_len, "%s does not decode as a SecurityGroup", c->key);
+		return -EINVAL;
+	}
+	jc->groups[i].put = jc->group_msgs[i];
+	return 0;
+}
+
+int journal_changes_of(const Iofence__V1__PolicyDelta *delta, struct journal_changes *ret,
+		       char *err, size_t err_len)
+{
+	size_t n = delta->n_changes ? delta->n_changes : 1;
 	int r = 0;
 
 	memset(ret, 0, sizeof(*ret));
-	ret->changes = calloc(n ? n : 1, sizeof(*ret->changes));
-	ret->msgs = calloc(n ? n : 1, sizeof(*ret->msgs));
-	ret->names = calloc(n ? n : 1, sizeof(*ret->names));
-	if (!ret->changes || !ret->msgs || !ret->names)
+	ret->endpoints = calloc(n, sizeof(*ret->endpoints));
+	ret->groups = calloc(n, sizeof(*ret->groups));
+	ret->endpoint_msgs = calloc(n, sizeof(*ret->endpoint_msgs));
+	ret->group_msgs = calloc(n, sizeof(*ret->group_msgs));
+	ret->names = calloc(n, sizeof(*ret->names));
+	if (!ret->endpoints || !ret->groups || !ret->endpoint_msgs || !ret->group_msgs ||
+	    !ret->names) {
+		snprintf(err, err_len, "out of memory");
 		r = -ENOMEM;
-	for (size_t i = 0; !r && i < n; i++) {
-		const Iofence__V1__ClusterObjectChange *c = delta->changes[i];
-		char *node = NULL;
-
-		r = cluster_key_endpoint_split(c->key ? c->key : "", &node, &ret->names[i]);
-		free(node);
-		ret->n = i + 1;
-		if (r) {
-			snprintf(err, err_len, "%s: not an endpoint key", c->key ? c->key : "");
-			break;
-		}
-		if (!c->removed) {
-			ret->msgs[i] =
-			    iofence__v1__endpoint__unpack(NULL, c->value.len, c->value.data);
-			if (!ret->msgs[i]) {
-				snprintf(err, err_len, "%s does not decode as an Endpoint", c->key);
-				r = -EINVAL;
-				break;
-			}
-		}
-		ret->changes[i].name = ret->names[i];
-		ret->changes[i].put = ret->msgs[i];
 	}
+	for (size_t i = 0; !r && i < delta->n_changes; i++) {
+		const Iofence__V1__ClusterObjectChange *c = delta->changes[i];
+		const char *key = c->key ? c->key : "";
+
+		if (!*key) {
+			snprintf(err, err_len, "a change without a key");
+			r = -EINVAL;
+		} else if (!strncmp(key, "groups/", 7))
+			r = group_change(c, ret, err, err_len);
+		else
+			r = endpoint_change(c, ret, err, err_len);
+	}
+	ret->changes.endpoints = ret->endpoints;
+	ret->changes.groups = ret->groups;
+	ret->changes.order = journal_endpoint_order;
 	if (r)
-		journal_endpoints_free(ret);
+		journal_changes_free(ret);
 	return r;
 }
 

@@ -30,18 +30,24 @@
 int journal_read(struct store *store, uint64_t revision, struct store_revision *ret,
 		 size_t *ret_depth);
 
-/* The endpoint changes of a delta whose changes are all endpoint objects. */
-struct journal_endpoints {
-	struct policy_endpoint_change *changes;
-	size_t n;
-	Iofence__V1__Endpoint **msgs; /* decoded puts, owned */
-	char **names;		      /* owned */
+/* The changes of a delta whose changes are all endpoint and group objects. */
+struct journal_changes {
+	struct policy_changes changes; /* order: journal_endpoint_order */
+	struct policy_endpoint_change *endpoints;
+	struct policy_group_change *groups;
+	Iofence__V1__Endpoint **endpoint_msgs; /* decoded puts, owned */
+	Iofence__V1__SecurityGroup **group_msgs;
+	char **names; /* owned: endpoints', then groups' */
+	size_t n_names;
 };
 
-/* 0; -EINVAL (err says which key) when a change is not an endpoint or does not decode. */
-int journal_endpoints_of(const Iofence__V1__PolicyDelta *delta, struct journal_endpoints *ret,
-			 char *err, size_t err_len);
-void journal_endpoints_free(struct journal_endpoints *je);
+/*
+ * 0; -EINVAL (err says which key) when a change is neither an endpoint nor a group in one
+ * object, removes a group, or does not decode.
+ */
+int journal_changes_of(const Iofence__V1__PolicyDelta *delta, struct journal_changes *ret,
+		       char *err, size_t err_len);
+void journal_changes_free(struct journal_changes *jc);
 /* The order of endpoints in a document read from the cluster objects (their keys' order). */
 int journal_endpoint_order(const struct policy_endpoint *a, const struct policy_endpoint *b);
 

@@ -1,15 +1,16 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * Endpoint deltas of cluster mode (policy/derive.h) against whole applies. A realistic policy
- * (rules naming groups, endpoints on this node and on others) gets rounds of one to four
- * endpoint changes - added, removed, given other groups or another address, moved to another
- * node (a removal and a put of the same name) - applied the way the agent applies a
- * JOB_DELTA: policy_derive_endpoints() on the previous revision, compiled, written into the
- * inactive slot as a delta and flipped. The reference is built apart: the test's own list of
- * endpoints, read whole as the agent reads the datastore's objects (a PolicyDocument with its
- * endpoints in key order, policy_from_pb()), compiled and written whole into a second set of
- * the maps. After every round the documents must be equal and both active slots, dumped from
- * the kernel, equal map by map.
+ * Endpoint and group deltas of cluster mode (policy/derive.h) against whole applies. A
+ * realistic policy (rules naming groups, endpoints on this node and on others) gets rounds of
+ * one to four endpoint changes - added, removed, given other groups or another address, moved
+ * to another node (a removal and a put of the same name) - and, every other round, one or two
+ * security groups whose rules change (priority, action, direction, ports), applied the way
+ * the agent applies a JOB_DELTA: policy_derive() on the previous revision, compiled, written
+ * into the inactive slot as a delta and flipped. The reference is built apart: the test's own
+ * objects, read whole as the agent reads the datastore's (a PolicyDocument with its endpoints
+ * in key order, policy_from_pb()), compiled and written whole into a second set of the maps.
+ * After every round the documents must be equal and both active slots, dumped from the
+ * kernel, equal map by map, entry by entry.
  *   test_bpf_endpoint_delta [rounds]   (IOFENCE_SEED reproduces a run)
  */
 #include <errno.h>
@@ -188,6 +189,56 @@ static size_t change_round(struct gen_rng *r, struct truth *t, struct policy_end
 	return n;
 }
 
+/* Changes one rule of t's group g in place (its message is the change's value). */
+static void group_mutate(struct gen_rng *r, Iofence__V1__SecurityGroup *g)
+{
+	Iofence__V1__Rule *rule;
+
+	if (!g->n_rules)
+		return;
+	rule = g->rules[gen_below(r, (uint32_t)g->n_rules)];
+	switch (gen_below(r, 4)) {
+	case 0:
+		rule->priority = gen_below(r, 2000);
+		rule->has_priority = true;
+		break;
+	case 1:
+		rule->action = rule->action == IOFENCE__V1__ACTION__ACTION_DENY
+				   ? IOFENCE__V1__ACTION__ACTION_ALLOW
+				   : IOFENCE__V1__ACTION__ACTION_DENY;
+		break;
+	case 2:
+		rule->direction = rule->direction == IOFENCE__V1__DIRECTION__DIRECTION_EGRESS
+				      ? IOFENCE__V1__DIRECTION__DIRECTION_INGRESS
+				      : IOFENCE__V1__DIRECTION__DIRECTION_EGRESS;
+		break;
+	default:
+		if (rule->n_ports) {
+			rule->ports[0]->lo = 1 + gen_below(r, 60000);
+			rule->ports[0]->hi = rule->ports[0]->lo + gen_below(r, 3);
+		}
+	}
+}
+
+/* Every other round: one or two groups of t changed, as policy_group_changes in c. */
+static size_t group_round(struct gen_rng *r, struct truth *t, unsigned round,
+			  struct policy_group_change *c)
+{
+	size_t n = 0, ng = t->rest->n_security_groups;
+
+	if (round % 2 || !ng)
+		return 0;
+	for (unsigned k = 1 + gen_below(r, 2); k; k--) {
+		Iofence__V1__SecurityGroup *g = t->rest->security_groups[gen_below(r, (uint32_t)ng)];
+
+		group_mutate(r, g);
+		if (n == 1 && c[0].put == g)
+			continue;
+		c[n++] = (struct policy_group_change){g->name, g};
+	}
+	return n;
+}
+
 /* Writes img into the inactive slot the way dp_apply() does (delta when it can), flips. */
 static int write_delta(struct harness *h, struct dp_delta *d, const struct policy_image *img,
 		       bool *as_delta)
@@ -227,7 +278,7 @@ static struct policy_image *compile_or_die(const struct policy_document *doc)
 
 int main(int argc, char **argv)
 {
-	unsigned rounds = argc > 1 ? (unsigned)atoi(argv[1]) : 40, deltas = 0;
+	unsigned rounds = argc > 1 ? (unsigned)atoi(argv[1]) : 40, deltas = 0, groups = 0;
 	uint64_t seed = gen_seed_from_env();
 	struct gen_rng rng = {.state = seed};
 	struct gen_realistic_opts o = {
@@ -261,6 +312,8 @@ int main(int argc, char **argv)
 		policy_image_free(img);
 	}
 	for (unsigned round = 0; round < rounds && !failed; round++) {
+		struct policy_group_change gc[2];
+		struct policy_changes ch = {.order = key_order};
 		struct policy_endpoint_change c[16];
 		Iofence__V1__Endpoint m[16];
 		char names[16][32], *addrs[16];
@@ -272,7 +325,12 @@ int main(int argc, char **argv)
 		char msg[256];
 		int err;
 
-		err = policy_derive_endpoints(cur, c, n, key_order, "<delta>", &next, &errs);
+		ch.endpoints = c;
+		ch.n_endpoints = n;
+		ch.groups = gc;
+		ch.n_groups = group_round(&rng, &t, round, gc);
+		groups += ch.n_groups;
+		err = policy_derive(cur, &ch, "<delta>", &next, &errs);
 		snprintf(msg, sizeof(msg), "derive");
 		if (err && errs.n)
 			policy_error_format(&errs.items[0], msg, sizeof(msg));
@@ -296,9 +354,9 @@ int main(int argc, char **argv)
 			       0, msg))
 			failed = 1;
 		if (!ASSERT_TRUE(slots_agree(&h.fds, &ref_fds, h.slot, &got, &want),
-				 "round %u (%zu changes): active slot holds %zu entries, the whole "
+				 "round %u (%zu + %zu changes): active slot holds %zu entries, the whole "
 				 "document's write %zu",
-				 round, n, got.n, want.n))
+				 round, n, ch.n_groups, got.n, want.n))
 			failed = 1;
 		policy_image_free(img);
 		policy_image_free(img_whole);
@@ -306,8 +364,9 @@ int main(int argc, char **argv)
 		policy_document_free(cur); /* next keeps the shared groups alive */
 		cur = next;
 	}
-	printf("bpf_endpoint_delta: %u of %u rounds written as deltas, %zu endpoints at the end\n",
-	       deltas, rounds, t.n);
+	printf("bpf_endpoint_delta: %u of %u rounds written as deltas, %u group changes, %zu "
+	       "endpoints at the end\n",
+	       deltas, rounds, groups, t.n);
 	/* how many rounds the datapath wrote as deltas is its own choice (a member change can
 	 * touch more than a quarter of a small image); the maps must agree either way */
 	policy_document_free(cur);

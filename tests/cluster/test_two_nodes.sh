@@ -3,7 +3,8 @@
 # Cluster mode end to end: one etcd, two node namespaces each with its own agent (real
 # datapath) following it, workloads on both, cross-node group rules. After apply + rollout
 # status --wait, real traffic between the nodes is allowed or denied as the policy says; then
-# a rule change, an endpoint put and delete (one small write each), the guarded direct Apply,
+# a rule change (applied by each agent as a group delta), an endpoint put and delete (one small
+# write each), the guarded direct Apply,
 # unchanged re-apply, diff exit codes, get policy --revision, and a bad value written behind
 # the CLI's back (reported, last good revision kept).
 source "$(dirname "$0")/lib.sh" two_nodes 21400 "$@"
@@ -65,7 +66,13 @@ cctl apply -f "$TMP/p2.yaml" -o json >"$TMP/apply2.json" || fail "apply 2"
 rollout_wait
 tcp_ok a-cli 10.82.0.3 9000
 tcp_blocked a-cli 10.82.0.3 8080
-log "rule change: one object written, enforced on both nodes"
+tcp_ok b-cli 10.81.0.3 9000
+tcp_blocked b-cli 10.81.0.3 8080
+for a in A B; do
+	grep -q "applied revision [0-9]*: 0 endpoint and 1 group change," "$TMP/$a/log" \
+		|| fail "agent $a did not apply the rule change as a group delta"
+done
+log "rule change: one object written, applied as a group delta, enforced on both nodes"
 cctl get policy --revision "$rev1" -o json >"$TMP/old.json" || fail "get policy --revision"
 [ "$(json "$TMP/old.json" 'd["securityGroups"][1]["rules"][0]["ports"]')" = "[8080]" ] \
 	|| fail "revision $rev1: $(cat "$TMP/old.json")"

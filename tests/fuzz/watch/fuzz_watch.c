@@ -4,8 +4,8 @@
  * would send it (or garbage); what decodes goes into a mirror (agent/etcd/mirror.c) over a
  * small valid policy, and the mirror's objects are turned into a document and validated as
  * the follower does before an apply; the changes the mirror recorded are taken as the follower
- * takes them, and when only endpoints changed they are applied to the policy as endpoint
- * deltas (policy/derive.h). Nothing may crash or leak, whatever the values.
+ * takes them, and when only endpoints and groups changed they are applied to the policy as
+ * the engine applies a delta (agent/iofenced/journal.c, policy/derive.h). Nothing may crash or leak, whatever the values.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "agent/etcd/mirror.h"
+#include "agent/iofenced/journal.h"
 #include "policy/derive.h"
 #include "policy/errors.h"
 #include "policy/model.h"
@@ -42,39 +43,20 @@ static void seed_mirror(struct cluster_mirror *m)
 	cluster_state_free(&st);
 }
 
-/* The endpoint changes of delta applied to base, as the engine's JOB_DELTA does. */
-static void derive_endpoints(struct policy_document *base, const Iofence__V1__PolicyDelta *delta)
+/* The changes of delta applied to base, as the engine's JOB_DELTA does. */
+static void derive(struct policy_document *base, const Iofence__V1__PolicyDelta *delta)
 {
-	struct policy_endpoint_change c[16];
-	Iofence__V1__Endpoint *msgs[16] = {0};
-	char *names[16] = {0};
+	struct journal_changes jc;
 	struct policy_document *doc = NULL;
 	struct policy_errors errs = {0};
-	size_t n = 0;
+	char err[256];
 
-	for (size_t i = 0; i < delta->n_changes && n < 16; i++) {
-		const Iofence__V1__ClusterObjectChange *ch = delta->changes[i];
-		char *node = NULL;
-
-		if (cluster_key_endpoint_split(ch->key, &node, &names[n]))
-			continue;
-		free(node);
-		if (!ch->removed &&
-		    !(msgs[n] = iofence__v1__endpoint__unpack(NULL, ch->value.len, ch->value.data))) {
-			free(names[n]);
-			continue;
-		}
-		c[n] = (struct policy_endpoint_change){names[n], msgs[n]};
-		n++;
-	}
-	policy_derive_endpoints(base, c, n, NULL, "<fuzz>", &doc, &errs);
+	if (journal_changes_of(delta, &jc, err, sizeof(err)))
+		return;
+	policy_derive(base, &jc.changes, "<fuzz>", &doc, &errs);
 	policy_document_free(doc);
 	policy_errors_free(&errs);
-	for (size_t i = 0; i < n; i++) {
-		free(names[i]);
-		if (msgs[i])
-			iofence__v1__endpoint__free_unpacked(msgs[i], NULL);
-	}
+	journal_changes_free(&jc);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -87,7 +69,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	Iofence__V1__PolicyDelta *delta = NULL;
 	struct cluster_mirror m;
 	char err[256];
-	bool changed, endpoints_only;
+	bool changed, derivable;
 
 	if (!wr)
 		return 0;
@@ -100,9 +82,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		pb = NULL;
 	}
 	cluster_mirror_take(&m, wr, &changed);
-	if (!cluster_mirror_changes(&m, 5, &delta, &endpoints_only) && delta) {
-		if (endpoints_only && base)
-			derive_endpoints(base, delta);
+	if (!cluster_mirror_changes(&m, 5, &delta, &derivable) && delta) {
+		if (derivable && base)
+			derive(base, delta);
 		iofence__v1__policy_delta__free_unpacked(delta, NULL);
 	}
 	policy_document_free(base);
