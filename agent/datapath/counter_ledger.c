@@ -13,6 +13,7 @@
 #include <bpf/libbpf.h>
 
 #include "counter_ledger.h"
+#include "percpu.h"
 #include "image_write.h"
 
 static int owner_cmp(const void *a, const void *b)
@@ -75,10 +76,7 @@ static int read_counters(int fd, uint32_t first, uint32_t n, struct iof_counter 
 	r = read_range(fd, first, n, (size_t)ncpu * sizeof(*vals), vals);
 	for (uint32_t i = 0; !r && i < n; i++) {
 		ret[i] = (struct iof_counter){0};
-		for (int c = 0; c < ncpu; c++) {
-			ret[i].packets += vals[(size_t)i * ncpu + c].packets;
-			ret[i].bytes += vals[(size_t)i * ncpu + c].bytes;
-		}
+		dp_percpu_fold(&vals[(size_t)i * ncpu], ncpu, sizeof(*vals), &ret[i]);
 	}
 	free(vals);
 	return r;
