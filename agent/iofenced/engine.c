@@ -58,6 +58,7 @@ struct engine {
 	pthread_mutex_t store_mutex; /* store handle: apply thread and readers */
 	uint64_t store_latest;	     /* newest stored revision (apply thread) */
 	size_t journal_depth;	     /* deltas stored since the last whole document */
+	size_t journal_rebase_at;    /* journal depth at which the next rebase is due */
 	struct datapath *dp;	     /* NULL with --datapath=none */
 
 	pthread_mutex_t snap_lock;
@@ -344,7 +345,7 @@ static bool answer_unchanged(struct engine *e, const struct policy_document *doc
 static bool journal_fits(const struct engine *e, const Iofence__V1__PolicyDelta *delta)
 {
 	return delta && e->store_latest && delta->base_revision == e->store_latest &&
-	       e->journal_depth + 1 < JOURNAL_WHOLE_EVERY;
+	       e->journal_depth + 1 < JOURNAL_CHAIN_MAX;
 }
 
 /* Packs msg (a PolicyDocument or PolicyDelta) for the store. */
@@ -621,18 +622,20 @@ static struct snapshot *do_delta(struct engine *e, struct job *job)
 	job->status = GRPC_STATUS_OK;
 	retired = publish(e, snap);
 	announce(e);
-	log_debug("revision %llu: %zu endpoint and %zu group change%s on revision %llu: "
+	log_debug("revision %llu: %zu endpoint%s and %zu group%s changed on revision %llu: "
 		  "derive+validate %.2f ms, compile %.2f ms, datapath %.2f ms, store commit (%s) "
 		  "%.2f ms",
-		  (unsigned long long)rev, jc.changes.n_endpoints, jc.changes.n_groups,
-		  jc.changes.n_endpoints + jc.changes.n_groups == 1 ? "" : "s",
+		  (unsigned long long)rev, jc.changes.n_endpoints,
+		  jc.changes.n_endpoints == 1 ? "" : "s", jc.changes.n_groups,
+		  jc.changes.n_groups == 1 ? "" : "s",
 		  (unsigned long long)delta->base_revision, (t_derived - t0) / 1e3,
 		  compile_usec / 1e3, dp_usec / 1e3, journal ? "delta" : "whole",
 		  (now_usec() - t_store) / 1e3);
-	log_info("applied revision %llu: %zu endpoint and %zu group change%s, %zu local endpoints, "
-		 "total %.1f ms",
-		 (unsigned long long)rev, jc.changes.n_endpoints, jc.changes.n_groups,
-		 jc.changes.n_endpoints + jc.changes.n_groups == 1 ? "" : "s", img->n_endpoints,
+	log_info("applied revision %llu: %zu endpoint%s and %zu group%s changed, %zu local "
+		 "endpoints, total %.1f ms",
+		 (unsigned long long)rev, jc.changes.n_endpoints,
+		 jc.changes.n_endpoints == 1 ? "" : "s", jc.changes.n_groups,
+		 jc.changes.n_groups == 1 ? "" : "s", img->n_endpoints,
 		 (now_usec() - t0) / 1e3);
 	doc = NULL;
 	img = NULL;
@@ -662,6 +665,39 @@ static void do_cgroup(struct engine *e, struct job *job)
 			 strerror(-r));
 	else
 		log_info("cgroup %s %s", job->cgroup, job->up ? "appeared" : "went away");
+}
+
+/*
+ * After an ack: a journal chain past its due length is cut by storing the enforced revision
+ * again whole (journal.h). Done here rather than with the revision, so that the whole
+ * document's encoding and write never delay an acknowledgement.
+ */
+static void rebase_journal(struct engine *e)
+{
+	struct snapshot *cur;
+	uint64_t t0 = now_usec(), rev;
+	int r;
+
+	if (e->journal_depth < e->journal_rebase_at)
+		return;
+	cur = engine_current(e);
+	if (!cur)
+		return;
+	rev = snapshot_revision(cur);
+	pthread_mutex_lock(&e->store_mutex);
+	r = rev == e->store_latest ? journal_rebase(e->store, rev, snapshot_doc(cur)) : -ESTALE;
+	pthread_mutex_unlock(&e->store_mutex);
+	snapshot_unref(cur);
+	if (r) {
+		log_warn("store: revision %llu could not be stored whole: %s (its %zu deltas stay)",
+			 (unsigned long long)rev, strerror(-r), e->journal_depth);
+		e->journal_rebase_at = e->journal_depth + JOURNAL_WHOLE_EVERY / 4;
+		return;
+	}
+	log_debug("store: revision %llu stored whole after %zu deltas in %.1f ms",
+		  (unsigned long long)rev, e->journal_depth, (now_usec() - t0) / 1e3);
+	e->journal_depth = 0;
+	e->journal_rebase_at = journal_rebase_due();
 }
 
 /* Stops the reader: the reads in progress finish, later applies are refused at once. */
@@ -757,6 +793,7 @@ static void *apply_main(void *arg)
 		job->complete(job);
 
 		snapshot_unref(retired);
+		rebase_journal(e);
 	}
 	return NULL;
 }
@@ -942,6 +979,14 @@ int engine_start(struct engine *e)
 		return 2;
 	}
 	store_set_keep(e->store, e->cfg->keep);
+	/*
+	 * Cluster mode: the datastore holds the truth, and the follower acknowledges (its status
+	 * key) less often than the engine commits under churn: commits are made durable by
+	 * engine_sync() before each acknowledgement, one fsync for all the revisions it reports.
+	 */
+	if (e->cfg->etcd_endpoints && store_set_deferred_sync(e->store, true))
+		log_warn("store: commits stay synchronous: %s", store_last_error(e->store));
+	e->journal_rebase_at = journal_rebase_due();
 	if (!e->cfg->datapath_none) {
 		struct dp_options opts = {
 		    .pin_dir = e->cfg->pin_dir,
@@ -1011,6 +1056,11 @@ void engine_free(struct engine *e)
 	pthread_mutex_destroy(&e->q_lock);
 	pthread_cond_destroy(&e->q_cond);
 	free(e);
+}
+
+int engine_sync(struct engine *e)
+{
+	return e->store ? store_sync(e->store) : 0;
 }
 
 struct guard *engine_guard(struct engine *e)

@@ -423,6 +423,7 @@ static int write_status(struct follower *f, bool keepalive)
 	Iofence__V1__NodeStatus ns = IOFENCE__V1__NODE_STATUS__INIT;
 	char err[512], api[1024] = "";
 	size_t alen = 0, len;
+	int64_t applied;
 	uint8_t *buf;
 	int r = 0;
 
@@ -446,9 +447,22 @@ static int write_status(struct follower *f, bool keepalive)
 	for (size_t i = 0; i < f->a->cfg.n_listen; i++)
 		alen += (size_t)snprintf(api + alen, sizeof(api) - alen, "%s%s", i ? "," : "",
 					 f->a->cfg.listen[i]);
+	/* what the key reports as enforced is on disk first: one fsync for every revision
+	 * applied since the last report (the store's commits do not wait for the disk) */
+	pthread_mutex_lock(&f->lock);
+	applied = f->applied_rev;
+	pthread_mutex_unlock(&f->lock);
+	r = engine_sync(f->a->engine);
+	if (r) {
+		log_warn("datastore: status not written: the store cannot sync: %s", strerror(-r));
+		pthread_mutex_lock(&f->lock);
+		f->status_dirty = true;
+		pthread_mutex_unlock(&f->lock);
+		return r;
+	}
 	pthread_mutex_lock(&f->lock);
 	ns.node = f->a->cfg.node;
-	ns.applied_revision = (uint64_t)f->applied_rev;
+	ns.applied_revision = (uint64_t)applied;
 	ns.datastore_revision = (uint64_t)f->m.policy_rev;
 	ns.version = (char *)AGENT_VERSION;
 	ns.api = api;
@@ -462,7 +476,7 @@ static int write_status(struct follower *f, bool keepalive)
 	buf = malloc(len + 1);
 	if (buf)
 		iofence__v1__node_status__pack(&ns, buf);
-	f->status_dirty = false;
+	f->status_dirty = f->applied_rev != applied; /* applied meanwhile: reported next */
 	pthread_mutex_unlock(&f->lock);
 	if (!buf)
 		return -ENOMEM;

@@ -8,9 +8,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
 
 #include "agent/etcd/cluster.h"
 #include "journal.h"
+#include "policy/pb.h"
 
 /* A delta's changes onto objs. */
 static int replay(struct cluster_objs *objs, const Iofence__V1__PolicyDelta *d)
@@ -49,7 +52,7 @@ static int pack_objs(const struct cluster_objs *objs, struct store_revision *ret
 int journal_read(struct store *store, uint64_t revision, struct store_revision *ret,
 		 size_t *ret_depth)
 {
-	struct store_revision rows[JOURNAL_WHOLE_EVERY * 2 + 2] = {{0}};
+	struct store_revision rows[JOURNAL_CHAIN_MAX + 2] = {{0}};
 	Iofence__V1__PolicyDocument *whole = NULL;
 	struct cluster_objs objs = {0};
 	size_t n = 0, cap = sizeof(rows) / sizeof(rows[0]);
@@ -94,6 +97,39 @@ out:
 	if (whole)
 		iofence__v1__policy_document__free_unpacked(whole, NULL);
 	cluster_objs_free(&objs);
+	return r;
+}
+
+size_t journal_rebase_due(void)
+{
+	unsigned v = 0;
+
+	/* not random(): agents started together must not draw alike */
+	if (getrandom(&v, sizeof(v), 0) != sizeof(v))
+		v = (unsigned)getpid();
+	return JOURNAL_WHOLE_EVERY + v % JOURNAL_WHOLE_EVERY;
+}
+
+int journal_rebase(struct store *store, uint64_t revision, const struct policy_document *doc)
+{
+	Iofence__V1__PolicyDocument *pb = NULL;
+	uint8_t *packed = NULL;
+	size_t len = 0;
+	int r = policy_to_pb(doc, &pb);
+
+	if (!r) {
+		pb->revision = revision;
+		pb->has_revision = true;
+		len = iofence__v1__policy_document__get_packed_size(pb);
+		packed = malloc(len ? len : 1);
+		r = packed ? 0 : -ENOMEM;
+	}
+	if (!r) {
+		iofence__v1__policy_document__pack(pb, packed);
+		r = store_rebase(store, revision, packed, len);
+	}
+	free(packed);
+	policy_pb_free(pb);
 	return r;
 }
 

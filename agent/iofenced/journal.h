@@ -2,8 +2,11 @@
 /*
  * The store's journal in cluster mode (docs/CLUSTER.md, "Store"): a revision that the
  * follower delivers with the objects that changed (a PolicyDelta of cluster objects) is
- * stored as that delta on top of the previous revision, not as the whole document; every
- * JOURNAL_WHOLE_EVERY revisions a whole document bounds the chain a read replays.
+ * stored as that delta on top of the previous revision, not as the whole document. A chain
+ * is cut by writing its latest revision again as a whole document (journal_rebase()), after
+ * the revision was acknowledged, once the chain passes a length drawn at random between
+ * JOURNAL_WHOLE_EVERY and twice that: agents that follow one datastore see the same
+ * revisions, and would otherwise all write a whole document at the same one.
  */
 #ifndef IOFENCE_IOFENCED_JOURNAL_H
 #define IOFENCE_IOFENCED_JOURNAL_H
@@ -16,8 +19,19 @@
 #include "policy/derive.h"
 #include "store/store.h"
 
-/* A whole document after this many deltas in a row. */
+/* A chain is rebased past a length in [JOURNAL_WHOLE_EVERY, 2 * JOURNAL_WHOLE_EVERY)... */
 #define JOURNAL_WHOLE_EVERY 32
+/* ...and never grows longer than this: the next revision is then stored whole. */
+#define JOURNAL_CHAIN_MAX (2 * JOURNAL_WHOLE_EVERY)
+
+/* The chain length at which the next rebase is due (drawn at random, see above). */
+size_t journal_rebase_due(void);
+
+/*
+ * journal_rebase() - store revision (the latest, a delta) again as doc whole: reads stop
+ * replaying its chain and pruning drops the rows below it. 0, -ENOMEM, or as store_rebase().
+ */
+int journal_rebase(struct store *store, uint64_t revision, const struct policy_document *doc);
 
 /**
  * journal_read() - a stored revision as a whole document

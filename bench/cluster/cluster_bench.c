@@ -55,6 +55,9 @@ static double pct(double *v, size_t n, double p)
 	return v[i ? i - 1 : 0];
 }
 
+/* The node whose status key was the lowest at the last min_applied(). */
+static char slowest[64];
+
 /* The minimum applied revision over the agents' status keys (0 until all N are there), and
  * their last delays into delays[] when given. */
 static int64_t min_applied(struct etcd *c, double *delays, size_t *n_delays)
@@ -74,8 +77,10 @@ static int64_t min_applied(struct etcd *c, double *delays, size_t *n_delays)
 		if (!ns)
 			continue;
 		seen++;
-		if ((int64_t)ns->applied_revision < min)
+		if ((int64_t)ns->applied_revision < min) {
 			min = (int64_t)ns->applied_revision;
+			snprintf(slowest, sizeof(slowest), "%s", ns->node ? ns->node : "");
+		}
 		if (delays)
 			delays[(*n_delays)++] = ns->last_delay_seconds;
 		iofence__v1__node_status__free_unpacked(ns, NULL);
@@ -169,12 +174,22 @@ static int change_rule(struct cluster_objs *objs, unsigned port)
 static double wait_all(struct etcd *c, int64_t rev, double t_write, double *agent_delays,
 		       size_t *n_agent_delays)
 {
+	char last[64] = "";
+
 	for (;;) {
 		size_t mark = *n_agent_delays;
 		int64_t min = min_applied(c, agent_delays, n_agent_delays);
 
-		if (min >= rev)
-			return now_s() - t_write;
+		if (min >= rev) {
+			double t = now_s();
+
+			/* when and who: the timestamps to find a slow change in the agents' logs */
+			printf("CHANGE revision=%lld written=%.3f all_ms=%.1f last=%s\n",
+			       (long long)rev, t_write, (t - t_write) * 1e3, last);
+			return t - t_write;
+		}
+		if (min)
+			memcpy(last, slowest, sizeof(last));
 		*n_agent_delays = mark;
 		if (now_s() - t_write > 60)
 			return NAN;

@@ -9,11 +9,13 @@
 #   (c) endpoint put/delete at --rate per second for --churn-seconds (lag)
 # plus each agent's own implementation delay (controller stamp to enforced) and the agents'
 # CPU and RSS. Usage: run.sh BUILD_DIR [--none 100] [--real 3] [--changes 30] [--rate 100]
-#                            [--churn-seconds 30] [--rules 10000] [--modes abc]
+#                            [--churn-seconds 30] [--rules 10000] [--modes abc] [--keep DIR]
+# --keep DIR: the etcd and agent logs (agents 0 and N-1 log at info level) and each mode's
+# per-change lines (CHANGE: revision, time to all, the last node) are copied to DIR.
 set -u
 BUILD=$1
 shift
-NONE=100 REAL=3 CHANGES=30 RATE=100 CHURN=30 RULES=10000 MODES=abc
+NONE=100 REAL=3 CHANGES=30 RATE=100 CHURN=30 RULES=10000 MODES=abc KEEP=
 while [ $# -gt 0 ]; do
 	case $1 in
 	--none) NONE=$2 ;;
@@ -23,6 +25,7 @@ while [ $# -gt 0 ]; do
 	--churn-seconds) CHURN=$2 ;;
 	--rules) RULES=$2 ;;
 	--modes) MODES=$2 ;;
+	--keep) KEEP=$2 ;;
 	*) echo "run.sh: unknown option $1" >&2; exit 1 ;;
 	esac
 	shift 2
@@ -41,6 +44,7 @@ cleanup() {
 	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
 	for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
 	for pin in "${PINS[@]}"; do [ -d "$pin" ] && "$IOFENCED" --cleanup --pin-dir "$pin" --log-level error; done
+	[ -n "$KEEP" ] && mkdir -p "$KEEP" && cp "$TMP"/*.log "$TMP"/*.out "$KEEP"/ 2>/dev/null
 	rm -rf "$TMP"
 }
 trap cleanup EXIT
@@ -70,9 +74,11 @@ for i in $(seq 0 $((N - 1))); do
 		dp=(--pin-dir "/sys/fs/bpf/iofbench-cluster-$$-$i")
 		PINS+=("/sys/fs/bpf/iofbench-cluster-$$-$i")
 	fi
+	level=warn
+	[ -n "$KEEP" ] && { [ "$i" = 0 ] || [ "$i" = $((N - 1)) ]; } && level=info
 	"$IOFENCED" --node "node-$i" --state "$TMP/a$i.db" --listen "unix:$TMP/a$i.sock" "${dp[@]}" \
 		--etcd-endpoints "http://127.0.0.1:$e1,http://127.0.0.1:$e2,http://127.0.0.1:$e3" \
-		--log-level warn 2>"$TMP/a$i.log" &
+		--log-level $level 2>"$TMP/a$i.log" &
 	PIDS+=($!)
 	AGENT_PIDS+=" $!"
 done
