@@ -10,7 +10,7 @@
 # plus each agent's own implementation delay (controller stamp to enforced) and the agents'
 # CPU and RSS. Usage: run.sh BUILD_DIR [--none 100] [--real 3] [--changes 30] [--rate 100]
 #                            [--churn-seconds 30] [--rules 10000] [--modes abc] [--keep DIR]
-# --keep DIR: the etcd and agent logs (agents 0 and N-1 log at info level) and each mode's
+# --keep DIR: the etcd and agent logs (agents then log at info level: a line per apply) and each mode's
 # per-change lines (CHANGE: revision, time to all, the last node) are copied to DIR.
 set -u
 BUILD=$1
@@ -75,7 +75,7 @@ for i in $(seq 0 $((N - 1))); do
 		PINS+=("/sys/fs/bpf/iofbench-cluster-$$-$i")
 	fi
 	level=warn
-	[ -n "$KEEP" ] && { [ "$i" = 0 ] || [ "$i" = $((N - 1)) ]; } && level=info
+	[ -n "$KEEP" ] && level=info
 	"$IOFENCED" --node "node-$i" --state "$TMP/a$i.db" --listen "unix:$TMP/a$i.sock" "${dp[@]}" \
 		--etcd-endpoints "http://127.0.0.1:$e1,http://127.0.0.1:$e2,http://127.0.0.1:$e3" \
 		--log-level $level 2>"$TMP/a$i.log" &

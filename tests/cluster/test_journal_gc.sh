@@ -70,6 +70,10 @@ interface: churn
 addresses: [10.99.1.1]
 groups: [g1]
 YAML
+# (the status key must live through it: puts under a lease do not renew it, keep-alives do)
+created() { etcdctl_ns get /iofence/status/node-0 -w json | /usr/bin/python3 -c \
+	'import json,sys; print(json.load(sys.stdin)["kvs"][0]["create_revision"])'; }
+key_created=$(created) && t0=$(date +%s)
 for i in $(seq 64); do # one revision each: a write takes longer than the batch window
 	if [ $((i % 2)) = 1 ]; then cctl endpoint put -f "$TMP/ep.yaml" >/dev/null || fail "churn put $i"
 	else cctl endpoint delete node-1/churn >/dev/null || fail "churn delete $i"; fi
@@ -77,11 +81,13 @@ done
 rollout_wait
 grep -q "store: revision [0-9]* stored whole after [0-9]* deltas" "$TMP/A/log" \
 	|| fail "no rebase after 64 deltas"
+[ "$(created)" = "$key_created" ] \
+	|| fail "the status key was lost and written again during $(($(date +%s) - t0)) s of changes"
 stop_agent A || fail "agent stop"
 start_cagent A a node-0 --datapath none
 rollout_wait
 same_policy "after a rebase and a restart"
-log "a long journal is stored whole after an ack and restores"
+log "a long journal is stored whole after an ack and restores; the status key lived through $(($(date +%s) - t0)) s of changes"
 
 # an orphan again, then a flip to a new generation (every group changes: > 128 operations)
 etcdctl_ns put /iofence/gen/00000000deadbeef/defaults x >/dev/null
