@@ -90,7 +90,7 @@ int iof_cg_sendmsg6(struct bpf_sock_addr *ctx)
 	return sock6(ctx);
 }
 
-/* Global functions, verified once each (see tc.bpf.c). */
+/* A global function, verified once (see tc.bpf.c). */
 __noinline int iof_cg_parse(struct __sk_buff *skb, struct iof_pkt *p)
 {
 	void *data = (void *)(long)skb->data, *end = (void *)(long)skb->data_end;
@@ -101,13 +101,6 @@ __noinline int iof_cg_parse(struct __sk_buff *skb, struct iof_pkt *p)
 	/* cgroup_skb data starts at the IP header: its version names the family */
 	return iof_parse_l3(data, end,
 			    (*ver >> 4) == 4 ? bpf_htons(ETH_P_IP) : bpf_htons(ETH_P_IPV6), p);
-}
-
-__noinline int iof_cg_judge(struct iof_pkt *p, __u32 attach_id, __u32 dir, __u32 len)
-{
-	if (!p)
-		return 0;
-	return iof_enforce(p, attach_id, (__u8)dir, len);
 }
 
 static __always_inline int cg_skb_verdict(struct __sk_buff *skb, __u8 dir)
@@ -127,7 +120,7 @@ static __always_inline int cg_skb_verdict(struct __sk_buff *skb, __u8 dir)
 		iof_count_drop(IOF_DROP_UNKNOWN_EP, skb->len);
 		return 0;
 	}
-	return iof_cg_judge(&p, attach_id, dir, skb->len);
+	return iof_flow_enforce(&p, attach_id, dir, skb->len);
 }
 
 /* cgroup_skb must return 0 or 1, provably: hide the value from the optimizer, then map it. */

@@ -13,6 +13,25 @@
 #include "parse.h"
 #include "verdict.h"
 
+/*
+ * Global functions (flow.bpf.c): the verifier checks each once per program, with its argument
+ * types, instead of once for every path that reaches one of their call sites. Inlined, they
+ * multiplied the verifier's work on every hook (close to its instruction limit) and made each
+ * load of the object, hence each agent start, several times slower (docs/BENCHMARKS.md).
+ */
+
+/*
+ * iof_judge() for the flow of key k (its attach id, family, remote and protocol) in direction
+ * dir, the connection's destination port dport: 0 with d filled, -1 for an unknown endpoint.
+ */
+int iof_flow_judge(const struct iof_ct_key *k, __u32 slot, __u32 dir, __u32 dport,
+		   struct iof_decision *d);
+/* An event record of k's packet, if the rate limit of iof_config lets it through. */
+int iof_flow_event(const struct iof_ct_key *k, const struct iof_event_info *info, __u64 now,
+		   __u32 len);
+/* iof_enforce() below, for the TC and cgroup_skb hooks: 1 to pass, 0 to drop. */
+int iof_flow_enforce(struct iof_pkt *p, __u32 attach_id, __u32 dir, __u32 len);
+
 /* Per-packet context. */
 struct iof_flow {
 	struct iof_ct_key key;
@@ -49,7 +68,7 @@ static __always_inline void iof_drop_event(struct iof_flow *f, const struct iof_
 
 	iof_count_drop(reason, f->len);
 	iof_event_packet(f, &info);
-	iof_event_emit(f->cfg, f->now, k, &info, f->len);
+	iof_flow_event(k, &info, f->now, f->len);
 }
 
 /*
@@ -87,7 +106,7 @@ static __always_inline int iof_apply(struct iof_flow *f, const struct iof_ct_key
 		};
 
 		iof_event_packet(f, &info);
-		iof_event_emit(f->cfg, f->now, k, &info, f->len);
+		iof_flow_event(k, &info, f->now, f->len);
 	}
 	return 1;
 }
@@ -115,8 +134,7 @@ static __always_inline int iof_ct_recheck(struct iof_flow *f, const struct iof_c
 		iof_drop_event(f, k, IOF_DROP_FRAGMENT, IOF_RULE_NONE, ct->endpoint_index, 0);
 		return 0;
 	}
-	if (iof_judge(f->view.slot, k->attach_id, ct->dir, k->family, k->remote, k->proto, dport,
-		      &d)) {
+	if (iof_flow_judge(k, f->view.slot, ct->dir, dport, &d)) {
 		iof_ct_delete(k);
 		iof_drop_event(f, k, IOF_DROP_UNKNOWN_EP, IOF_RULE_NONE, ct->endpoint_index, 0);
 		return 0;
@@ -307,7 +325,7 @@ static __always_inline int iof_enforce(struct iof_pkt *p, __u32 attach_id, __u8 
 	/* a new flow: ports are destination ports of the connection */
 	__be16 dport = dir == IOF_DIR_INGRESS ? f.key.local_port : f.key.remote_port;
 
-	if (iof_judge(f.view.slot, attach_id, dir, p->family, f.key.remote, p->proto, dport, &d)) {
+	if (iof_flow_judge(&f.key, f.view.slot, dir, dport, &d)) {
 		iof_drop_event(&f, &f.key, IOF_DROP_UNKNOWN_EP, IOF_RULE_NONE, 0xffff, 0);
 		return 0;
 	}

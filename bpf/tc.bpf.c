@@ -14,21 +14,15 @@
 #define IOF_PULL_LEN 256
 
 /*
- * Parsing and judging are global functions: the verifier checks each once, whatever path led
- * to the call, instead of every combination of parse outcome and verdict path.
+ * Parsing and judging (iof_flow_enforce, flow.bpf.c) are global functions: the verifier checks
+ * each once, whatever path led to the call, instead of every combination of parse outcome and
+ * verdict path.
  */
 __noinline int iof_tc_parse(struct __sk_buff *skb, struct iof_pkt *p)
 {
 	if (!p)
 		return IOF_PARSE_MALFORMED;
 	return iof_parse_eth((void *)(long)skb->data, (void *)(long)skb->data_end, p);
-}
-
-__noinline int iof_tc_judge(struct iof_pkt *p, __u32 attach_id, __u32 dir, __u32 len)
-{
-	if (!p)
-		return 0;
-	return iof_enforce(p, attach_id, (__u8)dir, len);
 }
 
 static __always_inline int tc_enforce(struct __sk_buff *skb, __u8 dir)
@@ -53,7 +47,7 @@ static __always_inline int tc_enforce(struct __sk_buff *skb, __u8 dir)
 		iof_count_drop(IOF_DROP_MALFORMED, skb->len);
 		return TC_ACT_SHOT;
 	}
-	return iof_tc_judge(&p, skb->ifindex, dir, skb->len) ? TC_ACT_OK : TC_ACT_SHOT;
+	return iof_flow_enforce(&p, skb->ifindex, dir, skb->len) ? TC_ACT_OK : TC_ACT_SHOT;
 }
 
 SEC("tc")

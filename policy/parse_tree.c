@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bulk.h"
 #include "parse_tree.h"
 
 #define TEXT_CHUNK_MIN 65536
@@ -17,6 +18,7 @@
 struct text_chunk {
 	struct text_chunk *next;
 	size_t used, cap;
+	size_t bytes; /* of the chunk, header included, as bulk_alloc gave them */
 	char data[];
 };
 
@@ -32,9 +34,9 @@ struct loader {
 	char *anchors[PARSE_TREE_ANCHORS_MAX]; /* names, to refuse a repeated one as libyaml does */
 	size_t n_anchors;
 	struct open_node *open;
-	size_t n_open, cap_open;
+	size_t n_open, open_bytes;
 	int *scratch;
-	size_t n_scratch, cap_scratch;
+	size_t n_scratch, scratch_bytes; /* a list of a million items waits here: bulk.h */
 	uint64_t deadline_usec;	    /* CLOCK_MONOTONIC; 0: none */
 	uint64_t cpu_deadline_usec; /* CLOCK_THREAD_CPUTIME_ID; 0: none */
 };
@@ -42,20 +44,20 @@ struct loader {
 /* The clock is read once every this many events. */
 #define DEADLINE_EVENTS 1024
 
-int parse_tree_grow(void **items, size_t *cap, size_t need, size_t size)
+/* Grows a tree array (nodes or kids) to hold need items of size bytes, doubling. */
+static int tree_grow(void **items, size_t *bytes, size_t need, size_t size)
 {
-	size_t new_cap = *cap ? *cap : 64;
+	size_t want = *bytes ? *bytes : 64 * size;
 	void *p;
 
-	if (need <= *cap)
+	if (need <= *bytes / size)
 		return 0;
-	while (new_cap < need)
-		new_cap *= 2;
-	p = realloc(*items, new_cap * size);
+	while (want / size < need)
+		want *= 2;
+	p = bulk_grow(*items, bytes, want);
 	if (!p)
 		return -ENOMEM;
 	*items = p;
-	*cap = new_cap;
 	return 0;
 }
 
@@ -67,13 +69,14 @@ static const char *save_text(struct parse_tree *tree, const char *s, size_t len)
 
 	if (!c || c->cap - c->used < len + 1) {
 		size_t min = tree->text_min ? tree->text_min : TEXT_CHUNK_MIN;
-		size_t cap = len + 1 > min ? len + 1 : min;
+		size_t cap = len + 1 > min ? len + 1 : min, bytes;
 
-		c = malloc(sizeof(*c) + cap);
+		c = bulk_alloc(sizeof(*c) + cap, &bytes);
 		if (!c)
 			return NULL;
 		c->used = 0;
-		c->cap = cap;
+		c->cap = bytes - sizeof(*c);
+		c->bytes = bytes;
 		c->next = tree->text;
 		tree->text = c;
 	}
@@ -116,8 +119,7 @@ static int add_child(struct loader *l, int id, yaml_mark_t mark)
 	    l->tree->nodes[o->id - 1].kind == TREE_MAPPING)
 		return limit_passed(l, "a mapping with more than " STR(PARSE_TREE_KEYS_MAX) " keys",
 				    mark);
-	if (parse_tree_grow((void **)&l->scratch, &l->cap_scratch, l->n_scratch + 1, sizeof(int)) <
-	    0)
+	if (tree_grow((void **)&l->scratch, &l->scratch_bytes, l->n_scratch + 1, sizeof(int)) < 0)
 		return -ENOMEM;
 	l->scratch[l->n_scratch++] = id;
 	return 0;
@@ -151,8 +153,7 @@ static int add_node(struct loader *l, const yaml_event_t *ev, enum tree_kind kin
 
 	if (t->n_nodes >= (size_t)INT_MAX - 1)
 		return -ENOMEM; /* libyaml's limit too */
-	if (parse_tree_grow((void **)&t->nodes, &t->cap_nodes, t->n_nodes + 1, sizeof(*t->nodes)) <
-	    0)
+	if (tree_grow((void **)&t->nodes, &t->nodes_bytes, t->n_nodes + 1, sizeof(*t->nodes)) < 0)
 		return -ENOMEM;
 	n = &t->nodes[t->n_nodes++];
 	*n = (struct tree_node){.kind = (uint8_t)kind, .line = (uint32_t)ev->start_mark.line + 1};
@@ -202,7 +203,7 @@ static int load_collection_start(struct loader *l, yaml_event_t *ev, enum tree_k
 	r = register_anchor(l, name, ev->start_mark);
 	if (r < 0)
 		return r;
-	if (parse_tree_grow((void **)&l->open, &l->cap_open, l->n_open + 1, sizeof(*l->open)) < 0)
+	if (tree_grow((void **)&l->open, &l->open_bytes, l->n_open + 1, sizeof(*l->open)) < 0)
 		return -ENOMEM;
 	l->open[l->n_open++] = (struct open_node){id, l->n_scratch};
 	return 0;
@@ -222,7 +223,7 @@ static int load_collection_end(struct loader *l)
 	count = l->n_scratch - o.base;
 	if (t->n_kids + count > UINT32_MAX)
 		return -ENOMEM;
-	if (parse_tree_grow((void **)&t->kids, &t->cap_kids, t->n_kids + count, sizeof(int)) < 0)
+	if (tree_grow((void **)&t->kids, &t->kids_bytes, t->n_kids + count, sizeof(int)) < 0)
 		return -ENOMEM;
 	if (count) /* an empty collection may come before any array exists */
 		memcpy(t->kids + t->n_kids, l->scratch + o.base, count * sizeof(int));
@@ -343,24 +344,25 @@ int parse_tree_load_until(yaml_parser_t *parser, struct parse_tree *tree, uint64
 	r = load_document(&l);
 	for (size_t i = 0; i < l.n_anchors; i++)
 		free(l.anchors[i]);
-	free(l.open);
-	free(l.scratch);
+	bulk_free(l.open, l.open_bytes);
+	bulk_free(l.scratch, l.scratch_bytes);
 	return r;
 }
 
 int parse_tree_reserve(struct parse_tree *tree, size_t text_len)
 {
 	/*
-	 * One node per 6 bytes fits flow-style YAML, the densest; block YAML and JSON take 8 to
-	 * 14. Not past 31 MiB on a guess: glibc keeps blocks up to 32 MiB for reuse, and a
-	 * larger one is unmapped on free and faulted in again by the next parse.
+	 * Room reserved is not memory used: a huge-page array is faulted in as it fills (bulk.h),
+	 * so the guess can be generous and no large document pays for a grown copy. Flow lists of
+	 * one-character items make a node every 2 bytes; the text of the scalars (escapes
+	 * expanded, a NUL each) stays under 1.5 bytes a byte of input.
 	 */
-	size_t max = ((size_t)31 << 20) / sizeof(struct tree_node);
-	size_t guess = text_len / 6 + 16 < max ? text_len / 6 + 16 : max;
+	size_t nodes = text_len / 2 + 64;
 
-	if (parse_tree_grow((void **)&tree->nodes, &tree->cap_nodes, guess, sizeof(*tree->nodes)) <
-		0 ||
-	    parse_tree_grow((void **)&tree->kids, &tree->cap_kids, guess, sizeof(*tree->kids)) < 0)
+	tree->text_min = text_len + text_len / 2 > TEXT_CHUNK_MIN ? text_len + text_len / 2
+								  : TEXT_CHUNK_MIN;
+	if (tree_grow((void **)&tree->nodes, &tree->nodes_bytes, nodes, sizeof(*tree->nodes)) < 0 ||
+	    tree_grow((void **)&tree->kids, &tree->kids_bytes, nodes, sizeof(*tree->kids)) < 0)
 		return -ENOMEM;
 	return 0;
 }
@@ -371,9 +373,9 @@ void parse_tree_free(struct parse_tree *tree)
 
 	for (; c; c = next) {
 		next = c->next;
-		free(c);
+		bulk_free(c, c->bytes);
 	}
-	free(tree->nodes);
-	free(tree->kids);
+	bulk_free(tree->nodes, tree->nodes_bytes);
+	bulk_free(tree->kids, tree->kids_bytes);
 	*tree = (struct parse_tree){0};
 }

@@ -2,9 +2,8 @@
 /*
  * A compact YAML document tree for the policy parser, composed from libyaml's events. Node
  * ids, alias resolution and composer errors are those of yaml_parser_load(); the storage is
- * not: 16-byte nodes in one array, children ids in another, scalar text in large chunks. Small
- * nodes matter: page faults are dear on a VM, and glibc returns blocks
- * over 32 MiB to the kernel on free, so a larger node array faults in anew on every parse.
+ * not: 16-byte nodes in one array, children ids in another, scalar text in large chunks, the
+ * large ones in huge pages (bulk.h): page faults are dear on a VM.
  * Private to policy/parse*.c.
  */
 #ifndef IOFENCE_POLICY_PARSE_TREE_H
@@ -57,9 +56,9 @@ struct text_chunk;
 
 struct parse_tree {
 	struct tree_node *nodes; /* node id i (1-based, as libyaml's) is nodes[i - 1] */
-	size_t n_nodes, cap_nodes;
+	size_t n_nodes, nodes_bytes; /* nodes_bytes: room, as bulk.h counts it */
 	int *kids; /* children ids: a sequence's items; a mapping's key, value pairs */
-	size_t n_kids, cap_kids;
+	size_t n_kids, kids_bytes;
 	struct text_chunk *text;
 	size_t text_min; /* smallest text chunk; 0: TEXT_CHUNK_MIN */
 };
@@ -90,13 +89,11 @@ int parse_tree_load_until(yaml_parser_t *parser, struct parse_tree *tree, uint64
 uint64_t parse_tree_clock_usec(clockid_t clock);
 
 /*
- * Sizes an empty tree for a document of text_len bytes (a guess: one node per 6 bytes), so
- * that loading a large document does not copy the arrays as they grow. Return 0 or -ENOMEM.
+ * Sizes an empty tree for a document of text_len bytes (room for a node every 2 bytes and
+ * the scalars' text, in huge pages when large: bulk.h), so that loading a large document
+ * neither copies the arrays as they grow nor takes a page fault every 4 KiB. 0 or -ENOMEM.
  */
 int parse_tree_reserve(struct parse_tree *tree, size_t text_len);
-
-/* Makes room for need items of size bytes in *items (capacity *cap, doubled). 0 or -ENOMEM. */
-int parse_tree_grow(void **items, size_t *cap, size_t need, size_t size);
 
 /* Frees what the tree holds and zeroes it. */
 void parse_tree_free(struct parse_tree *tree);

@@ -444,30 +444,55 @@ static const char *endpoint_name(const void *items, size_t i)
 	return ((const struct policy_endpoint *)items)[i].name;
 }
 
-int policy_validate_endpoints(struct policy_document *doc, const char *file,
-			      struct policy_errors *errs)
-{
-	size_t before = errs->n + errs->dropped, n_gidx = 0, n_eidx = 0;
-	struct name_index *gidx, *eidx;
-	int r = 0;
+/* The names of a document's groups and endpoints, sorted for lookups and duplicate reports. */
+struct document_index {
+	struct name_index *groups, *endpoints;
+	size_t n_groups, n_endpoints;
+};
 
+static void document_index_free(struct document_index *ix)
+{
+	free(ix->groups);
+	free(ix->endpoints);
+}
+
+/*
+ * What every validation of a document starts with: the error of an empty document, then the
+ * name indexes (they report nothing, so the errors keep their order).
+ */
+static int document_index(const struct policy_document *doc, const char *file,
+			  struct policy_errors *errs, struct document_index *ret)
+{
 	if (!doc->n_groups && !doc->n_endpoints && !doc->n_prefilters)
 		policy_errors_add(errs, file, 1, "document",
 				  "empty document: no securityGroups, endpoints or prefilter");
-	gidx = index_names(doc->n_groups, group_name, doc->groups, &n_gidx);
-	eidx = index_names(doc->n_endpoints, endpoint_name, doc->endpoints, &n_eidx);
-	if (!gidx || !eidx) {
-		free(gidx);
-		free(eidx);
+	*ret = (struct document_index){0};
+	ret->groups = index_names(doc->n_groups, group_name, doc->groups, &ret->n_groups);
+	ret->endpoints =
+	    index_names(doc->n_endpoints, endpoint_name, doc->endpoints, &ret->n_endpoints);
+	if (!ret->groups || !ret->endpoints) {
+		document_index_free(ret);
 		return -ENOMEM;
 	}
-	report_duplicates(eidx, n_eidx, file, errs, "endpoints", endpoint_line, doc->endpoints);
+	return 0;
+}
+
+int policy_validate_endpoints(struct policy_document *doc, const char *file,
+			      struct policy_errors *errs)
+{
+	size_t before = errs->n + errs->dropped;
+	struct document_index ix;
+	int r = document_index(doc, file, errs, &ix);
+
+	if (r)
+		return r;
+	report_duplicates(ix.endpoints, ix.n_endpoints, file, errs, "endpoints", endpoint_line,
+			  doc->endpoints);
 	for (size_t e = 0; !r && e < doc->n_endpoints; e++)
-		r = validate_endpoint(&doc->endpoints[e], e, file, gidx, n_gidx, errs);
+		r = validate_endpoint(&doc->endpoints[e], e, file, ix.groups, ix.n_groups, errs);
 	if (!r)
 		r = validate_address_owners(doc, file, errs);
-	free(gidx);
-	free(eidx);
+	document_index_free(&ix);
 	if (r)
 		return r;
 	return errs->n + errs->dropped > before ? -EINVAL : 0;
@@ -475,34 +500,28 @@ int policy_validate_endpoints(struct policy_document *doc, const char *file,
 
 int policy_validate(struct policy_document *doc, const char *file, struct policy_errors *errs)
 {
-	size_t before = errs->n + errs->dropped, n_gidx = 0, n_eidx = 0;
-	struct name_index *gidx, *eidx;
+	size_t before = errs->n + errs->dropped;
+	struct document_index ix;
 	bool oom = false;
 
-	if (!doc->n_groups && !doc->n_endpoints && !doc->n_prefilters)
-		policy_errors_add(errs, file, 1, "document",
-				  "empty document: no securityGroups, endpoints or prefilter");
-	gidx = index_names(doc->n_groups, group_name, doc->groups, &n_gidx);
-	eidx = index_names(doc->n_endpoints, endpoint_name, doc->endpoints, &n_eidx);
-	if (!gidx || !eidx) {
-		free(gidx);
-		free(eidx);
+	if (document_index(doc, file, errs, &ix))
 		return -ENOMEM;
-	}
-	report_duplicates(gidx, n_gidx, file, errs, "securityGroups", group_line, doc->groups);
-	report_duplicates(eidx, n_eidx, file, errs, "endpoints", endpoint_line, doc->endpoints);
+	report_duplicates(ix.groups, ix.n_groups, file, errs, "securityGroups", group_line,
+			  doc->groups);
+	report_duplicates(ix.endpoints, ix.n_endpoints, file, errs, "endpoints", endpoint_line,
+			  doc->endpoints);
 	for (size_t g = 0; g < doc->n_groups; g++)
-		if (validate_group(doc, g, file, gidx, n_gidx, errs) < 0)
+		if (validate_group(doc, g, file, ix.groups, ix.n_groups, errs) < 0)
 			oom = true;
 	for (size_t e = 0; e < doc->n_endpoints; e++)
-		if (validate_endpoint(&doc->endpoints[e], e, file, gidx, n_gidx, errs) < 0)
+		if (validate_endpoint(&doc->endpoints[e], e, file, ix.groups, ix.n_groups, errs) <
+		    0)
 			oom = true;
 	if (!oom && validate_address_owners(doc, file, errs) < 0)
 		oom = true;
 	for (size_t p = 0; p < doc->n_prefilters; p++)
 		validate_prefilter(&doc->prefilters[p], p, file, errs);
-	free(gidx);
-	free(eidx);
+	document_index_free(&ix);
 	if (oom)
 		return -ENOMEM;
 	return errs->n + errs->dropped > before ? -EINVAL : 0;

@@ -3,6 +3,8 @@
 # The README's test command: installs what is missing, builds both trees and runs every test.
 # Unit and fuzz tests run in the sanitizer tree (ASan+UBSan); bpf, e2e and agent tests run in
 # the plain tree (they load BPF programs and run the agent under valgrind). Needs root.
+# Tests run in parallel, one per CPU: those that share something say so (RESOURCE_LOCK) and
+# those that need the machine to themselves run alone (RUN_SERIAL).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,7 +16,7 @@ summary=()
 run_ctest() { # tree, label filter args...
   local tree=$1; shift
   local log; log=$(mktemp)
-  (cd "$tree" && ctest --output-on-failure --timeout 900 "$@") 2>&1 | tee "$log"
+  (cd "$tree" && ctest --output-on-failure --timeout 900 -j"$(nproc)" "$@") 2>&1 | tee "$log"
   [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
   summary+=("$(grep -E 'tests passed|tests failed' "$log" | tail -1)")
   local total failed skipped

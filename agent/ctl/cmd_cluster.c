@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * iofencectl on the datastore (cluster mode, docs/CLUSTER.md): apply, diff and get policy
- * with --etcd-endpoints, endpoint put|delete (rollout status: cmd_rollout.c).
+ * with --etcd-endpoints, endpoint put|delete (rollout status: cmd_rollout.c); endpoint put
+ * --enforced waits for the endpoints' nodes (cluster_wait.c).
  * Exit codes as everywhere: 0 ok, 1 user error (bad input, refused, concurrent writer),
  * 2 system error (etcd unreachable).
  */
@@ -14,6 +15,7 @@
 
 #include "agent/etcd/cluster.h"
 #include "client.h"
+#include "cluster_wait.h"
 #include "ctl.h"
 #include "policy/diff.h"
 #include "policy/parse.h"
@@ -102,10 +104,11 @@ static int validate_objs(const struct ctl_opts *o, const struct cluster_objs *ob
 	return r;
 }
 
-/* Writes WANT over ST and reports; shared by apply and endpoint put|delete. */
+/* Writes WANT over ST and reports; shared by apply and endpoint put|delete. The policy
+ * revision that holds WANT (written now, or ST's when unchanged) into *ret_revision. */
 static int write_and_report(const struct ctl_opts *o, struct etcd *c,
 			    const struct cluster_state *st, const struct cluster_objs *want,
-			    const char *what)
+			    const char *what, int64_t *ret_revision)
 {
 	struct cluster_write_result res;
 	char err[512] = "", *writer = writer_name(what, o->file);
@@ -113,6 +116,7 @@ static int write_and_report(const struct ctl_opts *o, struct etcd *c,
 	int r = cluster_write(c, o->etcd_prefix, st, want, writer, &res, err, sizeof(err));
 
 	free(writer);
+	*ret_revision = r == 1 ? st->policy_revision : res.revision;
 	if (r == 1) {
 		if (json)
 			printf("{\"changed\": false, \"revision\": %lld}\n",
@@ -163,7 +167,7 @@ int cluster_apply(const struct ctl_opts *o)
 	/* test aid: widen the window between the read and the guarded write */
 	if (getenv("IOFENCE_TEST_WRITE_DELAY_MS"))
 		usleep((useconds_t)atoi(getenv("IOFENCE_TEST_WRITE_DELAY_MS")) * 1000);
-	r = write_and_report(o, c, &st, &want, "apply");
+	r = write_and_report(o, c, &st, &want, "apply", &(int64_t){0});
 out:
 	cluster_state_free(&st);
 	cluster_objs_free(&want);
@@ -450,6 +454,28 @@ static bool is_endpoint_named(const char *key, const char *name)
 	return !strcmp(buf, name);
 }
 
+/* endpoint put --enforced: until every endpoint put (EPS) is enforced on its node at
+ * REVISION or later. */
+static int wait_enforced(const struct ctl_opts *o, struct etcd *c, const struct cluster_objs *eps,
+			 int64_t revision)
+{
+	struct cluster_wait_target *t = calloc(eps->n ? eps->n : 1, sizeof(*t));
+	int r = t ? CTL_OK : CTL_SYSTEM_ERROR;
+
+	for (size_t i = 0; !r && i < eps->n; i++)
+		if (cluster_key_endpoint_split(eps->v[i].key, &t[i].node, &t[i].name))
+			r = CTL_SYSTEM_ERROR;
+	if (!r)
+		r = cluster_wait_enforced(o, c, t, eps->n, revision,
+					  o->timeout_set ? o->timeout_ms / 1000.0 : 30);
+	for (size_t i = 0; t && i < eps->n; i++) {
+		free(t[i].node);
+		free(t[i].name);
+	}
+	free(t);
+	return r;
+}
+
 int cmd_endpoint(int argc, char **argv)
 {
 	struct cluster_objs want = {0}, eps = {0};
@@ -457,6 +483,7 @@ int cmd_endpoint(int argc, char **argv)
 	struct etcd *c = NULL;
 	struct ctl_opts o;
 	char err[512] = "", *key = NULL, *name = NULL;
+	int64_t revision = 0;
 	bool put;
 	int r;
 
@@ -536,7 +563,9 @@ int cmd_endpoint(int argc, char **argv)
 		}
 	r = validate_objs(&o, &want, put ? o.file : "<endpoint delete>");
 	if (!r)
-		r = write_and_report(&o, c, &st, &want, o.cmd + strlen("endpoint "));
+		r = write_and_report(&o, c, &st, &want, o.cmd + strlen("endpoint "), &revision);
+	if (!r && put && o.enforced)
+		r = wait_enforced(&o, c, &eps, revision);
 out:
 	free(key);
 	free(name);

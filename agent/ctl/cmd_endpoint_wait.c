@@ -3,8 +3,10 @@
  * iofencectl endpoint wait NAME --enforced [--timeout SEC] [--agent ADDR]: returns once the
  * agent reports the endpoint enforced (both hooks attached and alive, its entry in the active
  * slot, the slot's policy verified), so that an orchestrator brings a workload's link up only
- * then. Polls GetStatus every 10 ms. Exit 0 enforced, 1 not enforced when the timeout
- * (default 30 s) passed (the reason on stderr), 2 agent unreachable.
+ * then. Polls GetStatus every 10 ms. Exit 0 enforced, 1 refused by the agent (an input it
+ * rejects), 2 not enforced when the timeout (default 30 s) passed (the reason on stderr) or
+ * agent unreachable: the exit codes of every wait (rollout status --wait, cluster mode).
+ * With --etcd-endpoints: the endpoint's node and agent from the datastore (cluster_wait.c).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +14,7 @@
 #include <time.h>
 
 #include "client.h"
+#include "cluster_wait.h"
 #include "ctl.h"
 
 static double now_s(void)
@@ -65,12 +68,18 @@ int ctl_endpoint_wait(int argc, char **argv)
 		return r;
 	name = o.positional;
 	if (!name || !o.enforced) {
-		fprintf(stderr, "iofencectl endpoint wait: NAME and --enforced are required (see "
-				"iofencectl endpoint wait --help)\n");
+		fprintf(stderr, "iofencectl endpoint wait: %s and --enforced are required (see "
+				"iofencectl endpoint wait --help)\n",
+			o.etcd_endpoints ? "NODE/NAME (or a NAME unique across nodes)" : "NAME");
 		ctl_opts_free(&o);
 		return CTL_USER_ERROR;
 	}
 	timeout = o.timeout_set ? o.timeout_ms / 1000.0 : 30;
+	if (o.etcd_endpoints) {
+		r = cluster_endpoint_wait(&o, timeout);
+		ctl_opts_free(&o);
+		return r;
+	}
 	if (o.timeout_ms > 2000)
 		o.timeout_ms = 2000; /* one poll; the wait is bounded by --timeout */
 	ch = ctl_connect(&o, o.agents[0]);
@@ -93,5 +102,5 @@ int ctl_endpoint_wait(int argc, char **argv)
 		return CTL_OK;
 	fprintf(stderr, "iofencectl endpoint wait: %s not enforced after %g s: %s\n", name,
 		timeout, why);
-	return CTL_USER_ERROR;
+	return CTL_SYSTEM_ERROR;
 }

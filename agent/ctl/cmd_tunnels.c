@@ -7,7 +7,8 @@
  * packets and bytes per second (two samples --interval apart; with --interval 0 the average
  * over each entry's first..last seen), the top inner pairs across nodes, and each node's
  * malformed / non-VXLAN / eviction counts. A tunnel's figures come from the sender's egress
- * when its agent was asked, else from the receiver's ingress.
+ * when its agent was asked, else from the receiver's ingress. An inner pair is listed once per
+ * node that saw it (the sender's egress, the receiver's ingress), with that node beside it.
  */
 #include <math.h>
 #include <stdio.h>
@@ -93,10 +94,16 @@ static void human(double v, char *buf, size_t len)
 	snprintf(buf, len, u ? "%.1f%s" : "%.0f%s", v, unit[u]);
 }
 
+/* An inner pair as one node saw it. */
+struct seen_pair {
+	const Iofence__V1__InnerPair *pair;
+	const char *node;
+};
+
 static int cmp_inner(const void *x, const void *y)
 {
-	const Iofence__V1__InnerPair *a = *(Iofence__V1__InnerPair *const *)x;
-	const Iofence__V1__InnerPair *b = *(Iofence__V1__InnerPair *const *)y;
+	const Iofence__V1__InnerPair *a = ((const struct seen_pair *)x)->pair;
+	const Iofence__V1__InnerPair *b = ((const struct seen_pair *)y)->pair;
 
 	return a->bytes < b->bytes ? 1 : a->bytes > b->bytes ? -1 : 0;
 }
@@ -104,7 +111,7 @@ static int cmp_inner(const void *x, const void *y)
 int cmd_tunnels(int argc, char **argv)
 {
 	Iofence__V1__GetTunnelsResponse **s1 = NULL, **s2 = NULL;
-	Iofence__V1__InnerPair **inner = NULL;
+	struct seen_pair *inner = NULL;
 	struct link *links = NULL;
 	size_t n_links = 0, n_inner = 0, cap_inner = 0;
 	struct ctl_opts o;
@@ -187,7 +194,7 @@ int cmd_tunnels(int argc, char **argv)
 				inner = p;
 				cap_inner = c;
 			}
-			inner[n_inner++] = s2[i]->inner[j];
+			inner[n_inner++] = (struct seen_pair){s2[i]->inner[j], s2[i]->node};
 		}
 	}
 	if (n_inner)
@@ -249,15 +256,17 @@ int cmd_tunnels(int argc, char **argv)
 		}
 		printf("%s], \"top_inner\": [", n_links ? "\n" : "");
 		for (size_t k = 0; k < n_inner; k++) {
-			const Iofence__V1__InnerPair *p = inner[k];
+			const Iofence__V1__InnerPair *p = inner[k].pair;
 
 			printf("%s\n  {\"outer_src\": \"%s\", \"outer_dst\": \"%s\", \"vni\": %u, "
 			       "\"direction\": \"%s\", \"inner_family\": \"%s\", \"inner_src\": "
 			       "\"%s\", \"inner_dst\": \"%s\", \"inner_protocol\": \"%s\", "
-			       "\"packets\": %llu, \"bytes\": %llu}",
+			       "\"packets\": %llu, \"bytes\": %llu, \"observed_by\": ",
 			       k ? "," : "", p->outer_src, p->outer_dst, p->vni, p->direction,
 			       p->inner_family, p->inner_src, p->inner_dst, p->inner_protocol,
 			       (unsigned long long)p->packets, (unsigned long long)p->bytes);
+			json_str(stdout, inner[k].node);
+			printf("}");
 		}
 		printf("%s]}\n", n_inner ? "\n" : "");
 	} else {
@@ -274,19 +283,20 @@ int cmd_tunnels(int argc, char **argv)
 			printf("%-28s %-28s %9u %12s %12s %10s %10s  %s %s\n", l->src, l->dst, l->vni,
 			       pk, by, pps, bps, l->node, l->direction);
 		}
-		printf("\nTOP INNER PAIRS\n%-24s %-24s %9s %-26s %-26s %-6s %10s %10s\n",
+		printf("\nTOP INNER PAIRS\n%-24s %-24s %9s %-26s %-26s %-6s %10s %10s  %s\n",
 		       "OUTER SRC", "OUTER DST", "VNI", "INNER SRC", "INNER DST", "PROTO", "PACKETS",
-		       "BYTES");
+		       "BYTES", "SEEN BY");
 		for (size_t k = 0; k < n_inner; k++) {
-			const Iofence__V1__InnerPair *p = inner[k];
+			const Iofence__V1__InnerPair *p = inner[k].pair;
 			char pk[16], by[16];
 
 			human((double)p->packets, pk, sizeof(pk));
 			human((double)p->bytes, by, sizeof(by));
-			printf("%-24s %-24s %9u %-26s %-26s %-6s %10s %10s\n", p->outer_src,
+			printf("%-24s %-24s %9u %-26s %-26s %-6s %10s %10s  %s %s\n", p->outer_src,
 			       p->outer_dst, p->vni, *p->inner_src ? p->inner_src : "-",
 			       *p->inner_dst ? p->inner_dst : "-",
-			       *p->inner_protocol ? p->inner_protocol : p->inner_family, pk, by);
+			       *p->inner_protocol ? p->inner_protocol : p->inner_family, pk, by,
+			       inner[k].node, p->direction);
 		}
 		printf("\n%-16s %-8s %10s %10s %10s %s\n", "NODE", "MODULE", "MALFORMED", "NON-VXLAN",
 		       "EVICTIONS", "INNER TABLE");

@@ -304,22 +304,6 @@ static int attach_links(struct datapath *dp, struct dp_attachment *att, int targ
 	return 0;
 }
 
-/* True if the interface is administratively up (it may have carried traffic already). */
-bool dp_interface_up(const char *ifname)
-{
-	struct ifreq ifr;
-	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	bool up;
-
-	if (fd < 0)
-		return true; /* unknown: assume the worst */
-	memset(&ifr, 0, sizeof(ifr));
-	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
-	up = ioctl(fd, SIOCGIFFLAGS, &ifr) || (ifr.ifr_flags & IFF_UP);
-	close(fd);
-	return up;
-}
-
 /*
  * Before the hooks of an interface that is already up are attached: its workload may have
  * answered packets no hook judged, so its flows opened in the next IOF_SETTLE_NS are

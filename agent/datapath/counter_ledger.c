@@ -13,6 +13,7 @@
 #include <bpf/libbpf.h>
 
 #include "counter_ledger.h"
+#include "percpu.h"
 #include "image_write.h"
 
 static int owner_cmp(const void *a, const void *b)
@@ -75,10 +76,7 @@ static int read_counters(int fd, uint32_t first, uint32_t n, struct iof_counter 
 	r = read_range(fd, first, n, (size_t)ncpu * sizeof(*vals), vals);
 	for (uint32_t i = 0; !r && i < n; i++) {
 		ret[i] = (struct iof_counter){0};
-		for (int c = 0; c < ncpu; c++) {
-			ret[i].packets += vals[(size_t)i * ncpu + c].packets;
-			ret[i].bytes += vals[(size_t)i * ncpu + c].bytes;
-		}
+		dp_percpu_fold(&vals[(size_t)i * ncpu], ncpu, sizeof(*vals), &ret[i]);
 	}
 	free(vals);
 	return r;
@@ -154,19 +152,122 @@ void dp_ledger_close(struct dp_ledger *l)
 	pthread_mutex_destroy(&l->lock);
 }
 
-static int base_add(struct dp_ledger *l, uint64_t identity, uint32_t kind,
-		    const struct iof_counter *c)
-{
-	struct iof_count_base_key k = {.identity = identity, .kind = kind};
-	struct iof_counter v = {0};
+/* What a retired slot counted under one base key. */
+struct base_add {
+	struct iof_count_base_key key;
+	struct iof_counter add;
+};
 
-	if (!c->packets && !c->bytes)
+/* Up to this many bases are read with one lookup each; more, with the map read whole. */
+#define BASES_READ_WHOLE_MIN 256
+#define BASES_BATCH 4096
+
+static int base_key_cmp(const void *a, const void *b)
+{
+	const struct iof_count_base_key *x = a, *y = b;
+
+	if (x->identity != y->identity)
+		return (x->identity > y->identity) - (x->identity < y->identity);
+	return (x->kind > y->kind) - (x->kind < y->kind);
+}
+
+/* Sorts adds by key and sums those of one key (two owners of an identity). The new count. */
+static size_t merge_adds(struct base_add *adds, size_t n)
+{
+	size_t k = 0;
+
+	qsort(adds, n, sizeof(*adds), base_key_cmp);
+	for (size_t i = 0; i < n; i++) {
+		if (k && !base_key_cmp(&adds[k - 1].key, &adds[i].key)) {
+			adds[k - 1].add.packets += adds[i].add.packets;
+			adds[k - 1].add.bytes += adds[i].add.bytes;
+			continue;
+		}
+		adds[k++] = adds[i];
+	}
+	return k;
+}
+
+/* Adds the map's base of each key (sorted adds) to vals: the map read whole, in batches. */
+static int read_bases_whole(int fd, const struct base_add *adds, size_t n,
+			    struct iof_counter *vals)
+{
+	struct iof_count_base_key *keys = malloc(BASES_BATCH * sizeof(*keys));
+	struct iof_counter *got = malloc(BASES_BATCH * sizeof(*got));
+	__u32 in = 0, out = 0; /* a hash map's batch token: a bucket number */
+	bool first = true;
+	int r = keys && got ? 0 : -ENOMEM;
+
+	while (!r) {
+		__u32 count = BASES_BATCH;
+		int e = bpf_map_lookup_batch(fd, first ? NULL : &in, &out, keys, got, &count, NULL)
+			    ? -errno
+			    : 0;
+
+		for (__u32 i = 0; i < count; i++) {
+			const struct base_add *a =
+			    bsearch(&keys[i], adds, n, sizeof(*adds), base_key_cmp);
+
+			if (a) {
+				vals[a - adds].packets += got[i].packets;
+				vals[a - adds].bytes += got[i].bytes;
+			}
+		}
+		if (e == -ENOENT)
+			break;
+		r = e;
+		in = out;
+		first = false;
+	}
+	free(keys);
+	free(got);
+	return r;
+}
+
+/*
+ * Adds what a slot counted to the bases of their keys: the bases read one lookup each, or
+ * with the map read whole when there are many, and written back with one batched update (at
+ * 10k counted rules a lookup and an update each cost ~45 ms of system calls).
+ */
+static int bases_add(struct dp_ledger *l, struct base_add *adds, size_t n)
+{
+	struct iof_count_base_key *keys;
+	struct iof_counter *vals;
+	int r = 0;
+
+	n = merge_adds(adds, n);
+	if (!n)
 		return 0;
-	if (bpf_map_lookup_elem(l->base_fd, &k, &v) && errno != ENOENT)
-		return -errno;
-	v.packets += c->packets;
-	v.bytes += c->bytes;
-	return bpf_map_update_elem(l->base_fd, &k, &v, BPF_ANY) ? -errno : 0;
+	keys = calloc(n, sizeof(*keys));
+	vals = calloc(n, sizeof(*vals));
+	if (!keys || !vals) {
+		r = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		keys[i] = adds[i].key;
+		vals[i] = adds[i].add;
+	}
+	if (n >= BASES_READ_WHOLE_MIN) {
+		r = read_bases_whole(l->base_fd, adds, n, vals);
+	} else {
+		for (size_t i = 0; i < n && !r; i++) {
+			struct iof_counter v;
+
+			if (!bpf_map_lookup_elem(l->base_fd, &keys[i], &v)) {
+				vals[i].packets += v.packets;
+				vals[i].bytes += v.bytes;
+			} else if (errno != ENOENT) {
+				r = -errno;
+			}
+		}
+	}
+	if (!r)
+		r = dp_update_many(l->base_fd, keys, sizeof(*keys), vals, sizeof(*vals), n);
+out:
+	free(keys);
+	free(vals);
+	return r;
 }
 
 static void base_forget(struct dp_ledger *l, uint64_t identity, uint32_t kind)
@@ -188,23 +289,35 @@ static int harvest(struct dp_ledger *l, uint8_t slot)
 	uint32_t first_ep = slot * IOF_MAX_ENDPOINTS * IOF_EP_COUNTER_KINDS;
 	struct iof_counter *rc = calloc((size_t)n_rule + 1, sizeof(*rc));
 	struct iof_counter *ec = calloc((size_t)n_ep + 1, sizeof(*ec));
-	int r = rc && ec ? 0 : -ENOMEM, add = 0;
+	struct base_add *adds =
+	    calloc(ls->n_rules + ls->n_eps * IOF_EP_COUNTER_KINDS + 1, sizeof(*adds));
+	size_t n = 0;
+	int r = rc && ec && adds ? 0 : -ENOMEM, add = 0;
 
 	if (!r && n_rule)
 		r = read_counters(l->rule_counters_fd, first_rule, n_rule, rc);
 	if (!r && n_ep)
 		r = read_counters(l->ep_counters_fd, first_ep, n_ep, ec);
-	for (size_t i = 0; !r && i < ls->n_rules; i++)
-		add =
-		    base_add(l, ls->rules[i].identity, IOF_COUNT_BASE_RULE, &rc[ls->rules[i].index])
-			?: add;
+	for (size_t i = 0; !r && i < ls->n_rules; i++) {
+		const struct iof_counter *c = &rc[ls->rules[i].index];
+
+		if (c->packets || c->bytes)
+			adds[n++] = (struct base_add){
+			    {.identity = ls->rules[i].identity, .kind = IOF_COUNT_BASE_RULE}, *c};
+	}
 	for (size_t i = 0; !r && i < ls->n_eps; i++)
-		for (uint32_t k = 0; k < IOF_EP_COUNTER_KINDS; k++)
-			add = base_add(l, ls->eps[i].identity, k,
-				       &ec[ls->eps[i].index * IOF_EP_COUNTER_KINDS + k])
-				  ?: add;
+		for (uint32_t k = 0; k < IOF_EP_COUNTER_KINDS; k++) {
+			const struct iof_counter *c = &ec[ls->eps[i].index * IOF_EP_COUNTER_KINDS + k];
+
+			if (c->packets || c->bytes)
+				adds[n++] = (struct base_add){
+				    {.identity = ls->eps[i].identity, .kind = k}, *c};
+		}
+	if (!r)
+		add = bases_add(l, adds, n);
 	free(rc);
 	free(ec);
+	free(adds);
 	if (r)
 		return r;
 	if (n_rule)

@@ -7,43 +7,28 @@
  */
 #include <errno.h>
 #include <stdatomic.h>
-#include <stdlib.h>
 #include <string.h>
 
-#include <bpf/bpf.h>
-#include <bpf/libbpf.h>
-
 #include "dp_internal.h"
+#include "percpu.h"
 
 int dp_read_ct_stats(struct datapath *dp, struct dp_ct_stats ret[2])
 {
-	int ncpu = libbpf_num_possible_cpus();
-	struct iof_ct_stats *vals;
+	struct iof_ct_stats sum;
 	__u32 zero = 0;
+	int r;
 
 	memset(ret, 0, 2 * sizeof(*ret));
-	if (dp->fds.ct_stats < 0)
-		return -ENOENT;
-	if (ncpu < 0)
-		return ncpu;
-	vals = calloc((size_t)ncpu, sizeof(*vals));
-	if (!vals)
-		return -ENOMEM;
-	if (bpf_map_lookup_elem(dp->fds.ct_stats, &zero, vals)) {
-		int r = -errno;
-
-		free(vals);
+	r = dp_percpu_sum(dp->fds.ct_stats, &zero, sizeof(sum), &sum);
+	if (r)
 		return r;
-	}
 	for (int f = 0; f < 2; f++) {
 		struct dp_ct_stats *s = &ret[f];
 		uint64_t live, ev;
 
-		for (int c = 0; c < ncpu; c++) {
-			s->inserts += vals[c].inserts[f];
-			s->deletes += vals[c].deletes[f];
-			s->insert_failures += vals[c].insert_failures[f];
-		}
+		s->inserts = sum.inserts[f];
+		s->deletes = sum.deletes[f];
+		s->insert_failures = sum.insert_failures[f];
 		s->capacity = IOF_CT_MAX;
 		live = s->inserts > s->deletes ? s->inserts - s->deletes : 0;
 		ev = atomic_load(&dp->ct_evicted[f]);
@@ -57,6 +42,5 @@ int dp_read_ct_stats(struct datapath *dp, struct dp_ct_stats ret[2])
 		if (s->entries > s->capacity)
 			s->entries = s->capacity;
 	}
-	free(vals);
 	return 0;
 }

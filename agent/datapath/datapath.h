@@ -90,6 +90,22 @@ int dp_link_changed(struct datapath *dp, const char *ifname, int ifindex, bool u
 		    struct dp_link_timing *ret_timing);
 
 /*
+ * dp_links_resync() - link events were lost (the watcher's netlink socket overflowed): every
+ * interface the enforced image names is looked up by name and handled as dp_link_changed()
+ * would have handled its last event (attached if present, forgotten if absent). Same thread
+ * as dp_link_changed(). Returns 0 or the first error (the other interfaces are still done);
+ * ret (NULL: not wanted) counts what it found.
+ */
+struct dp_resync {
+	unsigned interfaces; /* distinct interface names of the image */
+	unsigned attached;   /* present without hooks: attached now */
+	unsigned gone;	     /* absent, but attached or entered: forgotten now */
+	int error;
+	uint64_t usec;
+};
+int dp_links_resync(struct datapath *dp, struct dp_resync *ret);
+
+/*
  * dp_cgroup_changed() - the cgroup v2 folder at path was created (exists = true) or removed:
  * give its endpoints their iof_endpoints entry in the active slot and attach the socket
  * hooks, or forget them. For the agent's watcher of cgroup paths (inotify or polling).

@@ -473,78 +473,153 @@ int dp_delta_activated(struct dp_delta *d, const struct policy_image *img)
 /* ---- verifying ---- */
 
 /*
- * Entries in slot's part of table t: for an array of tries, in the tries that cur or back
- * name (an inner map at another index is read by no endpoint); for a hash map, its slot's keys.
+ * The maps are read in batches (BPF_MAP_LOOKUP_BATCH, LPM tries included): one system call
+ * for DUMP_BATCH entries instead of a lookup and a next-key call for each, ~11 times less CPU
+ * on this kind of VM (docs/BENCHMARKS.md, "Guard and counter ledger").
  */
-static int count_slot(const struct layout_table *t, int outer_fd, const struct dp_entry_set *cur,
-		      const struct dp_entry_set *back, uint8_t slot, size_t *ret)
+#define DUMP_BATCH 4096
+
+/* What a slot should hold, and what its maps were found to hold. */
+struct slot_check {
+	const struct dp_entry_set *cur, *back;
+	const struct layout_table *t;
+	bool active;   /* the active slot holds cur; the inactive one cur overridden by back */
+	uint8_t slot;
+	uint32_t trie; /* tries: the one being read */
+	size_t found;
+};
+
+/* Whether one entry read from the slot's map is expected there with this value. */
+static bool entry_expected(struct slot_check *c, const char *key, const char *val)
 {
-	const struct dp_entry_set *sets[2] = {cur, back};
+	const struct layout_table *t = c->t;
+	char id[64];
+	const char *want;
+	uint64_t h;
+
+	if (t->tries) {
+		memcpy(id, &c->trie, sizeof(c->trie));
+		memcpy(id + t->key_off, key, t->id_size - t->key_off);
+	} else {
+		memcpy(id, key, t->id_size);
+		layout_set_slot(id, 0); /* the sets store slotted keys with slot 0 */
+	}
+	h = rec_hash(c->cur, id);
+	if (c->active) {
+		want = set_find(c->cur, id, h);
+		want = want ? want + c->cur->key_size : NULL;
+	} else {
+		want = slot_value(c->cur, c->back, id, h);
+	}
+	return want && !memcmp(val, want, t->val_size);
+}
+
+/*
+ * Reads map fd whole and checks each entry of the slot (a hash map holds both slots).
+ * 0 when every entry is expected, 1 at the first that is not, -errno.
+ */
+static int check_map(struct slot_check *c, int fd, size_t key_size)
+{
+	char *keys = malloc(DUMP_BATCH * key_size), *vals = malloc(DUMP_BATCH * c->t->val_size);
+	char in[64], out[64]; /* the batch token: a key, or a bucket number of a hash map */
+	bool first = true;
+	int r = keys && vals ? 0 : -ENOMEM;
+
+	while (!r) {
+		__u32 count = DUMP_BATCH;
+		int e = bpf_map_lookup_batch(fd, first ? NULL : in, out, keys, vals, &count, NULL)
+			    ? -errno
+			    : 0;
+
+		for (__u32 i = 0; i < count && !r; i++) {
+			const char *key = keys + i * key_size;
+
+			if (!c->t->tries && ((const uint8_t *)key)[IOF_KEY_SLOT_OFFSET] != c->slot)
+				continue;
+			c->found++;
+			r = entry_expected(c, key, vals + i * c->t->val_size) ? 0 : 1;
+		}
+		if (e == -ENOENT) /* the map's end */
+			break;
+		if (!r)
+			r = e;
+		memcpy(in, out, sizeof(in));
+		first = false;
+	}
+	free(keys);
+	free(vals);
+	return r;
+}
+
+/* Entries the slot should hold in table c->t (as cur, or cur overridden by back). */
+static size_t expected_entries(const struct slot_check *c)
+{
+	size_t n = c->cur->n;
+
+	if (c->active)
+		return n;
+	for (size_t i = 0; i < c->back->n; i++) {
+		const char *r = rec_at(c->back, i);
+		bool in_cur = set_find(c->cur, r, rec_hash(c->back, r)) != NULL;
+
+		/* back records a change from cur: an entry more, a value, or an entry less */
+		if (rec_present(c->back, r) && !in_cur)
+			n++;
+		else if (!rec_present(c->back, r) && in_cur)
+			n--;
+	}
+	return n;
+}
+
+/*
+ * One table of the slot: every map entry expected with its value, as many as expected. For an
+ * array of tries, the tries up to the last one cur or back name (another is read by no
+ * endpoint). 0, 1 (what says how it differs), -errno.
+ */
+static int check_table(struct slot_check *c, int outer_fd, char *what, size_t len)
+{
+	const struct layout_table *t = c->t;
+	size_t expected = expected_entries(c);
 	uint32_t tries = 0;
-	char ik[64], iprev[64];
-	size_t n = 0;
+	int r = 0;
 
 	if (!t->tries) {
-		*ret = dp_count_slot_keys(outer_fd, t->id_size, slot);
-		return 0;
-	}
-	for (int o = 0; o < 2; o++)
-		for (size_t i = 0; i < sets[o]->n; i++) {
-			uint32_t k = layout_record_trie(rec_at(sets[o], i));
+		r = check_map(c, outer_fd, t->id_size);
+	} else {
+		const struct dp_entry_set *sets[2] = {c->cur, c->back};
 
-			if (k < t->tries_per_slot && k + 1 > tries)
-				tries = k + 1;
-		}
-	for (uint32_t k = 0; outer_fd >= 0 && k < tries; k++) {
-		__u32 idx = dp_trie_index(t, slot, k), id;
+		for (int o = 0; o < 2; o++)
+			for (size_t i = 0; i < sets[o]->n; i++) {
+				uint32_t k = layout_record_trie(rec_at(sets[o], i));
+
+				if (k < t->tries_per_slot && k + 1 > tries)
+					tries = k + 1;
+			}
+	}
+	for (c->trie = 0; !r && c->trie < tries; c->trie++) {
+		__u32 idx = dp_trie_index(t, c->slot, c->trie), id;
 		int fd;
 
 		if (bpf_map_lookup_elem(outer_fd, &idx, &id))
-			continue;
+			continue; /* no trie: its entries count as missing */
 		fd = bpf_map_get_fd_by_id(id);
 		if (fd < 0)
 			return -errno;
-		for (void *q = NULL; !bpf_map_get_next_key(fd, q, ik); q = iprev) {
-			memcpy(iprev, ik, sizeof(ik));
-			n++;
-		}
+		r = check_map(c, fd, t->id_size - t->key_off);
 		close(fd);
 	}
-	*ret = n;
-	return 0;
-}
-
-/* 0 when record r's entry is in slot with value want, 1 when not, -errno. */
-static int check_entry(struct inner_fds *in, const char *r, const char *want)
-{
-	const struct layout_table *t = in->t;
-	char key[64], got[64];
-	int fd;
-
-	if (!t->tries) {
-		memcpy(key, r, t->id_size);
-		layout_set_slot(key, in->slot);
-		if (bpf_map_lookup_elem(in->outer_fd, key, got))
-			return 1;
-	} else {
-		__u32 idx = dp_trie_index(t, in->slot, layout_record_trie(r));
-		uint32_t id;
-
-		if (bpf_map_lookup_elem(in->outer_fd, &idx, &id))
-			return 1; /* its trie is gone (inner_fd would create one) */
-		fd = inner_fd(in, layout_record_trie(r));
-		if (fd < 0)
-			return fd;
-		if (bpf_map_lookup_elem(fd, r + t->key_off, got))
-			return 1;
-	}
-	return memcmp(got, want, t->val_size) ? 1 : 0;
+	if (r == 1)
+		snprintf(what, len, "%s: an entry added or changed", t->map);
+	else if (!r && c->found != expected)
+		snprintf(what, len, "%s: %zu entries where %zu were written", t->map, c->found,
+			 expected);
+	return r ? r : c->found != expected;
 }
 
 /*
  * Whether slot holds what d says (the active slot: cur; the inactive one: cur overridden by
- * back): every expected entry is found with its value, and the slot holds no more entries
- * than expected. One lookup per entry and one walk of the slot's keys.
+ * back): every entry of the slot's maps is expected with its value, and there are as many as
+ * expected. Each map is read whole, in batches.
  */
 int dp_delta_verify_slot(const struct dp_delta *d, const struct dp_map_fds *fds, uint8_t slot,
 			 bool active, char *what, size_t len)
@@ -553,43 +628,15 @@ int dp_delta_verify_slot(const struct dp_delta *d, const struct dp_map_fds *fds,
 		return -ENODATA;
 	for (int k = 0; k < LAYOUT_TABLES; k++) {
 		struct layout_table t = layout_table_of(NULL, (enum layout_table_id)k);
-		const struct dp_entry_set *cur = &d->cur[k], *back = &d->back[k];
-		struct inner_fds in = {.outer_fd = dp_table_fd(fds, (enum layout_table_id)k),
-				       .slot = slot,
-				       .t = &t};
-		size_t expected = 0, found = 0;
-		int err = 0;
+		struct slot_check c = {
+		    .cur = &d->cur[k], .back = &d->back[k], .t = &t, .active = active, .slot = slot};
+		int outer_fd = dp_table_fd(fds, (enum layout_table_id)k), r;
 
-		if (in.outer_fd < 0)
+		if (outer_fd < 0)
 			continue;
-		for (int o = 0; o < (active ? 1 : 2) && !err; o++) {
-			const struct dp_entry_set *s = o ? back : cur;
-
-			for (size_t i = 0; i < s->n && !err; i++) {
-				const char *r = rec_at(s, i);
-				const char *want = active ? r + s->key_size
-							  : slot_value(cur, back, r, rec_hash(s, r));
-
-				if (!want || (o == 1 && set_find(cur, r, rec_hash(s, r))))
-					continue; /* absent in the slot, or counted with cur */
-				expected++;
-				err = check_entry(&in, r, want);
-				if (err > 0)
-					snprintf(what, len, "%s: an entry missing or changed", t.map);
-			}
-		}
-		if (!err)
-			err = count_slot(&t, in.outer_fd, cur, back, slot, &found);
-		inner_close(&in);
-		if (err < 0)
-			return err;
-		if (err)
-			return 1;
-		if (found != expected) {
-			snprintf(what, len, "%s: %zu entries where %zu were written", t.map, found,
-				 expected);
-			return 1;
-		}
+		r = check_table(&c, outer_fd, what, len);
+		if (r)
+			return r;
 	}
 	return 0;
 }

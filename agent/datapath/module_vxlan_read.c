@@ -13,24 +13,17 @@
 
 #include "dp_internal.h"
 #include "module_vxlan.h"
+#include "percpu.h"
+
+/* Every statistic summed over the CPUs; one that cannot be read counts 0. */
 static int stats_sum(int fd, uint64_t out[VXT_STAT_MAX])
 {
-	int ncpu = libbpf_num_possible_cpus();
-	uint64_t *v;
-
-	if (ncpu <= 0)
-		return -EINVAL;
-	v = calloc((size_t)ncpu, sizeof(*v));
-	if (!v)
-		return -ENOMEM;
 	for (__u32 i = 0; i < VXT_STAT_MAX; i++) {
-		out[i] = 0;
-		if (bpf_map_lookup_elem(fd, &i, v))
-			continue;
-		for (int c = 0; c < ncpu; c++)
-			out[i] += v[c];
+		int r = dp_percpu_sum(fd, &i, sizeof(out[i]), &out[i]);
+
+		if (r == -ENOMEM)
+			return r;
 	}
-	free(v);
 	return 0;
 }
 

@@ -280,7 +280,19 @@ int dp_open(const struct dp_options *opts, struct datapath **ret, char *err, siz
 	for (int i = 0; i < DP_PROG_MAX; i++)
 		dp->prog_fd[i] = -1;
 	pthread_mutex_init(&dp->fill_lock, NULL);
-	pthread_mutex_init(&dp->lock, NULL);
+	{
+		/*
+		 * Priority inheritance: the link watcher may run at SCHED_FIFO; an apply holding
+		 * the lock runs at its priority until it lets go, so other processes' load cannot
+		 * stretch the watcher's wait (priority inversion).
+		 */
+		pthread_mutexattr_t ma;
+
+		pthread_mutexattr_init(&ma);
+		pthread_mutexattr_setprotocol(&ma, PTHREAD_PRIO_INHERIT);
+		pthread_mutex_init(&dp->lock, &ma);
+		pthread_mutexattr_destroy(&ma);
+	}
 	dp_delta_init(&dp->delta);
 	dp->slot_verified = true; /* nothing known to differ yet */
 	dp->pin_dir = strdup(opts->pin_dir ? opts->pin_dir : DP_DEFAULT_PIN_DIR);

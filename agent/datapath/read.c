@@ -15,33 +15,7 @@
 #include <bpf/libbpf.h>
 
 #include "dp_internal.h"
-
-static int read_percpu(int fd, __u32 key, struct iof_counter *ret)
-{
-	int ncpu = libbpf_num_possible_cpus();
-	struct iof_counter *vals;
-
-	memset(ret, 0, sizeof(*ret));
-	if (fd < 0)
-		return -ENOENT;
-	if (ncpu < 0)
-		return ncpu;
-	vals = calloc((size_t)ncpu, sizeof(*vals));
-	if (!vals)
-		return -ENOMEM;
-	if (bpf_map_lookup_elem(fd, &key, vals)) {
-		int r = -errno;
-
-		free(vals);
-		return r;
-	}
-	for (int i = 0; i < ncpu; i++) {
-		ret->packets += vals[i].packets;
-		ret->bytes += vals[i].bytes;
-	}
-	free(vals);
-	return 0;
-}
+#include "percpu.h"
 
 int dp_read_rule_total(struct datapath *dp, uint64_t identity, struct iof_counter *ret)
 {
@@ -76,9 +50,11 @@ uint64_t dp_counter_errors(struct datapath *dp)
 
 int dp_read_drops(struct datapath *dp, enum iof_drop_reason reason, struct iof_counter *ret)
 {
+	__u32 key = (__u32)reason;
+
 	if ((unsigned)reason >= IOF_DROP_MAX)
 		return -EINVAL;
-	return read_percpu(dp->fds.drops, (__u32)reason, ret);
+	return dp_percpu_sum(dp->fds.drops, &key, sizeof(*ret), ret);
 }
 
 void dp_fill_publish(struct datapath *dp)
@@ -264,26 +240,10 @@ int dp_events_consume(struct datapath *dp, dp_event_fn cb, void *ctx)
 
 int dp_events_lost(struct datapath *dp, enum iof_events_lost_cause cause, uint64_t *ret)
 {
-	int ncpu = libbpf_num_possible_cpus();
 	__u32 key = (__u32)cause;
-	__u64 *vals;
 
 	*ret = 0;
 	if ((unsigned)cause >= IOF_EVLOST_MAX || dp->fds.events_lost < 0)
 		return -EINVAL;
-	if (ncpu < 0)
-		return ncpu;
-	vals = calloc((size_t)ncpu, sizeof(*vals));
-	if (!vals)
-		return -ENOMEM;
-	if (bpf_map_lookup_elem(dp->fds.events_lost, &key, vals)) {
-		int r = -errno;
-
-		free(vals);
-		return r;
-	}
-	for (int i = 0; i < ncpu; i++)
-		*ret += vals[i];
-	free(vals);
-	return 0;
+	return dp_percpu_sum(dp->fds.events_lost, &key, sizeof(*ret), ret);
 }

@@ -110,6 +110,15 @@ static int set_option(struct agent_config *cfg, int id, const char *v, char *err
 	}
 	case OPT_XDP_GENERIC:
 		return parse_bool(v, &cfg->xdp_generic);
+	case OPT_ATTACH_RT_PRIORITY:
+		if (parse_uint(v, 0, &cfg->attach_rt_priority) ||
+		    cfg->attach_rt_priority > 99) {
+			snprintf(err, len, "attach-rt-priority: \"%s\" is not a number from 0 "
+				 "to 99", v);
+			return -EINVAL;
+		}
+		cfg->attach_rt_priority_set = true;
+		return 0;
 	case OPT_VXT_IFACE:
 		if (!*v || strlen(v) >= IF_NAMESIZE || cfg->n_vxt_ifaces >= 16) {
 			snprintf(err, len, "vxlan-trace-interface: \"%s\" is not an interface name "
@@ -340,6 +349,7 @@ int config_load(int argc, char **argv, struct agent_config *cfg, char *err, size
 	cfg->keep = 10;
 	cfg->events_per_sec = 1000;
 	cfg->flow_history = 4096;
+	cfg->attach_rt_priority = 1;
 	if (argc == 2 && !strcmp(argv[1], "--help-man")) { /* hidden: the build makes iofenced.8 */
 		agent_options_man(stdout);
 		return 1;
@@ -442,6 +452,8 @@ int config_load(int argc, char **argv, struct agent_config *cfg, char *err, size
 		cfg->events_per_sec = flags.events_per_sec;
 	if (flags.flow_history_set)
 		cfg->flow_history = flags.flow_history;
+	if (flags.attach_rt_priority_set)
+		cfg->attach_rt_priority = flags.attach_rt_priority;
 	if (dp_set)
 		cfg->datapath_none = flags.datapath_none;
 	cfg->cleanup |= flags.cleanup;

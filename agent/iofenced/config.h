@@ -32,6 +32,10 @@ struct agent_config {
 	char **failsafe; /* PROTO:PORT never dropped by the prefilter; default tcp:22 */
 	size_t n_failsafe;
 	bool xdp_generic;
+	/* SCHED_FIFO priority of the link watcher (linkwatch.c) and the attach at start
+	 * (start.c), 0: SCHED_OTHER */
+	unsigned attach_rt_priority;
+	bool attach_rt_priority_set;
 	/* cluster mode (follower.c): NULL endpoints = direct Apply */
 	char *etcd_endpoints, *etcd_prefix, *etcd_ca, *etcd_cert, *etcd_key;
 	/* vxlan-trace enabled at start when interfaces are given (modules.c) */

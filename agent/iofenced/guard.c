@@ -19,6 +19,7 @@
 #include "config.h"
 #include "engine.h"
 #include "guard.h"
+#include "proc_start.h"
 #include "log.h"
 #include "policy/image.h"
 #include "snapshot.h"
@@ -44,8 +45,6 @@ static const char *const what_names[GW_MAX] = {
 /* Fill above which a warning is logged, and below which it is cleared again (percent). */
 #define CT_WARN_PCT 90
 #define CT_CLEAR_PCT 85
-/* Verifying the policy tries costs one lookup per entry: at most this share of the time. */
-#define VERIFY_DUTY 20
 
 struct guard_ep {
 	char *name;
@@ -59,6 +58,7 @@ struct guard {
 	const struct agent_config *cfg;
 	pthread_mutex_t lock;	      /* eps */
 	pthread_mutex_t refresh_lock; /* one refresh at a time: the newest table wins */
+	atomic_bool refresh_pending;  /* a refresh was asked for while one ran */
 	struct guard_ep *eps;
 	size_t n_eps;
 	atomic_uint_fast64_t repairs[GW_MAX];
@@ -77,24 +77,7 @@ static uint64_t now_usec(void)
 
 long guard_ms_since_process_start(void)
 {
-	char buf[1024], *p;
-	unsigned long long start = 0;
-	struct timespec now;
-	FILE *f = fopen("/proc/self/stat", "r");
-	size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
-
-	if (f)
-		fclose(f);
-	buf[n] = 0;
-	p = strrchr(buf, ')'); /* the command may hold spaces */
-	/* field 22, starttime: the 20th after the command's closing parenthesis */
-	for (int field = 2; p && field < 22; field++)
-		p = strchr(p + 1, ' ');
-	if (!p || sscanf(p + 1, "%llu", &start) != 1)
-		return -1;
-	clock_gettime(CLOCK_BOOTTIME, &now);
-	return (long)((double)now.tv_sec * 1000.0 + (double)now.tv_nsec / 1e6 -
-		      (double)start * 1000.0 / (double)sysconf(_SC_CLK_TCK));
+	return proc_ms_since_start();
 }
 
 struct guard *guard_new(struct engine *e, const struct agent_config *cfg)
@@ -159,13 +142,21 @@ static void refresh(struct guard *g)
 	snapshot_unref(s);
 }
 
+/*
+ * Nobody waits for another thread's refresh (the link watcher must be back on its socket at
+ * once): a caller that finds one running leaves it a note, and the thread running it refreshes
+ * again before it returns, so the table is never older than the last call.
+ */
 void guard_refresh(struct guard *g)
 {
-	if (g)
-		pthread_mutex_lock(&g->refresh_lock);
-	refresh(g);
-	if (g)
+	if (!g)
+		return;
+	atomic_store(&g->refresh_pending, true);
+	while (atomic_load(&g->refresh_pending) && !pthread_mutex_trylock(&g->refresh_lock)) {
+		atomic_store(&g->refresh_pending, false);
+		refresh(g);
 		pthread_mutex_unlock(&g->refresh_lock);
+	}
 }
 
 bool guard_endpoint_enforced(struct guard *g, const char *name, uint32_t ifindex, char *reason,
@@ -286,8 +277,11 @@ void guard_tick(struct guard *g)
 			reenforce(g, dp);
 			repaired++;
 		}
-		/* a large image is verified less often: VERIFY_DUTY times its cost apart */
-		g->next_verify_us = now + (now_usec() - now) * VERIFY_DUTY;
+		/* a large image is verified less often: GUARD_VERIFY_DUTY times its cost apart */
+		uint64_t apart = (now_usec() - now) * GUARD_VERIFY_DUTY;
+		const uint64_t max_apart = GUARD_VERIFY_EVERY_MAX_MS * 1000ull;
+
+		g->next_verify_us = now + (apart < max_apart ? apart : max_apart);
 	}
 	guard_refresh(g);
 	log_debug("guard: checked in %.1f ms%s", (double)(now_usec() - now) / 1000.0,

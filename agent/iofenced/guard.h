@@ -23,6 +23,14 @@ struct engine;
 struct guard;
 
 #define GUARD_PERIOD_MS 1000
+/*
+ * Verifying the policy tries reads every entry of both slots (~87 ms of CPU at 10k rules,
+ * docs/BENCHMARKS.md): at most a GUARD_VERIFY_DUTY-th of the time, yet at least every
+ * GUARD_VERIFY_EVERY_MAX_MS, which keeps detection and repair of a tampered entry within 5 s
+ * whatever the image's size costs.
+ */
+#define GUARD_VERIFY_DUTY 40
+#define GUARD_VERIFY_EVERY_MAX_MS 4000
 
 /* The engine's guard (engine.c creates it; cfg and e outlive it). NULL on ENOMEM. */
 struct guard *guard_new(struct engine *e, const struct agent_config *cfg);
@@ -30,7 +38,10 @@ void guard_free(struct guard *g);
 
 /* Apply thread: the periodic check (at most once per GUARD_PERIOD_MS; cheap otherwise). */
 void guard_tick(struct guard *g);
-/* Any thread: the endpoints' enforcement changed (apply, link, cgroup): refresh the table. */
+/*
+ * Any thread: the endpoints' enforcement changed (apply, link, cgroup): refresh the table.
+ * Never waits for a refresh in progress on another thread: that one refreshes again.
+ */
 void guard_refresh(struct guard *g);
 /* Milliseconds until the next tick is due (for the apply thread's wait); -1: no datapath. */
 int guard_next_ms(struct guard *g);

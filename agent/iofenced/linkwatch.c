@@ -6,13 +6,16 @@
  * (dp_link_changed, under the datapath's lock, so an apply activating the other slot is
  * never half-seen). Each endpoint event is timed: from the thread's wake-up to the hooks
  * attached, and how long the thread waited for a CPU after the kernel woke it (its run-queue
- * delay, from /proc/thread-self/schedstat): on a busy machine that wait is the floor of the
- * enforcement latency, not something the agent can shorten.
+ * delay, from /proc/thread-self/schedstat). The thread runs at a low SCHED_FIFO priority
+ * (--attach-rt-priority) so that other processes' CPU load does not delay it; events
+ * lost to a full socket buffer (ENOBUFS) are made up for by a resync of every interface the
+ * image names (dp_links_resync).
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,8 +50,12 @@ struct linkwatch {
 	struct datapath *dp;
 	pthread_t thread;
 	bool running;
+	int rt_priority; /* SCHED_FIFO priority of the thread, 0: SCHED_OTHER */
 	int stopfd;
 	struct nl_sock *nl;
+	struct nl_cb *cb;
+	bool lost; /* events were lost: resync once the socket is drained */
+	atomic_uint_fast64_t resyncs;
 	int schedstat_fd;	/* /proc/thread-self/schedstat of the thread */
 	uint64_t wake_usec;	/* when the thread last woke with messages */
 	uint64_t wake_delay_ns; /* the run-queue wait before that wake-up ran */
@@ -161,16 +168,86 @@ static int link_cb(struct nl_msg *msg, void *arg)
 	return NL_OK;
 }
 
+/*
+ * Low SCHED_FIFO priority: the thread's work per wake-up is bounded (one socket's worth of
+ * messages, each a few map writes and at most two link creations, or one resync of the
+ * image's interfaces) and the kernel's RT throttling (sched_rt_runtime_us) leaves the other
+ * tasks their share even if it were not. Without CAP_SYS_NICE it stays at SCHED_OTHER.
+ */
+static void set_priority(struct linkwatch *lw)
+{
+	struct sched_param sp = {.sched_priority = lw->rt_priority};
+	int r;
+
+	if (!lw->rt_priority)
+		return;
+	/* pid 0: this thread only */
+	r = sched_setscheduler(0, SCHED_FIFO | SCHED_RESET_ON_FORK, &sp) ? errno : 0;
+	if (r)
+		log_warn("link watcher: SCHED_FIFO priority %d: %s (running at normal priority: "
+			 "other processes' load delays link enforcement)",
+			 lw->rt_priority, strerror(r));
+	else
+		log_debug("link watcher: SCHED_FIFO priority %d", lw->rt_priority);
+}
+
+/* Every interface of the image looked up again, after events were lost. */
+static void resync(struct linkwatch *lw)
+{
+	struct dp_resync res;
+	int r = dp_links_resync(lw->dp, &res);
+
+	atomic_fetch_add(&lw->resyncs, 1);
+	if (r)
+		log_warn("link events lost: resync of %u interfaces: %s", res.interfaces,
+			 strerror(-r));
+	else
+		log_warn("link events lost (netlink receive buffer full): resynced %u interfaces "
+			 "of the image in %.2f ms: %u attached, %u gone",
+			 res.interfaces, (double)res.usec / 1e3, res.attached, res.gone);
+	call_hook(lw, NULL); /* the modules look at every interface too */
+	lw->handled = true;
+}
+
+/*
+ * Reads what the socket holds (at most a bounded number of reads: poll() says when more is
+ * left). The kernel reports ENOBUFS before the messages still queued, which are older than
+ * the lost ones: they are handled first and the resync, which reads the current state, comes
+ * once the socket is empty.
+ */
+static void drain(struct linkwatch *lw)
+{
+	for (int i = 0; i < 1024; i++) {
+		int r = nl_recvmsgs_report(lw->nl, lw->cb);
+
+		if (r == 0 || r == -NLE_AGAIN) { /* empty */
+			if (lw->lost) {
+				lw->lost = false;
+				resync(lw);
+			}
+			return;
+		}
+		if (r < 0) {
+			if (!lw->lost) /* libnl reports ENOBUFS as NLE_NOMEM */
+				log_warn("netlink: %s (link events may have been missed)",
+					 r == -NLE_NOMEM ? "receive buffer full, events dropped"
+							 : nl_geterror(r));
+			lw->lost = true;
+		}
+	}
+}
+
 static void *linkwatch_main(void *arg)
 {
 	struct linkwatch *lw = arg;
 	struct pollfd fds[2] = {{.fd = lw->stopfd, .events = POLLIN},
 				{.fd = nl_socket_get_fd(lw->nl), .events = POLLIN}};
 
+	set_priority(lw);
 	lw->schedstat_fd = open("/proc/thread-self/schedstat", O_RDONLY | O_CLOEXEC);
 	lw->run_delay_ns = run_delay_total(lw);
 	for (;;) {
-		int r, n = poll(fds, 2, -1);
+		int n = poll(fds, 2, -1);
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -186,11 +263,7 @@ static void *linkwatch_main(void *arg)
 		/* asleep in poll the thread is on no run queue: what accrued is this wake-up's */
 		lw->wake_delay_ns = total > lw->run_delay_ns ? total - lw->run_delay_ns : 0;
 		lw->handled = false;
-		r = nl_recvmsgs_default(lw->nl);
-		if (r < 0 && r != -NLE_AGAIN) {
-			log_warn("netlink: %s (link events may have been missed)", nl_geterror(r));
-			call_hook(lw, NULL);
-		}
+		drain(lw);
 		if (lw->handled) {
 			observe(&lw->delay, lw->wake_delay_ns / 1000);
 			guard_refresh(engine_guard(lw->engine)); /* GetStatus: enforced now */
@@ -202,7 +275,8 @@ static void *linkwatch_main(void *arg)
 	return NULL;
 }
 
-struct linkwatch *linkwatch_new(struct engine *e, char *err, size_t err_len)
+struct linkwatch *linkwatch_new(struct engine *e, const struct linkwatch_options *opts, char *err,
+			       size_t err_len)
 {
 	struct linkwatch *lw = calloc(1, sizeof(*lw));
 	int r;
@@ -212,6 +286,7 @@ struct linkwatch *linkwatch_new(struct engine *e, char *err, size_t err_len)
 		return NULL;
 	}
 	lw->engine = e;
+	lw->rt_priority = opts->rt_priority;
 	lw->schedstat_fd = -1;
 	pthread_mutex_init(&lw->hook_lock, NULL);
 	lw->stopfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -231,7 +306,13 @@ struct linkwatch *linkwatch_new(struct engine *e, char *err, size_t err_len)
 		snprintf(err, err_len, "netlink: %s", nl_geterror(r));
 		goto err;
 	}
-	nl_socket_set_buffer_size(lw->nl, 1 << 20, 0);
+	/* SO_RCVBUF: capped by net.core.rmem_max; a burst beyond it is what resync() is for */
+	nl_socket_set_buffer_size(lw->nl, opts->rcvbuf ? opts->rcvbuf : 1 << 20, 0);
+	lw->cb = nl_socket_get_cb(lw->nl);
+	if (!lw->cb) {
+		snprintf(err, err_len, "link watcher: %s", strerror(ENOMEM));
+		goto err;
+	}
 	return lw;
 err:
 	linkwatch_free(lw);
@@ -265,6 +346,8 @@ void linkwatch_free(struct linkwatch *lw)
 			log_error("link watcher: cannot stop: %s", strerror(errno));
 		pthread_join(lw->thread, NULL);
 	}
+	if (lw->cb)
+		nl_cb_put(lw->cb);
 	if (lw->nl)
 		nl_socket_free(lw->nl);
 	if (lw->stopfd >= 0)
@@ -301,4 +384,9 @@ void linkwatch_write_metrics(struct linkwatch *lw, FILE *f)
 	write_histogram(f, "iofence_link_run_delay_seconds",
 			"How long the link watcher waited for a CPU after a link event woke it.",
 			&lw->delay);
+	fprintf(f,
+		"# HELP iofence_link_resyncs_total Link events lost (netlink receive buffer "
+		"full) and every interface of the image looked up again.\n"
+		"# TYPE iofence_link_resyncs_total counter\niofence_link_resyncs_total %llu\n",
+		(unsigned long long)atomic_load(&lw->resyncs));
 }

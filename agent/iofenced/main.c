@@ -68,7 +68,9 @@ static int run(struct agent *a)
 		return 2;
 	}
 	/* Subscribed before the restore: a link that appears meanwhile waits on the socket. */
-	a->linkwatch = linkwatch_new(a->engine, err, sizeof(err));
+	struct linkwatch_options lw_opts = {.rt_priority = (int)a->cfg.attach_rt_priority};
+
+	a->linkwatch = linkwatch_new(a->engine, &lw_opts, err, sizeof(err));
 	if (!a->linkwatch) {
 		log_error("%s", err);
 		return 2;

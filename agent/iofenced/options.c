@@ -51,6 +51,12 @@ const struct optdoc_option agent_options[] = {
      OPTDOC_REPEAT},
     {OPT_XDP_GENERIC, "xdp-generic", 0, OPTDOC_TEXT, "BOOL", NULL, "false", NULL,
      "attach the XDP prefilter in generic mode (keeps TSO on veth)", OPTDOC_OPTIONAL_ARG},
+    {OPT_ATTACH_RT_PRIORITY, "attach-rt-priority", 0, OPTDOC_TEXT, "N", NULL, "1",
+     NULL,
+     "SCHED_FIFO priority (1-99) of the two paths that attach an endpoint's interface: the "
+     "thread that does it when the interface appears, and the attach from the pins at start; "
+     "other processes' CPU load then does not delay them. 0: normal scheduling",
+     0},
     {OPT_DATAPATH, "datapath", 0, OPTDOC_WORDS, "KIND", "bpf none", "bpf", NULL,
      "none: serve the API without loading BPF, no enforcement (a test aid)", 0},
     {OPT_CLEANUP, "cleanup", 0, OPTDOC_FLAG, NULL, NULL, NULL, NULL,

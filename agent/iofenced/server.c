@@ -79,6 +79,8 @@ static const ProtobufCMessageDescriptor *const request_desc[M_COUNT] = {
 
 #define ARMED 16
 #define QUEUE_THREADS 2
+/* Flow-control window of a stream (server_start): a policy document arrives in one. */
+#define STREAM_WINDOW (8 << 20)
 
 enum tag_kind { T_NEW, T_DONE, T_CLOSE, T_SEND, T_SHUTDOWN };
 
@@ -634,16 +636,24 @@ static int add_tcp(struct server *s, const char *addr, char *err, size_t len)
 
 int server_start(struct agent *a, char *err, size_t err_len)
 {
-	/* no SO_REUSEPORT: a second agent on the same port must fail, not share it */
-	grpc_arg args[3] = {
+	/*
+	 * No SO_REUSEPORT: a second agent on the same port must fail, not share it. A stream may
+	 * send STREAM_WINDOW bytes before it waits for the agent to read: with gRPC's 64 KiB
+	 * start a 4 MB request took ~60 window updates, each a round trip between two busy
+	 * processes (~1 s on a loaded node, docs/BENCHMARKS.md "Hostile requests").
+	 */
+	grpc_arg args[4] = {
 	    {.type = GRPC_ARG_INTEGER, .key = (char *)GRPC_ARG_ALLOW_REUSEPORT, .value.integer = 0},
+	    {.type = GRPC_ARG_INTEGER,
+	     .key = (char *)GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES,
+	     .value.integer = STREAM_WINDOW},
 	};
-	grpc_channel_args cargs = {.num_args = 3, .args = args};
+	grpc_channel_args cargs = {.num_args = 4, .args = args};
 	struct server *s = a->server;
 	mode_t old_umask;
 	int r = 0;
 
-	rpc_message_size_args(&args[1]);
+	rpc_message_size_args(&args[2]);
 	if (!s) {
 		r = server_lock(a, err, err_len);
 		if (r)

@@ -10,7 +10,7 @@
 #                      [--counts 0,100,1000,10000,100000] [--contenders none,iptables,nft,iofence]
 #                      [--iofence agent|dpctl] [--no-prefilter | --prefilter-only]
 #
-#   --quick      rule counts 0 and 100, one run, 2 s per figure (the ctest smoke test)
+#   --quick      rule counts 0 and 100, one run, 1 s per figure (the ctest smoke test)
 #   --runs N --duration S   repetitions (default 5) and seconds per figure (default 1.5):
 #                the default full run takes about 13 minutes on 2 vCPUs
 #   --build DIR  build tree with bench/peers, agent/ and tests/e2e (default: <repo>/build)
@@ -59,7 +59,7 @@ usage() { awk 'NR > 3 && !/^#/ { exit } NR > 3 { sub(/^# ?/, ""); print }' "$0";
 
 while [ $# -gt 0 ]; do
 	case $1 in
-	--quick) QUICK=1; COUNTS=0,100; RUNS=1; DUR=2 ;;
+	--quick) QUICK=1; COUNTS=0,100; RUNS=1; DUR=1 ;;
 	--build) BUILD=$2; shift ;;
 	--out) OUT=$2; shift ;;
 	--runs) RUNS=$2; shift ;;

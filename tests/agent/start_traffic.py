@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: Apache-2.0
 # Traffic of test_start_enforced.sh (standard library only):
-#   start_traffic.py send HOST PORT PPS SECONDS  UDP datagrams from one socket (one flow)
+#   start_traffic.py send HOST PORT PPS SECONDS [OUT]  UDP datagrams from one socket (one
+#                                                flow); the number sent to OUT on SIGTERM
 #   start_traffic.py recv PORT OUT               counts datagrams, answers each one (the
 #                                                workload replies), writes their arrival
 #                                                times (kernel receive timestamps, realtime:
@@ -23,15 +24,25 @@ import time
 SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)
 
 
-def send(host, port, pps, seconds):
+def send(host, port, pps, seconds, out=None):
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     s.setblocking(False)
+    sent = 0
+
+    def stop(*_):
+        if out:
+            with open(out, "w") as f:
+                f.write("%d\n" % sent)
+        sys.exit(0)
+
+    signal.signal(signal.SIGTERM, stop)
     gap = 1.0 / pps
     end = time.monotonic() + seconds
     nxt = time.monotonic()
     while time.monotonic() < end:
         try:
             s.sendto(b"x" * 32, (host, port))
+            sent += 1
         except OSError:
             pass  # no route or neighbour while the link is down
         try:
@@ -43,6 +54,7 @@ def send(host, port, pps, seconds):
         d = nxt - time.monotonic()
         if d > 0:
             time.sleep(d)
+    stop()
 
 
 def recv(port, out):
@@ -95,6 +107,7 @@ if __name__ == "__main__":
     if sys.argv[1] == "linkup":
         linkup(*sys.argv[2:5])
     elif sys.argv[1] == "send":
-        send(sys.argv[2], int(sys.argv[3]), float(sys.argv[4]), float(sys.argv[5]))
+        send(sys.argv[2], int(sys.argv[3]), float(sys.argv[4]), float(sys.argv[5]),
+             sys.argv[6] if len(sys.argv) > 6 else None)
     else:
         recv(int(sys.argv[2]), sys.argv[3])

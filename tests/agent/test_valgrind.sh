@@ -23,7 +23,7 @@ endpoints:
   - {name: srv, node: n1, interface: hsrv, addresses: [10.82.0.3], groups: [server]}
 YAML
 VG=$TMP/valgrind.log
-AGENT_WRAP="valgrind --suppressions=$(dirname "$0")/valgrind.supp --tool=memcheck --leak-check=full --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite,indirect --track-fds=no --log-file=$VG" \
+AGENT_WRAP="valgrind --trace-children=yes --suppressions=$(dirname "$0")/valgrind.supp --tool=memcheck --leak-check=full --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite,indirect --track-fds=no --log-file=$VG" \
 	start_agent a n n1 --metrics 127.0.0.1:19106
 "$CTL" flows --follow --agent "$(agent a)" -o json >"$TMP/flows.json" 2>/dev/null &
 PIDS+=($!)

@@ -27,6 +27,8 @@ joined "$ctl" apply --help | grep -q -- '--timeout SEC .*(default: 10; env IOFEN
   || bad "apply --help: --timeout without its default"
 joined "$ctl" endpoint wait --help | grep -q -- '--timeout SEC .*(default: 30)' \
   || bad "endpoint wait --help: its own --timeout default"
+joined "$ctl" endpoint put --help | grep -q -- '--enforced .*--timeout SEC .*(default: 30)' \
+  || bad "endpoint put --help: --enforced and its --timeout"
 joined "$agent" --help | grep -q -- '--keep N .*(default: 10)' || bad "iofenced --help: --keep default"
 for o in listen pin-dir state node etcd-endpoints failsafe vxlan-trace-port; do
   "$agent" --help | grep -q -- "--$o" || bad "iofenced --help lacks --$o"

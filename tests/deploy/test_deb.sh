@@ -61,6 +61,9 @@ for doc in $(sed -n 's/^Documentation=//p' "$SRC/deploy/systemd/iofenced.service
 done
 has /usr/share/doc/iofence/copyright
 has /usr/share/doc/iofence/changelog.gz
+has /usr/share/iofence/grafana/iofence-dashboard.json
+dpkg-deb --fsys-tarfile "$DEB" | tar -xO ./usr/share/iofence/grafana/iofence-dashboard.json |
+	cmp -s - "$SRC/deploy/grafana/iofence-dashboard.json" || fail "the .deb's Grafana dashboard differs from deploy/grafana"
 mkdir -p "$TMP/staged"
 DESTDIR="$TMP/staged" cmake --install "$BUILD" --prefix /usr >/dev/null || fail "cmake --install"
 if [ -d "$TMP/staged/usr/share/man" ]; then
@@ -68,7 +71,7 @@ if [ -d "$TMP/staged/usr/share/man" ]; then
 		grep -qxE "/$page(.gz)?" "$TMP/contents" || fail "the .deb lacks /$page, which cmake --install installs"
 	done || exit 1
 fi
-log "contents: Documentation= targets, changelog, copyright, man pages"
+log "contents: Documentation= targets, changelog, copyright, man pages, Grafana dashboard"
 
 # Lint: the package is lintian-clean (its one override, the BPF object's architecture, is
 # shipped in /usr/share/lintian/overrides); an error or a warning fails the test.

@@ -134,6 +134,16 @@ ov_wait_ready() {
 	done
 }
 
+# ov_touch W ADDR...: one ping from workload W to each ADDR, answered or not: traffic (ARP or
+# ND, the echo request) on the tunnels towards ADDR where the policy denies the ping, without
+# ov_wait_ready's wait for a reply that cannot come.
+ov_touch() {
+	local w=$1 a
+	shift
+	for a in "$@"; do ov_in "$w" ping -c1 -W1 "$a" >/dev/null 2>&1; done
+	return 0
+}
+
 ov_cleanup() {
 	local ns
 	for ns in $(ip netns list | awk '{print $1}' | grep "^$OV_PFX-"); do ip netns del "$ns"; done

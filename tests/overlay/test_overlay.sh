@@ -104,22 +104,22 @@ cat >"$TMP/check.py" <<'PY'
 import json, sys
 t0, t1 = (json.load(open(f)) for f in sys.argv[1:3])
 o1, o2, o3, vni = sys.argv[3], sys.argv[4], sys.argv[5], int(sys.argv[6])
-def pairs(d):
+def pairs(d): # keyed by the node that saw the pair too: each is listed once per node
     out = {}
     for p in d["top_inner"]:
         out[(p["outer_src"], p["outer_dst"], p["direction"], p["inner_src"], p["inner_dst"],
-             p["inner_protocol"])] = p["packets"]
+             p["inner_protocol"], p["observed_by"])] = p["packets"]
     return out
 p0, p1 = pairs(t0), pairs(t1)
 def delta(k):
     return p1.get(k, 0) - p0.get(k, 0)
-want = {
-    (o1, o2, "egress", "10.210.0.11", "10.210.0.21", "udp"): 200,
-    (o1, o2, "ingress", "10.210.0.11", "10.210.0.21", "udp"): 200,
-    (o1, o2, "egress", "fd00:210::b", "fd00:210::15", "udp"): 150,
-    (o1, o2, "ingress", "fd00:210::b", "fd00:210::15", "udp"): 150,
-    (o3, o1, "egress", "10.210.0.31", "10.210.0.11", "udp"): 120,
-    (o3, o1, "ingress", "10.210.0.31", "10.210.0.11", "udp"): 120,
+want = { # the sender's node sees its egress, the receiver's its ingress
+    (o1, o2, "egress", "10.210.0.11", "10.210.0.21", "udp", "n1"): 200,
+    (o1, o2, "ingress", "10.210.0.11", "10.210.0.21", "udp", "n2"): 200,
+    (o1, o2, "egress", "fd00:210::b", "fd00:210::15", "udp", "n1"): 150,
+    (o1, o2, "ingress", "fd00:210::b", "fd00:210::15", "udp", "n2"): 150,
+    (o3, o1, "egress", "10.210.0.31", "10.210.0.11", "udp", "n3"): 120,
+    (o3, o1, "ingress", "10.210.0.31", "10.210.0.11", "udp", "n1"): 120,
 }
 bad = [(k, delta(k), v) for k, v in want.items() if delta(k) != v]
 if bad:
@@ -159,8 +159,12 @@ PY
 for a in A1 A2 A3; do
 	/usr/bin/python3 "$TMP/sum.py" "$CTL" "$(agent $a)" || fail "sums on $a"
 done
-"$CTL" tunnels "${AGENTS[@]}" --interval 0.5 >"$TMP/table.txt" || fail "tunnels table"
-grep -q "TOP INNER PAIRS" "$TMP/table.txt" && grep -q "$O1" "$TMP/table.txt" \
+"$CTL" tunnels "${AGENTS[@]}" --interval 0.5 --top 1000 >"$TMP/table.txt" || fail "tunnels table"
+# Each inner pair's row names the node that saw it and in which direction.
+grep -q "TOP INNER PAIRS" "$TMP/table.txt" && grep -q "$O1" "$TMP/table.txt" &&
+	sed -n '/TOP INNER PAIRS/,/^$/p' "$TMP/table.txt" | grep -q "SEEN BY" &&
+	sed -n '/TOP INNER PAIRS/,/^$/p' "$TMP/table.txt" | grep -q "10.210.0.31 .* n3 egress$" &&
+	sed -n '/TOP INNER PAIRS/,/^$/p' "$TMP/table.txt" | grep -q "10.210.0.31 .* n1 ingress$" \
 	|| fail "tunnels table: $(cat "$TMP/table.txt")"
 log "tunnel statistics match the traffic sent (exact inner-pair counts both ways)"
 

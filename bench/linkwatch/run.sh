@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# bench/linkwatch: how soon an endpoint's interface is enforced, beside what the scheduler
+# allows, with HOGS busy loops (nice 0) sharing the CPUs:
+#  - the wake-up floor: bench_wakeprobe at SCHED_OTHER and SCHED_FIFO, quiet and loaded;
+#  - exec to main(): `iofenced --version` against /bin/true (dynamic linking of the agent);
+#  - tests/agent/test_start_enforced.sh with the link watcher at SCHED_FIFO 1 and at normal
+#    priority: STARTS interfaces that appear up (last denied datagram after the link came
+#    up), RESTARTS agent starts with the interface up (last denied datagram after the exec).
+#   bench/linkwatch/run.sh BUILD_DIR [STARTS=100] [HOGS=4] [RESTARTS=20]
+# APPLY_RULES (default 0): applies of that many rules back to back during the starts.
+set -u
+BUILD=$(cd "${1:?usage: run.sh BUILD_DIR [STARTS] [HOGS] [RESTARTS]}" && pwd)
+STARTS=${2:-100}
+HOGS=${3:-4}
+RESTARTS=${4:-20}
+SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+IOFENCED=$BUILD/agent/iofenced/iofenced
+CTL=$BUILD/agent/ctl/iofencectl
+PROBE=$BUILD/bench/linkwatch/bench_wakeprobe
+HOG=()
+[ "$(id -u)" = 0 ] || { echo "run.sh: needs root"; exit 2; }
+
+hogs_start() {
+	for _ in $(seq "$HOGS"); do
+		nice -n 0 sh -c 'while :; do :; done' &
+		HOG+=($!)
+	done
+}
+hogs_stop() {
+	[ ${#HOG[@]} = 0 ] && return
+	kill "${HOG[@]}" 2>/dev/null
+	wait "${HOG[@]}" 2>/dev/null
+	HOG=()
+}
+trap hogs_stop EXIT
+
+exec_times() { # exec_times CMD...: p50/p99 of 40 runs (fork, exec, exit)
+	python3 - "$@" <<'PY'
+import subprocess, sys, time
+v = []
+for _ in range(40):
+    t = time.monotonic()
+    subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL)
+    v.append((time.monotonic() - t) * 1000)
+v.sort()
+print("p50 %.1f ms, p99 %.1f ms, max %.1f ms" % (v[20], v[int(0.99 * 40)], v[-1]))
+PY
+}
+
+echo "$(uname -r), $(nproc) CPUs, $(date -u +%FT%TZ), load average $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "quiet:  $("$PROBE" --samples 1000)"
+echo "quiet:  $("$PROBE" --samples 1000 --fifo 1)"
+echo "quiet:  exec to exit: /bin/true $(exec_times /bin/true); iofenced --version $(exec_times "$IOFENCED" --version)"
+hogs_start
+sleep 1
+echo "$HOGS busy loops at nice 0:"
+echo "loaded: $("$PROBE" --samples 1000)"
+echo "loaded: $("$PROBE" --samples 1000 --fifo 1)"
+echo "loaded: exec to exit: /bin/true $(exec_times /bin/true); iofenced --version $(exec_times "$IOFENCED" --version)"
+for prio in 1 0; do
+	echo "link watcher --attach-rt-priority $prio (load average $(cut -d' ' -f1-3 /proc/loadavg)):"
+	AGENT_ARGS="--attach-rt-priority $prio" APPLY_RULES=${APPLY_RULES:-0} \
+		bash "$SRC/tests/agent/test_start_enforced.sh" "$IOFENCED" "$CTL" "$SRC" "$BUILD" 3 \
+		"$STARTS" "$RESTARTS" 2>&1 | grep -E '^\[start\]|FAIL'
+done
+hogs_stop
+echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
