@@ -57,8 +57,7 @@ struct engine {
 	struct store *store;
 	pthread_mutex_t store_mutex; /* store handle: apply thread and readers */
 	uint64_t store_latest;	     /* newest stored revision (apply thread) */
-	size_t journal_depth;	     /* deltas stored since the last whole document */
-	size_t journal_rebase_at;    /* journal depth at which the next rebase is due */
+	struct journal_chain chain;  /* deltas stored since the last whole document */
 	struct datapath *dp;	     /* NULL with --datapath=none */
 
 	pthread_mutex_t snap_lock;
@@ -345,7 +344,7 @@ static bool answer_unchanged(struct engine *e, const struct policy_document *doc
 static bool journal_fits(const struct engine *e, const Iofence__V1__PolicyDelta *delta)
 {
 	return delta && e->store_latest && delta->base_revision == e->store_latest &&
-	       e->journal_depth + 1 < JOURNAL_CHAIN_MAX;
+	       journal_chain_fits(&e->chain);
 }
 
 /* Packs msg (a PolicyDocument or PolicyDelta) for the store. */
@@ -375,7 +374,10 @@ static int store_revision(struct engine *e, uint64_t rev, bool journal, uint64_t
 	pthread_mutex_unlock(&e->store_mutex);
 	if (!r) {
 		e->store_latest = rev;
-		e->journal_depth = journal ? e->journal_depth + 1 : 0;
+		if (journal)
+			journal_chain_add(&e->chain, packed_len);
+		else
+			journal_chain_restart(&e->chain, packed_len);
 	}
 	return r;
 }
@@ -676,28 +678,31 @@ static void rebase_journal(struct engine *e)
 {
 	struct snapshot *cur;
 	uint64_t t0 = now_usec(), rev;
+	size_t bytes = 0;
 	int r;
 
-	if (e->journal_depth < e->journal_rebase_at)
+	if (!journal_chain_due(&e->chain))
 		return;
 	cur = engine_current(e);
 	if (!cur)
 		return;
 	rev = snapshot_revision(cur);
 	pthread_mutex_lock(&e->store_mutex);
-	r = rev == e->store_latest ? journal_rebase(e->store, rev, snapshot_doc(cur)) : -ESTALE;
+	r = rev == e->store_latest ? journal_rebase(e->store, rev, snapshot_doc(cur), &bytes)
+				   : -ESTALE;
 	pthread_mutex_unlock(&e->store_mutex);
 	snapshot_unref(cur);
 	if (r) {
 		log_warn("store: revision %llu could not be stored whole: %s (its %zu deltas stay)",
-			 (unsigned long long)rev, strerror(-r), e->journal_depth);
-		e->journal_rebase_at = e->journal_depth + JOURNAL_WHOLE_EVERY / 4;
+			 (unsigned long long)rev, strerror(-r), e->chain.depth);
+		e->chain.factor += 0.25; /* not at every revision from now on */
 		return;
 	}
-	log_debug("store: revision %llu stored whole after %zu deltas in %.1f ms",
-		  (unsigned long long)rev, e->journal_depth, (now_usec() - t0) / 1e3);
-	e->journal_depth = 0;
-	e->journal_rebase_at = journal_rebase_due();
+	log_debug("store: revision %llu stored whole after %zu deltas (%zu bytes, the document "
+		  "%zu) in %.1f ms",
+		  (unsigned long long)rev, e->chain.depth, e->chain.delta_bytes, bytes,
+		  (now_usec() - t0) / 1e3);
+	journal_chain_restart(&e->chain, bytes);
 }
 
 /* Stops the reader: the reads in progress finish, later applies are refused at once. */
@@ -840,10 +845,11 @@ static int restore(struct engine *e)
 	struct policy_document *doc = NULL;
 	struct policy_image *img = NULL;
 	struct snapshot *snap;
+	size_t depth = 0;
 	char err[512];
 	int r;
 
-	r = journal_read(e->store, 0, &sr, &e->journal_depth);
+	r = journal_read(e->store, 0, &sr, &depth);
 	if (r == -ENOENT) {
 		log_info("store %s is empty: nothing to restore%s", e->cfg->state,
 			 e->dp && dp_active_revision(e->dp)
@@ -905,6 +911,9 @@ static int restore(struct engine *e)
 	doc = NULL;
 	img = NULL;
 	e->store_latest = sr.revision;
+	/* the chain's own bytes are not known: its length and the document's size are */
+	journal_chain_restart(&e->chain, sr.doc_len);
+	e->chain.depth = depth;
 	snapshot_unref(publish(e, snap));
 	r = 0;
 out:
@@ -986,7 +995,7 @@ int engine_start(struct engine *e)
 	 */
 	if (e->cfg->etcd_endpoints && store_set_deferred_sync(e->store, true))
 		log_warn("store: commits stay synchronous: %s", store_last_error(e->store));
-	e->journal_rebase_at = journal_rebase_due();
+	journal_chain_restart(&e->chain, 0);
 	if (!e->cfg->datapath_none) {
 		struct dp_options opts = {
 		    .pin_dir = e->cfg->pin_dir,

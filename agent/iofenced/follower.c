@@ -523,12 +523,15 @@ static void *work_main(void *arg)
 	while (!f->stop) {
 		uint64_t now = now_usec();
 		bool dirty = f->status_dirty && atomic_load(&f->connected);
-		bool put_due = dirty && now - last_put >= FOLLOWER_STATUS_MIN_MS * 1000ull;
+		bool behind = f->m.policy_rev != f->applied_rev; /* more to apply already */
+		bool put_due = dirty && now - last_put >= (behind ? FOLLOWER_STATUS_BUSY_MS
+								  : FOLLOWER_STATUS_MIN_MS) *
+								 1000ull;
 		bool alive_due = f->lease && now - f->lease_alive_usec >= FOLLOWER_KEEPALIVE_MS * 1000ull;
 
 		/* the status of an apply goes out before the next apply starts (unless one went
-		 * out less than FOLLOWER_STATUS_MIN_MS ago): under churn the node keeps
-		 * reporting progress instead of only when it has caught up */
+		 * out less than FOLLOWER_STATUS_MIN_MS ago, or _BUSY_MS while behind): under
+		 * churn the node keeps reporting progress instead of only when it has caught up */
 		if (!put_due && f->m.policy_rev != f->attempted_rev &&
 		    f->m.policy_rev != f->applied_rev && !f->busy) {
 			apply_mirror(f);

@@ -100,17 +100,38 @@ out:
 	return r;
 }
 
-size_t journal_rebase_due(void)
+void journal_chain_restart(struct journal_chain *c, size_t whole_bytes)
 {
 	unsigned v = 0;
 
 	/* not random(): agents started together must not draw alike */
 	if (getrandom(&v, sizeof(v), 0) != sizeof(v))
-		v = (unsigned)getpid();
-	return JOURNAL_WHOLE_EVERY + v % JOURNAL_WHOLE_EVERY;
+		v = (unsigned)getpid() * 2654435761u;
+	c->depth = 0;
+	c->delta_bytes = 0;
+	c->whole_bytes = whole_bytes;
+	c->factor = 1.0 + (double)(v % 1024) / 1024.0;
 }
 
-int journal_rebase(struct store *store, uint64_t revision, const struct policy_document *doc)
+void journal_chain_add(struct journal_chain *c, size_t delta_bytes)
+{
+	c->depth++;
+	c->delta_bytes += delta_bytes;
+}
+
+bool journal_chain_due(const struct journal_chain *c)
+{
+	return c->depth && ((double)c->delta_bytes >= (double)c->whole_bytes * c->factor ||
+			    c->depth >= JOURNAL_REBASE_DEPTH);
+}
+
+bool journal_chain_fits(const struct journal_chain *c)
+{
+	return c->depth + 1 < JOURNAL_CHAIN_MAX;
+}
+
+int journal_rebase(struct store *store, uint64_t revision, const struct policy_document *doc,
+		   size_t *ret_bytes)
 {
 	Iofence__V1__PolicyDocument *pb = NULL;
 	uint8_t *packed = NULL;
@@ -127,6 +148,7 @@ int journal_rebase(struct store *store, uint64_t revision, const struct policy_d
 	if (!r) {
 		iofence__v1__policy_document__pack(pb, packed);
 		r = store_rebase(store, revision, packed, len);
+		*ret_bytes = len;
 	}
 	free(packed);
 	policy_pb_free(pb);

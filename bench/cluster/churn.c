@@ -19,11 +19,13 @@
  * (c) churn. One guarded read-modify-write at a time cannot offer 100 writes/s here (each
  * waits for etcd's commit on a loaded machine), and orchestrator hooks on many nodes write at
  * once anyway: the writes go out from CHURN_WRITERS threads, each with its own connection, on
- * a fixed schedule (write i at t0 + i/rate; a late thread writes at once). Each write is one
- * transaction: an endpoint's put or delete and the head (same generation, the write's stamp),
- * as an in-place write of iofencectl, without its guard (the bench is the only writer).
+ * a fixed schedule (write i at t0 + i/rate; a late thread writes at once), enough of them
+ * that etcd's commit latency under load (0.2-0.5 s) does not hold the rate back. Each write
+ * is one transaction: an endpoint's put or delete and the head (same generation, the write's
+ * stamp), as an in-place write of iofencectl, without its guard (the bench is the only
+ * writer).
  */
-#define CHURN_WRITERS 16
+#define CHURN_WRITERS 64
 /* Each endpoint put is deleted again this many puts later (while the churn runs). */
 #define CHURN_LIVE 32
 

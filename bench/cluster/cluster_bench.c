@@ -223,6 +223,14 @@ int main(int argc, char **argv)
 		fprintf(stderr, "bench_cluster: %s\n", err);
 		return 2;
 	}
+	/* every agent reports the policy first: rollout status counts a node that has not
+	 * written its key yet (a real-datapath agent still loading) as absent, not pending */
+	if (strcmp(mode, "watch-floor")) {
+		double t0 = now_s();
+
+		while (min_applied(c, NULL, NULL) < st.policy_revision && now_s() - t0 < 300)
+			usleep(50000);
+	}
 	if (!strcmp(mode, "churn") || !strcmp(mode, "watch-floor"))
 		return churn(c, &st, argv[1], (double)count, argc > 5 ? atof(argv[5]) : 30,
 			     !strcmp(mode, "watch-floor") ? n_agents : 0);
