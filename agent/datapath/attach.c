@@ -260,7 +260,12 @@ static int attach_links(struct datapath *dp, struct dp_attachment *att, int targ
 	r = dp_mkdir_p(path, 0700);
 	if (r)
 		return dp_err(err, len, r, "create %s: %s", path, strerror(-r));
-	for (size_t h = 0; h < n; h++) {
+	/*
+	 * TC: egress (to the workload) first. Each tcx link creation waits for an RCU grace
+	 * period under rtnl; traffic towards the workload is judged one grace period sooner.
+	 */
+	for (size_t i = 0; i < n; i++) {
+		size_t h = att->kind == DP_ATT_TC ? n - 1 - i : i;
 		int prog = dp->prog_fd[hk[h].prog], fd;
 
 		if (prog < 0) {
@@ -286,7 +291,7 @@ static int attach_links(struct datapath *dp, struct dp_attachment *att, int targ
 		}
 		if (fd < 0) {
 			r = fd;
-			if (att->kind == DP_ATT_TC && h == 0 &&
+			if (att->kind == DP_ATT_TC && i == 0 &&
 			    (r == -EINVAL || r == -EOPNOTSUPP || r == -524 /* ENOTSUPP */)) {
 				dp_att_path(dp, att->kind, att->name, path, sizeof(path));
 				rmdir(path);

@@ -59,7 +59,7 @@ static int attach_pinned(const char *pin_dir, const char *ifname, uint32_t ifind
 
 	snprintf(path, sizeof(path), "%s/links/tc/%s", pin_dir, ifname);
 	dp_mkdir_p(path, 0700);
-	for (int h = 0; h < 2 && !r; h++) {
+	for (int h = 1; h >= 0 && !r; h--) { /* egress first, as attach.c does */
 		int fd = bpf_link_create(prog[h], (int)ifindex, (enum bpf_attach_type)type[h], NULL);
 
 		if (fd < 0)
