@@ -58,6 +58,9 @@ struct follower {
 	bool busy;		 /* a job is with the engine */
 	bool need_whole;	 /* the next apply sends the whole document, no delta */
 	bool status_dirty;
+	/* the enforced revision came from elsewhere (a direct push): not one of this datastore's,
+	 * so the status key reports none enforced until a datastore revision is */
+	bool foreign;
 	struct etcd_watch *watch; /* to cancel it at stop */
 
 	/* connection state and metrics */
@@ -396,6 +399,7 @@ static void apply_mirror(struct follower *f)
 	if (f->job_status == GRPC_STATUS_OK) {
 		f->applied_rev = rev;
 		f->failed_rev = 0;
+		f->foreign = false;
 		f->need_whole = false;
 		f->error[0] = 0;
 		if (written) {
@@ -413,6 +417,11 @@ static void apply_mirror(struct follower *f)
 		nl = strchr(f->error, '\n');
 		if (nl)
 			*nl = 0;
+		if (f->foreign)
+			snprintf(f->error + strlen(f->error), sizeof(f->error) - strlen(f->error),
+				 "; revision %lld in this node's store did not come from the datastore:"
+				 " start the agent with a fresh --state to follow it",
+				 (long long)f->applied_rev);
 		log_error("datastore: %s (still enforcing revision %lld)", f->error,
 			  (long long)f->applied_rev);
 	}
@@ -487,7 +496,7 @@ static int write_status(struct follower *f)
 	}
 	pthread_mutex_lock(&f->lock);
 	ns.node = f->a->cfg.node;
-	ns.applied_revision = (uint64_t)applied;
+	ns.applied_revision = f->foreign ? 0 : (uint64_t)applied;
 	ns.datastore_revision = (uint64_t)f->m.policy_rev;
 	ns.version = (char *)AGENT_VERSION;
 	ns.api = api;
@@ -533,7 +542,7 @@ static void *work_main(void *arg)
 		 * out less than FOLLOWER_STATUS_MIN_MS ago, or _BUSY_MS while behind): under
 		 * churn the node keeps reporting progress instead of only when it has caught up */
 		if (!put_due && f->m.policy_rev != f->attempted_rev &&
-		    f->m.policy_rev != f->applied_rev && !f->busy) {
+		    (f->m.policy_rev != f->applied_rev || f->foreign) && !f->busy) {
 			apply_mirror(f);
 			continue;
 		}
@@ -596,6 +605,8 @@ int follower_start(struct agent *a, char *err, size_t err_len)
 		return -ENOMEM;
 	s = engine_current(a->engine);
 	f->applied_rev = s ? (int64_t)snapshot_revision(s) : 0;
+	f->foreign = s && f->applied_rev &&
+		     (!snapshot_source_name(s) || strcmp(snapshot_source_name(s), "etcd"));
 	f->attempted_rev = f->applied_rev;
 	f->m.policy_rev = f->applied_rev;
 	snapshot_unref(s);
