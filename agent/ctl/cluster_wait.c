@@ -17,8 +17,10 @@
 
 /* Between two looks; an endpoint start waits for its agent's apply, tens of ms. */
 #define POLL_NS (10 * 1000000L)
-/* Deadline of one call (etcd or agent) inside the wait, which --timeout bounds. */
+/* Deadline of one call (etcd or agent) inside the wait: at most this, and never past the
+ * wait's own end (--timeout), but at least CALL_MIN_MS so that a last look can complete. */
 #define CALL_MS 2000
+#define CALL_MIN_MS 100
 
 /* What the wait knows of one target between looks. */
 struct target_state {
@@ -27,6 +29,7 @@ struct target_state {
 	char *agent;	 /* the address the channel below talks to */
 	grpc_channel *ch;
 	bool enforced;
+	int call_ms;	 /* deadline of this look's calls */
 	char why[512];	 /* why it is not enforced yet, for the timeout message */
 };
 
@@ -47,7 +50,7 @@ static Iofence__V1__NodeStatus *node_status(struct etcd *c, struct target_state 
 	Mvccpb__KeyValue *kv = NULL;
 	char err[256] = "";
 
-	if (etcd_get(c, ts->status_key, 0, CALL_MS, &rr, &kv, err, sizeof(err))) {
+	if (etcd_get(c, ts->status_key, 0, ts->call_ms, &rr, &kv, err, sizeof(err))) {
 		snprintf(ts->why, sizeof(ts->why), "etcd: %s", err);
 		return NULL;
 	}
@@ -95,7 +98,7 @@ static bool agent_enforces(struct target_state *ts, int64_t revision)
 	struct rpc_result res = {0};
 	bool ok = false;
 	int r = rpc_unary(ts->ch, RPC_METHOD_GET_STATUS, &req.base,
-			  &iofence__v1__get_status_response__descriptor, CALL_MS,
+			  &iofence__v1__get_status_response__descriptor, ts->call_ms,
 			  (ProtobufCMessage **)&s, &res);
 
 	if (r || res.status != GRPC_STATUS_OK) {
@@ -160,6 +163,13 @@ static int look(const struct ctl_opts *o, struct etcd *c, struct target_state *t
 	return r;
 }
 
+static int call_deadline_ms(double start, double timeout_s)
+{
+	double left_ms = (start + timeout_s - mono_s()) * 1000;
+
+	return left_ms > CALL_MS ? CALL_MS : left_ms < CALL_MIN_MS ? CALL_MIN_MS : (int)left_ms;
+}
+
 int cluster_wait_enforced(const struct ctl_opts *o, struct etcd *c,
 			  const struct cluster_wait_target *targets, size_t n, int64_t revision,
 			  double timeout_s)
@@ -187,6 +197,7 @@ int cluster_wait_enforced(const struct ctl_opts *o, struct etcd *c,
 
 			if (ts[i].enforced)
 				continue;
+			ts[i].call_ms = call_deadline_ms(start, timeout_s);
 			e = look(o, c, &ts[i], revision);
 			if (e < 0) {
 				fprintf(stderr, "iofencectl %s: %s\n", o->cmd, ts[i].why);
