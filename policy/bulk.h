@@ -6,7 +6,7 @@
  * parse. An array of BULK_HUGE_MIN bytes or more is mapped on its own, in whole 2 MiB pages
  * with MADV_HUGEPAGE (~16 faults for 32 MiB), and unmapped on free; smaller ones come from
  * malloc, so the small inputs of the fuzzers and unit tests stay under ASan's eye.
- * Private to policy/parse*.c.
+ * Private to policy/parse*.c (and tests/policy/bulk_test.c).
  */
 #ifndef IOFENCE_POLICY_BULK_H
 #define IOFENCE_POLICY_BULK_H

@@ -14,6 +14,8 @@
 #include "parse_tree.h"
 
 #define TEXT_CHUNK_MIN 65536
+/* The most parse_tree_reserve() maps for one array before the text is read. */
+#define RESERVE_MAX ((size_t)64 << 20)
 
 struct text_chunk {
 	struct text_chunk *next;
@@ -355,12 +357,17 @@ int parse_tree_reserve(struct parse_tree *tree, size_t text_len)
 	 * Room reserved is not memory used: a huge-page array is faulted in as it fills (bulk.h),
 	 * so the guess can be generous and no large document pays for a grown copy. Flow lists of
 	 * one-character items make a node every 2 bytes; the text of the scalars (escapes
-	 * expanded, a NUL each) stays under 1.5 bytes a byte of input.
+	 * expanded, a NUL each) stays under 1.5 bytes a byte of input. Past RESERVE_MAX the
+	 * arrays grow as they fill (moved by mremap, not copied), so that a node refusing large
+	 * mappings (strict overcommit) can still read what fits in its memory.
 	 */
-	size_t nodes = text_len / 2 + 64;
+	const size_t nodes_max = RESERVE_MAX / sizeof(struct tree_node);
+	size_t nodes = text_len / 2 + 64 < nodes_max ? text_len / 2 + 64 : nodes_max;
+	size_t text = text_len + text_len / 2;
 
-	tree->text_min = text_len + text_len / 2 > TEXT_CHUNK_MIN ? text_len + text_len / 2
-								  : TEXT_CHUNK_MIN;
+	if (text < TEXT_CHUNK_MIN)
+		text = TEXT_CHUNK_MIN;
+	tree->text_min = text < RESERVE_MAX ? text : RESERVE_MAX;
 	if (tree_grow((void **)&tree->nodes, &tree->nodes_bytes, nodes, sizeof(*tree->nodes)) < 0 ||
 	    tree_grow((void **)&tree->kids, &tree->kids_bytes, nodes, sizeof(*tree->kids)) < 0)
 		return -ENOMEM;

@@ -123,7 +123,8 @@ static int commit(struct store *store, uint64_t revision, uint64_t base, const v
 	r = exec_int(store, prune_sql, store->keep, 0);
 	if (r < 0)
 		return rollback(store, r);
-	/* With synchronous=FULL, COMMIT returns after the WAL frames are fsync'ed. */
+	/* With synchronous=FULL, COMMIT returns after the WAL frames are fsync'ed (deferred:
+	 * once they are written; store_sync() makes them durable). */
 	r = exec_int(store, "COMMIT", 0, 0);
 	if (r < 0)
 		return rollback(store, r);
@@ -148,6 +149,53 @@ int store_commit_delta(struct store *store, uint64_t revision, uint64_t base, co
 	if (!base)
 		return -EINVAL;
 	return commit(store, revision, base, delta, delta_len, source_name, NULL);
+}
+
+/* Replaces row revision's document with doc, now whole (base 0). */
+static int update_whole(struct store *store, uint64_t revision, const void *doc, size_t doc_len)
+{
+	static const char sql[] =
+	    "UPDATE revisions SET doc = ?, doc_hash = ?, base = 0 WHERE revision = ?";
+	sqlite3_stmt *stmt = NULL;
+	int rc;
+
+	rc = sqlite3_prepare_v2(store->db, sql, -1, &stmt, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_blob64(stmt, 1, doc_len ? doc : "", doc_len, SQLITE_STATIC);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int64(stmt, 2, (sqlite3_int64)store_doc_hash(doc, doc_len));
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int64(stmt, 3, (sqlite3_int64)revision);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(stmt);
+	if (rc != SQLITE_DONE)
+		store_note_error(store, rc);
+	sqlite3_finalize(stmt);
+	return rc == SQLITE_DONE ? 0 : (sql_errno(store->db, rc) ?: -EIO);
+}
+
+int store_rebase(struct store *store, uint64_t revision, const void *doc, size_t doc_len)
+{
+	int64_t latest = 0;
+	int r;
+
+	if (!store || revision == 0 || revision > INT64_MAX || (!doc && doc_len))
+		return -EINVAL;
+	store->error[0] = '\0';
+	r = exec_int(store, "BEGIN IMMEDIATE", 0, 0);
+	if (r < 0)
+		return r;
+	r = latest_number(store, &latest);
+	if (r < 0)
+		return rollback(store, r);
+	if (revision != (uint64_t)latest)
+		return rollback(store, -ESTALE);
+	r = update_whole(store, revision, doc, doc_len);
+	if (!r)
+		r = exec_int(store, prune_sql, store->keep, 0);
+	if (!r)
+		r = exec_int(store, "COMMIT", 0, 0);
+	return r < 0 ? rollback(store, r) : 0;
 }
 
 static int read_row(struct store *store, sqlite3_stmt *stmt, struct store_revision *ret)

@@ -7,6 +7,7 @@
 #ifndef IOFENCE_STORE_STORE_H
 #define IOFENCE_STORE_STORE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -95,6 +96,31 @@ int store_commit_delta(struct store *store, uint64_t revision, uint64_t base, co
  */
 int store_commit_source(struct store *store, uint64_t revision, const void *doc, size_t doc_len,
 			const char *source_name, const char *source);
+
+/**
+ * store_rebase() - replace the latest revision's delta with its whole document
+ * @revision: must be the latest stored revision (-ESTALE otherwise; nothing written)
+ * @doc: the whole document the revision's chain of deltas makes
+ *
+ * Reads of the revision then no longer replay its chain, and pruning may drop the rows below
+ * it. Same revision, source name and commit time. Return: as store_commit().
+ */
+int store_rebase(struct store *store, uint64_t revision, const void *doc, size_t doc_len);
+
+/**
+ * store_set_deferred_sync() - commits without waiting for the disk
+ * @deferred: true: a commit returns once its WAL frames are written to the file (they survive
+ *            a crash of the process, not of the machine) and store_sync() makes every commit
+ *            so far durable; false (the default): each commit is durable when it returns
+ *
+ * For a caller that acknowledges less often than it commits, or that holds the truth
+ * elsewhere. Return: 0 or -errno.
+ */
+int store_set_deferred_sync(struct store *store, bool deferred);
+
+/* Makes every commit so far durable (fdatasync of the WAL). It does not use the connection:
+ * safe from another thread than the one committing. 0 or -errno. */
+int store_sync(struct store *store);
 
 /*
  * The newest revision into @ret (free with store_revision_free()). -ENOENT if the store is empty,

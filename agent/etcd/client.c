@@ -125,9 +125,11 @@ static grpc_channel *channel_of(struct etcd *c, size_t i, char *err, size_t err_
 	    {.type = GRPC_ARG_INTEGER,
 	     .key = (char *)GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS,
 	     .value.integer = 200},
+	    /* gRPC core also takes this as the deadline of one connection attempt: at 200 ms an
+	     * HTTP/2 handshake under load (or valgrind) timed out before etcd's SETTINGS frame */
 	    {.type = GRPC_ARG_INTEGER,
 	     .key = (char *)GRPC_ARG_MIN_RECONNECT_BACKOFF_MS,
-	     .value.integer = 200},
+	     .value.integer = 3000},
 	    {.type = GRPC_ARG_INTEGER,
 	     .key = (char *)GRPC_ARG_MAX_RECONNECT_BACKOFF_MS,
 	     .value.integer = 2000},

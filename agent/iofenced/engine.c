@@ -57,7 +57,7 @@ struct engine {
 	struct store *store;
 	pthread_mutex_t store_mutex; /* store handle: apply thread and readers */
 	uint64_t store_latest;	     /* newest stored revision (apply thread) */
-	size_t journal_depth;	     /* deltas stored since the last whole document */
+	struct journal_chain chain;  /* deltas stored since the last whole document */
 	struct datapath *dp;	     /* NULL with --datapath=none */
 
 	pthread_mutex_t snap_lock;
@@ -344,7 +344,7 @@ static bool answer_unchanged(struct engine *e, const struct policy_document *doc
 static bool journal_fits(const struct engine *e, const Iofence__V1__PolicyDelta *delta)
 {
 	return delta && e->store_latest && delta->base_revision == e->store_latest &&
-	       e->journal_depth + 1 < JOURNAL_WHOLE_EVERY;
+	       journal_chain_fits(&e->chain);
 }
 
 /* Packs msg (a PolicyDocument or PolicyDelta) for the store. */
@@ -374,7 +374,10 @@ static int store_revision(struct engine *e, uint64_t rev, bool journal, uint64_t
 	pthread_mutex_unlock(&e->store_mutex);
 	if (!r) {
 		e->store_latest = rev;
-		e->journal_depth = journal ? e->journal_depth + 1 : 0;
+		if (journal)
+			journal_chain_add(&e->chain, packed_len);
+		else
+			journal_chain_restart(&e->chain, packed_len);
 	}
 	return r;
 }
@@ -621,18 +624,20 @@ static struct snapshot *do_delta(struct engine *e, struct job *job)
 	job->status = GRPC_STATUS_OK;
 	retired = publish(e, snap);
 	announce(e);
-	log_debug("revision %llu: %zu endpoint and %zu group change%s on revision %llu: "
+	log_debug("revision %llu: %zu endpoint%s and %zu group%s changed on revision %llu: "
 		  "derive+validate %.2f ms, compile %.2f ms, datapath %.2f ms, store commit (%s) "
 		  "%.2f ms",
-		  (unsigned long long)rev, jc.changes.n_endpoints, jc.changes.n_groups,
-		  jc.changes.n_endpoints + jc.changes.n_groups == 1 ? "" : "s",
+		  (unsigned long long)rev, jc.changes.n_endpoints,
+		  jc.changes.n_endpoints == 1 ? "" : "s", jc.changes.n_groups,
+		  jc.changes.n_groups == 1 ? "" : "s",
 		  (unsigned long long)delta->base_revision, (t_derived - t0) / 1e3,
 		  compile_usec / 1e3, dp_usec / 1e3, journal ? "delta" : "whole",
 		  (now_usec() - t_store) / 1e3);
-	log_info("applied revision %llu: %zu endpoint and %zu group change%s, %zu local endpoints, "
-		 "total %.1f ms",
-		 (unsigned long long)rev, jc.changes.n_endpoints, jc.changes.n_groups,
-		 jc.changes.n_endpoints + jc.changes.n_groups == 1 ? "" : "s", img->n_endpoints,
+	log_info("applied revision %llu: %zu endpoint%s and %zu group%s changed, %zu local "
+		 "endpoints, total %.1f ms",
+		 (unsigned long long)rev, jc.changes.n_endpoints,
+		 jc.changes.n_endpoints == 1 ? "" : "s", jc.changes.n_groups,
+		 jc.changes.n_groups == 1 ? "" : "s", img->n_endpoints,
 		 (now_usec() - t0) / 1e3);
 	doc = NULL;
 	img = NULL;
@@ -662,6 +667,42 @@ static void do_cgroup(struct engine *e, struct job *job)
 			 strerror(-r));
 	else
 		log_info("cgroup %s %s", job->cgroup, job->up ? "appeared" : "went away");
+}
+
+/*
+ * After an ack: a journal chain past its due length is cut by storing the enforced revision
+ * again whole (journal.h). Done here rather than with the revision, so that the whole
+ * document's encoding and write never delay an acknowledgement.
+ */
+static void rebase_journal(struct engine *e)
+{
+	struct snapshot *cur;
+	uint64_t t0 = now_usec(), rev;
+	size_t bytes = 0;
+	int r;
+
+	if (!journal_chain_due(&e->chain))
+		return;
+	cur = engine_current(e);
+	if (!cur)
+		return;
+	rev = snapshot_revision(cur);
+	pthread_mutex_lock(&e->store_mutex);
+	r = rev == e->store_latest ? journal_rebase(e->store, rev, snapshot_doc(cur), &bytes)
+				   : -ESTALE;
+	pthread_mutex_unlock(&e->store_mutex);
+	snapshot_unref(cur);
+	if (r) {
+		log_warn("store: revision %llu could not be stored whole: %s (its %zu deltas stay)",
+			 (unsigned long long)rev, strerror(-r), e->chain.depth);
+		e->chain.factor += 0.25; /* not at every revision from now on */
+		return;
+	}
+	log_debug("store: revision %llu stored whole after %zu deltas (%zu bytes, the document "
+		  "%zu) in %.1f ms",
+		  (unsigned long long)rev, e->chain.depth, e->chain.delta_bytes, bytes,
+		  (now_usec() - t0) / 1e3);
+	journal_chain_restart(&e->chain, bytes);
 }
 
 /* Stops the reader: the reads in progress finish, later applies are refused at once. */
@@ -757,6 +798,7 @@ static void *apply_main(void *arg)
 		job->complete(job);
 
 		snapshot_unref(retired);
+		rebase_journal(e);
 	}
 	return NULL;
 }
@@ -803,10 +845,11 @@ static int restore(struct engine *e)
 	struct policy_document *doc = NULL;
 	struct policy_image *img = NULL;
 	struct snapshot *snap;
+	size_t depth = 0;
 	char err[512];
 	int r;
 
-	r = journal_read(e->store, 0, &sr, &e->journal_depth);
+	r = journal_read(e->store, 0, &sr, &depth);
 	if (r == -ENOENT) {
 		log_info("store %s is empty: nothing to restore%s", e->cfg->state,
 			 e->dp && dp_active_revision(e->dp)
@@ -868,6 +911,9 @@ static int restore(struct engine *e)
 	doc = NULL;
 	img = NULL;
 	e->store_latest = sr.revision;
+	/* the chain's own bytes are not known: its length and the document's size are */
+	journal_chain_restart(&e->chain, sr.doc_len);
+	e->chain.depth = depth;
 	snapshot_unref(publish(e, snap));
 	r = 0;
 out:
@@ -942,6 +988,14 @@ int engine_start(struct engine *e)
 		return 2;
 	}
 	store_set_keep(e->store, e->cfg->keep);
+	/*
+	 * Cluster mode: the datastore holds the truth, and the follower acknowledges (its status
+	 * key) less often than the engine commits under churn: commits are made durable by
+	 * engine_sync() before each acknowledgement, one fsync for all the revisions it reports.
+	 */
+	if (e->cfg->etcd_endpoints && store_set_deferred_sync(e->store, true))
+		log_warn("store: commits stay synchronous: %s", store_last_error(e->store));
+	journal_chain_restart(&e->chain, 0);
 	if (!e->cfg->datapath_none) {
 		struct dp_options opts = {
 		    .pin_dir = e->cfg->pin_dir,
@@ -1011,6 +1065,11 @@ void engine_free(struct engine *e)
 	pthread_mutex_destroy(&e->q_lock);
 	pthread_cond_destroy(&e->q_cond);
 	free(e);
+}
+
+int engine_sync(struct engine *e)
+{
+	return e->store ? store_sync(e->store) : 0;
 }
 
 struct guard *engine_guard(struct engine *e)

@@ -55,6 +55,12 @@ void engine_free(struct engine *e);
  * document being read.
  */
 void engine_submit(struct engine *e, struct job *job);
+/*
+ * Makes every revision committed so far durable. In cluster mode commits do not wait for the
+ * disk (the follower calls this before it reports a revision); elsewhere each commit is
+ * durable already. Any thread. 0 or -errno.
+ */
+int engine_sync(struct engine *e);
 /* The applied revision (a reference, or NULL); release with snapshot_unref(). */
 struct snapshot *engine_current(struct engine *e);
 /* The current or previous revision if it has this number, else NULL. */

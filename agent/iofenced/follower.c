@@ -58,6 +58,9 @@ struct follower {
 	bool busy;		 /* a job is with the engine */
 	bool need_whole;	 /* the next apply sends the whole document, no delta */
 	bool status_dirty;
+	/* the enforced revision came from elsewhere (a direct push): not one of this datastore's,
+	 * so the status key reports none enforced until a datastore revision is */
+	bool foreign;
 	struct etcd_watch *watch; /* to cancel it at stop */
 
 	/* connection state and metrics */
@@ -73,7 +76,9 @@ struct follower {
 	int job_status;
 	char job_details[512];
 
+	/* the status key's lease (work thread only) */
 	int64_t lease;
+	uint64_t lease_alive_usec; /* granted or last kept alive */
 };
 
 static uint64_t now_usec(void)
@@ -394,6 +399,7 @@ static void apply_mirror(struct follower *f)
 	if (f->job_status == GRPC_STATUS_OK) {
 		f->applied_rev = rev;
 		f->failed_rev = 0;
+		f->foreign = false;
 		f->need_whole = false;
 		f->error[0] = 0;
 		if (written) {
@@ -411,30 +417,58 @@ static void apply_mirror(struct follower *f)
 		nl = strchr(f->error, '\n');
 		if (nl)
 			*nl = 0;
+		if (f->foreign)
+			snprintf(f->error + strlen(f->error), sizeof(f->error) - strlen(f->error),
+				 "; revision %lld in this node's store did not come from the datastore:"
+				 " start the agent with a fresh --state to follow it",
+				 (long long)f->applied_rev);
 		log_error("datastore: %s (still enforcing revision %lld)", f->error,
 			  (long long)f->applied_rev);
 	}
 	f->status_dirty = true;
 }
 
-/* Writes the status key (lease granted or kept alive first). Lock not held. */
-static int write_status(struct follower *f, bool keepalive)
+/* Lets go of the status key's lease (gone, or etcd unreachable): the key goes with it, so the
+ * status is written again under a new lease. Lock not held. */
+static void lose_lease(struct follower *f)
+{
+	f->lease = 0;
+	pthread_mutex_lock(&f->lock);
+	f->status_dirty = true;
+	pthread_mutex_unlock(&f->lock);
+}
+
+/*
+ * Keeps the status key's lease alive. etcd renews a lease on a keep-alive only, never on a
+ * put under it: a node that reports often must still keep its lease alive, or its key
+ * vanishes with it. Lock not held. 0 or -errno.
+ */
+static int keep_lease(struct follower *f)
+{
+	char err[512];
+	int64_t ttl = 0;
+	int r = etcd_lease_keepalive(f->etcd, f->lease, &ttl, err, sizeof(err));
+
+	if (!r && ttl > 0) {
+		f->lease_alive_usec = now_usec();
+		return 0;
+	}
+	log_debug("datastore: status lease %lld: %s", (long long)f->lease,
+		  r ? err : "expired");
+	lose_lease(f);
+	return r ? r : -ENOENT;
+}
+
+/* Writes the status key (under a lease, granted first when there is none). Lock not held. */
+static int write_status(struct follower *f)
 {
 	Iofence__V1__NodeStatus ns = IOFENCE__V1__NODE_STATUS__INIT;
 	char err[512], api[1024] = "";
 	size_t alen = 0, len;
+	int64_t applied;
 	uint8_t *buf;
 	int r = 0;
 
-	if (f->lease && keepalive) {
-		int64_t ttl = 0;
-
-		r = etcd_lease_keepalive(f->etcd, f->lease, &ttl, err, sizeof(err));
-		if (r || ttl <= 0)
-			f->lease = 0;
-		if (!r && ttl > 0)
-			return 0;
-	}
 	if (!f->lease) {
 		r = etcd_lease_grant(f->etcd, FOLLOWER_LEASE_TTL, &f->lease, err, sizeof(err));
 		if (r) {
@@ -442,13 +476,27 @@ static int write_status(struct follower *f, bool keepalive)
 			log_debug("datastore: status lease: %s", err);
 			return r;
 		}
+		f->lease_alive_usec = now_usec();
 	}
 	for (size_t i = 0; i < f->a->cfg.n_listen; i++)
 		alen += (size_t)snprintf(api + alen, sizeof(api) - alen, "%s%s", i ? "," : "",
 					 f->a->cfg.listen[i]);
+	/* what the key reports as enforced is on disk first: one fsync for every revision
+	 * applied since the last report (the store's commits do not wait for the disk) */
+	pthread_mutex_lock(&f->lock);
+	applied = f->applied_rev;
+	pthread_mutex_unlock(&f->lock);
+	r = engine_sync(f->a->engine);
+	if (r) {
+		log_warn("datastore: status not written: the store cannot sync: %s", strerror(-r));
+		pthread_mutex_lock(&f->lock);
+		f->status_dirty = true;
+		pthread_mutex_unlock(&f->lock);
+		return r;
+	}
 	pthread_mutex_lock(&f->lock);
 	ns.node = f->a->cfg.node;
-	ns.applied_revision = (uint64_t)f->applied_rev;
+	ns.applied_revision = f->foreign ? 0 : (uint64_t)applied;
 	ns.datastore_revision = (uint64_t)f->m.policy_rev;
 	ns.version = (char *)AGENT_VERSION;
 	ns.api = api;
@@ -462,7 +510,7 @@ static int write_status(struct follower *f, bool keepalive)
 	buf = malloc(len + 1);
 	if (buf)
 		iofence__v1__node_status__pack(&ns, buf);
-	f->status_dirty = false;
+	f->status_dirty = f->applied_rev != applied; /* applied meanwhile: reported next */
 	pthread_mutex_unlock(&f->lock);
 	if (!buf)
 		return -ENOMEM;
@@ -470,10 +518,7 @@ static int write_status(struct follower *f, bool keepalive)
 	free(buf);
 	if (r) {
 		log_debug("datastore: status: %s", err);
-		f->lease = 0; /* expired or unreachable: a new lease next time */
-		pthread_mutex_lock(&f->lock);
-		f->status_dirty = true;
-		pthread_mutex_unlock(&f->lock);
+		lose_lease(f); /* expired or unreachable: a new lease next time */
 	}
 	return r;
 }
@@ -481,30 +526,34 @@ static int write_status(struct follower *f, bool keepalive)
 static void *work_main(void *arg)
 {
 	struct follower *f = arg;
-	uint64_t last_alive = 0, last_put = 0;
+	uint64_t last_put = 0;
 
 	pthread_mutex_lock(&f->lock);
 	while (!f->stop) {
 		uint64_t now = now_usec();
 		bool dirty = f->status_dirty && atomic_load(&f->connected);
-		bool put_due = dirty && now - last_put >= FOLLOWER_STATUS_MIN_MS * 1000ull;
+		bool behind = f->m.policy_rev != f->applied_rev; /* more to apply already */
+		bool put_due = dirty && now - last_put >= (behind ? FOLLOWER_STATUS_BUSY_MS
+								  : FOLLOWER_STATUS_MIN_MS) *
+								 1000ull;
+		bool alive_due = f->lease && now - f->lease_alive_usec >= FOLLOWER_KEEPALIVE_MS * 1000ull;
 
 		/* the status of an apply goes out before the next apply starts (unless one went
-		 * out less than FOLLOWER_STATUS_MIN_MS ago): under churn the node keeps
-		 * reporting progress instead of only when it has caught up */
+		 * out less than FOLLOWER_STATUS_MIN_MS ago, or _BUSY_MS while behind): under
+		 * churn the node keeps reporting progress instead of only when it has caught up */
 		if (!put_due && f->m.policy_rev != f->attempted_rev &&
-		    f->m.policy_rev != f->applied_rev && !f->busy) {
+		    (f->m.policy_rev != f->applied_rev || f->foreign) && !f->busy) {
 			apply_mirror(f);
 			continue;
 		}
-		if (put_due || now - last_alive >= FOLLOWER_KEEPALIVE_MS * 1000ull) {
+		if (put_due || alive_due) {
 			pthread_mutex_unlock(&f->lock);
-			if (!write_status(f, !put_due))
-				last_alive = now;
-			else
-				last_alive = now - FOLLOWER_KEEPALIVE_MS * 1000ull + 1000000; /* 1 s */
-			if (put_due)
+			if (put_due) {
+				write_status(f);
 				last_put = now;
+			} else if (keep_lease(f)) {
+				last_put = now; /* unreachable: the next put waits its interval */
+			}
 			pthread_mutex_lock(&f->lock);
 			continue;
 		}
@@ -556,10 +605,13 @@ int follower_start(struct agent *a, char *err, size_t err_len)
 		return -ENOMEM;
 	s = engine_current(a->engine);
 	f->applied_rev = s ? (int64_t)snapshot_revision(s) : 0;
+	f->foreign = s && f->applied_rev &&
+		     (!snapshot_source_name(s) || strcmp(snapshot_source_name(s), "etcd"));
 	f->attempted_rev = f->applied_rev;
 	f->m.policy_rev = f->applied_rev;
 	snapshot_unref(s);
 	atomic_store(&f->disconnected_since, (long long)time(NULL));
+	f->status_dirty = true; /* the node's key is written once connected */
 	r = -pthread_create(&f->watch_thread, NULL, watch_main, f);
 	f->watch_started = !r;
 	if (!r)

@@ -8,9 +8,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
 
 #include "agent/etcd/cluster.h"
 #include "journal.h"
+#include "policy/pb.h"
 
 /* A delta's changes onto objs. */
 static int replay(struct cluster_objs *objs, const Iofence__V1__PolicyDelta *d)
@@ -49,7 +52,7 @@ static int pack_objs(const struct cluster_objs *objs, struct store_revision *ret
 int journal_read(struct store *store, uint64_t revision, struct store_revision *ret,
 		 size_t *ret_depth)
 {
-	struct store_revision rows[JOURNAL_WHOLE_EVERY * 2 + 2] = {{0}};
+	struct store_revision rows[JOURNAL_CHAIN_MAX + 2] = {{0}};
 	Iofence__V1__PolicyDocument *whole = NULL;
 	struct cluster_objs objs = {0};
 	size_t n = 0, cap = sizeof(rows) / sizeof(rows[0]);
@@ -94,6 +97,61 @@ out:
 	if (whole)
 		iofence__v1__policy_document__free_unpacked(whole, NULL);
 	cluster_objs_free(&objs);
+	return r;
+}
+
+void journal_chain_restart(struct journal_chain *c, size_t whole_bytes)
+{
+	unsigned v = 0;
+
+	/* not random(): agents started together must not draw alike */
+	if (getrandom(&v, sizeof(v), 0) != sizeof(v))
+		v = (unsigned)getpid() * 2654435761u;
+	c->depth = 0;
+	c->delta_bytes = 0;
+	c->whole_bytes = whole_bytes;
+	c->factor = 1.0 + (double)(v % 1024) / 1024.0;
+}
+
+void journal_chain_add(struct journal_chain *c, size_t delta_bytes)
+{
+	c->depth++;
+	c->delta_bytes += delta_bytes;
+}
+
+bool journal_chain_due(const struct journal_chain *c)
+{
+	return c->depth && ((double)c->delta_bytes >= (double)c->whole_bytes * c->factor ||
+			    c->depth >= JOURNAL_REBASE_DEPTH);
+}
+
+bool journal_chain_fits(const struct journal_chain *c)
+{
+	return c->depth + 1 < JOURNAL_CHAIN_MAX;
+}
+
+int journal_rebase(struct store *store, uint64_t revision, const struct policy_document *doc,
+		   size_t *ret_bytes)
+{
+	Iofence__V1__PolicyDocument *pb = NULL;
+	uint8_t *packed = NULL;
+	size_t len = 0;
+	int r = policy_to_pb(doc, &pb);
+
+	if (!r) {
+		pb->revision = revision;
+		pb->has_revision = true;
+		len = iofence__v1__policy_document__get_packed_size(pb);
+		packed = malloc(len ? len : 1);
+		r = packed ? 0 : -ENOMEM;
+	}
+	if (!r) {
+		iofence__v1__policy_document__pack(pb, packed);
+		r = store_rebase(store, revision, packed, len);
+		*ret_bytes = len;
+	}
+	free(packed);
+	policy_pb_free(pb);
 	return r;
 }
 

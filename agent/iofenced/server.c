@@ -26,6 +26,7 @@
 
 #include "agent.h"
 #include "modules.h"
+#include "agent/rpc/decode.h"
 #include "agent/rpc/rpc.h"
 #include "engine.h"
 #include "flows.h"
@@ -344,6 +345,16 @@ static void handle_new(struct server *s, struct call *c)
 		return;
 	}
 	req = rpc_unpack(request_desc[c->m], c->payload);
+	if (!req && errno == E2BIG) {
+		snprintf(details, sizeof(details),
+			 "request message refused: decoded, its %zu bytes would take more than "
+			 "%d times as much memory (or %zu MiB)",
+			 (size_t)grpc_byte_buffer_length(c->payload), RPC_DECODE_FACTOR,
+			 RPC_DECODE_MAX >> 20);
+		log_warn("%s: %s", method_path[c->m], details);
+		finish(c, GRPC_STATUS_INVALID_ARGUMENT, details, NULL, NULL, 0);
+		return;
+	}
 	if (!req) {
 		log_warn("%s: malformed request message", method_path[c->m]);
 		finish(c, GRPC_STATUS_INVALID_ARGUMENT, "malformed request message", NULL, NULL, 0);

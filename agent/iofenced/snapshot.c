@@ -167,6 +167,11 @@ const char *snapshot_source(const struct snapshot *s)
 	return s->source;
 }
 
+const char *snapshot_source_name(const struct snapshot *s)
+{
+	return s->source_name;
+}
+
 const char *snapshot_endpoint_name(const struct snapshot *s, uint32_t i)
 {
 	if (s->image && i < s->image->n_endpoints)

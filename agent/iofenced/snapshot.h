@@ -33,6 +33,8 @@ const struct policy_document *snapshot_doc(const struct snapshot *s);
 const struct policy_image *snapshot_image(const struct snapshot *s);
 /* The source text when applied as text by this process, else NULL. */
 const char *snapshot_source(const struct snapshot *s);
+/* Who sent it ("etcd" for the datastore follower), or NULL. */
+const char *snapshot_source_name(const struct snapshot *s);
 
 /* Name of the endpoint with this datapath index, or NULL if the revision has none. */
 const char *snapshot_endpoint_name(const struct snapshot *s, uint32_t endpoint_index);

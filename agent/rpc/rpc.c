@@ -18,6 +18,7 @@
 #include <grpc/grpc_security.h>
 #include <grpc/support/time.h>
 
+#include "decode.h"
 #include "rpc.h"
 
 grpc_byte_buffer *rpc_pack(const ProtobufCMessage *msg)
@@ -37,13 +38,18 @@ ProtobufCMessage *rpc_unpack(const ProtobufCMessageDescriptor *desc, grpc_byte_b
 	grpc_byte_buffer_reader rd;
 	ProtobufCMessage *msg;
 	grpc_slice s;
+	int err;
 
-	if (!bb || !grpc_byte_buffer_reader_init(&rd, bb))
+	if (!bb || !grpc_byte_buffer_reader_init(&rd, bb)) {
+		errno = EBADMSG;
 		return NULL;
+	}
 	s = grpc_byte_buffer_reader_readall(&rd);
 	grpc_byte_buffer_reader_destroy(&rd);
-	msg = protobuf_c_message_unpack(desc, NULL, GRPC_SLICE_LENGTH(s), GRPC_SLICE_START_PTR(s));
+	msg = rpc_decode(desc, GRPC_SLICE_LENGTH(s), GRPC_SLICE_START_PTR(s));
+	err = errno;
 	grpc_slice_unref(s);
+	errno = err;
 	return msg;
 }
 

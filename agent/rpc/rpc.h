@@ -36,7 +36,10 @@ void rpc_message_size_args(grpc_arg args[2]);
 /* A new byte buffer holding the message; NULL on out of memory. */
 grpc_byte_buffer *rpc_pack(const ProtobufCMessage *msg);
 
-/* The message in a byte buffer (default allocator), or NULL if it does not parse. */
+/*
+ * The message in a byte buffer (default allocator), or NULL with errno: EBADMSG if it does not
+ * parse, E2BIG if it would take more memory than its size allows (decode.h).
+ */
 ProtobufCMessage *rpc_unpack(const ProtobufCMessageDescriptor *desc, grpc_byte_buffer *bb);
 
 /* A whole file, NUL-terminated, malloc'ed; NULL with errno on failure. */

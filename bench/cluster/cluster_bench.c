@@ -8,7 +8,9 @@
  *   bench_cluster ENDPOINTS AGENTS endpoint-adds COUNT   (a) one endpoint added per change
  *   bench_cluster ENDPOINTS AGENTS rule-changes COUNT    (b) one rule's port changed per change
  *   bench_cluster ENDPOINTS AGENTS churn RATE SECONDS    (c) endpoint put/delete at RATE/s
- *                                                        (from CHURN_WRITERS threads)
+ *                                                        (churn.c)
+ *   bench_cluster ENDPOINTS WATCHERS watch-floor RATE SECONDS  the same writes, no agents:
+ *                              WATCHERS plain watches in this process, lag of each event
  *
  * Prints one line "RESULT mode=... n=... median_ms=... p99_ms=... max_ms=... agent_p99_ms=..."
  * (agent_p99: the agents' own implementation delay, controller stamp to enforced, p99 over
@@ -24,12 +26,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "agent/etcd/cluster.h"
+#include "bench_cluster.h"
 
-static const char *prefix = "/iofence";
-static size_t n_agents;
+const char *prefix = "/iofence";
+size_t n_agents;
 
-static double now_s(void)
+double now_s(void)
 {
 	struct timespec ts;
 
@@ -44,7 +46,7 @@ static int cmp_double(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-static double pct(double *v, size_t n, double p)
+double pct(double *v, size_t n, double p)
 {
 	size_t i;
 
@@ -55,9 +57,12 @@ static double pct(double *v, size_t n, double p)
 	return v[i ? i - 1 : 0];
 }
 
+/* The node whose status key was the lowest at the last min_applied(). */
+static char slowest[64];
+
 /* The minimum applied revision over the agents' status keys (0 until all N are there), and
  * their last delays into delays[] when given. */
-static int64_t min_applied(struct etcd *c, double *delays, size_t *n_delays)
+int64_t min_applied(struct etcd *c, double *delays, size_t *n_delays)
 {
 	Etcdserverpb__RangeResponse *r = NULL;
 	char dir[256], err[256];
@@ -74,8 +79,10 @@ static int64_t min_applied(struct etcd *c, double *delays, size_t *n_delays)
 		if (!ns)
 			continue;
 		seen++;
-		if ((int64_t)ns->applied_revision < min)
+		if ((int64_t)ns->applied_revision < min) {
 			min = (int64_t)ns->applied_revision;
+			snprintf(slowest, sizeof(slowest), "%s", ns->node ? ns->node : "");
+		}
 		if (delays)
 			delays[(*n_delays)++] = ns->last_delay_seconds;
 		iofence__v1__node_status__free_unpacked(ns, NULL);
@@ -114,7 +121,7 @@ static int copy_objs(const struct cluster_objs *from, struct cluster_objs *to)
 }
 
 /* The endpoint object of bench workload K on node NODE. */
-static int put_endpoint(struct cluster_objs *objs, unsigned node, unsigned k)
+int put_endpoint(struct cluster_objs *objs, unsigned node, unsigned k)
 {
 	Iofence__V1__Endpoint e = IOFENCE__V1__ENDPOINT__INIT;
 	char name[64], nodename[64], addr[64], *addrs[1] = {addr}, *groups[1] = {(char *)"g0"};
@@ -169,210 +176,27 @@ static int change_rule(struct cluster_objs *objs, unsigned port)
 static double wait_all(struct etcd *c, int64_t rev, double t_write, double *agent_delays,
 		       size_t *n_agent_delays)
 {
+	char last[64] = "";
+
 	for (;;) {
 		size_t mark = *n_agent_delays;
 		int64_t min = min_applied(c, agent_delays, n_agent_delays);
 
-		if (min >= rev)
-			return now_s() - t_write;
+		if (min >= rev) {
+			double t = now_s();
+
+			/* when and who: the timestamps to find a slow change in the agents' logs */
+			printf("CHANGE revision=%lld written=%.3f all_ms=%.1f last=%s\n",
+			       (long long)rev, t_write, (t - t_write) * 1e3, last);
+			return t - t_write;
+		}
+		if (min)
+			memcpy(last, slowest, sizeof(last));
 		*n_agent_delays = mark;
 		if (now_s() - t_write > 60)
 			return NAN;
 		usleep(5000);
 	}
-}
-
-/*
- * (c) churn. One guarded read-modify-write at a time cannot offer 100 writes/s here (each
- * waits for etcd's commit on a loaded machine), and orchestrator hooks on many nodes write at
- * once anyway: the writes go out from CHURN_WRITERS threads, each with its own connection, on
- * a fixed schedule (write i at t0 + i/rate; a late thread writes at once). Each write is one
- * transaction: an endpoint's put or delete and the head (same generation, the write's stamp),
- * as an in-place write of iofencectl, without its guard (the bench is the only writer).
- */
-#define CHURN_WRITERS 16
-/* Each endpoint put is deleted again this many puts later (while the churn runs). */
-#define CHURN_LIVE 32
-
-struct churn_write {
-	atomic_llong rev; /* 0 until written; then t and t_done are set */
-	double t, t_done;
-	bool lagged;
-};
-
-static struct {
-	struct churn_write *w;
-	size_t total;
-	atomic_size_t next;
-	atomic_bool done, failed;
-	const char *endpoints;
-	struct etcd *c;
-	double t0, rate;
-	uint64_t generation;
-	char *gen_dir, *head_key;
-	double *lag;
-	size_t n_lag;
-} ch;
-
-/* The txn of churn write i: its endpoint op and the head. 0 or -errno. */
-static int churn_txn(struct etcd *c, size_t i, int64_t *rev, char *err, size_t err_len)
-{
-	Iofence__V1__ClusterHead head = IOFENCE__V1__CLUSTER_HEAD__INIT;
-	Etcdserverpb__TxnRequest req = ETCDSERVERPB__TXN_REQUEST__INIT;
-	Etcdserverpb__RequestOp ops[2], *opp[2] = {&ops[0], &ops[1]};
-	Etcdserverpb__PutRequest ep_put = ETCDSERVERPB__PUT_REQUEST__INIT;
-	Etcdserverpb__PutRequest head_put = ETCDSERVERPB__PUT_REQUEST__INIT;
-	Etcdserverpb__DeleteRangeRequest ep_del = ETCDSERVERPB__DELETE_RANGE_REQUEST__INIT;
-	Etcdserverpb__TxnResponse *resp = NULL;
-	struct cluster_objs one = {0};
-	uint8_t hbuf[256];
-	char key[1024];
-	bool put = i % 2 == 0 || i / 2 < CHURN_LIVE;
-	unsigned k = put ? (unsigned)(i % 2 ? 100000 + i : i / 2) : (unsigned)(i / 2 - CHURN_LIVE);
-	int r;
-
-	etcdserverpb__request_op__init(&ops[0]);
-	etcdserverpb__request_op__init(&ops[1]);
-	r = put_endpoint(&one, k % (unsigned)n_agents, k);
-	if (r)
-		return r;
-	snprintf(key, sizeof(key), "%s%s", ch.gen_dir, one.v[0].key);
-	if (put) {
-		ep_put.key.data = (uint8_t *)key;
-		ep_put.key.len = strlen(key);
-		ep_put.value.data = one.v[0].val;
-		ep_put.value.len = one.v[0].len;
-		ops[0].request_case = ETCDSERVERPB__REQUEST_OP__REQUEST_REQUEST_PUT;
-		ops[0].request_put = &ep_put;
-	} else {
-		ep_del.key.data = (uint8_t *)key;
-		ep_del.key.len = strlen(key);
-		ops[0].request_case = ETCDSERVERPB__REQUEST_OP__REQUEST_REQUEST_DELETE_RANGE;
-		ops[0].request_delete_range = &ep_del;
-	}
-	head.generation = ch.generation;
-	head.writer = (char *)"bench_cluster";
-	head.written_unix_nano = (uint64_t)(now_s() * 1e9);
-	head_put.key.data = (uint8_t *)ch.head_key;
-	head_put.key.len = strlen(ch.head_key);
-	head_put.value.data = hbuf;
-	head_put.value.len = iofence__v1__cluster_head__pack(&head, hbuf);
-	ops[1].request_case = ETCDSERVERPB__REQUEST_OP__REQUEST_REQUEST_PUT;
-	ops[1].request_put = &head_put;
-	req.success = opp;
-	req.n_success = 2;
-	r = etcd_txn(c, &req, 10000, &resp, err, err_len);
-	if (!r) {
-		*rev = resp->header ? resp->header->revision : 0;
-		etcdserverpb__txn_response__free_unpacked(resp, NULL);
-	}
-	cluster_objs_free(&one);
-	return r;
-}
-
-static void *churn_writer(void *arg)
-{
-	struct etcd *c = NULL;
-	char err[512];
-	size_t i;
-
-	(void)arg;
-	if (etcd_open(ch.endpoints, NULL, &c, err, sizeof(err))) {
-		atomic_store(&ch.failed, true);
-		return NULL;
-	}
-	while ((i = atomic_fetch_add(&ch.next, 1)) < ch.total && !atomic_load(&ch.failed)) {
-		double due = ch.t0 + (double)i / ch.rate, t;
-		int64_t rev = 0;
-
-		while ((t = now_s()) < due)
-			usleep((useconds_t)((due - t) * 1e6));
-		if (churn_txn(c, i, &rev, err, sizeof(err)) || !rev) {
-			fprintf(stderr, "bench_cluster: churn write %zu: %s\n", i, err);
-			atomic_store(&ch.failed, true);
-			break;
-		}
-		ch.w[i].t = t;
-		ch.w[i].t_done = now_s();
-		atomic_store_explicit(&ch.w[i].rev, rev, memory_order_release);
-	}
-	etcd_close(c);
-	return NULL;
-}
-
-/* Polls the agents every 5 ms: a write's lag is when the slowest agent enforces it. */
-static void *churn_poll(void *arg)
-{
-	size_t first = 0;
-
-	(void)arg;
-	while (first < ch.total && !atomic_load(&ch.failed)) {
-		int64_t min = min_applied(ch.c, NULL, NULL);
-		double t = now_s();
-		bool all = atomic_load(&ch.done);
-
-		for (size_t i = first; i < ch.total; i++) {
-			int64_t rev = atomic_load_explicit(&ch.w[i].rev, memory_order_acquire);
-
-			if (ch.w[i].lagged)
-				continue;
-			if (rev && min >= rev) {
-				ch.w[i].lagged = true;
-				ch.lag[ch.n_lag++] = t - ch.w[i].t;
-			} else {
-				all = false;
-			}
-		}
-		while (first < ch.total && ch.w[first].lagged)
-			first++;
-		if (all || (atomic_load(&ch.done) && t - ch.w[ch.total - 1].t_done > 60))
-			break;
-		usleep(5000);
-	}
-	return NULL;
-}
-
-static int churn(struct etcd *c, const struct cluster_state *st, const char *endpoints,
-		 double rate, double seconds)
-{
-	pthread_t writers[CHURN_WRITERS], poller;
-	double *lat, t_end = 0;
-	size_t n;
-
-	ch.total = (size_t)(rate * seconds);
-	ch.w = calloc(ch.total, sizeof(*ch.w));
-	ch.lag = calloc(ch.total, sizeof(*ch.lag));
-	lat = calloc(ch.total, sizeof(*lat));
-	ch.c = c;
-	ch.endpoints = endpoints;
-	ch.rate = rate;
-	ch.generation = st->head ? st->head->generation : 0;
-	ch.gen_dir = cluster_key_gen_dir(prefix, ch.generation);
-	ch.head_key = cluster_key_head(prefix);
-	if (!ch.w || !ch.lag || !lat || !ch.gen_dir || !ch.head_key || !ch.total)
-		return 2;
-	ch.t0 = now_s() + 0.2;
-	pthread_create(&poller, NULL, churn_poll, NULL);
-	for (size_t i = 0; i < CHURN_WRITERS; i++)
-		pthread_create(&writers[i], NULL, churn_writer, NULL);
-	for (size_t i = 0; i < CHURN_WRITERS; i++)
-		pthread_join(writers[i], NULL);
-	atomic_store(&ch.done, true);
-	pthread_join(poller, NULL);
-	n = 0;
-	for (size_t i = 0; i < ch.total; i++) {
-		if (!atomic_load(&ch.w[i].rev))
-			continue;
-		lat[n++] = ch.w[i].t_done - ch.w[i].t;
-		if (ch.w[i].t_done > t_end)
-			t_end = ch.w[i].t_done;
-	}
-	printf("RESULT mode=churn rate=%.0f/s writes=%zu achieved=%.1f/s write_median_ms=%.1f "
-	       "write_p99_ms=%.1f lagged=%zu median_ms=%.1f p99_ms=%.1f max_ms=%.1f\n",
-	       rate, n, n ? (double)n / (t_end - ch.t0) : 0.0, pct(lat, n, 50) * 1e3,
-	       pct(lat, n, 99) * 1e3, ch.n_lag, pct(ch.lag, ch.n_lag, 50) * 1e3,
-	       pct(ch.lag, ch.n_lag, 99) * 1e3, pct(ch.lag, ch.n_lag, 100) * 1e3);
-	return !atomic_load(&ch.failed) && ch.n_lag == ch.total ? 0 : 1;
 }
 
 int main(int argc, char **argv)
@@ -399,8 +223,17 @@ int main(int argc, char **argv)
 		fprintf(stderr, "bench_cluster: %s\n", err);
 		return 2;
 	}
-	if (!strcmp(mode, "churn"))
-		return churn(c, &st, argv[1], (double)count, argc > 5 ? atof(argv[5]) : 30);
+	/* every agent reports the policy first: rollout status counts a node that has not
+	 * written its key yet (a real-datapath agent still loading) as absent, not pending */
+	if (strcmp(mode, "watch-floor")) {
+		double t0 = now_s();
+
+		while (min_applied(c, NULL, NULL) < st.policy_revision && now_s() - t0 < 300)
+			usleep(50000);
+	}
+	if (!strcmp(mode, "churn") || !strcmp(mode, "watch-floor"))
+		return churn(c, &st, argv[1], (double)count, argc > 5 ? atof(argv[5]) : 30,
+			     !strcmp(mode, "watch-floor") ? n_agents : 0);
 	lat = calloc(count, sizeof(*lat));
 	agent = calloc(count * (n_agents + 8), sizeof(*agent));
 	for (size_t i = 0; i < count; i++) {

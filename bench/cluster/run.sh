@@ -9,11 +9,15 @@
 #   (c) endpoint put/delete at --rate per second for --churn-seconds (lag)
 # plus each agent's own implementation delay (controller stamp to enforced) and the agents'
 # CPU and RSS. Usage: run.sh BUILD_DIR [--none 100] [--real 3] [--changes 30] [--rate 100]
-#                            [--churn-seconds 30] [--rules 10000] [--modes abc]
+#                            [--churn-seconds 30] [--rules 10000] [--modes abc] [--keep DIR]
+# --floor W: no agents; W plain watchers in bench_cluster watch what agents watch while the
+# churn writes at --rate for --churn-seconds: the lag and CPU of etcd's own fan-out.
+# --keep DIR: the etcd and agent logs (agents then log at info level: a line per apply) and each mode's
+# per-change lines (CHANGE: revision, time to all, the last node) are copied to DIR.
 set -u
 BUILD=$1
 shift
-NONE=100 REAL=3 CHANGES=30 RATE=100 CHURN=30 RULES=10000 MODES=abc
+NONE=100 REAL=3 CHANGES=30 RATE=100 CHURN=30 RULES=10000 MODES=abc KEEP= FLOOR=0
 while [ $# -gt 0 ]; do
 	case $1 in
 	--none) NONE=$2 ;;
@@ -23,6 +27,8 @@ while [ $# -gt 0 ]; do
 	--churn-seconds) CHURN=$2 ;;
 	--rules) RULES=$2 ;;
 	--modes) MODES=$2 ;;
+	--keep) KEEP=$2 ;;
+	--floor) FLOOR=$2 ;;
 	*) echo "run.sh: unknown option $1" >&2; exit 1 ;;
 	esac
 	shift 2
@@ -41,6 +47,7 @@ cleanup() {
 	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
 	for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
 	for pin in "${PINS[@]}"; do [ -d "$pin" ] && "$IOFENCED" --cleanup --pin-dir "$pin" --log-level error; done
+	[ -n "$KEEP" ] && mkdir -p "$KEEP" && cp "$TMP"/*.log "$TMP"/*.out "$KEEP"/ 2>/dev/null
 	rm -rf "$TMP"
 }
 trap cleanup EXIT
@@ -61,6 +68,14 @@ for _ in $(seq 100); do etcdctl --endpoints "$EPS" endpoint health >/dev/null 2>
 N=$((NONE + REAL))
 $GEN 100 $((RULES / 100 > 0 ? RULES / 100 : 1)) 1000 "$N" >"$TMP/policy.yaml"
 "$CTL" apply -f "$TMP/policy.yaml" --etcd-endpoints "$EPS" >/dev/null || { echo "apply failed"; exit 1; }
+cpu_ticks() { local t=0; for p in $1; do t=$((t + $(awk '{print $14 + $15}' /proc/$p/stat))); done; echo $t; }
+HZ=$(getconf CLK_TCK)
+if [ "$FLOOR" -gt 0 ]; then
+	e0=$(cpu_ticks "$ETCD_PIDS") w0=$(date +%s.%N)
+	"$BENCH" "$EPS" "$FLOOR" watch-floor "$RATE" "$CHURN" | tee "$TMP/floor.out" | grep RESULT
+	echo "RESULT cpu mode=watch-floor watchers=$FLOOR etcd_cpu_s=$(awk -v t=$(($(cpu_ticks "$ETCD_PIDS") - e0)) -v hz="$HZ" 'BEGIN {printf "%.1f", t / hz}') wall_s=$(awk -v a="$w0" -v b="$(date +%s.%N)" 'BEGIN {printf "%.1f", b - a}') loadavg=$(cut -d' ' -f1-3 /proc/loadavg | tr ' ' /)"
+	exit 0
+fi
 AGENT_PIDS=""
 for i in $(seq 0 $((N - 1))); do
 	# spread the agents over the members: each starts with another endpoint
@@ -70,9 +85,11 @@ for i in $(seq 0 $((N - 1))); do
 		dp=(--pin-dir "/sys/fs/bpf/iofbench-cluster-$$-$i")
 		PINS+=("/sys/fs/bpf/iofbench-cluster-$$-$i")
 	fi
+	level=warn
+	[ -n "$KEEP" ] && level=info
 	"$IOFENCED" --node "node-$i" --state "$TMP/a$i.db" --listen "unix:$TMP/a$i.sock" "${dp[@]}" \
 		--etcd-endpoints "http://127.0.0.1:$e1,http://127.0.0.1:$e2,http://127.0.0.1:$e3" \
-		--log-level warn 2>"$TMP/a$i.log" &
+		--log-level $level 2>"$TMP/a$i.log" &
 	PIDS+=($!)
 	AGENT_PIDS+=" $!"
 done
@@ -80,9 +97,7 @@ done
 	|| { tail -3 "$TMP/rollout"; echo "agents did not converge"; exit 1; }
 echo "bench/cluster: $NONE agents --datapath none + $REAL real, $RULES rules, 3 etcd members, converged"
 
-cpu_ticks() { local t=0; for p in $1; do t=$((t + $(awk '{print $14 + $15}' /proc/$p/stat))); done; echo $t; }
 rss_kb() { local t=0 n=0; for p in $1; do t=$((t + $(awk '/VmRSS/ {print $2}' /proc/$p/status))); n=$((n + 1)); done; echo $((t / n)); }
-HZ=$(getconf CLK_TCK)
 # CPU seconds of the agents and of the etcd members while one mode ran, and the load average
 cpu_line() { # cpu_line MODE AGENT_TICKS0 ETCD_TICKS0 WALL0
 	echo "RESULT cpu mode=$1 agents_cpu_s=$(awk -v t=$(($(cpu_ticks "$AGENT_PIDS") - $2)) -v hz="$HZ" 'BEGIN {printf "%.1f", t / hz}') etcd_cpu_s=$(awk -v t=$(($(cpu_ticks "$ETCD_PIDS") - $3)) -v hz="$HZ" 'BEGIN {printf "%.1f", t / hz}') wall_s=$(awk -v a="$4" -v b="$(date +%s.%N)" 'BEGIN {printf "%.1f", b - a}') loadavg=$(cut -d' ' -f1-3 /proc/loadavg | tr ' ' /)"
@@ -100,6 +115,6 @@ run_mode() { # run_mode MODE ARGS...
 if [[ $MODES == *a* ]]; then run_mode endpoint-adds "$CHANGES" || exit 1; fi
 if [[ $MODES == *b* ]]; then run_mode rule-changes "$CHANGES" || exit 1; fi
 if [[ $MODES == *c* ]]; then run_mode churn "$RATE" "$CHURN"; fi
-none_pids=$(echo $AGENT_PIDS | cut -d' ' -f1-"$NONE")
+none_pids=$([ "$NONE" -gt 0 ] && echo $AGENT_PIDS | cut -d' ' -f1-"$NONE")
 real_pids=$([ "$REAL" -gt 0 ] && echo $AGENT_PIDS | cut -d' ' -f$((NONE + 1))-)
-echo "RESULT agents rss_none_kb=$(rss_kb "$none_pids")${real_pids:+ rss_real_kb=$(rss_kb "$real_pids")} etcd_rss_kb=$(rss_kb "$ETCD_PIDS")"
+echo "RESULT agents${none_pids:+ rss_none_kb=$(rss_kb "$none_pids")}${real_pids:+ rss_real_kb=$(rss_kb "$real_pids")} etcd_rss_kb=$(rss_kb "$ETCD_PIDS")"

@@ -10,7 +10,8 @@
  * Each figure is the median of --repeat parses: wall-clock milliseconds (nanoseconds per
  * byte), and CPU milliseconds, which hold on a machine shared with other work. The floor
  * column: CPU milliseconds libyaml alone takes to produce the events of the largest text
- * (the parser can cost no less). A shape whose parse
+ * (the parser can cost no less; "> 2000" where libyaml alone is quadratic and the parser
+ * stops at a limit). A shape whose parse
  * took more than --max-ms is not run at larger sizes.
  */
 #include <stdbool.h>
@@ -244,25 +245,34 @@ static double cpu_ms(void)
 	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
-/* CPU milliseconds libyaml takes to turn t into events, nothing kept (the parser's floor). */
+/*
+ * CPU milliseconds libyaml takes to turn t into events, nothing kept (the parser's floor), or
+ * -1 past FLOOR_MAX_MS: libyaml alone is quadratic on the nesting the parser stops early.
+ */
+#define FLOOR_MAX_MS 2000
+
 static double libyaml_cpu_ms(const struct text *t)
 {
 	yaml_parser_t parser;
 	yaml_event_t ev;
-	double c0 = cpu_ms();
+	double c0 = cpu_ms(), ms = 0;
 
 	if (!yaml_parser_initialize(&parser))
 		return 0;
 	yaml_parser_set_input_string(&parser, (const unsigned char *)t->s, t->len);
-	while (yaml_parser_parse(&parser, &ev)) {
+	for (unsigned n = 1; yaml_parser_parse(&parser, &ev); n++) {
 		bool end = ev.type == YAML_STREAM_END_EVENT;
 
 		yaml_event_delete(&ev);
 		if (end)
 			break;
+		if (n % 1024 == 0 && cpu_ms() - c0 > FLOOR_MAX_MS) {
+			ms = -1;
+			break;
+		}
 	}
 	yaml_parser_delete(&parser);
-	return cpu_ms() - c0;
+	return ms < 0 ? ms : cpu_ms() - c0;
 }
 
 /* Wall-clock milliseconds of one parse; its CPU milliseconds in *ret_cpu. */
@@ -350,10 +360,12 @@ int main(int argc, char **argv)
 			if (s == n_sizes - 1) {
 				double floors[15];
 
-				for (int i = 0; i < repeat; i++)
-					floors[i] = libyaml_cpu_ms(&t);
-				qsort(floors, (size_t)repeat, sizeof(floors[0]), cmp_double);
-				floor = floors[repeat / 2];
+				for (int i = 0; i < repeat && floor >= 0; i++)
+					floor = floors[i] = libyaml_cpu_ms(&t);
+				if (floor >= 0) {
+					qsort(floors, (size_t)repeat, sizeof(floors[0]), cmp_double);
+					floor = floors[repeat / 2];
+				}
 			}
 			qsort(runs, (size_t)repeat, sizeof(runs[0]), cmp_double);
 			qsort(cpus, (size_t)repeat, sizeof(cpus[0]), cmp_double);
@@ -369,8 +381,12 @@ int main(int argc, char **argv)
 			stopped = ms > max_ms;
 			free(t.s);
 		}
-		printf(" %.2f | %.1f | %.90s |\n", first_cpb > 0 ? last_cpb / first_cpb : 0,
-		       stopped ? 0.0 : floor, err);
+		printf(" %.2f |", first_cpb > 0 ? last_cpb / first_cpb : 0);
+		if (floor < 0)
+			printf(" > %d |", FLOOR_MAX_MS);
+		else
+			printf(" %.1f |", stopped ? 0.0 : floor);
+		printf(" %.90s |\n", err);
 	}
 	return 0;
 }

@@ -86,6 +86,27 @@ def big_policy(rev, n):
             "groups: [big]}\n" % (rev, rules))
 
 
+def varint(v):
+    out = bytearray()
+    while True:
+        out.append((v & 0x7f) | (0x80 if v > 0x7f else 0))
+        v >>= 7
+        if not v:
+            return bytes(out)
+
+
+def field(number, payload):
+    """A length-delimited protobuf field."""
+    return varint(number << 3 | 2) + varint(len(payload)) + payload
+
+
+def empty_rules_request(n):
+    """ApplyRequest{document: {security_groups: [{rules: n empty Rule messages}]}}, as bytes:
+    2 bytes a rule on the wire, ~100 once decoded."""
+    group = field(2, b"") * n
+    return field(1, field(4, group))
+
+
 def log_has(text):
     with open(LOG) as f:
         return text in f.read()
@@ -103,6 +124,18 @@ def run_check(valid):
         check(ve is not None and len(ve.errors) >= 1 and ve.errors[0].line > 0,
               "%s: the errors trailer lists %d error(s) with lines, %d more" % (
                   name, len(ve.errors) if ve else 0, ve.more if ve else 0))
+    # A message that decodes to ~50 times its size: refused before it is decoded whole.
+    raw_ch, _ = stub_for()
+    raw = raw_ch.unary_unary("/iofence.v1.Agent/Apply", request_serializer=None,
+                             response_deserializer=pb.ApplyResponse.FromString)
+    try:
+        raw(empty_rules_request(100000), timeout=30)
+        check(False, "100k empty rules in a message: accepted")
+    except grpc.RpcError as e:
+        check(e.code() == grpc.StatusCode.INVALID_ARGUMENT and
+              "request message refused" in (e.details() or ""),
+              "100k empty rules in a message: %s: %s" % (e.code().name, e.details()))
+    raw_ch.close()
     # Errors that echo what they refuse: the details and the trailer stay under gRPC's
     # metadata limit (the client would refuse the whole answer otherwise).
     # (the parser stops after 100 errors, which is still more than the answer holds)

@@ -90,3 +90,21 @@ rollout_wait
 tcp_ok a-cli 10.82.0.3 8080
 tcp_blocked a-cli 10.82.0.3 9000
 log "compaction to $rev while B was stopped: B read the policy whole and converged"
+
+# a store whose revision came from the direct push (higher than the datastore's): the node
+# says it does not follow the datastore instead of claiming to be converged
+stop_agent B || fail "B exit"
+start_agent B b node-b
+{ echo "revision: 1000000"; policy 9000; } >"$TMP/direct.yaml"
+ctl B apply -f "$TMP/direct.yaml" >/dev/null || fail "direct apply"
+stop_agent B || fail "B exit"
+start_cagent B b node-b
+rc=0
+for _ in $(seq 50); do
+	rc=0; cctl rollout status >"$TMP/ro.out" 2>&1 || rc=$?
+	[ $rc = 1 ] && break
+	sleep 0.2
+done
+[ $rc = 1 ] && grep -q "node-b.*failed.*did not come from the datastore" "$TMP/ro.out" \
+	|| fail "B with a direct-push revision shown as: $(cat "$TMP/ro.out")"
+log "a store revision from the direct push: the node reports it does not follow the datastore"

@@ -69,7 +69,7 @@ tcp_blocked a-cli 10.82.0.3 8080
 tcp_ok b-cli 10.81.0.3 9000
 tcp_blocked b-cli 10.81.0.3 8080
 for a in A B; do
-	grep -q "applied revision [0-9]*: 0 endpoint and 1 group change," "$TMP/$a/log" \
+	grep -q "applied revision [0-9]*: 0 endpoints and 1 group changed," "$TMP/$a/log" \
 		|| fail "agent $a did not apply the rule change as a group delta"
 done
 log "rule change: one object written, applied as a group delta, enforced on both nodes"

@@ -325,6 +325,53 @@ static void test_source_text_is_kept_with_its_revision_across_reopen(void **stat
 	store_revision_free(&rev);
 }
 
+static void test_rebase_stores_the_latest_whole_and_prunes_its_chain(void **state)
+{
+	struct fx *fx = *state;
+	struct store_revision rev;
+	static const uint64_t before[] = {6, 5, 4, 3};
+
+	assert_int_equal(store_set_keep(fx->store, 2), 0);
+	commit_text(fx->store, 3, "whole 3");
+	for (uint64_t r = 4; r <= 6; r++)
+		assert_int_equal(store_commit_delta(fx->store, r, r - 1, "d", 1, "etcd"), 0);
+	assert_revisions(fx->store, before, 4);
+	/* only the latest can be rebased: an older one would change what later deltas mean */
+	assert_int_equal(store_rebase(fx->store, 5, "whole 5", 7), -ESTALE);
+	assert_int_equal(store_rebase(fx->store, 6, "whole 6", 7), 0);
+	assert_int_equal(store_latest(fx->store, &rev), 0);
+	assert_int_equal(rev.revision, 6);
+	assert_int_equal(rev.base, 0);
+	assert_memory_equal(rev.doc, "whole 6", 7);
+	assert_string_equal(rev.source_name, "etcd");
+	store_revision_free(&rev);
+	/* 5 (kept) still stands on 4 and 3; the next commit keeps 7 and 6, whole: the rest goes */
+	assert_int_equal(store_commit_delta(fx->store, 7, 6, "d", 1, "etcd"), 0);
+	{
+		static const uint64_t want[] = {7, 6};
+
+		assert_revisions(fx->store, want, 2);
+	}
+}
+
+static void test_deferred_commits_read_back_and_sync(void **state)
+{
+	struct fx *fx = *state;
+	struct store_revision rev;
+	char err[512];
+
+	assert_int_equal(store_set_deferred_sync(fx->store, true), 0);
+	commit_text(fx->store, 1, "one");
+	assert_int_equal(store_commit_delta(fx->store, 2, 1, "d2", 2, "etcd"), 0);
+	assert_int_equal(store_sync(fx->store), 0);
+	store_close(fx->store);
+	assert_int_equal(store_open(fx->path, &fx->store, err, sizeof(err)), 0);
+	assert_int_equal(store_latest(fx->store, &rev), 0);
+	assert_int_equal(rev.revision, 2);
+	assert_int_equal(rev.base, 1);
+	store_revision_free(&rev);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -351,6 +398,10 @@ int main(void)
 					    setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_source_text_is_kept_with_its_revision_across_reopen, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_rebase_stores_the_latest_whole_and_prunes_its_chain, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_deferred_commits_read_back_and_sync, setup,
+					    teardown),
 	};
 
 	return cmocka_run_group_tests_name("store_revision", tests, NULL, NULL);

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "agent/rpc/decode.h"
 #include "iofence/v1/agent.pb-c.h"
 #include "policy/parse.h"
 #include "policy/pb.h"
@@ -210,7 +211,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!size)
 		return 0;
 	d = svc->methods[data[0] % svc->n_methods].input;
-	m = protobuf_c_message_unpack(d, NULL, size - 1, data + 1);
+	m = rpc_decode(d, size - 1, data + 1);
 	if (!m)
 		return 0;
 	if (!protobuf_c_message_check(m))

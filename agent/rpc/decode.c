@@ -1,0 +1,56 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * Bounded protobuf decoding (decode.h): protobuf-c's allocator hook counts the memory the
+ * decode holds (its scratch space is given back as it goes) and fails it past the bound.
+ */
+#include <errno.h>
+#include <malloc.h>
+#include <stdbool.h>
+#include <stdlib.h>
+
+#include "decode.h"
+
+struct decode_budget {
+	size_t left;
+	bool passed;
+};
+
+static void *budget_alloc(void *data, size_t size)
+{
+	struct decode_budget *b = data;
+	void *p = size <= b->left ? malloc(size) : NULL;
+	size_t got = p ? malloc_usable_size(p) : 0;
+
+	if (!p || got > b->left) {
+		free(p);
+		b->passed = b->passed || size > b->left;
+		return NULL;
+	}
+	b->left -= got;
+	return p;
+}
+
+/* malloc'ed: the caller's free_unpacked(msg, NULL) frees with the default allocator */
+static void budget_free(void *data, void *p)
+{
+	struct decode_budget *b = data;
+
+	if (p)
+		b->left += malloc_usable_size(p);
+	free(p);
+}
+
+ProtobufCMessage *rpc_decode(const ProtobufCMessageDescriptor *desc, size_t len,
+			     const uint8_t *data)
+{
+	size_t bound = len < (RPC_DECODE_MAX - RPC_DECODE_SLACK) / RPC_DECODE_FACTOR
+			   ? len * RPC_DECODE_FACTOR + RPC_DECODE_SLACK
+			   : RPC_DECODE_MAX;
+	struct decode_budget b = {.left = bound};
+	ProtobufCAllocator a = {.alloc = budget_alloc, .free = budget_free, .allocator_data = &b};
+	ProtobufCMessage *msg = protobuf_c_message_unpack(desc, &a, len, data);
+
+	if (!msg)
+		errno = b.passed ? E2BIG : EBADMSG;
+	return msg;
+}
