@@ -115,6 +115,6 @@ run_mode() { # run_mode MODE ARGS...
 if [[ $MODES == *a* ]]; then run_mode endpoint-adds "$CHANGES" || exit 1; fi
 if [[ $MODES == *b* ]]; then run_mode rule-changes "$CHANGES" || exit 1; fi
 if [[ $MODES == *c* ]]; then run_mode churn "$RATE" "$CHURN"; fi
-none_pids=$(echo $AGENT_PIDS | cut -d' ' -f1-"$NONE")
+none_pids=$([ "$NONE" -gt 0 ] && echo $AGENT_PIDS | cut -d' ' -f1-"$NONE")
 real_pids=$([ "$REAL" -gt 0 ] && echo $AGENT_PIDS | cut -d' ' -f$((NONE + 1))-)
-echo "RESULT agents rss_none_kb=$(rss_kb "$none_pids")${real_pids:+ rss_real_kb=$(rss_kb "$real_pids")} etcd_rss_kb=$(rss_kb "$ETCD_PIDS")"
+echo "RESULT agents${none_pids:+ rss_none_kb=$(rss_kb "$none_pids")}${real_pids:+ rss_real_kb=$(rss_kb "$real_pids")} etcd_rss_kb=$(rss_kb "$ETCD_PIDS")"

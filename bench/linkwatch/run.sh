@@ -3,7 +3,8 @@
 # bench/linkwatch: how soon an endpoint's interface is enforced, beside what the scheduler
 # allows, with HOGS busy loops (nice 0) sharing the CPUs:
 #  - the wake-up floor: bench_wakeprobe at SCHED_OTHER and SCHED_FIFO, quiet and loaded;
-#  - exec to main(): `iofenced --version` against /bin/true (dynamic linking of the agent);
+#  - exec to main(): `iofenced-agent --version` (the agent's dynamic linking) and `iofenced
+#    --version` (the small start program, then the agent) against /bin/true;
 #  - tests/agent/test_start_enforced.sh with the link watcher at SCHED_FIFO 1 and at normal
 #    priority: STARTS interfaces that appear up (last denied datagram after the link came
 #    up), RESTARTS agent starts with the interface up (last denied datagram after the exec).
@@ -51,13 +52,16 @@ PY
 echo "$(uname -r), $(nproc) CPUs, $(date -u +%FT%TZ), load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "quiet:  $("$PROBE" --samples 1000)"
 echo "quiet:  $("$PROBE" --samples 1000 --fifo 1)"
-echo "quiet:  exec to exit: /bin/true $(exec_times /bin/true); iofenced --version $(exec_times "$IOFENCED" --version)"
+exec_floor() {
+	echo "$1 exec to exit: /bin/true $(exec_times /bin/true); iofenced-agent --version $(exec_times "$IOFENCED-agent" --version); iofenced --version $(exec_times "$IOFENCED" --version)"
+}
+exec_floor "quiet: "
 hogs_start
 sleep 1
-echo "$HOGS busy loops at nice 0:"
+echo "$HOGS busy loops at nice 0 (load average $(cut -d' ' -f1-3 /proc/loadavg)):"
 echo "loaded: $("$PROBE" --samples 1000)"
 echo "loaded: $("$PROBE" --samples 1000 --fifo 1)"
-echo "loaded: exec to exit: /bin/true $(exec_times /bin/true); iofenced --version $(exec_times "$IOFENCED" --version)"
+exec_floor "loaded:"
 for prio in 1 0; do
 	echo "link watcher --attach-rt-priority $prio (load average $(cut -d' ' -f1-3 /proc/loadavg)):"
 	AGENT_ARGS="--attach-rt-priority $prio" APPLY_RULES=${APPLY_RULES:-0} \

@@ -34,6 +34,10 @@ log "three agents, overlay policy applied, vxlan-trace: $TRACING"
 
 serve w21 tcp 80
 serve w31 tcp 5432
+# The servers accept before the streams start (a stream connects once; a busy machine starts
+# the Python servers late).
+for _ in $(seq 100); do ov_in w11 $PROBE tcp 10.210.0.21 80 1 >/dev/null 2>&1 && break; sleep 0.2; done
+for _ in $(seq 100); do ov_in w21 $PROBE tcp 10.210.0.31 5432 1 >/dev/null 2>&1 && break; sleep 0.2; done
 # Allowed streams client->web and web->db; a denied stream client->db (pings it may not send).
 # nsenter itself in the background (not the in_ns function, a subshell): $! is the process
 # that cleanup kills.
