@@ -37,7 +37,7 @@ static const struct ledger_owner *owner_find(const struct ledger_owner *v, size_
  */
 static int read_range(int fd, uint32_t first, uint32_t n, size_t value_size, void *out)
 {
-	uint32_t *keys = malloc((n ? n : 1) * sizeof(*keys)), token = first - 1, next = 0;
+	uint32_t *keys = calloc(n ? n : 1, sizeof(*keys)), token = first - 1, next = 0;
 	uint32_t done = 0;
 	int r = keys ? 0 : -ENOMEM;
 
@@ -192,8 +192,9 @@ static size_t merge_adds(struct base_add *adds, size_t n)
 static int read_bases_whole(int fd, const struct base_add *adds, size_t n,
 			    struct iof_counter *vals)
 {
-	struct iof_count_base_key *keys = malloc(BASES_BATCH * sizeof(*keys));
-	struct iof_counter *got = malloc(BASES_BATCH * sizeof(*got));
+	/* zeroed: valgrind does not see the kernel fill them in a batch lookup */
+	struct iof_count_base_key *keys = calloc(BASES_BATCH, sizeof(*keys));
+	struct iof_counter *got = calloc(BASES_BATCH, sizeof(*got));
 	__u32 in = 0, out = 0; /* a hash map's batch token: a bucket number */
 	bool first = true;
 	int r = keys && got ? 0 : -ENOMEM;

@@ -520,8 +520,9 @@ static bool entry_expected(struct slot_check *c, const char *key, const char *va
  */
 static int check_map(struct slot_check *c, int fd, size_t key_size)
 {
-	char *keys = malloc(DUMP_BATCH * key_size), *vals = malloc(DUMP_BATCH * c->t->val_size);
-	char in[64], out[64]; /* the batch token: a key, or a bucket number of a hash map */
+	/* zeroed: valgrind does not see the kernel fill them in a batch lookup */
+	char *keys = calloc(DUMP_BATCH, key_size), *vals = calloc(DUMP_BATCH, c->t->val_size);
+	char in[64] = {0}, out[64] = {0}; /* the batch token: a key, or a hash map's bucket */
 	bool first = true;
 	int r = keys && vals ? 0 : -ENOMEM;
 

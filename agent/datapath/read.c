@@ -124,10 +124,11 @@ static size_t count_entries(int fd)
 
 	if (fd < 0 || bpf_obj_get_info_by_fd(fd, &info, &info_len))
 		return 0;
-	keys = malloc((size_t)batch * info.key_size);
-	vals = malloc((size_t)batch * info.value_size);
-	out = malloc(info.key_size > 8 ? info.key_size : 8);
-	in = malloc(info.key_size > 8 ? info.key_size : 8);
+	/* zeroed: valgrind does not see the kernel fill them in a batch lookup */
+	keys = calloc(batch, info.key_size);
+	vals = calloc(batch, info.value_size);
+	out = calloc(1, info.key_size > 8 ? info.key_size : 8);
+	in = calloc(1, info.key_size > 8 ? info.key_size : 8);
 	if (!keys || !vals || !out || !in)
 		goto out;
 	for (bool first = true;; first = false) {
