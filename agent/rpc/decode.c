@@ -22,8 +22,10 @@ static void *budget_alloc(void *data, size_t size)
 	size_t got = p ? malloc_usable_size(p) : 0;
 
 	if (!p || got > b->left) {
+		/* past the bound also when the allocator rounded a fitting size up past it (how
+		 * much it rounds depends on the heap: a malformed verdict here was flaky) */
+		b->passed = b->passed || size > b->left || p != NULL;
 		free(p);
-		b->passed = b->passed || size > b->left;
 		return NULL;
 	}
 	b->left -= got;
