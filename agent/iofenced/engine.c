@@ -30,6 +30,7 @@
 
 #include "agent/datapath/datapath.h"
 #include "engine.h"
+#include "follower.h"
 #include "failsafe.h"
 #include "guard.h"
 #include "journal.h"
@@ -607,7 +608,7 @@ static struct snapshot *do_delta(struct engine *e, struct job *job)
 	snap = snapshot_new();
 	t_store = now_usec();
 	r = packed && snap ? store_revision(e, rev, journal, delta->base_revision, packed,
-					    packed_len, "etcd", NULL, err, sizeof(err))
+					    packed_len, FOLLOWER_SOURCE_NAME, NULL, err, sizeof(err))
 			   : -ENOMEM;
 	if (r) {
 		swap_back(e);
@@ -620,7 +621,7 @@ static struct snapshot *do_delta(struct engine *e, struct job *job)
 		goto out;
 	}
 	policy_image_release_entries(img);
-	snapshot_set(snap, rev, doc, img, NULL, strdup("etcd"), time(NULL));
+	snapshot_set(snap, rev, doc, img, NULL, strdup(FOLLOWER_SOURCE_NAME), time(NULL));
 	job->status = GRPC_STATUS_OK;
 	retired = publish(e, snap);
 	announce(e);

@@ -351,7 +351,7 @@ static struct job *job_of_mirror(struct follower *f, int64_t rev, char *err, siz
 	doc->has_revision = true;
 	iofence__v1__apply_request__init(req);
 	req->document = doc;
-	req->source_name = strdup("etcd");
+	req->source_name = strdup(FOLLOWER_SOURCE_NAME);
 	job->kind = JOB_APPLY;
 	job->req = req;
 	return job;
@@ -568,6 +568,7 @@ int follower_start(struct agent *a, char *err, size_t err_len)
 	struct rpc_tls tls = {a->cfg.etcd_ca, a->cfg.etcd_cert, a->cfg.etcd_key};
 	struct follower *f;
 	struct snapshot *s;
+	const char *from; /* who sent the enforced revision */
 	int r;
 
 	if (!a->cfg.etcd_endpoints)
@@ -605,8 +606,8 @@ int follower_start(struct agent *a, char *err, size_t err_len)
 		return -ENOMEM;
 	s = engine_current(a->engine);
 	f->applied_rev = s ? (int64_t)snapshot_revision(s) : 0;
-	f->foreign = s && f->applied_rev &&
-		     (!snapshot_source_name(s) || strcmp(snapshot_source_name(s), "etcd"));
+	from = s ? snapshot_source_name(s) : NULL;
+	f->foreign = f->applied_rev && (!from || strcmp(from, FOLLOWER_SOURCE_NAME));
 	f->attempted_rev = f->applied_rev;
 	f->m.policy_rev = f->applied_rev;
 	snapshot_unref(s);

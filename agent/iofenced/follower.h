@@ -18,6 +18,9 @@ void follower_stop(struct agent *a);
 void follower_metrics(struct agent *a, FILE *f);
 
 /* Batch window: events arriving within it after the first one are applied together. */
+/* The source name of every revision the follower applies (the store keeps it): how a start
+ * tells a revision of the datastore from one of the direct push. */
+#define FOLLOWER_SOURCE_NAME "etcd"
 #define FOLLOWER_BATCH_MS 10
 /* TTL of the status key's lease, and how often it is kept alive. */
 #define FOLLOWER_LEASE_TTL 10
