@@ -74,11 +74,19 @@ static int resolve(struct datapath *dp, const struct policy_image *img, struct d
 		   uint64_t *cgids, struct dp_prefilter *pfs, char *err, size_t len)
 {
 	bool oom = false;
+	int r;
 
 	for (size_t i = 0; i < img->n_endpoints; i++) {
 		const struct image_endpoint *ie = &img->endpoints[i];
 		struct dp_endpoint *ep = &eps[i];
 
+		/* refused here, before anything is written: the kernel would refuse the hooks
+		 * only after the flip */
+		r = ie->cgroup ? dp_cgroup_check(ie->cgroup) : 0;
+		if (r)
+			return dp_err(err, len, r, "endpoint %s: cgroup: %s: %s", ie->name,
+				      ie->cgroup,
+				      r == -EMEDIUMTYPE ? "not a cgroup v2 folder" : strerror(-r));
 		ep->name = dup_or_null(ie->name, &oom);
 		ep->interface = dup_or_null(ie->interface, &oom);
 		ep->cgroup = dup_or_null(ie->cgroup, &oom);
