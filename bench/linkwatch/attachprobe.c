@@ -8,9 +8,11 @@
  *   tcx:    two bpf_link_create (BPF_TCX_EGRESS, then BPF_TCX_INGRESS);
  *   legacy: a clsact qdisc and two cls_bpf direct-action filters (bpf_tc_hook_create,
  *           bpf_tc_attach), the agent's fallback on kernels without tcx.
- *   attachprobe [--fifo PRIO] [--samples N]
- * Prints per way: the message sent to the hooks attached (what a workload's traffic sees),
- * the watcher's wake-up after the send, and the attach calls alone (p50/p99/max, ms).
+ *   attachprobe [--fifo PRIO] [--creator-fifo PRIO] [--samples N]
+ * Prints per way: the message sent to the hooks attached (an upper bound of what a workload's
+ * traffic sees: a creator at SCHED_OTHER can wait for a CPU between its time stamp and the
+ * kernel's work, --creator-fifo removes that wait), the watcher's wake-up after the send, and
+ * the attach calls alone (p50/p99/max, ms).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -54,7 +56,7 @@ static struct {
 	int link_fd[2];
 } probe = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER};
 
-static int prog_fd = -1, fifo_prio;
+static int prog_fd = -1, fifo_prio, creator_prio;
 
 static int64_t now_ns(void)
 {
@@ -304,10 +306,11 @@ static void report(enum way way, const struct sample *s, int n)
 		b[i] = s[i].woke - s[i].sent;
 		c[i] = s[i].done - s[i].woke;
 	}
-	printf("%s, watcher %s, %d interfaces:", way_name[way],
-	       fifo_prio ? "SCHED_FIFO" : "SCHED_OTHER", n);
-	print_ms("appear->attached", a, n);
-	print_ms("appear->woke", b, n);
+	printf("%s, watcher %s, creator %s, %d interfaces:", way_name[way],
+	       fifo_prio ? "SCHED_FIFO" : "SCHED_OTHER",
+	       creator_prio ? "SCHED_FIFO" : "SCHED_OTHER", n);
+	print_ms("sent->attached", a, n);
+	print_ms("sent->woke", b, n);
 	print_ms("attach calls", c, n);
 	printf("\n");
 out:
@@ -330,6 +333,7 @@ static int load_prog(void)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {{"fifo", required_argument, NULL, 'f'},
+					     {"creator-fifo", required_argument, NULL, 'c'},
 					     {"samples", required_argument, NULL, 'n'},
 					     {0}};
 	struct sockaddr_nl groups = {.nl_family = AF_NETLINK, .nl_groups = RTMGRP_LINK};
@@ -340,13 +344,15 @@ int main(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		if (c == 'f')
 			fifo_prio = atoi(optarg);
+		else if (c == 'c')
+			creator_prio = atoi(optarg);
 		else if (c == 'n')
 			samples = atoi(optarg);
 		else
 			return 2;
 	}
-	if (samples < 2 || fifo_prio < 0 || fifo_prio > 99) {
-		fprintf(stderr, "attachprobe: --samples >= 2, --fifo 0-99\n");
+	if (samples < 2 || fifo_prio < 0 || fifo_prio > 99 || creator_prio < 0 || creator_prio > 99) {
+		fprintf(stderr, "attachprobe: --samples >= 2, --fifo and --creator-fifo 0-99\n");
 		return 2;
 	}
 	/* A namespace of its own: its interfaces go away with the process, whatever happens. */
@@ -369,6 +375,15 @@ int main(int argc, char **argv)
 	s[WAY_LEGACY] = calloc((size_t)samples, sizeof(struct sample));
 	if (!s[WAY_TCX] || !s[WAY_LEGACY] || pthread_create(&th, NULL, watcher, &events))
 		return 1;
+	if (creator_prio) { /* after the watcher's creation: it must not inherit the policy */
+		struct sched_param sp = {.sched_priority = creator_prio};
+
+		if (sched_setscheduler(0, SCHED_FIFO, &sp)) {
+			fprintf(stderr, "attachprobe: creator SCHED_FIFO %d: %s\n", creator_prio,
+				strerror(errno));
+			return 1;
+		}
+	}
 	for (int i = 0; i < 2 * samples && !r; i++) {
 		enum way way = (enum way)(i % 2);
 
