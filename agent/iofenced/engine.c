@@ -262,6 +262,8 @@ static int compile_and_swap(struct engine *e, struct policy_document *doc,
 	if (r) {
 		policy_image_free(*ret_img);
 		*ret_img = NULL;
+		if (r == -EMEDIUMTYPE) /* a cgroup path of this node: refused before any write */
+			return GRPC_STATUS_FAILED_PRECONDITION;
 		return r == -E2BIG ? GRPC_STATUS_RESOURCE_EXHAUSTED : GRPC_STATUS_INTERNAL;
 	}
 	return GRPC_STATUS_OK;
