@@ -417,7 +417,9 @@ static int load_tree_until(const char *text, size_t len, const char *file, uint6
 		r = -EINVAL;
 	} else if (r == -ETIME) {
 		policy_errors_add(errs, file, (unsigned)parser.problem_mark.line + 1, "document",
-				  "not read within the time allowed (stopped at this line)");
+				  "not read within the time allowed: stopped at this line, "
+				  "character %zu of a %zu-byte text",
+				  (size_t)parser.problem_mark.index, len);
 	}
 	if (r < 0)
 		parse_tree_free(tree);

@@ -18,6 +18,21 @@ static int rollback(struct store *store, int r)
 	return r;
 }
 
+/*
+ * Steps a prepared statement to its end and finalizes it. rc is the result of preparing and
+ * binding it: a failure there skips the steps and is reported the same way (0 or -errno, with
+ * sqlite's message kept for store_last_error()).
+ */
+static int step_to_end(struct store *store, sqlite3_stmt *stmt, int rc)
+{
+	while (rc == SQLITE_OK || rc == SQLITE_ROW)
+		rc = sqlite3_step(stmt);
+	if (rc != SQLITE_DONE)
+		store_note_error(store, rc);
+	sqlite3_finalize(stmt);
+	return rc == SQLITE_DONE ? 0 : (sql_errno(store->db, rc) ?: -EIO);
+}
+
 /* Runs one statement with up to two integer parameters, stepping it to the end. */
 static int exec_int(struct store *store, const char *sql, int64_t a, int64_t b)
 {
@@ -29,12 +44,7 @@ static int exec_int(struct store *store, const char *sql, int64_t a, int64_t b)
 		rc = sqlite3_bind_int64(stmt, 1, a);
 	if (rc == SQLITE_OK && sqlite3_bind_parameter_count(stmt) >= 2)
 		rc = sqlite3_bind_int64(stmt, 2, b);
-	while (rc == SQLITE_OK || rc == SQLITE_ROW)
-		rc = sqlite3_step(stmt);
-	if (rc != SQLITE_DONE)
-		store_note_error(store, rc);
-	sqlite3_finalize(stmt);
-	return rc == SQLITE_DONE ? 0 : (sql_errno(store->db, rc) ?: -EIO);
+	return step_to_end(store, stmt, rc);
 }
 
 /* The newest stored revision number, 0 if none. */
@@ -82,12 +92,7 @@ static int insert(struct store *store, uint64_t revision, uint64_t base, const v
 			    : sqlite3_bind_null(stmt, 6);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_bind_int64(stmt, 7, (sqlite3_int64)base);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_step(stmt);
-	if (rc != SQLITE_DONE)
-		store_note_error(store, rc);
-	sqlite3_finalize(stmt);
-	return rc == SQLITE_DONE ? 0 : (sql_errno(store->db, rc) ?: -EIO);
+	return step_to_end(store, stmt, rc);
 }
 
 /*
@@ -100,6 +105,33 @@ static const char prune_sql[] =
     "    SELECT min(revision) FROM (SELECT revision FROM revisions"
     "                               ORDER BY revision DESC LIMIT ?)))";
 
+/* BEGIN IMMEDIATE, then the newest stored revision number; rolled back on failure. */
+static int begin_at_latest(struct store *store, int64_t *ret_latest)
+{
+	int r;
+
+	store->error[0] = '\0';
+	r = exec_int(store, "BEGIN IMMEDIATE", 0, 0);
+	if (r < 0)
+		return r;
+	r = latest_number(store, ret_latest);
+	return r < 0 ? rollback(store, r) : 0;
+}
+
+/*
+ * Prunes to the kept revisions and commits; rolls back on failure. With synchronous=FULL,
+ * COMMIT returns after the WAL frames are fsync'ed (deferred: once they are written;
+ * store_sync() makes them durable).
+ */
+static int prune_and_commit(struct store *store)
+{
+	int r = exec_int(store, prune_sql, store->keep, 0);
+
+	if (!r)
+		r = exec_int(store, "COMMIT", 0, 0);
+	return r < 0 ? rollback(store, r) : 0;
+}
+
 static int commit(struct store *store, uint64_t revision, uint64_t base, const void *doc,
 		  size_t doc_len, const char *source_name, const char *source)
 {
@@ -108,27 +140,15 @@ static int commit(struct store *store, uint64_t revision, uint64_t base, const v
 
 	if (!store || revision == 0 || revision > INT64_MAX || (!doc && doc_len) || !source_name)
 		return -EINVAL;
-	store->error[0] = '\0';
-	r = exec_int(store, "BEGIN IMMEDIATE", 0, 0);
+	r = begin_at_latest(store, &latest);
 	if (r < 0)
 		return r;
-	r = latest_number(store, &latest);
-	if (r < 0)
-		return rollback(store, r);
 	if (revision <= (uint64_t)latest || (base && base != (uint64_t)latest))
 		return rollback(store, -ESTALE);
 	r = insert(store, revision, base, doc, doc_len, source_name, source);
 	if (r < 0)
 		return rollback(store, r);
-	r = exec_int(store, prune_sql, store->keep, 0);
-	if (r < 0)
-		return rollback(store, r);
-	/* With synchronous=FULL, COMMIT returns after the WAL frames are fsync'ed (deferred:
-	 * once they are written; store_sync() makes them durable). */
-	r = exec_int(store, "COMMIT", 0, 0);
-	if (r < 0)
-		return rollback(store, r);
-	return 0;
+	return prune_and_commit(store);
 }
 
 int store_commit(struct store *store, uint64_t revision, const void *doc, size_t doc_len,
@@ -166,12 +186,7 @@ static int update_whole(struct store *store, uint64_t revision, const void *doc,
 		rc = sqlite3_bind_int64(stmt, 2, (sqlite3_int64)store_doc_hash(doc, doc_len));
 	if (rc == SQLITE_OK)
 		rc = sqlite3_bind_int64(stmt, 3, (sqlite3_int64)revision);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_step(stmt);
-	if (rc != SQLITE_DONE)
-		store_note_error(store, rc);
-	sqlite3_finalize(stmt);
-	return rc == SQLITE_DONE ? 0 : (sql_errno(store->db, rc) ?: -EIO);
+	return step_to_end(store, stmt, rc);
 }
 
 int store_rebase(struct store *store, uint64_t revision, const void *doc, size_t doc_len)
@@ -181,21 +196,15 @@ int store_rebase(struct store *store, uint64_t revision, const void *doc, size_t
 
 	if (!store || revision == 0 || revision > INT64_MAX || (!doc && doc_len))
 		return -EINVAL;
-	store->error[0] = '\0';
-	r = exec_int(store, "BEGIN IMMEDIATE", 0, 0);
+	r = begin_at_latest(store, &latest);
 	if (r < 0)
 		return r;
-	r = latest_number(store, &latest);
-	if (r < 0)
-		return rollback(store, r);
 	if (revision != (uint64_t)latest)
 		return rollback(store, -ESTALE);
 	r = update_whole(store, revision, doc, doc_len);
-	if (!r)
-		r = exec_int(store, prune_sql, store->keep, 0);
-	if (!r)
-		r = exec_int(store, "COMMIT", 0, 0);
-	return r < 0 ? rollback(store, r) : 0;
+	if (r < 0)
+		return rollback(store, r);
+	return prune_and_commit(store);
 }
 
 static int read_row(struct store *store, sqlite3_stmt *stmt, struct store_revision *ret)

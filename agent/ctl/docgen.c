@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "agent/version/version.h"
 #include "client.h"
 #include "commands.h"
 #include "ctl.h"
@@ -52,7 +53,7 @@ static void man_command(FILE *f, const struct ctl_command *c)
 static void man_page(FILE *f)
 {
 	fprintf(f, ".TH IOFENCECTL 8 \"\" \"iofence %s\" \"System Administration\"\n",
-		IOFENCE_VERSION);
+		iofence_version());
 	fputs(".SH NAME\niofencectl \\- operate iofence agents and the cluster datastore\n"
 	      ".SH SYNOPSIS\n.B iofencectl\n.I COMMAND\n.RI [ OPTIONS ]\n.br\n"
 	      ".B iofencectl\n.I COMMAND\n.B \\-\\-help\n.br\n.B iofencectl \\-\\-version\n"

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "agent/version/version.h"
 #include "client.h"
 #include "ctl.h"
 #include "commands.h"
@@ -101,7 +102,7 @@ int main(int argc, char **argv)
 	int r;
 
 	if (argc >= 2 && (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version"))) {
-		printf("iofencectl %s\n", IOFENCE_VERSION);
+		printf("iofencectl %s\n", iofence_version());
 		return CTL_OK;
 	}
 	if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {

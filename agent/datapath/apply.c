@@ -74,11 +74,19 @@ static int resolve(struct datapath *dp, const struct policy_image *img, struct d
 		   uint64_t *cgids, struct dp_prefilter *pfs, char *err, size_t len)
 {
 	bool oom = false;
+	int r;
 
 	for (size_t i = 0; i < img->n_endpoints; i++) {
 		const struct image_endpoint *ie = &img->endpoints[i];
 		struct dp_endpoint *ep = &eps[i];
 
+		/* refused here, before anything is written: the kernel would refuse the hooks
+		 * only after the flip */
+		r = ie->cgroup ? dp_cgroup_check(ie->cgroup) : 0;
+		if (r)
+			return dp_err(err, len, r, "endpoint %s: cgroup: %s: %s", ie->name,
+				      ie->cgroup,
+				      r == -EMEDIUMTYPE ? "not a cgroup v2 folder" : strerror(-r));
 		ep->name = dup_or_null(ie->name, &oom);
 		ep->interface = dup_or_null(ie->interface, &oom);
 		ep->cgroup = dup_or_null(ie->cgroup, &oom);
@@ -435,10 +443,15 @@ static int link_up(struct datapath *dp, const char *ifname, uint32_t ifindex, ui
 {
 	uint32_t slot = dp_active_slot(dp);
 	struct dp_attachment *att = dp_att_find(dp, DP_ATT_TC, ifname);
-	bool tc = false, xdp = false, fresh = !att || att->ifindex != ifindex;
+	bool tc = false, xdp = false, hosts = false, fresh = !att || att->ifindex != ifindex;
 	char msg[256];
 	int r;
 
+	/*
+	 * Entries are written only for an interface new to its endpoint or uplink. Any
+	 * RTM_NEWLINK of a known one (flags, master, a bridge port's state) leaves them alone:
+	 * they were written with it, and a tampered one is the guard's to repair and report.
+	 */
 	for (size_t i = 0; i < dp->n_eps; i++) {
 		struct dp_endpoint *ep = &dp->eps[i];
 		struct iof_endpoint_key k = {.slot = (__u8)slot};
@@ -446,7 +459,10 @@ static int link_up(struct datapath *dp, const char *ifname, uint32_t ifindex, ui
 
 		if (!ep->interface || strcmp(ep->interface, ifname))
 			continue;
-		if (ep->ifindex && ep->ifindex != ifindex) {
+		tc = true;
+		if (ep->ifindex == ifindex)
+			continue;
+		if (ep->ifindex) {
 			k.attach_id = ep->ifindex;
 			bpf_map_delete_elem(dp->fds.endpoints, &k);
 		}
@@ -456,14 +472,16 @@ static int link_up(struct datapath *dp, const char *ifname, uint32_t ifindex, ui
 		if (!ep->ifindex)
 			dp->fill.endpoints++;
 		ep->ifindex = ifindex;
-		tc = true;
 	}
 	for (size_t i = 0; i < dp->n_pfs; i++) {
 		struct dp_prefilter *pf = &dp->pfs[i];
 
 		if (!pf->interface || strcmp(pf->interface, ifname))
 			continue;
-		if (pf->ifindex && pf->ifindex != ifindex)
+		xdp = true;
+		if (pf->ifindex == ifindex)
+			continue;
+		if (pf->ifindex)
 			dp_prefilter_entry(&dp->fds, &pf->prefix, (uint8_t)slot, pf->ifindex, true);
 		r = dp_prefilter_entry(&dp->fds, &pf->prefix, (uint8_t)slot, ifindex, false);
 		if (r)
@@ -471,9 +489,9 @@ static int link_up(struct datapath *dp, const char *ifname, uint32_t ifindex, ui
 		if (!pf->ifindex)
 			dp->fill.prefilter++;
 		pf->ifindex = ifindex;
-		xdp = true;
+		hosts = true;
 	}
-	if (xdp && (r = rewrite_hosts(dp, slot)))
+	if (hosts && (r = rewrite_hosts(dp, slot)))
 		return r;
 	/* entries first, hooks second: no packet meets a hook without its endpoint */
 	uint64_t t0 = now_usec();

@@ -21,6 +21,9 @@
 #ifndef BPF_FS_MAGIC
 #define BPF_FS_MAGIC 0xcafe4a11
 #endif
+#ifndef CGROUP2_SUPER_MAGIC
+#define CGROUP2_SUPER_MAGIC 0x63677270
+#endif
 
 int dp_err(char *err, size_t len, int r, const char *fmt, ...)
 {
@@ -120,6 +123,18 @@ static int rm_rf_at(int parent, const char *name)
 int dp_rm_rf(const char *path)
 {
 	return rm_rf_at(AT_FDCWD, path);
+}
+
+int dp_cgroup_check(const char *path)
+{
+	struct statfs fs;
+	struct stat st;
+
+	if (statfs(path, &fs) || stat(path, &st))
+		return errno == ENOENT ? 0 : -errno;
+	if ((unsigned long)fs.f_type != CGROUP2_SUPER_MAGIC || !S_ISDIR(st.st_mode))
+		return -EMEDIUMTYPE;
+	return 0;
 }
 
 int dp_cgroup_kernel_id(const char *path, uint64_t *ret)

@@ -66,7 +66,8 @@ uint32_t dp_active_slot(const struct datapath *dp);
  * endpoint whose interface/cgroup exists, remote tries, policy trie, prefilter), flip
  * iof_state.active_slot, then attach hooks to endpoints that have none and detach those no
  * longer in the image. An image that does not fit is refused before anything is written
- * (-E2BIG, err names the map). An error while writing leaves the active slot untouched; an
+ * (-E2BIG, err names the map), and so is one with an endpoint whose cgroup path exists but is
+ * not a cgroup v2 folder (-EMEDIUMTYPE, err names the endpoint and the path). An error while writing leaves the active slot untouched; an
  * error attaching a hook after the flip is returned too, with the new revision already active
  * (dp_active_revision() says which; the endpoint is retried at the next apply or link event).
  */

@@ -156,6 +156,12 @@ int dp_bpffs_prepare(const char *pin_dir, char *err, size_t len);
 int dp_mkdir_p(const char *path, mode_t mode);
 int dp_rm_rf(const char *path);
 int dp_cgroup_kernel_id(const char *path, uint64_t *ret);
+/*
+ * An endpoint's cgroup path: 0 if it is a cgroup v2 folder or does not exist (yet),
+ * -EMEDIUMTYPE if it exists as anything else (a plain folder, a file, a cgroup v1 folder: the
+ * kernel would refuse the hooks), another -errno if it cannot be looked at.
+ */
+int dp_cgroup_check(const char *path);
 
 /* attach.c */
 struct hook {

@@ -6,7 +6,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define AGENT_VERSION IOFENCE_VERSION /* from the build (CMakeLists.txt) */
+#include "agent/version/version.h"
+
+#define AGENT_VERSION iofence_version()
 #define AGENT_DEFAULT_CONFIG "/etc/iofence/iofenced.conf"
 #define AGENT_DEFAULT_STATE "/var/lib/iofence/state.db"
 #define AGENT_DEFAULT_LISTEN "unix:/run/iofence/iofenced.sock"

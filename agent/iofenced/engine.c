@@ -198,20 +198,19 @@ static void read_done(void *ctx, struct job *job)
 }
 
 /*
- * Unlinks and returns the next job the worker may take (under q_lock): the first cgroup
- * job, or the first apply once its document is read, whichever is queued first.
- * Applies keep their order: none overtakes an earlier one still being read.
+ * Unlinks and returns the next job the worker may take (under q_lock): the first one queued
+ * that is ready (an apply once its document is read). An apply read goes ahead of one still
+ * being read: applies from different clients have no order of their own, and a client that
+ * waits for each answer gets its applies in its order; the worker checks each revision
+ * against the store when it takes the apply, so revisions still only grow.
  */
 static struct job *take_ready(struct engine *e)
 {
 	struct job *prev = NULL;
-	bool apply_waits = false;
 
 	for (struct job *j = e->q_head; j; prev = j, j = j->next) {
-		if (j->kind == JOB_APPLY && (apply_waits || !j->read_done)) {
-			apply_waits = true;
+		if (j->kind == JOB_APPLY && !j->read_done)
 			continue;
-		}
 		if (prev)
 			prev->next = j->next;
 		else
@@ -263,6 +262,8 @@ static int compile_and_swap(struct engine *e, struct policy_document *doc,
 	if (r) {
 		policy_image_free(*ret_img);
 		*ret_img = NULL;
+		if (r == -EMEDIUMTYPE) /* a cgroup path of this node: refused before any write */
+			return GRPC_STATUS_FAILED_PRECONDITION;
 		return r == -E2BIG ? GRPC_STATUS_RESOURCE_EXHAUSTED : GRPC_STATUS_INTERNAL;
 	}
 	return GRPC_STATUS_OK;

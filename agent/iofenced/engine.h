@@ -50,9 +50,9 @@ void engine_stop(struct engine *e);
 void engine_free(struct engine *e);
 
 /*
- * Queues a job for the apply worker (never blocks on an apply). Applies are applied in the
- * order they were queued, each once its document is read; cgroup jobs do not wait for a
- * document being read.
+ * Queues a job for the apply worker (never blocks on an apply). The worker takes jobs in the
+ * order they were queued, an apply once its document is read: an apply whose document is read
+ * goes ahead of one still being read (their revisions checked when each is taken).
  */
 void engine_submit(struct engine *e, struct job *job);
 /*

@@ -59,22 +59,56 @@ void job_refuse_unstarted(struct job *job)
 	log_warn("%s", job->details);
 }
 
+/*
+ * Where the read stopped: the parser's last error (a line, and how much of the text was
+ * read), else the request's size ("" when neither is known).
+ */
+static void stopped_at(const struct job *job, const struct policy_errors *errs, char *where,
+		       size_t len)
+{
+	where[0] = 0;
+	if (errs && errs->n) {
+		where[0] = ':';
+		where[1] = ' ';
+		policy_error_format(&errs->items[errs->n - 1], where + 2, len - 2);
+	} else if (job->request_bytes) {
+		snprintf(where, len, " (a %zu-byte request)", job->request_bytes);
+	}
+}
+
 void job_refuse_late(struct job *job, const struct policy_errors *errs, uint64_t spent_usec)
 {
-	char where[600] = "";
+	char where[600];
 
-	if (errs && errs->n)
-		policy_error_format(&errs->items[errs->n - 1], where, sizeof(where));
+	stopped_at(job, errs, where, sizeof(where));
 	if (job_gone(job, monotonic_usec()))
 		job_set_status(job, GRPC_STATUS_DEADLINE_EXCEEDED,
-			       "apply stopped after %.0f ms: the client's deadline passed%s%s",
-			       spent_usec / 1e3, *where ? ": " : "", where);
+			       "apply stopped after %.0f ms: the client's deadline passed%s",
+			       spent_usec / 1e3, where);
 	else
-		job_set_status(
-		    job, GRPC_STATUS_RESOURCE_EXHAUSTED,
-		    "apply stopped: the document was not read within the apply budget of "
-		    "%d ms of CPU time%s%s",
-		    APPLY_READ_BUDGET_MS, *where ? ": " : "", where);
+		job_set_status(job, GRPC_STATUS_RESOURCE_EXHAUSTED,
+			       "apply stopped: the document was not read within the read budget "
+			       "of %d ms of CPU time%s",
+			       APPLY_READ_BUDGET_MS, where);
+	log_warn("%s", job->details);
+}
+
+void job_refuse_slow(struct job *job, const struct policy_errors *errs, uint64_t cpu_usec)
+{
+	char where[600];
+
+	stopped_at(job, errs, where, sizeof(where));
+	if (!cpu_usec)
+		job_set_status(job, GRPC_STATUS_RESOURCE_EXHAUSTED,
+			       "apply not started: the read budget of %d ms from its arrival had "
+			       "passed when a reader took it (the node is busy)%s",
+			       APPLY_READ_WALL_MS, where);
+	else
+		job_set_status(job, GRPC_STATUS_RESOURCE_EXHAUSTED,
+			       "apply stopped: the document was not read within the read budget "
+			       "of %d ms from its arrival, having had %.0f ms of CPU time (the "
+			       "node is short of CPU)%s",
+			       APPLY_READ_WALL_MS, cpu_usec / 1e3, where);
 	log_warn("%s", job->details);
 }
 

@@ -39,6 +39,8 @@ struct job {
 	char **warnings; /* malloc'ed lines resp.warnings points to */
 	size_t n_warnings;
 	uint64_t deadline_usec;	      /* the client's, CLOCK_MONOTONIC microseconds; 0: none */
+	uint64_t read_by_usec;	      /* the wall-clock read budget ends (API calls); 0: none */
+	size_t request_bytes;	      /* the request message as received (0: not a call) */
 	bool (*abandoned)(void *ctx); /* the client has cancelled (NULL: cannot tell) */
 	bool dry_run;		      /* ApplyDryRun: validate, decide, warn; change nothing */
 	/* JOB_APPLY, the read stage (reader.h): set before read_done */
@@ -59,14 +61,23 @@ struct job {
 };
 
 /*
- * What one apply may cost (docs/AGENT.md, "Bounds"): reading its document (parse and
- * validate on a reader thread, then the revision check and pack on the worker) stops when it
- * has taken this much CPU time, or at the client's deadline when that comes first; compile
- * and the datapath write are bounded by the maps' capacity. CPU time, not wall-clock time:
- * a busy machine slows a read down without making the document any more costly. An apply
- * whose client has cancelled, or whose deadline has passed, is not started.
+ * What reading one apply may cost (docs/AGENT.md, "Bounds"), chosen with the message limit
+ * (RPC_MAX_REQUEST, agent/rpc/rpc.h) so that any request up to it is answered within a
+ * second. Reading (parse and validate on a reader thread, then the revision check and pack
+ * on the worker) stops at whichever comes first:
+ * - APPLY_READ_BUDGET_MS of the reading thread's CPU time: what a text may cost, whatever the
+ *   machine's load. The largest realistic document (a 100k-rule policy, ~25 ns of CPU a byte)
+ *   reads in well under it; the densest texts (~50 ns a byte) at the message limit do not.
+ * - APPLY_READ_WALL_MS after the request arrived (API calls; the datastore's revisions have
+ *   no client waiting): on a node short of CPU a read takes longer than it costs, and the
+ *   client is answered (RESOURCE_EXHAUSTED, saying how far the read got) rather than kept
+ *   waiting.
+ * - the client's deadline (DEADLINE_EXCEEDED).
+ * Compile and the datapath write are bounded by the maps' capacity. An apply whose client
+ * has cancelled, or whose deadline has passed, is not started.
  */
-#define APPLY_READ_BUDGET_MS 2000
+#define APPLY_READ_BUDGET_MS 500
+#define APPLY_READ_WALL_MS 800
 
 static inline uint64_t clock_usec(clockid_t clock)
 {
@@ -100,10 +111,16 @@ void job_refuse_unstarted(struct job *job);
 
 /*
  * The document was not read in time: the client's deadline passed (DEADLINE_EXCEEDED) or the
- * read budget was spent (RESOURCE_EXHAUSTED), after spent_usec; the parser's last error (errs
- * may be NULL) names the line reached (logged).
+ * CPU read budget was spent (RESOURCE_EXHAUSTED), after spent_usec; the parser's last error
+ * (errs may be NULL) names the line reached (logged).
  */
 void job_refuse_late(struct job *job, const struct policy_errors *errs, uint64_t spent_usec);
+
+/*
+ * The document was not read within APPLY_READ_WALL_MS of its arrival (RESOURCE_EXHAUSTED),
+ * having had cpu_usec of CPU time (0: not started, no reader was free); errs as above.
+ */
+void job_refuse_slow(struct job *job, const struct policy_errors *errs, uint64_t cpu_usec);
 
 /* INVALID_ARGUMENT with every error: lines in the details (capped), the rest in the trailer. */
 void job_set_validation_errors(struct job *job, const struct policy_errors *errs);

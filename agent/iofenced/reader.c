@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * The read stage of an apply: a pool of threads that parse and validate documents (source
- * text or PolicyDocument message) off the apply worker, each within the read budget.
+ * text or PolicyDocument message) off the apply worker, each within the read budget. The pool
+ * grows while every thread is busy, so a small document does not wait for a large one.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -16,8 +17,6 @@
 #include "policy/pb.h"
 #include "reader.h"
 
-#define READER_THREADS_MAX 16
-
 struct reader {
 	void (*done)(void *ctx, struct job *job);
 	void *ctx;
@@ -26,7 +25,9 @@ struct reader {
 	struct job *head, *tail; /* through job->read_next */
 	bool stop;
 	pthread_t threads[READER_THREADS_MAX];
-	unsigned n_threads;
+	unsigned n_threads; /* under lock once started */
+	unsigned idle;	    /* threads waiting for a job */
+	unsigned queued;    /* jobs waiting for a thread */
 };
 
 /*
@@ -49,6 +50,13 @@ static void reader_read(struct job *job)
 		return;
 	}
 	job->read_start_usec = t0;
+	if (job->read_by_usec && t0 >= job->read_by_usec) {
+		job_refuse_slow(job, NULL, 0);
+		goto out;
+	}
+	/* the parse stops at the client's deadline or the wall-clock budget, the sooner */
+	if (job->read_by_usec && (!stop.deadline_usec || job->read_by_usec < stop.deadline_usec))
+		stop.deadline_usec = job->read_by_usec;
 	if (req->document && req->source && *req->source) {
 		job_set_status(job, GRPC_STATUS_INVALID_ARGUMENT,
 			       "ApplyRequest: set either document or source, not both");
@@ -74,9 +82,12 @@ static void reader_read(struct job *job)
 		goto out;
 	}
 	job->read_cpu_usec = thread_cpu_usec() - cpu0;
-	if (r == -ETIME || (r == 0 && job->read_cpu_usec >= budget)) {
+	if (r == -ETIME && !job_gone(job, monotonic_usec()) &&
+	    job->read_cpu_usec < budget)
+		job_refuse_slow(job, &errs, job->read_cpu_usec);
+	else if (r == -ETIME || (r == 0 && job->read_cpu_usec >= budget))
 		job_refuse_late(job, &errs, monotonic_usec() - t0);
-	} else if (r == -EINVAL) {
+	else if (r == -EINVAL) {
 		job_set_validation_errors(job, &errs);
 		log_warn("apply refused: %zu validation error%s", errs.n + errs.dropped,
 			 errs.n + errs.dropped == 1 ? "" : "s");
@@ -86,6 +97,9 @@ static void reader_read(struct job *job)
 		job->doc = doc;
 		doc = NULL;
 	}
+	log_debug("apply: read %s in %.1f ms (%.1f ms of CPU time): %s",
+		  name ? name : "<request>", (monotonic_usec() - t0) / 1e3,
+		  job->read_cpu_usec / 1e3, job->doc ? "valid" : "refused");
 out:
 	policy_document_free(doc);
 	policy_errors_free(&errs);
@@ -99,10 +113,13 @@ static void *reader_main(void *arg)
 
 	for (;;) {
 		pthread_mutex_lock(&r->lock);
+		r->idle++;
 		while (!r->head && !r->stop)
 			pthread_cond_wait(&r->cond, &r->lock);
+		r->idle--;
 		job = r->stop ? NULL : r->head;
 		if (job) {
+			r->queued--;
 			r->head = job->read_next;
 			if (!r->head)
 				r->tail = NULL;
@@ -115,12 +132,22 @@ static void *reader_main(void *arg)
 	}
 }
 
+/* Starts one more thread (lock held once the reader runs). 0 or an errno. */
+static int add_thread(struct reader *r)
+{
+	int err = pthread_create(&r->threads[r->n_threads], NULL, reader_main, r);
+
+	if (!err)
+		r->n_threads++;
+	return err;
+}
+
 struct reader *reader_start(void (*done)(void *ctx, struct job *job), void *ctx)
 {
 	struct reader *r = calloc(1, sizeof(*r));
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	unsigned want = cpus > READER_THREADS_MIN ? (unsigned)cpus : READER_THREADS_MIN;
-	int err;
+	int err = 0;
 
 	if (!r)
 		return NULL;
@@ -130,13 +157,14 @@ struct reader *reader_start(void (*done)(void *ctx, struct job *job), void *ctx)
 	r->ctx = ctx;
 	pthread_mutex_init(&r->lock, NULL);
 	pthread_cond_init(&r->cond, NULL);
-	for (; r->n_threads < want; r->n_threads++) {
-		err = pthread_create(&r->threads[r->n_threads], NULL, reader_main, r);
-		if (err) {
-			reader_stop(r);
-			errno = err;
-			return NULL;
-		}
+	pthread_mutex_lock(&r->lock);
+	while (r->n_threads < want && !err)
+		err = add_thread(r);
+	pthread_mutex_unlock(&r->lock);
+	if (err) {
+		reader_stop(r);
+		errno = err;
+		return NULL;
 	}
 	return r;
 }
@@ -150,6 +178,15 @@ void reader_submit(struct reader *r, struct job *job)
 	else
 		r->head = job;
 	r->tail = job;
+	r->queued++;
+	/*
+	 * Every thread busy (each reading a document, maybe a large or hostile one): one more,
+	 * so that this job is read now, beside them, rather than after one of them. A thread
+	 * that cannot be started leaves the job queued for the next free one.
+	 */
+	if (r->queued > r->idle && r->n_threads < READER_THREADS_MAX && !r->stop &&
+	    add_thread(r))
+		log_warn("apply: cannot start another reader thread; the apply waits for one");
 	pthread_cond_signal(&r->cond);
 	pthread_mutex_unlock(&r->lock);
 }
@@ -164,6 +201,7 @@ void reader_stop(struct reader *r)
 	r->stop = true;
 	pthread_cond_broadcast(&r->cond);
 	pthread_mutex_unlock(&r->lock);
+	/* no thread is added once stop is set: a job submitted now waits in the queue */
 	for (unsigned i = 0; i < r->n_threads; i++)
 		pthread_join(r->threads[i], NULL);
 	for (job = r->head; job; job = next) {

@@ -1,23 +1,29 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The read stage of an apply (reader.c): a few threads parse and validate the documents of
- * queued applies, each within the read budget, and hand them back to the engine, whose one
- * worker then applies them in the order they came. A large or hostile document thus holds
- * one reader thread, not every apply queued behind it.
+ * The read stage of an apply (reader.c): threads parse and validate the documents of queued
+ * applies, each within the read budget, and hand them back to the engine, whose one worker
+ * then applies them as their reads end. A large or hostile document thus holds one reader
+ * thread, not the applies that came after it.
  */
 #ifndef IOFENCE_IOFENCED_READER_H
 #define IOFENCE_IOFENCED_READER_H
 
 #include "job.h"
 
-/* More threads than hostile clients keep a valid document from waiting for a free one. */
+/*
+ * max(READER_THREADS_MIN, CPUs) threads wait for documents; while all are busy, each new
+ * document gets a thread of its own, up to READER_THREADS_MAX, so that it is read beside the
+ * ones in progress (sharing the CPU with them) instead of after them. The most reads at once,
+ * READER_THREADS_MAX, bounds their memory: a read holds up to ~15 times its text.
+ */
 #define READER_THREADS_MIN 4
+#define READER_THREADS_MAX 16
 
 struct reader;
 
 /*
- * Starts max(READER_THREADS_MIN, online CPUs) threads. done(ctx, job) is called once per
- * submitted job, on a reader thread (or in reader_stop), when its read is over: job->doc is
+ * Starts max(READER_THREADS_MIN, online CPUs) threads (more join later, see above).
+ * done(ctx, job) is called once per submitted job, on a reader thread (or in reader_stop), when its read is over: job->doc is
  * set, or job's status and details say why not. NULL with errno set on failure.
  */
 struct reader *reader_start(void (*done)(void *ctx, struct job *job), void *ctx);

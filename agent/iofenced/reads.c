@@ -97,7 +97,7 @@ int reads_status(struct agent *a, struct arena *ar, ProtobufCMessage **ret, char
 	r->node = a->cfg.node;
 	r->revision = s ? snapshot_revision(s) : 0;
 	r->uptime_seconds = (uint64_t)(time(NULL) - a->started_unix);
-	r->version = AGENT_VERSION;
+	r->version = (char *)AGENT_VERSION;
 	r->applied_at_unix = s ? (uint64_t)snapshot_applied_unix(s) : 0;
 	r->active_slot = dp ? dp_active_slot(dp) : 0;
 	r->flow_next_seq = flows_next_seq(a->flows);

@@ -330,6 +330,8 @@ static void handle_new(struct server *s, struct call *c)
 	ProtobufCMessage *req = NULL, *resp = NULL;
 	struct arena ar = {0};
 	char details[512] = "";
+	/* the read budget's wall clock starts here, with the whole message received */
+	uint64_t arrived_usec = monotonic_usec();
 	int st;
 
 	if (!atomic_load(&s->stopping))
@@ -386,6 +388,8 @@ static void handle_new(struct server *s, struct call *c)
 		job->ctx = c;
 		job->abandoned = call_gone;
 		job->deadline_usec = deadline_usec(c->deadline);
+		job->read_by_usec = arrived_usec + APPLY_READ_WALL_MS * 1000ull;
+		job->request_bytes = grpc_byte_buffer_length(c->payload);
 		iofence__v1__apply_response__init(&job->resp);
 		req = NULL;
 		call_ref(c);
@@ -664,7 +668,7 @@ int server_start(struct agent *a, char *err, size_t err_len)
 	mode_t old_umask;
 	int r = 0;
 
-	rpc_message_size_args(&args[2]);
+	rpc_message_size_args(&args[2], true);
 	if (!s) {
 		r = server_lock(a, err, err_len);
 		if (r)

@@ -63,13 +63,34 @@ static bool attaches(int argc, char **argv)
 }
 
 /*
+ * The agent runs at normal priority (only its link watcher thread raises itself): whatever
+ * real-time policy this process ran at, raised here or given by its parent (systemd's
+ * CPUSchedulingPolicy=fifo), it drops before the exec, which would keep it.
+ */
+static bool real_time(void)
+{
+	int policy = sched_getscheduler(0);
+
+	return policy >= 0 && ((policy & ~SCHED_RESET_ON_FORK) == SCHED_FIFO ||
+			       (policy & ~SCHED_RESET_ON_FORK) == SCHED_RR);
+}
+
+static void normal_priority(void)
+{
+	struct sched_param normal = {0};
+
+	if (real_time())
+		sched_setscheduler(0, SCHED_OTHER, &normal);
+}
+
+/*
  * At SCHED_FIFO (--attach-rt-priority) for its bounded work, a few map writes and two link
- * creations per interface, and back to normal scheduling before the exec: the agent inherits
- * the policy otherwise.
+ * creations per interface. A parent that started it at SCHED_FIFO already (no wait behind
+ * other processes for the exec and the dynamic linking) keeps that priority for the attach.
  */
 static void early_attach(int argc, char **argv)
 {
-	struct sched_param rt = {0}, normal = {0};
+	struct sched_param rt = {0};
 	struct agent_config cfg;
 	char err[512] = "", **args = calloc((size_t)argc + 1, sizeof(*args));
 	struct timespec t0, t1;
@@ -84,14 +105,12 @@ static void early_attach(int argc, char **argv)
 		goto out;
 	log_set_level(cfg.log_level);
 	rt.sched_priority = (int)cfg.attach_rt_priority;
-	if (rt.sched_priority && sched_setscheduler(0, SCHED_FIFO, &rt))
+	if (rt.sched_priority && !real_time() && sched_setscheduler(0, SCHED_FIFO, &rt))
 		log_debug("early enforcement: SCHED_FIFO %d: %s", rt.sched_priority,
 			  strerror(errno));
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	r = dp_early_enforce(cfg.pin_dir, err, sizeof(err));
 	clock_gettime(CLOCK_MONOTONIC, &t1);
-	if (rt.sched_priority)
-		sched_setscheduler(0, SCHED_OTHER, &normal);
 	if (r < 0)
 		log_warn("early enforcement: %s", err);
 	else if (r > 0)
@@ -117,6 +136,7 @@ int main(int argc, char **argv)
 	}
 	if (attaches(argc, argv))
 		early_attach(argc, argv);
+	normal_priority();
 	execv(agent, argv);
 	fprintf(stderr, "iofenced: cannot run %s: %s\n", agent, strerror(errno));
 	return 2;

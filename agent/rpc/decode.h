@@ -3,9 +3,9 @@
  * Decoding a protobuf message with a bound on the memory it takes. protobuf-c allocates every
  * sub-message: an empty element of a repeated message field is 2 bytes on the wire and a
  * ~100-byte struct plus a pointer once decoded, so a request of empty rules takes ~77 times
- * its size at its peak, and a 256 MiB one (RPC_MAX_MESSAGE) more memory than a node has. The
- * smallest valid rule (a direction only: 4 bytes) takes ~39 times its size, the most of any
- * valid element. Without gRPC, so that the request fuzzer decodes as the server does.
+ * its size at its peak: a request at the message limit (RPC_MAX_REQUEST, 24 MiB) ~1.8 GiB.
+ * The smallest valid rule (a direction only: 4 bytes) takes ~39 times its size, the most of
+ * any valid element. Without gRPC, so that the request fuzzer decodes as the server does.
  */
 #ifndef IOFENCE_AGENT_RPC_DECODE_H
 #define IOFENCE_AGENT_RPC_DECODE_H
@@ -18,7 +18,7 @@
 /*
  * A decode may hold RPC_DECODE_FACTOR times the message's wire size plus RPC_DECODE_SLACK
  * bytes (malloc's usable sizes, its scratch space included), and never more than
- * RPC_DECODE_MAX (twice RPC_MAX_MESSAGE: text fields decode to their own size).
+ * RPC_DECODE_MAX (a 13 MiB message of the smallest valid rules, or of any text).
  */
 #define RPC_DECODE_FACTOR 48
 #define RPC_DECODE_SLACK ((size_t)1 << 20)

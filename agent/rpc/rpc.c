@@ -117,14 +117,14 @@ const char *rpc_status_name(grpc_status_code code)
 	return "UNKNOWN";
 }
 
-void rpc_message_size_args(grpc_arg args[2])
+void rpc_message_size_args(grpc_arg args[2], bool server)
 {
 	args[0] = (grpc_arg){.type = GRPC_ARG_INTEGER,
 			     .key = (char *)GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH,
-			     .value.integer = RPC_MAX_MESSAGE};
+			     .value.integer = server ? RPC_MAX_REQUEST : RPC_MAX_RESPONSE};
 	args[1] = (grpc_arg){.type = GRPC_ARG_INTEGER,
 			     .key = (char *)GRPC_ARG_MAX_SEND_MESSAGE_LENGTH,
-			     .value.integer = RPC_MAX_MESSAGE};
+			     .value.integer = server ? RPC_MAX_RESPONSE : RPC_MAX_REQUEST};
 }
 
 grpc_channel *rpc_channel_open(const char *addr, const struct rpc_tls *tls, char *err,
@@ -143,7 +143,7 @@ grpc_channel *rpc_channel_open_ex(const char *addr, const struct rpc_tls *tls,
 	grpc_channel *ch = NULL;
 	bool is_unix = !strncmp(addr, "unix:", 5);
 
-	rpc_message_size_args(args);
+	rpc_message_size_args(args, false);
 	for (size_t i = 0; i < n_extra && i < 8; i++)
 		args[cargs.num_args++] = extra[i];
 
@@ -271,6 +271,18 @@ int rpc_unary(grpc_channel *ch, const char *method, const ProtobufCMessage *req,
 	if (!out) {
 		destroy_cq(cq);
 		return -ENOMEM;
+	}
+	if (grpc_byte_buffer_length(out) > RPC_MAX_REQUEST) {
+		/* what the agent would answer, said here with the sizes and without sending it */
+		res->status = GRPC_STATUS_RESOURCE_EXHAUSTED;
+		if (asprintf(&res->details,
+			     "the request is %zu bytes, more than the message limit of %d bytes "
+			     "(%d MiB)",
+			     grpc_byte_buffer_length(out), RPC_MAX_REQUEST, RPC_MAX_REQUEST >> 20) < 0)
+			res->details = NULL;
+		grpc_byte_buffer_destroy(out);
+		destroy_cq(cq);
+		return res->details ? 0 : -ENOMEM;
 	}
 	grpc_metadata_array_init(&init_md);
 	grpc_metadata_array_init(&trailing);

@@ -7,6 +7,7 @@
 #ifndef IOFENCE_AGENT_RPC_H
 #define IOFENCE_AGENT_RPC_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <grpc/grpc.h>
@@ -27,11 +28,22 @@
 /* Trailing metadata key of an INVALID_ARGUMENT Apply: a serialized ValidationErrors. */
 #define RPC_ERRORS_MD_KEY "iofence-errors-bin"
 
-/* Messages up to this size in both directions: the largest documents with room to spare. */
-#define RPC_MAX_MESSAGE (256 << 20)
+/*
+ * The message limit: a request (an Apply's document above all) is at most RPC_MAX_REQUEST
+ * bytes, what the agent receives and the CLI sends. It is chosen with the read budget
+ * (agent/iofenced/job.h) from measured parse costs, so that any request up to it is answered
+ * within a second: a 100k-rule document as iofencectl sends it (its text and the message)
+ * fits with room; docs/AGENT.md, "Bounds", gives the figures. Answers (a document read back
+ * with its text, counters of every rule) may be larger: RPC_MAX_RESPONSE.
+ */
+#define RPC_MAX_REQUEST (24 << 20)
+#define RPC_MAX_RESPONSE (256 << 20)
 
-/* Fills args[0..1] with the receive and send limits of RPC_MAX_MESSAGE (server and client). */
-void rpc_message_size_args(grpc_arg args[2]);
+/*
+ * Fills args[0..1] with the message limits: a server receives RPC_MAX_REQUEST and sends
+ * RPC_MAX_RESPONSE, a client the other way round.
+ */
+void rpc_message_size_args(grpc_arg args[2], bool server);
 
 /* A new byte buffer holding the message; NULL on out of memory. */
 grpc_byte_buffer *rpc_pack(const ProtobufCMessage *msg);

@@ -1,7 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
-# bench/cluster: 3 etcd members (127.0.0.1:21451-21453, peers 21456-21458) and N agents on this
-# machine, all following them: --none N agents with --datapath none and --real R agents with
+# bench/cluster: 3 etcd members on loopback and N agents on this machine, all following them: --none N agents with --datapath none and --real R agents with
 # the real datapath (their endpoints' interfaces do not exist here: compile and map writes are
 # real, attachments are not). A policy of --rules rules in 100 groups (default 10k), two
 # endpoints per node. Then, timed from the write to ALL agents enforcing (their status keys):
@@ -10,10 +9,12 @@
 # plus each agent's own implementation delay (controller stamp to enforced) and the agents'
 # CPU and RSS. Usage: run.sh BUILD_DIR [--none 100] [--real 3] [--changes 30] [--rate 100]
 #                            [--churn-seconds 30] [--rules 10000] [--modes abc] [--keep DIR]
-#                            [--enforce-all 1] [--log-level LEVEL]
+#                            [--enforce-all 1] [--log-level LEVEL] [--port-base P]
 # --enforce-all 1: every endpoint is in every group, so each node's image holds every rule and
 # (b) changes a rule the node enforces (one agent alone with the real datapath: the map writes
 # of a one-rule change at --rules rules, as bench/apply measures them for the direct push).
+# Ports: six the kernel reports free (etcd's client and peer ports), so that two runs, or a
+# test beside one, never collide; --port-base P takes P+1..P+3 (clients) and P+6..P+8 (peers).
 # --floor W: no agents; W plain watchers in bench_cluster watch what agents watch while the
 # churn writes at --rate for --churn-seconds: the lag and CPU of etcd's own fan-out.
 # --keep DIR: the etcd and agent logs (agents then log at info level: a line per apply) and each mode's
@@ -23,7 +24,7 @@
 set -u
 BUILD=$1
 shift
-NONE=100 REAL=3 CHANGES=30 RATE=100 CHURN=30 RULES=10000 MODES=abc KEEP= FLOOR=0 ALL=0 LEVEL=
+NONE=100 REAL=3 CHANGES=30 RATE=100 CHURN=30 RULES=10000 MODES=abc KEEP= FLOOR=0 ALL=0 LEVEL= PORT_BASE=
 while [ $# -gt 0 ]; do
 	case $1 in
 	--none) NONE=$2 ;;
@@ -37,6 +38,7 @@ while [ $# -gt 0 ]; do
 	--floor) FLOOR=$2 ;;
 	--enforce-all) ALL=$2 ;;
 	--log-level) LEVEL=$2 ;;
+	--port-base) PORT_BASE=$2 ;;
 	*) echo "run.sh: unknown option $1" >&2; exit 1 ;;
 	esac
 	shift 2
@@ -61,18 +63,39 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 
-EPS=http://127.0.0.1:21451,http://127.0.0.1:21452,http://127.0.0.1:21453
-cluster=m1=http://127.0.0.1:21456,m2=http://127.0.0.1:21457,m3=http://127.0.0.1:21458
+# free_ports N: N distinct loopback ports nobody listens on now (bound together, then released)
+free_ports() {
+	/usr/bin/python3 -c '
+import socket, sys
+socks = [socket.socket() for _ in range(int(sys.argv[1]))]
+for s in socks:
+    s.bind(("127.0.0.1", 0))
+print(" ".join(str(s.getsockname()[1]) for s in socks))' "$1"
+}
+if [ -n "$PORT_BASE" ]; then
+	CLIENT=($((PORT_BASE + 1)) $((PORT_BASE + 2)) $((PORT_BASE + 3)))
+	PEER=($((PORT_BASE + 6)) $((PORT_BASE + 7)) $((PORT_BASE + 8)))
+else
+	read -r -a ports <<<"$(free_ports 6)"
+	CLIENT=("${ports[@]:0:3}") PEER=("${ports[@]:3:3}")
+fi
+EPS=http://127.0.0.1:${CLIENT[0]},http://127.0.0.1:${CLIENT[1]},http://127.0.0.1:${CLIENT[2]}
+cluster=m1=http://127.0.0.1:${PEER[0]},m2=http://127.0.0.1:${PEER[1]},m3=http://127.0.0.1:${PEER[2]}
 for i in 1 2 3; do
-	etcd --name "m$i" --data-dir "$TMP/etcd$i" --listen-client-urls "http://127.0.0.1:$((21450 + i))" \
-		--advertise-client-urls "http://127.0.0.1:$((21450 + i))" \
-		--listen-peer-urls "http://127.0.0.1:$((21455 + i))" \
-		--initial-advertise-peer-urls "http://127.0.0.1:$((21455 + i))" \
+	client=http://127.0.0.1:${CLIENT[i - 1]} peer=http://127.0.0.1:${PEER[i - 1]}
+	etcd --name "m$i" --data-dir "$TMP/etcd$i" --listen-client-urls "$client" \
+		--advertise-client-urls "$client" --listen-peer-urls "$peer" \
+		--initial-advertise-peer-urls "$peer" \
 		--initial-cluster "$cluster" >"$TMP/etcd$i.log" 2>&1 &
 	PIDS+=($!)
 	ETCD_PIDS+=" $!"
 done
 for _ in $(seq 100); do etcdctl --endpoints "$EPS" endpoint health >/dev/null 2>&1 && break; sleep 0.1; done
+etcdctl --endpoints "$EPS" endpoint health >/dev/null 2>&1 || {
+	tail -3 "$TMP"/etcd*.log
+	echo "bench/cluster: etcd did not start on ports ${CLIENT[*]} ${PEER[*]}"
+	exit 1
+}
 N=$((NONE + REAL))
 $GEN 100 $((RULES / 100 > 0 ? RULES / 100 : 1)) 1000 "$N" "$([ "$ALL" = 1 ] && echo all)" \
 	>"$TMP/policy.yaml"
@@ -88,7 +111,7 @@ fi
 AGENT_PIDS=""
 for i in $(seq 0 $((N - 1))); do
 	# spread the agents over the members: each starts with another endpoint
-	e1=$((21451 + i % 3)) e2=$((21451 + (i + 1) % 3)) e3=$((21451 + (i + 2) % 3))
+	e1=${CLIENT[i % 3]} e2=${CLIENT[(i + 1) % 3]} e3=${CLIENT[(i + 2) % 3]}
 	dp=(--datapath none)
 	if [ "$i" -ge "$NONE" ]; then
 		dp=(--pin-dir "/sys/fs/bpf/iofbench-cluster-$$-$i")

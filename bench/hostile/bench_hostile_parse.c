@@ -168,6 +168,31 @@ static void many_errors_dense(struct text *t, size_t size)
 	put(t, "1]\n");
 }
 
+/* The same density, valid: every port is walked and kept (the walk does not stop early). */
+static void valid_dense(struct text *t, size_t size)
+{
+	put(t, "securityGroups:\n  - name: g\n    rules:\n      - direction: ingress\n"
+	       "        protocol: tcp\n        ports: [");
+	repeat(t, "1,", size / 2);
+	put(t, "2]\n");
+}
+
+static void json_dense(struct text *t, size_t size)
+{
+	put(t, "{\"securityGroups\": [{\"name\": \"g\", \"rules\": [{\"direction\": "
+	       "\"ingress\", \"protocol\": \"tcp\", \"ports\": [");
+	repeat(t, "0,", size / 2);
+	put(t, "1]}]}]}\n");
+}
+
+/* A block list: an item a line, 4 bytes each. */
+static void block_list_dense(struct text *t, size_t size)
+{
+	put(t, "securityGroups:\n  - name: g\n    rules:\n      - direction: ingress\n"
+	       "        protocol: tcp\n        ports:\n");
+	repeat(t, "- 0\n", size / 4);
+}
+
 static void long_scalar(struct text *t, size_t size)
 {
 	put(t, "securityGroups:\n  - name: \"");
@@ -218,6 +243,9 @@ static const struct shape shapes[] = {
     {"many %TAG directives", many_tag_directives},
     {"many errors (bad ports)", many_errors},
     {"many errors, densest (0,0,0)", many_errors_dense},
+    {"JSON, densest ([0,0,0])", json_dense},
+    {"block list, an item a line (- 0)", block_list_dense},
+    {"valid, densest (ports 1,1,1)", valid_dense},
     {"one long quoted scalar", long_scalar},
     {"valid policy, many rules", valid_many_rules},
 };

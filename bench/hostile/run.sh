@@ -3,20 +3,22 @@
 # bench/hostile: how long the agent takes to answer hostile Apply requests sent by several
 # clients at once, and to acknowledge (enforced and committed) valid applies sent among them.
 # An agent with the real datapath in a node namespace (tests/agent/lib.sh); root.
-#   bench/hostile/run.sh BUILD_DIR [--seconds 20] [--clients 4] [--size 200000]
+#   bench/hostile/run.sh BUILD_DIR [--seconds 20] [--clients 4] [--size 200000] [--busy N]
+# --busy N: N busy loops at nice 0 beside the agent for the whole run (a controlled load).
 # Prints a markdown table (docs/BENCHMARKS.md, "Hostile requests"); also the parser alone:
 # build/bench/hostile/bench_hostile_parse.
 set -u
 [ -f "$(realpath "$1")/tests/agent/py/iofence/v1/agent_pb2_grpc.py" ] && /usr/bin/python3 -c "import grpc" 2>/dev/null || { echo "SKIP: no Python gRPC stubs or grpcio"; exit 249; }
 BUILD=$(realpath "$1")
 shift
-SECONDS_=20 CLIENTS=4 SIZE=200000
+SECONDS_=20 CLIENTS=4 SIZE=200000 BUSY=0
 while [ $# -gt 0 ]; do
 	case $1 in
 	--seconds) SECONDS_=$2 ;;
 	--clients) CLIENTS=$2 ;;
 	--size) SIZE=$2 ;;
-	*) echo "usage: $0 BUILD_DIR [--seconds S] [--clients N] [--size BYTES]" >&2; exit 2 ;;
+	--busy) BUSY=$2 ;;
+	*) echo "usage: $0 BUILD_DIR [--seconds S] [--clients N] [--size BYTES] [--busy N]" >&2; exit 2 ;;
 	esac
 	shift 2
 done
@@ -42,7 +44,17 @@ endpoints:
 YAML
 done
 start_agent a n n1 --log-level info
+BUSY_PIDS=()
+stop_busy() { for pid in "${BUSY_PIDS[@]}"; do kill "$pid" 2>/dev/null; done; BUSY_PIDS=(); }
+trap 'stop_busy; net_cleanup' EXIT
+for ((i = 0; i < BUSY; i++)); do
+	nice -n 0 sh -c 'while :; do :; done' &
+	BUSY_PIDS+=($!)
+done
+echo "busy loops: $BUSY; load average at the start: $(cut -d' ' -f1-3 /proc/loadavg)"
 /usr/bin/python3 "$SRCDIR/tests/agent/grpc_hostile.py" "$BUILD/tests/agent/py" "$TMP/a/sock" \
 	"$TMP/a/log" bench "$SECONDS_" "$CLIENTS" "$SIZE" "$TMP/p8080.yaml" "$TMP/p9090.yaml" ||
 	fail "bench"
+echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
+stop_busy
 echo "agent RSS after: $(($(awk '/VmRSS/ {print $2}' /proc/"${AGENT_PID[a]}"/status) / 1024)) MiB"

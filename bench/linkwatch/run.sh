@@ -1,15 +1,21 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 # bench/linkwatch: how soon an endpoint's interface is enforced, beside what the scheduler
-# allows, with HOGS busy loops (nice 0) sharing the CPUs:
+# and the kernel allow, with HOGS busy loops (nice 0) sharing the CPUs:
 #  - the wake-up floor: bench_wakeprobe at SCHED_OTHER and SCHED_FIFO, quiet and loaded;
+#  - the attach floor: bench_attachprobe, a SCHED_FIFO (then SCHED_OTHER) thread attaching a
+#    trivial program to veths that appear up, tcx links against legacy tc (clsact + cls_bpf);
 #  - exec to main(): `iofenced-agent --version` (the agent's dynamic linking) and `iofenced
 #    --version` (the small start program, then the agent) against /bin/true;
 #  - tests/agent/test_start_enforced.sh with the link watcher at SCHED_FIFO 1 and at normal
 #    priority: STARTS interfaces that appear up (last denied datagram after the link came
-#    up), RESTARTS agent starts with the interface up (last denied datagram after the exec).
+#    up); with the watcher at SCHED_FIFO, RESTARTS agent starts with the interface up for each
+#    way of starting (start program raising itself to SCHED_FIFO 1, staying at normal
+#    priority, exec'd at SCHED_FIFO 1 by its parent), taken in turn (last denied datagram
+#    after the exec).
 #   bench/linkwatch/run.sh BUILD_DIR [STARTS=100] [HOGS=4] [RESTARTS=20]
 # APPLY_RULES (default 0): applies of that many rules back to back during the starts.
+# ATTACHES (default 300): interfaces per way of attaching in bench_attachprobe.
 set -u
 BUILD=$(cd "${1:?usage: run.sh BUILD_DIR [STARTS] [HOGS] [RESTARTS]}" && pwd)
 STARTS=${2:-100}
@@ -19,6 +25,8 @@ SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 IOFENCED=$BUILD/agent/iofenced/iofenced
 CTL=$BUILD/agent/ctl/iofencectl
 PROBE=$BUILD/bench/linkwatch/bench_wakeprobe
+ATTACH=$BUILD/bench/linkwatch/bench_attachprobe
+ATTACHES=${ATTACHES:-300}
 HOG=()
 [ "$(id -u)" = 0 ] || { echo "run.sh: needs root"; exit 2; }
 
@@ -49,24 +57,30 @@ print("p50 %.1f ms, p99 %.1f ms, max %.1f ms" % (v[20], v[int(0.99 * 40)], v[-1]
 PY
 }
 
-echo "$(uname -r), $(nproc) CPUs, $(date -u +%FT%TZ), load average $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "quiet:  $("$PROBE" --samples 1000)"
-echo "quiet:  $("$PROBE" --samples 1000 --fifo 1)"
-exec_floor() {
+floors() { # floors LABEL: wake-up and attach floors, exec times
+	echo "$1 $("$PROBE" --samples 1000)"
+	echo "$1 $("$PROBE" --samples 1000 --fifo 1)"
+	"$ATTACH" --samples "$ATTACHES" --fifo 1 | sed "s/^/$1 /"
+	"$ATTACH" --samples "$ATTACHES" | sed "s/^/$1 /"
 	echo "$1 exec to exit: /bin/true $(exec_times /bin/true); iofenced-agent --version $(exec_times "$IOFENCED-agent" --version); iofenced --version $(exec_times "$IOFENCED" --version)"
 }
-exec_floor "quiet: "
+starts() { # starts PRIO RESTARTS: link appear and agent starts, watcher at PRIO
+	echo "link watcher --attach-rt-priority $1 (load average $(cut -d' ' -f1-3 /proc/loadavg)):"
+	AGENT_ARGS="--attach-rt-priority $1" APPLY_RULES=${APPLY_RULES:-0} \
+		RESTART_VARIANTS="fifo normal fifo-exec" \
+		bash "$SRC/tests/agent/test_start_enforced.sh" "$IOFENCED" "$CTL" "$SRC" "$BUILD" 3 \
+		"$STARTS" "$2" 2>&1 | grep -E '^\[start\] (agent|without)|FAIL'
+}
+
+echo "$(uname -r), $(nproc) CPUs, $(date -u +%FT%TZ), load average $(cut -d' ' -f1-3 /proc/loadavg)"
+floors "quiet: "
 hogs_start
 sleep 1
-echo "$HOGS busy loops at nice 0 (load average $(cut -d' ' -f1-3 /proc/loadavg)):"
-echo "loaded: $("$PROBE" --samples 1000)"
-echo "loaded: $("$PROBE" --samples 1000 --fifo 1)"
-exec_floor "loaded:"
-for prio in 1 0; do
-	echo "link watcher --attach-rt-priority $prio (load average $(cut -d' ' -f1-3 /proc/loadavg)):"
-	AGENT_ARGS="--attach-rt-priority $prio" APPLY_RULES=${APPLY_RULES:-0} \
-		bash "$SRC/tests/agent/test_start_enforced.sh" "$IOFENCED" "$CTL" "$SRC" "$BUILD" 3 \
-		"$STARTS" "$RESTARTS" 2>&1 | grep -E '^\[start\]|FAIL'
-done
+if [ "$HOGS" -gt 0 ]; then
+	echo "$HOGS busy loops at nice 0 (load average $(cut -d' ' -f1-3 /proc/loadavg)):"
+	floors "loaded:"
+fi
+starts 1 $((3 * RESTARTS))
+starts 0 0
 hogs_stop
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -6,8 +6,9 @@
 #       is not started (the agent's log says so), then the valid policy (argv[5]) is applied.
 #   grpc_hostile.py PYDIR SOCK LOG bench SECONDS THREADS SIZE POLICY_A POLICY_B : THREADS
 #       clients send hostile requests of SIZE bytes for SECONDS while valid applies alternate
-#       between the two policies every 0.25 s; prints the answer times (no assertion), then
-#       the time a valid policy of about SIZE bytes takes alone.
+#       between the two policies every 0.25 s; prints the answer times (no assertion): first
+#       the floor (valid applies and GetStatus with nothing hostile), then the flood, then the
+#       time a valid policy of about SIZE bytes takes alone.
 import os
 import re
 import sys
@@ -21,6 +22,7 @@ from iofence.v1 import agent_pb2 as pb  # noqa: E402
 from iofence.v1 import agent_pb2_grpc as pbg  # noqa: E402
 
 failures = []
+MAX_REQUEST = 24 << 20  # the agent's message limit (RPC_MAX_REQUEST, agent/rpc/rpc.h)
 
 
 def check(cond, what):
@@ -112,6 +114,70 @@ def log_has(text):
         return text in f.read()
 
 
+def wait_for(pred, seconds=30):
+    t_end = time.monotonic() + seconds
+    while not pred() and time.monotonic() < t_end:
+        time.sleep(0.01)
+
+
+def wait_log(text, seconds=30):
+    wait_for(lambda: log_has(text), seconds)
+
+
+def run_order_of_completion(stub, valid, n=4):
+    """Slow hostile reads in flight, then a valid apply: it is answered before any of them.
+    Order of completion, not time: each hostile text costs the whole read budget (the
+    densest a list gets, ~0.5 s of CPU to read whole), the valid one a few milliseconds."""
+    slow = ("securityGroups:\n  - name: g\n    rules:\n      - direction: ingress\n"
+            "        protocol: tcp\n        ports: [" + "0," * (4 << 20) + "1]\n")
+    order = []
+    lock = threading.Lock()
+
+    def note(what):
+        def done(_):
+            with lock:
+                order.append(what)
+        return done
+
+    futs = []
+    for k in range(n):
+        f = stub.Apply.future(pb.ApplyRequest(source=slow, source_name="slow-%d.yaml" % k),
+                              timeout=60)
+        f.add_done_callback(note("slow-%d" % k))
+        futs.append(f)
+    # each read has started, unless it was refused before (a node short of CPU)
+    for k in range(n):
+        wait_for(lambda: log_has("apply: reading slow-%d.yaml" % k) or futs[k].done())
+    in_flight = ["slow-%d" % k for k in range(n) if not futs[k].done()]
+    # (another port than the enforced document's: applied, not unchanged)
+    code, details, secs = apply(stub, open(valid).read().replace("8080", "8081"),
+                                "valid.yaml")
+    with lock:
+        order.append("valid")
+    answers = []
+    for f in futs:
+        try:
+            f.result()
+            answers.append(("OK", ""))
+        except grpc.RpcError as e:
+            answers.append((e.code().name, e.details() or ""))
+    codes = ", ".join(c for c, _ in answers)
+    check(code == "OK", "valid apply behind %d slow hostile reads: %s %s" % (n, code, details))
+    check(in_flight and all(order.index("valid") < order.index(k) for k in in_flight),
+          "answered before the %d reads in flight that came before it: %s (hostile: %s)" % (
+              len(in_flight), ", ".join(order), codes))
+    # each stopped by a read budget (CPU or wall clock), saying which and how far it got
+    stopped = "of a %d-byte text" % len(slow)
+    check(all(c == "RESOURCE_EXHAUSTED" and "read budget of" in d and
+              (stopped in d or "not started" in d) for c, d in answers),
+          "the slow hostile reads stopped by the read budget: %s: %s" % (codes,
+                                                                          answers[0][1][:300]))
+    # past the message limit: refused by gRPC as it arrives, naming the limit
+    code, details, _ = apply(stub, "#" * (MAX_REQUEST + 1), "huge.yaml")
+    check(code == "RESOURCE_EXHAUSTED" and str(MAX_REQUEST) in details,
+          "a request past the message limit: %s: %s" % (code, details))
+
+
 def run_check(valid):
     ch, stub = stub_for()
     for name, text in shapes(200000).items():
@@ -145,19 +211,22 @@ def run_check(valid):
     check(code == "INVALID_ARGUMENT" and ve.more > 0 and "more errors" in details,
           "2,000 rules with a non-ASCII key: %s, %d errors in the trailer and %d more" % (
               code, len(ve.errors), ve.more))
+    apply(stub, open(valid).read(), "valid.yaml")  # the datapath's first write is slower
+    run_order_of_completion(stub, valid)
     # Something that holds the worker, then one whose deadline passes in the queue.
     base = stub.GetStatus(pb.GetStatusRequest(), timeout=5).revision
-    # (8 MB: read ~1 s, then the worker holds it; applies after it wait for it, in order)
-    held = stub.Apply.future(pb.ApplyRequest(source=big_policy(base + 1, 100000),
+    # (4 MB: read in ~0.1 s, then the worker packs, compiles and writes 50k rules for ~0.5 s;
+    # an apply read meanwhile waits for the worker)
+    held = stub.Apply.future(pb.ApplyRequest(source=big_policy(base + 1, 50000),
                                              source_name="held.yaml"), timeout=60)
-    t_end = time.monotonic() + 30
-    while not log_has("apply: reading held.yaml") and time.monotonic() < t_end:
-        time.sleep(0.01)
+    wait_log("apply: read held.yaml")
     code, _, _ = apply(stub, big_policy(base + 2, 10), "late.yaml", timeout=0.1)
     check(code == "DEADLINE_EXCEEDED", "apply with a 100 ms deadline behind a large one: %s" %
           code)
-    cancelled = stub.Apply.future(pb.ApplyRequest(source=big_policy(base + 3, 10)), timeout=60)
-    time.sleep(0.03)
+    # (cancelled once read, while the worker still holds the large one)
+    cancelled = stub.Apply.future(pb.ApplyRequest(source=big_policy(base + 3, 10),
+                                                  source_name="cancelled.yaml"), timeout=60)
+    wait_log("apply: read cancelled.yaml")
     cancelled.cancel()
     try:
         held.result()
@@ -180,8 +249,32 @@ def percentile(xs, p):
     return xs[min(len(xs) - 1, int(p * len(xs)))] if xs else float("nan")
 
 
+def run_floor(policy_a, policy_b, n=20):
+    """The floor at this load: valid applies and GetStatus calls with nothing hostile."""
+    ch, stub = stub_for()
+    docs = [open(policy_a).read(), open(policy_b).read()]
+    applies, reads = [], []
+    for k in range(n):
+        code, _, secs = apply(stub, docs[k % 2], "valid.yaml")
+        if code == "OK":
+            applies.append(secs)
+        t0 = time.monotonic()
+        stub.GetStatus(pb.GetStatusRequest(), timeout=5)
+        reads.append(time.monotonic() - t0)
+        time.sleep(0.05)
+    ch.close()
+    print("| floor: valid applies alone | %d | %d OK | %.1f | %.1f | %.1f |" % (
+        n, len(applies), percentile(applies, .5) * 1e3, percentile(applies, .99) * 1e3,
+        max(applies) * 1e3 if applies else float("nan")))
+    print("| floor: GetStatus alone | %d | | %.1f | %.1f | %.1f |" % (
+        n, percentile(reads, .5) * 1e3, percentile(reads, .99) * 1e3, max(reads) * 1e3))
+
+
 def run_bench(seconds, threads, size, policy_a, policy_b):
     texts = list(shapes(size).items())
+    print("| requests | count | answered as | p50 ms | p99 ms | max ms |")
+    print("|---|---:|---|---:|---:|---:|")
+    run_floor(policy_a, policy_b)
     stop = time.monotonic() + seconds
     hostile = []
     lock = threading.Lock()
@@ -215,8 +308,6 @@ def run_bench(seconds, threads, size, policy_a, policy_b):
     hs = [s for _, _, s in hostile]
     vs = [s for c, s in valid if c == "OK"]
     codes = sorted(set(c for _, c, _ in hostile))
-    print("| requests | count | answered as | p50 ms | p99 ms | max ms |")
-    print("|---|---:|---|---:|---:|---:|")
     print("| hostile, %d B, %d clients | %d | %s | %.1f | %.1f | %.1f |" % (
         size, threads, len(hs), ",".join(codes), percentile(hs, .5) * 1e3,
         percentile(hs, .99) * 1e3, max(hs) * 1e3))

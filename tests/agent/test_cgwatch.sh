@@ -2,6 +2,7 @@
 # SPDX-License-Identifier: Apache-2.0
 # A cgroup endpoint whose cgroup does not exist yet: enforced the moment the cgroup is
 # created (the agent's inotify watch), connect() refused with EPERM; forgotten when removed.
+# A path that exists but is not a cgroup v2 folder: the revision refused, naming the place.
 source "$(dirname "$0")/lib.sh" cgwatch "$@"
 
 cg2=$(awk '$9 == "cgroup2" {print $5; exit}' /proc/self/mountinfo)
@@ -50,4 +51,21 @@ rmdir "$CG" || fail "rmdir $CG"
 for _ in $(seq 50); do grep -q "cgroup $CG went away" "$TMP/a/log" && break; sleep 0.1; done
 grep -q "cgroup $CG went away" "$TMP/a/log" || fail "removal not seen"
 log "cgroup removed: forgotten"
+
+# A cgroup path that exists but is no cgroup v2 folder: the kernel would refuse the hooks.
+# Refused whole before anything is written, naming the endpoint and the path, as a refusal
+# (FAILED_PRECONDITION, exit 1) rather than an agent fault (INTERNAL, exit 2).
+mkdir "$TMP/plain"
+sed -e "s/^revision: 1/revision: 2/" -e "s|cgroup: $CG|cgroup: $TMP/plain|" "$TMP/p.yaml" >"$TMP/bad.yaml"
+slot() { ctl a status -o json | json /dev/stdin "d['agents'][0]['active_slot']"; }
+slot0=$(slot)
+rc=0
+ctl a apply -f "$TMP/bad.yaml" >/dev/null 2>"$TMP/bad.err" || rc=$?
+[ "$rc" = 1 ] || fail "apply with a plain folder as cgroup: exit $rc, want 1 ($(cat "$TMP/bad.err"))"
+grep -q "FAILED_PRECONDITION.*endpoint app: cgroup: $TMP/plain: not a cgroup v2 folder" \
+	"$TMP/bad.err" || fail "refusal does not name the endpoint and path: $(cat "$TMP/bad.err")"
+[ "$(ctl a status -o json | json /dev/stdin "d['agents'][0]['revision']")" = 1 ] ||
+	fail "a refused revision was applied"
+[ "$(slot)" = "$slot0" ] || fail "a refused revision flipped the active slot"
+log "a plain folder as cgroup: refused ($(sed 's/.*FAILED_PRECONDITION: //' "$TMP/bad.err"))"
 stop_agent a TERM || fail "agent exit"

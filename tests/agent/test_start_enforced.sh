@@ -18,7 +18,11 @@
 # the watcher's wait for a CPU, for the datapath lock, and the links' creation.
 # Usage: test_start_enforced.sh IOFENCED IOFENCECTL SRC BIN [STARTS] [RACE] [RESTARTS]
 # (RESTARTS: agent starts with the interface up, default 1; DEBUG=1: the delivery times of
-# each start without the wait, and the guard's check durations; AGENT_ARGS: more agent flags)
+# each start without the wait, and the guard's check durations; AGENT_ARGS: more agent flags;
+# RESTART_VARIANTS: how the restarts start the agent, taken in turn so that each meets the
+# same load: `default` (AGENT_ARGS), `fifo` (--attach-rt-priority 1), `normal` (0),
+# `fifo-exec` (nsenter and the agent exec'd at SCHED_FIFO 1 by chrt, as systemd's
+# CPUSchedulingPolicy=fifo does))
 source "$(dirname "$0")/lib.sh" start "$@"
 STARTS=${5:-50}
 RACE=${6:-10}
@@ -168,6 +172,16 @@ PY
 
 # Agent down while the interface appears (denied datagrams delivered, answered), then up:
 # RESTARTS times, each measured from just before the agent's exec.
+restart_agent() { # restart_agent VARIANT
+	case $1 in
+	default) start_agent A n node-n ${AGENT_ARGS:-} ;;
+	fifo) start_agent A n node-n ${AGENT_ARGS:-} --attach-rt-priority 1 ;;
+	normal) start_agent A n node-n ${AGENT_ARGS:-} --attach-rt-priority 0 ;;
+	fifo-exec) AGENT_PREFIX="chrt -f 1" start_agent A n node-n ${AGENT_ARGS:-} ;;
+	*) fail "RESTART_VARIANTS: unknown variant '$1' (default, fifo, normal, fifo-exec)" ;;
+	esac
+}
+read -ra VARIANTS <<<"${RESTART_VARIANTS:-default}"
 nsenter --net=/var/run/netns/"$PFX-w" $TRAFFIC recv 21230 "$TMP/restart.rx" &
 rx=$!
 PIDS+=($rx)
@@ -176,35 +190,50 @@ tx=$!
 PIDS+=($tx)
 : >"$TMP/restart.starts"
 : >"$TMP/restart.stops"
+: >"$TMP/restart.early"
 for i in $(seq "$RESTARTS"); do
+	variant=${VARIANTS[$(((i - 1) % ${#VARIANTS[@]}))]}
 	date +%s.%N >>"$TMP/restart.stops"
 	stop_agent A || fail "agent stop"
 	start 0 >/dev/null
 	sleep 0.5
-	date +%s.%N >>"$TMP/restart.starts"
-	start_agent A n node-n ${AGENT_ARGS:-}
+	seen=$(grep -c "early enforcement" "$TMP/A/log")
+	echo "$(date +%s.%N) $variant" >>"$TMP/restart.starts"
+	restart_agent "$variant"
+	grep "early enforcement" "$TMP/A/log" | tail -n +$((seen + 1)) | sed "s/^/$variant /" \
+		>>"$TMP/restart.early"
 	sleep 1.5
 done
 kill "$tx" "$rx"
 wait "$rx" 2>/dev/null
 wait "$tx" 2>/dev/null
-grep "early enforcement" "$TMP/A/log" | tail -1 | sed 's/^/[start] /'
-python3 - "$TMP/restart.starts" "$TMP/restart.stops" "$TMP/restart.rx" <<'PY' || fail "denied datagrams delivered more than 1 s after the agent started"
-import sys
-starts = [float(l) for l in open(sys.argv[1]) if l.strip()]
+python3 - "$TMP/restart.starts" "$TMP/restart.stops" "$TMP/restart.rx" "$TMP/restart.early" <<'PY' || fail "denied datagrams delivered more than 1 s after the agent started"
+import re, sys
+starts = [l.split() for l in open(sys.argv[1]) if l.strip()]
 stops = [float(l) for l in open(sys.argv[2]) if l.strip()]
 rxs = [float(l) for l in open(sys.argv[3]) if l.strip()]
-last, late = [], 0
-for i, t0 in enumerate(starts):
+last, early, late = {}, {}, 0
+for i, (t0, variant) in enumerate(starts):
+    t0 = float(t0)
     nxt = stops[i + 1] if i + 1 < len(stops) else float("inf")
     after = [t - t0 for t in rxs if t0 <= t < nxt]
-    last.append(max(after) * 1000 if after else 0.0)
+    last.setdefault(variant, []).append(max(after) * 1000 if after else 0.0)
     late += sum(1 for d in after if d > 1.0)
-w = sorted(last)
-pct = lambda p: w[min(len(w) - 1, int(p * len(w)))]
-print("[start] agent started with the interface up, %d starts: last denied datagram after "
-      "the start p50 %.1f ms, p99 %.1f ms, max %.1f ms; %d more than 1 s after"
-      % (len(w), pct(0.5), pct(0.99), w[-1], late))
+for l in open(sys.argv[4]):  # each start's attach, from the start program's log line
+    m = re.search(r"^(\S+) .*in ([0-9.]+) ms \(([0-9]+) ms after process start\)", l)
+    if m:
+        early.setdefault(m.group(1), []).append((float(m.group(2)), float(m.group(3))))
+def q(v):
+    v = sorted(v)
+    pct = lambda p: v[min(len(v) - 1, int(p * len(v)))]
+    return "p50 %.1f ms, p99 %.1f ms, max %.1f ms" % (pct(0.5), pct(0.99), v[-1])
+for variant, w in last.items():
+    e = early.get(variant, [])
+    print("[start] agent started with the interface up (%s), %d starts: last denied datagram "
+          "after the start %s; early enforcement: attach %s, done after process start %s"
+          % (variant, len(w), q(w), q([a for a, _ in e]) if e else "none",
+             q([b for _, b in e]) if e else "none"))
+print("[start] %d denied datagrams more than 1 s after a start" % late)
 sys.exit(1 if late else 0)
 PY
 exit 0

@@ -17,8 +17,11 @@ systemd-analyze verify --man=no "$TMP/iofenced.service" >"$TMP/verify.out" 2>&1 
 	|| { cat "$TMP/verify.out"; fail "systemd-analyze verify"; }
 [ -s "$TMP/verify.out" ] && { cat "$TMP/verify.out"; fail "verify printed warnings"; }
 grep -q '^Type=notify' "$TMP/iofenced.service" || fail "Type=notify"
-grep -q '^CapabilityBoundingSet=CAP_BPF CAP_NET_ADMIN CAP_SYS_ADMIN CAP_PERFMON' "$TMP/iofenced.service" \
-	|| fail "capabilities"
+grep -q '^CapabilityBoundingSet=CAP_BPF CAP_NET_ADMIN CAP_SYS_ADMIN CAP_PERFMON CAP_SYS_NICE$' \
+	"$TMP/iofenced.service" || fail "capabilities"
+# The link watcher's SCHED_FIFO needs CAP_SYS_NICE and no RestrictRealtime.
+grep -q '^AmbientCapabilities=.*CAP_SYS_NICE' "$TMP/iofenced.service" || fail "ambient CAP_SYS_NICE"
+grep -q '^RestrictRealtime=yes' "$TMP/iofenced.service" && fail "RestrictRealtime refuses SCHED_FIFO"
 echo "[unit] systemd-analyze verify: clean"
 
 # The shipped config, with test paths on top (flags win over the file).

@@ -21,6 +21,9 @@ NET_CLEANUP_HOOKS=()
 declare -A AGENT_PID AGENT_NS
 
 log() { echo "[$NET_TAG] $*"; }
+# The system's python3 (its Debian modules: grpcio, yaml) wherever a script says python3: a
+# pyenv shim first in PATH costs ~0.7 s a call, and the tests make hundreds.
+python3() { /usr/bin/python3 "$@"; }
 net_on_fail() { :; }
 fail() {
 	echo "[$NET_TAG] FAIL: $*" >&2
@@ -113,14 +116,14 @@ trap 'exit 1' INT TERM
 # net_spawn_agent NAME NS NODE_NAME [ARGS...]: iofenced in namespace NS with state, socket and
 # log under $TMP/NAME and pins under /sys/fs/bpf/$PFX-NAME, not waited for (net_wait_agent):
 # agents spawned together load their programs in parallel. Later ARGS win over the defaults
-# (--log-level debug).
+# (--log-level debug). AGENT_PREFIX runs nsenter (e.g. chrt), AGENT_WRAP the agent (valgrind).
 net_spawn_agent() {
 	local name=$1 ns=$2 node_name=$3
 	shift 3
 	mkdir -p "$TMP/$name"
 	local pin=/sys/fs/bpf/$PFX-$name
 	[[ " ${PINS[*]} " == *" $pin "* ]] || PINS+=("$pin")
-	nsenter --net=/var/run/netns/"$ns" ${AGENT_WRAP:-} "$IOFENCED" --node "$node_name" \
+	${AGENT_PREFIX:-} nsenter --net=/var/run/netns/"$ns" ${AGENT_WRAP:-} "$IOFENCED" --node "$node_name" \
 		--state "$TMP/$name/state.db" --listen "unix:$TMP/$name/sock" --pin-dir "$pin" \
 		--log-level debug "$@" 2>>"$TMP/$name/log" &
 	AGENT_PID[$name]=$!
