@@ -11,23 +11,10 @@ BIN=$4
 [ -f "$BIN/py/iofence/v1/agent_pb2_grpc.py" ] || skip "no Python stubs"
 /usr/bin/python3 -c 'import grpc' 2>/dev/null || skip "no python3-grpcio"
 
-node n
-workload n cli hcli 10.78.0.2 fd78::2
-workload n srv hsrv 10.78.0.3 fd78::3
+cli_srv 78
 serve srv tcp 8080 9000
 
-cat >"$TMP/valid.yaml" <<YAML
-defaults: {ingress: deny, egress: allow}
-securityGroups:
-  - name: client
-    rules: []
-  - name: server
-    rules:
-      - {direction: ingress, protocol: tcp, ports: [8080], group: client}
-endpoints:
-  - {name: cli, node: n1, interface: hcli, addresses: [10.78.0.2], groups: [client]}
-  - {name: srv, node: n1, interface: hsrv, addresses: [10.78.0.3], groups: [server]}
-YAML
+cli_srv_policy 78 "" "{direction: ingress, protocol: tcp, ports: [8080], group: client}" >"$TMP/valid.yaml"
 
 # No wall-clock read budget: the slow hostile reads last their whole CPU budget however busy
 # the machine is, so that a valid apply sent after them is answered first on any machine.
