@@ -5,6 +5,8 @@
 #  - the wake-up floor: bench_wakeprobe at SCHED_OTHER and SCHED_FIFO, quiet and loaded;
 #  - the attach floor: bench_attachprobe, a SCHED_FIFO (then SCHED_OTHER) thread attaching a
 #    trivial program to veths that appear up, tcx links against legacy tc (clsact + cls_bpf);
+#    last with the creator of the veths at SCHED_FIFO too, so that its own wait for a CPU
+#    before the link comes up is not counted;
 #  - exec to main(): `iofenced-agent --version` (the agent's dynamic linking) and `iofenced
 #    --version` (the small start program, then the agent) against /bin/true;
 #  - tests/agent/test_start_enforced.sh with the link watcher at SCHED_FIFO 1 and at normal
@@ -62,6 +64,7 @@ floors() { # floors LABEL: wake-up and attach floors, exec times
 	echo "$1 $("$PROBE" --samples 1000 --fifo 1)"
 	"$ATTACH" --samples "$ATTACHES" --fifo 1 | sed "s/^/$1 /"
 	"$ATTACH" --samples "$ATTACHES" | sed "s/^/$1 /"
+	"$ATTACH" --samples "$ATTACHES" --fifo 1 --creator-fifo 1 | sed "s/^/$1 /"
 	echo "$1 exec to exit: /bin/true $(exec_times /bin/true); iofenced-agent --version $(exec_times "$IOFENCED-agent" --version); iofenced --version $(exec_times "$IOFENCED" --version)"
 }
 starts() { # starts PRIO RESTARTS: link appear and agent starts, watcher at PRIO

@@ -47,6 +47,36 @@ workload() {
 	ip -n "$ns" link set eth0 up
 }
 
+# cli_srv NET: node n with the pair of workloads most tests use: cli (host side hcli,
+# 10.NET.0.2, fdNET::2) and srv (hsrv, 10.NET.0.3, fdNET::3).
+cli_srv() {
+	node n
+	workload n cli hcli "10.$1.0.2" "fd$1::2"
+	workload n srv hsrv "10.$1.0.3" "fd$1::3"
+}
+
+# cli_srv_policy NET REVISION [RULE...]: the document for them (node n1): cli in group client,
+# srv in group server with the RULEs (YAML flow mappings), ingress denied and egress allowed
+# by default. An empty REVISION leaves the revision out (the agent numbers it).
+cli_srv_policy() {
+	local net=$1 rev=$2 rule
+	shift 2
+	[ -z "$rev" ] || echo "revision: $rev"
+	echo "defaults: {ingress: deny, egress: allow}"
+	echo "securityGroups:"
+	echo "  - {name: client, rules: []}"
+	if [ $# = 0 ]; then
+		echo "  - {name: server, rules: []}"
+	else
+		echo "  - name: server"
+		echo "    rules:"
+		for rule in "$@"; do echo "      - $rule"; done
+	fi
+	echo "endpoints:"
+	echo "  - {name: cli, node: n1, interface: hcli, addresses: [10.$net.0.2], groups: [client]}"
+	echo "  - {name: srv, node: n1, interface: hsrv, addresses: [10.$net.0.3], groups: [server]}"
+}
+
 # serve WORKLOAD tcp|udp PORT...: echo servers (killed at the end).
 serve() {
 	nsenter --net=/var/run/netns/"$PFX-$1" $PROBE serve "$2" "${@:3}" >/dev/null &

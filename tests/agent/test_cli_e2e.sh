@@ -5,9 +5,7 @@
 # match the traffic sent.
 source "$(dirname "$0")/lib.sh" cli "$@"
 
-node n
-workload n cli hcli 10.78.0.2 fd78::2
-workload n srv hsrv 10.78.0.3 fd78::3
+cli_srv 78
 serve srv tcp 8080 9000
 serve srv udp 5353
 

@@ -10,9 +10,7 @@ METRICS=127.0.0.1:22401
 N=40		 # datagrams per burst
 FRAME=$((14 + 20 + 8 + 1)) # one-byte UDP payload over IPv4, as the TC hook sees it
 
-node n
-workload n cli hcli 10.79.0.2 fd79::2
-workload n srv hsrv 10.79.0.3 fd79::3
+cli_srv 79
 workload n aud haud 10.79.0.4 fd79::4
 
 # policy REV ORDER: srv denies udp 22410 from the client group by a named rule; ORDER says

@@ -5,26 +5,12 @@
 # also while no agent runs).
 source "$(dirname "$0")/lib.sh" crash "$@"
 
-node n
-workload n cli hcli 10.79.0.2 fd79::2
-workload n srv hsrv 10.79.0.3 fd79::3
+cli_srv 79
 serve srv tcp 8080 9000
 
 policy() { # REV: one rule changes with each revision
-	cat <<YAML
-revision: $1
-defaults: {ingress: deny, egress: allow}
-securityGroups:
-  - name: client
-    rules: []
-  - name: server
-    rules:
-      - {direction: ingress, protocol: tcp, ports: [8080], group: client}
-      - {direction: ingress, protocol: tcp, ports: [$((20000 + $1))], cidr: 10.200.0.0/16}
-endpoints:
-  - {name: cli, node: n1, interface: hcli, addresses: [10.79.0.2], groups: [client]}
-  - {name: srv, node: n1, interface: hsrv, addresses: [10.79.0.3], groups: [server]}
-YAML
+	cli_srv_policy 79 "$1" "{direction: ingress, protocol: tcp, ports: [8080], group: client}" \
+		"{direction: ingress, protocol: tcp, ports: [$((20000 + $1))], cidr: 10.200.0.0/16}"
 }
 
 start_agent a n n1 --keep 100000

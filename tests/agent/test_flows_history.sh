@@ -10,9 +10,7 @@ source "$(dirname "$0")/lib.sh" flows "$@"
 HISTORY=64
 PORT=22420 # denied UDP port of srv
 
-node n
-workload n cli hcli 10.80.0.2 fd80::2
-workload n srv hsrv 10.80.0.3 fd80::3
+cli_srv 80
 
 cat >"$TMP/p.yaml" <<YAML
 revision: 1

@@ -9,9 +9,7 @@ command -v etcd >/dev/null && command -v etcdctl >/dev/null || skip "needs etcd 
 METRICS=127.0.0.1:22402
 ETCD=http://127.0.0.1:22430
 
-node n
-workload n cli hcli 10.81.0.2 fd81::2
-workload n srv hsrv 10.81.0.3 fd81::3
+cli_srv 81
 # nsenter execs etcd: $! is etcd's own PID, killed by the cleanup
 bg_ns "$PFX-n" etcd --name m1 --data-dir "$TMP/etcd" --listen-client-urls "$ETCD" \
 	--advertise-client-urls "$ETCD" --listen-peer-urls http://127.0.0.1:22431 \

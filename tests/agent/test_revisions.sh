@@ -7,10 +7,8 @@
 # returns the text as written or the normalized form.
 source "$(dirname "$0")/lib.sh" revisions "$@"
 
-node n
+cli_srv 79
 node m
-workload n cli hcli 10.79.0.2 fd79::2
-workload n srv hsrv 10.79.0.3 fd79::3
 serve srv tcp 8080 9090
 
 # policy PORT [REVISION_LINE]: srv accepts tcp PORT from the client group.

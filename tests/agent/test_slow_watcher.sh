@@ -8,19 +8,8 @@ BIN=$4
 [ -f "$BIN/py/iofence/v1/agent_pb2_grpc.py" ] || skip "no Python stubs"
 /usr/bin/python3 -c 'import grpc' 2>/dev/null || skip "no python3-grpcio"
 
-node n
-workload n cli hcli 10.83.0.2 fd83::2
-workload n srv hsrv 10.83.0.3 fd83::3
-cat >"$TMP/p.yaml" <<'YAML'
-revision: 1
-defaults: {ingress: deny, egress: allow}
-securityGroups:
-  - {name: client, rules: []}
-  - {name: server, rules: []}
-endpoints:
-  - {name: cli, node: n1, interface: hcli, addresses: [10.83.0.2], groups: [client]}
-  - {name: srv, node: n1, interface: hsrv, addresses: [10.83.0.3], groups: [server]}
-YAML
+cli_srv 83
+cli_srv_policy 83 1 >"$TMP/p.yaml"
 start_agent a n n1 --events-per-sec 1000000 --metrics 127.0.0.1:19107
 ctl a apply -f "$TMP/p.yaml" >/dev/null || fail "apply"
 "$CTL" flows --follow --agent "$(agent a)" -o json >"$TMP/fast.json" 2>/dev/null &

@@ -182,6 +182,7 @@ restart_agent() { # restart_agent VARIANT
 	esac
 }
 read -ra VARIANTS <<<"${RESTART_VARIANTS:-default}"
+[ "$RESTARTS" -gt 0 ] || exit 0
 nsenter --net=/var/run/netns/"$PFX-w" $TRAFFIC recv 21230 "$TMP/restart.rx" &
 rx=$!
 PIDS+=($rx)

@@ -12,9 +12,7 @@
 source "$(dirname "$0")/lib.sh" tamper "$@"
 command -v bpftool >/dev/null || skip "needs bpftool"
 
-node n
-workload n cli hcli 10.90.0.2 fd90::2
-workload n srv hsrv 10.90.0.3 fd90::3
+cli_srv 90
 serve srv tcp 21210 21211
 policy() { # policy REVISION
 	cat <<YAML

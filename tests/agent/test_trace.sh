@@ -6,10 +6,8 @@
 # the agent of the other node answering for its own endpoint only. Rule names label counters.
 source "$(dirname "$0")/lib.sh" trace "$@"
 
-node n
+cli_srv 83
 node m
-workload n cli hcli 10.83.0.2 fd83::2
-workload n srv hsrv 10.83.0.3 fd83::3
 serve srv tcp 8080 9000
 
 cat >"$TMP/p.yaml" <<'YAML'

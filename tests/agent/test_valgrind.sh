@@ -6,22 +6,9 @@
 source "$(dirname "$0")/lib.sh" vg "$@"
 command -v valgrind >/dev/null || skip "needs valgrind"
 
-node n
-workload n cli hcli 10.82.0.2 fd82::2
-workload n srv hsrv 10.82.0.3 fd82::3
+cli_srv 82
 serve srv tcp 8080 9000
-cat >"$TMP/p.yaml" <<'YAML'
-revision: 1
-defaults: {ingress: deny, egress: allow}
-securityGroups:
-  - {name: client, rules: []}
-  - name: server
-    rules:
-      - {direction: ingress, protocol: tcp, ports: [8080], group: client}
-endpoints:
-  - {name: cli, node: n1, interface: hcli, addresses: [10.82.0.2], groups: [client]}
-  - {name: srv, node: n1, interface: hsrv, addresses: [10.82.0.3], groups: [server]}
-YAML
+cli_srv_policy 82 1 "{direction: ingress, protocol: tcp, ports: [8080], group: client}" >"$TMP/p.yaml"
 VG=$TMP/valgrind.log
 AGENT_WRAP="valgrind --trace-children=yes --suppressions=$(dirname "$0")/valgrind.supp --tool=memcheck --leak-check=full --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite,indirect --track-fds=no --log-file=$VG" \
 	start_agent a n n1 --metrics 127.0.0.1:19106
