@@ -9,17 +9,22 @@
 # plus each agent's own implementation delay (controller stamp to enforced) and the agents'
 # CPU and RSS. Usage: run.sh BUILD_DIR [--none 100] [--real 3] [--changes 30] [--rate 100]
 #                            [--churn-seconds 30] [--rules 10000] [--modes abc] [--keep DIR]
-#                            [--port-base P]
+#                            [--enforce-all 1] [--log-level LEVEL] [--port-base P]
+# --enforce-all 1: every endpoint is in every group, so each node's image holds every rule and
+# (b) changes a rule the node enforces (one agent alone with the real datapath: the map writes
+# of a one-rule change at --rules rules, as bench/apply measures them for the direct push).
 # Ports: six the kernel reports free (etcd's client and peer ports), so that two runs, or a
 # test beside one, never collide; --port-base P takes P+1..P+3 (clients) and P+6..P+8 (peers).
 # --floor W: no agents; W plain watchers in bench_cluster watch what agents watch while the
 # churn writes at --rate for --churn-seconds: the lag and CPU of etcd's own fan-out.
 # --keep DIR: the etcd and agent logs (agents then log at info level: a line per apply) and each mode's
-# per-change lines (CHANGE: revision, time to all, the last node) are copied to DIR.
+# per-change lines (CHANGE: revision, time to all, the slowest agent's own delay, the last node)
+# are copied to DIR. --log-level: the agents' level (default warn, info with --keep; debug adds
+# each apply's steps: derive, compile, datapath, store).
 set -u
 BUILD=$1
 shift
-NONE=100 REAL=3 CHANGES=30 RATE=100 CHURN=30 RULES=10000 MODES=abc KEEP= FLOOR=0 PORT_BASE=
+NONE=100 REAL=3 CHANGES=30 RATE=100 CHURN=30 RULES=10000 MODES=abc KEEP= FLOOR=0 ALL=0 LEVEL= PORT_BASE=
 while [ $# -gt 0 ]; do
 	case $1 in
 	--none) NONE=$2 ;;
@@ -31,6 +36,8 @@ while [ $# -gt 0 ]; do
 	--modes) MODES=$2 ;;
 	--keep) KEEP=$2 ;;
 	--floor) FLOOR=$2 ;;
+	--enforce-all) ALL=$2 ;;
+	--log-level) LEVEL=$2 ;;
 	--port-base) PORT_BASE=$2 ;;
 	*) echo "run.sh: unknown option $1" >&2; exit 1 ;;
 	esac
@@ -90,7 +97,8 @@ etcdctl --endpoints "$EPS" endpoint health >/dev/null 2>&1 || {
 	exit 1
 }
 N=$((NONE + REAL))
-$GEN 100 $((RULES / 100 > 0 ? RULES / 100 : 1)) 1000 "$N" >"$TMP/policy.yaml"
+$GEN 100 $((RULES / 100 > 0 ? RULES / 100 : 1)) 1000 "$N" "$([ "$ALL" = 1 ] && echo all)" \
+	>"$TMP/policy.yaml"
 "$CTL" apply -f "$TMP/policy.yaml" --etcd-endpoints "$EPS" >/dev/null || { echo "apply failed"; exit 1; }
 cpu_ticks() { local t=0; for p in $1; do t=$((t + $(awk '{print $14 + $15}' /proc/$p/stat))); done; echo $t; }
 HZ=$(getconf CLK_TCK)
@@ -111,6 +119,7 @@ for i in $(seq 0 $((N - 1))); do
 	fi
 	level=warn
 	[ -n "$KEEP" ] && level=info
+	[ -n "$LEVEL" ] && level=$LEVEL
 	"$IOFENCED" --node "node-$i" --state "$TMP/a$i.db" --listen "unix:$TMP/a$i.sock" "${dp[@]}" \
 		--etcd-endpoints "http://127.0.0.1:$e1,http://127.0.0.1:$e2,http://127.0.0.1:$e3" \
 		--log-level $level 2>"$TMP/a$i.log" &
