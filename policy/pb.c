@@ -5,9 +5,12 @@
  * them; documents read from messages get the parser's field checks and policy_validate().
  */
 #include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "field_path.h"
 #include "parse.h"
@@ -245,7 +248,37 @@ struct pb_ctx {
 	const char *file;
 	struct policy_errors *errs;
 	int oom;
+	uint64_t deadline_usec, cpu_deadline_usec; /* policy_parse_stop's, absolute; 0: none */
+	unsigned items;				   /* rules and list items read so far */
+	bool late;				   /* past a deadline: every loop ends */
 };
+
+static uint64_t clock_usec(clockid_t clock)
+{
+	struct timespec ts;
+
+	clock_gettime(clock, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/*
+ * One more item read; true once the read is past its time (the clocks are looked at every
+ * 1024 items), with an error naming the item where it stopped.
+ */
+static bool pb_late(struct pb_ctx *ctx, const char *path)
+{
+	if (ctx->late || (!ctx->deadline_usec && !ctx->cpu_deadline_usec) ||
+	    ++ctx->items % 1024)
+		return ctx->late;
+	ctx->late = (ctx->deadline_usec && clock_usec(CLOCK_MONOTONIC) >= ctx->deadline_usec) ||
+		    (ctx->cpu_deadline_usec &&
+		     clock_usec(CLOCK_THREAD_CPUTIME_ID) >= ctx->cpu_deadline_usec);
+	if (ctx->late)
+		policy_errors_add(ctx->errs, ctx->file, 0, path,
+				  "not read within the time allowed: stopped here, item %u",
+				  ctx->items);
+	return ctx->late;
+}
 
 #define pberr(ctx, field, ...) policy_errors_add((ctx)->errs, (ctx)->file, 0, field, __VA_ARGS__)
 
@@ -401,7 +434,7 @@ static void rule_ports_from_pb(struct pb_ctx *ctx, const Iofence__V1__Rule *m,
 			       const char *path, struct policy_rule *rule)
 {
 	rule->ports = alloc_items(ctx, m->n_ports, sizeof(*rule->ports));
-	for (size_t i = 0; rule->ports && i < m->n_ports; i++) {
+	for (size_t i = 0; rule->ports && i < m->n_ports && !pb_late(ctx, path); i++) {
 		const Iofence__V1__PortRange *p = m->ports[i];
 		char field[FIELD_LEN];
 		uint32_t lo, hi;
@@ -486,7 +519,7 @@ static void group_from_pb(struct pb_ctx *ctx, const Iofence__V1__SecurityGroup *
 	grp->name = opt_str(ctx, m->name, path, ".name");
 	grp->rules = alloc_items(ctx, m->n_rules, sizeof(*grp->rules));
 	field_path_key(rules, path, "rules");
-	for (size_t i = 0; grp->rules && i < m->n_rules; i++) {
+	for (size_t i = 0; grp->rules && i < m->n_rules && !pb_late(ctx, rules); i++) {
 		field_path_index(field, rules, i);
 		rule_from_pb(ctx, m->rules[i], field, &grp->rules[grp->n_rules++]);
 	}
@@ -499,7 +532,7 @@ static void addresses_from_pb(struct pb_ctx *ctx, const Iofence__V1__Endpoint *m
 
 	ep->addresses = alloc_items(ctx, m->n_addresses, sizeof(*ep->addresses));
 	field_path_key(list, path, "addresses");
-	for (size_t i = 0; ep->addresses && i < m->n_addresses; i++) {
+	for (size_t i = 0; ep->addresses && i < m->n_addresses && !pb_late(ctx, path); i++) {
 		struct policy_prefix *a = &ep->addresses[ep->n_addresses];
 		const char *why;
 
@@ -573,7 +606,7 @@ static void prefilter_from_pb(struct pb_ctx *ctx, const Iofence__V1__Prefilter *
 	str_list(ctx, m->interfaces, m->n_interfaces, path, ".interfaces", &pf->interfaces,
 		 &pf->n_interfaces);
 	pf->deny = alloc_items(ctx, m->n_deny, sizeof(*pf->deny));
-	for (size_t i = 0; pf->deny && i < m->n_deny; i++) {
+	for (size_t i = 0; pf->deny && i < m->n_deny && !pb_late(ctx, path); i++) {
 		snprintf(field, sizeof(field), "%s.deny[%zu]", path, i);
 		if (read_prefix(ctx, m->deny[i], field, "", &pf->deny[pf->n_deny]) == 0)
 			pf->n_deny++;
@@ -602,7 +635,7 @@ static void defaults_from_pb(struct pb_ctx *ctx, const Iofence__V1__Defaults *m,
 #define REPEATED_FROM_PB(ctx, dst, n_dst, src, n_src, name, fn)                                \
 	do {                                                                                   \
 		(dst) = alloc_items(ctx, (n_src), sizeof(*(dst)));                             \
-		for (size_t i_ = 0; (dst) && i_ < (n_src); i_++) {                             \
+		for (size_t i_ = 0; (dst) && i_ < (n_src) && !pb_late(ctx, name); i_++) {      \
 			char field_[FIELD_LEN];                                                \
                                                                                                \
 			field_path_index(field_, name, i_);                                    \
@@ -613,7 +646,20 @@ static void defaults_from_pb(struct pb_ctx *ctx, const Iofence__V1__Defaults *m,
 int policy_from_pb(const Iofence__V1__PolicyDocument *msg, const char *source_name,
 		   struct policy_document **ret, struct policy_errors *errs)
 {
-	struct pb_ctx ctx = {.file = source_name ? source_name : "<message>", .errs = errs};
+	return policy_from_pb_until(msg, source_name, NULL, ret, errs);
+}
+
+int policy_from_pb_until(const Iofence__V1__PolicyDocument *msg, const char *source_name,
+			 const struct policy_parse_stop *stop, struct policy_document **ret,
+			 struct policy_errors *errs)
+{
+	struct pb_ctx ctx = {
+	    .file = source_name ? source_name : "<message>",
+	    .errs = errs,
+	    .deadline_usec = stop ? stop->deadline_usec : 0,
+	    .cpu_deadline_usec = stop && stop->cpu_usec
+				     ? clock_usec(CLOCK_THREAD_CPUTIME_ID) + stop->cpu_usec
+				     : 0};
 	size_t errors_before = errs->n + errs->dropped;
 	struct policy_document *doc;
 	int r;
@@ -635,8 +681,8 @@ int policy_from_pb(const Iofence__V1__PolicyDocument *msg, const char *source_na
 			 "endpoints", endpoint_from_pb);
 	REPEATED_FROM_PB(&ctx, doc->prefilters, doc->n_prefilters, msg->prefilter,
 			 msg->n_prefilter, "prefilter", prefilter_from_pb);
-	if (ctx.oom) {
-		r = -ENOMEM;
+	if (ctx.oom || ctx.late) {
+		r = ctx.oom ? -ENOMEM : -ETIME;
 		goto out;
 	}
 	r = policy_validate(doc, ctx.file, errs);

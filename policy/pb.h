@@ -11,6 +11,8 @@
 #include "errors.h"
 #include "model.h"
 
+struct policy_parse_stop; /* parse.h */
+
 /**
  * policy_to_pb() - the message form of a document (every field explicit: defaults,
  * priorities and protocols are always set).
@@ -39,6 +41,14 @@ void policy_pb_free(Iofence__V1__PolicyDocument *msg);
  */
 int policy_from_pb(const Iofence__V1__PolicyDocument *msg, const char *source_name,
 		   struct policy_document **ret, struct policy_errors *errs);
+
+/*
+ * policy_from_pb_until() - policy_from_pb() that gives up at @stop (parse.h): -ETIME, with an
+ * error naming the list where it stopped; the clocks are looked at every 1024 rules or items.
+ */
+int policy_from_pb_until(const Iofence__V1__PolicyDocument *msg, const char *source_name,
+			 const struct policy_parse_stop *stop, struct policy_document **ret,
+			 struct policy_errors *errs);
 
 /*
  * One endpoint of a message into ep (the field checks of policy_from_pb(), errors at

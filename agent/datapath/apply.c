@@ -144,10 +144,10 @@ static void write_ifnames(struct datapath *dp, const struct dp_endpoint *eps, si
 }
 
 /*
- * Writes img into the inactive slot. The tries get a delta write when the slot's content is
- * known (image_delta.h), else the slot is cleared and written whole; endpoints and the
- * prefilter are always rewritten (small). Counters are zeroed as far as the slot's previous
- * image could have touched them.
+ * Writes img into the inactive slot, once no program reads it any more (slot_retire.h). The
+ * tries get a delta write when the slot's content is known (image_delta.h), else the slot is
+ * cleared and written whole; endpoints and the prefilter are always rewritten (small).
+ * Counters are zeroed as far as the slot's previous image could have touched them.
  */
 static int write_slot(struct datapath *dp, const struct policy_image *img, uint32_t slot,
 		      const struct dp_endpoint *eps, const struct dp_prefilter *pfs, char *err,
@@ -164,6 +164,7 @@ static int write_slot(struct datapath *dp, const struct policy_image *img, uint3
 		r = dp_err(err, len, -ENOMEM, "out of memory");
 		goto out;
 	}
+	dp_retire_wait(&dp->retire);
 	for (size_t i = 0; i < img->n_endpoints; i++)
 		ids[i] = eps[i].ifindex ?: (eps[i].cg_id ? IOF_EP_CGROUP_BIT | eps[i].cg_id : 0);
 	for (size_t i = 0; i < img->n_prefilter; i++)
@@ -347,6 +348,7 @@ static int activate(struct datapath *dp, const struct policy_image *img, uint32_
 		dp->delta.back_valid = false; /* the slot holds img, not what back says */
 		return r;
 	}
+	dp_retire_flipped(&dp->retire); /* the slot left behind is written once it is retired */
 	dp_delta_activated(&dp->delta, img); /* on ENOMEM: whole writes from now on */
 	dp->revision = img->revision;
 	dp->slot = slot;

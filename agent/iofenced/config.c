@@ -216,6 +216,14 @@ static int set_option(struct agent_config *cfg, int id, const char *v, char *err
 		}
 		cfg->flow_history_set = true;
 		return 0;
+	case OPT_APPLY_READ_WALL_MS:
+		if (parse_uint(v, 0, &cfg->apply_read_wall_ms) || cfg->apply_read_wall_ms > 60000) {
+			snprintf(err, len,
+				 "apply-read-wall-ms: \"%s\" is not a number from 0 to 60000", v);
+			return -EINVAL;
+		}
+		cfg->apply_read_wall_ms_set = true;
+		return 0;
 	}
 	return -EINVAL;
 }
@@ -349,6 +357,7 @@ int config_load(int argc, char **argv, struct agent_config *cfg, char *err, size
 	cfg->keep = 10;
 	cfg->events_per_sec = 1000;
 	cfg->flow_history = 4096;
+	cfg->apply_read_wall_ms = APPLY_READ_WALL_MS;
 	cfg->attach_rt_priority = 1;
 	if (argc == 2 && !strcmp(argv[1], "--help-man")) { /* hidden: the build makes iofenced.8 */
 		agent_options_man(stdout);
@@ -452,6 +461,8 @@ int config_load(int argc, char **argv, struct agent_config *cfg, char *err, size
 		cfg->events_per_sec = flags.events_per_sec;
 	if (flags.flow_history_set)
 		cfg->flow_history = flags.flow_history;
+	if (flags.apply_read_wall_ms_set)
+		cfg->apply_read_wall_ms = flags.apply_read_wall_ms;
 	if (flags.attach_rt_priority_set)
 		cfg->attach_rt_priority = flags.attach_rt_priority;
 	if (dp_set)

@@ -13,6 +13,9 @@
 #define AGENT_DEFAULT_STATE "/var/lib/iofence/state.db"
 #define AGENT_DEFAULT_LISTEN "unix:/run/iofence/iofenced.sock"
 
+/* The wall-clock read budget of an Apply, by default (job.h says why). */
+#define APPLY_READ_WALL_MS 800
+
 struct agent_config {
 	char *config_path;
 	char *node;
@@ -31,6 +34,8 @@ struct agent_config {
 	unsigned events_per_sec;
 	unsigned flow_history; /* events kept for WatchFlows replays (flows.c) */
 	bool flow_history_set;
+	unsigned apply_read_wall_ms; /* the wall-clock read budget of an Apply (job.h); 0: none */
+	bool apply_read_wall_ms_set;
 	char **failsafe; /* PROTO:PORT never dropped by the prefilter; default tcp:22 */
 	size_t n_failsafe;
 	bool xdp_generic;

@@ -19,6 +19,7 @@ void job_free(struct job *job)
 		return;
 	if (job->req)
 		iofence__v1__apply_request__free_unpacked(job->req, NULL);
+	free(job->request);
 	policy_document_free(job->doc);
 	if (job->delta)
 		iofence__v1__policy_delta__free_unpacked(job->delta, NULL);
@@ -102,13 +103,13 @@ void job_refuse_slow(struct job *job, const struct policy_errors *errs, uint64_t
 		job_set_status(job, GRPC_STATUS_RESOURCE_EXHAUSTED,
 			       "apply not started: the read budget of %d ms from its arrival had "
 			       "passed when a reader took it (the node is busy)%s",
-			       APPLY_READ_WALL_MS, where);
+			       job->read_wall_ms, where);
 	else
 		job_set_status(job, GRPC_STATUS_RESOURCE_EXHAUSTED,
 			       "apply stopped: the document was not read within the read budget "
 			       "of %d ms from its arrival, having had %.0f ms of CPU time (the "
 			       "node is short of CPU)%s",
-			       APPLY_READ_WALL_MS, cpu_usec / 1e3, where);
+			       job->read_wall_ms, cpu_usec / 1e3, where);
 	log_warn("%s", job->details);
 }
 

@@ -28,7 +28,8 @@ struct job {
 	struct job *read_next; /* the reader's queue (JOB_APPLY) */
 	enum job_kind kind;
 	/* JOB_APPLY */
-	Iofence__V1__ApplyRequest *req;	   /* owned by the job */
+	Iofence__V1__ApplyRequest *req;	   /* owned by the job; NULL until the reader decodes */
+	uint8_t *request;		   /* the undecoded message of an API call (malloc'ed) */
 	void (*complete)(struct job *job); /* called once with the answer; frees the job */
 	void *ctx;
 	int status;    /* grpc_status_code */
@@ -40,7 +41,8 @@ struct job {
 	size_t n_warnings;
 	uint64_t deadline_usec;	      /* the client's, CLOCK_MONOTONIC microseconds; 0: none */
 	uint64_t read_by_usec;	      /* the wall-clock read budget ends (API calls); 0: none */
-	size_t request_bytes;	      /* the request message as received (0: not a call) */
+	unsigned read_wall_ms;	      /* that budget (--apply-read-wall-ms) */
+	size_t request_bytes;	      /* the request message's size (0: not a call) */
 	bool (*abandoned)(void *ctx); /* the client has cancelled (NULL: cannot tell) */
 	bool dry_run;		      /* ApplyDryRun: validate, decide, warn; change nothing */
 	/* JOB_APPLY, the read stage (reader.h): set before read_done */
@@ -68,16 +70,15 @@ struct job {
  * - APPLY_READ_BUDGET_MS of the reading thread's CPU time: what a text may cost, whatever the
  *   machine's load. The largest realistic document (a 100k-rule policy, ~25 ns of CPU a byte)
  *   reads in well under it; the densest texts (~50 ns a byte) at the message limit do not.
- * - APPLY_READ_WALL_MS after the request arrived (API calls; the datastore's revisions have
- *   no client waiting): on a node short of CPU a read takes longer than it costs, and the
+ * - APPLY_READ_WALL_MS (--apply-read-wall-ms) after the request arrived (API calls; the
+ *   datastore's revisions have no client waiting): on a node short of CPU a read takes longer than it costs, and the
  *   client is answered (RESOURCE_EXHAUSTED, saying how far the read got) rather than kept
  *   waiting.
  * - the client's deadline (DEADLINE_EXCEEDED).
  * Compile and the datapath write are bounded by the maps' capacity. An apply whose client
  * has cancelled, or whose deadline has passed, is not started.
  */
-#define APPLY_READ_BUDGET_MS 500
-#define APPLY_READ_WALL_MS 800
+#define APPLY_READ_BUDGET_MS 700 /* APPLY_READ_WALL_MS: config.h */
 
 static inline uint64_t clock_usec(clockid_t clock)
 {
@@ -117,7 +118,7 @@ void job_refuse_unstarted(struct job *job);
 void job_refuse_late(struct job *job, const struct policy_errors *errs, uint64_t spent_usec);
 
 /*
- * The document was not read within APPLY_READ_WALL_MS of its arrival (RESOURCE_EXHAUSTED),
+ * The document was not read within job->read_wall_ms of its arrival (RESOURCE_EXHAUSTED),
  * having had cpu_usec of CPU time (0: not started, no reader was free); errs as above.
  */
 void job_refuse_slow(struct job *job, const struct policy_errors *errs, uint64_t cpu_usec);

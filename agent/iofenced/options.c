@@ -43,6 +43,12 @@ const struct optdoc_option agent_options[] = {
      "verdict events the agent keeps for `iofencectl flows` without --follow and for "
      "streams that reconnect, about 90 bytes each (0: none, at most 1000000)",
      0},
+    {OPT_APPLY_READ_WALL_MS, "apply-read-wall-ms", 0, OPTDOC_TEXT, "MS", NULL, "800", NULL,
+     "an Apply's document not read within this many milliseconds of its arrival is refused "
+     "(RESOURCE_EXHAUSTED), so that a client is answered within a second whatever the "
+     "node's load; reading also stops at 700 ms of CPU time (0: no wall-clock limit, at most "
+     "60000)",
+     0},
     {OPT_BPF_OBJECT, "bpf-object", 0, OPTDOC_FILE, "FILE", NULL, "the object built in", NULL,
      "load the BPF programs from this object file", 0},
     {OPT_FAILSAFE, "failsafe", 0, OPTDOC_TEXT, "PROTO:PORT", NULL, "tcp:22", NULL,

@@ -42,6 +42,7 @@ enum agent_option_id {
 	OPT_ETCD_CERT,
 	OPT_ETCD_KEY,
 	OPT_VERSION,
+	OPT_APPLY_READ_WALL_MS,
 };
 
 extern const struct optdoc_option agent_options[];

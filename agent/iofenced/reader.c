@@ -12,6 +12,7 @@
 
 #include <grpc/status.h>
 
+#include "agent/rpc/decode.h"
 #include "log.h"
 #include "policy/parse.h"
 #include "policy/pb.h"
@@ -31,17 +32,59 @@ struct reader {
 };
 
 /*
+ * Decodes job's request message within the read budget (the CPU clock at cpu_by, the wall
+ * clock at wall_by, 0: none). 0, or -1 with job's status set. job->req is set either way (an
+ * empty request when the message did not decode), as the worker reads it.
+ */
+static int decode(struct job *job, uint64_t cpu_by, uint64_t wall_by)
+{
+	uint64_t cpu0 = thread_cpu_usec();
+	int err;
+
+	job->req = (Iofence__V1__ApplyRequest *)rpc_decode_until(
+	    &iofence__v1__apply_request__descriptor, job->request_bytes, job->request, cpu_by,
+	    wall_by);
+	err = errno;
+	free(job->request);
+	job->request = NULL;
+	if (job->req)
+		return 0;
+	job->req = calloc(1, sizeof(*job->req));
+	if (!job->req) {
+		job_set_status(job, GRPC_STATUS_RESOURCE_EXHAUSTED, "out of memory");
+		job->read_start_usec = 0; /* not started: the worker has nothing to read */
+		return -1;
+	}
+	iofence__v1__apply_request__init(job->req);
+	if (err == ETIME && (job_gone(job, monotonic_usec()) || thread_cpu_usec() >= cpu_by))
+		job_refuse_late(job, NULL, monotonic_usec() - job->read_start_usec);
+	else if (err == ETIME)
+		job_refuse_slow(job, NULL, thread_cpu_usec() - cpu0);
+	else if (err == E2BIG)
+		job_set_status(job, GRPC_STATUS_INVALID_ARGUMENT,
+			       "request message refused: decoded, its %zu bytes would take more "
+			       "than %d times as much memory (or %zu MiB)",
+			       job->request_bytes, RPC_DECODE_FACTOR, RPC_DECODE_MAX >> 20);
+	else
+		job_set_status(job, GRPC_STATUS_INVALID_ARGUMENT, "malformed request message");
+	if (err != ETIME)
+		log_warn("apply: %s", job->details);
+	return -1;
+}
+
+/*
  * Reads job's document on the calling thread: job->doc, or its status and details (a client
- * gone, ApplyRequest misuse, INVALID_ARGUMENT with the errors, the budget passed).
+ * gone, a message that does not decode, ApplyRequest misuse, INVALID_ARGUMENT with the
+ * errors, the budget passed).
  */
 static void reader_read(struct job *job)
 {
-	const Iofence__V1__ApplyRequest *req = job->req;
-	const char *name = req->source_name && *req->source_name ? req->source_name : NULL;
+	const Iofence__V1__ApplyRequest *req;
+	const char *name;
 	struct policy_errors errs = {0};
 	struct policy_document *doc = NULL;
 	const uint64_t budget = APPLY_READ_BUDGET_MS * 1000ull;
-	struct policy_parse_stop stop = {.deadline_usec = job->deadline_usec, .cpu_usec = budget};
+	struct policy_parse_stop stop = {.deadline_usec = job->deadline_usec};
 	uint64_t t0 = monotonic_usec(), cpu0 = thread_cpu_usec();
 	int r;
 
@@ -52,11 +95,18 @@ static void reader_read(struct job *job)
 	job->read_start_usec = t0;
 	if (job->read_by_usec && t0 >= job->read_by_usec) {
 		job_refuse_slow(job, NULL, 0);
-		goto out;
+		job->read_start_usec = 0; /* not started: the worker has nothing to read */
+		return;
 	}
-	/* the parse stops at the client's deadline or the wall-clock budget, the sooner */
+	/* the read stops at the client's deadline or the wall-clock budget, the sooner */
 	if (job->read_by_usec && (!stop.deadline_usec || job->read_by_usec < stop.deadline_usec))
 		stop.deadline_usec = job->read_by_usec;
+	if (job->request && decode(job, cpu0 + budget, stop.deadline_usec))
+		goto out;
+	req = job->req;
+	name = req->source_name && *req->source_name ? req->source_name : NULL;
+	/* the parse has what the decode left of the CPU budget */
+	stop.cpu_usec = budget - (thread_cpu_usec() - cpu0 < budget ? thread_cpu_usec() - cpu0 : 0);
 	if (req->document && req->source && *req->source) {
 		job_set_status(job, GRPC_STATUS_INVALID_ARGUMENT,
 			       "ApplyRequest: set either document or source, not both");
@@ -75,15 +125,15 @@ static void reader_read(struct job *job)
 					      &doc, &errs);
 	} else if (req->document) {
 		log_debug("apply: reading %s (a PolicyDocument)", name ? name : "<grpc>");
-		r = policy_from_pb(req->document, name ? name : "<grpc>", &doc, &errs);
+		r = policy_from_pb_until(req->document, name ? name : "<grpc>", &stop, &doc,
+					 &errs);
 	} else {
 		job_set_status(job, GRPC_STATUS_INVALID_ARGUMENT,
 			       "ApplyRequest: neither document nor source is set");
 		goto out;
 	}
 	job->read_cpu_usec = thread_cpu_usec() - cpu0;
-	if (r == -ETIME && !job_gone(job, monotonic_usec()) &&
-	    job->read_cpu_usec < budget)
+	if (r == -ETIME && !job_gone(job, monotonic_usec()) && job->read_cpu_usec < budget)
 		job_refuse_slow(job, &errs, job->read_cpu_usec);
 	else if (r == -ETIME || (r == 0 && job->read_cpu_usec >= budget))
 		job_refuse_late(job, &errs, monotonic_usec() - t0);

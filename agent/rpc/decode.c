@@ -1,30 +1,54 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * Bounded protobuf decoding (decode.h): protobuf-c's allocator hook counts the memory the
- * decode holds (its scratch space is given back as it goes) and fails it past the bound.
+ * decode holds (its scratch space is given back as it goes) and fails it past the bound, or
+ * once the decode has had its time.
  */
 #include <errno.h>
 #include <malloc.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "decode.h"
 
 struct decode_budget {
 	size_t left;
 	bool passed;
+	uint64_t cpu_by_usec, wall_by_usec; /* 0: none */
+	unsigned allocs;
+	bool late;
 };
+
+static uint64_t clock_usec(clockid_t clock)
+{
+	struct timespec ts;
+
+	clock_gettime(clock, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/* Past the decode's time, looked at every RPC_DECODE_CLOCK_EVERY allocations. */
+static bool late(struct decode_budget *b)
+{
+	if (b->late || (!b->cpu_by_usec && !b->wall_by_usec) ||
+	    ++b->allocs % RPC_DECODE_CLOCK_EVERY)
+		return b->late;
+	b->late = (b->cpu_by_usec && clock_usec(CLOCK_THREAD_CPUTIME_ID) >= b->cpu_by_usec) ||
+		  (b->wall_by_usec && clock_usec(CLOCK_MONOTONIC) >= b->wall_by_usec);
+	return b->late;
+}
 
 static void *budget_alloc(void *data, size_t size)
 {
 	struct decode_budget *b = data;
-	void *p = size <= b->left ? malloc(size) : NULL;
+	void *p = size <= b->left && !late(b) ? malloc(size) : NULL;
 	size_t got = p ? malloc_usable_size(p) : 0;
 
 	if (!p || got > b->left) {
 		/* past the bound also when the allocator rounded a fitting size up past it (how
 		 * much it rounds depends on the heap: a malformed verdict here was flaky) */
-		b->passed = b->passed || size > b->left || p != NULL;
+		b->passed = b->passed || (!b->late && (size > b->left || p != NULL));
 		free(p);
 		return NULL;
 	}
@@ -42,17 +66,25 @@ static void budget_free(void *data, void *p)
 	free(p);
 }
 
-ProtobufCMessage *rpc_decode(const ProtobufCMessageDescriptor *desc, size_t len,
-			     const uint8_t *data)
+ProtobufCMessage *rpc_decode_until(const ProtobufCMessageDescriptor *desc, size_t len,
+				   const uint8_t *data, uint64_t cpu_by_usec,
+				   uint64_t wall_by_usec)
 {
 	size_t bound = len < (RPC_DECODE_MAX - RPC_DECODE_SLACK) / RPC_DECODE_FACTOR
 			   ? len * RPC_DECODE_FACTOR + RPC_DECODE_SLACK
 			   : RPC_DECODE_MAX;
-	struct decode_budget b = {.left = bound};
+	struct decode_budget b = {
+	    .left = bound, .cpu_by_usec = cpu_by_usec, .wall_by_usec = wall_by_usec};
 	ProtobufCAllocator a = {.alloc = budget_alloc, .free = budget_free, .allocator_data = &b};
 	ProtobufCMessage *msg = protobuf_c_message_unpack(desc, &a, len, data);
 
 	if (!msg)
-		errno = b.passed ? E2BIG : EBADMSG;
+		errno = b.late ? ETIME : b.passed ? E2BIG : EBADMSG;
 	return msg;
+}
+
+ProtobufCMessage *rpc_decode(const ProtobufCMessageDescriptor *desc, size_t len,
+			     const uint8_t *data)
+{
+	return rpc_decode_until(desc, len, data, 0, 0);
 }

@@ -53,6 +53,30 @@ ProtobufCMessage *rpc_unpack(const ProtobufCMessageDescriptor *desc, grpc_byte_b
 	return msg;
 }
 
+uint8_t *rpc_bytes(grpc_byte_buffer *bb, size_t *ret_len)
+{
+	grpc_byte_buffer_reader rd;
+	uint8_t *bytes;
+	grpc_slice s;
+	size_t len = 0;
+
+	if (!bb || !grpc_byte_buffer_reader_init(&rd, bb)) {
+		errno = EBADMSG;
+		return NULL;
+	}
+	bytes = malloc(grpc_byte_buffer_length(bb) + 1);
+	while (bytes && grpc_byte_buffer_reader_next(&rd, &s)) {
+		memcpy(bytes + len, GRPC_SLICE_START_PTR(s), GRPC_SLICE_LENGTH(s));
+		len += GRPC_SLICE_LENGTH(s);
+		grpc_slice_unref(s);
+	}
+	grpc_byte_buffer_reader_destroy(&rd);
+	if (!bytes)
+		errno = ENOMEM;
+	*ret_len = len;
+	return bytes;
+}
+
 char *rpc_read_file(const char *path, size_t *ret_len)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);

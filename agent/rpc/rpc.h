@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <grpc/grpc.h>
 #include <protobuf-c/protobuf-c.h>
@@ -53,6 +54,12 @@ grpc_byte_buffer *rpc_pack(const ProtobufCMessage *msg);
  * parse, E2BIG if it would take more memory than its size allows (decode.h).
  */
 ProtobufCMessage *rpc_unpack(const ProtobufCMessageDescriptor *desc, grpc_byte_buffer *bb);
+
+/*
+ * The bytes of a byte buffer in one malloc'ed array (*ret_len of them), to decode later and
+ * elsewhere (rpc_decode_until()); NULL with errno EBADMSG (no buffer) or ENOMEM.
+ */
+uint8_t *rpc_bytes(grpc_byte_buffer *bb, size_t *ret_len);
 
 /* A whole file, NUL-terminated, malloc'ed; NULL with errno on failure. */
 char *rpc_read_file(const char *path, size_t *ret_len);
