@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <grpc/support/time.h>
+
 #include "etcd_internal.h"
 
 struct etcd_ep {
@@ -220,4 +222,38 @@ void etcd_rotate(struct etcd *c)
 	pthread_mutex_lock(&c->lock);
 	c->cur = (c->cur + 1) % c->n;
 	pthread_mutex_unlock(&c->lock);
+}
+
+bool etcd_wait_connected(struct etcd *c, int wait_ms)
+{
+	gpr_timespec deadline = gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
+					     gpr_time_from_millis(wait_ms, GPR_TIMESPAN));
+	grpc_completion_queue *cq;
+	grpc_connectivity_state st;
+	grpc_channel *ch;
+	char err[256];
+
+	ch = etcd_channel(c, 0, err, sizeof(err));
+	if (!ch)
+		return false;
+	st = grpc_channel_check_connectivity_state(ch, 1);
+	if (st == GRPC_CHANNEL_READY)
+		return true;
+	cq = grpc_completion_queue_create_for_pluck(NULL);
+	/* each change of state ends one watch: until connected or the deadline */
+	while (st != GRPC_CHANNEL_READY && st != GRPC_CHANNEL_SHUTDOWN &&
+	       gpr_time_cmp(gpr_now(GPR_CLOCK_MONOTONIC), deadline) < 0) {
+		grpc_channel_watch_connectivity_state(ch, st, deadline, cq, (void *)1);
+		while (grpc_completion_queue_pluck(cq, (void *)1, gpr_inf_future(GPR_CLOCK_REALTIME),
+						   NULL)
+			   .type != GRPC_OP_COMPLETE)
+			;
+		st = grpc_channel_check_connectivity_state(ch, 1);
+	}
+	grpc_completion_queue_shutdown(cq);
+	while (grpc_completion_queue_pluck(cq, NULL, gpr_inf_future(GPR_CLOCK_REALTIME), NULL).type !=
+	       GRPC_QUEUE_SHUTDOWN)
+		;
+	grpc_completion_queue_destroy(cq);
+	return st == GRPC_CHANNEL_READY;
 }
