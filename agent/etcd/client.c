@@ -136,6 +136,9 @@ static grpc_channel *channel_of(struct etcd *c, size_t i, char *err, size_t err_
 	    /* etcd refuses pings more often than every 5 s (--grpc-keepalive-min-time) */
 	    {.type = GRPC_ARG_INTEGER, .key = (char *)GRPC_ARG_KEEPALIVE_TIME_MS, .value.integer = 10000},
 	    {.type = GRPC_ARG_INTEGER, .key = (char *)GRPC_ARG_KEEPALIVE_TIMEOUT_MS, .value.integer = 5000},
+	    /* no BDP probe: it pings after received data, a round trip and its wake-ups for
+	     * every watch event; the messages here are small, the default window fits them */
+	    {.type = GRPC_ARG_INTEGER, .key = (char *)GRPC_ARG_HTTP2_BDP_PROBE, .value.integer = 0},
 	};
 	struct rpc_tls none = {0};
 
