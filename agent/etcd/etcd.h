@@ -35,8 +35,8 @@ const char *etcd_endpoints(const struct etcd *c);
 /* Makes the next endpoint current (after a stream to the current one failed). */
 void etcd_rotate(struct etcd *c);
 /*
- * etcd_wait_connected() - waits at most wait_ms for the current endpoint's connection, making
- * it connect. The waiting thread polls the connection attempt, which gRPC's "poll" engine
+ * etcd_wait_connected() - waits at most wait_ms for the current endpoint's connections (watch
+ * and unary calls), making them connect. The waiting thread polls the connection attempt, which gRPC's "poll" engine
  * needs: without a call waiting on a channel, no thread would. True when connected.
  */
 bool etcd_wait_connected(struct etcd *c, int wait_ms);

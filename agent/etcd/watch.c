@@ -38,7 +38,7 @@ int etcd_watch_open(struct etcd *c, const char *key, const char *range_end, int6
 	cr.start_revision = start;
 	req.request_union_case = ETCDSERVERPB__WATCH_REQUEST__REQUEST_UNION_CREATE_REQUEST;
 	req.create_request = &cr;
-	ch = etcd_channel(c, 0, err, err_len);
+	ch = etcd_watch_channel(c, err, err_len);
 	if (!ch) {
 		free(w);
 		return -EINVAL;
