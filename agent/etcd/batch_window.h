@@ -11,6 +11,7 @@
 #ifndef IOFENCE_AGENT_ETCD_BATCH_WINDOW_H
 #define IOFENCE_AGENT_ETCD_BATCH_WINDOW_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #define BATCH_WINDOW_MIN_MS 10
@@ -20,6 +21,7 @@
 struct batch_window {
 	uint64_t last_end_usec; /* when the last apply ended (0: none yet) */
 	uint32_t window_ms;	/* the window of the last batch (0: none yet) */
+	bool applying;		/* an apply runs (a change now is churn) */
 };
 
 /*
@@ -28,7 +30,8 @@ struct batch_window {
  */
 uint64_t batch_window_open(struct batch_window *b, uint64_t first_usec);
 
-/* The batch's apply ended at end_usec. */
+/* The batch's apply starts, and ended at end_usec. */
+void batch_window_applying(struct batch_window *b);
 void batch_window_applied(struct batch_window *b, uint64_t end_usec);
 
 #endif /* IOFENCE_AGENT_ETCD_BATCH_WINDOW_H */

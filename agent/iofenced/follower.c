@@ -88,13 +88,55 @@ static void wake_work(struct follower *f)
 }
 
 /* A change the work thread has not applied yet arrived now (lock held): true when it is the
- * first, which opens a batch (the work thread must wake; later ones join the open batch). */
+ * first, which opens a batch window (the work thread must wake; later ones join the batch). */
 static bool note_pending(struct follower *f)
 {
 	if (f->pending_since_usec)
 		return false;
 	f->pending_since_usec = follower_now_usec();
+	f->batch_deadline_usec = batch_window_open(&f->batch, f->pending_since_usec);
 	return true;
+}
+
+/* A window of churn is open (lock held): the watch holds its reads until it ends. A change
+ * that comes alone is read and applied as it comes (its window is the shortest). */
+static bool batch_held(const struct follower *f)
+{
+	return f->batch_deadline_usec && f->batch.window_ms > BATCH_WINDOW_MIN_MS &&
+	       f->drained_usec != f->batch_deadline_usec;
+}
+
+/*
+ * The next watch response. While a window of churn is open the stream is not read until the
+ * window ends: its events wait in the socket and one wake-up then reads them all, instead of
+ * a wake-up (a thread switch or more) per event. At the end of the window the stream is read
+ * without waiting until nothing is left, and the work thread learns that the batch holds every
+ * event that arrived in its window (drained_usec). 1, 0 or -errno as etcd_watch_next().
+ */
+static int watch_next(struct follower *f, struct etcd_watch *w,
+		      Etcdserverpb__WatchResponse **wr, char *err, size_t len)
+{
+	pthread_mutex_lock(&f->lock);
+	while (!f->stop && batch_held(f)) {
+		uint64_t deadline = f->batch_deadline_usec;
+		int r;
+
+		if (follower_now_usec() < deadline) {
+			wait_until(f, deadline);
+			continue;
+		}
+		pthread_mutex_unlock(&f->lock);
+		r = etcd_watch_next_until(w, 0, wr, err, len);
+		if (r != -ETIMEDOUT)
+			return r;
+		pthread_mutex_lock(&f->lock);
+		if (f->batch_deadline_usec == deadline) {
+			f->drained_usec = deadline;
+			pthread_cond_broadcast(&f->cond);
+		}
+	}
+	pthread_mutex_unlock(&f->lock);
+	return etcd_watch_next_until(w, -1, wr, err, len);
 }
 
 static void set_connected(struct follower *f, bool up, const char *why)
@@ -162,6 +204,24 @@ static int64_t take_events(struct follower *f, const Etcdserverpb__WatchResponse
 	return reload;
 }
 
+/* The backoff before the next attempt, spent making the current endpoint connect (in short
+ * waits: a stop ends it; once connected, the rest is slept). */
+static void wait_connected(struct follower *f, long ms)
+{
+	uint64_t end = follower_now_usec() + (uint64_t)ms * 1000u, now;
+
+	while (!f->stop && (now = follower_now_usec()) < end) {
+		long left = (long)((end - now) / 1000u);
+
+		if (etcd_wait_connected(f->etcd, left < 200 ? (int)left : 200)) {
+			pthread_mutex_lock(&f->lock);
+			wait_ms(f, left);
+			pthread_mutex_unlock(&f->lock);
+			break;
+		}
+	}
+}
+
 static long backoff_next(long *backoff)
 {
 	long ms = *backoff / 2 + (long)(random() % (*backoff + 1)); /* jitter: 0.5x .. 1.5x */
@@ -198,7 +258,7 @@ static void *watch_main(void *arg)
 		pthread_mutex_lock(&f->lock);
 		f->watch = f->stop ? NULL : w;
 		pthread_mutex_unlock(&f->lock);
-		while (f->watch && (r = etcd_watch_next(w, &wr, err, sizeof(err))) == 1) {
+		while (f->watch && (r = watch_next(f, w, &wr, err, sizeof(err))) == 1) {
 			int64_t reload;
 
 			if (wr->canceled) {
@@ -237,9 +297,7 @@ static void *watch_main(void *arg)
 			break;
 		set_connected(f, false, err);
 		etcd_rotate(f->etcd);
-		pthread_mutex_lock(&f->lock);
-		wait_ms(f, backoff_next(&backoff));
-		pthread_mutex_unlock(&f->lock);
+		wait_connected(f, backoff_next(&backoff));
 	}
 	return NULL;
 }
@@ -370,6 +428,7 @@ static void apply_mirror(struct follower *f)
 	iofence__v1__apply_response__init(&job->resp);
 	f->busy = true;
 	f->job_done = false;
+	batch_window_applying(&f->batch);
 	pthread_mutex_unlock(&f->lock);
 	engine_submit(f->a->engine, job);
 	pthread_mutex_lock(&f->lock);
@@ -438,14 +497,18 @@ static void *work_main(void *arg)
 		uint64_t alive_at = f->lease_alive_usec + FOLLOWER_KEEPALIVE_MS * 1000ull;
 		bool dirty = f->status_dirty && atomic_load(&f->connected);
 		bool pending = apply_pending(f);
+		uint64_t apply_at;
 
 		if (!pending) {
 			f->pending_since_usec = 0;
 			f->batch_deadline_usec = 0;
 		} else if (!f->batch_deadline_usec) {
-			f->batch_deadline_usec = batch_window_open(
-			    &f->batch, f->pending_since_usec ? f->pending_since_usec : now);
+			note_pending(f);
 		}
+		/* at the window's end; a held one once the watch has read what arrived in it, or
+		 * a little later whatever the watch does (it may be reconnecting) */
+		apply_at = batch_held(f) ? f->batch_deadline_usec + FOLLOWER_DRAIN_WAIT_MS * 1000ull
+					 : f->batch_deadline_usec;
 		/* the status of an apply goes out before the next apply starts: under churn
 		 * the node keeps reporting progress (the window bounds how often) */
 		if (dirty && now >= put_at) {
@@ -455,7 +518,7 @@ static void *work_main(void *arg)
 			pthread_mutex_lock(&f->lock);
 			continue;
 		}
-		if (pending && now >= f->batch_deadline_usec) {
+		if (pending && now >= apply_at) {
 			apply_mirror(f);
 			continue;
 		}
@@ -469,7 +532,7 @@ static void *work_main(void *arg)
 		if (dirty)
 			wake = put_at;
 		if (pending)
-			wake = earliest(wake, f->batch_deadline_usec);
+			wake = earliest(wake, apply_at);
 		if (f->lease)
 			wake = earliest(wake, alive_at);
 		wait_until(f, wake);

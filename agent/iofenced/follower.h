@@ -20,7 +20,10 @@ void follower_metrics(struct agent *a, FILE *f);
 /* The source name of every revision the follower applies (the store keeps it): how a start
  * tells a revision of the datastore from one of the direct push. */
 #define FOLLOWER_SOURCE_NAME "etcd"
-/* (Changes are batched: agent/etcd/batch_window.h.) */
+/* Changes are batched (agent/etcd/batch_window.h). While a window of churn is open the watch
+ * does not read; the apply waits for it to read what came in the window, at most this long
+ * past the window's end. */
+#define FOLLOWER_DRAIN_WAIT_MS 20
 /* TTL of the status key's lease, and how often it is kept alive. */
 #define FOLLOWER_LEASE_TTL 10
 #define FOLLOWER_KEEPALIVE_MS 3000

@@ -58,9 +58,10 @@ struct follower {
 	int64_t lease;
 	uint64_t lease_alive_usec; /* granted or last kept alive */
 
-	/* batching (work thread only) */
+	/* batching (lock) */
 	struct batch_window batch;
-	uint64_t batch_deadline_usec; /* the open batch's apply starts then (0: none open) */
+	uint64_t batch_deadline_usec; /* the open batch's window ends then (0: none open) */
+	uint64_t drained_usec;	      /* the watch read all that came until this deadline */
 };
 
 /* CLOCK_MONOTONIC in microseconds (the clock of f->cond). */

@@ -49,6 +49,21 @@ static void test_churn_doubles_the_window_up_to_the_maximum(void **state)
 	assert_int_equal(batch_window_open(&b, t) - t, (uint64_t)BATCH_WINDOW_MAX_MS * MS);
 }
 
+static void test_a_change_during_an_apply_is_churn(void **state)
+{
+	struct batch_window b = {0};
+	uint64_t deadline = batch_window_open(&b, 1000 * MS);
+
+	(void)state;
+	batch_window_applied(&b, deadline);
+	/* long after the last apply ended, but while the next one runs */
+	assert_int_equal(batch_window_open(&b, 9000 * MS) - 9000 * MS,
+			 (uint64_t)BATCH_WINDOW_MIN_MS * MS);
+	batch_window_applying(&b);
+	assert_int_equal(batch_window_open(&b, 9500 * MS) - 9500 * MS,
+			 (uint64_t)2 * BATCH_WINDOW_MIN_MS * MS);
+}
+
 static void test_a_quiet_gap_resets_the_window(void **state)
 {
 	struct batch_window b = {0};
@@ -70,6 +85,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_a_change_alone_waits_the_minimum),
 	    cmocka_unit_test(test_churn_doubles_the_window_up_to_the_maximum),
+	    cmocka_unit_test(test_a_change_during_an_apply_is_churn),
 	    cmocka_unit_test(test_a_quiet_gap_resets_the_window),
 	};
 
