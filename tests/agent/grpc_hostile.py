@@ -217,6 +217,17 @@ def run_check(valid):
         check(e.code() == grpc.StatusCode.INVALID_ARGUMENT and
               "request message refused" in (e.details() or ""),
               "100k empty rules in a message: %s: %s" % (e.code().name, e.details()))
+    # 10 MB of empty port ranges: >1 s of CPU to decode (within the memory bound); the read
+    # budget stops the decode.
+    ranges = field(1, field(4, field(2, b"\x08\x01" + b"\x32\x00" * (5 << 20))))
+    try:
+        raw(ranges, timeout=30)
+        check(False, "10 MB of empty port ranges in a message: accepted")
+    except grpc.RpcError as e:
+        check(e.code() == grpc.StatusCode.RESOURCE_EXHAUSTED and
+              "not decoded within the time allowed" in (e.details() or ""),
+              "10 MB of empty port ranges in a message: %s: %s" % (e.code().name,
+                                                                   e.details()))
     raw_ch.close()
     # Errors that echo what they refuse: the details and the trailer stay under gRPC's
     # metadata limit (the client would refuse the whole answer otherwise).
