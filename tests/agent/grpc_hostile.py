@@ -350,15 +350,19 @@ def run_bench(seconds, threads, size, policy_a, policy_b):
                 max(xs) * 1e3))
     check(len(vs) == len(valid), "every valid apply acknowledged")
     # A valid document as large as the hostile ones, alone (after the flood).
-    rules = max(10, size // 75)
+    rules = min(100000, max(10, size // 75))  # (the maps hold 131,072 local rules)
     ch, stub = stub_for()
     base = stub.GetStatus(pb.GetStatusRequest(), timeout=5).revision
     text = big_policy(base + 1, rules)
     t0 = time.monotonic()
-    r = stub.Apply(pb.ApplyRequest(source=text, source_name="big.yaml"), timeout=60)
-    print("valid policy of %d rules (%d B) alone: acknowledged in %.1f ms (agent: %.1f ms, "
-          "compile %.1f ms)" % (rules, len(text), (time.monotonic() - t0) * 1e3,
-                                r.apply_usec / 1e3, r.compile_usec / 1e3))
+    try:
+        r = stub.Apply(pb.ApplyRequest(source=text, source_name="big.yaml"), timeout=60)
+        print("valid policy of %d rules (%d B) alone: acknowledged in %.1f ms (agent: %.1f ms, "
+              "compile %.1f ms)" % (rules, len(text), (time.monotonic() - t0) * 1e3,
+                                    r.apply_usec / 1e3, r.compile_usec / 1e3))
+    except grpc.RpcError as e:  # (the wall-clock read budget on a loaded machine)
+        print("valid policy of %d rules (%d B) alone: %s in %.1f ms: %s" % (
+            rules, len(text), e.code().name, (time.monotonic() - t0) * 1e3, e.details()))
     ch.close()
 
 
