@@ -383,6 +383,7 @@ void store_close(struct store *store)
 {
 	if (!store)
 		return;
+	store_stmts_free(store);
 	sqlite3_close(store->db);
 	free(store->path);
 	free(store);

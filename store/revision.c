@@ -19,9 +19,9 @@ static int rollback(struct store *store, int r)
 }
 
 /*
- * Steps a prepared statement to its end and finalizes it. rc is the result of preparing and
- * binding it: a failure there skips the steps and is reported the same way (0 or -errno, with
- * sqlite's message kept for store_last_error()).
+ * Steps a statement of store_stmt() to its end and gives it back. rc is the result of
+ * preparing and binding it: a failure there skips the steps and is reported the same way (0
+ * or -errno, with sqlite's message kept for store_last_error()).
  */
 static int step_to_end(struct store *store, sqlite3_stmt *stmt, int rc)
 {
@@ -29,7 +29,7 @@ static int step_to_end(struct store *store, sqlite3_stmt *stmt, int rc)
 		rc = sqlite3_step(stmt);
 	if (rc != SQLITE_DONE)
 		store_note_error(store, rc);
-	sqlite3_finalize(stmt);
+	store_stmt_done(store, stmt);
 	return rc == SQLITE_DONE ? 0 : (sql_errno(store->db, rc) ?: -EIO);
 }
 
@@ -39,7 +39,7 @@ static int exec_int(struct store *store, const char *sql, int64_t a, int64_t b)
 	sqlite3_stmt *stmt = NULL;
 	int rc;
 
-	rc = sqlite3_prepare_v2(store->db, sql, -1, &stmt, NULL);
+	rc = store_stmt(store, sql, &stmt);
 	if (rc == SQLITE_OK && sqlite3_bind_parameter_count(stmt) >= 1)
 		rc = sqlite3_bind_int64(stmt, 1, a);
 	if (rc == SQLITE_OK && sqlite3_bind_parameter_count(stmt) >= 2)
@@ -53,8 +53,9 @@ static int latest_number(struct store *store, int64_t *ret)
 	sqlite3_stmt *stmt = NULL;
 	int rc;
 
-	rc = sqlite3_prepare_v2(store->db, "SELECT coalesce(max(revision), 0) FROM revisions", -1,
-				&stmt, NULL);
+	static const char sql[] = "SELECT coalesce(max(revision), 0) FROM revisions";
+
+	rc = store_stmt(store, sql, &stmt);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_step(stmt);
 	if (rc == SQLITE_ROW) {
@@ -63,7 +64,7 @@ static int latest_number(struct store *store, int64_t *ret)
 	} else {
 		store_note_error(store, rc);
 	}
-	sqlite3_finalize(stmt);
+	store_stmt_done(store, stmt);
 	return rc == SQLITE_OK ? 0 : (sql_errno(store->db, rc) ?: -EIO);
 }
 
@@ -75,7 +76,7 @@ static int insert(struct store *store, uint64_t revision, uint64_t base, const v
 	sqlite3_stmt *stmt = NULL;
 	int rc;
 
-	rc = sqlite3_prepare_v2(store->db, sql, -1, &stmt, NULL);
+	rc = store_stmt(store, sql, &stmt);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_bind_int64(stmt, 1, (sqlite3_int64)revision);
 	if (rc == SQLITE_OK)
@@ -179,7 +180,7 @@ static int update_whole(struct store *store, uint64_t revision, const void *doc,
 	sqlite3_stmt *stmt = NULL;
 	int rc;
 
-	rc = sqlite3_prepare_v2(store->db, sql, -1, &stmt, NULL);
+	rc = store_stmt(store, sql, &stmt);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_bind_blob64(stmt, 1, doc_len ? doc : "", doc_len, SQLITE_STATIC);
 	if (rc == SQLITE_OK)
@@ -248,7 +249,7 @@ static int read_one(struct store *store, const char *sql, int64_t revision,
 	if (!store || !ret)
 		return -EINVAL;
 	store->error[0] = '\0';
-	rc = sqlite3_prepare_v2(store->db, sql, -1, &stmt, NULL);
+	rc = store_stmt(store, sql, &stmt);
 	if (rc == SQLITE_OK && sqlite3_bind_parameter_count(stmt) == 1)
 		rc = sqlite3_bind_int64(stmt, 1, revision);
 	if (rc == SQLITE_OK)
@@ -261,7 +262,7 @@ static int read_one(struct store *store, const char *sql, int64_t revision,
 		store_note_error(store, rc);
 		r = sql_errno(store->db, rc) ?: -EIO;
 	}
-	sqlite3_finalize(stmt);
+	store_stmt_done(store, stmt);
 	return r;
 }
 

@@ -79,6 +79,50 @@ out:
 	return sql_errno(db, rc);
 }
 
+int store_stmt(struct store *store, const char *sql, sqlite3_stmt **ret)
+{
+	size_t i;
+
+	for (i = 0; i < STORE_STMT_CACHE && store->stmts[i].sql; i++)
+		if (store->stmts[i].sql == sql) {
+			*ret = store->stmts[i].stmt;
+			return SQLITE_OK;
+		}
+	if (i == STORE_STMT_CACHE) /* full: a statement for this call only */
+		return sqlite3_prepare_v2(store->db, sql, -1, ret, NULL);
+	*ret = NULL;
+	int rc = sqlite3_prepare_v3(store->db, sql, -1, SQLITE_PREPARE_PERSISTENT, ret, NULL);
+
+	if (rc == SQLITE_OK) {
+		store->stmts[i].sql = sql;
+		store->stmts[i].stmt = *ret;
+	}
+	return rc;
+}
+
+void store_stmt_done(struct store *store, sqlite3_stmt *stmt)
+{
+	if (!stmt)
+		return;
+	for (size_t i = 0; i < STORE_STMT_CACHE && store->stmts[i].sql; i++)
+		if (store->stmts[i].stmt == stmt) {
+			/* reset: a kept SELECT must not hold its read transaction open */
+			sqlite3_reset(stmt);
+			sqlite3_clear_bindings(stmt);
+			return;
+		}
+	sqlite3_finalize(stmt);
+}
+
+void store_stmts_free(struct store *store)
+{
+	for (size_t i = 0; i < STORE_STMT_CACHE && store->stmts[i].sql; i++) {
+		sqlite3_finalize(store->stmts[i].stmt);
+		store->stmts[i].sql = NULL;
+		store->stmts[i].stmt = NULL;
+	}
+}
+
 int store_note_error(struct store *store, int rc)
 {
 	snprintf(store->error, sizeof(store->error), "%s", sqlite3_errmsg(store->db));

@@ -144,10 +144,10 @@ static void write_ifnames(struct datapath *dp, const struct dp_endpoint *eps, si
 }
 
 /*
- * Writes img into the inactive slot. The tries get a delta write when the slot's content is
- * known (image_delta.h), else the slot is cleared and written whole; endpoints and the
- * prefilter are always rewritten (small). Counters are zeroed as far as the slot's previous
- * image could have touched them.
+ * Writes img into the inactive slot, once no program reads it any more (slot_retire.h). The
+ * tries get a delta write when the slot's content is known (image_delta.h), else the slot is
+ * cleared and written whole; endpoints and the prefilter are always rewritten (small).
+ * Counters are zeroed as far as the slot's previous image could have touched them.
  */
 static int write_slot(struct datapath *dp, const struct policy_image *img, uint32_t slot,
 		      const struct dp_endpoint *eps, const struct dp_prefilter *pfs, char *err,
@@ -164,6 +164,7 @@ static int write_slot(struct datapath *dp, const struct policy_image *img, uint3
 		r = dp_err(err, len, -ENOMEM, "out of memory");
 		goto out;
 	}
+	dp_retire_wait(&dp->retire);
 	for (size_t i = 0; i < img->n_endpoints; i++)
 		ids[i] = eps[i].ifindex ?: (eps[i].cg_id ? IOF_EP_CGROUP_BIT | eps[i].cg_id : 0);
 	for (size_t i = 0; i < img->n_prefilter; i++)
@@ -347,6 +348,7 @@ static int activate(struct datapath *dp, const struct policy_image *img, uint32_
 		dp->delta.back_valid = false; /* the slot holds img, not what back says */
 		return r;
 	}
+	dp_retire_flipped(&dp->retire); /* the slot left behind is written once it is retired */
 	dp_delta_activated(&dp->delta, img); /* on ENOMEM: whole writes from now on */
 	dp->revision = img->revision;
 	dp->slot = slot;
@@ -441,14 +443,17 @@ static int link_up(struct datapath *dp, const char *ifname, uint32_t ifindex, ui
 {
 	uint32_t slot = dp_active_slot(dp);
 	struct dp_attachment *att = dp_att_find(dp, DP_ATT_TC, ifname);
+	struct dp_attachment *xatt = dp_att_find(dp, DP_ATT_XDP, ifname);
 	bool tc = false, xdp = false, hosts = false, fresh = !att || att->ifindex != ifindex;
+	bool xdp_fresh = !xatt || xatt->ifindex != ifindex;
 	char msg[256];
 	int r;
 
 	/*
-	 * Entries are written only for an interface new to its endpoint or uplink. Any
-	 * RTM_NEWLINK of a known one (flags, master, a bridge port's state) leaves them alone:
-	 * they were written with it, and a tampered one is the guard's to repair and report.
+	 * Entries and hooks are written only for an interface new to its endpoint or uplink.
+	 * Any RTM_NEWLINK of a known one (flags, master, a bridge port's state ~15 s after it
+	 * joined) leaves them alone: they were written with it, and a tampered entry or a
+	 * detached link is the guard's to repair and report.
 	 */
 	for (size_t i = 0; i < dp->n_eps; i++) {
 		struct dp_endpoint *ep = &dp->eps[i];
@@ -494,9 +499,9 @@ static int link_up(struct datapath *dp, const char *ifname, uint32_t ifindex, ui
 	/* entries first, hooks second: no packet meets a hook without its endpoint */
 	uint64_t t0 = now_usec();
 
-	if (tc && (r = dp_attach_tc(dp, ifname, ifindex, msg, sizeof(msg))))
+	if (tc && fresh && (r = dp_attach_tc(dp, ifname, ifindex, msg, sizeof(msg))))
 		return r;
-	if (xdp && (r = dp_attach_xdp(dp, ifname, ifindex, msg, sizeof(msg))))
+	if (xdp && xdp_fresh && (r = dp_attach_xdp(dp, ifname, ifindex, msg, sizeof(msg))))
 		return r;
 	*hooks_usec = now_usec() - t0;
 	return tc || xdp ? 1 + (tc && fresh) : 0;

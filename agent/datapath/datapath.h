@@ -140,6 +140,20 @@ struct dp_fill {
 int dp_read_fill(struct datapath *dp, struct dp_fill *ret);
 
 /*
+ * Slots retired after flips (slot_retire.h): flips so far and how many of them are retired
+ * (no program reads the slot left behind any more), the grace periods waited for off the
+ * apply's path (how many, the last, the longest, in all), and the writes of the inactive slot
+ * that found its readers not yet gone and waited for them (how many, how long in all). Any
+ * thread.
+ */
+struct dp_retire_figures {
+	uint64_t flips, retired;
+	uint64_t grace_periods, grace_usec_last, grace_usec_max, grace_usec_total;
+	uint64_t writes_waited, wait_usec_total;
+};
+void dp_read_slot_retire(struct datapath *dp, struct dp_retire_figures *ret);
+
+/*
  * Conntrack pressure per family ([0] IPv4, [1] IPv6), from the programs' per-CPU counters:
  * one map lookup, whatever the fill. entries and evictions are derived (see ct_stats.c):
  * entries = inserts - deletes - evictions, evictions = what that exceeded the capacity.

@@ -16,6 +16,7 @@
 #include "datapath.h"
 #include "image_delta.h"
 #include "image_write.h"
+#include "slot_retire.h"
 
 struct bpf_object;
 struct iofence;
@@ -129,6 +130,8 @@ struct datapath {
 	_Atomic uint64_t ct_evicted[2]; /* conntrack evictions derived so far (ct_stats.c) */
 	struct dp_ledger ledger;	/* counter identities (counter_ledger.h) */
 	bool ledger_open;
+	struct dp_retire retire; /* slots flipped away from, until no program reads them */
+	bool retire_open;
 };
 
 /* ep's iof_endpoints value (the same for its interface and its cgroup entry). */

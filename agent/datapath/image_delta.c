@@ -188,14 +188,48 @@ void dp_delta_free(struct dp_delta *d)
 
 /* ---- writing ---- */
 
-/* One table's map in one slot; for an array of tries, its inner tries opened on first use. */
+/*
+ * One table's map in one slot; for an array of tries, its inner tries opened on first use.
+ * Tries the slot lacks are created, filled, then put in place together (inner_publish): every
+ * update of an array of maps waits for an RCU grace period, a batch once.
+ */
 struct inner_fds {
 	int outer_fd; /* the array of tries, or the hash map */
 	uint8_t slot;
 	const struct layout_table *t;
 	int *fd; /* by trie number; -1 not opened yet */
 	size_t n;
+	__u32 *new_idx; /* outer indexes of the tries created, not yet in place */
+	int *new_fd;
+	size_t n_new;
 };
+
+static int inner_remember_new(struct inner_fds *in, __u32 idx, int fd)
+{
+	__u32 *idx_v = realloc(in->new_idx, (in->n_new + 1) * sizeof(*idx_v));
+	int *fd_v;
+
+	if (idx_v)
+		in->new_idx = idx_v;
+	fd_v = idx_v ? realloc(in->new_fd, (in->n_new + 1) * sizeof(*fd_v)) : NULL;
+	if (!fd_v)
+		return -ENOMEM;
+	in->new_fd = fd_v;
+	in->new_idx[in->n_new] = idx;
+	in->new_fd[in->n_new++] = fd;
+	return 0;
+}
+
+/* The tries created since the last call, put in place with one batched update. */
+static int inner_publish(struct inner_fds *in)
+{
+	int err = in->n_new ? dp_update_many(in->outer_fd, in->new_idx, sizeof(*in->new_idx),
+					     in->new_fd, sizeof(*in->new_fd), in->n_new)
+			    : 0;
+
+	in->n_new = 0;
+	return err;
+}
 
 /* The slot's inner trie number t, opened or created on first use. */
 static int inner_fd(struct inner_fds *in, uint32_t t)
@@ -224,13 +258,13 @@ static int inner_fd(struct inner_fds *in, uint32_t t)
 		if (fd < 0)
 			return -errno;
 	} else {
+		int err;
+
 		fd = dp_trie_create(in->t);
 		if (fd < 0)
 			return fd;
-		/* the slot is inactive: no packet looks at the trie while it fills */
-		if (bpf_map_update_elem(in->outer_fd, &ok, &fd, BPF_ANY)) {
-			int err = -errno;
-
+		err = inner_remember_new(in, ok, fd);
+		if (err) {
 			close(fd);
 			return err;
 		}
@@ -245,8 +279,9 @@ static void inner_close(struct inner_fds *in)
 		if (in->fd[i] >= 0)
 			close(in->fd[i]);
 	free(in->fd);
-	in->fd = NULL;
-	in->n = 0;
+	free(in->new_idx);
+	free(in->new_fd);
+	*in = (struct inner_fds){0};
 }
 
 /* Writes key -> val, or deletes key when val is NULL (an absent key is no error). */
@@ -274,40 +309,6 @@ static int put_entry(struct inner_fds *in, const char *id, const char *val)
 	if (fd < 0)
 		return fd;
 	return map_put(fd, id + t->key_off, val);
-}
-
-/* Tries with entries in the slot (in cur or back) but none in next are dropped. */
-static int drop_empty_tries(const struct dp_entry_set *cur, const struct dp_entry_set *back,
-			    const struct dp_entry_set *next, const struct layout_table *t,
-			    int outer_fd, uint8_t slot)
-{
-	uint32_t n_tries = t->tries_per_slot;
-	uint8_t *seen = calloc(n_tries, 1); /* 1: in next, 2: dropped */
-	const struct dp_entry_set *old[2] = {cur, back};
-	int err = 0;
-
-	if (!seen)
-		return -ENOMEM;
-	for (size_t i = 0; i < next->n; i++) {
-		uint32_t k = layout_record_trie(rec_at(next, i));
-
-		if (k < n_tries)
-			seen[k] = 1;
-	}
-	for (int o = 0; o < 2 && !err; o++)
-		for (size_t i = 0; i < old[o]->n && !err; i++) {
-			uint32_t k = layout_record_trie(rec_at(old[o], i));
-			__u32 idx;
-
-			if (k >= n_tries || seen[k])
-				continue;
-			seen[k] = 2;
-			idx = dp_trie_index(t, slot, k);
-			if (bpf_map_delete_elem(outer_fd, &idx) && errno != ENOENT)
-				err = -errno;
-		}
-	free(seen);
-	return err;
 }
 
 /* The value key has in the inactive slot (back overrides cur), or NULL when absent. */
@@ -419,11 +420,15 @@ int dp_delta_write_tries(struct dp_delta *d, const struct dp_map_fds *fds,
 		for (size_t i = 0; i < o[k].n && !err; i++)
 			err = put_entry(&in, o[k].v[i].rec,
 					o[k].v[i].del ? NULL : o[k].v[i].rec + ksz);
+		/*
+		 * A trie left without entries stays in place, empty (a lookup in it misses as in
+		 * none): taking it out of the array of maps would wait for a grace period, and a
+		 * later image may fill it again.
+		 */
+		if (!err)
+			err = inner_publish(&in);
 		*ret_written += o[k].n;
 		inner_close(&in);
-		if (!err && e[k].tries)
-			err =
-			    drop_empty_tries(&d->cur[k], &d->back[k], &d->next[k], &e[k], fd, slot);
 	}
 	for (int k = 0; k < LAYOUT_TABLES; k++)
 		free(o[k].v);

@@ -410,30 +410,80 @@ out:
 }
 
 /*
- * Empties slot's part of t's array of tries (the inner tries go when their last user does).
- * Every update or delete of an array of maps waits for an RCU grace period: only present tries
- * are deleted, in one batch where the kernel has batched deletes.
+ * The outer indexes of slot's tries present in t's array of maps into ret (room for
+ * tries_per_slot), read in batches: the kernel skips the empty indexes, where a lookup of
+ * each index of a slot's range (8,192 for iof_policy) cost a system call each.
+ */
+static int present_tries(const struct layout_table *t, int outer_fd, uint8_t slot, __u32 *ret,
+			 __u32 *ret_n)
+{
+	const __u32 first = dp_trie_index(t, slot, 0), end = first + t->tries_per_slot;
+	__u32 *keys = calloc(t->tries_per_slot, sizeof(*keys));
+	__u32 *ids = calloc(t->tries_per_slot, sizeof(*ids)); /* zeroed: valgrind, as verify */
+	__u32 in = 0, out = 0, n = 0;
+	bool started = false;
+	int err = keys && ids ? 0 : -ENOMEM;
+
+	while (!err) {
+		__u32 count = t->tries_per_slot;
+		int e = bpf_map_lookup_batch(outer_fd, started ? &in : NULL, &out, keys, ids, &count,
+					     NULL)
+			    ? -errno
+			    : 0;
+
+		for (__u32 i = 0; i < count; i++)
+			if (keys[i] >= first && keys[i] < end)
+				ret[n++] = keys[i];
+		if (e == -ENOENT) /* the map's end */
+			break;
+		if (e == -EINVAL || e == -ENOTSUPP || e == -EOPNOTSUPP) { /* no batches: each */
+			n = 0;
+			for (__u32 idx = first; idx < end; idx++)
+				if (!bpf_map_lookup_elem(outer_fd, &idx, &ids[0]))
+					ret[n++] = idx;
+			break;
+		}
+		err = e;
+		in = out;
+		started = true;
+	}
+	*ret_n = n;
+	free(keys);
+	free(ids);
+	return err;
+}
+
+/*
+ * Empties slot's part of t's array of tries: every trie present is replaced by a new, empty one
+ * with one batched update (the old ones go when their last user does). Every update or delete
+ * of an array of maps waits for an RCU grace period, and the kernel has no batched delete for
+ * arrays of maps: deleting the tries one by one waited once per trie.
  */
 static int clear_tries(const struct layout_table *t, int outer_fd, uint8_t slot)
 {
-	__u32 *present = malloc(t->tries_per_slot * sizeof(*present)), id, n = 0, count;
-	LIBBPF_OPTS(bpf_map_batch_opts, opts);
-	int err = 0;
+	__u32 *present = malloc((t->tries_per_slot + 1) * sizeof(*present)), n = 0;
+	int *empty = malloc((t->tries_per_slot + 1) * sizeof(*empty)), err = 0;
+	__u32 made = 0;
 
-	if (!present)
-		return -ENOMEM;
-	for (uint32_t k = 0; outer_fd >= 0 && k < t->tries_per_slot; k++) {
-		__u32 idx = dp_trie_index(t, slot, k);
-
-		if (!bpf_map_lookup_elem(outer_fd, &idx, &id))
-			present[n++] = idx;
+	if (!present || !empty) {
+		err = -ENOMEM;
+		goto out;
 	}
-	count = n;
-	if (n && bpf_map_delete_batch(outer_fd, present, &count, &opts))
-		for (__u32 i = 0; i < n && !err; i++) /* no batched deletes: one by one */
-			if (bpf_map_delete_elem(outer_fd, &present[i]) && errno != ENOENT)
-				err = -errno;
+	if (outer_fd >= 0)
+		err = present_tries(t, outer_fd, slot, present, &n);
+	for (; made < n && !err; made++) {
+		empty[made] = dp_trie_create(t);
+		if (empty[made] < 0)
+			err = empty[made];
+	}
+	if (!err)
+		err = dp_update_many(outer_fd, present, sizeof(*present), empty, sizeof(*empty), n);
+	while (made-- > 0)
+		if (empty[made] >= 0)
+			close(empty[made]); /* the outer map holds them now */
+out:
 	free(present);
+	free(empty);
 	return err;
 }
 

@@ -294,6 +294,8 @@ int dp_open(const struct dp_options *opts, struct datapath **ret, char *err, siz
 		pthread_mutexattr_destroy(&ma);
 	}
 	dp_delta_init(&dp->delta);
+	dp_retire_start(&dp->retire);
+	dp->retire_open = true;
 	dp->slot_verified = true; /* nothing known to differ yet */
 	dp->pin_dir = strdup(opts->pin_dir ? opts->pin_dir : DP_DEFAULT_PIN_DIR);
 	dp->xdp_generic = opts->xdp_generic;
@@ -395,12 +397,19 @@ void dp_close(struct datapath *dp)
 	free(dp->obj_bytes);
 	free_image_copy(dp);
 	pthread_mutex_destroy(&dp->fill_lock);
+	if (dp->retire_open)
+		dp_retire_stop(&dp->retire);
 	if (dp->ledger_open)
 		dp_ledger_close(&dp->ledger);
 	pthread_mutex_destroy(&dp->lock);
 	dp_delta_free(&dp->delta);
 	free(dp->pin_dir);
 	free(dp);
+}
+
+void dp_read_slot_retire(struct datapath *dp, struct dp_retire_figures *ret)
+{
+	dp_retire_read(&dp->retire, ret);
 }
 
 void dp_image_copy_free(struct datapath *dp)

@@ -34,6 +34,7 @@ static int check_state(struct datapath *dp, dp_report_fn report, void *ctx)
 		 st.active_slot, (unsigned long long)st.revision[st.active_slot & 1], dp->slot,
 		 (unsigned long long)dp->revision);
 	dp_slot_activate(dp->fds.state, (uint8_t)dp->slot, dp->revision);
+	dp_retire_flipped(&dp->retire); /* packets were reading the other slot */
 	report(ctx, "state", msg);
 	return 1;
 }

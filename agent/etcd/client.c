@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <grpc/support/time.h>
+
 #include "etcd_internal.h"
 
 struct etcd_ep {
@@ -17,6 +19,10 @@ struct etcd_ep {
 	char *addr; /* HOST:PORT for gRPC */
 	bool tls;
 	grpc_channel *ch;
+	/* watches on a connection of their own: a thread waiting for its watch events is then
+	 * not woken by the answers of unary calls on the other (gRPC's poll engine wakes every
+	 * thread that polls a socket) */
+	grpc_channel *watch_ch;
 };
 
 struct etcd {
@@ -98,6 +104,8 @@ void etcd_close(struct etcd *c)
 	for (size_t i = 0; i < c->n; i++) {
 		if (c->eps[i].ch)
 			grpc_channel_destroy(c->eps[i].ch);
+		if (c->eps[i].watch_ch)
+			grpc_channel_destroy(c->eps[i].watch_ch);
 		free(c->eps[i].url);
 		free(c->eps[i].addr);
 	}
@@ -117,8 +125,9 @@ const char *etcd_endpoints(const struct etcd *c)
 	return c->list;
 }
 
-/* The channel of endpoint i (created on first use). Caller holds c->lock. */
-static grpc_channel *channel_of(struct etcd *c, size_t i, char *err, size_t err_len)
+/* The channel of endpoint i, or its watch channel (created on first use). Caller holds
+ * c->lock. */
+static grpc_channel *channel_of(struct etcd *c, size_t i, bool watch, char *err, size_t err_len)
 {
 	struct etcd_ep *ep = &c->eps[i];
 	grpc_arg extra[] = {
@@ -136,13 +145,22 @@ static grpc_channel *channel_of(struct etcd *c, size_t i, char *err, size_t err_
 	    /* etcd refuses pings more often than every 5 s (--grpc-keepalive-min-time) */
 	    {.type = GRPC_ARG_INTEGER, .key = (char *)GRPC_ARG_KEEPALIVE_TIME_MS, .value.integer = 10000},
 	    {.type = GRPC_ARG_INTEGER, .key = (char *)GRPC_ARG_KEEPALIVE_TIMEOUT_MS, .value.integer = 5000},
+	    /* no BDP probe: it pings after received data, a round trip and its wake-ups for
+	     * every watch event; the messages here are small, the default window fits them */
+	    {.type = GRPC_ARG_INTEGER, .key = (char *)GRPC_ARG_HTTP2_BDP_PROBE, .value.integer = 0},
+	    /* last: a connection not shared with the other channel (watch channels only) */
+	    {.type = GRPC_ARG_INTEGER,
+	     .key = (char *)GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL,
+	     .value.integer = 1},
 	};
+	size_t n = sizeof(extra) / sizeof(extra[0]) - (watch ? 0 : 1);
+	grpc_channel **ch = watch ? &ep->watch_ch : &ep->ch;
 	struct rpc_tls none = {0};
 
-	if (!ep->ch)
-		ep->ch = rpc_channel_open_ex(ep->addr, ep->tls ? &c->tls : &none, extra,
-					     sizeof(extra) / sizeof(extra[0]), err, err_len);
-	return ep->ch;
+	if (!*ch)
+		*ch = rpc_channel_open_ex(ep->addr, ep->tls ? &c->tls : &none, extra, n, err,
+					  err_len);
+	return *ch;
 }
 
 
@@ -156,7 +174,17 @@ grpc_channel *etcd_channel(struct etcd *c, size_t attempt, char *err, size_t err
 	pthread_mutex_lock(&c->lock);
 	i = (c->cur + attempt) % c->n;
 	c->cur = i;
-	ch = channel_of(c, i, err, err_len);
+	ch = channel_of(c, i, false, err, err_len);
+	pthread_mutex_unlock(&c->lock);
+	return ch;
+}
+
+grpc_channel *etcd_watch_channel(struct etcd *c, char *err, size_t err_len)
+{
+	grpc_channel *ch;
+
+	pthread_mutex_lock(&c->lock);
+	ch = channel_of(c, c->cur % c->n, true, err, err_len);
 	pthread_mutex_unlock(&c->lock);
 	return ch;
 }
@@ -217,4 +245,43 @@ void etcd_rotate(struct etcd *c)
 	pthread_mutex_lock(&c->lock);
 	c->cur = (c->cur + 1) % c->n;
 	pthread_mutex_unlock(&c->lock);
+}
+
+/* Waits until ch is connected or the deadline passes, making it connect. */
+static bool wait_ready(grpc_channel *ch, gpr_timespec deadline)
+{
+	grpc_connectivity_state st = grpc_channel_check_connectivity_state(ch, 1);
+	grpc_completion_queue *cq;
+
+	if (st == GRPC_CHANNEL_READY)
+		return true;
+	cq = grpc_completion_queue_create_for_pluck(NULL);
+	/* each change of state ends one watch: until connected or the deadline */
+	while (st != GRPC_CHANNEL_READY && st != GRPC_CHANNEL_SHUTDOWN &&
+	       gpr_time_cmp(gpr_now(GPR_CLOCK_MONOTONIC), deadline) < 0) {
+		grpc_channel_watch_connectivity_state(ch, st, deadline, cq, (void *)1);
+		while (grpc_completion_queue_pluck(cq, (void *)1, gpr_inf_future(GPR_CLOCK_REALTIME),
+						   NULL)
+			   .type != GRPC_OP_COMPLETE)
+			;
+		st = grpc_channel_check_connectivity_state(ch, 1);
+	}
+	grpc_completion_queue_shutdown(cq);
+	while (grpc_completion_queue_pluck(cq, NULL, gpr_inf_future(GPR_CLOCK_REALTIME), NULL).type !=
+	       GRPC_QUEUE_SHUTDOWN)
+		;
+	grpc_completion_queue_destroy(cq);
+	return st == GRPC_CHANNEL_READY;
+}
+
+bool etcd_wait_connected(struct etcd *c, int wait_ms)
+{
+	gpr_timespec deadline = gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
+					     gpr_time_from_millis(wait_ms, GPR_TIMESPAN));
+	grpc_channel *watch, *unary;
+	char err[256];
+
+	watch = etcd_watch_channel(c, err, sizeof(err));
+	unary = etcd_channel(c, 0, err, sizeof(err));
+	return watch && unary && wait_ready(watch, deadline) && wait_ready(unary, deadline);
 }

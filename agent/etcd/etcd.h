@@ -34,6 +34,12 @@ const char *etcd_current(const struct etcd *c);
 const char *etcd_endpoints(const struct etcd *c);
 /* Makes the next endpoint current (after a stream to the current one failed). */
 void etcd_rotate(struct etcd *c);
+/*
+ * etcd_wait_connected() - waits at most wait_ms for the current endpoint's connections (watch
+ * and unary calls), making them connect. The waiting thread polls the connection attempt, which gRPC's "poll" engine
+ * needs: without a call waiting on a channel, no thread would. True when connected.
+ */
+bool etcd_wait_connected(struct etcd *c, int wait_ms);
 
 /*
  * etcd_call() - one unary call to METHOD ("/etcdserverpb.KV/Range"), trying the next endpoint
@@ -74,6 +80,9 @@ int etcd_watch_open(struct etcd *c, const char *key, const char *range_end, int6
 /* Next response: 1 with *ret, 0 when the stream ended (reason in err), -EPROTO. */
 int etcd_watch_next(struct etcd_watch *w, Etcdserverpb__WatchResponse **ret, char *err,
 		    size_t err_len);
+/* The same waiting at most wait_ms (0: only what has arrived): also -ETIMEDOUT (rpc.h). */
+int etcd_watch_next_until(struct etcd_watch *w, int wait_ms, Etcdserverpb__WatchResponse **ret,
+			  char *err, size_t err_len);
 /* From another thread: makes a blocked etcd_watch_next() return 0. */
 void etcd_watch_cancel(struct etcd_watch *w);
 void etcd_watch_close(struct etcd_watch *w);

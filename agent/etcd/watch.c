@@ -38,7 +38,7 @@ int etcd_watch_open(struct etcd *c, const char *key, const char *range_end, int6
 	cr.start_revision = start;
 	req.request_union_case = ETCDSERVERPB__WATCH_REQUEST__REQUEST_UNION_CREATE_REQUEST;
 	req.create_request = &cr;
-	ch = etcd_channel(c, 0, err, err_len);
+	ch = etcd_watch_channel(c, err, err_len);
 	if (!ch) {
 		free(w);
 		return -EINVAL;
@@ -53,17 +53,23 @@ int etcd_watch_open(struct etcd *c, const char *key, const char *range_end, int6
 	return 0;
 }
 
-int etcd_watch_next(struct etcd_watch *w, Etcdserverpb__WatchResponse **ret, char *err,
-		    size_t err_len)
+int etcd_watch_next_until(struct etcd_watch *w, int wait_ms, Etcdserverpb__WatchResponse **ret,
+			  char *err, size_t err_len)
 {
-	int r = rpc_stream_next(w->st, &etcdserverpb__watch_response__descriptor,
-				(ProtobufCMessage **)ret);
+	int r = rpc_stream_next_until(w->st, &etcdserverpb__watch_response__descriptor, wait_ms,
+				      (ProtobufCMessage **)ret);
 
 	if (r == 0)
 		snprintf(err, err_len, "etcd %s: watch stream ended", w->endpoint);
-	else if (r < 0)
+	else if (r == -EPROTO)
 		snprintf(err, err_len, "etcd %s: a watch response does not parse", w->endpoint);
 	return r;
+}
+
+int etcd_watch_next(struct etcd_watch *w, Etcdserverpb__WatchResponse **ret, char *err,
+		    size_t err_len)
+{
+	return etcd_watch_next_until(w, -1, ret, err, err_len);
 }
 
 void etcd_watch_cancel(struct etcd_watch *w)

@@ -126,7 +126,8 @@ struct events *events_new(struct engine *engine, struct flows *flows, char *err,
 		if (!r && !dp_events_next_seq(e->dp, &seq)) /* numbering goes on from the last run */
 			flows_set_next_seq(flows, seq);
 	}
-	if (!r)
+	/* without a datapath no cgroup is attached: an apply needs no rescan (one wake-up less) */
+	if (!r && e->dp)
 		r = engine_on_publish(engine, rescan_cgroups, e);
 	if (r) {
 		snprintf(err, err_len, "event loop: %s", strerror(-r));

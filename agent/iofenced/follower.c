@@ -9,17 +9,17 @@
  *   is reopened from the revision after the last one seen (backoff with jitter, next
  *   endpoint); a compacted one makes it read the policy whole again.
  * - work: when the mirror's policy revision is newer than the one enforced, waits the batch
- *   window and submits the revision to the engine: only the changed endpoints and groups when
- *   nothing else changed (a JOB_DELTA: no whole document rebuilt), else the mirror as a whole
- *   PolicyDocument
- *   with the etcd revision as its revision (and its changed objects, which the store keeps
- *   instead of the document); then writes the node's status key (under a lease it keeps
- *   alive). A revision that does not decode or is refused stays unenforced:
- *   the last good one keeps enforcing and the status says why.
+ *   window (batch_window.h) and submits the revision to the engine: only the changed
+ *   endpoints and groups when nothing else changed (a JOB_DELTA: no whole document rebuilt),
+ *   else the mirror as a whole PolicyDocument with the etcd revision as its revision (and its
+ *   changed objects, which the store keeps instead of the document); then writes the node's
+ *   status key (follower_status.c). A revision that does not decode or is refused stays
+ *   unenforced: the last good one keeps enforcing and the status says why.
  */
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,59 +29,13 @@
 
 #include "agent.h"
 #include "agent/etcd/cluster.h"
-#include "agent/etcd/mirror.h"
 #include "engine.h"
 #include "follower.h"
+#include "follower_internal.h"
 #include "log.h"
 #include "snapshot.h"
 
-#define DELAY_BUCKETS 12
-static const double delay_le[DELAY_BUCKETS] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
-					       0.5,   1,    2.5,   5,	   10,	30};
-
-struct follower {
-	struct agent *a;
-	struct etcd *etcd;
-	char *prefix, *head_key, *status_key, *gen_root, *watch_end;
-	pthread_t watch_thread, work_thread;
-	bool watch_started, work_started;
-	pthread_mutex_t lock;
-	pthread_cond_t cond;
-	atomic_bool stop;
-
-	/* the mirror (lock) */
-	struct cluster_mirror m;
-	int64_t attempted_rev;	 /* newest revision submitted (applied or failed) */
-	int64_t applied_rev;	 /* enforced */
-	int64_t failed_rev;	 /* newest refused revision (0: none since the last good) */
-	char error[512];
-	bool busy;		 /* a job is with the engine */
-	bool need_whole;	 /* the next apply sends the whole document, no delta */
-	bool status_dirty;
-	/* the enforced revision came from elsewhere (a direct push): not one of this datastore's,
-	 * so the status key reports none enforced until a datastore revision is */
-	bool foreign;
-	struct etcd_watch *watch; /* to cancel it at stop */
-
-	/* connection state and metrics */
-	atomic_bool connected;
-	atomic_llong disconnected_since;
-	atomic_uint_fast64_t delay_bucket[DELAY_BUCKETS];
-	atomic_uint_fast64_t delay_count;
-	atomic_uint_fast64_t delay_usec_sum;
-	double last_delay;
-
-	/* job completion (lock) */
-	bool job_done;
-	int job_status;
-	char job_details[512];
-
-	/* the status key's lease (work thread only) */
-	int64_t lease;
-	uint64_t lease_alive_usec; /* granted or last kept alive */
-};
-
-static uint64_t now_usec(void)
+uint64_t follower_now_usec(void)
 {
 	struct timespec ts;
 
@@ -111,12 +65,87 @@ static void wait_ms(struct follower *f, long ms)
 		pthread_cond_timedwait(&f->cond, &f->lock, &ts);
 }
 
+/* Waits on f->cond until the monotonic time deadline (UINT64_MAX: until woken). Lock held. */
+static void wait_until(struct follower *f, uint64_t deadline_usec)
+{
+	struct timespec ts = {.tv_sec = (time_t)(deadline_usec / 1000000u),
+			      .tv_nsec = (long)(deadline_usec % 1000000u) * 1000L};
+
+	if (f->stop)
+		return;
+	if (deadline_usec == UINT64_MAX)
+		pthread_cond_wait(&f->cond, &f->lock);
+	else
+		pthread_cond_timedwait(&f->cond, &f->lock, &ts);
+}
+
+/* Wakes the work thread (it sleeps until its next deadline otherwise). Lock not held. */
+static void wake_work(struct follower *f)
+{
+	pthread_mutex_lock(&f->lock);
+	pthread_cond_broadcast(&f->cond);
+	pthread_mutex_unlock(&f->lock);
+}
+
+/* A change the work thread has not applied yet arrived now (lock held): true when it is the
+ * first, which opens a batch window (the work thread must wake; later ones join the batch). */
+static bool note_pending(struct follower *f)
+{
+	if (f->pending_since_usec)
+		return false;
+	f->pending_since_usec = follower_now_usec();
+	f->batch_deadline_usec = batch_window_open(&f->batch, f->pending_since_usec);
+	return true;
+}
+
+/* A window of churn is open (lock held): the watch holds its reads until it ends. A change
+ * that comes alone is read and applied as it comes (its window is the shortest). */
+static bool batch_held(const struct follower *f)
+{
+	return f->batch_deadline_usec && f->batch.window_ms > BATCH_WINDOW_MIN_MS &&
+	       f->drained_usec != f->batch_deadline_usec;
+}
+
+/*
+ * The next watch response. While a window of churn is open the stream is not read until the
+ * window ends: its events wait in the socket and one wake-up then reads them all, instead of
+ * a wake-up (a thread switch or more) per event. At the end of the window the stream is read
+ * without waiting until nothing is left, and the work thread learns that the batch holds every
+ * event that arrived in its window (drained_usec). 1, 0 or -errno as etcd_watch_next().
+ */
+static int watch_next(struct follower *f, struct etcd_watch *w,
+		      Etcdserverpb__WatchResponse **wr, char *err, size_t len)
+{
+	pthread_mutex_lock(&f->lock);
+	while (!f->stop && batch_held(f)) {
+		uint64_t deadline = f->batch_deadline_usec;
+		int r;
+
+		if (follower_now_usec() < deadline) {
+			wait_until(f, deadline);
+			continue;
+		}
+		pthread_mutex_unlock(&f->lock);
+		r = etcd_watch_next_until(w, 0, wr, err, len);
+		if (r != -ETIMEDOUT)
+			return r;
+		pthread_mutex_lock(&f->lock);
+		if (f->batch_deadline_usec == deadline) {
+			f->drained_usec = deadline;
+			pthread_cond_broadcast(&f->cond);
+		}
+	}
+	pthread_mutex_unlock(&f->lock);
+	return etcd_watch_next_until(w, -1, wr, err, len);
+}
+
 static void set_connected(struct follower *f, bool up, const char *why)
 {
 	bool was = atomic_exchange(&f->connected, up);
 
 	if (was == up)
 		return;
+	wake_work(f); /* connected: a status put may be due */
 	if (up) {
 		atomic_store(&f->disconnected_since, 0);
 		log_info("datastore: connected to %s", etcd_current(f->etcd));
@@ -136,6 +165,7 @@ static int resync(struct follower *f, int64_t at, char *err, size_t len)
 	if (!r) {
 		pthread_mutex_lock(&f->lock);
 		r = cluster_mirror_install(&f->m, &st);
+		note_pending(f);
 		pthread_cond_broadcast(&f->cond);
 		pthread_mutex_unlock(&f->lock);
 		log_info("datastore: read the policy at revision %lld (policy revision %lld, %zu "
@@ -152,11 +182,13 @@ static int resync(struct follower *f, int64_t at, char *err, size_t len)
  */
 static int64_t take_events(struct follower *f, const Etcdserverpb__WatchResponse *wr)
 {
-	bool changed;
+	bool changed, wake = false;
 	int64_t reload;
 
 	pthread_mutex_lock(&f->lock);
 	reload = cluster_mirror_take(&f->m, wr, &changed);
+	if (changed)
+		wake = note_pending(f);
 	if (f->m.bad_rev > f->attempted_rev) {
 		f->failed_rev = f->attempted_rev = f->m.bad_rev;
 		snprintf(f->error, sizeof(f->error), "revision %lld: %s", (long long)f->m.bad_rev,
@@ -164,11 +196,30 @@ static int64_t take_events(struct follower *f, const Etcdserverpb__WatchResponse
 		log_error("datastore: %s (still enforcing revision %lld)", f->error,
 			  (long long)f->applied_rev);
 		f->status_dirty = true;
+		wake = true;
 	}
-	if (changed)
+	if (wake)
 		pthread_cond_broadcast(&f->cond);
 	pthread_mutex_unlock(&f->lock);
 	return reload;
+}
+
+/* The backoff before the next attempt, spent making the current endpoint connect (in short
+ * waits: a stop ends it; once connected, the rest is slept). */
+static void wait_connected(struct follower *f, long ms)
+{
+	uint64_t end = follower_now_usec() + (uint64_t)ms * 1000u, now;
+
+	while (!f->stop && (now = follower_now_usec()) < end) {
+		long left = (long)((end - now) / 1000u);
+
+		if (etcd_wait_connected(f->etcd, left < 200 ? (int)left : 200)) {
+			pthread_mutex_lock(&f->lock);
+			wait_ms(f, left);
+			pthread_mutex_unlock(&f->lock);
+			break;
+		}
+	}
 }
 
 static long backoff_next(long *backoff)
@@ -207,7 +258,7 @@ static void *watch_main(void *arg)
 		pthread_mutex_lock(&f->lock);
 		f->watch = f->stop ? NULL : w;
 		pthread_mutex_unlock(&f->lock);
-		while (f->watch && (r = etcd_watch_next(w, &wr, err, sizeof(err))) == 1) {
+		while (f->watch && (r = watch_next(f, w, &wr, err, sizeof(err))) == 1) {
 			int64_t reload;
 
 			if (wr->canceled) {
@@ -246,9 +297,7 @@ static void *watch_main(void *arg)
 			break;
 		set_connected(f, false, err);
 		etcd_rotate(f->etcd);
-		pthread_mutex_lock(&f->lock);
-		wait_ms(f, backoff_next(&backoff));
-		pthread_mutex_unlock(&f->lock);
+		wait_connected(f, backoff_next(&backoff));
 	}
 	return NULL;
 }
@@ -265,19 +314,6 @@ static void job_done(struct job *job)
 	pthread_cond_broadcast(&f->cond);
 	pthread_mutex_unlock(&f->lock);
 	job_free(job);
-}
-
-static void observe_delay(struct follower *f, double s)
-{
-	size_t i;
-
-	for (i = 0; i < DELAY_BUCKETS && s > delay_le[i]; i++)
-		;
-	if (i < DELAY_BUCKETS)
-		atomic_fetch_add(&f->delay_bucket[i], 1);
-	atomic_fetch_add(&f->delay_count, 1);
-	atomic_fetch_add(&f->delay_usec_sum, (uint64_t)(s * 1e6));
-	f->last_delay = s;
 }
 
 /* Every group the delta changes is in the enforced document (replaced, not added). */
@@ -370,8 +406,9 @@ static void apply_mirror(struct follower *f)
 	uint64_t written;
 	char err[512] = "";
 
-	/* the batch window: events of the next few milliseconds join this apply */
-	wait_ms(f, FOLLOWER_BATCH_MS);
+	/* the batch window has passed: what arrived since joins this apply */
+	f->pending_since_usec = 0;
+	f->batch_deadline_usec = 0;
 	rev = f->m.policy_rev;
 	written = f->m.written_ns;
 	job = job_of_mirror(f, rev, err, sizeof(err));
@@ -383,6 +420,7 @@ static void apply_mirror(struct follower *f)
 		log_error("datastore: %s (still enforcing revision %lld)", f->error,
 			  (long long)f->applied_rev);
 		f->status_dirty = true;
+		batch_window_applied(&f->batch, follower_now_usec());
 		return;
 	}
 	job->complete = job_done;
@@ -390,12 +428,14 @@ static void apply_mirror(struct follower *f)
 	iofence__v1__apply_response__init(&job->resp);
 	f->busy = true;
 	f->job_done = false;
+	batch_window_applying(&f->batch);
 	pthread_mutex_unlock(&f->lock);
 	engine_submit(f->a->engine, job);
 	pthread_mutex_lock(&f->lock);
 	while (!f->job_done)
 		pthread_cond_wait(&f->cond, &f->lock);
 	f->busy = false;
+	batch_window_applied(&f->batch, follower_now_usec());
 	if (f->job_status == GRPC_STATUS_OK) {
 		f->applied_rev = rev;
 		f->failed_rev = 0;
@@ -405,7 +445,7 @@ static void apply_mirror(struct follower *f)
 		if (written) {
 			double d = ((double)realtime_ns() - (double)written) / 1e9;
 
-			observe_delay(f, d < 0 ? 0 : d);
+			follower_observe_delay(f, d < 0 ? 0 : d);
 		}
 	} else {
 		char *nl;
@@ -428,101 +468,23 @@ static void apply_mirror(struct follower *f)
 	f->status_dirty = true;
 }
 
-/* Lets go of the status key's lease (gone, or etcd unreachable): the key goes with it, so the
- * status is written again under a new lease. Lock not held. */
-static void lose_lease(struct follower *f)
+/* A newer revision waits to be applied (lock held). */
+static bool apply_pending(const struct follower *f)
 {
-	f->lease = 0;
-	pthread_mutex_lock(&f->lock);
-	f->status_dirty = true;
-	pthread_mutex_unlock(&f->lock);
+	return f->m.policy_rev != f->attempted_rev &&
+	       (f->m.policy_rev != f->applied_rev || f->foreign) && !f->busy;
+}
+
+static uint64_t earliest(uint64_t a, uint64_t b)
+{
+	return a < b ? a : b;
 }
 
 /*
- * Keeps the status key's lease alive. etcd renews a lease on a keep-alive only, never on a
- * put under it: a node that reports often must still keep its lease alive, or its key
- * vanishes with it. Lock not held. 0 or -errno.
+ * Applies batches when their window has passed (batch_window.h), reports after each apply
+ * (at most every FOLLOWER_STATUS_MIN_MS) and keeps the lease alive; sleeps until the next of
+ * these is due or a first change arrives, so an idle agent wakes only for its keep-alives.
  */
-static int keep_lease(struct follower *f)
-{
-	char err[512];
-	int64_t ttl = 0;
-	int r = etcd_lease_keepalive(f->etcd, f->lease, &ttl, err, sizeof(err));
-
-	if (!r && ttl > 0) {
-		f->lease_alive_usec = now_usec();
-		return 0;
-	}
-	log_debug("datastore: status lease %lld: %s", (long long)f->lease,
-		  r ? err : "expired");
-	lose_lease(f);
-	return r ? r : -ENOENT;
-}
-
-/* Writes the status key (under a lease, granted first when there is none). Lock not held. */
-static int write_status(struct follower *f)
-{
-	Iofence__V1__NodeStatus ns = IOFENCE__V1__NODE_STATUS__INIT;
-	char err[512], api[1024] = "";
-	size_t alen = 0, len;
-	int64_t applied;
-	uint8_t *buf;
-	int r = 0;
-
-	if (!f->lease) {
-		r = etcd_lease_grant(f->etcd, FOLLOWER_LEASE_TTL, &f->lease, err, sizeof(err));
-		if (r) {
-			f->lease = 0;
-			log_debug("datastore: status lease: %s", err);
-			return r;
-		}
-		f->lease_alive_usec = now_usec();
-	}
-	for (size_t i = 0; i < f->a->cfg.n_listen; i++)
-		alen += (size_t)snprintf(api + alen, sizeof(api) - alen, "%s%s", i ? "," : "",
-					 f->a->cfg.listen[i]);
-	/* what the key reports as enforced is on disk first: one fsync for every revision
-	 * applied since the last report (the store's commits do not wait for the disk) */
-	pthread_mutex_lock(&f->lock);
-	applied = f->applied_rev;
-	pthread_mutex_unlock(&f->lock);
-	r = engine_sync(f->a->engine);
-	if (r) {
-		log_warn("datastore: status not written: the store cannot sync: %s", strerror(-r));
-		pthread_mutex_lock(&f->lock);
-		f->status_dirty = true;
-		pthread_mutex_unlock(&f->lock);
-		return r;
-	}
-	pthread_mutex_lock(&f->lock);
-	ns.node = f->a->cfg.node;
-	ns.applied_revision = f->foreign ? 0 : (uint64_t)applied;
-	ns.datastore_revision = (uint64_t)f->m.policy_rev;
-	ns.version = (char *)AGENT_VERSION;
-	ns.api = api;
-	ns.error = f->error;
-	ns.failed_revision = (uint64_t)f->failed_rev;
-	ns.connected = atomic_load(&f->connected);
-	ns.disconnected_since_unix = (uint64_t)atomic_load(&f->disconnected_since);
-	ns.updated_unix = (uint64_t)time(NULL);
-	ns.last_delay_seconds = f->last_delay;
-	len = iofence__v1__node_status__get_packed_size(&ns);
-	buf = malloc(len + 1);
-	if (buf)
-		iofence__v1__node_status__pack(&ns, buf);
-	f->status_dirty = f->applied_rev != applied; /* applied meanwhile: reported next */
-	pthread_mutex_unlock(&f->lock);
-	if (!buf)
-		return -ENOMEM;
-	r = etcd_put(f->etcd, f->status_key, buf, len, f->lease, 3000, err, sizeof(err));
-	free(buf);
-	if (r) {
-		log_debug("datastore: status: %s", err);
-		lose_lease(f); /* expired or unreachable: a new lease next time */
-	}
-	return r;
-}
-
 static void *work_main(void *arg)
 {
 	struct follower *f = arg;
@@ -530,34 +492,50 @@ static void *work_main(void *arg)
 
 	pthread_mutex_lock(&f->lock);
 	while (!f->stop) {
-		uint64_t now = now_usec();
+		uint64_t now = follower_now_usec(), wake = UINT64_MAX;
+		uint64_t put_at = last_put + FOLLOWER_STATUS_MIN_MS * 1000ull;
+		uint64_t alive_at = f->lease_alive_usec + FOLLOWER_KEEPALIVE_MS * 1000ull;
 		bool dirty = f->status_dirty && atomic_load(&f->connected);
-		bool behind = f->m.policy_rev != f->applied_rev; /* more to apply already */
-		bool put_due = dirty && now - last_put >= (behind ? FOLLOWER_STATUS_BUSY_MS
-								  : FOLLOWER_STATUS_MIN_MS) *
-								 1000ull;
-		bool alive_due = f->lease && now - f->lease_alive_usec >= FOLLOWER_KEEPALIVE_MS * 1000ull;
+		bool pending = apply_pending(f);
+		uint64_t apply_at;
 
-		/* the status of an apply goes out before the next apply starts (unless one went
-		 * out less than FOLLOWER_STATUS_MIN_MS ago, or _BUSY_MS while behind): under
-		 * churn the node keeps reporting progress instead of only when it has caught up */
-		if (!put_due && f->m.policy_rev != f->attempted_rev &&
-		    (f->m.policy_rev != f->applied_rev || f->foreign) && !f->busy) {
-			apply_mirror(f);
-			continue;
+		if (!pending) {
+			f->pending_since_usec = 0;
+			f->batch_deadline_usec = 0;
+		} else if (!f->batch_deadline_usec) {
+			note_pending(f);
 		}
-		if (put_due || alive_due) {
+		/* at the window's end; a held one once the watch has read what arrived in it, or
+		 * a little later whatever the watch does (it may be reconnecting) */
+		apply_at = batch_held(f) ? f->batch_deadline_usec + FOLLOWER_DRAIN_WAIT_MS * 1000ull
+					 : f->batch_deadline_usec;
+		/* the status of an apply goes out before the next apply starts: under churn
+		 * the node keeps reporting progress (the window bounds how often) */
+		if (dirty && now >= put_at) {
 			pthread_mutex_unlock(&f->lock);
-			if (put_due) {
-				write_status(f);
-				last_put = now;
-			} else if (keep_lease(f)) {
-				last_put = now; /* unreachable: the next put waits its interval */
-			}
+			follower_write_status(f);
+			last_put = now;
 			pthread_mutex_lock(&f->lock);
 			continue;
 		}
-		wait_ms(f, dirty ? FOLLOWER_STATUS_MIN_MS : 200);
+		if (pending && now >= apply_at) {
+			apply_mirror(f);
+			continue;
+		}
+		if (f->lease && now >= alive_at) {
+			pthread_mutex_unlock(&f->lock);
+			if (follower_keep_lease(f))
+				last_put = now; /* unreachable: the next put waits its interval */
+			pthread_mutex_lock(&f->lock);
+			continue;
+		}
+		if (dirty)
+			wake = put_at;
+		if (pending)
+			wake = earliest(wake, apply_at);
+		if (f->lease)
+			wake = earliest(wake, alive_at);
+		wait_until(f, wake);
 	}
 	pthread_mutex_unlock(&f->lock);
 	return NULL;
@@ -653,45 +631,4 @@ void follower_stop(struct agent *a)
 	pthread_cond_destroy(&f->cond);
 	free(f);
 	a->follower = NULL;
-}
-
-void follower_metrics(struct agent *a, FILE *out)
-{
-	struct follower *f = a->follower;
-	uint64_t cum = 0;
-	int64_t seen;
-
-	if (!f)
-		return;
-	pthread_mutex_lock(&f->lock);
-	seen = f->m.policy_rev;
-	pthread_mutex_unlock(&f->lock);
-	fprintf(out,
-		"# HELP iofence_datastore_connected 1 while the agent watches the datastore.\n"
-		"# TYPE iofence_datastore_connected gauge\n"
-		"iofence_datastore_connected %d\n"
-		"# HELP iofence_datastore_disconnected_since_seconds Unix time the connection was "
-		"lost (0: connected).\n"
-		"# TYPE iofence_datastore_disconnected_since_seconds gauge\n"
-		"iofence_datastore_disconnected_since_seconds %lld\n"
-		"# HELP iofence_datastore_revision Newest policy revision seen in the datastore.\n"
-		"# TYPE iofence_datastore_revision gauge\n"
-		"iofence_datastore_revision %lld\n"
-		"# HELP iofence_policy_implementation_delay_seconds Controller write to enforced.\n"
-		"# TYPE iofence_policy_implementation_delay_seconds histogram\n",
-		atomic_load(&f->connected) ? 1 : 0, (long long)atomic_load(&f->disconnected_since),
-		(long long)seen);
-	for (size_t i = 0; i < DELAY_BUCKETS; i++) {
-		cum += atomic_load(&f->delay_bucket[i]);
-		fprintf(out,
-			"iofence_policy_implementation_delay_seconds_bucket{le=\"%g\"} %llu\n",
-			delay_le[i], (unsigned long long)cum);
-	}
-	fprintf(out,
-		"iofence_policy_implementation_delay_seconds_bucket{le=\"+Inf\"} %llu\n"
-		"iofence_policy_implementation_delay_seconds_sum %.6f\n"
-		"iofence_policy_implementation_delay_seconds_count %llu\n",
-		(unsigned long long)atomic_load(&f->delay_count),
-		(double)atomic_load(&f->delay_usec_sum) / 1e6,
-		(unsigned long long)atomic_load(&f->delay_count));
 }

@@ -17,22 +17,23 @@ void follower_stop(struct agent *a);
 /* Writes the iofence_datastore_* and implementation delay metrics. */
 void follower_metrics(struct agent *a, FILE *f);
 
-/* Batch window: events arriving within it after the first one are applied together. */
 /* The source name of every revision the follower applies (the store keeps it): how a start
  * tells a revision of the datastore from one of the direct push. */
 #define FOLLOWER_SOURCE_NAME "etcd"
-#define FOLLOWER_BATCH_MS 10
+/* Changes are batched (agent/etcd/batch_window.h). While a window of churn is open the watch
+ * does not read; the apply waits for it to read what came in the window, at most this long
+ * past the window's end. */
+#define FOLLOWER_DRAIN_WAIT_MS 20
 /* TTL of the status key's lease, and how often it is kept alive. */
 #define FOLLOWER_LEASE_TTL 10
 #define FOLLOWER_KEEPALIVE_MS 3000
 /*
- * Status puts of one node at most this often; and while newer revisions are already waiting
- * to be applied (churn), at most every FOLLOWER_STATUS_BUSY_MS: each report is an fsync and
- * an etcd write (agent and etcd CPU: N nodes x reports/s). A node that has caught up reports
- * at once (after FOLLOWER_STATUS_MIN_MS: a longer one delays every change that follows
- * another closely, which the implementation delay does not show but rollout status does).
+ * Status puts of one node at most this often: each report is an fsync and an etcd write
+ * (agent and etcd CPU: N nodes x reports/s). A node reports after each apply, so under churn
+ * the batch window bounds how often; a change that follows another closely is reported
+ * after this interval (a longer one delays it, which the implementation delay does not show
+ * but rollout status does).
  */
 #define FOLLOWER_STATUS_MIN_MS 100
-#define FOLLOWER_STATUS_BUSY_MS 500
 
 #endif /* IOFENCE_IOFENCED_FOLLOWER_H */

@@ -121,8 +121,10 @@ void journal_chain_add(struct journal_chain *c, size_t delta_bytes)
 
 bool journal_chain_due(const struct journal_chain *c)
 {
+	/* the depth bound is drawn too: agents that follow one datastore reach a fixed depth
+	 * at the same revision, and all rewriting a large document at once stalled them */
 	return c->depth && ((double)c->delta_bytes >= (double)c->whole_bytes * c->factor ||
-			    c->depth >= JOURNAL_REBASE_DEPTH);
+			    (double)c->depth >= JOURNAL_REBASE_DEPTH * c->factor);
 }
 
 bool journal_chain_fits(const struct journal_chain *c)

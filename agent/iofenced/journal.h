@@ -22,7 +22,7 @@
 #include "policy/derive.h"
 #include "store/store.h"
 
-/* A chain is cut at this many deltas whatever their size... */
+/* A chain is cut at this many deltas times the chain's factor, whatever their size... */
 #define JOURNAL_REBASE_DEPTH 128
 /* ...and never grows longer than this: the next revision is then stored whole. */
 #define JOURNAL_CHAIN_MAX 256

@@ -190,6 +190,15 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	gpr_set_log_function(grpc_log);
 	gpr_set_log_verbosity(GPR_LOG_SEVERITY_ERROR);
+	/*
+	 * Cluster mode: gRPC's default poller (epoll1) makes every thread waiting on any
+	 * completion queue take turns at reading every socket, so the API server's queue threads
+	 * woke for each etcd message and handed it to the follower: ~3x the thread switches (each
+	 * ~0.1 ms of CPU on this kind of VM) under churn (docs/BENCHMARKS.md, "Cluster mode").
+	 * With "poll" the follower's own waits read the etcd sockets. The environment wins.
+	 */
+	if (a.cfg.etcd_endpoints)
+		setenv("GRPC_POLL_STRATEGY", "poll", 0);
 	grpc_init();
 	a.started_unix = time(NULL);
 	r = run(&a);

@@ -354,6 +354,8 @@ struct rpc_stream {
 	grpc_status_code status;
 	grpc_slice details;
 	bool ended;
+	bool recv_pending; /* a RECV_MESSAGE (tag 3) is outstanding; it fills in */
+	grpc_byte_buffer *in;
 };
 
 int rpc_stream_open(grpc_channel *ch, const char *method, const ProtobufCMessage *req,
@@ -394,23 +396,37 @@ int rpc_stream_open(grpc_channel *ch, const char *method, const ProtobufCMessage
 	return 0;
 }
 
-int rpc_stream_next(struct rpc_stream *st, const ProtobufCMessageDescriptor *desc,
-		    ProtobufCMessage **ret)
+int rpc_stream_next_until(struct rpc_stream *st, const ProtobufCMessageDescriptor *desc,
+			  int wait_ms, ProtobufCMessage **ret)
 {
-	grpc_byte_buffer *in = NULL;
+	gpr_timespec deadline = wait_ms < 0 ? gpr_inf_future(GPR_CLOCK_MONOTONIC)
+					    : gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
+							   gpr_time_from_millis(wait_ms, GPR_TIMESPAN));
+	grpc_byte_buffer *in;
+	grpc_event ev;
 	grpc_op op;
 
 	*ret = NULL;
 	if (st->ended)
 		return 0;
-	memset(&op, 0, sizeof(op));
-	op.op = GRPC_OP_RECV_MESSAGE;
-	op.data.recv_message.recv_message = &in;
-	if (grpc_call_start_batch(st->call, &op, 1, (void *)3, NULL) != GRPC_CALL_OK) {
-		st->ended = true;
-		return 0;
+	if (!st->recv_pending) {
+		memset(&op, 0, sizeof(op));
+		op.op = GRPC_OP_RECV_MESSAGE;
+		op.data.recv_message.recv_message = &st->in;
+		if (grpc_call_start_batch(st->call, &op, 1, (void *)3, NULL) != GRPC_CALL_OK) {
+			st->ended = true;
+			return 0;
+		}
+		st->recv_pending = true;
 	}
-	wait_tag(st->cq, (void *)3);
+	do
+		ev = grpc_completion_queue_pluck(st->cq, (void *)3, deadline, NULL);
+	while (ev.type != GRPC_OP_COMPLETE && (wait_ms < 0 || ev.type != GRPC_QUEUE_TIMEOUT));
+	if (ev.type != GRPC_OP_COMPLETE)
+		return -ETIMEDOUT; /* still outstanding: the next call waits for it */
+	st->recv_pending = false;
+	in = st->in;
+	st->in = NULL;
 	if (!in) {
 		st->ended = true;
 		return 0;
@@ -418,6 +434,12 @@ int rpc_stream_next(struct rpc_stream *st, const ProtobufCMessageDescriptor *des
 	*ret = rpc_unpack(desc, in);
 	grpc_byte_buffer_destroy(in);
 	return *ret ? 1 : -EPROTO;
+}
+
+int rpc_stream_next(struct rpc_stream *st, const ProtobufCMessageDescriptor *desc,
+		    ProtobufCMessage **ret)
+{
+	return rpc_stream_next_until(st, desc, -1, ret);
 }
 
 void rpc_stream_cancel(struct rpc_stream *st)
@@ -429,6 +451,10 @@ void rpc_stream_close(struct rpc_stream *st, struct rpc_result *res)
 {
 	if (!st->ended)
 		grpc_call_cancel(st->call, NULL);
+	if (st->recv_pending) /* completes (empty) once cancelled */
+		wait_tag(st->cq, (void *)3);
+	if (st->in)
+		grpc_byte_buffer_destroy(st->in);
 	wait_tag(st->cq, (void *)2);
 	if (res)
 		take_status(res, st->status, st->details, &st->trailing);

@@ -110,6 +110,13 @@ int rpc_stream_open(grpc_channel *ch, const char *method, const ProtobufCMessage
 /* Next message: 1 with *ret set, 0 at the end of the stream, -EPROTO on garbage. */
 int rpc_stream_next(struct rpc_stream *st, const ProtobufCMessageDescriptor *desc,
 		    ProtobufCMessage **ret);
+/*
+ * The same, waiting at most wait_ms (-1: no limit; 0: takes only what has arrived): -ETIMEDOUT
+ * when no message came in time (the receive stays outstanding: the next call goes on waiting
+ * for it).
+ */
+int rpc_stream_next_until(struct rpc_stream *st, const ProtobufCMessageDescriptor *desc,
+			  int wait_ms, ProtobufCMessage **ret);
 /* Cancels the call (from any thread) so that a blocked rpc_stream_next() returns 0. */
 void rpc_stream_cancel(struct rpc_stream *st);
 /* Waits for the status and frees the stream. */

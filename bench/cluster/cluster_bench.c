@@ -173,8 +173,8 @@ static int change_rule(struct cluster_objs *objs, unsigned port)
 }
 
 /* Waits until every agent enforces REV; returns the seconds from T_WRITE. */
-static double wait_all(struct etcd *c, int64_t rev, double t_write, double *agent_delays,
-		       size_t *n_agent_delays)
+static double wait_all(struct etcd *c, int64_t rev, double t_write, double t_committed,
+		       double *agent_delays, size_t *n_agent_delays)
 {
 	char last[64] = "";
 
@@ -183,11 +183,18 @@ static double wait_all(struct etcd *c, int64_t rev, double t_write, double *agen
 		int64_t min = min_applied(c, agent_delays, n_agent_delays);
 
 		if (min >= rev) {
-			double t = now_s();
+			double t = now_s(), slowest_agent = 0;
 
-			/* when and who: the timestamps to find a slow change in the agents' logs */
-			printf("CHANGE revision=%lld written=%.3f all_ms=%.1f last=%s\n",
-			       (long long)rev, t_write, (t - t_write) * 1e3, last);
+			for (size_t i = mark; i < *n_agent_delays; i++)
+				if (agent_delays[i] > slowest_agent)
+					slowest_agent = agent_delays[i];
+			/* when and who: the timestamps to find a slow change in the agents' logs;
+			 * commit_ms: etcd's answer to the write; agent_ms: the slowest agent's own
+			 * delay (stamp to enforced) */
+			printf("CHANGE revision=%lld written=%.3f all_ms=%.1f commit_ms=%.1f "
+			       "agent_ms=%.1f last=%s\n",
+			       (long long)rev, t_write, (t - t_write) * 1e3,
+			       (t_committed - t_write) * 1e3, slowest_agent * 1e3, last);
 			return t - t_write;
 		}
 		if (min)
@@ -254,7 +261,7 @@ int main(int argc, char **argv)
 		rev = write_objs(c, &st, &want);
 		if (!rev)
 			return 2;
-		lat[n_lat] = wait_all(c, rev, t, agent, &n_agent);
+		lat[n_lat] = wait_all(c, rev, t, now_s(), agent, &n_agent);
 		if (isnan(lat[n_lat])) {
 			fprintf(stderr, "bench_cluster: revision %lld not enforced everywhere in 60 s\n",
 				(long long)rev);

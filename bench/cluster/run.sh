@@ -7,19 +7,28 @@
 #   (a) one endpoint added, --changes times      (b) one rule changed, --changes times
 #   (c) endpoint put/delete at --rate per second for --churn-seconds (lag)
 # plus each agent's own implementation delay (controller stamp to enforced) and the agents'
-# CPU and RSS. Usage: run.sh BUILD_DIR [--none 100] [--real 3] [--changes 30] [--rate 100]
-#                            [--churn-seconds 30] [--rules 10000] [--modes abc] [--keep DIR]
-#                            [--port-base P]
+# CPU and RSS. Before the modes, the agents' CPU while idle (--idle-seconds, no writes): each
+# mode's CPU per agent and change is printed as measured and less that idle rate (marginal).
+# Usage: run.sh BUILD_DIR [--none 100] [--real 3] [--changes 30] [--rate 100]
+#                         [--churn-seconds 30] [--rules 10000] [--modes abc] [--keep DIR]
+#                         [--idle-seconds 30] [--enforce-all 1] [--log-level LEVEL]
+#                         [--port-base P]
+# --enforce-all 1: every endpoint is in every group, so each node's image holds every rule and
+# (b) changes a rule the node enforces (one agent alone with the real datapath: the map writes
+# of a one-rule change at --rules rules, as bench/apply measures them for the direct push).
 # Ports: six the kernel reports free (etcd's client and peer ports), so that two runs, or a
 # test beside one, never collide; --port-base P takes P+1..P+3 (clients) and P+6..P+8 (peers).
 # --floor W: no agents; W plain watchers in bench_cluster watch what agents watch while the
 # churn writes at --rate for --churn-seconds: the lag and CPU of etcd's own fan-out.
 # --keep DIR: the etcd and agent logs (agents then log at info level: a line per apply) and each mode's
-# per-change lines (CHANGE: revision, time to all, the last node) are copied to DIR.
+# per-change lines (CHANGE: revision, time to all, the slowest agent's own delay, the last node)
+# are copied to DIR. --log-level: the agents' level (default warn, info with --keep; debug adds
+# each apply's steps: derive, compile, datapath, store).
 set -u
 BUILD=$1
 shift
-NONE=100 REAL=3 CHANGES=30 RATE=100 CHURN=30 RULES=10000 MODES=abc KEEP= FLOOR=0 PORT_BASE=
+NONE=100 REAL=3 CHANGES=30 RATE=100 CHURN=30 RULES=10000 MODES=abc KEEP= FLOOR=0 IDLE=30
+ALL=0 LEVEL= PORT_BASE=
 while [ $# -gt 0 ]; do
 	case $1 in
 	--none) NONE=$2 ;;
@@ -31,6 +40,9 @@ while [ $# -gt 0 ]; do
 	--modes) MODES=$2 ;;
 	--keep) KEEP=$2 ;;
 	--floor) FLOOR=$2 ;;
+	--idle-seconds) IDLE=$2 ;;
+	--enforce-all) ALL=$2 ;;
+	--log-level) LEVEL=$2 ;;
 	--port-base) PORT_BASE=$2 ;;
 	*) echo "run.sh: unknown option $1" >&2; exit 1 ;;
 	esac
@@ -90,7 +102,8 @@ etcdctl --endpoints "$EPS" endpoint health >/dev/null 2>&1 || {
 	exit 1
 }
 N=$((NONE + REAL))
-$GEN 100 $((RULES / 100 > 0 ? RULES / 100 : 1)) 1000 "$N" >"$TMP/policy.yaml"
+$GEN 100 $((RULES / 100 > 0 ? RULES / 100 : 1)) 1000 "$N" "$([ "$ALL" = 1 ] && echo all)" \
+	>"$TMP/policy.yaml"
 "$CTL" apply -f "$TMP/policy.yaml" --etcd-endpoints "$EPS" >/dev/null || { echo "apply failed"; exit 1; }
 cpu_ticks() { local t=0; for p in $1; do t=$((t + $(awk '{print $14 + $15}' /proc/$p/stat))); done; echo $t; }
 HZ=$(getconf CLK_TCK)
@@ -111,6 +124,7 @@ for i in $(seq 0 $((N - 1))); do
 	fi
 	level=warn
 	[ -n "$KEEP" ] && level=info
+	[ -n "$LEVEL" ] && level=$LEVEL
 	"$IOFENCED" --node "node-$i" --state "$TMP/a$i.db" --listen "unix:$TMP/a$i.sock" "${dp[@]}" \
 		--etcd-endpoints "http://127.0.0.1:$e1,http://127.0.0.1:$e2,http://127.0.0.1:$e3" \
 		--log-level $level 2>"$TMP/a$i.log" &
@@ -122,23 +136,40 @@ done
 echo "bench/cluster: $NONE agents --datapath none + $REAL real, $RULES rules, 3 etcd members, converged"
 
 rss_kb() { local t=0 n=0; for p in $1; do t=$((t + $(awk '/VmRSS/ {print $2}' /proc/$p/status))); n=$((n + 1)); done; echo $((t / n)); }
-# CPU seconds of the agents and of the etcd members while one mode ran, and the load average
-cpu_line() { # cpu_line MODE AGENT_TICKS0 ETCD_TICKS0 WALL0
-	echo "RESULT cpu mode=$1 agents_cpu_s=$(awk -v t=$(($(cpu_ticks "$AGENT_PIDS") - $2)) -v hz="$HZ" 'BEGIN {printf "%.1f", t / hz}') etcd_cpu_s=$(awk -v t=$(($(cpu_ticks "$ETCD_PIDS") - $3)) -v hz="$HZ" 'BEGIN {printf "%.1f", t / hz}') wall_s=$(awk -v a="$4" -v b="$(date +%s.%N)" 'BEGIN {printf "%.1f", b - a}') loadavg=$(cut -d' ' -f1-3 /proc/loadavg | tr ' ' /)"
+# CPU seconds of the agents and of the etcd members while one mode ran, and the load average;
+# per agent and change: as measured, and less the agents' idle CPU over the same time
+IDLE_RATE=0 # CPU seconds per second of all agents together, idle
+cpu_line() { # cpu_line MODE CHANGES AGENT_TICKS0 ETCD_TICKS0 WALL0
+	local a=$(($(cpu_ticks "$AGENT_PIDS") - $3)) e=$(($(cpu_ticks "$ETCD_PIDS") - $4))
+	local wall
+	wall=$(awk -v a="$5" -v b="$(date +%s.%N)" 'BEGIN {printf "%.2f", b - a}')
+	awk -v m="$1" -v c="$2" -v a="$a" -v e="$e" -v hz="$HZ" -v w="$wall" -v n="$N" \
+		-v idle="$IDLE_RATE" -v load="$(cut -d' ' -f1-3 /proc/loadavg | tr ' ' /)" 'BEGIN {
+		printf "RESULT cpu mode=%s agents_cpu_s=%.1f etcd_cpu_s=%.1f wall_s=%.1f loadavg=%s", m, a / hz, e / hz, w, load
+		if (c > 0) printf " per_agent_change_ms=%.3f marginal_ms=%.3f", a / hz / n / c * 1e3, (a / hz - idle * w) / n / c * 1e3
+		else printf " per_agent_ms_per_s=%.3f", a / hz / n / w * 1e3
+		printf "\n" }'
 }
-run_mode() { # run_mode MODE ARGS...
-	local m=$1 a0 e0 w0
-	shift
+run_mode() { # run_mode MODE CHANGES ARGS...
+	local m=$1 c=$2 a0 e0 w0
+	shift 2
 	a0=$(cpu_ticks "$AGENT_PIDS") e0=$(cpu_ticks "$ETCD_PIDS") w0=$(date +%s.%N)
 	"$BENCH" "$EPS" "$N" "$m" "$@" | tee "$TMP/$m.out" | grep RESULT
 	local rc=${PIPESTATUS[0]}
-	cpu_line "$m" "$a0" "$e0" "$w0"
+	cpu_line "$m" "$c" "$a0" "$e0" "$w0"
 	return "$rc"
 }
 
-if [[ $MODES == *a* ]]; then run_mode endpoint-adds "$CHANGES" || exit 1; fi
-if [[ $MODES == *b* ]]; then run_mode rule-changes "$CHANGES" || exit 1; fi
-if [[ $MODES == *c* ]]; then run_mode churn "$RATE" "$CHURN"; fi
+if [ "$IDLE" -gt 0 ]; then
+	sleep 3 # the rollout's last status puts and the start's heap trims
+	a0=$(cpu_ticks "$AGENT_PIDS") e0=$(cpu_ticks "$ETCD_PIDS") w0=$(date +%s.%N)
+	sleep "$IDLE"
+	cpu_line idle 0 "$a0" "$e0" "$w0"
+	IDLE_RATE=$(awk -v t=$(($(cpu_ticks "$AGENT_PIDS") - a0)) -v hz="$HZ" -v w="$(awk -v a="$w0" -v b="$(date +%s.%N)" 'BEGIN {print b - a}')" 'BEGIN {printf "%.6f", t / hz / w}')
+fi
+if [[ $MODES == *a* ]]; then run_mode endpoint-adds "$CHANGES" "$CHANGES" || exit 1; fi
+if [[ $MODES == *b* ]]; then run_mode rule-changes "$CHANGES" "$CHANGES" || exit 1; fi
+if [[ $MODES == *c* ]]; then run_mode churn "$(awk -v r="$RATE" -v s="$CHURN" 'BEGIN {print int(r * s)}')" "$RATE" "$CHURN"; fi
 none_pids=$([ "$NONE" -gt 0 ] && echo $AGENT_PIDS | cut -d' ' -f1-"$NONE")
 real_pids=$([ "$REAL" -gt 0 ] && echo $AGENT_PIDS | cut -d' ' -f$((NONE + 1))-)
 echo "RESULT agents${none_pids:+ rss_none_kb=$(rss_kb "$none_pids")}${real_pids:+ rss_real_kb=$(rss_kb "$real_pids")} etcd_rss_kb=$(rss_kb "$ETCD_PIDS")"

@@ -147,8 +147,8 @@ static int link_del(int fd, const char *name)
 static int attach(enum way way, int ifindex, int link_fd[2])
 {
 	if (way == WAY_TCX) {
-		link_fd[1] = bpf_link_create(prog_fd, ifindex,
-					     (enum bpf_attach_type)PROBE_TCX_EGRESS, NULL);
+		link_fd[1] =
+		    bpf_link_create(prog_fd, ifindex, (enum bpf_attach_type)PROBE_TCX_EGRESS, NULL);
 		if (link_fd[1] < 0)
 			return link_fd[1];
 		link_fd[0] = bpf_link_create(prog_fd, ifindex,
@@ -158,8 +158,7 @@ static int attach(enum way way, int ifindex, int link_fd[2])
 	for (int h = 1; h >= 0; h--) {
 		DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex,
 				    .attach_point = h ? BPF_TC_EGRESS : BPF_TC_INGRESS);
-		DECLARE_LIBBPF_OPTS(bpf_tc_opts, o, .handle = 1, .priority = 1,
-				    .prog_fd = prog_fd);
+		DECLARE_LIBBPF_OPTS(bpf_tc_opts, o, .handle = 1, .priority = 1, .prog_fd = prog_fd);
 		int r = bpf_tc_hook_create(&hook);
 
 		if (r && r != -EEXIST)
@@ -187,11 +186,37 @@ static int newlink_index(struct nlmsghdr *n, char *name, size_t len)
 	return 0;
 }
 
-/* The watcher: on the awaited interface's RTM_NEWLINK, attach, then report the sample. */
+/* One message from the watcher's socket: the awaited interface's RTM_NEWLINK is attached. */
+static void on_message(struct nlmsghdr *n, int64_t woke)
+{
+	char name[IFNAMSIZ];
+	int ifindex = newlink_index(n, name, sizeof(name)), fds[2] = {-1, -1}, r;
+	enum way way;
+
+	pthread_mutex_lock(&probe.lock);
+	if (!ifindex || probe.done || strcmp(name, probe.name)) {
+		pthread_mutex_unlock(&probe.lock);
+		return;
+	}
+	way = probe.way;
+	pthread_mutex_unlock(&probe.lock);
+	r = attach(way, ifindex, fds);
+	pthread_mutex_lock(&probe.lock);
+	probe.s.woke = woke;
+	probe.s.done = now_ns();
+	probe.s.err = r;
+	probe.link_fd[0] = fds[0];
+	probe.link_fd[1] = fds[1];
+	probe.done = true;
+	pthread_cond_signal(&probe.cond);
+	pthread_mutex_unlock(&probe.lock);
+}
+
+/* The watcher thread: the agent's link watcher reduced to its attach. */
 static void *watcher(void *arg)
 {
 	int fd = *(int *)arg;
-	char buf[16384], name[IFNAMSIZ];
+	char buf[16384];
 
 	if (fifo_prio) {
 		struct sched_param sp = {.sched_priority = fifo_prio};
@@ -204,41 +229,20 @@ static void *watcher(void *arg)
 		struct pollfd p = {.fd = fd, .events = POLLIN};
 		ssize_t len;
 		int64_t woke;
+		bool stop;
 
 		if (poll(&p, 1, 100) < 0 && errno != EINTR)
 			break;
 		woke = now_ns();
 		pthread_mutex_lock(&probe.lock);
-		if (probe.stop) {
-			pthread_mutex_unlock(&probe.lock);
-			break;
-		}
+		stop = probe.stop;
 		pthread_mutex_unlock(&probe.lock);
-		while ((len = recv(fd, buf, sizeof(buf), MSG_DONTWAIT)) > 0) {
+		if (stop)
+			break;
+		while ((len = recv(fd, buf, sizeof(buf), MSG_DONTWAIT)) > 0)
 			for (struct nlmsghdr *n = (struct nlmsghdr *)buf; NLMSG_OK(n, (size_t)len);
-			     n = NLMSG_NEXT(n, len)) {
-				int ifindex = newlink_index(n, name, sizeof(name)), r, fds[2] = {-1, -1};
-				enum way way;
-
-				pthread_mutex_lock(&probe.lock);
-				if (!ifindex || probe.done || strcmp(name, probe.name)) {
-					pthread_mutex_unlock(&probe.lock);
-					continue;
-				}
-				way = probe.way;
-				pthread_mutex_unlock(&probe.lock);
-				r = attach(way, ifindex, fds);
-				pthread_mutex_lock(&probe.lock);
-				probe.s.woke = woke;
-				probe.s.done = now_ns();
-				probe.s.err = r;
-				probe.link_fd[0] = fds[0];
-				probe.link_fd[1] = fds[1];
-				probe.done = true;
-				pthread_cond_signal(&probe.cond);
-				pthread_mutex_unlock(&probe.lock);
-			}
-		}
+			     n = NLMSG_NEXT(n, len))
+				on_message(n, woke);
 	}
 	return NULL;
 }
@@ -351,7 +355,8 @@ int main(int argc, char **argv)
 		else
 			return 2;
 	}
-	if (samples < 2 || fifo_prio < 0 || fifo_prio > 99 || creator_prio < 0 || creator_prio > 99) {
+	if (samples < 2 || fifo_prio < 0 || fifo_prio > 99 || creator_prio < 0 ||
+	    creator_prio > 99) {
 		fprintf(stderr, "attachprobe: --samples >= 2, --fifo and --creator-fifo 0-99\n");
 		return 2;
 	}

@@ -165,7 +165,7 @@ log "control: $(grep -c . "$TMP/allowed.rx") datagrams delivered to a workload t
 mkdir "$TMP/notcg"
 printf 'name: fw\nnode: node-f\ncgroup: %s\naddresses: [10.82.0.5]\n' "$TMP/notcg" >"$TMP/fw.yaml"
 rc=0; cctl endpoint put -f "$TMP/fw.yaml" --enforced --timeout 20 >/dev/null 2>"$TMP/err" || rc=$?
-[ $rc = 1 ] && grep -q "node node-f refused revision [0-9]*: .*endpoint fw: .*connect4" "$TMP/err" ||
+[ $rc = 1 ] && grep -Eq "node node-f refused revision [0-9]*: .*endpoint fw: .*(connect4|not a cgroup v2 folder)" "$TMP/err" ||
 	fail "put --enforced on a refusing node: rc $rc $(cat "$TMP/err")"
 log "refused revision: $(cat "$TMP/err")"
 exit 0
