@@ -444,14 +444,17 @@ static int link_up(struct datapath *dp, const char *ifname, uint32_t ifindex, ui
 {
 	uint32_t slot = dp_active_slot(dp);
 	struct dp_attachment *att = dp_att_find(dp, DP_ATT_TC, ifname);
+	struct dp_attachment *xatt = dp_att_find(dp, DP_ATT_XDP, ifname);
 	bool tc = false, xdp = false, hosts = false, fresh = !att || att->ifindex != ifindex;
+	bool xdp_fresh = !xatt || xatt->ifindex != ifindex;
 	char msg[256];
 	int r;
 
 	/*
-	 * Entries are written only for an interface new to its endpoint or uplink. Any
-	 * RTM_NEWLINK of a known one (flags, master, a bridge port's state) leaves them alone:
-	 * they were written with it, and a tampered one is the guard's to repair and report.
+	 * Entries and hooks are written only for an interface new to its endpoint or uplink.
+	 * Any RTM_NEWLINK of a known one (flags, master, a bridge port's state ~15 s after it
+	 * joined) leaves them alone: they were written with it, and a tampered entry or a
+	 * detached link is the guard's to repair and report.
 	 */
 	for (size_t i = 0; i < dp->n_eps; i++) {
 		struct dp_endpoint *ep = &dp->eps[i];
@@ -497,9 +500,9 @@ static int link_up(struct datapath *dp, const char *ifname, uint32_t ifindex, ui
 	/* entries first, hooks second: no packet meets a hook without its endpoint */
 	uint64_t t0 = now_usec();
 
-	if (tc && (r = dp_attach_tc(dp, ifname, ifindex, msg, sizeof(msg))))
+	if (tc && fresh && (r = dp_attach_tc(dp, ifname, ifindex, msg, sizeof(msg))))
 		return r;
-	if (xdp && (r = dp_attach_xdp(dp, ifname, ifindex, msg, sizeof(msg))))
+	if (xdp && xdp_fresh && (r = dp_attach_xdp(dp, ifname, ifindex, msg, sizeof(msg))))
 		return r;
 	*hooks_usec = now_usec() - t0;
 	return tc || xdp ? 1 + (tc && fresh) : 0;

@@ -90,6 +90,9 @@ tampering link
 for l in ingress egress; do
 	bpftool link detach pinned "$PIN/links/tc/hsrv/$l" || fail "bpftool link detach $l"
 done
+# An RTM_NEWLINK of the interface (a bridge port gets one ~15 s after it joined): the link
+# watcher leaves the repair to the guard, which reports it.
+ip -n "$PFX-n" link set hsrv alias detached
 tampered
 repaired link blocked 21211
 wait_for 20 srv_enforced || fail "srv not reported enforced after the link repair"
@@ -143,9 +146,7 @@ ifx=$(ip -n "$PFX-n" -o link show hsrv | cut -d: -f1)
 key=$(python3 -c "import struct,sys; print(' '.join('0x%02x' % b for b in struct.pack('<IB3x', $ifx, $slot)))")
 tampering endpoint_entry
 bpftool map delete pinned "$PIN/maps/iof_endpoints" key $key || fail "delete the endpoint entry"
-# An RTM_NEWLINK of the interface (a bridge port gets one ~15 s after it joined): the link
-# watcher leaves the entry to the guard, which repairs and reports it.
-ip -n "$PFX-n" link set hsrv alias tampered
+ip -n "$PFX-n" link set hsrv alias tampered # as above: the guard repairs, the watcher does not
 tampered
 repaired endpoint_entry open_ 21210
 
