@@ -38,6 +38,7 @@ struct reader {
  */
 static int decode(struct job *job, uint64_t cpu_by, uint64_t wall_by)
 {
+	struct policy_errors where = {0};
 	uint64_t cpu0 = thread_cpu_usec();
 	int err;
 
@@ -56,10 +57,14 @@ static int decode(struct job *job, uint64_t cpu_by, uint64_t wall_by)
 		return -1;
 	}
 	iofence__v1__apply_request__init(job->req);
+	if (err == ETIME) /* where it stopped: in the message, before any document */
+		policy_errors_add(&where, "<request>", 0, "message",
+				  "not decoded within the time allowed (a %zu-byte message)",
+				  job->request_bytes);
 	if (err == ETIME && (job_gone(job, monotonic_usec()) || thread_cpu_usec() >= cpu_by))
-		job_refuse_late(job, NULL, monotonic_usec() - job->read_start_usec);
+		job_refuse_late(job, &where, monotonic_usec() - job->read_start_usec);
 	else if (err == ETIME)
-		job_refuse_slow(job, NULL, thread_cpu_usec() - cpu0);
+		job_refuse_slow(job, &where, thread_cpu_usec() - cpu0 + 1);
 	else if (err == E2BIG)
 		job_set_status(job, GRPC_STATUS_INVALID_ARGUMENT,
 			       "request message refused: decoded, its %zu bytes would take more "
@@ -69,6 +74,7 @@ static int decode(struct job *job, uint64_t cpu_by, uint64_t wall_by)
 		job_set_status(job, GRPC_STATUS_INVALID_ARGUMENT, "malformed request message");
 	if (err != ETIME)
 		log_warn("apply: %s", job->details);
+	policy_errors_free(&where);
 	return -1;
 }
 
@@ -85,7 +91,7 @@ static void reader_read(struct job *job)
 	struct policy_document *doc = NULL;
 	const uint64_t budget = APPLY_READ_BUDGET_MS * 1000ull;
 	struct policy_parse_stop stop = {.deadline_usec = job->deadline_usec};
-	uint64_t t0 = monotonic_usec(), cpu0 = thread_cpu_usec();
+	uint64_t t0 = monotonic_usec(), cpu0 = thread_cpu_usec(), used;
 	int r;
 
 	if (job_gone(job, t0)) {
@@ -105,8 +111,9 @@ static void reader_read(struct job *job)
 		goto out;
 	req = job->req;
 	name = req->source_name && *req->source_name ? req->source_name : NULL;
-	/* the parse has what the decode left of the CPU budget */
-	stop.cpu_usec = budget - (thread_cpu_usec() - cpu0 < budget ? thread_cpu_usec() - cpu0 : 0);
+	/* the parse has what the decode left of the CPU budget (1 us: it stops at once) */
+	used = thread_cpu_usec() - cpu0;
+	stop.cpu_usec = used < budget ? budget - used : 1;
 	if (req->document && req->source && *req->source) {
 		job_set_status(job, GRPC_STATUS_INVALID_ARGUMENT,
 			       "ApplyRequest: set either document or source, not both");

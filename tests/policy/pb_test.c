@@ -274,6 +274,38 @@ static void test_message_strings_must_be_utf8(void **state)
 	policy_errors_free(&errs);
 }
 
+/* The read budget reaches policy_from_pb(): a passed deadline stops it, naming the list. */
+static void test_a_passed_deadline_stops_the_message_read(void **state)
+{
+	Iofence__V1__PolicyDocument msg = IOFENCE__V1__POLICY_DOCUMENT__INIT;
+	Iofence__V1__SecurityGroup grp = IOFENCE__V1__SECURITY_GROUP__INIT;
+	Iofence__V1__SecurityGroup *grps[] = {&grp};
+	Iofence__V1__Rule rule = IOFENCE__V1__RULE__INIT;
+	Iofence__V1__Rule *rules[5000];
+	struct policy_errors errs = {0};
+	struct policy_document *doc = NULL;
+
+	(void)state;
+	rule.direction = IOFENCE__V1__DIRECTION__DIRECTION_INGRESS;
+	for (size_t i = 0; i < 5000; i++)
+		rules[i] = &rule;
+	grp.name = "g";
+	grp.n_rules = 5000;
+	grp.rules = rules;
+	msg.n_security_groups = 1;
+	msg.security_groups = grps;
+	assert_int_equal(policy_from_pb_until(&msg, "<grpc>", &(struct policy_parse_stop){
+						  .deadline_usec = 1},
+					      &doc, &errs),
+			 -ETIME);
+	assert_null(doc);
+	assert_int_equal(errs.n, 1);
+	assert_string_equal(errs.items[0].field, "securityGroups[0].rules");
+	assert_string_equal(errs.items[0].message,
+			    "not read within the time allowed: stopped here, item 1024");
+	policy_errors_free(&errs);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -283,6 +315,7 @@ int main(void)
 		cmocka_unit_test(test_unset_message_fields_mean_defaults),
 		cmocka_unit_test(test_message_gets_the_same_checks_as_yaml),
 		cmocka_unit_test(test_message_strings_must_be_utf8),
+		cmocka_unit_test(test_a_passed_deadline_stops_the_message_read),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

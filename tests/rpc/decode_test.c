@@ -3,7 +3,8 @@
  * Bounded decoding of requests (agent/rpc/decode.c): an ApplyRequest whose rules are empty
  * messages (2 bytes each on the wire, ~108 decoded) passes the bound and is refused with
  * E2BIG, without a leak; one as long of the smallest valid rules (a direction only, 4 bytes)
- * decodes whole. Wire bytes are written by hand, as a hostile client would.
+ * decodes whole, unless the read budget is spent (ETIME). Wire bytes are written by hand, as
+ * a hostile client would.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -101,6 +102,25 @@ static void test_smallest_valid_rules_decode(void **state)
 	free(req.b);
 }
 
+/* The read budget reaches the decode: a spent CPU or wall-clock budget stops it (ETIME). */
+static void test_a_spent_budget_stops_the_decode(void **state)
+{
+	uint8_t ingress[] = {RULE_DIRECTION << 3, IOFENCE__V1__DIRECTION__DIRECTION_INGRESS};
+	struct wire rule = {ingress, sizeof(ingress)};
+	struct wire req = apply_request(200000, &rule);
+
+	(void)state;
+	errno = 0;
+	assert_null(rpc_decode_until(&iofence__v1__apply_request__descriptor, req.len, req.b, 1,
+				     0));
+	assert_int_equal(errno, ETIME);
+	errno = 0;
+	assert_null(rpc_decode_until(&iofence__v1__apply_request__descriptor, req.len, req.b, 0,
+				     1));
+	assert_int_equal(errno, ETIME);
+	free(req.b);
+}
+
 static void test_garbage_is_a_bad_message(void **state)
 {
 	uint8_t junk[] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
@@ -116,6 +136,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_empty_rules_past_the_bound_are_refused),
 	    cmocka_unit_test(test_smallest_valid_rules_decode),
+	    cmocka_unit_test(test_a_spent_budget_stops_the_decode),
 	    cmocka_unit_test(test_garbage_is_a_bad_message),
 	};
 
