@@ -176,7 +176,8 @@ static int write_slot(struct datapath *dp, const struct policy_image *img, uint3
 	dp_ledger_retire(&dp->ledger, (uint8_t)slot, img);
 	r = dp_slot_clear_some(&dp->fds, (uint8_t)slot,
 			       DP_SLOT_ENDPOINTS |
-				   (d->prefilter_used[slot] ? DP_SLOT_PREFILTER : 0),
+				   /* host maps: kept by the write below when they hold its list */
+				   (d->prefilter_used[slot] ? DP_SLOT_PREFILTER_TRIES : 0),
 			       d->rules_used[slot], d->eps_used[slot]);
 	if (!r) {
 		d->rules_used[slot] = (uint32_t)img->n_rules;

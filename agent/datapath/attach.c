@@ -165,6 +165,25 @@ bool dp_link_alive(int fd)
 	return info.xdp.ifindex != 0; /* xdp and tcx both start with ifindex */
 }
 
+/* An attachment whose links must all be alive: TC and XDP hooks, a cgroup's present ones. */
+bool dp_att_alive(const struct dp_attachment *att, const char **dead)
+{
+	size_t hooks;
+	const struct hook *hk = dp_hooks_of(att->kind, &hooks);
+
+	if (att->tc_legacy)
+		return true;
+	for (size_t h = 0; h < hooks; h++) {
+		if (att->link_fd[h] < 0 && att->kind == DP_ATT_CG)
+			continue;
+		if (!dp_link_alive(att->link_fd[h])) {
+			*dead = hk[h].pin;
+			return false;
+		}
+	}
+	return true;
+}
+
 static int pin_link(int fd, const char *path)
 {
 	if (bpf_obj_pin(fd, path) == 0)
@@ -362,8 +381,9 @@ static int attach_ifindex(struct datapath *dp, enum dp_att_kind kind, const char
 	struct dp_attachment *att = dp_att_find(dp, kind, ifname);
 
 	if (att) {
-		bool alive =
-		    att->ifindex == ifindex && (att->tc_legacy || dp_link_alive(att->link_fd[0]));
+		const char *dead;
+		/* every hook: one detached while the other lives is a stale attachment too */
+		bool alive = att->ifindex == ifindex && dp_att_alive(att, &dead);
 
 		if (alive) {
 			att->keep = true;
@@ -424,7 +444,9 @@ int dp_attach_cgroup(struct datapath *dp, const char *path, uint64_t cgroup_id, 
 	char name[16];
 	int fd, r;
 
-	if (att && dp_link_alive(att->link_fd[0])) {
+	const char *dead;
+
+	if (att && dp_att_alive(att, &dead)) {
 		att->keep = true;
 		return 0;
 	}

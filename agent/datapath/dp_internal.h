@@ -196,6 +196,9 @@ int dp_cleanup_links(const char *pin_dir);
 int dp_tc_legacy_cleanup(const char *pin_dir);
 int dp_adopt_tc_legacy(struct datapath *dp);
 bool dp_link_alive(int link_fd);
+/* Whether every link of att is alive (TC and XDP hooks, a cgroup's present ones); *dead names
+ * the first that is not. A legacy tc attachment counts as alive. */
+bool dp_att_alive(const struct dp_attachment *att, const char **dead);
 void dp_atts_free(struct datapath *dp);
 
 #endif /* IOFENCE_AGENT_DATAPATH_INTERNAL_H */

@@ -533,10 +533,11 @@ int dp_slot_clear_some(const struct dp_map_fds *fds, uint8_t slot, unsigned what
 	    (err = clear_map(fds->endpoints, sizeof(struct iof_endpoint_key), slot)))
 		return err;
 	/* hash maps: an empty one still costs a walk of every bucket, hence the flag */
-	if ((what & DP_SLOT_PREFILTER) &&
+	if ((what & (DP_SLOT_PREFILTER | DP_SLOT_PREFILTER_TRIES)) &&
 	    ((err = clear_map(fds->prefilter4, sizeof(struct iof_prefilter4_key), slot)) ||
-	     (err = clear_map(fds->prefilter6, sizeof(struct iof_prefilter6_key), slot)) ||
-	     (err = dp_prefilter_hosts_clear(fds, slot))))
+	     (err = clear_map(fds->prefilter6, sizeof(struct iof_prefilter6_key), slot))))
+		return err;
+	if ((what & DP_SLOT_PREFILTER) && (err = dp_prefilter_hosts_clear(fds, slot)))
 		return err;
 	if (fds->rule_counters >= 0 && n_rules &&
 	    (err = dp_zero_counters(fds->rule_counters, slot * IOF_MAX_RULES, n_rules)))

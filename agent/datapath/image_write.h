@@ -73,8 +73,9 @@ typedef const struct policy_prefix *(*dp_prefilter_item_fn)(const void *list, si
 
 /*
  * dp_prefilter_hosts_write() - slot's host maps from the host prefixes of the n entries of list
- * whose uplink is present: new maps of the size needed, each put in place with one store (a
- * packet sees the old map or the new one). 0 or -errno.
+ * whose uplink is present: a map the slot has that holds exactly them is kept (read back in
+ * batches), else a new one of the size needed is put in place with one store (a packet sees
+ * the old map or the new one; the store waits for an RCU grace period). 0 or -errno.
  */
 int dp_prefilter_hosts_write(const struct dp_map_fds *fds, uint8_t slot, const void *list, size_t n,
 			     dp_prefilter_item_fn item);
@@ -109,6 +110,8 @@ int dp_slot_clear(const struct dp_map_fds *fds, uint8_t slot);
 #define DP_SLOT_TRIES 0x1     /* the tables of policy/layout.h: tries, remote hosts, listed ports */
 #define DP_SLOT_ENDPOINTS 0x2 /* iof_endpoints */
 #define DP_SLOT_PREFILTER 0x4 /* the prefilter tries and host maps */
+/* the prefilter tries alone: the host maps are kept or replaced by dp_prefilter_hosts_write() */
+#define DP_SLOT_PREFILTER_TRIES 0x8
 #define DP_SLOT_OTHER (DP_SLOT_ENDPOINTS | DP_SLOT_PREFILTER)
 
 /*

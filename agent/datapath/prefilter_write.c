@@ -8,6 +8,7 @@
  * exact size that costs nothing, and the entries sit together.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,11 +40,76 @@ int dp_prefilter_entry(const struct dp_map_fds *fds, const struct policy_prefix 
 	return r && !(del && errno == ENOENT) ? -errno : 0;
 }
 
-/* Puts n host keys in a new map at outer[slot]; none: the slot's entry is removed. */
-static int install_hosts(int outer_fd, uint8_t slot, const char *name, const void *keys,
+/* Host keys in memcmp order (the two families' keys differ in size). */
+static int cmp_host4(const void *a, const void *b)
+{
+	return memcmp(a, b, sizeof(struct iof_prefilter4_host_key));
+}
+
+static int cmp_host6(const void *a, const void *b)
+{
+	return memcmp(a, b, sizeof(struct iof_prefilter6_host_key));
+}
+
+typedef int (*cmp_fn)(const void *, const void *);
+
+static cmp_fn host_cmp(size_t key_size)
+{
+	return key_size == sizeof(struct iof_prefilter4_host_key) ? cmp_host4 : cmp_host6;
+}
+
+/*
+ * Whether map fd holds exactly the n keys (sorted, distinct) and nothing else: made at size n
+ * (a preallocated hash map of n entries holds n keys at most) and every key it holds one of
+ * them, read in batches. Reading costs less than a replacement's grace period.
+ */
+static bool hosts_hold(int fd, const void *sorted, size_t key_size, size_t n)
+{
+	struct bpf_map_info info = {0};
+	__u32 info_len = sizeof(info), in = 0, out = 0;
+	/* room for the whole map in one batch: a batch never splits a hash bucket */
+	char *keys = calloc(n, key_size);
+	uint8_t *vals = calloc(n, 1);
+	size_t found = 0;
+	bool started = false, same = keys && vals;
+
+	if (bpf_obj_get_info_by_fd(fd, &info, &info_len) || info.max_entries != n ||
+	    info.key_size != key_size)
+		same = false;
+	while (same) {
+		__u32 count = (__u32)n;
+		int e = bpf_map_lookup_batch(fd, started ? &in : NULL, &out, keys, vals, &count, NULL)
+			    ? -errno
+			    : 0;
+
+		for (__u32 i = 0; i < count && same; i++) {
+			const char *key = keys + i * key_size;
+
+			same = vals[i] == 1 &&
+			       bsearch(key, sorted, n, key_size, host_cmp(key_size)) != NULL;
+		}
+		found += count;
+		if (e == -ENOENT) /* the map's end */
+			break;
+		same = same && !e;
+		in = out;
+		started = true;
+	}
+	free(keys);
+	free(vals);
+	return same && found == n;
+}
+
+/*
+ * Puts n host keys (sorted in place) in a map at outer[slot]; none: the slot's entry is
+ * removed. A map already there that holds exactly them is kept: every update or delete of an
+ * array of maps waits for an RCU grace period, and a prefilter's list seldom changes between
+ * two applies.
+ */
+static int install_hosts(int outer_fd, uint8_t slot, const char *name, void *keys,
 			 size_t key_size, size_t n)
 {
-	uint32_t idx = slot;
+	uint32_t idx = slot, id = 0;
 	uint8_t *vals;
 	int fd, err;
 
@@ -51,6 +117,14 @@ static int install_hosts(int outer_fd, uint8_t slot, const char *name, const voi
 		return 0;
 	if (!n)
 		return bpf_map_delete_elem(outer_fd, &idx) && errno != ENOENT ? -errno : 0;
+	qsort(keys, n, key_size, host_cmp(key_size));
+	if (!bpf_map_lookup_elem(outer_fd, &idx, &id) && (fd = bpf_map_get_fd_by_id(id)) >= 0) {
+		bool same = hosts_hold(fd, keys, key_size, n);
+
+		close(fd);
+		if (same)
+			return 0;
+	}
 	vals = malloc(n);
 	if (!vals)
 		return -ENOMEM;

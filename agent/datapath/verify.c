@@ -106,25 +106,6 @@ static int check_pins(struct datapath *dp, dp_report_fn report, void *ctx)
 	return n;
 }
 
-/* An attachment whose links must all be alive: TC and XDP hooks, a cgroup's present ones. */
-static bool att_alive(const struct dp_attachment *att, const char **dead)
-{
-	size_t hooks;
-	const struct hook *hk = dp_hooks_of(att->kind, &hooks);
-
-	if (att->tc_legacy)
-		return true;
-	for (size_t h = 0; h < hooks; h++) {
-		if (att->link_fd[h] < 0 && att->kind == DP_ATT_CG)
-			continue;
-		if (!dp_link_alive(att->link_fd[h])) {
-			*dead = hk[h].pin;
-			return false;
-		}
-	}
-	return true;
-}
-
 static const char *cgroup_path_of(const struct datapath *dp, uint32_t cg_id)
 {
 	for (size_t i = 0; i < dp->n_eps; i++)
@@ -136,6 +117,7 @@ static const char *cgroup_path_of(const struct datapath *dp, uint32_t cg_id)
 static int check_links(struct datapath *dp, dp_report_fn report, void *ctx)
 {
 	char msg[512], err[256];
+	size_t restarts = 0;
 	int n = 0;
 
 	for (size_t i = 0; i < dp->n_atts; i++) {
@@ -147,7 +129,7 @@ static int check_links(struct datapath *dp, dp_report_fn report, void *ctx)
 		uint64_t cgroup_id = att->cgroup_id;
 		int r;
 
-		if (att_alive(att, &dead))
+		if (dp_att_alive(att, &dead))
 			continue;
 		snprintf(name, sizeof(name), "%s", att->name);
 		if (kind == DP_ATT_CG && !(path = cgroup_path_of(dp, cg_id)))
@@ -165,7 +147,11 @@ static int check_links(struct datapath *dp, dp_report_fn report, void *ctx)
 			 name, dead, r ? "attach failed: " : "attached again", r ? err : "");
 		report(ctx, "link", msg);
 		n += !r;
-		i = (size_t)-1; /* the table changed: start over (a repaired one is alive) */
+		/* the table changed: start over (a repaired one is alive); bounded, so that a
+		 * repair that did not take cannot spin under the lock */
+		if (++restarts > dp->n_atts)
+			break;
+		i = (size_t)-1;
 	}
 	return n;
 }
@@ -282,7 +268,7 @@ static bool endpoint_enforced(struct datapath *dp, const char *name, uint32_t *r
 				return false;
 			}
 			att = dp_att_find(dp, DP_ATT_TC, ep->interface);
-			if (!att || att->ifindex != ep->ifindex || !att_alive(att, &dead)) {
+			if (!att || att->ifindex != ep->ifindex || !dp_att_alive(att, &dead)) {
 				snprintf(reason, len, "hooks on %s not attached", ep->interface);
 				return false;
 			}
@@ -296,7 +282,7 @@ static bool endpoint_enforced(struct datapath *dp, const char *name, uint32_t *r
 			for (size_t j = 0; j < dp->n_atts && !att; j++)
 				if (dp->atts[j].kind == DP_ATT_CG && dp->atts[j].cg_id == ep->cg_id)
 					att = &dp->atts[j];
-			if (!att || !att_alive(att, &dead)) {
+			if (!att || !dp_att_alive(att, &dead)) {
 				snprintf(reason, len, "cgroup hooks not attached");
 				return false;
 			}

@@ -85,16 +85,19 @@ print("%.2f" % max(0.0, t.timestamp() - float(sys.argv[2])))' "$line" "$T0") s a
 }
 srv_enforced() { [ "$(enforced srv)" = True ]; }
 
-# 1. Detached tcx links: denied traffic opens at once; the guard attaches them again.
-tampering link
-for l in ingress egress; do
-	bpftool link detach pinned "$PIN/links/tc/hsrv/$l" || fail "bpftool link detach $l"
+# 1. Detached tcx links, the one towards the workload alone (its pair stays alive), then
+# both: denied traffic opens at once; the guard attaches them again.
+for links in egress "ingress egress"; do
+	tampering link
+	for l in $links; do
+		bpftool link detach pinned "$PIN/links/tc/hsrv/$l" || fail "bpftool link detach $l"
+	done
+	# An RTM_NEWLINK of the interface (a bridge port gets one ~15 s after it joined): the
+	# link watcher leaves the repair to the guard, which reports it.
+	ip -n "$PFX-n" link set hsrv alias "detached $links"
+	tampered
+	repaired link blocked 21211
 done
-# An RTM_NEWLINK of the interface (a bridge port gets one ~15 s after it joined): the link
-# watcher leaves the repair to the guard, which reports it.
-ip -n "$PFX-n" link set hsrv alias detached
-tampered
-repaired link blocked 21211
 wait_for 20 srv_enforced || fail "srv not reported enforced after the link repair"
 
 # 2. A deny entry deleted from the active slot's policy trie (21211 opens), and the next two

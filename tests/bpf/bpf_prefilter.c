@@ -3,10 +3,13 @@
  * The XDP prefilter through BPF_PROG_TEST_RUN: sources in the node's deny-list are dropped
  * and counted on the listed uplink only; the failsafe set (tcp/22 here) passes even from a
  * denied prefix, with IPv4 options, VLAN tags or IPv6 extension headers in front of its ports;
- * other sources, other interfaces and non-IP frames pass.
+ * other sources, other interfaces and non-IP frames pass. A slot's host map is kept when it
+ * is written again with the list it holds (replacing it waits for a grace period), and
+ * replaced when it holds anything else.
  */
 #include <arpa/inet.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <bpf/bpf.h>
 #include <linux/bpf.h>
@@ -64,6 +67,44 @@ static bool failsafe_behind_headers(void)
 	return ok;
 }
 
+/* The id of the slot's IPv4 host map (0: none). */
+static uint32_t host4_map_id(uint8_t slot)
+{
+	uint32_t idx = slot, id = 0;
+
+	bpf_map_lookup_elem(h.fds.prefilter4_host, &idx, &id);
+	return id;
+}
+
+/* The active slot's prefilter written again: kept while it holds the list, else replaced. */
+static bool host_maps_kept_while_they_hold_the_list(const struct policy_image *img)
+{
+	uint32_t ifindex[8], id0 = host4_map_id(h.slot), id1, id2;
+	struct iof_prefilter4_host_key k = {.ifindex = (uint32_t)h.ifindex[15]};
+	bool ok = true;
+	int fd;
+
+	for (size_t i = 0; i < img->n_prefilter && i < 8; i++)
+		ifindex[i] = (uint32_t)h.ifindex[15];
+	ok &= ASSERT_TRUE(id0 && img->n_prefilter <= 8 &&
+			      !dp_prefilter_write(&h.fds, img, h.slot, ifindex),
+			  "write the prefilter again");
+	id1 = host4_map_id(h.slot);
+	ok &= ASSERT_EQ(id1, id0, "host map replaced though it held the list");
+	/* an entry deleted behind the writer's back: the next write replaces the map */
+	inet_pton(AF_INET, "203.0.113.9", k.addr);
+	fd = bpf_map_get_fd_by_id(id1);
+	ok &= ASSERT_TRUE(fd >= 0 && !bpf_map_delete_elem(fd, &k), "delete a host entry");
+	ok &= ASSERT_EQ(xdp("203.0.113.9", "10.0.0.5", 6, 80, 15), XDP_PASS, "host entry gone");
+	if (fd >= 0)
+		close(fd);
+	ok &= ASSERT_TRUE(!dp_prefilter_write(&h.fds, img, h.slot, ifindex), "write again");
+	id2 = host4_map_id(h.slot);
+	ok &= ASSERT_TRUE(id2 && id2 != id1, "host map kept though it lost an entry");
+	ok &= ASSERT_EQ(xdp("203.0.113.9", "10.0.0.5", 6, 80, 15), XDP_DROP, "denied host again");
+	return ok;
+}
+
 int main(void)
 {
 	struct iof_failsafe fs4 = {.used = 1, .proto = 6, .port = htons(22), .family = 4};
@@ -116,6 +157,7 @@ int main(void)
 			"denied IPv6 host");
 	ok &= ASSERT_EQ(xdp("2001:db8:f00::8", "fd00::5", 17, 53, 15), XDP_PASS,
 			"IPv6 host's neighbour");
+	ok &= host_maps_kept_while_they_hold_the_list(img);
 	uint8_t arp[42] = {0};
 
 	arp[12] = 8, arp[13] = 6;
