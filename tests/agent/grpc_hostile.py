@@ -20,6 +20,7 @@ sys.path.insert(0, PYDIR)
 import grpc  # noqa: E402
 from iofence.v1 import agent_pb2 as pb  # noqa: E402
 from iofence.v1 import agent_pb2_grpc as pbg  # noqa: E402
+from big_document import big_document  # noqa: E402
 
 failures = []
 MAX_REQUEST = 24 << 20  # the agent's message limit (RPC_MAX_REQUEST, agent/rpc/rpc.h)
@@ -86,19 +87,6 @@ def big_policy(rev, n):
     return ("revision: %d\nsecurityGroups:\n  - name: big\n    rules:\n%s\nendpoints:\n"
             "  - {name: big, node: n1, interface: none0, addresses: [10.99.0.1], "
             "groups: [big]}\n" % (rev, rules))
-
-def big_document(rev, n, endpoint, interface):
-    """big_policy() as the PolicyDocument message iofencectl would send: read in ~1/10 of the
-    text's time, so that the agent's read budget is not what a loaded test machine tests."""
-    doc = pb.PolicyDocument(revision=rev, has_revision=True)
-    group = doc.security_groups.add(name="big")
-    for i in range(n):
-        rule = group.rules.add(direction=pb.DIRECTION_INGRESS, protocol=6, has_protocol=True,
-                               cidr="10.%d.%d.0/24" % ((i >> 16) & 255, (i >> 8) & 255))
-        rule.ports.add(lo=1 + i % 60000)
-    doc.endpoints.add(name=endpoint, node="n1", interface=interface, addresses=["10.99.0.1"],
-                      groups=["big"])
-    return doc
 
 
 
