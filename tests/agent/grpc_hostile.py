@@ -228,22 +228,24 @@ def run_check(valid):
               code, len(ve.errors), ve.more))
     apply(stub, open(valid).read(), "valid.yaml")  # the datapath's first write is slower
     run_order_of_completion(stub, valid)
-    # Something that holds the worker, then one whose deadline passes in the queue.
+    # Something that holds the worker, then one cancelled and one whose deadline passes while
+    # they wait for it.
     base = stub.GetStatus(pb.GetStatusRequest(), timeout=5).revision
-    # (read in ~20 ms, then the worker packs, compiles and writes 50k rules for ~0.5 s; an
-    # apply read meanwhile waits for the worker)
-    held = stub.Apply.future(pb.ApplyRequest(document=big_document(base + 1, 50000, "big",
+    # (read in ~40 ms, then the worker packs, compiles and writes 100k rules: ~0.3 s on a quiet
+    # machine, longer on a busy one; an apply read meanwhile waits for the worker. The
+    # cancelled one goes first: it takes a few ms, the late one its whole 100 ms deadline.)
+    held = stub.Apply.future(pb.ApplyRequest(document=big_document(base + 1, 100000, "big",
                                                                    "none0"),
                                              source_name="held.yaml"), timeout=60)
     wait_log("apply: read held.yaml")
-    code, _, _ = apply(stub, big_policy(base + 2, 10), "late.yaml", timeout=0.1)
-    check(code == "DEADLINE_EXCEEDED", "apply with a 100 ms deadline behind a large one: %s" %
-          code)
     # (cancelled once read, while the worker still holds the large one)
     cancelled = stub.Apply.future(pb.ApplyRequest(source=big_policy(base + 3, 10),
                                                   source_name="cancelled.yaml"), timeout=60)
     wait_log("apply: read cancelled.yaml")
     cancelled.cancel()
+    code, _, _ = apply(stub, big_policy(base + 2, 10), "late.yaml", timeout=0.1)
+    check(code == "DEADLINE_EXCEEDED", "apply with a 100 ms deadline behind a large one: %s" %
+          code)
     try:
         held.result()
     except grpc.RpcError as e:
