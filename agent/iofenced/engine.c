@@ -1042,6 +1042,7 @@ int engine_start(struct engine *e)
 	}
 	r = restore(e);
 	guard_refresh(e->guard);
+	guard_start(e->guard); /* its checks run beside applies from now on */
 	return r;
 }
 
