@@ -5,6 +5,8 @@
  * keys) with its enforced revision against the policy revision: converged, pending, failed
  * (the agent's reason) or absent (no status key: its lease expired or it never started).
  * Exit: 0 every live node converged; 1 one failed; 2 pending (without --wait) or timeout.
+ * --wait waits while every node is absent: agents just started may not have written their
+ * status keys yet, and "converged" with none live would be a false success.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -291,7 +293,9 @@ int cmd_rollout(int argc, char **argv)
 			r = CTL_SYSTEM_ERROR;
 			break;
 		}
-		done = !r && !ro.pending && !ro.failed;
+		/* with --wait, nodes the policy names that are all absent are not "every live
+		 * node converged": their agents may not have written a status key yet */
+		done = !r && !ro.pending && !ro.failed && (!o.wait || !ro.absent || ro.converged);
 		if (!r && (!o.wait || done || ro.failed || mono_s() >= deadline)) {
 			if (o.output && !strcmp(o.output, "json"))
 				print_json(&ro, done);
@@ -299,8 +303,10 @@ int cmd_rollout(int argc, char **argv)
 				print_table(&ro);
 			r = ro.failed ? CTL_USER_ERROR : done ? CTL_OK : CTL_SYSTEM_ERROR;
 			if (r == CTL_SYSTEM_ERROR && o.wait)
-				fprintf(stderr, "iofencectl rollout: timed out: %zu node%s pending\n",
-					ro.pending, ro.pending == 1 ? "" : "s");
+				fprintf(stderr,
+					"iofencectl rollout: timed out: %zu node%s pending, %zu "
+					"absent\n",
+					ro.pending, ro.pending == 1 ? "" : "s", ro.absent);
 			break;
 		}
 		usleep(100 * 1000);

@@ -21,8 +21,9 @@ int cmd_validate(int argc, char **argv)
 	}
 	r = ctl_load_policy(o.file, &doc);
 	if (r == CTL_OK)
-		printf("%s: valid (%zu security groups, %zu endpoints)\n", o.file, doc->n_groups,
-		       doc->n_endpoints);
+		printf("%s: valid (%zu security group%s, %zu endpoint%s)\n", o.file,
+		       doc->n_groups, doc->n_groups == 1 ? "" : "s", doc->n_endpoints,
+		       doc->n_endpoints == 1 ? "" : "s");
 	policy_document_free(doc);
 	ctl_opts_free(&o);
 	return r;

@@ -349,6 +349,7 @@ static int activate(struct datapath *dp, const struct policy_image *img, uint32_
 		dp->delta.back_valid = false; /* the slot holds img, not what back says */
 		return r;
 	}
+	dp->activations++;
 	dp_retire_flipped(&dp->retire); /* the slot left behind is written once it is retired */
 	dp_delta_activated(&dp->delta, img); /* on ENOMEM: whole writes from now on */
 	dp->revision = img->revision;
@@ -382,7 +383,9 @@ static int activate(struct datapath *dp, const struct policy_image *img, uint32_
 	return r;
 }
 
-int dp_apply(struct datapath *dp, const struct policy_image *img, char *err, size_t err_len)
+/* Under dp->write_lock. */
+static int apply_locked(struct datapath *dp, const struct policy_image *img, char *err,
+			size_t err_len)
 {
 	if (img->entries_released) {
 		snprintf(err, err_len, "image of revision %llu has no entries left to write",
@@ -412,7 +415,12 @@ int dp_apply(struct datapath *dp, const struct policy_image *img, char *err, siz
 	pthread_mutex_unlock(&dp->lock);
 	if (r)
 		goto out;
-	slot = dp_active_slot(dp) ^ 1; /* only this thread flips it */
+	/*
+	 * The slot this process activated, not iof_state's: the guard puts a tampered iof_state
+	 * back, and an apply must never take the live slot for the inactive one meanwhile.
+	 */
+	slot = (dp->slot_known ? dp->slot : dp_active_slot(dp)) ^ 1;
+	dp->writes++; /* a verification reading this slot concludes nothing now */
 	r = write_slot(dp, img, slot, eps, pfs, err, err_len);
 	if (r)
 		goto out;
@@ -422,6 +430,34 @@ int dp_apply(struct datapath *dp, const struct policy_image *img, char *err, siz
 out:
 	free_copy(eps, img->n_endpoints, pfs, img->n_prefilter);
 	free(cgids);
+	return r;
+}
+
+int dp_apply(struct datapath *dp, const struct policy_image *img, char *err, size_t err_len)
+{
+	int r;
+
+	pthread_mutex_lock(&dp->write_lock);
+	r = apply_locked(dp, img, err, err_len);
+	pthread_mutex_unlock(&dp->write_lock);
+	return r;
+}
+
+int dp_apply_again(struct datapath *dp, const struct policy_image *img, char *err,
+		   size_t err_len)
+{
+	int r = -ESTALE;
+
+	pthread_mutex_lock(&dp->write_lock);
+	if (dp->revision == img->revision) {
+		dp->delta.cur_valid = false; /* trust nothing remembered of the slots */
+		dp->delta.back_valid = false;
+		r = apply_locked(dp, img, err, err_len);
+	} else {
+		snprintf(err, err_len, "revision %llu is active now, not %llu",
+			 (unsigned long long)dp->revision, (unsigned long long)img->revision);
+	}
+	pthread_mutex_unlock(&dp->write_lock);
 	return r;
 }
 

@@ -186,6 +186,40 @@ void dp_delta_free(struct dp_delta *d)
 	d->back_valid = false;
 }
 
+static int set_copy(const struct dp_entry_set *s, struct dp_entry_set *ret)
+{
+	*ret = (struct dp_entry_set){.key_size = s->key_size,
+				     .val_size = s->val_size,
+				     .rec_size = s->rec_size,
+				     .n = s->n,
+				     .cap = s->n,
+				     .index_size = s->index_size};
+	ret->recs = malloc(s->n * s->rec_size + 1);
+	ret->index = malloc(s->index_size * sizeof(*s->index) + 1);
+	if (!ret->recs || !ret->index)
+		return -ENOMEM;
+	if (s->n)
+		memcpy(ret->recs, s->recs, s->n * s->rec_size);
+	if (s->index_size)
+		memcpy(ret->index, s->index, s->index_size * sizeof(*s->index));
+	return 0;
+}
+
+int dp_delta_copy_slots(const struct dp_delta *d, struct dp_delta *ret)
+{
+	int err = 0;
+
+	dp_delta_init(ret);
+	for (int k = 0; k < LAYOUT_TABLES && !err; k++) {
+		err = set_copy(&d->cur[k], &ret->cur[k]);
+		if (!err)
+			err = set_copy(&d->back[k], &ret->back[k]);
+	}
+	ret->cur_valid = d->cur_valid && !err;
+	ret->back_valid = d->back_valid && !err;
+	return err;
+}
+
 /* ---- writing ---- */
 
 /*

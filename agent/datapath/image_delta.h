@@ -74,4 +74,11 @@ int dp_delta_activated(struct dp_delta *d, const struct policy_image *img);
 int dp_delta_verify_slot(const struct dp_delta *d, const struct dp_map_fds *fds, uint8_t slot,
 			 bool active, char *what, size_t len);
 
+/*
+ * dp_delta_copy_slots() - a copy of what d says the slots hold (cur, back and their validity;
+ * nothing of a write in progress), for a verification that reads the maps while an apply may
+ * change d. Free it with dp_delta_free(). Returns 0 or -ENOMEM.
+ */
+int dp_delta_copy_slots(const struct dp_delta *d, struct dp_delta *ret);
+
 #endif /* IOFENCE_AGENT_DATAPATH_IMAGE_DELTA_H */

@@ -25,6 +25,10 @@ struct etcd_ep {
 	grpc_channel *watch_ch;
 };
 
+/* Completion queues kept for unary calls (lock): a call takes one, or makes one when none is
+ * free, and gives it back; a queue per call cost the core a pollset and an eventfd each. */
+#define ETCD_SPARE_QUEUES 4
+
 struct etcd {
 	char *list;
 	struct etcd_ep *eps;
@@ -32,6 +36,8 @@ struct etcd {
 	size_t cur;
 	struct rpc_tls tls;
 	pthread_mutex_t lock;
+	grpc_completion_queue *spare[ETCD_SPARE_QUEUES];
+	size_t n_spare;
 };
 
 int etcd_open(const char *endpoints, const struct rpc_tls *tls, struct etcd **ret, char *err,
@@ -97,10 +103,44 @@ nomem:
 	return -ENOMEM;
 }
 
+static void destroy_queue(grpc_completion_queue *cq)
+{
+	grpc_completion_queue_shutdown(cq);
+	while (grpc_completion_queue_pluck(cq, NULL, gpr_inf_future(GPR_CLOCK_REALTIME), NULL).type !=
+	       GRPC_QUEUE_SHUTDOWN)
+		;
+	grpc_completion_queue_destroy(cq);
+}
+
+static grpc_completion_queue *take_queue(struct etcd *c)
+{
+	grpc_completion_queue *cq = NULL;
+
+	pthread_mutex_lock(&c->lock);
+	if (c->n_spare)
+		cq = c->spare[--c->n_spare];
+	pthread_mutex_unlock(&c->lock);
+	return cq ? cq : grpc_completion_queue_create_for_pluck(NULL);
+}
+
+static void give_queue(struct etcd *c, grpc_completion_queue *cq)
+{
+	pthread_mutex_lock(&c->lock);
+	if (c->n_spare < ETCD_SPARE_QUEUES) {
+		c->spare[c->n_spare++] = cq;
+		cq = NULL;
+	}
+	pthread_mutex_unlock(&c->lock);
+	if (cq)
+		destroy_queue(cq);
+}
+
 void etcd_close(struct etcd *c)
 {
 	if (!c)
 		return;
+	while (c->n_spare)
+		destroy_queue(c->spare[--c->n_spare]);
 	for (size_t i = 0; i < c->n; i++) {
 		if (c->eps[i].ch)
 			grpc_channel_destroy(c->eps[i].ch);
@@ -206,6 +246,7 @@ int etcd_call(struct etcd *c, const char *method, const ProtobufCMessage *req,
 	      const ProtobufCMessageDescriptor *desc, int timeout_ms, ProtobufCMessage **ret,
 	      char *err, size_t err_len)
 {
+	grpc_completion_queue *cq = take_queue(c);
 	int r = -EAGAIN;
 
 	*ret = NULL;
@@ -215,19 +256,25 @@ int etcd_call(struct etcd *c, const char *method, const ProtobufCMessage *req,
 		grpc_channel *ch = etcd_channel(c, attempt ? 1 : 0, err, err_len);
 		int lr;
 
-		if (!ch)
-			return -EINVAL;
-		lr = rpc_unary(ch, method, req, desc, timeout_ms, ret, &res);
+		if (!ch) {
+			r = -EINVAL;
+			break;
+		}
+		/* no deadline on the call itself: a timer armed and cancelled per call, and
+		 * its wake-ups, for what a bounded wait does as well */
+		lr = rpc_unary_on(ch, cq, method, req, desc, timeout_ms, ret, &res);
 		if (lr == -ENOMEM) {
 			rpc_result_free(&res);
-			return lr;
+			r = lr;
+			break;
 		}
 		if (res.status == GRPC_STATUS_OK) {
 			rpc_result_free(&res);
 			if (lr)
 				snprintf(err, err_len, "%s: the answer does not parse",
 					 etcd_current(c));
-			return lr ? -EPROTO : 0;
+			r = lr ? -EPROTO : 0;
+			break;
 		}
 		snprintf(err, err_len, "etcd %s: %s%s%s", etcd_current(c),
 			 rpc_status_name(res.status), res.details && *res.details ? ": " : "",
@@ -235,8 +282,9 @@ int etcd_call(struct etcd *c, const char *method, const ProtobufCMessage *req,
 		r = retryable(res.status) ? -EAGAIN : -EIO;
 		rpc_result_free(&res);
 		if (r != -EAGAIN)
-			return r;
+			break;
 	}
+	give_queue(c, cq);
 	return r;
 }
 

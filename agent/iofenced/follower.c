@@ -99,7 +99,7 @@ static bool note_pending(struct follower *f)
 }
 
 /* A window of churn is open (lock held): the watch holds its reads until it ends. A change
- * that comes alone is read and applied as it comes (its window is the shortest). */
+ * that comes alone, or the first window of churn (the shortest), is read as it comes. */
 static bool batch_held(const struct follower *f)
 {
 	return f->batch_deadline_usec && f->batch.window_ms > BATCH_WINDOW_MIN_MS &&
@@ -442,6 +442,8 @@ static void apply_mirror(struct follower *f)
 		f->foreign = false;
 		f->need_whole = false;
 		f->error[0] = 0;
+		if (!f->unsynced_since_usec)
+			f->unsynced_since_usec = follower_now_usec();
 		if (written) {
 			double d = ((double)realtime_ns() - (double)written) / 1e9;
 
@@ -495,6 +497,7 @@ static void *work_main(void *arg)
 		uint64_t now = follower_now_usec(), wake = UINT64_MAX;
 		uint64_t put_at = last_put + FOLLOWER_STATUS_MIN_MS * 1000ull;
 		uint64_t alive_at = f->lease_alive_usec + FOLLOWER_KEEPALIVE_MS * 1000ull;
+		uint64_t sync_at = f->unsynced_since_usec + FOLLOWER_SYNC_MS * 1000ull;
 		bool dirty = f->status_dirty && atomic_load(&f->connected);
 		bool pending = apply_pending(f);
 		uint64_t apply_at;
@@ -522,6 +525,14 @@ static void *work_main(void *arg)
 			apply_mirror(f);
 			continue;
 		}
+		if (f->unsynced_since_usec && now >= sync_at) {
+			pthread_mutex_unlock(&f->lock);
+			follower_sync_store(f);
+			pthread_mutex_lock(&f->lock);
+			if (f->unsynced_since_usec) /* it failed: not again at once */
+				f->unsynced_since_usec = follower_now_usec();
+			continue;
+		}
 		if (f->lease && now >= alive_at) {
 			pthread_mutex_unlock(&f->lock);
 			if (follower_keep_lease(f))
@@ -535,6 +546,8 @@ static void *work_main(void *arg)
 			wake = earliest(wake, apply_at);
 		if (f->lease)
 			wake = earliest(wake, alive_at);
+		if (f->unsynced_since_usec)
+			wake = earliest(wake, sync_at);
 		wait_until(f, wake);
 	}
 	pthread_mutex_unlock(&f->lock);
@@ -620,6 +633,8 @@ void follower_stop(struct agent *a)
 		pthread_join(f->watch_thread, NULL);
 	if (f->work_started)
 		pthread_join(f->work_thread, NULL);
+	if (f->unsynced_since_usec) /* what was applied stays across a power loss after a stop */
+		follower_sync_store(f);
 	etcd_close(f->etcd);
 	cluster_mirror_free(&f->m);
 	free(f->prefix);

@@ -36,6 +36,7 @@ struct follower {
 	uint64_t pending_since_usec; /* the first change not applied yet arrived (0: none) */
 	bool need_whole;	 /* the next apply sends the whole document, no delta */
 	bool status_dirty;
+	uint64_t unsynced_since_usec; /* a revision applied then is not on disk yet (0: none) */
 	/* the enforced revision came from elsewhere (a direct push): not one of this datastore's,
 	 * so the status key reports none enforced until a datastore revision is */
 	bool foreign;
@@ -70,6 +71,8 @@ uint64_t follower_now_usec(void);
 void follower_observe_delay(struct follower *f, double seconds);
 /* Writes the status key (under a lease, granted first when there is none). Lock not held. */
 int follower_write_status(struct follower *f);
+/* Makes the store's commits durable (one fsync of its WAL). Lock not held. */
+void follower_sync_store(struct follower *f);
 /* Keeps the status key's lease alive (a lost one is let go). Lock not held. 0 or -errno. */
 int follower_keep_lease(struct follower *f);
 

@@ -64,6 +64,18 @@ int follower_keep_lease(struct follower *f)
 	return r ? r : -ENOENT;
 }
 
+void follower_sync_store(struct follower *f)
+{
+	int r = engine_sync(f->a->engine);
+
+	if (r) /* tried again FOLLOWER_SYNC_MS later */
+		log_warn("datastore: the store cannot sync: %s", strerror(-r));
+	pthread_mutex_lock(&f->lock);
+	if (!r)
+		f->unsynced_since_usec = 0;
+	pthread_mutex_unlock(&f->lock);
+}
+
 /* Writes the status key (under a lease, granted first when there is none). Lock not held. */
 int follower_write_status(struct follower *f)
 {
@@ -86,20 +98,10 @@ int follower_write_status(struct follower *f)
 	for (size_t i = 0; i < f->a->cfg.n_listen; i++)
 		alen += (size_t)snprintf(api + alen, sizeof(api) - alen, "%s%s", i ? "," : "",
 					 f->a->cfg.listen[i]);
-	/* what the key reports as enforced is on disk first: one fsync for every revision
-	 * applied since the last report (the store's commits do not wait for the disk) */
+	/* what the key reports as enforced is in the store's WAL file (safe from a crash of the
+	 * agent); its fsync comes later, follower_sync_store() */
 	pthread_mutex_lock(&f->lock);
 	applied = f->applied_rev;
-	pthread_mutex_unlock(&f->lock);
-	r = engine_sync(f->a->engine);
-	if (r) {
-		log_warn("datastore: status not written: the store cannot sync: %s", strerror(-r));
-		pthread_mutex_lock(&f->lock);
-		f->status_dirty = true;
-		pthread_mutex_unlock(&f->lock);
-		return r;
-	}
-	pthread_mutex_lock(&f->lock);
 	ns.node = f->a->cfg.node;
 	ns.applied_revision = f->foreign ? 0 : (uint64_t)applied;
 	ns.datastore_revision = (uint64_t)f->m.policy_rev;

@@ -102,6 +102,17 @@ int rpc_unary(grpc_channel *ch, const char *method, const ProtobufCMessage *req,
 	      const ProtobufCMessageDescriptor *resp_desc, int timeout_ms,
 	      ProtobufCMessage **ret_resp, struct rpc_result *res);
 
+/*
+ * rpc_unary_on() - the same on a pluck queue the caller keeps for its calls (any number of
+ * threads, at most GRPC_MAX_COMPLETION_QUEUE_PLUCKERS at once), where rpc_unary() makes and
+ * destroys one per call. The call itself has no deadline (no timer in the core, none sent to
+ * the server): the caller waits timeout_ms (0: no limit) and then cancels it, which ends it
+ * with DEADLINE_EXCEEDED.
+ */
+int rpc_unary_on(grpc_channel *ch, grpc_completion_queue *cq, const char *method,
+		 const ProtobufCMessage *req, const ProtobufCMessageDescriptor *resp_desc,
+		 int timeout_ms, ProtobufCMessage **ret_resp, struct rpc_result *res);
+
 /* A server-streaming call. */
 struct rpc_stream;
 

@@ -112,7 +112,7 @@ static void bench_guard_pass(struct datapath *dp, int passes)
 		dp_check_endpoint_entries(dp, count_report, NULL);
 		add(&eps, cpu_ms() - t);
 		t = cpu_ms();
-		dp_verify_slots(dp, count_report, NULL);
+		dp_verify_slots(dp, true, count_report, NULL);
 		add(&verify, cpu_ms() - t);
 	}
 	double c = median(links.v, links.n) + median(pins.v, pins.n) + median(maps.v, maps.n) +

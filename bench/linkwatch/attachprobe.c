@@ -34,6 +34,8 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "bench_util.h"
+
 #define PROBE_TCX_INGRESS 46 /* kernel 6.6+; Debian 12's uapi header predates them */
 #define PROBE_TCX_EGRESS 47
 
@@ -57,14 +59,6 @@ static struct {
 } probe = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER};
 
 static int prog_fd = -1, fifo_prio, creator_prio;
-
-static int64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 /* Appends one attribute to the message in buf; returns it (for nesting). */
 static struct rtattr *put_attr(struct nlmsghdr *n, unsigned short type, const void *data,
@@ -126,7 +120,7 @@ static int veth_add_up(int fd, const char *name, int64_t *sent)
 	end_nest(&m.n, pe);
 	end_nest(&m.n, data);
 	end_nest(&m.n, info);
-	*sent = now_ns();
+	*sent = bench_now_ns();
 	return rtnl_request(fd, &m.n);
 }
 
@@ -203,7 +197,7 @@ static void on_message(struct nlmsghdr *n, int64_t woke)
 	r = attach(way, ifindex, fds);
 	pthread_mutex_lock(&probe.lock);
 	probe.s.woke = woke;
-	probe.s.done = now_ns();
+	probe.s.done = bench_now_ns();
 	probe.s.err = r;
 	probe.link_fd[0] = fds[0];
 	probe.link_fd[1] = fds[1];
@@ -233,7 +227,7 @@ static void *watcher(void *arg)
 
 		if (poll(&p, 1, 100) < 0 && errno != EINTR)
 			break;
-		woke = now_ns();
+		woke = bench_now_ns();
 		pthread_mutex_lock(&probe.lock);
 		stop = probe.stop;
 		pthread_mutex_unlock(&probe.lock);
@@ -284,18 +278,11 @@ static int run_sample(int rtnl, int i, enum way way, struct sample *out)
 	return out->err;
 }
 
-static int by_value(const void *a, const void *b)
-{
-	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-
-	return (x > y) - (x < y);
-}
-
 static void print_ms(const char *what, int64_t *v, int n)
 {
-	qsort(v, (size_t)n, sizeof(*v), by_value);
-	printf(" %s p50 %.2f / p99 %.2f / max %.2f ms;", what, (double)v[n / 2] / 1e6,
-	       (double)v[(int)(0.99 * n)] / 1e6, (double)v[n - 1] / 1e6);
+	struct bench_spread ms = bench_spread_ns(v, (size_t)n, 1e6);
+
+	printf(" %s p50 %.2f / p99 %.2f / max %.2f ms;", what, ms.p50, ms.p99, ms.max);
 }
 
 static void report(enum way way, const struct sample *s, int n)

@@ -47,7 +47,7 @@ hogs_stop() {
 trap hogs_stop EXIT
 
 exec_times() { # exec_times CMD...: p50/p99 of 40 runs (fork, exec, exit)
-	python3 - "$@" <<'PY'
+	/usr/bin/python3 - "$@" <<'PY'
 import subprocess, sys, time
 v = []
 for _ in range(40):

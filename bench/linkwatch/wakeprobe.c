@@ -16,16 +16,11 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench_util.h"
+
 static int64_t ns_of(const struct timespec *ts)
 {
 	return (int64_t)ts->tv_sec * 1000000000 + ts->tv_nsec;
-}
-
-static int by_value(const void *a, const void *b)
-{
-	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-
-	return (x > y) - (x < y);
 }
 
 int main(int argc, char **argv)
@@ -36,6 +31,7 @@ int main(int argc, char **argv)
 					     {0}};
 	int prio = 0, samples = 2000, interval_us = 2000, c;
 	struct timespec next, now;
+	struct bench_spread spread;
 	int64_t *late;
 
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -74,12 +70,11 @@ int main(int argc, char **argv)
 		clock_gettime(CLOCK_MONOTONIC, &now);
 		late[i] = ns_of(&now) - ns_of(&next);
 	}
-	qsort(late, (size_t)samples, sizeof(*late), by_value);
+	spread = bench_spread_ns(late, (size_t)samples, 1e3);
 	printf("wake-up latency %s: %d samples every %d us: p50 %.0f us, p99 %.0f us, max %.0f "
 	       "us\n",
-	       prio ? "SCHED_FIFO" : "SCHED_OTHER", samples, interval_us,
-	       (double)late[samples / 2] / 1e3, (double)late[(size_t)(0.99 * samples)] / 1e3,
-	       (double)late[samples - 1] / 1e3);
+	       prio ? "SCHED_FIFO" : "SCHED_OTHER", samples, interval_us, spread.p50, spread.p99,
+	       spread.max);
 	free(late);
 	return 0;
 }

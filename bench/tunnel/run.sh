@@ -139,7 +139,7 @@ module() { # on|off
 # when on, the module's (vxlan-trace/...). One Python for both answers: process starts are
 # most of a quick run's time.
 prog_ids() {
-	for a in A1 A2; do "$CTL" status --agent "$(agent $a)" -o json; done | python3 -c '
+	for a in A1 A2; do "$CTL" status --agent "$(agent $a)" -o json; done | /usr/bin/python3 -c '
 import json, sys
 text, dec, i = sys.stdin.read(), json.JSONDecoder(), 0
 while i < len(text):
@@ -155,7 +155,7 @@ while i < len(text):
 }
 
 tcp_run() {
-	ov_in w1 iperf3 -c 10.210.0.21 -p $TCP_PORT -t "$DUR" -J | python3 -c '
+	ov_in w1 iperf3 -c 10.210.0.21 -p $TCP_PORT -t "$DUR" -J | /usr/bin/python3 -c '
 import json, sys
 print("%.3f" % (json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"] / 1e9))'
 }
@@ -182,7 +182,7 @@ for rep in $(seq "$RUNS"); do
 			bpftool prog show -j >"$TMP/s0"
 			v=$(${fig}_run)
 			bpftool prog show -j >"$TMP/s1"
-			python3 - "$TMP/ids" "$TMP/s0" "$TMP/s1" "$rep" "$mode" "$fig" "$v" >>"$OUT/raw.tsv" <<'PY'
+			/usr/bin/python3 - "$TMP/ids" "$TMP/s0" "$TMP/s1" "$rep" "$mode" "$fig" "$v" >>"$OUT/raw.tsv" <<'PY'
 import json, sys
 kinds = {}
 for line in open(sys.argv[1]):
@@ -206,7 +206,7 @@ PY
 	done
 done
 
-python3 - "$OUT/raw.tsv" "$RUNS" "$DUR" >"$OUT/results.md" <<'PY'
+/usr/bin/python3 - "$OUT/raw.tsv" "$RUNS" "$DUR" >"$OUT/results.md" <<'PY'
 import statistics, sys
 rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1])][1:]
 runs, dur = sys.argv[2], sys.argv[3]

@@ -445,24 +445,19 @@ static bool test_unknown_endpoint_fails_closed(void)
 
 int main(void)
 {
-	static const struct {
-		const char *name;
-		bool (*fn)(void);
-	} tests[] = {
-#define T(f) {#f, f}
-	    T(test_tcp_life_cycle_and_replies_without_rules),
-	    T(test_denied_syn_is_not_tracked),
-	    T(test_revocation_and_recheck_after_flip),
-	    T(test_timeouts),
-	    T(test_related_icmp_error_passes),
-	    T(test_arp_and_neighbour_discovery_pass),
-	    T(test_fragments),
-	    T(test_vlan_options_and_ipv6_extension_headers),
-	    T(test_truncated_packets_are_dropped),
-	    T(test_unknown_endpoint_fails_closed),
-	    T(test_events_are_rate_limited_and_losses_counted),
-	    T(test_rule_and_endpoint_counters),
-#undef T
+	static const struct harness_test tests[] = {
+	    HARNESS_TEST(test_tcp_life_cycle_and_replies_without_rules),
+	    HARNESS_TEST(test_denied_syn_is_not_tracked),
+	    HARNESS_TEST(test_revocation_and_recheck_after_flip),
+	    HARNESS_TEST(test_timeouts),
+	    HARNESS_TEST(test_related_icmp_error_passes),
+	    HARNESS_TEST(test_arp_and_neighbour_discovery_pass),
+	    HARNESS_TEST(test_fragments),
+	    HARNESS_TEST(test_vlan_options_and_ipv6_extension_headers),
+	    HARNESS_TEST(test_truncated_packets_are_dropped),
+	    HARNESS_TEST(test_unknown_endpoint_fails_closed),
+	    HARNESS_TEST(test_events_are_rate_limited_and_losses_counted),
+	    HARNESS_TEST(test_rule_and_endpoint_counters),
 	};
 	struct iof_config cfg = {.events_per_sec = 100000, .flags = IOF_CFG_EVENT_ALLOWS};
 	struct doc_img a = {0};
@@ -473,13 +468,7 @@ int main(void)
 	to_ep = bpf_program__fd(h.skel->progs.iof_tc_to_ep);
 	if (harness_config(&h, &cfg) || !apply(policy_a, &a))
 		return 1;
-	for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {
-		bool ok = tests[i].fn();
-
-		printf("%s %s\n", ok ? "ok  " : "FAIL", tests[i].name);
-		failed += !ok;
-	}
-	printf("bpf_conntrack: %zu tests, %d failed\n", sizeof(tests) / sizeof(tests[0]), failed);
+	failed = harness_run_tests("bpf_conntrack", tests, sizeof(tests) / sizeof(tests[0]));
 	release(&a);
 	harness_close(&h);
 	return failed ? 1 : 0;

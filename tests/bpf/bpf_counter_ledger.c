@@ -16,10 +16,8 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
-#include "agent/datapath/datapath.h"
-#include "gen.h"
+#include "dp_fixture.h"
 #include "harness.h"
-#include "policy/image.h"
 
 /* Adds packets (and 100 bytes each) to every rule counter of slot, on every CPU. */
 static int count_in_slot(const char *pin_dir, uint32_t slot, size_t n_rules, uint64_t packets)
@@ -72,61 +70,35 @@ static bool test_totals_survive_retired_slots(size_t rules)
 {
 	struct gen_realistic_opts o = {.rules = rules, .endpoints = 10, .groups = 5,
 				       .group_pct = 30, .any_pct = 5};
-	struct gen_rng rng = {.state = 7 + rules};
-	struct policy_document *doc = gen_realistic_policy(&rng, &o);
-	struct policy_image *img = NULL;
-	struct dp_options opts = {0};
-	struct datapath *dp = NULL;
-	char pin_dir[128], err[256];
 	int ncpu = libbpf_num_possible_cpus();
+	struct dp_fixture f;
 	bool ok = false;
 
-	snprintf(pin_dir, sizeof(pin_dir), "/sys/fs/bpf/iofence-test-ledger-%d", (int)getpid());
-	opts.pin_dir = pin_dir;
-	if (!doc || policy_compile(doc, GEN_NODE, &img, err, sizeof(err))) {
-		fprintf(stderr, "FAIL: compile: %s\n", err);
-		goto out;
-	}
-	if (dp_open(&opts, &dp, err, sizeof(err))) {
-		fprintf(stderr, "SKIP: datapath: %s\n", err);
-		exit(SKIP_CODE);
-	}
 	/* both slots hold the image; the next apply retires the inactive one */
-	if (!ASSERT_TRUE(!dp_apply(dp, img, err, sizeof(err)) &&
-			     !dp_apply(dp, img, err, sizeof(err)),
-			 "apply: %s", err))
+	if (dp_fixture_open(&f, "ledger", &o, 7 + rules) || dp_fixture_apply(&f, 1) ||
+	    dp_fixture_apply(&f, 2))
 		goto out;
 	for (uint64_t round = 1; round <= 3; round++) {
-		uint32_t retired = dp_active_slot(dp) ^ 1;
-
+		uint32_t retired = dp_active_slot(f.dp) ^ 1;
 		uint64_t want = round * 5 * (uint64_t)ncpu;
 
-		if (!ASSERT_TRUE(!count_in_slot(pin_dir, retired, img->n_rules, 5),
+		if (!ASSERT_TRUE(!count_in_slot(f.pin_dir, retired, f.img->n_rules, 5),
 				 "counters: %s", strerror(errno)) ||
-		    !totals_are(dp, img, want, "before the apply") ||
-		    !ASSERT_TRUE(!dp_apply(dp, img, err, sizeof(err)), "apply: %s", err) ||
-		    !totals_are(dp, img, want, "after the apply") ||
-		    !ASSERT_EQ(dp_counter_errors(dp), 0, "applies that lost counts"))
+		    !totals_are(f.dp, f.img, want, "before the apply") ||
+		    dp_fixture_apply(&f, 2 + round) ||
+		    !totals_are(f.dp, f.img, want, "after the apply") ||
+		    !ASSERT_EQ(dp_counter_errors(f.dp), 0, "applies that lost counts"))
 			goto out;
 	}
-	printf("ok: %zu rules: totals kept through 3 retired slots\n", img->n_rules);
+	printf("ok: %zu rules: totals kept through 3 retired slots\n", f.img->n_rules);
 	ok = true;
 out:
-	if (dp) {
-		dp_close(dp);
-		dp_cleanup(pin_dir, err, sizeof(err));
-	}
-	policy_image_free(img);
-	policy_document_free(doc);
+	dp_fixture_close(&f);
 	return ok;
 }
 
 int main(void)
 {
-	if (geteuid() != 0) {
-		fprintf(stderr, "SKIP: needs root (BPF)\n");
-		return SKIP_CODE;
-	}
 	/* under and over counter_ledger.c's BASES_READ_WHOLE_MIN (256) counted rules */
 	if (!test_totals_survive_retired_slots(60) || !test_totals_survive_retired_slots(1500))
 		return 1;

@@ -188,17 +188,12 @@ static bool test_conntrack_pressure_is_counted(void)
 
 int main(void)
 {
-	static const struct {
-		const char *name;
-		bool (*fn)(void);
-	} tests[] = {
-#define T(f) {#f, f}
-	    T(test_reply_to_an_unjudged_packet_does_not_open_the_denied_flow),
-	    T(test_provisional_flow_passes_what_ingress_allows),
-	    T(test_echo_reply_opens_no_flow),
-	    T(test_echo_request_in_the_window_is_not_provisional),
-	    T(test_conntrack_pressure_is_counted),
-#undef T
+	static const struct harness_test tests[] = {
+	    HARNESS_TEST(test_reply_to_an_unjudged_packet_does_not_open_the_denied_flow),
+	    HARNESS_TEST(test_provisional_flow_passes_what_ingress_allows),
+	    HARNESS_TEST(test_echo_reply_opens_no_flow),
+	    HARNESS_TEST(test_echo_request_in_the_window_is_not_provisional),
+	    HARNESS_TEST(test_conntrack_pressure_is_counted),
 	};
 	struct iof_config cfg = {.events_per_sec = 0};
 	struct policy_document *doc = NULL;
@@ -211,13 +206,7 @@ int main(void)
 	if (harness_config(&h, &cfg) ||
 	    !ASSERT_EQ(harness_apply_yaml(&h, policy, &doc, &img), 0, "apply policy"))
 		return 1;
-	for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {
-		bool ok = tests[i].fn();
-
-		printf("%s %s\n", ok ? "ok  " : "FAIL", tests[i].name);
-		failed += !ok;
-	}
-	printf("bpf_fail_closed: %zu tests, %d failed\n", sizeof(tests) / sizeof(tests[0]), failed);
+	failed = harness_run_tests("bpf_fail_closed", tests, sizeof(tests) / sizeof(tests[0]));
 	policy_image_free(img);
 	policy_document_free(doc);
 	harness_close(&h);

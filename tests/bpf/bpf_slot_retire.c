@@ -20,10 +20,8 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
-#include "agent/datapath/datapath.h"
-#include "gen.h"
+#include "dp_fixture.h"
 #include "harness.h"
-#include "policy/image.h"
 #include "slow_reader.h"
 #include "slow_reader.skel.h"
 
@@ -115,27 +113,15 @@ static int attempt(struct datapath *dp, struct slow_reader *skel, struct policy_
 static bool test_retired_slot_not_written_under_a_reader(void)
 {
 	struct gen_realistic_opts o = {.rules = 20, .endpoints = 4, .groups = 3, .group_pct = 30};
-	struct gen_rng rng = {.state = 11};
-	struct policy_document *doc = gen_realistic_policy(&rng, &o);
-	struct policy_image *img = NULL;
 	struct slow_reader *skel = NULL;
-	struct dp_options opts = {0};
-	struct datapath *dp = NULL;
-	char pin_dir[128], path[192], err[256];
+	struct dp_fixture f;
+	char path[192];
 	int state_fd = -1, shown = 0, r = 0;
 	bool ok = false, skip = false;
 
-	snprintf(pin_dir, sizeof(pin_dir), "/sys/fs/bpf/iofence-test-retire-%d", (int)getpid());
-	opts.pin_dir = pin_dir;
-	if (!doc || policy_compile(doc, GEN_NODE, &img, err, sizeof(err))) {
-		fprintf(stderr, "FAIL: compile: %s\n", err);
+	if (dp_fixture_open(&f, "retire", &o, 11))
 		goto out;
-	}
-	if (dp_open(&opts, &dp, err, sizeof(err))) {
-		fprintf(stderr, "SKIP: datapath: %s\n", err);
-		exit(SKIP_CODE);
-	}
-	snprintf(path, sizeof(path), "%s/maps/iof_state", pin_dir);
+	snprintf(path, sizeof(path), "%s/maps/iof_state", f.pin_dir);
 	state_fd = bpf_obj_get(path);
 	skel = slow_reader__open();
 	if (!ASSERT_TRUE(state_fd >= 0 && skel, "open the reader: %s", strerror(errno)) ||
@@ -145,13 +131,10 @@ static bool test_retired_slot_not_written_under_a_reader(void)
 		goto out;
 	/* two applies first: from the third on, writes are deltas, which wait for no reader of
 	 * the other slot (a whole write updates arrays of maps, which waits for every reader) */
-	for (uint64_t rev = 1; rev <= 2; rev++) {
-		img->revision = rev;
-		if (!ASSERT_TRUE(!dp_apply(dp, img, err, sizeof(err)), "apply: %s", err))
-			goto out;
-	}
+	if (dp_fixture_apply(&f, 1) || dp_fixture_apply(&f, 2))
+		goto out;
 	for (int i = 0; i < ATTEMPTS && shown < 2 && r >= 0; i++) {
-		r = attempt(dp, skel, img, 2 + 2 * (uint64_t)i);
+		r = attempt(f.dp, skel, f.img, 2 + 2 * (uint64_t)i);
 		shown += r > 0;
 	}
 	if (r < 0)
@@ -169,12 +152,7 @@ out:
 	slow_reader__destroy(skel);
 	if (state_fd >= 0)
 		close(state_fd);
-	if (dp) {
-		dp_close(dp);
-		dp_cleanup(pin_dir, err, sizeof(err));
-	}
-	policy_image_free(img);
-	policy_document_free(doc);
+	dp_fixture_close(&f);
 	if (skip)
 		exit(SKIP_CODE);
 	return ok;
@@ -184,49 +162,28 @@ out:
 static bool test_spaced_applies_do_not_wait(void)
 {
 	struct gen_realistic_opts o = {.rules = 20, .endpoints = 4, .groups = 3, .group_pct = 30};
-	struct gen_rng rng = {.state = 12};
-	struct policy_document *doc = gen_realistic_policy(&rng, &o);
-	struct policy_image *img = NULL;
 	struct dp_retire_figures fig = {0};
-	struct dp_options opts = {0};
-	struct datapath *dp = NULL;
-	char pin_dir[128], err[256];
+	struct dp_fixture f;
 	bool ok = false;
 
-	snprintf(pin_dir, sizeof(pin_dir), "/sys/fs/bpf/iofence-test-retire2-%d", (int)getpid());
-	opts.pin_dir = pin_dir;
-	if (!doc || policy_compile(doc, GEN_NODE, &img, err, sizeof(err)) ||
-	    dp_open(&opts, &dp, err, sizeof(err))) {
-		fprintf(stderr, "FAIL: %s\n", err);
+	if (dp_fixture_open(&f, "retire2", &o, 12))
 		goto out;
-	}
-	for (uint64_t rev = 1; rev <= 6; rev++) {
-		img->revision = rev;
-		if (!ASSERT_TRUE(all_retired(dp), "flips not retired") ||
-		    !ASSERT_TRUE(!dp_apply(dp, img, err, sizeof(err)), "apply: %s", err))
+	for (uint64_t rev = 1; rev <= 6; rev++)
+		if (!ASSERT_TRUE(all_retired(f.dp), "flips not retired") ||
+		    dp_fixture_apply(&f, rev))
 			goto out;
-	}
-	dp_read_slot_retire(dp, &fig);
+	dp_read_slot_retire(f.dp, &fig);
 	if (!ASSERT_EQ(fig.writes_waited, 0, "applies that waited for a grace period"))
 		goto out;
 	printf("ok: 6 applies, each after the last flip was retired, none waited\n");
 	ok = true;
 out:
-	if (dp) {
-		dp_close(dp);
-		dp_cleanup(pin_dir, err, sizeof(err));
-	}
-	policy_image_free(img);
-	policy_document_free(doc);
+	dp_fixture_close(&f);
 	return ok;
 }
 
 int main(void)
 {
-	if (geteuid() != 0) {
-		fprintf(stderr, "SKIP: needs root (BPF)\n");
-		return SKIP_CODE;
-	}
 	if (!test_spaced_applies_do_not_wait() || !test_retired_slot_not_written_under_a_reader())
 		return 1;
 	return 0;

@@ -77,6 +77,20 @@ void harness_close(struct harness *h)
 	iofence__destroy(h->skel);
 }
 
+int harness_run_tests(const char *suite, const struct harness_test *tests, size_t n)
+{
+	int failed = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		bool ok = tests[i].fn();
+
+		printf("%s %s\n", ok ? "ok  " : "FAIL", tests[i].name);
+		failed += !ok;
+	}
+	printf("%s: %zu tests, %d failed\n", suite, n, failed);
+	return failed;
+}
+
 int harness_config(struct harness *h, const struct iof_config *cfg)
 {
 	uint32_t zero = 0;

@@ -38,6 +38,16 @@
 		ASSERT_TRUE(a_ == b_, "%s: got %lld, want %lld", what, a_, b_);                    \
 	})
 
+/* A table of named tests run in order by harness_run_tests(). */
+struct harness_test {
+	const char *name;
+	bool (*fn)(void);
+};
+#define HARNESS_TEST(f) {#f, f}
+
+/* Runs every test, one "ok"/"FAIL" line each and a summary line; returns how many failed. */
+int harness_run_tests(const char *suite, const struct harness_test *tests, size_t n);
+
 struct harness {
 	struct iofence *skel;
 	struct dp_map_fds fds;

@@ -40,11 +40,11 @@ grep -q "unix:$tmp/a.sock" "$tmp/err" && ! grep -q b.sock "$tmp/err" && ok "coun
 # the default output format applies where the command has that format
 printf 'output = json\n' >"$HOME/.config/iofence/config"
 "$ctl" compile -f "$policy" --node demo-node >"$tmp/out" 2>&1
-python3 -c 'import json,sys; json.load(open(sys.argv[1]))' "$tmp/out" && ok "output = json from the file" || bad "file output: $(head -3 "$tmp/out")"
+/usr/bin/python3 -c 'import json,sys; json.load(open(sys.argv[1]))' "$tmp/out" && ok "output = json from the file" || bad "file output: $(head -3 "$tmp/out")"
 IOFENCE_OUTPUT=stats "$ctl" compile -f "$policy" --node demo-node >"$tmp/out" 2>&1
 grep -q '^iof_policy' "$tmp/out" && ok "IOFENCE_OUTPUT beats the file" || bad "env output"
 IOFENCE_OUTPUT=stats "$ctl" compile -f "$policy" --node demo-node -o json >"$tmp/out" 2>&1
-python3 -c 'import json,sys; json.load(open(sys.argv[1]))' "$tmp/out" && ok "-o beats IOFENCE_OUTPUT" || bad "flag output"
+/usr/bin/python3 -c 'import json,sys; json.load(open(sys.argv[1]))' "$tmp/out" && ok "-o beats IOFENCE_OUTPUT" || bad "flag output"
 printf 'output = table\n' >"$HOME/.config/iofence/config"
 "$ctl" compile -f "$policy" --node demo-node >"$tmp/out" 2>&1 && grep -q '^iof_policy' "$tmp/out" \
   && ok "a format the command lacks is ignored" || bad "output=table on compile: $(head -3 "$tmp/out")"

@@ -3,9 +3,10 @@
 # iofencectl and iofenced document themselves from their option tables: every command's --help
 # lists each of its options with its default, the three man pages render without warnings, and
 # both completions (bash run for real, zsh run with its completion builtins replaced by
-# printers) offer every subcommand and every option the binary knows.
+# printers) offer every subcommand and every option the binary knows; docs/AGENT.md names
+# every option of both binaries.
 set -u
-ctl=$1 agent=$2 ctl_page=$3 agent_page=$4 policy_page=$5 ctl_bash=$6 ctl_zsh=$7
+ctl=$1 agent=$2 ctl_page=$3 agent_page=$4 policy_page=$5 ctl_bash=$6 ctl_zsh=$7 agent_doc=$8
 fail=0
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -33,6 +34,12 @@ joined "$agent" --help | grep -q -- '--keep N .*(default: 10)' || bad "iofenced 
 for o in listen pin-dir state node etcd-endpoints failsafe vxlan-trace-port; do
   "$agent" --help | grep -q -- "--$o" || bad "iofenced --help lacks --$o"
 done
+# docs/AGENT.md, "Flags": every long option of both binaries, as `--name ...` or `--name`
+{ "$agent" --help | grep -oE '^  (-[a-z], )?--[a-z-]+' | grep -oE -- '--[a-z-]+'
+  cut -d'|' -f3 "$tmp/commands" | tr ' ' '\n' | grep -- '^--'; } | sort -u >"$tmp/long"
+while read -r o; do
+  grep -qE -- "\`$o[ \`]" "$agent_doc" || bad "docs/AGENT.md does not name $o"
+done <"$tmp/long"
 "$ctl" apply --bogus >/dev/null 2>"$tmp/err"; [ $? = 1 ] || bad "unknown option: exit != 1"
 grep -q 'iofencectl apply: unknown option or missing value in "--bogus" (see iofencectl apply --help)' \
   "$tmp/err" || bad "unknown option message: $(cat "$tmp/err")"

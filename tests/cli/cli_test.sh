@@ -46,7 +46,7 @@ check "unknown command" 1 "$ctl" frobnicate
 check "compile stats" 0 "$ctl" compile -f "$src/deploy/examples/policy.yaml" --node demo-node
 grep -q '^iof_policy' "$out" || { echo "FAIL: stats lack iof_policy"; fail=1; }
 check "compile json" 0 "$ctl" compile -f "$src/deploy/examples/policy.yaml" --node demo-node -o json
-python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert len(d["endpoints"]) == 3 and d["policy"]' "$out" \
+/usr/bin/python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert len(d["endpoints"]) == 3 and d["policy"]' "$out" \
   || { echo "FAIL: json output"; fail=1; }
 check "compile other node" 0 "$ctl" compile -f "$src/deploy/examples/policy.yaml" --node elsewhere -o json
 check "compile for an unknown node warns" 0 "$ctl" compile -f "$src/deploy/examples/policy.yaml" --node nosuch

@@ -46,7 +46,7 @@ PIDS+=($!)
 # until_state COND: polls /api/state (inside the fabric) until the Python condition holds.
 until_state() {
 	for _ in $(seq 60); do
-		in_ns "$PFX-fabric" python3 - "${URL}api/state" "$1" <<'PY' >"$TMP/state.out" 2>&1 && return 0
+		in_ns "$PFX-fabric" /usr/bin/python3 - "${URL}api/state" "$1" <<'PY' >"$TMP/state.out" 2>&1 && return 0
 import json, sys, urllib.request
 d = json.load(urllib.request.urlopen(sys.argv[1], timeout=2))
 # (an underlay peer without a known agent shows as "unknown": not a node of the datastore)
@@ -111,7 +111,7 @@ in_ns "$PFX-fabric" etcdctl --endpoints "$EURL" lease revoke "$lease" >/dev/null
 until_state 'nodes.get("node-3") == "absent" and nodes["node-1"] == nodes["node-2"] == "converged"'
 log "node-3's lease ended: $(cat "$TMP/state.out")"
 if command -v chromium >/dev/null; then
-	in_ns "$PFX-fabric" python3 "$SRC/deploy/demo/snapshot.py" "$URL" "$TMP/absent.html" \
+	in_ns "$PFX-fabric" /usr/bin/python3 "$SRC/deploy/demo/snapshot.py" "$URL" "$TMP/absent.html" \
 		"$TMP/absent.png" || fail "chromium did not render the page"
 	grep -q 'data-name="node-3"[^>]*data-health="absent"\|data-health="absent"[^>]*data-name="node-3"' \
 		"$TMP/absent.html" || fail "rendered DOM does not show node-3 absent"
