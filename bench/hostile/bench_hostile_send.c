@@ -2,15 +2,18 @@
 /*
  * bench/hostile: hostile Apply requests from a C client on the gRPC core (iofencectl's
  * transport), so that the time a request takes to reach the agent is not the Python client's
- * own (~0.45 s for 24 MiB). CLIENTS threads, each on its own channel, send the same text for
- * SECONDS and note how long each answer took, from the call's start:
+ * own (~0.45 s for 24 MiB). CLIENTS threads, each on its own channel (connected first), send
+ * the same text for SECONDS and note how long each answer took, from the call's start (the
+ * message's packing included):
  *   bench_hostile_send --agent unix:PATH [--size BYTES] [--clients N] [--seconds S]
- *                      [--shape dense|nested]
+ *                      [--shape dense|nested] [--once]
  * dense: the costliest text to read (a one-character list item every two bytes, read whole
  * or stopped by the read budget); nested: a text the agent refuses in ~1 ms of CPU (nesting
- * past the limit), whose answer time is the transport's floor. Prints one markdown row.
+ * past the limit), whose answer time is the transport's floor. --once: each client sends
+ * one request, all at once (a burst). Prints one markdown row.
  */
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +29,7 @@
 struct flood {
 	const char *agent, *text;
 	double stop_s;
+	bool once;
 	pthread_mutex_t lock;
 	int64_t took_ns[MAX_SAMPLES];
 	size_t n;
@@ -67,7 +71,17 @@ static void *client_main(void *arg)
 		fprintf(stderr, "%s\n", err);
 		return NULL;
 	}
-	while (bench_now_s() < f->stop_s) {
+	/* connected before the clock starts: a GetStatus first */
+	Iofence__V1__GetStatusRequest status_req = IOFENCE__V1__GET_STATUS_REQUEST__INIT;
+	ProtobufCMessage *status = NULL;
+	struct rpc_result status_res = {0};
+
+	if (!rpc_unary(ch, RPC_METHOD_GET_STATUS, &status_req.base,
+		       &iofence__v1__get_status_response__descriptor, 10000, &status, &status_res) &&
+	    status)
+		protobuf_c_message_free_unpacked(status, NULL);
+	rpc_result_free(&status_res);
+	for (bool first = true; first || (!f->once && bench_now_s() < f->stop_s); first = false) {
 		Iofence__V1__ApplyRequest req = IOFENCE__V1__APPLY_REQUEST__INIT;
 		ProtobufCMessage *resp = NULL;
 		struct rpc_result res = {0};
@@ -103,8 +117,13 @@ int main(int argc, char **argv)
 	struct bench_spread s;
 	char codes[256] = "";
 
-	for (int i = 1; i + 1 < argc; i += 2) {
-		if (!strcmp(argv[i], "--agent"))
+	for (int i = 1; i < argc; i += 2) {
+		if (!strcmp(argv[i], "--once")) {
+			f.once = true;
+			i--;
+		} else if (i + 1 >= argc) {
+			break;
+		} else if (!strcmp(argv[i], "--agent"))
 			f.agent = argv[i + 1];
 		else if (!strcmp(argv[i], "--size"))
 			size = strtoull(argv[i + 1], NULL, 10);
@@ -115,10 +134,12 @@ int main(int argc, char **argv)
 		else if (!strcmp(argv[i], "--shape"))
 			shape = argv[i + 1];
 	}
+	if (f.once)
+		seconds = 0;
 	if (!f.agent || clients < 1 || clients > 64 || size < 200 ||
 	    (strcmp(shape, "dense") && strcmp(shape, "nested"))) {
 		fprintf(stderr, "usage: %s --agent ADDR [--size BYTES] [--clients 1..64] "
-				"[--seconds S] [--shape dense|nested]\n",
+				"[--seconds S] [--shape dense|nested] [--once]\n",
 			argv[0]);
 		return 2;
 	}

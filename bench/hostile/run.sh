@@ -6,7 +6,8 @@
 #   bench/hostile/run.sh BUILD_DIR [--seconds 20] [--clients 4] [--size 200000] [--busy N]
 # --busy N: N busy loops at nice 0 beside the agent for the whole run (a controlled load).
 # --burst N: instead, N clients send the densest text of --size bytes at once; prints how each
-# was answered and the agent's peak RSS (VmHWM). --agent DIR: the agent binaries of DIR.
+# was answered and the agent's peak RSS (VmHWM) (from the C client with --c-client). --agent
+# DIR: the agent binaries of DIR.
 # --wall-ms MS: the agent's --apply-read-wall-ms (default: its own).
 # --c-client: the hostile requests come from bench_hostile_send (C, the gRPC core: the
 # transport iofencectl has) rather than Python, the densest text of --size bytes; first its
@@ -82,9 +83,17 @@ if [ -n "$APPLY" ]; then
 fi
 if [ "$BURST" -gt 0 ]; then
 	echo "agent RSS before: $(($(awk '/VmRSS/ {print $2}' /proc/"${AGENT_PID[a]}"/status) / 1024)) MiB"
-	/usr/bin/python3 "$SRCDIR/tests/agent/grpc_hostile.py" "$BUILD/tests/agent/py" "$TMP/a/sock" \
-		"$TMP/a/log" burst "$BURST" "$SIZE" || fail "burst"
+	echo "burst sent at $(date -u +%T.%N | cut -c1-12)"
+	if [ "$C_CLIENT" = 1 ]; then
+		"$BUILD/bench/hostile/bench_hostile_send" --agent "unix:$TMP/a/sock" --size "$SIZE" \
+			--clients "$BURST" --once || fail "burst"
+	else
+		/usr/bin/python3 "$SRCDIR/tests/agent/grpc_hostile.py" "$BUILD/tests/agent/py" \
+			"$TMP/a/sock" "$TMP/a/log" burst "$BURST" "$SIZE" || fail "burst"
+	fi
 	echo "agent peak RSS (VmHWM): $(($(awk '/VmHWM/ {print $2}' /proc/"${AGENT_PID[a]}"/status) / 1024)) MiB"
+	echo "the agent's answers (its log):"
+	grep -E "apply (refused|stopped|not started)" "$TMP/a/log" | cut -c1-150
 	exit 0
 fi
 if [ "$C_CLIENT" = 1 ]; then
