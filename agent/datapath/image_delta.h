@@ -44,6 +44,16 @@ struct dp_delta {
 	bool prefilter_used[2];			 /* the slot may hold prefilter entries */
 	struct dp_entry_set next[LAYOUT_TABLES]; /* the image last written, until activated */
 	const struct policy_image *next_img;
+	/*
+	 * The identities the last delta write touched (written or deleted), id_size bytes each:
+	 * with back's, the only ones where the image written can differ from cur, so the back
+	 * of the next activation is found among them, not by comparing the whole images.
+	 */
+	struct dp_ids {
+		char *ids;
+		size_t n, cap;
+	} touched[LAYOUT_TABLES];
+	bool touched_valid; /* they belong to next_img's delta write */
 };
 
 void dp_delta_init(struct dp_delta *d);

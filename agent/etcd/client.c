@@ -5,6 +5,7 @@
  * that move on to the next endpoint when one is unreachable or has no leader.
  */
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -112,7 +113,7 @@ static void destroy_queue(grpc_completion_queue *cq)
 	grpc_completion_queue_destroy(cq);
 }
 
-static grpc_completion_queue *take_queue(struct etcd *c)
+grpc_completion_queue *etcd_take_queue(struct etcd *c)
 {
 	grpc_completion_queue *cq = NULL;
 
@@ -123,7 +124,7 @@ static grpc_completion_queue *take_queue(struct etcd *c)
 	return cq ? cq : grpc_completion_queue_create_for_pluck(NULL);
 }
 
-static void give_queue(struct etcd *c, grpc_completion_queue *cq)
+void etcd_give_queue(struct etcd *c, grpc_completion_queue *cq)
 {
 	pthread_mutex_lock(&c->lock);
 	if (c->n_spare < ETCD_SPARE_QUEUES) {
@@ -188,6 +189,11 @@ static grpc_channel *channel_of(struct etcd *c, size_t i, bool watch, char *err,
 	    /* no BDP probe: it pings after received data, a round trip and its wake-ups for
 	     * every watch event; the messages here are small, the default window fits them */
 	    {.type = GRPC_ARG_INTEGER, .key = (char *)GRPC_ARG_HTTP2_BDP_PROBE, .value.integer = 0},
+	    /* no idle filter (INT_MAX: never idle): it arms a timer each time the channel's last
+	     * call ends, every status put */
+	    {.type = GRPC_ARG_INTEGER,
+	     .key = (char *)GRPC_ARG_CLIENT_IDLE_TIMEOUT_MS,
+	     .value.integer = INT_MAX},
 	    /* last: a connection not shared with the other channel (watch channels only) */
 	    {.type = GRPC_ARG_INTEGER,
 	     .key = (char *)GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL,
@@ -235,8 +241,7 @@ size_t etcd_count(const struct etcd *c)
 	return c->n;
 }
 
-/* Whether a status means "try another member": unreachable, no leader, timed out. */
-static bool retryable(grpc_status_code st)
+bool etcd_retryable(grpc_status_code st)
 {
 	return st == GRPC_STATUS_UNAVAILABLE || st == GRPC_STATUS_DEADLINE_EXCEEDED ||
 	       st == GRPC_STATUS_CANCELLED || st == GRPC_STATUS_UNKNOWN;
@@ -246,7 +251,7 @@ int etcd_call(struct etcd *c, const char *method, const ProtobufCMessage *req,
 	      const ProtobufCMessageDescriptor *desc, int timeout_ms, ProtobufCMessage **ret,
 	      char *err, size_t err_len)
 {
-	grpc_completion_queue *cq = take_queue(c);
+	grpc_completion_queue *cq = etcd_take_queue(c);
 	int r = -EAGAIN;
 
 	*ret = NULL;
@@ -279,12 +284,12 @@ int etcd_call(struct etcd *c, const char *method, const ProtobufCMessage *req,
 		snprintf(err, err_len, "etcd %s: %s%s%s", etcd_current(c),
 			 rpc_status_name(res.status), res.details && *res.details ? ": " : "",
 			 res.details ? res.details : "");
-		r = retryable(res.status) ? -EAGAIN : -EIO;
+		r = etcd_retryable(res.status) ? -EAGAIN : -EIO;
 		rpc_result_free(&res);
 		if (r != -EAGAIN)
 			break;
 	}
-	give_queue(c, cq);
+	etcd_give_queue(c, cq);
 	return r;
 }
 

@@ -18,6 +18,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <math.h>
@@ -82,9 +83,9 @@ static void wait_until(struct follower *f, uint64_t deadline_usec)
 /* Wakes the work thread (it sleeps until its next deadline otherwise). Lock not held. */
 static void wake_work(struct follower *f)
 {
-	pthread_mutex_lock(&f->lock);
-	pthread_cond_broadcast(&f->cond);
+	pthread_mutex_lock(&f->lock); /* a waiter between its check and its wait is not missed */
 	pthread_mutex_unlock(&f->lock);
+	pthread_cond_broadcast(&f->cond);
 }
 
 /* A change the work thread has not applied yet arrived now (lock held): true when it is the
@@ -198,9 +199,9 @@ static int64_t take_events(struct follower *f, const Etcdserverpb__WatchResponse
 		f->status_dirty = true;
 		wake = true;
 	}
-	if (wake)
-		pthread_cond_broadcast(&f->cond);
 	pthread_mutex_unlock(&f->lock);
+	if (wake) /* after the unlock, as in job_done() */
+		pthread_cond_broadcast(&f->cond);
 	return reload;
 }
 
@@ -306,13 +307,17 @@ static void job_done(struct job *job)
 {
 	struct follower *f = job->ctx;
 
+	atomic_store(&f->completing, true);
 	pthread_mutex_lock(&f->lock);
 	f->job_status = job->status;
 	snprintf(f->job_details, sizeof(f->job_details), "%s",
 		 job->details ? job->details : rpc_status_name(job->status));
 	f->job_done = true;
-	pthread_cond_broadcast(&f->cond);
 	pthread_mutex_unlock(&f->lock);
+	/* after the unlock: a waiter woken under the lock would block on it at once (two more
+	 * thread switches per apply) */
+	pthread_cond_broadcast(&f->cond);
+	atomic_store(&f->completing, false); /* f may be freed from here on */
 	job_free(job);
 }
 
@@ -551,6 +556,10 @@ static void *work_main(void *arg)
 		wait_until(f, wake);
 	}
 	pthread_mutex_unlock(&f->lock);
+	if (follower_finish_put(f, false) == -EINPROGRESS) { /* stopping: not waited for */
+		etcd_put_cancel(f->put);
+		f->put = NULL;
+	}
 	return NULL;
 }
 
@@ -633,6 +642,8 @@ void follower_stop(struct agent *a)
 		pthread_join(f->watch_thread, NULL);
 	if (f->work_started)
 		pthread_join(f->work_thread, NULL);
+	while (atomic_load(&f->completing)) /* the engine's thread still signalling */
+		sched_yield();
 	if (f->unsynced_since_usec) /* what was applied stays across a power loss after a stop */
 		follower_sync_store(f);
 	etcd_close(f->etcd);

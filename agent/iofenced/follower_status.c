@@ -43,6 +43,34 @@ static void lose_lease(struct follower *f)
 	pthread_mutex_unlock(&f->lock);
 }
 
+#define STATUS_PUT_TIMEOUT_MS 3000
+
+int follower_finish_put(struct follower *f, bool wait_for_it)
+{
+	uint64_t end = f->put_started_usec + STATUS_PUT_TIMEOUT_MS * 1000ull, now;
+	char err[512];
+	int r;
+
+	if (!f->put)
+		return 0;
+	now = follower_now_usec();
+	r = etcd_put_finish(f->put, wait_for_it && now < end ? (int)((end - now) / 1000u) : 0,
+			    err, sizeof(err));
+	if (r == -EINPROGRESS) {
+		if (!wait_for_it && follower_now_usec() < end)
+			return r;
+		etcd_put_cancel(f->put);
+		snprintf(err, sizeof(err), "status put: no answer in %d ms", STATUS_PUT_TIMEOUT_MS);
+		r = -ETIMEDOUT;
+	}
+	f->put = NULL;
+	if (r) {
+		log_debug("datastore: status: %s", err);
+		lose_lease(f); /* expired or unreachable: a new lease next time */
+	}
+	return r;
+}
+
 /*
  * Keeps the status key's lease alive. etcd renews a lease on a keep-alive only, never on a
  * put under it: a node that reports often must still keep its lease alive, or its key
@@ -52,8 +80,11 @@ int follower_keep_lease(struct follower *f)
 {
 	char err[512];
 	int64_t ttl = 0;
-	int r = etcd_lease_keepalive(f->etcd, f->lease, &ttl, err, sizeof(err));
+	int r;
 
+	if (follower_finish_put(f, true))
+		return -EAGAIN; /* the lease is let go: a new one with the next put */
+	r = etcd_lease_keepalive(f->etcd, f->lease, &ttl, err, sizeof(err));
 	if (!r && ttl > 0) {
 		f->lease_alive_usec = follower_now_usec();
 		return 0;
@@ -84,8 +115,10 @@ int follower_write_status(struct follower *f)
 	size_t alen = 0, len;
 	int64_t applied;
 	uint8_t *buf;
-	int r = 0;
+	int r = follower_finish_put(f, true);
 
+	if (r)
+		return r;
 	if (!f->lease) {
 		r = etcd_lease_grant(f->etcd, FOLLOWER_LEASE_TTL, &f->lease, err, sizeof(err));
 		if (r) {
@@ -121,11 +154,14 @@ int follower_write_status(struct follower *f)
 	pthread_mutex_unlock(&f->lock);
 	if (!buf)
 		return -ENOMEM;
-	r = etcd_put(f->etcd, f->status_key, buf, len, f->lease, 3000, err, sizeof(err));
+	/* sent now; its answer is taken before the next call (follower_finish_put()): the
+	 * thread is not woken when etcd answers */
+	r = etcd_put_start(f->etcd, f->status_key, buf, len, f->lease, &f->put, err, sizeof(err));
 	free(buf);
+	f->put_started_usec = follower_now_usec();
 	if (r) {
 		log_debug("datastore: status: %s", err);
-		lose_lease(f); /* expired or unreachable: a new lease next time */
+		lose_lease(f);
 	}
 	return r;
 }

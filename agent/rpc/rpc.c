@@ -375,6 +375,103 @@ int rpc_unary_on(grpc_channel *ch, grpc_completion_queue *cq, const char *method
 			  ret_resp, res);
 }
 
+/* A unary call started on a caller's queue, its answer taken later (rpc_unary_start()). */
+struct rpc_call {
+	grpc_completion_queue *cq;
+	grpc_call *call;
+	grpc_byte_buffer *out, *in;
+	grpc_metadata_array init_md, trailing;
+	grpc_status_code status;
+	grpc_slice details;
+	bool done;
+};
+
+int rpc_unary_start(grpc_channel *ch, grpc_completion_queue *cq, const char *method,
+		    const ProtobufCMessage *req, struct rpc_call **ret)
+{
+	struct rpc_call *c = calloc(1, sizeof(*c));
+	grpc_op ops[6];
+
+	*ret = NULL;
+	if (!c)
+		return -ENOMEM;
+	c->out = rpc_pack(req);
+	if (!c->out) {
+		free(c);
+		return -ENOMEM;
+	}
+	c->cq = cq;
+	grpc_metadata_array_init(&c->init_md);
+	grpc_metadata_array_init(&c->trailing);
+	c->details = grpc_empty_slice();
+	c->status = GRPC_STATUS_UNKNOWN;
+	c->call = grpc_channel_create_call(ch, NULL, GRPC_PROPAGATE_DEFAULTS, cq,
+					   grpc_slice_from_static_string(method), NULL,
+					   gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+	memset(ops, 0, sizeof(ops));
+	ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
+	ops[1].op = GRPC_OP_SEND_MESSAGE;
+	ops[1].data.send_message.send_message = c->out;
+	ops[2].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
+	ops[3].op = GRPC_OP_RECV_INITIAL_METADATA;
+	ops[3].data.recv_initial_metadata.recv_initial_metadata = &c->init_md;
+	ops[4].op = GRPC_OP_RECV_MESSAGE;
+	ops[4].data.recv_message.recv_message = &c->in;
+	ops[5].op = GRPC_OP_RECV_STATUS_ON_CLIENT;
+	ops[5].data.recv_status_on_client.trailing_metadata = &c->trailing;
+	ops[5].data.recv_status_on_client.status = &c->status;
+	ops[5].data.recv_status_on_client.status_details = &c->details;
+	if (grpc_call_start_batch(c->call, ops, 6, c, NULL) != GRPC_CALL_OK) {
+		c->status = GRPC_STATUS_INTERNAL;
+		c->done = true;
+	}
+	*ret = c;
+	return 0;
+}
+
+int rpc_unary_finish(struct rpc_call *c, const ProtobufCMessageDescriptor *resp_desc,
+		     int wait_ms, ProtobufCMessage **ret_resp, struct rpc_result *res)
+{
+	gpr_timespec until = wait_ms < 0 ? gpr_inf_future(GPR_CLOCK_MONOTONIC)
+					 : gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
+							gpr_time_from_millis(wait_ms, GPR_TIMESPAN));
+	int r = 0;
+
+	*ret_resp = NULL;
+	memset(res, 0, sizeof(*res));
+	if (!c->done) {
+		if (grpc_completion_queue_pluck(c->cq, c, until, NULL).type != GRPC_OP_COMPLETE)
+			return -EINPROGRESS;
+		c->done = true;
+	}
+	take_status(res, c->status, c->details, &c->trailing);
+	if (c->status == GRPC_STATUS_OK && resp_desc) {
+		*ret_resp = rpc_unpack(resp_desc, c->in);
+		if (!*ret_resp)
+			r = -EPROTO;
+	}
+	rpc_call_free(c);
+	return r;
+}
+
+void rpc_call_free(struct rpc_call *c)
+{
+	if (!c)
+		return;
+	if (!c->done) {
+		grpc_call_cancel(c->call, NULL);
+		wait_tag(c->cq, c);
+	}
+	if (c->in)
+		grpc_byte_buffer_destroy(c->in);
+	grpc_byte_buffer_destroy(c->out);
+	grpc_slice_unref(c->details);
+	grpc_metadata_array_destroy(&c->init_md);
+	grpc_metadata_array_destroy(&c->trailing);
+	grpc_call_unref(c->call);
+	free(c);
+}
+
 struct rpc_stream {
 	grpc_completion_queue *cq;
 	grpc_call *call;

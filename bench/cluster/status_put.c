@@ -1,21 +1,26 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * bench_status_put: what one status put (a NodeStatus under a lease, as an agent reports)
- * costs the calling process, the way the agent puts it (etcd_put: a kept completion queue, no
- * deadline timer on the call) against a unary call with a queue made for it and a deadline
- * (rpc_unary). Rounds of each alternate; per put: process CPU (every thread, getrusage) and
- * thread switches (voluntary + involuntary, every thread), and the wall time of the put.
+ * costs the calling process, three ways: as the agent puts it (etcd_put_start(): sent, its
+ * answer read before the next put, so nothing wakes for it), a blocking etcd_put() (a kept
+ * completion queue, no deadline timer on the call), and a unary call with a queue made for it
+ * and a deadline (rpc_unary(), how every etcd call was made before). The puts are 10 ms apart,
+ * as an agent's are far apart (the sleep is one thread switch in every way). Rounds of each
+ * way alternate; per put: process CPU (every thread, getrusage), thread switches (voluntary
+ * and involuntary, every thread) and the wall time from one put to the next, sleep included.
  *
  *   bench_status_put ENDPOINT PUTS_PER_ROUND ROUNDS
  *
  * Prints "RESULT way=... puts=... cpu_us=... switches=... wall_us=..." per way (medians of
  * the rounds).
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <iofence/v1/agent.pb-c.h>
 
@@ -46,13 +51,18 @@ static double cpu_s(const struct rusage *u)
 	       (double)u->ru_stime.tv_sec + (double)u->ru_stime.tv_usec / 1e6;
 }
 
-/* One round of n puts; way 0: etcd_put, 1: rpc_unary with its own queue and deadline. */
+#define WAYS 3
+
+/* One round of n puts; way 0: started, answer taken before the next; 1: etcd_put; 2:
+ * rpc_unary with its own queue and deadline. */
 static int one_round(struct etcd *c, int way, const char *key, const uint8_t *val, size_t len,
 		     int64_t lease, int n, struct round *ret)
 {
 	struct rusage u0, u1;
 	double t0;
 	char err[256];
+
+	struct etcd_pending_put *pending = NULL;
 
 	getrusage(RUSAGE_SELF, &u0);
 	t0 = now_s();
@@ -62,7 +72,14 @@ static int one_round(struct etcd *c, int way, const char *key, const uint8_t *va
 		struct rpc_result res;
 		int r;
 
+		usleep(10000);
 		if (way == 0) {
+			r = pending ? etcd_put_finish(pending, 3000, err, sizeof(err)) : 0;
+			pending = NULL;
+			if (!r)
+				r = etcd_put_start(c, key, val, len, lease, &pending, err,
+						   sizeof(err));
+		} else if (way == 1) {
 			r = etcd_put(c, key, val, len, lease, 3000, err, sizeof(err));
 		} else {
 			req.key.data = (uint8_t *)key;
@@ -81,10 +98,12 @@ static int one_round(struct etcd *c, int way, const char *key, const uint8_t *va
 		}
 		if (r) {
 			fprintf(stderr, "bench_status_put: put %d failed (%d) %s\n", i, r,
-				way ? "" : err);
+				way == 2 ? "" : err);
 			return r;
 		}
 	}
+	if (pending && etcd_put_finish(pending, 3000, err, sizeof(err)))
+		return -EIO;
 	ret->wall_us = (now_s() - t0) * 1e6 / n;
 	getrusage(RUSAGE_SELF, &u1);
 	ret->cpu_us = (cpu_s(&u1) - cpu_s(&u0)) * 1e6 / n;
@@ -95,9 +114,10 @@ static int one_round(struct etcd *c, int way, const char *key, const uint8_t *va
 int main(int argc, char **argv)
 {
 	Iofence__V1__NodeStatus ns = IOFENCE__V1__NODE_STATUS__INIT;
-	static const char *names[] = {"etcd_put (kept queue, no call deadline)",
-				      "rpc_unary (queue per call, deadline)"};
-	struct round rounds[2][64];
+	static const char *names[WAYS] = {"the agent's: answer read before the next put",
+					  "etcd_put: blocking, kept queue, no call deadline",
+					  "rpc_unary: blocking, queue per call, deadline"};
+	struct round rounds[WAYS][64];
 	struct etcd *c = NULL;
 	uint8_t val[512];
 	size_t len;
@@ -115,6 +135,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "bench_status_put: 1..N puts, 1..64 rounds\n");
 		return 1;
 	}
+	setenv("GRPC_POLL_STRATEGY", "poll", 0); /* as the agent runs in cluster mode */
 	grpc_init();
 	/* a NodeStatus as an agent writes it */
 	ns.node = (char *)"node-put-bench";
@@ -134,11 +155,11 @@ int main(int argc, char **argv)
 	if (one_round(c, 0, "/iofence/status/node-put-bench", val, len, lease, 50, &rounds[0][0]))
 		return 2;
 	for (int i = 0; i < n_rounds; i++)
-		for (int w = 0; w < 2; w++)
-			if (one_round(c, (i + w) % 2, "/iofence/status/node-put-bench", val, len,
-				      lease, n, &rounds[(i + w) % 2][i]))
+		for (int w = 0; w < WAYS; w++)
+			if (one_round(c, (i + w) % WAYS, "/iofence/status/node-put-bench", val, len,
+				      lease, n, &rounds[(i + w) % WAYS][i]))
 				return 2;
-	for (int w = 0; w < 2; w++) {
+	for (int w = 0; w < WAYS; w++) {
 		double cpu[64], sw[64], wall[64];
 
 		for (int i = 0; i < n_rounds; i++) {
