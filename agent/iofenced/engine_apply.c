@@ -64,7 +64,7 @@ static int compile_next(struct engine *e, const struct policy_document *doc,
  * The revision is not acknowledged, so it must not stay enforced either: the enforced one goes
  * back in. A refusal of the system, not a fault of the agent: FAILED_PRECONDITION, naming it.
  */
-static int refused_after_flip(struct engine *e, uint64_t rev, char *err, size_t len)
+static int refused_after_flip(struct engine *e, char *err, size_t len)
 {
 	struct snapshot *cur = engine_current(e);
 	uint64_t back = cur ? snapshot_revision(cur) : 0;
@@ -73,11 +73,11 @@ static int refused_after_flip(struct engine *e, uint64_t rev, char *err, size_t 
 	snapshot_unref(cur);
 	engine_swap_back(e);
 	if (back)
-		snprintf(err + used, len - used, "; revision %llu refused, revision %llu stays "
-			 "enforced", (unsigned long long)rev, (unsigned long long)back);
+		snprintf(err + used, len - used, "; refused after the slot flip: revision %llu "
+			 "stays enforced", (unsigned long long)back);
 	else /* nothing to go back to: the datapath keeps it until the next apply */
-		snprintf(err + used, len - used, "; revision %llu refused (no earlier revision "
-			 "to go back to)", (unsigned long long)rev);
+		snprintf(err + used, len - used, "; refused after the slot flip (no earlier "
+			 "revision to go back to)");
 	return GRPC_STATUS_FAILED_PRECONDITION;
 }
 
@@ -108,7 +108,7 @@ int engine_compile_and_swap(struct engine *e, struct policy_document *doc,
 		policy_image_free(*ret_img);
 		*ret_img = NULL;
 		if (flipped)
-			return refused_after_flip(e, doc->revision, err, len);
+			return refused_after_flip(e, err, len);
 		if (r == -EMEDIUMTYPE) /* a cgroup path of this node: refused before any write */
 			return GRPC_STATUS_FAILED_PRECONDITION;
 		return r == -E2BIG ? GRPC_STATUS_RESOURCE_EXHAUSTED : GRPC_STATUS_INTERNAL;
