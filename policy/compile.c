@@ -83,16 +83,30 @@ static int collect_rules(struct compile_ctx *ctx)
 		for (size_t r = 0; r < doc->groups[g].n_rules; r++) {
 			size_t id = ctx->group_first[g] + r;
 
-			char label[POLICY_RULE_LABEL_MAX];
-
 			img->rules[id].group_index = g;
 			img->rules[id].rule_index = r;
-			policy_rule_label(doc, g, r, label, sizeof(label));
-			img->rules[id].identity = policy_counter_identity("rule", label);
 			ctx->rule[id] = &doc->groups[g].rules[r];
 		}
 	}
 	return 0;
+}
+
+/* The rules' counter identities: the previous image's when its rules are these. */
+static void name_rules(struct compile_ctx *ctx)
+{
+	struct policy_image *img = ctx->img;
+
+	for (size_t id = 0; id < img->n_rules; id++) {
+		char label[POLICY_RULE_LABEL_MAX];
+
+		if (ctx->reuse_parts) {
+			img->rules[id].identity = ctx->prev->rules[id].identity;
+			continue;
+		}
+		policy_rule_label(ctx->doc, img->rules[id].group_index, img->rules[id].rule_index,
+				  label, sizeof(label));
+		img->rules[id].identity = policy_counter_identity("rule", label);
+	}
 }
 
 /* Precedence of two rule ids (qsort_r: glibc, _GNU_SOURCE). */
@@ -109,6 +123,7 @@ static int precedence_cmp(const void *a, const void *b, void *arg)
 	return (x > y) - (x < y); /* rule ids follow document order */
 }
 
+/* Ranks of the rule ids: their positions in precedence order. */
 static int rank_all(struct compile_ctx *ctx)
 {
 	size_t n = ctx->img->n_rules;
@@ -339,29 +354,19 @@ static int compile_direction(struct compile_ctx *ctx, const struct profile_key *
 				     audit, n_any == 0);
 }
 
-/* Adds the profile's entries to the image and points its endpoints at them. */
-static int emit_profile(struct compile_ctx *ctx, const struct profile_key *keys, size_t first,
-			size_t end)
+/* Points the profile's endpoints at it; a profile's records: compile_one() or a copy. */
+static void point_endpoints(struct compile_ctx *ctx, const struct profile_key *keys, size_t first,
+			    size_t end, const struct image_profile *prof)
 {
-	struct policy_image *img = ctx->img;
-	uint32_t profile = (uint32_t)img->n_profiles++;
-	uint16_t any_ports;
-	int err = compile_any_ports(ctx, profile, &any_ports);
-
-	if (err)
-		return err;
 	for (size_t p = first; p < end; p++) {
-		img->endpoints[keys[p].local].profile = profile;
-		img->endpoints[keys[p].local].any_ports = any_ports;
+		ctx->img->endpoints[keys[p].local].profile = prof->number;
+		ctx->img->endpoints[keys[p].local].any_ports = prof->any_ports;
 	}
-	for (size_t i = 0; i < ctx->n_tmpl; i++) {
-		struct layout_policy *e = VEC_PUSH(img->policy, img->n_policy, ctx->cap_policy);
+}
 
-		if (!e)
-			return -ENOMEM;
-		*e = layout_policy_entry(profile, ctx->tmpl[i].key, ctx->tmpl[i].val);
-	}
-	if (img->n_policy > IOF_MAX_POLICY_ENTRIES) {
+static int check_policy_capacity(struct compile_ctx *ctx)
+{
+	if (ctx->img->n_policy > IOF_MAX_POLICY_ENTRIES) {
 		snprintf(ctx->msg, ctx->msg_len, "iof_policy: more than %u entries (capacity %u)",
 			 IOF_MAX_POLICY_ENTRIES, IOF_MAX_POLICY_ENTRIES);
 		return -E2BIG;
@@ -369,62 +374,173 @@ static int emit_profile(struct compile_ctx *ctx, const struct profile_key *keys,
 	return 0;
 }
 
+/* Adds the profile's policy entries and listed ports to the image. */
+static int emit_profile(struct compile_ctx *ctx, struct image_profile *prof)
+{
+	struct policy_image *img = ctx->img;
+	int err = compile_any_ports(ctx, prof->number, &prof->any_ports);
+
+	if (err)
+		return err;
+	for (size_t i = 0; i < ctx->n_tmpl; i++) {
+		struct layout_policy *e = VEC_PUSH(img->policy, img->n_policy, ctx->cap_policy);
+
+		if (!e)
+			return -ENOMEM;
+		*e = layout_policy_entry(prof->number, ctx->tmpl[i].key, ctx->tmpl[i].val);
+	}
+	return check_policy_capacity(ctx);
+}
+
+static void scratch_free(struct scratch *s)
+{
+	free(s->any);
+	free(s->specific);
+	free(s->class_rules);
+	free(s->classes);
+	free(s->class_stamp);
+	free(s->class_dirs);
+	free(s->sel_stamp);
+	free(s->sel_first);
+	free(s->sel_count);
+}
+
+/*
+ * What compiling a profile needs beyond the rules: their ranks, the selectors and members,
+ * the scratch space. Made once, when the first profile is compiled (none when every profile's
+ * records are copied from the previous image).
+ */
+static int prepare(struct compile_ctx *ctx, struct scratch *s)
+{
+	size_t n_rules = ctx->img->n_rules ? ctx->img->n_rules : 1;
+	int err;
+
+	if (ctx->prepared)
+		return 0;
+	ctx->prepared = true;
+	err = rank_all(ctx);
+	if (!err)
+		err = compile_selectors(ctx);
+	if (err)
+		return err;
+	s->any = malloc(n_rules * sizeof(uint32_t));
+	s->specific = malloc(n_rules * sizeof(uint32_t));
+	s->class_rules = malloc(n_rules * sizeof(uint32_t));
+	s->sel_stamp = calloc(ctx->n_sel + 1, sizeof(uint32_t));
+	s->sel_first = malloc((ctx->n_sel + 1) * sizeof(uint32_t));
+	s->sel_count = malloc((ctx->n_sel + 1) * sizeof(uint32_t));
+	if (!s->any || !s->specific || !s->class_rules || !s->sel_stamp || !s->sel_first ||
+	    !s->sel_count)
+		return -ENOMEM;
+	return 0;
+}
+
+/* Compiles the profile of keys[p] (numbered prof->number) into the image. */
+static int compile_one(struct compile_ctx *ctx, const struct profile_key *pk, struct scratch *s,
+		       struct image_profile *prof)
+{
+	struct policy_image *img = ctx->img;
+	size_t first4 = img->n_remote4, first6 = img->n_remote6;
+	size_t firsth4 = img->n_host4, firsth6 = img->n_host6;
+	int err = prepare(ctx, s);
+
+	ctx->n_tmpl = 0;
+	if (!err)
+		err = profile_classes(ctx, pk, prof->number, s);
+	if (!err)
+		err = compile_direction(ctx, pk, POLICY_INGRESS, s);
+	if (!err)
+		err = compile_direction(ctx, pk, POLICY_EGRESS, s);
+	if (err)
+		return err;
+	prof->n_classes = ctx->n_classes;
+	/* a class's directions are known once both are compiled */
+	for (size_t i = first4; i < img->n_remote4; i++)
+		img->remote4[i].val.flags = s->class_dirs[img->remote4[i].val.remote_class];
+	for (size_t i = first6; i < img->n_remote6; i++)
+		img->remote6[i].val.flags = s->class_dirs[img->remote6[i].val.remote_class];
+	for (size_t i = firsth4; i < img->n_host4; i++)
+		img->host4[i].val.flags = s->class_dirs[img->host4[i].val.remote_class];
+	for (size_t i = firsth6; i < img->n_host6; i++)
+		img->host6[i].val.flags = s->class_dirs[img->host6[i].val.remote_class];
+	return emit_profile(ctx, prof);
+}
+
+/* The runs of keys (sorted) that share a profile: their first keys, and the identities. */
+static int distinct_profiles(struct compile_ctx *ctx, const struct profile_key *keys,
+			     size_t n_ep, size_t **ret_first, uint64_t **ret_identity, size_t *ret_n)
+{
+	size_t *first = malloc((n_ep + 1) * sizeof(*first)), n = 0;
+	uint64_t *identity = malloc((n_ep + 1) * sizeof(*identity));
+
+	*ret_first = first;
+	*ret_identity = identity;
+	if (!first || !identity)
+		return -ENOMEM;
+	for (size_t p = 0; p < n_ep; p++) {
+		if (p && same_profile(&keys[p - 1], &keys[p]))
+			continue;
+		identity[n] = compile_profile_identity(ctx->doc, keys[p].groups, keys[p].n_groups,
+						       keys[p].ingress, keys[p].egress,
+						       keys[p].mode);
+		first[n++] = p;
+	}
+	first[n] = n_ep;
+	*ret_n = n;
+	return 0;
+}
+
 static int compile_profiles(struct compile_ctx *ctx)
 {
+	struct policy_image *img = ctx->img;
 	struct profile_key *keys = NULL;
 	struct scratch s = {0};
-	size_t n_ep = ctx->img->n_endpoints, n_rules = ctx->img->n_rules ? ctx->img->n_rules : 1;
+	size_t n_ep = img->n_endpoints, *first = NULL, n = 0;
+	uint64_t *identity = NULL;
+	uint32_t *number = NULL;
+	long *prev_index = NULL;
 	int err = build_profiles(ctx, &keys);
 
-	s.any = malloc(n_rules * sizeof(uint32_t));
-	s.specific = malloc(n_rules * sizeof(uint32_t));
-	s.class_rules = malloc(n_rules * sizeof(uint32_t));
-	s.sel_stamp = calloc(ctx->n_sel + 1, sizeof(uint32_t));
-	s.sel_first = malloc((ctx->n_sel + 1) * sizeof(uint32_t));
-	s.sel_count = malloc((ctx->n_sel + 1) * sizeof(uint32_t));
-	if (!err && (!s.any || !s.specific || !s.class_rules || !s.sel_stamp || !s.sel_first ||
-		     !s.sel_count))
-		err = -ENOMEM;
-	for (size_t p = 0; p < n_ep && !err;) {
-		size_t end = p + 1;
+	if (!err)
+		err = distinct_profiles(ctx, keys, n_ep, &first, &identity, &n);
+	if (!err) {
+		number = malloc((n + 1) * sizeof(*number));
+		prev_index = malloc((n + 1) * sizeof(*prev_index));
+		img->profiles = calloc(n + 1, sizeof(*img->profiles));
+		err = number && prev_index && img->profiles ? 0 : -ENOMEM;
+	}
+	if (!err)
+		err = compile_number_profiles(ctx, identity, n, number, prev_index);
+	for (size_t i = 0; i < n && !err; i++) {
+		const struct profile_key *pk = &keys[first[i]];
+		const struct image_profile *old =
+		    prev_index[i] >= 0 ? &ctx->prev->profiles[prev_index[i]] : NULL;
+		struct image_profile *prof = &img->profiles[img->n_profiles++];
 
-		while (end < n_ep && same_profile(&keys[p], &keys[end]))
-			end++;
-		struct policy_image *img = ctx->img;
-		size_t first4 = img->n_remote4, first6 = img->n_remote6;
-		size_t firsth4 = img->n_host4, firsth6 = img->n_host6;
-
-		ctx->n_tmpl = 0;
-		err = profile_classes(ctx, &keys[p], (uint32_t)ctx->img->n_profiles, &s);
+		if (old && compile_profile_reusable(ctx, pk->groups, pk->n_groups, old)) {
+			err = compile_copy_profile(ctx, old, prof);
+			if (!err)
+				err = check_policy_capacity(ctx);
+			img->n_profiles_reused++;
+		} else {
+			*prof = (struct image_profile){.identity = identity[i], .number = number[i]};
+			for (int k = 0; k < IMAGE_PARTS; k++)
+				prof->first[k] = compile_part_count(img, k);
+			err = compile_one(ctx, pk, &s, prof);
+			for (int k = 0; k < IMAGE_PARTS && !err; k++)
+				prof->count[k] = compile_part_count(img, k) - prof->first[k];
+		}
 		if (!err)
-			err = compile_direction(ctx, &keys[p], POLICY_INGRESS, &s);
-		if (!err)
-			err = compile_direction(ctx, &keys[p], POLICY_EGRESS, &s);
-		/* a class's directions are known once both are compiled */
-		for (size_t i = first4; !err && i < img->n_remote4; i++)
-			img->remote4[i].val.flags = s.class_dirs[img->remote4[i].val.remote_class];
-		for (size_t i = first6; !err && i < img->n_remote6; i++)
-			img->remote6[i].val.flags = s.class_dirs[img->remote6[i].val.remote_class];
-		for (size_t i = firsth4; !err && i < img->n_host4; i++)
-			img->host4[i].val.flags = s.class_dirs[img->host4[i].val.remote_class];
-		for (size_t i = firsth6; !err && i < img->n_host6; i++)
-			img->host6[i].val.flags = s.class_dirs[img->host6[i].val.remote_class];
-		if (!err)
-			err = emit_profile(ctx, keys, p, end);
-		p = end;
+			point_endpoints(ctx, keys, first[i], first[i + 1], prof);
 	}
 	for (size_t i = 0; keys && i < n_ep; i++)
 		free(keys[i].groups);
 	free(keys);
-	free(s.any);
-	free(s.specific);
-	free(s.class_rules);
-	free(s.classes);
-	free(s.class_stamp);
-	free(s.class_dirs);
-	free(s.sel_stamp);
-	free(s.sel_first);
-	free(s.sel_count);
+	free(first);
+	free(identity);
+	free(number);
+	free(prev_index);
+	scratch_free(&s);
 	return err;
 }
 
@@ -473,14 +589,18 @@ static void ctx_free(struct compile_ctx *ctx)
 	free(ctx->scratch_points);
 	free(ctx->scratch_set);
 	free(ctx->tmpl);
+	free(ctx->group_changed);
 }
 
-int policy_compile(const struct policy_document *doc, const char *node,
-		   struct policy_image **ret_image, char *msg, size_t msg_len)
+int policy_compile_update(const struct policy_document *doc, const char *node,
+			  const struct policy_image *prev, enum policy_compile_reuse reuse,
+			  struct policy_image **ret_image, char *msg, size_t msg_len)
 {
 	char scratch[8];
-	struct compile_ctx ctx = {
-	    .doc = doc, .msg = msg ? msg : scratch, .msg_len = msg ? msg_len : sizeof(scratch)};
+	struct compile_ctx ctx = {.doc = doc,
+				  .msg = msg ? msg : scratch,
+				  .msg_len = msg ? msg_len : sizeof(scratch),
+				  .prev = prev};
 	int err;
 
 	*ret_image = NULL;
@@ -488,19 +608,21 @@ int policy_compile(const struct policy_document *doc, const char *node,
 	if (!ctx.img)
 		return -ENOMEM;
 	ctx.img->revision = doc->revision;
-	err = collect_endpoints(&ctx, node);
+	ctx.img->doc = doc;
+	ctx.img->node = strdup(node);
+	err = ctx.img->node ? collect_endpoints(&ctx, node) : -ENOMEM;
 	if (!err && ctx.img->n_endpoints > IOF_MAX_ENDPOINTS)
 		err = policy_image_check_capacity(ctx.img, ctx.msg, ctx.msg_len);
 	if (!err)
 		err = collect_rules(&ctx);
 	if (!err && ctx.img->n_rules > IOF_MAX_RULES)
 		err = policy_image_check_capacity(ctx.img, ctx.msg, ctx.msg_len);
-	if (!err)
-		err = rank_all(&ctx);
-	if (!err)
-		err = compile_selectors(&ctx);
-	if (!err)
+	if (!err && reuse == POLICY_REUSE_PARTS)
+		err = compile_reuse_check(&ctx, node);
+	if (!err) {
+		name_rules(&ctx);
 		err = compile_profiles(&ctx);
+	}
 	if (!err)
 		err = collect_prefilter(&ctx, node);
 	if (!err)
@@ -512,4 +634,11 @@ int policy_compile(const struct policy_document *doc, const char *node,
 	}
 	*ret_image = ctx.img;
 	return 0;
+}
+
+int policy_compile(const struct policy_document *doc, const char *node,
+		   struct policy_image **ret_image, char *msg, size_t msg_len)
+{
+	return policy_compile_update(doc, node, NULL, POLICY_REUSE_NUMBERS, ret_image, msg,
+				     msg_len);
 }

@@ -55,6 +55,12 @@ struct compile_ctx {
 	bool all_final;
 	char *msg; /* why the image does not fit (-E2BIG) */
 	size_t msg_len;
+
+	/* The previous image (compile_reuse.c): its profile numbers, and maybe its records. */
+	const struct policy_image *prev;
+	bool reuse_parts;    /* same groups and local rules as prev: a profile's records may be copied */
+	bool *group_changed; /* reuse_parts: per group, its members differ from prev's document */
+	bool prepared;       /* ranks and selectors made (only once a profile is compiled) */
 };
 
 /* compile_remote.c: selectors of the local rules and group members (once per image). */
@@ -89,5 +95,39 @@ int compile_default_entry(struct compile_ctx *ctx, enum policy_direction dir,
  * image.any_ports) and the iof_any_ports_bit()s of the groups listed.
  */
 int compile_any_ports(struct compile_ctx *ctx, uint32_t profile, uint16_t *ret_bits);
+
+/* compile_reuse.c: what identifies a profile from one revision to the next (never 0). */
+uint64_t compile_profile_identity(const struct policy_document *doc, const size_t *groups,
+				  size_t n_groups, int ingress, int egress, int mode);
+
+/*
+ * compile_reuse.c: numbers for n profiles by identity: the number each had in ctx->prev, else
+ * the lowest one free. ret_prev[i]: its index in prev->profiles, or -1. Sets the image's
+ * profile_bound. 0 or -ENOMEM.
+ */
+int compile_number_profiles(struct compile_ctx *ctx, const uint64_t *identity, size_t n,
+			    uint32_t *ret_numbers, long *ret_prev);
+
+/*
+ * compile_reuse.c: whether prev's records can serve this compile (sets ctx->reuse_parts):
+ * prev kept its entries, was compiled for the same node from a document with the same groups
+ * (shared, unchanged) and the same local rules. Then ctx->group_changed says which groups'
+ * members differ. Call after the rules are collected. 0 or -ENOMEM.
+ */
+int compile_reuse_check(struct compile_ctx *ctx, const char *node);
+
+/*
+ * compile_reuse.c: the profile of these groups may take old's records: none of the remote
+ * groups its rules name changed members, and the listed ports' capacity decides alike.
+ */
+bool compile_profile_reusable(const struct compile_ctx *ctx, const size_t *groups,
+			      size_t n_groups, const struct image_profile *old);
+
+/* compile_reuse.c: appends old's records (from ctx->prev) to the image; fills *ret. */
+int compile_copy_profile(struct compile_ctx *ctx, const struct image_profile *old,
+			 struct image_profile *ret);
+
+/* compile_reuse.c: the number of records of part k (IMAGE_PART_*, layout tables) so far. */
+size_t compile_part_count(const struct policy_image *img, int k);
 
 #endif /* IOFENCE_POLICY_COMPILE_INTERNAL_H */

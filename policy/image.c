@@ -66,6 +66,8 @@ void policy_image_free(struct policy_image *img)
 	free(img->endpoints);
 	free(img->rules);
 	free(img->prefilter);
+	free(img->profiles);
+	free(img->node);
 	free(img);
 }
 
@@ -163,7 +165,7 @@ static int exact_index_build(struct exact_index *ei, const struct layout_table *
 static int index_build(struct policy_image *img)
 {
 	struct image_index *ix = calloc(1, sizeof(*ix));
-	size_t n_groups = (img->n_profiles ? img->n_profiles : 1) * IOF_ANY_GROUPS;
+	size_t n_groups = (img->profile_bound ? img->profile_bound : 1) * IOF_ANY_GROUPS;
 	int err = 0;
 
 	if (!ix)

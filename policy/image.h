@@ -34,6 +34,24 @@ struct image_rule {
 	uint64_t identity;  /* its counters' identity: policy_counter_identity() of its label */
 };
 
+/* The parts of an image a profile's records are in: the layout's tables, then iof_any_group. */
+#define IMAGE_PART_ANY_GROUPS LAYOUT_TABLES
+#define IMAGE_PARTS (LAYOUT_TABLES + 1)
+
+/*
+ * One profile of an image (the endpoints sharing groups, defaults and mode share its entries):
+ * its number, what identifies it from one revision to the next, and where its records are
+ * (records [first[k], first[k] + count[k]) of part k), so that the next revision's compile can
+ * keep its number and, when nothing it depends on changed, its records.
+ */
+struct image_profile {
+	uint64_t identity; /* of its groups (by name), defaults and mode: never 0 */
+	uint32_t number;   /* the tries and keys of its entries (iof_endpoint_val.profile) */
+	uint16_t any_ports;
+	size_t n_classes;
+	size_t first[IMAGE_PARTS], count[IMAGE_PARTS];
+};
+
 /* Prefilter deny entry: interface name (borrowed) and prefix. */
 struct image_prefilter {
 	const char *interface;
@@ -63,7 +81,12 @@ struct policy_image {
 	struct image_prefilter *prefilter;
 	size_t n_prefilter;
 	size_t n_remote_classes;
+	struct image_profile *profiles; /* in the order their records are in */
 	size_t n_profiles;
+	size_t n_profiles_reused; /* of those, copied from the previous image (not compiled) */
+	uint32_t profile_bound; /* every profile number is below it (numbers may leave holes) */
+	const struct policy_document *doc; /* compiled from (borrowed, as the names are) */
+	char *node;			   /* compiled for */
 	bool entries_released;	   /* policy_image_release_entries() was called */
 	struct image_index *index; /* built by the first policy_image_lookup() */
 };
@@ -80,6 +103,33 @@ struct policy_image {
  */
 int policy_compile(const struct policy_document *doc, const char *node,
 		   struct policy_image **ret_image, char *msg, size_t msg_len);
+
+/* What policy_compile_update() takes from the previous image. */
+enum policy_compile_reuse {
+	POLICY_REUSE_NUMBERS, /* its profile numbers only */
+	POLICY_REUSE_PARTS,   /* and the records of the profiles nothing changed for */
+};
+
+/**
+ * policy_compile_update() - compile the document for one node, given the image of the
+ * revision before it.
+ * @prev: the previous image for this node (its document still alive), or NULL (as
+ *	policy_compile()).
+ *
+ * Profile numbers are stable: a profile that was in @prev keeps its number, a new one takes the
+ * lowest number no kept profile has, so a new profile does not move the entries of the others
+ * (the datapath then writes only what changed). Numbers stay below IOF_MAX_PROFILES: below the
+ * larger of @prev's bound and the number of profiles.
+ *
+ * With POLICY_REUSE_PARTS and @prev's entries kept (not released), when the two documents have
+ * the same groups (shared, as policy_derive() leaves them) and this node the same rules, a
+ * profile none of whose remote groups changed members is not compiled again: its records are
+ * copied from @prev. The image is byte for byte the one POLICY_REUSE_NUMBERS gives (the tests
+ * compare them). Returns as policy_compile().
+ */
+int policy_compile_update(const struct policy_document *doc, const char *node,
+			  const struct policy_image *prev, enum policy_compile_reuse reuse,
+			  struct policy_image **ret_image, char *msg, size_t msg_len);
 
 void policy_image_free(struct policy_image *image);
 
@@ -98,8 +148,9 @@ static inline size_t policy_image_entries(const struct policy_image *img)
 
 /*
  * Frees the map entries (the tries', host tables', listed ports', and the lookup index) once they are in the
- * maps, keeping the tables that name what counters count (endpoints, rules, prefilter) and
- * the entry counts. The image can no longer be looked up or written (-ENODATA).
+ * maps, keeping the tables that name what counters count (endpoints, rules, prefilter), the
+ * profiles' numbers and the entry counts. The image can no longer be looked up or written
+ * (-ENODATA), nor its parts reused.
  */
 void policy_image_release_entries(struct policy_image *image);
 

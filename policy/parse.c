@@ -357,12 +357,12 @@ static int check_directives(const char *text, size_t len, const char *file,
 
 /*
  * Loads the one YAML document of text into an empty tree; syntax errors, extra documents and
- * the limits go to errs. -ETIME (with an error) once CLOCK_MONOTONIC passes deadline_usec or
- * the thread's CPU clock passes cpu_deadline_usec (0: never). Return 0, -EINVAL, -ETIME or -ENOMEM;
+ * the limits go to errs. -ETIME (with an error) once the read is past clock (NULL: never).
+ * Return 0, -EINVAL, -ETIME or -ENOMEM;
  * the tree is freed on error.
  */
-static int load_tree_until(const char *text, size_t len, const char *file, uint64_t deadline_usec,
-			   uint64_t cpu_deadline_usec, struct parse_tree *tree,
+static int load_tree_until(const char *text, size_t len, const char *file,
+			   const struct read_clock *clock, struct parse_tree *tree,
 			   struct policy_errors *errs)
 {
 	struct parse_tree extra = {0};
@@ -377,7 +377,7 @@ static int load_tree_until(const char *text, size_t len, const char *file, uint6
 	yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
 	r = parse_tree_reserve(tree, len);
 	if (r == 0)
-		r = parse_tree_load_until(&parser, tree, deadline_usec, cpu_deadline_usec);
+		r = parse_tree_load_until(&parser, tree, clock);
 	if (r == -E2BIG || r == -ENOTSUP || r == -ETIME || r == -ENOMEM) {
 		/* later documents are not read: the error is about this one */
 	} else if (r == -EINVAL) {
@@ -399,7 +399,7 @@ static int load_tree_until(const char *text, size_t len, const char *file, uint6
 		policy_errors_add(errs, file, 1, "document", "empty document");
 		r = -EINVAL;
 	} else if (r > 0) {
-		r = parse_tree_load_until(&parser, &extra, deadline_usec, cpu_deadline_usec);
+		r = parse_tree_load_until(&parser, &extra, clock);
 		if (r > 0) {
 			policy_errors_add(errs, file, extra.nodes[0].line, "document",
 					  "more than one YAML document; put everything in one");
@@ -502,19 +502,32 @@ int policy_parse_buffer(const char *text, size_t len, const char *file_name,
 	return policy_parse_buffer_until(text, len, file_name, NULL, ret_doc, errs);
 }
 
+struct read_clock policy_parse_stop_clock(const struct policy_parse_stop *stop)
+{
+	struct read_clock c = {0};
+	uint64_t cpu;
+
+	if (!stop)
+		return c;
+	cpu = read_clock_usec(CLOCK_THREAD_CPUTIME_ID);
+	c.deadline_usec = stop->deadline_usec;
+	c.cpu_by_usec = stop->cpu_usec ? cpu + stop->cpu_usec : 0;
+	c.wall_by_usec = stop->wall_by_usec;
+	c.wall_cpu_usec = cpu + stop->wall_min_cpu_usec;
+	return c;
+}
+
 int policy_parse_buffer_until(const char *text, size_t len, const char *file_name,
 			      const struct policy_parse_stop *stop,
 			      struct policy_document **ret_doc, struct policy_errors *errs)
 {
 	const char *file = file_name ? file_name : "<input>";
 	struct parse_tree tree = {0};
-	uint64_t cpu_by = stop && stop->cpu_usec
-			      ? parse_tree_clock_usec(CLOCK_THREAD_CPUTIME_ID) + stop->cpu_usec
-			      : 0;
+	struct read_clock clock = policy_parse_stop_clock(stop);
 	int r;
 
 	*ret_doc = NULL;
-	r = load_tree_until(text, len, file, stop ? stop->deadline_usec : 0, cpu_by, &tree, errs);
+	r = load_tree_until(text, len, file, &clock, &tree, errs);
 	if (r < 0)
 		return r;
 	r = build_document(&tree, file, errs, ret_doc);

@@ -11,6 +11,7 @@
 
 #include "errors.h"
 #include "model.h"
+#include "read_clock.h"
 
 /**
  * policy_parse_buffer() - parse and validate a document.
@@ -38,7 +39,17 @@ int policy_parse_buffer(const char *text, size_t len, const char *file_name,
 struct policy_parse_stop {
 	uint64_t deadline_usec; /* CLOCK_MONOTONIC microseconds; 0: none */
 	uint64_t cpu_usec;	/* CPU time of the calling thread spent parsing; 0: none */
+	/*
+	 * A wall-clock budget (CLOCK_MONOTONIC microseconds; 0: none) that stops the parse only
+	 * once it has also had wall_min_cpu_usec of CPU time (0: at once): on a node short of
+	 * CPU a cheap document is read to its end, an expensive one is stopped.
+	 */
+	uint64_t wall_by_usec;
+	uint64_t wall_min_cpu_usec;
 };
+
+/* The clocks of stop (NULL: none) for a read starting now on the calling thread. */
+struct read_clock policy_parse_stop_clock(const struct policy_parse_stop *stop);
 
 int policy_parse_buffer_until(const char *text, size_t len, const char *file_name,
 			      const struct policy_parse_stop *stop,

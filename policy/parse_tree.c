@@ -39,8 +39,7 @@ struct loader {
 	size_t n_open, open_bytes;
 	int *scratch;
 	size_t n_scratch, scratch_bytes; /* a list of a million items waits here: bulk.h */
-	uint64_t deadline_usec;	    /* CLOCK_MONOTONIC; 0: none */
-	uint64_t cpu_deadline_usec; /* CLOCK_THREAD_CPUTIME_ID; 0: none */
+	const struct read_clock *clock; /* NULL: no time limit */
 };
 
 /* The clock is read once every this many events. */
@@ -271,19 +270,9 @@ static int next_event(yaml_parser_t *parser, yaml_event_t *ev)
 	return 0;
 }
 
-uint64_t parse_tree_clock_usec(clockid_t clock)
-{
-	struct timespec ts;
-
-	clock_gettime(clock, &ts);
-	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
 static bool past(const struct loader *l)
 {
-	return (l->deadline_usec && parse_tree_clock_usec(CLOCK_MONOTONIC) >= l->deadline_usec) ||
-	       (l->cpu_deadline_usec &&
-		parse_tree_clock_usec(CLOCK_THREAD_CPUTIME_ID) >= l->cpu_deadline_usec);
+	return read_clock_passed(l->clock);
 }
 
 static int load_document(struct loader *l)
@@ -314,16 +303,13 @@ static int load_document(struct loader *l)
 
 int parse_tree_load(yaml_parser_t *parser, struct parse_tree *tree)
 {
-	return parse_tree_load_until(parser, tree, 0, 0);
+	return parse_tree_load_until(parser, tree, NULL);
 }
 
-int parse_tree_load_until(yaml_parser_t *parser, struct parse_tree *tree, uint64_t deadline_usec,
-			  uint64_t cpu_deadline_usec)
+int parse_tree_load_until(yaml_parser_t *parser, struct parse_tree *tree,
+			  const struct read_clock *clock)
 {
-	struct loader l = {.parser = parser,
-			   .tree = tree,
-			   .deadline_usec = deadline_usec,
-			   .cpu_deadline_usec = cpu_deadline_usec};
+	struct loader l = {.parser = parser, .tree = tree, .clock = clock};
 	yaml_event_t ev;
 	int r;
 

@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include <time.h>
 #include <yaml.h>
+#include "read_clock.h"
 
 enum tree_kind {
 	TREE_SCALAR = 1,
@@ -78,15 +79,11 @@ struct parse_tree {
 int parse_tree_load(yaml_parser_t *parser, struct parse_tree *tree);
 
 /*
- * As parse_tree_load(), giving up with -ETIME once CLOCK_MONOTONIC passes deadline_usec or the
- * calling thread's CPU clock (CLOCK_THREAD_CPUTIME_ID) passes cpu_deadline_usec (each 0:
- * never; the mark reached in parser->problem_mark).
+ * As parse_tree_load(), giving up with -ETIME once the read is past clock (read_clock.h;
+ * NULL: never; the mark reached in parser->problem_mark).
  */
-int parse_tree_load_until(yaml_parser_t *parser, struct parse_tree *tree, uint64_t deadline_usec,
-			  uint64_t cpu_deadline_usec);
-
-/* The clock's time in microseconds (CLOCK_MONOTONIC, CLOCK_THREAD_CPUTIME_ID). */
-uint64_t parse_tree_clock_usec(clockid_t clock);
+int parse_tree_load_until(yaml_parser_t *parser, struct parse_tree *tree,
+			  const struct read_clock *clock);
 
 /*
  * Sizes an empty tree for a document of text_len bytes (room for a node every 2 bytes and

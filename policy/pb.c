@@ -248,18 +248,10 @@ struct pb_ctx {
 	const char *file;
 	struct policy_errors *errs;
 	int oom;
-	uint64_t deadline_usec, cpu_deadline_usec; /* policy_parse_stop's, absolute; 0: none */
-	unsigned items;				   /* rules and list items read so far */
-	bool late;				   /* past a deadline: every loop ends */
+	struct read_clock clock; /* policy_parse_stop's */
+	unsigned items;		 /* rules and list items read so far */
+	bool late;		 /* past a deadline: every loop ends */
 };
-
-static uint64_t clock_usec(clockid_t clock)
-{
-	struct timespec ts;
-
-	clock_gettime(clock, &ts);
-	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
 
 /*
  * One more item read; true once the read is past its time (the clocks are looked at every
@@ -267,12 +259,9 @@ static uint64_t clock_usec(clockid_t clock)
  */
 static bool pb_late(struct pb_ctx *ctx, const char *path)
 {
-	if (ctx->late || (!ctx->deadline_usec && !ctx->cpu_deadline_usec) ||
-	    ++ctx->items % 1024)
+	if (ctx->late || read_clock_unbounded(&ctx->clock) || ++ctx->items % 1024)
 		return ctx->late;
-	ctx->late = (ctx->deadline_usec && clock_usec(CLOCK_MONOTONIC) >= ctx->deadline_usec) ||
-		    (ctx->cpu_deadline_usec &&
-		     clock_usec(CLOCK_THREAD_CPUTIME_ID) >= ctx->cpu_deadline_usec);
+	ctx->late = read_clock_passed(&ctx->clock);
 	if (ctx->late)
 		policy_errors_add(ctx->errs, ctx->file, 0, path,
 				  "not read within the time allowed: stopped here, item %u",
@@ -656,10 +645,7 @@ int policy_from_pb_until(const Iofence__V1__PolicyDocument *msg, const char *sou
 	struct pb_ctx ctx = {
 	    .file = source_name ? source_name : "<message>",
 	    .errs = errs,
-	    .deadline_usec = stop ? stop->deadline_usec : 0,
-	    .cpu_deadline_usec = stop && stop->cpu_usec
-				     ? clock_usec(CLOCK_THREAD_CPUTIME_ID) + stop->cpu_usec
-				     : 0};
+	    .clock = policy_parse_stop_clock(stop)};
 	size_t errors_before = errs->n + errs->dropped;
 	struct policy_document *doc;
 	int r;

@@ -170,10 +170,16 @@ static int write_slot(struct datapath *dp, const struct policy_image *img, uint3
 	for (size_t i = 0; i < img->n_prefilter; i++)
 		pf_ifindex[i] = pfs[i].ifindex;
 	/*
-	 * Counters first: what the slot counted goes to its identities' bases. A failure costs
-	 * counts (dp_counter_errors() says so), never enforcement.
+	 * Counters first: what the slot counted for identities that move goes to their bases
+	 * (the others count on in place). The first write of a slot after a start zeroes its
+	 * counters whole (anything may be there), so every count is carried then; a failure
+	 * zeroes them whole too: it costs counts (dp_counter_errors() says so), never
+	 * enforcement.
 	 */
-	dp_ledger_retire(&dp->ledger, (uint8_t)slot, img);
+	bool unknown = d->rules_used[slot] == IOF_MAX_RULES;
+
+	if (dp_ledger_retire(&dp->ledger, (uint8_t)slot, img, unknown) == 0 && !unknown)
+		d->rules_used[slot] = d->eps_used[slot] = 0; /* nothing left to zero */
 	r = dp_slot_clear_some(&dp->fds, (uint8_t)slot,
 			       DP_SLOT_ENDPOINTS |
 				   /* host maps: kept by the write below when they hold its list */
@@ -192,7 +198,7 @@ static int write_slot(struct datapath *dp, const struct policy_image *img, uint3
 					 DP_VERIFY_BEFORE_DELTA_MAX) {
 			char what[256];
 
-			if (dp_delta_verify_slot(d, &dp->fds, (uint8_t)slot, false, what,
+			if (dp_delta_verify_slot(d, &dp->fds, (uint8_t)slot, false, NULL, 0, what,
 						 sizeof(what)))
 				d->back_valid = false;
 		}
@@ -349,6 +355,7 @@ static int activate(struct datapath *dp, const struct policy_image *img, uint32_
 		dp->delta.back_valid = false; /* the slot holds img, not what back says */
 		return r;
 	}
+	dp->activations++;
 	dp_retire_flipped(&dp->retire); /* the slot left behind is written once it is retired */
 	dp_delta_activated(&dp->delta, img); /* on ENOMEM: whole writes from now on */
 	dp->revision = img->revision;
@@ -382,7 +389,9 @@ static int activate(struct datapath *dp, const struct policy_image *img, uint32_
 	return r;
 }
 
-int dp_apply(struct datapath *dp, const struct policy_image *img, char *err, size_t err_len)
+/* Under dp->write_lock. */
+static int apply_locked(struct datapath *dp, const struct policy_image *img, char *err,
+			size_t err_len)
 {
 	if (img->entries_released) {
 		snprintf(err, err_len, "image of revision %llu has no entries left to write",
@@ -412,7 +421,12 @@ int dp_apply(struct datapath *dp, const struct policy_image *img, char *err, siz
 	pthread_mutex_unlock(&dp->lock);
 	if (r)
 		goto out;
-	slot = dp_active_slot(dp) ^ 1; /* only this thread flips it */
+	/*
+	 * The slot this process activated, not iof_state's: the guard puts a tampered iof_state
+	 * back, and an apply must never take the live slot for the inactive one meanwhile.
+	 */
+	slot = (dp->slot_known ? dp->slot : dp_active_slot(dp)) ^ 1;
+	dp->writes++; /* a verification reading this slot concludes nothing now */
 	r = write_slot(dp, img, slot, eps, pfs, err, err_len);
 	if (r)
 		goto out;
@@ -422,6 +436,34 @@ int dp_apply(struct datapath *dp, const struct policy_image *img, char *err, siz
 out:
 	free_copy(eps, img->n_endpoints, pfs, img->n_prefilter);
 	free(cgids);
+	return r;
+}
+
+int dp_apply(struct datapath *dp, const struct policy_image *img, char *err, size_t err_len)
+{
+	int r;
+
+	pthread_mutex_lock(&dp->write_lock);
+	r = apply_locked(dp, img, err, err_len);
+	pthread_mutex_unlock(&dp->write_lock);
+	return r;
+}
+
+int dp_apply_again(struct datapath *dp, const struct policy_image *img, char *err,
+		   size_t err_len)
+{
+	int r = -ESTALE;
+
+	pthread_mutex_lock(&dp->write_lock);
+	if (dp->revision == img->revision) {
+		dp->delta.cur_valid = false; /* trust nothing remembered of the slots */
+		dp->delta.back_valid = false;
+		r = apply_locked(dp, img, err, err_len);
+	} else {
+		snprintf(err, err_len, "revision %llu is active now, not %llu",
+			 (unsigned long long)dp->revision, (unsigned long long)img->revision);
+	}
+	pthread_mutex_unlock(&dp->write_lock);
 	return r;
 }
 

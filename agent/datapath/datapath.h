@@ -7,11 +7,12 @@
  * moment in which an endpoint is unenforced. Used by iofenced and the tests.
  *
  * All functions return 0 or -errno and, where they take err/err_len, write a one-line reason.
- * Threads: one thread changes images and checks them (dp_apply, dp_cgroup_changed, the
- * dp_check_* and dp_verify_slots: the agent's apply thread); dp_link_changed() and
- * dp_endpoint_enforced() may run on another thread at the same time (they take the
- * datapath's lock, which dp_apply takes only to activate a written slot); dp_read_* only
- * read maps and are safe from any thread.
+ * Threads: one thread changes images (dp_apply, dp_cgroup_changed: the agent's apply
+ * thread); the checks (dp_check_*, dp_verify_slots, dp_apply_again: the agent's guard
+ * thread), dp_link_changed() and dp_endpoint_enforced() may run on other threads at the same
+ * time (they take the datapath's lock, which dp_apply takes only to activate a written slot;
+ * the verification reads the maps without holding up an apply); dp_read_* only read maps and
+ * are safe from any thread.
  */
 #ifndef IOFENCE_AGENT_DATAPATH_H
 #define IOFENCE_AGENT_DATAPATH_H
@@ -72,6 +73,16 @@ uint32_t dp_active_slot(const struct datapath *dp);
  * (dp_active_revision() says which; the endpoint is retried at the next apply or link event).
  */
 int dp_apply(struct datapath *dp, const struct policy_image *img, char *err, size_t err_len);
+
+/*
+ * dp_apply_again() - the repair of a damaged active slot: img (compiled from the revision the
+ * caller believes active) written whole, trusting nothing remembered of the slots, and
+ * activated, but only if img's revision is still the active one: -ESTALE (nothing written)
+ * when an apply made another revision active meanwhile (that apply wrote its slot whole, as
+ * the damage found made every later write whole). Never repairs with stale data.
+ */
+int dp_apply_again(struct datapath *dp, const struct policy_image *img, char *err,
+		   size_t err_len);
 
 /*
  * dp_link_changed() - an interface appeared (up = true) or disappeared: attach to it and add
@@ -191,14 +202,17 @@ int dp_events_lost(struct datapath *dp, enum iof_events_lost_cause cause, uint64
  * again what was unpinned, dp_check_endpoint_entries() rewrites the active slot's endpoint
  * entries that differ; each returns how many it repaired. dp_verify_slots() compares the
  * slots' policy tries with what was written: 1 when the active slot differs (the caller
- * writes the revision again: dp_distrust_slots() then dp_apply()), else 0; a difference in
- * the inactive slot makes the next apply write it whole.
+ * writes the revision again: dp_apply_again()), else 0; a difference in the inactive slot
+ * makes the next apply write it whole. It reads the maps against a copy of what they should
+ * hold, without holding up an apply, and returns -EAGAIN (nothing concluded) when an apply
+ * changed the slot it read meanwhile; hold = true keeps applies waiting until it is done
+ * (for a caller whose tries keep being overtaken).
  */
 typedef void (*dp_report_fn)(void *ctx, const char *what, const char *detail);
 int dp_check_links(struct datapath *dp, dp_report_fn report, void *ctx);
 int dp_check_pins(struct datapath *dp, dp_report_fn report, void *ctx);
 int dp_check_endpoint_entries(struct datapath *dp, dp_report_fn report, void *ctx);
-int dp_verify_slots(struct datapath *dp, dp_report_fn report, void *ctx);
+int dp_verify_slots(struct datapath *dp, bool hold, dp_report_fn report, void *ctx);
 /*
  * dp_check_slot_maps() - the other maps a verdict depends on (verify_maps.c), repaired where
  * they differ from what this process wrote: iof_state (what "state": the slot and revision it
@@ -206,8 +220,6 @@ int dp_verify_slots(struct datapath *dp, dp_report_fn report, void *ctx);
  * ("prefilter"), iof_config ("config") and iof_failsafe ("failsafe"). Returns how many.
  */
 int dp_check_slot_maps(struct datapath *dp, dp_report_fn report, void *ctx);
-/* The next dp_apply() writes whole, trusting nothing it remembers of the slots. */
-void dp_distrust_slots(struct datapath *dp);
 /* False while the active slot's policy is known to differ from what was written. */
 bool dp_slot_trusted(const struct datapath *dp);
 /*

@@ -94,6 +94,16 @@ struct datapath {
 	size_t events_consumer_len;
 
 	/*
+	 * The slots' writer: dp_apply() holds it from start to end. The guard's verification
+	 * (verify.c) takes it only to copy what the slots should hold and, after reading the
+	 * maps without it, to act on what it found if no apply ran meanwhile (the counts below
+	 * say): an apply never waits for the maps being read. Taken before lock, never after.
+	 */
+	pthread_mutex_t write_lock;
+	_Atomic uint64_t writes;      /* applies started: the inactive slot may have changed */
+	_Atomic uint64_t activations; /* slots activated: the active slot is another one */
+
+	/*
 	 * The attachments, the image copy (eps, pfs), the flip of the active slot and that
 	 * slot's endpoint and prefilter entries: the link watcher's thread (dp_link_changed) and
 	 * the apply thread change them under this lock. A slot is written outside it and only

@@ -293,6 +293,7 @@ int dp_open(const struct dp_options *opts, struct datapath **ret, char *err, siz
 		pthread_mutex_init(&dp->lock, &ma);
 		pthread_mutexattr_destroy(&ma);
 	}
+	pthread_mutex_init(&dp->write_lock, NULL);
 	dp_delta_init(&dp->delta);
 	dp_retire_start(&dp->retire);
 	dp->retire_open = true;
@@ -402,6 +403,7 @@ void dp_close(struct datapath *dp)
 	if (dp->ledger_open)
 		dp_ledger_close(&dp->ledger);
 	pthread_mutex_destroy(&dp->lock);
+	pthread_mutex_destroy(&dp->write_lock);
 	dp_delta_free(&dp->delta);
 	free(dp->pin_dir);
 	free(dp);

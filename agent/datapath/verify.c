@@ -8,6 +8,7 @@
  * the inactive slot makes the next apply write whole: a delta never builds on a damaged slot.
  */
 #include <errno.h>
+#include <stdatomic.h>
 #include <limits.h>
 #include <net/if.h>
 #include <pthread.h>
@@ -214,30 +215,99 @@ static void set_verified(struct datapath *dp, bool verified)
 	pthread_mutex_unlock(&dp->lock);
 }
 
-int dp_verify_slots(struct datapath *dp, dp_report_fn report, void *ctx)
-{
-	uint8_t active = (uint8_t)dp_active_slot(dp);
-	char what[256] = "", msg[320];
-	int r = dp_delta_verify_slot(&dp->delta, &dp->fds, active, true, what, sizeof(what));
+/* What one verification found in each slot: 0 as written, 1 differs, -errno. */
+struct slot_findings {
+	int active, inactive;
+	char active_what[256], inactive_what[256];
+};
 
-	if (r == 1) {
+/*
+ * Reads both slots against d. dp (NULL: applies wait, nothing can change) gives the counts
+ * at which each reading stops early: an apply's flip for the active slot, its start for the
+ * inactive one.
+ */
+static void verify_against(const struct dp_delta *d, struct datapath *dp,
+			   const struct dp_map_fds *fds, uint8_t active, uint64_t activations,
+			   uint64_t writes, struct slot_findings *f)
+{
+	f->active = dp_delta_verify_slot(d, fds, active, true, dp ? &dp->activations : NULL,
+					 activations, f->active_what, sizeof(f->active_what));
+	/*
+	 * A damaged active slot is written whole again, and the next apply then writes whole;
+	 * a flip came after an apply's start: the inactive slot's reading would prove nothing.
+	 */
+	if (f->active == 1 || f->active == -EAGAIN)
+		f->inactive = f->active == 1 ? 0 : -EAGAIN;
+	else
+		f->inactive = dp_delta_verify_slot(d, fds, active ^ 1, false,
+						   dp ? &dp->writes : NULL, writes, f->inactive_what,
+						   sizeof(f->inactive_what));
+}
+
+/* Under write_lock: what the findings mean for the delta writer and for GetStatus. */
+static int conclude(struct datapath *dp, uint8_t active, const struct slot_findings *f,
+		    dp_report_fn report, void *ctx)
+{
+	char msg[320];
+
+	if (f->active == 1) {
 		set_verified(dp, false);
 		dp->delta.cur_valid = false; /* what cur says is not what the slot holds */
 		dp->delta.back_valid = false;
-		snprintf(msg, sizeof(msg), "active slot %u: %s", active, what);
+		snprintf(msg, sizeof(msg), "active slot %u: %s", active, f->active_what);
 		report(ctx, "policy_entry", msg);
 		return 1;
 	}
-	if (r == 0)
+	if (f->active == 0)
 		set_verified(dp, true);
-	r = dp_delta_verify_slot(&dp->delta, &dp->fds, active ^ 1, false, what, sizeof(what));
-	if (r == 1) {
+	if (f->inactive == 1) {
 		dp->delta.back_valid = false;
-		snprintf(msg, sizeof(msg),
-			 "inactive slot %u: %s (the next apply writes it whole)", active ^ 1, what);
+		snprintf(msg, sizeof(msg), "inactive slot %u: %s (the next apply writes it whole)",
+			 active ^ 1, f->inactive_what);
 		report(ctx, "inactive_slot", msg);
 	}
 	return 0;
+}
+
+int dp_verify_slots(struct datapath *dp, bool hold, dp_report_fn report, void *ctx)
+{
+	struct slot_findings f = {0};
+	struct dp_delta seen;
+	uint64_t writes, activations;
+	uint8_t active;
+	int r;
+
+	pthread_mutex_lock(&dp->write_lock);
+	active = (uint8_t)(dp->slot_known ? dp->slot : dp_active_slot(dp));
+	if (hold) { /* applies wait: as when the check ran on the apply thread */
+		verify_against(&dp->delta, NULL, &dp->fds, active, 0, 0, &f);
+		r = conclude(dp, active, &f, report, ctx);
+		pthread_mutex_unlock(&dp->write_lock);
+		return r;
+	}
+	writes = dp->writes;
+	activations = dp->activations;
+	r = dp_delta_copy_slots(&dp->delta, &seen);
+	pthread_mutex_unlock(&dp->write_lock);
+	if (!r)
+		verify_against(&seen, dp, &dp->fds, active, activations, writes, &f);
+	dp_delta_free(&seen);
+	if (r)
+		return r;
+	pthread_mutex_lock(&dp->write_lock);
+	/*
+	 * An apply writes only the inactive slot and then flips: the active slot's finding holds
+	 * while no slot was activated, the inactive one's while no apply started.
+	 */
+	if (dp->activations != activations)
+		f.active = -EAGAIN;
+	if (dp->writes != writes)
+		f.inactive = -EAGAIN;
+	r = conclude(dp, active, &f, report, ctx);
+	if (!r && (f.active == -EAGAIN || f.inactive == -EAGAIN))
+		r = -EAGAIN;
+	pthread_mutex_unlock(&dp->write_lock);
+	return r;
 }
 
 bool dp_slot_trusted(const struct datapath *dp)
@@ -303,12 +373,6 @@ static bool endpoint_enforced(struct datapath *dp, const char *name, uint32_t *r
 	}
 	snprintf(reason, len, "not in the enforced revision");
 	return false;
-}
-
-void dp_distrust_slots(struct datapath *dp)
-{
-	dp->delta.cur_valid = false;
-	dp->delta.back_valid = false;
 }
 
 int dp_check_pins(struct datapath *dp, dp_report_fn report, void *ctx)

@@ -8,12 +8,15 @@ uint64_t batch_window_open(struct batch_window *b, uint64_t first_usec)
 	bool churn = b->applying ||
 		     (b->last_end_usec &&
 		      first_usec < b->last_end_usec + BATCH_WINDOW_CHURN_GAP_MS * 1000ull);
-	uint32_t w = churn ? b->window_ms * 2 : BATCH_WINDOW_MIN_MS;
+	uint32_t w = 0; /* alone: the leading edge, applied as it arrives */
 
-	if (w < BATCH_WINDOW_MIN_MS)
-		w = BATCH_WINDOW_MIN_MS;
-	if (w > BATCH_WINDOW_MAX_MS)
-		w = BATCH_WINDOW_MAX_MS;
+	if (churn) {
+		w = b->window_ms * 2;
+		if (w < BATCH_WINDOW_MIN_MS)
+			w = BATCH_WINDOW_MIN_MS;
+		if (w > BATCH_WINDOW_MAX_MS)
+			w = BATCH_WINDOW_MAX_MS;
+	}
 	b->window_ms = w;
 	return first_usec + w * 1000ull;
 }

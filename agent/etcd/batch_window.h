@@ -2,9 +2,11 @@
 /*
  * The follower's batch window (docs/CLUSTER.md, "Changes are batched"): how long the follower
  * waits after the first change it has not applied yet, so that what follows joins one apply.
- * A change that comes alone waits BATCH_WINDOW_MIN_MS. Under churn (the first change of a
- * batch arrived while the previous apply ran, or less than BATCH_WINDOW_CHURN_GAP_MS after it
- * ended) each batch waits twice as long as the one before, up to BATCH_WINDOW_MAX_MS: however
+ * A change that comes alone (more than BATCH_WINDOW_CHURN_GAP_MS after the last apply ended)
+ * does not wait: it is applied on its first event (the leading edge). Under churn (the first
+ * change of a batch arrived while the previous apply ran, or less than
+ * BATCH_WINDOW_CHURN_GAP_MS after it ended) the batch waits BATCH_WINDOW_MIN_MS, and each
+ * next one twice as long as the one before, up to BATCH_WINDOW_MAX_MS: however
  * fast changes come, an agent applies at most about 1000 / BATCH_WINDOW_MAX_MS times a second,
  * and no change waits longer than the maximum for its apply to start.
  */
@@ -20,7 +22,7 @@
 
 struct batch_window {
 	uint64_t last_end_usec; /* when the last apply ended (0: none yet) */
-	uint32_t window_ms;	/* the window of the last batch (0: none yet) */
+	uint32_t window_ms;	/* the window of the last batch (0: none, or a change alone) */
 	bool applying;		/* an apply runs (a change now is churn) */
 };
 

@@ -5,6 +5,7 @@
  * that move on to the next endpoint when one is unreachable or has no leader.
  */
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +26,10 @@ struct etcd_ep {
 	grpc_channel *watch_ch;
 };
 
+/* Completion queues kept for unary calls (lock): a call takes one, or makes one when none is
+ * free, and gives it back; a queue per call cost the core a pollset and an eventfd each. */
+#define ETCD_SPARE_QUEUES 4
+
 struct etcd {
 	char *list;
 	struct etcd_ep *eps;
@@ -32,6 +37,8 @@ struct etcd {
 	size_t cur;
 	struct rpc_tls tls;
 	pthread_mutex_t lock;
+	grpc_completion_queue *spare[ETCD_SPARE_QUEUES];
+	size_t n_spare;
 };
 
 int etcd_open(const char *endpoints, const struct rpc_tls *tls, struct etcd **ret, char *err,
@@ -97,10 +104,44 @@ nomem:
 	return -ENOMEM;
 }
 
+static void destroy_queue(grpc_completion_queue *cq)
+{
+	grpc_completion_queue_shutdown(cq);
+	while (grpc_completion_queue_pluck(cq, NULL, gpr_inf_future(GPR_CLOCK_REALTIME), NULL).type !=
+	       GRPC_QUEUE_SHUTDOWN)
+		;
+	grpc_completion_queue_destroy(cq);
+}
+
+grpc_completion_queue *etcd_take_queue(struct etcd *c)
+{
+	grpc_completion_queue *cq = NULL;
+
+	pthread_mutex_lock(&c->lock);
+	if (c->n_spare)
+		cq = c->spare[--c->n_spare];
+	pthread_mutex_unlock(&c->lock);
+	return cq ? cq : grpc_completion_queue_create_for_pluck(NULL);
+}
+
+void etcd_give_queue(struct etcd *c, grpc_completion_queue *cq)
+{
+	pthread_mutex_lock(&c->lock);
+	if (c->n_spare < ETCD_SPARE_QUEUES) {
+		c->spare[c->n_spare++] = cq;
+		cq = NULL;
+	}
+	pthread_mutex_unlock(&c->lock);
+	if (cq)
+		destroy_queue(cq);
+}
+
 void etcd_close(struct etcd *c)
 {
 	if (!c)
 		return;
+	while (c->n_spare)
+		destroy_queue(c->spare[--c->n_spare]);
 	for (size_t i = 0; i < c->n; i++) {
 		if (c->eps[i].ch)
 			grpc_channel_destroy(c->eps[i].ch);
@@ -148,6 +189,11 @@ static grpc_channel *channel_of(struct etcd *c, size_t i, bool watch, char *err,
 	    /* no BDP probe: it pings after received data, a round trip and its wake-ups for
 	     * every watch event; the messages here are small, the default window fits them */
 	    {.type = GRPC_ARG_INTEGER, .key = (char *)GRPC_ARG_HTTP2_BDP_PROBE, .value.integer = 0},
+	    /* no idle filter (INT_MAX: never idle): it arms a timer each time the channel's last
+	     * call ends, every status put */
+	    {.type = GRPC_ARG_INTEGER,
+	     .key = (char *)GRPC_ARG_CLIENT_IDLE_TIMEOUT_MS,
+	     .value.integer = INT_MAX},
 	    /* last: a connection not shared with the other channel (watch channels only) */
 	    {.type = GRPC_ARG_INTEGER,
 	     .key = (char *)GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL,
@@ -195,8 +241,7 @@ size_t etcd_count(const struct etcd *c)
 	return c->n;
 }
 
-/* Whether a status means "try another member": unreachable, no leader, timed out. */
-static bool retryable(grpc_status_code st)
+bool etcd_retryable(grpc_status_code st)
 {
 	return st == GRPC_STATUS_UNAVAILABLE || st == GRPC_STATUS_DEADLINE_EXCEEDED ||
 	       st == GRPC_STATUS_CANCELLED || st == GRPC_STATUS_UNKNOWN;
@@ -206,6 +251,7 @@ int etcd_call(struct etcd *c, const char *method, const ProtobufCMessage *req,
 	      const ProtobufCMessageDescriptor *desc, int timeout_ms, ProtobufCMessage **ret,
 	      char *err, size_t err_len)
 {
+	grpc_completion_queue *cq = etcd_take_queue(c);
 	int r = -EAGAIN;
 
 	*ret = NULL;
@@ -215,28 +261,35 @@ int etcd_call(struct etcd *c, const char *method, const ProtobufCMessage *req,
 		grpc_channel *ch = etcd_channel(c, attempt ? 1 : 0, err, err_len);
 		int lr;
 
-		if (!ch)
-			return -EINVAL;
-		lr = rpc_unary(ch, method, req, desc, timeout_ms, ret, &res);
+		if (!ch) {
+			r = -EINVAL;
+			break;
+		}
+		/* no deadline on the call itself: a timer armed and cancelled per call, and
+		 * its wake-ups, for what a bounded wait does as well */
+		lr = rpc_unary_on(ch, cq, method, req, desc, timeout_ms, ret, &res);
 		if (lr == -ENOMEM) {
 			rpc_result_free(&res);
-			return lr;
+			r = lr;
+			break;
 		}
 		if (res.status == GRPC_STATUS_OK) {
 			rpc_result_free(&res);
 			if (lr)
 				snprintf(err, err_len, "%s: the answer does not parse",
 					 etcd_current(c));
-			return lr ? -EPROTO : 0;
+			r = lr ? -EPROTO : 0;
+			break;
 		}
 		snprintf(err, err_len, "etcd %s: %s%s%s", etcd_current(c),
 			 rpc_status_name(res.status), res.details && *res.details ? ": " : "",
 			 res.details ? res.details : "");
-		r = retryable(res.status) ? -EAGAIN : -EIO;
+		r = etcd_retryable(res.status) ? -EAGAIN : -EIO;
 		rpc_result_free(&res);
 		if (r != -EAGAIN)
-			return r;
+			break;
 	}
+	etcd_give_queue(c, cq);
 	return r;
 }
 

@@ -61,6 +61,19 @@ int etcd_get(struct etcd *c, const char *key, int64_t revision, int timeout_ms,
 	     size_t err_len);
 int etcd_put(struct etcd *c, const char *key, const void *val, size_t len, int64_t lease,
 	     int timeout_ms, char *err, size_t err_len);
+/*
+ * A put whose answer is taken later (the status key: the reporting thread is not woken when
+ * etcd answers, it reads the answer before its next call). etcd_put_start() sends it to the
+ * current endpoint. etcd_put_finish() waits at most wait_ms (-1: no limit; 0: only what has
+ * arrived): -EINPROGRESS when no answer came (p kept), else 0 or as etcd_put() (p freed); a put
+ * refused for a reason another member may not have (unreachable, no leader) is sent again
+ * with etcd_put() then. etcd_put_cancel() drops one still running.
+ */
+struct etcd_pending_put;
+int etcd_put_start(struct etcd *c, const char *key, const void *val, size_t len, int64_t lease,
+		   struct etcd_pending_put **ret, char *err, size_t err_len);
+int etcd_put_finish(struct etcd_pending_put *p, int wait_ms, char *err, size_t err_len);
+void etcd_put_cancel(struct etcd_pending_put *p);
 int etcd_txn(struct etcd *c, const Etcdserverpb__TxnRequest *req, int timeout_ms,
 	     Etcdserverpb__TxnResponse **ret, char *err, size_t err_len);
 int etcd_compact(struct etcd *c, int64_t revision, int timeout_ms, char *err, size_t err_len);

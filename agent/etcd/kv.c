@@ -2,9 +2,10 @@
 /* etcd KV: ranges over a prefix, one key, put, transactions and compaction. */
 #include <errno.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
-#include "etcd.h"
+#include "etcd_internal.h"
 
 #define M_RANGE "/etcdserverpb.KV/Range"
 #define M_PUT "/etcdserverpb.KV/Put"
@@ -98,5 +99,95 @@ int etcd_compact(struct etcd *c, int64_t revision, int timeout_ms, char *err, si
 		      timeout_ms, (ProtobufCMessage **)&resp, err, err_len);
 	if (resp)
 		etcdserverpb__compaction_response__free_unpacked(resp, NULL);
+	return r;
+}
+
+struct etcd_pending_put {
+	struct etcd *c;
+	grpc_completion_queue *cq;
+	struct rpc_call *call;
+	char *key;
+	void *val;
+	size_t len;
+	int64_t lease;
+};
+
+void etcd_put_cancel(struct etcd_pending_put *p)
+{
+	if (!p)
+		return;
+	rpc_call_free(p->call);
+	if (p->cq)
+		etcd_give_queue(p->c, p->cq);
+	free(p->key);
+	free(p->val);
+	free(p);
+}
+
+int etcd_put_start(struct etcd *c, const char *key, const void *val, size_t len, int64_t lease,
+		   struct etcd_pending_put **ret, char *err, size_t err_len)
+{
+	Etcdserverpb__PutRequest req = ETCDSERVERPB__PUT_REQUEST__INIT;
+	struct etcd_pending_put *p = calloc(1, sizeof(*p));
+	grpc_channel *ch;
+	int r;
+
+	*ret = NULL;
+	if (!p)
+		return -ENOMEM;
+	p->c = c;
+	p->key = strdup(key);
+	p->val = malloc(len ? len : 1);
+	p->len = len;
+	p->lease = lease;
+	if (!p->key || !p->val) {
+		etcd_put_cancel(p);
+		return -ENOMEM;
+	}
+	memcpy(p->val, val, len);
+	ch = etcd_channel(c, 0, err, err_len);
+	if (!ch) {
+		etcd_put_cancel(p);
+		return -EINVAL;
+	}
+	p->cq = etcd_take_queue(c);
+	req.key.data = (uint8_t *)p->key;
+	req.key.len = strlen(p->key);
+	req.value.data = p->val;
+	req.value.len = len;
+	req.lease = lease;
+	r = rpc_unary_start(ch, p->cq, M_PUT, &req.base, &p->call);
+	if (r) {
+		etcd_put_cancel(p);
+		return r;
+	}
+	*ret = p;
+	return 0;
+}
+
+int etcd_put_finish(struct etcd_pending_put *p, int wait_ms, char *err, size_t err_len)
+{
+	ProtobufCMessage *resp = NULL;
+	struct rpc_result res;
+	int r = rpc_unary_finish(p->call, &etcdserverpb__put_response__descriptor, wait_ms, &resp,
+				 &res);
+
+	if (r == -EINPROGRESS)
+		return r;
+	p->call = NULL; /* freed by finish */
+	if (resp)
+		protobuf_c_message_free_unpacked(resp, NULL);
+	if (!r && res.status != GRPC_STATUS_OK) {
+		snprintf(err, err_len, "etcd %s: %s%s%s", etcd_current(p->c),
+			 rpc_status_name(res.status), res.details && *res.details ? ": " : "",
+			 res.details ? res.details : "");
+		r = etcd_retryable(res.status) ? -EAGAIN : -EIO;
+	} else if (r == -EPROTO) {
+		snprintf(err, err_len, "%s: the answer does not parse", etcd_current(p->c));
+	}
+	rpc_result_free(&res);
+	if (r == -EAGAIN) /* another member may take it */
+		r = etcd_put(p->c, p->key, p->val, p->len, p->lease, 3000, err, err_len);
+	etcd_put_cancel(p);
 	return r;
 }

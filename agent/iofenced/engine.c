@@ -188,6 +188,7 @@ int engine_start(struct engine *e)
 	}
 	r = engine_restore(e);
 	guard_refresh(e->guard);
+	guard_start(e->guard); /* its checks run beside applies from now on */
 	return r;
 }
 

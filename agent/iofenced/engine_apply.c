@@ -44,13 +44,50 @@
 #include "store/store.h"
 
 
+/*
+ * Compiles doc for this node, given the enforced image (its profile numbers kept, the profiles
+ * nothing changed for copied: policy_compile_update()).
+ */
+static int compile_next(struct engine *e, const struct policy_document *doc,
+			struct policy_image **ret_img, char *err, size_t len)
+{
+	struct snapshot *cur = engine_current(e);
+	int r = policy_compile_update(doc, e->cfg->node, cur ? snapshot_image(cur) : NULL,
+				      POLICY_REUSE_PARTS, ret_img, err, len);
+
+	snapshot_unref(cur);
+	return r;
+}
+
+/*
+ * dp_apply() failed after the flip: a hook of the new image was refused (dp_apply's contract).
+ * The revision is not acknowledged, so it must not stay enforced either: the enforced one goes
+ * back in. A refusal of the system, not a fault of the agent: FAILED_PRECONDITION, naming it.
+ */
+static int refused_after_flip(struct engine *e, char *err, size_t len)
+{
+	struct snapshot *cur = engine_current(e);
+	uint64_t back = cur ? snapshot_revision(cur) : 0;
+	size_t used = strnlen(err, len);
+
+	snapshot_unref(cur);
+	engine_swap_back(e);
+	if (back)
+		snprintf(err + used, len - used, "; refused after the slot flip: revision %llu "
+			 "stays enforced", (unsigned long long)back);
+	else /* nothing to go back to: the datapath keeps it until the next apply */
+		snprintf(err + used, len - used, "; refused after the slot flip (no earlier "
+			 "revision to go back to)");
+	return GRPC_STATUS_FAILED_PRECONDITION;
+}
+
 /* Compiles doc and swaps it into the datapath. grpc status; message in err. */
 int engine_compile_and_swap(struct engine *e, struct policy_document *doc,
 			    struct policy_image **ret_img, uint64_t *compile_usec,
 			    uint64_t *dp_usec, char *err, size_t len)
 {
 	uint64_t t0 = engine_now_usec();
-	int r = policy_compile(doc, e->cfg->node, ret_img, err, len);
+	int r = compile_next(e, doc, ret_img, err, len);
 
 	*compile_usec = engine_now_usec() - t0;
 	*dp_usec = 0;
@@ -66,13 +103,28 @@ int engine_compile_and_swap(struct engine *e, struct policy_document *doc,
 	r = dp_apply(e->dp, *ret_img, err, len);
 	*dp_usec = engine_now_usec() - t0;
 	if (r) {
+		bool flipped = dp_active_revision(e->dp) == (*ret_img)->revision;
+
 		policy_image_free(*ret_img);
 		*ret_img = NULL;
+		if (flipped)
+			return refused_after_flip(e, err, len);
 		if (r == -EMEDIUMTYPE) /* a cgroup path of this node: refused before any write */
 			return GRPC_STATUS_FAILED_PRECONDITION;
 		return r == -E2BIG ? GRPC_STATUS_RESOURCE_EXHAUSTED : GRPC_STATUS_INTERNAL;
 	}
 	return GRPC_STATUS_OK;
+}
+
+/*
+ * The image of a revision just enforced, for its snapshot. In cluster mode it keeps its
+ * entries: the next delta's compile copies the profiles nothing changed for. Elsewhere the
+ * entries are in the maps and only the names are kept (memory).
+ */
+void engine_keep_image(struct engine *e, struct policy_image *img)
+{
+	if (!e->cfg->etcd_endpoints)
+		policy_image_release_entries(img);
 }
 
 /* Map entries an image wrote (the Apply response's and the CLI's figure). */
@@ -154,11 +206,12 @@ void engine_swap_back(struct engine *e)
 	struct snapshot *prev = engine_current(e);
 
 	if (prev && e->dp) {
-		/* Published images keep no entries (memory): compile them again. */
+		/* its own numbers; its records copied when its image kept them */
 		struct policy_image *back = NULL;
 		char err2[256];
 
-		if (policy_compile(snapshot_doc(prev), e->cfg->node, &back, err2, sizeof(err2)) ||
+		if (policy_compile_update(snapshot_doc(prev), e->cfg->node, snapshot_image(prev),
+					  POLICY_REUSE_PARTS, &back, err2, sizeof(err2)) ||
 		    dp_apply(e->dp, back, err2, sizeof(err2)))
 			log_error("rollback to revision %llu failed: %s",
 				  (unsigned long long)snapshot_revision(prev), err2);
@@ -268,7 +321,7 @@ struct snapshot *engine_apply_document(struct engine *e, struct job *job)
 	}
 	free(packed);
 	packed = NULL;
-	policy_image_release_entries(img); /* in the maps now; keep only the names */
+	engine_keep_image(e, img);
 	snapshot_set(snap, rev, doc, img, shown && *shown ? strdup(shown) : NULL,
 		     strdup(name ? name : ""), time(NULL));
 	job->resp.revision = rev;

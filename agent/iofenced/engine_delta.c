@@ -48,6 +48,7 @@ struct snapshot *engine_apply_delta(struct engine *e, struct job *job)
 	const Iofence__V1__PolicyDelta *delta = job->delta;
 	struct snapshot *cur = engine_current(e), *snap = NULL, *retired = NULL;
 	uint64_t rev = job->delta_revision, t0 = engine_now_usec(), compile_usec = 0, dp_usec = 0;
+	uint64_t cpu0 = thread_cpu_usec();
 	uint64_t t_derived, t_store;
 	struct journal_changes jc = {0};
 	struct policy_errors errs = {0};
@@ -115,20 +116,21 @@ struct snapshot *engine_apply_delta(struct engine *e, struct job *job)
 			  job->details);
 		goto out;
 	}
-	policy_image_release_entries(img);
+	engine_keep_image(e, img);
 	snapshot_set(snap, rev, doc, img, NULL, strdup(FOLLOWER_SOURCE_NAME), time(NULL));
 	job->status = GRPC_STATUS_OK;
 	retired = engine_publish(e, snap);
 	engine_announce(e);
 	log_debug("revision %llu: %zu endpoint%s and %zu group%s changed on revision %llu: "
-		  "derive+validate %.2f ms, compile %.2f ms, datapath %.2f ms, store commit (%s) "
-		  "%.2f ms",
+		  "derive+validate %.2f ms, compile %.2f ms (%zu of %zu profiles reused), "
+		  "datapath %.2f ms, store commit (%s) %.2f ms, apply CPU %.3f ms",
 		  (unsigned long long)rev, jc.changes.n_endpoints,
 		  jc.changes.n_endpoints == 1 ? "" : "s", jc.changes.n_groups,
 		  jc.changes.n_groups == 1 ? "" : "s",
 		  (unsigned long long)delta->base_revision, (t_derived - t0) / 1e3,
-		  compile_usec / 1e3, dp_usec / 1e3, journal ? "delta" : "whole",
-		  (engine_now_usec() - t_store) / 1e3);
+		  compile_usec / 1e3, img->n_profiles_reused, img->n_profiles, dp_usec / 1e3,
+		  journal ? "delta" : "whole",
+		  (engine_now_usec() - t_store) / 1e3, (thread_cpu_usec() - cpu0) / 1e3);
 	log_info("applied revision %llu: %zu endpoint%s and %zu group%s changed, %zu local "
 		 "endpoints, total %.1f ms",
 		 (unsigned long long)rev, jc.changes.n_endpoints,

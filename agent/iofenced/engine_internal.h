@@ -80,6 +80,8 @@ void engine_observe_apply(struct engine *e, uint64_t usec, bool ok);
 int engine_compile_and_swap(struct engine *e, struct policy_document *doc,
 			    struct policy_image **ret_img, uint64_t *compile_usec,
 			    uint64_t *dp_usec, char *err, size_t len);
+/* The image of a revision just enforced, for its snapshot: entries kept in cluster mode. */
+void engine_keep_image(struct engine *e, struct policy_image *img);
 /* A commit failed after the swap: put the enforced revision's image back. */
 void engine_swap_back(struct engine *e);
 /* Map entries an image wrote (the Apply response's and the CLI's figure). */

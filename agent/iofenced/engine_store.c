@@ -182,7 +182,7 @@ int engine_restore(struct engine *e)
 		goto out;
 	}
 	if (img)
-		policy_image_release_entries(img);
+		engine_keep_image(e, img);
 	snapshot_set(snap, sr.revision, doc, img, sr.source, sr.source_name, time(NULL));
 	sr.source = NULL;
 	sr.source_name = NULL;

@@ -18,6 +18,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <math.h>
@@ -82,9 +83,9 @@ static void wait_until(struct follower *f, uint64_t deadline_usec)
 /* Wakes the work thread (it sleeps until its next deadline otherwise). Lock not held. */
 static void wake_work(struct follower *f)
 {
-	pthread_mutex_lock(&f->lock);
-	pthread_cond_broadcast(&f->cond);
+	pthread_mutex_lock(&f->lock); /* a waiter between its check and its wait is not missed */
 	pthread_mutex_unlock(&f->lock);
+	pthread_cond_broadcast(&f->cond);
 }
 
 /* A change the work thread has not applied yet arrived now (lock held): true when it is the
@@ -99,7 +100,7 @@ static bool note_pending(struct follower *f)
 }
 
 /* A window of churn is open (lock held): the watch holds its reads until it ends. A change
- * that comes alone is read and applied as it comes (its window is the shortest). */
+ * that comes alone, or the first window of churn (the shortest), is read as it comes. */
 static bool batch_held(const struct follower *f)
 {
 	return f->batch_deadline_usec && f->batch.window_ms > BATCH_WINDOW_MIN_MS &&
@@ -198,9 +199,9 @@ static int64_t take_events(struct follower *f, const Etcdserverpb__WatchResponse
 		f->status_dirty = true;
 		wake = true;
 	}
-	if (wake)
-		pthread_cond_broadcast(&f->cond);
 	pthread_mutex_unlock(&f->lock);
+	if (wake) /* after the unlock, as in job_done() */
+		pthread_cond_broadcast(&f->cond);
 	return reload;
 }
 
@@ -306,13 +307,17 @@ static void job_done(struct job *job)
 {
 	struct follower *f = job->ctx;
 
+	atomic_store(&f->completing, true);
 	pthread_mutex_lock(&f->lock);
 	f->job_status = job->status;
 	snprintf(f->job_details, sizeof(f->job_details), "%s",
 		 job->details ? job->details : rpc_status_name(job->status));
 	f->job_done = true;
-	pthread_cond_broadcast(&f->cond);
 	pthread_mutex_unlock(&f->lock);
+	/* after the unlock: a waiter woken under the lock would block on it at once (two more
+	 * thread switches per apply) */
+	pthread_cond_broadcast(&f->cond);
+	atomic_store(&f->completing, false); /* f may be freed from here on */
 	job_free(job);
 }
 
@@ -442,6 +447,8 @@ static void apply_mirror(struct follower *f)
 		f->foreign = false;
 		f->need_whole = false;
 		f->error[0] = 0;
+		if (!f->unsynced_since_usec)
+			f->unsynced_since_usec = follower_now_usec();
 		if (written) {
 			double d = ((double)realtime_ns() - (double)written) / 1e9;
 
@@ -495,6 +502,7 @@ static void *work_main(void *arg)
 		uint64_t now = follower_now_usec(), wake = UINT64_MAX;
 		uint64_t put_at = last_put + FOLLOWER_STATUS_MIN_MS * 1000ull;
 		uint64_t alive_at = f->lease_alive_usec + FOLLOWER_KEEPALIVE_MS * 1000ull;
+		uint64_t sync_at = f->unsynced_since_usec + FOLLOWER_SYNC_MS * 1000ull;
 		bool dirty = f->status_dirty && atomic_load(&f->connected);
 		bool pending = apply_pending(f);
 		uint64_t apply_at;
@@ -522,6 +530,14 @@ static void *work_main(void *arg)
 			apply_mirror(f);
 			continue;
 		}
+		if (f->unsynced_since_usec && now >= sync_at) {
+			pthread_mutex_unlock(&f->lock);
+			follower_sync_store(f);
+			pthread_mutex_lock(&f->lock);
+			if (f->unsynced_since_usec) /* it failed: not again at once */
+				f->unsynced_since_usec = follower_now_usec();
+			continue;
+		}
 		if (f->lease && now >= alive_at) {
 			pthread_mutex_unlock(&f->lock);
 			if (follower_keep_lease(f))
@@ -535,9 +551,15 @@ static void *work_main(void *arg)
 			wake = earliest(wake, apply_at);
 		if (f->lease)
 			wake = earliest(wake, alive_at);
+		if (f->unsynced_since_usec)
+			wake = earliest(wake, sync_at);
 		wait_until(f, wake);
 	}
 	pthread_mutex_unlock(&f->lock);
+	if (follower_finish_put(f, false) == -EINPROGRESS) { /* stopping: not waited for */
+		etcd_put_cancel(f->put);
+		f->put = NULL;
+	}
 	return NULL;
 }
 
@@ -620,6 +642,10 @@ void follower_stop(struct agent *a)
 		pthread_join(f->watch_thread, NULL);
 	if (f->work_started)
 		pthread_join(f->work_thread, NULL);
+	while (atomic_load(&f->completing)) /* the engine's thread still signalling */
+		sched_yield();
+	if (f->unsynced_since_usec) /* what was applied stays across a power loss after a stop */
+		follower_sync_store(f);
 	etcd_close(f->etcd);
 	cluster_mirror_free(&f->m);
 	free(f->prefix);

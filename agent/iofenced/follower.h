@@ -28,7 +28,13 @@ void follower_metrics(struct agent *a, FILE *f);
 #define FOLLOWER_LEASE_TTL 10
 #define FOLLOWER_KEEPALIVE_MS 3000
 /*
- * Status puts of one node at most this often: each report is an fsync and an etcd write
+ * The store's commits in cluster mode do not wait for the disk: a revision applied is in the
+ * WAL file (safe from a crash of the agent) and made durable at most this long after it was
+ * applied, one fsync for every revision applied meanwhile (docs/CLUSTER.md, "Durability").
+ */
+#define FOLLOWER_SYNC_MS 1000
+/*
+ * Status puts of one node at most this often: each report is an etcd write
  * (agent and etcd CPU: N nodes x reports/s). A node reports after each apply, so under churn
  * the batch window bounds how often; a change that follows another closely is reported
  * after this interval (a longer one delays it, which the implementation delay does not show

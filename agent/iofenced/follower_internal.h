@@ -36,6 +36,7 @@ struct follower {
 	uint64_t pending_since_usec; /* the first change not applied yet arrived (0: none) */
 	bool need_whole;	 /* the next apply sends the whole document, no delta */
 	bool status_dirty;
+	uint64_t unsynced_since_usec; /* a revision applied then is not on disk yet (0: none) */
 	/* the enforced revision came from elsewhere (a direct push): not one of this datastore's,
 	 * so the status key reports none enforced until a datastore revision is */
 	bool foreign;
@@ -50,11 +51,14 @@ struct follower {
 	double last_delay;
 
 	/* job completion (lock) */
+	atomic_bool completing; /* the engine's thread is in job_done() (f must stay) */
 	bool job_done;
 	int job_status;
 	char job_details[512];
 
-	/* the status key's lease (work thread only) */
+	/* the status key's lease and its last put, answer not taken yet (work thread only) */
+	struct etcd_pending_put *put;
+	uint64_t put_started_usec;
 	int64_t lease;
 	uint64_t lease_alive_usec; /* granted or last kept alive */
 
@@ -70,6 +74,14 @@ uint64_t follower_now_usec(void);
 void follower_observe_delay(struct follower *f, double seconds);
 /* Writes the status key (under a lease, granted first when there is none). Lock not held. */
 int follower_write_status(struct follower *f);
+/* Makes the store's commits durable (one fsync of its WAL). Lock not held. */
+void follower_sync_store(struct follower *f);
+/*
+ * Takes the answer of the last status put, waiting at most what is left of its 3 s; a
+ * failed one lets the lease go (the key is written again under a new one). Work thread. 0,
+ * -EINPROGRESS (wait_for_it false and no answer yet) or -errno.
+ */
+int follower_finish_put(struct follower *f, bool wait_for_it);
 /* Keeps the status key's lease alive (a lost one is let go). Lock not held. 0 or -errno. */
 int follower_keep_lease(struct follower *f);
 

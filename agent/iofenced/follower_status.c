@@ -43,6 +43,34 @@ static void lose_lease(struct follower *f)
 	pthread_mutex_unlock(&f->lock);
 }
 
+#define STATUS_PUT_TIMEOUT_MS 3000
+
+int follower_finish_put(struct follower *f, bool wait_for_it)
+{
+	uint64_t end = f->put_started_usec + STATUS_PUT_TIMEOUT_MS * 1000ull, now;
+	char err[512];
+	int r;
+
+	if (!f->put)
+		return 0;
+	now = follower_now_usec();
+	r = etcd_put_finish(f->put, wait_for_it && now < end ? (int)((end - now) / 1000u) : 0,
+			    err, sizeof(err));
+	if (r == -EINPROGRESS) {
+		if (!wait_for_it && follower_now_usec() < end)
+			return r;
+		etcd_put_cancel(f->put);
+		snprintf(err, sizeof(err), "status put: no answer in %d ms", STATUS_PUT_TIMEOUT_MS);
+		r = -ETIMEDOUT;
+	}
+	f->put = NULL;
+	if (r) {
+		log_debug("datastore: status: %s", err);
+		lose_lease(f); /* expired or unreachable: a new lease next time */
+	}
+	return r;
+}
+
 /*
  * Keeps the status key's lease alive. etcd renews a lease on a keep-alive only, never on a
  * put under it: a node that reports often must still keep its lease alive, or its key
@@ -52,8 +80,11 @@ int follower_keep_lease(struct follower *f)
 {
 	char err[512];
 	int64_t ttl = 0;
-	int r = etcd_lease_keepalive(f->etcd, f->lease, &ttl, err, sizeof(err));
+	int r;
 
+	if (follower_finish_put(f, true))
+		return -EAGAIN; /* the lease is let go: a new one with the next put */
+	r = etcd_lease_keepalive(f->etcd, f->lease, &ttl, err, sizeof(err));
 	if (!r && ttl > 0) {
 		f->lease_alive_usec = follower_now_usec();
 		return 0;
@@ -64,6 +95,18 @@ int follower_keep_lease(struct follower *f)
 	return r ? r : -ENOENT;
 }
 
+void follower_sync_store(struct follower *f)
+{
+	int r = engine_sync(f->a->engine);
+
+	if (r) /* tried again FOLLOWER_SYNC_MS later */
+		log_warn("datastore: the store cannot sync: %s", strerror(-r));
+	pthread_mutex_lock(&f->lock);
+	if (!r)
+		f->unsynced_since_usec = 0;
+	pthread_mutex_unlock(&f->lock);
+}
+
 /* Writes the status key (under a lease, granted first when there is none). Lock not held. */
 int follower_write_status(struct follower *f)
 {
@@ -72,8 +115,10 @@ int follower_write_status(struct follower *f)
 	size_t alen = 0, len;
 	int64_t applied;
 	uint8_t *buf;
-	int r = 0;
+	int r = follower_finish_put(f, true);
 
+	if (r)
+		return r;
 	if (!f->lease) {
 		r = etcd_lease_grant(f->etcd, FOLLOWER_LEASE_TTL, &f->lease, err, sizeof(err));
 		if (r) {
@@ -86,20 +131,10 @@ int follower_write_status(struct follower *f)
 	for (size_t i = 0; i < f->a->cfg.n_listen; i++)
 		alen += (size_t)snprintf(api + alen, sizeof(api) - alen, "%s%s", i ? "," : "",
 					 f->a->cfg.listen[i]);
-	/* what the key reports as enforced is on disk first: one fsync for every revision
-	 * applied since the last report (the store's commits do not wait for the disk) */
+	/* what the key reports as enforced is in the store's WAL file (safe from a crash of the
+	 * agent); its fsync comes later, follower_sync_store() */
 	pthread_mutex_lock(&f->lock);
 	applied = f->applied_rev;
-	pthread_mutex_unlock(&f->lock);
-	r = engine_sync(f->a->engine);
-	if (r) {
-		log_warn("datastore: status not written: the store cannot sync: %s", strerror(-r));
-		pthread_mutex_lock(&f->lock);
-		f->status_dirty = true;
-		pthread_mutex_unlock(&f->lock);
-		return r;
-	}
-	pthread_mutex_lock(&f->lock);
 	ns.node = f->a->cfg.node;
 	ns.applied_revision = f->foreign ? 0 : (uint64_t)applied;
 	ns.datastore_revision = (uint64_t)f->m.policy_rev;
@@ -119,11 +154,14 @@ int follower_write_status(struct follower *f)
 	pthread_mutex_unlock(&f->lock);
 	if (!buf)
 		return -ENOMEM;
-	r = etcd_put(f->etcd, f->status_key, buf, len, f->lease, 3000, err, sizeof(err));
+	/* sent now; its answer is taken before the next call (follower_finish_put()): the
+	 * thread is not woken when etcd answers */
+	r = etcd_put_start(f->etcd, f->status_key, buf, len, f->lease, &f->put, err, sizeof(err));
 	free(buf);
+	f->put_started_usec = follower_now_usec();
 	if (r) {
 		log_debug("datastore: status: %s", err);
-		lose_lease(f); /* expired or unreachable: a new lease next time */
+		lose_lease(f);
 	}
 	return r;
 }

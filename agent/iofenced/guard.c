@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * The guard (guard.h): periodic checks of the datapath on the apply thread, repairs of what
+ * The guard (guard.h): periodic checks of the datapath on a thread of its own, repairs of what
  * was changed behind the agent's back, conntrack pressure, and the table of enforced
  * endpoints that GetStatus reports.
  */
@@ -53,9 +53,27 @@ struct guard_ep {
 	char reason[96];
 };
 
+/* How verifications of the slots ended (iofence_guard_verifications_total{result}). */
+enum guard_verify_result {
+	GV_CONCLUDED, /* read while no apply ran: what it found holds */
+	GV_OVERTAKEN, /* an apply changed a slot it read: nothing concluded, tried again */
+	GV_HELD,      /* overtaken until near the repair bound: read while applies waited */
+	GV_MAX
+};
+
+static const char *const verify_result_names[GV_MAX] = {"concluded", "overtaken", "held"};
+
 struct guard {
 	struct engine *e;
 	const struct agent_config *cfg;
+	/* the guard's own thread (guard_start); without it the apply thread ticks */
+	pthread_t thread;
+	bool thread_started;
+	pthread_mutex_t wake_lock; /* stop */
+	pthread_cond_t wake;
+	bool stop;
+	atomic_uint_fast64_t verifications[GV_MAX];
+	uint64_t verified_us; /* when the last concluded verification started */
 	pthread_mutex_t lock;	      /* eps */
 	pthread_mutex_t refresh_lock; /* one refresh at a time: the newest table wins */
 	atomic_bool refresh_pending;  /* a refresh was asked for while one ran */
@@ -90,6 +108,13 @@ struct guard *guard_new(struct engine *e, const struct agent_config *cfg)
 	g->cfg = cfg;
 	pthread_mutex_init(&g->lock, NULL);
 	pthread_mutex_init(&g->refresh_lock, NULL);
+	pthread_mutex_init(&g->wake_lock, NULL);
+	pthread_condattr_t ca;
+
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&g->wake, &ca);
+	pthread_condattr_destroy(&ca);
 	return g;
 }
 
@@ -104,9 +129,18 @@ void guard_free(struct guard *g)
 {
 	if (!g)
 		return;
+	if (g->thread_started) {
+		pthread_mutex_lock(&g->wake_lock);
+		g->stop = true;
+		pthread_cond_signal(&g->wake);
+		pthread_mutex_unlock(&g->wake_lock);
+		pthread_join(g->thread, NULL);
+	}
 	eps_free(g->eps, g->n_eps);
 	pthread_mutex_destroy(&g->lock);
 	pthread_mutex_destroy(&g->refresh_lock);
+	pthread_mutex_destroy(&g->wake_lock);
+	pthread_cond_destroy(&g->wake);
 	free(g);
 }
 
@@ -207,11 +241,12 @@ static void reenforce(struct guard *g, struct datapath *dp)
 		return;
 	}
 	r = policy_compile(doc, g->cfg->node, &img, err, sizeof(err));
-	if (!r) {
-		dp_distrust_slots(dp);
-		r = dp_apply(dp, img, err, sizeof(err));
-	}
-	if (r)
+	if (!r)
+		r = dp_apply_again(dp, img, err, sizeof(err));
+	if (r == -ESTALE) /* the apply that overtook it wrote whole: nothing damaged is active */
+		log_info("tamper: revision %llu not written again: %s",
+			 (unsigned long long)snapshot_revision(s), err);
+	else if (r)
 		log_error("tamper: writing revision %llu again failed: %s",
 			  (unsigned long long)snapshot_revision(s), err);
 	else
@@ -251,41 +286,120 @@ static void ct_pressure(struct guard *g, struct datapath *dp)
 	}
 }
 
+/* The next time anything is due: a check, or a verification overtaken by an apply. */
+static uint64_t next_due_us(const struct guard *g)
+{
+	return g->next_verify_us && g->next_verify_us < g->next_tick_us ? g->next_verify_us
+									 : g->next_tick_us;
+}
+
 int guard_next_ms(struct guard *g)
 {
-	uint64_t now = now_usec();
+	uint64_t now = now_usec(), due;
 
-	if (!g || !engine_datapath(g->e))
+	/* with its own thread, the guard needs nothing of the apply thread */
+	if (!g || !engine_datapath(g->e) || g->thread_started)
 		return -1;
-	return g->next_tick_us > now ? (int)((g->next_tick_us - now) / 1000) : 0;
+	due = next_due_us(g);
+	return due > now ? (int)((due - now) / 1000) : 0;
+}
+
+/*
+ * One verification of the slots, when due. On its own thread it reads the maps while applies
+ * go on (an apply that overtakes it makes it try again GUARD_VERIFY_RETRY_MS later), unless
+ * the last concluded one started GUARD_VERIFY_HOLD_MS ago: then applies wait for it, which
+ * keeps the repair bound under any rate of applies. Returns how many it repaired.
+ */
+static int verify(struct guard *g, struct datapath *dp, uint64_t now)
+{
+	bool hold = !g->thread_started || now - g->verified_us >= GUARD_VERIFY_HOLD_MS * 1000ull;
+	int r = dp_verify_slots(dp, hold, report, g), repaired = 0;
+
+	if (r == -EAGAIN) {
+		atomic_fetch_add(&g->verifications[GV_OVERTAKEN], 1);
+		g->next_verify_us = now_usec() + GUARD_VERIFY_RETRY_MS * 1000ull;
+		return 0;
+	}
+	atomic_fetch_add(&g->verifications[hold && g->thread_started ? GV_HELD : GV_CONCLUDED],
+			 1);
+	g->verified_us = now;
+	if (r == 1) {
+		reenforce(g, dp);
+		repaired++;
+	}
+	/* a large image is verified less often: GUARD_VERIFY_DUTY times its cost apart */
+	uint64_t apart = (now_usec() - now) * GUARD_VERIFY_DUTY;
+	const uint64_t max_apart = GUARD_VERIFY_EVERY_MAX_MS * 1000ull;
+
+	g->next_verify_us = now + (apart < max_apart ? apart : max_apart);
+	return repaired;
 }
 
 void guard_tick(struct guard *g)
 {
 	struct datapath *dp = g ? engine_datapath(g->e) : NULL;
 	uint64_t now = now_usec();
-	int repaired;
+	int repaired = 0;
+	bool checked = false;
 
-	if (!dp || now < g->next_tick_us)
+	if (!dp || now < next_due_us(g))
 		return;
-	g->next_tick_us = now + GUARD_PERIOD_MS * 1000ull;
-	ct_pressure(g, dp);
-	repaired = dp_check_links(dp, report, g) + dp_check_pins(dp, report, g) +
-		   dp_check_slot_maps(dp, report, g) + dp_check_endpoint_entries(dp, report, g);
-	if (now >= g->next_verify_us) {
-		if (dp_verify_slots(dp, report, g) == 1) {
-			reenforce(g, dp);
-			repaired++;
-		}
-		/* a large image is verified less often: GUARD_VERIFY_DUTY times its cost apart */
-		uint64_t apart = (now_usec() - now) * GUARD_VERIFY_DUTY;
-		const uint64_t max_apart = GUARD_VERIFY_EVERY_MAX_MS * 1000ull;
-
-		g->next_verify_us = now + (apart < max_apart ? apart : max_apart);
+	if (now >= g->next_tick_us) {
+		g->next_tick_us = now + GUARD_PERIOD_MS * 1000ull;
+		ct_pressure(g, dp);
+		repaired = dp_check_links(dp, report, g) + dp_check_pins(dp, report, g) +
+			   dp_check_slot_maps(dp, report, g) +
+			   dp_check_endpoint_entries(dp, report, g);
+		checked = true;
 	}
+	if (now >= g->next_verify_us)
+		repaired += verify(g, dp, now);
+	if (!checked && !repaired)
+		return; /* a verification retried: nothing else changed */
 	guard_refresh(g);
 	log_debug("guard: checked in %.1f ms%s", (double)(now_usec() - now) / 1000.0,
 		  repaired ? ", repaired" : "");
+}
+
+static void *guard_main(void *arg)
+{
+	struct guard *g = arg;
+
+	pthread_mutex_lock(&g->wake_lock);
+	while (!g->stop) {
+		uint64_t due = next_due_us(g), now = now_usec();
+
+		if (now < due) {
+			struct timespec ts = {.tv_sec = (time_t)(due / 1000000ull),
+					      .tv_nsec = (long)(due % 1000000ull) * 1000L};
+
+			pthread_cond_timedwait(&g->wake, &g->wake_lock, &ts);
+			continue;
+		}
+		pthread_mutex_unlock(&g->wake_lock);
+		guard_tick(g);
+		pthread_mutex_lock(&g->wake_lock);
+	}
+	pthread_mutex_unlock(&g->wake_lock);
+	return NULL;
+}
+
+int guard_start(struct guard *g)
+{
+	int r;
+
+	if (!g || !engine_datapath(g->e) || g->thread_started)
+		return 0;
+	g->verified_us = now_usec(); /* the hold bound counts from here */
+	r = -pthread_create(&g->thread, NULL, guard_main, g);
+	if (r) {
+		log_warn("guard: no thread of its own (%s): checks run on the apply thread",
+			 strerror(-r));
+		return r;
+	}
+	pthread_setname_np(g->thread, "iofenced-guard");
+	g->thread_started = true;
+	return 0;
 }
 
 int guard_status(struct guard *g, struct arena *ar, Iofence__V1__GetStatusResponse *r)
@@ -318,6 +432,43 @@ int guard_status(struct guard *g, struct arena *ar, Iofence__V1__GetStatusRespon
 	return 0;
 }
 
+/* The slots retired after flips (datapath.h, dp_read_slot_retire). */
+static void write_retire_metrics(struct datapath *dp, FILE *f)
+{
+	struct dp_retire_figures r;
+
+	dp_read_slot_retire(dp, &r);
+	fprintf(f,
+		"# HELP iofence_slot_flips_total Flips of the active slot.\n"
+		"# TYPE iofence_slot_flips_total counter\n"
+		"iofence_slot_flips_total %llu\n"
+		"# HELP iofence_slots_retired_total Flips after which no program reads the slot left "
+		"behind any more.\n"
+		"# TYPE iofence_slots_retired_total counter\n"
+		"iofence_slots_retired_total %llu\n"
+		"# HELP iofence_slot_retire_grace_periods_total RCU grace periods waited for off the "
+		"apply path after flips.\n"
+		"# TYPE iofence_slot_retire_grace_periods_total counter\n"
+		"iofence_slot_retire_grace_periods_total %llu\n"
+		"# HELP iofence_slot_retire_grace_seconds_total Time those grace periods took.\n"
+		"# TYPE iofence_slot_retire_grace_seconds_total counter\n"
+		"iofence_slot_retire_grace_seconds_total %.6f\n"
+		"# HELP iofence_slot_retire_grace_seconds_max The longest grace period.\n"
+		"# TYPE iofence_slot_retire_grace_seconds_max gauge\n"
+		"iofence_slot_retire_grace_seconds_max %.6f\n"
+		"# HELP iofence_slot_retire_waits_total Applies that found the slot they write still "
+		"read by programs and waited for its retirement.\n"
+		"# TYPE iofence_slot_retire_waits_total counter\n"
+		"iofence_slot_retire_waits_total %llu\n"
+		"# HELP iofence_slot_retire_wait_seconds_total Time applies waited for retirements.\n"
+		"# TYPE iofence_slot_retire_wait_seconds_total counter\n"
+		"iofence_slot_retire_wait_seconds_total %.6f\n",
+		(unsigned long long)r.flips, (unsigned long long)r.retired,
+		(unsigned long long)r.grace_periods, (double)r.grace_usec_total / 1e6,
+		(double)r.grace_usec_max / 1e6, (unsigned long long)r.writes_waited,
+		(double)r.wait_usec_total / 1e6);
+}
+
 void guard_write_metrics(struct guard *g, FILE *f)
 {
 	struct datapath *dp = g ? engine_datapath(g->e) : NULL;
@@ -328,7 +479,18 @@ void guard_write_metrics(struct guard *g, FILE *f)
 	for (int w = 0; w < GW_MAX; w++)
 		fprintf(f, "iofence_repairs_total{what=\"%s\"} %llu\n", what_names[w],
 			(unsigned long long)(g ? atomic_load(&g->repairs[w]) : 0));
-	if (!dp || dp_read_ct_stats(dp, st))
+	fprintf(f, "# HELP iofence_guard_verifications_total Verifications of the slots' policy "
+		   "maps: concluded beside applies, overtaken by an apply (tried again), held "
+		   "(applies waited for it).\n"
+		   "# TYPE iofence_guard_verifications_total counter\n");
+	for (int v = 0; v < GV_MAX; v++)
+		fprintf(f, "iofence_guard_verifications_total{result=\"%s\"} %llu\n",
+			verify_result_names[v],
+			(unsigned long long)(g ? atomic_load(&g->verifications[v]) : 0));
+	if (!dp)
+		return;
+	write_retire_metrics(dp, f);
+	if (dp_read_ct_stats(dp, st))
 		return;
 	static const struct {
 		const char *name, *type, *help;

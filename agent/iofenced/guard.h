@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The guard: the agent's reconciler of what it enforces. Every GUARD_PERIOD_MS on the apply
- * thread it checks the datapath against what the agent wrote (links attached and pinned, pins
+ * The guard: the agent's reconciler of what it enforces. Every GUARD_PERIOD_MS, on a thread
+ * of its own (an apply never waits for it, see guard_start), it checks the datapath against what the agent wrote (links attached and pinned, pins
  * of maps and programs, the active slot's endpoint and policy entries), repairs what was
  * changed behind its back (counted in iofence_repairs_total{what} and logged with what was
  * found), and watches conntrack pressure (a warning above 90% fill). It also keeps, for
@@ -31,19 +31,40 @@ struct guard;
  */
 #define GUARD_VERIFY_DUTY 40
 #define GUARD_VERIFY_EVERY_MAX_MS 4000
+/*
+ * A verification reads the maps while applies go on; one that an apply overtook (it changed a
+ * slot being read: nothing can be concluded) is tried again GUARD_VERIFY_RETRY_MS later, and
+ * once the last concluded one started GUARD_VERIFY_HOLD_MS ago, applies wait for the next one
+ * (iofence_guard_verifications_total{result="held"}): the 5 s repair bound holds whatever the
+ * rate of applies.
+ */
+#define GUARD_VERIFY_RETRY_MS 50
+#define GUARD_VERIFY_HOLD_MS 4500
 
 /* The engine's guard (engine.c creates it; cfg and e outlive it). NULL on ENOMEM. */
 struct guard *guard_new(struct engine *e, const struct agent_config *cfg);
 void guard_free(struct guard *g);
 
-/* Apply thread: the periodic check (at most once per GUARD_PERIOD_MS; cheap otherwise). */
+/*
+ * After the engine's datapath is open and its revision restored: the guard's own thread,
+ * which runs the checks from now on (stopped by guard_free). 0, or -errno when it could not
+ * start: the apply thread then runs them (guard_next_ms, guard_tick).
+ */
+int guard_start(struct guard *g);
+/*
+ * The periodic check when due (at most once per GUARD_PERIOD_MS; cheap otherwise): the
+ * guard's thread, or the apply thread when the guard has none.
+ */
 void guard_tick(struct guard *g);
 /*
  * Any thread: the endpoints' enforcement changed (apply, link, cgroup): refresh the table.
  * Never waits for a refresh in progress on another thread: that one refreshes again.
  */
 void guard_refresh(struct guard *g);
-/* Milliseconds until the next tick is due (for the apply thread's wait); -1: no datapath. */
+/*
+ * Milliseconds until the apply thread should call guard_tick; -1: never (no datapath, or the
+ * guard runs on its own thread).
+ */
 int guard_next_ms(struct guard *g);
 /* Milliseconds since this process started (from /proc/self/stat, 1/HZ resolution). */
 long guard_ms_since_process_start(void);

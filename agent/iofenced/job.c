@@ -101,14 +101,14 @@ void job_refuse_slow(struct job *job, const struct policy_errors *errs, uint64_t
 	stopped_at(job, errs, where, sizeof(where));
 	if (!cpu_usec)
 		job_set_status(job, GRPC_STATUS_RESOURCE_EXHAUSTED,
-			       "apply not started: the read budget of %d ms from its arrival had "
-			       "passed when a reader took it (the node is busy)%s",
+			       "apply not started: the read budget of %d ms from the call's start "
+			       "had passed when a reader took it (the node is busy)%s",
 			       job->read_wall_ms, where);
 	else
 		job_set_status(job, GRPC_STATUS_RESOURCE_EXHAUSTED,
 			       "apply stopped: the document was not read within the read budget "
-			       "of %d ms from its arrival, having had %.0f ms of CPU time (the "
-			       "node is short of CPU)%s",
+			       "of %d ms from the call's start, having had %.0f ms of CPU time "
+			       "(the node is short of CPU)%s",
 			       job->read_wall_ms, cpu_usec / 1e3, where);
 	log_warn("%s", job->details);
 }

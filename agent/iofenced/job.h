@@ -70,15 +70,24 @@ struct job {
  * - APPLY_READ_BUDGET_MS of the reading thread's CPU time: what a text may cost, whatever the
  *   machine's load. The largest realistic document (a 100k-rule policy, ~25 ns of CPU a byte)
  *   reads in well under it; the densest texts (~50 ns a byte) at the message limit do not.
- * - APPLY_READ_WALL_MS (--apply-read-wall-ms) after the request arrived (API calls; the
- *   datastore's revisions have no client waiting): on a node short of CPU a read takes longer than it costs, and the
- *   client is answered (RESOURCE_EXHAUSTED, saying how far the read got) rather than kept
- *   waiting.
+ * - APPLY_READ_WALL_MS (--apply-read-wall-ms) after the call started, its message's arrival
+ *   included (API calls; the datastore's revisions have no client waiting): a message that
+ *   has not arrived by then ends the call (server.c, arrival.h); on a node short of CPU a
+ *   read takes longer than it costs, and the client is answered (RESOURCE_EXHAUSTED, saying
+ *   how far the read got) rather than kept waiting.
  * - the client's deadline (DEADLINE_EXCEEDED).
  * Compile and the datapath write are bounded by the maps' capacity. An apply whose client
  * has cancelled, or whose deadline has passed, is not started.
  */
 #define APPLY_READ_BUDGET_MS 700 /* APPLY_READ_WALL_MS: config.h */
+
+/*
+ * The wall-clock budget stops only a read that has also had this much CPU time: on a node
+ * short of CPU a cheap read (the largest valid message, 100k rules as iofencectl sends them,
+ * takes ~130 ms of CPU to decode and read) is read to its end, where the wall clock alone
+ * would refuse it; an expensive one is still stopped (docs/AGENT.md, "Bounds").
+ */
+#define APPLY_READ_WALL_MIN_CPU_MS 200
 
 static inline uint64_t clock_usec(clockid_t clock)
 {
@@ -118,7 +127,7 @@ void job_refuse_unstarted(struct job *job);
 void job_refuse_late(struct job *job, const struct policy_errors *errs, uint64_t spent_usec);
 
 /*
- * The document was not read within job->read_wall_ms of its arrival (RESOURCE_EXHAUSTED),
+ * The document was not read within job->read_wall_ms of the call's start (RESOURCE_EXHAUSTED),
  * having had cpu_usec of CPU time (0: not started, no reader was free); errs as above.
  */
 void job_refuse_slow(struct job *job, const struct policy_errors *errs, uint64_t cpu_usec);

@@ -44,10 +44,11 @@ const struct optdoc_option agent_options[] = {
      "streams that reconnect, about 90 bytes each (0: none, at most 1000000)",
      0},
     {OPT_APPLY_READ_WALL_MS, "apply-read-wall-ms", 0, OPTDOC_TEXT, "MS", NULL, "800", NULL,
-     "an Apply's document not read within this many milliseconds of its arrival is refused "
-     "(RESOURCE_EXHAUSTED), so that a client is answered within a second whatever the "
-     "node's load; reading also stops at 700 ms of CPU time (0: no wall-clock limit, at most "
-     "60000)",
+     "an Apply whose message has not arrived within this many milliseconds of the call's "
+     "start, or whose document is not read by then having had 200 ms of CPU time, is "
+     "refused (RESOURCE_EXHAUSTED), so that a client is answered within a second whatever "
+     "it sends; a cheaper read is let finish on a node short of CPU, and reading always "
+     "stops at 700 ms of CPU time (0: no wall-clock limit, at most 60000)",
      0},
     {OPT_BPF_OBJECT, "bpf-object", 0, OPTDOC_FILE, "FILE", NULL, "the object built in", NULL,
      "load the BPF programs from this object file", 0},

@@ -16,6 +16,7 @@
 #include "log.h"
 #include "policy/parse.h"
 #include "policy/pb.h"
+#include "read_memory.h"
 #include "reader.h"
 
 struct reader {
@@ -29,22 +30,22 @@ struct reader {
 	unsigned n_threads; /* under lock once started */
 	unsigned idle;	    /* threads waiting for a job */
 	unsigned queued;    /* jobs waiting for a thread */
+	struct read_memory memory; /* what the reads in progress may hold together */
 };
 
 /*
- * Decodes job's request message within the read budget (the CPU clock at cpu_by, the wall
- * clock at wall_by, 0: none). 0, or -1 with job's status set. job->req is set either way (an
- * empty request when the message did not decode), as the worker reads it.
+ * Decodes job's request message within the read budget (clock). 0, or -1 with job's status
+ * set. job->req is set either way (an empty request when the message did not decode), as the
+ * worker reads it.
  */
-static int decode(struct job *job, uint64_t cpu_by, uint64_t wall_by)
+static int decode(struct job *job, const struct read_clock *clock)
 {
 	struct policy_errors where = {0};
 	uint64_t cpu0 = thread_cpu_usec();
 	int err;
 
 	job->req = (Iofence__V1__ApplyRequest *)rpc_decode_until(
-	    &iofence__v1__apply_request__descriptor, job->request_bytes, job->request, cpu_by,
-	    wall_by);
+	    &iofence__v1__apply_request__descriptor, job->request_bytes, job->request, clock);
 	err = errno;
 	free(job->request);
 	job->request = NULL;
@@ -61,7 +62,8 @@ static int decode(struct job *job, uint64_t cpu_by, uint64_t wall_by)
 		policy_errors_add(&where, "<request>", 0, "message",
 				  "not decoded within the time allowed (a %zu-byte message)",
 				  job->request_bytes);
-	if (err == ETIME && (job_gone(job, monotonic_usec()) || thread_cpu_usec() >= cpu_by))
+	if (err == ETIME && (job_gone(job, monotonic_usec()) ||
+			     thread_cpu_usec() >= clock->cpu_by_usec))
 		job_refuse_late(job, &where, monotonic_usec() - job->read_start_usec);
 	else if (err == ETIME)
 		job_refuse_slow(job, &where, thread_cpu_usec() - cpu0 + 1);
@@ -83,15 +85,22 @@ static int decode(struct job *job, uint64_t cpu_by, uint64_t wall_by)
  * gone, a message that does not decode, ApplyRequest misuse, INVALID_ARGUMENT with the
  * errors, the budget passed).
  */
-static void reader_read(struct job *job)
+static void read_document(struct job *job)
 {
 	const Iofence__V1__ApplyRequest *req;
 	const char *name;
 	struct policy_errors errs = {0};
 	struct policy_document *doc = NULL;
 	const uint64_t budget = APPLY_READ_BUDGET_MS * 1000ull;
-	struct policy_parse_stop stop = {.deadline_usec = job->deadline_usec};
+	const uint64_t wall_min_cpu = APPLY_READ_WALL_MIN_CPU_MS * 1000ull;
 	uint64_t t0 = monotonic_usec(), cpu0 = thread_cpu_usec(), used;
+	/* the wall clock stops only a read that has had wall_min_cpu (job.h) */
+	struct read_clock clock = {.deadline_usec = job->deadline_usec,
+				   .cpu_by_usec = cpu0 + budget,
+				   .wall_by_usec = job->read_by_usec,
+				   .wall_cpu_usec = cpu0 + wall_min_cpu};
+	struct policy_parse_stop stop = {.deadline_usec = job->deadline_usec,
+					 .wall_by_usec = job->read_by_usec};
 	int r;
 
 	if (job_gone(job, t0)) {
@@ -104,16 +113,14 @@ static void reader_read(struct job *job)
 		job->read_start_usec = 0; /* not started: the worker has nothing to read */
 		return;
 	}
-	/* the read stops at the client's deadline or the wall-clock budget, the sooner */
-	if (job->read_by_usec && (!stop.deadline_usec || job->read_by_usec < stop.deadline_usec))
-		stop.deadline_usec = job->read_by_usec;
-	if (job->request && decode(job, cpu0 + budget, stop.deadline_usec))
+	if (job->request && decode(job, &clock))
 		goto out;
 	req = job->req;
 	name = req->source_name && *req->source_name ? req->source_name : NULL;
 	/* the parse has what the decode left of the CPU budget (1 us: it stops at once) */
 	used = thread_cpu_usec() - cpu0;
 	stop.cpu_usec = used < budget ? budget - used : 1;
+	stop.wall_min_cpu_usec = used < wall_min_cpu ? wall_min_cpu - used : 0;
 	if (req->document && req->source && *req->source) {
 		job_set_status(job, GRPC_STATUS_INVALID_ARGUMENT,
 			       "ApplyRequest: set either document or source, not both");
@@ -163,6 +170,31 @@ out:
 	job->read_end_usec = monotonic_usec();
 }
 
+/*
+ * Reads job within the memory the reads in progress share: it waits for its share as long as
+ * its time allows (the wall-clock read budget, the client's deadline), else it is refused.
+ */
+static void reader_read(struct reader *r, struct job *job)
+{
+	size_t need = read_memory_need(&r->memory, job->request_bytes);
+	uint64_t by = job->read_by_usec, t0 = monotonic_usec();
+
+	if (job->deadline_usec && (!by || job->deadline_usec < by))
+		by = job->deadline_usec;
+	if (read_memory_take(&r->memory, need, by)) {
+		job_set_status(job, GRPC_STATUS_RESOURCE_EXHAUSTED,
+			       "apply not started: the reads in progress held the agent's read "
+			       "memory (%zu MiB for all reads at once) for %.0f ms; this %zu-byte "
+			       "request needs up to %zu MiB of it",
+			       READ_MEMORY_BUDGET >> 20, (monotonic_usec() - t0) / 1e3,
+			       job->request_bytes, need >> 20);
+		log_warn("%s", job->details);
+		return;
+	}
+	read_document(job);
+	read_memory_give(&r->memory, need);
+}
+
 static void *reader_main(void *arg)
 {
 	struct reader *r = arg;
@@ -184,7 +216,7 @@ static void *reader_main(void *arg)
 		pthread_mutex_unlock(&r->lock);
 		if (!job)
 			return NULL;
-		reader_read(job);
+		reader_read(r, job);
 		r->done(r->ctx, job);
 	}
 }
@@ -212,6 +244,7 @@ struct reader *reader_start(void (*done)(void *ctx, struct job *job), void *ctx)
 		want = READER_THREADS_MAX;
 	r->done = done;
 	r->ctx = ctx;
+	read_memory_init(&r->memory, READ_MEMORY_BUDGET);
 	pthread_mutex_init(&r->lock, NULL);
 	pthread_cond_init(&r->cond, NULL);
 	pthread_mutex_lock(&r->lock);
@@ -268,5 +301,6 @@ void reader_stop(struct reader *r)
 	}
 	pthread_mutex_destroy(&r->lock);
 	pthread_cond_destroy(&r->cond);
+	read_memory_destroy(&r->memory);
 	free(r);
 }

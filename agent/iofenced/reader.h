@@ -19,6 +19,14 @@
 #define READER_THREADS_MIN 4
 #define READER_THREADS_MAX 16
 
+/*
+ * The memory the reads in progress may hold together (read_memory.h): a read reserves
+ * READ_MEMORY_PER_BYTE times its request before it starts (at most the whole budget), and
+ * waits while the others hold the rest. 16 reads of 24 MiB requests would otherwise hold
+ * gigabytes; within 1 GiB, two such reads run at once, or sixteen of 4 MB.
+ */
+#define READ_MEMORY_BUDGET ((size_t)1 << 30)
+
 struct reader;
 
 /*

@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +26,7 @@
 #include <grpc/support/time.h>
 
 #include "agent.h"
+#include "arrival.h"
 #include "modules.h"
 #include "agent/rpc/decode.h"
 #include "agent/rpc/rpc.h"
@@ -83,7 +85,7 @@ static const ProtobufCMessageDescriptor *const request_desc[M_COUNT] = {
 /* Flow-control window of a stream (server_start): a policy document arrives in one. */
 #define STREAM_WINDOW (8 << 20)
 
-enum tag_kind { T_NEW, T_DONE, T_CLOSE, T_SEND, T_SHUTDOWN };
+enum tag_kind { T_NEW, T_RECV, T_DONE, T_CLOSE, T_SEND, T_SHUTDOWN };
 
 struct call;
 
@@ -97,6 +99,7 @@ struct server {
 	grpc_server *srv;
 	grpc_completion_queue *cq;
 	void *registered[M_COUNT];
+	struct arrival_watch *arrivals; /* Apply messages still arriving */
 	pthread_t threads[QUEUE_THREADS];
 	int n_threads;
 	atomic_bool stopping;
@@ -129,8 +132,20 @@ struct call {
 	bool has_trailer;
 	bool sent_initial;
 	struct watcher *w;
-	struct tag t_new, t_done, t_close, t_send;
+	uint64_t started_usec;	/* when the call was matched (its headers came) */
+	struct arrival arrival; /* the message's deadline (due_usec 0: not watched) */
+	struct tag t_new, t_recv, t_done, t_close, t_send;
 };
+
+/*
+ * Methods whose message may be large (up to RPC_MAX_REQUEST): matched when the call starts,
+ * their message received by the server itself under the read budget's wall clock, so that the
+ * time it takes to arrive is counted. Small requests are matched with their message.
+ */
+static bool message_received_later(enum method m)
+{
+	return m == M_APPLY || m == M_APPLY_DRY_RUN;
+}
 
 static void call_ref(struct call *c)
 {
@@ -182,6 +197,7 @@ static void arm(struct server *s, enum method m)
 	c->s = s;
 	c->m = m;
 	c->t_new = (struct tag){c, T_NEW};
+	c->t_recv = (struct tag){c, T_RECV};
 	c->t_done = (struct tag){c, T_DONE};
 	c->t_close = (struct tag){c, T_CLOSE};
 	c->t_send = (struct tag){c, T_SEND};
@@ -191,9 +207,9 @@ static void arm(struct server *s, enum method m)
 		e = grpc_server_request_call(s->srv, &c->call, &c->details, &c->md, s->cq, s->cq,
 					     &c->t_new);
 	} else {
-		e = grpc_server_request_registered_call(s->srv, s->registered[m], &c->call,
-							&c->deadline, &c->md, &c->payload, s->cq,
-							s->cq, &c->t_new);
+		e = grpc_server_request_registered_call(
+		    s->srv, s->registered[m], &c->call, &c->deadline, &c->md,
+		    message_received_later(m) ? NULL : &c->payload, s->cq, s->cq, &c->t_new);
 	}
 	if (e != GRPC_CALL_OK) {
 		if (!atomic_load(&s->stopping))
@@ -326,28 +342,20 @@ static void recv_close(struct call *c)
 
 /*
  * An Apply (or ApplyDryRun) becomes a job for the engine, its message still undecoded: the
- * reader decodes it within the read budget, whose wall clock starts now, with the whole
- * message received. Decoding the densest messages costs more than parsing the densest text,
- * and the queue threads answer every other call.
+ * reader decodes it within the read budget, whose wall clock started with the call (before
+ * the message arrived). Decoding the densest messages costs more than parsing the densest
+ * text, and the queue threads answer every other call.
  */
-static void handle_apply(struct server *s, struct call *c, uint64_t arrived_usec)
+static void handle_apply(struct server *s, struct call *c)
 {
 	struct agent *a = s->a;
-	struct job *job = NULL;
-	char details[512];
+	struct job *job = calloc(1, sizeof(*job));
 
-	if (a->cfg.etcd_endpoints && c->m == M_APPLY) {
-		/* the datastore numbers revisions: a pushed one would fork the history */
-		snprintf(details, sizeof(details),
-			 "this node follows the datastore at %s (prefix %s): apply with "
-			 "iofencectl apply --etcd-endpoints",
-			 a->cfg.etcd_endpoints, a->cfg.etcd_prefix);
-		finish(c, GRPC_STATUS_FAILED_PRECONDITION, details, NULL, NULL, 0);
-		return;
-	}
-	job = calloc(1, sizeof(*job));
 	if (job)
 		job->request = rpc_bytes(c->payload, &job->request_bytes);
+	/* the reader works on the copy: the call need not hold the message too */
+	grpc_byte_buffer_destroy(c->payload);
+	c->payload = NULL;
 	if (!job || !job->request) {
 		free(job);
 		finish(c, GRPC_STATUS_RESOURCE_EXHAUSTED, "out of memory", NULL, NULL, 0);
@@ -360,10 +368,84 @@ static void handle_apply(struct server *s, struct call *c, uint64_t arrived_usec
 	job->abandoned = call_gone;
 	job->deadline_usec = deadline_usec(c->deadline);
 	job->read_wall_ms = a->cfg.apply_read_wall_ms;
-	job->read_by_usec = job->read_wall_ms ? arrived_usec + job->read_wall_ms * 1000ull : 0;
+	job->read_by_usec = job->read_wall_ms ? c->started_usec + job->read_wall_ms * 1000ull : 0;
 	iofence__v1__apply_response__init(&job->resp);
 	call_ref(c);
 	engine_submit(a->engine, job);
+}
+
+/* The watch's deadline passed before the message arrived whole: the client is answered. */
+static void message_late(struct arrival *arr)
+{
+	struct call *c = (struct call *)((char *)arr - offsetof(struct call, arrival));
+	char details[256];
+
+	snprintf(details, sizeof(details),
+		 "apply refused: its request message had not arrived whole %u ms after the call "
+		 "started (the read budget's wall clock, --apply-read-wall-ms; messages are at "
+		 "most %d bytes)",
+		 c->s->a->cfg.apply_read_wall_ms, RPC_MAX_REQUEST);
+	log_warn("%s", details);
+	grpc_call_cancel_with_status(c->call, GRPC_STATUS_RESOURCE_EXHAUSTED, details, NULL);
+	call_unref(c); /* the watch's */
+}
+
+/*
+ * Receives an Apply's message: the read budget's wall clock starts now, when the call does,
+ * and the arrival watch ends the call if the message is not in by then.
+ */
+static void receive_message(struct server *s, struct call *c)
+{
+	struct agent *a = s->a;
+	grpc_op op;
+	char details[512];
+
+	if (a->cfg.etcd_endpoints && c->m == M_APPLY) {
+		/* the datastore numbers revisions: a pushed one would fork the history */
+		snprintf(details, sizeof(details),
+			 "this node follows the datastore at %s (prefix %s): apply with "
+			 "iofencectl apply --etcd-endpoints",
+			 a->cfg.etcd_endpoints, a->cfg.etcd_prefix);
+		finish(c, GRPC_STATUS_FAILED_PRECONDITION, details, NULL, NULL, 0);
+		return;
+	}
+	if (a->cfg.apply_read_wall_ms && s->arrivals) {
+		c->arrival.due_usec = c->started_usec + a->cfg.apply_read_wall_ms * 1000ull;
+		c->arrival.expire = message_late;
+		call_ref(c); /* the watch's, until it expires or is cancelled */
+		arrival_watch_add(s->arrivals, &c->arrival);
+	}
+	memset(&op, 0, sizeof(op));
+	op.op = GRPC_OP_RECV_MESSAGE;
+	op.data.recv_message.recv_message = &c->payload;
+	call_ref(c);
+	if (grpc_call_start_batch(c->call, &op, 1, &c->t_recv, NULL) != GRPC_CALL_OK) {
+		call_unref(c);
+		if (c->arrival.due_usec && arrival_watch_cancel(s->arrivals, &c->arrival))
+			call_unref(c);
+		log_error("grpc: cannot receive a request message");
+		grpc_call_cancel_with_status(c->call, GRPC_STATUS_INTERNAL,
+					     "cannot receive the request message", NULL);
+	}
+}
+
+/* RECV_MESSAGE of an Apply completed: ok false when the call ended first. */
+static void message_received(struct server *s, struct call *c, bool ok)
+{
+	if (c->arrival.due_usec) {
+		if (!arrival_watch_cancel(s->arrivals, &c->arrival))
+			return; /* the watch has ended the call */
+		call_unref(c); /* the watch's */
+	}
+	if (!ok)
+		return; /* cancelled by the client, or its deadline passed */
+	if (!c->payload) {
+		finish(c, GRPC_STATUS_INVALID_ARGUMENT, "no request message", NULL, NULL, 0);
+		return;
+	}
+	log_debug("apply: a %zu-byte message arrived %.1f ms after the call started",
+		  grpc_byte_buffer_length(c->payload), (monotonic_usec() - c->started_usec) / 1e3);
+	handle_apply(s, c);
 }
 
 static void handle_new(struct server *s, struct call *c)
@@ -372,7 +454,6 @@ static void handle_new(struct server *s, struct call *c)
 	ProtobufCMessage *req = NULL, *resp = NULL;
 	struct arena ar = {0};
 	char details[512] = "";
-	uint64_t arrived_usec = monotonic_usec();
 	int st;
 
 	if (!atomic_load(&s->stopping))
@@ -387,8 +468,9 @@ static void handle_new(struct server *s, struct call *c)
 		finish(c, GRPC_STATUS_UNIMPLEMENTED, "unknown method", NULL, NULL, 0);
 		return;
 	}
-	if ((c->m == M_APPLY || c->m == M_APPLY_DRY_RUN) && c->payload) {
-		handle_apply(s, c, arrived_usec);
+	if (message_received_later(c->m)) {
+		c->started_usec = monotonic_usec();
+		receive_message(s, c);
 		return;
 	}
 	req = rpc_unpack(request_desc[c->m], c->payload);
@@ -476,6 +558,9 @@ static void handle(struct server *s, struct tag *t, bool ok)
 		if (ok)
 			handle_new(s, c);
 		break; /* the request's own reference */
+	case T_RECV:
+		message_received(s, c, ok);
+		break;
 	case T_DONE:
 		break;
 	case T_CLOSE:
@@ -692,7 +777,15 @@ int server_start(struct agent *a, char *err, size_t err_len)
 	grpc_server_register_completion_queue(s->srv, s->cq, NULL);
 	for (int m = 0; m < M_UNKNOWN; m++)
 		s->registered[m] = grpc_server_register_method(
-		    s->srv, method_path[m], NULL, GRPC_SRM_PAYLOAD_READ_INITIAL_BYTE_BUFFER, 0);
+		    s->srv, method_path[m], NULL,
+		    message_received_later((enum method)m) ? GRPC_SRM_PAYLOAD_NONE
+							   : GRPC_SRM_PAYLOAD_READ_INITIAL_BYTE_BUFFER,
+		    0);
+	s->arrivals = arrival_watch_start();
+	if (!s->arrivals) {
+		snprintf(err, err_len, "cannot start the arrival watch: %s", strerror(errno));
+		return -errno;
+	}
 	/* Sockets are created 0600: only root (the operator) talks to the agent. */
 	old_umask = umask(0077);
 	for (size_t i = 0; i < a->cfg.n_listen && !r; i++) {
@@ -751,6 +844,7 @@ void server_shutdown_finish(struct agent *a)
 	}
 	for (int i = 0; i < s->n_threads; i++)
 		pthread_join(s->threads[i], NULL);
+	arrival_watch_stop(s->arrivals); /* watches nothing: every call has ended */
 	if (s->srv)
 		grpc_server_destroy(s->srv);
 	if (s->cq)

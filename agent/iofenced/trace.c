@@ -209,8 +209,12 @@ int reads_trace(struct agent *a, const Iofence__V1__TraceRequest *req, struct ar
 		st = rc == -EINVAL ? GRPC_STATUS_INVALID_ARGUMENT : GRPC_STATUS_RESOURCE_EXHAUSTED;
 		goto out;
 	}
-	/* the image this node enforces, compiled again: the applied one keeps no entries */
-	if (policy_compile(doc, a->cfg.node, &img, NULL, 0))
+	/*
+	 * the image this node enforces, compiled again (the applied one may keep no entries),
+	 * with the enforced image's profile numbers
+	 */
+	if (policy_compile_update(doc, a->cfg.node, snapshot_image(s), POLICY_REUSE_NUMBERS, &img,
+				  NULL, 0))
 		img = NULL;
 	iofence__v1__trace_response__init(r);
 	r->revision = snapshot_revision(s);

@@ -15,27 +15,17 @@
 struct decode_budget {
 	size_t left;
 	bool passed;
-	uint64_t cpu_by_usec, wall_by_usec; /* 0: none */
+	const struct read_clock *clock; /* NULL: none */
 	unsigned allocs;
 	bool late;
 };
 
-static uint64_t clock_usec(clockid_t clock)
-{
-	struct timespec ts;
-
-	clock_gettime(clock, &ts);
-	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
 /* Past the decode's time, looked at every RPC_DECODE_CLOCK_EVERY allocations. */
 static bool late(struct decode_budget *b)
 {
-	if (b->late || (!b->cpu_by_usec && !b->wall_by_usec) ||
-	    ++b->allocs % RPC_DECODE_CLOCK_EVERY)
+	if (b->late || read_clock_unbounded(b->clock) || ++b->allocs % RPC_DECODE_CLOCK_EVERY)
 		return b->late;
-	b->late = (b->cpu_by_usec && clock_usec(CLOCK_THREAD_CPUTIME_ID) >= b->cpu_by_usec) ||
-		  (b->wall_by_usec && clock_usec(CLOCK_MONOTONIC) >= b->wall_by_usec);
+	b->late = read_clock_passed(b->clock);
 	return b->late;
 }
 
@@ -67,14 +57,12 @@ static void budget_free(void *data, void *p)
 }
 
 ProtobufCMessage *rpc_decode_until(const ProtobufCMessageDescriptor *desc, size_t len,
-				   const uint8_t *data, uint64_t cpu_by_usec,
-				   uint64_t wall_by_usec)
+				   const uint8_t *data, const struct read_clock *clock)
 {
 	size_t bound = len < (RPC_DECODE_MAX - RPC_DECODE_SLACK) / RPC_DECODE_FACTOR
 			   ? len * RPC_DECODE_FACTOR + RPC_DECODE_SLACK
 			   : RPC_DECODE_MAX;
-	struct decode_budget b = {
-	    .left = bound, .cpu_by_usec = cpu_by_usec, .wall_by_usec = wall_by_usec};
+	struct decode_budget b = {.left = bound, .clock = clock};
 	ProtobufCAllocator a = {.alloc = budget_alloc, .free = budget_free, .allocator_data = &b};
 	ProtobufCMessage *msg = protobuf_c_message_unpack(desc, &a, len, data);
 
@@ -86,5 +74,5 @@ ProtobufCMessage *rpc_decode_until(const ProtobufCMessageDescriptor *desc, size_
 ProtobufCMessage *rpc_decode(const ProtobufCMessageDescriptor *desc, size_t len,
 			     const uint8_t *data)
 {
-	return rpc_decode_until(desc, len, data, 0, 0);
+	return rpc_decode_until(desc, len, data, NULL);
 }

@@ -15,6 +15,8 @@
 
 #include <protobuf-c/protobuf-c.h>
 
+#include "policy/read_clock.h"
+
 /*
  * A decode may hold RPC_DECODE_FACTOR times the message's wire size plus RPC_DECODE_SLACK
  * bytes (malloc's usable sizes, its scratch space included), and never more than
@@ -33,15 +35,14 @@ ProtobufCMessage *rpc_decode(const ProtobufCMessageDescriptor *desc, size_t len,
 			     const uint8_t *data);
 
 /*
- * rpc_decode_until() - rpc_decode() that also gives up (NULL, errno ETIME) once the calling
- * thread's CPU clock passes cpu_by_usec or CLOCK_MONOTONIC passes wall_by_usec (0: never),
- * looked at every RPC_DECODE_CLOCK_EVERY allocations: the densest messages (an empty rule
- * every 2 bytes) cost ~200 ns of CPU a byte to decode, four times what the densest text costs
- * to parse, so a decode is held to the read budget like a parse (docs/AGENT.md, "Bounds").
+ * rpc_decode_until() - rpc_decode() that also gives up (NULL, errno ETIME) once the read is
+ * past clock (policy/read_clock.h; NULL: never), looked at every RPC_DECODE_CLOCK_EVERY
+ * allocations: the densest messages (an empty rule every 2 bytes) cost ~200 ns of CPU a byte
+ * to decode, four times what the densest text costs to parse, so a decode is held to the read
+ * budget like a parse (docs/AGENT.md, "Bounds").
  */
 #define RPC_DECODE_CLOCK_EVERY 1024
 ProtobufCMessage *rpc_decode_until(const ProtobufCMessageDescriptor *desc, size_t len,
-				   const uint8_t *data, uint64_t cpu_by_usec,
-				   uint64_t wall_by_usec);
+				   const uint8_t *data, const struct read_clock *clock);
 
 #endif /* IOFENCE_AGENT_RPC_DECODE_H */

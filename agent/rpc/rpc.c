@@ -277,25 +277,27 @@ static void destroy_cq(grpc_completion_queue *cq)
 	grpc_completion_queue_destroy(cq);
 }
 
-int rpc_unary(grpc_channel *ch, const char *method, const ProtobufCMessage *req,
-	      const ProtobufCMessageDescriptor *resp_desc, int timeout_ms,
-	      ProtobufCMessage **ret_resp, struct rpc_result *res)
+/*
+ * One unary call on cq: the call's own deadline (sent to the server, a timer in the core) is
+ * call_deadline; the caller stops waiting at wait_deadline and cancels the call then.
+ */
+static int unary_call(grpc_channel *ch, grpc_completion_queue *cq, const char *method,
+		      const ProtobufCMessage *req, const ProtobufCMessageDescriptor *resp_desc,
+		      gpr_timespec call_deadline, gpr_timespec wait_deadline,
+		      ProtobufCMessage **ret_resp, struct rpc_result *res)
 {
-	grpc_completion_queue *cq = grpc_completion_queue_create_for_pluck(NULL);
 	grpc_metadata_array init_md, trailing;
 	grpc_byte_buffer *out = rpc_pack(req), *in = NULL;
 	grpc_status_code status = GRPC_STATUS_UNKNOWN;
 	grpc_slice details = grpc_empty_slice();
 	grpc_call *call;
 	grpc_op ops[6];
-	int r = 0;
+	int tag, r = 0; /* tag: this call's completion, unique on a queue shared by threads */
 
 	*ret_resp = NULL;
 	memset(res, 0, sizeof(*res));
-	if (!out) {
-		destroy_cq(cq);
+	if (!out)
 		return -ENOMEM;
-	}
 	if (grpc_byte_buffer_length(out) > RPC_MAX_REQUEST) {
 		/* what the agent would answer, said here with the sizes and without sending it */
 		res->status = GRPC_STATUS_RESOURCE_EXHAUSTED;
@@ -305,12 +307,13 @@ int rpc_unary(grpc_channel *ch, const char *method, const ProtobufCMessage *req,
 			     grpc_byte_buffer_length(out), RPC_MAX_REQUEST, RPC_MAX_REQUEST >> 20) < 0)
 			res->details = NULL;
 		grpc_byte_buffer_destroy(out);
-		destroy_cq(cq);
 		return res->details ? 0 : -ENOMEM;
 	}
 	grpc_metadata_array_init(&init_md);
 	grpc_metadata_array_init(&trailing);
-	call = start_call(ch, cq, method, timeout_ms);
+	call = grpc_channel_create_call(ch, NULL, GRPC_PROPAGATE_DEFAULTS, cq,
+					grpc_slice_from_static_string(method), NULL, call_deadline,
+					NULL);
 	memset(ops, 0, sizeof(ops));
 	ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
 	ops[1].op = GRPC_OP_SEND_MESSAGE;
@@ -324,10 +327,13 @@ int rpc_unary(grpc_channel *ch, const char *method, const ProtobufCMessage *req,
 	ops[5].data.recv_status_on_client.trailing_metadata = &trailing;
 	ops[5].data.recv_status_on_client.status = &status;
 	ops[5].data.recv_status_on_client.status_details = &details;
-	if (grpc_call_start_batch(call, ops, 6, (void *)1, NULL) != GRPC_CALL_OK) {
+	if (grpc_call_start_batch(call, ops, 6, &tag, NULL) != GRPC_CALL_OK) {
 		status = GRPC_STATUS_INTERNAL;
-	} else {
-		wait_tag(cq, (void *)1);
+	} else if (grpc_completion_queue_pluck(cq, &tag, wait_deadline, NULL).type !=
+		   GRPC_OP_COMPLETE) {
+		grpc_call_cancel_with_status(call, GRPC_STATUS_DEADLINE_EXCEEDED,
+					     "Deadline Exceeded", NULL);
+		wait_tag(cq, &tag);
 	}
 	take_status(res, status, details, &trailing);
 	if (status == GRPC_STATUS_OK) {
@@ -342,8 +348,128 @@ int rpc_unary(grpc_channel *ch, const char *method, const ProtobufCMessage *req,
 	grpc_metadata_array_destroy(&init_md);
 	grpc_metadata_array_destroy(&trailing);
 	grpc_call_unref(call);
+	return r;
+}
+
+int rpc_unary(grpc_channel *ch, const char *method, const ProtobufCMessage *req,
+	      const ProtobufCMessageDescriptor *resp_desc, int timeout_ms,
+	      ProtobufCMessage **ret_resp, struct rpc_result *res)
+{
+	grpc_completion_queue *cq = grpc_completion_queue_create_for_pluck(NULL);
+	int r = unary_call(ch, cq, method, req, resp_desc, deadline_in(timeout_ms),
+			   gpr_inf_future(GPR_CLOCK_REALTIME), ret_resp, res);
+
 	destroy_cq(cq);
 	return r;
+}
+
+int rpc_unary_on(grpc_channel *ch, grpc_completion_queue *cq, const char *method,
+		 const ProtobufCMessage *req, const ProtobufCMessageDescriptor *resp_desc,
+		 int timeout_ms, ProtobufCMessage **ret_resp, struct rpc_result *res)
+{
+	gpr_timespec wait = timeout_ms <= 0 ? gpr_inf_future(GPR_CLOCK_MONOTONIC)
+					    : gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
+							   gpr_time_from_millis(timeout_ms, GPR_TIMESPAN));
+
+	return unary_call(ch, cq, method, req, resp_desc, gpr_inf_future(GPR_CLOCK_REALTIME), wait,
+			  ret_resp, res);
+}
+
+/* A unary call started on a caller's queue, its answer taken later (rpc_unary_start()). */
+struct rpc_call {
+	grpc_completion_queue *cq;
+	grpc_call *call;
+	grpc_byte_buffer *out, *in;
+	grpc_metadata_array init_md, trailing;
+	grpc_status_code status;
+	grpc_slice details;
+	bool done;
+};
+
+int rpc_unary_start(grpc_channel *ch, grpc_completion_queue *cq, const char *method,
+		    const ProtobufCMessage *req, struct rpc_call **ret)
+{
+	struct rpc_call *c = calloc(1, sizeof(*c));
+	grpc_op ops[6];
+
+	*ret = NULL;
+	if (!c)
+		return -ENOMEM;
+	c->out = rpc_pack(req);
+	if (!c->out) {
+		free(c);
+		return -ENOMEM;
+	}
+	c->cq = cq;
+	grpc_metadata_array_init(&c->init_md);
+	grpc_metadata_array_init(&c->trailing);
+	c->details = grpc_empty_slice();
+	c->status = GRPC_STATUS_UNKNOWN;
+	c->call = grpc_channel_create_call(ch, NULL, GRPC_PROPAGATE_DEFAULTS, cq,
+					   grpc_slice_from_static_string(method), NULL,
+					   gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+	memset(ops, 0, sizeof(ops));
+	ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
+	ops[1].op = GRPC_OP_SEND_MESSAGE;
+	ops[1].data.send_message.send_message = c->out;
+	ops[2].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
+	ops[3].op = GRPC_OP_RECV_INITIAL_METADATA;
+	ops[3].data.recv_initial_metadata.recv_initial_metadata = &c->init_md;
+	ops[4].op = GRPC_OP_RECV_MESSAGE;
+	ops[4].data.recv_message.recv_message = &c->in;
+	ops[5].op = GRPC_OP_RECV_STATUS_ON_CLIENT;
+	ops[5].data.recv_status_on_client.trailing_metadata = &c->trailing;
+	ops[5].data.recv_status_on_client.status = &c->status;
+	ops[5].data.recv_status_on_client.status_details = &c->details;
+	if (grpc_call_start_batch(c->call, ops, 6, c, NULL) != GRPC_CALL_OK) {
+		c->status = GRPC_STATUS_INTERNAL;
+		c->done = true;
+	}
+	*ret = c;
+	return 0;
+}
+
+int rpc_unary_finish(struct rpc_call *c, const ProtobufCMessageDescriptor *resp_desc,
+		     int wait_ms, ProtobufCMessage **ret_resp, struct rpc_result *res)
+{
+	gpr_timespec until = wait_ms < 0 ? gpr_inf_future(GPR_CLOCK_MONOTONIC)
+					 : gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
+							gpr_time_from_millis(wait_ms, GPR_TIMESPAN));
+	int r = 0;
+
+	*ret_resp = NULL;
+	memset(res, 0, sizeof(*res));
+	if (!c->done) {
+		if (grpc_completion_queue_pluck(c->cq, c, until, NULL).type != GRPC_OP_COMPLETE)
+			return -EINPROGRESS;
+		c->done = true;
+	}
+	take_status(res, c->status, c->details, &c->trailing);
+	if (c->status == GRPC_STATUS_OK && resp_desc) {
+		*ret_resp = rpc_unpack(resp_desc, c->in);
+		if (!*ret_resp)
+			r = -EPROTO;
+	}
+	rpc_call_free(c);
+	return r;
+}
+
+void rpc_call_free(struct rpc_call *c)
+{
+	if (!c)
+		return;
+	if (!c->done) {
+		grpc_call_cancel(c->call, NULL);
+		wait_tag(c->cq, c);
+	}
+	if (c->in)
+		grpc_byte_buffer_destroy(c->in);
+	grpc_byte_buffer_destroy(c->out);
+	grpc_slice_unref(c->details);
+	grpc_metadata_array_destroy(&c->init_md);
+	grpc_metadata_array_destroy(&c->trailing);
+	grpc_call_unref(c->call);
+	free(c);
 }
 
 struct rpc_stream {

@@ -102,6 +102,34 @@ int rpc_unary(grpc_channel *ch, const char *method, const ProtobufCMessage *req,
 	      const ProtobufCMessageDescriptor *resp_desc, int timeout_ms,
 	      ProtobufCMessage **ret_resp, struct rpc_result *res);
 
+/*
+ * rpc_unary_on() - the same on a pluck queue the caller keeps for its calls (any number of
+ * threads, at most GRPC_MAX_COMPLETION_QUEUE_PLUCKERS at once), where rpc_unary() makes and
+ * destroys one per call. The call itself has no deadline (no timer in the core, none sent to
+ * the server): the caller waits timeout_ms (0: no limit) and then cancels it, which ends it
+ * with DEADLINE_EXCEEDED.
+ */
+int rpc_unary_on(grpc_channel *ch, grpc_completion_queue *cq, const char *method,
+		 const ProtobufCMessage *req, const ProtobufCMessageDescriptor *resp_desc,
+		 int timeout_ms, ProtobufCMessage **ret_resp, struct rpc_result *res);
+
+/*
+ * A unary call whose answer is taken later: rpc_unary_start() sends the request (the core
+ * writes it from the calling thread) on a pluck queue of the caller, and returns; the answer
+ * waits in the socket until rpc_unary_finish() reads it, so a caller that has nothing to do
+ * with it meanwhile is not woken for it. No deadline on the call: finish bounds the wait.
+ * finish: wait_ms -1 without limit, 0 only what has arrived; -EINPROGRESS when the answer has
+ * not come (the call stays, finish again or free it), else as rpc_unary() and the call is
+ * freed. rpc_call_free() cancels a call still running.
+ */
+struct rpc_call;
+
+int rpc_unary_start(grpc_channel *ch, grpc_completion_queue *cq, const char *method,
+		    const ProtobufCMessage *req, struct rpc_call **ret);
+int rpc_unary_finish(struct rpc_call *c, const ProtobufCMessageDescriptor *resp_desc,
+		     int wait_ms, ProtobufCMessage **ret_resp, struct rpc_result *res);
+void rpc_call_free(struct rpc_call *c);
+
 /* A server-streaming call. */
 struct rpc_stream;
 

@@ -12,7 +12,7 @@
 # Usage: run.sh BUILD_DIR [--none 100] [--real 3] [--changes 30] [--rate 100]
 #                         [--churn-seconds 30] [--rules 10000] [--modes abc] [--keep DIR]
 #                         [--idle-seconds 30] [--enforce-all 1] [--log-level LEVEL]
-#                         [--port-base P]
+#                         [--port-base P] [--floor W] [--put-cost N]
 # --enforce-all 1: every endpoint is in every group, so each node's image holds every rule and
 # (b) changes a rule the node enforces (one agent alone with the real datapath: the map writes
 # of a one-rule change at --rules rules, as bench/apply measures them for the direct push).
@@ -20,6 +20,8 @@
 # test beside one, never collide; --port-base P takes P+1..P+3 (clients) and P+6..P+8 (peers).
 # --floor W: no agents; W plain watchers in bench_cluster watch what agents watch while the
 # churn writes at --rate for --churn-seconds: the lag and CPU of etcd's own fan-out.
+# --put-cost N: no agents; what one status put costs the agent's process, the agent's way
+# against a queue and a deadline per call (bench_status_put: 10 rounds of N puts each).
 # --keep DIR: the etcd and agent logs (agents then log at info level: a line per apply) and each mode's
 # per-change lines (CHANGE: revision, time to all, the slowest agent's own delay, the last node)
 # are copied to DIR. --log-level: the agents' level (default warn, info with --keep; debug adds
@@ -28,7 +30,7 @@ set -u
 BUILD=$1
 shift
 NONE=100 REAL=3 CHANGES=30 RATE=100 CHURN=30 RULES=10000 MODES=abc KEEP= FLOOR=0 IDLE=30
-ALL=0 LEVEL= PORT_BASE=
+ALL=0 LEVEL= PORT_BASE= PUT_COST=0
 while [ $# -gt 0 ]; do
 	case $1 in
 	--none) NONE=$2 ;;
@@ -44,6 +46,7 @@ while [ $# -gt 0 ]; do
 	--enforce-all) ALL=$2 ;;
 	--log-level) LEVEL=$2 ;;
 	--port-base) PORT_BASE=$2 ;;
+	--put-cost) PUT_COST=$2 ;;
 	*) echo "run.sh: unknown option $1" >&2; exit 1 ;;
 	esac
 	shift 2
@@ -101,6 +104,10 @@ etcdctl --endpoints "$EPS" endpoint health >/dev/null 2>&1 || {
 	echo "bench/cluster: etcd did not start on ports ${CLIENT[*]} ${PEER[*]}"
 	exit 1
 }
+if [ "$PUT_COST" -gt 0 ]; then
+	"$BUILD/bench/cluster/bench_status_put" "http://127.0.0.1:${CLIENT[0]}" "$PUT_COST" 10
+	exit
+fi
 N=$((NONE + REAL))
 $GEN 100 $((RULES / 100 > 0 ? RULES / 100 : 1)) 1000 "$N" "$([ "$ALL" = 1 ] && echo all)" \
 	>"$TMP/policy.yaml"

@@ -9,7 +9,8 @@
  * policy_parse_buffer() and the PolicyDocument message through policy_from_pb(), for the
  * realistic document and for bench/apply's one-group flow-style document, and prints their
  * sizes: YAML, JSON, and the Apply request iofencectl sends (the message and the YAML text),
- * which the message limit (RPC_MAX_REQUEST) must admit.
+ * which the message limit (RPC_MAX_REQUEST) must admit. With --write FILE it writes the
+ * realistic document of the first --rules figure as YAML to FILE (for bench/hostile) instead.
  */
 #include <stdbool.h>
 #include <stdint.h>
@@ -166,11 +167,37 @@ static int bench_parse(const size_t *rules, size_t n_rules, size_t endpoints, si
 	return 0;
 }
 
+/* The realistic document of rules rules, as YAML in path. */
+static int write_yaml(const char *path, size_t rules, size_t endpoints, size_t groups)
+{
+	struct gen_rng rng = {.state = 42};
+	struct gen_realistic_opts o = {.rules = rules,
+				       .endpoints = endpoints,
+				       .groups = groups,
+				       .group_pct = 60,
+				       .any_pct = 3};
+	struct policy_document *doc = gen_realistic_policy(&rng, &o);
+	char *yaml = NULL;
+	size_t len = 0;
+	FILE *f = fopen(path, "w");
+
+	if (!f || !doc || policy_write_buffer(doc, POLICY_FORMAT_YAML, &yaml, &len) ||
+	    fwrite(yaml, 1, len, f) != len || fclose(f)) {
+		fprintf(stderr, "%s: cannot write the document\n", path);
+		return 1;
+	}
+	printf("%s: %zu rules, %zu bytes of YAML\n", path, rules, len);
+	free(yaml);
+	policy_document_free(doc);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	size_t rules[8] = {1000, 10000, 100000}, n_rules = 3, endpoints = 1000, groups = 100;
 	int repeat = 3;
 	bool parse = false;
+	const char *write = NULL;
 
 	for (int i = 1; i < argc; i += 2) {
 		if (!strcmp(argv[i], "--parse")) {
@@ -189,16 +216,20 @@ int main(int argc, char **argv)
 			groups = strtoull(argv[i + 1], NULL, 10);
 		} else if (!strcmp(argv[i], "--repeat")) {
 			repeat = atoi(argv[i + 1]);
+		} else if (!strcmp(argv[i], "--write")) {
+			write = argv[i + 1];
 		} else {
 			fprintf(stderr,
 				"usage: %s [--rules a,b,c] [--endpoints N] [--groups N] "
-				"[--repeat N] [--parse]\n",
+				"[--repeat N] [--parse | --write FILE]\n",
 				argv[0]);
 			return 2;
 		}
 	}
 	if (repeat < 1 || repeat > 99)
 		repeat = 3;
+	if (write)
+		return write_yaml(write, rules[0], endpoints, groups);
 	if (parse)
 		return bench_parse(rules, n_rules, endpoints, groups, repeat);
 	printf("| rules | endpoints | profiles | compile ms (median of %d) | remote4 | remote6 | "

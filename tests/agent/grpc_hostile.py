@@ -4,6 +4,11 @@
 #   grpc_hostile.py PYDIR SOCK LOG check   : each hostile shape refused with INVALID_ARGUMENT
 #       and a file:line, an apply whose deadline passed in the queue or whose client cancelled
 #       is not started (the agent's log says so), then the valid policy (argv[5]) is applied.
+#   grpc_hostile.py PYDIR SOCK LOG budget : against an agent with the default read budget: a
+#       request whose bytes drip in is answered within the budget, not at the sender's pace
+#       (order: the answer comes before the sender is done), and a large valid document applies.
+#   grpc_hostile.py PYDIR SOCK LOG burst N SIZE : N clients send the densest text of SIZE bytes
+#       (a list item every two bytes, read whole) at once; prints how each was answered.
 #   grpc_hostile.py PYDIR SOCK LOG bench SECONDS THREADS SIZE POLICY_A POLICY_B : THREADS
 #       clients send hostile requests of SIZE bytes for SECONDS while valid applies alternate
 #       between the two policies every 0.25 s; prints the answer times (no assertion): first
@@ -11,6 +16,7 @@
 #       time a valid policy of about SIZE bytes takes alone.
 import os
 import re
+import socket
 import sys
 import threading
 import time
@@ -182,6 +188,109 @@ def run_order_of_completion(stub, valid, n=4):
           "a request past the message limit: %s: %s" % (code, details))
 
 
+class DripProxy:
+    """A unix socket in front of the agent's that passes the client's bytes on at RATE bytes
+    a second (the agent's answers at once): a sender that drips its request. It notes how
+    many of them were passed on when the agent ended a stream (an HTTP/2 HEADERS frame with
+    END_STREAM, or RST_STREAM): a gRPC client reports the status only once it has sent its
+    whole message, so the client's own clock would show the sender's pace."""
+
+    def __init__(self, path, target, rate):
+        self.path, self.target, self.rate = path, target, rate
+        self.forwarded = 0  # client bytes passed on so far
+        self.answered_at = None  # self.forwarded when the agent first ended a stream
+        self.lsock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.lsock.bind(path)
+        self.lsock.listen(4)
+        self.closing = False
+        threading.Thread(target=self.accept, daemon=True).start()
+
+    def accept(self):
+        while not self.closing:
+            try:
+                client, _ = self.lsock.accept()
+            except OSError:
+                return
+            agent = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            agent.connect(self.target)
+            threading.Thread(target=self.pipe, args=(client, agent, True), daemon=True).start()
+            threading.Thread(target=self.pipe, args=(agent, client, False),
+                             daemon=True).start()
+
+    def note_frames(self, buf):
+        """Reads the agent's HTTP/2 frames in buf (after the 9-byte frame headers); returns
+        what is left of buf (a frame not yet whole)."""
+        while len(buf) >= 9:
+            length = int.from_bytes(buf[:3], "big")
+            kind, flags, stream = buf[3], buf[4], int.from_bytes(buf[5:9], "big") & 0x7fffffff
+            if len(buf) < 9 + length:
+                break
+            if stream and ((kind == 1 and flags & 1) or kind == 3) and self.answered_at is None:
+                self.answered_at = self.forwarded
+            buf = buf[9 + length:]
+        return buf
+
+    def pipe(self, src, dst, drip):
+        chunk = 4096
+        frames = b""
+        try:
+            while True:
+                data = src.recv(chunk)
+                if not data:
+                    break
+                if not drip:
+                    frames = self.note_frames(frames + data)
+                dst.sendall(data)
+                if drip:
+                    self.forwarded += len(data)
+                    if self.answered_at is None:  # (then the rest at once: a short test)
+                        time.sleep(len(data) / self.rate)
+        except OSError:
+            pass
+        for s_ in (src, dst):
+            try:
+                s_.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def close(self):
+        self.closing = True
+        self.lsock.close()
+        os.unlink(self.path)
+
+
+def run_budget():
+    """The read budget's wall clock starts when the call does: a request whose message drips
+    in at 256 KB/s (a 2 MB text: 8 s at that pace) is answered RESOURCE_EXHAUSTED, naming the
+    budget, before its sender is done. Order, not time: the proxy had not passed the whole
+    request on when the answer came."""
+    proxy = DripProxy(SOCK + ".drip", SOCK, 256 << 10)
+    ch = grpc.insecure_channel("unix:" + proxy.path)
+    stub = pbg.AgentStub(ch)
+    text = "securityGroups: []\n#" + "x" * (2 << 20)
+    code, details, secs = apply(stub, text, "drip.yaml", timeout=60)
+    sent = proxy.answered_at
+    check(code == "RESOURCE_EXHAUSTED" and "had not arrived whole" in details,
+          "a request dripping in at 256 KB/s: %s: %s" % (code, details))
+    check(sent is not None and sent < len(text),
+          "answered before its sender was done: %s of %d bytes passed on when the agent "
+          "ended the stream (the client saw it after %.1f s, once it had sent them all)" % (
+              sent, len(text), secs))
+    ch.close()
+    proxy.close()
+    # the same agent, a large valid document sent at full speed: applied
+    ch, stub = stub_for()
+    base = stub.GetStatus(pb.GetStatusRequest(), timeout=5).revision
+    doc = big_document(base + 1, 30000, "big", "none0")
+    try:
+        r = stub.Apply(pb.ApplyRequest(document=doc, source_name="big.yaml"), timeout=60)
+        check(r.revision == base + 1, "a valid 30k-rule document (%d bytes) applied: revision %d"
+              % (doc.ByteSize(), r.revision))
+    except grpc.RpcError as e:
+        check(False, "a valid 30k-rule document: %s %s" % (e.code().name, e.details()))
+    ch.close()
+
+
 def run_check(valid):
     ch, stub = stub_for()
     for name, text in shapes(200000).items():
@@ -292,7 +401,8 @@ def run_bench(seconds, threads, size, policy_a, policy_b):
     texts = list(shapes(size).items())
     print("| requests | count | answered as | p50 ms | p99 ms | max ms |")
     print("|---|---:|---|---:|---:|---:|")
-    run_floor(policy_a, policy_b)
+    if threads:  # (0: the hostile requests come from another client, already running)
+        run_floor(policy_a, policy_b)
     stop = time.monotonic() + seconds
     hostile = []
     lock = threading.Lock()
@@ -326,9 +436,10 @@ def run_bench(seconds, threads, size, policy_a, policy_b):
     hs = [s for _, _, s in hostile]
     vs = [s for c, s in valid if c == "OK"]
     codes = sorted(set(c for _, c, _ in hostile))
-    print("| hostile, %d B, %d clients | %d | %s | %.1f | %.1f | %.1f |" % (
-        size, threads, len(hs), ",".join(codes), percentile(hs, .5) * 1e3,
-        percentile(hs, .99) * 1e3, max(hs) * 1e3))
+    if hs:
+        print("| hostile, %d B, %d clients | %d | %s | %.1f | %.1f | %.1f |" % (
+            size, threads, len(hs), ",".join(codes), percentile(hs, .5) * 1e3,
+            percentile(hs, .99) * 1e3, max(hs) * 1e3))
     print("| valid applies among them | %d | %d OK | %.1f | %.1f | %.1f |" % (
         len(valid), len(vs), percentile(vs, .5) * 1e3, percentile(vs, .99) * 1e3,
         max(vs) * 1e3 if vs else float("nan")))
@@ -356,8 +467,32 @@ def run_bench(seconds, threads, size, policy_a, policy_b):
     ch.close()
 
 
+def run_burst(n, size):
+    text = ("securityGroups:\n  - name: g\n    rules:\n      - direction: ingress\n"
+            "        protocol: tcp\n        ports: [" + "0," * (size // 2 - 60) + "1]\n")
+    chans = [stub_for() for _ in range(n)]
+    t0 = time.monotonic()
+    futs = [stub.Apply.future(pb.ApplyRequest(source=text, source_name="burst-%d.yaml" % k),
+                              timeout=60) for k, (_, stub) in enumerate(chans)]
+    answers = []
+    for f in futs:
+        try:
+            f.result()
+            answers.append(("OK", "", time.monotonic() - t0))
+        except grpc.RpcError as e:
+            answers.append((e.code().name, (e.details() or "")[:90], time.monotonic() - t0))
+    for code, details, secs in answers:
+        print("%s after %.0f ms: %s" % (code, secs * 1e3, details))
+    for ch, _ in chans:
+        ch.close()
+
+
 if MODE == "check":
     run_check(sys.argv[5])
+elif MODE == "budget":
+    run_budget()
+elif MODE == "burst":
+    run_burst(int(sys.argv[5]), int(sys.argv[6]))
 else:
     run_bench(float(sys.argv[5]), int(sys.argv[6]), int(sys.argv[7]), sys.argv[8], sys.argv[9])
 print("PASS" if not failures else "FAILED: %d" % len(failures))

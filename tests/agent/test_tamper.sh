@@ -270,6 +270,25 @@ repaired failsafe fs_back
 tcp_ok cli 10.90.0.3 21210
 blocked 21211 || fail "denied port open after the repairs"
 
+# The guard's verifications (on its own thread) and the slots retired after the flips of the
+# applies and repairs above, with the applies' waits for them, are in the metrics.
+scrape() { in_ns "$PFX-n" curl -sf http://127.0.0.1:22150/metrics; }
+value() { scrape | awk -v w="$1" '$1 == w {print $2}'; }
+for m in iofence_slot_flips_total iofence_slots_retired_total iofence_slot_retire_grace_periods_total \
+	iofence_slot_retire_grace_seconds_total iofence_slot_retire_grace_seconds_max \
+	iofence_slot_retire_waits_total iofence_slot_retire_wait_seconds_total \
+	'iofence_guard_verifications_total{result="concluded"}' \
+	'iofence_guard_verifications_total{result="overtaken"}' \
+	'iofence_guard_verifications_total{result="held"}'; do
+	[ -n "$(value "$m")" ] || fail "metric $m missing"
+done
+[ "$(value iofence_slot_flips_total)" -ge 5 ] || fail "iofence_slot_flips_total: $(value iofence_slot_flips_total), 5 flips at least were made"
+python3 -c 'import sys; a, b = int(sys.argv[1]), int(sys.argv[2]); sys.exit(0 if b <= a else 1)' \
+	"$(value iofence_slot_flips_total)" "$(value iofence_slots_retired_total)" ||
+	fail "more slots retired than flipped"
+[ "$(value 'iofence_guard_verifications_total{result="concluded"}')" -ge 1 ] ||
+	fail "no verification concluded"
+
 stop_agent A || fail "agent did not stop cleanly"
 blocked 21211 || fail "denied port open while the agent is stopped"
 start_agent A n node-n

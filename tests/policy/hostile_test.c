@@ -247,6 +247,30 @@ static void test_a_spent_cpu_budget_stops_the_parse(void **state)
 	expect_stopped(&(struct policy_parse_stop){.cpu_usec = 1});
 }
 
+static void test_a_passed_wall_budget_stops_the_parse(void **state)
+{
+	expect_stopped(&(struct policy_parse_stop){.wall_by_usec = 1});
+}
+
+/* The wall-clock budget stops only a read that has had its CPU minimum: a cheap one is read. */
+static void test_a_passed_wall_budget_waits_for_its_cpu_minimum(void **state)
+{
+	char *s = many_rules(20000);
+	struct policy_errors errs = {0};
+	struct policy_document *doc = NULL;
+
+	assert_int_equal(policy_parse_buffer_until(s, strlen(s), "t.yaml",
+						   &(struct policy_parse_stop){
+						       .wall_by_usec = 1,
+						       .wall_min_cpu_usec = 60000000},
+						   &doc, &errs),
+			 -EINVAL); /* read whole: every rule's direction refused */
+	assert_true(errs.n > 1);
+	assert_null(strstr(errs.items[0].message, "not read within the time allowed"));
+	policy_errors_free(&errs);
+	free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -263,6 +287,8 @@ int main(void)
 	    cmocka_unit_test(test_many_tag_directives),
 	    cmocka_unit_test(test_a_passed_deadline_stops_the_parse),
 	    cmocka_unit_test(test_a_spent_cpu_budget_stops_the_parse),
+	    cmocka_unit_test(test_a_passed_wall_budget_stops_the_parse),
+	    cmocka_unit_test(test_a_passed_wall_budget_waits_for_its_cpu_minimum),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -111,13 +111,25 @@ static void test_a_spent_budget_stops_the_decode(void **state)
 
 	(void)state;
 	errno = 0;
-	assert_null(rpc_decode_until(&iofence__v1__apply_request__descriptor, req.len, req.b, 1,
-				     0));
+	assert_null(rpc_decode_until(&iofence__v1__apply_request__descriptor, req.len, req.b,
+				     &(struct read_clock){.cpu_by_usec = 1}));
 	assert_int_equal(errno, ETIME);
 	errno = 0;
-	assert_null(rpc_decode_until(&iofence__v1__apply_request__descriptor, req.len, req.b, 0,
-				     1));
+	assert_null(rpc_decode_until(&iofence__v1__apply_request__descriptor, req.len, req.b,
+				     &(struct read_clock){.deadline_usec = 1}));
 	assert_int_equal(errno, ETIME);
+	errno = 0;
+	assert_null(rpc_decode_until(&iofence__v1__apply_request__descriptor, req.len, req.b,
+				     &(struct read_clock){.wall_by_usec = 1}));
+	assert_int_equal(errno, ETIME);
+	/* the wall-clock budget waits for its CPU minimum: this decode is done long before */
+	errno = 0;
+	ProtobufCMessage *msg = rpc_decode_until(
+	    &iofence__v1__apply_request__descriptor, req.len, req.b,
+	    &(struct read_clock){.wall_by_usec = 1, .wall_cpu_usec = read_clock_usec(
+							 CLOCK_THREAD_CPUTIME_ID) + 60000000});
+	assert_non_null(msg);
+	protobuf_c_message_free_unpacked(msg, NULL);
 	free(req.b);
 }
 
