@@ -134,16 +134,14 @@ int main(int argc, char **argv)
 	struct policy_document *doc;
 	struct policy_image *prev = NULL;
 	struct dp_delta d;
-	struct slot_dump got = {0}, want = {0};
-	struct dp_map_fds ref_fds;
-	struct iofence *ref;
+	struct slot_check chk;
 	size_t written_total = 0, entries_total = 0;
 	int failed = 0;
 
 	printf("bpf_delta: seed %llu (IOFENCE_SEED=%llu reproduces), %u rounds\n",
 	       (unsigned long long)seed, (unsigned long long)seed, rounds);
 	harness_open(&h);
-	ref = slot_reference_open(&ref_fds);
+	slot_check_open(&chk);
 	dp_delta_init(&d);
 	doc = new_doc(&rng, &hid);
 	for (unsigned round = 0; round < rounds && !failed; round++) {
@@ -189,19 +187,19 @@ int main(int argc, char **argv)
 			failed = 1;
 		written_total += written;
 		entries_total += policy_image_entries(img) - img->n_any_groups;
-		if (!ASSERT_EQ(slot_reference_write(&ref_fds, img, slot, msg, sizeof(msg)), 0, msg))
+		if (!ASSERT_EQ(slot_check_write(&chk, img, slot, msg, sizeof(msg)), 0, msg))
 			failed = 1;
-		if (!ASSERT_TRUE(slots_agree(&h.fds, &ref_fds, slot, &got, &want),
+		if (!ASSERT_TRUE(slot_check_agree(&chk, &h.fds, slot),
 				 "round %u: active slot %u holds %zu entries, a whole write %zu",
-				 round, slot, got.n, want.n))
+				 round, slot, chk.got.n, chk.want.n))
 			failed = 1;
-		if (!ASSERT_EQ(want.n, policy_image_entries(img) - img->n_any_groups,
+		if (!ASSERT_EQ(chk.want.n, policy_image_entries(img) - img->n_any_groups,
 			       "entries of a whole write"))
 			failed = 1;
-		if (prev && !ASSERT_TRUE(slots_agree(&h.fds, &ref_fds, slot ^ 1, &got, &want),
+		if (prev && !ASSERT_TRUE(slot_check_agree(&chk, &h.fds, slot ^ 1),
 					 "round %u: inactive slot holds %zu entries, the previous "
 					 "image's whole write %zu",
-					 round, got.n, want.n))
+					 round, chk.got.n, chk.want.n))
 			failed = 1;
 		policy_image_free(prev);
 		prev = img;
@@ -215,10 +213,8 @@ int main(int argc, char **argv)
 	restore(doc, &hid);
 	policy_document_free(doc);
 	free(hid.n_rules);
-	slot_dump_free(&got);
-	slot_dump_free(&want);
 	dp_delta_free(&d);
-	iofence__destroy(ref);
+	slot_check_close(&chk);
 	harness_close(&h);
 	printf("bpf_delta: %s\n", failed ? "FAIL" : "ok");
 	return failed;

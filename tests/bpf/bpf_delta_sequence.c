@@ -69,11 +69,9 @@ int main(int argc, char **argv)
 	    .rules = 1000, .endpoints = 8, .groups = 8, .group_pct = 40, .any_pct = 5};
 	struct policy_document *doc;
 	struct policy_image *img = NULL, *prev = NULL;
-	struct slot_dump got = {0}, want = {0};
 	struct dp_fixture fx;
 	struct datapath *dp;
-	struct dp_map_fds ref_fds;
-	struct iofence *ref = NULL;
+	struct slot_check chk = {0};
 	size_t *n_rules = NULL;
 	char err[256] = "";
 	bool ok = false;
@@ -84,9 +82,9 @@ int main(int argc, char **argv)
 		goto out;
 	doc = fx.doc;
 	dp = fx.dp;
-	if (!ASSERT_TRUE(doc->n_groups, "no policy") ||
-	    !ASSERT_TRUE((ref = slot_reference_open(&ref_fds)) != NULL, "reference maps"))
+	if (!ASSERT_TRUE(doc->n_groups, "no policy"))
 		goto out;
+	slot_check_open(&chk);
 	n_rules = calloc(doc->n_groups, sizeof(*n_rules));
 	for (size_t g = 0; n_rules && g < doc->n_groups; g++)
 		n_rules[g] = doc->groups[g].n_rules;
@@ -104,32 +102,29 @@ int main(int argc, char **argv)
 		if (i + 1 == changes) { /* the image before the last: the inactive slot's */
 			uint8_t slot = (uint8_t)dp_active_slot(dp);
 
-			if (!ASSERT_EQ(slot_reference_write(&ref_fds, prev, slot, err, sizeof(err)),
-				       0, err))
+			if (!ASSERT_EQ(slot_check_write(&chk, prev, slot, err, sizeof(err)), 0,
+				       err))
 				goto out;
 		}
 	}
 	uint8_t active = (uint8_t)dp_active_slot(dp);
 
-	if (!ASSERT_EQ(slot_reference_write(&ref_fds, prev, active, err, sizeof(err)), 0, err) ||
-	    !ASSERT_TRUE(slots_agree(&dp->fds, &ref_fds, active, &got, &want),
-			 "active slot: %zu entries after %u changes, %zu in a whole write", got.n,
-			 changes, want.n) ||
-	    !ASSERT_TRUE(slots_agree(&dp->fds, &ref_fds, active ^ 1, &got, &want),
+	if (!ASSERT_EQ(slot_check_write(&chk, prev, active, err, sizeof(err)), 0, err) ||
+	    !ASSERT_TRUE(slot_check_agree(&chk, &dp->fds, active),
+			 "active slot: %zu entries after %u changes, %zu in a whole write",
+			 chk.got.n, changes, chk.want.n) ||
+	    !ASSERT_TRUE(slot_check_agree(&chk, &dp->fds, active ^ 1),
 			 "inactive slot: %zu entries, %zu in a whole write of the image before",
-			 got.n, want.n) ||
+			 chk.got.n, chk.want.n) ||
 	    !ASSERT_EQ(dp_verify_slots(dp, true, no_report, &found), 0, "verification") ||
 	    !ASSERT_EQ(found, 0, "differences the verification found"))
 		goto out;
 	printf("bpf_delta_sequence: ok: both slots equal to whole writes after %u changes (%zu "
 	       "entries in the active slot)\n",
-	       changes, want.n);
+	       changes, chk.want.n);
 	ok = true;
 out:
-	if (ref)
-		iofence__destroy(ref);
-	slot_dump_free(&got);
-	slot_dump_free(&want);
+	slot_check_close(&chk);
 	policy_image_free(img);
 	policy_image_free(prev);
 	if (n_rules)

@@ -284,10 +284,8 @@ int main(int argc, char **argv)
 	struct gen_realistic_opts o = {
 	    .rules = 1000, .endpoints = 2, .groups = 8, .group_pct = 30, .any_pct = 5};
 	struct policy_document *gen, *cur;
-	struct slot_dump got = {0}, want = {0};
 	struct truth t = {0};
-	struct dp_map_fds ref_fds;
-	struct iofence *ref;
+	struct slot_check chk;
 	struct harness h;
 	struct dp_delta d;
 	int failed = 0;
@@ -295,7 +293,7 @@ int main(int argc, char **argv)
 	printf("bpf_endpoint_delta: seed %llu (IOFENCE_SEED=%llu reproduces), %u rounds\n",
 	       (unsigned long long)seed, (unsigned long long)seed, rounds);
 	harness_open(&h);
-	ref = slot_reference_open(&ref_fds);
+	slot_check_open(&chk);
 	dp_delta_init(&d);
 	gen = gen_realistic_policy(&rng, &o);
 	if (!gen || policy_to_pb(gen, &t.rest))
@@ -350,13 +348,12 @@ int main(int argc, char **argv)
 		if (!ASSERT_EQ(write_delta(&h, &d, img, &as_delta), 0, "delta write"))
 			failed = 1;
 		deltas += as_delta;
-		if (!ASSERT_EQ(slot_reference_write(&ref_fds, img_whole, h.slot, msg, sizeof(msg)),
-			       0, msg))
+		if (!ASSERT_EQ(slot_check_write(&chk, img_whole, h.slot, msg, sizeof(msg)), 0, msg))
 			failed = 1;
-		if (!ASSERT_TRUE(slots_agree(&h.fds, &ref_fds, h.slot, &got, &want),
+		if (!ASSERT_TRUE(slot_check_agree(&chk, &h.fds, h.slot),
 				 "round %u (%zu + %zu changes): active slot holds %zu entries, the whole "
 				 "document's write %zu",
-				 round, n, ch.n_groups, got.n, want.n))
+				 round, n, ch.n_groups, chk.got.n, chk.want.n))
 			failed = 1;
 		policy_image_free(img);
 		policy_image_free(img_whole);
@@ -372,10 +369,8 @@ int main(int argc, char **argv)
 	policy_document_free(cur);
 	policy_document_free(gen);
 	policy_pb_free(t.rest);
-	slot_dump_free(&got);
-	slot_dump_free(&want);
 	dp_delta_free(&d);
-	iofence__destroy(ref);
+	slot_check_close(&chk);
 	harness_close(&h);
 	printf("bpf_endpoint_delta: %s\n", failed ? "FAIL" : "ok");
 	return failed;

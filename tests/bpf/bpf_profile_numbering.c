@@ -73,11 +73,10 @@ static int write_and_flip(struct harness *h, struct dp_delta *d, const struct po
 }
 
 /* Writes base then next (from base's slot contents); whether next went as a delta. */
-static bool new_profile_write(struct harness *h, const struct dp_map_fds *ref_fds,
+static bool new_profile_write(struct harness *h, struct slot_check *chk,
 			      const struct policy_image *base, const struct policy_image *next,
 			      const char *how, size_t *ret_written, bool *ret_whole)
 {
-	struct slot_dump got = {0}, want = {0};
 	struct dp_delta d;
 	size_t written;
 	bool whole, ok;
@@ -87,11 +86,10 @@ static bool new_profile_write(struct harness *h, const struct dp_map_fds *ref_fd
 	ok = ASSERT_EQ(write_and_flip(h, &d, base, &written, &whole), 0, "write the base") &&
 	     ASSERT_EQ(write_and_flip(h, &d, base, &written, &whole), 0, "both slots hold it") &&
 	     ASSERT_EQ(write_and_flip(h, &d, next, ret_written, ret_whole), 0, how) &&
-	     ASSERT_EQ(slot_reference_write(ref_fds, next, h->slot, msg, sizeof(msg)), 0, msg) &&
-	     ASSERT_TRUE(slots_agree(&h->fds, ref_fds, h->slot, &got, &want),
-			 "%s: the slot holds %zu entries, a whole write %zu", how, got.n, want.n);
-	slot_dump_free(&got);
-	slot_dump_free(&want);
+	     ASSERT_EQ(slot_check_write(chk, next, h->slot, msg, sizeof(msg)), 0, msg) &&
+	     ASSERT_TRUE(slot_check_agree(chk, &h->fds, h->slot),
+			 "%s: the slot holds %zu entries, a whole write %zu", how, chk->got.n,
+			 chk->want.n);
 	dp_delta_free(&d);
 	return ok;
 }
@@ -106,15 +104,14 @@ int main(void)
 	struct policy_image *base = NULL, *stable = NULL, *fresh = NULL;
 	size_t stable_written = 0, fresh_written = 0, new_entries = 0;
 	bool stable_whole = true, fresh_whole = false;
-	struct dp_map_fds ref_fds;
-	struct iofence *ref;
+	struct slot_check chk;
 	struct harness h;
 	int failed = 1;
 
 	printf("bpf_profile_numbering: seed %llu (IOFENCE_SEED=%llu reproduces)\n",
 	       (unsigned long long)seed, (unsigned long long)seed);
 	harness_open(&h);
-	ref = slot_reference_open(&ref_fds);
+	slot_check_open(&chk);
 	doc = gen_realistic_policy(&rng, &o);
 	next = doc ? with_new_profile(doc) : NULL;
 	if (!ASSERT_TRUE(next != NULL, "a document with a new profile"))
@@ -131,9 +128,9 @@ int main(void)
 		if (stable->profiles[i].number == base->n_profiles)
 			for (int k = 0; k < LAYOUT_TABLES; k++)
 				new_entries += stable->profiles[i].count[k];
-	if (!new_profile_write(&h, &ref_fds, base, stable, "stable numbers", &stable_written,
+	if (!new_profile_write(&h, &chk, base, stable, "stable numbers", &stable_written,
 			       &stable_whole) ||
-	    !new_profile_write(&h, &ref_fds, base, fresh, "numbered afresh", &fresh_written,
+	    !new_profile_write(&h, &chk, base, fresh, "numbered afresh", &fresh_written,
 			       &fresh_whole))
 		goto out;
 	printf("bpf_profile_numbering: a new profile (%zu of %zu entries): with the enforced "
@@ -156,7 +153,7 @@ out:
 	policy_image_free(fresh);
 	policy_document_free(next);
 	policy_document_free(doc);
-	iofence__destroy(ref);
+	slot_check_close(&chk);
 	harness_close(&h);
 	printf("bpf_profile_numbering: %s\n", failed ? "FAIL" : "ok");
 	return failed;

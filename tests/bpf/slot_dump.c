@@ -63,8 +63,8 @@ static __u32 *slot_tries(int outer_fd, uint8_t slot, __u32 *ret_per_slot)
 		abort();
 	for (;;) {
 		__u32 count = max;
-		int e = bpf_map_lookup_batch(outer_fd, started ? &in : NULL, &out, keys, ids, &count,
-					     NULL)
+		int e = bpf_map_lookup_batch(outer_fd, started ? &in : NULL, &out, keys, ids,
+					     &count, NULL)
 			    ? errno
 			    : 0;
 
@@ -147,37 +147,43 @@ bool slot_dump_equal(const struct slot_dump *a, const struct slot_dump *b)
 	return a->n == b->n && !memcmp(a->rec, b->rec, a->n * sizeof(*a->rec));
 }
 
-/* A second set of the maps: the object loaded again without its programs. */
-struct iofence *slot_reference_open(struct dp_map_fds *fds)
+void slot_check_open(struct slot_check *c)
 {
-	struct iofence *skel = iofence__open();
 	struct bpf_program *prog;
 
-	if (!skel)
+	memset(c, 0, sizeof(*c));
+	c->ref = iofence__open();
+	if (!c->ref)
 		abort();
-	bpf_object__for_each_program(prog, skel->obj) bpf_program__set_autoload(prog, false);
-	if (iofence__load(skel))
+	bpf_object__for_each_program(prog, c->ref->obj) bpf_program__set_autoload(prog, false);
+	if (iofence__load(c->ref))
 		abort();
-	dp_map_fds_from_skel(skel, fds);
-	return skel;
+	dp_map_fds_from_skel(c->ref, &c->ref_fds);
 }
 
-/* Whole-image write of img into the reference set's slot. */
-int slot_reference_write(const struct dp_map_fds *fds, const struct policy_image *img,
-			   uint8_t slot, char *msg, size_t len)
+void slot_check_close(struct slot_check *c)
 {
-	int err = dp_slot_clear_some(fds, slot, DP_SLOT_TRIES, 0, 0);
-
-	return err ? err : dp_image_write_some(fds, img, slot, DP_SLOT_TRIES, NULL, NULL, msg, len);
+	iofence__destroy(c->ref);
+	slot_dump_free(&c->got);
+	slot_dump_free(&c->want);
+	memset(c, 0, sizeof(*c));
 }
 
-/* Both sets' slot, map by map. */
-bool slots_agree(const struct dp_map_fds *got_fds, const struct dp_map_fds *want_fds,
-			uint8_t slot, struct slot_dump *got, struct slot_dump *want)
+int slot_check_write(struct slot_check *c, const struct policy_image *img, uint8_t slot, char *msg,
+		     size_t len)
 {
-	slot_dump_read(got_fds, slot, got);
-	slot_dump_read(want_fds, slot, want);
-	return slot_dump_equal(got, want);
+	int err = dp_slot_clear_some(&c->ref_fds, slot, DP_SLOT_TRIES, 0, 0);
+
+	return err ? err
+		   : dp_image_write_some(&c->ref_fds, img, slot, DP_SLOT_TRIES, NULL, NULL, msg,
+					 len);
+}
+
+bool slot_check_agree(struct slot_check *c, const struct dp_map_fds *fds, uint8_t slot)
+{
+	slot_dump_read(fds, slot, &c->got);
+	slot_dump_read(&c->ref_fds, slot, &c->want);
+	return slot_dump_equal(&c->got, &c->want);
 }
 
 void slot_dump_free(struct slot_dump *d)

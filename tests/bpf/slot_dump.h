@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * One slot of the datapath's maps dumped from the kernel (outer maps, every inner trie, the
- * host tables and listed ports; keys with their slot byte cleared), and a reference set of
- * the maps (the object loaded again, its programs not) that images are written into whole.
+ * host tables and listed ports; keys with their slot byte cleared), and the check of a slot
+ * against a reference set of the maps that images are written into whole.
  */
 #ifndef IOFENCE_TESTS_BPF_SLOT_DUMP_H
 #define IOFENCE_TESTS_BPF_SLOT_DUMP_H
@@ -33,13 +33,25 @@ struct slot_dump {
 void slot_dump_read(const struct dp_map_fds *fds, uint8_t slot, struct slot_dump *d);
 bool slot_dump_equal(const struct slot_dump *a, const struct slot_dump *b);
 void slot_dump_free(struct slot_dump *d);
-/* A second set of the maps: the object loaded again without its programs. */
-struct iofence *slot_reference_open(struct dp_map_fds *fds);
-/* Whole-image write of img into the reference set's slot. */
-int slot_reference_write(const struct dp_map_fds *fds, const struct policy_image *img,
-			 uint8_t slot, char *msg, size_t len);
-/* Both sets' slot, map by map (dumps left in got and want). */
-bool slots_agree(const struct dp_map_fds *got_fds, const struct dp_map_fds *want_fds,
-		 uint8_t slot, struct slot_dump *got, struct slot_dump *want);
+
+/*
+ * What the delta tests check a slot against: a second set of the maps (the object loaded
+ * again, its programs not) that images are written into whole, and the two dumps compared.
+ */
+struct slot_check {
+	struct iofence *ref;
+	struct dp_map_fds ref_fds;
+	struct slot_dump got, want; /* the last comparison's: the slot checked, the reference */
+};
+
+/* Loads the reference set; aborts when it cannot (the harness has loaded the same object). */
+void slot_check_open(struct slot_check *c);
+/* Frees the set and the dumps; accepts a zeroed check. */
+void slot_check_close(struct slot_check *c);
+/* Writes img whole into the reference set's slot: 0, or -errno with msg. */
+int slot_check_write(struct slot_check *c, const struct policy_image *img, uint8_t slot,
+		     char *msg, size_t len);
+/* Whether slot of fds holds what the reference's slot holds, map by map. */
+bool slot_check_agree(struct slot_check *c, const struct dp_map_fds *fds, uint8_t slot);
 
 #endif /* IOFENCE_TESTS_BPF_SLOT_DUMP_H */
