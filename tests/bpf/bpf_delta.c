@@ -148,6 +148,7 @@ int main(int argc, char **argv)
 		struct policy_image *img = NULL;
 		uint8_t slot = h.slot ^ 1;
 		size_t written = 0;
+		bool whole = true;
 		char msg[256];
 		int err;
 
@@ -165,26 +166,13 @@ int main(int argc, char **argv)
 			failed = 1;
 			break;
 		}
-		err = dp_slot_clear_some(&h.fds, slot, DP_SLOT_OTHER, IOF_MAX_RULES,
-					 IOF_MAX_ENDPOINTS);
-		if (!err)
-			err = dp_delta_write_tries(&d, &h.fds, img, slot, &written);
-		if (!err)
-			delta_rounds++;
-		else if (err == -E2BIG &&
-			 !(err = dp_slot_clear_some(&h.fds, slot, DP_SLOT_TRIES, 0, 0)))
-			err = dp_image_write_some(&h.fds, img, slot, DP_SLOT_TRIES, NULL, NULL, msg,
-						  sizeof(msg));
-		if (!err)
-			err = dp_slot_activate(h.fds.state, slot, ++h.revision);
+		err = harness_write_like_apply(&h, &d, img, &written, &whole);
 		if (!ASSERT_EQ(err, 0, "write")) {
 			failed = 1;
 			policy_image_free(img);
 			break;
 		}
-		h.slot = slot;
-		if (!ASSERT_EQ(dp_delta_activated(&d, img), 0, "activated"))
-			failed = 1;
+		delta_rounds += !whole;
 		written_total += written;
 		entries_total += policy_image_entries(img) - img->n_any_groups;
 		if (!ASSERT_EQ(slot_check_write(&chk, img, slot, msg, sizeof(msg)), 0, msg))

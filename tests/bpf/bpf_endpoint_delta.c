@@ -239,31 +239,6 @@ static size_t group_round(struct gen_rng *r, struct truth *t, unsigned round,
 	return n;
 }
 
-/* Writes img into the inactive slot the way dp_apply() does (delta when it can), flips. */
-static int write_delta(struct harness *h, struct dp_delta *d, const struct policy_image *img,
-		       bool *as_delta)
-{
-	uint8_t slot = h->slot ^ 1;
-	size_t written = 0;
-	char msg[256];
-	int err = dp_slot_clear_some(&h->fds, slot, DP_SLOT_OTHER, IOF_MAX_RULES,
-				     IOF_MAX_ENDPOINTS);
-
-	if (!err)
-		err = dp_delta_write_tries(d, &h->fds, img, slot, &written);
-	*as_delta = !err;
-	if (err == -E2BIG && !(err = dp_slot_clear_some(&h->fds, slot, DP_SLOT_TRIES, 0, 0)))
-		err = dp_image_write_some(&h->fds, img, slot, DP_SLOT_TRIES, NULL, NULL, msg,
-					  sizeof(msg));
-	if (!err)
-		err = dp_slot_activate(h->fds.state, slot, ++h->revision);
-	if (!err) {
-		h->slot = slot;
-		err = dp_delta_activated(d, img);
-	}
-	return err;
-}
-
 static struct policy_image *compile_or_die(const struct policy_document *doc)
 {
 	struct policy_image *img = NULL;
@@ -303,9 +278,11 @@ int main(int argc, char **argv)
 	cur = read_whole(&t);
 	{
 		struct policy_image *img = compile_or_die(cur);
-		bool as_delta;
+		size_t written;
+		bool written_whole;
 
-		if (!ASSERT_EQ(write_delta(&h, &d, img, &as_delta), 0, "first write"))
+		if (!ASSERT_EQ(harness_write_like_apply(&h, &d, img, &written, &written_whole), 0,
+			       "first write"))
 			failed = 1;
 		policy_image_free(img);
 	}
@@ -318,8 +295,8 @@ int main(int argc, char **argv)
 		struct policy_errors errs = {0};
 		struct policy_document *next = NULL, *whole;
 		struct policy_image *img, *img_whole;
-		size_t n = change_round(&rng, &t, c, m, names, addrs);
-		bool as_delta = false;
+		size_t n = change_round(&rng, &t, c, m, names, addrs), written = 0;
+		bool written_whole = true;
 		char msg[256];
 		int err;
 
@@ -345,9 +322,10 @@ int main(int argc, char **argv)
 			failed = 1;
 		img = compile_or_die(next);
 		img_whole = compile_or_die(whole);
-		if (!ASSERT_EQ(write_delta(&h, &d, img, &as_delta), 0, "delta write"))
+		if (!ASSERT_EQ(harness_write_like_apply(&h, &d, img, &written, &written_whole), 0,
+			       "delta write"))
 			failed = 1;
-		deltas += as_delta;
+		deltas += !written_whole;
 		if (!ASSERT_EQ(slot_check_write(&chk, img_whole, h.slot, msg, sizeof(msg)), 0, msg))
 			failed = 1;
 		if (!ASSERT_TRUE(slot_check_agree(&chk, &h.fds, h.slot),

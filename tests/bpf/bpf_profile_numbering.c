@@ -43,35 +43,6 @@ static struct policy_document *with_new_profile(struct policy_document *doc)
 	return out;
 }
 
-/* Writes img into the inactive slot as a delta if the writer can; flips. -E2BIG: whole. */
-static int write_and_flip(struct harness *h, struct dp_delta *d, const struct policy_image *img,
-			  size_t *ret_written, bool *ret_whole)
-{
-	uint8_t slot = h->slot ^ 1;
-	char msg[256];
-	int err = dp_slot_clear_some(&h->fds, slot, DP_SLOT_OTHER, IOF_MAX_RULES,
-				     IOF_MAX_ENDPOINTS);
-
-	*ret_written = 0;
-	*ret_whole = false;
-	if (!err)
-		err = dp_delta_write_tries(d, &h->fds, img, slot, ret_written);
-	if (err == -E2BIG || err == -ENODATA) {
-		*ret_whole = true;
-		err = dp_slot_clear_some(&h->fds, slot, DP_SLOT_TRIES, 0, 0);
-		if (!err)
-			err = dp_image_write_some(&h->fds, img, slot, DP_SLOT_TRIES, NULL, NULL, msg,
-						  sizeof(msg));
-	}
-	if (!err)
-		err = dp_slot_activate(h->fds.state, slot, ++h->revision);
-	if (!err) {
-		h->slot = slot;
-		err = dp_delta_activated(d, img);
-	}
-	return err;
-}
-
 /* Writes base then next (from base's slot contents); whether next went as a delta. */
 static bool new_profile_write(struct harness *h, struct slot_check *chk,
 			      const struct policy_image *base, const struct policy_image *next,
@@ -83,9 +54,11 @@ static bool new_profile_write(struct harness *h, struct slot_check *chk,
 	char msg[256];
 
 	dp_delta_init(&d);
-	ok = ASSERT_EQ(write_and_flip(h, &d, base, &written, &whole), 0, "write the base") &&
-	     ASSERT_EQ(write_and_flip(h, &d, base, &written, &whole), 0, "both slots hold it") &&
-	     ASSERT_EQ(write_and_flip(h, &d, next, ret_written, ret_whole), 0, how) &&
+	ok = ASSERT_EQ(harness_write_like_apply(h, &d, base, &written, &whole), 0,
+		       "write the base") &&
+	     ASSERT_EQ(harness_write_like_apply(h, &d, base, &written, &whole), 0,
+		       "both slots hold it") &&
+	     ASSERT_EQ(harness_write_like_apply(h, &d, next, ret_written, ret_whole), 0, how) &&
 	     ASSERT_EQ(slot_check_write(chk, next, h->slot, msg, sizeof(msg)), 0, msg) &&
 	     ASSERT_TRUE(slot_check_agree(chk, &h->fds, h->slot),
 			 "%s: the slot holds %zu entries, a whole write %zu", how, chk->got.n,

@@ -155,6 +155,37 @@ int harness_apply_yaml(struct harness *h, const char *yaml, struct policy_docume
 	return harness_apply(h, *ret_doc, "node-a", ret_img);
 }
 
+int harness_write_like_apply(struct harness *h, struct dp_delta *d,
+			     const struct policy_image *img, size_t *ret_written, bool *ret_whole)
+{
+	uint8_t slot = h->slot ^ 1;
+	char msg[256] = "";
+	int err = dp_slot_clear_some(&h->fds, slot, DP_SLOT_OTHER, IOF_MAX_RULES,
+				     IOF_MAX_ENDPOINTS);
+
+	*ret_written = 0;
+	*ret_whole = false;
+	if (!err)
+		err = dp_delta_write_tries(d, &h->fds, img, slot, ret_written);
+	if (err == -E2BIG || err == -ENODATA) { /* too large a change, or the slot unknown */
+		*ret_whole = true;
+		*ret_written = 0;
+		err = dp_slot_clear_some(&h->fds, slot, DP_SLOT_TRIES, 0, 0);
+		if (!err)
+			err = dp_image_write_some(&h->fds, img, slot, DP_SLOT_TRIES, NULL, NULL, msg,
+						  sizeof(msg));
+		if (err)
+			fprintf(stderr, "whole write: %s (%s)\n", strerror(-err), msg);
+	}
+	if (!err)
+		err = dp_slot_activate(h->fds.state, slot, ++h->revision);
+	if (!err) {
+		h->slot = slot;
+		err = dp_delta_activated(d, img);
+	}
+	return err;
+}
+
 void harness_clear_ct(struct harness *h)
 {
 	struct iof_ct_key k; /* the larger key of the two maps */

@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "agent/datapath/image_delta.h"
 #include "agent/datapath/image_write.h"
 #include "bpf/datapath_maps.h"
 #include "iofence.skel.h"
@@ -75,6 +76,14 @@ int harness_apply(struct harness *h, const struct policy_document *doc, const ch
 /* Same, from YAML text. */
 int harness_apply_yaml(struct harness *h, const char *yaml, struct policy_document **ret_doc,
 		       struct policy_image **ret_img);
+
+/*
+ * Writes img into the inactive slot the way dp_apply() does: the tries as a delta from what d
+ * remembers when it can, else whole; the rest of the slot whole; then flips and tells d.
+ * Returns 0 or -errno; *ret_written: the delta's map operations (0 when whole), *ret_whole.
+ */
+int harness_write_like_apply(struct harness *h, struct dp_delta *d,
+			     const struct policy_image *img, size_t *ret_written, bool *ret_whole);
 
 void harness_clear_ct(struct harness *h);
 unsigned harness_ct_count(struct harness *h);
