@@ -23,7 +23,7 @@
 #include "policy/derive.h"
 #include "policy/pb.h"
 
-#define DOCUMENTS 120
+#define DOCUMENTS 60
 #define CHANGES 6
 
 /* Every record table, the profiles and the tables naming counters must be the same. */
