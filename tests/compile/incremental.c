@@ -21,6 +21,7 @@
 #include "check.h"
 #include "gen.h"
 #include "policy/derive.h"
+#include "policy/parse.h"
 #include "policy/pb.h"
 
 #define DOCUMENTS 60
@@ -77,6 +78,31 @@ static char *fmt(const char *f, unsigned a, unsigned b)
 
 	snprintf(buf, sizeof(buf), f, a, b);
 	return strdup(buf);
+}
+
+/*
+ * A derived document checked by its changed endpoints only is valid when checked whole, with
+ * the same groups resolved.
+ */
+static void assert_endpoints_valid(struct policy_document *doc)
+{
+	struct policy_errors errs = {0};
+	size_t **resolved = calloc(doc->n_endpoints + 1, sizeof(*resolved));
+
+	for (size_t e = 0; e < doc->n_endpoints; e++) {
+		size_t n = doc->endpoints[e].n_groups;
+
+		resolved[e] = malloc((n ? n : 1) * sizeof(size_t));
+		memcpy(resolved[e], doc->endpoints[e].group_index, n * sizeof(size_t));
+	}
+	assert_int_equal(policy_validate_endpoints(doc, "<test>", &errs), 0);
+	for (size_t e = 0; e < doc->n_endpoints; e++) {
+		assert_memory_equal(resolved[e], doc->endpoints[e].group_index,
+				    doc->endpoints[e].n_groups * sizeof(size_t));
+		free(resolved[e]);
+	}
+	free(resolved);
+	policy_errors_free(&errs);
 }
 
 /* One random endpoint change on doc's endpoints (as protobuf, the follower's form). */
@@ -138,6 +164,8 @@ static struct policy_document *changed(struct gen_rng *r, struct policy_document
 	if (policy_derive(doc, &changes, "<test>", &out, &errs))
 		out = NULL;
 	policy_errors_free(&errs);
+	if (out)
+		assert_endpoints_valid(out);
 	for (size_t i = 0; i < n_owned; i++)
 		free(owned[i]);
 	policy_pb_free(pb);
