@@ -170,10 +170,16 @@ static int write_slot(struct datapath *dp, const struct policy_image *img, uint3
 	for (size_t i = 0; i < img->n_prefilter; i++)
 		pf_ifindex[i] = pfs[i].ifindex;
 	/*
-	 * Counters first: what the slot counted goes to its identities' bases. A failure costs
-	 * counts (dp_counter_errors() says so), never enforcement.
+	 * Counters first: what the slot counted for identities that move goes to their bases
+	 * (the others count on in place). The first write of a slot after a start zeroes its
+	 * counters whole (anything may be there), so every count is carried then; a failure
+	 * zeroes them whole too: it costs counts (dp_counter_errors() says so), never
+	 * enforcement.
 	 */
-	dp_ledger_retire(&dp->ledger, (uint8_t)slot, img);
+	bool unknown = d->rules_used[slot] == IOF_MAX_RULES;
+
+	if (dp_ledger_retire(&dp->ledger, (uint8_t)slot, img, unknown) == 0 && !unknown)
+		d->rules_used[slot] = d->eps_used[slot] = 0; /* nothing left to zero */
 	r = dp_slot_clear_some(&dp->fds, (uint8_t)slot,
 			       DP_SLOT_ENDPOINTS |
 				   /* host maps: kept by the write below when they hold its list */
@@ -192,7 +198,7 @@ static int write_slot(struct datapath *dp, const struct policy_image *img, uint3
 					 DP_VERIFY_BEFORE_DELTA_MAX) {
 			char what[256];
 
-			if (dp_delta_verify_slot(d, &dp->fds, (uint8_t)slot, false, what,
+			if (dp_delta_verify_slot(d, &dp->fds, (uint8_t)slot, false, NULL, 0, what,
 						 sizeof(what)))
 				d->back_valid = false;
 		}

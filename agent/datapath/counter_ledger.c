@@ -282,7 +282,37 @@ static void base_forget(struct dp_ledger *l, uint64_t identity, uint32_t kind)
  * Adds a slot's counters to the bases of their owners, then zeroes them (not if they could not
  * be read: the image writer clears them anyway, but the error is reported).
  */
-static int harvest(struct dp_ledger *l, uint8_t slot)
+/* Whether the owner of index at in the old image owns the same index in next. */
+static bool stays(const struct ledger_owner *o, const struct ledger_owner *next, size_t n)
+{
+	const struct ledger_owner *f = owner_find(next, n, o->identity);
+
+	return f && f->index == o->index;
+}
+
+/* Zeroes the per-CPU counters at keys[0, n). */
+static int zero_keys(int fd, const uint32_t *keys, size_t n)
+{
+	int cpus = libbpf_num_possible_cpus();
+	size_t val_size = (size_t)(cpus > 0 ? cpus : 1) * sizeof(struct iof_counter);
+	void *zeros = n ? calloc(n, val_size) : NULL;
+	int r;
+
+	if (!n)
+		return 0;
+	r = zeros ? dp_update_many(fd, keys, sizeof(*keys), zeros, val_size, (uint32_t)n) : -ENOMEM;
+	free(zeros);
+	return r;
+}
+
+/*
+ * Moves what the slot counted for identities that leave their index (another identity, or
+ * none, takes it in next) into their bases, and zeroes those counters. A counter whose
+ * identity keeps its index stays in place, counting on: a one-rule change carries and zeroes
+ * next to nothing. carry_all: every count is carried (the caller zeroes the slot whole).
+ */
+static int harvest(struct dp_ledger *l, uint8_t slot, const struct ledger_slot *next,
+		   bool carry_all)
 {
 	const struct ledger_slot *ls = &l->slot[slot];
 	uint32_t n_rule = ls->rules_span, n_ep = ls->eps_span * IOF_EP_COUNTER_KINDS;
@@ -290,10 +320,12 @@ static int harvest(struct dp_ledger *l, uint8_t slot)
 	uint32_t first_ep = slot * IOF_MAX_ENDPOINTS * IOF_EP_COUNTER_KINDS;
 	struct iof_counter *rc = calloc((size_t)n_rule + 1, sizeof(*rc));
 	struct iof_counter *ec = calloc((size_t)n_ep + 1, sizeof(*ec));
-	struct base_add *adds =
-	    calloc(ls->n_rules + ls->n_eps * IOF_EP_COUNTER_KINDS + 1, sizeof(*adds));
-	size_t n = 0;
-	int r = rc && ec && adds ? 0 : -ENOMEM, add = 0;
+	size_t max_adds = ls->n_rules + ls->n_eps * IOF_EP_COUNTER_KINDS;
+	struct base_add *adds = calloc(max_adds + 1, sizeof(*adds));
+	uint32_t *rule_keys = calloc(ls->n_rules + 1, sizeof(*rule_keys));
+	uint32_t *ep_keys = calloc(ls->n_eps * IOF_EP_COUNTER_KINDS + 1, sizeof(*ep_keys));
+	size_t n = 0, n_rule_keys = 0, n_ep_keys = 0;
+	int r = rc && ec && adds && rule_keys && ep_keys ? 0 : -ENOMEM, add = 0;
 
 	if (!r && n_rule)
 		r = read_counters(l->rule_counters_fd, first_rule, n_rule, rc);
@@ -302,49 +334,70 @@ static int harvest(struct dp_ledger *l, uint8_t slot)
 	for (size_t i = 0; !r && i < ls->n_rules; i++) {
 		const struct iof_counter *c = &rc[ls->rules[i].index];
 
-		if (c->packets || c->bytes)
-			adds[n++] = (struct base_add){
-			    {.identity = ls->rules[i].identity, .kind = IOF_COUNT_BASE_RULE}, *c};
+		if ((!carry_all && stays(&ls->rules[i], next->rules, next->n_rules)) ||
+		    !(c->packets || c->bytes))
+			continue;
+		adds[n++] = (struct base_add){
+		    {.identity = ls->rules[i].identity, .kind = IOF_COUNT_BASE_RULE}, *c};
+		rule_keys[n_rule_keys++] = first_rule + ls->rules[i].index;
 	}
-	for (size_t i = 0; !r && i < ls->n_eps; i++)
+	for (size_t i = 0; !r && i < ls->n_eps; i++) {
+		if (!carry_all && stays(&ls->eps[i], next->eps, next->n_eps))
+			continue;
 		for (uint32_t k = 0; k < IOF_EP_COUNTER_KINDS; k++) {
-			const struct iof_counter *c = &ec[ls->eps[i].index * IOF_EP_COUNTER_KINDS + k];
+			uint32_t at = ls->eps[i].index * IOF_EP_COUNTER_KINDS + k;
+			const struct iof_counter *c = &ec[at];
 
-			if (c->packets || c->bytes)
-				adds[n++] = (struct base_add){
-				    {.identity = ls->eps[i].identity, .kind = k}, *c};
+			if (!(c->packets || c->bytes))
+				continue;
+			adds[n++] =
+			    (struct base_add){{.identity = ls->eps[i].identity, .kind = k}, *c};
+			ep_keys[n_ep_keys++] = first_ep + at;
 		}
+	}
 	if (!r)
 		add = bases_add(l, adds, n);
+	if (!r)
+		r = zero_keys(l->rule_counters_fd, rule_keys, n_rule_keys);
+	if (!r)
+		r = zero_keys(l->ep_counters_fd, ep_keys, n_ep_keys);
 	free(rc);
 	free(ec);
 	free(adds);
-	if (r)
-		return r;
-	if (n_rule)
-		r = dp_zero_counters(l->rule_counters_fd, first_rule, n_rule);
-	if (!r && n_ep)
-		r = dp_zero_counters(l->ep_counters_fd, first_ep, n_ep);
-	return add ?: r;
+	free(rule_keys);
+	free(ep_keys);
+	return r ?: add;
 }
 
-/* Pinned owners of a slot: ids at [0, n), zeros up to old_span. */
-static int write_owners(int fd, uint32_t first, const struct ledger_owner *v, size_t n,
-			uint32_t old_span, uint32_t *ret_span)
+/*
+ * Pinned owners of a slot: ids at [0, n), zeros up to old_span; only the indexes whose owner
+ * changes from old (the owners pinned now) are written.
+ */
+static int write_owners(int fd, uint32_t first, const struct ledger_owner *old, size_t n_old,
+			const struct ledger_owner *v, size_t n, uint32_t old_span,
+			uint32_t *ret_span)
 {
-	uint32_t span = (uint32_t)n > old_span ? (uint32_t)n : old_span;
+	uint32_t span = (uint32_t)n > old_span ? (uint32_t)n : old_span, changed = 0;
 	uint32_t *keys = calloc(span + 1, sizeof(*keys));
-	uint64_t *ids = calloc(span + 1, sizeof(*ids));
-	int r = keys && ids ? 0 : -ENOMEM;
+	uint64_t *ids = calloc(span + 1, sizeof(*ids)), *was = calloc(span + 1, sizeof(*was));
+	int r = keys && ids && was ? 0 : -ENOMEM;
 
-	for (uint32_t i = 0; !r && i < span; i++)
-		keys[i] = first + i;
 	for (size_t i = 0; !r && i < n; i++)
 		ids[v[i].index] = v[i].identity;
-	if (!r && span)
-		r = dp_update_many(fd, keys, sizeof(*keys), ids, sizeof(*ids), span);
+	for (size_t i = 0; !r && i < n_old; i++)
+		if (old[i].index < span)
+			was[old[i].index] = old[i].identity;
+	for (uint32_t i = 0; !r && i < span; i++) {
+		if (ids[i] == was[i])
+			continue;
+		keys[changed] = first + i;
+		ids[changed++] = ids[i]; /* i >= changed: compacted in place */
+	}
+	if (!r && changed)
+		r = dp_update_many(fd, keys, sizeof(*keys), ids, sizeof(*ids), changed);
 	free(keys);
 	free(ids);
+	free(was);
 	*ret_span = r ? old_span : (uint32_t)n;
 	return r;
 }
@@ -391,7 +444,8 @@ static void forget_departed(struct dp_ledger *l, const struct ledger_slot *old,
 	}
 }
 
-int dp_ledger_retire(struct dp_ledger *l, uint8_t slot, const struct policy_image *img)
+int dp_ledger_retire(struct dp_ledger *l, uint8_t slot, const struct policy_image *img,
+		     bool carry_all)
 {
 	struct ledger_slot next = {0}, *ls = &l->slot[slot];
 	int r, w;
@@ -402,11 +456,11 @@ int dp_ledger_retire(struct dp_ledger *l, uint8_t slot, const struct policy_imag
 	if (r)
 		return r;
 	pthread_mutex_lock(&l->lock);
-	r = harvest(l, slot);
-	w = write_owners(l->rule_owner_fd, slot * IOF_MAX_RULES, next.rules, next.n_rules,
-			 ls->rules_span, &next.rules_span);
-	w = write_owners(l->ep_owner_fd, slot * IOF_MAX_ENDPOINTS, next.eps, next.n_eps,
-			 ls->eps_span, &next.eps_span)
+	r = harvest(l, slot, &next, carry_all);
+	w = write_owners(l->rule_owner_fd, slot * IOF_MAX_RULES, ls->rules, ls->n_rules,
+			 next.rules, next.n_rules, ls->rules_span, &next.rules_span);
+	w = write_owners(l->ep_owner_fd, slot * IOF_MAX_ENDPOINTS, ls->eps, ls->n_eps, next.eps,
+			 next.n_eps, ls->eps_span, &next.eps_span)
 		?: w;
 	forget_departed(l, ls, &next, &l->slot[slot ^ 1]);
 	slot_free(ls);

@@ -10,6 +10,7 @@
 #define IOFENCE_AGENT_DATAPATH_COUNTER_LEDGER_H
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -42,11 +43,16 @@ void dp_ledger_close(struct dp_ledger *l);
 
 /*
  * dp_ledger_retire() - before img is written into the inactive slot: add what the slot counted
- * to its identities' bases, zero its counters, make img's identities its owners, and forget
- * the bases of identities now in neither slot (their life ended). The slot must be inactive
- * since the previous apply, so no program still counts into it.
+ * for identities that leave their index (img gives it to another identity, or to none) to
+ * their bases and zero those counters, make img's identities its owners, and forget the bases
+ * of identities now in neither slot (their life ended). A counter whose identity keeps its
+ * index stays in place and counts on. carry_all: every count of the slot is carried, for a
+ * caller that zeroes the slot's counters whole afterwards. The slot must be inactive since the
+ * previous apply, so no program still counts into it. 0, or -errno: then what the slot
+ * counted may not have been carried or zeroed (the caller zeroes the slot's counters whole).
  */
-int dp_ledger_retire(struct dp_ledger *l, uint8_t slot, const struct policy_image *img);
+int dp_ledger_retire(struct dp_ledger *l, uint8_t slot, const struct policy_image *img,
+		     bool carry_all);
 
 /* An identity's total since it first appeared: base plus both slots. */
 int dp_ledger_rule_total(struct dp_ledger *l, uint64_t identity, struct iof_counter *ret);

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /* Delta writes of the layout's tables: see image_delta.h. */
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -180,7 +181,10 @@ void dp_delta_free(struct dp_delta *d)
 		set_reset(&d->cur[k], 0, 0);
 		set_reset(&d->back[k], 0, 0);
 		set_reset(&d->next[k], 0, 0);
+		free(d->touched[k].ids);
+		d->touched[k] = (struct dp_ids){0};
 	}
+	d->touched_valid = false;
 	d->next_img = NULL;
 	d->cur_valid = false;
 	d->back_valid = false;
@@ -383,19 +387,41 @@ static int ops_add(struct ops *o, const char *rec, bool del)
 	return 0;
 }
 
+/* Entries of the inactive slot: cur's, with those back adds and without those it removes. */
+static size_t inactive_entries(const struct dp_entry_set *cur, const struct dp_entry_set *back)
+{
+	size_t n = cur->n;
+
+	for (size_t i = 0; i < back->n; i++) {
+		const char *r = rec_at(back, i);
+		bool in_cur = set_find(cur, r, rec_hash(back, r)) != NULL;
+
+		if (rec_present(back, r) && !in_cur)
+			n++;
+		else if (!rec_present(back, r) && in_cur)
+			n--;
+	}
+	return n;
+}
+
 /* What turns the inactive slot (cur overridden by back) into next. */
 static int diff_slot(const struct dp_entry_set *cur, const struct dp_entry_set *back,
 		     const struct dp_entry_set *next, struct ops *o)
 {
+	size_t kept = 0; /* entries of next the slot holds already (any value) */
 	int err = 0;
 
 	for (size_t i = 0; i < next->n && !err; i++) {
 		const char *r = rec_at(next, i);
 		const char *old = slot_value(cur, back, r, rec_hash(next, r));
 
+		kept += old != NULL;
 		if (!old || memcmp(old, r + next->key_size, next->val_size))
 			err = ops_add(o, r, false);
 	}
+	/* every entry of the slot is one of next's: nothing to delete, no need to look */
+	if (err || kept == inactive_entries(cur, back))
+		return err;
 	for (size_t i = 0; i < cur->n && !err; i++) {
 		const char *r = rec_at(cur, i);
 		uint64_t h = rec_hash(cur, r);
@@ -414,9 +440,30 @@ static int diff_slot(const struct dp_entry_set *cur, const struct dp_entry_set *
 
 static void drop_next(struct dp_delta *d)
 {
-	for (int k = 0; k < LAYOUT_TABLES; k++)
+	for (int k = 0; k < LAYOUT_TABLES; k++) {
 		set_reset(&d->next[k], 0, 0);
+		d->touched[k].n = 0;
+	}
 	d->next_img = NULL;
+	d->touched_valid = false;
+}
+
+/* The identities of a table's operations, kept for dp_delta_activated(). */
+static int remember_touched(struct dp_ids *t, const struct ops *o, size_t id_size)
+{
+	t->n = 0;
+	if (o->n > t->cap) {
+		char *ids = realloc(t->ids, o->n * id_size);
+
+		if (!ids)
+			return -ENOMEM;
+		t->ids = ids;
+		t->cap = o->n;
+	}
+	for (size_t i = 0; i < o->n; i++)
+		memcpy(t->ids + i * id_size, o->v[i].rec, id_size);
+	t->n = o->n;
+	return 0;
 }
 
 int dp_delta_write_tries(struct dp_delta *d, const struct dp_map_fds *fds,
@@ -444,6 +491,9 @@ int dp_delta_write_tries(struct dp_delta *d, const struct dp_map_fds *fds,
 	}
 	if (!err && changes * DELTA_MAX_SHARE > total + 64)
 		err = -E2BIG; /* batched whole writes are cheaper */
+	for (int k = 0; k < LAYOUT_TABLES && !err; k++)
+		err = remember_touched(&d->touched[k], &o[k], d->next[k].key_size);
+	d->touched_valid = !err;
 	for (int k = 0; k < LAYOUT_TABLES && !err; k++) {
 		int fd = dp_table_fd(fds, (enum layout_table_id)k);
 		struct inner_fds in = {.outer_fd = fd, .slot = slot, .t = &e[k]};
@@ -469,9 +519,40 @@ int dp_delta_write_tries(struct dp_delta *d, const struct dp_map_fds *fds,
 	return err;
 }
 
+/* Into back (empty): cur's value of the identity at id where next differs from it. */
+static int back_of(const struct dp_entry_set *cur, const struct dp_entry_set *next,
+		   struct dp_entry_set *back, const char *id)
+{
+	uint64_t h = rec_hash(cur, id);
+	const char *c = set_find(cur, id, h), *n = set_find(next, id, h);
+
+	if ((!c && !n) || (c && n && !memcmp(c + cur->key_size, n + next->key_size, cur->val_size)))
+		return 0;
+	return set_put(back, id, h, c ? c + cur->key_size : NULL);
+}
+
+/*
+ * back, from the identities where cur and next can differ: those the delta write touched and
+ * those the previous back held (elsewhere next = the inactive slot = cur). Proportional to
+ * the change, not to the image.
+ */
+static int back_from_touched(const struct dp_entry_set *cur, const struct dp_entry_set *next,
+			     const struct dp_entry_set *old_back, const struct dp_ids *touched,
+			     struct dp_entry_set *back)
+{
+	int err = 0;
+
+	for (size_t i = 0; i < touched->n && !err; i++)
+		err = back_of(cur, next, back, touched->ids + i * cur->key_size);
+	for (size_t i = 0; i < old_back->n && !err; i++)
+		err = back_of(cur, next, back, rec_at(old_back, i));
+	return err;
+}
+
 int dp_delta_activated(struct dp_delta *d, const struct policy_image *img)
 {
 	bool back_ok = d->cur_valid;
+	bool touched = back_ok && d->back_valid && d->next_img == img && d->touched_valid;
 	int err = 0;
 
 	for (int k = 0; k < LAYOUT_TABLES && !err; k++) {
@@ -480,6 +561,18 @@ int dp_delta_activated(struct dp_delta *d, const struct policy_image *img)
 
 		if (d->next_img != img)
 			err = set_from_image(next, &e);
+		if (touched && !err) {
+			struct dp_entry_set fresh = {0};
+
+			set_reset(&fresh, e.id_size, e.val_size);
+			err = back_from_touched(cur, next, back, &d->touched[k], &fresh);
+			set_reset(back, 0, 0);
+			*back = fresh;
+			set_reset(cur, 0, 0);
+			*cur = *next;
+			*next = (struct dp_entry_set){0};
+			continue;
+		}
 		set_reset(back, e.id_size, e.val_size);
 		/* back: how the previous image (now in the inactive slot) differs from img */
 		for (size_t i = 0; back_ok && !err && i < cur->n; i++) {
@@ -502,6 +595,7 @@ int dp_delta_activated(struct dp_delta *d, const struct policy_image *img)
 		*next = (struct dp_entry_set){0};
 	}
 	d->next_img = NULL;
+	d->touched_valid = false;
 	d->cur_valid = !err;
 	d->back_valid = !err && back_ok;
 	if (err)
@@ -523,6 +617,8 @@ struct slot_check {
 	const struct dp_entry_set *cur, *back;
 	const struct layout_table *t;
 	bool active;   /* the active slot holds cur; the inactive one cur overridden by back */
+	const _Atomic uint64_t *stop; /* the reading stops once it moves from stop_at */
+	uint64_t stop_at;
 	uint8_t slot;
 	uint32_t trie; /* tries: the one being read */
 	size_t found;
@@ -583,6 +679,8 @@ static int check_map(struct slot_check *c, int fd, size_t key_size)
 			break;
 		if (!r)
 			r = e;
+		if (!r && c->stop && atomic_load(c->stop) != c->stop_at)
+			r = -EAGAIN; /* an apply came: what is read now proves nothing */
 		memcpy(in, out, sizeof(in));
 		first = false;
 	}
@@ -594,21 +692,7 @@ static int check_map(struct slot_check *c, int fd, size_t key_size)
 /* Entries the slot should hold in table c->t (as cur, or cur overridden by back). */
 static size_t expected_entries(const struct slot_check *c)
 {
-	size_t n = c->cur->n;
-
-	if (c->active)
-		return n;
-	for (size_t i = 0; i < c->back->n; i++) {
-		const char *r = rec_at(c->back, i);
-		bool in_cur = set_find(c->cur, r, rec_hash(c->back, r)) != NULL;
-
-		/* back records a change from cur: an entry more, a value, or an entry less */
-		if (rec_present(c->back, r) && !in_cur)
-			n++;
-		else if (!rec_present(c->back, r) && in_cur)
-			n--;
-	}
-	return n;
+	return c->active ? c->cur->n : inactive_entries(c->cur, c->back);
 }
 
 /*
@@ -662,14 +746,20 @@ static int check_table(struct slot_check *c, int outer_fd, char *what, size_t le
  * expected. Each map is read whole, in batches.
  */
 int dp_delta_verify_slot(const struct dp_delta *d, const struct dp_map_fds *fds, uint8_t slot,
-			 bool active, char *what, size_t len)
+			 bool active, const _Atomic uint64_t *stop, uint64_t stop_at, char *what,
+			 size_t len)
 {
 	if (!d->cur_valid || (!active && !d->back_valid))
 		return -ENODATA;
 	for (int k = 0; k < LAYOUT_TABLES; k++) {
 		struct layout_table t = layout_table_of(NULL, (enum layout_table_id)k);
-		struct slot_check c = {
-		    .cur = &d->cur[k], .back = &d->back[k], .t = &t, .active = active, .slot = slot};
+		struct slot_check c = {.cur = &d->cur[k],
+				       .back = &d->back[k],
+				       .t = &t,
+				       .active = active,
+				       .stop = stop,
+				       .stop_at = stop_at,
+				       .slot = slot};
 		int outer_fd = dp_table_fd(fds, (enum layout_table_id)k), r;
 
 		if (outer_fd < 0)

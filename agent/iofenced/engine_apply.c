@@ -43,7 +43,6 @@
 #include "warnings.h"
 #include "store/store.h"
 
-
 /*
  * Compiles doc for this node, given the enforced image (its profile numbers kept, the profiles
  * nothing changed for copied: policy_compile_update()).
@@ -64,7 +63,7 @@ static int compile_next(struct engine *e, const struct policy_document *doc,
  * The revision is not acknowledged, so it must not stay enforced either: the enforced one goes
  * back in. A refusal of the system, not a fault of the agent: FAILED_PRECONDITION, naming it.
  */
-static int refused_after_flip(struct engine *e, uint64_t rev, char *err, size_t len)
+static int refused_after_flip(struct engine *e, char *err, size_t len)
 {
 	struct snapshot *cur = engine_current(e);
 	uint64_t back = cur ? snapshot_revision(cur) : 0;
@@ -73,11 +72,14 @@ static int refused_after_flip(struct engine *e, uint64_t rev, char *err, size_t 
 	snapshot_unref(cur);
 	engine_swap_back(e);
 	if (back)
-		snprintf(err + used, len - used, "; revision %llu refused, revision %llu stays "
-			 "enforced", (unsigned long long)rev, (unsigned long long)back);
+		snprintf(err + used, len - used,
+			 "; refused after the slot flip: revision %llu "
+			 "stays enforced",
+			 (unsigned long long)back);
 	else /* nothing to go back to: the datapath keeps it until the next apply */
-		snprintf(err + used, len - used, "; revision %llu refused (no earlier revision "
-			 "to go back to)", (unsigned long long)rev);
+		snprintf(err + used, len - used,
+			 "; refused after the slot flip (no earlier "
+			 "revision to go back to)");
 	return GRPC_STATUS_FAILED_PRECONDITION;
 }
 
@@ -108,7 +110,7 @@ int engine_compile_and_swap(struct engine *e, struct policy_document *doc,
 		policy_image_free(*ret_img);
 		*ret_img = NULL;
 		if (flipped)
-			return refused_after_flip(e, doc->revision, err, len);
+			return refused_after_flip(e, err, len);
 		if (r == -EMEDIUMTYPE) /* a cgroup path of this node: refused before any write */
 			return GRPC_STATUS_FAILED_PRECONDITION;
 		return r == -E2BIG ? GRPC_STATUS_RESOURCE_EXHAUSTED : GRPC_STATUS_INTERNAL;
@@ -170,8 +172,7 @@ static bool note_warnings(struct engine *e, const struct policy_document *doc, s
  * re-running the same apply is safe and leaves the history as it was. A newer explicit
  * revision with the same content is applied (a datastore's revision must be reached).
  */
-static bool answer_unchanged(struct engine *e, const struct policy_document *doc,
-			     struct job *job)
+static bool answer_unchanged(struct engine *e, const struct policy_document *doc, struct job *job)
 {
 	struct snapshot *cur = engine_current(e);
 	const struct policy_document *enforced = cur ? snapshot_doc(cur) : NULL;
@@ -308,8 +309,8 @@ struct snapshot *engine_apply_document(struct engine *e, struct job *job)
 	}
 	t_store = engine_now_usec();
 	r = engine_store_revision(e, rev, journal, journal ? job->delta->base_revision : 0, packed,
-			   packed_len, name ? name : "", shown && *shown ? shown : NULL, err,
-			   sizeof(err));
+				  packed_len, name ? name : "", shown && *shown ? shown : NULL, err,
+				  sizeof(err));
 	if (r) {
 		/* Not durable: put the previous revision back before saying no. */
 		engine_swap_back(e);
@@ -349,7 +350,8 @@ struct snapshot *engine_apply_document(struct engine *e, struct job *job)
 	snap = NULL;
 out:
 	if (!job->dry_run)
-		engine_observe_apply(e, read_usec + engine_now_usec() - t0, job->status == GRPC_STATUS_OK);
+		engine_observe_apply(e, read_usec + engine_now_usec() - t0,
+				     job->status == GRPC_STATUS_OK);
 	snapshot_unref(snap);
 	free(packed);
 	policy_image_free(img);

@@ -9,12 +9,21 @@
  *    the verification at most a GUARD_VERIFY_DUTY-th of the time, at least every
  *    GUARD_VERIFY_EVERY_MAX_MS);
  *  - the counter ledger's share of an apply (dp_ledger_retire on a slot), with no rule
- *    counted and with every rule of the slot counted (the worst case: a base each);
- *  - dp_apply of a one-rule change, CPU and wall ms.
+ *    counted and with every rule of the slot counted, every identity moving (a whole
+ *    renumbering: a base each; an identity that keeps its index is not carried);
+ *  - dp_apply of a one-rule change, CPU and wall ms;
+ *  - an apply's wait for the guard: --waits one-rule applies, a random 0-20 ms apart, while
+ *    another thread verifies the slots on the guard's schedule (GUARD_VERIFY_DUTY times a
+ *    verification's duration apart; GUARD_VERIFY_RETRY_MS after one overtaken), the
+ *    verification holding applies until done (as when it ran on the apply thread) or reading
+ *    beside them (the guard's thread now); wall ms p50 / p99 / max against the same applies
+ *    with no verification.
  * Medians of --passes / --applies. Root (BPF); exits 249 when BPF cannot be used.
- *   bench_guard [--rules 10000] [--endpoints 50] [--passes 20] [--applies 20]
+ *   bench_guard [--rules 10000] [--endpoints 50] [--passes 20] [--applies 20] [--waits 0]
  */
 #include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,7 +42,7 @@
 #include "tests/lib/bench_util.h"
 
 #define SKIP 249
-#define MAX_RUNS 200
+#define MAX_RUNS 1000
 
 static double cpu_ms(void)
 {
@@ -138,11 +147,83 @@ static void bench_guard_pass(struct datapath *dp, int passes)
 	       per_s / 10.0);
 }
 
+struct verifier {
+	struct datapath *dp;
+	bool hold;
+	atomic_bool stop;
+	unsigned concluded, overtaken;
+};
+
+static void *verify_on_schedule(void *arg)
+{
+	struct verifier *v = arg;
+
+	while (!atomic_load(&v->stop)) {
+		double w = bench_now_s();
+		int r = dp_verify_slots(v->dp, v->hold, count_report, NULL);
+		double apart = (bench_now_s() - w) * GUARD_VERIFY_DUTY;
+
+		v->concluded += r >= 0;
+		v->overtaken += r == -EAGAIN;
+		if (r == -EAGAIN) /* as the guard does */
+			apart = GUARD_VERIFY_RETRY_MS / 1e3;
+		for (; apart > 0 && !atomic_load(&v->stop); apart -= 0.01)
+			usleep(10000);
+	}
+	return NULL;
+}
+
+static double percentile(double *v, int n, double p)
+{
+	qsort(v, (size_t)n, sizeof(*v), bench_cmp_double);
+	return n ? v[(int)((n - 1) * p + 0.5)] : 0;
+}
+
+/* mode 0: no verification; 1: verifications holding applies; 2: verifications beside them. */
+static int applies_beside_guard(struct datapath *dp, struct policy_image **img, int applies,
+				int mode, uint64_t *revision)
+{
+	static const char *const names[] = {"no verification", "verification holding applies",
+					    "verification beside applies"};
+	struct verifier v = {.dp = dp, .hold = mode == 1};
+	struct series wall = {0};
+	unsigned seed = 7;
+	pthread_t th;
+	char err[256];
+	int r = 0;
+
+	if (mode && pthread_create(&th, NULL, verify_on_schedule, &v))
+		return -errno;
+	for (int i = 0; i < applies && !r; i++) {
+		struct policy_image *next = img[*revision & 1];
+		double w;
+
+		usleep((useconds_t)(rand_r(&seed) % 20000));
+		next->revision = (*revision)++;
+		w = bench_now_s();
+		r = dp_apply(dp, next, err, sizeof(err));
+		add(&wall, (bench_now_s() - w) * 1e3);
+	}
+	if (mode) {
+		atomic_store(&v.stop, true);
+		pthread_join(th, NULL);
+	}
+	if (r) {
+		fprintf(stderr, "apply: %s\n", err);
+		return r;
+	}
+	printf("| one-rule apply, %s (%d applies; %u verifications concluded, %u overtaken) | "
+	       "p50 %.1f / p99 %.1f / max %.1f ms wall |\n",
+	       names[mode], wall.n, v.concluded, v.overtaken, percentile(wall.v, wall.n, 0.5),
+	       percentile(wall.v, wall.n, 0.99), percentile(wall.v, wall.n, 1.0));
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct gen_realistic_opts o = {.rules = 10000, .endpoints = 50, .groups = 10,
 				       .group_pct = 30, .any_pct = 5};
-	int passes = 20, applies = 20;
+	int passes = 20, applies = 20, waits = 0;
 	char pin_dir[128], err[256];
 	struct dp_options opts = {0};
 	struct datapath *dp = NULL;
@@ -160,15 +241,20 @@ int main(int argc, char **argv)
 			passes = atoi(argv[++i]);
 		else if (!strcmp(argv[i], "--applies") && i + 1 < argc)
 			applies = atoi(argv[++i]);
+		else if (!strcmp(argv[i], "--waits") && i + 1 < argc)
+			waits = atoi(argv[++i]);
 		else {
 			fprintf(stderr,
-				"usage: %s [--rules N] [--endpoints N] [--passes N] [--applies N]\n",
+				"usage: %s [--rules N] [--endpoints N] [--passes N] [--applies N] "
+				"[--waits N]\n",
 				argv[0]);
 			return 2;
 		}
 	}
-	if (passes < 1 || passes > MAX_RUNS || applies < 2 || applies > MAX_RUNS) {
-		fprintf(stderr, "--passes 1..%d, --applies 2..%d\n", MAX_RUNS, MAX_RUNS);
+	if (passes < 1 || passes > MAX_RUNS || applies < 2 || applies > MAX_RUNS || waits < 0 ||
+	    waits > MAX_RUNS) {
+		fprintf(stderr, "--passes 1..%d, --applies 2..%d, --waits 0..%d\n", MAX_RUNS,
+			MAX_RUNS, MAX_RUNS);
 		return 2;
 	}
 	if (geteuid() != 0) {
@@ -218,7 +304,7 @@ int main(int argc, char **argv)
 			goto out;
 		}
 		t = cpu_ms();
-		dp_ledger_retire(&dp->ledger, (uint8_t)slot, img[i & 1]);
+		dp_ledger_retire(&dp->ledger, (uint8_t)slot, img[i & 1], true); /* all move */
 		add(counted ? &ledger_counted : &ledger_idle, cpu_ms() - t);
 	}
 	printf("| counter ledger a retired slot, no rule counted | %.2f ms CPU |\n",
@@ -227,6 +313,11 @@ int main(int argc, char **argv)
 	       median(ledger_counted.v, ledger_counted.n));
 	printf("| dp_apply of a one-rule change (ledger included) | %.2f ms CPU, %.2f ms wall |\n",
 	       median(apply_cpu.v, apply_cpu.n), median(apply_wall.v, apply_wall.n));
+	uint64_t revision = 1000;
+
+	for (int mode = 0; waits && mode < 3; mode++)
+		if (applies_beside_guard(dp, img, waits, mode, &revision))
+			goto out;
 	rc = 0;
 out:
 	if (dp) {

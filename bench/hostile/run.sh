@@ -6,8 +6,12 @@
 #   bench/hostile/run.sh BUILD_DIR [--seconds 20] [--clients 4] [--size 200000] [--busy N]
 # --busy N: N busy loops at nice 0 beside the agent for the whole run (a controlled load).
 # --burst N: instead, N clients send the densest text of --size bytes at once; prints how each
-# was answered and the agent's peak RSS (VmHWM). --agent DIR: the agent binaries of DIR.
+# was answered and the agent's peak RSS (VmHWM) (from the C client with --c-client). --agent
+# DIR: the agent binaries of DIR.
 # --wall-ms MS: the agent's --apply-read-wall-ms (default: its own).
+# --c-client: the hostile requests come from bench_hostile_send (C, the gRPC core: the
+# transport iofencectl has) rather than Python, the densest text of --size bytes; first its
+# floor, a text of that size the agent refuses at once, alone.
 # --apply FILE: instead, iofencectl applies FILE (a large valid document, e.g. written by
 # bench_compile --rules 100000 --write FILE) --count times (default 5); prints each answer and
 # its time (the agent's node has no endpoint in it: the read is what is timed).
@@ -17,7 +21,7 @@ set -u
 [ -f "$(realpath "$1")/tests/agent/py/iofence/v1/agent_pb2_grpc.py" ] && /usr/bin/python3 -c "import grpc" 2>/dev/null || { echo "SKIP: no Python gRPC stubs or grpcio"; exit 249; }
 BUILD=$(realpath "$1")
 shift
-SECONDS_=20 CLIENTS=4 SIZE=200000 BUSY=0 BURST=0 APPLY= COUNT=5 AGENT_DIR=$BUILD/agent/iofenced WALL=()
+SECONDS_=20 CLIENTS=4 SIZE=200000 BUSY=0 BURST=0 C_CLIENT=0 APPLY= COUNT=5 AGENT_DIR=$BUILD/agent/iofenced WALL=()
 while [ $# -gt 0 ]; do
 	case $1 in
 	--seconds) SECONDS_=$2 ;;
@@ -29,7 +33,8 @@ while [ $# -gt 0 ]; do
 	--count) COUNT=$2 ;;
 	--agent) AGENT_DIR=$(realpath "$2") ;;
 	--wall-ms) WALL=(--apply-read-wall-ms "$2") ;;
-	*) echo "usage: $0 BUILD_DIR [--seconds S] [--clients N] [--size BYTES] [--busy N] [--burst N] [--apply FILE [--count N]] [--agent DIR] [--wall-ms MS]" >&2; exit 2 ;;
+	--c-client) C_CLIENT=1; shift; continue ;;
+	*) echo "usage: $0 BUILD_DIR [--seconds S] [--clients N] [--size BYTES] [--busy N] [--burst N] [--apply FILE [--count N]] [--agent DIR] [--wall-ms MS] [--c-client]" >&2; exit 2 ;;
 	esac
 	shift 2
 done
@@ -78,14 +83,35 @@ if [ -n "$APPLY" ]; then
 fi
 if [ "$BURST" -gt 0 ]; then
 	echo "agent RSS before: $(($(awk '/VmRSS/ {print $2}' /proc/"${AGENT_PID[a]}"/status) / 1024)) MiB"
-	/usr/bin/python3 "$SRCDIR/tests/agent/grpc_hostile.py" "$BUILD/tests/agent/py" "$TMP/a/sock" \
-		"$TMP/a/log" burst "$BURST" "$SIZE" || fail "burst"
+	echo "burst sent at $(date -u +%T.%N | cut -c1-12)"
+	if [ "$C_CLIENT" = 1 ]; then
+		"$BUILD/bench/hostile/bench_hostile_send" --agent "unix:$TMP/a/sock" --size "$SIZE" \
+			--clients "$BURST" --once || fail "burst"
+	else
+		/usr/bin/python3 "$SRCDIR/tests/agent/grpc_hostile.py" "$BUILD/tests/agent/py" \
+			"$TMP/a/sock" "$TMP/a/log" burst "$BURST" "$SIZE" || fail "burst"
+	fi
 	echo "agent peak RSS (VmHWM): $(($(awk '/VmHWM/ {print $2}' /proc/"${AGENT_PID[a]}"/status) / 1024)) MiB"
+	echo "the agent's answers (its log):"
+	grep -E "apply (refused|stopped|not started)" "$TMP/a/log" | cut -c1-150
 	exit 0
 fi
-/usr/bin/python3 "$SRCDIR/tests/agent/grpc_hostile.py" "$BUILD/tests/agent/py" "$TMP/a/sock" \
-	"$TMP/a/log" bench "$SECONDS_" "$CLIENTS" "$SIZE" "$TMP/p8080.yaml" "$TMP/p9090.yaml" ||
-	fail "bench"
+if [ "$C_CLIENT" = 1 ]; then
+	SEND="$BUILD/bench/hostile/bench_hostile_send --agent unix:$TMP/a/sock --size $SIZE"
+	echo "floor (alone):"
+	$SEND --shape nested --clients 1 --seconds 3 || fail "bench_hostile_send"
+	$SEND --shape dense --clients "$CLIENTS" --seconds "$SECONDS_" >"$TMP/send.out" &
+	SEND_PID=$!
+	/usr/bin/python3 "$SRCDIR/tests/agent/grpc_hostile.py" "$BUILD/tests/agent/py" \
+		"$TMP/a/sock" "$TMP/a/log" bench "$SECONDS_" 0 "$SIZE" "$TMP/p8080.yaml" \
+		"$TMP/p9090.yaml" || fail "bench"
+	wait "$SEND_PID" || fail "bench_hostile_send"
+	cat "$TMP/send.out"
+else
+	/usr/bin/python3 "$SRCDIR/tests/agent/grpc_hostile.py" "$BUILD/tests/agent/py" \
+		"$TMP/a/sock" "$TMP/a/log" bench "$SECONDS_" "$CLIENTS" "$SIZE" "$TMP/p8080.yaml" \
+		"$TMP/p9090.yaml" || fail "bench"
+fi
 echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 stop_busy
 echo "agent RSS after: $(($(awk '/VmRSS/ {print $2}' /proc/"${AGENT_PID[a]}"/status) / 1024)) MiB"
