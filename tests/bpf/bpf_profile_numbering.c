@@ -90,9 +90,9 @@ int main(void)
 	if (!ASSERT_TRUE(next != NULL, "a document with a new profile"))
 		goto out;
 	if (!ASSERT_EQ(policy_compile(doc, GEN_NODE, &base, NULL, 0), 0, "compile") ||
-	    !ASSERT_EQ(policy_compile_update(next, GEN_NODE, base, POLICY_REUSE_PARTS, &stable,
-					     NULL, 0),
-		       0, "compile with the enforced numbers") ||
+	    !ASSERT_EQ(
+		policy_compile_update(next, GEN_NODE, base, POLICY_REUSE_PARTS, &stable, NULL, 0),
+		0, "compile with the enforced numbers") ||
 	    !ASSERT_EQ(policy_compile(next, GEN_NODE, &fresh, NULL, 0), 0, "compile afresh"))
 		goto out;
 	if (!ASSERT_EQ(stable->n_profiles, base->n_profiles + 1, "one profile more"))
