@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * State shared by the compiler's parts (compile.c, compile_remote.c, compile_entries.c).
+ * State shared by the compiler's parts (compile.c, compile_profiles.c, compile_reuse.c,
+ * compile_remote.c, compile_entries.c, compile_ports.c).
  * Not part of the policy API.
  */
 #ifndef IOFENCE_POLICY_COMPILE_INTERNAL_H
@@ -62,6 +63,28 @@ struct compile_ctx {
 	bool *group_changed; /* reuse_parts: per group, its members differ from prev's document */
 	bool prepared;       /* ranks and selectors made (only once a profile is compiled) */
 };
+
+/* Endpoints with the same profile (groups, defaults, mode) compile to the same entries. */
+struct profile_key {
+	const struct policy_document *doc;
+	size_t local;	/* index in image.endpoints */
+	size_t *groups; /* sorted, unique */
+	size_t n_groups;
+	int ingress, egress, mode;
+};
+
+/* compile_profiles.c: every local endpoint's profile key, sorted: equal profiles adjacent. */
+int compile_profile_keys(struct compile_ctx *ctx, struct profile_key **ret);
+void compile_profile_keys_free(struct profile_key *keys, size_t n);
+bool compile_same_profile(const struct profile_key *x, const struct profile_key *y);
+/*
+ * compile_profiles.c: the runs of (sorted) keys that share a profile: first[i] is the first key
+ * of run i (first[n] = n_ep), identity[i] its compile_profile_identity(). 0 or -ENOMEM (the
+ * arrays, allocated even then, are the caller's to free).
+ */
+int compile_distinct_profiles(struct compile_ctx *ctx, const struct profile_key *keys,
+			      size_t n_ep, size_t **ret_first, uint64_t **ret_identity,
+			      size_t *ret_n);
 
 /* compile_remote.c: selectors of the local rules and group members (once per image). */
 int compile_selectors(struct compile_ctx *ctx);

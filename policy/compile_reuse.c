@@ -42,9 +42,9 @@ uint64_t compile_profile_identity(const struct policy_document *doc, const size_
 		sum += h;
 		xor ^= mix(h + 0x9e3779b97f4a7c15ull);
 	}
-	uint64_t id = mix(sum ^ mix(xor + n_groups) ^
-			  mix(((uint64_t)(unsigned)ingress << 16) ^ ((uint64_t)(unsigned)egress << 8) ^
-			      (uint64_t)(unsigned)mode));
+	uint64_t id = mix(sum ^ mix(xor+n_groups) ^
+			  mix(((uint64_t)(unsigned)ingress << 16) ^
+			      ((uint64_t)(unsigned)egress << 8) ^ (uint64_t)(unsigned)mode));
 
 	return id ? id : 1;
 }
@@ -245,8 +245,8 @@ int compile_reuse_check(struct compile_ctx *ctx, const char *node)
 	return err;
 }
 
-bool compile_profile_reusable(const struct compile_ctx *ctx, const size_t *groups,
-			      size_t n_groups, const struct image_profile *old)
+bool compile_profile_reusable(const struct compile_ctx *ctx, const size_t *groups, size_t n_groups,
+			      const struct image_profile *old)
 {
 	size_t running = ctx->img->n_any_ports, before = old->first[LAYOUT_ANY_PORTS];
 	size_t start = running > before ? running : before;

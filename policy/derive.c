@@ -59,6 +59,40 @@ static int endpoint_copy(struct policy_endpoint *dst, const struct policy_endpoi
 	return 0;
 }
 
+static int copy_resolution(struct policy_endpoint *dst, const struct policy_endpoint *src)
+{
+	bool oom = false;
+
+	dst->group_index = dup_mem(src->group_index, src->n_groups, sizeof(*src->group_index), &oom);
+	return oom ? -ENOMEM : 0;
+}
+
+static long find_endpoint(const struct policy_document *doc, const char *name);
+
+/*
+ * Only endpoints changed: the others were valid with these groups, so the checks concern the
+ * endpoints put (policy_validate_endpoints_changed); any error and the document is checked
+ * whole, with the same errors as always.
+ */
+static int validate_changed(struct policy_document *doc, const struct policy_changes *ch,
+			    const char *file, struct policy_errors *errs)
+{
+	bool *changed = calloc(doc->n_endpoints + 1, sizeof(*changed));
+	int r;
+
+	if (!changed)
+		return -ENOMEM;
+	for (size_t i = 0; i < ch->n_endpoints; i++) {
+		long at = ch->endpoints[i].put ? find_endpoint(doc, ch->endpoints[i].name) : -1;
+
+		if (at >= 0)
+			changed[at] = true;
+	}
+	r = policy_validate_endpoints_changed(doc, changed, file, errs);
+	free(changed);
+	return r;
+}
+
 static long find_endpoint(const struct policy_document *doc, const char *name)
 {
 	for (size_t e = 0; e < doc->n_endpoints; e++)
@@ -204,6 +238,9 @@ int policy_derive(struct policy_document *base, const struct policy_changes *ch,
 		r = endpoint_copy(&doc->endpoints[e], &base->endpoints[e]);
 		if (!r)
 			doc->n_endpoints++;
+		/* the same groups: the endpoint's resolution holds (checked again otherwise) */
+		if (!r && !ch->n_groups)
+			r = copy_resolution(&doc->endpoints[e], &base->endpoints[e]);
 	}
 	for (size_t i = 0; !r && i < n; i++)
 		if (!ch->endpoints[i].put)
@@ -211,7 +248,9 @@ int policy_derive(struct policy_document *base, const struct policy_changes *ch,
 	for (size_t i = 0; !r && i < n; i++)
 		if (ch->endpoints[i].put)
 			r = apply_change(doc, &ch->endpoints[i], ch->order, file, errs);
-	if (!r)
+	if (!r && !ch->n_groups)
+		r = validate_changed(doc, ch, file, errs);
+	else if (!r)
 		r = policy_validate_endpoints(doc, file, errs);
 out:
 	if (r) {

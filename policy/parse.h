@@ -78,6 +78,18 @@ int policy_validate_endpoints(struct policy_document *doc, const char *file_name
 			      struct policy_errors *errs);
 
 /*
+ * policy_validate_endpoints_changed() - policy_validate_endpoints() for a document that differs
+ * from a valid one only by the endpoints flagged in changed[0..n_endpoints) (added or
+ * replaced; others removed), its groups the same: the unchanged endpoints keep their
+ * resolved groups (group_index set by the caller), the changed ones are checked, their
+ * addresses against every other endpoint's. Should any check fail, the document is validated
+ * whole by policy_validate_endpoints(), so the errors are exactly its errors.
+ * Return: as policy_validate_endpoints().
+ */
+int policy_validate_endpoints_changed(struct policy_document *doc, const bool *changed,
+				      const char *file_name, struct policy_errors *errs);
+
+/*
  * policy_validate_groups() - the checks of policy_validate() for the groups at which[0..n)
  * (their rules, rule names, remote groups defined) and group names unique, for a document
  * whose other groups were validated before (policy/derive.h). Return: 0, -EINVAL (errors

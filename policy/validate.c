@@ -498,6 +498,63 @@ int policy_validate_endpoints(struct policy_document *doc, const char *file,
 	return errs->n + errs->dropped > before ? -EINVAL : 0;
 }
 
+/* validate_endpoint()'s checks without the errors; resolves the groups by name. */
+static bool endpoint_is_valid(const struct policy_document *doc, struct policy_endpoint *ep)
+{
+	if (!ep->name || !ep->node || (!ep->interface && !ep->cgroup) ||
+	    (ep->interface && !valid_ifname(ep->interface)) || (ep->cgroup && ep->cgroup[0] != '/'))
+		return false;
+	free(ep->group_index);
+	ep->group_index = calloc(ep->n_groups ? ep->n_groups : 1, sizeof(*ep->group_index));
+	if (!ep->group_index)
+		return false;
+	for (size_t g = 0; g < ep->n_groups; g++) {
+		size_t i = 0;
+
+		while (i < doc->n_groups &&
+		       (!doc->groups[i].name || strcmp(doc->groups[i].name, ep->groups[g])))
+			i++;
+		if (i == doc->n_groups)
+			return false;
+		ep->group_index[g] = i;
+	}
+	return true;
+}
+
+/* No address of endpoint e is listed twice, by e or by any other endpoint. */
+static bool addresses_owned_once(const struct policy_document *doc, size_t e)
+{
+	const struct policy_endpoint *ep = &doc->endpoints[e];
+
+	for (size_t a = 0; a < ep->n_addresses; a++)
+		for (size_t o = 0; o < doc->n_endpoints; o++) {
+			const struct policy_endpoint *other = &doc->endpoints[o];
+
+			for (size_t b = 0; b < other->n_addresses; b++)
+				if ((o != e || b != a) &&
+				    prefix_equal(&ep->addresses[a], &other->addresses[b]))
+					return false;
+		}
+	return true;
+}
+
+int policy_validate_endpoints_changed(struct policy_document *doc, const bool *changed,
+				      const char *file, struct policy_errors *errs)
+{
+	/*
+	 * The unchanged endpoints passed every check in the valid document, with the same
+	 * groups; names stay unique (a put replaces the endpoint of its name). What is left: the
+	 * changed endpoints' own checks and their addresses against all others.
+	 */
+	for (size_t e = 0; e < doc->n_endpoints; e++) {
+		if (!changed[e])
+			continue;
+		if (!endpoint_is_valid(doc, &doc->endpoints[e]) || !addresses_owned_once(doc, e))
+			return policy_validate_endpoints(doc, file, errs);
+	}
+	return 0;
+}
+
 int policy_validate(struct policy_document *doc, const char *file, struct policy_errors *errs)
 {
 	size_t before = errs->n + errs->dropped;

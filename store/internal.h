@@ -20,6 +20,13 @@ struct store {
 	sqlite3 *db;
 	char *path;
 	unsigned keep;
+	/*
+	 * Commits that still run the prune query: it can delete something only once a whole
+	 * revision has become the newest whole one at or below the keep-th newest, which happens
+	 * within keep commits of its write. Set to keep + 1 at open, by a whole commit, a rebase
+	 * and store_set_keep(); a delta commit spends one.
+	 */
+	unsigned prune_due;
 	char error[256]; /* last sqlite message, for store_last_error() */
 	struct {
 		const char *sql; /* a string constant: the cache is keyed by its address */

@@ -349,6 +349,7 @@ int store_open(const char *path, struct store **ret, char *err, size_t err_len)
 		goto err;
 	}
 	store->keep = STORE_DEFAULT_KEEP;
+	store->prune_due = STORE_DEFAULT_KEEP + 1;
 	rc = sqlite3_open_v2(path, &store->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
 	if (rc != SQLITE_OK) {
 		r = sql_errno(store->db, rc) ?: -EIO;
@@ -394,6 +395,7 @@ int store_set_keep(struct store *store, unsigned keep)
 	if (!store || keep == 0)
 		return -EINVAL;
 	store->keep = keep;
+	store->prune_due = keep + 1;
 	return 0;
 }
 

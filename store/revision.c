@@ -4,6 +4,7 @@
  * list them. Every read document is checked against the checksum written with it.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -126,11 +127,24 @@ static int begin_at_latest(struct store *store, int64_t *ret_latest)
  */
 static int prune_and_commit(struct store *store)
 {
-	int r = exec_int(store, prune_sql, store->keep, 0);
+	int r = store->prune_due ? exec_int(store, prune_sql, store->keep, 0) : 0;
 
 	if (!r)
 		r = exec_int(store, "COMMIT", 0, 0);
 	return r < 0 ? rollback(store, r) : 0;
+}
+
+/* prune_and_commit() of a transaction that wrote a whole revision or a delta (prune_due). */
+static int prune_and_commit_after(struct store *store, bool wrote_whole)
+{
+	int r;
+
+	if (wrote_whole)
+		store->prune_due = store->keep + 1;
+	r = prune_and_commit(store);
+	if (!r && store->prune_due)
+		store->prune_due--;
+	return r;
 }
 
 static int commit(struct store *store, uint64_t revision, uint64_t base, const void *doc,
@@ -149,7 +163,7 @@ static int commit(struct store *store, uint64_t revision, uint64_t base, const v
 	r = insert(store, revision, base, doc, doc_len, source_name, source);
 	if (r < 0)
 		return rollback(store, r);
-	return prune_and_commit(store);
+	return prune_and_commit_after(store, !base);
 }
 
 int store_commit(struct store *store, uint64_t revision, const void *doc, size_t doc_len,
@@ -205,7 +219,7 @@ int store_rebase(struct store *store, uint64_t revision, const void *doc, size_t
 	r = update_whole(store, revision, doc, doc_len);
 	if (r < 0)
 		return rollback(store, r);
-	return prune_and_commit(store);
+	return prune_and_commit_after(store, true);
 }
 
 static int read_row(struct store *store, sqlite3_stmt *stmt, struct store_revision *ret)

@@ -198,7 +198,7 @@ static int write_slot(struct datapath *dp, const struct policy_image *img, uint3
 					 DP_VERIFY_BEFORE_DELTA_MAX) {
 			char what[256];
 
-			if (dp_delta_verify_slot(d, &dp->fds, (uint8_t)slot, false, what,
+			if (dp_delta_verify_slot(d, &dp->fds, (uint8_t)slot, false, NULL, 0, what,
 						 sizeof(what)))
 				d->back_valid = false;
 		}

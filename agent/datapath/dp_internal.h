@@ -100,8 +100,8 @@ struct datapath {
 	 * say): an apply never waits for the maps being read. Taken before lock, never after.
 	 */
 	pthread_mutex_t write_lock;
-	uint64_t writes;      /* applies started: the inactive slot may have changed */
-	uint64_t activations; /* slots activated: the active slot is another one */
+	_Atomic uint64_t writes;      /* applies started: the inactive slot may have changed */
+	_Atomic uint64_t activations; /* slots activated: the active slot is another one */
 
 	/*
 	 * The attachments, the image copy (eps, pfs), the flip of the active slot and that

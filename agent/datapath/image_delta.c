@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /* Delta writes of the layout's tables: see image_delta.h. */
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -616,6 +617,8 @@ struct slot_check {
 	const struct dp_entry_set *cur, *back;
 	const struct layout_table *t;
 	bool active;   /* the active slot holds cur; the inactive one cur overridden by back */
+	const _Atomic uint64_t *stop; /* the reading stops once it moves from stop_at */
+	uint64_t stop_at;
 	uint8_t slot;
 	uint32_t trie; /* tries: the one being read */
 	size_t found;
@@ -676,6 +679,8 @@ static int check_map(struct slot_check *c, int fd, size_t key_size)
 			break;
 		if (!r)
 			r = e;
+		if (!r && c->stop && atomic_load(c->stop) != c->stop_at)
+			r = -EAGAIN; /* an apply came: what is read now proves nothing */
 		memcpy(in, out, sizeof(in));
 		first = false;
 	}
@@ -741,14 +746,20 @@ static int check_table(struct slot_check *c, int outer_fd, char *what, size_t le
  * expected. Each map is read whole, in batches.
  */
 int dp_delta_verify_slot(const struct dp_delta *d, const struct dp_map_fds *fds, uint8_t slot,
-			 bool active, char *what, size_t len)
+			 bool active, const _Atomic uint64_t *stop, uint64_t stop_at, char *what,
+			 size_t len)
 {
 	if (!d->cur_valid || (!active && !d->back_valid))
 		return -ENODATA;
 	for (int k = 0; k < LAYOUT_TABLES; k++) {
 		struct layout_table t = layout_table_of(NULL, (enum layout_table_id)k);
-		struct slot_check c = {
-		    .cur = &d->cur[k], .back = &d->back[k], .t = &t, .active = active, .slot = slot};
+		struct slot_check c = {.cur = &d->cur[k],
+				       .back = &d->back[k],
+				       .t = &t,
+				       .active = active,
+				       .stop = stop,
+				       .stop_at = stop_at,
+				       .slot = slot};
 		int outer_fd = dp_table_fd(fds, (enum layout_table_id)k), r;
 
 		if (outer_fd < 0)

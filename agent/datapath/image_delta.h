@@ -79,10 +79,13 @@ int dp_delta_activated(struct dp_delta *d, const struct policy_image *img);
 /*
  * dp_delta_verify_slot() - compare slot's tries with what d says it holds (active: cur;
  * inactive: cur overridden by back). Returns 0 when they match, 1 when they differ (what
- * says how), -ENODATA when d does not know the slot, or -errno.
+ * says how), -ENODATA when d does not know the slot, or -errno. stop (NULL: never): a count
+ * that moves from stop_at when the slot may change under the reading, which then ends at the
+ * next batch with -EAGAIN.
  */
 int dp_delta_verify_slot(const struct dp_delta *d, const struct dp_map_fds *fds, uint8_t slot,
-			 bool active, char *what, size_t len);
+			 bool active, const _Atomic uint64_t *stop, uint64_t stop_at, char *what,
+			 size_t len);
 
 /*
  * dp_delta_copy_slots() - a copy of what d says the slots hold (cur, back and their validity;

@@ -8,6 +8,7 @@
  * the inactive slot makes the next apply write whole: a delta never builds on a damaged slot.
  */
 #include <errno.h>
+#include <stdatomic.h>
 #include <limits.h>
 #include <net/if.h>
 #include <pthread.h>
@@ -220,16 +221,27 @@ struct slot_findings {
 	char active_what[256], inactive_what[256];
 };
 
-static void verify_against(const struct dp_delta *d, const struct dp_map_fds *fds, uint8_t active,
-			   struct slot_findings *f)
+/*
+ * Reads both slots against d. dp (NULL: applies wait, nothing can change) gives the counts
+ * at which each reading stops early: an apply's flip for the active slot, its start for the
+ * inactive one.
+ */
+static void verify_against(const struct dp_delta *d, struct datapath *dp,
+			   const struct dp_map_fds *fds, uint8_t active, uint64_t activations,
+			   uint64_t writes, struct slot_findings *f)
 {
-	f->active = dp_delta_verify_slot(d, fds, active, true, f->active_what,
-					 sizeof(f->active_what));
-	/* a damaged active slot is written whole again, and the next apply then writes whole */
-	f->inactive = f->active == 1 ? 0
-				     : dp_delta_verify_slot(d, fds, active ^ 1, false,
-							    f->inactive_what,
-							    sizeof(f->inactive_what));
+	f->active = dp_delta_verify_slot(d, fds, active, true, dp ? &dp->activations : NULL,
+					 activations, f->active_what, sizeof(f->active_what));
+	/*
+	 * A damaged active slot is written whole again, and the next apply then writes whole;
+	 * a flip came after an apply's start: the inactive slot's reading would prove nothing.
+	 */
+	if (f->active == 1 || f->active == -EAGAIN)
+		f->inactive = f->active == 1 ? 0 : -EAGAIN;
+	else
+		f->inactive = dp_delta_verify_slot(d, fds, active ^ 1, false,
+						   dp ? &dp->writes : NULL, writes, f->inactive_what,
+						   sizeof(f->inactive_what));
 }
 
 /* Under write_lock: what the findings mean for the delta writer and for GetStatus. */
@@ -268,7 +280,7 @@ int dp_verify_slots(struct datapath *dp, bool hold, dp_report_fn report, void *c
 	pthread_mutex_lock(&dp->write_lock);
 	active = (uint8_t)(dp->slot_known ? dp->slot : dp_active_slot(dp));
 	if (hold) { /* applies wait: as when the check ran on the apply thread */
-		verify_against(&dp->delta, &dp->fds, active, &f);
+		verify_against(&dp->delta, NULL, &dp->fds, active, 0, 0, &f);
 		r = conclude(dp, active, &f, report, ctx);
 		pthread_mutex_unlock(&dp->write_lock);
 		return r;
@@ -278,7 +290,7 @@ int dp_verify_slots(struct datapath *dp, bool hold, dp_report_fn report, void *c
 	r = dp_delta_copy_slots(&dp->delta, &seen);
 	pthread_mutex_unlock(&dp->write_lock);
 	if (!r)
-		verify_against(&seen, &dp->fds, active, &f);
+		verify_against(&seen, dp, &dp->fds, active, activations, writes, &f);
 	dp_delta_free(&seen);
 	if (r)
 		return r;

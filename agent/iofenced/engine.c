@@ -36,7 +36,6 @@
 #include "warnings.h"
 #include "store/store.h"
 
-
 /* The heap is trimmed after applies have paused this long. */
 #define TRIM_IDLE_MS 200
 
@@ -157,8 +156,8 @@ int engine_start(struct engine *e)
 		};
 
 		opts.xdp_generic = e->cfg->xdp_generic;
-		opts.n_failsafe = failsafe_table(e->cfg, opts.failsafe, IOF_FAILSAFE_MAX, err,
-						 sizeof(err));
+		opts.n_failsafe =
+		    failsafe_table(e->cfg, opts.failsafe, IOF_FAILSAFE_MAX, err, sizeof(err));
 		if (err[0])
 			log_warn("failsafe: table full (%d entries): left out %s", IOF_FAILSAFE_MAX,
 				 err);
@@ -170,10 +169,11 @@ int engine_start(struct engine *e)
 		if (r < 0)
 			log_warn("early enforcement: %s", err);
 		else if (r > 0)
-			log_info("early enforcement: %d interface%s attached from the pinned programs "
-				 "in %.1f ms (%ld ms after process start)",
-				 r, r == 1 ? "" : "s", (double)(engine_now_usec() - t0) / 1000.0,
-				 guard_ms_since_process_start());
+			log_info(
+			    "early enforcement: %d interface%s attached from the pinned programs "
+			    "in %.1f ms (%ld ms after process start)",
+			    r, r == 1 ? "" : "s", (double)(engine_now_usec() - t0) / 1000.0,
+			    guard_ms_since_process_start());
 		err[0] = 0;
 		r = dp_open(&opts, &e->dp, err, sizeof(err));
 		if (r) {

@@ -43,7 +43,6 @@
 #include "warnings.h"
 #include "store/store.h"
 
-
 /*
  * Compiles doc for this node, given the enforced image (its profile numbers kept, the profiles
  * nothing changed for copied: policy_compile_update()).
@@ -73,10 +72,13 @@ static int refused_after_flip(struct engine *e, char *err, size_t len)
 	snapshot_unref(cur);
 	engine_swap_back(e);
 	if (back)
-		snprintf(err + used, len - used, "; refused after the slot flip: revision %llu "
-			 "stays enforced", (unsigned long long)back);
+		snprintf(err + used, len - used,
+			 "; refused after the slot flip: revision %llu "
+			 "stays enforced",
+			 (unsigned long long)back);
 	else /* nothing to go back to: the datapath keeps it until the next apply */
-		snprintf(err + used, len - used, "; refused after the slot flip (no earlier "
+		snprintf(err + used, len - used,
+			 "; refused after the slot flip (no earlier "
 			 "revision to go back to)");
 	return GRPC_STATUS_FAILED_PRECONDITION;
 }
@@ -170,8 +172,7 @@ static bool note_warnings(struct engine *e, const struct policy_document *doc, s
  * re-running the same apply is safe and leaves the history as it was. A newer explicit
  * revision with the same content is applied (a datastore's revision must be reached).
  */
-static bool answer_unchanged(struct engine *e, const struct policy_document *doc,
-			     struct job *job)
+static bool answer_unchanged(struct engine *e, const struct policy_document *doc, struct job *job)
 {
 	struct snapshot *cur = engine_current(e);
 	const struct policy_document *enforced = cur ? snapshot_doc(cur) : NULL;
@@ -308,8 +309,8 @@ struct snapshot *engine_apply_document(struct engine *e, struct job *job)
 	}
 	t_store = engine_now_usec();
 	r = engine_store_revision(e, rev, journal, journal ? job->delta->base_revision : 0, packed,
-			   packed_len, name ? name : "", shown && *shown ? shown : NULL, err,
-			   sizeof(err));
+				  packed_len, name ? name : "", shown && *shown ? shown : NULL, err,
+				  sizeof(err));
 	if (r) {
 		/* Not durable: put the previous revision back before saying no. */
 		engine_swap_back(e);
@@ -349,7 +350,8 @@ struct snapshot *engine_apply_document(struct engine *e, struct job *job)
 	snap = NULL;
 out:
 	if (!job->dry_run)
-		engine_observe_apply(e, read_usec + engine_now_usec() - t0, job->status == GRPC_STATUS_OK);
+		engine_observe_apply(e, read_usec + engine_now_usec() - t0,
+				     job->status == GRPC_STATUS_OK);
 	snapshot_unref(snap);
 	free(packed);
 	policy_image_free(img);

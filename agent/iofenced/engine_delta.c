@@ -35,7 +35,6 @@
 #include "warnings.h"
 #include "store/store.h"
 
-
 /*
  * JOB_DELTA: only endpoints and security groups changed (cluster mode). The document is the
  * enforced one with the changes applied: unchanged groups and prefilters shared, the changed
@@ -63,19 +62,19 @@ struct snapshot *engine_apply_delta(struct engine *e, struct job *job)
 
 	if (!cur || !delta || snapshot_revision(cur) != delta->base_revision ||
 	    e->store_latest != delta->base_revision || rev <= delta->base_revision) {
-		job_set_status(job, GRPC_STATUS_FAILED_PRECONDITION,
-			   "revision %llu: a delta on revision %llu, but revision %llu is enforced",
-			   (unsigned long long)rev,
-			   (unsigned long long)(delta ? delta->base_revision : 0),
-			   (unsigned long long)(cur ? snapshot_revision(cur) : 0));
+		job_set_status(
+		    job, GRPC_STATUS_FAILED_PRECONDITION,
+		    "revision %llu: a delta on revision %llu, but revision %llu is enforced",
+		    (unsigned long long)rev, (unsigned long long)(delta ? delta->base_revision : 0),
+		    (unsigned long long)(cur ? snapshot_revision(cur) : 0));
 		goto out;
 	}
 	r = journal_changes_of(delta, &jc, err, sizeof(err));
 	if (!r)
 		/* the enforced document only gains pointers to what it shares (readers never
 		 * look at them) */
-		r = policy_derive((struct policy_document *)snapshot_doc(cur), &jc.changes, "<etcd>",
-				  &doc, &errs);
+		r = policy_derive((struct policy_document *)snapshot_doc(cur), &jc.changes,
+				  "<etcd>", &doc, &errs);
 	if (r == -ENOMEM) {
 		job_set_status(job, GRPC_STATUS_RESOURCE_EXHAUSTED, "out of memory");
 		goto out;
@@ -84,7 +83,7 @@ struct snapshot *engine_apply_delta(struct engine *e, struct job *job)
 		goto out;
 	} else if (r) {
 		job_set_status(job, GRPC_STATUS_INVALID_ARGUMENT, "revision %llu: %s",
-			   (unsigned long long)rev, err);
+			       (unsigned long long)rev, err);
 		goto out;
 	}
 	doc->revision = rev;
@@ -103,15 +102,16 @@ struct snapshot *engine_apply_delta(struct engine *e, struct job *job)
 		packed = engine_pack_message(&pb->base, &packed_len);
 	snap = snapshot_new();
 	t_store = engine_now_usec();
-	r = packed && snap ? engine_store_revision(e, rev, journal, delta->base_revision, packed,
-					    packed_len, FOLLOWER_SOURCE_NAME, NULL, err, sizeof(err))
-			   : -ENOMEM;
+	r = packed && snap
+		? engine_store_revision(e, rev, journal, delta->base_revision, packed, packed_len,
+					FOLLOWER_SOURCE_NAME, NULL, err, sizeof(err))
+		: -ENOMEM;
 	if (r) {
 		engine_swap_back(e);
-		job_set_status(job, r == -ENOMEM ? GRPC_STATUS_RESOURCE_EXHAUSTED
-					     : GRPC_STATUS_UNAVAILABLE,
-			   "revision %llu: %s", (unsigned long long)rev,
-			   r == -ENOMEM ? "out of memory" : err);
+		job_set_status(
+		    job, r == -ENOMEM ? GRPC_STATUS_RESOURCE_EXHAUSTED : GRPC_STATUS_UNAVAILABLE,
+		    "revision %llu: %s", (unsigned long long)rev,
+		    r == -ENOMEM ? "out of memory" : err);
 		log_error("apply of revision %llu failed: %s", (unsigned long long)rev,
 			  job->details);
 		goto out;
@@ -126,10 +126,9 @@ struct snapshot *engine_apply_delta(struct engine *e, struct job *job)
 		  "datapath %.2f ms, store commit (%s) %.2f ms, apply CPU %.3f ms",
 		  (unsigned long long)rev, jc.changes.n_endpoints,
 		  jc.changes.n_endpoints == 1 ? "" : "s", jc.changes.n_groups,
-		  jc.changes.n_groups == 1 ? "" : "s",
-		  (unsigned long long)delta->base_revision, (t_derived - t0) / 1e3,
-		  compile_usec / 1e3, img->n_profiles_reused, img->n_profiles, dp_usec / 1e3,
-		  journal ? "delta" : "whole",
+		  jc.changes.n_groups == 1 ? "" : "s", (unsigned long long)delta->base_revision,
+		  (t_derived - t0) / 1e3, compile_usec / 1e3, img->n_profiles_reused,
+		  img->n_profiles, dp_usec / 1e3, journal ? "delta" : "whole",
 		  (engine_now_usec() - t_store) / 1e3, (thread_cpu_usec() - cpu0) / 1e3);
 	log_info("applied revision %llu: %zu endpoint%s and %zu group%s changed, %zu local "
 		 "endpoints, total %.1f ms",

@@ -45,7 +45,7 @@ struct engine {
 	bool q_stop;
 	struct reader *reader; /* reads applies' documents (NULL: not running) */
 	bool reader_stopped;   /* an apply queued now is refused at once */
-	bool trim_pending; /* an apply left heap to give back (apply thread only) */
+	bool trim_pending;     /* an apply left heap to give back (apply thread only) */
 	pthread_t apply_thread;
 	bool running;
 

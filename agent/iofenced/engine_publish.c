@@ -35,7 +35,6 @@
 #include "warnings.h"
 #include "store/store.h"
 
-
 struct snapshot *engine_current(struct engine *e)
 {
 	struct snapshot *s;

@@ -36,7 +36,6 @@
 #include "warnings.h"
 #include "store/store.h"
 
-
 /* The heap is trimmed after applies have paused this long. */
 #define TRIM_IDLE_MS 200
 

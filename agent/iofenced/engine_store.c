@@ -35,7 +35,6 @@
 #include "warnings.h"
 #include "store/store.h"
 
-
 /* The revision can be stored as its delta (journal.h) rather than as the whole document. */
 bool engine_journal_fits(const struct engine *e, const Iofence__V1__PolicyDelta *delta)
 {

@@ -327,11 +327,15 @@ static int verify(struct guard *g, struct datapath *dp, uint64_t now)
 		reenforce(g, dp);
 		repaired++;
 	}
-	/* a large image is verified less often: GUARD_VERIFY_DUTY times its cost apart */
+	/*
+	 * A large image is verified less often: GUARD_VERIFY_DUTY times its cost apart; a small
+	 * one at most once a check (GUARD_PERIOD_MS).
+	 */
 	uint64_t apart = (now_usec() - now) * GUARD_VERIFY_DUTY;
+	const uint64_t min_apart = GUARD_PERIOD_MS * 1000ull;
 	const uint64_t max_apart = GUARD_VERIFY_EVERY_MAX_MS * 1000ull;
 
-	g->next_verify_us = now + (apart < max_apart ? apart : max_apart);
+	g->next_verify_us = now + (apart < min_apart ? min_apart : apart < max_apart ? apart : max_apart);
 	return repaired;
 }
 

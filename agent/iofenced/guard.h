@@ -33,12 +33,13 @@ struct guard;
 #define GUARD_VERIFY_EVERY_MAX_MS 4000
 /*
  * A verification reads the maps while applies go on; one that an apply overtook (it changed a
- * slot being read: nothing can be concluded) is tried again GUARD_VERIFY_RETRY_MS later, and
+ * slot being read: nothing can be concluded) is tried again GUARD_VERIFY_RETRY_MS later (each
+ * try copies what the slots should hold under the writer lock: not too often), and
  * once the last concluded one started GUARD_VERIFY_HOLD_MS ago, applies wait for the next one
  * (iofence_guard_verifications_total{result="held"}): the 5 s repair bound holds whatever the
  * rate of applies.
  */
-#define GUARD_VERIFY_RETRY_MS 50
+#define GUARD_VERIFY_RETRY_MS 500
 #define GUARD_VERIFY_HOLD_MS 4500
 
 /* The engine's guard (engine.c creates it; cfg and e outlive it). NULL on ENOMEM. */

@@ -12,7 +12,7 @@
 # Usage: run.sh BUILD_DIR [--none 100] [--real 3] [--changes 30] [--rate 100]
 #                         [--churn-seconds 30] [--rules 10000] [--modes abc] [--keep DIR]
 #                         [--idle-seconds 30] [--enforce-all 1] [--log-level LEVEL]
-#                         [--port-base P] [--floor W] [--put-cost N]
+#                         [--port-base P] [--floor W] [--put-cost N] [--threads 1]
 # --enforce-all 1: every endpoint is in every group, so each node's image holds every rule and
 # (b) changes a rule the node enforces (one agent alone with the real datapath: the map writes
 # of a one-rule change at --rules rules, as bench/apply measures them for the direct push).
@@ -20,6 +20,8 @@
 # test beside one, never collide; --port-base P takes P+1..P+3 (clients) and P+6..P+8 (peers).
 # --floor W: no agents; W plain watchers in bench_cluster watch what agents watch while the
 # churn writes at --rate for --churn-seconds: the lag and CPU of etcd's own fan-out.
+# --threads 1: per thread CPU and switches of one --datapath none agent and one real agent for
+# the idle time and each mode (perf stat --per-thread; threads.py prints RESULT threads lines).
 # --put-cost N: no agents; what one status put costs the agent's process, the agent's way
 # against a queue and a deadline per call (bench_status_put: 10 rounds of N puts each).
 # --keep DIR: the etcd and agent logs (agents then log at info level: a line per apply) and each mode's
@@ -30,7 +32,7 @@ set -u
 BUILD=$1
 shift
 NONE=100 REAL=3 CHANGES=30 RATE=100 CHURN=30 RULES=10000 MODES=abc KEEP= FLOOR=0 IDLE=30
-ALL=0 LEVEL= PORT_BASE= PUT_COST=0
+ALL=0 LEVEL= PORT_BASE= PUT_COST=0 THREADS=0
 while [ $# -gt 0 ]; do
 	case $1 in
 	--none) NONE=$2 ;;
@@ -47,6 +49,7 @@ while [ $# -gt 0 ]; do
 	--log-level) LEVEL=$2 ;;
 	--port-base) PORT_BASE=$2 ;;
 	--put-cost) PUT_COST=$2 ;;
+	--threads) THREADS=$2 ;;
 	*) echo "run.sh: unknown option $1" >&2; exit 1 ;;
 	esac
 	shift 2
@@ -141,6 +144,21 @@ done
 "$CTL" rollout status --wait --timeout 300 --etcd-endpoints "$EPS" >"$TMP/rollout" \
 	|| { tail -3 "$TMP/rollout"; echo "agents did not converge"; exit 1; }
 echo "bench/cluster: $NONE agents --datapath none + $REAL real, $RULES rules, 3 etcd members, converged"
+none_pids=$([ "$NONE" -gt 0 ] && echo $AGENT_PIDS | cut -d' ' -f1-"$NONE")
+real_pids=$([ "$REAL" -gt 0 ] && echo $AGENT_PIDS | cut -d' ' -f$((NONE + 1))-)
+PERF_PIDS=""
+if [ "$THREADS" = 1 ]; then
+	command -v perf >/dev/null || { echo "bench/cluster: --threads needs perf"; exit $SKIP; }
+	for kind in none real; do
+		[ $kind = none ] && p=${none_pids%% *} || p=${real_pids%% *}
+		[ -n "$p" ] || continue
+		date +%s.%N >"$TMP/threads-$kind.start"
+		perf stat -I 1000 -x, --per-thread -e task-clock,context-switches -p "$p" \
+			-o "$TMP/threads-$kind.csv" &
+		PERF_PIDS+=" $!"
+		PIDS+=($!)
+	done
+fi
 
 rss_kb() { local t=0 n=0; for p in $1; do t=$((t + $(awk '/VmRSS/ {print $2}' /proc/$p/status))); n=$((n + 1)); done; echo $((t / n)); }
 # CPU seconds of the agents and of the etcd members while one mode ran, and the load average;
@@ -149,7 +167,10 @@ IDLE_RATE=0 # CPU seconds per second of all agents together, idle
 cpu_line() { # cpu_line MODE CHANGES AGENT_TICKS0 ETCD_TICKS0 WALL0
 	local a=$(($(cpu_ticks "$AGENT_PIDS") - $3)) e=$(($(cpu_ticks "$ETCD_PIDS") - $4))
 	local wall
-	wall=$(awk -v a="$5" -v b="$(date +%s.%N)" 'BEGIN {printf "%.2f", b - a}')
+	local end
+	end=$(date +%s.%N)
+	wall=$(awk -v a="$5" -v b="$end" 'BEGIN {printf "%.2f", b - a}')
+	echo "$1 $5 $end $2" >>"$TMP/modes"
 	awk -v m="$1" -v c="$2" -v a="$a" -v e="$e" -v hz="$HZ" -v w="$wall" -v n="$N" \
 		-v idle="$IDLE_RATE" -v load="$(cut -d' ' -f1-3 /proc/loadavg | tr ' ' /)" 'BEGIN {
 		printf "RESULT cpu mode=%s agents_cpu_s=%.1f etcd_cpu_s=%.1f wall_s=%.1f loadavg=%s", m, a / hz, e / hz, w, load
@@ -177,6 +198,13 @@ fi
 if [[ $MODES == *a* ]]; then run_mode endpoint-adds "$CHANGES" "$CHANGES" || exit 1; fi
 if [[ $MODES == *b* ]]; then run_mode rule-changes "$CHANGES" "$CHANGES" || exit 1; fi
 if [[ $MODES == *c* ]]; then run_mode churn "$(awk -v r="$RATE" -v s="$CHURN" 'BEGIN {print int(r * s)}')" "$RATE" "$CHURN"; fi
-none_pids=$([ "$NONE" -gt 0 ] && echo $AGENT_PIDS | cut -d' ' -f1-"$NONE")
-real_pids=$([ "$REAL" -gt 0 ] && echo $AGENT_PIDS | cut -d' ' -f$((NONE + 1))-)
+if [ -n "$PERF_PIDS" ]; then
+	sleep 1 # the last interval
+	for p in $PERF_PIDS; do kill -INT "$p"; done
+	for p in $PERF_PIDS; do wait "$p"; done
+	for kind in none real; do
+		[ -f "$TMP/threads-$kind.csv" ] && /usr/bin/python3 "$(dirname "$0")/threads.py" \
+			"$TMP/modes" "$TMP/threads-$kind.start" "$TMP/threads-$kind.csv" $kind
+	done
+fi
 echo "RESULT agents${none_pids:+ rss_none_kb=$(rss_kb "$none_pids")}${real_pids:+ rss_real_kb=$(rss_kb "$real_pids")} etcd_rss_kb=$(rss_kb "$ETCD_PIDS")"

@@ -90,15 +90,17 @@ static int one_round(struct etcd *c, int way, const char *key, const uint8_t *va
 			r = rpc_unary(etcd_channel(c, 0, err, sizeof(err)),
 				      "/etcdserverpb.KV/Put", &req.base,
 				      &etcdserverpb__put_response__descriptor, 3000, &resp, &res);
-			if (!r && res.status != GRPC_STATUS_OK)
+			if (!r && res.status != GRPC_STATUS_OK) {
+				snprintf(err, sizeof(err), "%s: %s", rpc_status_name(res.status),
+					 res.details ? res.details : "");
 				r = -1;
+			}
 			rpc_result_free(&res);
 			if (resp)
 				protobuf_c_message_free_unpacked(resp, NULL);
 		}
 		if (r) {
-			fprintf(stderr, "bench_status_put: put %d failed (%d) %s\n", i, r,
-				way == 2 ? "" : err);
+			fprintf(stderr, "bench_status_put: put %d failed (%d) %s\n", i, r, err);
 			return r;
 		}
 	}
@@ -147,7 +149,7 @@ int main(int argc, char **argv)
 	ns.updated_unix = 1700000000;
 	len = iofence__v1__node_status__pack(&ns, val);
 	if (etcd_open(argv[1], NULL, &c, err, sizeof(err)) ||
-	    etcd_lease_grant(c, 60, &lease, err, sizeof(err))) {
+	    etcd_lease_grant(c, 3600, &lease, err, sizeof(err))) {
 		fprintf(stderr, "bench_status_put: %s\n", err);
 		return 2;
 	}

@@ -14,9 +14,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "agent/datapath/datapath.h"
 #include "agent/datapath/dp_internal.h"
-#include "gen.h"
+#include "dp_fixture.h"
 #include "harness.h"
 #include "slot_dump.h"
 
@@ -68,28 +67,24 @@ int main(int argc, char **argv)
 	struct gen_rng rng = {.state = seed};
 	struct gen_realistic_opts o = {
 	    .rules = 1000, .endpoints = 8, .groups = 8, .group_pct = 40, .any_pct = 5};
-	struct policy_document *doc = NULL;
+	struct policy_document *doc;
 	struct policy_image *img = NULL, *prev = NULL;
 	struct slot_dump got = {0}, want = {0};
-	struct dp_options opts = {0};
-	struct datapath *dp = NULL;
+	struct dp_fixture fx;
+	struct datapath *dp;
 	struct dp_map_fds ref_fds;
 	struct iofence *ref = NULL;
 	size_t *n_rules = NULL;
-	char pin_dir[128], err[256] = "";
+	char err[256] = "";
 	bool ok = false;
 
-	if (geteuid() != 0) {
-		fprintf(stderr, "SKIP: needs root (BPF)\n");
-		return SKIP_CODE;
-	}
 	printf("bpf_delta_sequence: seed %llu (IOFENCE_SEED=%llu reproduces), %u changes\n",
 	       (unsigned long long)seed, (unsigned long long)seed, changes);
-	snprintf(pin_dir, sizeof(pin_dir), "/sys/fs/bpf/iofence-test-deltaseq-%d", (int)getpid());
-	opts.pin_dir = pin_dir;
-	doc = gen_realistic_policy(&rng, &o);
-	if (!ASSERT_TRUE(doc && doc->n_groups, "no policy") ||
-	    !ASSERT_TRUE(!dp_open(&opts, &dp, err, sizeof(err)), "dp_open: %s", err) ||
+	if (dp_fixture_open(&fx, "deltaseq", &o, seed))
+		goto out;
+	doc = fx.doc;
+	dp = fx.dp;
+	if (!ASSERT_TRUE(doc->n_groups, "no policy") ||
 	    !ASSERT_TRUE((ref = slot_reference_open(&ref_fds)) != NULL, "reference maps"))
 		goto out;
 	n_rules = calloc(doc->n_groups, sizeof(*n_rules));
@@ -131,20 +126,16 @@ int main(int argc, char **argv)
 	       changes, want.n);
 	ok = true;
 out:
-	if (dp) {
-		dp_close(dp);
-		dp_cleanup(pin_dir, err, sizeof(err));
-	}
 	if (ref)
 		iofence__destroy(ref);
 	slot_dump_free(&got);
 	slot_dump_free(&want);
 	policy_image_free(img);
 	policy_image_free(prev);
-	if (doc && n_rules)
-		for (size_t g = 0; g < doc->n_groups; g++)
-			doc->groups[g].n_rules = n_rules[g]; /* the hidden rules are freed too */
+	if (n_rules)
+		for (size_t g = 0; g < fx.doc->n_groups; g++)
+			fx.doc->groups[g].n_rules = n_rules[g]; /* the hidden rules are freed too */
 	free(n_rules);
-	policy_document_free(doc);
+	dp_fixture_close(&fx);
 	return ok ? 0 : 1;
 }

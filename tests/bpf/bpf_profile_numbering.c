@@ -49,8 +49,8 @@ static int write_and_flip(struct harness *h, struct dp_delta *d, const struct po
 {
 	uint8_t slot = h->slot ^ 1;
 	char msg[256];
-	int err = dp_slot_clear_some(&h->fds, slot, DP_SLOT_OTHER, IOF_MAX_RULES,
-				     IOF_MAX_ENDPOINTS);
+	int err =
+	    dp_slot_clear_some(&h->fds, slot, DP_SLOT_OTHER, IOF_MAX_RULES, IOF_MAX_ENDPOINTS);
 
 	*ret_written = 0;
 	*ret_whole = false;
@@ -60,8 +60,8 @@ static int write_and_flip(struct harness *h, struct dp_delta *d, const struct po
 		*ret_whole = true;
 		err = dp_slot_clear_some(&h->fds, slot, DP_SLOT_TRIES, 0, 0);
 		if (!err)
-			err = dp_image_write_some(&h->fds, img, slot, DP_SLOT_TRIES, NULL, NULL, msg,
-						  sizeof(msg));
+			err = dp_image_write_some(&h->fds, img, slot, DP_SLOT_TRIES, NULL, NULL,
+						  msg, sizeof(msg));
 	}
 	if (!err)
 		err = dp_slot_activate(h->fds.state, slot, ++h->revision);
@@ -120,9 +120,9 @@ int main(void)
 	if (!ASSERT_TRUE(next != NULL, "a document with a new profile"))
 		goto out;
 	if (!ASSERT_EQ(policy_compile(doc, GEN_NODE, &base, NULL, 0), 0, "compile") ||
-	    !ASSERT_EQ(policy_compile_update(next, GEN_NODE, base, POLICY_REUSE_PARTS, &stable,
-					     NULL, 0),
-		       0, "compile with the enforced numbers") ||
+	    !ASSERT_EQ(
+		policy_compile_update(next, GEN_NODE, base, POLICY_REUSE_PARTS, &stable, NULL, 0),
+		0, "compile with the enforced numbers") ||
 	    !ASSERT_EQ(policy_compile(next, GEN_NODE, &fresh, NULL, 0), 0, "compile afresh"))
 		goto out;
 	if (!ASSERT_EQ(stable->n_profiles, base->n_profiles + 1, "one profile more"))

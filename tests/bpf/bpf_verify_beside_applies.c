@@ -16,11 +16,9 @@
 
 #include <bpf/bpf.h>
 
-#include "agent/datapath/datapath.h"
 #include "agent/datapath/image_write.h"
-#include "gen.h"
+#include "dp_fixture.h"
 #include "harness.h"
-#include "policy/image.h"
 #include "policy/layout.h"
 
 #define APPLIES 120
@@ -86,22 +84,21 @@ static int tamper_active_policy(const char *pin_dir, uint8_t slot)
 static bool test_verify_beside_applies(void)
 {
 	struct gen_realistic_opts o = {.rules = 400, .endpoints = 8, .groups = 6, .group_pct = 40};
-	struct gen_rng rng = {.state = 7};
-	struct policy_document *doc = gen_realistic_policy(&rng, &o);
+	struct dp_fixture fx;
+	struct policy_document *doc;
 	struct applier a = {0};
 	struct found f = {0};
-	struct dp_options opts = {0};
 	unsigned concluded = 0, overtaken = 0, rounds = 0;
-	char pin_dir[128], err[256] = "";
+	char err[256] = "";
 	pthread_t th;
 	bool ok = false, started = false;
 	int r;
 
-	snprintf(pin_dir, sizeof(pin_dir), "/sys/fs/bpf/iofence-test-verify-%d", (int)getpid());
-	opts.pin_dir = pin_dir;
-	if (!ASSERT_TRUE(doc != NULL, "no policy") ||
-	    !ASSERT_TRUE(!policy_compile(doc, GEN_NODE, &a.img[0], err, sizeof(err)), "%s", err))
+	if (dp_fixture_open(&fx, "verify", &o, 7))
 		goto out;
+	doc = fx.doc;
+	a.dp = fx.dp;
+	a.img[0] = fx.img; /* the fixture's: freed with it */
 	/* the second image: the first group's first rule with the other action */
 	for (size_t g = 0; g < doc->n_groups; g++) {
 		if (!doc->groups[g].n_rules)
@@ -111,8 +108,7 @@ static bool test_verify_beside_applies(void)
 						     : POLICY_ALLOW;
 		break;
 	}
-	if (!ASSERT_TRUE(!policy_compile(doc, GEN_NODE, &a.img[1], err, sizeof(err)), "%s", err) ||
-	    !ASSERT_TRUE(!dp_open(&opts, &a.dp, err, sizeof(err)), "dp_open: %s", err))
+	if (!ASSERT_TRUE(!policy_compile(doc, GEN_NODE, &a.img[1], err, sizeof(err)), "%s", err))
 		goto out;
 	a.img[1]->revision = 1;
 	a.img[0]->revision = 2;
@@ -145,7 +141,7 @@ static bool test_verify_beside_applies(void)
 	struct policy_image *live = a.img[(APPLIES - 1) & 1];
 
 	if (!ASSERT_EQ(dp_verify_slots(a.dp, false, count_report, &f), 0, "verify untouched") ||
-	    !ASSERT_EQ(tamper_active_policy(pin_dir, active), 0, "tamper") ||
+	    !ASSERT_EQ(tamper_active_policy(fx.pin_dir, active), 0, "tamper") ||
 	    !ASSERT_EQ(dp_verify_slots(a.dp, false, count_report, &f), 1, "verify tampered") ||
 	    !ASSERT_TRUE(strstr(f.last, "policy_entry") != NULL, "reported: %s", f.last))
 		goto out;
@@ -167,21 +163,12 @@ out:
 	if (started) {
 		pthread_join(th, NULL);
 	}
-	if (a.dp) {
-		dp_close(a.dp);
-		dp_cleanup(pin_dir, err, sizeof(err));
-	}
-	policy_image_free(a.img[0]);
 	policy_image_free(a.img[1]);
-	policy_document_free(doc);
+	dp_fixture_close(&fx);
 	return ok;
 }
 
 int main(void)
 {
-	if (geteuid() != 0) {
-		fprintf(stderr, "SKIP: needs root (BPF)\n");
-		return SKIP_CODE;
-	}
 	return test_verify_beside_applies() ? 0 : 1;
 }

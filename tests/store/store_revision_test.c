@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -305,6 +306,70 @@ static void test_pruning_keeps_the_chain_the_kept_deltas_need(void **state)
 	}
 }
 
+/*
+ * The revisions a store must hold after each commit: the newest `keep` and the chain they
+ * stand on, everything below the newest whole revision at or below the keep-th newest gone.
+ */
+static size_t model_prune(uint64_t *revs, bool *whole, size_t n, unsigned keep)
+{
+	uint64_t oldest_kept = n > keep ? revs[n - keep] : revs[0], anchor = 0;
+	size_t k = 0;
+
+	for (size_t i = 0; i < n; i++)
+		if (whole[i] && revs[i] <= oldest_kept)
+			anchor = revs[i];
+	for (size_t i = 0; i < n; i++)
+		if (revs[i] >= anchor) {
+			revs[k] = revs[i];
+			whole[k++] = whole[i];
+		}
+	return k;
+}
+
+static void test_random_commits_prune_as_the_model_says(void **state)
+{
+	struct fx *fx = *state;
+	uint64_t revs[400], next = 1, seed = 0x5eed;
+	bool whole[400];
+	unsigned keep = 3;
+	size_t n = 0;
+
+	assert_int_equal(store_set_keep(fx->store, keep), 0);
+	for (int step = 0; step < 300; step++) {
+		seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+		unsigned roll = (unsigned)(seed >> 33) % 100;
+
+		if (roll < 3) { /* the keep changes now and then */
+			keep = 1 + (unsigned)(seed >> 40) % 6;
+			assert_int_equal(store_set_keep(fx->store, keep), 0);
+			continue;
+		}
+		if (n && roll < 8) { /* a rebase: the latest stored whole */
+			assert_int_equal(store_rebase(fx->store, revs[n - 1], "w", 1), 0);
+			whole[n - 1] = true;
+		} else if (!n || roll < 20) {
+			commit_text(fx->store, next, "w");
+			revs[n] = next++;
+			whole[n++] = true;
+		} else {
+			assert_int_equal(store_commit_delta(fx->store, next, revs[n - 1], "d", 1, "etcd"),
+					 0);
+			revs[n] = next++;
+			whole[n++] = false;
+		}
+		{
+			uint64_t want[400];
+			size_t n_want;
+
+			n = model_prune(revs, whole, n, keep);
+			n_want = n;
+			for (size_t i = 0; i < n; i++)
+				want[i] = revs[n - 1 - i];
+			assert_revisions(fx->store, want, n_want);
+		}
+	}
+}
+
 static void test_source_text_is_kept_with_its_revision_across_reopen(void **state)
 {
 	static const char text[] = "# the web tier\nrevision: 2\nendpoints: []\n";
@@ -396,6 +461,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_delta_reads_back_with_its_base, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_pruning_keeps_the_chain_the_kept_deltas_need,
 					    setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_random_commits_prune_as_the_model_says, setup,
+					    teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_source_text_is_kept_with_its_revision_across_reopen, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
