@@ -133,7 +133,7 @@ def wait_log(text, seconds=30):
 
 
 def run_order_of_completion(stub, valid, n=4):
-    """Slow hostile reads in flight, then a valid apply: it is answered before any of them.
+    """Slow hostile reads in flight, then a valid apply: it is not held behind them.
     Order of completion, not time: each hostile text costs the whole read budget (the
     densest a list gets, 16 MB: ~1 s of CPU to read whole), the valid one a few milliseconds.
     Run with no wall-clock read budget (test_hostile.sh), so the CPU budget ends them."""
@@ -172,9 +172,12 @@ def run_order_of_completion(stub, valid, n=4):
             answers.append((e.code().name, e.details() or ""))
     codes = ", ".join(c for c, _ in answers)
     check(code == "OK", "valid apply behind %d slow hostile reads: %s %s" % (n, code, details))
-    check(in_flight and all(order.index("valid") < order.index(k) for k in in_flight),
-          "answered before the %d reads in flight that came before it: %s (hostile: %s)" % (
-              len(in_flight), ", ".join(order), codes))
+    # Taken in arrival order it would come after every one of them. A read that started
+    # first may use up its budget while the valid request is still on its way (a loaded
+    # node), so the check is the last of them, not each.
+    check(in_flight and order.index("valid") < max(order.index(k) for k in in_flight),
+          "answered before the last of the %d reads in flight that came before it: %s "
+          "(hostile: %s)" % (len(in_flight), ", ".join(order), codes))
     # each stopped by the read budget, saying which and how far it got (or, on a machine fast
     # enough to read them whole, refused for their errors)
     stopped = "of a %d-byte text" % len(slow)
