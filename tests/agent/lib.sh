@@ -105,3 +105,27 @@ udp_blocked() { ! in_ns "$PFX-$1" $PROBE udp "$2" "$3" 0.7 || fail "udp $2:$3 fr
 
 # json FILE EXPR: evaluates a Python expression over the JSON document d of FILE.
 json() { /usr/bin/python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print($2)" "$1"; }
+
+# valgrind_wrap LOG: an AGENT_WRAP that runs the agent (and what it execs) under memcheck,
+# writing to LOG; valgrind_verdict LOG then fails the test if any process lost memory
+# (definitely or indirectly) or valgrind reported an error.
+valgrind_wrap() {
+	echo "valgrind --trace-children=yes --suppressions=$SRC/tests/agent/valgrind.supp" \
+		"--tool=memcheck --leak-check=full --show-leak-kinds=definite,indirect" \
+		"--errors-for-leak-kinds=definite,indirect --track-fds=no --log-file=$1"
+}
+valgrind_verdict() {
+	local vg=$1 def ind errs
+	# the largest figure of every process valgrind followed
+	def=$(sed -n 's/.*definitely lost: \([0-9,]*\) bytes.*/\1/p' "$vg" | tr -d , | sort -n | tail -1)
+	ind=$(sed -n 's/.*indirectly lost: \([0-9,]*\) bytes.*/\1/p' "$vg" | tr -d , | sort -n | tail -1)
+	errs=$(sed -n 's/.*ERROR SUMMARY: \([0-9]*\) errors.*/\1/p' "$vg" | sort -n | tail -1)
+	grep -q "ERROR SUMMARY" "$vg" || { cat "$vg" >&2; fail "no valgrind summary"; }
+	[ "${def:-0}" = 0 ] && [ "${ind:-0}" = 0 ] ||
+		{ cat "$vg" >&2; fail "memory lost: definitely ${def:-0}, indirectly ${ind:-0}"; }
+	log "valgrind: definitely lost ${def:-0}, indirectly lost ${ind:-0}, errors ${errs:-?}"
+	[ "${errs:-1}" = 0 ] || {
+		grep -B2 -A14 "^==[0-9]*== [A-Z][a-z]" "$vg" | grep -v "^==[0-9]*== *$" | head -80 >&2
+		fail "$errs valgrind errors"
+	}
+}

@@ -10,7 +10,7 @@ cli_srv 82
 serve srv tcp 8080 9000
 cli_srv_policy 82 1 "{direction: ingress, protocol: tcp, ports: [8080], group: client}" >"$TMP/p.yaml"
 VG=$TMP/valgrind.log
-AGENT_WRAP="valgrind --trace-children=yes --suppressions=$(dirname "$0")/valgrind.supp --tool=memcheck --leak-check=full --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite,indirect --track-fds=no --log-file=$VG" \
+AGENT_WRAP=$(valgrind_wrap "$VG") \
 	start_agent a n n1 --metrics 127.0.0.1:19106
 "$CTL" flows --follow --agent "$(agent a)" -o json >"$TMP/flows.json" 2>/dev/null &
 PIDS+=($!)
@@ -33,13 +33,4 @@ grep -q '"dport": 9000' "$TMP/flows.json" || fail "no flow event under valgrind"
 stop_agent a TERM || fail "agent exit code under valgrind" # with the stream open
 kill $FLOWS 2>/dev/null # a follower reconnects when its agent goes: it ends only so
 wait $FLOWS 2>/dev/null
-def=$(sed -n 's/.*definitely lost: \([0-9,]*\) bytes.*/\1/p' "$VG" | tr -d ,)
-ind=$(sed -n 's/.*indirectly lost: \([0-9,]*\) bytes.*/\1/p' "$VG" | tr -d ,)
-errs=$(sed -n 's/.*ERROR SUMMARY: \([0-9]*\) errors.*/\1/p' "$VG")
-if ! grep -q "All heap blocks were freed\|definitely lost: 0 bytes" "$VG"; then
-	cat "$VG" >&2
-	fail "memory lost: definitely ${def:-?}, indirectly ${ind:-?}"
-fi
-[ "${ind:-0}" = 0 ] || { cat "$VG" >&2; fail "indirectly lost: $ind bytes"; }
-log "valgrind: definitely lost ${def:-0}, indirectly lost ${ind:-0}, errors ${errs:-?}"
-[ "${errs:-1}" = 0 ] || { grep -B2 -A14 "^==[0-9]*== [A-Z][a-z]" "$VG" | grep -v "^==[0-9]*== *$" | head -80 >&2; fail "$errs valgrind errors"; }
+valgrind_verdict "$VG"

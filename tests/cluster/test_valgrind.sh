@@ -16,7 +16,7 @@ cworkload a a-srv hsrv 3
 serve a-srv tcp 8080 9000
 etcd_wait
 VG=$TMP/valgrind.log
-AGENT_WRAP="valgrind --trace-children=yes --suppressions=$SRC/tests/agent/valgrind.supp --tool=memcheck --leak-check=full --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite,indirect --track-fds=no --log-file=$VG" \
+AGENT_WRAP=$(valgrind_wrap "$VG") \
 	start_cagent A a node-a
 
 cat >"$TMP/p.yaml" <<'YAML'
@@ -68,11 +68,4 @@ tcp_ok a-cli 10.81.0.3 8080
 log "cluster-mode session done under valgrind; stopping the agent"
 
 stop_agent A TERM || fail "agent exit code under valgrind"
-def=$(sed -n 's/.*definitely lost: \([0-9,]*\) bytes.*/\1/p' "$VG" | tr -d , | sort -n | tail -1)
-ind=$(sed -n 's/.*indirectly lost: \([0-9,]*\) bytes.*/\1/p' "$VG" | tr -d , | sort -n | tail -1)
-errs=$(sed -n 's/.*ERROR SUMMARY: \([0-9]*\) errors.*/\1/p' "$VG" | sort -n | tail -1)
-grep -q "ERROR SUMMARY" "$VG" || { cat "$VG" >&2; fail "no valgrind summary"; }
-[ "${def:-0}" = 0 ] && [ "${ind:-0}" = 0 ] \
-	|| { cat "$VG" >&2; fail "memory lost: definitely ${def:-0}, indirectly ${ind:-0}"; }
-log "valgrind: definitely lost ${def:-0}, indirectly lost ${ind:-0}, errors ${errs:-?}"
-[ "${errs:-1}" = 0 ] || { grep -B2 -A14 "^==[0-9]*== [A-Z][a-z]" "$VG" | grep -v "^==[0-9]*== *$" | head -80 >&2; fail "$errs valgrind errors"; }
+valgrind_verdict "$VG"
