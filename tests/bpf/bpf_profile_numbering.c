@@ -15,33 +15,7 @@
 #include "agent/datapath/image_delta.h"
 #include "gen.h"
 #include "harness.h"
-#include "policy/derive.h"
-#include "policy/errors.h"
 #include "slot_dump.h"
-
-/* doc with one more local endpoint in the first group only, allowing ingress by default. */
-static struct policy_document *with_new_profile(struct policy_document *doc)
-{
-	Iofence__V1__Endpoint ep = IOFENCE__V1__ENDPOINT__INIT;
-	char *addr = (char *)"10.251.0.9", *group = doc->groups[0].name;
-	struct policy_endpoint_change ch = {.name = "new-profile", .put = &ep};
-	struct policy_changes changes = {.endpoints = &ch, .n_endpoints = 1};
-	struct policy_errors errs = {0};
-	struct policy_document *out = NULL;
-
-	ep.name = (char *)"new-profile";
-	ep.node = (char *)GEN_NODE;
-	ep.interface = (char *)"veth-new";
-	ep.n_addresses = 1;
-	ep.addresses = &addr;
-	ep.n_groups = 1;
-	ep.groups = &group;
-	ep.ingress = IOFENCE__V1__ACTION__ACTION_ALLOW;
-	if (policy_derive(doc, &changes, "<test>", &out, &errs))
-		out = NULL;
-	policy_errors_free(&errs);
-	return out;
-}
 
 /* Writes base then next (from base's slot contents); whether next went as a delta. */
 static bool new_profile_write(struct harness *h, struct slot_check *chk,
@@ -86,7 +60,7 @@ int main(void)
 	harness_open(&h);
 	slot_check_open(&chk);
 	doc = gen_realistic_policy(&rng, &o);
-	next = doc ? with_new_profile(doc) : NULL;
+	next = doc ? gen_with_new_profile(doc, "new-profile", "veth-new") : NULL;
 	if (!ASSERT_TRUE(next != NULL, "a document with a new profile"))
 		goto out;
 	if (!ASSERT_EQ(policy_compile(doc, GEN_NODE, &base, NULL, 0), 0, "compile") ||

@@ -263,25 +263,10 @@ static void test_new_profile_keeps_other_numbers(void **state)
 	    .rules = 200, .endpoints = 6, .groups = 6, .group_pct = 30, .any_pct = 5};
 	struct policy_document *doc = gen_realistic_policy(&rng, &o), *next = NULL;
 	struct policy_image *a = NULL, *b = NULL;
-	Iofence__V1__Endpoint ep = IOFENCE__V1__ENDPOINT__INIT;
-	char *addr = (char *)"10.251.0.9", *group = doc->groups[0].name;
-	struct policy_endpoint_change ch = {.name = "first-profile", .put = &ep};
-	struct policy_changes changes = {.endpoints = &ch, .n_endpoints = 1};
-	struct policy_errors errs = {0};
 
 	(void)state;
-	ep.name = (char *)"first-profile";
-	ep.node = (char *)GEN_NODE;
-	ep.interface = (char *)"veth-first";
-	ep.n_addresses = 1;
-	ep.addresses = &addr;
-	ep.n_groups = 1;
-	ep.groups = &group;
-	ep.ingress = IOFENCE__V1__ACTION__ACTION_ALLOW; /* a profile of its own */
 	assert_int_equal(policy_compile(doc, GEN_NODE, &a, NULL, 0), 0);
-	if (policy_derive(doc, &changes, "<test>", &next, &errs))
-		for (size_t i = 0; i < errs.n; i++)
-			fprintf(stderr, "%s\n", errs.items[i].message);
+	next = gen_with_new_profile(doc, "first-profile", "veth-first");
 	assert_non_null(next);
 	assert_int_equal(policy_compile_update(next, GEN_NODE, a, POLICY_REUSE_PARTS, &b, NULL, 0),
 			 0);
@@ -293,7 +278,6 @@ static void test_new_profile_keeps_other_numbers(void **state)
 	policy_image_free(b);
 	policy_document_free(next);
 	policy_document_free(doc);
-	policy_errors_free(&errs);
 }
 
 int main(void)

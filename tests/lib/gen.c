@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "gen.h"
+#include "policy/derive.h"
 #include "policy/errors.h"
 #include "policy/parse.h"
 
@@ -431,4 +432,31 @@ struct policy_document *gen_realistic_policy(struct gen_rng *r,
 	}
 	resolve(doc);
 	return doc;
+}
+
+struct policy_document *gen_with_new_profile(struct policy_document *doc, const char *name,
+					     const char *interface)
+{
+	Iofence__V1__Endpoint ep = IOFENCE__V1__ENDPOINT__INIT;
+	char *addr = (char *)"10.251.0.9", *group = doc->groups[0].name;
+	struct policy_endpoint_change ch = {.name = name, .put = &ep};
+	struct policy_changes changes = {.endpoints = &ch, .n_endpoints = 1};
+	struct policy_errors errs = {0};
+	struct policy_document *out = NULL;
+
+	ep.name = (char *)name;
+	ep.node = (char *)GEN_NODE;
+	ep.interface = (char *)interface;
+	ep.n_addresses = 1;
+	ep.addresses = &addr;
+	ep.n_groups = 1;
+	ep.groups = &group;
+	ep.ingress = IOFENCE__V1__ACTION__ACTION_ALLOW; /* no local endpoint had these defaults */
+	if (policy_derive(doc, &changes, "<test>", &out, &errs)) {
+		for (size_t i = 0; i < errs.n; i++)
+			fprintf(stderr, "%s\n", errs.items[i].message);
+		out = NULL;
+	}
+	policy_errors_free(&errs);
+	return out;
 }

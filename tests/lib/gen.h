@@ -58,4 +58,12 @@ struct gen_realistic_opts {
 struct policy_document *gen_realistic_policy(struct gen_rng *r,
 					     const struct gen_realistic_opts *o);
 
+/*
+ * doc with one more endpoint NAME (interface INTERFACE) on GEN_NODE, in doc's first group only
+ * and allowing ingress by default: a profile no endpoint had. NULL if the change is refused
+ * (its errors on stderr). Needs doc to have a group.
+ */
+struct policy_document *gen_with_new_profile(struct policy_document *doc, const char *name,
+					     const char *interface);
+
 #endif /* IOFENCE_TESTS_GEN_H */
