@@ -240,7 +240,9 @@ static void reenforce(struct guard *g, struct datapath *dp)
 		snapshot_unref(s);
 		return;
 	}
-	r = policy_compile(doc, g->cfg->node, &img, err, sizeof(err));
+	/* with the enforced image's profile numbers: the same image the engine enforced */
+	r = policy_compile_update(doc, g->cfg->node, snapshot_image(s), POLICY_REUSE_NUMBERS, &img,
+				  err, sizeof(err));
 	if (!r)
 		r = dp_apply_again(dp, img, err, sizeof(err));
 	if (r == -ESTALE) /* the apply that overtook it wrote whole: nothing damaged is active */
